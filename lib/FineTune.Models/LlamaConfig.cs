@@ -1,0 +1,190 @@
+// The architecture hyper-parameters of a Llama-family decoder, read from and written to Hugging Face `config.json`.
+// Covers Llama 2/3 (incl. llama3 rope scaling), Mistral and Qwen2 (q/k/v bias).
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace FineTune.Models;
+
+public sealed record RopeScaling(
+    string Type,                       // "llama3" is the one we implement; others are rejected with a clear error
+    double Factor,                     // how much longer than the original context the model was extended to
+    double LowFreqFactor,              // wavelengths above original/low_freq_factor are scaled fully
+    double HighFreqFactor,             // wavelengths below original/high_freq_factor are left alone
+    int OriginalMaxPositionEmbeddings);
+
+public sealed record LlamaConfig
+{
+    public static readonly string[] SupportedModelTypes = ["llama", "mistral", "qwen2"];
+
+    public string ModelType { get; init; } = "llama";
+    public int HiddenSize { get; init; }              // dim: width of the residual stream
+    public int IntermediateSize { get; init; }        // hidden width of the SwiGLU MLP
+    public int NumHiddenLayers { get; init; }         // number of decoder blocks
+    public int NumAttentionHeads { get; init; }       // query heads
+    public int NumKeyValueHeads { get; init; }        // key/value heads (< query heads: grouped-query attention)
+    public int VocabSize { get; init; }
+    public int MaxPositionEmbeddings { get; init; }   // context length the model was trained for
+    public double RmsNormEps { get; init; } = 1e-5;
+    public double RopeTheta { get; init; } = 10000.0;
+    public RopeScaling? RopeScaling { get; init; }
+    public bool TieWordEmbeddings { get; init; }      // lm_head shares embed_tokens' weight
+    public bool AttentionBias { get; init; }          // q/k/v projections carry a bias (Qwen2)
+    public int? ExplicitHeadDim { get; init; }        // head_dim when it is not hidden/heads
+    public string TorchDtype { get; init; } = "float32";
+    public int? BosTokenId { get; init; }
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+
+    public int HeadDim => ExplicitHeadDim ?? HiddenSize / NumAttentionHeads;
+    public int KvGroups => NumAttentionHeads / NumKeyValueHeads;
+
+    /// <summary>Number of parameters the tensors of this architecture hold.</summary>
+    public long ParameterCount()
+    {
+        long d = HiddenSize, q = (long)NumAttentionHeads * HeadDim, kv = (long)NumKeyValueHeads * HeadDim;
+        long attention = d * q + 2 * d * kv + q * d + (AttentionBias ? q + 2 * kv : 0);
+        long mlp = 3 * d * IntermediateSize;
+        long perLayer = attention + mlp + 2 * d;
+        long embeddings = (long)VocabSize * d * (TieWordEmbeddings ? 1 : 2);
+        return embeddings + NumHiddenLayers * perLayer + d;
+    }
+
+    public void Validate(string source)
+    {
+        void Positive(int value, string field)
+        {
+            if (value <= 0) throw new ModelFormatException($"{source}: field '{field}' must be a positive integer, got {value}.");
+        }
+        Positive(HiddenSize, "hidden_size");
+        Positive(IntermediateSize, "intermediate_size");
+        Positive(NumHiddenLayers, "num_hidden_layers");
+        Positive(NumAttentionHeads, "num_attention_heads");
+        Positive(NumKeyValueHeads, "num_key_value_heads");
+        Positive(VocabSize, "vocab_size");
+        Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        if (ExplicitHeadDim is null && HiddenSize % NumAttentionHeads != 0)
+            throw new ModelFormatException($"{source}: hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}.");
+        if (NumAttentionHeads % NumKeyValueHeads != 0)
+            throw new ModelFormatException($"{source}: num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}.");
+        if (HeadDim % 2 != 0)
+            throw new ModelFormatException($"{source}: head dimension {HeadDim} must be even for rotary embeddings.");
+        if (RopeScaling is { Type: not "llama3" })
+            throw new ModelFormatException($"{source}: rope_scaling type '{RopeScaling.Type}' is not supported (supported: llama3, or none).");
+    }
+
+    public static LlamaConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFormatException($"config.json not found at '{path}' (a Hugging Face model directory needs one).");
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new ModelFormatException($"{path}: not valid JSON ({e.Message})."); }
+        if (root is not JsonObject json) throw new ModelFormatException($"{path}: expected a JSON object.");
+        return FromJson(json, path);
+    }
+
+    public static LlamaConfig FromJson(JsonObject json, string source)
+    {
+        var modelType = json["model_type"]?.GetValue<string>()
+            ?? throw new ModelFormatException($"{source}: field 'model_type' is missing (expected one of {string.Join(", ", SupportedModelTypes)}).");
+        if (!SupportedModelTypes.Contains(modelType))
+            throw new ModelFormatException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", SupportedModelTypes)}).");
+
+        int Int(string field, int? fallback = null)
+        {
+            var node = json[field];
+            if (node is null)
+                return fallback ?? throw new ModelFormatException($"{source}: field '{field}' is missing (expected an integer).");
+            try { return node.GetValue<int>(); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            { throw new ModelFormatException($"{source}: field '{field}' must be an integer, got {node.ToJsonString()}."); }
+        }
+        double Double(string field, double fallback) => json[field] is { } node ? node.GetValue<double>() : fallback;
+
+        var heads = Int("num_attention_heads");
+        var activation = json["hidden_act"]?.GetValue<string>() ?? "silu";
+        if (activation != "silu")
+            throw new ModelFormatException($"{source}: hidden_act '{activation}' is not supported (expected 'silu').");
+
+        var config = new LlamaConfig
+        {
+            ModelType = modelType,
+            HiddenSize = Int("hidden_size"),
+            IntermediateSize = Int("intermediate_size"),
+            NumHiddenLayers = Int("num_hidden_layers"),
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = Int("num_key_value_heads", heads),
+            VocabSize = Int("vocab_size"),
+            MaxPositionEmbeddings = Int("max_position_embeddings", 2048),
+            RmsNormEps = Double("rms_norm_eps", 1e-6),
+            RopeTheta = Double("rope_theta", 10000.0),
+            RopeScaling = ParseRopeScaling(json["rope_scaling"], source),
+            TieWordEmbeddings = json["tie_word_embeddings"]?.GetValue<bool>() ?? false,
+            AttentionBias = modelType == "qwen2" || (json["attention_bias"]?.GetValue<bool>() ?? false),
+            ExplicitHeadDim = json["head_dim"] is { } hd ? hd.GetValue<int>() : null,
+            TorchDtype = json["torch_dtype"]?.GetValue<string>() ?? json["dtype"]?.GetValue<string>() ?? "float32",
+            BosTokenId = json["bos_token_id"] is JsonValue bos ? bos.GetValue<int>() : null,
+            EosTokenIds = json["eos_token_id"] switch
+            {
+                JsonArray array => array.Select(x => x!.GetValue<int>()).ToArray(),
+                JsonValue value => [value.GetValue<int>()],
+                _ => [],
+            },
+        };
+        if (config.ExplicitHeadDim == config.HiddenSize / heads) config = config with { ExplicitHeadDim = null };
+        config.Validate(source);
+        return config;
+    }
+
+    static RopeScaling? ParseRopeScaling(JsonNode? node, string source)
+    {
+        if (node is not JsonObject scaling) return null;
+        var type = (scaling["rope_type"] ?? scaling["type"])?.GetValue<string>()
+            ?? throw new ModelFormatException($"{source}: field 'rope_scaling.rope_type' is missing.");
+        if (type == "default") return null;
+        return new RopeScaling(
+            type,
+            scaling["factor"]?.GetValue<double>() ?? 1.0,
+            scaling["low_freq_factor"]?.GetValue<double>() ?? 1.0,
+            scaling["high_freq_factor"]?.GetValue<double>() ?? 4.0,
+            scaling["original_max_position_embeddings"]?.GetValue<int>() ?? 8192);
+    }
+
+    public JsonObject ToJson()
+    {
+        var architecture = ModelType switch { "mistral" => "MistralForCausalLM", "qwen2" => "Qwen2ForCausalLM", _ => "LlamaForCausalLM" };
+        var json = new JsonObject
+        {
+            ["architectures"] = new JsonArray(architecture),
+            ["model_type"] = ModelType,
+            ["hidden_size"] = HiddenSize,
+            ["intermediate_size"] = IntermediateSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_attention_heads"] = NumAttentionHeads,
+            ["num_key_value_heads"] = NumKeyValueHeads,
+            ["vocab_size"] = VocabSize,
+            ["max_position_embeddings"] = MaxPositionEmbeddings,
+            ["rms_norm_eps"] = RmsNormEps,
+            ["rope_theta"] = RopeTheta,
+            ["tie_word_embeddings"] = TieWordEmbeddings,
+            ["hidden_act"] = "silu",
+            ["torch_dtype"] = TorchDtype,
+        };
+        if (ModelType == "llama") json["attention_bias"] = AttentionBias;
+        if (ExplicitHeadDim is { } headDim) json["head_dim"] = headDim;
+        if (BosTokenId is { } bos) json["bos_token_id"] = bos;
+        if (EosTokenIds.Count == 1) json["eos_token_id"] = EosTokenIds[0];
+        else if (EosTokenIds.Count > 1) json["eos_token_id"] = new JsonArray(EosTokenIds.Select(x => (JsonNode)x).ToArray());
+        if (RopeScaling is { } rs)
+            json["rope_scaling"] = new JsonObject
+            {
+                ["rope_type"] = rs.Type,
+                ["factor"] = rs.Factor,
+                ["low_freq_factor"] = rs.LowFreqFactor,
+                ["high_freq_factor"] = rs.HighFreqFactor,
+                ["original_max_position_embeddings"] = rs.OriginalMaxPositionEmbeddings,
+            };
+        return json;
+    }
+
+    public void Save(string path) =>
+        File.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+}
