@@ -43,4 +43,26 @@ public static class LlamaWeights
                 throw new ModelFormatException($"{source}: tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", shape)}] from config.json.");
         }
     }
+
+    /// <summary>
+    /// Random weights for <paramref name="config"/> (normal with std 0.02, norms at 1), deterministic for a seed:
+    /// for tests, benchmarks and as the starting point of a model pretrained from scratch.
+    /// </summary>
+    public static IReadOnlyList<TensorData> Random(LlamaConfig config, int seed, float std = 0.02f)
+    {
+        var random = new System.Random(seed);
+        var tensors = new List<TensorData>();
+        foreach (var (name, shape) in Expected(config))
+        {
+            var values = new float[shape.Aggregate(1L, (a, b) => a * b)];
+            bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal);
+            for (int i = 0; i < values.Length; i++)
+                values[i] = isNorm ? 1f + std * (float)random.NextGaussian() : std * (float)random.NextGaussian();
+            tensors.Add(TensorData.FromFloat32(name, shape, values));
+        }
+        return tensors;
+    }
+
+    static double NextGaussian(this System.Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 }

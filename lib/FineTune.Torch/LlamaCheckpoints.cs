@@ -1,0 +1,58 @@
+// Moves weights between checkpoints (Hugging Face safetensors, llama2.c) and the TorchSharp Llama module.
+// The module's state-dict keys are the Hugging Face names, so loading is a lookup by name with a shape check.
+using FineTune.Models;
+using FineTune.Models.Checkpoints;
+
+namespace FineTune.Torch;
+
+public static class LlamaCheckpoints
+{
+    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true) =>
+        Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), useSdpa,
+             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory);
+
+    public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors, ScalarType dtype = ScalarType.Float32, bool useSdpa = true)
+    {
+        var byName = tensors.ToDictionary(t => t.Name);
+        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info, "tensors");
+    }
+
+    static Llama Load(LlamaConfig config, Func<string, TensorData> read, ScalarType dtype, bool useSdpa,
+        Func<string, TensorInfo?> describe, string source)
+    {
+        LlamaWeights.Check(config, describe, source);
+        var model = new Llama(config, useSdpa);
+        using (no_grad())
+        {
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                var data = read(name);
+                using var values = tensor(data.ToFloat32(), data.Shape);
+                parameter.copy_(values);
+            }
+        }
+        if (dtype != ScalarType.Float32) model.to(dtype);
+        model.eval();
+        return model;
+    }
+
+    public static ScalarType ModelDtype(LlamaConfig config) => config.TorchDtype switch
+    {
+        "bfloat16" => ScalarType.BFloat16,
+        "float16" => ScalarType.Float16,
+        _ => ScalarType.Float32,
+    };
+
+    /// <summary>Writes config.json and safetensors in Hugging Face layout (sharded past <paramref name="maxShardBytes"/>).</summary>
+    public static void Save(Llama model, string directory, DType dtype = DType.F32, long maxShardBytes = 5L << 30)
+    {
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var infos = LlamaWeights.Expected(model.Config).Select(e => new TensorInfo(e.Name, dtype, e.Shape)).ToList();
+        HfCheckpoint.Save(directory, model.Config with { TorchDtype = dtype.TorchName() }, infos, info =>
+        {
+            using var scope = NewDisposeScope();
+            var values = parameters[info.Name].detach().to(ScalarType.Float32).contiguous().data<float>().ToArray();
+            return DTypes.FromFloat32(values, dtype);
+        }, maxShardBytes);
+    }
+}
