@@ -18,7 +18,7 @@ public class Stories260KParityTests(ITestOutputHelper output)
                 json["greedy_from_bos"]!.AsArray().Select(x => x!.GetValue<int>()).ToArray());
     }
 
-    void AssertMatchesReference(TorchLlamaEngine engine)
+    async Task AssertMatchesReference(TorchLlamaEngine engine)
     {
         var (tokens, expected, greedy) = Reference();
         var logits = engine.Forward(tokens);
@@ -29,20 +29,20 @@ public class Stories260KParityTests(ITestOutputHelper output)
         output.WriteLine($"max |logit - reference| = {maxDiff:E2}");
         Assert.True(maxDiff < 1e-4, $"max abs logit difference {maxDiff} exceeds 1e-4");
 
-        var result = new Generator(engine).GenerateAsync([[1]], new GenerationOptions { MaxNewTokens = greedy.Length }).Result;
+        var result = await new Generator(engine).GenerateAsync([[1]], new GenerationOptions { MaxNewTokens = greedy.Length });
         Assert.Equal(greedy, result[0].Tokens);
     }
 
     [SkippableFact]
-    public void Llama2c_import_matches_the_reference_logits_and_greedy_decode()
+    public async Task Llama2c_import_matches_the_reference_logits_and_greedy_decode()
     {
         var (config, tensors) = Llama2cCheckpoint.Read(SharedData.File("models/stories260K/stories260K.bin"));
         using var engine = new TorchLlamaEngine(LlamaCheckpoints.Load(config, tensors));
-        AssertMatchesReference(engine);
+        await AssertMatchesReference(engine);
     }
 
     [SkippableFact]
-    public void Converted_hugging_face_layout_matches_the_reference()
+    public async Task Converted_hugging_face_layout_matches_the_reference()
     {
         var (config, tensors) = Llama2cCheckpoint.Read(SharedData.File("models/stories260K/stories260K.bin"));
         using var dir = new TempDir();
@@ -50,14 +50,14 @@ public class Stories260KParityTests(ITestOutputHelper output)
         config.Save(Path.Combine(dir.Path, "config.json"));
         using var checkpoint = HfCheckpoint.Open(dir.Path);
         using var engine = new TorchLlamaEngine(LlamaCheckpoints.Load(checkpoint));
-        AssertMatchesReference(engine);
+        await AssertMatchesReference(engine);
     }
 
     [SkippableFact]
-    public void Naive_attention_matches_sdpa_on_the_reference()
+    public async Task Naive_attention_matches_sdpa_on_the_reference()
     {
         var (config, tensors) = Llama2cCheckpoint.Read(SharedData.File("models/stories260K/stories260K.bin"));
         using var engine = new TorchLlamaEngine(LlamaCheckpoints.Load(config, tensors, useSdpa: false));
-        AssertMatchesReference(engine);
+        await AssertMatchesReference(engine);
     }
 }
