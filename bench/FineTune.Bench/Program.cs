@@ -1,0 +1,128 @@
+// Decode and prefill throughput of the inference engines, float32, on a fixed number of threads; writes JSON.
+// Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json] [--engines cpu,torch]
+// Models: stories260K from ../shared/data (skipped if absent) and a random-weight model of the stories15M shape.
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Models;
+using FineTune.Models.Checkpoints;
+using FineTune.Models.Generation;
+using FineTune.Models.Inference;
+using FineTune.Torch;
+
+int threads = Arg("--threads", "2") is var t ? int.Parse(t) : 2;
+string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "decode.json"));
+string[] engines = Arg("--engines", "cpu,torch").Split(',');
+int repeats = int.Parse(Arg("--repeats", "3"));
+TorchSharp.torch.set_num_threads(threads);
+
+var models = new List<(string Name, LlamaConfig Config, IReadOnlyList<TensorData> Tensors)>();
+var stories = Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data", "models", "stories260K", "stories260K.bin"));
+if (File.Exists(stories))
+{
+    var (config, tensors) = Llama2cCheckpoint.Read(stories);
+    models.Add(("stories260K", config, tensors));
+}
+else Console.Error.WriteLine($"skipping stories260K: {stories} not found");
+var shape15M = new LlamaConfig
+{
+    HiddenSize = 288, IntermediateSize = 768, NumHiddenLayers = 6, NumAttentionHeads = 6, NumKeyValueHeads = 6,
+    VocabSize = 32000, MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, TieWordEmbeddings = true,
+};
+models.Add(("stories15M-shape (random weights)", shape15M, LlamaWeights.Random(shape15M, seed: 15)));
+
+var results = new JsonArray();
+foreach (var (name, config, tensors) in models)
+{
+    var byName = tensors.ToDictionary(x => x.Name);
+    foreach (var engineName in engines)
+    {
+        using ICausalLm engine = engineName switch
+        {
+            "cpu" => CpuLlama.Load(config, n => byName[n], threads),
+            "torch" => new TorchLlamaEngine(LlamaCheckpoints.Load(config, tensors)),
+            _ => throw new ArgumentException($"unknown engine '{engineName}' (cpu, torch)"),
+        };
+        int context = config.MaxPositionEmbeddings;
+        int promptLength = Math.Min(128, context / 2);
+        int decodeSteps = Math.Min(128, context - 1 - 1);
+        foreach (int batch in new[] { 1, 16 })
+        {
+            double decode = Median(repeats, () => DecodeTokensPerSecond(engine, batch, decodeSteps, config.VocabSize));
+            results.Add(new JsonObject
+            {
+                ["model"] = name, ["engine"] = engineName, ["measure"] = "decode", ["batch"] = batch, ["threads"] = threads,
+                ["tokens_per_step"] = batch, ["steps"] = decodeSteps, ["tokens_per_second"] = Math.Round(decode, 1),
+            });
+            Console.WriteLine($"{name,-34} {engineName,-6} decode  batch {batch,2}: {decode,10:N0} tok/s");
+        }
+        double prefill = Median(repeats, () => PrefillTokensPerSecond(engine, promptLength, config.VocabSize));
+        results.Add(new JsonObject
+        {
+            ["model"] = name, ["engine"] = engineName, ["measure"] = "prefill", ["batch"] = 1, ["threads"] = threads,
+            ["prompt_tokens"] = promptLength, ["tokens_per_second"] = Math.Round(prefill, 1),
+        });
+        Console.WriteLine($"{name,-34} {engineName,-6} prefill {promptLength} tokens: {prefill,8:N0} tok/s");
+    }
+}
+
+var report = new JsonObject
+{
+    ["benchmark"] = "decode and prefill throughput, float32",
+    ["date"] = DateTime.UtcNow.ToString("O"),
+    ["machine"] = new JsonObject
+    {
+        ["processors"] = Environment.ProcessorCount, ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+    },
+    ["method"] = $"median of {repeats} runs after one warm-up; decode: 1 BOS token prefilled, then greedy-free steps feeding fixed ids; prefill: one prompt, batch 1",
+    ["results"] = results,
+};
+Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+File.WriteAllText(output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+Console.WriteLine($"wrote {output}");
+return 0;
+
+// Decode: prefill one token per row, then `steps` single-token steps; counts batch * steps generated tokens.
+static double DecodeTokensPerSecond(ICausalLm engine, int batch, int steps, int vocab)
+{
+    using var session = engine.StartSession(batch, steps + 1);
+    session.Prefill(Enumerable.Range(0, batch).Select(b => (IReadOnlyList<int>)[1]).ToList());
+    var tokens = new int[batch];
+    var clock = Stopwatch.StartNew();
+    for (int s = 0; s < steps; s++)
+    {
+        for (int b = 0; b < batch; b++) tokens[b] = (s * 31 + b * 17 + 3) % vocab;
+        session.Step(tokens);
+    }
+    return batch * steps / clock.Elapsed.TotalSeconds;
+}
+
+static double PrefillTokensPerSecond(ICausalLm engine, int length, int vocab)
+{
+    var prompt = Enumerable.Range(0, length).Select(i => (i * 7 + 1) % vocab).ToArray();
+    using var session = engine.StartSession(1, length);
+    var clock = Stopwatch.StartNew();
+    session.Prefill([prompt]);
+    return length / clock.Elapsed.TotalSeconds;
+}
+
+static double Median(int repeats, Func<double> run)
+{
+    run(); // warm-up: JIT, caches, thread pool
+    var values = Enumerable.Range(0, repeats).Select(_ => run()).Order().ToArray();
+    return values[values.Length / 2];
+}
+
+string Arg(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+static string RepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "global.json"))) return dir.FullName;
+    return Directory.GetCurrentDirectory();
+}

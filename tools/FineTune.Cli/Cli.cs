@@ -1,0 +1,33 @@
+// The command tree. Each command lives in Commands/<Name>Command.cs and writes to the given writers, so tests can run
+// the CLI in-process and read what a user would see.
+using System.CommandLine;
+using FineTune.Cli.Commands;
+using FineTune.Models;
+using FineTune.Text;
+
+namespace FineTune.Cli;
+
+public static class Cli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("FineTunePipeline: fine-tune, evaluate and serve Llama-family models.")
+        {
+            InspectCommand.Create(stdout),
+            GenerateCommand.Create(stdout, stderr),
+            ConvertCommand.Create(stdout),
+            TokenizeCommand.Create(stdout),
+        };
+        var parsed = root.Parse(args);
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        try
+        {
+            return await parsed.InvokeAsync(config, cancellationToken);
+        }
+        catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or ArgumentException or FileNotFoundException or InvalidOperationException)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+    }
+}
