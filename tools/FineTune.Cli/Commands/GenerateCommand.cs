@@ -44,13 +44,13 @@ static class GenerateCommand
             if (texts.Length == 0 && idLists.Length == 0)
                 throw new ArgumentException("give a prompt: --prompt \"text\" or --prompt-ids 1,300,301.");
 
+            var inputs = new List<IReadOnlyList<int>>();
+            foreach (var ids in idLists) inputs.Add(ParseIds(ids));
             var tokenizer = LoadTokenizer(modelPath, parse.GetValue(tokenizerPath), required: texts.Length > 0 || parse.GetValue(stops)?.Length > 0);
             using var lm = Engines.Open(modelPath, parse.GetValue(engine), parse.GetValue(threads));
             if (tokenizer is not null && tokenizer.VocabSize > lm.Config.VocabSize)
                 throw new ArgumentException($"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {lm.Config.VocabSize} (config.json vocab_size): they do not belong together.");
 
-            var inputs = new List<IReadOnlyList<int>>();
-            foreach (var ids in idLists) inputs.Add(ParseIds(ids));
             foreach (var text in texts) inputs.Add(EncodePrompt(tokenizer!, text, parse.GetValue(chat), parse.GetValue(system), parse.GetValue(template), parse.GetValue(noBos)));
 
             var stopIds = lm.Config.EosTokenIds.Concat(tokenizer?.StopIds ?? []).Distinct().ToArray();
