@@ -15,7 +15,7 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
     {
         if (model.ModelType != SentencePieceModel.ModelTypeBpe)
             throw new TokenizerLoadException(model.ModelType == SentencePieceModel.ModelTypeUnigram
-                ? $"{source}: trainer_spec.model_type is UNIGRAM; only SentencePiece BPE models (model_type 2) are supported yet"
+                ? $"{source}: trainer_spec.model_type is UNIGRAM: unigram models are not supported yet (only SentencePiece BPE, model_type 2)"
                 : $"{source}: trainer_spec.model_type is {model.ModelType}; expected 2 (BPE)");
         _model = model;
         _bpe = new SentencePieceBpe(model, source);
