@@ -1,0 +1,62 @@
+// The tokenizer every model-facing component uses: exact encode/decode, special ids, chat template.
+// Subclasses expose each id's bytes so decoding and streaming share one code path.
+using System.Text;
+
+namespace FineTune.Text;
+
+public abstract class TextTokenizer
+{
+    /// <summary>Number of ids, including special and added tokens.</summary>
+    public abstract int VocabSize { get; }
+    public int? BosId { get; init; }
+    public int? EosId { get; init; }
+    public int? PadId { get; init; }
+    /// <summary>Ids that end generation: EOS plus end-of-turn tokens and generation_config's eos_token_id list.</summary>
+    public IReadOnlyList<int> StopIds { get; init; } = [];
+    public ChatTemplate? ChatTemplate { get; init; }
+
+    public abstract IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false);
+    public abstract string? IdToToken(int id);
+    public abstract int? TokenToId(string token);
+
+    public abstract string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true);
+
+    public TokenStreamDecoder CreateStreamDecoder() => new(this);
+
+    /// <summary>Whether <paramref name="id"/> is a special (control) token, dropped when decoding with skipSpecialTokens.</summary>
+    internal abstract bool IsSpecial(int id);
+
+    /// <summary>Appends the bytes <paramref name="id"/> stands for. <paramref name="first"/> is true for the first
+    /// emitted token of a sequence (SentencePiece drops the dummy-prefix space there).</summary>
+    internal abstract void AppendBytes(int id, bool first, List<byte> sink);
+
+    /// <summary>Decodes through <see cref="AppendBytes"/>, the same path the stream decoder takes.</summary>
+    private protected string DecodeBytes(IEnumerable<int> ids, bool skipSpecialTokens)
+    {
+        var bytes = new List<byte>();
+        bool first = true;
+        foreach (int id in ids)
+        {
+            CheckId(id);
+            if (skipSpecialTokens && IsSpecial(id)) continue;
+            AppendBytes(id, first, bytes);
+            first = false;
+        }
+        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
+    }
+
+    internal void CheckId(int id)
+    {
+        if ((uint)id >= (uint)VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"token id must be in [0, {VocabSize})");
+    }
+
+    private protected IReadOnlyList<int> WithBosEos(List<int> ids, bool addBos, bool addEos)
+    {
+        if (addBos)
+            ids.Insert(0, BosId ?? throw new InvalidOperationException("addBos was requested but this tokenizer has no BOS token"));
+        if (addEos)
+            ids.Add(EosId ?? throw new InvalidOperationException("addEos was requested but this tokenizer has no EOS token"));
+        return ids;
+    }
+}
