@@ -1,31 +1,12 @@
-// Locates the shared test data (<repo>/../shared/data) at test time; tests skip when it is absent.
+// The shared test data this project reads (<repo>/../shared/data, located by tests/Shared/SharedData.cs).
 using System.Text.Json;
 
 namespace FineTune.Text.Tests;
 
 internal static class TestData
 {
-    private static readonly Lazy<string?> s_dir = new(() =>
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "global.json")))
-            {
-                string shared = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", "data"));
-                return Directory.Exists(shared) ? shared : null;
-            }
-        }
-        return null;
-    });
-
     /// <summary>Full path of a shared data file; skips the test when it is missing.</summary>
-    public static string Path_(string relative)
-    {
-        Skip.If(s_dir.Value is null, "shared test data (<repo>/../shared/data) not found");
-        string path = Path.Combine(s_dir.Value!, relative);
-        Skip.IfNot(File.Exists(path) || Directory.Exists(path), $"shared test data file {relative} not found");
-        return path;
-    }
+    public static string Path_(string relative) => SharedData.File(relative);
 
     public static string Llama2Model => Path_("models/llama2-tokenizer/tokenizer.model");
     public static string Llama3Dir => Path_("models/llama3-tokenizer");

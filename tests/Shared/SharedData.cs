@@ -17,12 +17,12 @@ public static class SharedData
         return null;
     }
 
-    /// <summary>Full path of a file under ../shared/data; skips the test when the folder or file is absent.</summary>
+    /// <summary>Full path of a file or folder under ../shared/data; skips the test when it is absent.</summary>
     public static string File(string relative)
     {
         Skip.If(Root is null, "../shared/data is absent (clone the project beside its shared/ folder to run this test).");
         var path = Path.Combine(Root!, relative);
-        Skip.IfNot(System.IO.File.Exists(path), $"../shared/data/{relative} is absent.");
+        Skip.IfNot(System.IO.File.Exists(path) || Directory.Exists(path), $"../shared/data/{relative} is absent.");
         return path;
     }
 }
