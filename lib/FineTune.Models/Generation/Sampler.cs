@@ -1,4 +1,6 @@
 // Turns one row of logits into a token id: repetition penalty, then temperature, top-k and top-p, then a draw.
+// Avoids sorting the whole vocabulary: top-k keeps a small heap, top-p first drops tokens that cannot be in the nucleus
+// (probability below (1 - p) / (V - 1), the trick llama2.c uses).
 namespace FineTune.Models.Generation;
 
 public sealed class Sampler(GenerationOptions options)
@@ -13,36 +15,38 @@ public sealed class Sampler(GenerationOptions options)
 
         if (options.Temperature == 0f) return ArgMax(logits);
 
-        // Candidates sorted by logit, best first; top-k and top-p cut the tail.
-        var order = Enumerable.Range(0, logits.Length).ToArray();
-        Array.Sort(logits.ToArray(), order, Comparer<float>.Create((a, b) => b.CompareTo(a)));
-        int keep = options.TopK > 0 ? Math.Min(options.TopK, order.Length) : order.Length;
+        // Candidate ids; all of them unless top-k narrows them down.
+        int[] candidates = options.TopK > 0 && options.TopK < logits.Length ? TopK(logits, options.TopK) : [.. Enumerable.Range(0, logits.Length)];
+        float max = candidates.Max(i => logits[i]);
+        var weights = new double[candidates.Length];
+        double total = 0;
+        for (int i = 0; i < candidates.Length; i++)
+            total += weights[i] = Math.Exp((logits[candidates[i]] - max) / options.Temperature);
 
-        var probabilities = new double[keep];
-        double max = logits[order[0]], total = 0;
-        for (int i = 0; i < keep; i++)
-        {
-            probabilities[i] = Math.Exp((logits[order[i]] - max) / options.Temperature);
-            total += probabilities[i];
-        }
         if (options.TopP < 1f)
         {
+            double cutoff = (1 - options.TopP) / Math.Max(1, candidates.Length - 1) * total;
+            var nucleus = Enumerable.Range(0, candidates.Length).Where(i => weights[i] >= cutoff)
+                .OrderByDescending(i => weights[i]).ToArray();
             double cumulative = 0;
-            for (int i = 0; i < keep; i++)
+            int keep = nucleus.Length;
+            for (int i = 0; i < nucleus.Length; i++)
             {
-                cumulative += probabilities[i] / total;
-                if (cumulative >= options.TopP) { keep = i + 1; break; }
+                cumulative += weights[nucleus[i]];
+                if (cumulative >= options.TopP * total) { keep = i + 1; break; }
             }
-            total = probabilities.Take(keep).Sum();
+            candidates = nucleus.Take(keep).Select(i => candidates[i]).ToArray();
+            weights = nucleus.Take(keep).Select(i => weights[i]).ToArray();
+            total = weights.Sum();
         }
 
         double draw = _random.NextDouble() * total;
-        for (int i = 0; i < keep; i++)
+        for (int i = 0; i < candidates.Length; i++)
         {
-            draw -= probabilities[i];
-            if (draw <= 0) return order[i];
+            draw -= weights[i];
+            if (draw <= 0) return candidates[i];
         }
-        return order[keep - 1];
+        return candidates[^1];
     }
 
     /// <summary>Index of the largest logit; the first one on ties, as llama2.c and torch.argmax do.</summary>
@@ -52,5 +56,19 @@ public sealed class Sampler(GenerationOptions options)
         for (int i = 1; i < logits.Length; i++)
             if (logits[i] > logits[best]) best = i;
         return best;
+    }
+
+    // The k largest logits' ids, best first, with a size-k min-heap: O(V log k).
+    static int[] TopK(float[] logits, int k)
+    {
+        var heap = new PriorityQueue<int, float>(k);
+        for (int i = 0; i < logits.Length; i++)
+        {
+            if (heap.Count < k) heap.Enqueue(i, logits[i]);
+            else if (logits[i] > logits[heap.Peek()]) heap.EnqueueDequeue(i, logits[i]);
+        }
+        var ids = new int[heap.Count];
+        for (int i = ids.Length - 1; i >= 0; i--) ids[i] = heap.Dequeue();
+        return ids;
     }
 }
