@@ -39,7 +39,8 @@ public static class Extensions
         return builder;
     }
 
-    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
     {
         builder.Logging.AddOpenTelemetry(logging =>
         {
@@ -58,7 +59,7 @@ public static class Extensions
                 .AddRuntimeInstrumentation())
             .WithTracing(tracing => tracing
                 .AddSource(serviceName, MassTransitTelemetryName)
-                // Orchestrator probes hit the health endpoints every few seconds; tracing them only buries real requests.
+                // Orchestrator probes hit the health endpoints every few seconds; tracing them buries real requests.
                 .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context =>
                     !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                     && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
@@ -69,7 +70,8 @@ public static class Extensions
         return builder;
     }
 
-    private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
     {
         // The AppHost (or the deployment) sets the endpoint; without one there is nowhere to export to.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
@@ -80,7 +82,8 @@ public static class Extensions
         return builder;
     }
 
-    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
     {
         // "self" answers as long as the process can serve a request: the minimum for liveness.
         builder.Services.AddHealthChecks()
@@ -91,8 +94,9 @@ public static class Extensions
 
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        // Unlike the Aspire template (Development only), these are mapped in every environment: the services run headless
-        // in production and the orchestrator's readiness and liveness probes need them. They report status words only.
+        // Unlike the Aspire template (Development only), these are mapped in every environment: the services run
+        // headless in production and the orchestrator's readiness and liveness probes need them. They report status
+        // words only (Healthy/Unhealthy), never check details.
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {

@@ -1,5 +1,5 @@
-// Behaviour of FineTune.ServiceDefaults on a real WebApplication over TestServer: health endpoints, OpenTelemetry wiring
-// and HttpClient defaults. Run: dotnet test tests/FineTune.ServiceDefaults.Tests
+// Behaviour of FineTune.ServiceDefaults on a real WebApplication over TestServer: health endpoints,
+// OpenTelemetry wiring and HttpClient defaults. Run: dotnet test tests/FineTune.ServiceDefaults.Tests
 using System.Diagnostics;
 using System.Net;
 using FineTune.ServiceDefaults;
@@ -98,7 +98,7 @@ public sealed class ServiceDefaultsTests
     {
         var exported = new List<Activity>();
         await using var app = await StartAsync(
-            builder => builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddInMemoryExporter(exported)),
+            builder => AddInMemoryTraces(builder, exported),
             app => app.MapGet("/runs/{id}", (string id) => id));
         var client = app.GetTestClient();
 
@@ -120,7 +120,7 @@ public sealed class ServiceDefaultsTests
     {
         var exported = new List<Activity>();
         await using var app = await StartAsync(
-            builder => builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddInMemoryExporter(exported)));
+            builder => AddInMemoryTraces(builder, exported));
         using var serviceSource = new ActivitySource(ApplicationName);
         using var massTransitSource = new ActivitySource("MassTransit");
         using var unrelatedSource = new ActivitySource("Unrelated.Library");
@@ -180,6 +180,9 @@ public sealed class ServiceDefaultsTests
         return app;
     }
 
+    private static void AddInMemoryTraces(WebApplicationBuilder builder, List<Activity> exported) =>
+        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddInMemoryExporter(exported));
+
     private static IServiceCollection ServicesWithOtlpEndpoint(string endpoint)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = ApplicationName });
@@ -192,7 +195,8 @@ public sealed class ServiceDefaultsTests
     private static bool MentionsOtlpExporter(ServiceDescriptor descriptor)
     {
         var otlp = typeof(OtlpExporterOptions).Assembly;
-        Type?[] types = [descriptor.ServiceType, descriptor.IsKeyedService ? descriptor.KeyedImplementationType : descriptor.ImplementationType];
+        var implementation = descriptor.IsKeyedService ? descriptor.KeyedImplementationType : descriptor.ImplementationType;
+        Type?[] types = [descriptor.ServiceType, implementation];
         return types.OfType<Type>()
             .SelectMany(t => t.IsGenericType ? t.GetGenericArguments().Append(t) : [t])
             .Any(t => t.Assembly == otlp);
@@ -230,10 +234,10 @@ public sealed class ServiceDefaultsTests
 
         public int Calls => _calls;
 
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
         {
-            var call = Interlocked.Increment(ref _calls);
-            return Task.FromResult(new HttpResponseMessage(call <= failures ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.OK));
+            var status = Interlocked.Increment(ref _calls) <= failures ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.OK;
+            return Task.FromResult(new HttpResponseMessage(status));
         }
     }
 }
