@@ -1,0 +1,56 @@
+// FineTune.AppHost: the whole local topology in one file, infrastructure first, then the stage services in order.
+// Run: dotnet run --project AppHost/FineTune.AppHost.csproj (needs nuget.org and a container runtime; see README.md).
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// ---- Infrastructure ----
+
+// Commands and events between the stages; the management UI shows queues, rates and the _error queues.
+var messaging = builder.AddRabbitMQ("messaging")
+    .WithManagementPlugin();
+
+// Datasets, tokenized shards, checkpoints and adapters, addressed by ArtifactRef. Plain container: only official
+// Aspire packages here. The password is generated once and kept in user secrets, so the data volume stays readable.
+var artifactsUser = builder.AddParameter("artifacts-user", "finetune");
+var artifactsPassword = builder.AddParameter("artifacts-password",
+    new GenerateParameterDefault { MinLength = 20, Special = false }, secret: true, persist: true);
+var artifacts = builder.AddContainer("artifacts", "minio/minio", "RELEASE.2025-09-07T16-13-09Z")
+    .WithArgs("server", "/data", "--console-address", ":9001")
+    .WithEnvironment("MINIO_ROOT_USER", artifactsUser)
+    .WithEnvironment("MINIO_ROOT_PASSWORD", artifactsPassword)
+    .WithHttpEndpoint(targetPort: 9000, name: "api")
+    .WithHttpEndpoint(targetPort: 9001, name: "console")
+    .WithHttpHealthCheck("/minio/health/live", endpointName: "api");
+var artifactsApi = artifacts.GetEndpoint("api");
+
+// Run and job state, the inbox table, training checkpoints' bookkeeping.
+var state = builder.AddPostgres("state");
+var finetuneDb = state.AddDatabase("finetune");
+
+if (builder.ExecutionContext.IsRunMode)
+{
+    // Locally, containers outlive the AppHost and keep their data: restarting a service loop must not re-pull images,
+    // re-create buckets or lose a half-finished run. A publish leaves both decisions to the deployment.
+    messaging.WithLifetime(ContainerLifetime.Persistent).WithDataVolume();
+    artifacts.WithLifetime(ContainerLifetime.Persistent).WithVolume("finetune-artifacts-data", "/data");
+    state.WithLifetime(ContainerLifetime.Persistent).WithDataVolume();
+}
+
+// ---- Services, in pipeline order ----
+// Each is added when its issue lands (with a ProjectReference in FineTune.AppHost.csproj), and says what it uses:
+//
+// var ingestion = builder.AddProject<Projects.FineTune_Ingestion>("ingestion")
+//     .WithReference(messaging).WaitFor(messaging)
+//     .WithReference(finetuneDb).WaitFor(finetuneDb)
+//     .WithReference(artifactsApi).WaitFor(artifacts)
+//     .WithEnvironment("Artifacts__AccessKey", artifactsUser)
+//     .WithEnvironment("Artifacts__SecretKey", artifactsPassword)
+//     .WithHttpHealthCheck("/health");
+//
+// "tokenization", "training", "evaluation" and "deployment" follow the same shape, in that order:
+// builder.AddProject<Projects.FineTune_Training>("training")
+//     .WithReference(messaging).WaitFor(messaging)
+//     .WithReference(finetuneDb).WaitFor(finetuneDb)
+//     .WithReference(artifactsApi).WaitFor(artifacts) ... ;
+
+builder.Build().Run();
