@@ -62,6 +62,17 @@ public class CliTests
         Assert.Equal(first["ids"]!.ToJsonString().Replace(" ", ""), output.Trim().Replace(" ", ""));
     }
 
+    [SkippableFact]
+    public async Task Tokenizer_that_does_not_fit_the_model_is_rejected()
+    {
+        var checkpoint = SharedData.File("models/stories260K/stories260K.bin");
+        var llama2 = SharedData.File("models/llama2-tokenizer/tokenizer.model");
+        var (exit, _, err) = await CliRunner.Run("generate", checkpoint, "--tokenizer", llama2, "--prompt", "Hello");
+        Assert.Equal(1, exit);
+        Assert.Contains("32000 tokens", err);
+        Assert.Contains("vocabulary is 512", err);
+    }
+
     [Fact]
     public async Task Missing_model_fails_with_a_clear_message()
     {
