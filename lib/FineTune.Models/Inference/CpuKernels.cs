@@ -1,0 +1,380 @@
+// Float32 SIMD kernels for CpuLlama: register-blocked matrix x activations products, per-head attention, RMSNorm.
+// Matrices are row-major (out, in) with `in` padded to a multiple of 8 and `out` padded to a multiple of 4 (zeros),
+// so the hot loops have no tails. Every output is one FMA chain over `in` in the same order whatever the batch shape.
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace FineTune.Models.Inference;
+
+/// <summary>A pinned, 64-byte aligned float array (zero-filled) that kernels address by pointer.</summary>
+internal sealed unsafe class FloatBuffer
+{
+    readonly float[] _array; // keeps the pinned storage alive
+    public readonly float* Ptr;
+    public readonly int Length;
+
+    public FloatBuffer(long length)
+    {
+        if (length > int.MaxValue - 16) throw new ArgumentOutOfRangeException(nameof(length), length, "buffer too large for one array");
+        Length = (int)length;
+        _array = GC.AllocateArray<float>(Length + 16, pinned: true);
+        var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+        Ptr = p + (int)((64 - ((nuint)p & 63)) & 63) / sizeof(float);
+    }
+
+    public Span<float> Span => new(Ptr, Length);
+    public Span<float> Slice(long start, int length) => new(Ptr + start, length);
+}
+
+internal static unsafe class CpuKernels
+{
+    public static readonly bool Simd = Fma.IsSupported && Avx2.IsSupported;
+
+    public static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>
+    /// y[b, r] = dot(w[r, 0..k), x[b, 0..k)) (+ bias[r]) for rows [rowStart, rowEnd) (multiples of 4) and b in [0, batch).
+    /// w: (rows, k) with k % 8 == 0; x: (batch, xStride); y: (batch, yStride).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MatMul(float* w, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
+        float* y, int yStride, float* bias)
+    {
+        if (!Simd)
+        {
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                var row = new ReadOnlySpan<float>(w + (long)r * k, k);
+                for (int b = 0; b < batch; b++)
+                    y[(long)b * yStride + r] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(x + (long)b * xStride, k))
+                        + (bias == null ? 0f : bias[r]);
+            }
+            return;
+        }
+        if (batch == 1)
+        {
+            int r = rowStart;
+            for (; r + 8 <= rowEnd; r += 8) Gemv8(w + (long)r * k, k, x, y + r, bias == null ? null : bias + r);
+            for (; r < rowEnd; r += 4) Block4x1(w + (long)r * k, k, x, y + r, bias == null ? null : bias + r);
+            return;
+        }
+        // The 4 weight rows stay in L1 while every activation row passes over them.
+        for (int r = rowStart; r < rowEnd; r += 4)
+        {
+            float* wr = w + (long)r * k, br = bias == null ? null : bias + r;
+            int b = 0;
+            for (; b + 4 <= batch; b += 4) Block4x4(wr, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
+            for (; b + 2 <= batch; b += 2) Block4x2(wr, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
+            for (; b < batch; b++) Block4x1(wr, k, x + (long)b * xStride, y + (long)b * yStride + r, br);
+        }
+    }
+
+    // [sum(a), sum(b), sum(c), sum(d)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    {
+        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
+        return Sse.Add(abcd.GetLower(), abcd.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store4(float* y, Vector128<float> sums, float* bias)
+    {
+        if (bias != null) sums = Sse.Add(sums, Sse.LoadVector128(bias));
+        Sse.Store(y, sums);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Gemv8(float* w, int k, float* x, float* y, float* bias)
+    {
+        float* w1 = w + k, w2 = w1 + k, w3 = w2 + k, w4 = w3 + k, w5 = w4 + k, w6 = w5 + k, w7 = w6 + k;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i < k; i += 8)
+        {
+            var u = Avx.LoadVector256(x + i);
+            a0 = Fma.MultiplyAdd(Avx.LoadVector256(w + i), u, a0);
+            a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + i), u, a1);
+            a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + i), u, a2);
+            a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + i), u, a3);
+            a4 = Fma.MultiplyAdd(Avx.LoadVector256(w4 + i), u, a4);
+            a5 = Fma.MultiplyAdd(Avx.LoadVector256(w5 + i), u, a5);
+            a6 = Fma.MultiplyAdd(Avx.LoadVector256(w6 + i), u, a6);
+            a7 = Fma.MultiplyAdd(Avx.LoadVector256(w7 + i), u, a7);
+        }
+        Store4(y, Sum4(a0, a1, a2, a3), bias);
+        Store4(y + 4, Sum4(a4, a5, a6, a7), bias == null ? null : bias + 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x1(float* w, int k, float* x, float* y, float* bias)
+    {
+        float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int i = 0; i < k; i += 8)
+        {
+            var u = Avx.LoadVector256(x + i);
+            a0 = Fma.MultiplyAdd(Avx.LoadVector256(w + i), u, a0);
+            a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + i), u, a1);
+            a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + i), u, a2);
+            a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + i), u, a3);
+        }
+        Store4(y, Sum4(a0, a1, a2, a3), bias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x2(float* w, int k, float* x, int xStride, float* y, int yStride, float* bias)
+    {
+        float* w1 = w + k, w2 = w1 + k, w3 = w2 + k, x1 = x + xStride;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        for (int i = 0; i < k; i += 8)
+        {
+            var v0 = Avx.LoadVector256(w + i); var v1 = Avx.LoadVector256(w1 + i);
+            var v2 = Avx.LoadVector256(w2 + i); var v3 = Avx.LoadVector256(w3 + i);
+            var u = Avx.LoadVector256(x + i);
+            a00 = Fma.MultiplyAdd(v0, u, a00); a10 = Fma.MultiplyAdd(v1, u, a10);
+            a20 = Fma.MultiplyAdd(v2, u, a20); a30 = Fma.MultiplyAdd(v3, u, a30);
+            u = Avx.LoadVector256(x1 + i);
+            a01 = Fma.MultiplyAdd(v0, u, a01); a11 = Fma.MultiplyAdd(v1, u, a11);
+            a21 = Fma.MultiplyAdd(v2, u, a21); a31 = Fma.MultiplyAdd(v3, u, a31);
+        }
+        Store4(y, Sum4(a00, a10, a20, a30), bias);
+        Store4(y + yStride, Sum4(a01, a11, a21, a31), bias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x4(float* w, int k, float* x, int xStride, float* y, int yStride, float* bias)
+    {
+        float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
+        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        Vector256<float> a02 = default, a12 = default, a22 = default, a32 = default;
+        Vector256<float> a03 = default, a13 = default, a23 = default, a33 = default;
+        for (int i = 0; i < k; i += 8)
+        {
+            var v0 = Avx.LoadVector256(w + i); var v1 = Avx.LoadVector256(w1 + i);
+            var v2 = Avx.LoadVector256(w2 + i); var v3 = Avx.LoadVector256(w3 + i);
+            var u = Avx.LoadVector256(x + i);
+            a00 = Fma.MultiplyAdd(v0, u, a00); a10 = Fma.MultiplyAdd(v1, u, a10);
+            a20 = Fma.MultiplyAdd(v2, u, a20); a30 = Fma.MultiplyAdd(v3, u, a30);
+            u = Avx.LoadVector256(x1 + i);
+            a01 = Fma.MultiplyAdd(v0, u, a01); a11 = Fma.MultiplyAdd(v1, u, a11);
+            a21 = Fma.MultiplyAdd(v2, u, a21); a31 = Fma.MultiplyAdd(v3, u, a31);
+            u = Avx.LoadVector256(x2 + i);
+            a02 = Fma.MultiplyAdd(v0, u, a02); a12 = Fma.MultiplyAdd(v1, u, a12);
+            a22 = Fma.MultiplyAdd(v2, u, a22); a32 = Fma.MultiplyAdd(v3, u, a32);
+            u = Avx.LoadVector256(x3 + i);
+            a03 = Fma.MultiplyAdd(v0, u, a03); a13 = Fma.MultiplyAdd(v1, u, a13);
+            a23 = Fma.MultiplyAdd(v2, u, a23); a33 = Fma.MultiplyAdd(v3, u, a33);
+        }
+        Store4(y, Sum4(a00, a10, a20, a30), bias);
+        Store4(y + yStride, Sum4(a01, a11, a21, a31), bias);
+        Store4(y + 2 * yStride, Sum4(a02, a12, a22, a32), bias);
+        Store4(y + 3 * yStride, Sum4(a03, a13, a23, a33), bias);
+    }
+
+    /// <summary>y = x / sqrt(mean(x^2) + eps) * weight, over the first n values.</summary>
+    // The element-wise helpers below are hand-written rather than TensorPrimitives calls: those generic methods start
+    // in tier-0 code and, because each new span length reaches new code, take seconds of decoding to be optimized.
+
+    /// <summary>y = x / sqrt(mean(x^2) + eps) * weight, over the first n values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RmsNorm(float* x, float* weight, float* y, int n, float eps)
+    {
+        if (!Simd)
+        {
+            var xs = new ReadOnlySpan<float>(x, n);
+            var ys = new Span<float>(y, n);
+            TensorPrimitives.Multiply(xs, 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xs) / n + eps), ys);
+            TensorPrimitives.Multiply(ys, new ReadOnlySpan<float>(weight, n), ys);
+            return;
+        }
+        int i = 0;
+        var acc = Vector256<float>.Zero;
+        for (; i + 8 <= n; i += 8) { var v = Avx.LoadVector256(x + i); acc = Fma.MultiplyAdd(v, v, acc); }
+        float ss = Vector256.Sum(acc);
+        for (; i < n; i++) ss += x[i] * x[i];
+        float inv = 1f / MathF.Sqrt(ss / n + eps);
+        var vinv = Vector256.Create(inv);
+        for (i = 0; i + 8 <= n; i += 8)
+            Avx.Store(y + i, Avx.Multiply(Avx.Multiply(Avx.LoadVector256(x + i), vinv), Avx.LoadVector256(weight + i)));
+        for (; i < n; i++) y[i] = x[i] * inv * weight[i];
+    }
+
+    /// <summary>x += y over n values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddTo(float* x, float* y, int n)
+    {
+        int i = 0;
+        if (Simd)
+            for (; i + 8 <= n; i += 8) Avx.Store(x + i, Avx.Add(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i)));
+        for (; i < n; i++) x[i] += y[i];
+    }
+
+    /// <summary>y = silu(gate) * up = gate * sigmoid(gate) * up over n values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SwiGlu(float* gate, float* up, float* y, int n)
+    {
+        int i = 0;
+        if (Simd)
+        {
+            var one = Vector256.Create(1f);
+            for (; i + 8 <= n; i += 8)
+            {
+                var g = Avx.LoadVector256(gate + i);
+                var sigmoid = Avx.Divide(one, Avx.Add(one, Exp(Avx.Subtract(Vector256<float>.Zero, g))));
+                Avx.Store(y + i, Avx.Multiply(Avx.Multiply(g, sigmoid), Avx.LoadVector256(up + i)));
+            }
+        }
+        for (; i < n; i++) y[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
+    }
+
+    /// <summary>s = exp(s - max(s)) in place over n values; returns the sum (softmax without the division).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float ExpShifted(float* s, int n)
+    {
+        if (!Simd)
+        {
+            var span = new Span<float>(s, n);
+            TensorPrimitives.Subtract(span, TensorPrimitives.Max(span), span);
+            TensorPrimitives.Exp(span, span);
+            return TensorPrimitives.Sum(span);
+        }
+        int i = 0;
+        float max = float.NegativeInfinity;
+        if (n >= 8)
+        {
+            var vmax = Avx.LoadVector256(s);
+            for (i = 8; i + 8 <= n; i += 8) vmax = Avx.Max(vmax, Avx.LoadVector256(s + i));
+            for (int j = 0; j < 8; j++) max = MathF.Max(max, vmax.GetElement(j));
+        }
+        for (; i < n; i++) max = MathF.Max(max, s[i]);
+        var shift = Vector256.Create(max);
+        var sum = Vector256<float>.Zero;
+        for (i = 0; i + 8 <= n; i += 8)
+        {
+            var e = Exp(Avx.Subtract(Avx.LoadVector256(s + i), shift));
+            Avx.Store(s + i, e);
+            sum = Avx.Add(sum, e);
+        }
+        float total = Vector256.Sum(sum);
+        for (; i < n; i++) { s[i] = MathF.Exp(s[i] - max); total += s[i]; }
+        return total;
+    }
+
+    // exp(x) for float32 lanes, Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-7 polynomial, about 1 ulp.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Exp(Vector256<float> x)
+    {
+        x = Avx.Min(Avx.Max(x, Vector256.Create(-87.3f)), Vector256.Create(88.3f));
+        var n = Avx.RoundToNearestInteger(Avx.Multiply(x, Vector256.Create(1.44269504088896341f)));
+        x = Fma.MultiplyAddNegated(n, Vector256.Create(0.693359375f), x);
+        x = Fma.MultiplyAddNegated(n, Vector256.Create(-2.12194440e-4f), x);
+        var p = Vector256.Create(1.9875691500e-4f);
+        p = Fma.MultiplyAdd(p, x, Vector256.Create(1.3981999507e-3f));
+        p = Fma.MultiplyAdd(p, x, Vector256.Create(8.3334519073e-3f));
+        p = Fma.MultiplyAdd(p, x, Vector256.Create(4.1665795894e-2f));
+        p = Fma.MultiplyAdd(p, x, Vector256.Create(1.6666665459e-1f));
+        p = Fma.MultiplyAdd(p, x, Vector256.Create(5.0000001201e-1f));
+        p = Fma.MultiplyAdd(p, Avx.Multiply(x, x), Avx.Add(x, Vector256.Create(1f)));
+        var pow2n = Avx2.ShiftLeftLogical(Avx2.Add(Avx.ConvertToVector256Int32(n), Vector256.Create(127)), 23).AsSingle();
+        return Avx.Multiply(p, pow2n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Rope(float* v, int heads, int headDim, float* cos, float* sin)
+    {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++, v += headDim)
+        {
+            int i = 0;
+            if (Simd)
+                for (; i + 8 <= half; i += 8)
+                {
+                    var x0 = Avx.LoadVector256(v + i); var x1 = Avx.LoadVector256(v + half + i);
+                    var c = Avx.LoadVector256(cos + i); var s = Avx.LoadVector256(sin + i);
+                    Avx.Store(v + i, Fma.MultiplyAddNegated(x1, s, Avx.Multiply(x0, c)));   // x0*c - x1*s
+                    Avx.Store(v + half + i, Fma.MultiplyAdd(x0, s, Avx.Multiply(x1, c)));  // x1*c + x0*s
+                }
+            for (; i < half; i++)
+            {
+                float x0 = v[i], x1 = v[half + i];
+                v[i] = x0 * cos[i] - x1 * sin[i];
+                v[half + i] = x1 * cos[i] + x0 * sin[i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// One query head over n cached positions: out = softmax(q·k_t * scale) · v_t. keys/values point at the first
+    /// position of this head's slice; consecutive positions are `stride` floats apart. scores: n floats of scratch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AttendHead(float* q, float* keys, float* values, int stride, int n, int headDim, float scale,
+        float* scores, float* output)
+    {
+        if (Simd && headDim % 8 == 0)
+        {
+            int t = 0;
+            for (; t + 4 <= n; t += 4)
+            {
+                float* k0 = keys + (long)t * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int i = 0; i < headDim; i += 8)
+                {
+                    var qv = Avx.LoadVector256(q + i);
+                    a0 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k0 + i), a0);
+                    a1 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k1 + i), a1);
+                    a2 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k2 + i), a2);
+                    a3 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k3 + i), a3);
+                }
+                Sse.Store(scores + t, Sse.Multiply(Sum4(a0, a1, a2, a3), Vector128.Create(scale)));
+            }
+            for (; t < n; t++)
+            {
+                float* k0 = keys + (long)t * stride;
+                Vector256<float> a0 = default;
+                for (int i = 0; i < headDim; i += 8) a0 = Fma.MultiplyAdd(Avx.LoadVector256(q + i), Avx.LoadVector256(k0 + i), a0);
+                scores[t] = Vector256.Sum(a0) * scale;
+            }
+        }
+        else
+        {
+            var qs = new ReadOnlySpan<float>(q, headDim);
+            for (int t = 0; t < n; t++) scores[t] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(keys + (long)t * stride, headDim)) * scale;
+        }
+
+        float inv = 1f / ExpShifted(scores, n);
+
+        if (Simd && headDim % 8 == 0)
+        {
+            for (int i = 0; i < headDim; i += 8)
+            {
+                float* v = values + i;
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                int t = 0;
+                for (; t + 4 <= n; t += 4, v += 4L * stride)
+                {
+                    a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), Avx.LoadVector256(v), a0);
+                    a1 = Fma.MultiplyAdd(Vector256.Create(scores[t + 1]), Avx.LoadVector256(v + stride), a1);
+                    a2 = Fma.MultiplyAdd(Vector256.Create(scores[t + 2]), Avx.LoadVector256(v + 2 * stride), a2);
+                    a3 = Fma.MultiplyAdd(Vector256.Create(scores[t + 3]), Avx.LoadVector256(v + 3 * stride), a3);
+                }
+                for (; t < n; t++, v += stride) a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), Avx.LoadVector256(v), a0);
+                Avx.Store(output + i, Avx.Multiply(Avx.Add(Avx.Add(a0, a1), Avx.Add(a2, a3)), Vector256.Create(inv)));
+            }
+        }
+        else
+        {
+            var o = new Span<float>(output, headDim);
+            o.Clear();
+            for (int t = 0; t < n; t++)
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)t * stride, headDim), scores[t], o, o);
+            TensorPrimitives.Multiply(o, inv, o);
+        }
+    }
+}

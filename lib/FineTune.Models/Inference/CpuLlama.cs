@@ -1,0 +1,444 @@
+// A pure C# float32 inference engine for Llama-family decoders (Hugging Face LlamaForCausalLM semantics), used for
+// decoding on CPU because our SIMD kernels beat libtorch's CPU gemv several times over on small batches.
+// Weights live row-major (out, in), q/k/v and gate/up fused, rows padded for the kernels in CpuKernels.
+using System.Runtime.CompilerServices;
+using FineTune.Models.Checkpoints;
+using FineTune.Models.Generation;
+
+namespace FineTune.Models.Inference;
+
+public sealed unsafe class CpuLlama : ICausalLm
+{
+    // Products smaller than this many multiply-adds run on the calling thread: a parallel dispatch costs microseconds.
+    internal const long ParallelMinMacs = 1 << 17;
+    // Prefill runs at most this many positions through the layers at once (bounds the activation buffers).
+    internal const int PrefillChunkRows = 64;
+
+    sealed class Layer
+    {
+        public required FloatBuffer InputNorm, PostNorm, Qkv, Out, GateUp, Down;
+        public FloatBuffer? QkvBias;
+    }
+
+    readonly Layer[] _layers;
+    readonly FloatBuffer _embed, _finalNorm, _classifier;
+    readonly WorkerPool? _pool;
+    readonly object _runGate = new();
+    readonly object _ropeGate = new();
+    float[] _ropeCos = [], _ropeSin = [];
+    int _ropePositions;
+    bool _disposed;
+
+    // Logical sizes, and padded ones: K* are input widths (multiples of 8), *Rows output heights (multiples of 4),
+    // S* strides of output buffers (multiples of 8).
+    internal readonly int Dim, Kd, QDim, Kq, KvDim, Hidden, Kh, Vocab, Heads, KvHeads, HeadDim, Groups;
+    internal readonly int QkvRows, Sqkv, DimRows, GateUpRows, Sgu, VocabRows, Sv;
+    internal readonly float Eps;
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>Threads the kernels use (the caller's included).</summary>
+    public int Threads { get; }
+
+    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads)
+    {
+        Config = config;
+        Threads = threads;
+        Dim = config.HiddenSize; Heads = config.NumAttentionHeads; KvHeads = config.NumKeyValueHeads; HeadDim = config.HeadDim;
+        Groups = config.KvGroups; QDim = Heads * HeadDim; KvDim = KvHeads * HeadDim; Hidden = config.IntermediateSize;
+        Vocab = config.VocabSize; Eps = (float)config.RmsNormEps;
+        Kd = CpuKernels.RoundUp(Dim, 8); Kq = CpuKernels.RoundUp(QDim, 8); Kh = CpuKernels.RoundUp(Hidden, 8);
+        QkvRows = CpuKernels.RoundUp(QDim + 2 * KvDim, 4); Sqkv = CpuKernels.RoundUp(QkvRows, 8);
+        DimRows = CpuKernels.RoundUp(Dim, 4);
+        GateUpRows = CpuKernels.RoundUp(2 * Hidden, 4); Sgu = CpuKernels.RoundUp(GateUpRows, 8);
+        VocabRows = CpuKernels.RoundUp(Vocab, 4); Sv = CpuKernels.RoundUp(VocabRows, 8);
+
+        _embed = Matrix(VocabRows, Kd, ("model.embed_tokens.weight", Vocab, Dim));
+        _layers = new Layer[config.NumHiddenLayers];
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var p = $"model.layers.{l}.";
+            _layers[l] = new Layer
+            {
+                InputNorm = Vector(Kd, p + "input_layernorm.weight"),
+                PostNorm = Vector(Kd, p + "post_attention_layernorm.weight"),
+                Qkv = Matrix(QkvRows, Kd, (p + "self_attn.q_proj.weight", QDim, Dim), (p + "self_attn.k_proj.weight", KvDim, Dim),
+                    (p + "self_attn.v_proj.weight", KvDim, Dim)),
+                QkvBias = config.AttentionBias
+                    ? Concat(QkvRows, p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias")
+                    : null,
+                Out = Matrix(DimRows, Kq, (p + "self_attn.o_proj.weight", Dim, QDim)),
+                GateUp = Matrix(GateUpRows, Kd, (p + "mlp.gate_proj.weight", Hidden, Dim), (p + "mlp.up_proj.weight", Hidden, Dim)),
+                Down = Matrix(DimRows, Kh, (p + "mlp.down_proj.weight", Dim, Hidden)),
+            };
+        }
+        _finalNorm = Vector(Kd, "model.norm.weight");
+        _classifier = config.TieWordEmbeddings ? _embed : Matrix(VocabRows, Kd, ("lm_head.weight", Vocab, Dim));
+        _pool = threads > 1 ? new WorkerPool(threads) : null;
+
+        // Stacks tensors of (rows, cols) vertically into a (paddedRows, stride) buffer, zero padding.
+        FloatBuffer Matrix(int paddedRows, int stride, params (string Name, int Rows, int Cols)[] parts)
+        {
+            var buffer = new FloatBuffer((long)paddedRows * stride);
+            long row = 0;
+            foreach (var (name, rows, cols) in parts)
+            {
+                var values = read(name).ToFloat32();
+                for (int r = 0; r < rows; r++, row++)
+                    values.AsSpan(r * cols, cols).CopyTo(buffer.Slice(row * stride, cols));
+            }
+            return buffer;
+        }
+        FloatBuffer Vector(int padded, string name)
+        {
+            var buffer = new FloatBuffer(padded);
+            read(name).ToFloat32().CopyTo(buffer.Span);
+            return buffer;
+        }
+        FloatBuffer Concat(int padded, params string[] names)
+        {
+            var buffer = new FloatBuffer(padded);
+            int offset = 0;
+            foreach (var name in names)
+            {
+                var values = read(name).ToFloat32();
+                values.CopyTo(buffer.Slice(offset, values.Length));
+                offset += values.Length;
+            }
+            return buffer;
+        }
+    }
+
+    /// <summary>
+    /// Loads weights by Hugging Face name. <paramref name="tensor"/> may throw (ModelFormatException, KeyNotFoundException)
+    /// or return null for a missing name; every tensor is checked against the config before any is converted.
+    /// </summary>
+    public static CpuLlama Load(LlamaConfig config, Func<string, TensorData> tensor, int threads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(tensor);
+        var fetched = new Dictionary<string, TensorData>();
+        TensorInfo? Describe(string name)
+        {
+            TensorData? data;
+            try { data = tensor(name); }
+            catch (Exception e) when (e is ModelFormatException or KeyNotFoundException) { return null; }
+            if (data is null) return null;
+            fetched[name] = data;
+            return data.Info;
+        }
+        return Load(config, Describe, name => fetched.Remove(name, out var data) ? data : tensor(name), threads, "CpuLlama.Load");
+    }
+
+    /// <summary>Loads a Hugging Face checkpoint directory opened with <see cref="HfCheckpoint.Open"/>.</summary>
+    public static CpuLlama Load(HfCheckpoint checkpoint, int threads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return Load(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Read,
+            threads, checkpoint.Directory);
+    }
+
+    static CpuLlama Load(LlamaConfig config, Func<string, TensorInfo?> describe, Func<string, TensorData> read, int threads, string source)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        config.Validate(source);
+        LlamaWeights.Check(config, describe, source);
+        return new CpuLlama(config, read, threads == 0 ? Environment.ProcessorCount : threads);
+    }
+
+    public float[][] Forward(IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count == 0) throw new ArgumentException("Forward needs at least one token.", nameof(tokens));
+        if (tokens.Count > Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"sequence of {tokens.Count} tokens exceeds the model context of {Config.MaxPositionEmbeddings}.", nameof(tokens));
+        using var session = new Session(this, 1, tokens.Count);
+        return session.Run([tokens], allPositions: true);
+    }
+
+    public IDecodeSession StartSession(int batchSize, int maxLength)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        if (maxLength > Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"a session of {maxLength} positions exceeds the model context of {Config.MaxPositionEmbeddings}.", nameof(maxLength));
+        return new Session(this, batchSize, maxLength);
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _pool?.Dispose();
+    }
+
+    // cos/sin tables covering at least `positions` positions; grown by doubling and shared by sessions.
+    (float[] Cos, float[] Sin) RopeTables(int positions)
+    {
+        lock (_ropeGate)
+        {
+            if (positions > _ropePositions)
+            {
+                int n = Math.Min(Math.Max(positions, 2 * _ropePositions), Math.Max(positions, Config.MaxPositionEmbeddings));
+                (_ropeCos, _ropeSin) = Rope.Tables(Config, n);
+                _ropePositions = n;
+            }
+            return (_ropeCos, _ropeSin);
+        }
+    }
+
+    void Parallel(IParallelWork work, long macs, int maxParts)
+    {
+        int parts = _pool is null || macs < ParallelMinMacs ? 1 : Math.Min(Threads, maxParts);
+        if (parts <= 1) work.Run(0, 1);
+        else _pool!.Run(work, parts);
+    }
+
+    // y (batch, yStride) = x (batch, k) · w (rows, k)^T + bias, split over row blocks of 4.
+    sealed class MatMulJob : IParallelWork
+    {
+        public float* W, X, Y, Bias;
+        public int K, Rows, XStride, YStride, Batch;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int part, int parts)
+        {
+            int blocks = Rows / 4;
+            int start = (int)((long)blocks * part / parts) * 4, end = (int)((long)blocks * (part + 1) / parts) * 4;
+            CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+        }
+    }
+
+    sealed class Session : IDecodeSession, IParallelWork
+    {
+        readonly CpuLlama _m;
+        readonly int _capacity; // activation rows per pass
+        readonly FloatBuffer[] _keys, _values; // per layer: (batch, maxLength, kvDim)
+        readonly FloatBuffer _x, _h, _qkv, _att, _tmp, _gateUp, _act, _logits, _scores;
+        readonly float[] _cos, _sin;
+        readonly int[] _rowBatch, _rowPos, _rowRope;
+        readonly bool[] _rowLogits;
+        readonly int[] _pad, _promptLength;
+        readonly MatMulJob _matmul = new();
+        int _rows, _layer, _steps;
+        bool _disposed;
+
+        public int BatchSize { get; }
+        public int MaxLength { get; }
+        public int Length { get; private set; }
+
+        public Session(CpuLlama model, int batch, int maxLength)
+        {
+            _m = model;
+            BatchSize = batch;
+            MaxLength = maxLength;
+            _capacity = (int)Math.Max(batch, Math.Min(PrefillChunkRows, (long)batch * maxLength));
+            _keys = new FloatBuffer[model._layers.Length];
+            _values = new FloatBuffer[model._layers.Length];
+            for (int l = 0; l < _keys.Length; l++)
+            {
+                _keys[l] = new FloatBuffer((long)batch * maxLength * model.KvDim);
+                _values[l] = new FloatBuffer((long)batch * maxLength * model.KvDim);
+            }
+            _x = new FloatBuffer((long)_capacity * model.Kd);
+            _h = new FloatBuffer((long)_capacity * model.Kd);
+            _tmp = new FloatBuffer((long)_capacity * model.Kd);
+            _qkv = new FloatBuffer((long)_capacity * model.Sqkv);
+            _att = new FloatBuffer((long)_capacity * model.Kq);
+            _gateUp = new FloatBuffer((long)_capacity * model.Sgu);
+            _act = new FloatBuffer((long)_capacity * model.Kh);
+            _logits = new FloatBuffer((long)_capacity * model.Sv);
+            _scores = new FloatBuffer((long)model.Threads * maxLength);
+            (_cos, _sin) = model.RopeTables(maxLength);
+            _rowBatch = new int[_capacity]; _rowPos = new int[_capacity]; _rowRope = new int[_capacity];
+            _rowLogits = new bool[_capacity];
+            _pad = new int[batch];
+            _promptLength = new int[batch];
+        }
+
+        public float[][] Prefill(IReadOnlyList<IReadOnlyList<int>> prompts) => Run(prompts, allPositions: false);
+
+        // Prefill; with allPositions (Forward, batch 1) returns every position's logits instead of the last one's.
+        public float[][] Run(IReadOnlyList<IReadOnlyList<int>> prompts, bool allPositions)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ArgumentNullException.ThrowIfNull(prompts);
+            if (Length != 0) throw new InvalidOperationException("Prefill was already called on this session; start a new session for new prompts.");
+            if (prompts.Count != BatchSize)
+                throw new ArgumentException($"expected {BatchSize} prompts (the session's batch size), got {prompts.Count}.", nameof(prompts));
+            int longest = 0;
+            for (int b = 0; b < BatchSize; b++)
+            {
+                var prompt = prompts[b] ?? throw new ArgumentException($"prompt {b} is null.", nameof(prompts));
+                if (prompt.Count == 0) throw new ArgumentException($"prompt {b} is empty; every row needs at least one token.", nameof(prompts));
+                for (int i = 0; i < prompt.Count; i++) CheckToken(prompt[i], $"position {i} of prompt {b}", nameof(prompts));
+                longest = Math.Max(longest, prompt.Count);
+            }
+            if (longest > _m.Config.MaxPositionEmbeddings)
+                throw new ArgumentException($"prompt of {longest} tokens exceeds the model context of {_m.Config.MaxPositionEmbeddings}.", nameof(prompts));
+            if (longest > MaxLength)
+                throw new ArgumentException($"prompt of {longest} tokens exceeds the session's maxLength of {MaxLength}.", nameof(prompts));
+
+            var results = new float[allPositions ? longest : BatchSize][];
+            lock (_m._runGate)
+            {
+                ObjectDisposedException.ThrowIf(_m._disposed, _m);
+                int rows = 0;
+                var owners = new int[_capacity]; // which result each logits row goes to
+                for (int b = 0; b < BatchSize; b++)
+                {
+                    var prompt = prompts[b];
+                    _promptLength[b] = prompt.Count;
+                    _pad[b] = longest - prompt.Count;
+                    for (int i = 0; i < prompt.Count; i++)
+                    {
+                        bool logits = allPositions || i == prompt.Count - 1;
+                        owners[rows] = allPositions ? i : b;
+                        AddRow(rows++, b, _pad[b] + i, i, prompt[i], logits);
+                        if (rows == _capacity) { Flush(rows, owners, results); rows = 0; }
+                    }
+                }
+                if (rows > 0) Flush(rows, owners, results);
+            }
+            Length = longest;
+            return results;
+        }
+
+        void Flush(int rows, int[] owners, float[][] results)
+        {
+            int n = Compute(rows);
+            for (int r = 0, j = 0; r < rows && j < n; r++)
+                if (_rowLogits[r]) results[owners[r]] = _logits.Slice((long)j++ * _m.Sv, _m.Vocab).ToArray();
+        }
+
+        public float[][] Step(IReadOnlyList<int> tokens)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ArgumentNullException.ThrowIfNull(tokens);
+            if (Length == 0) throw new InvalidOperationException("call Prefill before Step.");
+            if (tokens.Count != BatchSize)
+                throw new ArgumentException($"expected {BatchSize} tokens (one per row), got {tokens.Count}.", nameof(tokens));
+            if (Length + 1 > MaxLength)
+                throw new ArgumentException(
+                    $"prompt of {Length - _steps} tokens plus {_steps + 1} new tokens exceeds the session's maxLength of {MaxLength}.", nameof(tokens));
+            for (int b = 0; b < BatchSize; b++) CheckToken(tokens[b], $"row {b}", nameof(tokens));
+
+            var results = new float[BatchSize][];
+            lock (_m._runGate)
+            {
+                ObjectDisposedException.ThrowIf(_m._disposed, _m);
+                for (int b = 0; b < BatchSize; b++) AddRow(b, b, Length, Length - _pad[b], tokens[b], logits: true);
+                Compute(BatchSize);
+                for (int b = 0; b < BatchSize; b++)
+                {
+                    var row = GC.AllocateUninitializedArray<float>(_m.Vocab);
+                    _logits.Slice((long)b * _m.Sv, _m.Vocab).CopyTo(row);
+                    results[b] = row;
+                }
+            }
+            Length++;
+            _steps++;
+            return results;
+        }
+
+        void CheckToken(int token, string where, string parameter)
+        {
+            if ((uint)token >= (uint)_m.Vocab)
+                throw new ArgumentException($"token id {token} at {where} is outside the vocabulary [0, {_m.Vocab}).", parameter);
+        }
+
+        void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits)
+        {
+            _rowBatch[r] = batch; _rowPos[r] = position; _rowRope[r] = ropePosition; _rowLogits[r] = logits;
+            new ReadOnlySpan<float>(_m._embed.Ptr + (long)token * _m.Kd, _m.Dim).CopyTo(_x.Slice((long)r * _m.Kd, _m.Dim));
+        }
+
+        // Runs the activation rows [0, rows) (embeddings already in _x) through the model; logits of the rows flagged in
+        // _rowLogits land in _logits, packed in row order. Returns how many.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        int Compute(int rows)
+        {
+            var m = _m;
+            int dim = m.Dim, kd = m.Kd, hd = m.HeadDim, half = hd / 2;
+            _rows = rows;
+            for (int l = 0; l < m._layers.Length; l++)
+            {
+                var layer = m._layers[l];
+                _layer = l;
+                for (int r = 0; r < rows; r++)
+                    CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, layer.InputNorm.Ptr, _h.Ptr + (long)r * kd, dim, m.Eps);
+                MatMul(layer.Qkv, kd, m.QkvRows, _h, kd, rows, _qkv, m.Sqkv, layer.QkvBias);
+
+                float* keys = _keys[l].Ptr, values = _values[l].Ptr;
+                for (int r = 0; r < rows; r++)
+                {
+                    float* q = _qkv.Ptr + (long)r * m.Sqkv, k = q + m.QDim, v = k + m.KvDim;
+                    fixed (float* cos = &_cos[_rowRope[r] * half], sin = &_sin[_rowRope[r] * half])
+                    {
+                        CpuKernels.Rope(q, m.Heads, hd, cos, sin);
+                        CpuKernels.Rope(k, m.KvHeads, hd, cos, sin);
+                    }
+                    long slot = ((long)_rowBatch[r] * MaxLength + _rowPos[r]) * m.KvDim;
+                    new ReadOnlySpan<float>(k, m.KvDim).CopyTo(new Span<float>(keys + slot, m.KvDim));
+                    new ReadOnlySpan<float>(v, m.KvDim).CopyTo(new Span<float>(values + slot, m.KvDim));
+                }
+
+                long attentionMacs = 0;
+                for (int r = 0; r < rows; r++) attentionMacs += (long)(_rowPos[r] - _pad[_rowBatch[r]] + 1) * 2 * m.QDim;
+                m.Parallel(this, attentionMacs, rows * m.Heads);
+
+                MatMul(layer.Out, m.Kq, m.DimRows, _att, m.Kq, rows, _tmp, kd, null);
+                for (int r = 0; r < rows; r++)
+                {
+                    CpuKernels.AddTo(_x.Ptr + (long)r * kd, _tmp.Ptr + (long)r * kd, dim);
+                    CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, layer.PostNorm.Ptr, _h.Ptr + (long)r * kd, dim, m.Eps);
+                }
+                MatMul(layer.GateUp, kd, m.GateUpRows, _h, kd, rows, _gateUp, m.Sgu, null);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* gate = _gateUp.Ptr + (long)r * m.Sgu;
+                    CpuKernels.SwiGlu(gate, gate + m.Hidden, _act.Ptr + (long)r * m.Kh, m.Hidden);
+                }
+                MatMul(layer.Down, m.Kh, m.DimRows, _act, m.Kh, rows, _tmp, kd, null);
+                for (int r = 0; r < rows; r++) CpuKernels.AddTo(_x.Ptr + (long)r * kd, _tmp.Ptr + (long)r * kd, dim);
+            }
+
+            int n = 0;
+            for (int r = 0; r < rows; r++)
+                if (_rowLogits[r])
+                    CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, m._finalNorm.Ptr, _h.Ptr + (long)n++ * kd, dim, m.Eps);
+            if (n > 0) MatMul(m._classifier, kd, m.VocabRows, _h, kd, n, _logits, m.Sv, null);
+            return n;
+        }
+
+        void MatMul(FloatBuffer w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias)
+        {
+            var job = _matmul;
+            job.W = w.Ptr; job.K = k; job.Rows = rows; job.X = x.Ptr; job.XStride = xStride; job.Batch = batch;
+            job.Y = y.Ptr; job.YStride = yStride; job.Bias = bias is null ? null : bias.Ptr;
+            _m.Parallel(job, (long)rows * k * batch, rows / 4);
+        }
+
+        // Attention for (row, head) items [part*n/parts, (part+1)*n/parts) of the current layer.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int part, int parts)
+        {
+            var m = _m;
+            int items = _rows * m.Heads, hd = m.HeadDim;
+            int start = (int)((long)items * part / parts), end = (int)((long)items * (part + 1) / parts);
+            float scale = 1f / MathF.Sqrt(hd);
+            float* scores = _scores.Ptr + (long)part * MaxLength;
+            float* keys = _keys[_layer].Ptr, values = _values[_layer].Ptr;
+            for (int item = start; item < end; item++)
+            {
+                int r = item / m.Heads, h = item % m.Heads, b = _rowBatch[r];
+                int first = _pad[b], n = _rowPos[r] - first + 1;
+                long offset = ((long)b * MaxLength + first) * m.KvDim + (long)(h / m.Groups) * hd;
+                CpuKernels.AttendHead(_qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, keys + offset, values + offset, m.KvDim, n, hd,
+                    scale, scores, _att.Ptr + (long)r * m.Kq + (long)h * hd);
+            }
+        }
+
+        public void Dispose() => _disposed = true;
+    }
+}
