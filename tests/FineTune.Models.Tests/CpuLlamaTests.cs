@@ -14,7 +14,7 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
 
     static Reference LoadReference()
     {
-        var json = JsonDocument.Parse(File.ReadAllText(SharedData.Require("reference/stories260K_reference.json"))).RootElement;
+        var json = JsonDocument.Parse(File.ReadAllText(SharedData.File("reference/stories260K_reference.json"))).RootElement;
         int[] Ints(string name) => json.GetProperty(name).EnumerateArray().Select(e => e.GetInt32()).ToArray();
         var logits = json.GetProperty("forward_logits").EnumerateArray()
             .Select(row => row.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
@@ -22,7 +22,7 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
     }
 
     static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) Stories260K() =>
-        Llama2cCheckpoint.Read(SharedData.Require("models/stories260K/stories260K.bin"));
+        Llama2cCheckpoint.Read(SharedData.File("models/stories260K/stories260K.bin"));
 
     void CheckAgainstReference(ICausalLm model, Reference reference)
     {
