@@ -1,6 +1,6 @@
 // A pure C# float32 inference engine for Llama-family decoders (Hugging Face LlamaForCausalLM semantics), used for
 // decoding on CPU because our SIMD kernels beat libtorch's CPU gemv several times over on small batches.
-// Weights live row-major (out, in), q/k/v and gate/up fused, rows padded for the kernels in CpuKernels.
+// Weights live as 4-row panels (see CpuKernels), q/k/v and gate/up fused, rows and inputs padded for the kernels.
 using System.Runtime.CompilerServices;
 using FineTune.Models.Checkpoints;
 using FineTune.Models.Generation;
@@ -76,17 +76,19 @@ public sealed unsafe class CpuLlama : ICausalLm
         _classifier = config.TieWordEmbeddings ? _embed : Matrix(VocabRows, Kd, ("lm_head.weight", Vocab, Dim));
         _pool = threads > 1 ? new WorkerPool(threads) : null;
 
-        // Stacks tensors of (rows, cols) vertically into a (paddedRows, stride) buffer, zero padding.
+        // Stacks tensors of (rows, cols) vertically into a zero-padded (paddedRows, stride) matrix, stored as panels.
         FloatBuffer Matrix(int paddedRows, int stride, params (string Name, int Rows, int Cols)[] parts)
         {
-            var buffer = new FloatBuffer((long)paddedRows * stride);
+            var rowMajor = new float[(long)paddedRows * stride];
             long row = 0;
             foreach (var (name, rows, cols) in parts)
             {
                 var values = read(name).ToFloat32();
                 for (int r = 0; r < rows; r++, row++)
-                    values.AsSpan(r * cols, cols).CopyTo(buffer.Slice(row * stride, cols));
+                    values.AsSpan(r * cols, cols).CopyTo(rowMajor.AsSpan((int)(row * stride), cols));
             }
+            var buffer = new FloatBuffer(rowMajor.LongLength);
+            CpuKernels.PackPanels(rowMajor, paddedRows, stride, buffer.Ptr);
             return buffer;
         }
         FloatBuffer Vector(int padded, string name)
@@ -350,7 +352,7 @@ public sealed unsafe class CpuLlama : ICausalLm
         void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits)
         {
             _rowBatch[r] = batch; _rowPos[r] = position; _rowRope[r] = ropePosition; _rowLogits[r] = logits;
-            new ReadOnlySpan<float>(_m._embed.Ptr + (long)token * _m.Kd, _m.Dim).CopyTo(_x.Slice((long)r * _m.Kd, _m.Dim));
+            CpuKernels.CopyPanelRow(_m._embed.Ptr, _m.Kd, token, _m.Dim, _x.Ptr + (long)r * _m.Kd);
         }
 
         // Runs the activation rows [0, rows) (embeddings already in _x) through the model; logits of the rows flagged in
