@@ -27,6 +27,9 @@ public interface IDecodeSession : IDisposable
     /// </summary>
     float[][] Prefill(IReadOnlyList<IReadOnlyList<int>> prompts);
 
-    /// <summary>Appends one token per row and returns the logits for the next position: [batch][vocab].</summary>
+    /// <summary>
+    /// Appends one token per row and returns the logits for the next position: [batch][vocab]. The arrays are the
+    /// caller's until the next Step, which may reuse them; copy what must outlive that.
+    /// </summary>
     float[][] Step(IReadOnlyList<int> tokens);
 }

@@ -222,6 +222,7 @@ public sealed unsafe class CpuLlama : ICausalLm
         readonly bool[] _rowLogits;
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
+        float[][]? _stepLogits;
         int _rows, _layer, _steps;
         bool _disposed;
 
@@ -325,18 +326,15 @@ public sealed unsafe class CpuLlama : ICausalLm
                     $"prompt of {Length - _steps} tokens plus {_steps + 1} new tokens exceeds the session's maxLength of {MaxLength}.", nameof(tokens));
             for (int b = 0; b < BatchSize; b++) CheckToken(tokens[b], $"row {b}", nameof(tokens));
 
-            var results = new float[BatchSize][];
+            // Step's arrays are reused from call to call (IDecodeSession allows it): at batch 16 and a 32k vocabulary,
+            // fresh ones are 2 MB of large-object garbage per token.
+            var results = _stepLogits ??= Enumerable.Range(0, BatchSize).Select(_ => new float[_m.Vocab]).ToArray();
             lock (_m._runGate)
             {
                 ObjectDisposedException.ThrowIf(_m._disposed, _m);
                 for (int b = 0; b < BatchSize; b++) AddRow(b, b, Length, Length - _pad[b], tokens[b], logits: true);
                 Compute(BatchSize);
-                for (int b = 0; b < BatchSize; b++)
-                {
-                    var row = GC.AllocateUninitializedArray<float>(_m.Vocab);
-                    _logits.Slice((long)b * _m.Sv, _m.Vocab).CopyTo(row);
-                    results[b] = row;
-                }
+                for (int b = 0; b < BatchSize; b++) _logits.Slice((long)b * _m.Sv, _m.Vocab).CopyTo(results[b]);
             }
             Length++;
             _steps++;
