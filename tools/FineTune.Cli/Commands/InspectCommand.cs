@@ -33,7 +33,8 @@ static class InspectCommand
                 $"tied embedding: {(c.TieWordEmbeddings ? "yes" : "no")}",
                 $"parameters:     {parameters:N0} ({Human(parameters, 1000, "")})",
                 $"dtype:          {c.TorchDtype}",
-                $"weights memory: {Human(parameters * dtype.Size(), 1024, "B")} as {c.TorchDtype}, {Human(parameters * 4, 1024, "B")} as float32",
+                $"weights memory: {Human(parameters * dtype.Size(), 1024, "B")} as {c.TorchDtype}" +
+                    (dtype == DType.F32 ? "" : $", {Human(parameters * 4, 1024, "B")} as float32 (the cpu engine widens weights)"),
                 $"kv cache:       {Human(kvBytesPerToken, 1024, "B")} per token (float32), {Human(kvBytesPerToken * c.MaxPositionEmbeddings, 1024, "B")} for the full context",
             ];
             foreach (var line in lines) await stdout.WriteLineAsync(line.AsMemory(), ct);
