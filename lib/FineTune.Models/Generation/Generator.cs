@@ -33,9 +33,8 @@ public sealed class Generator(ICausalLm model)
         }
 
         using var session = model.StartSession(prompts.Count, longest + budget);
-        var samplers = prompts.Select(_ => new Sampler(options)).ToArray();
-        if (options.Seed is { } seed)
-            samplers = prompts.Select((_, r) => new Sampler(options with { Seed = seed + r })).ToArray();
+        // One sampler per row; with a seed, row r draws from seed + r so rows differ but every run repeats.
+        var samplers = prompts.Select((_, r) => new Sampler(options.Seed is { } seed ? options with { Seed = seed + r } : options)).ToArray();
         var histories = prompts.Select(p => new List<int>(p)).ToArray();
         var generated = prompts.Select(_ => new List<int>()).ToArray();
         var finished = new bool[prompts.Count];
@@ -47,7 +46,7 @@ public sealed class Generator(ICausalLm model)
             cancellationToken.ThrowIfCancellationRequested();
             for (int r = 0; r < prompts.Count; r++)
             {
-                if (finished[r]) { next[r] = next[r] >= 0 ? next[r] : 0; continue; }
+                if (finished[r]) continue; // a finished row keeps feeding its last token; its logits are ignored
                 int token = samplers[r].Next(logits[r], histories[r]);
                 next[r] = token;
                 histories[r].Add(token);
