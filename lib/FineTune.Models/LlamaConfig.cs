@@ -30,6 +30,7 @@ public sealed record LlamaConfig
     public bool TieWordEmbeddings { get; init; }      // lm_head shares embed_tokens' weight
     public bool AttentionBias { get; init; }          // q/k/v projections carry a bias (Qwen2)
     public int? ExplicitHeadDim { get; init; }        // head_dim when it is not hidden/heads
+    public int? SlidingWindow { get; init; }          // attend to at most this many latest positions (Mistral); null = all
     public string TorchDtype { get; init; } = "float32";
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
@@ -67,6 +68,8 @@ public sealed record LlamaConfig
             throw new ModelFormatException($"{source}: num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}.");
         if (HeadDim % 2 != 0)
             throw new ModelFormatException($"{source}: head dimension {HeadDim} must be even for rotary embeddings.");
+        if (SlidingWindow is <= 0)
+            throw new ModelFormatException($"{source}: sliding_window must be a positive integer, got {SlidingWindow}.");
         if (RopeScaling is { Type: not "llama3" })
             throw new ModelFormatException($"{source}: rope_scaling type '{RopeScaling.Type}' is not supported (supported: llama3, or none).");
     }
@@ -120,6 +123,9 @@ public sealed record LlamaConfig
             TieWordEmbeddings = json["tie_word_embeddings"]?.GetValue<bool>() ?? false,
             AttentionBias = modelType == "qwen2" || (json["attention_bias"]?.GetValue<bool>() ?? false),
             ExplicitHeadDim = json["head_dim"] is { } hd ? hd.GetValue<int>() : null,
+            // Qwen2 configs carry a sliding_window that only applies when use_sliding_window is true.
+            SlidingWindow = json["sliding_window"] is JsonValue window && (json["use_sliding_window"]?.GetValue<bool>() ?? modelType == "mistral")
+                ? window.GetValue<int>() : null,
             TorchDtype = json["torch_dtype"]?.GetValue<string>() ?? json["dtype"]?.GetValue<string>() ?? "float32",
             BosTokenId = json["bos_token_id"] is JsonValue bos ? bos.GetValue<int>() : null,
             EosTokenIds = json["eos_token_id"] switch
@@ -170,6 +176,11 @@ public sealed record LlamaConfig
         };
         if (ModelType == "llama") json["attention_bias"] = AttentionBias;
         if (ExplicitHeadDim is { } headDim) json["head_dim"] = headDim;
+        if (SlidingWindow is { } window)
+        {
+            json["sliding_window"] = window;
+            if (ModelType == "qwen2") json["use_sliding_window"] = true;
+        }
         if (BosTokenId is { } bos) json["bos_token_id"] = bos;
         if (EosTokenIds.Count == 1) json["eos_token_id"] = EosTokenIds[0];
         else if (EosTokenIds.Count > 1) json["eos_token_id"] = new JsonArray(EosTokenIds.Select(x => (JsonNode)x).ToArray());

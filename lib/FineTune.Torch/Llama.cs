@@ -216,7 +216,11 @@ public sealed class Llama : nn.Module
         return logits.to(ScalarType.Float32);
     }
 
-    /// <summary>Causal mask for one unpadded sequence of length T: (1, 1, T, T).</summary>
-    public static Tensor CausalMask(long length, Device? device = null) =>
-        triu(full([length, length], float.NegativeInfinity, device: device), 1).view(1, 1, length, length);
+    /// <summary>Causal mask for one unpadded sequence of length T, optionally limited to a sliding window: (1, 1, T, T).</summary>
+    public static Tensor CausalMask(long length, int? slidingWindow = null, Device? device = null)
+    {
+        var future = triu(full([length, length], float.NegativeInfinity, device: device), 1);
+        var mask = slidingWindow is { } w ? future + tril(full([length, length], float.NegativeInfinity, device: device), -w) : future;
+        return mask.view(1, 1, length, length);
+    }
 }

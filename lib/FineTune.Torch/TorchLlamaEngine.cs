@@ -18,7 +18,7 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
         CheckTokens(tokens, Config);
         var ids = tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Count], device: _device);
         var positions = arange(tokens.Count, dtype: ScalarType.Int64, device: _device).unsqueeze(0);
-        var logits = model.forward(ids, positions, Llama.CausalMask(tokens.Count, _device)); // (1, T, V)
+        var logits = model.forward(ids, positions, Llama.CausalMask(tokens.Count, Config.SlidingWindow, _device)); // (1, T, V)
         return ToRows(logits[0]);
     }
 
@@ -81,8 +81,9 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
                     positions[b * T + i] = Math.Max(0, i - _padding[b]);
                     for (int j = 0; j < T; j++)
                     {
-                        // Causal, never onto padding; a padding query sees itself only so its softmax stays finite.
-                        bool allowed = (j <= i && j >= _padding[b]) || j == i;
+                        // Causal, within the sliding window, never onto padding; a padding query sees itself only so
+                        // its softmax stays finite.
+                        bool allowed = (j <= i && j >= _padding[b] && InWindow(i, j)) || j == i;
                         mask[(b * T + i) * T + j] = allowed ? 0f : float.NegativeInfinity;
                     }
                 }
@@ -103,11 +104,13 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
             var mask = new float[BatchSize * S];
             for (int b = 0; b < BatchSize; b++)
                 for (int j = 0; j < S; j++)
-                    mask[b * S + j] = j >= _padding[b] ? 0f : float.NegativeInfinity;
+                    mask[b * S + j] = j >= _padding[b] && InWindow(Length, j) ? 0f : float.NegativeInfinity;
             var logits = Run(ids, positions, mask, 1);
             Length += 1;
             return logits;
         }
+
+        bool InWindow(int query, int key) => _engine.Config.SlidingWindow is not { } w || query - key < w;
 
         float[][] Run(long[] ids, long[] positions, float[] mask, int T)
         {

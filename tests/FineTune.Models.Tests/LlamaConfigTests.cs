@@ -45,6 +45,18 @@ public class LlamaConfigTests
     }
 
     [Fact]
+    public void Sliding_window_applies_to_mistral_and_to_qwen2_only_when_enabled()
+    {
+        const string shape = "\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,\"vocab_size\":100";
+        Assert.Equal(4096, Parse($$"""{"model_type":"mistral",{{shape}},"sliding_window":4096}""").SlidingWindow);
+        Assert.Null(Parse($$"""{"model_type":"mistral",{{shape}},"sliding_window":null}""").SlidingWindow);
+        Assert.Null(Parse($$"""{"model_type":"qwen2",{{shape}},"sliding_window":4096,"use_sliding_window":false}""").SlidingWindow);
+        var qwen = Parse($$"""{"model_type":"qwen2",{{shape}},"sliding_window":4096,"use_sliding_window":true}""");
+        Assert.Equal(4096, qwen.SlidingWindow);
+        Assert.Equal(4096, Parse(qwen.ToJson().ToJsonString()).SlidingWindow);
+    }
+
+    [Fact]
     public void Missing_model_type_is_named()
     {
         var e = Assert.Throws<ModelFormatException>(() => Parse("""{"hidden_size":8}"""));

@@ -9,11 +9,12 @@ public class KvCacheAndBatchingTests
     static float MaxDiff(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
 
     [Theory]
-    [InlineData(true, false, false)]
-    [InlineData(false, true, true)]
-    public void Cached_decoding_equals_recomputation_without_cache(bool bias, bool tied, bool llama3Rope)
+    [InlineData(true, false, false, null)]
+    [InlineData(false, true, true, null)]
+    [InlineData(false, false, false, 3)]
+    public void Cached_decoding_equals_recomputation_without_cache(bool bias, bool tied, bool llama3Rope, int? slidingWindow)
     {
-        using var engine = TestModels.Engine(TestModels.Tiny(bias, tied, llama3Rope));
+        using var engine = TestModels.Engine(TestModels.Tiny(bias, tied, llama3Rope, slidingWindow));
         int[] prompt = [1, 5, 9, 3];
         using var session = engine.StartSession(1, 20);
         var logits = session.Prefill([prompt])[0];

@@ -432,7 +432,9 @@ public sealed unsafe class CpuLlama : ICausalLm
             for (int item = start; item < end; item++)
             {
                 int r = item / m.Heads, h = item % m.Heads, b = _rowBatch[r];
-                int first = _pad[b], n = _rowPos[r] - first + 1;
+                // Keys from the row's first real token (or the sliding window's start) to the query position.
+                int first = m.Config.SlidingWindow is { } window ? Math.Max(_pad[b], _rowPos[r] - window + 1) : _pad[b];
+                int n = _rowPos[r] - first + 1;
                 long offset = ((long)b * MaxLength + first) * m.KvDim + (long)(h / m.Groups) * hd;
                 CpuKernels.AttendHead(_qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, keys + offset, values + offset, m.KvDim, n, hd,
                     scale, scores, _att.Ptr + (long)r * m.Kq + (long)h * hd);
