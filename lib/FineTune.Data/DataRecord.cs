@@ -1,0 +1,42 @@
+// The one normalised record every data stage works on, whatever format it came from, and what a rejected record
+// carries. Written to train/validation/test.jsonl as documented in docs/data-format.md.
+namespace FineTune.Data;
+
+public enum RecordKind { Chat, Preference, Text }
+
+/// <summary>A chat turn. Role is system, user or assistant; Weight 0 excludes an assistant turn from the loss.</summary>
+public sealed record Message(string Role, string Content, double? Weight = null);
+
+public sealed record DataRecord
+{
+    public required RecordKind Kind { get; init; }
+
+    /// <summary>Where the record came from: 1-based line (JSONL), element (JSON array) or data row (CSV) of the source.</summary>
+    public required long Line { get; init; }
+
+    /// <summary>Chat: the conversation. Preference: the shared prompt (ending with a user turn).</summary>
+    public IReadOnlyList<Message> Messages { get; init; } = [];
+
+    /// <summary>Preference only: the preferred and the dispreferred continuation (assistant turns).</summary>
+    public IReadOnlyList<Message>? Chosen { get; init; }
+    public IReadOnlyList<Message>? Rejected { get; init; }
+
+    /// <summary>Text only: a document for continued pre-training.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>A label or category field of the source, when it had one (for balancing and the data card).</summary>
+    public string? Label { get; init; }
+}
+
+/// <summary>
+/// A record that did not make it, with the reason. Code uses OpenAI's fine-tuning check names where one applies
+/// (data_type, missing_messages_list, message_missing_key, message_unrecognized_key, unrecognized_role,
+/// missing_content, example_missing_assistant_message) and our own snake_case names otherwise.
+/// </summary>
+public sealed record Rejection(long Line, string Code, string Reason, string Raw, string? Field = null);
+
+/// <summary>Source layouts; Auto detects from the first records.</summary>
+public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text }
+
+/// <summary>Thrown when a whole input cannot be used (not one record): unreadable encoding, no records, too many rejects.</summary>
+public sealed class InvalidDatasetException(string message) : Exception(message);
