@@ -72,5 +72,4 @@ internal readonly record struct RawRecord(long Line, string Raw, JsonDocument? D
         if (cut > 0) message = message[..cut].TrimEnd();
         return $"not valid JSON at line {(e.LineNumber ?? 0) + 1}, byte {e.BytePositionInLine ?? 0} of the record: {message}";
     }
-
 }
