@@ -45,7 +45,12 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
                 yield return RawRecord.Fail(index + 1, rest, RejectCodes.InvalidJson, error);
                 yield break;
             }
-            if (step == Step.End) yield break;
+            if (step == Step.End)
+            {
+                if (await TrailingAsync(ct) is { } trailing)
+                    yield return RawRecord.Fail(index + 1, trailing, RejectCodes.InvalidJson, "content after the closing ']' of the array; a JSON array file holds one array");
+                yield break;
+            }
             if (step == Step.NeedMore)
             {
                 if (_eof) throw new InvalidOperationException("Utf8JsonReader asked for more data after the final block.");
@@ -59,6 +64,8 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
                 _skippedPrefix = null;
                 _skippedBytes = 0;
             }
+            else if (length > maxRecordBytes) // one long string token cannot be skipped piecemeal; it was held whole
+                yield return RawRecord.TooLarge(index, _buffer.AsSpan(start, Math.Min(length, 1024)), length, maxRecordBytes);
             else
                 yield return RawRecord.Json(index, _buffer.AsMemory(start, length));
         }
@@ -102,6 +109,19 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
         {
             _pos += (int)reader.BytesConsumed;
             _state = reader.CurrentState;
+        }
+    }
+
+    /// <summary>Non-blank text after the array (up to 4 KB), so nothing after ']' is silently dropped.</summary>
+    async ValueTask<string?> TrailingAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var at = _buffer.AsSpan(_pos, _end - _pos).IndexOfAnyExcept(" \t\r\n"u8);
+            if (at >= 0) return Encoding.UTF8.GetString(_buffer, _pos + at, Math.Min(4096, _end - _pos - at));
+            if (_eof) return null;
+            _pos = _end;
+            await FillAsync(ct);
         }
     }
 

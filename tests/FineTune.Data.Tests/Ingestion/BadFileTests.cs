@@ -174,6 +174,18 @@ public sealed class BadFileTests
     }
 
     [Fact]
+    public async Task Json_array_elements_over_the_limit_are_skipped_and_text_after_the_array_is_rejected()
+    {
+        using var dir = new TempDir();
+        var big = Chat("q", new string('x', 500_000));
+        var many = "{\"messages\": [" + string.Join(",", Enumerable.Repeat("""{"role": "user", "content": "q"}""", 20_000)) + "]}";
+        var result = await ReadAsync(Write(dir, "d.json", $"[{Chat()},{big},{many},{Chat()}]\n{Chat()}\n"), new ReadOptions { MaxRecordBytes = 100_000 });
+        Assert.Equal([2L, 3L], result.Rejected.Where(r => r.Rejection.Code == "record_too_large").Select(r => r.Rejection.Line));
+        Assert.Equal(5, result.Single("invalid_json").Line);
+        Assert.Equal([1L, 4L], result.Accepted.Select(a => a.Record.Line));
+    }
+
+    [Fact]
     public async Task Every_record_is_accounted_for_and_blank_lines_are_counted_not_dropped()
     {
         using var dir = new TempDir();
