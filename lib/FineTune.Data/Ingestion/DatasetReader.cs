@@ -1,0 +1,103 @@
+// Entry point of ingestion: opens a dataset file (gzip by magic bytes), checks its encoding, picks the container and
+// the format, and streams one Accepted/Rejected per record, then a SourceSummary. Usage: see README.md beside this file.
+using System.IO.Compression;
+using System.Runtime.CompilerServices;
+
+namespace FineTune.Data.Ingestion;
+
+public static class DatasetReader
+{
+    /// <summary>
+    /// The container and format of a file, read from its first records (up to <see cref="ReadOptions.DetectionRecords"/>).
+    /// When none of them has the fields of a known format the format is guessed as chat, which OpenAI's checks assume.
+    /// </summary>
+    /// <exception cref="InvalidDatasetException">The file is empty, UTF-16, binary, or its CSV header is unreadable.</exception>
+    public static async Task<Detection> DetectAsync(string path, ReadOptions? options = null, CancellationToken ct = default)
+    {
+        options ??= new ReadOptions();
+        await using var opened = await OpenAsync(path, options, ct);
+        if (opened.Container == ContainerKind.TextLines || options.Format != SourceFormat.Auto)
+            return new Detection(opened.Container, opened.Container == ContainerKind.TextLines ? SourceFormat.Text : options.Format, opened.Gzip, null);
+        var seen = 0;
+        await foreach (var raw in Records(opened, options, path, ct))
+        {
+            using (raw.Doc)
+                if (raw.Doc?.RootElement is { ValueKind: System.Text.Json.JsonValueKind.Object } root
+                    && FormatClassifier.Classify(root) is { } format)
+                    return new Detection(opened.Container, format, opened.Gzip, raw.Line);
+            if (++seen >= options.DetectionRecords) break;
+        }
+        return new Detection(opened.Container, SourceFormat.Chat, opened.Gzip, null, FormatGuessed: true);
+    }
+
+    /// <summary>
+    /// Every record of the file as exactly one Accepted or Rejected, in file order, then one <see cref="SourceSummary"/>.
+    /// Memory is bounded by the largest record. Whole-file problems throw <see cref="InvalidDatasetException"/>.
+    /// </summary>
+    public static async IAsyncEnumerable<ReadItem> ReadAsync(string path, ReadOptions options, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxRecordBytes);
+        var detection = await DetectAsync(path, options, ct);
+        await using var opened = await OpenAsync(path, options, ct);
+        await foreach (var raw in Records(opened, options, path, ct))
+            yield return RecordMapper.Map(raw, detection);
+        yield return new SourceSummary(detection, opened.Stats.Bom, opened.Stats.Crlf, opened.Stats.BlankLines);
+    }
+
+    sealed record Opened(ByteSource Source, bool Gzip, ContainerKind Container, CsvOptions Csv, SourceStats Stats) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Source.DisposeAsync();
+    }
+
+    static IAsyncEnumerable<RawRecord> Records(Opened file, ReadOptions options, string path, CancellationToken ct) => file.Container switch
+    {
+        ContainerKind.JsonArray => JsonArrayReader.ReadAsync(file.Source, options.MaxRecordBytes, ct),
+        ContainerKind.Csv => CsvReader.ReadAsync(file.Source, file.Csv, options.MaxRecordBytes, file.Stats, path, ct),
+        ContainerKind.TextLines => LineReader.ReadAsync(file.Source, plainText: true, options.MaxRecordBytes, file.Stats, ct),
+        _ => LineReader.ReadAsync(file.Source, plainText: false, options.MaxRecordBytes, file.Stats, ct),
+    };
+
+    static async Task<Opened> OpenAsync(string path, ReadOptions options, CancellationToken ct)
+    {
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        try
+        {
+            var magic = new byte[2];
+            var gzip = await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false, ct) == 2 && magic is [0x1F, 0x8B];
+            file.Position = 0;
+            var source = new ByteSource(gzip ? new GZipStream(file, CompressionMode.Decompress) : file, options.MaxRecordBytes);
+            var stats = new SourceStats();
+            var start = await Encodings.CheckAsync(source, path, gzip, stats, ct);
+            var (container, csv) = Container(path, options, start);
+            if (container == ContainerKind.TextLines && options.Format is not (SourceFormat.Auto or SourceFormat.Text))
+                throw new InvalidDatasetException($"'{path}' is read as plain text (one document per line), which cannot hold {FormatClassifier.Name(options.Format)} records; use JSONL, a JSON array or CSV.");
+            return new Opened(source, gzip, container, csv, stats);
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The declared container, else by extension (.csv, .tsv, .txt; .gz removed first), else by the first non-blank byte:
+    /// '[' is a JSON array (unless the name ends .jsonl/.ndjson), anything else JSON Lines.
+    /// </summary>
+    static (ContainerKind, CsvOptions) Container(string path, ReadOptions options, byte first)
+    {
+        var name = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
+        var extension = Path.GetExtension(name).ToLowerInvariant();
+        var csv = extension == ".tsv" && options.Csv.Delimiter == ',' ? options.Csv with { Delimiter = '\t' } : options.Csv;
+        if (options.Container != ContainerKind.Auto) return (options.Container, csv);
+        var container = extension switch
+        {
+            ".csv" or ".tsv" => ContainerKind.Csv,
+            ".txt" => ContainerKind.TextLines,
+            ".jsonl" or ".ndjson" => ContainerKind.Jsonl,
+            _ => first == (byte)'[' ? ContainerKind.JsonArray : ContainerKind.Jsonl,
+        };
+        return (container, csv);
+    }
+}
