@@ -1,6 +1,7 @@
 // SentencePiece BPE encoding, written to match sentencepiece's bpe_model.cc exactly:
 // merge the adjacent pair with the highest piece score, ties going to the LEFTMOST pair.
 // (Microsoft.ML.Tokenizers' LlamaTokenizer breaks such ties differently, e.g. on "=====".)
+using System.Collections.Concurrent;
 using System.Text;
 
 namespace FineTune.Text;
@@ -14,6 +15,14 @@ internal sealed class SentencePieceBpe
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly string[] _userDefined;   // longest first, matched whole during the initial split
     private readonly int[] _byteIds = new int[256];
+    private readonly float[] _scores;
+    // Word cache: when no piece has "▁" after another character, no merge can cross the start of a "word" (a "▁" run
+    // after a non-"▁" character), so words encode independently and their ids can be reused (Hugging Face's BPE cache).
+    private readonly bool _wordsIndependent;
+    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    private const int CacheCapacity = 1 << 18, CacheMaxWord = 48;
+    private int _cacheCount;   // ConcurrentDictionary.Count takes every lock, so count inserts here
 
     public SentencePieceBpe(SentencePieceModel model, string source)
     {
@@ -37,6 +46,9 @@ internal sealed class SentencePieceBpe
             }
         }
         _lookup = _pieces.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _scores = [.. model.Pieces.Select(p => p.Score)];
+        _wordsIndependent = model.EscapeWhitespaces && !_pieces.Keys.Any(HasSpaceAfterOther);
         _userDefined = [.. model.Pieces.Where(p => p.Type == PieceType.UserDefined && p.Piece.Length > 0)
             .Select(p => p.Piece).OrderByDescending(p => p.Length)];
         if (model.ByteFallback && Array.IndexOf(_byteIds, -1) >= 0)
@@ -65,16 +77,46 @@ internal sealed class SentencePieceBpe
 
     private readonly record struct Pair(int Left, int Right, int Length);
 
+    private static bool HasSpaceAfterOther(string piece)
+    {
+        for (int i = 1; i < piece.Length; i++)
+            if (piece[i] == SpaceSymbol && piece[i - 1] != SpaceSymbol) return true;
+        return false;
+    }
+
     /// <summary>Encodes already-normalized text into ids, appending to <paramref name="ids"/>.</summary>
     public void EncodeNormalized(string text, List<int> ids)
     {
         if (text.Length == 0) return;
-        var symbols = new List<Symbol>(text.Length);
-        for (int i = 0; i < text.Length;)
+        if (!_wordsIndependent) { EncodeSpan(text, 0, text.Length, ids); return; }
+        for (int start = 0; start < text.Length;)
         {
-            int len = MatchUserDefined(text, i);
+            int end = start + 1;
+            while (end < text.Length && !(text[end] == SpaceSymbol && text[end - 1] != SpaceSymbol)) end++;
+            var word = text.AsSpan(start, end - start);
+            if (_cacheLookup.TryGetValue(word, out var cached)) ids.AddRange(cached);
+            else
+            {
+                int before = ids.Count;
+                EncodeSpan(text, start, end - start, ids);
+                if (word.Length <= CacheMaxWord && Volatile.Read(ref _cacheCount) < CacheCapacity
+                    && _cacheLookup.TryAdd(word, ids.GetRange(before, ids.Count - before).ToArray()))
+                    Interlocked.Increment(ref _cacheCount);
+            }
+            start = end;
+        }
+    }
+
+    /// <summary>BPE over text[from..from+count), treated as a whole string.</summary>
+    private void EncodeSpan(string text, int from, int count, List<int> ids)
+    {
+        int limit = from + count;
+        var symbols = new List<Symbol>(count);
+        for (int i = from; i < limit;)
+        {
+            int len = MatchUserDefined(text.AsSpan(0, limit), i);
             bool frozen = len > 0;
-            if (!frozen) len = char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            if (!frozen) len = char.IsHighSurrogate(text[i]) && i + 1 < limit && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
             symbols.Add(new Symbol { Prev = symbols.Count - 1, Next = symbols.Count + 1, Start = i, Length = len, Frozen = frozen });
             i += len;
         }
@@ -87,7 +129,7 @@ internal sealed class SentencePieceBpe
             if (left < 0 || right < 0 || symbols[left].Frozen || symbols[right].Frozen) return;
             int start = symbols[left].Start, length = symbols[left].Length + symbols[right].Length;
             if (!_lookup.TryGetValue(text.AsSpan(start, length), out int id)) return;
-            agenda.Enqueue(new Pair(left, right, length), (-_model.Pieces[id].Score, left));
+            agenda.Enqueue(new Pair(left, right, length), (-_scores[id], left));
         }
         for (int i = 1; i < symbols.Count; i++) MaybeAdd(i - 1, i);
 
@@ -116,10 +158,10 @@ internal sealed class SentencePieceBpe
         }
     }
 
-    private int MatchUserDefined(string text, int at)
+    private int MatchUserDefined(ReadOnlySpan<char> text, int at)
     {
         foreach (var u in _userDefined)
-            if (text.AsSpan(at).StartsWith(u, StringComparison.Ordinal)) return u.Length;
+            if (text[at..].StartsWith(u, StringComparison.Ordinal)) return u.Length;
         return 0;
     }
 
