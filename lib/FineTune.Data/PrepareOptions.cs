@@ -1,0 +1,78 @@
+// Everything `finetune data prepare` and the ingestion service can be told, bound from a JSON config file with
+// snake_case keys; an unknown key or an impossible value is an error that names it.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FineTune.Data.Cleaning;
+using FineTune.Data.Ingestion;
+
+namespace FineTune.Data;
+
+public sealed record NearDuplicateSettings
+{
+    public bool Enabled { get; init; } = true;
+    /// <summary>Drop near-duplicates (true) or keep them, in the same split as the record they resemble (false).</summary>
+    public bool Remove { get; init; } = true;
+    public double Threshold { get; init; } = 0.8;
+    public int ShingleSize { get; init; } = 5;
+}
+
+public sealed record ReplaySettings
+{
+    /// <summary>A general dataset (any format the reader takes) mixed into train to guard against forgetting.</summary>
+    public string? File { get; init; }
+    public double Fraction { get; init; }
+}
+
+public sealed record PrepareOptions
+{
+    public SourceFormat Format { get; init; } = SourceFormat.Auto;
+    public CleaningOptions Cleaning { get; init; } = new();
+    public bool ExactDuplicates { get; init; } = true;
+    public NearDuplicateSettings NearDuplicates { get; init; } = new();
+    public SplitOptions Split { get; init; } = new();
+    public BalanceOptions Balance { get; init; } = new();
+    public ReplaySettings Replay { get; init; } = new();
+    /// <summary>The run fails when more than this share of the input is rejected.</summary>
+    public double MaxRejectRatio { get; init; } = 0.2;
+    public int MinExamples { get; init; } = 10;
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    public static PrepareOptions Load(string path)
+    {
+        if (!System.IO.File.Exists(path)) throw new InvalidDatasetException($"config file not found: '{path}'.");
+        PrepareOptions? options;
+        try { options = JsonSerializer.Deserialize<PrepareOptions>(System.IO.File.ReadAllText(path), Json); }
+        catch (JsonException e)
+        {
+            // System.Text.Json names the unknown member and the JSON path; keep both.
+            throw new InvalidDatasetException($"{path}: {e.Message}");
+        }
+        options ??= new PrepareOptions();
+        options.Validate(path);
+        return options;
+    }
+
+    public void Validate(string source = "prepare options")
+    {
+        try
+        {
+            Cleaning.Validate();
+            Split.Validate();
+        }
+        catch (ArgumentException e) { throw new InvalidDatasetException($"{source}: {e.Message}"); }
+        if (MaxRejectRatio is < 0 or > 1) throw new InvalidDatasetException($"{source}: max_reject_ratio must be in [0, 1], got {MaxRejectRatio}.");
+        if (MinExamples < 1) throw new InvalidDatasetException($"{source}: min_examples must be at least 1, got {MinExamples}.");
+        if (NearDuplicates.Threshold is <= 0 or > 1) throw new InvalidDatasetException($"{source}: near_duplicates.threshold must be in (0, 1], got {NearDuplicates.Threshold}.");
+        if (NearDuplicates.ShingleSize < 1) throw new InvalidDatasetException($"{source}: near_duplicates.shingle_size must be at least 1, got {NearDuplicates.ShingleSize}.");
+        if (Replay.Fraction is < 0 or >= 1) throw new InvalidDatasetException($"{source}: replay.fraction must be in [0, 1), got {Replay.Fraction}.");
+        if (Replay.Fraction > 0 && Replay.File is null) throw new InvalidDatasetException($"{source}: replay.fraction is set but replay.file is not.");
+    }
+}
