@@ -2,6 +2,7 @@
 // the CLI in-process and read what a user would see.
 using System.CommandLine;
 using FineTune.Cli.Commands;
+using FineTune.Data;
 using FineTune.Models;
 using FineTune.Text;
 
@@ -17,6 +18,7 @@ public static class Cli
             GenerateCommand.Create(stdout, stderr),
             ConvertCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
+            DataCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
@@ -24,7 +26,8 @@ public static class Cli
         {
             return await parsed.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or ArgumentException or FileNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or InvalidDatasetException or ArgumentException
+                                       or FileNotFoundException or DirectoryNotFoundException or InvalidOperationException)
         {
             await stderr.WriteLineAsync($"error: {e.Message}");
             return 1;
