@@ -1,8 +1,17 @@
 // Tokens/s of our Llama 2 SentencePiece encoder over GSM8K train (question + "\n" + answer), 1 and 2 threads.
 // Run: dotnet run -c Release --project bench/FineTune.DataBench [-- <shared/data dir>]  → bench/results/tokenize.json
+//      dotnet run -c Release --project bench/FineTune.DataBench -- prepare [--mb 200]   → bench/results/prepare.json
 using System.Diagnostics;
 using System.Text.Json;
+using FineTune.DataBench;
 using FineTune.Text;
+
+if (args.Length > 0 && args[0] == "prepare")
+{
+    int i = Array.IndexOf(args, "--mb");
+    await PrepareBench.RunAsync(i > 0 ? int.Parse(args[i + 1]) : 200, Path.Combine(FindRepo(), "bench", "results", "prepare.json"));
+    return;
+}
 
 string data = args.Length > 0 ? args[0] : Path.GetFullPath(Path.Combine(FindRepo(), "..", "shared", "data"));
 string model = Path.Combine(data, "models", "llama2-tokenizer", "tokenizer.model");
