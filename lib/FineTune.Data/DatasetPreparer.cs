@@ -84,6 +84,7 @@ public static class DatasetPreparer
         // Pass 2: splits, decided by prompt hash and near-duplicate group, before any augmentation.
         var labels = new LabelDistribution();
         var train = options.Balance.Mode != BalanceMode.None || options.Replay.Fraction > 0 ? new List<DataRecord>() : null;
+        var tokenLengths = countTokens is null ? null : SplitFiles.Select(_ => new List<int>()).ToArray();
         var writers = SplitFiles.Select(f => new StreamWriter(Path.Combine(outDir, f + ".tmp"))).ToArray();
         try
         {
@@ -94,6 +95,7 @@ public static class DatasetPreparer
                 var record = NormalizedJsonl.Parse(line[(tab + 1)..], long.Parse(line[..tab]));
                 var split = splits.Assign(record);
                 counts.Count(split);
+                tokenLengths?[(int)split].Add(countTokens!(record));
                 if (split == DataSplit.Train)
                 {
                     labels.Add(record);
@@ -126,6 +128,8 @@ public static class DatasetPreparer
             Cleaning = cleaner.Stats,
             Labels = labels.Total > 0 && labels.Total > labels.Unlabeled ? labels : null,
             LossWeights = lossWeights,
+            Tokens = tokenLengths?.Select((lengths, i) => (Split: SplitFiles[i][..^".jsonl".Length], lengths))
+                .Where(x => x.lengths.Count > 0).ToDictionary(x => x.Split, x => TokenStatistics.From(x.lengths)),
         };
         await card.WriteAsync(outDir, ct);
         await File.WriteAllTextAsync(Path.Combine(outDir, "validation_report.json"), report.ToJson(), ct);

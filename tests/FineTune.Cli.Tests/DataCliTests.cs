@@ -19,15 +19,18 @@ public class DataCliTests
         Assert.Contains("Accepted                                 120", check.Out);
         Assert.Equal(120, JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "report.json")))!["accepted"]!.GetValue<long>());
 
-        var prepare = await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared);
+        var prepare = await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared, "--model", tokenizer);
         Assert.True(prepare.Exit == 0, prepare.Out + prepare.Err);
-        var counts = JsonNode.Parse(File.ReadAllText(Path.Combine(prepared, "data_card.json")))!["counts"]!;
+        var card = JsonNode.Parse(File.ReadAllText(Path.Combine(prepared, "data_card.json")))!;
+        var counts = card["counts"]!;
         long kept = counts["train"]!.GetValue<long>() + counts["validation"]!.GetValue<long>() + counts["test"]!.GetValue<long>();
 
         var tokenize = await CliRunner.Run("data", "tokenize", prepared, "--model", tokenizer, "--out", shards);
         Assert.True(tokenize.Exit == 0, tokenize.Out + tokenize.Err);
         var manifest = TokenizedManifest.Read(shards);
         Assert.Equal(kept, manifest.Totals.Examples);
+        // The card's token statistics count the same template-formatted sequences the shards hold.
+        Assert.Equal(manifest.Splits["train"].Counts.Tokens, card["tokens"]!["train"]!["total"]!.GetValue<long>());
         using var reader = ShardReader.Open(Directory.GetFiles(Path.Combine(shards, "train"), "*.bin")[0]);
         Assert.Equal(counts["train"]!.GetValue<long>(), reader.Count);
     }
