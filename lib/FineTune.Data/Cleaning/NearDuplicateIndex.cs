@@ -1,12 +1,15 @@
 // Finds near-duplicate records (estimated Jaccard of 5-word shingle sets ≥ threshold) in one pass; first seen wins.
-// Per record it keeps the signature (8 bytes × permutations) and one bucket entry per band, never the text.
+// Per record it keeps the signature's low 32 bits (4 bytes × permutations, in 8192-record chunks, so no copy of the
+// whole index ever happens) and one bucket entry per band, never the text. A false 32-bit match between two
+// different minima has probability 2^-32 per permutation, far below the estimate's own noise.
 namespace FineTune.Data.Cleaning;
 
 public sealed class NearDuplicateIndex
 {
     readonly NearDuplicateOptions _options;
     readonly MinHasher _hasher;
-    readonly List<ulong[]> _signatures = [];
+    const int ChunkRecords = 8192;
+    readonly List<uint[]> _signatureChunks = [];
     readonly List<long> _lines = [];
     readonly Dictionary<ulong, int>[] _bucketHead;   // band hash → newest record in the bucket
     readonly List<int>[] _bucketNext;                // record → previous record in the same bucket, or -1
@@ -31,7 +34,7 @@ public sealed class NearDuplicateIndex
     }
 
     public LshBanding Banding { get; }
-    public int Count => _signatures.Count;
+    public int Count => _lines.Count;
 
     /// <summary>The MinHash signature of a record (null when it has no words); exposed for inspection and tests.</summary>
     public ulong[]? Signature(DataRecord record) => _hasher.Signature(RecordText.Words(record));
@@ -58,7 +61,7 @@ public sealed class NearDuplicateIndex
             for (; candidate >= 0; candidate = _bucketNext[b][candidate])
             {
                 if (candidate >= best || !checkedCandidates.Add(candidate)) continue;
-                if (MinHasher.EstimateJaccard(signature, _signatures[candidate]) >= _options.Threshold) best = candidate;
+                if (EstimateJaccard(signature, Stored(candidate)) >= _options.Threshold) best = candidate;
             }
         }
         if (best != int.MaxValue)
@@ -67,8 +70,8 @@ public sealed class NearDuplicateIndex
             return false;
         }
 
-        var index = _signatures.Count;
-        _signatures.Add(signature);
+        var index = _lines.Count;
+        Store(index, signature);
         _lines.Add(record.Line);
         for (var b = 0; b < Banding.Bands; b++)
         {
@@ -76,5 +79,27 @@ public sealed class NearDuplicateIndex
             _bucketHead[b][bandHashes[b]] = index;
         }
         return true;
+    }
+
+    void Store(int index, ulong[] signature)
+    {
+        int permutations = signature.Length;
+        if (index % ChunkRecords == 0) _signatureChunks.Add(new uint[ChunkRecords * permutations]);
+        var slot = _signatureChunks[index / ChunkRecords].AsSpan(index % ChunkRecords * permutations, permutations);
+        for (int i = 0; i < permutations; i++) slot[i] = (uint)signature[i];
+    }
+
+    ReadOnlySpan<uint> Stored(int index)
+    {
+        int permutations = _options.Permutations;
+        return _signatureChunks[index / ChunkRecords].AsSpan(index % ChunkRecords * permutations, permutations);
+    }
+
+    static double EstimateJaccard(ulong[] signature, ReadOnlySpan<uint> stored)
+    {
+        int equal = 0;
+        for (int i = 0; i < stored.Length; i++)
+            if ((uint)signature[i] == stored[i]) equal++;
+        return (double)equal / stored.Length;
     }
 }
