@@ -11,7 +11,7 @@ public sealed record DataRecord
 {
     public required RecordKind Kind { get; init; }
 
-    /// <summary>Where the record came from: 1-based line (JSONL), element (JSON array) or data row (CSV) of the source.</summary>
+    /// <summary>Where the record came from: 1-based line (JSONL), element (JSON array), data row (CSV) or row (Parquet) of the source.</summary>
     public required long Line { get; init; }
 
     /// <summary>Chat: the conversation. Preference: the shared prompt (ending with a user turn).</summary>

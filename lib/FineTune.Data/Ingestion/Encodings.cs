@@ -1,4 +1,5 @@
-// Whole-file checks on the first bytes: empty, UTF-16/32 (by BOM or NUL pattern), binary formats we do not read,
+// Whole-file checks on the first bytes of a text container: empty, UTF-16/32 (by BOM or NUL pattern), binary formats
+// (zip; gzip-wrapped Parquet — plain Parquet is taken by its magic before these checks),
 // and the UTF-8 BOM (accepted, stripped, reported as a warning). Per-record invalid UTF-8 is handled by RawRecord.
 namespace FineTune.Data.Ingestion;
 
@@ -15,8 +16,8 @@ internal static class Encodings
         if (span.IsEmpty) throw new InvalidDatasetException($"{name} is empty; expected records as JSON Lines, a JSON array, CSV or text.");
         if (span is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..] || LooksUtf16(span))
             throw new InvalidDatasetException($"{name} is UTF-16; re-save it as UTF-8 (without BOM).");
-        if (span.StartsWith("PAR1"u8))
-            throw new InvalidDatasetException($"{name} is a Parquet file, which is not read yet; export it as JSON Lines.");
+        if (gzip && span.StartsWith(ParquetRecordReader.Magic))
+            throw GzipParquet(path);
         if (span is [(byte)'P', (byte)'K', 3, 4, ..])
             throw new InvalidDatasetException($"{name} is a zip archive; extract it and upload the dataset file inside.");
         if (span.Contains((byte)0))
@@ -32,6 +33,10 @@ internal static class Encodings
             throw new InvalidDatasetException($"{name} is empty (only whitespace); expected records.");
         return first < 0 ? (byte)' ' : span[first];
     }
+
+    /// <summary>Parquet compresses its own pages and is read by seeking to its footer, which a gzip stream cannot do.</summary>
+    public static InvalidDatasetException GzipParquet(string path) =>
+        new($"'{path}' is gzip-compressed Parquet, which is not read: Parquet compresses its own pages. Decompress it (gunzip) and read the .parquet file.");
 
     /// <summary>UTF-16 text without BOM: ASCII characters leave a NUL in every other byte, all on one side.</summary>
     static bool LooksUtf16(ReadOnlySpan<byte> span)

@@ -3,12 +3,12 @@
 namespace FineTune.Data.Ingestion;
 
 /// <summary>How records are stored in the file, independent of their fields.</summary>
-public enum ContainerKind { Auto, Jsonl, JsonArray, Csv, TextLines }
+public enum ContainerKind { Auto, Jsonl, JsonArray, Csv, TextLines, Parquet }
 
 /// <summary>One item of <see cref="DatasetReader.ReadAsync"/>.</summary>
 public abstract record ReadItem;
 
-/// <summary>A record that parsed and validated; Raw is its source text (a JSONL line, a JSON element, a CSV row).</summary>
+/// <summary>A record that parsed and validated; Raw is its source text (a JSONL line, a JSON element, a CSV row, a Parquet row as JSON).</summary>
 public sealed record Accepted(DataRecord Record, string Raw) : ReadItem;
 
 /// <summary>A record that did not make it, with the reason.</summary>
@@ -31,7 +31,10 @@ public sealed record ReadOptions
     /// <summary>Auto detects from the first records (up to <see cref="DetectionRecords"/>).</summary>
     public SourceFormat Format { get; init; } = SourceFormat.Auto;
 
-    /// <summary>Auto decides from the extension (.csv, .tsv, .txt, after a .gz) and then from the first bytes.</summary>
+    /// <summary>
+    /// Auto decides from the first bytes (gzip, then Parquet's 'PAR1'), then the extension (.parquet, .csv, .tsv, .txt,
+    /// after a .gz), then the first non-blank byte ('[' is a JSON array, anything else JSON Lines).
+    /// </summary>
     public ContainerKind Container { get; init; } = ContainerKind.Auto;
 
     /// <summary>A record (line, JSON element, CSV row) larger than this is rejected as record_too_large.</summary>
