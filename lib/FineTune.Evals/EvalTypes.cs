@@ -1,0 +1,9 @@
+// Shared shapes of evaluation results: one metric value with its sample size and confidence interval, and a suite's
+// result. Every suite file returns these so the gate and the results JSON treat all suites alike.
+namespace FineTune.Evals;
+
+/// <summary>A metric value; Low/High bound a 95% interval when the sample allows (bootstrap or Wilson).</summary>
+public sealed record MetricValue(string Name, double Value, long Count, double? Low = null, double? High = null);
+
+/// <summary>A suite's metrics by name (e.g. "mmlu/acc", "gsm8k/exact_match,strict-match") and free-form details.</summary>
+public sealed record SuiteResult(string Suite, string FormatVersion, IReadOnlyList<MetricValue> Metrics, object? Details = null);
