@@ -61,33 +61,4 @@ internal static class RecordText
         }
         return words;
     }
-
-    public static string ToJson(DataRecord record)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, Compact))
-        {
-            w.WriteStartObject();
-            w.WriteString("kind", record.Kind.ToString().ToLowerInvariant());
-            w.WriteNumber("line", record.Line);
-            foreach (var (name, list) in Sections(record))
-            {
-                if (name == "messages" && list.Count == 0 && record.Kind == RecordKind.Text) continue;
-                w.WriteStartArray(name);
-                foreach (var m in list)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("role", m.Role);
-                    w.WriteString("content", m.Content);
-                    if (m.Weight is { } weight) w.WriteNumber("weight", weight);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-            }
-            if (record.Text is not null) w.WriteString("text", record.Text);
-            if (record.Label is not null) w.WriteString("label", record.Label);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
 }

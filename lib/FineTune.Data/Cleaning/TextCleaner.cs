@@ -91,5 +91,5 @@ public sealed class TextCleaner
     }
 
     static Rejection Reject(DataRecord record, string code, string reason, string? field) =>
-        new(record.Line, code, reason, RecordText.ToJson(record), field);
+        new(record.Line, code, reason, FineTune.Data.Tokenization.NormalizedJsonl.Serialize(record), field);
 }
