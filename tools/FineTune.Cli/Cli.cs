@@ -19,6 +19,7 @@ public static class Cli
             ConvertCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
             DataCommand.Create(stdout),
+            GateCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
@@ -27,7 +28,7 @@ public static class Cli
             return await parsed.InvokeAsync(config, cancellationToken);
         }
         catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or InvalidDatasetException or ArgumentException
-                                       or FileNotFoundException or DirectoryNotFoundException or InvalidOperationException)
+                                       or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException)
         {
             await stderr.WriteLineAsync($"error: {e.Message}");
             return 1;
