@@ -1,0 +1,148 @@
+// Scores saved model outputs (JSONL of prediction/reference[/id]) for `finetune score rouge|gsm8k FILE [--stemmer]`:
+// per-item scores in input order plus corpus aggregates (means with bootstrap 95% intervals) as one JSON document.
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace FineTune.Evals.Scoring;
+
+/// <summary>Which scorer `finetune score` runs.</summary>
+public enum ScoreKind { Rouge, Gsm8k }
+
+public static class OutputScorer
+{
+    /// <summary>One input line: its 1-based line number, the two texts, and the id node when the line has one.</summary>
+    public sealed record OutputLine(int Line, string Prediction, string Reference, JsonNode? Id);
+
+    /// <summary>
+    /// Scores <paramref name="path"/>. Result: {"kind", "count", "items": [...], "aggregate": {...}}; for rouge each item
+    /// has rouge1/rouge2/rougeL/rougeLsum {precision, recall, fmeasure}, for gsm8k strict, flexible, strict_correct,
+    /// flexible_correct; "id" is copied when the line has one. Aggregate metrics are {value, low, high, count}.
+    /// </summary>
+    public static JsonObject Score(ScoreKind kind, string path, bool stemmer = false, Gsm8kFormat format = Gsm8kFormat.Gsm8k)
+    {
+        var lines = Read(path);
+        return kind == ScoreKind.Rouge ? ScoreRouge(lines, stemmer) : ScoreGsm8k(lines, format);
+    }
+
+    /// <summary>The aggregate metrics alone (names like "rouge1/fmeasure", "gsm8k/exact_match,strict-match").</summary>
+    public static IReadOnlyList<MetricValue> Metrics(JsonObject scored) =>
+        scored["aggregate"]!.AsObject().Select(p => new MetricValue(p.Key,
+            p.Value!["value"]!.GetValue<double>(), p.Value["count"]!.GetValue<long>(),
+            p.Value["low"]?.GetValue<double>(), p.Value["high"]?.GetValue<double>())).ToList();
+
+    /// <summary>Reads the JSONL file; blank lines are skipped; any other bad line throws naming file:line and the field.</summary>
+    public static List<OutputLine> Read(string path)
+    {
+        var result = new List<OutputLine>();
+        int number = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonObject obj;
+            try
+            {
+                obj = JsonNode.Parse(text) as JsonObject
+                    ?? throw new InvalidDataException($"{path}:{number}: expected a JSON object.");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{path}:{number}: not valid JSON ({e.Message}).", e);
+            }
+            result.Add(new OutputLine(number, Field(obj, "prediction", path, number), Field(obj, "reference", path, number),
+                obj["id"]?.DeepClone()));
+        }
+        if (result.Count == 0) throw new InvalidDataException($"{path}: no lines to score.");
+        return result;
+    }
+
+    static string Field(JsonObject obj, string name, string path, int line)
+    {
+        if (!obj.TryGetPropertyValue(name, out var node) || node is null)
+            throw new InvalidDataException($"{path}:{line}: missing field \"{name}\".");
+        if (node is not JsonValue value || !value.TryGetValue<string>(out var text))
+            throw new InvalidDataException($"{path}:{line}: field \"{name}\" must be a string.");
+        return text;
+    }
+
+    static readonly string[] RougeNames = ["rouge1", "rouge2", "rougeL", "rougeLsum"];
+    static readonly string[] PartNames = ["precision", "recall", "fmeasure"];
+
+    static JsonObject ScoreRouge(List<OutputLine> lines, bool stemmer)
+    {
+        var items = new JsonArray();
+        // values[variant][part] = per-item values, for the aggregate.
+        var values = RougeNames.Select(_ => PartNames.Select(_ => new List<double>()).ToArray()).ToArray();
+        foreach (var line in lines)
+        {
+            var s = Rouge.Score(line.Reference, line.Prediction, stemmer);
+            RougeScore[] variants = [s.Rouge1, s.Rouge2, s.RougeL, s.RougeLsum];
+            var item = NewItem(line);
+            for (int v = 0; v < variants.Length; v++)
+            {
+                double[] parts = [variants[v].Precision, variants[v].Recall, variants[v].FMeasure];
+                var scoreObject = new JsonObject();
+                for (int p = 0; p < parts.Length; p++)
+                {
+                    scoreObject[PartNames[p]] = parts[p];
+                    values[v][p].Add(parts[p]);
+                }
+                item[RougeNames[v]] = scoreObject;
+            }
+            items.Add(item);
+        }
+        var aggregate = new JsonObject();
+        for (int v = 0; v < RougeNames.Length; v++)
+            for (int p = 0; p < PartNames.Length; p++)
+                Add(aggregate, Bootstrap.Mean($"{RougeNames[v]}/{PartNames[p]}", values[v][p]));
+        return Document("rouge", lines.Count, items, aggregate, new JsonObject { ["stemmer"] = stemmer });
+    }
+
+    static JsonObject ScoreGsm8k(List<OutputLine> lines, Gsm8kFormat format)
+    {
+        var items = new JsonArray();
+        var strict = new List<double>();
+        var flexible = new List<double>();
+        foreach (var line in lines)
+        {
+            var (s, f) = Gsm8kAnswers.Extract(line.Prediction, format);
+            var gold = line.Reference.Contains("####", StringComparison.Ordinal) ? Gsm8kAnswers.Gold(line.Reference) : line.Reference.Trim();
+            bool strictOk = Gsm8kAnswers.IsCorrect(s, gold), flexibleOk = Gsm8kAnswers.IsCorrect(f, gold);
+            var item = NewItem(line);
+            item["gold"] = gold;
+            item["strict"] = s;
+            item["flexible"] = f;
+            item["strict_correct"] = strictOk;
+            item["flexible_correct"] = flexibleOk;
+            items.Add(item);
+            strict.Add(strictOk ? 1 : 0);
+            flexible.Add(flexibleOk ? 1 : 0);
+        }
+        var aggregate = new JsonObject();
+        Add(aggregate, Bootstrap.Mean("gsm8k/exact_match,strict-match", strict));
+        Add(aggregate, Bootstrap.Mean("gsm8k/exact_match,flexible-extract", flexible));
+        return Document("gsm8k", lines.Count, items, aggregate,
+            new JsonObject { ["format"] = format == Gsm8kFormat.Cot ? "gsm8k_cot" : "gsm8k" });
+    }
+
+    static JsonObject NewItem(OutputLine line)
+    {
+        var item = new JsonObject { ["line"] = line.Line };
+        if (line.Id is not null) item["id"] = line.Id;
+        return item;
+    }
+
+    static void Add(JsonObject aggregate, MetricValue metric) =>
+        aggregate[metric.Name] = new JsonObject
+        {
+            ["value"] = metric.Value, ["low"] = metric.Low, ["high"] = metric.High, ["count"] = metric.Count,
+        };
+
+    static JsonObject Document(string kind, int count, JsonArray items, JsonObject aggregate, JsonObject options) =>
+        new()
+        {
+            ["kind"] = kind, ["count"] = count, ["options"] = options,
+            ["bootstrap"] = new JsonObject { ["resamples"] = Bootstrap.DefaultResamples, ["seed"] = Bootstrap.DefaultSeed },
+            ["items"] = items, ["aggregate"] = aggregate,
+        };
+}
