@@ -19,6 +19,7 @@ public static class Cli
             ConvertCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
             DataCommand.Create(stdout),
+            ScoreCommand.Create(stdout),
             GateCommand.Create(stdout),
         };
         var parsed = root.Parse(args);

@@ -1,0 +1,29 @@
+// finetune score rouge|gsm8k FILE [--stemmer] [--cot]: scores predictions that already exist (JSONL lines with
+// `prediction`, `reference` and an optional `id`) and prints JSON with `items` (one per line) and `aggregate`.
+using System.CommandLine;
+using System.Text.Json;
+using FineTune.Evals.Scoring;
+
+namespace FineTune.Cli.Commands;
+
+static class ScoreCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var kind = new Argument<string>("kind") { Description = "rouge or gsm8k" };
+        kind.AcceptOnlyFromAmong("rouge", "gsm8k");
+        var file = new Argument<string>("file") { Description = "JSONL with prediction, reference and optional id per line" };
+        var stemmer = new Option<bool>("--stemmer") { Description = "ROUGE: Porter-stem tokens (as rouge_score's use_stemmer)" };
+        var cot = new Option<bool>("--cot") { Description = "GSM8K: strict rule of gsm8k_cot ('The answer is N.') instead of '#### N'" };
+        var command = new Command("score", "Score existing predictions with ROUGE or GSM8K exact match.") { kind, file, stemmer, cot };
+        command.SetAction(async (parse, ct) =>
+        {
+            var scoreKind = parse.GetValue(kind) == "rouge" ? ScoreKind.Rouge : ScoreKind.Gsm8k;
+            var document = OutputScorer.Score(scoreKind, parse.GetValue(file)!, parse.GetValue(stemmer),
+                parse.GetValue(cot) ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k);
+            await stdout.WriteLineAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).AsMemory(), ct);
+            return 0;
+        });
+        return command;
+    }
+}
