@@ -143,9 +143,6 @@ static class GenerateCommand
         var messages = new List<ChatMessage>();
         if (system is not null) messages.Add(new ChatMessage("system", system));
         messages.Add(new ChatMessage("user", text));
-        var formatted = template.Format(messages);
-        // Templates that spell out BOS themselves (<s>, <|begin_of_text|>) must not get a second one.
-        bool startsWithBos = tokenizer.BosId is { } bos && tokenizer.IdToToken(bos) is { } bosText && formatted.StartsWith(bosText, StringComparison.Ordinal);
-        return tokenizer.Encode(formatted, addBos: !noBos && tokenizer.BosId is not null && !startsWithBos);
+        return ChatPrompt.Encode(tokenizer, template, messages, addBos: !noBos);
     }
 }
