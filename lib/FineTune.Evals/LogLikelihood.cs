@@ -45,13 +45,27 @@ public static class LogLikelihood
         }
 
         // Longest rows first, so a batch holds rows of similar length and the first batch shows memory trouble early.
+        // A batch is left-padded to its longest context and then stepped as often as its longest continuation needs,
+        // so a row joins a batch only while that sum still fits the model's context.
         var ordered = rows.OrderByDescending(r => r.Context.Count + Steps(r, requests)).ToList();
-        for (int start = 0; start < ordered.Count; start += batchSize)
+        var batch = new List<Row>();
+        int batchContext = 0, batchSteps = 0;
+        foreach (var row in ordered)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var batch = ordered.GetRange(start, Math.Min(batchSize, ordered.Count - start));
-            RunBatch(model, batch, requests, results);
+            int rowSteps = Steps(row, requests);
+            bool fits = Math.Max(batchContext, row.Context.Count) + Math.Max(batchSteps, rowSteps) <= context;
+            if (batch.Count > 0 && (batch.Count == batchSize || !fits))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                RunBatch(model, batch, requests, results);
+                batch = [];
+                batchContext = batchSteps = 0;
+            }
+            batch.Add(row);
+            batchContext = Math.Max(batchContext, row.Context.Count);
+            batchSteps = Math.Max(batchSteps, rowSteps);
         }
+        if (batch.Count > 0) RunBatch(model, batch, requests, results);
         return results.Select(r => r!).ToArray();
     }
 

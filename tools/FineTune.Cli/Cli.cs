@@ -19,6 +19,7 @@ public static class Cli
             ConvertCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
             DataCommand.Create(stdout),
+            EvalCommand.Create(stdout, stderr),
             ScoreCommand.Create(stdout),
             GateCommand.Create(stdout),
         };

@@ -1,0 +1,118 @@
+// finetune eval MODEL --suite mmlu,gsm8k,rouge,judge,perplexity [--limit N] [--shots K] [--out results.json]
+// Runs the suites and writes one results file (with each suite's prompt-format version) that `finetune gate` reads.
+using System.CommandLine;
+using FineTune.Data;
+using FineTune.Data.Tokenization;
+using FineTune.Evals;
+using FineTune.Evals.Judging;
+using FineTune.Evals.Scoring;
+using FineTune.Text;
+using FineTune.Torch;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace FineTune.Cli.Commands;
+
+static class EvalCommand
+{
+    static readonly string[] Suites = ["mmlu", "gsm8k", "gsm8k_cot", "rouge", "judge", "perplexity"];
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Argument<string>("model") { Description = "Hugging Face model directory or llama2.c .bin file" };
+        var adapter = new Option<string?>("--adapter") { Description = "PEFT adapter directory to apply" };
+        var suites = new Option<string>("--suite") { Description = $"Comma-separated: {string.Join(", ", Suites)}", Required = true };
+        var limit = new Option<int?>("--limit") { Description = "At most N items (per subject for MMLU)" };
+        var shots = new Option<int?>("--shots") { Description = "Few-shot examples (MMLU default 5, gsm8k 5, gsm8k_cot 8)" };
+        var mmlu = new Option<string?>("--mmlu") { Description = "MMLU data directory (dev/, val/, test/ CSVs)" };
+        var gsm8k = new Option<string?>("--gsm8k") { Description = "GSM8K directory (train.jsonl, test.jsonl)" };
+        var data = new Option<string?>("--data") { Description = "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity" };
+        var judgeConfig = new Option<string?>("--judge-config") { Description = "JSON with a \"Judge\" section: Endpoint, Model, ApiKeyVariable, …" };
+        var tokenizerPath = new Option<string?>("--tokenizer") { Description = "Tokenizer file or directory, when the model directory has none" };
+        var template = new Option<string?>("--chat-template") { Description = "Override the chat template: chatml, llama2, llama3, alpaca" };
+        var batch = new Option<int>("--batch-size") { Description = "Prompts per forward batch", DefaultValueFactory = _ => 8 };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Generation budget for rouge and judge", DefaultValueFactory = _ => 256 };
+        var output = new Option<string>("--out") { Description = "Results JSON path", DefaultValueFactory = _ => "results.json" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)" };
+
+        var command = new Command("eval", "Evaluate a model on benchmark and task suites; write a results file for the gate.")
+        {
+            model, adapter, suites, limit, shots, mmlu, gsm8k, data, judgeConfig, tokenizerPath, template, batch, maxNew, output, threads,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (parse.GetValue(adapter) is not null)
+                throw new ArgumentException("--adapter: applying PEFT adapters arrives with the training engine; merge the adapter into a full checkpoint first.");
+            var chosen = parse.GetValue(suites)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var s in chosen)
+                if (!Suites.Contains(s)) throw new ArgumentException($"--suite: '{s}' is not one of {string.Join(", ", Suites)}.");
+
+            var modelPath = parse.GetValue(model)!;
+            var tokenizer = parse.GetValue(tokenizerPath) is { } tp ? TokenizerLoader.Load(tp) : TokenizerLoader.Load(modelPath);
+            var chat = parse.GetValue(template) is { } name ? ChatTemplate.For(ChatTemplate.Parse(name)) : tokenizer.ChatTemplate ?? ChatTemplate.For(ChatTemplateKind.ChatMl);
+            using var lm = Engines.Open(modelPath, EngineKind.Auto, parse.GetValue(threads));
+            var results = new List<SuiteResult>();
+            foreach (var suite in chosen)
+            {
+                await stderr.WriteLineAsync($"[{DateTime.Now:HH:mm:ss}] {suite} …");
+                results.Add(suite switch
+                {
+                    "mmlu" => Mmlu.Evaluate(lm, tokenizer, Required(parse.GetValue(mmlu), "--mmlu", suite),
+                        new MmluOptions { Shots = parse.GetValue(shots) ?? 5, LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch) }, ct),
+                    "gsm8k" or "gsm8k_cot" => await Gsm8kAsync(lm, tokenizer, Required(parse.GetValue(gsm8k), "--gsm8k", suite), suite,
+                        parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch), ct),
+                    "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
+                        parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct)),
+                    "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat, parse.GetValue(limit)), ct),
+                    "judge" => await JudgeAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
+                        Required(parse.GetValue(judgeConfig), "--judge-config", suite), parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct),
+                    _ => throw new InvalidOperationException(suite),
+                });
+                foreach (var m in results[^1].Metrics)
+                    await stdout.WriteLineAsync($"{m.Name,-40} {m.Value,10:0.0000}  (n={m.Count}{(m.Low is { } lo ? $", 95% CI {lo:0.0000}–{m.High:0.0000}" : "")})");
+            }
+            var report = new EvalReport(Path.GetFullPath(modelPath), DateTimeOffset.UtcNow, results);
+            await File.WriteAllTextAsync(parse.GetValue(output)!, report.ToJson(), ct);
+            await stdout.WriteLineAsync($"wrote {parse.GetValue(output)}");
+            return 0;
+        });
+        return command;
+    }
+
+    static string Required(string? value, string option, string suite) =>
+        value ?? throw new ArgumentException($"suite '{suite}' needs {option} (where its data lives).");
+
+    static IEnumerable<DataRecord> TestSplit(string? dataDir, string suite)
+    {
+        var path = Path.Combine(Required(dataDir, "--data", suite), "test.jsonl");
+        if (!File.Exists(path)) throw new FileNotFoundException($"suite '{suite}': {path} not found (run finetune data prepare first).", path);
+        return NormalizedJsonl.Read(path);
+    }
+
+    static Task<SuiteResult> Gsm8kAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, string dir, string suite,
+        int? shots, int? limit, int batch, CancellationToken ct)
+    {
+        var variant = suite == "gsm8k_cot" ? Gsm8kVariant.ChainOfThought : Gsm8kVariant.Standard;
+        var format = variant == Gsm8kVariant.ChainOfThought ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k;
+        return Gsm8k.EvaluateAsync(lm, tokenizer, Gsm8k.Load(Path.Combine(dir, "train.jsonl")), Gsm8k.Load(Path.Combine(dir, "test.jsonl")),
+            completion => Gsm8kAnswers.Extract(completion, format),
+            new Gsm8kOptions { Variant = variant, Shots = shots, Limit = limit, BatchSize = batch }, ct);
+    }
+
+    static async Task<SuiteResult> JudgeAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, ChatTemplate chat,
+        IEnumerable<DataRecord> records, string configPath, int maxNew, int batch, int? limit, CancellationToken ct)
+    {
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"judge config not found: '{configPath}'.", configPath);
+        var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))?["Judge"]
+            ?? throw new ArgumentException($"{configPath}: no \"Judge\" section (Endpoint, Model, ApiKeyVariable, …).");
+        var options = section.Deserialize<JudgeOptions>(new JsonSerializerOptions { PropertyNameCaseInsensitive = true })
+            ?? throw new ArgumentException($"{configPath}: the \"Judge\" section is empty.");
+        options.Validate();
+        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, records, maxNew, batch, limit, ct);
+        using var client = JudgeClientFactory.Create(options);
+        var judge = new Judge(client, options);
+        var report = await judge.GradeAsync(outputs.Select(o => new GradeRequest(o.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            string.Join("\n", o.Prompt.Select(m => $"{m.Role}: {m.Content}")), o.Prediction, o.Reference)).ToList(), ct);
+        return report.Result;
+    }
+}
