@@ -15,6 +15,12 @@ string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "decod
 string[] engines = Arg("--engines", "cpu,torch").Split(',');
 int repeats = int.Parse(Arg("--repeats", "3"));
 TorchSharp.torch.set_num_threads(threads);
+if (args.Contains("--eval"))
+{
+    await FineTune.Bench.EvalBench.RunAsync(Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data")), threads,
+        Path.Combine(RepoRoot(), "bench", "results", "eval.json"));
+    return 0;
+}
 
 var models = new List<(string Name, LlamaConfig Config, IReadOnlyList<TensorData> Tensors)>();
 var stories = Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data", "models", "stories260K", "stories260K.bin"));
