@@ -101,7 +101,7 @@ public static class Gsm8k
                 var (strict, flexible) = extract(completion);
                 var gold = options.Variant == Gsm8kVariant.ChainOfThought ? chunk[k].Final : chunk[k].Answer;
                 results.Add(new Gsm8kItemResult(start + k, completion, strict, flexible, gold,
-                    ExactMatch(strict, gold), ExactMatch(flexible, gold)));
+                    Scoring.Gsm8kAnswers.IsCorrect(strict, gold), Scoring.Gsm8kAnswers.IsCorrect(flexible, gold)));
             }
         }
         return Score(TaskName(options.Variant), shots, results);
@@ -120,17 +120,4 @@ public static class Gsm8k
             [Metric(StrictMatch, r => r.StrictCorrect), Metric(FlexibleExtract, r => r.FlexibleCorrect)],
             new Gsm8kDetails(task, shots, results));
     }
-
-    // The harness's exact_match settings for both tasks: regexes_to_ignore [",", "\$", "(?s).*#### ", "\.$"], ignore_case.
-    static readonly Regex[] Ignored = [new(","), new(@"\$"), new("(?s).*#### "), new(@"\.$")];
-
-    /// <summary>The harness's normalisation of predictions and references before exact match.</summary>
-    public static string Normalize(string text)
-    {
-        foreach (var regex in Ignored) text = regex.Replace(text, "");
-        return text.ToLowerInvariant();
-    }
-
-    /// <summary>Exact match after <see cref="Normalize"/>; a missing extraction (the harness's "[invalid]") never matches.</summary>
-    public static bool ExactMatch(string? prediction, string gold) => prediction is not null && Normalize(prediction) == Normalize(gold);
 }

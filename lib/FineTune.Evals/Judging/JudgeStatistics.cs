@@ -48,26 +48,15 @@ public static class JudgeStatistics
     public static (double? Low, double? High) BootstrapMean(IReadOnlyList<double> values, int resamples = 2000, int seed = 12345)
     {
         if (values.Count < 2) return (null, null);
-        var random = new Random(seed);
-        var means = new double[resamples];
-        for (var r = 0; r < resamples; r++)
-        {
-            var sum = 0.0;
-            for (var i = 0; i < values.Count; i++) sum += values[random.Next(values.Count)];
-            means[r] = sum / values.Count;
-        }
-        Array.Sort(means);
-        return (means[(int)Math.Floor(0.025 * (resamples - 1))], means[(int)Math.Ceiling(0.975 * (resamples - 1))]);
+        var mean = Scoring.Bootstrap.Mean("mean", values, resamples, seed);
+        return (mean.Low, mean.High);
     }
 
-    /// <summary>95% Wilson score interval of k successes out of n.</summary>
+    /// <summary>95% Wilson score interval of k successes out of n; null when n is 0.</summary>
     public static (double? Low, double? High) Wilson(long k, long n)
     {
         if (n <= 0) return (null, null);
-        const double z = 1.959963984540054;
-        double p = (double)k / n, z2 = z * z;
-        var centre = (p + z2 / (2 * n)) / (1 + z2 / n);
-        var half = z * Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
-        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+        var (low, high) = FineTune.Evals.Wilson.Interval(k, n);
+        return (low, high);
     }
 }

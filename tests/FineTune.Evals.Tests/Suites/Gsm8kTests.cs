@@ -47,7 +47,7 @@ public class Gsm8kTests
     [InlineData(null, "#### 18", false)]
     [InlineData(" 18", "#### 18", false)] // the harness does not strip spaces
     public void Exact_match_uses_the_harness_normalisation(string? prediction, string gold, bool expected) =>
-        Assert.Equal(expected, Gsm8k.ExactMatch(prediction, gold));
+        Assert.Equal(expected, FineTune.Evals.Scoring.Gsm8kAnswers.IsCorrect(prediction, gold));
 
     [SkippableFact]
     public async Task Suite_scores_each_rule_from_the_extraction_delegate()
