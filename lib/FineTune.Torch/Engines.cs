@@ -2,6 +2,7 @@
 // (weights widened to float32), since this build's TorchSharp is CPU-only and libtorch's CPU gemv is the slower one here;
 // Torch picks the TorchSharp model (the reference path, and the one that keeps bfloat16 weights as they are).
 using FineTune.Models;
+using FineTune.Models.Adapters;
 using FineTune.Models.Checkpoints;
 using FineTune.Models.Generation;
 
@@ -11,24 +12,51 @@ public enum EngineKind { Auto, Cpu, Torch }
 
 public static class Engines
 {
-    public static ICausalLm Open(string path, EngineKind kind = EngineKind.Auto, int threads = 0)
+    /// <param name="adapterDirectory">a PEFT LoRA/DoRA adapter merged into the weights as they load</param>
+    public static ICausalLm Open(string path, EngineKind kind = EngineKind.Auto, int threads = 0, string? adapterDirectory = null)
     {
+        var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
-            return kind == EngineKind.Torch
-                ? new TorchLlamaEngine(LlamaCheckpoints.Load(checkpoint))
-                : OpenCpu(checkpoint.Config, checkpoint.Read, threads);
+            if (adapter is null && kind == EngineKind.Torch) return new TorchLlamaEngine(LlamaCheckpoints.Load(checkpoint));
+            LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, path);
+            return Build(checkpoint.Config, Merged(checkpoint.Read, adapter, adapterDirectory), kind, threads);
         }
         if (File.Exists(path))
         {
             var (config, tensors) = Llama2cCheckpoint.Read(path);
-            if (kind == EngineKind.Torch) return new TorchLlamaEngine(LlamaCheckpoints.Load(config, tensors));
             var byName = tensors.ToDictionary(t => t.Name);
-            return OpenCpu(config, name => byName[name], threads);
+            return Build(config, Merged(name => byName[name], adapter, adapterDirectory), kind, threads);
         }
         throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
     }
+
+    /// <summary>The weights of a model path with an adapter merged in (or as they are), by Hugging Face name.</summary>
+    public static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMerged(string path, string? adapterDirectory)
+    {
+        var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
+        if (HfCheckpoint.IsCheckpointDirectory(path))
+        {
+            using var checkpoint = HfCheckpoint.Open(path);
+            LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, path);
+            var read = Merged(checkpoint.Read, adapter, adapterDirectory);
+            return (checkpoint.Config, LlamaWeights.Expected(checkpoint.Config).Select(e => read(e.Name)).ToList());
+        }
+        var (config, tensors) = Llama2cCheckpoint.Read(path);
+        var byName = tensors.ToDictionary(t => t.Name);
+        var merged = Merged(name => byName[name], adapter, adapterDirectory);
+        return (config, tensors.Select(t => merged(t.Name)).ToList());
+    }
+
+    static Func<string, TensorData> Merged(Func<string, TensorData> read, PeftAdapter? adapter, string? adapterDirectory) =>
+        adapter is null ? read : adapter.MergeInto(read, adapterDirectory!);
+
+    static ICausalLm Build(LlamaConfig config, Func<string, TensorData> read, EngineKind kind, int threads) =>
+        kind == EngineKind.Torch
+            ? new TorchLlamaEngine(LlamaCheckpoints.Load(config, LlamaWeights.Expected(config).Select(e => read(e.Name)).ToList(),
+                LlamaCheckpoints.ModelDtype(config)))
+            : OpenCpu(config, read, threads);
 
     /// <summary>Reads the config of a model path without loading weights.</summary>
     public static LlamaConfig ReadConfig(string path)

@@ -17,6 +17,7 @@ public static class Cli
             InspectCommand.Create(stdout),
             GenerateCommand.Create(stdout, stderr),
             ConvertCommand.Create(stdout),
+            MergeCommand.Create(stdout),
             TokenizeCommand.Create(stdout),
             DataCommand.Create(stdout),
             EvalCommand.Create(stdout, stderr),

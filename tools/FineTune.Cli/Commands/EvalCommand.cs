@@ -20,7 +20,7 @@ static class EvalCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var model = new Argument<string>("model") { Description = "Hugging Face model directory or llama2.c .bin file" };
-        var adapter = new Option<string?>("--adapter") { Description = "PEFT adapter directory to apply" };
+        var adapter = new Option<string?>("--adapter") { Description = "PEFT LoRA/DoRA adapter directory, merged into the weights at load" };
         var suites = new Option<string>("--suite") { Description = $"Comma-separated: {string.Join(", ", Suites)}", Required = true };
         var limit = new Option<int?>("--limit") { Description = "At most N items (per subject for MMLU)" };
         var shots = new Option<int?>("--shots") { Description = "Few-shot examples (MMLU default 5, gsm8k 5, gsm8k_cot 8)" };
@@ -41,8 +41,6 @@ static class EvalCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            if (parse.GetValue(adapter) is not null)
-                throw new ArgumentException("--adapter: applying PEFT adapters arrives with the training engine; merge the adapter into a full checkpoint first.");
             var chosen = parse.GetValue(suites)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             foreach (var s in chosen)
                 if (!Suites.Contains(s)) throw new ArgumentException($"--suite: '{s}' is not one of {string.Join(", ", Suites)}.");
@@ -50,7 +48,7 @@ static class EvalCommand
             var modelPath = parse.GetValue(model)!;
             var tokenizer = parse.GetValue(tokenizerPath) is { } tp ? TokenizerLoader.Load(tp) : TokenizerLoader.Load(modelPath);
             var chat = parse.GetValue(template) is { } name ? ChatTemplate.For(ChatTemplate.Parse(name)) : tokenizer.ChatTemplate ?? ChatTemplate.For(ChatTemplateKind.ChatMl);
-            using var lm = Engines.Open(modelPath, EngineKind.Auto, parse.GetValue(threads));
+            using var lm = Engines.Open(modelPath, EngineKind.Auto, parse.GetValue(threads), parse.GetValue(adapter));
             var results = new List<SuiteResult>();
             foreach (var suite in chosen)
             {

@@ -30,11 +30,12 @@ static class GenerateCommand
         var noBos = new Option<bool>("--no-bos") { Description = "Do not prepend the BOS token to text prompts" };
         var engine = new Option<EngineKind>("--engine") { Description = "Inference engine: auto, cpu (managed float32) or torch", DefaultValueFactory = _ => EngineKind.Auto };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)" };
+        var adapter = new Option<string?>("--adapter") { Description = "PEFT LoRA/DoRA adapter directory, merged into the weights at load" };
 
         var command = new Command("generate", "Generate text (or token ids) from a prompt.")
         {
             model, prompts, promptIds, chat, system, template, tokenizerPath, maxNew, temperature, topK, topP,
-            repetition, seed, stops, showIds, noBos, engine, threads,
+            repetition, seed, stops, showIds, noBos, engine, threads, adapter,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -47,7 +48,7 @@ static class GenerateCommand
             var inputs = new List<IReadOnlyList<int>>();
             foreach (var ids in idLists) inputs.Add(ParseIds(ids));
             var tokenizer = LoadTokenizer(modelPath, parse.GetValue(tokenizerPath), required: texts.Length > 0 || parse.GetValue(stops)?.Length > 0);
-            using var lm = Engines.Open(modelPath, parse.GetValue(engine), parse.GetValue(threads));
+            using var lm = Engines.Open(modelPath, parse.GetValue(engine), parse.GetValue(threads), parse.GetValue(adapter));
             if (tokenizer is not null && tokenizer.VocabSize > lm.Config.VocabSize)
                 throw new ArgumentException($"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {lm.Config.VocabSize} (config.json vocab_size): they do not belong together.");
 

@@ -1,0 +1,174 @@
+// A Hugging Face PEFT LoRA/DoRA adapter directory (adapter_config.json + adapter_model.safetensors), read and merged
+// into base weights: W' = W + s·B·A with s = lora_alpha/r (or lora_alpha/√r with use_rslora); DoRA rescales each
+// output row to its learned magnitude: W' = m ⊙ (W + s·B·A) / ‖W + s·B·A‖_row. Tensor names are PEFT's:
+// base_model.model.<module>.lora_A.weight (r, in), .lora_B.weight (out, r), .lora_magnitude_vector (out).
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Models.Checkpoints;
+
+namespace FineTune.Models.Adapters;
+
+public sealed record PeftConfig
+{
+    public string PeftType { get; init; } = "LORA";
+    public int R { get; init; }
+    public double LoraAlpha { get; init; }
+    public double LoraDropout { get; init; }
+    public IReadOnlyList<string> TargetModules { get; init; } = [];
+    public string Bias { get; init; } = "none";
+    public string TaskType { get; init; } = "CAUSAL_LM";
+    public string? BaseModelNameOrPath { get; init; }
+    public bool UseDora { get; init; }
+    public bool UseRslora { get; init; }
+
+    public double Scaling => UseRslora ? LoraAlpha / Math.Sqrt(R) : LoraAlpha / R;
+
+    public static PeftConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFormatException($"adapter_config.json not found at '{path}' (is this a PEFT adapter directory?).");
+        JsonObject json;
+        try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("not an object"); }
+        catch (JsonException e) { throw new ModelFormatException($"{path}: not valid JSON ({e.Message})."); }
+        string peftType = json["peft_type"]?.GetValue<string>() ?? throw new ModelFormatException($"{path}: field 'peft_type' is missing.");
+        if (peftType != "LORA")
+            throw new ModelFormatException($"{path}: peft_type '{peftType}' cannot be merged into weights (LORA, with use_dora for DoRA, can).");
+        var config = new PeftConfig
+        {
+            PeftType = peftType,
+            R = json["r"]?.GetValue<int>() ?? throw new ModelFormatException($"{path}: field 'r' is missing."),
+            LoraAlpha = json["lora_alpha"]?.GetValue<double>() ?? throw new ModelFormatException($"{path}: field 'lora_alpha' is missing."),
+            LoraDropout = json["lora_dropout"]?.GetValue<double>() ?? 0,
+            TargetModules = json["target_modules"] switch
+            {
+                JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
+                JsonValue v => [v.GetValue<string>()],
+                _ => [],
+            },
+            Bias = json["bias"]?.GetValue<string>() ?? "none",
+            TaskType = json["task_type"]?.GetValue<string>() ?? "CAUSAL_LM",
+            BaseModelNameOrPath = json["base_model_name_or_path"]?.GetValue<string>(),
+            UseDora = json["use_dora"]?.GetValue<bool>() ?? false,
+            UseRslora = json["use_rslora"]?.GetValue<bool>() ?? false,
+        };
+        if (config.R <= 0) throw new ModelFormatException($"{path}: field 'r' must be positive, got {config.R}.");
+        if (config.Bias != "none") throw new ModelFormatException($"{path}: bias '{config.Bias}' adapters are not supported (only 'none').");
+        return config;
+    }
+
+    public JsonObject ToJson() => new()
+    {
+        ["peft_type"] = PeftType, ["r"] = R, ["lora_alpha"] = LoraAlpha, ["lora_dropout"] = LoraDropout,
+        ["target_modules"] = new JsonArray(TargetModules.Select(m => (JsonNode)m).ToArray()),
+        ["bias"] = Bias, ["task_type"] = TaskType, ["base_model_name_or_path"] = BaseModelNameOrPath,
+        ["use_dora"] = UseDora, ["use_rslora"] = UseRslora, ["fan_in_fan_out"] = false, ["inference_mode"] = true,
+    };
+}
+
+public sealed class PeftAdapter
+{
+    public const string ConfigFile = "adapter_config.json";
+    public const string WeightsFile = "adapter_model.safetensors";
+    const string Prefix = "base_model.model.";
+
+    public PeftConfig Config { get; }
+    /// <summary>Per adapted module (HF name without ".weight", e.g. model.layers.0.self_attn.q_proj): A, B and DoRA's magnitude.</summary>
+    public IReadOnlyDictionary<string, (float[] A, float[] B, float[]? Magnitude)> Modules { get; }
+
+    PeftAdapter(PeftConfig config, Dictionary<string, (float[], float[], float[]?)> modules) { Config = config; Modules = modules; }
+
+    public static PeftAdapter Load(string directory)
+    {
+        var config = PeftConfig.Load(Path.Combine(directory, ConfigFile));
+        var weightsPath = Path.Combine(directory, WeightsFile);
+        using var file = SafeTensorsFile.Open(weightsPath);
+        var modules = new Dictionary<string, (float[], float[], float[]?)>();
+        foreach (var info in file.Tensors.Where(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal)))
+        {
+            if (!info.Name.StartsWith(Prefix, StringComparison.Ordinal))
+                throw new ModelFormatException($"{weightsPath}: tensor '{info.Name}' does not start with '{Prefix}' (PEFT's naming).");
+            var module = info.Name[Prefix.Length..^".lora_A.weight".Length];
+            var bName = $"{Prefix}{module}.lora_B.weight";
+            if (!file.Contains(bName)) throw new ModelFormatException($"{weightsPath}: '{info.Name}' has no matching '{bName}'.");
+            var a = file.Read(info.Name);
+            var b = file.Read(bName);
+            if (a.Shape.Length != 2 || a.Shape[0] != config.R)
+                throw new ModelFormatException($"{weightsPath}: '{info.Name}' has shape {a.Info.ShapeText}, expected [r={config.R}, in_features].");
+            if (b.Shape.Length != 2 || b.Shape[1] != config.R)
+                throw new ModelFormatException($"{weightsPath}: '{bName}' has shape {b.Info.ShapeText}, expected [out_features, r={config.R}].");
+            var magnitudeName = $"{Prefix}{module}.lora_magnitude_vector";
+            float[]? magnitude = null;
+            if (config.UseDora)
+            {
+                if (!file.Contains(magnitudeName)) throw new ModelFormatException($"{weightsPath}: use_dora is set but '{magnitudeName}' is missing.");
+                magnitude = file.Read(magnitudeName).ToFloat32();
+            }
+            modules[module] = (a.ToFloat32(), b.ToFloat32(), magnitude);
+        }
+        if (modules.Count == 0) throw new ModelFormatException($"{weightsPath}: no '*.lora_A.weight' tensors (is this a LoRA adapter?).");
+        return new PeftAdapter(config, modules);
+    }
+
+    /// <summary>Writes adapter_config.json and adapter_model.safetensors with PEFT's names, float32.</summary>
+    public static void Save(string directory, PeftConfig config, IReadOnlyDictionary<string, (float[] A, float[] B, float[]? Magnitude)> modules,
+        IReadOnlyDictionary<string, (long Out, long In)> shapes)
+    {
+        Directory.CreateDirectory(directory);
+        var tensors = new List<TensorData>();
+        foreach (var (module, (a, b, magnitude)) in modules.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var (outFeatures, inFeatures) = shapes[module];
+            tensors.Add(TensorData.FromFloat32($"{Prefix}{module}.lora_A.weight", [config.R, inFeatures], a));
+            tensors.Add(TensorData.FromFloat32($"{Prefix}{module}.lora_B.weight", [outFeatures, config.R], b));
+            if (magnitude is not null) tensors.Add(TensorData.FromFloat32($"{Prefix}{module}.lora_magnitude_vector", [outFeatures], magnitude));
+        }
+        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        File.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>The base tensor reader with every adapted weight replaced by its merged value.</summary>
+    public Func<string, TensorData> MergeInto(Func<string, TensorData> baseTensors, string source)
+    {
+        var merged = new Dictionary<string, TensorData>();
+        foreach (var (module, parts) in Modules)
+        {
+            var weightName = module + ".weight";
+            TensorData weight;
+            try { weight = baseTensors(weightName); }
+            catch (Exception e) when (e is ModelFormatException or KeyNotFoundException)
+            {
+                throw new ModelFormatException($"{source}: the adapter targets '{module}', but the model has no '{weightName}' (adapter for another architecture?).");
+            }
+            merged[weightName] = TensorData.FromFloat32(weightName, weight.Shape, Merge(weight, parts, Config.Scaling, source), weight.DType);
+        }
+        return name => merged.TryGetValue(name, out var t) ? t : baseTensors(name);
+    }
+
+    static float[] Merge(TensorData weight, (float[] A, float[] B, float[]? Magnitude) parts, double scaling, string source)
+    {
+        int outFeatures = (int)weight.Shape[0], inFeatures = (int)weight.Shape[1];
+        int r = parts.A.Length / inFeatures;
+        if (parts.A.Length != r * inFeatures || parts.B.Length != outFeatures * r)
+            throw new ModelFormatException($"{source}: adapter for '{weight.Name}' has A of {parts.A.Length} and B of {parts.B.Length} values, which do not fit its shape {weight.Info.ShapeText}.");
+        var w = weight.ToFloat32();
+        var merged = new float[w.Length];
+        for (int o = 0; o < outFeatures; o++)
+        {
+            // row o of W + s·B·A, accumulated in double
+            double sumSquares = 0;
+            for (int i = 0; i < inFeatures; i++)
+            {
+                double delta = 0;
+                for (int k = 0; k < r; k++) delta += (double)parts.B[o * r + k] * parts.A[k * inFeatures + i];
+                double value = w[o * inFeatures + i] + scaling * delta;
+                merged[o * inFeatures + i] = (float)value;
+                sumSquares += value * value;
+            }
+            if (parts.Magnitude is { } m)
+            {
+                double factor = m[o] / Math.Sqrt(sumSquares);
+                for (int i = 0; i < inFeatures; i++) merged[o * inFeatures + i] = (float)(merged[o * inFeatures + i] * factor);
+            }
+        }
+        return merged;
+    }
+}
