@@ -28,6 +28,7 @@ static class EvalCommand
         var gsm8k = new Option<string?>("--gsm8k") { Description = "GSM8K directory (train.jsonl, test.jsonl)" };
         var data = new Option<string?>("--data") { Description = "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity" };
         var judgeConfig = new Option<string?>("--judge-config") { Description = "JSON with a \"Judge\" section: Endpoint, Model, ApiKeyVariable, …" };
+        var baseline = new Option<string?>("--baseline") { Description = "judge: compare pairwise (both orders) against this model's answers instead of grading on the rubric" };
         var tokenizerPath = new Option<string?>("--tokenizer") { Description = "Tokenizer file or directory, when the model directory has none" };
         var template = new Option<string?>("--chat-template") { Description = "Override the chat template: chatml, llama2, llama3, alpaca" };
         var batch = new Option<int>("--batch-size") { Description = "Prompts per forward batch", DefaultValueFactory = _ => 8 };
@@ -37,7 +38,7 @@ static class EvalCommand
 
         var command = new Command("eval", "Evaluate a model on benchmark and task suites; write a results file for the gate.")
         {
-            model, adapter, suites, limit, shots, mmlu, gsm8k, data, judgeConfig, tokenizerPath, template, batch, maxNew, output, threads,
+            model, adapter, suites, limit, shots, mmlu, gsm8k, data, judgeConfig, baseline, tokenizerPath, template, batch, maxNew, output, threads,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -63,7 +64,8 @@ static class EvalCommand
                         parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct)),
                     "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat, parse.GetValue(limit)), ct),
                     "judge" => await JudgeAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
-                        Required(parse.GetValue(judgeConfig), "--judge-config", suite), parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct),
+                        Required(parse.GetValue(judgeConfig), "--judge-config", suite), parse.GetValue(baseline), parse.GetValue(threads),
+                        parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct),
                     _ => throw new InvalidOperationException(suite),
                 });
                 foreach (var m in results[^1].Metrics)
@@ -98,7 +100,7 @@ static class EvalCommand
     }
 
     static async Task<SuiteResult> JudgeAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, ChatTemplate chat,
-        IEnumerable<DataRecord> records, string configPath, int maxNew, int batch, int? limit, CancellationToken ct)
+        IEnumerable<DataRecord> records, string configPath, string? baselinePath, int threads, int maxNew, int batch, int? limit, CancellationToken ct)
     {
         if (!File.Exists(configPath)) throw new FileNotFoundException($"judge config not found: '{configPath}'.", configPath);
         var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))?["Judge"]
@@ -106,11 +108,22 @@ static class EvalCommand
         var options = section.Deserialize<JudgeOptions>(new JsonSerializerOptions { PropertyNameCaseInsensitive = true })
             ?? throw new ArgumentException($"{configPath}: the \"Judge\" section is empty.");
         options.Validate();
-        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, records, maxNew, batch, limit, ct);
+        var examples = records.ToList();
+        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, examples, maxNew, batch, limit, ct);
         using var client = JudgeClientFactory.Create(options);
         var judge = new Judge(client, options);
+        static string Prompt(TaskOutput o) => string.Join("\n", o.Prompt.Select(m => $"{m.Role}: {m.Content}"));
+        if (baselinePath is not null)
+        {
+            // Pairwise: the candidate is A, the baseline B; the judge sees both orders, and only a consistent win counts.
+            using var baselineModel = Engines.Open(baselinePath, EngineKind.Auto, threads);
+            var baselineOutputs = await TaskEval.GenerateAsync(baselineModel, tokenizer, chat, examples, maxNew, batch, limit, ct);
+            var pairs = outputs.Zip(baselineOutputs, (c, b) => new PairRequest(c.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Prompt(c), c.Prediction, b.Prediction, c.Reference)).ToList();
+            return (await judge.CompareAsync(pairs, ct)).Result;
+        }
         var report = await judge.GradeAsync(outputs.Select(o => new GradeRequest(o.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            string.Join("\n", o.Prompt.Select(m => $"{m.Role}: {m.Content}")), o.Prediction, o.Reference)).ToList(), ct);
+            Prompt(o), o.Prediction, o.Reference)).ToList(), ct);
         return report.Result;
     }
 }
