@@ -5,5 +5,8 @@ namespace FineTune.Evals;
 /// <summary>A metric value; Low/High bound a 95% interval when the sample allows (bootstrap or Wilson).</summary>
 public sealed record MetricValue(string Name, double Value, long Count, double? Low = null, double? High = null);
 
+/// <summary>How far a suite has got: items done of the total, reported after each batch.</summary>
+public readonly record struct EvalProgress(int Done, int Total);
+
 /// <summary>A suite's metrics by name (e.g. "mmlu/acc", "gsm8k/exact_match,strict-match") and free-form details.</summary>
 public sealed record SuiteResult(string Suite, string FormatVersion, IReadOnlyList<MetricValue> Metrics, object? Details = null);

@@ -67,7 +67,7 @@ public static class Gsm8k
     /// </summary>
     public static async Task<SuiteResult> EvaluateAsync(ICausalLm model, TextTokenizer tokenizer,
         IReadOnlyList<Gsm8kItem> train, IReadOnlyList<Gsm8kItem> test, Func<string, (string? Strict, string? Flexible)> extract,
-        Gsm8kOptions options, CancellationToken cancellationToken = default)
+        Gsm8kOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(extract);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
@@ -103,6 +103,7 @@ public static class Gsm8k
                 results.Add(new Gsm8kItemResult(start + k, completion, strict, flexible, gold,
                     Scoring.Gsm8kAnswers.IsCorrect(strict, gold), Scoring.Gsm8kAnswers.IsCorrect(flexible, gold)));
             }
+            progress?.Report(new EvalProgress(results.Count, problems.Count));
         }
         return Score(TaskName(options.Variant), shots, results);
     }

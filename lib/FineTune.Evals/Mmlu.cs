@@ -52,12 +52,12 @@ public static class Mmlu
 
     /// <summary>Loads dev and the chosen split from <paramref name="mmluDir"/> and evaluates.</summary>
     public static SuiteResult Evaluate(ICausalLm model, TextTokenizer tokenizer, string mmluDir, MmluOptions options,
-        CancellationToken cancellationToken = default) =>
-        Evaluate(model, tokenizer, Load(mmluDir, "dev"), Load(mmluDir, options.Split), options, cancellationToken);
+        CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null) =>
+        Evaluate(model, tokenizer, Load(mmluDir, "dev"), Load(mmluDir, options.Split), options, cancellationToken, progress);
 
     public static SuiteResult Evaluate(ICausalLm model, TextTokenizer tokenizer,
         IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> dev, IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> eval,
-        MmluOptions options, CancellationToken cancellationToken = default)
+        MmluOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.Shots);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.Shots, 5);
@@ -89,6 +89,7 @@ public static class Mmlu
                 for (int c = 1; c < 4; c++) if (lls[c] > lls[predicted]) predicted = c;
                 results.Add(new MmluItemResult(chunk[k].item.Subject, chunk[k].i, chunk[k].item.Answer, predicted, lls));
             }
+            progress?.Report(new EvalProgress(results.Count, work.Count));
         }
         return Score(results, options);
     }

@@ -28,7 +28,8 @@ public static class TaskEval
     }
 
     public static async Task<IReadOnlyList<TaskOutput>> GenerateAsync(ICausalLm model, TextTokenizer tokenizer, ChatTemplate template,
-        IEnumerable<DataRecord> records, int maxNewTokens, int batchSize, int? limit, CancellationToken ct = default)
+        IEnumerable<DataRecord> records, int maxNewTokens, int batchSize, int? limit, CancellationToken ct = default,
+        IProgress<EvalProgress>? progress = null)
     {
         var examples = Examples(records).Take(limit ?? int.MaxValue).ToList();
         var stops = model.Config.EosTokenIds.Concat(tokenizer.StopIds).Distinct().ToArray();
@@ -41,6 +42,7 @@ public static class TaskEval
             var results = await generator.GenerateAsync(prompts, options, ids => tokenizer.Decode(ids), ct);
             for (int i = 0; i < batch.Length; i++)
                 outputs.Add(new TaskOutput(batch[i].Line, batch[i].Prompt, batch[i].Reference, (results[i].Text ?? "").Trim()));
+            progress?.Report(new EvalProgress(outputs.Count, examples.Count));
         }
         return outputs;
     }

@@ -23,6 +23,8 @@ public class EvalCliTests
         var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "mmlu,gsm8k,rouge,perplexity", "--limit", "2", "--shots", "0",
             "--mmlu", mmlu, "--gsm8k", gsm8k, "--data", prepared, "--max-new-tokens", "8", "--out", results);
         Assert.True(exit == 0, output + err);
+        Assert.Contains("mmlu: ", err);   // progress goes to stderr, plain lines when it is not a terminal
+        Assert.DoesNotContain("\u001b[", err);
 
         var report = EvalReport.Load(results);
         Assert.Equal(["mmlu", "gsm8k", "rouge", "perplexity"], report.Suites.Select(s => s.Suite));

@@ -53,21 +53,20 @@ static class EvalCommand
             var results = new List<SuiteResult>();
             foreach (var suite in chosen)
             {
-                await stderr.WriteLineAsync($"[{DateTime.Now:HH:mm:ss}] {suite} …");
-                results.Add(suite switch
+                results.Add(await SuiteProgress.RunAsync(stderr, suite, async progress => suite switch
                 {
                     "mmlu" => Mmlu.Evaluate(lm, tokenizer, Required(parse.GetValue(mmlu), "--mmlu", suite),
-                        new MmluOptions { Shots = parse.GetValue(shots) ?? 5, LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch) }, ct),
+                        new MmluOptions { Shots = parse.GetValue(shots) ?? 5, LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch) }, ct, progress),
                     "gsm8k" or "gsm8k_cot" => await Gsm8kAsync(lm, tokenizer, Required(parse.GetValue(gsm8k), "--gsm8k", suite), suite,
-                        parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch), ct),
+                        parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch), progress, ct),
                     "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
-                        parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct)),
+                        parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct, progress)),
                     "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat, parse.GetValue(limit)), ct),
                     "judge" => await JudgeAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
                         Required(parse.GetValue(judgeConfig), "--judge-config", suite), parse.GetValue(baseline), parse.GetValue(threads),
-                        parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct),
+                        parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), progress, ct),
                     _ => throw new InvalidOperationException(suite),
-                });
+                }));
                 foreach (var m in results[^1].Metrics)
                     await stdout.WriteLineAsync($"{m.Name,-40} {m.Value,10:0.0000}  (n={m.Count}{(m.Low is { } lo ? $", 95% CI {lo:0.0000}–{m.High:0.0000}" : "")})");
             }
@@ -90,17 +89,18 @@ static class EvalCommand
     }
 
     static Task<SuiteResult> Gsm8kAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, string dir, string suite,
-        int? shots, int? limit, int batch, CancellationToken ct)
+        int? shots, int? limit, int batch, IProgress<EvalProgress> progress, CancellationToken ct)
     {
         var variant = suite == "gsm8k_cot" ? Gsm8kVariant.ChainOfThought : Gsm8kVariant.Standard;
         var format = variant == Gsm8kVariant.ChainOfThought ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k;
         return Gsm8k.EvaluateAsync(lm, tokenizer, Gsm8k.Load(Path.Combine(dir, "train.jsonl")), Gsm8k.Load(Path.Combine(dir, "test.jsonl")),
             completion => Gsm8kAnswers.Extract(completion, format),
-            new Gsm8kOptions { Variant = variant, Shots = shots, Limit = limit, BatchSize = batch }, ct);
+            new Gsm8kOptions { Variant = variant, Shots = shots, Limit = limit, BatchSize = batch }, ct, progress);
     }
 
     static async Task<SuiteResult> JudgeAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, ChatTemplate chat,
-        IEnumerable<DataRecord> records, string configPath, string? baselinePath, int threads, int maxNew, int batch, int? limit, CancellationToken ct)
+        IEnumerable<DataRecord> records, string configPath, string? baselinePath, int threads, int maxNew, int batch, int? limit,
+        IProgress<EvalProgress> progress, CancellationToken ct)
     {
         if (!File.Exists(configPath)) throw new FileNotFoundException($"judge config not found: '{configPath}'.", configPath);
         var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))?["Judge"]
@@ -109,7 +109,7 @@ static class EvalCommand
             ?? throw new ArgumentException($"{configPath}: the \"Judge\" section is empty.");
         options.Validate();
         var examples = records.ToList();
-        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, examples, maxNew, batch, limit, ct);
+        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, examples, maxNew, batch, limit, ct, progress);
         using var client = JudgeClientFactory.Create(options);
         var judge = new Judge(client, options);
         static string Prompt(TaskOutput o) => string.Join("\n", o.Prompt.Select(m => $"{m.Role}: {m.Content}"));
