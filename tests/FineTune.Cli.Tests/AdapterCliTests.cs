@@ -7,10 +7,6 @@ namespace FineTune.Cli.Tests;
 
 public class AdapterCliTests
 {
-    static int[] Ids(string output) =>
-        JsonNode.Parse(output.Split('\n').Single(l => l.StartsWith("ids: ", StringComparison.Ordinal))[5..])!
-            .AsArray().Select(x => x!.GetValue<int>()).ToArray();
-
     [SkippableFact]
     public async Task Adapter_at_load_equals_merged_checkpoint_and_changes_the_output()
     {
@@ -31,15 +27,15 @@ public class AdapterCliTests
         }
         PeftAdapter.Save(adapterDir, new PeftConfig { R = 4, LoraAlpha = 8, TargetModules = ["q_proj", "v_proj"] }, modules, shapes);
 
-        var baseIds = Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32")).Out);
+        var baseIds = CliRunner.Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32")).Out);
         var withAdapter = await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32", "--adapter", adapterDir);
         Assert.True(withAdapter.Exit == 0, withAdapter.Err);
         var merge = await CliRunner.Run("merge", checkpoint, adapterDir, merged);
         Assert.True(merge.Exit == 0, merge.Err);
-        var fromMerged = Ids((await CliRunner.Run("generate", merged, "--prompt-ids", "1", "-n", "32")).Out);
-        var torchAdapter = Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32", "--adapter", adapterDir, "--engine", "torch")).Out);
+        var fromMerged = CliRunner.Ids((await CliRunner.Run("generate", merged, "--prompt-ids", "1", "-n", "32")).Out);
+        var torchAdapter = CliRunner.Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32", "--adapter", adapterDir, "--engine", "torch")).Out);
 
-        Assert.Equal(Ids(withAdapter.Out), fromMerged);
+        Assert.Equal(CliRunner.Ids(withAdapter.Out), fromMerged);
         Assert.Equal(fromMerged, torchAdapter);
         Assert.NotEqual(baseIds, fromMerged);
     }

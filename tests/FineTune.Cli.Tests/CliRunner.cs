@@ -10,4 +10,9 @@ static class CliRunner
         int exit = await Cli.RunAsync(args, stdout, stderr);
         return (exit, stdout.ToString(), stderr.ToString());
     }
+
+    /// <summary>The ids that `generate --show-ids` printed on its "ids: [...]" line.</summary>
+    public static int[] Ids(string output) =>
+        System.Text.Json.Nodes.JsonNode.Parse(output.Split('\n').Single(l => l.StartsWith("ids: ", StringComparison.Ordinal))[5..])!
+            .AsArray().Select(x => x!.GetValue<int>()).ToArray();
 }

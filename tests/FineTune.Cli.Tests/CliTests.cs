@@ -6,10 +6,6 @@ namespace FineTune.Cli.Tests;
 
 public class CliTests
 {
-    static int[] ParseIdsLine(string output) =>
-        JsonNode.Parse(output.Split('\n').Single(l => l.StartsWith("ids: ", StringComparison.Ordinal))[5..])!
-            .AsArray().Select(x => x!.GetValue<int>()).ToArray();
-
     [SkippableFact]
     public async Task Converted_stories260K_generates_the_reference_greedy_ids()
     {
@@ -29,11 +25,11 @@ public class CliTests
         {
             var generate = await CliRunner.Run("generate", model, "--prompt-ids", "1", "--show-ids", "-n", "64", "--engine", engine);
             Assert.True(generate.Exit == 0, generate.Err);
-            Assert.Equal(reference, ParseIdsLine(generate.Out));
+            Assert.Equal(reference, CliRunner.Ids(generate.Out));
         }
 
         var raw = await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "64");
-        Assert.Equal(reference, ParseIdsLine(raw.Out));
+        Assert.Equal(reference, CliRunner.Ids(raw.Out));
 
         var text = await CliRunner.Run("generate", model, "--prompt", "Once upon a time", "-n", "16", "--temperature", "0.8", "--seed", "1");
         Assert.True(text.Exit == 0, text.Err);

@@ -106,7 +106,8 @@ internal static class CsvReader
         return buffer.WrittenSpan.ToArray();
     }
 
-    static JsonElement? TryParseArray(string value)
+    /// <summary>A cell (or Parquet string column) holding a JSON array, parsed; null when it is not one.</summary>
+    internal static JsonElement? TryParseArray(string value)
     {
         try
         {

@@ -92,7 +92,7 @@ internal static class ParquetRecordReader
                 json.WritePropertyName(field.Name);
                 var value = row.TryGetValue(field.Name, out var v) ? v : null;
                 if (ListColumns.Contains(field.Name) && Text(value) is { } text && text.TrimStart().StartsWith('[')
-                    && TryParseArray(text) is { } array)
+                    && CsvReader.TryParseArray(text) is { } array)
                     array.WriteTo(json);
                 else
                     Write(json, value, field);
@@ -173,17 +173,4 @@ internal static class ParquetRecordReader
         ReadOnlyMemory<char> chars => chars.ToString(),
         _ => null,
     };
-
-    static JsonElement? TryParseArray(string value)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(value);
-            return doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.Clone() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 }
