@@ -64,17 +64,17 @@ public static class RotaryEmbedding
 // ---- Attention ----
 public sealed class Attention : nn.Module
 {
-    readonly Linear q_proj, k_proj, v_proj, o_proj;
+    readonly nn.Module<Tensor, Tensor> q_proj, k_proj, v_proj, o_proj;   // Linear, or LoraLinear when adapted
     readonly int _heads, _kvHeads, _headDim;
     readonly bool _useSdpa;
 
-    public Attention(LlamaConfig c, bool useSdpa) : base(nameof(Attention))
+    public Attention(LlamaConfig c, bool useSdpa, LoraSettings? lora = null) : base(nameof(Attention))
     {
         _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim; _useSdpa = useSdpa;
-        q_proj = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.AttentionBias);
-        k_proj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
-        v_proj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
-        o_proj = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
+        q_proj = Projection.Create("q_proj", c.HiddenSize, _heads * _headDim, c.AttentionBias, lora);
+        k_proj = Projection.Create("k_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, lora);
+        v_proj = Projection.Create("v_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, lora);
+        o_proj = Projection.Create("o_proj", _heads * _headDim, c.HiddenSize, false, lora);
         RegisterComponents();
     }
 
@@ -122,16 +122,25 @@ public sealed class Attention : nn.Module
     }
 }
 
+// ---- Projections: a plain Linear, or a LoRA-adapted one when the settings target it ----
+static class Projection
+{
+    public static nn.Module<Tensor, Tensor> Create(string name, long inFeatures, long outFeatures, bool hasBias, LoraSettings? lora) =>
+        lora is not null && lora.Targets(name)
+            ? new LoraLinear(inFeatures, outFeatures, hasBias, lora.Rank, lora.Scaling, lora.Dropout)
+            : nn.Linear(inFeatures, outFeatures, hasBias: hasBias);
+}
+
 // ---- MLP ----
 public sealed class Mlp : nn.Module
 {
-    readonly Linear gate_proj, up_proj, down_proj;
+    readonly nn.Module<Tensor, Tensor> gate_proj, up_proj, down_proj;
 
-    public Mlp(int dim, int hidden) : base(nameof(Mlp))
+    public Mlp(int dim, int hidden, LoraSettings? lora = null) : base(nameof(Mlp))
     {
-        gate_proj = nn.Linear(dim, hidden, hasBias: false);
-        up_proj = nn.Linear(dim, hidden, hasBias: false);
-        down_proj = nn.Linear(hidden, dim, hasBias: false);
+        gate_proj = Projection.Create("gate_proj", dim, hidden, false, lora);
+        up_proj = Projection.Create("up_proj", dim, hidden, false, lora);
+        down_proj = Projection.Create("down_proj", hidden, dim, false, lora);
         RegisterComponents();
     }
 
@@ -146,12 +155,12 @@ public sealed class DecoderLayer : nn.Module
     readonly Attention self_attn;
     readonly Mlp mlp;
 
-    public DecoderLayer(LlamaConfig c, bool useSdpa) : base(nameof(DecoderLayer))
+    public DecoderLayer(LlamaConfig c, bool useSdpa, LoraSettings? lora = null) : base(nameof(DecoderLayer))
     {
         input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        self_attn = new Attention(c, useSdpa);
+        self_attn = new Attention(c, useSdpa, lora);
         post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        mlp = new Mlp(c.HiddenSize, c.IntermediateSize);
+        mlp = new Mlp(c.HiddenSize, c.IntermediateSize, lora);
         RegisterComponents();
     }
 
@@ -169,10 +178,10 @@ public sealed class LlamaBackbone : nn.Module
     internal readonly ModuleList<DecoderLayer> layers;
     internal readonly RmsNorm norm;
 
-    public LlamaBackbone(LlamaConfig c, bool useSdpa) : base("model")
+    public LlamaBackbone(LlamaConfig c, bool useSdpa, LoraSettings? lora = null) : base("model")
     {
         embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
-        layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, useSdpa)).ToArray());
+        layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, useSdpa, lora)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
         RegisterComponents();
     }
@@ -185,11 +194,14 @@ public sealed class Llama : nn.Module
     readonly float[] _invFreq;  // (hd/2,) rotary inverse frequencies: a constant, kept out of the state dict
 
     public LlamaConfig Config { get; }
+    public LoraSettings? Lora { get; }
 
-    public Llama(LlamaConfig config, bool useSdpa = true) : base(nameof(Llama))
+    public Llama(LlamaConfig config, bool useSdpa = true, LoraSettings? lora = null) : base(nameof(Llama))
     {
+        lora?.Validate();
         Config = config;
-        model = new LlamaBackbone(config, useSdpa);
+        Lora = lora;
+        model = new LlamaBackbone(config, useSdpa, lora);
         if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         _invFreq = Rope.InverseFrequencies(config);
         RegisterComponents();
@@ -215,6 +227,10 @@ public sealed class Llama : nn.Module
         var logits = lm_head is null ? matmul(x, model.embed_tokens.weight!.t()) : lm_head.forward(x);
         return logits.to(ScalarType.Float32);
     }
+
+    /// <summary>The adapter parameters (PEFT names without the base_model.model. prefix), empty without LoRA.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
+        named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal));
 
     /// <summary>Causal mask for one unpadded sequence of length T, optionally limited to a sliding window: (1, 1, T, T).</summary>
     public static Tensor CausalMask(long length, int? slidingWindow = null, Device? device = null)

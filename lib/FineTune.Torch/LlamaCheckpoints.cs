@@ -7,25 +7,29 @@ namespace FineTune.Torch;
 
 public static class LlamaCheckpoints
 {
-    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true) =>
+    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true, LoraSettings? lora = null) =>
         Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), useSdpa,
-             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory);
+             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, lora);
 
-    public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors, ScalarType dtype = ScalarType.Float32, bool useSdpa = true)
+    public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors, ScalarType dtype = ScalarType.Float32, bool useSdpa = true,
+        LoraSettings? lora = null)
     {
         var byName = tensors.ToDictionary(t => t.Name);
-        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info, "tensors");
+        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info, "tensors", lora);
     }
 
+    // With LoRA, the base weights come from the checkpoint and are frozen; the adapters keep their fresh initialisation.
     static Llama Load(LlamaConfig config, Func<string, TensorData> read, ScalarType dtype, bool useSdpa,
-        Func<string, TensorInfo?> describe, string source)
+        Func<string, TensorInfo?> describe, string source, LoraSettings? lora)
     {
         LlamaWeights.Check(config, describe, source);
-        var model = new Llama(config, useSdpa);
+        var model = new Llama(config, useSdpa, lora);
         using (no_grad())
         {
             foreach (var (name, parameter) in model.named_parameters())
             {
+                if (name.Contains(".lora_", StringComparison.Ordinal)) continue;
+                if (lora is not null) parameter.requires_grad = false;
                 var data = read(name);
                 using var values = tensor(data.ToFloat32(), data.Shape);
                 parameter.copy_(values);
@@ -46,6 +50,8 @@ public static class LlamaCheckpoints
     /// <summary>Writes config.json and safetensors in Hugging Face layout (sharded past <paramref name="maxShardBytes"/>).</summary>
     public static void Save(Llama model, string directory, DType dtype = DType.F32, long maxShardBytes = 5L << 30)
     {
+        if (model.Lora is not null)
+            throw new InvalidOperationException("a LoRA model saves its adapter (LoraAdapters.Save) or is merged (finetune merge); its base is unchanged.");
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var infos = LlamaWeights.Expected(model.Config).Select(e => new TensorInfo(e.Name, dtype, e.Shape)).ToList();
         HfCheckpoint.Save(directory, model.Config with { TorchDtype = dtype.TorchName() }, infos, info =>
