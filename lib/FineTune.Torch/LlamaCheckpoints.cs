@@ -36,6 +36,8 @@ public static class LlamaCheckpoints
             }
         }
         if (dtype != ScalarType.Float32) model.to(dtype);
+        if (lora is { QuantizeBase: true })
+            foreach (var module in model.modules().OfType<LoraLinear>()) module.QuantizeBase();
         model.eval();
         return model;
     }

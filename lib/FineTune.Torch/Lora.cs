@@ -5,7 +5,9 @@
 namespace FineTune.Torch;
 
 /// <summary>Which projections get adapters and how: rank, alpha, dropout, rsLoRA scaling.</summary>
-public sealed record LoraSettings(int Rank, double Alpha, IReadOnlyList<string> TargetModules, double Dropout = 0, bool UseRslora = false)
+/// <param name="QuantizeBase">QLoRA: keep the adapted layers' frozen base weights in NF4 (see Nf4Tensor)</param>
+public sealed record LoraSettings(int Rank, double Alpha, IReadOnlyList<string> TargetModules, double Dropout = 0, bool UseRslora = false,
+    bool QuantizeBase = false)
 {
     public static readonly string[] AllLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
@@ -27,6 +29,7 @@ public sealed record LoraSettings(int Rank, double Alpha, IReadOnlyList<string> 
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 {
     readonly Parameter weight;
+    Nf4Tensor? _nf4;    // QLoRA: the frozen base in NF4; `weight` is then an empty placeholder
     readonly Parameter? bias;
     readonly Linear lora_A, lora_B;
     readonly Dropout? _dropout;
@@ -47,9 +50,27 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
         [("lora_A.weight", lora_A.weight!), ("lora_B.weight", lora_B.weight!)];
 
+    /// <summary>The NF4 base after <see cref="QuantizeBase"/>, else null.</summary>
+    public Nf4Tensor? QuantizedBase => _nf4;
+
+    /// <summary>Bytes the frozen base weight occupies: NF4 storage after <see cref="QuantizeBase"/>, else its tensor.</summary>
+    public long BaseWeightBytes => _nf4?.StorageBytes ?? weight.NumberOfElements * weight.ElementSize;
+
+    /// <summary>QLoRA: moves the (loaded) base weight into NF4 and frees the full-precision copy.</summary>
+    public void QuantizeBase()
+    {
+        if (_nf4 is not null) return;
+        using (var scope = NewDisposeScope())
+            _nf4 = Nf4Tensor.Quantize(weight.detach().to(ScalarType.Float32).contiguous().data<float>().ToArray(), weight.shape);
+        // Swap the parameter's storage for an empty one: the full-precision copy is freed, the name stays registered.
+        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
+    }
+
     public override Tensor forward(Tensor x)
     {
-        var y = nn.functional.linear(x, weight, bias);
+        // The NF4 base is dequantized for each call (forward and, through autograd, backward use that tensor) and
+        // dropped with the step's dispose scope: only the 4-bit codes stay resident.
+        var y = _nf4 is null ? nn.functional.linear(x, weight, bias) : nn.functional.linear(x, _nf4.ToTensor(x.dtype), bias);
         var h = _dropout is null ? x : _dropout.forward(x);
         return y + lora_B.forward(lora_A.forward(h)) * _scaling;
     }

@@ -88,3 +88,47 @@ public class LoraTests(ITestOutputHelper output)
         Assert.Contains("'qkv'", e.Message);
     }
 }
+
+public class QloraTests
+{
+    static readonly LoraSettings Q = new(Rank: 4, Alpha: 8, TargetModules: ["all-linear"], QuantizeBase: true);
+
+    [Fact]
+    public void Qlora_computes_with_the_nf4_base_keeps_it_frozen_and_still_learns()
+    {
+        TorchSharp.torch.manual_seed(2);
+        var config = TestModels.Tiny(bias: false);
+        var weights = FineTune.Models.Checkpoints.LlamaWeights.Random(config, seed: 11, std: 0.2f);
+        using var full = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights));
+        using var model = LlamaCheckpoints.Load(config, weights, lora: Q);
+
+        var linears = model.modules().OfType<LoraLinear>().ToList();
+        Assert.Equal(2 * 7, linears.Count);
+        long nf4Bytes = linears.Sum(l => l.BaseWeightBytes);
+        long floatBytes = weights.Where(t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal)).Sum(t => t.Info.ElementCount * 4);
+        Assert.True(nf4Bytes * 6 <= floatBytes, $"NF4 base {nf4Bytes} B vs float32 {floatBytes} B");
+
+        // The QLoRA forward must be exactly the float model with every projection replaced by its NF4 round trip.
+        var roundTripped = weights.Select(t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal)
+            ? FineTune.Models.Checkpoints.TensorData.FromFloat32(t.Name, t.Shape, Nf4Tensor.Quantize(t.ToFloat32(), t.Shape).Dequantize())
+            : t).ToList();
+        using var dequantized = new TorchLlamaEngine(LlamaCheckpoints.Load(config, roundTripped));
+        int[] tokens = [1, 5, 9, 13, 2];
+        var expected = dequantized.Forward(tokens)[^1];
+        var unquantized = full.Forward(tokens)[^1];
+        using (var engine = new TorchLlamaEngine(model))
+        {
+            var quantized = engine.Forward(tokens)[^1];
+            Assert.True(expected.Zip(quantized, (a, b) => Math.Abs(a - b)).Max() < 1e-5, "QLoRA forward differs from the NF4 round-trip weights");
+            Assert.True(unquantized.Zip(quantized, (a, b) => Math.Abs(a - b)).Max() > 1e-4, "NF4 should perturb the logits");
+
+            var codesBefore = linears.Select(l => l.QuantizedBase!.Dequantize()).ToList();
+            using var step = new SftStep(model, learningRate: 1e-2);
+            (int[], byte[])[] data = [([1, 5, 9, 13, 17, 21], [0, 0, 1, 1, 1, 1]), ([1, 6, 10, 14, 18, 22], [0, 0, 1, 1, 1, 1])];
+            double first = step.Run(data), last = first;
+            for (int i = 0; i < 40; i++) last = step.Run(data);
+            Assert.True(last < first * 0.5, $"loss should fall: {first} -> {last}");
+            for (int i = 0; i < linears.Count; i++) Assert.Equal(codesBefore[i], linears[i].QuantizedBase!.Dequantize());
+        }
+    }
+}
