@@ -232,6 +232,19 @@ public sealed class Llama : nn.Module
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
         named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal));
 
+    /// <summary>Computes the base model alone until disposed (every LoRA layer's adapter switched off).</summary>
+    public IDisposable AdaptersDisabled()
+    {
+        var layers = modules().OfType<LoraLinear>().Where(l => l.AdaptersEnabled).ToList();
+        foreach (var l in layers) l.AdaptersEnabled = false;
+        return new Restore(() => { foreach (var l in layers) l.AdaptersEnabled = true; });
+    }
+
+    sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
+
     /// <summary>Causal mask for one unpadded sequence of length T, optionally limited to a sliding window: (1, 1, T, T).</summary>
     public static Tensor CausalMask(long length, int? slidingWindow = null, Device? device = null)
     {

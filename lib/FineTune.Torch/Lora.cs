@@ -50,6 +50,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
         [("lora_A.weight", lora_A.weight!), ("lora_B.weight", lora_B.weight!)];
 
+    /// <summary>When false the layer computes its base alone: DPO's reference policy without a second model copy.</summary>
+    public bool AdaptersEnabled { get; set; } = true;
+
     /// <summary>The NF4 base after <see cref="QuantizeBase"/>, else null.</summary>
     public Nf4Tensor? QuantizedBase => _nf4;
 
@@ -71,6 +74,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         // The NF4 base is dequantized for each call (forward and, through autograd, backward use that tensor) and
         // dropped with the step's dispose scope: only the 4-bit codes stay resident.
         var y = _nf4 is null ? nn.functional.linear(x, weight, bias) : nn.functional.linear(x, _nf4.ToTensor(x.dtype), bias);
+        if (!AdaptersEnabled) return y;
         var h = _dropout is null ? x : _dropout.forward(x);
         return y + lora_B.forward(lora_A.forward(h)) * _scaling;
     }

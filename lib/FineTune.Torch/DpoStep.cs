@@ -1,0 +1,75 @@
+// Direct Preference Optimization (Rafailov et al. 2023), sigmoid loss:
+//   loss = -log σ(β · [(log π(chosen) - log π_ref(chosen)) - (log π(rejected) - log π_ref(rejected))])
+// over the completion tokens (the masks). For a LoRA model the reference is the same model with its adapters switched
+// off, so no second copy of the weights is needed. Reports rewards/chosen, rewards/rejected, accuracy and margin.
+namespace FineTune.Torch;
+
+/// <summary>One preference pair: both sequences share the prompt; masks mark the completion tokens.</summary>
+public sealed record PreferencePair(int[] ChosenIds, byte[] ChosenMask, int[] RejectedIds, byte[] RejectedMask);
+
+public sealed record DpoMetrics(double Loss, double RewardChosen, double RewardRejected, double RewardAccuracy)
+{
+    public double Margin => RewardChosen - RewardRejected;
+}
+
+public sealed class DpoStep : IDisposable
+{
+    readonly Llama _model;
+    readonly double _beta;
+    readonly optim.Optimizer _optimizer;
+
+    public DpoStep(Llama model, double learningRate, double beta = 0.1)
+    {
+        if (model.Lora is null) throw new ArgumentException("DPO here uses the adapters-off model as its reference: give it a LoRA model.", nameof(model));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(beta);
+        _model = model;
+        _beta = beta;
+        _optimizer = optim.AdamW(model.parameters().Where(p => p.requires_grad).ToList(), learningRate);
+    }
+
+    /// <summary>One update; metrics are those of the batch before it.</summary>
+    public DpoMetrics Run(IReadOnlyList<PreferencePair> pairs)
+    {
+        using var scope = NewDisposeScope();
+        var rows = pairs.Select(p => (p.ChosenIds, p.ChosenMask)).Concat(pairs.Select(p => (p.RejectedIds, p.RejectedMask))).ToList();
+        Tensor reference;
+        using (no_grad())
+        using (_model.AdaptersDisabled())
+            reference = SequenceLogProbs(rows);
+        _model.train();
+        var policy = SequenceLogProbs(rows);                                                  // (2N,)
+        int n = pairs.Count;
+        var chosenReward = (policy.narrow(0, 0, n) - reference.narrow(0, 0, n)) * _beta;   // (N,)
+        var rejectedReward = (policy.narrow(0, n, n) - reference.narrow(0, n, n)) * _beta;
+        var loss = -nn.functional.logsigmoid(chosenReward - rejectedReward).mean();
+        _optimizer.zero_grad();
+        loss.backward();
+        _optimizer.step();
+        _model.eval();
+        return new DpoMetrics(loss.item<float>(), chosenReward.mean().item<float>(), rejectedReward.mean().item<float>(),
+            (chosenReward > rejectedReward).to(ScalarType.Float32).mean().item<float>());
+    }
+
+    // Sum of log p(token) over each row's masked tokens: (rows,).
+    Tensor SequenceLogProbs(IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
+    {
+        int B = rows.Count, T = rows.Max(r => r.Ids.Length) - 1;
+        var inputs = new long[B * T];
+        var targets = new long[B * T];
+        var weights = new float[B * T];
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+            {
+                bool real = t + 1 < rows[b].Ids.Length;
+                inputs[b * T + t] = real ? rows[b].Ids[t] : 0;
+                targets[b * T + t] = real ? rows[b].Ids[t + 1] : 0;
+                weights[b * T + t] = real && rows[b].Mask[t + 1] != 0 ? 1f : 0f;
+            }
+        var positions = arange(T, dtype: ScalarType.Int64).unsqueeze(0).expand(B, T);
+        var logits = _model.forward(tensor(inputs, [B, T]), positions, Llama.CausalMask(T));   // (B, T, V)
+        var logp = nn.functional.log_softmax(logits, -1).gather(-1, tensor(targets, [B, T]).unsqueeze(-1)).squeeze(-1);
+        return (logp * tensor(weights, [B, T])).sum(1);
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}
