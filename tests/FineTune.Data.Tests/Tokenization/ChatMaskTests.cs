@@ -45,6 +45,32 @@ public class ChatMaskTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void ChatMl_trains_exactly_the_assistant_contents_and_their_end_markers()
+    {
+        var t = Tok.Llama3;   // byte-level BPE: the ChatML markers are plain text here, and the masks must still be exact
+        var ex = For(t, ChatTemplateKind.ChatMl);
+        var seq = ex.Tokenize(MultiTurn).Sequences.Single();
+        Tok.Print(output, t, seq);
+        // ChatML spells no BOS/EOS, so the tokenizer's are added around it; the closing EOS is trained with the last turn.
+        Assert.Equal(["4<|im_end|>\n", "It is 9.<|im_end|>\n<|end_of_text|>"], Tok.TrainedSpans(t, seq));
+        Assert.Equal(t.BosId, seq.Ids[0]);
+        Assert.Equal(t.EosId, seq.Ids[^1]);
+        Assert.Equal(t.Encode(ChatTemplate.For(ChatTemplateKind.ChatMl).Format(ToChat(MultiTurn), false)), seq.Ids[1..^1]);
+    }
+
+    [SkippableFact]
+    public void Alpaca_trains_exactly_the_response()
+    {
+        var t = Tok.Llama3;
+        var single = Tok.Chat(("user", "What is 2+2?", null), ("assistant", "4", null));
+        var ex = For(t, ChatTemplateKind.Alpaca);
+        var seq = ex.Tokenize(single).Sequences.Single();
+        Tok.Print(output, t, seq);
+        // The response, the blank line that closes it, and the appended EOS; nothing of the instruction.
+        Assert.Equal(["4\n\n<|end_of_text|>"], Tok.TrainedSpans(t, seq));
+    }
+
+    [SkippableFact]
     public void A_weight_zero_assistant_turn_is_not_trained()
     {
         var rec = MultiTurn with { Messages = [.. MultiTurn.Messages.Select((m, i) => i == 2 ? m with { Weight = 0 } : m)] };
