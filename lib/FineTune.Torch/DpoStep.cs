@@ -1,7 +1,8 @@
 // Direct Preference Optimization (Rafailov et al. 2023), sigmoid loss:
 //   loss = -log σ(β · [(log π(chosen) - log π_ref(chosen)) - (log π(rejected) - log π_ref(rejected))])
-// over the completion tokens (the masks). For a LoRA model the reference is the same model with its adapters switched
-// off, so no second copy of the weights is needed. Reports rewards/chosen, rewards/rejected, accuracy and margin.
+// over the completion tokens (the masks). For an adapted model the reference is the same model with its adapters
+// switched off, so no second copy of the weights is needed; a fully fine-tuned model takes a frozen copy as reference.
+// Reports rewards/chosen, rewards/rejected, accuracy and margin.
 namespace FineTune.Torch;
 
 /// <summary>One preference pair: both sequences share the prompt; masks mark the completion tokens.</summary>
@@ -12,46 +13,35 @@ public sealed record DpoMetrics(double Loss, double RewardChosen, double RewardR
     public double Margin => RewardChosen - RewardRejected;
 }
 
-public sealed class DpoStep : IDisposable
+/// <summary>The batch's summed loss (attached to the graph) and sums of its rewards and hits over the pairs.</summary>
+public sealed record DpoBatchLoss(Tensor Sum, int Pairs, double RewardChosenSum, double RewardRejectedSum, int Correct);
+
+public static class DpoLoss
 {
-    readonly Llama _model;
-    readonly double _beta;
-    readonly optim.Optimizer _optimizer;
-
-    public DpoStep(Llama model, double learningRate, double beta = 0.1)
+    /// <param name="reference">the frozen reference model, or null for the policy with its adapters switched off</param>
+    public static DpoBatchLoss Compute(Llama policy, Llama? reference, IReadOnlyList<PreferencePair> pairs, double beta)
     {
-        if (model.Lora is null) throw new ArgumentException("DPO here uses the adapters-off model as its reference: give it a LoRA model.", nameof(model));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(beta);
-        _model = model;
-        _beta = beta;
-        _optimizer = optim.AdamW(model.parameters().Where(p => p.requires_grad).ToList(), learningRate);
-    }
-
-    /// <summary>One update; metrics are those of the batch before it.</summary>
-    public DpoMetrics Run(IReadOnlyList<PreferencePair> pairs)
-    {
-        using var scope = NewDisposeScope();
         var rows = pairs.Select(p => (p.ChosenIds, p.ChosenMask)).Concat(pairs.Select(p => (p.RejectedIds, p.RejectedMask))).ToList();
-        Tensor reference;
+        Tensor referenceLogProbs;
         using (no_grad())
-        using (_model.AdaptersDisabled())
-            reference = SequenceLogProbs(rows);
-        _model.train();
-        var policy = SequenceLogProbs(rows);                                                  // (2N,)
+        {
+            if (reference is not null) referenceLogProbs = SequenceLogProbs(reference, rows);
+            else
+                using (policy.AdaptersDisabled())
+                    referenceLogProbs = SequenceLogProbs(policy, rows);
+        }
+        var policyLogProbs = SequenceLogProbs(policy, rows);                                           // (2N,)
         int n = pairs.Count;
-        var chosenReward = (policy.narrow(0, 0, n) - reference.narrow(0, 0, n)) * _beta;   // (N,)
-        var rejectedReward = (policy.narrow(0, n, n) - reference.narrow(0, n, n)) * _beta;
-        var loss = -nn.functional.logsigmoid(chosenReward - rejectedReward).mean();
-        _optimizer.zero_grad();
-        loss.backward();
-        _optimizer.step();
-        _model.eval();
-        return new DpoMetrics(loss.item<float>(), chosenReward.mean().item<float>(), rejectedReward.mean().item<float>(),
-            (chosenReward > rejectedReward).to(ScalarType.Float32).mean().item<float>());
+        var chosenReward = (policyLogProbs.narrow(0, 0, n) - referenceLogProbs.narrow(0, 0, n)) * beta;   // (N,)
+        var rejectedReward = (policyLogProbs.narrow(0, n, n) - referenceLogProbs.narrow(0, n, n)) * beta;
+        var sum = -nn.functional.logsigmoid(chosenReward - rejectedReward).sum();
+        using var _ = no_grad();
+        return new DpoBatchLoss(sum, n, chosenReward.sum().item<float>(), rejectedReward.sum().item<float>(),
+            (int)(chosenReward > rejectedReward).sum().item<long>());
     }
 
     // Sum of log p(token) over each row's masked tokens: (rows,).
-    Tensor SequenceLogProbs(IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
+    static Tensor SequenceLogProbs(Llama model, IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
     {
         int B = rows.Count, T = rows.Max(r => r.Ids.Length) - 1;
         var inputs = new long[B * T];
@@ -66,9 +56,40 @@ public sealed class DpoStep : IDisposable
                 weights[b * T + t] = real && rows[b].Mask[t + 1] != 0 ? 1f : 0f;
             }
         var positions = arange(T, dtype: ScalarType.Int64).unsqueeze(0).expand(B, T);
-        var logits = _model.forward(tensor(inputs, [B, T]), positions, Llama.CausalMask(T));   // (B, T, V)
+        var logits = model.forward(tensor(inputs, [B, T]), positions, Llama.CausalMask(T));   // (B, T, V)
         var logp = nn.functional.log_softmax(logits, -1).gather(-1, tensor(targets, [B, T]).unsqueeze(-1)).squeeze(-1);
         return (logp * tensor(weights, [B, T])).sum(1);
+    }
+}
+
+public sealed class DpoStep : IDisposable
+{
+    readonly Llama _model;
+    readonly double _beta;
+    readonly optim.Optimizer _optimizer;
+
+    public DpoStep(Llama model, double learningRate, double beta = 0.1)
+    {
+        if (model.Adapter is null) throw new ArgumentException("DPO here uses the adapters-off model as its reference: give it an adapted model.", nameof(model));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(beta);
+        _model = model;
+        _beta = beta;
+        _optimizer = optim.AdamW(model.parameters().Where(p => p.requires_grad).ToList(), learningRate);
+    }
+
+    /// <summary>One update; metrics are those of the batch before it.</summary>
+    public DpoMetrics Run(IReadOnlyList<PreferencePair> pairs)
+    {
+        using var scope = NewDisposeScope();
+        _model.train();
+        var batch = DpoLoss.Compute(_model, null, pairs, _beta);
+        var loss = batch.Sum / batch.Pairs;
+        _optimizer.zero_grad();
+        loss.backward();
+        _optimizer.step();
+        _model.eval();
+        return new DpoMetrics(loss.item<float>(), batch.RewardChosenSum / batch.Pairs, batch.RewardRejectedSum / batch.Pairs,
+            (double)batch.Correct / batch.Pairs);
     }
 
     public void Dispose() => _optimizer.Dispose();

@@ -68,20 +68,22 @@ public sealed class Attention : nn.Module
     readonly int _heads, _kvHeads, _headDim;
     readonly bool _useSdpa;
 
-    public Attention(LlamaConfig c, bool useSdpa, LoraSettings? lora = null) : base(nameof(Attention))
+    public Attention(LlamaConfig c, bool useSdpa, PeftSettings? adapter = null) : base(nameof(Attention))
     {
         _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim; _useSdpa = useSdpa;
-        q_proj = Projection.Create("q_proj", c.HiddenSize, _heads * _headDim, c.AttentionBias, lora);
-        k_proj = Projection.Create("k_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, lora);
-        v_proj = Projection.Create("v_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, lora);
-        o_proj = Projection.Create("o_proj", _heads * _headDim, c.HiddenSize, false, lora);
+        q_proj = Projection.Create("q_proj", c.HiddenSize, _heads * _headDim, c.AttentionBias, adapter);
+        k_proj = Projection.Create("k_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, adapter);
+        v_proj = Projection.Create("v_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, adapter);
+        o_proj = Projection.Create("o_proj", _heads * _headDim, c.HiddenSize, false, adapter);
         RegisterComponents();
     }
 
     /// <param name="x">(B, T, C)</param>
     /// <param name="mask">additive mask (B, 1, T, S): 0 where attending is allowed, -inf elsewhere</param>
     /// <param name="cache">when given, k/v are written at [start, start+T) and attention runs over [0, start+T)</param>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor Keys, Tensor Values)? cache, int start)
+    /// <param name="prefix">prefix tuning: learned keys and values (B, nkv, P, hd) placed before the sequence's, without RoPE</param>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor Keys, Tensor Values)? cache, int start,
+        (Tensor Keys, Tensor Values)? prefix = null)
     {
         long B = x.shape[0], T = x.shape[1];
         // (B, T, C) -> (B, T, nh, hd) -> (B, nh, T, hd)
@@ -97,6 +99,11 @@ public sealed class Attention : nn.Module
             values.narrow(2, start, T).copy_(v);
             k = keys.narrow(2, 0, start + T);   // (B, nkv, S, hd)
             v = values.narrow(2, 0, start + T);
+        }
+        if (prefix is var (prefixKeys, prefixValues))
+        {
+            k = cat([prefixKeys.to(k.dtype), k], 2);   // (B, nkv, P+S, hd)
+            v = cat([prefixValues.to(v.dtype), v], 2);
         }
 
         // Grouped-query attention: each kv head serves heads/kv_heads query heads. (B, nkv, S, hd) -> (B, nh, S, hd)
@@ -122,13 +129,44 @@ public sealed class Attention : nn.Module
     }
 }
 
-// ---- Projections: a plain Linear, or a LoRA-adapted one when the settings target it ----
+// ---- Projections: a plain linear layer, or a LoRA/DoRA- or IA³-adapted one when the settings target it ----
 static class Projection
 {
-    public static nn.Module<Tensor, Tensor> Create(string name, long inFeatures, long outFeatures, bool hasBias, LoraSettings? lora) =>
-        lora is not null && lora.Targets(name)
-            ? new LoraLinear(inFeatures, outFeatures, hasBias, lora.Rank, lora.Scaling, lora.Dropout)
-            : nn.Linear(inFeatures, outFeatures, hasBias: hasBias);
+    public static nn.Module<Tensor, Tensor> Create(string name, long inFeatures, long outFeatures, bool hasBias, PeftSettings? adapter) => adapter switch
+    {
+        LoraSettings lora when lora.Targets(name) => new LoraLinear(inFeatures, outFeatures, hasBias, lora.Rank, lora.Scaling, lora.Dropout, lora.UseDora),
+        Ia3Settings ia3 when ia3.Targets(name) => new Ia3Linear(inFeatures, outFeatures, hasBias, ia3.IsFeedforward(name)),
+        _ => new AutocastLinear(inFeatures, outFeatures, hasBias),
+    };
+}
+
+/// <summary>nn.Linear with the same parameter names and initialisation, whose matmul can run in an autocast dtype.</summary>
+public sealed class AutocastLinear : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly Parameter? bias;
+
+    public AutocastLinear(long inFeatures, long outFeatures, bool hasBias) : base(nameof(AutocastLinear))
+    {
+        weight = new Parameter(empty(outFeatures, inFeatures));
+        nn.init.kaiming_uniform_(weight, Math.Sqrt(5));                    // nn.Linear's reset_parameters
+        if (hasBias)
+        {
+            double bound = 1 / Math.Sqrt(inFeatures);
+            bias = new Parameter(empty(outFeatures));
+            nn.init.uniform_(bias, -bound, bound);
+        }
+        RegisterComponents();
+    }
+
+    public Parameter Weight => weight;
+
+    /// <summary>bfloat16 autocast: inputs and weights are cast for the matmul, the output returns in the input's dtype.</summary>
+    public ScalarType? ComputeDtype { get; set; }
+
+    public override Tensor forward(Tensor x) => ComputeDtype is { } d && d != x.dtype
+        ? nn.functional.linear(x.to(d), weight.to(d), bias?.to(d)).to(x.dtype)
+        : nn.functional.linear(x, weight, bias);
 }
 
 // ---- MLP ----
@@ -136,11 +174,11 @@ public sealed class Mlp : nn.Module
 {
     readonly nn.Module<Tensor, Tensor> gate_proj, up_proj, down_proj;
 
-    public Mlp(int dim, int hidden, LoraSettings? lora = null) : base(nameof(Mlp))
+    public Mlp(int dim, int hidden, PeftSettings? adapter = null) : base(nameof(Mlp))
     {
-        gate_proj = Projection.Create("gate_proj", dim, hidden, false, lora);
-        up_proj = Projection.Create("up_proj", dim, hidden, false, lora);
-        down_proj = Projection.Create("down_proj", hidden, dim, false, lora);
+        gate_proj = Projection.Create("gate_proj", dim, hidden, false, adapter);
+        up_proj = Projection.Create("up_proj", dim, hidden, false, adapter);
+        down_proj = Projection.Create("down_proj", hidden, dim, false, adapter);
         RegisterComponents();
     }
 
@@ -155,18 +193,18 @@ public sealed class DecoderLayer : nn.Module
     readonly Attention self_attn;
     readonly Mlp mlp;
 
-    public DecoderLayer(LlamaConfig c, bool useSdpa, LoraSettings? lora = null) : base(nameof(DecoderLayer))
+    public DecoderLayer(LlamaConfig c, bool useSdpa, PeftSettings? adapter = null) : base(nameof(DecoderLayer))
     {
         input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        self_attn = new Attention(c, useSdpa, lora);
+        self_attn = new Attention(c, useSdpa, adapter);
         post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        mlp = new Mlp(c.HiddenSize, c.IntermediateSize, lora);
+        mlp = new Mlp(c.HiddenSize, c.IntermediateSize, adapter);
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor, Tensor)? cache, int start)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor, Tensor)? cache, int start, (Tensor, Tensor)? prefix = null)
     {
-        x = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, start);
+        x = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, start, prefix);
         return x + mlp.forward(post_attention_layernorm.forward(x));
     }
 }
@@ -178,10 +216,10 @@ public sealed class LlamaBackbone : nn.Module
     internal readonly ModuleList<DecoderLayer> layers;
     internal readonly RmsNorm norm;
 
-    public LlamaBackbone(LlamaConfig c, bool useSdpa, LoraSettings? lora = null) : base("model")
+    public LlamaBackbone(LlamaConfig c, bool useSdpa, PeftSettings? adapter = null) : base("model")
     {
         embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
-        layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, useSdpa, lora)).ToArray());
+        layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, useSdpa, adapter)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
         RegisterComponents();
     }
@@ -190,54 +228,142 @@ public sealed class LlamaBackbone : nn.Module
 public sealed class Llama : nn.Module
 {
     readonly LlamaBackbone model;
-    readonly Linear? lm_head;   // absent when tie_word_embeddings: the LM head is embed_tokens' weight
-    readonly float[] _invFreq;  // (hd/2,) rotary inverse frequencies: a constant, kept out of the state dict
+    readonly AutocastLinear? lm_head;   // absent when tie_word_embeddings: the LM head is embed_tokens' weight
+    readonly Parameter? prompt_embeddings; // prompt tuning (P, C) or prefix tuning (P, layers·2·kv_dim), PEFT's name
+    readonly float[] _invFreq;          // (hd/2,) rotary inverse frequencies: a constant, kept out of the state dict
 
     public LlamaConfig Config { get; }
-    public LoraSettings? Lora { get; }
+    /// <summary>The PEFT method the model was built with, or null for a plain (fully trainable) model.</summary>
+    public PeftSettings? Adapter { get; }
+    public LoraSettings? Lora => Adapter as LoraSettings;
 
-    public Llama(LlamaConfig config, bool useSdpa = true, LoraSettings? lora = null) : base(nameof(Llama))
+    public Llama(LlamaConfig config, bool useSdpa = true, PeftSettings? adapter = null) : base(nameof(Llama))
     {
-        lora?.Validate();
+        adapter?.Validate();
         Config = config;
-        Lora = lora;
-        model = new LlamaBackbone(config, useSdpa, lora);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        Adapter = adapter;
+        model = new LlamaBackbone(config, useSdpa, adapter);
+        if (!config.TieWordEmbeddings) lm_head = new AutocastLinear(config.HiddenSize, config.VocabSize, hasBias: false);
+        if (adapter is PromptSettings prompt)
+        {
+            long width = prompt.Prefix ? 2L * config.NumHiddenLayers * config.NumKeyValueHeads * config.HeadDim : config.HiddenSize;
+            prompt_embeddings = new Parameter(randn(prompt.NumVirtualTokens, width));   // nn.Embedding's N(0, 1), PEFT's RANDOM init
+        }
         _invFreq = Rope.InverseFrequencies(config);
         RegisterComponents();
     }
 
+    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them (training only).</summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>bfloat16 autocast: every projection (and the LM head) multiplies in this dtype; null = the weights' own.</summary>
+    public ScalarType? ComputeDtype
+    {
+        get;
+        set
+        {
+            field = value;
+            foreach (var m in modules())
+                switch (m)
+                {
+                    case AutocastLinear l: l.ComputeDtype = value; break;
+                    case LoraLinear l: l.ComputeDtype = value; break;
+                    case Ia3Linear l: l.ComputeDtype = value; break;
+                }
+        }
+    }
+
+    int VirtualTokens => Adapter is PromptSettings p ? p.NumVirtualTokens : 0;
+
     /// <param name="inputIds">(B, T) token ids</param>
     /// <param name="positions">(B, T) rotary positions of each token</param>
     /// <param name="mask">(B, 1, T, S) additive attention mask</param>
-    /// <returns>logits (B, T, vocab), in float32</returns>
+    /// <returns>logits (B, T, vocab), in float32 (virtual tokens of prompt tuning are not included)</returns>
     public Tensor forward(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
     {
+        if (prompt_embeddings is not null && cache is not null)
+            throw new NotSupportedException("prompt and prefix tuning adapters are applied in training and full-sequence forwards, not with a KV cache.");
+        long B = inputIds.shape[0], P = VirtualTokens;
         var x = model.embed_tokens.forward(inputIds);                                         // (B, T, C)
+        (Tensor, Tensor)[]? prefixes = null;
+        if (prompt_embeddings is not null && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled)
+        {
+            // Prompt tuning: the virtual tokens come first, at positions 0..P-1; every real token may attend to them.
+            x = cat([prompt_embeddings.to(x.dtype).unsqueeze(0).expand(B, -1, -1), x], 1);   // (B, P+T, C)
+            positions = cat([arange(P, dtype: positions.dtype, device: positions.device).unsqueeze(0).expand(B, -1), positions + P], 1);
+            mask = PromptMask(mask, P);
+        }
+        else if (prompt_embeddings is not null && AdaptersEnabled)
+        {
+            // Prefix tuning: per layer, P learned keys and values before the sequence's; real tokens start at position P.
+            prefixes = PrefixKeysValues(B, x.dtype);
+            positions = positions + P;
+            mask = cat([zeros([mask.shape[0], 1, mask.shape[2], P], mask.dtype, mask.device), mask], -1);   // (B, 1, T, P+S)
+        }
         // angles (B, T, hd/2) -> cos/sin (B, 1, T, hd), halves repeated to match rotate_half
         var angles = positions.to(ScalarType.Float32).unsqueeze(-1) * tensor(_invFreq, device: x.device);
         var cos = cat([angles.cos(), angles.cos()], -1).unsqueeze(1).to(x.dtype);
         var sin = cat([angles.sin(), angles.sin()], -1).unsqueeze(1).to(x.dtype);
+        bool recompute = GradientCheckpointing && training && is_grad_enabled() && cache is null;
         for (int i = 0; i < model.layers.Count; i++)
         {
             (Tensor, Tensor)? layerCache = cache is null ? null : (cache.Keys[i], cache.Values[i]);
-            x = model.layers[i].forward(x, cos, sin, mask, layerCache, start);
+            (Tensor, Tensor)? prefix = prefixes?[i];
+            x = recompute
+                ? CheckpointedLayer.Apply(model.layers[i], x, cos, sin, mask, prefix)
+                : model.layers[i].forward(x, cos, sin, mask, layerCache, start, prefix);
         }
         x = model.norm.forward(x);
-        var logits = lm_head is null ? matmul(x, model.embed_tokens.weight!.t()) : lm_head.forward(x);
+        if (P > 0 && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled) x = x.narrow(1, P, x.shape[1] - P);
+        var logits = lm_head is not null ? lm_head.forward(x)
+            : ComputeDtype is { } d && d != x.dtype ? matmul(x.to(d), model.embed_tokens.weight!.to(d).t())
+            : matmul(x, model.embed_tokens.weight!.t());
         return logits.to(ScalarType.Float32);
     }
 
-    /// <summary>The adapter parameters (PEFT names without the base_model.model. prefix), empty without LoRA.</summary>
-    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
-        named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal));
+    // (B, 1, T, S) -> (B, 1, P+T, P+S): virtual tokens attend causally among themselves, real tokens see all of them.
+    static Tensor PromptMask(Tensor mask, long P)
+    {
+        long B = mask.shape[0], T = mask.shape[2], S = mask.shape[3];
+        var top = cat([CausalMask(P, device: mask.device).to(mask.dtype).expand(B, 1, P, P),
+                       full([B, 1, P, S], float.NegativeInfinity, mask.dtype, mask.device)], -1);    // (B, 1, P, P+S)
+        var bottom = cat([zeros([B, 1, T, P], mask.dtype, mask.device), mask.expand(B, 1, T, S)], -1); // (B, 1, T, P+S)
+        return cat([top, bottom], 2);
+    }
 
-    /// <summary>Computes the base model alone until disposed (every LoRA layer's adapter switched off).</summary>
+    // (P, L·2·nkv·hd) -> per layer (keys, values), each (B, nkv, P, hd): PEFT's layout [layer][key, value][kv head][hd].
+    (Tensor, Tensor)[] PrefixKeysValues(long B, ScalarType dtype)
+    {
+        long P = prompt_embeddings!.shape[0];
+        int L = Config.NumHiddenLayers, nkv = Config.NumKeyValueHeads, hd = Config.HeadDim;
+        var kv = prompt_embeddings.to(dtype).view(P, 2 * L, nkv, hd).permute(1, 2, 0, 3);   // (2L, nkv, P, hd)
+        return Enumerable.Range(0, L)
+            .Select(l => (kv[2 * l].unsqueeze(0).expand(B, -1, -1, -1), kv[2 * l + 1].unsqueeze(0).expand(B, -1, -1, -1)))
+            .ToArray();
+    }
+
+    /// <summary>The trainable adapter parameters (PEFT names without the base_model.model. prefix), empty without an adapter.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
+        named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal) || p.name.EndsWith(".ia3_l", StringComparison.Ordinal)
+                                      || p.name == "prompt_embeddings");
+
+    bool AdaptersEnabled { get; set; } = true;
+
+    /// <summary>Computes the base model alone until disposed (every adapter switched off).</summary>
     public IDisposable AdaptersDisabled()
     {
-        var layers = modules().OfType<LoraLinear>().Where(l => l.AdaptersEnabled).ToList();
-        foreach (var l in layers) l.AdaptersEnabled = false;
-        return new Restore(() => { foreach (var l in layers) l.AdaptersEnabled = true; });
+        var lora = modules().OfType<LoraLinear>().Where(l => l.AdaptersEnabled).ToList();
+        var ia3 = modules().OfType<Ia3Linear>().Where(l => l.AdaptersEnabled).ToList();
+        bool prompt = AdaptersEnabled;
+        foreach (var l in lora) l.AdaptersEnabled = false;
+        foreach (var l in ia3) l.AdaptersEnabled = false;
+        AdaptersEnabled = false;
+        return new Restore(() =>
+        {
+            foreach (var l in lora) l.AdaptersEnabled = true;
+            foreach (var l in ia3) l.AdaptersEnabled = true;
+            AdaptersEnabled = prompt;
+        });
     }
 
     sealed class Restore(Action restore) : IDisposable

@@ -7,36 +7,39 @@ namespace FineTune.Torch;
 
 public static class LlamaCheckpoints
 {
-    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true, LoraSettings? lora = null) =>
+    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true, PeftSettings? adapter = null) =>
         Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), useSdpa,
-             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, lora);
+             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, adapter);
 
     public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors, ScalarType dtype = ScalarType.Float32, bool useSdpa = true,
-        LoraSettings? lora = null)
+        PeftSettings? adapter = null)
     {
         var byName = tensors.ToDictionary(t => t.Name);
-        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info, "tensors", lora);
+        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info, "tensors", adapter);
     }
 
-    // With LoRA, the base weights come from the checkpoint and are frozen; the adapters keep their fresh initialisation.
+    // With an adapter, the base weights come from the checkpoint and are frozen; the adapters keep their fresh
+    // initialisation (DoRA's magnitudes are then set from the loaded base).
     static Llama Load(LlamaConfig config, Func<string, TensorData> read, ScalarType dtype, bool useSdpa,
-        Func<string, TensorInfo?> describe, string source, LoraSettings? lora)
+        Func<string, TensorInfo?> describe, string source, PeftSettings? adapter)
     {
         LlamaWeights.Check(config, describe, source);
-        var model = new Llama(config, useSdpa, lora);
+        var model = new Llama(config, useSdpa, adapter);
+        var adapterNames = model.AdapterParameters().Select(p => p.Name).ToHashSet();
         using (no_grad())
         {
             foreach (var (name, parameter) in model.named_parameters())
             {
-                if (name.Contains(".lora_", StringComparison.Ordinal)) continue;
-                if (lora is not null) parameter.requires_grad = false;
+                if (adapterNames.Contains(name)) continue;
+                if (adapter is not null) parameter.requires_grad = false;
                 var data = read(name);
                 using var values = tensor(data.ToFloat32(), data.Shape);
                 parameter.copy_(values);
             }
         }
         if (dtype != ScalarType.Float32) model.to(dtype);
-        if (lora is { QuantizeBase: true })
+        foreach (var module in model.modules().OfType<LoraLinear>()) module.InitializeMagnitude();
+        if (adapter is LoraSettings { QuantizeBase: true })
             foreach (var module in model.modules().OfType<LoraLinear>()) module.QuantizeBase();
         model.eval();
         return model;
@@ -52,8 +55,8 @@ public static class LlamaCheckpoints
     /// <summary>Writes config.json and safetensors in Hugging Face layout (sharded past <paramref name="maxShardBytes"/>).</summary>
     public static void Save(Llama model, string directory, DType dtype = DType.F32, long maxShardBytes = 5L << 30)
     {
-        if (model.Lora is not null)
-            throw new InvalidOperationException("a LoRA model saves its adapter (LoraAdapters.Save) or is merged (finetune merge); its base is unchanged.");
+        if (model.Adapter is not null)
+            throw new InvalidOperationException("an adapted model saves its adapter (PeftExport.Save) or is merged (finetune merge); its base is unchanged.");
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var infos = LlamaWeights.Expected(model.Config).Select(e => new TensorInfo(e.Name, dtype, e.Shape)).ToList();
         HfCheckpoint.Save(directory, model.Config with { TorchDtype = dtype.TorchName() }, infos, info =>

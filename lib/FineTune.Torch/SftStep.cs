@@ -35,34 +35,8 @@ public sealed class SftStep : IDisposable
     {
         _model.train();
         using var scope = NewDisposeScope();
-        int B = rows.Count, T = rows.Max(r => r.Ids.Length) - 1;
-        var inputs = new long[B * T];
-        var targets = new long[B * T];
-        var positions = new long[B * T];
-        var mask = new float[B * T * T];
-        for (int b = 0; b < B; b++)
-        {
-            var row = rows[b];
-            int segmentStart = 0;
-            for (int t = 0; t < T; t++)
-            {
-                int segment = t < row.Ids.Length ? row.Segments[t] : -1;
-                if (t > 0 && t < row.Ids.Length && row.Segments[t] != row.Segments[t - 1]) segmentStart = t;
-                inputs[b * T + t] = segment >= 0 ? row.Ids[t] : 0;
-                positions[b * T + t] = segment >= 0 ? t - segmentStart : 0;
-                bool trained = t + 1 < row.Ids.Length && row.Segments[t + 1] == segment && row.Mask[t + 1] != 0;
-                targets[b * T + t] = trained ? row.Ids[t + 1] : -100;
-                for (int j = 0; j <= t; j++)
-                {
-                    // Causal within the example; padding sees only itself so its softmax stays finite.
-                    bool allowed = segment >= 0 ? j < row.Ids.Length && row.Segments[j] == segment : j == t;
-                    mask[(b * T + t) * T + j] = allowed ? 0f : float.NegativeInfinity;
-                }
-                for (int j = t + 1; j < T; j++) mask[(b * T + t) * T + j] = float.NegativeInfinity;
-            }
-        }
-        var logits = _model.forward(tensor(inputs, [B, T]), tensor(positions, [B, T]), tensor(mask, [B, 1, T, T])); // (B, T, V)
-        var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), tensor(targets), ignore_index: -100);
+        var batch = SftLoss.Compute(_model, rows);
+        var loss = batch.Sum / Math.Max(1, batch.Tokens);
         _optimizer.zero_grad();
         loss.backward();
         _model.eval();

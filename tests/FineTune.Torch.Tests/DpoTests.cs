@@ -20,7 +20,7 @@ public class DpoTests
         var config = TestModels.Tiny(bias: false);
         var weights = LlamaWeights.Random(config, seed: 13, std: 0.2f);
         using var baseModel = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights));
-        using var model = LlamaCheckpoints.Load(config, weights, lora: new LoraSettings(8, 16, ["all-linear"]));
+        using var model = LlamaCheckpoints.Load(config, weights, adapter: new LoraSettings(8, 16, ["all-linear"]));
         using var dpo = new DpoStep(model, learningRate: 5e-3, beta: 0.5);
 
         var first = dpo.Run(Pairs);

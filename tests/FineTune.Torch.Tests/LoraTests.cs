@@ -30,7 +30,7 @@ public class LoraTests(ITestOutputHelper output)
     {
         var (config, weights) = Base();
         using var plain = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights));
-        using var adapted = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights, lora: QV));
+        using var adapted = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights, adapter: QV));
         int[] tokens = [1, 2, 3, 4, 5];
         Assert.Equal(plain.Forward(tokens)[^1], adapted.Forward(tokens)[^1]);
         Assert.Equal(2 * 2 * 2, adapted.Model.AdapterParameters().Count()); // 2 layers x (q, v) x (A, B)
@@ -40,7 +40,7 @@ public class LoraTests(ITestOutputHelper output)
     public void Training_lowers_the_loss_and_changes_only_the_adapters()
     {
         var (config, weights) = Base();
-        using var model = LlamaCheckpoints.Load(config, weights, lora: QV);
+        using var model = LlamaCheckpoints.Load(config, weights, adapter: QV);
         var before = model.state_dict().Where(kv => !kv.Key.Contains(".lora_")).ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         var adaptersBefore = model.AdapterParameters().ToDictionary(p => p.Name, p => p.Parameter.clone());
         using var step = new SftStep(model, learningRate: 1e-2);
@@ -59,11 +59,11 @@ public class LoraTests(ITestOutputHelper output)
     public void Exported_adapter_merges_into_the_base_with_the_lora_models_logits()
     {
         var (config, weights) = Base();
-        using var model = LlamaCheckpoints.Load(config, weights, lora: QV with { UseRslora = true });
+        using var model = LlamaCheckpoints.Load(config, weights, adapter: QV with { UseRslora = true });
         using (var step = new SftStep(model, learningRate: 1e-2))
             for (int i = 0; i < 10; i++) step.Run(MemorisationSet());
         using var dir = new TempDir();
-        LoraAdapters.Save(model, dir.Path, "tiny-base");
+        PeftExport.Save(model, dir.Path, "tiny-base");
 
         var adapter = PeftAdapter.Load(dir.Path);
         Assert.True(adapter.Config.UseRslora);
@@ -84,7 +84,7 @@ public class LoraTests(ITestOutputHelper output)
     public void A_target_module_that_matches_nothing_is_named()
     {
         var (config, weights) = Base();
-        var e = Assert.Throws<ArgumentException>(() => LlamaCheckpoints.Load(config, weights, lora: QV with { TargetModules = ["qkv"] }));
+        var e = Assert.Throws<ArgumentException>(() => LlamaCheckpoints.Load(config, weights, adapter: QV with { TargetModules = ["qkv"] }));
         Assert.Contains("'qkv'", e.Message);
     }
 }
@@ -100,7 +100,7 @@ public class QloraTests
         var config = TestModels.Tiny(bias: false);
         var weights = FineTune.Models.Checkpoints.LlamaWeights.Random(config, seed: 11, std: 0.2f);
         using var full = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights));
-        using var model = LlamaCheckpoints.Load(config, weights, lora: Q);
+        using var model = LlamaCheckpoints.Load(config, weights, adapter: Q);
 
         var linears = model.modules().OfType<LoraLinear>().ToList();
         Assert.Equal(2 * 7, linears.Count);

@@ -1,0 +1,93 @@
+// AdamW (Loshchilov and Hutter 2019) as PyTorch computes it: decoupled weight decay p ← p·(1 - lr·λ), moments
+// m ← β1·m + (1-β1)·g and v ← β2·v + (1-β2)·g², update p ← p - lr/(1-β1^t) · m / (√v/√(1-β2^t) + ε). Two groups: with
+// and without decay (norms, biases and adapter scale vectors never decay). The state is plain tensors by parameter
+// name, so a checkpoint stores it exactly and a resumed run continues bit for bit.
+using FineTune.Models.Checkpoints;
+
+namespace FineTune.Training;
+
+public sealed class AdamW : IDisposable
+{
+    readonly (string Name, Parameter Parameter, bool Decay)[] _parameters;
+    readonly Tensor[] _m, _v;
+    readonly double _beta1, _beta2, _eps, _weightDecay;
+
+    /// <summary>Optimizer steps taken (t in the bias corrections).</summary>
+    public long Step { get; private set; }
+
+    public AdamW(IEnumerable<(string Name, Parameter Parameter)> trainable, double weightDecay, double beta1, double beta2, double eps)
+    {
+        _parameters = trainable.Select(p => (p.Name, p.Parameter, weightDecay > 0 && Decays(p.Name, p.Parameter))).ToArray();
+        if (_parameters.Length == 0) throw new InvalidOperationException("the model has no trainable parameters.");
+        _m = _parameters.Select(p => zeros_like(p.Parameter, dtype: ScalarType.Float32)).ToArray();
+        _v = _parameters.Select(p => zeros_like(p.Parameter, dtype: ScalarType.Float32)).ToArray();
+        (_beta1, _beta2, _eps, _weightDecay) = (beta1, beta2, eps, weightDecay);
+    }
+
+    public IReadOnlyList<Parameter> Parameters => _parameters.Select(p => p.Parameter).ToArray();
+
+    /// <summary>Names of the parameters that get weight decay (for the report).</summary>
+    public IEnumerable<string> Decayed => _parameters.Where(p => p.Decay).Select(p => p.Name);
+
+    static bool Decays(string name, Parameter p) =>
+        p.dim() >= 2 && !name.Contains("norm", StringComparison.Ordinal) && !name.EndsWith(".ia3_l", StringComparison.Ordinal);
+
+    public void ZeroGrad()
+    {
+        foreach (var (_, p, _) in _parameters) p.grad?.zero_();
+    }
+
+    public void Update(double lr)
+    {
+        Step++;
+        double correction1 = 1 - Math.Pow(_beta1, Step), correction2 = 1 - Math.Pow(_beta2, Step);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            var (_, p, decay) = _parameters[i];
+            if (p.grad is not { } g) continue;
+            if (decay) p.mul_(1 - lr * _weightDecay);
+            _m[i].mul_(_beta1).add_(g, alpha: 1 - _beta1);
+            _v[i].mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
+            var denominator = (_v[i].sqrt() / Math.Sqrt(correction2)).add_(_eps);
+            p.addcdiv_(_m[i], denominator, value: -lr / correction1);
+        }
+    }
+
+    public void Save(string path)
+    {
+        var tensors = new List<TensorData>();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg", _m[i].shape, Floats(_m[i])));
+            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg_sq", _v[i].shape, Floats(_v[i])));
+        }
+        SafeTensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+    }
+
+    public void Load(string path, long step)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        using var _ = no_grad();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            foreach (var (suffix, state) in new[] { (".exp_avg", _m[i]), (".exp_avg_sq", _v[i]) })
+            {
+                var data = file.Read(_parameters[i].Name + suffix);
+                if (!data.Shape.SequenceEqual(state.shape))
+                    throw new InvalidDataException($"{path}: '{data.Name}' has shape {data.Info.ShapeText}, the parameter has [{string.Join(", ", state.shape)}].");
+                using var values = tensor(data.ToFloat32(), data.Shape);
+                state.copy_(values);
+            }
+        }
+        Step = step;
+    }
+
+    static float[] Floats(Tensor t) => t.contiguous().data<float>().ToArray();
+
+    public void Dispose()
+    {
+        foreach (var t in _m.Concat(_v)) t.Dispose();
+    }
+}

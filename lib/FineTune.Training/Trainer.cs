@@ -1,0 +1,431 @@
+// The training loop: SFT or DPO over a tokenized dataset with any method (full, LoRA, DoRA, QLoRA, IA³, prompt or
+// prefix tuning). Per optimizer step: the step's micro-batches (gradient accumulation, the loss normalised by the
+// trained tokens of the whole step), global-norm clipping, AdamW at the scheduled rate; validation every N steps with
+// early stopping and the best weights kept; atomic checkpoints that a restarted run continues from bit for bit.
+// Usage: using var t = Trainer.Create(config); var report = t.Train(progress, ct);
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Data.Tokenization;
+using FineTune.Models;
+using FineTune.Models.Checkpoints;
+using FineTune.Torch;
+
+namespace FineTune.Training;
+
+public sealed class Trainer : IDisposable
+{
+    static readonly string[] TokenizerFiles =
+        ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt"];
+
+    readonly TrainingConfig _config;
+    readonly string _configJson;
+    readonly Llama _model;
+    readonly Llama? _reference;              // DPO with full fine-tuning: a frozen copy of the base
+    readonly AdamW _optimizer;
+    readonly TokenizedSplit _train;
+    readonly TokenizedSplit? _validation;
+    readonly TokenizedManifest _manifest;
+    readonly BatchPlan[] _plans;             // one per epoch, rebuilt identically on resume
+    readonly int _rowLength, _totalSteps;
+    readonly LearningRateSchedule _schedule;
+    readonly TrainingTelemetry _telemetry;
+    readonly string _runId;
+    TrainerState _state;
+    readonly List<StepMetrics> _history;
+    readonly List<EvalMetrics> _evals;
+    readonly string? _resumedFrom;
+
+    public Llama Model => _model;
+    public int TotalSteps => _totalSteps;
+    public TrainerState State => _state;
+
+    Trainer(TrainingConfig config, Llama model, Llama? reference, TokenizedManifest manifest, TokenizedSplit train, TokenizedSplit? validation,
+        string runId, System.Diagnostics.Metrics.IMeterFactory? meters)
+    {
+        _config = config;
+        _configJson = TrainingConfigLoader.ToJson(config);
+        _model = model;
+        _reference = reference;
+        _manifest = manifest;
+        _train = train;
+        _validation = validation;
+        _runId = runId;
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
+        _optimizer = new AdamW(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1, config.Optimizer.Beta2, config.Optimizer.Eps);
+        _rowLength = RowLength(config, train, validation);
+        bool packing = config.Data.Packing && config.Objective == "sft";
+        _plans = Enumerable.Range(0, config.Training.Epochs)
+            .Select(e => BatchPlan.Create(train.Lengths, config.Training.MicroBatchSize, _rowLength, packing, config.Training.Seed, e)).ToArray();
+        int accumulation = config.Training.GradientAccumulationSteps;
+        int all = _plans.Sum(p => p.Steps(accumulation));
+        _totalSteps = Math.Min(all, config.Training.MaxSteps ?? int.MaxValue);
+        _schedule = LearningRateSchedule.From(config, _totalSteps);
+        _telemetry = new TrainingTelemetry(runId, config.Method, meters);
+        _history = [];
+        _evals = [];
+        _state = new TrainerState
+        {
+            Step = 0, Epoch = 0, StepInEpoch = 0, TokensSeen = 0, Seconds = 0, RngState = "", History = [], Evals = [], ConfigJson = _configJson,
+        };
+
+        var checkpoint = FindResumePoint(config);
+        if (checkpoint is not null)
+        {
+            var state = TrainingCheckpoints.ReadState(checkpoint);
+            CheckSameRun(state.ConfigJson, checkpoint);
+            TrainingCheckpoints.RestoreWeights(model, checkpoint);
+            _optimizer.Load(Path.Combine(checkpoint, TrainingCheckpoints.OptimizerFile), state.Step);
+            using (var rng = tensor(Convert.FromBase64String(state.RngState), dtype: ScalarType.Byte)) set_rng_state(rng);
+            _state = state;
+            _history.AddRange(state.History);
+            _evals.AddRange(state.Evals);
+            _resumedFrom = checkpoint;
+        }
+        else if (config.Resume == "never" && System.IO.Directory.Exists(TrainingCheckpoints.Directory(config.OutputDir)))
+        {
+            System.IO.Directory.Delete(TrainingCheckpoints.Directory(config.OutputDir), recursive: true);   // a fresh run replaces the old one's checkpoints
+        }
+    }
+
+    /// <summary>Setup: loads the base with the configured method, the data, the optimizer; resumes when a checkpoint applies.</summary>
+    public static Trainer Create(TrainingConfig config, string? runId = null, System.Diagnostics.Metrics.IMeterFactory? meters = null)
+    {
+        set_num_threads(config.Training.Threads ?? Environment.ProcessorCount);
+        manual_seed(config.Training.Seed);
+        var manifestDir = config.Data.Path;
+        if (!File.Exists(Path.Combine(manifestDir, TokenizedManifest.FileName)))
+            throw new FileNotFoundException($"data.path '{manifestDir}' has no {TokenizedManifest.FileName} (expected a tokenized dataset from `finetune data tokenize`).");
+        var manifest = TokenizedManifest.Read(manifestDir);
+        var train = TokenizedSplit.Open(manifestDir, manifest, "train")
+            ?? throw new InvalidDataException($"data.path '{manifestDir}' has no train split.");
+        var validation = TokenizedSplit.Open(manifestDir, manifest, "validation");
+        var wantKind = config.Objective == "dpo" ? ShardKind.Pairs : ShardKind.Sequences;
+        if (train.Kind != wantKind)
+            throw new InvalidDataException($"objective '{config.Objective}' needs {(wantKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but '{manifestDir}' holds {train.Kind}.");
+        if (train.Count == 0) throw new InvalidDataException($"the train split of '{manifestDir}' is empty.");
+
+        var adapter = TrainingConfigLoader.Adapter(config);
+        var model = LoadBase(config.BaseModel, adapter);
+        if (manifest.VocabSize > model.Config.VocabSize)
+            throw new InvalidDataException($"the dataset was tokenized with a vocabulary of {manifest.VocabSize}, the model has {model.Config.VocabSize} (tokenized for another model?).");
+        Llama? reference = null;
+        if (config.Objective == "dpo" && adapter is null)
+        {
+            reference = LoadBase(config.BaseModel, null);
+            foreach (var p in reference.parameters()) p.requires_grad = false;
+        }
+        model.GradientCheckpointing = config.Training.GradientCheckpointing;
+        if (UseBf16(config.Training.Bf16)) { model.ComputeDtype = ScalarType.BFloat16; if (reference is not null) reference.ComputeDtype = ScalarType.BFloat16; }
+        return new Trainer(config, model, reference, manifest, train, validation, runId ?? Guid.NewGuid().ToString("n"), meters);
+    }
+
+    public static Llama LoadBase(string path, PeftSettings? adapter)
+    {
+        if (HfCheckpoint.IsCheckpointDirectory(path))
+        {
+            using var checkpoint = HfCheckpoint.Open(path);
+            return LlamaCheckpoints.Load(checkpoint, ScalarType.Float32, adapter: adapter);   // float32 master weights
+        }
+        if (File.Exists(path))
+        {
+            var (config, tensors) = Llama2cCheckpoint.Read(path);
+            return LlamaCheckpoints.Load(config, tensors, adapter: adapter);
+        }
+        throw new FileNotFoundException($"base_model '{path}' not found: expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+    }
+
+    /// <summary>bf16 autocast: "auto" takes it where the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX).</summary>
+    public static bool UseBf16(string setting) => setting switch
+    {
+        "true" => true,
+        "auto" => CpuHasBf16(),
+        _ => false,
+    };
+
+    static bool CpuHasBf16()
+    {
+        try
+        {
+            var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
+            return flags.Split(' ').Any(f => f is "avx512_bf16" or "amx_bf16");
+        }
+        catch (IOException) { return false; }
+    }
+
+    static int RowLength(TrainingConfig config, TokenizedSplit train, TokenizedSplit? validation)
+    {
+        int longest = Math.Max(train.Lengths.Max(), validation is { Count: > 0 } v ? v.Lengths.Max() : 0);
+        if (config.Data.MaxLength is not { } max) return longest;
+        foreach (var split in new[] { train, validation })
+            if (split is not null)
+                for (int i = 0; i < split.Count; i++)
+                    if (split.Lengths[i] > max)
+                        throw new InvalidDataException($"{split.Name} example {i} has {split.Lengths[i]} tokens, more than data.max_length {max} (truncate when tokenizing: finetune data tokenize --max-length {max}).");
+        return max;
+    }
+
+    string? FindResumePoint(TrainingConfig config)
+    {
+        if (config.Resume == "never") return null;
+        if (config.Resume != "auto")
+        {
+            if (!File.Exists(Path.Combine(config.Resume, TrainingCheckpoints.StateFile)))
+                throw new FileNotFoundException($"resume '{config.Resume}' is not a checkpoint directory (no {TrainingCheckpoints.StateFile}).");
+            return config.Resume;
+        }
+        var all = TrainingCheckpoints.List(config.OutputDir);
+        return all.Count == 0 ? null : all[^1].Path;
+    }
+
+    // A checkpoint continues only the run that wrote it: everything but where it goes and how long it runs must match.
+    void CheckSameRun(string storedJson, string checkpoint)
+    {
+        string[] free = ["output_dir", "resume", "training.max_steps", "training.log_every_steps", "eval.every_steps", "eval.max_batches",
+                         "eval.early_stopping_patience", "eval.min_delta", "checkpoint.every_steps", "checkpoint.keep_last"];
+        var stored = JsonNode.Parse(storedJson)!.AsObject();
+        var current = JsonNode.Parse(_configJson)!.AsObject();
+        foreach (var key in Keys(stored, "").Union(Keys(current, "")).Where(k => !free.Contains(k)))
+            if (Lookup(stored, key) != Lookup(current, key))
+                throw new InvalidOperationException($"{checkpoint} was written by a run with a different config: '{key}' was {Lookup(stored, key) ?? "absent"}, now {Lookup(current, key) ?? "absent"}. " +
+                                                    "Use another output_dir, set resume: never to start over, or restore the setting.");
+    }
+
+    static IEnumerable<string> Keys(JsonObject o, string prefix) =>
+        o.SelectMany(kv => kv.Value is JsonObject child ? Keys(child, prefix + kv.Key + ".") : [prefix + kv.Key]);
+
+    static string? Lookup(JsonObject o, string key)
+    {
+        JsonNode? node = o;
+        foreach (var part in key.Split('.')) node = node?[part];
+        return node?.ToJsonString();
+    }
+
+    /// <summary>Runs the loop to the end (or early stop, or cancellation, which writes a checkpoint first).</summary>
+    public TrainingReport Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        System.IO.Directory.CreateDirectory(_config.OutputDir);
+        File.WriteAllText(Path.Combine(_config.OutputDir, "config.json"), _configJson);
+        RewriteMetricsFile();
+        if (_resumedFrom is not null) progress?.Report(new TrainingProgress(_state.Step, _totalSteps, null, null, $"resumed from {_resumedFrom} at step {_state.Step}"));
+        var clock = Stopwatch.StartNew();
+        double secondsBefore = _state.Seconds;
+        string stopReason = _state.Step >= _totalSteps ? "completed" : "";
+        int accumulation = _config.Training.GradientAccumulationSteps;
+        int epoch = _state.Epoch, stepInEpoch = _state.StepInEpoch, step = _state.Step;
+        long tokensSeen = _state.TokensSeen;
+        if (step == 0 && _evals.Count == 0 && _config.Eval.OnStart && _validation is { Count: > 0 }) EvaluateAndKeepBest(0, progress, clock.Elapsed);
+        while (stopReason == "" && step < _totalSteps)
+        {
+            if (stepInEpoch >= _plans[epoch].Steps(accumulation)) { epoch++; stepInEpoch = 0; continue; }
+            var stepClock = Stopwatch.StartNew();
+            var micro = _plans[epoch].MicroBatchesOfStep(stepInEpoch, accumulation).ToList();
+            var (loss, accuracy, tokens, rewards) = ForwardBackward(micro);
+            double gradNorm;
+            using (var scope = NewDisposeScope())
+                gradNorm = nn.utils.clip_grad_norm_(_optimizer.Parameters, _config.Optimizer.MaxGradNorm is > 0 and var max ? max : double.PositiveInfinity);
+            double lr = _schedule.At(step);
+            _optimizer.Update(lr);
+            step++; stepInEpoch++; tokensSeen += tokens;
+            var metrics = new StepMetrics
+            {
+                Step = step, Epoch = epoch + (double)stepInEpoch / _plans[epoch].Steps(accumulation), TrainLoss = loss, TokenAccuracy = accuracy,
+                LearningRate = lr, GradNorm = gradNorm, Tokens = tokens, TokensPerSecond = tokens / stepClock.Elapsed.TotalSeconds,
+                PeakMemoryBytes = PeakMemory(), RewardChosen = rewards?.Chosen, RewardRejected = rewards?.Rejected,
+                RewardMargin = rewards is { } r ? r.Chosen - r.Rejected : null,
+            };
+            _history.Add(metrics);
+            _telemetry.Record(metrics);
+            AppendMetrics(metrics);
+            if (step % _config.Training.LogEverySteps == 0 || step == _totalSteps)
+                progress?.Report(new TrainingProgress(step, _totalSteps, metrics, null, null) { Elapsed = clock.Elapsed });
+
+            bool last = step == _totalSteps;
+            if (_validation is { Count: > 0 } && (last || _config.Eval.EverySteps > 0 && step % _config.Eval.EverySteps == 0)
+                && EvaluateAndKeepBest(step, progress, clock.Elapsed))
+                stopReason = "early_stopped";
+            if (cancellationToken.IsCancellationRequested && stopReason == "") stopReason = "cancelled";
+            if (last && stopReason == "") stopReason = "completed";
+            bool periodic = _config.Checkpoint.EverySteps > 0 && step % _config.Checkpoint.EverySteps == 0;
+            if (periodic || stopReason != "")
+            {
+                _state = _state with
+                {
+                    Step = step, Epoch = epoch, StepInEpoch = stepInEpoch, TokensSeen = tokensSeen, Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
+                    RngState = RngState(), History = [.. _history], Evals = [.. _evals],
+                };
+                TrainingCheckpoints.Save(_config.OutputDir, _model, _optimizer, _state, _config.BaseModel);
+                TrainingCheckpoints.Rotate(_config.OutputDir, _config.Checkpoint.KeepLast, _state.BestStep);
+            }
+        }
+        if (stopReason == "") stopReason = "completed";
+        return Finish(stopReason, secondsBefore + clock.Elapsed.TotalSeconds);
+    }
+
+    // Evaluates, records, keeps the weights when they are the best so far; true when early stopping's patience ran out.
+    bool EvaluateAndKeepBest(int step, IProgress<TrainingProgress>? progress, TimeSpan elapsed)
+    {
+        var eval = Evaluate(step);
+        _evals.Add(eval);
+        _telemetry.Record(eval);
+        AppendMetrics(eval);
+        progress?.Report(new TrainingProgress(step, _totalSteps, null, eval, null) { Elapsed = elapsed });
+        if (_state.BestValidLoss is not { } best || eval.ValidLoss < best - _config.Eval.MinDelta)
+        {
+            _state = _state with { BestValidLoss = eval.ValidLoss, BestStep = step, EvalsWithoutImprovement = 0 };
+            TrainingCheckpoints.WriteWeightsAtomically(_model, Path.Combine(_config.OutputDir, "best"), _config.BaseModel, CarriedFiles());
+            return false;
+        }
+        _state = _state with { EvalsWithoutImprovement = _state.EvalsWithoutImprovement + 1 };
+        return _config.Eval.EarlyStoppingPatience is { } patience && _state.EvalsWithoutImprovement >= patience;
+    }
+
+    (double Loss, double Accuracy, long Tokens, (double Chosen, double Rejected)? Rewards) ForwardBackward(IReadOnlyList<int[][]> microBatches)
+    {
+        _model.train();
+        _optimizer.ZeroGrad();
+        long inputTokens = 0;
+        try
+        {
+            if (_config.Objective == "dpo")
+            {
+                int pairs = microBatches.Sum(b => b.Length);
+                double lossSum = 0, chosen = 0, rejected = 0;
+                int correct = 0;
+                foreach (var batch in microBatches)
+                {
+                    using var scope = NewDisposeScope();
+                    var examples = batch.Select(row => Pair(_train.Read(row[0]))).ToList();
+                    inputTokens += examples.Sum(p => (long)p.ChosenIds.Length + p.RejectedIds.Length);
+                    var result = DpoLoss.Compute(_model, _reference, examples, _config.Dpo.Beta);
+                    (result.Sum / pairs).backward();
+                    lossSum += result.Sum.item<float>();
+                    chosen += result.RewardChosenSum; rejected += result.RewardRejectedSum; correct += result.Correct;
+                }
+                return (lossSum / pairs, (double)correct / pairs, inputTokens, (chosen / pairs, rejected / pairs));
+            }
+            long trained = microBatches.Sum(b => b.Sum(row => row.Sum(i => (long)_train.TrainedTokens[i])));
+            double sum = 0;
+            long hits = 0;
+            foreach (var batch in microBatches)
+            {
+                using var scope = NewDisposeScope();
+                var rows = Rows(_train, batch);
+                inputTokens += rows.Sum(r => (long)r.Ids.Length);
+                var result = SftLoss.Compute(_model, rows);
+                (result.Sum / Math.Max(1, trained)).backward();   // the step's loss is the mean over all its trained tokens
+                sum += result.Sum.item<float>();
+                hits += result.Correct;
+            }
+            return (sum / Math.Max(1, trained), (double)hits / Math.Max(1, trained), inputTokens, null);
+        }
+        finally { _model.eval(); }
+    }
+
+    EvalMetrics Evaluate(int step)
+    {
+        var clock = Stopwatch.StartNew();
+        var split = _validation!;
+        bool packing = _config.Data.Packing && _config.Objective == "sft";
+        var plan = BatchPlan.Create(split.Lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0, shuffle: false);
+        var batches = plan.MicroBatches.Take(_config.Eval.MaxBatches ?? int.MaxValue);
+        double sum = 0;
+        long tokens = 0, hits = 0;
+        using var _ = no_grad();
+        _model.eval();
+        foreach (var batch in batches)
+        {
+            using var scope = NewDisposeScope();
+            if (_config.Objective == "dpo")
+            {
+                var result = DpoLoss.Compute(_model, _reference, batch.Select(row => Pair(split.Read(row[0]))).ToList(), _config.Dpo.Beta);
+                sum += result.Sum.item<float>(); tokens += result.Pairs; hits += result.Correct;
+            }
+            else
+            {
+                var result = SftLoss.Compute(_model, Rows(split, batch));
+                sum += result.Sum.item<float>(); tokens += result.Tokens; hits += result.Correct;
+            }
+        }
+        return new EvalMetrics(step, sum / Math.Max(1, tokens), (double)hits / Math.Max(1, tokens), tokens, clock.Elapsed.TotalSeconds);
+    }
+
+    static IReadOnlyList<PackedRow> Rows(TokenizedSplit split, int[][] batch) =>
+        batch.Select(row =>
+        {
+            var examples = row.Select(i => split.Read(i).Sequences[0]).ToList();
+            var ids = examples.SelectMany(e => e.Ids).ToArray();
+            var mask = examples.SelectMany(e => e.Mask).ToArray();
+            var segments = examples.SelectMany((e, k) => Enumerable.Repeat(k, e.Length)).ToArray();
+            return new PackedRow(ids, mask, segments);
+        }).ToList();
+
+    static PreferencePair Pair(TokenizedExample e) => new(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Sequences[1].Ids, e.Sequences[1].Mask);
+
+    static string RngState()
+    {
+        using var state = get_rng_state();
+        return Convert.ToBase64String(state.data<byte>().ToArray());
+    }
+
+    static long PeakMemory()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64;
+    }
+
+    IEnumerable<string> CarriedFiles() =>
+        _model.Adapter is null && System.IO.Directory.Exists(_config.BaseModel)
+            ? TokenizerFiles.Select(f => Path.Combine(_config.BaseModel, f)).Where(File.Exists)
+            : [];
+
+    string MetricsPath => Path.Combine(_config.OutputDir, "metrics.jsonl");
+
+    static readonly JsonSerializerOptions LineJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    void AppendMetrics(StepMetrics m) => File.AppendAllText(MetricsPath, JsonSerializer.Serialize(new { type = "train", metrics = m }, LineJson) + "\n");
+
+    void AppendMetrics(EvalMetrics e) => File.AppendAllText(MetricsPath, JsonSerializer.Serialize(new { type = "eval", metrics = e }, LineJson) + "\n");
+
+    // On resume the file is rebuilt from the checkpoint's history: steps run after it (and lost with the kill) are dropped.
+    void RewriteMetricsFile()
+    {
+        File.WriteAllText(MetricsPath, "");
+        foreach (var m in _history) AppendMetrics(m);
+        foreach (var e in _evals) AppendMetrics(e);
+    }
+
+    TrainingReport Finish(string stopReason, double seconds)
+    {
+        var outputName = _model.Adapter is null ? "model" : "adapter";
+        var output = Path.Combine(_config.OutputDir, outputName);
+        var best = Path.Combine(_config.OutputDir, "best");
+        // The delivered weights are the best validated ones when there was validation, else the last.
+        if (_state.BestStep is not null && System.IO.Directory.Exists(best))
+        {
+            if (System.IO.Directory.Exists(output)) System.IO.Directory.Delete(output, recursive: true);
+            CopyDirectory(best, output);
+        }
+        else TrainingCheckpoints.WriteWeightsAtomically(_model, output, _config.BaseModel, CarriedFiles());
+        var report = TrainingReport.Build(_config, _configJson, _manifest, _model, _optimizer, _history, _evals, _state, stopReason, seconds,
+            output, _runId, _resumedFrom, _totalSteps);
+        report.Write(Path.Combine(_config.OutputDir, TrainingReport.FileName));
+        return report;
+    }
+
+    static void CopyDirectory(string from, string to)
+    {
+        System.IO.Directory.CreateDirectory(to);
+        foreach (var file in System.IO.Directory.EnumerateFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _telemetry.Dispose();
+        _train.Dispose();
+        _validation?.Dispose();
+        _reference?.Dispose();
+        _model.Dispose();
+    }
+}

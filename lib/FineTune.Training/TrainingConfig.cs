@@ -1,0 +1,126 @@
+// The training configuration: one JSON file (snake_case keys, every key optional except base_model, data.path and
+// output_dir), in the spirit of Axolotl's. Defaults are the values below; docs/training-config.md lists every key.
+// Loaded and checked by TrainingConfigLoader: unknown keys and impossible values are errors naming the key.
+namespace FineTune.Training;
+
+public sealed record TrainingConfig
+{
+    /// <summary>Hugging Face model directory or llama2.c .bin to start from.</summary>
+    public string BaseModel { get; init; } = "";
+    public DataConfig Data { get; init; } = new();
+    /// <summary>full, lora, dora, qlora, ia3, prompt_tuning or prefix_tuning.</summary>
+    public string Method { get; init; } = "lora";
+    /// <summary>sft (cross-entropy on the masked tokens) or dpo (preference pairs).</summary>
+    public string Objective { get; init; } = "sft";
+    public LoraConfig Lora { get; init; } = new();
+    public Ia3Config Ia3 { get; init; } = new();
+    public PromptConfig Prompt { get; init; } = new();
+    public DpoConfig Dpo { get; init; } = new();
+    public OptimizerConfig Optimizer { get; init; } = new();
+    public ScheduleConfig Schedule { get; init; } = new();
+    public LoopConfig Training { get; init; } = new();
+    public EvalConfig Eval { get; init; } = new();
+    public CheckpointConfig Checkpoint { get; init; } = new();
+    /// <summary>Where checkpoints, the adapter or model, metrics and the report go.</summary>
+    public string OutputDir { get; init; } = "";
+    /// <summary>auto (continue from the newest checkpoint in output_dir if there is one), never, or a checkpoint directory.</summary>
+    public string Resume { get; init; } = "auto";
+}
+
+public sealed record DataConfig
+{
+    /// <summary>A tokenized dataset directory (manifest.json + train/ and validation/ shards, from `finetune data tokenize`).</summary>
+    public string Path { get; init; } = "";
+    /// <summary>Pack several examples into each row (block-diagonal attention); otherwise pad with length bucketing.</summary>
+    public bool Packing { get; init; } = true;
+    /// <summary>Row length in tokens; examples longer than this are an error (truncate when tokenizing). Null: the longest example.</summary>
+    public int? MaxLength { get; init; }
+}
+
+public sealed record LoraConfig
+{
+    public int Rank { get; init; } = 8;
+    public double Alpha { get; init; } = 16;
+    public double Dropout { get; init; } = 0.0;
+    public IReadOnlyList<string> TargetModules { get; init; } = ["q_proj", "v_proj"];
+    public bool UseRslora { get; init; }
+}
+
+public sealed record Ia3Config
+{
+    public IReadOnlyList<string> TargetModules { get; init; } = ["k_proj", "v_proj", "down_proj"];
+    public IReadOnlyList<string> FeedforwardModules { get; init; } = ["down_proj"];
+}
+
+public sealed record PromptConfig
+{
+    public int NumVirtualTokens { get; init; } = 20;
+}
+
+public sealed record DpoConfig
+{
+    public double Beta { get; init; } = 0.1;
+}
+
+public sealed record OptimizerConfig
+{
+    public double Lr { get; init; } = 2e-4;
+    /// <summary>Decoupled weight decay (AdamW); never applied to norms, biases or 1-D adapter vectors.</summary>
+    public double WeightDecay { get; init; } = 0.0;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Eps { get; init; } = 1e-8;
+    /// <summary>Clip the global gradient norm to this; null or 0: no clipping.</summary>
+    public double? MaxGradNorm { get; init; } = 1.0;
+}
+
+public sealed record ScheduleConfig
+{
+    /// <summary>cosine, linear or constant (after warmup).</summary>
+    public string Type { get; init; } = "cosine";
+    public int WarmupSteps { get; init; }
+    /// <summary>Warmup as a share of all steps; used when warmup_steps is 0.</summary>
+    public double WarmupRatio { get; init; }
+    /// <summary>The learning rate decays to lr · min_lr_ratio.</summary>
+    public double MinLrRatio { get; init; }
+}
+
+public sealed record LoopConfig
+{
+    public int Epochs { get; init; } = 1;
+    /// <summary>Stop after this many optimizer steps (overrides epochs when smaller).</summary>
+    public int? MaxSteps { get; init; }
+    /// <summary>Rows (or preference pairs) per forward/backward.</summary>
+    public int MicroBatchSize { get; init; } = 8;
+    public int GradientAccumulationSteps { get; init; } = 1;
+    public int Seed { get; init; } = 42;
+    /// <summary>bfloat16 autocast of the matmuls: auto (when the CPU has AVX-512 BF16 or AMX), true or false.</summary>
+    public string Bf16 { get; init; } = "false";
+    /// <summary>Recompute each layer's activations in backward instead of storing them.</summary>
+    public bool GradientCheckpointing { get; init; }
+    /// <summary>Intra-op threads for libtorch; null: all cores.</summary>
+    public int? Threads { get; init; }
+    /// <summary>Send a progress event every this many optimizer steps.</summary>
+    public int LogEverySteps { get; init; } = 1;
+}
+
+public sealed record EvalConfig
+{
+    /// <summary>Evaluate on the validation split every this many steps (and at the end); 0: only at the end.</summary>
+    public int EverySteps { get; init; } = 50;
+    /// <summary>Stop when validation loss has not improved by min_delta for this many evaluations; null: never.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+    public double MinDelta { get; init; }
+    /// <summary>Also evaluate before the first step, so the report shows where the base started.</summary>
+    public bool OnStart { get; init; } = true;
+    /// <summary>Evaluate at most this many batches of the validation split; null: all of it.</summary>
+    public int? MaxBatches { get; init; }
+}
+
+public sealed record CheckpointConfig
+{
+    /// <summary>Write a resumable checkpoint every this many steps (and at the end); 0: only at the end.</summary>
+    public int EverySteps { get; init; } = 100;
+    /// <summary>Keep this many newest checkpoints (the best one is kept besides).</summary>
+    public int KeepLast { get; init; } = 2;
+}

@@ -1,0 +1,138 @@
+// Reads a training config: JSON with snake_case keys, `--set key.sub=value` overrides applied before binding, every
+// key checked against the config records (an unknown key is an error that names it and lists the known ones), then
+// values checked (rank 0, lr <= 0, a target module that matches nothing, ...), each error naming its key.
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Torch;
+
+namespace FineTune.Training;
+
+public sealed class TrainingConfigException(string message) : Exception(message);
+
+public static class TrainingConfigLoader
+{
+    public static readonly string[] Methods = ["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "prefix_tuning"];
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        WriteIndented = true,
+    };
+
+    public static TrainingConfig Load(string path, IEnumerable<string>? overrides = null)
+    {
+        if (!File.Exists(path)) throw new TrainingConfigException($"training config '{path}' not found.");
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        catch (JsonException e) { throw new TrainingConfigException($"{path}: not valid JSON ({e.Message})."); }
+        if (root is not JsonObject obj) throw new TrainingConfigException($"{path}: expected a JSON object at the top level.");
+        return Parse(obj, path, overrides);
+    }
+
+    public static TrainingConfig Parse(JsonObject root, string source, IEnumerable<string>? overrides = null)
+    {
+        foreach (var item in overrides ?? []) ApplyOverride(root, item);
+        CheckKeys(root, typeof(TrainingConfig), "", source);
+        TrainingConfig config;
+        try { config = root.Deserialize<TrainingConfig>(Json) ?? throw new TrainingConfigException($"{source}: empty config."); }
+        catch (JsonException e)
+        {
+            var key = (e.Path ?? "$").TrimStart('$', '.');
+            throw new TrainingConfigException($"{source}: key '{key}' has a value of the wrong type ({e.Message.Split(" Path:")[0]}).");
+        }
+        Validate(config, source);
+        return config;
+    }
+
+    public static string ToJson(TrainingConfig config) => JsonSerializer.Serialize(config, Json);
+
+    // "lora.rank=16": the value is read as JSON when it parses (numbers, booleans, arrays, null), else as a string.
+    static void ApplyOverride(JsonObject root, string item)
+    {
+        int eq = item.IndexOf('=');
+        if (eq <= 0) throw new TrainingConfigException($"--set '{item}': expected key=value, e.g. lora.rank=16.");
+        var parts = item[..eq].Trim().Split('.');
+        var text = item[(eq + 1)..];
+        JsonNode? value;
+        try { value = JsonNode.Parse(text); }
+        catch (JsonException) { value = JsonValue.Create(text); }
+        var node = root;
+        foreach (var part in parts[..^1])
+        {
+            if (node[part] is not JsonObject child) node[part] = child = [];
+            node = child;
+        }
+        node[parts[^1]] = value;
+    }
+
+    static void CheckKeys(JsonObject obj, Type type, string prefix, string source)
+    {
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .ToDictionary(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name));
+        foreach (var (key, value) in obj)
+        {
+            var path = prefix + key;
+            if (!properties.TryGetValue(key, out var property))
+                throw new TrainingConfigException($"{source}: unknown key '{path}' (known keys{(prefix == "" ? "" : $" in '{prefix.TrimEnd('.')}'")}: {string.Join(", ", properties.Keys)}).");
+            bool isSection = property.PropertyType.IsClass && property.PropertyType != typeof(string) && !property.PropertyType.IsGenericType;
+            if (isSection && value is JsonObject child) CheckKeys(child, property.PropertyType, path + ".", source);
+            else if (isSection && value is not null)
+                throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with keys {string.Join(", ", property.PropertyType.GetProperties().Select(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)))}.");
+        }
+    }
+
+    static void Validate(TrainingConfig c, string source)
+    {
+        void Require(bool ok, string key, string expected)
+        {
+            if (!ok) throw new TrainingConfigException($"{source}: key '{key}' {expected}.");
+        }
+        Require(!string.IsNullOrWhiteSpace(c.BaseModel), "base_model", "is required (a Hugging Face model directory or llama2.c .bin)");
+        Require(!string.IsNullOrWhiteSpace(c.Data.Path), "data.path", "is required (a tokenized dataset directory from `finetune data tokenize`)");
+        Require(!string.IsNullOrWhiteSpace(c.OutputDir), "output_dir", "is required");
+        Require(Methods.Contains(c.Method), "method", $"must be one of {string.Join(", ", Methods)}, got '{c.Method}'");
+        Require(c.Objective is "sft" or "dpo", "objective", $"must be sft or dpo, got '{c.Objective}'");
+        Require(c.Data.MaxLength is null or >= 2, "data.max_length", $"must be at least 2 tokens, got {c.Data.MaxLength}");
+        Require(c.Optimizer.Lr > 0 && double.IsFinite(c.Optimizer.Lr), "optimizer.lr", $"must be positive, got {c.Optimizer.Lr}");
+        Require(c.Optimizer.WeightDecay >= 0, "optimizer.weight_decay", $"must be >= 0, got {c.Optimizer.WeightDecay}");
+        Require(c.Optimizer.Beta1 is >= 0 and < 1, "optimizer.beta1", $"must be in [0, 1), got {c.Optimizer.Beta1}");
+        Require(c.Optimizer.Beta2 is >= 0 and < 1, "optimizer.beta2", $"must be in [0, 1), got {c.Optimizer.Beta2}");
+        Require(c.Optimizer.Eps > 0, "optimizer.eps", $"must be positive, got {c.Optimizer.Eps}");
+        Require(c.Optimizer.MaxGradNorm is null or >= 0, "optimizer.max_grad_norm", $"must be >= 0, got {c.Optimizer.MaxGradNorm}");
+        Require(c.Schedule.Type is "cosine" or "linear" or "constant", "schedule.type", $"must be cosine, linear or constant, got '{c.Schedule.Type}'");
+        Require(c.Schedule.WarmupSteps >= 0, "schedule.warmup_steps", $"must be >= 0, got {c.Schedule.WarmupSteps}");
+        Require(c.Schedule.WarmupRatio is >= 0 and < 1, "schedule.warmup_ratio", $"must be in [0, 1), got {c.Schedule.WarmupRatio}");
+        Require(c.Schedule.MinLrRatio is >= 0 and <= 1, "schedule.min_lr_ratio", $"must be in [0, 1], got {c.Schedule.MinLrRatio}");
+        Require(c.Training.Epochs > 0, "training.epochs", $"must be a positive integer, got {c.Training.Epochs}");
+        Require(c.Training.MaxSteps is null or > 0, "training.max_steps", $"must be a positive integer, got {c.Training.MaxSteps}");
+        Require(c.Training.MicroBatchSize > 0, "training.micro_batch_size", $"must be a positive integer, got {c.Training.MicroBatchSize}");
+        Require(c.Training.GradientAccumulationSteps > 0, "training.gradient_accumulation_steps", $"must be a positive integer, got {c.Training.GradientAccumulationSteps}");
+        Require(c.Training.Bf16 is "auto" or "true" or "false", "training.bf16", $"must be auto, true or false, got '{c.Training.Bf16}'");
+        Require(c.Training.Threads is null or > 0, "training.threads", $"must be a positive integer, got {c.Training.Threads}");
+        Require(c.Training.LogEverySteps > 0, "training.log_every_steps", $"must be a positive integer, got {c.Training.LogEverySteps}");
+        Require(c.Eval.EverySteps >= 0, "eval.every_steps", $"must be >= 0, got {c.Eval.EverySteps}");
+        Require(c.Eval.EarlyStoppingPatience is null or > 0, "eval.early_stopping_patience", $"must be a positive integer, got {c.Eval.EarlyStoppingPatience}");
+        Require(c.Eval.MaxBatches is null or > 0, "eval.max_batches", $"must be a positive integer, got {c.Eval.MaxBatches}");
+        Require(c.Checkpoint.EverySteps >= 0, "checkpoint.every_steps", $"must be >= 0, got {c.Checkpoint.EverySteps}");
+        Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last", $"must be a positive integer, got {c.Checkpoint.KeepLast}");
+        Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
+        Require(c.Method != "prefix_tuning" || !c.Training.GradientCheckpointing, "training.gradient_checkpointing",
+            "cannot be combined with prefix_tuning (as in PEFT); switch one off");
+        try { Adapter(c)?.Validate(); }
+        catch (ArgumentException e) { throw new TrainingConfigException($"{source}: {e.Message.Split(" (Parameter")[0]}"); }
+    }
+
+    /// <summary>The PEFT settings the method implies, or null for full fine-tuning.</summary>
+    public static PeftSettings? Adapter(TrainingConfig c) => c.Method switch
+    {
+        "full" => null,
+        "lora" or "dora" or "qlora" => new LoraSettings(c.Lora.Rank, c.Lora.Alpha, c.Lora.TargetModules, c.Lora.Dropout, c.Lora.UseRslora,
+            QuantizeBase: c.Method == "qlora", UseDora: c.Method == "dora"),
+        "ia3" => new Ia3Settings(c.Ia3.TargetModules, c.Ia3.FeedforwardModules),
+        "prompt_tuning" => new PromptSettings(c.Prompt.NumVirtualTokens),
+        "prefix_tuning" => new PromptSettings(c.Prompt.NumVirtualTokens, Prefix: true),
+        _ => throw new TrainingConfigException($"unknown method '{c.Method}'."),
+    };
+}

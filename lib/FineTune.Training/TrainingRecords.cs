@@ -1,0 +1,51 @@
+// What a run reports: metrics per logged step and per evaluation, the progress event a front end draws, and the
+// resumable state a checkpoint stores besides the weights and the optimizer.
+namespace FineTune.Training;
+
+/// <summary>One optimizer step. Loss is the mean over the step's trained tokens (SFT) or pairs (DPO).</summary>
+public sealed record StepMetrics
+{
+    public required int Step { get; init; }
+    public required double Epoch { get; init; }
+    public required double TrainLoss { get; init; }
+    /// <summary>SFT: argmax hits over trained tokens; DPO: the share of pairs whose chosen reward beats the rejected one.</summary>
+    public required double TokenAccuracy { get; init; }
+    public required double LearningRate { get; init; }
+    public required double GradNorm { get; init; }
+    public required long Tokens { get; init; }
+    public required double TokensPerSecond { get; init; }
+    public required long PeakMemoryBytes { get; init; }
+    public double? RewardChosen { get; init; }
+    public double? RewardRejected { get; init; }
+    public double? RewardMargin { get; init; }
+}
+
+public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccuracy, long Tokens, double Seconds)
+{
+    public double Perplexity => Math.Exp(ValidLoss);
+}
+
+public sealed record TrainingProgress(int Step, int TotalSteps, StepMetrics? Metrics, EvalMetrics? Eval, string? Message)
+{
+    public TimeSpan Elapsed { get; init; }
+}
+
+/// <summary>trainer_state.json: everything besides weights and optimizer moments that an exact resume needs.</summary>
+public sealed record TrainerState
+{
+    public required int Step { get; init; }
+    public required int Epoch { get; init; }
+    /// <summary>Optimizer steps already taken within <see cref="Epoch"/>: the data position.</summary>
+    public required int StepInEpoch { get; init; }
+    public required long TokensSeen { get; init; }
+    public required double Seconds { get; init; }
+    /// <summary>libtorch's CPU generator state (dropout), base64.</summary>
+    public required string RngState { get; init; }
+    public double? BestValidLoss { get; init; }
+    public int? BestStep { get; init; }
+    public int EvalsWithoutImprovement { get; init; }
+    public required IReadOnlyList<StepMetrics> History { get; init; }
+    public required IReadOnlyList<EvalMetrics> Evals { get; init; }
+    /// <summary>The resolved config of the run that wrote it (resume refuses a different one).</summary>
+    public required string ConfigJson { get; init; }
+}

@@ -1,0 +1,86 @@
+// Fixtures for training tests: a small random Llama saved as a Hugging Face directory, a tokenized dataset written
+// straight into FTSHARD1 shards with a manifest (a memorisation set and a held-out split), and a config over them.
+using FineTune.Data.Tokenization;
+using FineTune.Models;
+using FineTune.Models.Checkpoints;
+using FineTune.Torch;
+
+namespace FineTune.Training.Tests;
+
+static class TinyRun
+{
+    public static LlamaConfig Config(bool tied = false) => new()
+    {
+        ModelType = "llama", HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+        VocabSize = 64, MaxPositionEmbeddings = 128, RmsNormEps = 1e-6, TieWordEmbeddings = tied,
+    };
+
+    public static string SaveBase(string root, LlamaConfig? config = null, int seed = 11)
+    {
+        config ??= Config();
+        var dir = Path.Combine(root, "base");
+        var tensors = LlamaWeights.Random(config, seed, std: 0.2f);
+        var byName = tensors.ToDictionary(t => t.Name);
+        HfCheckpoint.Save(dir, config, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
+        return dir;
+    }
+
+    /// <summary>Sequences i: a fixed pattern per example (learnable), the first 3 tokens as prompt (mask 0).</summary>
+    public static TokenizedExample Sequence(int i, int length)
+    {
+        var ids = Enumerable.Range(0, length).Select(t => t == 0 ? 1 : 2 + (i * 7 + t * (i % 5 + 1)) % 60).ToArray();
+        var mask = ids.Select((_, t) => (byte)(t >= 3 ? 1 : 0)).ToArray();
+        return new TokenizedExample([new TokenizedSequence(ids, mask)], 0, false, false);
+    }
+
+    public static TokenizedExample Pair(int i)
+    {
+        int[] prompt = [1, 2 + i % 50, 3 + i % 40];
+        int[] chosen = [.. prompt, 10, 11, 12, 13];
+        int[] rejected = [.. prompt, 40 + i % 10, 41, 42];
+        byte[] Mask(int[] s) => s.Select((_, t) => (byte)(t >= prompt.Length ? 1 : 0)).ToArray();
+        return new TokenizedExample([new TokenizedSequence(chosen, Mask(chosen)), new TokenizedSequence(rejected, Mask(rejected))], prompt.Length, false, false);
+    }
+
+    public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false, int vocab = 64)
+    {
+        var dir = Path.Combine(root, "data");
+        var kind = pairs ? ShardKind.Pairs : ShardKind.Sequences;
+        var splits = new Dictionary<string, SplitManifest>();
+        foreach (var (name, count, offset) in new[] { ("train", train, 0), ("validation", validation, 1000) })
+        {
+            var writer = new ShardWriter(Path.Combine(dir, name), vocab, kind);
+            var stats = new TokenizeStats();
+            for (int i = 0; i < count; i++)
+            {
+                var e = pairs ? Pair(offset + i) : Sequence(offset + i, 6 + (offset + i) % 7);
+                writer.Add(e);
+                stats.Examples++;
+                stats.Tokens += e.Sequences.Sum(s => s.Length);
+                stats.TrainedTokens += e.Sequences.Sum(s => s.TrainedCount);
+            }
+            splits[name] = new SplitManifest(kind, stats, writer.Complete());
+        }
+        new TokenizedManifest
+        {
+            TokenizerFiles = [], VocabSize = vocab, TokenDtype = "uint16", Options = new TokenizeOptions(),
+            Totals = new TokenizeStats(), Splits = splits,
+        }.Write(dir);
+        return dir;
+    }
+
+    public static TrainingConfig Config(string root, string baseModel, string data, string method = "lora") => new()
+    {
+        BaseModel = baseModel,
+        Data = new DataConfig { Path = data, Packing = true, MaxLength = 32 },
+        Method = method,
+        Lora = new LoraConfig { Rank = 4, Alpha = 8, TargetModules = ["all-linear"] },
+        Prompt = new PromptConfig { NumVirtualTokens = 4 },
+        Optimizer = new OptimizerConfig { Lr = 1e-2 },
+        Schedule = new ScheduleConfig { Type = "cosine", WarmupSteps = 2 },
+        Training = new LoopConfig { Epochs = 10, MicroBatchSize = 2, GradientAccumulationSteps = 1, Seed = 5, Threads = 1 },
+        Eval = new EvalConfig { EverySteps = 4 },
+        Checkpoint = new CheckpointConfig { EverySteps = 4, KeepLast = 2 },
+        OutputDir = Path.Combine(root, "out"),
+    };
+}
