@@ -38,8 +38,8 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
             y.backward([grad]);   // accumulates the layer's parameter gradients; x.grad is what flows on
         }
         set_rng_state(rng);
-        // One gradient per tensor input: x, cos, sin, mask (constants), then the prefix keys and values if given.
-        List<Tensor> grads = [x.grad!, null!, null!, null!];
+        // One gradient per argument of apply: the layer (none), x, cos, sin, mask (constants), then the prefix keys and values.
+        List<Tensor> grads = [null!, x.grad!, null!, null!, null!];
         if (prefix is var (pk, pv)) grads.AddRange([pk.grad!, pv.grad!]);
         return grads;
     }

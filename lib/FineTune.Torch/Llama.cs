@@ -305,6 +305,9 @@ public sealed class Llama : nn.Module
         var cos = cat([angles.cos(), angles.cos()], -1).unsqueeze(1).to(x.dtype);
         var sin = cat([angles.sin(), angles.sin()], -1).unsqueeze(1).to(x.dtype);
         bool recompute = GradientCheckpointing && training && is_grad_enabled() && cache is null;
+        // A recomputed layer joins the graph through its input: with frozen embeddings that input needs requires_grad
+        // (Hugging Face's enable_input_require_grads), or nothing upstream of the last layer would receive gradients.
+        if (recompute && !x.requires_grad) x = x.detach().requires_grad_(true);
         for (int i = 0; i < model.layers.Count; i++)
         {
             (Tensor, Tensor)? layerCache = cache is null ? null : (cache.Keys[i], cache.Values[i]);

@@ -1,7 +1,8 @@
-// A Hugging Face PEFT LoRA/DoRA adapter directory (adapter_config.json + adapter_model.safetensors), read and merged
-// into base weights: W' = W + s·B·A with s = lora_alpha/r (or lora_alpha/√r with use_rslora); DoRA rescales each
-// output row to its learned magnitude: W' = m ⊙ (W + s·B·A) / ‖W + s·B·A‖_row. Tensor names are PEFT's:
-// base_model.model.<module>.lora_A.weight (r, in), .lora_B.weight (out, r), .lora_magnitude_vector (out).
+// A Hugging Face PEFT LoRA/DoRA or IA³ adapter directory (adapter_config.json + adapter_model.safetensors), read and
+// merged into base weights: W' = W + s·B·A with s = lora_alpha/r (or lora_alpha/√r with use_rslora); DoRA rescales
+// each output row to its learned magnitude: W' = m ⊙ (W + s·B·A) / ‖W + s·B·A‖_row; IA³ scales W's rows by l (out, 1)
+// or, for feed-forward modules, its columns by l (1, in). Tensor names are PEFT's: base_model.model.<module>.lora_A.weight
+// (r, in), .lora_B.weight (out, r), .lora_magnitude_vector (out), .ia3_l.
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineTune.Models.Checkpoints;
@@ -20,6 +21,8 @@ public sealed record PeftConfig
     public string? BaseModelNameOrPath { get; init; }
     public bool UseDora { get; init; }
     public bool UseRslora { get; init; }
+    /// <summary>IA3: the targeted modules whose input (not output) is scaled.</summary>
+    public IReadOnlyList<string> FeedforwardModules { get; init; } = [];
 
     public double Scaling => UseRslora ? LoraAlpha / Math.Sqrt(R) : LoraAlpha / R;
 
@@ -30,20 +33,22 @@ public sealed record PeftConfig
         try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("not an object"); }
         catch (JsonException e) { throw new ModelFormatException($"{path}: not valid JSON ({e.Message})."); }
         string peftType = json["peft_type"]?.GetValue<string>() ?? throw new ModelFormatException($"{path}: field 'peft_type' is missing.");
+        if (peftType == "IA3")
+            return new PeftConfig
+            {
+                PeftType = peftType, TargetModules = Modules(json["target_modules"]), FeedforwardModules = Modules(json["feedforward_modules"]),
+                TaskType = json["task_type"]?.GetValue<string>() ?? "CAUSAL_LM", BaseModelNameOrPath = json["base_model_name_or_path"]?.GetValue<string>(),
+            };
         if (peftType != "LORA")
-            throw new ModelFormatException($"{path}: peft_type '{peftType}' cannot be merged into weights (LORA, with use_dora for DoRA, can).");
+            throw new ModelFormatException($"{path}: peft_type '{peftType}' cannot be merged into weights (LORA, with use_dora for DoRA, and IA3 can; " +
+                                           "prompt and prefix tuning adapters add virtual tokens instead).");
         var config = new PeftConfig
         {
             PeftType = peftType,
             R = json["r"]?.GetValue<int>() ?? throw new ModelFormatException($"{path}: field 'r' is missing."),
             LoraAlpha = json["lora_alpha"]?.GetValue<double>() ?? throw new ModelFormatException($"{path}: field 'lora_alpha' is missing."),
             LoraDropout = json["lora_dropout"]?.GetValue<double>() ?? 0,
-            TargetModules = json["target_modules"] switch
-            {
-                JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
-                JsonValue v => [v.GetValue<string>()],
-                _ => [],
-            },
+            TargetModules = Modules(json["target_modules"]),
             Bias = json["bias"]?.GetValue<string>() ?? "none",
             TaskType = json["task_type"]?.GetValue<string>() ?? "CAUSAL_LM",
             BaseModelNameOrPath = json["base_model_name_or_path"]?.GetValue<string>(),
@@ -54,6 +59,13 @@ public sealed record PeftConfig
         if (config.Bias != "none") throw new ModelFormatException($"{path}: bias '{config.Bias}' adapters are not supported (only 'none').");
         return config;
     }
+
+    static string[] Modules(JsonNode? node) => node switch
+    {
+        JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
+        JsonValue v => [v.GetValue<string>()],
+        _ => [],
+    };
 
     public JsonObject ToJson() => new()
     {
@@ -73,8 +85,13 @@ public sealed class PeftAdapter
     public PeftConfig Config { get; }
     /// <summary>Per adapted module (HF name without ".weight", e.g. model.layers.0.self_attn.q_proj): A, B and DoRA's magnitude.</summary>
     public IReadOnlyDictionary<string, (float[] A, float[] B, float[]? Magnitude)> Modules { get; }
+    /// <summary>IA3 only: per module its scale vector and whether it scales inputs (feed-forward) or outputs.</summary>
+    public IReadOnlyDictionary<string, (float[] Vector, bool Feedforward)> Ia3 { get; }
 
-    PeftAdapter(PeftConfig config, Dictionary<string, (float[], float[], float[]?)> modules) { Config = config; Modules = modules; }
+    PeftAdapter(PeftConfig config, Dictionary<string, (float[], float[], float[]?)> modules, Dictionary<string, (float[], bool)>? ia3 = null)
+    {
+        Config = config; Modules = modules; Ia3 = ia3 ?? [];
+    }
 
     public static PeftAdapter Load(string directory)
     {
@@ -82,6 +99,22 @@ public sealed class PeftAdapter
         var weightsPath = Path.Combine(directory, WeightsFile);
         using var file = SafeTensorsFile.Open(weightsPath);
         var modules = new Dictionary<string, (float[], float[], float[]?)>();
+        if (config.PeftType == "IA3")
+        {
+            var vectors = new Dictionary<string, (float[], bool)>();
+            foreach (var info in file.Tensors.Where(t => t.Name.EndsWith(".ia3_l", StringComparison.Ordinal)))
+            {
+                if (!info.Name.StartsWith(Prefix, StringComparison.Ordinal))
+                    throw new ModelFormatException($"{weightsPath}: tensor '{info.Name}' does not start with '{Prefix}' (PEFT's naming).");
+                var module = info.Name[Prefix.Length..^".ia3_l".Length];
+                bool feedforward = config.FeedforwardModules.Any(m => module == m || module.EndsWith("." + m, StringComparison.Ordinal));
+                if (info.Shape.Length != 2 || (feedforward ? info.Shape[0] : info.Shape[1]) != 1)
+                    throw new ModelFormatException($"{weightsPath}: '{info.Name}' has shape {info.ShapeText}, expected {(feedforward ? "[1, in_features]" : "[out_features, 1]")}.");
+                vectors[module] = (file.Read(info.Name).ToFloat32(), feedforward);
+            }
+            if (vectors.Count == 0) throw new ModelFormatException($"{weightsPath}: no '*.ia3_l' tensors (is this an IA3 adapter?).");
+            return new PeftAdapter(config, modules, vectors);
+        }
         foreach (var info in file.Tensors.Where(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal)))
         {
             if (!info.Name.StartsWith(Prefix, StringComparison.Ordinal))
@@ -129,18 +162,41 @@ public sealed class PeftAdapter
     public Func<string, TensorData> MergeInto(Func<string, TensorData> baseTensors, string source)
     {
         var merged = new Dictionary<string, TensorData>();
-        foreach (var (module, parts) in Modules)
+        TensorData Weight(string module)
         {
-            var weightName = module + ".weight";
-            TensorData weight;
-            try { weight = baseTensors(weightName); }
+            try { return baseTensors(module + ".weight"); }
             catch (Exception e) when (e is ModelFormatException or KeyNotFoundException)
             {
-                throw new ModelFormatException($"{source}: the adapter targets '{module}', but the model has no '{weightName}' (adapter for another architecture?).");
+                throw new ModelFormatException($"{source}: the adapter targets '{module}', but the model has no '{module}.weight' (adapter for another architecture?).");
             }
-            merged[weightName] = TensorData.FromFloat32(weightName, weight.Shape, Merge(weight, parts, Config.Scaling, source), weight.DType);
+        }
+        foreach (var (module, parts) in Modules)
+        {
+            var weight = Weight(module);
+            merged[weight.Name] = TensorData.FromFloat32(weight.Name, weight.Shape, Merge(weight, parts, Config.Scaling, source), weight.DType);
+        }
+        foreach (var (module, (vector, feedforward)) in Ia3)
+        {
+            var weight = Weight(module);
+            var w = weight.ToFloat32();
+            long outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+            if (vector.Length != (feedforward ? inFeatures : outFeatures))
+                throw new ModelFormatException($"{source}: the IA3 vector of '{module}' has {vector.Length} values; its weight {weight.Info.ShapeText} needs {(feedforward ? inFeatures : outFeatures)}.");
+            for (long o = 0; o < outFeatures; o++)
+                for (long i = 0; i < inFeatures; i++)
+                    w[o * inFeatures + i] *= feedforward ? vector[i] : vector[o];
+            merged[weight.Name] = TensorData.FromFloat32(weight.Name, weight.Shape, w, weight.DType);
+            var biasName = module + ".bias";
+            if (!feedforward && TryRead(baseTensors, biasName) is { } bias)   // PEFT scales the bias of output-scaled layers too
+                merged[biasName] = TensorData.FromFloat32(biasName, bias.Shape, bias.ToFloat32().Select((b, o) => b * vector[o]).ToArray(), bias.DType);
         }
         return name => merged.TryGetValue(name, out var t) ? t : baseTensors(name);
+    }
+
+    static TensorData? TryRead(Func<string, TensorData> tensors, string name)
+    {
+        try { return tensors(name); }
+        catch (Exception e) when (e is ModelFormatException or KeyNotFoundException) { return null; }
     }
 
     static float[] Merge(TensorData weight, (float[] A, float[] B, float[]? Magnitude) parts, double scaling, string source)
