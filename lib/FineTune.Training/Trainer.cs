@@ -2,7 +2,8 @@
 // prefix tuning). Per optimizer step: the step's micro-batches (gradient accumulation, the loss normalised by the
 // trained tokens of the whole step), global-norm clipping, AdamW at the scheduled rate; validation every N steps with
 // early stopping and the best weights kept; atomic checkpoints that a restarted run continues from bit for bit.
-// Usage: using var t = Trainer.Create(config); var report = t.Train(progress, ct);
+// Usage: using var t = Trainer.Create(config); var report = t.Train(progress, ct). One run per process at a time: a run
+// sets libtorch's process-wide thread count and owns its global generator (dropout), whose state checkpoints carry.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
