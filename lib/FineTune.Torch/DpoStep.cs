@@ -32,9 +32,9 @@ public static class DpoLoss
         }
         var policyLogProbs = SequenceLogProbs(policy, rows);                                           // (2N,)
         int n = pairs.Count;
-        var chosenReward = (policyLogProbs.narrow(0, 0, n) - referenceLogProbs.narrow(0, 0, n)) * beta;   // (N,)
-        var rejectedReward = (policyLogProbs.narrow(0, n, n) - referenceLogProbs.narrow(0, n, n)) * beta;
-        var sum = -nn.functional.logsigmoid(chosenReward - rejectedReward).sum();
+        var chosenReward = policyLogProbs.narrow(0, 0, n).Minus(referenceLogProbs.narrow(0, 0, n)).Times(beta);   // (N,)
+        var rejectedReward = policyLogProbs.narrow(0, n, n).Minus(referenceLogProbs.narrow(0, n, n)).Times(beta);
+        var sum = -nn.functional.logsigmoid(chosenReward.Minus(rejectedReward)).sum();
         using var _ = no_grad();
         return new DpoBatchLoss(sum, n, chosenReward.sum().item<float>(), rejectedReward.sum().item<float>(),
             (int)(chosenReward > rejectedReward).sum().item<long>());
@@ -55,7 +55,7 @@ public static class DpoLoss
                 targets[b * T + t] = real ? rows[b].Ids[t + 1] : 0;
                 weights[b * T + t] = real && rows[b].Mask[t + 1] != 0 ? 1f : 0f;
             }
-        var positions = arange(T, dtype: ScalarType.Int64).unsqueeze(0).expand(B, T);
+        var positions = ScalarOps.Range(T).unsqueeze(0).expand(B, T);
         var logits = model.forward(tensor(inputs, [B, T]), positions, Llama.CausalMask(T));   // (B, T, V)
         var logp = nn.functional.log_softmax(logits, -1).gather(-1, tensor(targets, [B, T]).unsqueeze(-1)).squeeze(-1);
         return (logp * tensor(weights, [B, T])).sum(1);
@@ -83,7 +83,7 @@ public sealed class DpoStep : IDisposable
         using var scope = NewDisposeScope();
         _model.train();
         var batch = DpoLoss.Compute(_model, null, pairs, _beta);
-        var loss = batch.Sum / batch.Pairs;
+        var loss = batch.Sum.Times(1.0 / batch.Pairs);
         _optimizer.zero_grad();
         loss.backward();
         _optimizer.step();

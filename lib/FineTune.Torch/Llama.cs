@@ -42,7 +42,7 @@ public sealed class RmsNorm : nn.Module
     public Tensor forward(Tensor x)
     {
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + _eps);
+        var normed = x32 * rsqrt((x32 * x32).mean([-1], keepdim: true).Plus(_eps));   // not square(): it is pow(2), an implicit Scalar
         return weight * normed.to(x.dtype);
     }
 }
@@ -57,7 +57,7 @@ public static class RotaryEmbedding
         var x1 = x.narrow(-1, 0, half);
         var x2 = x.narrow(-1, half, half);
         var rotated = cat([-x2, x1], -1);
-        return x * cos + rotated * sin;
+        return (x * cos).Plus(rotated * sin);
     }
 }
 
@@ -121,7 +121,7 @@ public sealed class Attention : nn.Module
         else
         {
             // Reference path: softmax(q k^T / sqrt(hd) + mask) v, kept next to the fast path so tests can compare them.
-            var scores = matmul(q, k.transpose(-2, -1)) / Math.Sqrt(_headDim) + mask.to(q.dtype); // (B, nh, T, S)
+            var scores = matmul(q, k.transpose(-2, -1)).Times(1 / Math.Sqrt(_headDim)).Plus(mask.to(q.dtype)); // (B, nh, T, S)
             y = matmul(softmax(scores.to(ScalarType.Float32), -1).to(q.dtype), v);                  // (B, nh, T, hd)
         }
         // (B, nh, T, hd) -> (B, T, nh*hd)
@@ -204,8 +204,8 @@ public sealed class DecoderLayer : nn.Module
 
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor, Tensor)? cache, int start, (Tensor, Tensor)? prefix = null)
     {
-        x = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, start, prefix);
-        return x + mlp.forward(post_attention_layernorm.forward(x));
+        x = x.Plus(self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, start, prefix));
+        return x.Plus(mlp.forward(post_attention_layernorm.forward(x)));
     }
 }
 
@@ -290,14 +290,14 @@ public sealed class Llama : nn.Module
         {
             // Prompt tuning: the virtual tokens come first, at positions 0..P-1; every real token may attend to them.
             x = cat([prompt_embeddings.to(x.dtype).unsqueeze(0).expand(B, -1, -1), x], 1);   // (B, P+T, C)
-            positions = cat([arange(P, dtype: positions.dtype, device: positions.device).unsqueeze(0).expand(B, -1), positions + P], 1);
+            positions = cat([ScalarOps.Range(P, positions.dtype, positions.device).unsqueeze(0).expand(B, -1), positions.Plus(P)], 1);
             mask = PromptMask(mask, P);
         }
         else if (prompt_embeddings is not null && AdaptersEnabled)
         {
             // Prefix tuning: per layer, P learned keys and values before the sequence's; real tokens start at position P.
             prefixes = PrefixKeysValues(B, x.dtype);
-            positions = positions + P;
+            positions = positions.Plus(P);
             mask = cat([zeros([mask.shape[0], 1, mask.shape[2], P], mask.dtype, mask.device), mask], -1);   // (B, 1, T, P+S)
         }
         // angles (B, T, hd/2) -> cos/sin (B, 1, T, hd), halves repeated to match rotate_half
@@ -329,7 +329,7 @@ public sealed class Llama : nn.Module
     {
         long B = mask.shape[0], T = mask.shape[2], S = mask.shape[3];
         var top = cat([CausalMask(P, device: mask.device).to(mask.dtype).expand(B, 1, P, P),
-                       full([B, 1, P, S], float.NegativeInfinity, mask.dtype, mask.device)], -1);    // (B, 1, P, P+S)
+                       ScalarOps.Filled([B, 1, P, S], float.NegativeInfinity, mask.dtype, mask.device)], -1);    // (B, 1, P, P+S)
         var bottom = cat([zeros([B, 1, T, P], mask.dtype, mask.device), mask.expand(B, 1, T, S)], -1); // (B, 1, T, P+S)
         return cat([top, bottom], 2);
     }
@@ -377,8 +377,8 @@ public sealed class Llama : nn.Module
     /// <summary>Causal mask for one unpadded sequence of length T, optionally limited to a sliding window: (1, 1, T, T).</summary>
     public static Tensor CausalMask(long length, int? slidingWindow = null, Device? device = null)
     {
-        var future = triu(full([length, length], float.NegativeInfinity, device: device), 1);
-        var mask = slidingWindow is { } w ? future + tril(full([length, length], float.NegativeInfinity, device: device), -w) : future;
+        var future = triu(ScalarOps.Filled([length, length], float.NegativeInfinity, device: device), 1);
+        var mask = slidingWindow is { } w ? future.Plus(tril(ScalarOps.Filled([length, length], float.NegativeInfinity, device: device), -w)) : future;
         return mask.view(1, 1, length, length);
     }
 }

@@ -76,8 +76,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     Tensor DirectionNorm(Tensor baseWeight)
     {
         using var _ = no_grad();
-        var delta = matmul(lora_B.weight!, lora_A.weight!).to(baseWeight.dtype) * _scaling;   // (out, in)
-        return (baseWeight + delta).to(ScalarType.Float32).pow(2).sum(1).sqrt();
+        var delta = matmul(lora_B.weight!, lora_A.weight!).to(baseWeight.dtype).Times(_scaling);   // (out, in)
+        var w = baseWeight.Plus(delta).to(ScalarType.Float32);
+        return (w * w).sum(1).sqrt();
     }
 
     public override Tensor forward(Tensor x)
@@ -86,15 +87,15 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var xc = x.to(dtype);
         var w = BaseWeight(dtype);
         var baseOut = nn.functional.linear(xc, w);                                       // x Wᵀ, (…, out)
-        var withBias = bias is null ? baseOut : baseOut + bias.to(dtype);
+        var withBias = bias is null ? baseOut : baseOut.Plus(bias.to(dtype));
         if (!AdaptersEnabled) return withBias.to(x.dtype);
         var h = _dropout is null ? xc : _dropout.forward(xc);
-        var update = nn.functional.linear(nn.functional.linear(h, lora_A.weight!.to(dtype)), lora_B.weight!.to(dtype)) * _scaling;
-        if (lora_magnitude_vector is null) return (withBias + update).to(x.dtype);
+        var update = nn.functional.linear(nn.functional.linear(h, lora_A.weight!.to(dtype)), lora_B.weight!.to(dtype)).Times(_scaling);
+        if (lora_magnitude_vector is null) return withBias.Plus(update).to(x.dtype);
 
         // DoRA: y = b + x Wᵀ + (m/‖W'‖ - 1) ⊙ dropout(x) Wᵀ + m/‖W'‖ ⊙ s·B·A·dropout(x)
         var scale = (lora_magnitude_vector.to(ScalarType.Float32) / DirectionNorm(w)).to(dtype);   // (out,)
         var baseTerm = _dropout is null ? baseOut : nn.functional.linear(h, w);
-        return (withBias + (scale - 1) * baseTerm + scale * update).to(x.dtype);
+        return withBias.Plus(scale.Plus(-1) * baseTerm).Plus(scale * update).to(x.dtype);
     }
 }

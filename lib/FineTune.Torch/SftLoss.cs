@@ -51,7 +51,7 @@ public static class SftLoss
         var flat = logits.reshape(-1, logits.shape[^1]);                                       // (B·T, V)
         var sum = nn.functional.cross_entropy(flat, targets, ignore_index: -100, reduction: nn.Reduction.Sum);
         using var _ = no_grad();
-        var trained = targets.ne(-100);
+        var trained = targets.NotEqual(-100);
         long tokens = trained.sum().item<long>();
         long correct = flat.argmax(-1).eq(targets).logical_and(trained).sum().item<long>();
         return new SftBatchLoss(sum, tokens, correct);

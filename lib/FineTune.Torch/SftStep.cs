@@ -36,7 +36,7 @@ public sealed class SftStep : IDisposable
         _model.train();
         using var scope = NewDisposeScope();
         var batch = SftLoss.Compute(_model, rows);
-        var loss = batch.Sum / Math.Max(1, batch.Tokens);
+        var loss = batch.Sum.Times(1.0 / Math.Max(1, batch.Tokens));
         _optimizer.zero_grad();
         loss.backward();
         _model.eval();

@@ -17,7 +17,7 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
         using var scope = NewDisposeScope();
         CheckTokens(tokens, Config);
         var ids = tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Count], device: _device);
-        var positions = arange(tokens.Count, dtype: ScalarType.Int64, device: _device).unsqueeze(0);
+        var positions = ScalarOps.Range(tokens.Count, device: _device).unsqueeze(0);
         var logits = model.forward(ids, positions, Llama.CausalMask(tokens.Count, Config.SlidingWindow, _device)); // (1, T, V)
         return ToRows(logits[0]);
     }

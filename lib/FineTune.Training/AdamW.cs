@@ -3,6 +3,7 @@
 // and without decay (norms, biases and adapter scale vectors never decay). The state is plain tensors by parameter
 // name, so a checkpoint stores it exactly and a resumed run continues bit for bit.
 using FineTune.Models.Checkpoints;
+using FineTune.Torch;
 
 namespace FineTune.Training;
 
@@ -47,12 +48,29 @@ public sealed class AdamW : IDisposable
         {
             var (_, p, decay) = _parameters[i];
             if (p.grad is not { } g) continue;
-            if (decay) p.mul_(1 - lr * _weightDecay);
-            _m[i].mul_(_beta1).add_(g, alpha: 1 - _beta1);
-            _v[i].mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-            var denominator = (_v[i].sqrt() / Math.Sqrt(correction2)).add_(_eps);
-            p.addcdiv_(_m[i], denominator, value: -lr / correction1);
+            if (decay) p.Times_(1 - lr * _weightDecay);
+            _m[i].Times_(_beta1).AddScaled_(g, 1 - _beta1);
+            _v[i].Times_(_beta2).AddProduct_(g, g, 1 - _beta2);
+            var denominator = _v[i].sqrt().Times_(1 / Math.Sqrt(correction2)).Plus_(_eps);
+            p.AddQuotient_(_m[i], denominator, -lr / correction1);
         }
+    }
+
+    /// <summary>
+    /// The global L2 norm of the gradients; when above <paramref name="maxNorm"/> every gradient is scaled by
+    /// maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ does. Returns the norm before clipping.
+    /// </summary>
+    public double ClipGradNorm(double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var grads = _parameters.Select(p => p.Parameter.grad).OfType<Tensor>().ToList();
+        if (grads.Count == 0) return 0;
+        double norm = stack(grads.Select(g => { var g32 = g.to(ScalarType.Float32); return (g32 * g32).sum(); }).ToArray()).sum().sqrt().item<float>();
+        double coefficient = maxNorm / (norm + 1e-6);
+        if (coefficient < 1)
+            foreach (var g in grads) g.Times_(coefficient);
+        return norm;
     }
 
     public void Save(string path)

@@ -31,7 +31,7 @@ public sealed class TokenizedSplit : IDisposable
         {
             foreach (var shard in info.Shards)
             {
-                var reader = ShardReader.Open(Path.Combine(datasetDirectory, split, shard.File));
+                var reader = ShardReader.Open(Path.Combine(datasetDirectory, shard.File));   // "train/shard-00000.bin"
                 shards.Add(reader);
                 if (reader.Kind != info.Kind)
                     throw new InvalidDataException($"{reader.Path}: holds {reader.Kind} but the manifest says the {split} split holds {info.Kind}.");

@@ -222,9 +222,7 @@ public sealed class Trainer : IDisposable
             var stepClock = Stopwatch.StartNew();
             var micro = _plans[epoch].MicroBatchesOfStep(stepInEpoch, accumulation).ToList();
             var (loss, accuracy, tokens, rewards) = ForwardBackward(micro);
-            double gradNorm;
-            using (var scope = NewDisposeScope())
-                gradNorm = nn.utils.clip_grad_norm_(_optimizer.Parameters, _config.Optimizer.MaxGradNorm is > 0 and var max ? max : double.PositiveInfinity);
+            double gradNorm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max : double.PositiveInfinity);
             double lr = _schedule.At(step);
             _optimizer.Update(lr);
             step++; stepInEpoch++; tokensSeen += tokens;
@@ -299,7 +297,7 @@ public sealed class Trainer : IDisposable
                     var examples = batch.Select(row => Pair(_train.Read(row[0]))).ToList();
                     inputTokens += examples.Sum(p => (long)p.ChosenIds.Length + p.RejectedIds.Length);
                     var result = DpoLoss.Compute(_model, _reference, examples, _config.Dpo.Beta);
-                    (result.Sum / pairs).backward();
+                    result.Sum.Times(1.0 / pairs).backward();
                     lossSum += result.Sum.item<float>();
                     chosen += result.RewardChosenSum; rejected += result.RewardRejectedSum; correct += result.Correct;
                 }
@@ -314,7 +312,7 @@ public sealed class Trainer : IDisposable
                 var rows = Rows(_train, batch);
                 inputTokens += rows.Sum(r => (long)r.Ids.Length);
                 var result = SftLoss.Compute(_model, rows);
-                (result.Sum / Math.Max(1, trained)).backward();   // the step's loss is the mean over all its trained tokens
+                result.Sum.Times(1.0 / Math.Max(1, trained)).backward();   // the step's loss is the mean over all its trained tokens
                 sum += result.Sum.item<float>();
                 hits += result.Correct;
             }

@@ -42,7 +42,7 @@ static class TinyRun
         return new TokenizedExample([new TokenizedSequence(chosen, Mask(chosen)), new TokenizedSequence(rejected, Mask(rejected))], prompt.Length, false, false);
     }
 
-    public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false, int vocab = 64)
+    public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false, int vocab = 64, int minLength = 6)
     {
         var dir = Path.Combine(root, "data");
         var kind = pairs ? ShardKind.Pairs : ShardKind.Sequences;
@@ -53,13 +53,13 @@ static class TinyRun
             var stats = new TokenizeStats();
             for (int i = 0; i < count; i++)
             {
-                var e = pairs ? Pair(offset + i) : Sequence(offset + i, 6 + (offset + i) % 7);
+                var e = pairs ? Pair(offset + i) : Sequence(offset + i, minLength + (offset + i) % 7);
                 writer.Add(e);
                 stats.Examples++;
                 stats.Tokens += e.Sequences.Sum(s => s.Length);
                 stats.TrainedTokens += e.Sequences.Sum(s => s.TrainedCount);
             }
-            splits[name] = new SplitManifest(kind, stats, writer.Complete());
+            splits[name] = new SplitManifest(kind, stats, writer.Complete().Select(s => s with { File = $"{name}/{s.File}" }).ToList());   // as DatasetTokenizer records them
         }
         new TokenizedManifest
         {
@@ -67,6 +67,17 @@ static class TinyRun
             Totals = new TokenizeStats(), Splits = splits,
         }.Write(dir);
         return dir;
+    }
+
+    /// <summary>A run over a freshly written base of this shape and a dataset of its kind (pairs for DPO).</summary>
+    public static TrainingConfig Config(LlamaConfig model, string root, string method, string objective, int minLength = 6)
+    {
+        var c = Config(root, SaveBase(root, model), WriteDataset(root, pairs: objective == "dpo", minLength: minLength), method);
+        return c with
+        {
+            Objective = objective, Lora = c.Lora with { Dropout = 0.1 }, Data = c.Data with { MaxLength = Math.Max(32, 2 * minLength + 12) },
+            Training = c.Training with { Epochs = 3 }, Eval = new EvalConfig { EverySteps = 2 },
+        };
     }
 
     public static TrainingConfig Config(string root, string baseModel, string data, string method = "lora") => new()

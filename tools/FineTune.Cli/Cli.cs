@@ -23,14 +23,15 @@ public static class Cli
             EvalCommand.Create(stdout, stderr),
             ScoreCommand.Create(stdout),
             GateCommand.Create(stdout),
+            TrainCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
             return await parsed.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or InvalidDatasetException or ArgumentException
+        catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or InvalidDatasetException or ArgumentException or Training.TrainingConfigException
                                        or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException)
         {
             await stderr.WriteLineAsync($"error: {e.Message}");
