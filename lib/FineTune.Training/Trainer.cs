@@ -93,6 +93,7 @@ public sealed class Trainer : IDisposable
     public static Trainer Create(TrainingConfig config, string? runId = null, System.Diagnostics.Metrics.IMeterFactory? meters = null)
     {
         set_num_threads(config.Training.Threads ?? Environment.ProcessorCount);
+        NativeHeap.KeepFreedMemory();   // reuse the step's large buffers instead of faulting them in again (see NativeHeap)
         manual_seed(config.Training.Seed);
         var manifestDir = config.Data.Path;
         if (!File.Exists(Path.Combine(manifestDir, TokenizedManifest.FileName)))

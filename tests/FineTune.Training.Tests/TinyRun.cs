@@ -45,27 +45,12 @@ static class TinyRun
     public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false, int vocab = 64, int minLength = 6)
     {
         var dir = Path.Combine(root, "data");
-        var kind = pairs ? ShardKind.Pairs : ShardKind.Sequences;
-        var splits = new Dictionary<string, SplitManifest>();
-        foreach (var (name, count, offset) in new[] { ("train", train, 0), ("validation", validation, 1000) })
+        IEnumerable<TokenizedExample> Examples(int count, int offset) => Enumerable.Range(offset, count)
+            .Select(i => pairs ? Pair(i) : Sequence(i, minLength + i % 7));
+        TokenizedDatasetWriter.Write(dir, new Dictionary<string, IEnumerable<TokenizedExample>>
         {
-            var writer = new ShardWriter(Path.Combine(dir, name), vocab, kind);
-            var stats = new TokenizeStats();
-            for (int i = 0; i < count; i++)
-            {
-                var e = pairs ? Pair(offset + i) : Sequence(offset + i, minLength + (offset + i) % 7);
-                writer.Add(e);
-                stats.Examples++;
-                stats.Tokens += e.Sequences.Sum(s => s.Length);
-                stats.TrainedTokens += e.Sequences.Sum(s => s.TrainedCount);
-            }
-            splits[name] = new SplitManifest(kind, stats, writer.Complete().Select(s => s with { File = $"{name}/{s.File}" }).ToList());   // as DatasetTokenizer records them
-        }
-        new TokenizedManifest
-        {
-            TokenizerFiles = [], VocabSize = vocab, TokenDtype = "uint16", Options = new TokenizeOptions(),
-            Totals = new TokenizeStats(), Splits = splits,
-        }.Write(dir);
+            ["train"] = Examples(train, 0), ["validation"] = Examples(validation, 1000),
+        }, vocab);
         return dir;
     }
 
