@@ -23,6 +23,8 @@ public static class Extensions
 
     // MassTransit's ActivitySource and Meter are both named "MassTransit"; the services publish and consume through it.
     public const string MassTransitTelemetryName = "MassTransit";
+    // The training engine's meter (FineTune.Training.TrainingTelemetry.MeterName): loss, learning rate, tokens/s per run.
+    public const string TrainingMeterName = "FineTune.Training";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -53,7 +55,7 @@ public static class Extensions
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter(serviceName, MassTransitTelemetryName)
+                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation())
