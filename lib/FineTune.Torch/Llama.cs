@@ -281,6 +281,18 @@ public sealed class Llama : nn.Module
     /// <returns>logits (B, T, vocab), in float32 (virtual tokens of prompt tuning are not included)</returns>
     public Tensor forward(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
     {
+        var x = HiddenStates(inputIds, positions, mask, cache, start);
+        var w = OutputWeight;
+        var logits = ComputeDtype is { } d && d != x.dtype ? matmul(x.to(d), w.to(d).t()) : matmul(x, w.t());   // (B, T, V)
+        return logits.to(ScalarType.Float32);
+    }
+
+    /// <summary>The LM head's weight (V, C): lm_head, or embed_tokens when tied.</summary>
+    public Parameter OutputWeight => lm_head?.Weight ?? model.embed_tokens.weight!;
+
+    /// <summary>The final normed hidden states (B, T, C) that the LM head reads.</summary>
+    public Tensor HiddenStates(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
+    {
         if (prompt_embeddings is not null && cache is not null)
             throw new NotSupportedException("prompt and prefix tuning adapters are applied in training and full-sequence forwards, not with a KV cache.");
         long B = inputIds.shape[0], P = VirtualTokens;
@@ -318,10 +330,7 @@ public sealed class Llama : nn.Module
         }
         x = model.norm.forward(x);
         if (P > 0 && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled) x = x.narrow(1, P, x.shape[1] - P);
-        var logits = lm_head is not null ? lm_head.forward(x)
-            : ComputeDtype is { } d && d != x.dtype ? matmul(x.to(d), model.embed_tokens.weight!.to(d).t())
-            : matmul(x, model.embed_tokens.weight!.t());
-        return logits.to(ScalarType.Float32);
+        return x;
     }
 
     // (B, 1, T, S) -> (B, 1, P+T, P+S): virtual tokens attend causally among themselves, real tokens see all of them.

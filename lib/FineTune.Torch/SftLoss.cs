@@ -44,9 +44,16 @@ public static class SftLoss
                 tensor(mask, [B, 1, T, T], device: device), tensor(targets, [B * T], device: device));
     }
 
-    public static SftBatchLoss Compute(Llama model, IReadOnlyList<PackedRow> rows, Device? device = null)
+    /// <param name="fused">the LM head and loss in row chunks (LinearCrossEntropy: far less memory); false: full logits and cross_entropy</param>
+    public static SftBatchLoss Compute(Llama model, IReadOnlyList<PackedRow> rows, Device? device = null, bool fused = false)
     {
         var (inputs, positions, mask, targets) = Build(rows, device);
+        if (fused)
+        {
+            var hidden = model.HiddenStates(inputs, positions, mask);                          // (B, T, C)
+            var result = LinearCrossEntropy.Compute(hidden.reshape(-1, hidden.shape[^1]), model.OutputWeight, targets, model.ComputeDtype);
+            return new SftBatchLoss(result.Sum, result.Tokens, result.Correct);
+        }
         var logits = model.forward(inputs, positions, mask);                                   // (B, T, V)
         var flat = logits.reshape(-1, logits.shape[^1]);                                       // (B·T, V)
         var sum = nn.functional.cross_entropy(flat, targets, ignore_index: -100, reduction: nn.Reduction.Sum);

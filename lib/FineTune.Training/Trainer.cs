@@ -312,7 +312,7 @@ public sealed class Trainer : IDisposable
                 using var scope = NewDisposeScope();
                 var rows = Rows(_train, batch);
                 inputTokens += rows.Sum(r => (long)r.Ids.Length);
-                var result = SftLoss.Compute(_model, rows);
+                var result = SftLoss.Compute(_model, rows, fused: ChunkedLoss(rows));
                 result.Sum.Times(1.0 / Math.Max(1, trained)).backward();   // the step's loss is the mean over all its trained tokens
                 sum += result.Sum.item<float>();
                 hits += result.Correct;
@@ -343,12 +343,21 @@ public sealed class Trainer : IDisposable
             }
             else
             {
-                var result = SftLoss.Compute(_model, Rows(split, batch));
+                var rows = Rows(split, batch);
+                var result = SftLoss.Compute(_model, rows, fused: ChunkedLoss(rows));
                 sum += result.Sum.item<float>(); tokens += result.Tokens; hits += result.Correct;
             }
         }
         return new EvalMetrics(step, sum / Math.Max(1, tokens), (double)hits / Math.Max(1, tokens), tokens, clock.Elapsed.TotalSeconds);
     }
+
+    // The full logits of these rows would be rows × T × V float32: chunk the loss when that passes 512 MiB (auto).
+    bool ChunkedLoss(IReadOnlyList<PackedRow> rows) => _config.Training.ChunkedLoss switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => 4L * rows.Count * rows.Max(r => r.Ids.Length) * _model.Config.VocabSize > 512L << 20,
+    };
 
     static IReadOnlyList<PackedRow> Rows(TokenizedSplit split, int[][] batch) =>
         batch.Select(row =>

@@ -96,6 +96,11 @@ public sealed record LoopConfig
     public int Seed { get; init; } = 42;
     /// <summary>bfloat16 autocast of the matmuls: auto (when the CPU has AVX-512 BF16 or AMX), true or false.</summary>
     public string Bf16 { get; init; } = "false";
+    /// <summary>
+    /// LM head + loss in row chunks, never holding a micro-batch's full logits (LinearCrossEntropy): true, false, or auto
+    /// (when those logits would take over 512 MiB, e.g. a 128k vocabulary). Less memory, somewhat fewer tokens/s.
+    /// </summary>
+    public string ChunkedLoss { get; init; } = "auto";
     /// <summary>Recompute each layer's activations in backward instead of storing them.</summary>
     public bool GradientCheckpointing { get; init; }
     /// <summary>Intra-op threads for libtorch; null: all cores.</summary>

@@ -110,6 +110,7 @@ public static class TrainingConfigLoader
         Require(c.Training.MicroBatchSize > 0, "training.micro_batch_size", $"must be a positive integer, got {c.Training.MicroBatchSize}");
         Require(c.Training.GradientAccumulationSteps > 0, "training.gradient_accumulation_steps", $"must be a positive integer, got {c.Training.GradientAccumulationSteps}");
         Require(c.Training.Bf16 is "auto" or "true" or "false", "training.bf16", $"must be auto, true or false, got '{c.Training.Bf16}'");
+        Require(c.Training.ChunkedLoss is "auto" or "true" or "false", "training.chunked_loss", $"must be auto, true or false, got '{c.Training.ChunkedLoss}'");
         Require(c.Training.Threads is null or > 0, "training.threads", $"must be a positive integer, got {c.Training.Threads}");
         Require(c.Training.LogEverySteps > 0, "training.log_every_steps", $"must be a positive integer, got {c.Training.LogEverySteps}");
         Require(c.Eval.EverySteps >= 0, "eval.every_steps", $"must be >= 0, got {c.Eval.EverySteps}");

@@ -30,6 +30,25 @@ public class LoopTests
     }
 
     [Fact]
+    public void The_chunked_loss_trains_the_same_curve_as_the_full_logits()
+    {
+        using var dir = new TempDir();
+        var baseModel = TinyRun.SaveBase(dir.Path);
+        var data = TinyRun.WriteDataset(dir.Path);
+        TrainingReport Run(string chunked)
+        {
+            var c = TinyRun.Config(dir.Path, baseModel, data, "full") with { OutputDir = Path.Combine(dir.Path, chunked) };
+            using var t = Trainer.Create(c with { Training = c.Training with { Epochs = 2, ChunkedLoss = chunked } });
+            return t.Train();
+        }
+        var full = Run("false");
+        var chunked = Run("true");
+        Assert.Equal(full.History.Count, chunked.History.Count);
+        for (int i = 0; i < full.History.Count; i++) Assert.Equal(full.History[i].TrainLoss, chunked.History[i].TrainLoss, 4);
+        Assert.Equal(full.Evals[^1].ValidLoss, chunked.Evals[^1].ValidLoss, 4);
+    }
+
+    [Fact]
     public void Schedules_warm_up_then_decay_to_the_floor()
     {
         var cosine = new LearningRateSchedule(1.0, "cosine", WarmupSteps: 4, TotalSteps: 104, MinLrRatio: 0.1);
