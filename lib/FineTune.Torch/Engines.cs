@@ -12,9 +12,15 @@ public enum EngineKind { Auto, Cpu, Torch }
 
 public static class Engines
 {
-    /// <param name="adapterDirectory">a PEFT LoRA/DoRA adapter merged into the weights as they load</param>
+    /// <param name="adapterDirectory">a PEFT LoRA/DoRA or IA3 adapter merged into the weights as they load, or a prompt/prefix tuning one (torch engine)</param>
     public static ICausalLm Open(string path, EngineKind kind = EngineKind.Auto, int threads = 0, string? adapterDirectory = null)
     {
+        // Prompt and prefix tuning add virtual tokens instead of changing weights: only the TorchSharp model applies them.
+        if (adapterDirectory is not null && PromptAdapter.TryRead(adapterDirectory) is { } prompt)
+        {
+            if (kind == EngineKind.Cpu) throw new ArgumentException($"{prompt.PeftType} adapters run on the torch engine (--engine torch), not the cpu engine.");
+            return new TorchLlamaEngine(PromptAdapter.Load(path, adapterDirectory, prompt));
+        }
         var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {

@@ -273,7 +273,8 @@ public sealed class Llama : nn.Module
         }
     }
 
-    int VirtualTokens => Adapter is PromptSettings p ? p.NumVirtualTokens : 0;
+    /// <summary>Positions prompt tuning adds in front of every sequence (a KV cache needs this many more), else 0.</summary>
+    public int VirtualTokens => Adapter is PromptSettings { Prefix: false } p ? p.NumVirtualTokens : 0;
 
     /// <param name="inputIds">(B, T) token ids</param>
     /// <param name="positions">(B, T) rotary positions of each token</param>
@@ -293,24 +294,33 @@ public sealed class Llama : nn.Module
     /// <summary>The final normed hidden states (B, T, C) that the LM head reads.</summary>
     public Tensor HiddenStates(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
     {
-        if (prompt_embeddings is not null && cache is not null)
-            throw new NotSupportedException("prompt and prefix tuning adapters are applied in training and full-sequence forwards, not with a KV cache.");
         long B = inputIds.shape[0], P = VirtualTokens;
         var x = model.embed_tokens.forward(inputIds);                                         // (B, T, C)
         (Tensor, Tensor)[]? prefixes = null;
-        if (prompt_embeddings is not null && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled)
+        bool promptTuning = prompt_embeddings is not null && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled;
+        bool prepend = promptTuning && start == 0;
+        if (prepend)
         {
             // Prompt tuning: the virtual tokens come first, at positions 0..P-1; every real token may attend to them.
-            x = cat([prompt_embeddings.to(x.dtype).unsqueeze(0).expand(B, -1, -1), x], 1);   // (B, P+T, C)
+            x = cat([prompt_embeddings!.to(x.dtype).unsqueeze(0).expand(B, -1, -1), x], 1);  // (B, P+T, C)
             positions = cat([ScalarOps.Range(P, positions.dtype, positions.device).unsqueeze(0).expand(B, -1), positions.Plus(P)], 1);
             mask = PromptMask(mask, P);
         }
-        else if (prompt_embeddings is not null && AdaptersEnabled)
+        else if (promptTuning)
         {
-            // Prefix tuning: per layer, P learned keys and values before the sequence's; real tokens start at position P.
-            prefixes = PrefixKeysValues(B, x.dtype);
+            // Decoding after a prompt-tuned prefill: the cache holds the P virtual tokens first, so everything shifts by P.
             positions = positions.Plus(P);
             mask = cat([zeros([mask.shape[0], 1, mask.shape[2], P], mask.dtype, mask.device), mask], -1);   // (B, 1, T, P+S)
+            start += (int)P;
+        }
+        else if (prompt_embeddings is not null && AdaptersEnabled)
+        {
+            // Prefix tuning: per layer, P learned keys and values before the sequence's (and before the cache's; they are
+            // not cached); real tokens start at position P.
+            long prefix = prompt_embeddings.shape[0];
+            prefixes = PrefixKeysValues(B, x.dtype);
+            positions = positions.Plus(prefix);
+            mask = cat([zeros([mask.shape[0], 1, mask.shape[2], prefix], mask.dtype, mask.device), mask], -1);   // (B, 1, T, P+S)
         }
         // angles (B, T, hd/2) -> cos/sin (B, 1, T, hd), halves repeated to match rotate_half
         var angles = positions.to(ScalarType.Float32).unsqueeze(-1) * tensor(_invFreq, device: x.device);
@@ -329,7 +339,7 @@ public sealed class Llama : nn.Module
                 : model.layers[i].forward(x, cos, sin, mask, layerCache, start, prefix);
         }
         x = model.norm.forward(x);
-        if (P > 0 && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled) x = x.narrow(1, P, x.shape[1] - P);
+        if (prepend) x = x.narrow(1, P, x.shape[1] - P);
         return x;
     }
 

@@ -7,6 +7,22 @@ namespace FineTune.Torch;
 
 public static class LlamaCheckpoints
 {
+    /// <summary>A Hugging Face model directory or llama2.c .bin, with an adapter's modules (fresh) when given.</summary>
+    public static Llama Load(string path, ScalarType? dtype = null, PeftSettings? adapter = null)
+    {
+        if (HfCheckpoint.IsCheckpointDirectory(path))
+        {
+            using var checkpoint = HfCheckpoint.Open(path);
+            return Load(checkpoint, dtype, adapter: adapter);
+        }
+        if (File.Exists(path))
+        {
+            var (config, tensors) = Llama2cCheckpoint.Read(path);
+            return Load(config, tensors, dtype ?? ScalarType.Float32, adapter: adapter);
+        }
+        throw new FileNotFoundException($"model '{path}' not found: expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+    }
+
     public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true, PeftSettings? adapter = null) =>
         Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), useSdpa,
              name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, adapter);

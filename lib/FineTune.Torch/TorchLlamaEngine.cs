@@ -59,7 +59,7 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
         {
             _engine = engine; BatchSize = batchSize; _maxLength = maxLength;
             var dtype = engine.Model.parameters().First().dtype;
-            _cache = KvCache.Create(engine.Config, batchSize, maxLength, dtype, engine._device);
+            _cache = KvCache.Create(engine.Config, batchSize, maxLength + engine.Model.VirtualTokens, dtype, engine._device);   // prompt tuning's virtual tokens lead the cache
         }
 
         public float[][] Prefill(IReadOnlyList<IReadOnlyList<int>> prompts)

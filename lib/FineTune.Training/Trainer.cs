@@ -122,20 +122,10 @@ public sealed class Trainer : IDisposable
         return new Trainer(config, model, reference, manifest, train, validation, runId ?? Guid.NewGuid().ToString("n"), meters);
     }
 
-    public static Llama LoadBase(string path, PeftSettings? adapter)
-    {
-        if (HfCheckpoint.IsCheckpointDirectory(path))
-        {
-            using var checkpoint = HfCheckpoint.Open(path);
-            return LlamaCheckpoints.Load(checkpoint, ScalarType.Float32, adapter: adapter);   // float32 master weights
-        }
-        if (File.Exists(path))
-        {
-            var (config, tensors) = Llama2cCheckpoint.Read(path);
-            return LlamaCheckpoints.Load(config, tensors, adapter: adapter);
-        }
-        throw new FileNotFoundException($"base_model '{path}' not found: expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
-    }
+    public static Llama LoadBase(string path, PeftSettings? adapter) =>
+        File.Exists(path) || HfCheckpoint.IsCheckpointDirectory(path)
+            ? LlamaCheckpoints.Load(path, ScalarType.Float32, adapter)   // float32 master weights
+            : throw new FileNotFoundException($"base_model '{path}' not found: expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
 
     /// <summary>bf16 autocast: "auto" takes it where the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX).</summary>
     public static bool UseBf16(string setting) => setting switch

@@ -61,6 +61,16 @@ public class TrainCliTests
         Assert.Equal(8, (int)adapter["r"]!);
         var generated = await CliRunner.Run("generate", baseDir, "--adapter", Path.Combine(output, "adapter"), "--prompt-ids", "1", "-n", "8", "--show-ids");
         Assert.True(generated.Exit == 0, generated.Err);
+
+        // A prompt-tuning adapter: trained the same way, applied by generate (on the torch engine), changing the output.
+        var promptOutput = Path.Combine(dir.Path, "prompt");
+        (exit, _, stderr) = await CliRunner.Run("train", Config(dir.Path, baseDir, shards, output, 3), "--set", "method=prompt_tuning",
+            "--set", "prompt.num_virtual_tokens=4", "--set", $"output_dir={promptOutput}");
+        Assert.True(exit == 0, stderr);
+        var baseIds = CliRunner.Ids((await CliRunner.Run("generate", baseDir, "--prompt-ids", "1", "-n", "8", "--show-ids")).Out);
+        var prompted = await CliRunner.Run("generate", baseDir, "--adapter", Path.Combine(promptOutput, "adapter"), "--prompt-ids", "1", "-n", "8", "--show-ids");
+        Assert.True(prompted.Exit == 0, prompted.Err);
+        Assert.NotEqual(baseIds, CliRunner.Ids(prompted.Out));
     }
 
     [Fact]

@@ -129,6 +129,49 @@ public class AdapterMethodTests(ITestOutputHelper output)
         Assert.True(diff < 1e-5, $"prompt-tuned logits differ from the base's by {diff}");
     }
 
+    [Fact]
+    public void Prompt_tuned_decoding_with_a_kv_cache_equals_the_base_reading_the_virtual_tokens_first()
+    {
+        var (config, weights) = Base();
+        using var plain = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights));
+        using var model = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights, adapter: new PromptSettings(3)));
+        var embed = weights.Single(t => t.Name == "model.embed_tokens.weight").ToFloat32();
+        int[] virtualTokens = [7, 8, 9];
+        var rows = virtualTokens.SelectMany(t => embed.AsSpan(t * config.HiddenSize, config.HiddenSize).ToArray()).ToArray();
+        using (no_grad()) model.Model.AdapterParameters().Single().Parameter.copy_(tensor(rows, [3, config.HiddenSize]));
+
+        int[][] prompts = [[1, 4, 2], [1, 5]];   // left-padded batch
+        using var tuned = model.StartSession(2, 12);
+        using var reference = plain.StartSession(2, 15);
+        var a = tuned.Prefill(prompts);
+        var b = reference.Prefill(prompts.Select(p => (IReadOnlyList<int>)[.. virtualTokens, .. p]).ToList());
+        Assert.True(MaxDiff(a, b) < 1e-5, $"prefill differs by {MaxDiff(a, b)}");
+        foreach (var next in new[] { 6, 3, 11 })
+        {
+            a = tuned.Step([next, next]);
+            b = reference.Step([next, next]);
+            Assert.True(MaxDiff(a, b) < 1e-5, $"decode step differs by {MaxDiff(a, b)}");
+        }
+    }
+
+    [Fact]
+    public void Prefix_tuned_decoding_with_a_kv_cache_equals_its_full_forward()
+    {
+        var (config, weights) = Base();
+        using var engine = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights, adapter: new PromptSettings(4, Prefix: true)));
+        using (no_grad()) engine.Model.AdapterParameters().Single().Parameter.normal_(0, 0.5);
+        int[] tokens = [1, 4, 2, 6, 3];
+        var full = engine.Forward(tokens);
+        using var session = engine.StartSession(1, 8);
+        var logits = session.Prefill([tokens[..3]]);
+        Assert.True(MaxDiff(logits, [full[2]]) < 1e-5);
+        Assert.True(MaxDiff(session.Step([tokens[3]]), [full[3]]) < 1e-5);
+        Assert.True(MaxDiff(session.Step([tokens[4]]), [full[4]]) < 1e-5);
+        using (no_grad())
+        using (engine.Model.AdaptersDisabled())
+            Assert.NotEqual(full[4], engine.Forward(tokens)[4]);   // the prefix does change the output
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -153,6 +196,14 @@ public class AdapterMethodTests(ITestOutputHelper output)
         Assert.Equal(prefix ? [5L, 2L * config.NumHiddenLayers * kvDim] : [5L, config.HiddenSize], tensorInfo.Shape);
         var e = Assert.Throws<Models.ModelFormatException>(() => PeftAdapter.Load(dir.Path));
         Assert.Contains("virtual tokens", e.Message);
+
+        // The saved adapter loads back into the model (what generate --adapter does) with the same virtual tokens.
+        var baseDir = Path.Combine(dir.Path, "base");
+        LlamaCheckpoints.Save(LlamaCheckpoints.Load(config, weights), baseDir);
+        var settings = PromptAdapter.TryRead(dir.Path);
+        Assert.Equal(new PromptSettings(5, prefix), settings);
+        using var loaded = PromptAdapter.Load(baseDir, dir.Path, settings!);
+        Assert.Equal(model.AdapterParameters().Single().Parameter.data<float>().ToArray(), loaded.AdapterParameters().Single().Parameter.data<float>().ToArray());
     }
 
     [Fact]
