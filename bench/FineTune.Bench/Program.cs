@@ -9,6 +9,7 @@ using FineTune.Models.Checkpoints;
 using FineTune.Models.Generation;
 using FineTune.Models.Inference;
 using FineTune.Torch;
+using FineTune.Benchmarks;
 
 int threads = Arg("--threads", "2") is var t ? int.Parse(t) : 2;
 string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "decode.json"));
@@ -120,15 +121,6 @@ static double Median(int repeats, Func<double> run)
     return values[values.Length / 2];
 }
 
-string Arg(string name, string fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-}
+string Arg(string name, string fallback) => BenchEnvironment.Arg(args, name, fallback);
 
-static string RepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "global.json"))) return dir.FullName;
-    return Directory.GetCurrentDirectory();
-}
+static string RepoRoot() => BenchEnvironment.RepoRoot();

@@ -8,6 +8,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineTune.TrainBench;
+using FineTune.Benchmarks;
 
 int threads = int.Parse(Arg("--threads", "2"));
 int steps = int.Parse(Arg("--steps", "6"));
@@ -86,15 +87,6 @@ static JsonObject Machine()
     return new JsonObject { ["cpu"] = cpu, ["logical_cores"] = Environment.ProcessorCount, ["dotnet"] = Environment.Version.ToString() };
 }
 
-string Arg(string name, string fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-}
+string Arg(string name, string fallback) => BenchEnvironment.Arg(args, name, fallback);
 
-static string RepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "global.json"))) return dir.FullName;
-    return Directory.GetCurrentDirectory();
-}
+static string RepoRoot() => BenchEnvironment.RepoRoot();
