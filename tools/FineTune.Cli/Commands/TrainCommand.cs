@@ -63,7 +63,7 @@ static class TrainCommand
                     }
                     else if (p.Eval is not null || p.Message is not null) console.MarkupLine(Markup.Escape(Line(p, total)));
                 }));
-                task.Value = task.MaxValue;
+                if (report.StopReason != "cancelled") task.Value = task.MaxValue;   // an interrupted run keeps its bar where it stopped
             });
         return report;
     }
