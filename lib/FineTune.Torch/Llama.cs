@@ -284,7 +284,7 @@ public sealed class Llama : nn.Module
     {
         var x = HiddenStates(inputIds, positions, mask, cache, start);
         var w = OutputWeight;
-        var logits = ComputeDtype is { } d && d != x.dtype ? matmul(x.to(d), w.to(d).t()) : matmul(x, w.t());   // (B, T, V)
+        var logits = ComputeDtype is { } d && d != x.dtype ? nn.functional.linear(x.to(d), w.to(d)) : nn.functional.linear(x, w);   // (B, T, V)
         return logits.to(ScalarType.Float32);
     }
 
