@@ -35,6 +35,22 @@ public class DataCliTests
         Assert.Equal(counts["train"]!.GetValue<long>(), reader.Count);
     }
 
+    [SkippableFact]
+    public async Task Tokenizing_chats_for_a_model_without_a_template_says_which_option_to_pass()
+    {
+        var tokenizer = SharedData.File("models/stories260K/tok512.bin");   // a llama2.c tokenizer: no chat template
+        using var dir = new TempDir();
+        string raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared");
+        Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "60", "--test", "5")).Exit);
+        Assert.Equal(0, (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
+        var (exit, _, err) = await CliRunner.Run("data", "tokenize", prepared, "--model", tokenizer, "--out", Path.Combine(dir.Path, "shards"));
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains("train.jsonl:1", err);
+        Assert.Contains("--chat-template", err);
+        Assert.DoesNotContain("   at ", err);   // a message, not a stack trace
+    }
+
     [Fact]
     public async Task A_dataset_over_the_reject_limit_exits_with_2_and_says_why()
     {
