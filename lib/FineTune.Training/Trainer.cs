@@ -70,6 +70,7 @@ public sealed class Trainer : IDisposable
             Step = 0, Epoch = 0, StepInEpoch = 0, TokensSeen = 0, Seconds = 0, RngState = "", History = [], Evals = [], ConfigJson = _configJson,
         };
 
+        foreach (var name in new[] { "best", "adapter", "model" }) TrainingCheckpoints.RecoverInterruptedSwap(Path.Combine(config.OutputDir, name));
         var checkpoint = FindResumePoint(config);
         if (checkpoint is not null)
         {

@@ -64,6 +64,16 @@ public static partial class TrainingCheckpoints
         if (System.IO.Directory.Exists(old)) System.IO.Directory.Delete(old, recursive: true);
     }
 
+    /// <summary>
+    /// Undoes a swap that a kill interrupted: <paramref name="directory"/> was moved aside to .old and the new copy
+    /// not yet moved in. The old copy comes back, so `best/` is never silently missing.
+    /// </summary>
+    public static void RecoverInterruptedSwap(string directory)
+    {
+        var old = directory + ".old";
+        if (!System.IO.Directory.Exists(directory) && System.IO.Directory.Exists(old)) System.IO.Directory.Move(old, directory);
+    }
+
     public static TrainerState ReadState(string checkpoint)
     {
         var path = Path.Combine(checkpoint, StateFile);

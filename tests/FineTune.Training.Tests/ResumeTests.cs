@@ -92,6 +92,19 @@ public class ResumeTests
     }
 
     [Fact]
+    public void A_kill_inside_the_best_weights_swap_leaves_the_previous_best_in_place()
+    {
+        using var dir = new TempDir();
+        var best = Path.Combine(dir.Path, "best");
+        Directory.CreateDirectory(best + ".old");
+        File.WriteAllText(Path.Combine(best + ".old", "adapter_config.json"), "{}");
+        Directory.CreateDirectory(best + ".tmp");   // the half-written new copy
+        TrainingCheckpoints.RecoverInterruptedSwap(best);
+        Assert.True(File.Exists(Path.Combine(best, "adapter_config.json")));
+        Assert.False(Directory.Exists(best + ".old"));
+    }
+
+    [Fact]
     public void Resume_refuses_a_checkpoint_written_with_another_config()
     {
         using var dir = new TempDir();
