@@ -66,7 +66,8 @@ public sealed class DpoStep : IDisposable
 {
     readonly Llama _model;
     readonly double _beta;
-    readonly optim.Optimizer _optimizer;
+    readonly AdamWOptimizer _optimizer;
+    readonly double _learningRate;
 
     public DpoStep(Llama model, double learningRate, double beta = 0.1)
     {
@@ -74,7 +75,9 @@ public sealed class DpoStep : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(beta);
         _model = model;
         _beta = beta;
-        _optimizer = optim.AdamW(model.parameters().Where(p => p.requires_grad).ToList(), learningRate);
+        // TorchSharp's AdamW defaults (decay 0.01), computed by ours: its implicit Scalars can be freed mid-call (see ScalarOps).
+        _optimizer = new AdamWOptimizer(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)), 0.01, 0.9, 0.999, 1e-8);
+        _learningRate = learningRate;
     }
 
     /// <summary>One update; metrics are those of the batch before it.</summary>
@@ -84,9 +87,9 @@ public sealed class DpoStep : IDisposable
         _model.train();
         var batch = DpoLoss.Compute(_model, null, pairs, _beta);
         var loss = batch.Sum.Times(1.0 / batch.Pairs);
-        _optimizer.zero_grad();
+        _optimizer.ZeroGrad();
         loss.backward();
-        _optimizer.step();
+        _optimizer.Update(_learningRate);
         _model.eval();
         return new DpoMetrics(loss.item<float>(), batch.RewardChosenSum / batch.Pairs, batch.RewardRejectedSum / batch.Pairs,
             (double)batch.Correct / batch.Pairs);

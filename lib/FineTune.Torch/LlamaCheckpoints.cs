@@ -77,9 +77,7 @@ public static class LlamaCheckpoints
         var infos = LlamaWeights.Expected(model.Config).Select(e => new TensorInfo(e.Name, dtype, e.Shape)).ToList();
         HfCheckpoint.Save(directory, model.Config with { TorchDtype = dtype.TorchName() }, infos, info =>
         {
-            using var scope = NewDisposeScope();
-            var values = parameters[info.Name].detach().to(ScalarType.Float32).contiguous().data<float>().ToArray();
-            return DTypes.FromFloat32(values, dtype);
+            return DTypes.FromFloat32(parameters[info.Name].ToFloat32Array(), dtype);
         }, maxShardBytes);
     }
 }

@@ -62,8 +62,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public void QuantizeBase()
     {
         if (_nf4 is not null) return;
-        using (var scope = NewDisposeScope())
-            _nf4 = Nf4Tensor.Quantize(weight.detach().to(ScalarType.Float32).contiguous().data<float>().ToArray(), weight.shape);
+        _nf4 = Nf4Tensor.Quantize(weight.ToFloat32Array(), weight.shape);
         // Swap the parameter's storage for an empty one: the full-precision copy is freed, the name stays registered.
         using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
     }

@@ -55,7 +55,7 @@ public static class PeftExport
             var a = parameters[name];
             var b = parameters[module + ".lora_B.weight"];
             var magnitude = parameters.GetValueOrDefault(module + ".lora_magnitude_vector");
-            modules[module] = (Floats(a), Floats(b), magnitude is null ? null : Floats(magnitude));
+            modules[module] = (a.ToFloat32Array(), b.ToFloat32Array(), magnitude?.ToFloat32Array());
             shapes[module] = (b.shape[0], a.shape[1]);
         }
         var config = new PeftConfig
@@ -75,11 +75,6 @@ public static class PeftExport
 
     static JsonArray Array(IEnumerable<string> values) => new(values.Select(v => (JsonNode)v).ToArray());
 
-    static TensorData Data(string name, Tensor t) => TensorData.FromFloat32(name, t.shape, Floats(t));
+    static TensorData Data(string name, Tensor t) => TensorData.FromFloat32(name, t.shape, t.ToFloat32Array());
 
-    static float[] Floats(Tensor t)
-    {
-        using var scope = NewDisposeScope();
-        return t.detach().to(ScalarType.Float32).contiguous().data<float>().ToArray();
-    }
 }

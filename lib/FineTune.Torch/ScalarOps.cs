@@ -84,4 +84,11 @@ public static class ScalarOps
         using var stop = n.ToScalar();
         return arange(stop, dtype, device);
     }
+
+    /// <summary>The tensor's values as a float32 array (detached, contiguous, copied out).</summary>
+    public static float[] ToFloat32Array(this Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float32).contiguous().data<float>().ToArray();
+    }
 }

@@ -5,14 +5,16 @@ namespace FineTune.Torch;
 public sealed class SftStep : IDisposable
 {
     readonly Llama _model;
-    readonly optim.Optimizer _optimizer;
+    readonly AdamWOptimizer _optimizer;
+    readonly double _learningRate;
 
     public SftStep(Llama model, double learningRate, double weightDecay = 0.0)
     {
         _model = model;
-        var trainable = model.parameters().Where(p => p.requires_grad).ToList();
-        if (trainable.Count == 0) throw new InvalidOperationException("the model has no trainable parameters.");
-        _optimizer = optim.AdamW(trainable, learningRate, weight_decay: weightDecay);
+        // Our AdamW, not TorchSharp's: its implicit Scalars can be freed mid-call (see ScalarOps).
+        _optimizer = new AdamWOptimizer(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)),
+            weightDecay, 0.9, 0.999, 1e-8);
+        _learningRate = learningRate;
     }
 
     /// <summary>Mean loss over the masked target tokens of the batch (right-padded), before the update.</summary>
@@ -23,7 +25,7 @@ public sealed class SftStep : IDisposable
     {
         using var scope = NewDisposeScope();
         var loss = LossWithGradients(rows);
-        _optimizer.step();
+        _optimizer.Update(_learningRate);
         return loss;
     }
 
@@ -37,7 +39,7 @@ public sealed class SftStep : IDisposable
         using var scope = NewDisposeScope();
         var batch = SftLoss.Compute(_model, rows);
         var loss = batch.Sum.Times(1.0 / Math.Max(1, batch.Tokens));
-        _optimizer.zero_grad();
+        _optimizer.ZeroGrad();
         loss.backward();
         _model.eval();
         return loss.item<float>();

@@ -23,7 +23,7 @@ public sealed class Trainer : IDisposable
     readonly string _configJson;
     readonly Llama _model;
     readonly Llama? _reference;              // DPO with full fine-tuning: a frozen copy of the base
-    readonly AdamW _optimizer;
+    readonly AdamWOptimizer _optimizer;
     readonly TokenizedSplit _train;
     readonly TokenizedSplit? _validation;
     readonly TokenizedManifest _manifest;
@@ -53,7 +53,7 @@ public sealed class Trainer : IDisposable
         _validation = validation;
         _runId = runId;
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
-        _optimizer = new AdamW(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1, config.Optimizer.Beta2, config.Optimizer.Eps);
+        _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1, config.Optimizer.Beta2, config.Optimizer.Eps);
         _rowLength = RowLength(config, train, validation);
         bool packing = config.Data.Packing && config.Objective == "sft";
         _plans = Enumerable.Range(0, config.Training.Epochs)

@@ -31,7 +31,7 @@ public static partial class TrainingCheckpoints
             .OrderBy(x => x.Item1).ToList();
     }
 
-    public static void Save(string outputDir, Llama model, AdamW optimizer, TrainerState state, string baseModel)
+    public static void Save(string outputDir, Llama model, AdamWOptimizer optimizer, TrainerState state, string baseModel)
     {
         var final = PathOf(outputDir, state.Step);
         var tmp = final + ".tmp";

@@ -39,7 +39,7 @@ public sealed record TrainingReport
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    internal static TrainingReport Build(TrainingConfig config, string configJson, TokenizedManifest manifest, Llama model, AdamW optimizer,
+    internal static TrainingReport Build(TrainingConfig config, string configJson, TokenizedManifest manifest, Llama model, AdamWOptimizer optimizer,
         IReadOnlyList<StepMetrics> history, IReadOnlyList<EvalMetrics> evals, TrainerState state, string stopReason, double seconds, string output,
         string runId, string? resumedFrom, int totalSteps)
     {

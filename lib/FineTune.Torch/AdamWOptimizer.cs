@@ -3,11 +3,10 @@
 // and without decay (norms, biases and adapter scale vectors never decay). The state is plain tensors by parameter
 // name, so a checkpoint stores it exactly and a resumed run continues bit for bit.
 using FineTune.Models.Checkpoints;
-using FineTune.Torch;
 
-namespace FineTune.Training;
+namespace FineTune.Torch;
 
-public sealed class AdamW : IDisposable
+public sealed class AdamWOptimizer : IDisposable
 {
     readonly (string Name, Parameter Parameter, bool Decay)[] _parameters;
     readonly Tensor[] _m, _v;
@@ -16,7 +15,7 @@ public sealed class AdamW : IDisposable
     /// <summary>Optimizer steps taken (t in the bias corrections).</summary>
     public long Step { get; private set; }
 
-    public AdamW(IEnumerable<(string Name, Parameter Parameter)> trainable, double weightDecay, double beta1, double beta2, double eps)
+    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter)> trainable, double weightDecay, double beta1, double beta2, double eps)
     {
         _parameters = trainable.Select(p => (p.Name, p.Parameter, weightDecay > 0 && Decays(p.Name, p.Parameter))).ToArray();
         if (_parameters.Length == 0) throw new InvalidOperationException("the model has no trainable parameters.");
@@ -78,8 +77,8 @@ public sealed class AdamW : IDisposable
         var tensors = new List<TensorData>();
         for (int i = 0; i < _parameters.Length; i++)
         {
-            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg", _m[i].shape, Floats(_m[i])));
-            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg_sq", _v[i].shape, Floats(_v[i])));
+            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg", _m[i].shape, _m[i].ToFloat32Array()));
+            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg_sq", _v[i].shape, _v[i].ToFloat32Array()));
         }
         SafeTensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
@@ -101,8 +100,6 @@ public sealed class AdamW : IDisposable
         }
         Step = step;
     }
-
-    static float[] Floats(Tensor t) => t.contiguous().data<float>().ToArray();
 
     public void Dispose()
     {
