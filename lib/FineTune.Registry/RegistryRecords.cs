@@ -1,0 +1,46 @@
+// Rows of the run registry as the pipeline reads them. Times are UTC.
+using FineTune.Contracts;
+
+namespace FineTune.Registry;
+
+public sealed record RawObjectClaim(Guid RunId, bool IsNew);
+
+public sealed record RawObjectRecord(string Project, string Bucket, string Key, string ETag, string Sha256, long Bytes, Guid RunId,
+    DateTimeOffset SeenAt);
+
+/// <summary>A pipeline run. Decision: null until the gate decides, then <c>promoted</c> or <c>rejected</c>.</summary>
+public sealed record RunRecord(Guid RunId, string Project, string Status, string Trigger, string SourceBucket, string SourceKey,
+    string? Error, string? Decision, IReadOnlyList<string> Reasons, int? ModelVersion, DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
+
+public sealed record StageRecord(Guid RunId, string Stage, string Status, int Attempts, DateTimeOffset StartedAt,
+    DateTimeOffset? FinishedAt, string? Error)
+{
+    public double? Seconds => FinishedAt is { } f ? (f - StartedAt).TotalSeconds : null;
+}
+
+public sealed record LineageEdge(Guid RunId, ArtifactRef From, ArtifactRef To, string Relation, DateTimeOffset CreatedAt);
+
+public sealed record DatasetRecord(Guid RunId, string Project, ArtifactRef Prepared, ArtifactRef DataCard, long Examples,
+    long Rejected, DateTimeOffset CreatedAt);
+
+public sealed record ModelVersionRecord(string Project, int Version, Guid RunId, ArtifactRef Model, ArtifactRef BaseModel, string Kind,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Metrics are JSON objects (metric name → value); Reasons one line per gate rule.</summary>
+public sealed record EvaluationRecord(string Project, int Version, Guid RunId, int? BaselineVersion, bool Promote,
+    IReadOnlyList<string> Reasons, string CandidateMetricsJson, string BaselineMetricsJson, ArtifactRef Gate, DateTimeOffset CreatedAt);
+
+public sealed record AliasRecord(string Project, string Alias, int Version, DateTimeOffset UpdatedAt);
+
+public sealed record DeploymentRecord(long Id, string Project, string Alias, int Version, int? PreviousVersion, Guid RunId, string Reason,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Status: queued, running, succeeded, failed, cancelled.</summary>
+public sealed record TrainingJobRecord(Guid RunId, string Status, string RequestJson, string? WorkerId, DateTimeOffset? LeaseUntil,
+    int Attempts, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>Level info|warn|error; Type message|metrics (OpenAI's job events). Seq orders a run's events.</summary>
+public sealed record RunEventRecord(long Seq, Guid RunId, DateTimeOffset CreatedAt, string Level, string Type, string Message, string? DataJson);
+
+public sealed record CheckpointRecord(Guid RunId, int Step, ArtifactRef Artifact, string MetricsJson, DateTimeOffset CreatedAt);
