@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs and starts what the test suite needs on a fresh machine. Today that is the .NET SDK only (checked here);
-# RabbitMQ, PostgreSQL and the S3 stand-in join when the services' integration tests do (see ../shared/design/infra.md).
+# Installs and starts what the test suite needs on a fresh machine: checks the .NET SDK, then installs (when missing)
+# and starts RabbitMQ, PostgreSQL and the s3rver S3 stand-in on private loopback ports (scripts/infra-start.sh, which
+# writes .run/infra.env; see ../shared/design/infra.md). Integration tests skip when those servers are not configured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,3 +10,5 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 dotnet --version
+
+bash scripts/infra-start.sh

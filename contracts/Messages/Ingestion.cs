@@ -14,6 +14,10 @@ public sealed record DatasetArrived
     /// <summary><c>drop</c> (a new object), <c>retrain</c> (new data for a project that has a model) or <c>manual</c>.</summary>
     public required string Trigger { get; init; }
     public required DateTimeOffset DetectedAt { get; init; }
+    /// <summary>The base model bundle to fine-tune; null: the ingestion service's configured default.</summary>
+    public ArtifactRef? BaseModel { get; init; }
+    /// <summary>The pipeline settings (JSON: prepare, tokenize, training, evaluation, gate); null: the service's default.</summary>
+    public ArtifactRef? Settings { get; init; }
 }
 
 /// <summary>Event: the dataset passed validation; its splits, data card and rejects are in the datasets bucket.</summary>
@@ -26,6 +30,8 @@ public sealed record DatasetCleaned
     public required ArtifactRef DataCard { get; init; }
     public required long Examples { get; init; }
     public required long Rejected { get; init; }
+    public required ArtifactRef BaseModel { get; init; }
+    public required ArtifactRef Settings { get; init; }
 }
 
 /// <summary>Event: the dataset failed validation (too many rejects, too few examples, unreadable). No training starts.</summary>

@@ -14,4 +14,5 @@ public sealed record DatasetTokenized
     public required ArtifactRef BaseModel { get; init; }
     public required long TrainExamples { get; init; }
     public required long TrainTokens { get; init; }
+    public required ArtifactRef Settings { get; init; }
 }

@@ -15,6 +15,7 @@ public sealed record TrainingRequested
     public required ArtifactRef Config { get; init; }
     /// <summary>Continue from this adapter (the production one) instead of from the bare base; null trains from the base.</summary>
     public ArtifactRef? InitialAdapter { get; init; }
+    public required ArtifactRef Settings { get; init; }
 }
 
 /// <summary>Event: a training step or evaluation was logged (OpenAI's metrics event: step, train_loss, valid_loss, …).</summary>
@@ -46,4 +47,5 @@ public sealed record ModelTrained
     public required ArtifactRef Prepared { get; init; }
     /// <summary><c>adapter</c> (PEFT directory applied over <see cref="BaseModel"/>) or <c>model</c> (a full checkpoint).</summary>
     public required string Kind { get; init; }
+    public required ArtifactRef Settings { get; init; }
 }

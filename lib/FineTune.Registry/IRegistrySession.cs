@@ -20,6 +20,7 @@ public interface IRegistrySession : IAsyncDisposable
         CancellationToken ct = default);
     Task<IReadOnlyList<RawObjectRecord>> ListRawObjectsAsync(string project, CancellationToken ct = default);
     Task<RunRecord?> GetRunAsync(Guid runId, CancellationToken ct = default);
+    /// <summary>Newest first.</summary>
     Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? project = null, int limit = 50, CancellationToken ct = default);
     /// <summary>Sets status (and error); a terminal status sets finished_at. A terminal run never changes status again
     /// (returns false), so a late message cannot revive a cancelled or failed run.</summary>
@@ -29,16 +30,23 @@ public interface IRegistrySession : IAsyncDisposable
     // ---- Stage executions ----
     /// <summary>Marks the stage running; inserts it with attempts = 1 or increments attempts.</summary>
     Task StartStageAsync(Guid runId, string stage, CancellationToken ct = default);
-    Task CompleteStageAsync(Guid runId, string stage, CancellationToken ct = default);
+    /// <summary>Marks the stage completed and stores <paramref name="outputJson"/> (the event it published), so that a
+    /// redelivered message republishes that event instead of redoing the work.</summary>
+    Task CompleteStageAsync(Guid runId, string stage, string? outputJson = null, CancellationToken ct = default);
+    /// <summary>The output stored by CompleteStageAsync; null while the stage has not completed.</summary>
+    Task<string?> GetStageOutputAsync(Guid runId, string stage, CancellationToken ct = default);
     Task FailStageAsync(Guid runId, string stage, string error, CancellationToken ct = default);
     Task<IReadOnlyList<StageRecord>> ListStagesAsync(Guid runId, CancellationToken ct = default);
 
     // ---- Artifacts, datasets, lineage ----
+    /// <summary>Idempotent per (run, kind, bucket, key): the first record of an object wins.</summary>
     Task RecordArtifactAsync(Guid runId, string kind, ArtifactRef artifact, CancellationToken ct = default);
+    /// <summary>The run's recorded artifacts, oldest first.</summary>
+    Task<IReadOnlyList<ArtifactRecord>> ListArtifactsAsync(Guid runId, CancellationToken ct = default);
     /// <summary>One edge of the lineage graph (raw → cleaned → tokenized → trained → evaluated → deployed); idempotent.</summary>
     Task AddLineageAsync(Guid runId, ArtifactRef from, ArtifactRef to, string relation, CancellationToken ct = default);
     Task<IReadOnlyList<LineageEdge>> ListLineageAsync(Guid runId, CancellationToken ct = default);
-    /// <summary>Idempotent per run.</summary>
+    /// <summary>Idempotent per run. CreatedAt: the record's, or now when left default.</summary>
     Task RecordDatasetAsync(DatasetRecord dataset, CancellationToken ct = default);
     /// <summary>The project's cleaned datasets, oldest first.</summary>
     Task<IReadOnlyList<DatasetRecord>> ListDatasetsAsync(string project, CancellationToken ct = default);
@@ -50,7 +58,7 @@ public interface IRegistrySession : IAsyncDisposable
         CancellationToken ct = default);
     Task<ModelVersionRecord?> GetModelVersionAsync(string project, int version, CancellationToken ct = default);
     Task<IReadOnlyList<ModelVersionRecord>> ListModelVersionsAsync(string? project = null, CancellationToken ct = default);
-    /// <summary>Idempotent per (project, version).</summary>
+    /// <summary>Idempotent per (project, version). CreatedAt: the record's, or now when left default.</summary>
     Task RecordEvaluationAsync(EvaluationRecord evaluation, CancellationToken ct = default);
     Task<EvaluationRecord?> GetEvaluationAsync(string project, int version, CancellationToken ct = default);
     /// <summary>Points alias at version and appends to the deployment history; returns the version it pointed at before.</summary>

@@ -19,6 +19,8 @@ public sealed record StageRecord(Guid RunId, string Stage, string Status, int At
     public double? Seconds => FinishedAt is { } f ? (f - StartedAt).TotalSeconds : null;
 }
 
+public sealed record ArtifactRecord(Guid RunId, string Kind, ArtifactRef Artifact, DateTimeOffset CreatedAt);
+
 public sealed record LineageEdge(Guid RunId, ArtifactRef From, ArtifactRef To, string Relation, DateTimeOffset CreatedAt);
 
 public sealed record DatasetRecord(Guid RunId, string Project, ArtifactRef Prepared, ArtifactRef DataCard, long Examples,

@@ -24,7 +24,9 @@ public static class Cli
             ScoreCommand.Create(stdout),
             GateCommand.Create(stdout),
             TrainCommand.Create(stdout, stderr),
+            RunCommand.Create(stdout, stderr),
         };
+        foreach (var command in PipelineCommands.Create(stdout, stderr)) root.Subcommands.Add(command);
         var parsed = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
@@ -32,7 +34,8 @@ public static class Cli
             return await parsed.InvokeAsync(config, cancellationToken);
         }
         catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or InvalidDatasetException or ArgumentException or Training.TrainingConfigException
-                                       or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException)
+                                       or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException
+                                       or Pipeline.InvalidPipelineSettingsException or TimeoutException)
         {
             await stderr.WriteLineAsync($"error: {e.Message}");
             return 1;

@@ -1,0 +1,84 @@
+// The evaluation stage's work: the candidate and the baseline (the project's production model, or the base model when
+// it has none) on the same suites over the prepared test split, then the regression gate. Uploads both results files
+// and gate.json/gate.md to the evaluations bucket.
+using FineTune.Artifacts;
+using FineTune.Contracts;
+using FineTune.Data;
+using FineTune.Data.Tokenization;
+using FineTune.Evals;
+using FineTune.Evals.Gate;
+using FineTune.Models.Generation;
+using FineTune.Registry;
+using FineTune.Text;
+using FineTune.Torch;
+using Microsoft.Extensions.Options;
+
+namespace FineTune.Pipeline.Evaluation;
+
+public sealed record EvaluationOutcome(EvaluationCompleted Message, GateDecision Decision);
+
+public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunRegistry registry, IOptions<PipelineOptions> options)
+{
+    public async Task<EvaluationOutcome> RunAsync(ModelTrained trained, CancellationToken ct)
+    {
+        var settings = await inputs.SettingsAsync(trained.Settings, ct);
+        var work = inputs.StageDirectory(trained.RunId, Stages.Evaluation);
+        var prepared = await inputs.BundleAsync(trained.Prepared, ct);
+        var records = NormalizedJsonl.Read(Path.Combine(prepared, "test.jsonl")).ToList();
+        if (records.Count == 0) records = NormalizedJsonl.Read(Path.Combine(prepared, "validation.jsonl")).ToList();
+        if (records.Count == 0) throw new InvalidDatasetException($"run {trained.RunId}: the prepared dataset has no test or validation examples to evaluate on.");
+
+        var production = await registry.ReadAsync(async s =>
+            await s.GetAliasAsync(trained.Project, "production", ct) is { } v && v != trained.ModelVersion
+                ? await s.GetModelVersionAsync(trained.Project, v, ct) : null, ct);
+
+        var candidate = await EvaluateAsync(await ModelPathsAsync(trained.BaseModel, trained.Model, trained.Kind, ct), records, settings, ct);
+        var baseline = production is null
+            ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, ct)
+            : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct), records, settings, ct);
+
+        var decision = RegressionGate.Decide(baseline.Metrics, candidate.Metrics, settings.Gate);
+        var prefix = $"{trained.Project}/{trained.RunId:N}";
+        async Task<ArtifactRef> Put(string name, string text)
+        {
+            var path = Path.Combine(work, name);
+            await File.WriteAllTextAsync(path, text, ct);
+            return await store.PutFileAsync(Buckets.Evaluations, $"{prefix}/{name}", path, ct);
+        }
+        var candidateRef = await Put("candidate_results.json", candidate.ToJson());
+        var baselineRef = await Put("baseline_results.json", baseline.ToJson());
+        var gateRef = await Put("gate.json", decision.ToJson());
+        await Put("gate.md", decision.ToMarkdown());
+
+        return new EvaluationOutcome(new EvaluationCompleted
+        {
+            RunId = trained.RunId, Project = trained.Project, ModelVersion = trained.ModelVersion, BaselineVersion = production?.Version,
+            CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Promote = decision.Promote,
+            Reasons = decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}").ToList(),
+            CandidateMetrics = candidate.Metrics.ToDictionary(m => m.Name, m => m.Value),
+            BaselineMetrics = baseline.Metrics.ToDictionary(m => m.Name, m => m.Value),
+        }, decision);
+    }
+
+    async Task<(string Model, string? Adapter)> ModelPathsAsync(ArtifactRef baseModel, ArtifactRef model, string kind, CancellationToken ct) =>
+        kind == "adapter" ? (await inputs.BundleAsync(baseModel, ct), await inputs.BundleAsync(model, ct)) : (await inputs.BundleAsync(model, ct), null);
+
+    async Task<EvalReport> EvaluateAsync((string Model, string? Adapter) paths, IReadOnlyList<DataRecord> records, PipelineSettings settings,
+        CancellationToken ct)
+    {
+        var tokenizer = TokenizerLoader.Load(paths.Model);
+        var chat = settings.Tokenize.ChatTemplate is { } name ? ChatTemplate.For(ChatTemplate.Parse(name))
+            : tokenizer.ChatTemplate ?? ChatTemplate.For(ChatTemplateKind.ChatMl);
+        var e = settings.Evaluation;
+        using ICausalLm lm = Engines.Open(paths.Model, EngineKind.Auto, options.Value.Threads, paths.Adapter);
+        var results = new List<SuiteResult>();
+        foreach (var suite in e.Suites)
+            results.Add(suite switch
+            {
+                "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(records, tokenizer, chat, e.Limit), ct),
+                "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat, records, e.MaxNewTokens, e.BatchSize, e.Limit, ct)),
+                _ => throw new InvalidPipelineSettingsException($"evaluation.suites: unknown suite '{suite}'"),
+            });
+        return new EvalReport(paths.Adapter ?? paths.Model, DateTimeOffset.UtcNow, results);
+    }
+}

@@ -1,0 +1,70 @@
+// Watches the ingestion bucket: a periodic reconciliation scan lists it and claims every object it has not seen
+// (key + ETag, once), starting a run per new file. It runs always — also where the S3 server can send notifications —
+// so that nothing dropped while the service was down is missed. Keys are {project}/{file}; a project that already
+// has a dataset gets trigger "retrain".
+using FineTune.Artifacts;
+using FineTune.Contracts;
+using FineTune.Registry;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FineTune.Pipeline.Ingestion;
+
+public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IServiceScopeFactory scopes, IOptions<PipelineOptions> options,
+    ILogger<BucketWatcher> log) : BackgroundService
+{
+    /// <summary>A claimed run whose ingestion has not started after this long has lost its message: announce it again.</summary>
+    static readonly TimeSpan Unstarted = TimeSpan.FromSeconds(60);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var every = TimeSpan.FromSeconds(options.Value.IngestionScanSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await ScanAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception e) { log.LogWarning(e, "Ingestion scan failed; retrying in {Seconds} s", every.TotalSeconds); }
+            try { await Task.Delay(every, stoppingToken); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    /// <summary>One reconciliation pass; returns the runs it started or re-announced.</summary>
+    public async Task<IReadOnlyList<Guid>> ScanAsync(CancellationToken ct)
+    {
+        var announced = new List<Guid>();
+        using var scope = scopes.CreateScope();
+        var publish = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+        await foreach (var info in store.ListAsync(Buckets.Ingestion, "", ct))
+        {
+            var slash = info.Key.IndexOf('/');
+            if (slash <= 0 || slash == info.Key.Length - 1 || Path.GetFileName(info.Key).StartsWith('.')) continue;
+            var project = info.Key[..slash];
+            var stat = info.Sha256 is null ? await store.StatAsync(info.Bucket, info.Key, ct) : info;
+            if (stat?.Sha256 is null) { log.LogWarning("Ingestion: {Key} has no sha256 metadata; upload it with finetune upload", info.Key); continue; }
+            var source = new ArtifactRef(info.Bucket, info.Key, stat.Sha256, stat.Bytes);
+
+            RawObjectClaim claim = null!;
+            await registry.WriteAsync(async s =>
+            {
+                bool hasDataset = (await s.ListDatasetsAsync(project, ct)).Count > 0;
+                claim = await s.ClaimRawObjectAsync(project, source, stat.ETag, Guid.NewGuid(), hasDataset ? "retrain" : "drop", ct);
+            }, ct);
+            var (run, started) = await registry.ReadAsync(async s =>
+                (await s.GetRunAsync(claim.RunId, ct), (await s.ListStagesAsync(claim.RunId, ct)).Count > 0), ct);
+            if (run is null) continue;
+            bool lost = !claim.IsNew && !started && run.Status == RunStatus.ValidatingFiles && DateTimeOffset.UtcNow - run.CreatedAt > Unstarted;
+            if (!claim.IsNew && !lost) continue;
+            if (claim.IsNew) log.LogInformation("Run {RunId}: {Key} arrived for project {Project} ({Trigger})", claim.RunId, info.Key, project, run.Trigger);
+            await publish.PublishForRun(new DatasetArrived
+            {
+                RunId = claim.RunId, Project = project, Source = source, ETag = stat.ETag, Trigger = run.Trigger, DetectedAt = DateTimeOffset.UtcNow,
+            }, claim.RunId, ct);
+            announced.Add(claim.RunId);
+        }
+        return announced;
+    }
+}

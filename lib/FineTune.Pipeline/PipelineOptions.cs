@@ -1,0 +1,41 @@
+// How a pipeline host runs its stages: where it works on disk, what it uses when a message names no base model or
+// settings, the training worker's lease, the reconciliation scan. Bound from configuration section "Pipeline".
+using System.ComponentModel.DataAnnotations;
+using FineTune.Contracts;
+
+namespace FineTune.Pipeline;
+
+public sealed record PipelineOptions
+{
+    public const string Section = "Pipeline";
+
+    /// <summary>Scratch space: each run's stages download, compute and upload under WorkDirectory/{run}/{stage}.</summary>
+    [Required] public string WorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "finetune-work");
+
+    /// <summary>A local Hugging Face model directory published at start as the default base model bundle; null: the tiny
+    /// base model is pre-trained (and cached under WorkDirectory/base) on first use.</summary>
+    public string? BaseModelDirectory { get; set; }
+
+    /// <summary>A pipeline settings JSON file (docs/pipeline.md) used when a run brings none; null: the defaults.</summary>
+    public string? SettingsFile { get; set; }
+
+    /// <summary>Training workers hold a job for this long between renewals; a crashed worker's job is retaken after it.</summary>
+    [Range(5, 3600)] public int TrainingLeaseSeconds { get; set; } = 60;
+    [Range(0.05, 60)] public double TrainingPollSeconds { get; set; } = 2;
+    /// <summary>Names this worker in the registry (defaults to host name + process id).</summary>
+    public string? WorkerId { get; set; }
+    /// <summary>libtorch threads for training and evaluation (0 = all cores).</summary>
+    [Range(0, 1024)] public int Threads { get; set; }
+
+    /// <summary>How often the ingestion bucket is listed to find drops that no notification announced.</summary>
+    [Range(0.1, 86400)] public double IngestionScanSeconds { get; set; } = 10;
+    /// <summary>Scan the ingestion bucket (services: yes; `finetune run`, which announces its own file: no).</summary>
+    public bool WatchIngestionBucket { get; set; } = true;
+
+    /// <summary>Redelivery intervals for a stage whose work threw (bad input is never retried).</summary>
+    public double[] RetryIntervalsSeconds { get; set; } = [1, 5, 15, 60];
+
+    /// <summary>Set at start by BaseModelPublisher / SettingsPublisher (not configuration).</summary>
+    internal ArtifactRef? DefaultBaseModel { get; set; }
+    internal ArtifactRef? DefaultSettings { get; set; }
+}

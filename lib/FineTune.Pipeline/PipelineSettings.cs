@@ -1,0 +1,132 @@
+// What a run does at each stage, as one JSON document (snake_case) that travels with the run as an artifact, so every
+// service and a later audit see the same settings. Unknown keys are errors that name the key (docs/pipeline.md).
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using FineTune.Data;
+using FineTune.Evals.Gate;
+
+namespace FineTune.Pipeline;
+
+public sealed record TokenizeSettings
+{
+    public int MaxLength { get; init; } = 512;
+    /// <summary>chatml, llama2, llama3, alpaca; null: the base model's own template (chatml when it has none).</summary>
+    public string? ChatTemplate { get; init; }
+    public bool TrainOnInputs { get; init; }
+    public string Truncation { get; init; } = "right";
+}
+
+public sealed record EvaluationSettings
+{
+    /// <summary>Suites run on the prepared test split for candidate and baseline: perplexity, rouge.</summary>
+    public IReadOnlyList<string> Suites { get; init; } = ["perplexity", "rouge"];
+    /// <summary>At most this many test examples per suite.</summary>
+    public int Limit { get; init; } = 64;
+    public int MaxNewTokens { get; init; } = 96;
+    public int BatchSize { get; init; } = 8;
+}
+
+public sealed record RetrainingSettings
+{
+    /// <summary>A new file with fewer cleaned examples than this is kept (cumulative data) but starts no training.</summary>
+    public int MinNewExamples { get; init; } = 1;
+    /// <summary>No new training within this many minutes of the project's previous run.</summary>
+    public double CooldownMinutes { get; init; }
+    /// <summary>base: every run trains a fresh adapter over the base model. production: merge the production adapter into
+    /// the base first and train on top of it.</summary>
+    public string StartFrom { get; init; } = "base";
+    /// <summary>cumulative: train on everything the project received; incremental: on the new file only.</summary>
+    public string Data { get; init; } = "cumulative";
+}
+
+public sealed record PipelineSettings
+{
+    /// <summary>data prepare's options (docs/data-format.md): cleaning, de-duplication, splits, reject limits.</summary>
+    public JsonObject Prepare { get; init; } = new();
+    public TokenizeSettings Tokenize { get; init; } = new();
+    /// <summary>A training config (docs/training-config.md) without base_model, data.path and output_dir, which the
+    /// training stage fills in.</summary>
+    public JsonObject Training { get; init; } = DefaultTraining();
+    public EvaluationSettings Evaluation { get; init; } = new();
+    public IReadOnlyList<GateRule> Gate { get; init; } =
+    [
+        new("perplexity/token_accuracy", GateRuleKind.Improve, 0.01),
+        new("rouge/rougeL", GateRuleKind.NoRegression, 0.05),
+    ];
+    public RetrainingSettings Retraining { get; init; } = new();
+
+    static JsonObject DefaultTraining() => new()
+    {
+        ["method"] = "lora",
+        ["lora"] = new JsonObject { ["rank"] = 16, ["alpha"] = 32, ["target_modules"] = new JsonArray("all-linear") },
+        ["optimizer"] = new JsonObject { ["lr"] = 3e-3 },
+        ["schedule"] = new JsonObject { ["type"] = "cosine", ["warmup_ratio"] = 0.05 },
+        ["training"] = new JsonObject { ["epochs"] = 3, ["micro_batch_size"] = 8 },
+        ["eval"] = new JsonObject { ["every_steps"] = 20 },
+        ["checkpoint"] = new JsonObject { ["every_steps"] = 10, ["keep_last"] = 2 },
+    };
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses and validates; every problem names the file and the key.</summary>
+    public static PipelineSettings Parse(string json, string source)
+    {
+        PipelineSettings settings;
+        try { settings = JsonSerializer.Deserialize<PipelineSettings>(json, Json) ?? new PipelineSettings(); }
+        catch (JsonException e) { throw new InvalidPipelineSettingsException($"{source}: {e.Message}"); }
+        settings.Validate(source);
+        return settings;
+    }
+
+    public static PipelineSettings Load(string path) =>
+        File.Exists(path) ? Parse(File.ReadAllText(path), path)
+            : throw new InvalidPipelineSettingsException($"pipeline config not found: '{path}'.");
+
+    void Validate(string source)
+    {
+        string Bad(string key, object? value, string expected) => $"{source}: '{key}' is {value ?? "null"}; expected {expected}.";
+        if (Tokenize.MaxLength < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
+        if (Tokenize.Truncation is not ("right" or "left" or "drop"))
+            throw new InvalidPipelineSettingsException(Bad("tokenize.truncation", Tokenize.Truncation, "right, left or drop"));
+        foreach (var suite in Evaluation.Suites)
+            if (suite is not ("perplexity" or "rouge"))
+                throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite, "perplexity or rouge (the suites that need no external data)"));
+        if (Evaluation.Limit < 1) throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
+        if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))
+            throw new InvalidPipelineSettingsException($"{source}: 'gate' needs at least one improve rule (the task metric).");
+        if (Retraining.StartFrom is not ("base" or "production"))
+            throw new InvalidPipelineSettingsException(Bad("retraining.start_from", Retraining.StartFrom, "base or production"));
+        if (Retraining.Data is not ("cumulative" or "incremental"))
+            throw new InvalidPipelineSettingsException(Bad("retraining.data", Retraining.Data, "cumulative or incremental"));
+        if (Retraining.MinNewExamples < 0 || Retraining.CooldownMinutes < 0)
+            throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes must be ≥ 0.");
+        _ = PrepareOptions(source);
+    }
+
+    /// <summary>The prepare section as data prepare's options (validated by their own rules).</summary>
+    public PrepareOptions PrepareOptions(string source = "settings")
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ft-prepare-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(path, Prepare.ToJsonString());
+            return FineTune.Data.PrepareOptions.Load(path);
+        }
+        catch (InvalidDatasetException e) { throw new InvalidPipelineSettingsException($"{source}: prepare: {e.Message.Replace(path, "prepare")}"); }
+        finally { File.Delete(path); }
+    }
+}
+
+/// <summary>The pipeline settings are wrong: not retried, the run fails with this message.</summary>
+public sealed class InvalidPipelineSettingsException(string message) : Exception(message);

@@ -1,0 +1,62 @@
+// The registry calls every stage makes, in the order the delivery rules need: find an earlier completion, start an
+// attempt, and complete — inbox row, state change, lineage and the output to publish in one transaction.
+using FineTune.Contracts;
+using FineTune.Registry;
+using Microsoft.Extensions.Logging;
+
+namespace FineTune.Pipeline;
+
+public sealed class RunLedger(RunRegistry registry, ILogger<RunLedger> log)
+{
+    public RunRegistry Registry => registry;
+
+    /// <summary>The output of an earlier completion of this stage for this run; null when it has not completed.</summary>
+    public async Task<StageOutput?> CompletedAsync(Guid runId, string stage, CancellationToken ct) =>
+        await registry.ReadAsync(s => s.GetStageOutputAsync(runId, stage, ct), ct) is { } json ? StageOutput.Parse(json) : null;
+
+    /// <summary>Starts an attempt; false when the run has already ended (cancelled or failed), so nothing should run.</summary>
+    public async Task<bool> StartAsync(Guid runId, string stage, string? status, CancellationToken ct)
+    {
+        return await registry.ReadAsync(async s =>
+        {
+            var run = await s.GetRunAsync(runId, ct);
+            if (run is null || RunStatus.IsTerminal(run.Status))
+            {
+                log.LogInformation("Run {RunId}: {Stage} skipped, the run is {Status}", runId, stage, run?.Status ?? "unknown");
+                return false;
+            }
+            await s.StartStageAsync(runId, stage, ct);
+            if (status is not null) await s.SetRunStatusAsync(runId, status, null, ct);
+            await s.AppendEventAsync(runId, "info", "message", $"{stage} started", null, ct);
+            await s.CommitAsync(ct);
+            return true;
+        }, ct);
+    }
+
+    /// <summary>Records the stage's result and the output to publish; false when another delivery of the same message
+    /// got there first (the caller republishes that one's output).</summary>
+    public async Task<bool> CompleteAsync<TOutput>(Guid runId, string stage, string consumer, Guid messageId, TOutput output,
+        Func<IRegistrySession, Task>? records, string message, CancellationToken ct) where TOutput : class
+    {
+        await using var s = await registry.BeginAsync(ct);
+        if (!await s.TryMarkProcessedAsync(consumer, messageId, ct)) return false;
+        if (records is not null) await records(s);
+        await s.CompleteStageAsync(runId, stage, StageOutput.Serialize(output), ct);
+        await s.AppendEventAsync(runId, "info", "message", message, null, ct);
+        await s.CommitAsync(ct);
+        log.LogInformation("Run {RunId}: {Stage} completed: {Message}", runId, stage, message);
+        return true;
+    }
+
+    public Task EventAsync(Guid runId, string level, string message, string? dataJson = null, string type = "message", CancellationToken ct = default) =>
+        registry.WriteAsync(s => s.AppendEventAsync(runId, level, type, message, dataJson, ct), ct);
+
+    /// <summary>Ends the run as failed at <paramref name="stage"/>, with the reason a person reads.</summary>
+    public Task FailAsync(Guid runId, string stage, string error, CancellationToken ct) =>
+        registry.WriteAsync(async s =>
+        {
+            await s.FailStageAsync(runId, stage, error, ct);
+            await s.SetRunStatusAsync(runId, RunStatus.Failed, $"{stage}: {error}", ct);
+            await s.AppendEventAsync(runId, "error", "message", $"{stage} failed: {error}", null, ct);
+        }, ct);
+}

@@ -1,0 +1,24 @@
+// Tokenization's consumer: DatasetCleaned → TokenizationStage → DatasetTokenized (once per run, even on redelivery).
+using FineTune.Contracts;
+using MassTransit;
+
+namespace FineTune.Pipeline.Tokenization;
+
+public sealed class DatasetCleanedConsumer(TokenizationStage stage, RunLedger ledger) : IConsumer<DatasetCleaned>
+{
+    public async Task Consume(ConsumeContext<DatasetCleaned> context)
+    {
+        var (m, ct) = (context.Message, context.CancellationToken);
+        if (await ledger.CompletedAsync(m.RunId, Stages.Tokenization, ct) is { } done) { await context.PublishForRun(done.As<DatasetTokenized>(), m.RunId, ct); return; }
+        if (!await ledger.StartAsync(m.RunId, Stages.Tokenization, null, ct)) return;
+
+        var tokenized = await stage.RunAsync(m, ct);
+        if (await ledger.CompleteAsync(m.RunId, Stages.Tokenization, nameof(DatasetCleanedConsumer), context.MessageId ?? m.RunId, tokenized, async s =>
+            {
+                await s.RecordArtifactAsync(m.RunId, "shards", tokenized.Shards, ct);
+                await s.AddLineageAsync(m.RunId, m.Prepared, tokenized.Shards, "tokenized", ct);
+                await s.AddLineageAsync(m.RunId, m.BaseModel, tokenized.Shards, "tokenizer", ct);
+            }, $"dataset tokenized: {tokenized.TrainExamples} training examples, {tokenized.TrainTokens} tokens", ct))
+            await context.PublishForRun(tokenized, m.RunId, ct);
+    }
+}

@@ -1,0 +1,22 @@
+// The registry behaviour suite against SQLite: a fresh database file per test.
+using Microsoft.Data.Sqlite;
+
+namespace FineTune.Registry.Tests;
+
+[Trait("Kind", "unit")]
+public sealed class SqliteRegistryTests : RegistryBehaviour
+{
+    protected override Task<RegistryFixture> CreateFixtureAsync(bool migrate)
+    {
+        var dir = new TempDir();
+        // A folder that does not exist yet: MigrateAsync creates it.
+        var options = RegistryOptions.Sqlite(Path.Combine(dir.Path, "state", "registry.db"));
+        return RegistryFixture.CreateAsync(options, () =>
+        {
+            // Pooled connections keep the file open; idle ones are closed, busy ones close when returned.
+            SqliteConnection.ClearAllPools();
+            dir.Dispose();
+            return ValueTask.CompletedTask;
+        }, migrate);
+    }
+}

@@ -1,0 +1,24 @@
+using System.Diagnostics;
+using FineTune.Training.Pretraining;
+
+var overrides = args;
+var options = TinyBaseModel.LoadOptions(null, overrides);
+var sw = Stopwatch.StartNew();
+var dir = await TinyBaseModel.EnsureAsync("/tmp/ftbase-proto", options, new P());
+Console.WriteLine($"{dir} in {sw.Elapsed.TotalSeconds:F1} s");
+Console.WriteLine(File.ReadAllText(Path.Combine(dir, "bootstrap.json")));
+
+sealed class P : IProgress<TinyBaseModelProgress>
+{
+    readonly Stopwatch _sw = Stopwatch.StartNew();
+    public void Report(TinyBaseModelProgress p)
+    {
+        if (p.Training is { } t)
+        {
+            if (t.Metrics is { } m) Console.WriteLine($"[{_sw.Elapsed.TotalSeconds:F1}] step {m.Step}/{t.TotalSteps} loss {m.TrainLoss:F3} lr {m.LearningRate:E2} {m.TokensPerSecond:F0} tok/s");
+            else if (t.Eval is { } e) Console.WriteLine($"[{_sw.Elapsed.TotalSeconds:F1}] eval {e.Step}: {e.ValidLoss:F3} ({e.Seconds:F1}s)");
+            return;
+        }
+        Console.WriteLine($"[{_sw.Elapsed.TotalSeconds:F1}] {p.Stage}: {p.Message}");
+    }
+}

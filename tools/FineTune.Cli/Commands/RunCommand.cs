@@ -1,0 +1,102 @@
+// finetune run [DATA_FILE] [--base MODEL_DIR] [--config FILE] [--out DIR]: the whole pipeline in one process — the
+// services' consumers over MassTransit's in-memory transport, a local artifact folder and SQLite under --home — from a
+// dropped file to the gate's decision. Without DATA_FILE it runs the shipped sample; without --base it pre-trains the
+// tiny base model first (cached). Writes OUT/report.json and the run's files. Run it again after an interruption to go on.
+using System.CommandLine;
+using FineTune.Contracts;
+using FineTune.Data.Demo;
+using FineTune.Pipeline;
+using FineTune.Pipeline.Runs;
+using FineTune.Registry;
+
+namespace FineTune.Cli.Commands;
+
+static class RunCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var data = new Argument<string?>("data-file") { Description = "Dataset file (JSONL, JSON, CSV, Parquet …); default: the shipped support-ticket sample", Arity = ArgumentArity.ZeroOrOne };
+        var baseModel = new Option<string?>("--base") { Description = "Base model: a Hugging Face directory; default: the tiny base model, pre-trained on first use" };
+        var config = new Option<string?>("--config") { Description = "Pipeline settings JSON (docs/pipeline.md): prepare, tokenize, training, evaluation, gate, retraining" };
+        var output = new Option<string?>("--out") { Description = "Output directory for report.json and the run's files (default runs/<project>-<time>)" };
+        var project = new Option<string?>("--project") { Description = "Project name (the ingestion prefix); default: the file's name" };
+        var home = new Option<string>("--home") { Description = "Where the registry, artifacts and caches live", DefaultValueFactory = _ => ".finetune" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for training and evaluation (0 = all cores)" };
+        var command = new Command("run", "Run every stage in one process: clean, tokenize, train, evaluate, gate, promote.")
+        {
+            data, baseModel, config, output, project, home, threads,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var homeDir = Path.GetFullPath(parse.GetValue(home)!);
+            var file = parse.GetValue(data);
+            if (file is null)
+            {
+                var sample = Path.Combine(homeDir, "sample");
+                if (!File.Exists(Path.Combine(sample, "train.jsonl"))) await SupportTickets.WriteAsync(sample, 400, 100, 7, ct);
+                file = Path.Combine(sample, "train.jsonl");
+                await stderr.WriteLineAsync($"no dataset given: running the shipped sample {file}");
+            }
+            var settings = parse.GetValue(config) is { } c ? PipelineSettings.Load(c) : null;
+            var name = parse.GetValue(project) ?? ProjectName(file);
+            var outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
+
+            await stderr.WriteLineAsync(parse.GetValue(baseModel) is null
+                ? $"base model: the tiny base model (cached under {Path.Combine(homeDir, "work", "base")}; the first build pre-trains it, a few minutes)"
+                : $"base model: {parse.GetValue(baseModel)}");
+            await using var pipeline = await LocalPipeline.StartAsync(homeDir, new Dictionary<string, string?>
+            {
+                ["Pipeline:Threads"] = parse.GetValue(threads).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Pipeline:TrainingLeaseSeconds"] = "15",
+                ["Pipeline:TrainingPollSeconds"] = "0.5",
+                ["Pipeline:RetryIntervalsSeconds:0"] = "1",
+                ["Pipeline:RetryIntervalsSeconds:1"] = "5",
+            }, ct: ct);
+            var runId = await pipeline.SubmitAsync(file, name, parse.GetValue(baseModel), settings, ct);
+            await stderr.WriteLineAsync($"run {runId} (project {name})");
+            var printer = new ProgressPrinter(stderr);
+            var run = await pipeline.WaitAsync(runId, printer.Show, TimeSpan.FromMilliseconds(500), ct);
+            var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId, outDir, ct);
+
+            foreach (var s in report.Stages) await stdout.WriteLineAsync($"{s.Name,-13} {s.Status,-10} {s.Seconds,8:0.0} s{(s.Attempts > 1 ? $"  ({s.Attempts} attempts)" : "")}");
+            await stdout.WriteLineAsync(run.Decision is { } d
+                ? $"decision: {d}{(report.ModelVersion is { } v ? $" (model version {v})" : "")}"
+                : $"run {run.Status}: {run.Error}");
+            foreach (var reason in report.Reasons) await stdout.WriteLineAsync($"  {reason}");
+            await stdout.WriteLineAsync($"wrote {Path.Combine(outDir, "report.json")}");
+            return run.Status == RunStatus.Succeeded ? 0 : 1;
+        });
+        return command;
+    }
+
+    static string ProjectName(string file)
+    {
+        var stem = Path.GetFileNameWithoutExtension(file).ToLowerInvariant();
+        var clean = new string(stem.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-').ToArray()).Trim('-');
+        return clean.Length == 0 ? "project" : clean;
+    }
+
+    // Plain lines (they read the same in a terminal, a log and CI): stage transitions, messages, every 10th metrics event.
+    sealed class ProgressPrinter(TextWriter stderr)
+    {
+        readonly Dictionary<string, string> _stages = [];
+
+        public void Show(RunRecord run, IReadOnlyList<StageRecord> stages, IReadOnlyList<RunEventRecord> events)
+        {
+            foreach (var s in stages)
+                if (_stages.GetValueOrDefault(s.Stage) != s.Status)
+                {
+                    _stages[s.Stage] = s.Status;
+                    stderr.WriteLine($"[{s.Stage}] {s.Status}{(s.Seconds is { } sec ? $" after {sec:0.0} s" : "")}{(s.Error is null ? "" : $": {s.Error}")}");
+                }
+            foreach (var e in events)
+            {
+                if (e.Type == "metrics" && !e.Message.Contains("validation") && !IsTenth(e.Message)) continue;
+                stderr.WriteLine($"  {e.Level,-5} {e.Message}");
+            }
+        }
+
+        static bool IsTenth(string message) =>
+            message.StartsWith("step ", StringComparison.Ordinal) && int.TryParse(message[5..message.IndexOf('/')], out var step) && step % 10 == 0;
+    }
+}
