@@ -1,6 +1,7 @@
 // Applies the embedded scripts Migrations/{sqlite,postgres}/NNNN_name.sql with DbUp, one process at a time: PostgreSQL
 // holds an advisory lock around the upgrade; SQLite runs it in one BEGIN IMMEDIATE transaction (the file's write lock),
 // so a second process waits (busy timeout) and then finds the journal up to date.
+using System.Data;
 using Dapper;
 using DbUp;
 using DbUp.Engine;
@@ -18,7 +19,7 @@ internal static class RegistryMigrations
     {
         var path = new SqliteConnectionStringBuilder(connectionString).DataSource;
         if (Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } folder)
-            Directory.CreateDirectory(folder);
+            Directory.CreateDirectory(folder);  // Microsoft.Data.Sqlite creates the file, not its folder
 
         // journal_mode cannot change inside a transaction, and it persists in the file: set it once, before DbUp.
         await using (var connection = new SqliteConnection(connectionString))
@@ -56,8 +57,10 @@ internal static class RegistryMigrations
         }
         finally
         {
-            await lockConnection.ExecuteAsync(new CommandDefinition("select pg_advisory_unlock(@key)", new { key = PostgresLockKey },
-                cancellationToken: CancellationToken.None));
+            // Explicitly: a pooled connection keeps its session locks until it is reused. A broken one has lost the lock already.
+            if (lockConnection.State == ConnectionState.Open)
+                await lockConnection.ExecuteAsync(new CommandDefinition("select pg_advisory_unlock(@key)", new { key = PostgresLockKey },
+                    cancellationToken: CancellationToken.None));
         }
     }
 

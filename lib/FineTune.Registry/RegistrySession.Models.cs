@@ -36,7 +36,7 @@ internal sealed partial class RegistrySession
                 returning version
                 """, args, r => (int?)r.Int("version"), ct);
             if (created is { } version)
-            { System.IO.File.AppendAllText("/tmp/mv.log", $"{project} attempt {attempt} -> {version}\n"); return version; }
+                return version;
             var existing = await QueryOneAsync("select project, version from model_versions where run_id = @runId", args,
                 r => ((string Project, int Version)?)(r.Text("project"), r.Int("version")), ct);
             if (existing is { } mine)

@@ -29,6 +29,11 @@ internal sealed partial class RegistrySession(DbConnection connection, DbTransac
             if (!_committed && connection.State == System.Data.ConnectionState.Open)
                 await transaction.RollbackAsync(CancellationToken.None);
         }
+        catch (DbException)
+        {
+            // The connection broke: the server has rolled the transaction back, and an exception from Dispose would hide
+            // the one that brought the caller here.
+        }
         finally
         {
             await transaction.DisposeAsync();

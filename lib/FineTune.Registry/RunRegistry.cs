@@ -40,6 +40,9 @@ public sealed class RunRegistry : IAsyncDisposable
         {
             case RegistryOptions.SqliteProvider:
                 var sqlite = new SqliteConnectionStringBuilder(options.ConnectionString) { ForeignKeys = true };
+                if (sqlite.DataSource is "" or ":memory:" || sqlite.Mode == SqliteOpenMode.Memory)
+                    throw new ArgumentException($"SQLite registry '{options.ConnectionString}' is in memory, which each session " +
+                        "would see empty (expected a file: 'Data Source=path/registry.db').", nameof(options));
                 sqlite.DefaultTimeout = Math.Max(sqlite.DefaultTimeout, 30);
                 return new RunRegistry(sqlite.ToString(), postgres: null, time);
             case RegistryOptions.PostgresProvider:

@@ -8,7 +8,7 @@ namespace FineTune.Registry.Tests;
 [Trait("Kind", "integration")]
 public sealed class PostgresRegistryTests : RegistryBehaviour
 {
-    protected override async Task<RegistryFixture> CreateFixtureAsync(bool migrate)
+    protected override async Task<RegistryFixture> CreateFixtureAsync(bool migrate = true)
     {
         var admin = TestServers.RequirePostgres();
         var name = $"reg_{Guid.NewGuid():N}";

@@ -18,6 +18,15 @@ public sealed class RegistryOptionsTests
         Assert.Contains("Registry:ConnectionString", e.Message);
     }
 
+    [Theory]
+    [InlineData("Data Source=:memory:")]
+    [InlineData("Data Source=registry;Mode=Memory;Cache=Shared")]
+    public void An_in_memory_sqlite_database_is_rejected(string connectionString)
+    {
+        var e = Assert.Throws<ArgumentException>(() => RunRegistry.Create(new RegistryOptions("sqlite", connectionString)));
+        Assert.Contains("expected a file", e.Message);
+    }
+
     [Fact]
     public void Sqlite_options_name_the_file()
     {

@@ -1,4 +1,5 @@
-// The registry behaviour suite against SQLite: a fresh database file per test.
+// The registry behaviour suite against SQLite: a fresh database file per test; plus what only SQLite has (the journal mode).
+using Dapper;
 using Microsoft.Data.Sqlite;
 
 namespace FineTune.Registry.Tests;
@@ -6,7 +7,7 @@ namespace FineTune.Registry.Tests;
 [Trait("Kind", "unit")]
 public sealed class SqliteRegistryTests : RegistryBehaviour
 {
-    protected override Task<RegistryFixture> CreateFixtureAsync(bool migrate)
+    protected override Task<RegistryFixture> CreateFixtureAsync(bool migrate = true)
     {
         var dir = new TempDir();
         // A folder that does not exist yet: MigrateAsync creates it.
@@ -18,5 +19,15 @@ public sealed class SqliteRegistryTests : RegistryBehaviour
             dir.Dispose();
             return ValueTask.CompletedTask;
         }, migrate);
+    }
+
+    [Fact]
+    public async Task The_migrated_file_is_in_wal_mode()
+    {
+        await using var fx = await CreateFixtureAsync();
+        await using var connection = new SqliteConnection(fx.Options.ConnectionString);
+        await connection.OpenAsync();
+
+        Assert.Equal("wal", await connection.ExecuteScalarAsync<string>("pragma journal_mode"));
     }
 }

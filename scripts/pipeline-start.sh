@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Starts the distributed pipeline without Aspire or containers: the servers (scripts/infra-start.sh: RabbitMQ,
+# PostgreSQL, s3rver on loopback ports), then the five services, each on its own port with logs under .run/services/.
+# Prints the URLs. Stop with scripts/pipeline-stop.sh. Drop a dataset with `finetune upload FILE --project P`
+# (after `source .run/infra.env`), watch it with `finetune runs --watch`.
+# FINETUNE_BASE_MODEL=DIR uses that Hugging Face model as the default base; unset, the first run pre-trains the tiny
+# base model (a few minutes, cached under .run/work/ingestion/base).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+bash scripts/infra-start.sh
+# shellcheck disable=SC1091
+source .run/infra.env
+
+mkdir -p .run/services
+echo "building the services (Release)…"
+dotnet build -c Release -v q -nologo services/Ingestion services/Tokenization services/Training services/Evaluation services/Deployment \
+  > .run/services/build.log 2>&1 || { echo "pipeline-start: build failed; see .run/services/build.log" >&2; exit 1; }
+
+port=5601
+for svc in Ingestion Tokenization Training Evaluation Deployment; do
+  lower=${svc,,}
+  pidfile=.run/services/$lower.pid
+  if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "$lower already running (pid $(cat "$pidfile"))"; port=$((port + 1)); continue
+  fi
+  ASPNETCORE_URLS=http://127.0.0.1:$port \
+  Messaging__RabbitMqUri=$FINETUNE_RABBITMQ \
+  Registry__Provider=postgres Registry__ConnectionString="$FINETUNE_POSTGRES" \
+  Artifacts__S3Endpoint=$FINETUNE_S3_ENDPOINT Artifacts__S3AccessKey=$FINETUNE_S3_ACCESS_KEY Artifacts__S3SecretKey=$FINETUNE_S3_SECRET_KEY \
+  Pipeline__WorkDirectory=$REPO/.run/work/$lower ${FINETUNE_BASE_MODEL:+Pipeline__BaseModelDirectory=$FINETUNE_BASE_MODEL} \
+  OTEL_SERVICE_NAME=$lower \
+    nohup dotnet "services/$svc/bin/Release/net10.0/FineTune.${svc}Service.dll" > ".run/services/$lower.log" 2>&1 9>&- &
+  echo $! > "$pidfile"
+  port=$((port + 1))
+done
+
+port=5601
+for svc in ingestion tokenization training evaluation deployment; do
+  for _ in $(seq 1 60); do
+    if curl -sf "http://127.0.0.1:$port/health" > /dev/null; then break; fi
+    if ! kill -0 "$(cat .run/services/$svc.pid)" 2>/dev/null; then
+      echo "pipeline-start: $svc exited; see .run/services/$svc.log" >&2; tail -n 20 ".run/services/$svc.log" >&2; exit 1
+    fi
+    sleep 1
+  done
+  echo "$svc   http://127.0.0.1:$port  (health /health, runs /runs, OpenAPI /openapi/v1.json)"
+  port=$((port + 1))
+done
+echo "RabbitMQ management  $FINETUNE_RABBITMQ_MANAGEMENT (guest/guest)"
+echo "models               http://127.0.0.1:5605/models"
+echo "ready: source .run/infra.env && finetune upload FILE --project P && finetune runs --watch"

@@ -1,0 +1,14 @@
+// The Tokenization service: tokenizes each cleaned dataset for the run's base model (lib/FineTune.Pipeline/Tokenization).
+// dotnet run --project services/Tokenization (see scripts/pipeline-start.sh).
+using FineTune.Pipeline;
+using FineTune.Pipeline.Hosting;
+using FineTune.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddPipelineService(PipelineStages.Tokenization);
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapPipelineRuns();
+app.Run();

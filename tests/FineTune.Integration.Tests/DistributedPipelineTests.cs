@@ -1,0 +1,114 @@
+// The pipeline as five services over real RabbitMQ, PostgreSQL and S3 (the servers scripts/infra-start.sh starts):
+// drop to decision with full lineage, rejects, retraining on a second drop, and a training service killed mid-run.
+using FineTune.Contracts;
+using FineTune.Pipeline;
+using FineTune.Pipeline.Tests;
+using FineTune.Registry;
+
+namespace FineTune.Integration.Tests;
+
+public sealed class DistributedPipelineTests
+{
+    static async Task<(TempDir Tmp, ServiceCluster Cluster)> StartAsync(int epochs)
+    {
+        var tmp = new TempDir();
+        var settings = Path.Combine(tmp.Path, "settings.json");
+        await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs).ToJson());
+        try { return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings)); }
+        catch { tmp.Dispose(); throw; }
+    }
+
+    static async Task<RunRecord> WaitForRunAsync(ServiceCluster cluster, string project, Func<RunRecord, bool> done, TimeSpan timeout, int index = 0)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var runs = (await cluster.Registry.ReadAsync(s => s.ListRunsAsync(project, 10))).OrderBy(r => r.CreatedAt).ToList();
+            if (runs.Count > index && done(runs[index])) return runs[index];
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"project {project}: run {index} not done within {timeout}: {string.Join(", ", runs.Select(r => $"{r.RunId} {r.Status} {r.Error}"))}");
+            await Task.Delay(500);
+        }
+    }
+
+    static Task Drop(ServiceCluster cluster, string project, string file) =>
+        cluster.Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file);
+
+    [SkippableFact]
+    public async Task A_drop_is_promoted_or_rejected_with_complete_lineage_and_a_second_drop_retrains()
+    {
+        var (tmp, cluster) = await StartAsync(epochs: 2);
+        using var _ = tmp;
+        await using var __ = cluster;
+        var project = $"tickets-{Guid.NewGuid():N}"[..16];
+
+        await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 160, 11));
+        var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
+
+        Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
+        Assert.Equal("drop", run.Trigger);
+        Assert.Equal(1, run.ModelVersion);
+        var (lineage, stages, evaluation) = await cluster.Registry.ReadAsync(async s =>
+            (await s.ListLineageAsync(run.RunId), await s.ListStagesAsync(run.RunId), await s.GetEvaluationAsync(project, 1)));
+        Assert.Equal(Stages.All, stages.Select(x => x.Stage).ToArray());
+        var relations = lineage.Select(e => e.Relation).ToHashSet();
+        foreach (var r in new[] { "cleaned", "tokenized", "trained", "evaluated", "gated" }) Assert.Contains(r, relations);
+        // The chain is connected: raw object → prepared → shards → model → results → gate.
+        var raw = lineage.Single(e => e.Relation == "cleaned").From;
+        Assert.Equal(Buckets.Ingestion, raw.Bucket);
+        Assert.NotNull(evaluation);
+        Assert.Equal(run.Decision == "promoted", evaluation!.Promote);
+
+        // New data for the same project starts a run on its own.
+        await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 60, 12));
+        var second = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6), index: 1);
+        Assert.Equal("retrain", second.Trigger);
+        Assert.True(second.Status == RunStatus.Succeeded, $"{second.Status}: {second.Error}");
+        Assert.Equal(2, second.ModelVersion);
+    }
+
+    [SkippableFact]
+    public async Task A_malformed_drop_fails_with_rejects_in_the_datasets_bucket_and_no_training()
+    {
+        var (tmp, cluster) = await StartAsync(epochs: 1);
+        using var _ = tmp;
+        await using var __ = cluster;
+        var project = $"broken-{Guid.NewGuid():N}"[..16];
+
+        await Drop(cluster, project, PipelineFixture.Malformed(tmp.Path));
+        var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(2));
+
+        Assert.Equal(RunStatus.Failed, run.Status);
+        Assert.Contains("rejected", run.Error);
+        Assert.NotNull(await cluster.Store.StatAsync(Buckets.Datasets, $"{project}/{run.RunId:N}/rejects.jsonl"));
+        Assert.Null(await cluster.Registry.ReadAsync(s => s.GetTrainingJobAsync(run.RunId)));
+    }
+
+    [SkippableFact]
+    public async Task A_training_service_killed_mid_run_resumes_from_its_last_checkpoint_with_one_model_version()
+    {
+        var (tmp, cluster) = await StartAsync(epochs: 8);
+        using var _ = tmp;
+        await using var __ = cluster;
+        var project = $"crash-{Guid.NewGuid():N}"[..16];
+
+        await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 160, 13));
+        var running = await WaitForRunAsync(cluster, project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while ((await cluster.Registry.ReadAsync(s => s.ListCheckpointsAsync(running.RunId))).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no checkpoint was recorded");
+            await Task.Delay(200);
+        }
+        cluster.Kill("Training");
+        cluster.Start("Training");
+
+        var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
+        Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
+        var (versions, job, events) = await cluster.Registry.ReadAsync(async s =>
+            (await s.ListModelVersionsAsync(project), await s.GetTrainingJobAsync(run.RunId), await s.ListEventsAsync(run.RunId)));
+        Assert.Single(versions);
+        Assert.True(job!.Attempts >= 2, $"attempts {job.Attempts}");
+        Assert.Contains(events, e => e.Message.StartsWith("resumed from", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,170 @@
+// The five services as child processes over the real servers, isolated per test: a RabbitMQ virtual host and a
+// PostgreSQL database of their own (the S3 buckets are shared; projects are unique). Kill and restart one at will.
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using FineTune.Artifacts;
+using FineTune.Registry;
+using Npgsql;
+
+namespace FineTune.Integration.Tests;
+
+public sealed class ServiceCluster : IAsyncDisposable
+{
+    public static readonly string[] Services = ["Ingestion", "Tokenization", "Training", "Evaluation", "Deployment"];
+    readonly Dictionary<string, Process> _processes = [];
+    readonly Dictionary<string, string> _env;
+    readonly string _vhost, _database, _adminConnection, _work;
+    readonly TextWriter _log;
+
+    public RunRegistry Registry { get; }
+    public IArtifactStore Store { get; }
+
+    ServiceCluster(Dictionary<string, string> env, string vhost, string database, string adminConnection, string work, RunRegistry registry,
+        IArtifactStore store, TextWriter log)
+    {
+        (_env, _vhost, _database, _adminConnection, _work, Registry, Store, _log) = (env, vhost, database, adminConnection, work, registry, store, log);
+    }
+
+    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile)
+    {
+        var postgres = TestServers.RequirePostgres();
+        var rabbit = TestServers.RequireRabbitMq();
+        var (s3, access, secret) = TestServers.RequireS3();
+        var management = Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT") ?? "http://127.0.0.1:15679";
+        var id = Guid.NewGuid().ToString("N")[..10];
+        var vhost = $"it-{id}";
+        using (var http = ManagementClient(management))
+        {
+            (await http.PutAsync($"api/vhosts/{vhost}", new StringContent("{}", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+            (await http.PutAsync($"api/permissions/{vhost}/guest", new StringContent("{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}",
+                Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        }
+        var database = $"it_{id}";
+        await using (var admin = new NpgsqlConnection(postgres))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"create database {database}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        var connection = new NpgsqlConnectionStringBuilder(postgres) { Database = database }.ConnectionString;
+        var env = new Dictionary<string, string>
+        {
+            ["Messaging__RabbitMqUri"] = rabbit.TrimEnd('/') + "/" + vhost,
+            ["Registry__Provider"] = "postgres",
+            ["Registry__ConnectionString"] = connection,
+            ["Artifacts__S3Endpoint"] = s3, ["Artifacts__S3AccessKey"] = access, ["Artifacts__S3SecretKey"] = secret,
+            ["Pipeline__BaseModelDirectory"] = baseModel,
+            ["Pipeline__SettingsFile"] = settingsFile,
+            ["Pipeline__Threads"] = "2",
+            ["Pipeline__TrainingLeaseSeconds"] = "8",
+            ["Pipeline__TrainingPollSeconds"] = "0.5",
+            ["Pipeline__IngestionScanSeconds"] = "1",
+            ["Pipeline__RetryIntervalsSeconds__0"] = "0.5",
+            ["Pipeline__RetryIntervalsSeconds__1"] = "2",
+            ["Pipeline__RetryIntervalsSeconds__2"] = "5",
+            ["Logging__LogLevel__Default"] = "Information",
+        };
+        var registry = RunRegistry.Create(new RegistryOptions("postgres", connection));
+        var store = new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret });
+        var log = TextWriter.Synchronized(new StreamWriter(Path.Combine(work, "services.log")) { AutoFlush = true });
+        var cluster = new ServiceCluster(env, vhost, database, postgres, work, registry, store, log);
+        foreach (var service in Services) cluster.Start(service);
+        await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(90));
+        return cluster;
+    }
+
+    static HttpClient ManagementClient(string management)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(management.TrimEnd('/') + "/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("guest:guest"u8.ToArray()));
+        return http;
+    }
+
+    static string ServiceDll(string service)
+    {
+        // tests/FineTune.Integration.Tests/bin/<Configuration>/net10.0 → services/<S>/bin/<Configuration>/net10.0
+        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
+        var repo = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
+        var dll = Path.Combine(repo, "services", service, "bin", configuration, "net10.0", $"FineTune.{service}Service.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not found: build the solution (dotnet build FineTunePipeline.ci.slnf) first.", dll);
+        return dll;
+    }
+
+    readonly Dictionary<string, int> _ports = [];
+
+    public int Port(string service)
+    {
+        if (_ports.TryGetValue(service, out var port)) return port;
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return _ports[service] = port;
+    }
+
+    public void Start(string service)
+    {
+        var info = new ProcessStartInfo("dotnet", ServiceDll(service))
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(ServiceDll(service))!,
+        };
+        foreach (var (k, v) in _env) info.Environment[k] = v;
+        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{Port(service)}";
+        info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, service.ToLowerInvariant());
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}!] {e.Data}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes[service] = process;
+    }
+
+    /// <summary>SIGKILL: no shutdown, no lease release — a crash.</summary>
+    public void Kill(string service)
+    {
+        var p = _processes[service];
+        p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+    }
+
+    public async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + timeout;
+        foreach (var service in _processes.Keys)
+            while (true)
+            {
+                if (_processes[service].HasExited) throw new InvalidOperationException($"{service} exited with {_processes[service].ExitCode}; see {_work}/services.log");
+                try { if ((await http.GetAsync($"http://127.0.0.1:{Port(service)}/health")).IsSuccessStatusCode) break; }
+                catch (HttpRequestException) { }
+                catch (TaskCanceledException) { }
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"{service} not healthy within {timeout}; see {_work}/services.log");
+                await Task.Delay(300);
+            }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var p in _processes.Values)
+        {
+            try { if (!p.HasExited) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(); } }
+            catch (InvalidOperationException) { }
+            p.Dispose();
+        }
+        _log.Dispose();
+        try
+        {
+            using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT") ?? "http://127.0.0.1:15679");
+            await http.DeleteAsync($"api/vhosts/{_vhost}");
+            NpgsqlConnection.ClearAllPools();
+            await using var admin = new NpgsqlConnection(_adminConnection);
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"drop database if exists {_database} with (force)", admin);
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (Exception) { /* best effort: a leftover vhost or database does not affect other runs */ }
+    }
+}
