@@ -37,20 +37,30 @@ if (builder.ExecutionContext.IsRunMode)
 }
 
 // ---- Services, in pipeline order ----
-// Each is added when its issue lands (with a ProjectReference in FineTune.AppHost.csproj), and says what it uses:
-//
-// var ingestion = builder.AddProject<Projects.FineTune_Ingestion>("ingestion")
-//     .WithReference(messaging).WaitFor(messaging)
-//     .WithReference(finetuneDb).WaitFor(finetuneDb)
-//     .WithReference(artifactsApi).WaitFor(artifacts)
-//     .WithEnvironment("Artifacts__AccessKey", artifactsUser)
-//     .WithEnvironment("Artifacts__SecretKey", artifactsPassword)
-//     .WithHttpHealthCheck("/health");
-//
-// "tokenization", "training", "evaluation" and "deployment" follow the same shape, in that order:
-// builder.AddProject<Projects.FineTune_Training>("training")
-//     .WithReference(messaging).WaitFor(messaging)
-//     .WithReference(finetuneDb).WaitFor(finetuneDb)
-//     .WithReference(artifactsApi).WaitFor(artifacts) ... ;
+// Each says what it uses; the configuration keys are the ones scripts/pipeline-start.sh sets without Aspire.
+var s3Endpoint = ReferenceExpression.Create($"{artifactsApi.Property(EndpointProperty.HostAndPort)}");
+
+IResourceBuilder<ProjectResource> Stage<TProject>(string name) where TProject : IProjectMetadata, new() =>
+    builder.AddProject<TProject>(name)
+        .WithReference(messaging).WaitFor(messaging)
+        .WithReference(finetuneDb).WaitFor(finetuneDb)
+        .WaitFor(artifacts)
+        .WithEnvironment("Messaging__RabbitMqUri", messaging)
+        .WithEnvironment("Registry__Provider", "postgres")
+        .WithEnvironment("Registry__ConnectionString", finetuneDb)
+        .WithEnvironment("Artifacts__S3Endpoint", s3Endpoint)
+        .WithEnvironment("Artifacts__S3AccessKey", artifactsUser)
+        .WithEnvironment("Artifacts__S3SecretKey", artifactsPassword)
+        .WithHttpHealthCheck("/health");
+
+// Ingestion watches the ingestion bucket (its reconciliation scan lists it; MinIO's bucket notifications can be
+// pointed at RabbitMQ in production) and starts a run per new file.
+var ingestion = Stage<Projects.FineTune_IngestionService>("ingestion");
+var tokenization = Stage<Projects.FineTune_TokenizationService>("tokenization");
+// Several replicas compete for training jobs (one job per replica); a crashed one's job resumes elsewhere.
+var training = Stage<Projects.FineTune_TrainingService>("training");
+var evaluation = Stage<Projects.FineTune_EvaluationService>("evaluation");
+var deployment = Stage<Projects.FineTune_DeploymentService>("deployment")
+    .WithHttpCommand("/models/default/rollback", "Roll back production");
 
 builder.Build().Run();

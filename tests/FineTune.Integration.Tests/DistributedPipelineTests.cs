@@ -87,7 +87,7 @@ public sealed class DistributedPipelineTests
     [SkippableFact]
     public async Task A_training_service_killed_mid_run_resumes_from_its_last_checkpoint_with_one_model_version()
     {
-        var (tmp, cluster) = await StartAsync(epochs: 8);
+        var (tmp, cluster) = await StartAsync(epochs: 4);
         using var _ = tmp;
         await using var __ = cluster;
         var project = $"crash-{Guid.NewGuid():N}"[..16];

@@ -69,9 +69,17 @@ public sealed class ServiceCluster : IAsyncDisposable
         var store = new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret });
         var log = TextWriter.Synchronized(new StreamWriter(Path.Combine(work, "services.log")) { AutoFlush = true });
         var cluster = new ServiceCluster(env, vhost, database, postgres, work, registry, store, log);
-        foreach (var service in Services) cluster.Start(service);
-        await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(90));
-        return cluster;
+        try
+        {
+            foreach (var service in Services) cluster.Start(service);
+            await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(90));
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();   // no orphaned service processes when one fails to start
+            throw;
+        }
     }
 
     static HttpClient ManagementClient(string management)

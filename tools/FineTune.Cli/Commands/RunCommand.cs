@@ -8,6 +8,7 @@ using FineTune.Data.Demo;
 using FineTune.Pipeline;
 using FineTune.Pipeline.Runs;
 using FineTune.Registry;
+using FineTune.Training.Pretraining;
 
 namespace FineTune.Cli.Commands;
 
@@ -41,9 +42,22 @@ static class RunCommand
             var name = parse.GetValue(project) ?? ProjectName(file);
             var outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
-            await stderr.WriteLineAsync(parse.GetValue(baseModel) is null
-                ? $"base model: the tiny base model (cached under {Path.Combine(homeDir, "work", "base")}; the first build pre-trains it, a few minutes)"
-                : $"base model: {parse.GetValue(baseModel)}");
+            var baseDir = parse.GetValue(baseModel);
+            if (baseDir is null)
+            {
+                // No model hub offline: the tiny base model, pre-trained here on the generated corpus the first time.
+                var cache = Path.Combine(homeDir, "work", "base");
+                await stderr.WriteLineAsync($"base model: the tiny base model (cached under {cache}; the first build pre-trains it, a few minutes)");
+                var lastStep = -1;
+                baseDir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), new Progress<TinyBaseModelProgress>(p =>
+                {
+                    if (p.Training is { } t && (t.Step - lastStep < 50 || t.Metrics is null)) return;
+                    if (p.Training is { } tr) lastStep = tr.Step;
+                    stderr.WriteLine($"[pretrain] {p.Stage}: {p.Message}");
+                }), ct);
+                await stderr.WriteLineAsync($"base model: {baseDir}");
+            }
+            else await stderr.WriteLineAsync($"base model: {baseDir}");
             await using var pipeline = await LocalPipeline.StartAsync(homeDir, new Dictionary<string, string?>
             {
                 ["Pipeline:Threads"] = parse.GetValue(threads).ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -52,7 +66,7 @@ static class RunCommand
                 ["Pipeline:RetryIntervalsSeconds:0"] = "1",
                 ["Pipeline:RetryIntervalsSeconds:1"] = "5",
             }, ct: ct);
-            var runId = await pipeline.SubmitAsync(file, name, parse.GetValue(baseModel), settings, ct);
+            var runId = await pipeline.SubmitAsync(file, name, baseDir, settings, ct);
             await stderr.WriteLineAsync($"run {runId} (project {name})");
             var printer = new ProgressPrinter(stderr);
             var run = await pipeline.WaitAsync(runId, printer.Show, TimeSpan.FromMilliseconds(500), ct);
