@@ -25,6 +25,9 @@ public static class Extensions
     public const string MassTransitTelemetryName = "MassTransit";
     // The training engine's meter (FineTune.Training.TrainingTelemetry.MeterName): loss, learning rate, tokens/s per run.
     public const string TrainingMeterName = "FineTune.Training";
+    // The pipeline's meter and ActivitySource (FineTune.Pipeline.PipelineTelemetry.Name): stage durations, queue lag,
+    // finished runs, evaluation scores; the training job's span, which continues the run's trace.
+    public const string PipelineTelemetryName = "FineTune.Pipeline";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -55,12 +58,12 @@ public static class Extensions
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName)
+                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName, PipelineTelemetryName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation())
             .WithTracing(tracing => tracing
-                .AddSource(serviceName, MassTransitTelemetryName)
+                .AddSource(serviceName, MassTransitTelemetryName, PipelineTelemetryName)
                 // Orchestrator probes hit the health endpoints every few seconds; tracing them buries real requests.
                 .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context =>
                     !context.Request.Path.StartsWithSegments(HealthEndpointPath)

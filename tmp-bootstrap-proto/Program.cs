@@ -1,6 +1,13 @@
 using System.Diagnostics;
 using FineTune.Training.Pretraining;
 
+if (args is ["lengths"]) { await Sample.Lengths(); return; }
+if (args is ["cli", ..])
+{
+    var root = new System.CommandLine.RootCommand("t") { FineTune.Cli.Commands.PretrainCommand.Create(Console.Out, Console.Error) };
+    Environment.ExitCode = await root.Parse(args[1..]).InvokeAsync();
+    return;
+}
 var overrides = args;
 var options = TinyBaseModel.LoadOptions(null, overrides);
 var sw = Stopwatch.StartNew();

@@ -72,6 +72,8 @@ public static class PipelineRegistration
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value.Create());
         services.AddHostedService<PipelineStartup>();
         services.AddSingleton<RunInputs>();
+        services.AddMetrics();
+        services.AddSingleton<PipelineTelemetry>();
         services.AddScoped<RunLedger>();
         services.AddScoped<IngestionStage>();
         services.AddScoped<TokenizationStage>();
@@ -138,6 +140,7 @@ public static class PipelineRegistration
                 });
                 // Publishes leave only when the consumer finished (and its registry transaction committed).
                 endpoint.UseInMemoryOutbox(context);
+                endpoint.UseConsumeFilter(typeof(RunTelemetryFilter<>), context);
                 // Stages are CPU-bound: one message at a time per endpoint.
                 endpoint.ConcurrentMessageLimit = 1;
             });

@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 
 namespace FineTune.Pipeline;
 
-public sealed class RunLedger(RunRegistry registry, ILogger<RunLedger> log)
+public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry, ILogger<RunLedger> log)
 {
+    readonly System.Diagnostics.Stopwatch _clock = new();
     public RunRegistry Registry => registry;
 
     /// <summary>The output of an earlier completion of this stage for this run; null when it has not completed.</summary>
@@ -29,6 +30,7 @@ public sealed class RunLedger(RunRegistry registry, ILogger<RunLedger> log)
             if (status is not null) await s.SetRunStatusAsync(runId, status, null, ct);
             await s.AppendEventAsync(runId, "info", "message", $"{stage} started", null, ct);
             await s.CommitAsync(ct);
+            _clock.Restart();
             return true;
         }, ct);
     }
@@ -44,6 +46,9 @@ public sealed class RunLedger(RunRegistry registry, ILogger<RunLedger> log)
         await s.CompleteStageAsync(runId, stage, StageOutput.Serialize(output), ct);
         await s.AppendEventAsync(runId, "info", "message", message, null, ct);
         await s.CommitAsync(ct);
+        telemetry.StageCompleted(stage, "succeeded", _clock.Elapsed);
+        var run = await registry.ReadAsync(r => r.GetRunAsync(runId, ct), ct);
+        if (run is not null && RunStatus.IsTerminal(run.Status)) telemetry.RunFinished(run.Status, run.Decision);
         log.LogInformation("Run {RunId}: {Stage} completed: {Message}", runId, stage, message);
         return true;
     }
@@ -52,11 +57,16 @@ public sealed class RunLedger(RunRegistry registry, ILogger<RunLedger> log)
         registry.WriteAsync(s => s.AppendEventAsync(runId, level, type, message, dataJson, ct), ct);
 
     /// <summary>Ends the run as failed at <paramref name="stage"/>, with the reason a person reads.</summary>
-    public Task FailAsync(Guid runId, string stage, string error, CancellationToken ct) =>
-        registry.WriteAsync(async s =>
+    public async Task FailAsync(Guid runId, string stage, string error, CancellationToken ct)
+    {
+        await registry.WriteAsync(async s =>
         {
             await s.FailStageAsync(runId, stage, error, ct);
             await s.SetRunStatusAsync(runId, RunStatus.Failed, $"{stage}: {error}", ct);
             await s.AppendEventAsync(runId, "error", "message", $"{stage} failed: {error}", null, ct);
         }, ct);
+        telemetry.StageCompleted(stage, "failed", _clock.Elapsed);
+        telemetry.RunFinished(RunStatus.Failed, null);
+        log.LogError("Run {RunId}: {Stage} failed: {Error}", runId, stage, error);
+    }
 }

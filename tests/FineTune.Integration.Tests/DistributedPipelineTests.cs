@@ -9,12 +9,12 @@ namespace FineTune.Integration.Tests;
 
 public sealed class DistributedPipelineTests
 {
-    static async Task<(TempDir Tmp, ServiceCluster Cluster)> StartAsync(int epochs)
+    static async Task<(TempDir Tmp, ServiceCluster Cluster)> StartAsync(int epochs, string? otlpEndpoint = null)
     {
         var tmp = new TempDir();
         var settings = Path.Combine(tmp.Path, "settings.json");
         await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs).ToJson());
-        try { return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings)); }
+        try { return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings, otlpEndpoint)); }
         catch { tmp.Dispose(); throw; }
     }
 
@@ -37,7 +37,8 @@ public sealed class DistributedPipelineTests
     [SkippableFact]
     public async Task A_drop_is_promoted_or_rejected_with_complete_lineage_and_a_second_drop_retrains()
     {
-        var (tmp, cluster) = await StartAsync(epochs: 2);
+        using var otlp = new OtlpTraceReceiver();
+        var (tmp, cluster) = await StartAsync(epochs: 2, otlp.Endpoint);
         using var _ = tmp;
         await using var __ = cluster;
         var project = $"tickets-{Guid.NewGuid():N}"[..16];
@@ -58,6 +59,18 @@ public sealed class DistributedPipelineTests
         Assert.Equal(Buckets.Ingestion, raw.Bucket);
         Assert.NotNull(evaluation);
         Assert.Equal(run.Decision == "promoted", evaluation!.Promote);
+
+        // One trace follows the run through all five services (MassTransit propagation, and the training worker
+        // continuing the trace it recorded with the job).
+        var services = ServiceCluster.Services.Select(s => s.ToLowerInvariant()).ToHashSet();
+        string? spanning = null;
+        for (int i = 0; i < 40 && spanning is null; i++)
+        {
+            spanning = otlp.Spans.GroupBy(s => s.TraceId).FirstOrDefault(g => services.IsSubsetOf(g.Select(s => s.Service)))?.Key;
+            if (spanning is null) await Task.Delay(250);
+        }
+        Assert.True(spanning is not null, "no trace spans all five services; traces seen: " + string.Join("; ",
+            otlp.Spans.GroupBy(s => s.TraceId).Select(g => string.Join(",", g.Select(s => s.Service).Distinct()))));
 
         // New data for the same project starts a run on its own.
         await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 60, 12));

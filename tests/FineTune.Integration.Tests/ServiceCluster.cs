@@ -26,7 +26,7 @@ public sealed class ServiceCluster : IAsyncDisposable
         (_env, _vhost, _database, _adminConnection, _work, Registry, Store, _log) = (env, vhost, database, adminConnection, work, registry, store, log);
     }
 
-    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile)
+    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile, string? otlpEndpoint = null)
     {
         var postgres = TestServers.RequirePostgres();
         var rabbit = TestServers.RequireRabbitMq();
@@ -65,6 +65,12 @@ public sealed class ServiceCluster : IAsyncDisposable
             ["Pipeline__RetryIntervalsSeconds__2"] = "5",
             ["Logging__LogLevel__Default"] = "Information",
         };
+        if (otlpEndpoint is not null)
+        {
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint;
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            env["OTEL_BSP_SCHEDULE_DELAY"] = "500";
+        }
         var registry = RunRegistry.Create(new RegistryOptions("postgres", connection));
         var store = new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret });
         var log = TextWriter.Synchronized(new StreamWriter(Path.Combine(work, "services.log")) { AutoFlush = true });
@@ -121,6 +127,7 @@ public sealed class ServiceCluster : IAsyncDisposable
         };
         foreach (var (k, v) in _env) info.Environment[k] = v;
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{Port(service)}";
+        info.Environment["OTEL_SERVICE_NAME"] = service.ToLowerInvariant();
         info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, service.ToLowerInvariant());
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}] {e.Data}"); };

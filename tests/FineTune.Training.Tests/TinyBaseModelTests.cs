@@ -19,8 +19,9 @@ public class TinyBaseModelTests
 
     sealed class Recorder : IProgress<TinyBaseModelProgress>
     {
-        public List<TinyBaseModelProgress> Events { get; } = [];
-        public void Report(TinyBaseModelProgress value) { lock (Events) Events.Add(value); }
+        readonly List<TinyBaseModelProgress> _events = [];
+        public List<TinyBaseModelProgress> Events { get { lock (_events) return [.. _events]; } }
+        public void Report(TinyBaseModelProgress value) { lock (_events) _events.Add(value); }
     }
 
     [Fact]
@@ -70,6 +71,21 @@ public class TinyBaseModelTests
     }
 
     [Fact]
+    public async Task A_second_caller_waits_for_the_first_build_instead_of_training_again()
+    {
+        using var temp = new TempDir();
+        var options = Small with { Steps = 5, Seed = 8 };
+        Recorder a = new(), b = new();
+        var first = TinyBaseModel.EnsureAsync(temp.Path, options, a);
+        while (!a.Events.Any(e => e.Stage == "tokenizer") && !first.IsCompleted) await Task.Delay(10);   // the first holds the lock by now
+        var second = TinyBaseModel.EnsureAsync(temp.Path, options, b);
+        Assert.Equal(await first, await second);
+        Assert.Contains(b.Events, e => e.Stage == "waiting");
+        Assert.DoesNotContain(b.Events, e => e.Stage == "train");
+        Assert.Equal("cached", b.Events[^1].Stage);
+    }
+
+    [Fact]
     public void The_second_publisher_keeps_the_first_ones_model_and_a_broken_entry_is_replaced()
     {
         using var temp = new TempDir();
@@ -99,7 +115,7 @@ public class TinyBaseModelTests
         using var temp = new TempDir();
         string Build(string owner)
         {
-            var dir = Path.Combine(temp.Path, $".base-abc.{Guid.NewGuid():n}.tmp");
+            var dir = Path.Combine(temp.Path, $".base-0123456789ab.{Guid.NewGuid():n}.tmp");
             Directory.CreateDirectory(dir);
             File.WriteAllText(Path.Combine(dir, TinyBaseModel.OwnerFile), owner);
             return dir;
@@ -107,10 +123,13 @@ public class TinyBaseModelTests
         var dead = Build($"{Environment.MachineName}\n{int.MaxValue}\n");
         var live = Build($"{Environment.MachineName}\n{Environment.ProcessId}\n");
         var elsewhere = Build($"another-host-{Guid.NewGuid():n}\n{int.MaxValue}\n");
-        TinyBaseModel.ReclaimAbandoned(temp.Path, "base-abc");
+        var foreign = Path.Combine(temp.Path, ".not-ours.tmp");
+        Directory.CreateDirectory(foreign);
+        TinyBaseModel.ReclaimAbandoned(temp.Path);
         Assert.False(Directory.Exists(dead));
         Assert.True(Directory.Exists(live));
         Assert.True(Directory.Exists(elsewhere));
+        Assert.True(Directory.Exists(foreign));
     }
 
     [Fact]

@@ -127,7 +127,7 @@ file sealed class CorpusWriter(Random random)
             ["Your order is on hold and will leave our warehouse on the date you choose."]),
     ];
 
-    static readonly string[] Greetings = ["", "Hello, ", "Hi there. ", "Good evening. ", "Dear support, ", "Hi! ", "Hallo, ", "Hey team — "];
+    static readonly string[] Greetings = ["", "Hello. ", "Hi there. ", "Good evening. ", "Dear support,\n", "Hi! ", "Hallo! ", "Hey team — "];
     static readonly string[] SignOffs = ["", " Thank you in advance.", " Many thanks.", " Cheers.", " Best wishes.", " I appreciate your help 🙂", " Merci!", " Kind regards…"];
     static readonly string[] Empathy = ["I am sorry for the trouble.", "Thanks for letting us know.", "I understand how frustrating that is.", "Sorry about the wait.", "Thank you for your patience."];
     static readonly string[] Statuses = ["open", "pending", "resolved", "escalated", "waiting on customer"];
@@ -137,15 +137,70 @@ file sealed class CorpusWriter(Random random)
         int kind = random.Next(100);
         return kind switch
         {
-            < 18 => Email(),
-            < 30 => Chat(),
-            < 42 => ProductPage(),
-            < 50 => HowTo(),
-            < 56 => Faq(),
-            < 74 => Story(),
-            < 84 => JsonRecords(),
+            < 15 => Email(),
+            < 25 => Chat(),
+            < 34 => ProductPage(),
+            < 40 => HowTo(),
+            < 44 => Faq(),
+            < 56 => Story(),
+            < 74 => Prose(),
+            < 83 => JsonRecords(),
             _ => ChatMl(),
         };
+    }
+
+    // ---- Prose: a small grammar over everyday and support words, for text that is grammatical but not templated ----
+
+    static readonly string[] Nouns =
+    [
+        "river", "window", "garden", "letter", "parcel", "invoice", "screen", "battery", "kitchen", "neighbour", "teacher", "market", "bicycle",
+        "engine", "song", "question", "answer", "promise", "ticket", "manager", "warehouse", "customer", "cable", "meeting", "holiday", "forest",
+        "street", "message", "password", "printer", "recipe", "village", "island", "painting", "doctor", "library", "lantern", "suitcase", "report",
+        "umbrella", "harbour", "computer", "mountain", "friend", "problem", "storm", "office", "camera", "receipt", "bridge", "notebook", "phone",
+    ];
+    static readonly string[] Adjectives =
+    [
+        "old", "new", "quiet", "broken", "bright", "heavy", "small", "careful", "strange", "warm", "cold", "busy", "empty", "patient", "late",
+        "simple", "green", "tired", "honest", "lucky", "narrow", "gentle", "noisy", "clever", "wooden", "useful", "famous", "slow", "sudden", "friendly",
+    ];
+    static readonly (string Base, string Past)[] Verbs =
+    [
+        ("open", "opened"), ("carry", "carried"), ("find", "found"), ("fix", "fixed"), ("send", "sent"), ("watch", "watched"), ("repair", "repaired"),
+        ("answer", "answered"), ("paint", "painted"), ("forget", "forgot"), ("check", "checked"), ("follow", "followed"), ("build", "built"),
+        ("clean", "cleaned"), ("return", "returned"), ("move", "moved"), ("order", "ordered"), ("read", "read"), ("write", "wrote"), ("lose", "lost"),
+        ("replace", "replaced"), ("visit", "visited"), ("explain", "explained"), ("choose", "chose"), ("pack", "packed"), ("test", "tested"),
+    ];
+    static readonly string[] Adverbs = ["slowly", "quickly", "carefully", "again", "at once", "without a word", "for a long time", "twice", "happily", "in secret"];
+    static readonly string[] Prepositions = ["near", "behind", "under", "beside", "inside", "across", "above", "next to", "far from", "around"];
+    static readonly string[] Times = ["in the morning", "after lunch", "on Sunday", "before dawn", "every evening", "last spring", "that night", "in March", "at noon"];
+
+    string NounPhrase()
+    {
+        var words = (Chance(0.4) ? Pick(Adjectives) + " " : "") + Pick(Nouns);
+        return (Chance(0.5) ? "the " : "aeiou".Contains(words[0]) ? "an " : "a ") + words;
+    }
+
+    string Sentence()
+    {
+        var verb = Pick(Verbs);
+        string subject = Chance(0.4) ? Pick(FirstNames) : NounPhrase(), Subject = char.ToUpperInvariant(subject[0]) + subject[1..];
+        return random.Next(7) switch
+        {
+            0 => $"{Subject} {verb.Past} {NounPhrase()} {Pick(Prepositions)} {NounPhrase()}.",
+            1 => $"{Subject} {verb.Past} {NounPhrase()} {Pick(Adverbs)}, because {NounPhrase()} was {Pick(Adjectives)}.",
+            2 => $"When {NounPhrase()} was {Pick(Adjectives)}, {subject} {verb.Past} {NounPhrase()} {Pick(Times)}.",
+            3 => $"Why did {subject} {verb.Base} {NounPhrase()} {Pick(Times)}?",
+            4 => $"{Subject} will {verb.Base} {NounPhrase()} {Pick(Times)}, and then {Pick(Verbs).Base} {NounPhrase()}.",
+            5 => $"Nobody knew that {subject} had {(verb.Past == "wrote" ? "written" : verb.Past == "chose" ? "chosen" : verb.Past == "forgot" ? "forgotten" : verb.Past)} {NounPhrase()}.",
+            _ => $"{Subject} {verb.Past} {NounPhrase()}; {NounPhrase()} {Pick(Verbs).Past} {NounPhrase()} {Pick(Prepositions)} {NounPhrase()}.",
+        };
+    }
+
+    string Prose()
+    {
+        var paragraphs = Enumerable.Range(0, random.Next(1, 4))
+            .Select(_ => string.Join(' ', Enumerable.Range(0, random.Next(3, 8)).Select(_ => Sentence())));
+        return string.Join("\n\n", paragraphs);
     }
 
     T Pick<T>(T[] items) => items[random.Next(items.Length)];
@@ -313,6 +368,7 @@ file sealed class CorpusWriter(Random random)
         ];
         sentences.Add(middle[0]);   // the meeting comes first, so later lines can name the other person
         sentences.AddRange(middle[1..].OrderBy(_ => random.Next()).Take(random.Next(1, 5)));
+        if (Chance(0.6)) sentences.Insert(random.Next(2, sentences.Count + 1), Sentence());
         sentences.Add($"In the end, {Pick(new[] { $"{pronoun} went home happy", $"{pronoun} found what {pronoun} was looking for", "the two of them became good friends", $"{pronoun} decided to come back the next day", "everything was quiet again" })}.");
         return string.Join(' ', sentences);
     }

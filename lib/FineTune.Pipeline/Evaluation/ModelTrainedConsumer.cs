@@ -5,7 +5,7 @@ using MassTransit;
 
 namespace FineTune.Pipeline.Evaluation;
 
-public sealed class ModelTrainedConsumer(EvaluationStage stage, RunLedger ledger) : IConsumer<ModelTrained>
+public sealed class ModelTrainedConsumer(EvaluationStage stage, RunLedger ledger, PipelineTelemetry telemetry) : IConsumer<ModelTrained>
 {
     public async Task Consume(ConsumeContext<ModelTrained> context)
     {
@@ -14,6 +14,8 @@ public sealed class ModelTrainedConsumer(EvaluationStage stage, RunLedger ledger
         if (!await ledger.StartAsync(m.RunId, Stages.Evaluation, RunStatus.Running, ct)) return;
 
         var (evaluated, decision) = await stage.RunAsync(m, ct);
+        foreach (var (metric, value) in evaluated.CandidateMetrics) telemetry.Score(metric, "candidate", value);
+        foreach (var (metric, value) in evaluated.BaselineMetrics) telemetry.Score(metric, "baseline", value);
         if (await ledger.CompleteAsync(m.RunId, Stages.Evaluation, nameof(ModelTrainedConsumer), context.MessageId ?? m.RunId, evaluated, async s =>
             {
                 await s.RecordEvaluationAsync(new(m.Project, m.ModelVersion, m.RunId, evaluated.BaselineVersion, evaluated.Promote, evaluated.Reasons,

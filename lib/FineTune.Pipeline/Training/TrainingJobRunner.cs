@@ -14,7 +14,7 @@ using Microsoft.Extensions.Options;
 namespace FineTune.Pipeline.Training;
 
 public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, RunLedger ledger, IPublishEndpoint publish,
-    IOptions<PipelineOptions> options, ILogger<TrainingJobRunner> log)
+    IOptions<PipelineOptions> options, System.Diagnostics.Metrics.IMeterFactory meters, ILogger<TrainingJobRunner> log)
 {
     public async Task RunAsync(TrainingRequested job, CancellationToken ct)
     {
@@ -44,7 +44,7 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
         if (options.Value.Threads > 0) (root["training"] ??= new JsonObject())["threads"] = options.Value.Threads;
         var config = TrainingConfigLoader.Parse(root, $"{job.Config.Bucket}/{job.Config.Key}");
 
-        using var trainer = Trainer.Create(config, job.RunId.ToString());
+        using var trainer = Trainer.Create(config, job.RunId.ToString(), meters);
         var events = Channel.CreateUnbounded<TrainingProgress>(new UnboundedChannelOptions { SingleReader = true });
         var pump = PumpAsync(job, output, events.Reader, ct);
         TrainingReport report;

@@ -1,6 +1,5 @@
 // Training's consumer: records the job and returns at once (RabbitMQ cancels a delivery not acknowledged within 30
 // minutes; training takes longer). TrainingWorker runs it. The inbox row and the job row share one transaction.
-using System.Text.Json;
 using FineTune.Contracts;
 using MassTransit;
 
@@ -15,7 +14,7 @@ public sealed class TrainingRequestedConsumer(RunLedger ledger) : IConsumer<Trai
         if (!await s.TryMarkProcessedAsync(nameof(TrainingRequestedConsumer), context.MessageId ?? m.RunId, ct)) return;
         var run = await s.GetRunAsync(m.RunId, ct);
         if (run is null || RunStatus.IsTerminal(run.Status)) return;
-        if (await s.EnqueueTrainingJobAsync(m.RunId, JsonSerializer.Serialize(m), ct))
+        if (await s.EnqueueTrainingJobAsync(m.RunId, new TrainingJobRequest(m, System.Diagnostics.Activity.Current?.Id).ToJson(), ct))
         {
             await s.SetRunStatusAsync(m.RunId, RunStatus.Queued, null, ct);
             await s.RecordArtifactAsync(m.RunId, "training_config", m.Config, ct);

@@ -1,7 +1,6 @@
 // The training worker: claims one queued job at a time from the registry (several workers compete; a lease that is not
 // renewed — the worker died — lets another take the job and resume it from its last checkpoint), renews the lease while
 // the job runs, and stops the job when the run is cancelled.
-using System.Text.Json;
 using FineTune.Contracts;
 using FineTune.Registry;
 using FineTune.Training;
@@ -50,7 +49,11 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
 
     async Task RunJobAsync(TrainingJobRecord job, CancellationToken stoppingToken)
     {
-        var request = JsonSerializer.Deserialize<TrainingRequested>(job.RequestJson)!;
+        var envelope = TrainingJobRequest.Parse(job.RequestJson);
+        var request = envelope.Message;
+        using var activity = PipelineTelemetry.Source.StartActivity("training job", System.Diagnostics.ActivityKind.Consumer, envelope.TraceParent);
+        activity?.SetTag("finetune.run_id", job.RunId.ToString());
+        activity?.SetTag("finetune.attempt", job.Attempts);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var renewal = RenewAsync(job.RunId, jobCts);
         using var scope = scopes.CreateScope();
@@ -70,8 +73,8 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         catch (OperationCanceledException)
         {
             await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "cancelled", "cancelled", CancellationToken.None));
-            await ledger.EventAsync(job.RunId, "warn", "training stopped: the run was cancelled; its scratch space is freed");
             FreeScratch(job.RunId);
+            await ledger.EventAsync(job.RunId, "warn", "training stopped: the run was cancelled; its scratch space is freed");
         }
         catch (Exception e) when (IsPermanent(e) || job.Attempts >= MaxAttempts)
         {

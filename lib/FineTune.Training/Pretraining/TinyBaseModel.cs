@@ -31,7 +31,7 @@ public sealed record TinyBaseModelOptions
     public int Vocab { get; init; } = 1024;
     /// <summary>UTF-8 bytes of generated text (about 3 bytes per token at vocab 1024).</summary>
     public long CorpusBytes { get; init; } = 3_000_000;
-    public int Steps { get; init; } = 600;
+    public int Steps { get; init; } = 500;
     /// <summary>Rows of <see cref="Context"/> tokens per optimizer step.</summary>
     public int Batch { get; init; } = 16;
     public double Lr { get; init; } = 3e-3;
@@ -94,7 +94,15 @@ public static class TinyBaseModel
             return final;
         }
         Directory.CreateDirectory(root);
-        ReclaimAbandoned(root, name);
+        // One builder at a time per entry (an advisory lock, released by the OS if the holder dies); the others wait
+        // and then find the finished model. Where locks do not work, the unique build directory and rename still do.
+        using var held = await LockAsync(Path.Combine(root, $".{name}.lock"), final, progress, cancellationToken);
+        if (IsFinished(final))
+        {
+            progress?.Report(new("cached", $"tiny base model finished by another process at {final}"));
+            return final;
+        }
+        ReclaimAbandoned(root);
         // A unique sibling per build: concurrent builders never share files; the first rename wins.
         var work = Path.Combine(root, $".{name}.{Guid.NewGuid():n}.tmp");
         Directory.CreateDirectory(work);
@@ -352,11 +360,26 @@ public static class TinyBaseModel
         }
     }
 
-    // Build directories of killed processes on this host are deleted; those of live processes (or other hosts) are left.
-    internal static void ReclaimAbandoned(string root, string name)
+    static async Task<FileStream?> LockAsync(string path, string final, IProgress<TinyBaseModelProgress>? progress, CancellationToken ct)
     {
-        foreach (var dir in Directory.EnumerateDirectories(root, $".{name}.*.tmp"))
+        for (bool told = false; ; told = true)
         {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (!IsFinished(final))
+            {
+                if (!told) progress?.Report(new("waiting", $"another process is building {final}; waiting for it"));
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            }
+            catch (IOException) { return null; }   // it finished while we asked
+        }
+    }
+
+    // Build directories of killed processes on this host are deleted; those of live processes (or other hosts) are left.
+    internal static void ReclaimAbandoned(string root)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(root, ".*.tmp"))
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(dir), @"^\..+-[0-9a-f]{12}\.[0-9a-f]{32}\.tmp$")) continue;   // only our names
             try
             {
                 var owner = Path.Combine(dir, OwnerFile);
