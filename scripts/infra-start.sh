@@ -203,6 +203,7 @@ cat >"$RUN/infra.env" <<EOF
 # Written by scripts/infra-start.sh; source it so services and tests find the servers.
 export FINETUNE_RABBITMQ=amqp://guest:guest@127.0.0.1:$AMQP_PORT/
 export FINETUNE_RABBITMQ_MANAGEMENT=http://127.0.0.1:$MGMT_PORT
+export FINETUNE_RABBITMQ_NODE=$NODE
 export FINETUNE_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=finetune"
 export FINETUNE_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=finetune_test"
 export FINETUNE_S3_ENDPOINT=127.0.0.1:$S3_PORT

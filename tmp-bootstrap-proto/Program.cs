@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FineTune.Training.Pretraining;
 
 if (args is ["lengths"]) { await Sample.Lengths(); return; }
+if (args is ["sha"]) { await Sha.Run(); return; }
 if (args is ["cli", ..])
 {
     var root = new System.CommandLine.RootCommand("t") { FineTune.Cli.Commands.PretrainCommand.Create(Console.Out, Console.Error) };
@@ -9,11 +10,13 @@ if (args is ["cli", ..])
     return;
 }
 var overrides = args;
+Console.WriteLine($"load before: {File.ReadAllText("/proc/loadavg").Trim()}");
 var options = TinyBaseModel.LoadOptions(null, overrides);
 var sw = Stopwatch.StartNew();
 var dir = await TinyBaseModel.EnsureAsync("/tmp/ftbase-proto", options, new P());
 Console.WriteLine($"{dir} in {sw.Elapsed.TotalSeconds:F1} s");
 Console.WriteLine(File.ReadAllText(Path.Combine(dir, "bootstrap.json")));
+Console.WriteLine($"load after: {File.ReadAllText("/proc/loadavg").Trim()}; cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F0} s");
 
 sealed class P : IProgress<TinyBaseModelProgress>
 {

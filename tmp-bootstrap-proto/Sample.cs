@@ -25,3 +25,7 @@ static class Sample
         Console.WriteLine($"system prompt {sys.Count} tokens: {string.Join("|", sys.Select(i => tok.Decode([i])))}");
     }
 }
+static class Sha
+{
+    public static async Task Run() => Console.WriteLine(await FineTune.Data.Demo.PretrainCorpus.WriteAsync("/tmp/ftproto-corpus.jsonl", 1234, 3_000_000));
+}

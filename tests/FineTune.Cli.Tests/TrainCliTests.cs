@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 
 namespace FineTune.Cli.Tests;
 
+[Collection("training")]   // one training run at a time per process (libtorch's global generator and threads)
 public class TrainCliTests
 {
     static async Task<(string Base, string Shards)> Dataset(string root)

@@ -98,6 +98,24 @@ public sealed class DistributedPipelineTests
     }
 
     [SkippableFact]
+    public async Task A_broker_restart_during_a_run_does_not_stop_it_from_completing()
+    {
+        var (tmp, cluster) = await StartAsync(epochs: 3);
+        using var _ = tmp;
+        await using var __ = cluster;
+        var project = $"broker-{Guid.NewGuid():N}"[..16];
+
+        await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 120, 14));
+        var running = await WaitForRunAsync(cluster, project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
+        await ServiceCluster.RestartBrokerAsync(TimeSpan.FromSeconds(3));
+
+        var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
+        Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
+        Assert.Equal(running.RunId, run.RunId);
+        Assert.Single(await cluster.Registry.ReadAsync(s => s.ListModelVersionsAsync(project)));
+    }
+
+    [SkippableFact]
     public async Task A_training_service_killed_mid_run_resumes_from_its_last_checkpoint_with_one_model_version()
     {
         var (tmp, cluster) = await StartAsync(epochs: 4);

@@ -54,6 +54,8 @@ public sealed class ServiceCluster : IAsyncDisposable
             ["Registry__Provider"] = "postgres",
             ["Registry__ConnectionString"] = connection,
             ["Artifacts__S3Endpoint"] = s3, ["Artifacts__S3AccessKey"] = access, ["Artifacts__S3SecretKey"] = secret,
+            // Buckets of its own: another cluster's drops (or an earlier test's) are not this one's to process.
+            ["Artifacts__BucketPrefix"] = $"it{id}-",
             ["Pipeline__BaseModelDirectory"] = baseModel,
             ["Pipeline__SettingsFile"] = settingsFile,
             ["Pipeline__Threads"] = "2",
@@ -72,7 +74,7 @@ public sealed class ServiceCluster : IAsyncDisposable
             env["OTEL_BSP_SCHEDULE_DELAY"] = "500";
         }
         var registry = RunRegistry.Create(new RegistryOptions("postgres", connection));
-        var store = new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret });
+        var store = new PrefixedArtifactStore(new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret }), $"it{id}-");
         var log = TextWriter.Synchronized(new StreamWriter(Path.Combine(work, "services.log")) { AutoFlush = true });
         var cluster = new ServiceCluster(env, vhost, database, postgres, work, registry, store, log);
         try
@@ -135,6 +137,24 @@ public sealed class ServiceCluster : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes[service] = process;
+    }
+
+    /// <summary>Restarts the RabbitMQ application on its node (connections drop; durable queues and persistent
+    /// messages stay), as a broker restart does. Needs rabbitmqctl and FINETUNE_RABBITMQ_NODE (infra.env has it).</summary>
+    public static async Task RestartBrokerAsync(TimeSpan down)
+    {
+        var node = Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_NODE");
+        Skip.If(node is null, "FINETUNE_RABBITMQ_NODE not set: source .run/infra.env (scripts/infra-start.sh writes it)");
+        await RabbitCtl(node!, "stop_app");
+        await Task.Delay(down);
+        await RabbitCtl(node!, "start_app");
+    }
+
+    static async Task RabbitCtl(string node, string command)
+    {
+        using var p = Process.Start(new ProcessStartInfo("rabbitmqctl", ["-n", node, command]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl -n {node} {command}: exit {p.ExitCode}: {await p.StandardError.ReadToEndAsync()}");
     }
 
     /// <summary>SIGKILL: no shutdown, no lease release — a crash.</summary>

@@ -1,6 +1,6 @@
 // Plain-text documents for pre-training a small base model in the demo's domain, deterministic for a seed: support
-// e-mails and chats, product pages, how-to and FAQ articles, short stories, JSON records and ChatML conversations (so the
-// template's tokens are known). Its own wording throughout: never the SupportTickets tickets or answers verbatim.
+// e-mails and chats, product pages, how-to and FAQ articles, short stories, grammar-built prose, JSON records and ChatML
+// conversations (so the template's tokens are known). Its own wording: never the SupportTickets tickets or answers verbatim.
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -34,8 +34,15 @@ public static class PretrainCorpus
     }
 
     /// <summary>Reads the documents of a file <see cref="WriteAsync"/> wrote.</summary>
-    public static IEnumerable<string> Read(string path) =>
-        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString() ?? "");
+    public static IEnumerable<string> Read(string path)
+    {
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.Length == 0) continue;
+            using var json = JsonDocument.Parse(line);
+            yield return json.RootElement.GetProperty("text").GetString() ?? "";
+        }
+    }
 }
 
 file sealed class CorpusWriter(Random random)
@@ -163,12 +170,15 @@ file sealed class CorpusWriter(Random random)
         "old", "new", "quiet", "broken", "bright", "heavy", "small", "careful", "strange", "warm", "cold", "busy", "empty", "patient", "late",
         "simple", "green", "tired", "honest", "lucky", "narrow", "gentle", "noisy", "clever", "wooden", "useful", "famous", "slow", "sudden", "friendly",
     ];
-    static readonly (string Base, string Past)[] Verbs =
+    static readonly (string Base, string Past, string Participle)[] Verbs =
     [
-        ("open", "opened"), ("carry", "carried"), ("find", "found"), ("fix", "fixed"), ("send", "sent"), ("watch", "watched"), ("repair", "repaired"),
-        ("answer", "answered"), ("paint", "painted"), ("forget", "forgot"), ("check", "checked"), ("follow", "followed"), ("build", "built"),
-        ("clean", "cleaned"), ("return", "returned"), ("move", "moved"), ("order", "ordered"), ("read", "read"), ("write", "wrote"), ("lose", "lost"),
-        ("replace", "replaced"), ("visit", "visited"), ("explain", "explained"), ("choose", "chose"), ("pack", "packed"), ("test", "tested"),
+        ("open", "opened", "opened"), ("carry", "carried", "carried"), ("find", "found", "found"), ("fix", "fixed", "fixed"),
+        ("send", "sent", "sent"), ("watch", "watched", "watched"), ("repair", "repaired", "repaired"), ("answer", "answered", "answered"),
+        ("paint", "painted", "painted"), ("forget", "forgot", "forgotten"), ("check", "checked", "checked"),
+        ("follow", "followed", "followed"), ("build", "built", "built"), ("clean", "cleaned", "cleaned"),
+        ("return", "returned", "returned"), ("move", "moved", "moved"), ("order", "ordered", "ordered"), ("read", "read", "read"),
+        ("write", "wrote", "written"), ("lose", "lost", "lost"), ("replace", "replaced", "replaced"), ("visit", "visited", "visited"),
+        ("explain", "explained", "explained"), ("choose", "chose", "chosen"), ("pack", "packed", "packed"), ("test", "tested", "tested"),
     ];
     static readonly string[] Adverbs = ["slowly", "quickly", "carefully", "again", "at once", "without a word", "for a long time", "twice", "happily", "in secret"];
     static readonly string[] Prepositions = ["near", "behind", "under", "beside", "inside", "across", "above", "next to", "far from", "around"];
@@ -191,7 +201,7 @@ file sealed class CorpusWriter(Random random)
             2 => $"When {NounPhrase()} was {Pick(Adjectives)}, {subject} {verb.Past} {NounPhrase()} {Pick(Times)}.",
             3 => $"Why did {subject} {verb.Base} {NounPhrase()} {Pick(Times)}?",
             4 => $"{Subject} will {verb.Base} {NounPhrase()} {Pick(Times)}, and then {Pick(Verbs).Base} {NounPhrase()}.",
-            5 => $"Nobody knew that {subject} had {(verb.Past == "wrote" ? "written" : verb.Past == "chose" ? "chosen" : verb.Past == "forgot" ? "forgotten" : verb.Past)} {NounPhrase()}.",
+            5 => $"Nobody knew that {subject} had {verb.Participle} {NounPhrase()}.",
             _ => $"{Subject} {verb.Past} {NounPhrase()}; {NounPhrase()} {Pick(Verbs).Past} {NounPhrase()} {Pick(Prepositions)} {NounPhrase()}.",
         };
     }

@@ -223,14 +223,14 @@ sealed class PipelineConnection
         {
             Registry = RunRegistry.Create(pg is { Length: > 0 } ? new RegistryOptions("postgres", pg)
                 : new RegistryOptions("sqlite", $"Data Source={Path.Combine(home, "registry.db")}")),
-            Store = s3 is { Length: > 0 }
-                ? new S3ArtifactStore(new S3Options
-                {
-                    Endpoint = s3,
-                    AccessKey = Environment.GetEnvironmentVariable("FINETUNE_S3_ACCESS_KEY") ?? "",
-                    SecretKey = Environment.GetEnvironmentVariable("FINETUNE_S3_SECRET_KEY") ?? "",
-                })
-                : new LocalArtifactStore(Path.Combine(home, "artifacts")),
+            Store = new ArtifactStoreOptions
+            {
+                S3Endpoint = s3,
+                S3AccessKey = Environment.GetEnvironmentVariable("FINETUNE_S3_ACCESS_KEY") ?? "",
+                S3SecretKey = Environment.GetEnvironmentVariable("FINETUNE_S3_SECRET_KEY") ?? "",
+                BucketPrefix = Environment.GetEnvironmentVariable("FINETUNE_S3_BUCKET_PREFIX"),
+                LocalDirectory = Path.Combine(home, "artifacts"),
+            }.Create(),
             Distributed = s3 is { Length: > 0 },
             RabbitMq = Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ") is { Length: > 0 } r ? r : null,
             Home = home,

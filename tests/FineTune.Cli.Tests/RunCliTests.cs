@@ -1,0 +1,86 @@
+// finetune run end to end in one process on a tiny pre-trained base: report.json with the decision, reasons, metrics
+// and stages, and the run's files; then the operator commands over the same home (runs, events, models); a malformed
+// dataset exits 1 with the rejects beside the report.
+using System.Text.Json.Nodes;
+using FineTune.Pipeline.Tests;
+
+namespace FineTune.Cli.Tests;
+
+[Collection("training")]
+public class RunCliTests
+{
+    [Fact]
+    public async Task Run_writes_the_report_and_the_runs_files_and_the_operator_commands_show_the_run()
+    {
+        using var tmp = new TempDir();
+        var baseModel = await PipelineFixture.BaseModelAsync();
+        var data = await PipelineFixture.TicketsAsync(tmp.Path, 120, 21);
+        var config = Path.Combine(tmp.Path, "pipeline.json");
+        await File.WriteAllTextAsync(config, PipelineFixture.FastSettings(epochs: 1).ToJson());
+        string home = Path.Combine(tmp.Path, "home"), output = Path.Combine(tmp.Path, "out");
+
+        var (exit, stdout, stderr) = await CliRunner.Run("run", data, "--base", baseModel, "--config", config, "--out", output, "--home", home, "--threads", "2");
+
+        Assert.True(exit == 0, stderr + stdout);
+        var report = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
+        Assert.Contains(report["decision"]!.GetValue<string>(), new[] { "promoted", "rejected" });
+        Assert.Equal(1, report["model_version"]!.GetValue<int>());
+        Assert.NotEmpty(report["reasons"]!.AsArray());
+        Assert.True(report["metrics"]!["candidate"]!["perplexity/token_accuracy"] is not null);
+        Assert.True(report["metrics"]!["baseline"]!["perplexity/token_accuracy"] is not null);
+        Assert.Equal(["ingestion", "tokenization", "training", "evaluation", "deployment"],
+            report["stages"]!.AsArray().Select(s => s!["name"]!.GetValue<string>()).ToArray());
+        Assert.All(report["stages"]!.AsArray(), s => Assert.True(s!["seconds"]!.GetValue<double>() >= 0));
+        foreach (var file in new[] { "data_card.json", "adapter/adapter_config.json", "training_report.json", "evaluation/gate.json" })
+            Assert.True(File.Exists(Path.Combine(output, file)), file);
+        Assert.Contains("[training] running", stderr);
+        Assert.Contains("decision: ", stdout);
+
+        var runId = report["run_id"]!.GetValue<string>();
+        var (runsExit, runsOut, _) = await CliRunner.Run("runs", "--home", home);
+        Assert.Equal(0, runsExit);
+        Assert.Contains(runId, runsOut);
+        Assert.Contains("succeeded", runsOut);
+        var (eventsExit, eventsOut, _) = await CliRunner.Run("events", runId, "--home", home);
+        Assert.Equal(0, eventsExit);
+        Assert.Contains("metrics", eventsOut);
+        Assert.Contains("train_loss", eventsOut);
+        var (modelsExit, modelsOut, _) = await CliRunner.Run("models", "--home", home);
+        Assert.Equal(0, modelsExit);
+        Assert.Contains("candidate", modelsOut);
+        var (cancelExit, _, cancelErr) = await CliRunner.Run("cancel", runId, "--home", home);
+        Assert.Equal(1, cancelExit);
+        Assert.Contains("already ended", cancelErr);
+    }
+
+    [Fact]
+    public async Task Run_on_a_malformed_file_exits_1_with_the_rejects_beside_the_report()
+    {
+        using var tmp = new TempDir();
+        var baseModel = await PipelineFixture.BaseModelAsync();
+        string home = Path.Combine(tmp.Path, "home"), output = Path.Combine(tmp.Path, "out");
+        var config = Path.Combine(tmp.Path, "pipeline.json");
+        await File.WriteAllTextAsync(config, PipelineFixture.FastSettings().ToJson());
+
+        var (exit, stdout, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--base", baseModel, "--config", config, "--out", output, "--home", home);
+
+        Assert.True(exit == 1, stderr + stdout);
+        var report = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
+        Assert.Equal("failed", report["status"]!.GetValue<string>());
+        Assert.Null(report["decision"]);
+        Assert.Contains("rejected", report["error"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(output, "rejects.jsonl")));
+    }
+
+    [Fact]
+    public async Task Run_with_an_unknown_settings_key_names_it()
+    {
+        using var tmp = new TempDir();
+        var config = Path.Combine(tmp.Path, "pipeline.json");
+        await File.WriteAllTextAsync(config, """{ "evaluation": { "suites": ["perplexity"], "limt": 3 } }""");
+        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", Path.Combine(tmp.Path, "home"));
+        Assert.Equal(1, exit);
+        Assert.Contains("limt", stderr);
+        Assert.Contains(config, stderr);
+    }
+}
