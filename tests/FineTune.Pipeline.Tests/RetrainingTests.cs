@@ -116,4 +116,30 @@ public sealed class RetrainingTests
         Assert.Empty(await pipeline.Registry.ReadAsync(s => s.ListModelVersionsAsync("stop")));
         Assert.False(Directory.Exists(Path.Combine(tmp.Path, "home", "work", "runs", runId.ToString("N"))));
     }
+
+    [Fact]
+    public async Task Retraining_from_production_trains_over_the_merged_production_model_and_is_compared_with_it()
+    {
+        using var tmp = new TempDir();
+        var baseModel = await PipelineFixture.BaseModelAsync();
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var settings = PipelineFixture.FastSettings(epochs: 1) with { Retraining = new RetrainingSettings { StartFrom = "production" } };
+
+        var first = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 100, 9), "prod", baseModel, settings, timeout.Token),
+            null, Poll, timeout.Token);
+        Assert.Equal(RunStatus.Succeeded, first.Status);
+        // Whatever the gate said of version 1, make it production: this test is about what the next run starts from.
+        await pipeline.Registry.WriteAsync(s => s.SetAliasAsync("prod", "production", 1, first.RunId, "test setup"));
+
+        var second = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 60, 10), "prod", baseModel, settings, timeout.Token),
+            null, Poll, timeout.Token);
+
+        Assert.Equal(RunStatus.Succeeded, second.Status);
+        var (v1, v2, evaluation) = await pipeline.Registry.ReadAsync(async s =>
+            (await s.GetModelVersionAsync("prod", 1), await s.GetModelVersionAsync("prod", 2), await s.GetEvaluationAsync("prod", 2)));
+        Assert.NotEqual(v1!.BaseModel, v2!.BaseModel);   // v2's base is v1 merged into the original base
+        Assert.StartsWith("base/", v2.BaseModel.Key);
+        Assert.Equal(1, evaluation!.BaselineVersion);
+    }
 }

@@ -24,6 +24,7 @@ public static class Cli
             ScoreCommand.Create(stdout),
             GateCommand.Create(stdout),
             TrainCommand.Create(stdout, stderr),
+            PretrainCommand.Create(stdout, stderr),
             RunCommand.Create(stdout, stderr),
         };
         foreach (var command in PipelineCommands.Create(stdout, stderr)) root.Subcommands.Add(command);

@@ -49,7 +49,14 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
 
     async Task RunJobAsync(TrainingJobRecord job, CancellationToken stoppingToken)
     {
-        var envelope = TrainingJobRequest.Parse(job.RequestJson);
+        TrainingJobRequest envelope;
+        try { envelope = TrainingJobRequest.Parse(job.RequestJson); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException)
+        {
+            log.LogError(e, "Run {RunId}: unreadable training job", job.RunId);
+            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed", $"unreadable job: {e.Message}", CancellationToken.None));
+            return;
+        }
         var request = envelope.Message;
         using var activity = PipelineTelemetry.Source.StartActivity("training job", System.Diagnostics.ActivityKind.Consumer, envelope.TraceParent);
         activity?.SetTag("finetune.run_id", job.RunId.ToString());

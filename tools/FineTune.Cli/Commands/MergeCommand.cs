@@ -8,9 +8,6 @@ namespace FineTune.Cli.Commands;
 
 static class MergeCommand
 {
-    static readonly string[] CarriedFiles =
-        ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt"];
-
     public static Command Create(TextWriter stdout)
     {
         var model = new Argument<string>("model") { Description = "Base model (Hugging Face directory or llama2.c .bin)" };
@@ -23,14 +20,9 @@ static class MergeCommand
         {
             var basePath = parse.GetValue(model)!;
             var outDir = parse.GetValue(output)!;
-            var (config, tensors) = Engines.ReadMerged(basePath, parse.GetValue(adapter));
-            var target = DTypes.FromTorchName(parse.GetValue(dtype) ?? config.TorchDtype);
-            var byName = tensors.ToDictionary(t => t.Name);
-            HfCheckpoint.Save(outDir, config with { TorchDtype = target.TorchName() }, tensors.Select(t => t.Info with { DType = target }).ToList(),
-                info => byName[info.Name].DType == target ? byName[info.Name].Bytes : DTypes.FromFloat32(byName[info.Name].ToFloat32(), target));
-            if (Directory.Exists(basePath))
-                foreach (var file in CarriedFiles.Where(f => File.Exists(Path.Combine(basePath, f))))
-                    File.Copy(Path.Combine(basePath, file), Path.Combine(outDir, file), overwrite: true);
+            var requested = parse.GetValue(dtype) is { } name ? DTypes.FromTorchName(name) : (DType?)null;
+            var config = ModelMerge.Save(basePath, parse.GetValue(adapter)!, outDir, requested);
+            var target = requested ?? DTypes.FromTorchName(config.TorchDtype);
             await stdout.WriteLineAsync($"wrote {outDir}: {config.ParameterCount():N0} parameters as {target.TorchName()}");
             return 0;
         });

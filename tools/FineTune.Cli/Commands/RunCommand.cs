@@ -48,13 +48,7 @@ static class RunCommand
                 // No model hub offline: the tiny base model, pre-trained here on the generated corpus the first time.
                 var cache = Path.Combine(homeDir, "work", "base");
                 await stderr.WriteLineAsync($"base model: the tiny base model (cached under {cache}; the first build pre-trains it, a few minutes)");
-                var lastStep = -1;
-                baseDir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), new Progress<TinyBaseModelProgress>(p =>
-                {
-                    if (p.Training is { } t && (t.Step - lastStep < 50 || t.Metrics is null)) return;
-                    if (p.Training is { } tr) lastStep = tr.Step;
-                    stderr.WriteLine($"[pretrain] {p.Stage}: {p.Message}");
-                }), ct);
+                baseDir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), new PretrainPrinter(stderr), ct);
                 await stderr.WriteLineAsync($"base model: {baseDir}");
             }
             else await stderr.WriteLineAsync($"base model: {baseDir}");
@@ -69,7 +63,14 @@ static class RunCommand
             var runId = await pipeline.SubmitAsync(file, name, baseDir, settings, ct);
             await stderr.WriteLineAsync($"run {runId} (project {name})");
             var printer = new ProgressPrinter(stderr);
-            var run = await pipeline.WaitAsync(runId, printer.Show, TimeSpan.FromMilliseconds(500), ct);
+            RunRecord run;
+            try { run = await pipeline.WaitAsync(runId, printer.Show, TimeSpan.FromMilliseconds(500), ct); }
+            catch (OperationCanceledException)
+            {
+                // The training worker keeps its newest checkpoint; the same command picks the run up where it stopped.
+                await stderr.WriteLineAsync($"interrupted: run {runId} is unfinished; run the same command again to continue it.");
+                return 130;
+            }
             var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId, outDir, ct);
 
             foreach (var s in report.Stages) await stdout.WriteLineAsync($"{s.Name,-13} {s.Status,-10} {s.Seconds,8:0.0} s{(s.Attempts > 1 ? $"  ({s.Attempts} attempts)" : "")}");
@@ -88,6 +89,22 @@ static class RunCommand
         var stem = Path.GetFileNameWithoutExtension(file).ToLowerInvariant();
         var clean = new string(stem.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-').ToArray()).Trim('-');
         return clean.Length == 0 ? "project" : clean;
+    }
+
+    // Synchronous (lines stay in order): stage changes, and every 50th training step with its loss.
+    sealed class PretrainPrinter(TextWriter stderr) : IProgress<TinyBaseModelProgress>
+    {
+        public void Report(TinyBaseModelProgress p)
+        {
+            if (p.Training is { } t)
+            {
+                if (t.Metrics is { } m && t.Step % 50 == 0)
+                    stderr.WriteLine($"[pretrain] step {t.Step}/{t.TotalSteps}: loss {m.TrainLoss:0.000}, {m.TokensPerSecond:N0} tokens/s");
+                else if (t.Eval is { } e) stderr.WriteLine($"[pretrain] step {t.Step}: validation loss {e.ValidLoss:0.000}");
+                return;
+            }
+            stderr.WriteLine($"[pretrain] {p.Stage}: {p.Message}");
+        }
     }
 
     // Plain lines (they read the same in a terminal, a log and CI): stage transitions, messages, every 10th metrics event.
