@@ -61,8 +61,9 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
                 var dir = _options.BaseModelDirectory;
                 if (dir is null)
                 {
-                    log.LogInformation("No base model configured: pre-training the tiny base model (cached under {Dir})", Path.Combine(_options.WorkDirectory, "base"));
-                    dir = await TinyBaseModel.EnsureAsync(Path.Combine(_options.WorkDirectory, "base"), new TinyBaseModelOptions(), null, ct);
+                    var cache = TinyBaseModel.DefaultCacheRoot();
+                    log.LogInformation("No base model configured: pre-training the tiny base model (cached under {Dir})", cache);
+                    dir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), null, ct);
                 }
                 _options.DefaultBaseModel = await PublishModelAsync(dir, ct);
             }

@@ -46,7 +46,7 @@ static class RunCommand
             if (baseDir is null)
             {
                 // No model hub offline: the tiny base model, pre-trained here on the generated corpus the first time.
-                var cache = Path.Combine(homeDir, "work", "base");
+                var cache = TinyBaseModel.DefaultCacheRoot();   // shared with `finetune pretrain` and every --home
                 await stderr.WriteLineAsync($"base model: the tiny base model (cached under {cache}; the first build pre-trains it, a few minutes)");
                 baseDir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), new PretrainPrinter(stderr), ct);
                 await stderr.WriteLineAsync($"base model: {baseDir}");
