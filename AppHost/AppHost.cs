@@ -23,6 +23,18 @@ var artifacts = builder.AddContainer("artifacts", "minio/minio", "RELEASE.2025-0
     .WithHttpHealthCheck("/minio/health/live", endpointName: "api");
 var artifactsApi = artifacts.GetEndpoint("api");
 
+// Bucket-to-ingestion wiring: MinIO sends an event per created object to the fanout exchange "minio-events" (target
+// arn:minio:sqs::INGESTION:amqp); the Ingestion service subscribes the ingestion bucket to it at start and scans on
+// each event. Its reconciliation scan still runs, for anything dropped while it was down.
+artifacts
+    .WithEnvironment("MINIO_NOTIFY_AMQP_ENABLE_INGESTION", "on")
+    .WithEnvironment("MINIO_NOTIFY_AMQP_URL_INGESTION",
+        ReferenceExpression.Create($"amqp://guest:{messaging.Resource.PasswordParameter}@messaging:5672"))
+    .WithEnvironment("MINIO_NOTIFY_AMQP_EXCHANGE_INGESTION", "minio-events")
+    .WithEnvironment("MINIO_NOTIFY_AMQP_EXCHANGE_TYPE_INGESTION", "fanout")
+    .WithEnvironment("MINIO_NOTIFY_AMQP_DURABLE_INGESTION", "on")
+    .WaitFor(messaging);
+
 // Run and job state, the inbox table, training checkpoints' bookkeeping.
 var state = builder.AddPostgres("state");
 var finetuneDb = state.AddDatabase("finetune");
@@ -55,7 +67,9 @@ IResourceBuilder<ProjectResource> Stage<TProject>(string name) where TProject : 
 
 // Ingestion watches the ingestion bucket (its reconciliation scan lists it; MinIO's bucket notifications can be
 // pointed at RabbitMQ in production) and starts a run per new file.
-var ingestion = Stage<Projects.FineTune_IngestionService>("ingestion");
+var ingestion = Stage<Projects.FineTune_IngestionService>("ingestion")
+    .WithEnvironment("Pipeline__BucketNotificationsExchange", "minio-events")
+    .WithEnvironment("Pipeline__BucketNotificationsTarget", "arn:minio:sqs::INGESTION:amqp");
 var tokenization = Stage<Projects.FineTune_TokenizationService>("tokenization");
 // Several replicas compete for training jobs (one job per replica); a crashed one's job resumes elsewhere.
 var training = Stage<Projects.FineTune_TrainingService>("training");

@@ -5,7 +5,7 @@ using FineTune.Contracts;
 
 namespace FineTune.Artifacts;
 
-public sealed class PrefixedArtifactStore : IArtifactStore
+public sealed class PrefixedArtifactStore : IArtifactStore, IBucketNotifications
 {
     readonly IArtifactStore _inner;
     readonly string _prefix;
@@ -48,4 +48,9 @@ public sealed class PrefixedArtifactStore : IArtifactStore
     }
 
     public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) => _inner.DeleteAsync(Physical(bucket), key, ct);
+
+    public Task EnableObjectCreatedNotificationsAsync(string bucket, string queueArn, CancellationToken ct = default) =>
+        _inner is IBucketNotifications notifications
+            ? notifications.EnableObjectCreatedNotificationsAsync(Physical(bucket), queueArn, ct)
+            : throw new NotSupportedException("the underlying store has no bucket notifications");
 }

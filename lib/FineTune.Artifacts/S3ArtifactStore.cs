@@ -9,7 +9,7 @@ using Minio.Exceptions;
 
 namespace FineTune.Artifacts;
 
-public sealed class S3ArtifactStore : IArtifactStore, IDisposable
+public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDisposable
 {
     const string Sha256Header = "x-amz-meta-sha256";
     readonly IMinioClient _client;
@@ -194,4 +194,15 @@ public sealed class S3ArtifactStore : IArtifactStore, IDisposable
         DateTimeKind.Local => new DateTimeOffset(time.ToUniversalTime()),
         _ => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)),
     };
+
+    public async Task EnableObjectCreatedNotificationsAsync(string bucket, string queueArn, CancellationToken ct = default)
+    {
+        ArtifactKeys.ValidateBucket(bucket);
+        ArgumentException.ThrowIfNullOrWhiteSpace(queueArn);
+        var queue = new Minio.DataModel.Notification.QueueConfig(queueArn);
+        queue.AddEvents([Minio.DataModel.Notification.EventType.ObjectCreatedAll]);
+        var notification = new Minio.DataModel.Notification.BucketNotification();
+        notification.AddQueue(queue);
+        await _client.SetBucketNotificationsAsync(new SetBucketNotificationsArgs().WithBucket(bucket).WithBucketNotificationConfiguration(notification), ct);
+    }
 }

@@ -29,6 +29,12 @@ public sealed record PipelineOptions
 
     /// <summary>How often the ingestion bucket is listed to find drops that no notification announced.</summary>
     [Range(0.1, 86400)] public double IngestionScanSeconds { get; set; } = 10;
+    /// <summary>A RabbitMQ exchange (fanout) the S3 server sends bucket notifications to (MinIO's
+    /// MINIO_NOTIFY_AMQP_EXCHANGE_*): the ingestion service listens there and scans at once. Null: scans only.</summary>
+    public string? BucketNotificationsExchange { get; set; }
+    /// <summary>The S3 server's notification target (MinIO: arn:minio:sqs::NAME:amqp); when set, the ingestion service
+    /// subscribes the ingestion bucket's object-created events to it at start.</summary>
+    public string? BucketNotificationsTarget { get; set; }
     /// <summary>Scan the ingestion bucket (services: yes; `finetune run`, which announces its own file: no).</summary>
     public bool WatchIngestionBucket { get; set; } = true;
 

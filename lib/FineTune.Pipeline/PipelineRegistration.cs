@@ -96,6 +96,9 @@ public static class PipelineRegistration
         services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
+            var notifications = configuration.GetSection(PipelineOptions.Section)["BucketNotificationsExchange"];
+            if (stages.HasFlag(PipelineStages.Ingestion) && notifications is { Length: > 0 } && rabbit is not null)
+                x.AddConsumer<BucketNotificationConsumer>().ExcludeFromConfigureEndpoints();
             if (stages.HasFlag(PipelineStages.Ingestion))
             {
                 x.AddConsumer<DatasetArrivedConsumer>();
@@ -150,6 +153,15 @@ public static class PipelineRegistration
                 x.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.Host(new Uri(rabbit));
+                    if (stages.HasFlag(PipelineStages.Ingestion) && notifications is { Length: > 0 })
+                        // MinIO publishes plain S3 event JSON, not MassTransit envelopes: a raw-JSON queue bound to its exchange.
+                        cfg.ReceiveEndpoint("ingestion-bucket-notifications", e =>
+                        {
+                            e.ConfigureConsumeTopology = false;
+                            e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                            e.Bind(notifications, b => b.ExchangeType = "fanout");
+                            e.ConfigureConsumer<BucketNotificationConsumer>(context);
+                        });
                     cfg.ConfigureEndpoints(context);
                 });
         });

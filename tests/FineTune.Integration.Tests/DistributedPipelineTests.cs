@@ -4,17 +4,19 @@ using FineTune.Contracts;
 using FineTune.Pipeline;
 using FineTune.Pipeline.Tests;
 using FineTune.Registry;
+using MassTransit;
 
 namespace FineTune.Integration.Tests;
 
 public sealed class DistributedPipelineTests
 {
-    static async Task<(TempDir Tmp, ServiceCluster Cluster)> StartAsync(int epochs, string? otlpEndpoint = null)
+    static async Task<(TempDir Tmp, ServiceCluster Cluster)> StartAsync(int epochs, string? otlpEndpoint = null,
+        IReadOnlyDictionary<string, string>? overrides = null)
     {
         var tmp = new TempDir();
         var settings = Path.Combine(tmp.Path, "settings.json");
         await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs).ToJson());
-        try { return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings, otlpEndpoint)); }
+        try { return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings, otlpEndpoint, overrides)); }
         catch { tmp.Dispose(); throw; }
     }
 
@@ -72,12 +74,66 @@ public sealed class DistributedPipelineTests
         Assert.True(spanning is not null, "no trace spans all five services; traces seen: " + string.Join("; ",
             otlp.Spans.GroupBy(s => s.TraceId).Select(g => string.Join(",", g.Select(s => s.Service).Distinct()))));
 
+        // RabbitMQ delivers every stage's input again (a lost acknowledgement), same message ids: nothing is redone.
+        var before = await Counts(cluster, project, run.RunId);
+        await RedeliverAsync(cluster, run.RunId);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.Equal(before, await Counts(cluster, project, run.RunId));
+
         // New data for the same project starts a run on its own.
         await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 60, 12));
         var second = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6), index: 1);
         Assert.Equal("retrain", second.Trigger);
         Assert.True(second.Status == RunStatus.Succeeded, $"{second.Status}: {second.Error}");
         Assert.Equal(2, second.ModelVersion);
+    }
+
+    static Task<(int Versions, int Attempts, int Datasets, int Events)> Counts(ServiceCluster cluster, string project, Guid runId) =>
+        cluster.Registry.ReadAsync(async s => ((await s.ListModelVersionsAsync(project)).Count, (await s.ListStagesAsync(runId)).Sum(x => x.Attempts),
+            (await s.ListDatasetsAsync(project)).Count, (await s.ListEventsAsync(runId)).Count));
+
+    static async Task RedeliverAsync(ServiceCluster cluster, Guid runId)
+    {
+        var outputs = await cluster.Registry.ReadAsync(async s =>
+        {
+            var list = new List<StageOutput>();
+            foreach (var stage in Stages.All) list.Add(StageOutput.Parse((await s.GetStageOutputAsync(runId, stage))!));
+            return list;
+        });
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(cluster.RabbitMq));
+        await bus.StartAsync();
+        try
+        {
+            await bus.PublishForRun(outputs[0].As<DatasetCleaned>(), runId, default);
+            await bus.PublishForRun(outputs[1].As<DatasetTokenized>(), runId, default);
+            await bus.PublishForRun(outputs[2].As<ModelTrained>(), runId, default);
+            await bus.PublishForRun(outputs[3].As<EvaluationCompleted>(), runId, default);
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [SkippableFact]
+    public async Task A_bucket_notification_starts_the_run_without_waiting_for_the_scan()
+    {
+        var (tmp, cluster) = await StartAsync(epochs: 1, overrides: new Dictionary<string, string>
+        {
+            ["Pipeline__IngestionScanSeconds"] = "3600",   // after the start-up scan, only a notification brings the next one
+            ["Pipeline__BucketNotificationsExchange"] = "minio-events",
+        });
+        using var _ = tmp;
+        await using var __ = cluster;
+        var project = $"notify-{Guid.NewGuid():N}"[..16];
+        await Task.Delay(TimeSpan.FromSeconds(2));   // the start-up scan has run
+
+        await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 80, 15));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Empty(await cluster.Registry.ReadAsync(s => s.ListRunsAsync(project)));
+        // What MinIO sends for a PUT (an S3 event record; only EventName and Key are read).
+        await cluster.PublishRawAsync("minio-events",
+            $$"""{"EventName":"s3:ObjectCreated:Put","Key":"ingestion/{{project}}/tickets-15.jsonl","Records":[{"eventVersion":"2.0","eventSource":"minio:s3"}]}""");
+
+        var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(4));
+        Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
     }
 
     [SkippableFact]

@@ -18,6 +18,8 @@ public sealed class ServiceCluster : IAsyncDisposable
     readonly TextWriter _log;
 
     public RunRegistry Registry { get; }
+    /// <summary>This cluster's RabbitMQ (its own virtual host).</summary>
+    public Uri RabbitMq => new(_env["Messaging__RabbitMqUri"]);
     public IArtifactStore Store { get; }
 
     ServiceCluster(Dictionary<string, string> env, string vhost, string database, string adminConnection, string work, RunRegistry registry,
@@ -26,7 +28,8 @@ public sealed class ServiceCluster : IAsyncDisposable
         (_env, _vhost, _database, _adminConnection, _work, Registry, Store, _log) = (env, vhost, database, adminConnection, work, registry, store, log);
     }
 
-    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile, string? otlpEndpoint = null)
+    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile, string? otlpEndpoint = null,
+        IReadOnlyDictionary<string, string>? overrides = null)
     {
         var postgres = TestServers.RequirePostgres();
         var rabbit = TestServers.RequireRabbitMq();
@@ -73,6 +76,7 @@ public sealed class ServiceCluster : IAsyncDisposable
             env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
             env["OTEL_BSP_SCHEDULE_DELAY"] = "500";
         }
+        foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) env[k] = v;
         var registry = RunRegistry.Create(new RegistryOptions("postgres", connection));
         var store = new PrefixedArtifactStore(new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret }), $"it{id}-");
         var log = TextWriter.Synchronized(new StreamWriter(Path.Combine(work, "services.log")) { AutoFlush = true });
@@ -155,6 +159,17 @@ public sealed class ServiceCluster : IAsyncDisposable
         using var p = Process.Start(new ProcessStartInfo("rabbitmqctl", ["-n", node, command]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         await p.WaitForExitAsync();
         if (p.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl -n {node} {command}: exit {p.ExitCode}: {await p.StandardError.ReadToEndAsync()}");
+    }
+
+    /// <summary>Publishes a plain (non-MassTransit) message to an exchange of this cluster's virtual host, as MinIO's
+    /// bucket notifications do.</summary>
+    public async Task PublishRawAsync(string exchange, string json)
+    {
+        using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT") ?? "http://127.0.0.1:15679");
+        var body = System.Text.Json.JsonSerializer.Serialize(new { properties = new { content_type = "application/json" }, routing_key = "", payload = json, payload_encoding = "string" });
+        var response = await http.PostAsync($"api/exchanges/{_vhost}/{exchange}/publish", new StringContent(body, Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        Assert.Contains("\"routed\":true", await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>SIGKILL: no shutdown, no lease release — a crash.</summary>

@@ -1,6 +1,6 @@
 // Watches the ingestion bucket: a periodic reconciliation scan lists it and claims every object it has not seen
-// (key + ETag, once), starting a run per new file. It runs always — also where the S3 server can send notifications —
-// so that nothing dropped while the service was down is missed. Keys are {project}/{file}; a project that already
+// (key + ETag, once), starting a run per new file. A bucket notification (BucketNotificationConsumer) only makes the
+// next scan come at once; the scan runs always, so that nothing dropped while the service was down is missed. Keys are {project}/{file}; a project that already
 // has a dataset gets trigger "retrain".
 using FineTune.Artifacts;
 using FineTune.Contracts;
@@ -18,6 +18,13 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
 {
     /// <summary>A claimed run whose ingestion has not started after this long has lost its message: announce it again.</summary>
     static readonly TimeSpan Unstarted = TimeSpan.FromSeconds(60);
+    readonly SemaphoreSlim _wake = new(0, 1);
+
+    /// <summary>Scan now instead of at the next interval (a bucket notification arrived).</summary>
+    public void RequestScan()
+    {
+        try { _wake.Release(); } catch (SemaphoreFullException) { }   // one pending wake-up is enough
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -27,7 +34,7 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
             try { await ScanAsync(stoppingToken); }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
             catch (Exception e) { log.LogWarning(e, "Ingestion scan failed; retrying in {Seconds} s", every.TotalSeconds); }
-            try { await Task.Delay(every, stoppingToken); }
+            try { await _wake.WaitAsync(every, stoppingToken); }
             catch (OperationCanceledException) { return; }
         }
     }

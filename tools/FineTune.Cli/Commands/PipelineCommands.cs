@@ -15,13 +15,15 @@ namespace FineTune.Cli.Commands;
 
 static class PipelineCommands
 {
-    static Option<string> Home() => new("--home") { Description = "Local pipeline home (when FINETUNE_POSTGRES is not set)", DefaultValueFactory = _ => ".finetune" };
+    // Given: that local pipeline home. Not given: the services' servers when FINETUNE_POSTGRES is set, else .finetune.
+    static Option<string?> Home() => new("--home") { Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when FINETUNE_POSTGRES is set, else .finetune" };
 
     public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr)
     {
         yield return Upload(stdout);
         yield return Runs(stdout);
         yield return Events(stdout);
+        yield return Checkpoints(stdout);
         yield return Cancel(stdout);
         yield return Models(stdout);
         yield return Promote(stdout);
@@ -36,7 +38,7 @@ static class PipelineCommands
         var command = new Command("upload", "Drop a dataset into ingestion/<project>/: the pipeline starts a run on its own.") { file, project, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             var path = parse.GetValue(file)!;
             if (!File.Exists(path)) throw new FileNotFoundException($"dataset file not found: '{path}'.", path);
             var p = parse.GetValue(project)!;
@@ -59,7 +61,7 @@ static class PipelineCommands
         var command = new Command("runs", "List pipeline runs: status, current stage, latest metrics, decision.") { project, watch, limit, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             await c.Registry.MigrateAsync(ct);
             while (true)
             {
@@ -93,7 +95,7 @@ static class PipelineCommands
         var command = new Command("events", "A run's event stream: level, type (message|metrics), text and metrics data.") { run, follow, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             var id = parse.GetValue(run);
             long seq = 0;
             while (true)
@@ -110,6 +112,23 @@ static class PipelineCommands
         return command;
     }
 
+    static Command Checkpoints(TextWriter stdout)
+    {
+        var run = new Argument<Guid>("run") { Description = "Run id" };
+        var home = Home();
+        var command = new Command("checkpoints", "A run's training checkpoints: step, metrics, and where the bundle is.") { run, home };
+        command.SetAction(async (parse, ct) =>
+        {
+            var c = PipelineConnection.From(parse.GetValue(home));
+            var list = await c.Registry.ReadAsync(s => s.ListCheckpointsAsync(parse.GetValue(run), ct), ct);
+            await stdout.WriteLineAsync($"{"step",6}  {"created",-20} {"artifact",-70} metrics");
+            foreach (var cp in list.OrderBy(x => x.Step))
+                await stdout.WriteLineAsync($"{cp.Step,6}  {cp.CreatedAt:yyyy-MM-dd HH:mm:ss}  {cp.Artifact.Bucket + "/" + cp.Artifact.Key,-70} {cp.MetricsJson}");
+            return 0;
+        });
+        return command;
+    }
+
     static Command Cancel(TextWriter stdout)
     {
         var run = new Argument<Guid>("run") { Description = "Run id" };
@@ -118,7 +137,7 @@ static class PipelineCommands
         var command = new Command("cancel", "Cancel a run; a running training job stops at its next lease renewal and frees its worker.") { run, reason, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             var id = parse.GetValue(run);
             if (!await RunCancellation.CancelAsync(c.Registry, id, parse.GetValue(reason), ct))
             {
@@ -138,7 +157,7 @@ static class PipelineCommands
         var command = new Command("models", "The model registry: versions per project, their evaluation verdict, and the aliases (production, candidate).") { project, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             await c.Registry.MigrateAsync(ct);
             var (versions, aliases, evaluations) = await c.Registry.ReadAsync(async s =>
             {
@@ -169,7 +188,7 @@ static class PipelineCommands
         var command = new Command("promote", "Point an alias at a version whose evaluation passed the gate (others are refused).") { project, version, alias, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             var (p, v, a) = (parse.GetValue(project)!, parse.GetValue(version), parse.GetValue(alias)!);
             var evaluation = await c.Registry.ReadAsync(s => s.GetEvaluationAsync(p, v, ct), ct);
             if (evaluation is not { Promote: true })
@@ -191,7 +210,7 @@ static class PipelineCommands
         var command = new Command("rollback", "Point an alias back at the version it had before the current one.") { project, alias, reason, home };
         command.SetAction(async (parse, ct) =>
         {
-            var c = PipelineConnection.From(parse.GetValue(home)!);
+            var c = PipelineConnection.From(parse.GetValue(home));
             var (p, a) = (parse.GetValue(project)!, parse.GetValue(alias)!);
             var history = await c.Registry.ReadAsync(s => s.ListDeploymentsAsync(p, a, ct), ct);
             if (history.Count == 0 || history[0].PreviousVersion is not { } previous)
@@ -214,11 +233,12 @@ sealed class PipelineConnection
     public string? RabbitMq { get; init; }
     public required string Home { get; init; }
 
-    public static PipelineConnection From(string home)
+    public static PipelineConnection From(string? homeOption)
     {
-        var pg = Environment.GetEnvironmentVariable("FINETUNE_POSTGRES");
-        var s3 = Environment.GetEnvironmentVariable("FINETUNE_S3_ENDPOINT");
-        home = Path.GetFullPath(home);
+        bool local = homeOption is not null || Environment.GetEnvironmentVariable("FINETUNE_POSTGRES") is not { Length: > 0 };
+        var pg = local ? null : Environment.GetEnvironmentVariable("FINETUNE_POSTGRES");
+        var s3 = local ? null : Environment.GetEnvironmentVariable("FINETUNE_S3_ENDPOINT");
+        var home = Path.GetFullPath(homeOption ?? ".finetune");
         return new PipelineConnection
         {
             Registry = RunRegistry.Create(pg is { Length: > 0 } ? new RegistryOptions("postgres", pg)
@@ -232,7 +252,7 @@ sealed class PipelineConnection
                 LocalDirectory = Path.Combine(home, "artifacts"),
             }.Create(),
             Distributed = s3 is { Length: > 0 },
-            RabbitMq = Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ") is { Length: > 0 } r ? r : null,
+            RabbitMq = !local && Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ") is { Length: > 0 } r ? r : null,
             Home = home,
         };
     }
