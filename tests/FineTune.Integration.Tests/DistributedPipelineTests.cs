@@ -80,12 +80,49 @@ public sealed class DistributedPipelineTests
         await Task.Delay(TimeSpan.FromSeconds(5));
         Assert.Equal(before, await Counts(cluster, project, run.RunId));
 
-        // New data for the same project starts a run on its own.
-        await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 60, 12));
+        // New data for the same project starts a run on its own; this time dropped with the CLI.
+        var (uploadExit, uploadOut, uploadErr) = await cluster.CliAsync("upload", await PipelineFixture.TicketsAsync(tmp.Path, 60, 12), "--project", project);
+        Assert.True(uploadExit == 0, uploadErr);
+        Assert.Contains($"uploaded ingestion/{project}/tickets-12.jsonl", uploadOut);
         var second = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6), index: 1);
         Assert.Equal("retrain", second.Trigger);
         Assert.True(second.Status == RunStatus.Succeeded, $"{second.Status}: {second.Error}");
         Assert.Equal(2, second.ModelVersion);
+
+        // The operator commands read the services' registry.
+        var (runsExit, runsOut, runsErr) = await cluster.CliAsync("runs", "--project", project);
+        Assert.True(runsExit == 0, runsErr);
+        Assert.Contains(run.RunId.ToString(), runsOut);
+        Assert.Contains(second.RunId.ToString(), runsOut);
+        var (modelsExit, modelsOut, modelsErr) = await cluster.CliAsync("models", "--project", project);
+        Assert.True(modelsExit == 0, modelsErr);
+        Assert.Equal(2, modelsOut.Split('\n').Count(l => l.StartsWith(project, StringComparison.Ordinal)));
+    }
+
+    [SkippableFact]
+    public async Task A_service_whose_broker_is_unreachable_is_alive_but_not_healthy()
+    {
+        var (tmp, cluster) = await StartAsync(epochs: 1);
+        using var _ = tmp;
+        await using var __ = cluster;
+        using var http = new HttpClient();
+
+        await using var lonely = await cluster.StartDetachedAsync("Deployment", new Dictionary<string, string> { ["Messaging__RabbitMqUri"] = "amqp://guest:guest@127.0.0.1:1/" });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+        HttpResponseMessage? health = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if ((await http.GetAsync($"{lonely.Url}/alive")).IsSuccessStatusCode) { health = await http.GetAsync($"{lonely.Url}/health"); break; }
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(300);
+        }
+        Assert.NotNull(health);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health!.StatusCode);
+        // The cluster's own Deployment, with its broker, is healthy.
+        Assert.True((await http.GetAsync($"http://127.0.0.1:{cluster.Port("Deployment")}/health")).IsSuccessStatusCode);
     }
 
     static Task<(int Versions, int Attempts, int Datasets, int Events)> Counts(ServiceCluster cluster, string project, Guid runId) =>

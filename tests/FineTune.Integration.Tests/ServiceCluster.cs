@@ -101,6 +101,28 @@ public sealed class ServiceCluster : IAsyncDisposable
         return http;
     }
 
+    /// <summary>The finetune CLI of this build, run as a process against this cluster's servers (as a user would after
+    /// `source .run/infra.env`).</summary>
+    public async Task<(int Exit, string Out, string Err)> CliAsync(params string[] args)
+    {
+        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
+        var repo = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
+        var dll = Path.Combine(repo, "tools", "FineTune.Cli", "bin", configuration, "net10.0", "finetune.dll");
+        var info = new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.Environment["FINETUNE_POSTGRES"] = _env["Registry__ConnectionString"];
+        info.Environment["FINETUNE_S3_ENDPOINT"] = _env["Artifacts__S3Endpoint"];
+        info.Environment["FINETUNE_S3_ACCESS_KEY"] = _env["Artifacts__S3AccessKey"];
+        info.Environment["FINETUNE_S3_SECRET_KEY"] = _env["Artifacts__S3SecretKey"];
+        info.Environment["FINETUNE_S3_BUCKET_PREFIX"] = _env["Artifacts__BucketPrefix"];
+        info.Environment["FINETUNE_RABBITMQ"] = _env["Messaging__RabbitMqUri"];
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
     static string ServiceDll(string service)
     {
         // tests/FineTune.Integration.Tests/bin/<Configuration>/net10.0 → services/<S>/bin/<Configuration>/net10.0
@@ -170,6 +192,41 @@ public sealed class ServiceCluster : IAsyncDisposable
         var response = await http.PostAsync($"api/exchanges/{_vhost}/{exchange}/publish", new StringContent(body, Encoding.UTF8, "application/json"));
         response.EnsureSuccessStatusCode();
         Assert.Contains("\"routed\":true", await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>One more instance of a service with some settings changed, outside the cluster's bookkeeping.</summary>
+    public async Task<DetachedService> StartDetachedAsync(string service, IReadOnlyDictionary<string, string> overrides)
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var info = new ProcessStartInfo("dotnet", ServiceDll(service))
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(ServiceDll(service))!,
+        };
+        foreach (var (k, v) in _env) info.Environment[k] = v;
+        foreach (var (k, v) in overrides) info.Environment[k] = v;
+        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, service.ToLowerInvariant() + "-detached");
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}-detached] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}-detached!] {e.Data}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await Task.CompletedTask;
+        return new DetachedService(process, $"http://127.0.0.1:{port}");
+    }
+
+    public sealed class DetachedService(Process process, string url) : IAsyncDisposable
+    {
+        public string Url { get; } = url;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!process.HasExited) { process.Kill(entireProcessTree: true); await process.WaitForExitAsync(); }
+            process.Dispose();
+        }
     }
 
     /// <summary>SIGKILL: no shutdown, no lease release — a crash.</summary>
