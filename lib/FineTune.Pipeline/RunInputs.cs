@@ -24,6 +24,14 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
         return dir;
     }
 
+    /// <summary>Deletes a stage's scratch directory once its outputs are in the store (a retry recreates it).</summary>
+    public void FreeStageDirectory(Guid runId, string stage)
+    {
+        var dir = Path.Combine(_options.WorkDirectory, "runs", runId.ToString("N"), stage);
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+        catch (IOException e) { log.LogWarning(e, "Run {RunId}: could not delete {Dir}", runId, dir); }
+    }
+
     public async Task<PipelineSettings> SettingsAsync(ArtifactRef settings, CancellationToken ct)
     {
         var path = Path.Combine(_options.WorkDirectory, "settings", settings.Sha256 + ".json");

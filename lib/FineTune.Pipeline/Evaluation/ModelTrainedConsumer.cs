@@ -5,7 +5,7 @@ using MassTransit;
 
 namespace FineTune.Pipeline.Evaluation;
 
-public sealed class ModelTrainedConsumer(EvaluationStage stage, RunLedger ledger, PipelineTelemetry telemetry) : IConsumer<ModelTrained>
+public sealed class ModelTrainedConsumer(EvaluationStage stage, RunLedger ledger, PipelineTelemetry telemetry, RunInputs inputs) : IConsumer<ModelTrained>
 {
     public async Task Consume(ConsumeContext<ModelTrained> context)
     {
@@ -27,5 +27,6 @@ public sealed class ModelTrainedConsumer(EvaluationStage stage, RunLedger ledger
                 await s.AddLineageAsync(m.RunId, evaluated.CandidateResults, evaluated.Gate, "gated", ct);
             }, $"model version {m.ModelVersion} evaluated: gate says {(decision.Promote ? "promote" : "keep the baseline")}", ct))
             await context.PublishForRun(evaluated, m.RunId, ct);
+        inputs.FreeStageDirectory(m.RunId, Stages.Evaluation);
     }
 }

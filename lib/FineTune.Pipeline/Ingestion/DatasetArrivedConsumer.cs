@@ -41,6 +41,7 @@ public sealed class DatasetArrivedConsumer(IngestionStage stage, RunLedger ledge
                     new RunSkipped(m.RunId, reason), s => s.SetRunStatusAsync(m.RunId, RunStatus.Cancelled, reason, ct), reason, ct);
                 break;
         }
+        inputs.FreeStageDirectory(m.RunId, Stages.Ingestion);
     }
 
     static Task Republish(ConsumeContext context, StageOutput done, Guid runId) =>

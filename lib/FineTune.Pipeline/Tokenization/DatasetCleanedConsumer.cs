@@ -4,7 +4,7 @@ using MassTransit;
 
 namespace FineTune.Pipeline.Tokenization;
 
-public sealed class DatasetCleanedConsumer(TokenizationStage stage, RunLedger ledger) : IConsumer<DatasetCleaned>
+public sealed class DatasetCleanedConsumer(TokenizationStage stage, RunLedger ledger, RunInputs inputs) : IConsumer<DatasetCleaned>
 {
     public async Task Consume(ConsumeContext<DatasetCleaned> context)
     {
@@ -20,5 +20,6 @@ public sealed class DatasetCleanedConsumer(TokenizationStage stage, RunLedger le
                 await s.AddLineageAsync(m.RunId, m.BaseModel, tokenized.Shards, "tokenizer", ct);
             }, $"dataset tokenized: {tokenized.TrainExamples} training examples, {tokenized.TrainTokens} tokens", ct))
             await context.PublishForRun(tokenized, m.RunId, ct);
+        inputs.FreeStageDirectory(m.RunId, Stages.Tokenization);
     }
 }

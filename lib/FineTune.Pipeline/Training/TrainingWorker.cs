@@ -71,6 +71,11 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         {
             await scope.ServiceProvider.GetRequiredService<TrainingJobRunner>().RunAsync(request, jobCts.Token);
             await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "succeeded", null, CancellationToken.None));
+            // The model, report and checkpoints are in the store. Only training's own directories: in one process the
+            // evaluation of this run is already working beside them.
+            var inputs = scope.ServiceProvider.GetRequiredService<RunInputs>();
+            inputs.FreeStageDirectory(job.RunId, Stages.Training);
+            inputs.FreeStageDirectory(job.RunId, "training-request");
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
