@@ -15,7 +15,13 @@ public static class ArtifactBundle
     /// <summary>Uploads every file under <paramref name="directory"/> (recursively; names starting with '.' are local
     /// bookkeeping and skipped), then the manifest, and returns the manifest's reference. A file whose object already
     /// holds the same bytes is not uploaded again, nor is an unchanged manifest.</summary>
-    public static async Task<ArtifactRef> PutDirectoryAsync(IArtifactStore store, string bucket, string prefix, string directory, CancellationToken ct = default)
+    public static Task<ArtifactRef> PutDirectoryAsync(IArtifactStore store, string bucket, string prefix, string directory, CancellationToken ct = default) =>
+        PutDirectoryAsync(store, bucket, prefix, directory, known: null, ct);
+
+    /// <summary>As above, with the hashes <see cref="DescribeAsync"/> already computed for <paramref name="directory"/>,
+    /// so an unchanged file is recognised without reading it again.</summary>
+    public static async Task<ArtifactRef> PutDirectoryAsync(IArtifactStore store, string bucket, string prefix, string directory,
+        BundleManifest? known, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArtifactKeys.ValidateBucket(bucket);
@@ -24,9 +30,11 @@ public static class ArtifactBundle
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"cannot bundle '{directory}' to {bucket}/{prefix}: directory not found (did the stage write it?)");
         var root = Path.GetFullPath(directory);
+        var hashes = known?.Files.ToDictionary(f => f.Path, f => f.Sha256, StringComparer.Ordinal);
         var files = new List<BundleFile>();
         foreach (var relative in RelativeFiles(root))
-            files.Add(await PutIfChangedAsync(store, bucket, FileKey(prefix, relative), Path.Combine(root, relative), relative, ct));
+            files.Add(await PutIfChangedAsync(store, bucket, FileKey(prefix, relative), Path.Combine(root, relative), relative,
+                hashes?.GetValueOrDefault(relative), ct));
 
         var json = JsonSerializer.SerializeToUtf8Bytes(new BundleManifest(files), ArtifactJson.Default.BundleManifest);
         var manifestKey = $"{prefix}/{ManifestName}";
@@ -35,6 +43,22 @@ public static class ArtifactBundle
             return new ArtifactRef(bucket, manifestKey, sha256, json.Length);
         using var content = new MemoryStream(json, writable: false);
         return await store.PutStreamAsync(bucket, manifestKey, content, ct);
+    }
+
+    /// <summary>The manifest <see cref="PutDirectoryAsync(IArtifactStore, string, string, string, CancellationToken)"/>
+    /// would write for <paramref name="directory"/> (the same files, each hashed once), without touching a store: for a
+    /// content-addressed prefix that must be known before the upload.</summary>
+    public static async Task<BundleManifest> DescribeAsync(string directory, CancellationToken ct = default)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"cannot describe '{directory}': directory not found.");
+        var root = Path.GetFullPath(directory);
+        var files = new List<BundleFile>();
+        foreach (var relative in RelativeFiles(root))
+        {
+            var path = Path.Combine(root, relative);
+            files.Add(new BundleFile(relative, await ArtifactKeys.Sha256OfFileAsync(path, ct), new FileInfo(path).Length));
+        }
+        return new BundleManifest(files);
     }
 
     /// <summary>Downloads the bundle into <paramref name="directory"/> (created), every file verified; files already
@@ -87,12 +111,13 @@ public static class ArtifactBundle
         return bundle;
     }
 
-    static async Task<BundleFile> PutIfChangedAsync(IArtifactStore store, string bucket, string key, string local, string relative, CancellationToken ct)
+    static async Task<BundleFile> PutIfChangedAsync(IArtifactStore store, string bucket, string key, string local, string relative,
+        string? knownSha256, CancellationToken ct)
     {
         var bytes = new FileInfo(local).Length;
         if (await store.StatAsync(bucket, key, ct) is { Sha256: { } stored } info && info.Bytes == bytes)
         {
-            var sha256 = await ArtifactKeys.Sha256OfFileAsync(local, ct);
+            var sha256 = knownSha256 ?? await ArtifactKeys.Sha256OfFileAsync(local, ct);
             if (sha256 == stored) return new BundleFile(relative, sha256, bytes);
         }
         var put = await store.PutFileAsync(bucket, key, local, ct);

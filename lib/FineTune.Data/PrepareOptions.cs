@@ -48,15 +48,21 @@ public sealed record PrepareOptions
     public static PrepareOptions Load(string path)
     {
         if (!System.IO.File.Exists(path)) throw new InvalidDatasetException($"config file not found: '{path}'.");
+        return Parse(System.IO.File.ReadAllText(path), path);
+    }
+
+    /// <summary>Options from JSON text; <paramref name="source"/> names it in errors (a path, or a section of a larger file).</summary>
+    public static PrepareOptions Parse(string json, string source)
+    {
         PrepareOptions? options;
-        try { options = JsonSerializer.Deserialize<PrepareOptions>(System.IO.File.ReadAllText(path), Json); }
+        try { options = JsonSerializer.Deserialize<PrepareOptions>(json, Json); }
         catch (JsonException e)
         {
             // System.Text.Json names the unknown member and the JSON path; keep both.
-            throw new InvalidDatasetException($"{path}: {e.Message}");
+            throw new InvalidDatasetException($"{source}: {e.Message}");
         }
         options ??= new PrepareOptions();
-        options.Validate(path);
+        options.Validate(source);
         return options;
     }
 

@@ -69,13 +69,7 @@ public sealed class LocalPipeline : IAsyncDisposable
         // New, or interrupted (this process's in-memory queues died with the last one): announce the input of the
         // first stage that has not completed; the completed ones are not redone.
         var bus = _host.Services.GetRequiredService<IBus>();
-        var outputs = await Registry.ReadAsync(async s =>
-        {
-            var o = new Dictionary<string, StageOutput>();
-            foreach (var stage in Stages.All)
-                if (await s.GetStageOutputAsync(claim.RunId, stage, ct) is { } json) o[stage] = StageOutput.Parse(json);
-            return o;
-        }, ct);
+        var outputs = await Registry.ReadAsync(s => StageOutput.ReadAllAsync(s, claim.RunId, ct), ct);
         if (outputs.TryGetValue(Stages.Evaluation, out var evaluated)) await bus.PublishForRun(evaluated.As<EvaluationCompleted>(), claim.RunId, ct);
         else if (outputs.TryGetValue(Stages.Training, out var trained)) await bus.PublishForRun(trained.As<ModelTrained>(), claim.RunId, ct);
         else if (outputs.TryGetValue(Stages.Tokenization, out var tokenized)) await bus.PublishForRun(tokenized.As<DatasetTokenized>(), claim.RunId, ct);

@@ -88,7 +88,7 @@ public static class PipelineRegistration
         if (stages.HasFlag(PipelineStages.Ingestion))
         {
             services.AddSingleton<BucketWatcher>();
-            if (configuration.GetSection(PipelineOptions.Section)["WatchIngestionBucket"] is not "false" and not "False")
+            if (configuration.GetSection(PipelineOptions.Section).GetValue(nameof(PipelineOptions.WatchIngestionBucket), true))
                 services.AddHostedService(sp => sp.GetRequiredService<BucketWatcher>());
         }
         if (stages.HasFlag(PipelineStages.Training)) services.AddHostedService<TrainingWorker>();

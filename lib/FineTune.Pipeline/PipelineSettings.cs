@@ -117,14 +117,8 @@ public sealed record PipelineSettings
     /// <summary>The prepare section as data prepare's options (validated by their own rules).</summary>
     public PrepareOptions PrepareOptions(string source = "settings")
     {
-        var path = Path.Combine(Path.GetTempPath(), $"ft-prepare-{Guid.NewGuid():N}.json");
-        try
-        {
-            File.WriteAllText(path, Prepare.ToJsonString());
-            return FineTune.Data.PrepareOptions.Load(path);
-        }
-        catch (InvalidDatasetException e) { throw new InvalidPipelineSettingsException($"{source}: prepare: {e.Message.Replace(path, "prepare")}"); }
-        finally { File.Delete(path); }
+        try { return FineTune.Data.PrepareOptions.Parse(Prepare.ToJsonString(), $"{source}: prepare"); }
+        catch (InvalidDatasetException e) { throw new InvalidPipelineSettingsException(e.Message); }
     }
 }
 

@@ -18,16 +18,22 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
     /// <summary>WorkDirectory/{run}/{stage}, emptied first: a retried attempt starts from the same clean state.</summary>
     public string StageDirectory(Guid runId, string stage, bool clean = true)
     {
-        var dir = Path.Combine(_options.WorkDirectory, "runs", runId.ToString("N"), stage);
+        var dir = Path.Combine(RunDirectory(runId), stage);
         if (clean && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(dir);
         return dir;
     }
 
     /// <summary>Deletes a stage's scratch directory once its outputs are in the store (a retry recreates it).</summary>
-    public void FreeStageDirectory(Guid runId, string stage)
+    public void FreeStageDirectory(Guid runId, string stage) => Delete(runId, Path.Combine(RunDirectory(runId), stage));
+
+    /// <summary>Deletes all of a run's scratch space on this host (the run ended).</summary>
+    public void FreeRunDirectory(Guid runId) => Delete(runId, RunDirectory(runId));
+
+    string RunDirectory(Guid runId) => Path.Combine(_options.WorkDirectory, "runs", runId.ToString("N"));
+
+    void Delete(Guid runId, string dir)
     {
-        var dir = Path.Combine(_options.WorkDirectory, "runs", runId.ToString("N"), stage);
         try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
         catch (IOException e) { log.LogWarning(e, "Run {RunId}: could not delete {Dir}", runId, dir); }
     }
@@ -84,12 +90,11 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
     public async Task<ArtifactRef> PublishModelAsync(string directory, CancellationToken ct)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"base model directory not found: '{directory}'.");
-        var hashes = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
-            .Where(f => !Path.GetFileName(f).StartsWith('.'))
-            .Order(StringComparer.Ordinal)
-            .Select(f => Path.GetRelativePath(directory, f) + ":" + ArtifactKeys.Sha256OfFile(f));
-        var id = ArtifactKeys.Combine(hashes.ToArray())[..16];
-        return await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"base/{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)))}-{id}", directory, ct);
+        // Content-addressed: the prefix comes from the files' hashes, computed once and handed to the upload.
+        var manifest = await ArtifactBundle.DescribeAsync(directory, ct);
+        var id = ArtifactKeys.Combine(manifest.Files.Select(f => $"{f.Path}:{f.Sha256}").ToArray())[..16];
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
+        return await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"base/{name}-{id}", directory, manifest, ct);
     }
 
     public async Task<ArtifactRef> PublishSettingsAsync(PipelineSettings settings, CancellationToken ct)

@@ -45,9 +45,9 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
         if (records is not null) await records(s);
         await s.CompleteStageAsync(runId, stage, StageOutput.Serialize(output), ct);
         await s.AppendEventAsync(runId, "info", "message", message, null, ct);
+        var run = await s.GetRunAsync(runId, ct);   // did the records end the run?
         await s.CommitAsync(ct);
         telemetry.StageCompleted(stage, "succeeded", _clock.Elapsed);
-        var run = await registry.ReadAsync(r => r.GetRunAsync(runId, ct), ct);
         if (run is not null && RunStatus.IsTerminal(run.Status)) telemetry.RunFinished(run.Status, run.Decision);
         log.LogInformation("Run {RunId}: {Stage} completed: {Message}", runId, stage, message);
         return true;
@@ -56,9 +56,12 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
     public Task EventAsync(Guid runId, string level, string message, string? dataJson = null, string type = "message", CancellationToken ct = default) =>
         registry.WriteAsync(s => s.AppendEventAsync(runId, level, type, message, dataJson, ct), ct);
 
-    /// <summary>Ends the run as failed at <paramref name="stage"/>, with the reason a person reads.</summary>
-    public async Task FailAsync(Guid runId, string stage, string error, CancellationToken ct)
+    /// <summary>Ends the run as failed at <paramref name="stage"/>, with the reason a person reads
+    /// ("ExceptionType: message"), and announces it as StageFailed.</summary>
+    public async Task FailAsync(MassTransit.IPublishEndpoint publish, Guid runId, string project, string stage, string exceptionType,
+        string message, int attempts, CancellationToken ct)
     {
+        var error = $"{exceptionType.Split('.')[^1]}: {message}";
         await registry.WriteAsync(async s =>
         {
             await s.FailStageAsync(runId, stage, error, ct);
@@ -68,5 +71,9 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
         telemetry.StageCompleted(stage, "failed", _clock.Elapsed);
         telemetry.RunFinished(RunStatus.Failed, null);
         log.LogError("Run {RunId}: {Stage} failed: {Error}", runId, stage, error);
+        await publish.PublishForRun(new StageFailed
+        {
+            RunId = runId, Project = project, Stage = stage, Error = message, ExceptionType = exceptionType, Attempts = attempts,
+        }, runId, ct);
     }
 }

@@ -1,6 +1,8 @@
 // What a completed stage published, stored in the registry with the stage's completion: a redelivered message
 // republishes it instead of redoing the work, and a crash between commit and publish heals on redelivery.
 using System.Text.Json;
+using FineTune.Contracts;
+using FineTune.Registry;
 
 namespace FineTune.Pipeline;
 
@@ -10,6 +12,15 @@ public sealed record StageOutput(string Type, JsonElement Message)
 
     public static string Serialize<T>(T message) where T : class =>
         JsonSerializer.Serialize(new StageOutput(typeof(T).Name, JsonSerializer.SerializeToElement(message, Json)), Json);
+
+    /// <summary>The outputs of the run's completed stages, by stage name.</summary>
+    public static async Task<IReadOnlyDictionary<string, StageOutput>> ReadAllAsync(IRegistrySession session, Guid runId, CancellationToken ct = default)
+    {
+        var outputs = new Dictionary<string, StageOutput>();
+        foreach (var stage in Stages.All)
+            if (await session.GetStageOutputAsync(runId, stage, ct) is { } json) outputs[stage] = Parse(json);
+        return outputs;
+    }
 
     public static StageOutput Parse(string json) => JsonSerializer.Deserialize<StageOutput>(json, Json)
         ?? throw new InvalidDataException("stage output is empty");

@@ -152,20 +152,15 @@ public sealed class DistributedPipelineTests
 
     static async Task RedeliverAsync(ServiceCluster cluster, Guid runId)
     {
-        var outputs = await cluster.Registry.ReadAsync(async s =>
-        {
-            var list = new List<StageOutput>();
-            foreach (var stage in Stages.All) list.Add(StageOutput.Parse((await s.GetStageOutputAsync(runId, stage))!));
-            return list;
-        });
+        var outputs = await cluster.Registry.ReadAsync(s => StageOutput.ReadAllAsync(s, runId));
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(cluster.RabbitMq));
         await bus.StartAsync();
         try
         {
-            await bus.PublishForRun(outputs[0].As<DatasetCleaned>(), runId, default);
-            await bus.PublishForRun(outputs[1].As<DatasetTokenized>(), runId, default);
-            await bus.PublishForRun(outputs[2].As<ModelTrained>(), runId, default);
-            await bus.PublishForRun(outputs[3].As<EvaluationCompleted>(), runId, default);
+            await bus.PublishForRun(outputs[Stages.Ingestion].As<DatasetCleaned>(), runId, default);
+            await bus.PublishForRun(outputs[Stages.Tokenization].As<DatasetTokenized>(), runId, default);
+            await bus.PublishForRun(outputs[Stages.Training].As<ModelTrained>(), runId, default);
+            await bus.PublishForRun(outputs[Stages.Evaluation].As<EvaluationCompleted>(), runId, default);
         }
         finally { await bus.StopAsync(); }
     }

@@ -18,11 +18,7 @@ public sealed class OtlpTraceReceiver : IDisposable
 
     public OtlpTraceReceiver()
     {
-        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        Endpoint = $"http://127.0.0.1:{port}";
+        Endpoint = $"http://127.0.0.1:{ServiceCluster.FreePort()}";
         _listener.Prefixes.Add(Endpoint + "/");
         _listener.Start();
         _loop = Task.Run(LoopAsync);

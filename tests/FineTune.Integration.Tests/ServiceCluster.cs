@@ -105,11 +105,7 @@ public sealed class ServiceCluster : IAsyncDisposable
     /// `source .run/infra.env`).</summary>
     public async Task<(int Exit, string Out, string Err)> CliAsync(params string[] args)
     {
-        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
-        var repo = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
-        var dll = Path.Combine(repo, "tools", "FineTune.Cli", "bin", configuration, "net10.0", "finetune.dll");
-        var info = new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("dotnet", [BuildOutput("tools/FineTune.Cli", "finetune.dll"), .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["FINETUNE_POSTGRES"] = _env["Registry__ConnectionString"];
         info.Environment["FINETUNE_S3_ENDPOINT"] = _env["Artifacts__S3Endpoint"];
         info.Environment["FINETUNE_S3_ACCESS_KEY"] = _env["Artifacts__S3AccessKey"];
@@ -123,46 +119,50 @@ public sealed class ServiceCluster : IAsyncDisposable
         return (p.ExitCode, await stdout, await stderr);
     }
 
-    static string ServiceDll(string service)
+    // tests/FineTune.Integration.Tests/bin/<Configuration>/net10.0 → <project>/bin/<Configuration>/net10.0/<file>
+    static string BuildOutput(string project, string file)
     {
-        // tests/FineTune.Integration.Tests/bin/<Configuration>/net10.0 → services/<S>/bin/<Configuration>/net10.0
         var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
         var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
         var repo = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
-        var dll = Path.Combine(repo, "services", service, "bin", configuration, "net10.0", $"FineTune.{service}Service.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not found: build the solution (dotnet build FineTunePipeline.ci.slnf) first.", dll);
-        return dll;
+        var path = Path.Combine(repo, project, "bin", configuration, "net10.0", file);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: build the solution (dotnet build FineTunePipeline.ci.slnf) first.", path);
+        return path;
+    }
+
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try { return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; }
+        finally { listener.Stop(); }
     }
 
     readonly Dictionary<string, int> _ports = [];
 
-    public int Port(string service)
-    {
-        if (_ports.TryGetValue(service, out var port)) return port;
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return _ports[service] = port;
-    }
+    public int Port(string service) => _ports.TryGetValue(service, out var port) ? port : _ports[service] = FreePort();
 
-    public void Start(string service)
+    public void Start(string service) =>
+        _processes[service] = Launch(service, service, Port(service), new Dictionary<string, string> { ["OTEL_SERVICE_NAME"] = service.ToLowerInvariant() });
+
+    // A service process with the cluster's settings (plus overrides), its output in services.log under `name`.
+    Process Launch(string service, string name, int port, IReadOnlyDictionary<string, string> overrides)
     {
-        var info = new ProcessStartInfo("dotnet", ServiceDll(service))
+        var dll = BuildOutput($"services/{service}", $"FineTune.{service}Service.dll");
+        var info = new ProcessStartInfo("dotnet", dll)
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(ServiceDll(service))!,
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
         foreach (var (k, v) in _env) info.Environment[k] = v;
-        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{Port(service)}";
-        info.Environment["OTEL_SERVICE_NAME"] = service.ToLowerInvariant();
-        info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, service.ToLowerInvariant());
+        foreach (var (k, v) in overrides) info.Environment[k] = v;
+        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, name.ToLowerInvariant());
         var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}] {e.Data}"); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}!] {e.Data}"); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{name}] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{name}!] {e.Data}"); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _processes[service] = process;
+        return process;
     }
 
     /// <summary>Restarts the RabbitMQ application on its node (connections drop; durable queues and persistent
@@ -195,27 +195,10 @@ public sealed class ServiceCluster : IAsyncDisposable
     }
 
     /// <summary>One more instance of a service with some settings changed, outside the cluster's bookkeeping.</summary>
-    public async Task<DetachedService> StartDetachedAsync(string service, IReadOnlyDictionary<string, string> overrides)
+    public Task<DetachedService> StartDetachedAsync(string service, IReadOnlyDictionary<string, string> overrides)
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        var info = new ProcessStartInfo("dotnet", ServiceDll(service))
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(ServiceDll(service))!,
-        };
-        foreach (var (k, v) in _env) info.Environment[k] = v;
-        foreach (var (k, v) in overrides) info.Environment[k] = v;
-        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, service.ToLowerInvariant() + "-detached");
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}-detached] {e.Data}"); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{service}-detached!] {e.Data}"); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        await Task.CompletedTask;
-        return new DetachedService(process, $"http://127.0.0.1:{port}");
+        int port = FreePort();
+        return Task.FromResult(new DetachedService(Launch(service, service + "-detached", port, overrides), $"http://127.0.0.1:{port}"));
     }
 
     public sealed class DetachedService(Process process, string url) : IAsyncDisposable

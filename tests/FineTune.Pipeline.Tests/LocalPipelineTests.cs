@@ -85,17 +85,11 @@ public sealed class LocalPipelineTests
         // Redeliver every stage's input, as RabbitMQ does after a lost acknowledgement: same message ids.
         var bus = pipeline.Services.GetRequiredService<IBus>();
         var before = await Counts(pipeline, runId);
-        var outputs = await pipeline.Registry.ReadAsync(async s => new[]
-        {
-            StageOutput.Parse((await s.GetStageOutputAsync(runId, Stages.Ingestion))!),
-            StageOutput.Parse((await s.GetStageOutputAsync(runId, Stages.Tokenization))!),
-            StageOutput.Parse((await s.GetStageOutputAsync(runId, Stages.Training))!),
-            StageOutput.Parse((await s.GetStageOutputAsync(runId, Stages.Evaluation))!),
-        });
-        await bus.PublishForRun(outputs[0].As<DatasetCleaned>(), runId, timeout.Token);
-        await bus.PublishForRun(outputs[1].As<DatasetTokenized>(), runId, timeout.Token);
-        await bus.PublishForRun(outputs[2].As<ModelTrained>(), runId, timeout.Token);
-        await bus.PublishForRun(outputs[3].As<EvaluationCompleted>(), runId, timeout.Token);
+        var outputs = await pipeline.Registry.ReadAsync(s => StageOutput.ReadAllAsync(s, runId));
+        await bus.PublishForRun(outputs[Stages.Ingestion].As<DatasetCleaned>(), runId, timeout.Token);
+        await bus.PublishForRun(outputs[Stages.Tokenization].As<DatasetTokenized>(), runId, timeout.Token);
+        await bus.PublishForRun(outputs[Stages.Training].As<ModelTrained>(), runId, timeout.Token);
+        await bus.PublishForRun(outputs[Stages.Evaluation].As<EvaluationCompleted>(), runId, timeout.Token);
         await Task.Delay(TimeSpan.FromSeconds(3), timeout.Token);
 
         var after = await Counts(pipeline, runId);

@@ -41,11 +41,7 @@ public sealed record RunReport
         var (run, stages, outputs) = await registry.ReadAsync(async s =>
         {
             var r = await s.GetRunAsync(runId, ct) ?? throw new InvalidOperationException($"run {runId} is not in the registry.");
-            var st = await s.ListStagesAsync(runId, ct);
-            var o = new Dictionary<string, StageOutput>();
-            foreach (var stage in FineTune.Contracts.Stages.All)
-                if (await s.GetStageOutputAsync(runId, stage, ct) is { } json) o[stage] = StageOutput.Parse(json);
-            return (r, st, o);
+            return (r, await s.ListStagesAsync(runId, ct), await StageOutput.ReadAllAsync(s, runId, ct));
         }, ct);
 
         var files = new Dictionary<string, string>();

@@ -21,12 +21,7 @@ public sealed class StageFaultConsumer<T>(RunLedger ledger) : IConsumer<Fault<T>
         };
         if (runId == Guid.Empty) return;
         var error = context.Message.Exceptions.FirstOrDefault();
-        var text = error is null ? "unknown error" : $"{error.ExceptionType.Split('.')[^1]}: {error.Message}";
-        await ledger.FailAsync(runId, stage, text, context.CancellationToken);
-        await context.PublishForRun(new StageFailed
-        {
-            RunId = runId, Project = project, Stage = stage, Error = error?.Message ?? text,
-            ExceptionType = error?.ExceptionType ?? "", Attempts = context.GetRetryAttempt() + 1,
-        }, runId, context.CancellationToken);
+        await ledger.FailAsync(context, runId, project, stage, error?.ExceptionType ?? "UnknownError", error?.Message ?? "unknown error",
+            context.GetRetryAttempt() + 1, context.CancellationToken);
     }
 }

@@ -85,19 +85,15 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         catch (OperationCanceledException)
         {
             await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "cancelled", "cancelled", CancellationToken.None));
-            FreeScratch(job.RunId);
+            scope.ServiceProvider.GetRequiredService<RunInputs>().FreeRunDirectory(job.RunId);
             await ledger.EventAsync(job.RunId, "warn", "training stopped: the run was cancelled; its scratch space is freed");
         }
         catch (Exception e) when (IsPermanent(e) || job.Attempts >= MaxAttempts)
         {
             log.LogError(e, "Run {RunId}: training failed for good", job.RunId);
             await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed", e.Message, CancellationToken.None));
-            await ledger.FailAsync(job.RunId, Stages.Training, $"{e.GetType().Name}: {e.Message}", CancellationToken.None);
-            await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().PublishForRun(new StageFailed
-            {
-                RunId = job.RunId, Project = request.Project, Stage = Stages.Training, Error = e.Message,
-                ExceptionType = e.GetType().FullName!, Attempts = job.Attempts,
-            }, job.RunId, CancellationToken.None);
+            await ledger.FailAsync(scope.ServiceProvider.GetRequiredService<IPublishEndpoint>(), job.RunId, request.Project, Stages.Training,
+                e.GetType().FullName!, e.Message, job.Attempts, CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -136,11 +132,4 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
 
     static bool IsPermanent(Exception e) => e is TrainingConfigException or FineTune.Data.InvalidDatasetException
         or InvalidPipelineSettingsException or FineTune.Artifacts.ArtifactIntegrityException;
-
-    void FreeScratch(Guid runId)
-    {
-        var dir = Path.Combine(options.Value.WorkDirectory, "runs", runId.ToString("N"));
-        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
-        catch (IOException e) { log.LogWarning(e, "Run {RunId}: could not delete {Dir}", runId, dir); }
-    }
 }
