@@ -7,14 +7,14 @@ using FineTune.Models.Generation;
 
 namespace FineTune.Models.Inference;
 
-public sealed unsafe class CpuLlama : ICausalLm
+public sealed unsafe partial class CpuLlama : ICausalLm
 {
     // Products smaller than this many multiply-adds run on the calling thread: a parallel dispatch costs microseconds.
     internal const long ParallelMinMacs = 1 << 17;
     // Prefill runs at most this many positions through the layers at once (bounds the activation buffers).
     internal const int PrefillChunkRows = 64;
 
-    sealed class Layer
+    internal sealed class Layer
     {
         public required FloatBuffer InputNorm, PostNorm, Qkv, Out, GateUp, Down;
         public FloatBuffer? QkvBias;
@@ -220,6 +220,8 @@ public sealed unsafe class CpuLlama : ICausalLm
         readonly float[] _cos, _sin;
         readonly int[] _rowBatch, _rowPos, _rowRope;
         readonly bool[] _rowLogits;
+        readonly CpuLoraAdapter?[] _rowAdapter;
+        FloatBuffer? _loraIn, _loraOut; // LoRA scratch: (rows, rank) and (rows, output width), allocated on first use
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
         float[][]? _stepLogits;
@@ -230,12 +232,12 @@ public sealed unsafe class CpuLlama : ICausalLm
         public int MaxLength { get; }
         public int Length { get; private set; }
 
-        public Session(CpuLlama model, int batch, int maxLength)
+        public Session(CpuLlama model, int batch, int maxLength, int capacity = 0)
         {
             _m = model;
             BatchSize = batch;
             MaxLength = maxLength;
-            _capacity = (int)Math.Max(batch, Math.Min(PrefillChunkRows, (long)batch * maxLength));
+            _capacity = capacity > 0 ? capacity : (int)Math.Max(batch, Math.Min(PrefillChunkRows, (long)batch * maxLength));
             _keys = new FloatBuffer[model._layers.Length];
             _values = new FloatBuffer[model._layers.Length];
             for (int l = 0; l < _keys.Length; l++)
@@ -255,6 +257,7 @@ public sealed unsafe class CpuLlama : ICausalLm
             (_cos, _sin) = model.RopeTables(maxLength);
             _rowBatch = new int[_capacity]; _rowPos = new int[_capacity]; _rowRope = new int[_capacity];
             _rowLogits = new bool[_capacity];
+            _rowAdapter = new CpuLoraAdapter?[_capacity];
             _pad = new int[batch];
             _promptLength = new int[batch];
         }
@@ -347,9 +350,9 @@ public sealed unsafe class CpuLlama : ICausalLm
                 throw new ArgumentException($"token id {token} at {where} is outside the vocabulary [0, {_m.Vocab}).", parameter);
         }
 
-        void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits)
+        void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits, CpuLoraAdapter? adapter = null)
         {
-            _rowBatch[r] = batch; _rowPos[r] = position; _rowRope[r] = ropePosition; _rowLogits[r] = logits;
+            _rowBatch[r] = batch; _rowPos[r] = position; _rowRope[r] = ropePosition; _rowLogits[r] = logits; _rowAdapter[r] = adapter;
             CpuKernels.CopyPanelRow(_m._embed.Ptr, _m.Kd, token, _m.Dim, _x.Ptr + (long)r * _m.Kd);
         }
 
@@ -368,6 +371,7 @@ public sealed unsafe class CpuLlama : ICausalLm
                 for (int r = 0; r < rows; r++)
                     CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, layer.InputNorm.Ptr, _h.Ptr + (long)r * kd, dim, m.Eps);
                 MatMul(layer.Qkv, kd, m.QkvRows, _h, kd, rows, _qkv, m.Sqkv, layer.QkvBias);
+                ApplyLora(l, LoraModule.Qkv, _h, kd, rows, _qkv, m.Sqkv);
 
                 float* keys = _keys[l].Ptr, values = _values[l].Ptr;
                 for (int r = 0; r < rows; r++)
@@ -388,18 +392,21 @@ public sealed unsafe class CpuLlama : ICausalLm
                 m.Parallel(this, attentionMacs, rows * m.Heads);
 
                 MatMul(layer.Out, m.Kq, m.DimRows, _att, m.Kq, rows, _tmp, kd, null);
+                ApplyLora(l, LoraModule.Out, _att, m.Kq, rows, _tmp, kd);
                 for (int r = 0; r < rows; r++)
                 {
                     CpuKernels.AddTo(_x.Ptr + (long)r * kd, _tmp.Ptr + (long)r * kd, dim);
                     CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, layer.PostNorm.Ptr, _h.Ptr + (long)r * kd, dim, m.Eps);
                 }
                 MatMul(layer.GateUp, kd, m.GateUpRows, _h, kd, rows, _gateUp, m.Sgu, null);
+                ApplyLora(l, LoraModule.GateUp, _h, kd, rows, _gateUp, m.Sgu);
                 for (int r = 0; r < rows; r++)
                 {
                     float* gate = _gateUp.Ptr + (long)r * m.Sgu;
                     CpuKernels.SwiGlu(gate, gate + m.Hidden, _act.Ptr + (long)r * m.Kh, m.Hidden);
                 }
                 MatMul(layer.Down, m.Kh, m.DimRows, _act, m.Kh, rows, _tmp, kd, null);
+                ApplyLora(l, LoraModule.Down, _act, m.Kh, rows, _tmp, kd);
                 for (int r = 0; r < rows; r++) CpuKernels.AddTo(_x.Ptr + (long)r * kd, _tmp.Ptr + (long)r * kd, dim);
             }
 
@@ -411,12 +418,71 @@ public sealed unsafe class CpuLlama : ICausalLm
             return n;
         }
 
-        void MatMul(FloatBuffer w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias)
+        void MatMul(FloatBuffer w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias) =>
+            MatMul(w.Ptr, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr);
+
+        void MatMul(float* w, int k, int rows, float* x, int xStride, int batch, float* y, int yStride, float* bias)
         {
             var job = _matmul;
-            job.W = w.Ptr; job.K = k; job.Rows = rows; job.X = x.Ptr; job.XStride = xStride; job.Batch = batch;
-            job.Y = y.Ptr; job.YStride = yStride; job.Bias = bias is null ? null : bias.Ptr;
+            job.W = w; job.K = k; job.Rows = rows; job.X = x; job.XStride = xStride; job.Batch = batch;
+            job.Y = y; job.YStride = yStride; job.Bias = bias;
             _m.Parallel(job, (long)rows * k * batch, rows / 4);
+        }
+
+        // y[rows] += B·(A·x[rows]) for each run of consecutive rows that share an adapter adapting this module: the
+        // unmerged LoRA product, so requests for different adapters (or none) share one batch over the base weights.
+        void ApplyLora(int layer, LoraModule module, FloatBuffer x, int xStride, int rows, FloatBuffer y, int yStride)
+        {
+            for (int start = 0; start < rows;)
+            {
+                var adapter = _rowAdapter[start];
+                int end = start + 1;
+                while (end < rows && _rowAdapter[end] == adapter) end++;
+                if (adapter?.Get(layer, module) is { } lora)
+                {
+                    int n = end - start;
+                    _loraIn ??= new FloatBuffer((long)_capacity * CpuLoraAdapter.RankWidthLimit);
+                    _loraOut ??= new FloatBuffer((long)_capacity * Math.Max(Math.Max(_m.Sqkv, _m.Sgu), _m.Kd));
+                    MatMul(lora.A.Ptr, lora.InWidth, lora.RankRows, x.Ptr + (long)start * xStride, xStride, n, _loraIn.Ptr, lora.RankWidth, null);
+                    for (int r = 0; r < n && lora.RankWidth > lora.RankRows; r++) // the padding columns B reads (times zero)
+                        _loraIn.Slice((long)r * lora.RankWidth + lora.RankRows, lora.RankWidth - lora.RankRows).Clear();
+                    MatMul(lora.B.Ptr, lora.RankWidth, lora.OutRows, _loraIn.Ptr, lora.RankWidth, n, _loraOut.Ptr, yStride, null);
+                    for (int r = 0; r < n; r++) CpuKernels.AddTo(y.Ptr + (long)(start + r) * yStride, _loraOut.Ptr + (long)r * yStride, lora.OutRows);
+                }
+                start = end;
+            }
+        }
+
+        /// <summary>
+        /// Runs rows of independent sequences, each row one token at a position of its slot (slot = batch row, no
+        /// padding); rows of one slot must come in position order. Logits of the rows that want them are copied, in
+        /// order, into <paramref name="logits"/>. Rows beyond the session's capacity run in several passes.
+        /// </summary>
+        public void RunRows(ReadOnlySpan<BatchRow> rows, IReadOnlyList<float[]> logits)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            int wanted = 0;
+            foreach (var row in rows)
+            {
+                if ((uint)row.Slot >= (uint)BatchSize) throw new ArgumentOutOfRangeException(nameof(rows), row.Slot, $"slot {row.Slot} is outside [0, {BatchSize}).");
+                if ((uint)row.Position >= (uint)MaxLength) throw new ArgumentOutOfRangeException(nameof(rows), row.Position, $"position {row.Position} is outside the session's {MaxLength} positions.");
+                CheckToken(row.Token, $"slot {row.Slot} position {row.Position}", nameof(rows));
+                if (row.Logits) wanted++;
+            }
+            if (logits.Count < wanted) throw new ArgumentException($"{wanted} rows want logits but {logits.Count} arrays were given.", nameof(logits));
+            lock (_m._runGate)
+            {
+                ObjectDisposedException.ThrowIf(_m._disposed, _m);
+                int next = 0;
+                for (int offset = 0; offset < rows.Length; offset += _capacity)
+                {
+                    var pass = rows.Slice(offset, Math.Min(_capacity, rows.Length - offset));
+                    for (int r = 0; r < pass.Length; r++)
+                        AddRow(r, pass[r].Slot, pass[r].Position, pass[r].Position, pass[r].Token, pass[r].Logits, pass[r].Adapter);
+                    int n = Compute(pass.Length);
+                    for (int j = 0; j < n; j++) _logits.Slice((long)j * _m.Sv, _m.Vocab).CopyTo(logits[next++]);
+                }
+            }
         }
 
         // Attention for (row, head) items [part*n/parts, (part+1)*n/parts) of the current layer.
