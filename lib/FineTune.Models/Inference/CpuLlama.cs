@@ -16,12 +16,14 @@ public sealed unsafe partial class CpuLlama : ICausalLm
 
     internal sealed class Layer
     {
-        public required FloatBuffer InputNorm, PostNorm, Qkv, Out, GateUp, Down;
+        public required FloatBuffer InputNorm, PostNorm;
+        public required PanelMatrix Qkv, Out, GateUp, Down;
         public FloatBuffer? QkvBias;
     }
 
     readonly Layer[] _layers;
-    readonly FloatBuffer _embed, _finalNorm, _classifier;
+    readonly FloatBuffer _finalNorm;
+    readonly PanelMatrix _embed, _classifier;
     readonly WorkerPool? _pool;
     readonly object _runGate = new();
     readonly object _ropeGate = new();
@@ -40,10 +42,14 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// <summary>Threads the kernels use (the caller's included).</summary>
     public int Threads { get; }
 
-    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads)
+    /// <summary>Whether the matrices are held as int8 with per-output-channel scales (weight-only quantization).</summary>
+    public bool Int8 { get; }
+
+    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8)
     {
         Config = config;
         Threads = threads;
+        Int8 = int8;
         Dim = config.HiddenSize; Heads = config.NumAttentionHeads; KvHeads = config.NumKeyValueHeads; HeadDim = config.HeadDim;
         Groups = config.KvGroups; QDim = Heads * HeadDim; KvDim = KvHeads * HeadDim; Hidden = config.IntermediateSize;
         Vocab = config.VocabSize; Eps = (float)config.RmsNormEps;
@@ -77,7 +83,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         _pool = threads > 1 ? new WorkerPool(threads) : null;
 
         // Stacks tensors of (rows, cols) vertically into a zero-padded (paddedRows, stride) matrix, stored as panels.
-        FloatBuffer Matrix(int paddedRows, int stride, params (string Name, int Rows, int Cols)[] parts)
+        PanelMatrix Matrix(int paddedRows, int stride, params (string Name, int Rows, int Cols)[] parts)
         {
             var rowMajor = new float[(long)paddedRows * stride];
             long row = 0;
@@ -87,9 +93,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 for (int r = 0; r < rows; r++, row++)
                     values.AsSpan(r * cols, cols).CopyTo(rowMajor.AsSpan((int)(row * stride), cols));
             }
-            var buffer = new FloatBuffer(rowMajor.LongLength);
-            CpuKernels.PackPanels(rowMajor, paddedRows, stride, buffer.Ptr);
-            return buffer;
+            return int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride) : PanelMatrix.Float(rowMajor, paddedRows, stride);
         }
         FloatBuffer Vector(int padded, string name)
         {
@@ -115,7 +119,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// Loads weights by Hugging Face name. <paramref name="tensor"/> may throw (ModelFormatException, KeyNotFoundException)
     /// or return null for a missing name; every tensor is checked against the config before any is converted.
     /// </summary>
-    public static CpuLlama Load(LlamaConfig config, Func<string, TensorData> tensor, int threads = 0)
+    public static CpuLlama Load(LlamaConfig config, Func<string, TensorData> tensor, int threads = 0) =>
+        Load(config, tensor, new CpuLlamaOptions { Threads = threads });
+
+    /// <summary>Loads weights by Hugging Face name with load options (threads, int8).</summary>
+    public static CpuLlama Load(LlamaConfig config, Func<string, TensorData> tensor, CpuLlamaOptions options)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(tensor);
@@ -129,23 +137,25 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             fetched[name] = data;
             return data.Info;
         }
-        return Load(config, Describe, name => fetched.Remove(name, out var data) ? data : tensor(name), threads, "CpuLlama.Load");
+        return Load(config, Describe, name => fetched.Remove(name, out var data) ? data : tensor(name), options, "CpuLlama.Load");
     }
 
     /// <summary>Loads a Hugging Face checkpoint directory opened with <see cref="HfCheckpoint.Open"/>.</summary>
-    public static CpuLlama Load(HfCheckpoint checkpoint, int threads = 0)
+    public static CpuLlama Load(HfCheckpoint checkpoint, int threads = 0) => Load(checkpoint, new CpuLlamaOptions { Threads = threads });
+
+    public static CpuLlama Load(HfCheckpoint checkpoint, CpuLlamaOptions options)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         return Load(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Read,
-            threads, checkpoint.Directory);
+            options, checkpoint.Directory);
     }
 
-    static CpuLlama Load(LlamaConfig config, Func<string, TensorInfo?> describe, Func<string, TensorData> read, int threads, string source)
+    static CpuLlama Load(LlamaConfig config, Func<string, TensorInfo?> describe, Func<string, TensorData> read, CpuLlamaOptions options, string source)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         config.Validate(source);
         LlamaWeights.Check(config, describe, source);
-        return new CpuLlama(config, read, threads == 0 ? Environment.ProcessorCount : threads);
+        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads, options.Int8);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)
@@ -199,7 +209,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     // y (batch, yStride) = x (batch, k) · w (rows, k)^T + bias, split over row blocks of 4.
     sealed class MatMulJob : IParallelWork
     {
-        public float* W, X, Y, Bias;
+        public float* W, X, Y, Bias, Scales;
+        public sbyte* Q;
         public int K, Rows, XStride, YStride, Batch;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -207,7 +218,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         {
             int blocks = Rows / 4;
             int start = (int)((long)blocks * part / parts) * 4, end = (int)((long)blocks * (part + 1) / parts) * 4;
-            CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+            if (Q != null) Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+            else CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
         }
     }
 
@@ -353,7 +365,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits, CpuLoraAdapter? adapter = null)
         {
             _rowBatch[r] = batch; _rowPos[r] = position; _rowRope[r] = ropePosition; _rowLogits[r] = logits; _rowAdapter[r] = adapter;
-            CpuKernels.CopyPanelRow(_m._embed.Ptr, _m.Kd, token, _m.Dim, _x.Ptr + (long)r * _m.Kd);
+            _m._embed.CopyRow(token, _m.Dim, _x.Ptr + (long)r * _m.Kd);
         }
 
         // Runs the activation rows [0, rows) (embeddings already in _x) through the model; logits of the rows flagged in
@@ -418,13 +430,14 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             return n;
         }
 
-        void MatMul(FloatBuffer w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias) =>
-            MatMul(w.Ptr, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr);
+        void MatMul(PanelMatrix w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias) =>
+            MatMul(w.Values, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr, w.Quantized, w.ScalesPtr);
 
-        void MatMul(float* w, int k, int rows, float* x, int xStride, int batch, float* y, int yStride, float* bias)
+        void MatMul(float* w, int k, int rows, float* x, int xStride, int batch, float* y, int yStride, float* bias,
+            sbyte* quantized = null, float* scales = null)
         {
             var job = _matmul;
-            job.W = w; job.K = k; job.Rows = rows; job.X = x; job.XStride = xStride; job.Batch = batch;
+            job.W = w; job.Q = quantized; job.Scales = scales; job.K = k; job.Rows = rows; job.X = x; job.XStride = xStride; job.Batch = batch;
             job.Y = y; job.YStride = yStride; job.Bias = bias;
             _m.Parallel(job, (long)rows * k * batch, rows / 4);
         }

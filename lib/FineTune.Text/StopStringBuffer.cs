@@ -1,8 +1,8 @@
 // Streams text while watching for stop strings: text that could still grow into a stop string is held back until it
 // cannot, so a stop string is never half-printed.
-namespace FineTune.Cli;
+namespace FineTune.Text;
 
-sealed class StopStringBuffer(IReadOnlyList<string> stops)
+public sealed class StopStringBuffer(IReadOnlyList<string> stops)
 {
     string _pending = "";
 

@@ -1,0 +1,159 @@
+// Weight-only int8 for CpuLlama: each matrix row r is stored as round(w / s_r) in [-127, 127] with s_r = max|w_r| / 127
+// (one scale per output channel), in the same 4-row panel layout as the float32 kernels. A product widens the int8
+// values to float32 in registers and applies the scales to the four sums at the end: y_r = s_r · Σ q_ri x_i. Weights
+// take a quarter of the memory; activations, the KV cache and norms stay float32.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace FineTune.Models.Inference;
+
+/// <summary>Options for loading a CpuLlama.</summary>
+public sealed record CpuLlamaOptions
+{
+    /// <summary>Kernel threads, the caller's included (0 = all cores).</summary>
+    public int Threads { get; init; }
+    /// <summary>Hold every matrix (embedding and classifier included) as int8 with per-output-channel scales.</summary>
+    public bool Int8 { get; init; }
+}
+
+/// <summary>A panel-layout matrix: float32, or int8 values with one float32 scale per row.</summary>
+internal sealed unsafe class PanelMatrix
+{
+    readonly FloatBuffer? _float;
+    readonly sbyte[]? _quantized; // pinned
+    readonly FloatBuffer? _scales;
+    readonly int _k;
+
+    PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales) { _k = k; _float = values; _quantized = quantized; _scales = scales; }
+
+    public float* Values => _float is null ? null : _float.Ptr;
+    public sbyte* Quantized => _quantized is null ? null : (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_quantized));
+    public float* ScalesPtr => _scales is null ? null : _scales.Ptr;
+
+    public static PanelMatrix Float(float[] rowMajor, int rows, int k)
+    {
+        var buffer = new FloatBuffer(rowMajor.LongLength);
+        CpuKernels.PackPanels(rowMajor, rows, k, buffer.Ptr);
+        return new PanelMatrix(k, buffer, null, null);
+    }
+
+    public static PanelMatrix Quantize(float[] rowMajor, int rows, int k)
+    {
+        var scales = new FloatBuffer(rows);
+        var q = GC.AllocateArray<sbyte>(rows * k, pinned: true);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = rowMajor.AsSpan(r * k, k);
+            float max = 0;
+            foreach (var v in row) max = MathF.Max(max, MathF.Abs(v));
+            float scale = max == 0 ? 1f : max / 127f;
+            scales.Ptr[r] = scale;
+            for (int g = 0; g < k; g += 8)
+            {
+                long at = PanelIndex(k, r, g);
+                for (int i = 0; i < 8; i++) q[at + i] = (sbyte)Math.Clamp(MathF.Round(row[g + i] / scale), -127, 127);
+            }
+        }
+        return new PanelMatrix(k, null, q, scales);
+    }
+
+    /// <summary>Row r's first n values as float32 (an embedding lookup).</summary>
+    public void CopyRow(int r, int n, float* dst)
+    {
+        if (_float is not null) { CpuKernels.CopyPanelRow(_float.Ptr, _k, r, n, dst); return; }
+        float scale = _scales!.Ptr[r];
+        for (int g = 0; g < n; g += 8)
+        {
+            long at = PanelIndex(_k, r, g);
+            for (int i = 0; i < 8 && g + i < n; i++) dst[g + i] = _quantized![at + i] * scale;
+        }
+    }
+
+    internal static long PanelIndex(int k, int r, int g) => (long)(r / 4) * 4 * k + (long)(g / 8) * 32 + (r % 4) * 8;
+}
+
+internal static unsafe class Int8Kernels
+{
+    /// <summary>y[b, r] = scale[r] · dot(q[r], x[b]) (+ bias[r]) for rows [rowStart, rowEnd); layout as CpuKernels.MatMul.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
+        float* y, int yStride, float* bias)
+    {
+        if (!CpuKernels.Simd512)
+        {
+            for (int r = rowStart; r < rowEnd; r++)
+                for (int b = 0; b < batch; b++)
+                {
+                    float sum = 0;
+                    for (int i = 0; i < k; i++) sum += w[PanelMatrix.PanelIndex(k, r, i / 8 * 8) + i % 8] * x[(long)b * xStride + i];
+                    y[(long)b * yStride + r] = sum * scales[r] + (bias == null ? 0f : bias[r]);
+                }
+            return;
+        }
+        for (int r = rowStart; r < rowEnd; r += 4)
+        {
+            sbyte* panel = w + (long)r * k;
+            float* s = scales + r, br = bias == null ? null : bias + r;
+            int b = 0;
+            for (; b + 4 <= batch; b += 4) Block4x4(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
+            for (; b < batch; b++) Block4x1(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, s, br);
+        }
+    }
+
+    // Rows 0-1 (16 int8) and rows 2-3 of one group of 8 inputs, widened to float32 lanes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Widen(sbyte* p) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(p)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store4(float* y, Vector128<float> sums, float* scales, float* bias)
+    {
+        sums = Sse.Multiply(sums, Sse.LoadVector128(scales));
+        if (bias != null) sums = Sse.Add(sums, Sse.LoadVector128(bias));
+        Sse.Store(y, sums);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4(Vector512<float> r01, Vector512<float> r23)
+    {
+        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(r01.GetLower(), r01.GetUpper()), Avx.HorizontalAdd(r23.GetLower(), r23.GetUpper()));
+        return Sse.Add(abcd.GetLower(), abcd.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x1(sbyte* w, int k, float* x, float* y, float* scales, float* bias)
+    {
+        Vector512<float> a = default, b = default;
+        for (int i = 0; i < k; i += 8, w += 32)
+        {
+            var u = Avx512DQ.BroadcastVector256ToVector512(x + i);
+            a = Avx512F.FusedMultiplyAdd(Widen(w), u, a);
+            b = Avx512F.FusedMultiplyAdd(Widen(w + 16), u, b);
+        }
+        Store4(y, Sum4(a, b), scales, bias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x4(sbyte* w, int k, float* x, int xStride, float* y, int yStride, float* scales, float* bias)
+    {
+        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        for (int i = 0; i < k; i += 8, w += 32)
+        {
+            var v01 = Widen(w); var v23 = Widen(w + 16);
+            var u = Avx512DQ.BroadcastVector256ToVector512(x + i);
+            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0); b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
+            u = Avx512DQ.BroadcastVector256ToVector512(x1 + i);
+            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1); b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
+            u = Avx512DQ.BroadcastVector256ToVector512(x2 + i);
+            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2); b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
+            u = Avx512DQ.BroadcastVector256ToVector512(x3 + i);
+            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3); b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
+        }
+        Store4(y, Sum4(a0, b0), scales, bias);
+        Store4(y + yStride, Sum4(a1, b1), scales, bias);
+        Store4(y + 2 * yStride, Sum4(a2, b2), scales, bias);
+        Store4(y + 3 * yStride, Sum4(a3, b3), scales, bias);
+    }
+}
