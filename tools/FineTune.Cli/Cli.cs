@@ -26,6 +26,7 @@ public static class Cli
             TrainCommand.Create(stdout, stderr),
             PretrainCommand.Create(stdout, stderr),
             RunCommand.Create(stdout, stderr),
+            ServeCommand.Create(stdout),
         };
         foreach (var command in PipelineCommands.Create(stdout, stderr)) root.Subcommands.Add(command);
         var parsed = root.Parse(args);

@@ -1,0 +1,98 @@
+// OpenAI's request and response shapes for /v1/chat/completions, /v1/completions and /v1/models (snake_case JSON),
+// plus vLLM's adapter-loading requests. Polymorphic fields (content, prompt, stop) stay JsonElement and are read by
+// RequestReader, which names the field and what was expected when they are wrong.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FineTune.Serving.Api;
+
+public static class OpenAiJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        NumberHandling = JsonNumberHandling.Strict,
+    };
+}
+
+public sealed class ChatCompletionRequest
+{
+    public string? Model { get; set; }
+    public List<ChatMessageDto>? Messages { get; set; }
+    public int? MaxTokens { get; set; }
+    public int? MaxCompletionTokens { get; set; }
+    public float? Temperature { get; set; }
+    public float? TopP { get; set; }
+    public int? N { get; set; }
+    public bool? Stream { get; set; }
+    public StreamOptionsDto? StreamOptions { get; set; }
+    public JsonElement? Stop { get; set; }
+    public int? Seed { get; set; }
+    public float? FrequencyPenalty { get; set; }
+    public float? PresencePenalty { get; set; }
+    public bool? Logprobs { get; set; }
+    public string? User { get; set; }
+}
+
+public sealed class ChatMessageDto
+{
+    public string? Role { get; set; }
+    public JsonElement? Content { get; set; }
+    public string? Name { get; set; }
+}
+
+public sealed class StreamOptionsDto
+{
+    public bool? IncludeUsage { get; set; }
+}
+
+public sealed class CompletionRequest
+{
+    public string? Model { get; set; }
+    public JsonElement? Prompt { get; set; }
+    public int? MaxTokens { get; set; }
+    public float? Temperature { get; set; }
+    public float? TopP { get; set; }
+    public int? N { get; set; }
+    public bool? Stream { get; set; }
+    public StreamOptionsDto? StreamOptions { get; set; }
+    public JsonElement? Stop { get; set; }
+    public int? Seed { get; set; }
+    public bool? Echo { get; set; }
+    public string? Suffix { get; set; }
+    public int? Logprobs { get; set; }
+    public float? FrequencyPenalty { get; set; }
+    public float? PresencePenalty { get; set; }
+    public string? User { get; set; }
+}
+
+public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+public sealed record AssistantMessage(string Role, string Content);
+public sealed record ChatChoice(int Index, AssistantMessage Message, string FinishReason, object? Logprobs = null);
+public sealed record ChatCompletion(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage,
+    string SystemFingerprint);
+
+public sealed record ChatDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+public sealed record ChatChunkChoice(int Index, ChatDelta Delta, string? FinishReason, object? Logprobs = null);
+public sealed record ChatCompletionChunk(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices,
+    string SystemFingerprint, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
+
+public sealed record TextChoice(string Text, int Index, object? Logprobs, string? FinishReason);
+public sealed record TextCompletion(string Id, string Object, long Created, string Model, IReadOnlyList<TextChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage, string SystemFingerprint);
+
+public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, string? Parent, int MaxModelLen);
+public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
+
+public sealed class LoadLoraAdapterRequest
+{
+    public string? LoraName { get; set; }
+    public string? LoraPath { get; set; }
+}
+
+public sealed record ErrorBody(string Message, string Type, string? Param, string? Code);
+public sealed record ErrorResponse(ErrorBody Error);

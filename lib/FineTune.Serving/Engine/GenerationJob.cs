@@ -1,0 +1,37 @@
+// One sequence to generate: its prompt, sampling settings and adapter going in; its tokens coming out through a
+// channel the HTTP handler reads while the scheduler keeps decoding.
+using System.Diagnostics;
+using System.Threading.Channels;
+using FineTune.Models.Generation;
+using FineTune.Models.Inference;
+
+namespace FineTune.Serving.Engine;
+
+public enum JobEnd { Stop, Length, Cancelled, Failed }
+
+/// <summary>A token, or the end of the sequence (Token is -1 then).</summary>
+public readonly record struct JobEvent(int Token, JobEnd? End = null, Exception? Error = null);
+
+public sealed class GenerationJob
+{
+    readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    public GenerationJob(IReadOnlyList<int> prompt, GenerationOptions options, CpuLoraAdapter? adapter, CancellationToken cancellation)
+    {
+        Prompt = prompt; Options = options; Adapter = adapter; Cancellation = cancellation;
+    }
+
+    public IReadOnlyList<int> Prompt { get; }
+    public GenerationOptions Options { get; }
+    public CpuLoraAdapter? Adapter { get; }
+    public CancellationToken Cancellation { get; }
+    public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
+
+    public ChannelReader<JobEvent> Events => _events.Reader;
+    internal bool Emit(int token) => _events.Writer.TryWrite(new JobEvent(token));
+    internal void End(JobEnd end, Exception? error = null)
+    {
+        _events.Writer.TryWrite(new JobEvent(-1, end, error));
+        _events.Writer.TryComplete();
+    }
+}

@@ -1,0 +1,189 @@
+// Wiring: AddServing registers the catalog, the completion service, keys, rate limits, cache, screen, metrics and the
+// OpenAPI document; MapServing maps the OpenAI-compatible routes (+ vLLM's adapter endpoints), readiness, the OpenAPI
+// document and its interactive page (Scalar). `finetune serve` and the Deployment service both call these two.
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using FineTune.Serving.Api;
+using FineTune.Serving.Engine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+
+namespace FineTune.Serving;
+
+public static class ServingHost
+{
+    public const string RateLimitPolicy = "per-api-key";
+
+    public static IServiceCollection AddServing(this IServiceCollection services, IConfiguration configuration, Func<ServingOptions, ServingOptions>? configure = null)
+    {
+        var options = configuration.GetSection(ServingOptions.Section).Get<ServingOptions>() ?? new ServingOptions();
+        var keys = options.ApiKeys.ToList();
+        if (Environment.GetEnvironmentVariable("FINETUNE_API_KEY") is { Length: > 0 } envKey) keys.Add(envKey);
+        options = options with { ApiKeys = keys };
+        if (configure is not null) options = configure(options);
+        services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new ServingMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton<ModelCatalog>();
+        services.AddSingleton(sp =>
+        {
+            var cache = new ResponseCache(options.ResponseCacheEntries);
+            sp.GetRequiredService<ModelCatalog>().Changed += cache.Invalidate;
+            return cache;
+        });
+        services.TryAddSingleton<IOutputScreen>(new WordListScreen(options.BlockedWords));
+        services.AddSingleton(new ApiKeys(options.ApiKeys));
+        services.AddSingleton<CompletionService>();
+        services.AddOpenApi("serving");
+        services.AddHealthChecks().AddCheck<ModelsLoadedCheck>("models-loaded", tags: ["ready"]);
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.AddPolicy(RateLimitPolicy, http =>
+            {
+                var key = http.Items[ApiKeys.ItemKey] as string ?? "anonymous";
+                if (options.RequestsPerMinute <= 0) return RateLimitPartition.GetNoLimiter(key);
+                return RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = options.RequestsPerMinute,
+                    TokensPerPeriod = 1,
+                    ReplenishmentPeriod = TimeSpan.FromMinutes(1) / options.RequestsPerMinute,
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                });
+            });
+            limiter.OnRejected = async (context, ct) =>
+            {
+                var http = context.HttpContext;
+                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retry))
+                    http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString();
+                var error = new OpenAiError(429, $"Rate limit reached for this API key: {options.RequestsPerMinute} requests per minute. Retry after a short wait.",
+                    "requests", code: "rate_limit_exceeded");
+                await WriteErrorAsync(http, error);
+            };
+        });
+        return services;
+    }
+
+    /// <summary>Maps /v1/models, /v1/chat/completions, /v1/completions, /v1/load_lora_adapter, /v1/unload_lora_adapter, /health/ready, /openapi, /docs.</summary>
+    public static WebApplication MapServing(this WebApplication app, bool allowAdapterLoading = true)
+    {
+        var catalog = app.Services.GetRequiredService<ModelCatalog>();
+        var metrics = app.Services.GetRequiredService<ServingMetrics>();
+        metrics.ObserveLoad(() => catalog.All.Where(m => m.Adapter is null && m.Parent is null)
+            .Select(m => (m.Id, m.Base.Scheduler.QueueLength, m.Base.Scheduler.ActiveSequences)));
+        app.UseRateLimiter();
+
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiKeyAndErrorsFilter).RequireRateLimiting(RateLimitPolicy).WithTags("OpenAI-compatible");
+        v1.MapGet("/models", () => Results.Json(new ModelList("list", catalog.All.Select(Card).ToList()), OpenAiJson.Options))
+            .WithSummary("The served models: base models, adapters (with their parent) and aliases").Produces<ModelList>();
+        v1.MapPost("/chat/completions", (HttpContext http, CompletionService service) => service.ChatAsync(http))
+            .WithSummary("Chat completion (OpenAI shape; stream: true for server-sent events)")
+            .Accepts<ChatCompletionRequest>("application/json").Produces<ChatCompletion>().Produces<ErrorResponse>(400);
+        v1.MapPost("/completions", (HttpContext http, CompletionService service) => service.CompletionsAsync(http))
+            .WithSummary("Text completion (OpenAI shape; stream: true for server-sent events)")
+            .Accepts<CompletionRequest>("application/json").Produces<TextCompletion>().Produces<ErrorResponse>(400);
+        if (allowAdapterLoading)
+        {
+            v1.MapPost("/load_lora_adapter", async (HttpContext http, CancellationToken _) => LoadAdapter(catalog, await ReadAdapterRequestAsync(http)))
+                .Accepts<LoadLoraAdapterRequest>("application/json")
+                .WithSummary("vLLM's runtime adapter loading: {lora_name, lora_path}");
+            v1.MapPost("/unload_lora_adapter", async (HttpContext http, CancellationToken _) => UnloadAdapter(catalog, await ReadAdapterRequestAsync(http)))
+                .Accepts<LoadLoraAdapterRequest>("application/json")
+                .WithSummary("vLLM's runtime adapter unloading: {lora_name}");
+        }
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", o => o.WithTitle("FineTune serving API").AddDocument("serving", "serving", "/openapi/serving.json"));
+        return app;
+    }
+
+    static ModelCard Card(ServedModel m) =>
+        new(m.Id, "model", m.Created.ToUnixTimeSeconds(), "finetune", m.Root, m.Parent, m.Base.Scheduler.MaxSequenceLength);
+
+    static async Task<LoadLoraAdapterRequest> ReadAdapterRequestAsync(HttpContext http)
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<LoadLoraAdapterRequest>(http.Request.Body, OpenAiJson.Options, http.RequestAborted)
+                   ?? throw OpenAiError.Invalid("The request body is null; send {\"lora_name\": ..., \"lora_path\": ...}.");
+        }
+        catch (JsonException e) { throw OpenAiError.Invalid($"We could not parse the JSON body of your request: {e.Message}"); }
+    }
+
+    static IResult LoadAdapter(ModelCatalog catalog, LoadLoraAdapterRequest request)
+    {
+        if (string.IsNullOrWhiteSpace(request.LoraName) || string.IsNullOrWhiteSpace(request.LoraPath))
+            throw OpenAiError.Invalid("Both 'lora_name' and 'lora_path' must be provided.", string.IsNullOrWhiteSpace(request.LoraName) ? "lora_name" : "lora_path");
+        if (catalog.TryResolve(request.LoraName, out _))
+            throw OpenAiError.Invalid($"The lora adapter '{request.LoraName}' has already been loaded.", "lora_name");
+        var parent = catalog.All.FirstOrDefault(m => m.Adapter is null && m.Parent is null)
+                     ?? throw new OpenAiError(503, "No base model is loaded yet.", "server_error");
+        if (!Directory.Exists(request.LoraPath) || !File.Exists(Path.Combine(request.LoraPath, "adapter_config.json")))
+            throw OpenAiError.Invalid($"No PEFT adapter at '{request.LoraPath}' (expected adapter_config.json and adapter_model.safetensors).", "lora_path");
+        try { catalog.AddAdapter(request.LoraName, parent.Id, request.LoraPath); }
+        catch (FineTune.Models.ModelFormatException e) { throw OpenAiError.Invalid(e.Message, "lora_path"); }
+        return Results.Text($"Success: LoRA adapter '{request.LoraName}' added successfully.");
+    }
+
+    static IResult UnloadAdapter(ModelCatalog catalog, LoadLoraAdapterRequest request)
+    {
+        if (string.IsNullOrWhiteSpace(request.LoraName)) throw OpenAiError.Invalid("'lora_name' must be provided.", "lora_name");
+        if (!catalog.TryResolve(request.LoraName, out var model) || model.Adapter is null)
+            throw new OpenAiError(404, $"The lora adapter '{request.LoraName}' cannot be found.", param: "lora_name", code: "model_not_found");
+        catalog.Remove(request.LoraName);
+        return Results.Text($"Success: LoRA adapter '{request.LoraName}' removed successfully.");
+    }
+
+    // Every /v1 request: the API key first, then any OpenAiError (or bad JSON binding) as OpenAI's error shape.
+    static async ValueTask<object?> ApiKeyAndErrorsFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var keys = http.RequestServices.GetRequiredService<ApiKeys>();
+        var (name, error) = keys.Check(http.Request);
+        if (error is not null) { await WriteErrorAsync(http, error); return Results.Empty; }
+        http.Items[ApiKeys.ItemKey] = name;
+        try
+        {
+            return await next(context);
+        }
+        catch (OpenAiError e) when (!http.Response.HasStarted)
+        {
+            await WriteErrorAsync(http, e);
+            return Results.Empty;
+        }
+        catch (BadHttpRequestException e) when (!http.Response.HasStarted)
+        {
+            await WriteErrorAsync(http, new OpenAiError(e.StatusCode == 413 ? 413 : 400, $"We could not parse the request: {e.Message}"));
+            return Results.Empty;
+        }
+        catch (Exception e) when (!http.Response.HasStarted && e is not OperationCanceledException)
+        {
+            http.RequestServices.GetRequiredService<ILogger<CompletionService>>().LogError(e, "request failed");
+            await WriteErrorAsync(http, OpenAiError.Server("The server had an error while processing your request."));
+            return Results.Empty;
+        }
+    }
+
+    internal static async Task WriteErrorAsync(HttpContext http, OpenAiError error)
+    {
+        http.RequestServices.GetService<ServingMetrics>()?.RecordError(error.Type, error.Status);
+        http.Response.StatusCode = error.Status;
+        http.Response.ContentType = "application/json";
+        await http.Response.WriteAsync(JsonSerializer.Serialize(error.Body, OpenAiJson.Options));
+    }
+
+    sealed class ModelsLoadedCheck(ModelCatalog catalog) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(catalog.IsEmpty ? HealthCheckResult.Unhealthy("no model loaded yet") : HealthCheckResult.Healthy($"{catalog.All.Count} models"));
+    }
+}

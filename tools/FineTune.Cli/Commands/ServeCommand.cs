@@ -1,0 +1,72 @@
+// finetune serve MODEL [--adapter NAME=DIR …] [--port N] [--api-key KEY]: the OpenAI-compatible server over one model.
+using System.CommandLine;
+using FineTune.Serving;
+using FineTune.Serving.Api;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FineTune.Cli.Commands;
+
+static class ServeCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var model = new Argument<string>("model") { Description = "Hugging Face model directory (config.json, *.safetensors, tokenizer files) or llama2.c .bin" };
+        var adapters = new Option<string[]>("--adapter") { Description = "Serve a PEFT LoRA adapter over the model as NAME=DIR (repeatable)" };
+        var name = new Option<string?>("--name") { Description = "The base model's name in the API (default: the directory name)" };
+        var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 8000 };
+        var keys = new Option<string[]>("--api-key") { Description = "Accepted API key (repeatable; also Serving__ApiKeys__0 or FINETUNE_API_KEY). None given: one is generated and printed" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file or directory, when the model has none beside it" };
+        var int8 = new Option<bool>("--int8") { Description = "Weight-only int8 quantization (per-channel scales)" };
+        var threads = new Option<int>("--threads") { Description = "Kernel threads (0 = all cores)" };
+        var batch = new Option<int?>("--max-batch") { Description = "Sequences decoded together (default 16)" };
+        var queue = new Option<int?>("--max-queue") { Description = "Waiting requests before 429 (default 64)" };
+        var rpm = new Option<int?>("--requests-per-minute") { Description = "Per-key rate limit (default 600; 0 = none)" };
+        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")
+        {
+            model, adapters, name, host, port, keys, tokenizer, int8, threads, batch, queue, rpm,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var adapterMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var entry in parse.GetValue(adapters) ?? [])
+            {
+                var at = entry.IndexOf('=');
+                if (at <= 0 || at == entry.Length - 1) throw new ArgumentException($"--adapter '{entry}': expected NAME=DIR, e.g. --adapter support=runs/support/adapter.");
+                adapterMap[entry[..at]] = entry[(at + 1)..];
+            }
+            var given = (parse.GetValue(keys) ?? []).ToList();
+            string? generated = null;
+            bool configured = given.Count > 0 || Environment.GetEnvironmentVariable("FINETUNE_API_KEY") is { Length: > 0 }
+                              || Environment.GetEnvironmentVariable("Serving__ApiKeys__0") is { Length: > 0 };
+            if (!configured) given.Add(generated = ApiKeys.Generate());
+            var url = $"http://{parse.GetValue(host)}:{parse.GetValue(port)}";
+            var app = StandaloneServer.Build(new StandaloneSettings
+            {
+                ModelPath = parse.GetValue(model)!,
+                Name = parse.GetValue(name),
+                Adapters = adapterMap,
+                TokenizerPath = parse.GetValue(tokenizer),
+                Url = url,
+                Configure = o => o with
+                {
+                    ApiKeys = [.. o.ApiKeys, .. given],
+                    Int8 = parse.GetValue(int8) || o.Int8,
+                    Threads = parse.GetValue(threads) is var t and > 0 ? t : o.Threads,
+                    MaxBatchSize = parse.GetValue(batch) ?? o.MaxBatchSize,
+                    MaxQueueLength = parse.GetValue(queue) ?? o.MaxQueueLength,
+                    RequestsPerMinute = parse.GetValue(rpm) ?? o.RequestsPerMinute,
+                },
+            });
+            await app.StartAsync(ct);
+            var served = app.Services.GetRequiredService<FineTune.Serving.Engine.ModelCatalog>().All;
+            await stdout.WriteLineAsync($"serving {string.Join(", ", served.Select(m => m.Parent is null ? m.Id : $"{m.Id} (adapter over {m.Parent})"))} at {url}/v1");
+            await stdout.WriteLineAsync($"API reference: {url}/docs   readiness: {url}/health/ready");
+            if (generated is not null) await stdout.WriteLineAsync($"API key (generated; pass --api-key to choose one): {generated}");
+            try { await Task.Delay(Timeout.Infinite, ct); } catch (OperationCanceledException) { }
+            await app.StopAsync(CancellationToken.None);
+            return 0;
+        });
+        return command;
+    }
+}
