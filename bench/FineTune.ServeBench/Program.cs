@@ -1,0 +1,166 @@
+// Serving throughput and latency: the server in this process (2 kernel threads), concurrent streaming clients on
+// loopback, the stories15M shape (random weights, Llama 2 tokenizer from ../shared), /v1/completions with
+// temperature 0.8, 128 new tokens a request. Reports aggregate tokens/s and p50/p95 time to first token at 1, 4 and 16
+// clients, float32 and int8, and int8's perplexity delta on held-out text of the tiny base model when it is cached.
+// Run: dotnet run -c Release --project bench/FineTune.ServeBench -- [--out bench/results/serve.json] [--rounds 3]
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Benchmarks;
+using FineTune.Models;
+using FineTune.Models.Checkpoints;
+using FineTune.Models.Inference;
+using FineTune.Serving;
+using FineTune.Text;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+string output = BenchEnvironment.Arg(args, "--out", Path.Combine(BenchEnvironment.RepoRoot(), "bench", "results", "serve.json"));
+int rounds = int.Parse(BenchEnvironment.Arg(args, "--rounds", "3"));
+const int NewTokens = 128;
+var shared = Path.GetFullPath(Path.Combine(BenchEnvironment.RepoRoot(), "..", "shared", "data", "models", "llama2-tokenizer", "tokenizer.model"));
+if (!File.Exists(shared)) { Console.Error.WriteLine($"needs the Llama 2 tokenizer at {shared}"); return 1; }
+
+var dir = Path.Combine(Path.GetTempPath(), "serve-bench-stories15M");
+Directory.CreateDirectory(dir);
+var config = new LlamaConfig
+{
+    HiddenSize = 288, IntermediateSize = 768, NumHiddenLayers = 6, NumAttentionHeads = 6, NumKeyValueHeads = 6,
+    VocabSize = 32000, MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, TieWordEmbeddings = true, BosTokenId = 1, EosTokenIds = [2],
+};
+if (!File.Exists(Path.Combine(dir, "config.json")))
+{
+    var tensors = LlamaWeights.Random(config, seed: 15);
+    var byName = tensors.ToDictionary(t => t.Name);
+    HfCheckpoint.Save(dir, config, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
+    File.Copy(shared, Path.Combine(dir, "tokenizer.model"), overwrite: true);
+}
+
+var results = new JsonArray();
+foreach (bool int8 in new[] { false, true })
+{
+    var app = StandaloneServer.Build(new StandaloneSettings
+    {
+        ModelPath = dir, Name = "stories15M", Url = "http://127.0.0.1:0",
+        Configure = o => o with { Threads = 2, Int8 = int8, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
+        Logging = l => l.SetMinimumLevel(LogLevel.Warning),
+    });
+    await app.StartAsync();
+    var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    using var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromMinutes(5) };
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-key");
+    await RequestAsync(http, 0); // warm-up: JIT, kernels
+    foreach (int clients in new[] { 1, 4, 16 })
+    {
+        var timer = Stopwatch.StartNew();
+        var per = await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var list = new List<(double Ttft, int Tokens)>();
+            for (int r = 0; r < rounds; r++) list.Add(await RequestAsync(http, c * 1000 + r));
+            return list;
+        }));
+        double seconds = timer.Elapsed.TotalSeconds;
+        var all = per.SelectMany(x => x).ToList();
+        var ttft = all.Select(x => x.Ttft).Order().ToList();
+        double tps = all.Sum(x => x.Tokens) / seconds;
+        results.Add(new JsonObject
+        {
+            ["model"] = "stories15M-shape (random weights)", ["weights"] = int8 ? "int8" : "float32", ["clients"] = clients,
+            ["requests"] = all.Count, ["new_tokens_per_request"] = NewTokens, ["seconds"] = Math.Round(seconds, 2),
+            ["aggregate_tokens_per_second"] = Math.Round(tps, 1),
+            ["ttft_p50_ms"] = Math.Round(Percentile(ttft, 0.5) * 1000, 1), ["ttft_p95_ms"] = Math.Round(Percentile(ttft, 0.95) * 1000, 1),
+        });
+        Console.WriteLine($"{(int8 ? "int8" : "fp32"),-5} {clients,2} clients: {tps,8:N0} tok/s  TTFT p50 {Percentile(ttft, 0.5) * 1000,6:N0} ms  p95 {Percentile(ttft, 0.95) * 1000,6:N0} ms");
+    }
+    await app.StopAsync();
+    await app.DisposeAsync();
+}
+
+// int8's accuracy cost on a trained model: the tiny base model `finetune pretrain` builds, on held-out text.
+var accuracy = Int8Perplexity();
+var report = new JsonObject
+{
+    ["benchmark"] = "serving: concurrent streaming /v1/completions on loopback",
+    ["date"] = DateTime.UtcNow.ToString("O"),
+    ["machine"] = new JsonObject
+    {
+        ["processors"] = Environment.ProcessorCount, ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+        ["avx512"] = System.Runtime.Intrinsics.X86.Avx512F.IsSupported,
+    },
+    ["method"] = $"server and clients in one process, 2 kernel threads; each client sends {rounds} streaming requests back to back " +
+                 $"(prompt of ~20 tokens, {NewTokens} new tokens, temperature 0.8, seed per request); TTFT = request sent to first text chunk; " +
+                 "aggregate = all completion tokens / wall time of the level; one warm-up request first",
+    ["anchor"] = "a plain C float32 implementation (llama2.c-style) does about 600 tokens/s for one stream on this machine; target at 16 clients: >= 3000 tokens/s, p95 TTFT < 1 s",
+    ["results"] = results,
+    ["int8_accuracy"] = accuracy,
+};
+File.WriteAllText(output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+Console.WriteLine($"wrote {output}");
+return 0;
+
+static async Task<(double Ttft, int Tokens)> RequestAsync(HttpClient http, int seed)
+{
+    var body = new
+    {
+        model = "stories15M", prompt = "Once upon a time, there was a little girl named Lily who loved to play in the park with her dog.",
+        max_tokens = NewTokens, temperature = 0.8, seed, stream = true, stream_options = new { include_usage = true },
+    };
+    var start = Stopwatch.GetTimestamp();
+    using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = JsonContent.Create(body) };
+    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    response.EnsureSuccessStatusCode();
+    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+    double ttft = -1;
+    int tokens = 0;
+    while (await reader.ReadLineAsync() is { } line)
+    {
+        // Kept light so the load generator takes little of the CPU it shares with the server: only the usage chunk is parsed.
+        if (!line.StartsWith("data: ") || line == "data: [DONE]") continue;
+        if (ttft < 0) ttft = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        if (line.Contains("\"choices\":[]")) tokens = JsonDocument.Parse(line[6..]).RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+    }
+    return (ttft, tokens);
+}
+
+static double Percentile(List<double> sorted, double q) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(q * sorted.Count) - 1)];
+
+static JsonNode Int8Perplexity()
+{
+    var root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "finetune", "base-models");
+    var model = Directory.Exists(root) ? Directory.GetDirectories(root).FirstOrDefault(d => File.Exists(Path.Combine(d, "config.json"))) : null;
+    if (model is null) return new JsonObject { ["skipped"] = $"no tiny base model under {root} (run `finetune pretrain` once)" };
+    var tokenizer = TokenizerLoader.Load(model);
+    var text = FineTune.Data.Demo.PretrainCorpus.Generate(seed: 424242, targetBytes: 24_000).ToList(); // a seed the pre-training never used
+    double Ppl(bool int8)
+    {
+        using var checkpoint = HfCheckpoint.Open(model);
+        using var lm = CpuLlama.Load(checkpoint, new CpuLlamaOptions { Threads = 2, Int8 = int8 });
+        double nll = 0; int count = 0;
+        foreach (var doc in text)
+        {
+            var ids = tokenizer.Encode(doc, addBos: true).Take(lm.Config.MaxPositionEmbeddings).ToList();
+            var logits = lm.Forward(ids);
+            for (int t = 0; t + 1 < ids.Count; t++)
+            {
+                var row = logits[t];
+                double max = row.Max(), sum = row.Sum(v => Math.Exp(v - max));
+                nll -= row[ids[t + 1]] - max - Math.Log(sum);
+                count++;
+            }
+        }
+        return Math.Exp(nll / count);
+    }
+    double p32 = Ppl(false), p8 = Ppl(true);
+    Console.WriteLine($"perplexity on held-out text: float32 {p32:F4}, int8 {p8:F4} ({(p8 - p32) / p32:+0.00%;-0.00%})");
+    return new JsonObject
+    {
+        ["model"] = Path.GetFileName(model), ["held_out_documents"] = text.Count,
+        ["perplexity_float32"] = Math.Round(p32, 4), ["perplexity_int8"] = Math.Round(p8, 4),
+        ["relative_delta"] = Math.Round((p8 - p32) / p32, 5),
+    };
+}
