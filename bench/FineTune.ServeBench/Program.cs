@@ -21,6 +21,10 @@ using Microsoft.Extensions.Logging;
 
 string output = BenchEnvironment.Arg(args, "--out", Path.Combine(BenchEnvironment.RepoRoot(), "bench", "results", "serve.json"));
 int rounds = int.Parse(BenchEnvironment.Arg(args, "--rounds", "3"));
+int[] levels = BenchEnvironment.Arg(args, "--clients", "1,4,16").Split(',').Select(int.Parse).ToArray();
+bool[] weightKinds = BenchEnvironment.Arg(args, "--weights", "float32,int8").Split(',').Select(w => w == "int8").ToArray();
+bool skipAccuracy = args.Contains("--no-accuracy");
+int threads = int.Parse(BenchEnvironment.Arg(args, "--threads", "2"));
 const int NewTokens = 128;
 var shared = Path.GetFullPath(Path.Combine(BenchEnvironment.RepoRoot(), "..", "shared", "data", "models", "llama2-tokenizer", "tokenizer.model"));
 if (!File.Exists(shared)) { Console.Error.WriteLine($"needs the Llama 2 tokenizer at {shared}"); return 1; }
@@ -41,12 +45,20 @@ if (!File.Exists(Path.Combine(dir, "config.json")))
 }
 
 var results = new JsonArray();
-foreach (bool int8 in new[] { false, true })
+// The server's own step measurements: how much of the wall time the engine is busy, and how full its batches are.
+double stepSeconds = 0; long steps = 0, sequences = 0;
+using var listener = new System.Diagnostics.Metrics.MeterListener();
+listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == ServingMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
+listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { if (instrument.Name == "serving.step_duration") { stepSeconds += value; steps++; } });
+listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => { if (instrument.Name == "serving.batch_size") sequences += value; });
+listener.Start();
+
+foreach (bool int8 in weightKinds)
 {
     var app = StandaloneServer.Build(new StandaloneSettings
     {
         ModelPath = dir, Name = "stories15M", Url = "http://127.0.0.1:0",
-        Configure = o => o with { Threads = 2, Int8 = int8, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
+        Configure = o => o with { Threads = threads, Int8 = int8, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
         Logging = l => l.SetMinimumLevel(LogLevel.Warning),
     });
     await app.StartAsync();
@@ -54,8 +66,9 @@ foreach (bool int8 in new[] { false, true })
     using var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromMinutes(5) };
     http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-key");
     await RequestAsync(http, 0); // warm-up: JIT, kernels
-    foreach (int clients in new[] { 1, 4, 16 })
+    foreach (int clients in levels)
     {
+        stepSeconds = 0; steps = 0; sequences = 0;
         var timer = Stopwatch.StartNew();
         var per = await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
         {
@@ -73,7 +86,10 @@ foreach (bool int8 in new[] { false, true })
             ["requests"] = all.Count, ["new_tokens_per_request"] = NewTokens, ["seconds"] = Math.Round(seconds, 2),
             ["aggregate_tokens_per_second"] = Math.Round(tps, 1),
             ["ttft_p50_ms"] = Math.Round(Percentile(ttft, 0.5) * 1000, 1), ["ttft_p95_ms"] = Math.Round(Percentile(ttft, 0.95) * 1000, 1),
+            ["engine_busy_fraction"] = Math.Round(stepSeconds / seconds, 3), ["mean_step_ms"] = Math.Round(stepSeconds / Math.Max(1, steps) * 1000, 2),
+            ["mean_batch_size"] = Math.Round((double)sequences / Math.Max(1, steps), 2),
         });
+        Console.WriteLine($"      engine busy {stepSeconds / seconds:P0}, {steps} steps of {stepSeconds / Math.Max(1, steps) * 1000:F2} ms, mean batch {(double)sequences / Math.Max(1, steps):F1}");
         Console.WriteLine($"{(int8 ? "int8" : "fp32"),-5} {clients,2} clients: {tps,8:N0} tok/s  TTFT p50 {Percentile(ttft, 0.5) * 1000,6:N0} ms  p95 {Percentile(ttft, 0.95) * 1000,6:N0} ms");
     }
     await app.StopAsync();
@@ -81,7 +97,7 @@ foreach (bool int8 in new[] { false, true })
 }
 
 // int8's accuracy cost on a trained model: the tiny base model `finetune pretrain` builds, on held-out text.
-var accuracy = Int8Perplexity();
+var accuracy = skipAccuracy ? new JsonObject { ["skipped"] = "--no-accuracy" } : Int8Perplexity();
 var report = new JsonObject
 {
     ["benchmark"] = "serving: concurrent streaming /v1/completions on loopback",
