@@ -28,6 +28,8 @@ public static class Extensions
     // The pipeline's meter and ActivitySource (FineTune.Pipeline.PipelineTelemetry.Name): stage durations, queue lag,
     // finished runs, evaluation scores; the training job's span, which continues the run's trace.
     public const string PipelineTelemetryName = "FineTune.Pipeline";
+    // lib/FineTune.Serving's meter and ActivitySource (ServingMetrics.MeterName).
+    public const string ServingTelemetryName = "FineTune.Serving";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -58,12 +60,12 @@ public static class Extensions
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName, PipelineTelemetryName)
+                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName, PipelineTelemetryName, ServingTelemetryName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation())
             .WithTracing(tracing => tracing
-                .AddSource(serviceName, MassTransitTelemetryName, PipelineTelemetryName)
+                .AddSource(serviceName, MassTransitTelemetryName, PipelineTelemetryName, ServingTelemetryName)
                 // Orchestrator probes hit the health endpoints every few seconds; tracing them buries real requests.
                 .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context =>
                     !context.Request.Path.StartsWithSegments(HealthEndpointPath)

@@ -23,6 +23,8 @@ public enum PipelineStages
 {
     None = 0, Ingestion = 1, Tokenization = 2, Training = 4, Evaluation = 8, Deployment = 16,
     All = Ingestion | Tokenization | Training | Evaluation | Deployment,
+    /// <summary>The OpenAI-compatible endpoint behind the registry's aliases (the Deployment service hosts it; needs AddServing).</summary>
+    Serving = 32,
 }
 
 /// <summary>Where messages travel: RabbitMQ (<see cref="RabbitMqUri"/> set) or in memory (one process).</summary>
@@ -92,6 +94,13 @@ public static class PipelineRegistration
                 services.AddHostedService(sp => sp.GetRequiredService<BucketWatcher>());
         }
         if (stages.HasFlag(PipelineStages.Training)) services.AddHostedService<TrainingWorker>();
+        if (stages.HasFlag(PipelineStages.Serving))
+        {
+            if (!services.Any(d => d.ServiceType == typeof(FineTune.Serving.Engine.ModelCatalog)))
+                FineTune.Serving.ServingHost.AddServing(services, configuration);
+            services.AddSingleton<Serving.RegistryServing>();
+            services.AddHostedService(sp => sp.GetRequiredService<Serving.RegistryServing>());
+        }
         var rabbit = configuration.GetSection(MessagingOptions.Section)["RabbitMqUri"];
         services.AddMassTransit(x =>
         {
@@ -128,6 +137,11 @@ public static class PipelineRegistration
                 x.AddConsumer<PromoteModelConsumer>();
                 x.AddConsumer<RollBackDeploymentConsumer>();
                 x.AddConsumer<StageFaultConsumer<EvaluationCompleted>>();
+            }
+            if (stages.HasFlag(PipelineStages.Serving))
+            {
+                x.AddConsumer<Serving.ModelPromotedServingConsumer>();
+                x.AddConsumer<Serving.ModelRolledBackServingConsumer>();
             }
             x.AddConfigureEndpointsCallback((context, _, endpoint) =>
             {

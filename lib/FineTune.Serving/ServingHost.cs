@@ -12,7 +12,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
@@ -44,7 +43,6 @@ public static class ServingHost
         services.AddSingleton(new ApiKeys(options.ApiKeys));
         services.AddSingleton<CompletionService>();
         services.AddOpenApi("serving");
-        services.AddHealthChecks().AddCheck<ModelsLoadedCheck>("models-loaded", tags: ["ready"]);
         services.AddRateLimiter(limiter =>
         {
             limiter.AddPolicy(RateLimitPolicy, http =>
@@ -74,7 +72,8 @@ public static class ServingHost
     }
 
     /// <summary>Maps /v1/models, /v1/chat/completions, /v1/completions, /v1/load_lora_adapter, /v1/unload_lora_adapter, /health/ready, /openapi, /docs.</summary>
-    public static WebApplication MapServing(this WebApplication app, bool allowAdapterLoading = true)
+    /// <param name="hostMapsOpenApi">the host maps /openapi/{documentName}.json itself (the pipeline services do); the serving document is served there too</param>
+    public static WebApplication MapServing(this WebApplication app, bool allowAdapterLoading = true, bool hostMapsOpenApi = false)
     {
         var catalog = app.Services.GetRequiredService<ModelCatalog>();
         var metrics = app.Services.GetRequiredService<ServingMetrics>();
@@ -100,8 +99,12 @@ public static class ServingHost
                 .Accepts<LoadLoraAdapterRequest>("application/json")
                 .WithSummary("vLLM's runtime adapter unloading: {lora_name}");
         }
-        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
-        app.MapOpenApi("/openapi/{documentName}.json");
+        // Ready only when a model is loaded. Its own route (not a health check), so a host's /health stays about the
+        // host: a Deployment service with nothing promoted yet is healthy but not ready to serve.
+        app.MapGet("/health/ready", () => catalog.IsEmpty
+            ? Results.Text("no model loaded yet", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text($"ready: {catalog.All.Count} models")).ExcludeFromDescription();
+        if (!hostMapsOpenApi) app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs", o => o.WithTitle("FineTune serving API").AddDocument("serving", "serving", "/openapi/serving.json"));
         return app;
     }
@@ -179,11 +182,5 @@ public static class ServingHost
         http.Response.StatusCode = error.Status;
         http.Response.ContentType = "application/json";
         await http.Response.WriteAsync(JsonSerializer.Serialize(error.Body, OpenAiJson.Options));
-    }
-
-    sealed class ModelsLoadedCheck(ModelCatalog catalog) : IHealthCheck
-    {
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-            Task.FromResult(catalog.IsEmpty ? HealthCheckResult.Unhealthy("no model loaded yet") : HealthCheckResult.Healthy($"{catalog.All.Count} models"));
     }
 }

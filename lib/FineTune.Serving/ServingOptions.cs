@@ -33,6 +33,8 @@ public sealed record ServingOptions
 
     /// <summary>Entries of the exact-match cache for deterministic requests; 0 turns it off.</summary>
     public int ResponseCacheEntries { get; init; } = 1024;
+    /// <summary>Behind the registry (Deployment service): seconds between reconciliations of served names with the aliases.</summary>
+    public int RegistryPollSeconds { get; init; } = 30;
     /// <summary>Words (case-insensitive, whole words) that stop a response: finish_reason "content_filter".</summary>
     public IReadOnlyList<string> BlockedWords { get; init; } = [];
 }

@@ -1,15 +1,18 @@
 // The Deployment service: the model registry's aliases — promotion through the gate, manual promote of a passing
-// version, rollback — and ModelPromoted for serving (lib/FineTune.Pipeline/Deployment). HTTP: /models.
+// version, rollback — and the OpenAI-compatible endpoint that serves them (lib/FineTune.Pipeline/Deployment,
+// lib/FineTune.Pipeline/Serving, lib/FineTune.Serving). HTTP: /models, /v1/….
 using FineTune.Pipeline;
 using FineTune.Pipeline.Hosting;
+using FineTune.Serving;
 using FineTune.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddPipelineService(PipelineStages.Deployment);
+builder.AddPipelineService(PipelineStages.Deployment | PipelineStages.Serving);
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapPipelineRuns();
 app.MapModelRegistry();
+app.MapServing(allowAdapterLoading: false, hostMapsOpenApi: true); // adapters come from the registry here
 app.Run();
