@@ -44,6 +44,32 @@ if (!File.Exists(Path.Combine(dir, "config.json")))
     File.Copy(shared, Path.Combine(dir, "tokenizer.model"), overwrite: true);
 }
 
+double stepSeconds0 = 0; long steps0 = 0;
+using var listener0 = new System.Diagnostics.Metrics.MeterListener();
+listener0.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == ServingMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
+listener0.SetMeasurementEventCallback<double>((instrument, value, _, _) => { if (instrument.Name == "serving.step_duration") { stepSeconds0 += value; steps0++; } });
+listener0.Start();
+if (args.Contains("--no-host"))
+{
+    // The scheduler alone, without a web host in the process.
+    using var m = new ServingMetrics();
+    using var loaded = FineTune.Serving.Engine.LoadedModel.Load(dir, new ServingOptions { Threads = threads, Int8 = args.Contains("--int8") }, m,
+        Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+    var prompt0 = loaded.Tokenizer.Encode("Once upon a time, there was a little girl named Lily who loved to play in the park with her dog.", addBos: true);
+    for (int round = 0; round < 3; round++)
+    {
+        stepSeconds0 = 0; steps0 = 0;
+        var t0 = Stopwatch.StartNew();
+        var jobs0 = Enumerable.Range(0, 16).Select(i => new FineTune.Serving.Engine.GenerationJob(prompt0,
+            new FineTune.Models.Generation.GenerationOptions { MaxNewTokens = NewTokens, Temperature = 0.8f, Seed = i }, null, CancellationToken.None)).ToList();
+        foreach (var job in jobs0) loaded.Scheduler.TryEnqueue(job);
+        int total0 = 0;
+        foreach (var job in jobs0) await foreach (var e in job.Events.ReadAllAsync()) if (e.End is null) total0++;
+        Console.WriteLine($"no host: {total0 / t0.Elapsed.TotalSeconds:N0} tok/s, {steps0} steps of {stepSeconds0 / Math.Max(1, steps0) * 1000:F2} ms");
+    }
+    return 0;
+}
+
 var results = new JsonArray();
 // The server's own step measurements: how much of the wall time the engine is busy, and how full its batches are.
 double stepSeconds = 0; long steps = 0, sequences = 0;
@@ -65,7 +91,29 @@ foreach (bool int8 in weightKinds)
     var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
     using var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromMinutes(5) };
     http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-key");
-    await RequestAsync(http, 0); // warm-up: JIT, kernels
+    // Warm-up: the first seconds of a .NET server are spent tiering up its hot paths (HTTP, JSON, channels) — the JIT
+    // thread took a fifth of the CPU in a profile of an unwarmed run. 16 concurrent streams first, then measure.
+    await Task.WhenAll(Enumerable.Range(0, 16).Select(c => RequestAsync(http, -1 - c)));
+    await Task.WhenAll(Enumerable.Range(0, 16).Select(c => RequestAsync(http, -100 - c)));
+    if (args.Contains("--direct"))
+    {
+        // The scheduler without HTTP: 16 jobs straight into the batch, to tell engine time from serving overhead.
+        var served = app.Services.GetRequiredService<FineTune.Serving.Engine.ModelCatalog>().All.First();
+        var prompt = served.Base.Tokenizer.Encode("Once upon a time, there was a little girl named Lily who loved to play in the park with her dog.", addBos: true);
+        stepSeconds = 0; steps = 0; sequences = 0;
+        var t0 = Stopwatch.StartNew();
+        var jobs = Enumerable.Range(0, 16 * rounds).Select(i => new FineTune.Serving.Engine.GenerationJob(prompt,
+            new FineTune.Models.Generation.GenerationOptions { MaxNewTokens = NewTokens, Temperature = 0.8f, Seed = i }, null, CancellationToken.None)).ToList();
+        int total = 0;
+        foreach (var chunk in jobs.Chunk(16))
+        {
+            foreach (var job in chunk) served.Base.Scheduler.TryEnqueue(job);
+            if (args.Contains("--quiet-consumer"))
+                while (served.Base.Scheduler.ActiveSequences > 0 || served.Base.Scheduler.QueueLength > 0) await Task.Delay(20);
+            foreach (var job in chunk) await foreach (var e in job.Events.ReadAllAsync()) if (e.End is null) total++;
+        }
+        Console.WriteLine($"direct: {total / t0.Elapsed.TotalSeconds:N0} tok/s, {steps} steps of {stepSeconds / Math.Max(1, steps) * 1000:F2} ms, mean batch {(double)sequences / Math.Max(1, steps):F1}");
+    }
     foreach (int clients in levels)
     {
         stepSeconds = 0; steps = 0; sequences = 0;

@@ -35,15 +35,24 @@ public sealed class Sampler(GenerationOptions options)
         {
             var scaled = _scratch.Length == logits.Length ? _scratch : _scratch = new float[logits.Length];
             float max = TensorPrimitives.Max(logits);
+            float inverseT = 1f / options.Temperature;
             TensorPrimitives.Subtract(logits, max, scaled);
-            TensorPrimitives.Multiply(scaled, 1f / options.Temperature, scaled);
+            TensorPrimitives.Multiply(scaled, inverseT, scaled);
             TensorPrimitives.Exp(scaled, scaled);
             if (options.TopP >= 1f)
             {
-                // Draw directly over the whole vocabulary.
+                // Draw directly over the whole vocabulary: find the block of the draw by block sums, then the id in it.
+                const int Block = 512;
                 double sum = TensorPrimitives.Sum(scaled);
                 double target = _random.NextDouble() * sum;
-                for (int i = 0; i < scaled.Length; i++)
+                int start = 0;
+                for (; start + Block < scaled.Length; start += Block)
+                {
+                    double block = TensorPrimitives.Sum(scaled.AsSpan(start, Block));
+                    if (target <= block) break;
+                    target -= block;
+                }
+                for (int i = start; i < scaled.Length; i++)
                 {
                     target -= scaled[i];
                     if (target <= 0) return i;

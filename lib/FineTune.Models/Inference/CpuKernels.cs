@@ -438,20 +438,46 @@ internal static unsafe class CpuKernels
 
         if (Simd && headDim % 8 == 0)
         {
-            for (int i = 0; i < headDim; i += 8)
+            // Four 8-wide slices of the head at a time, positions in the inner loop: each value row is read once per
+            // 32 dimensions and each weight broadcast once per slice group.
+            var vinv = Vector256.Create(inv);
+            int i = 0;
+            for (; i + 32 <= headDim; i += 32)
             {
                 float* v = values + i;
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                int t = 0;
-                for (; t + 4 <= n; t += 4, v += 4L * stride)
+                for (int t = 0; t < n; t++, v += stride)
                 {
-                    a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), Avx.LoadVector256(v), a0);
-                    a1 = Fma.MultiplyAdd(Vector256.Create(scores[t + 1]), Avx.LoadVector256(v + stride), a1);
-                    a2 = Fma.MultiplyAdd(Vector256.Create(scores[t + 2]), Avx.LoadVector256(v + 2 * stride), a2);
-                    a3 = Fma.MultiplyAdd(Vector256.Create(scores[t + 3]), Avx.LoadVector256(v + 3 * stride), a3);
+                    var p = Vector256.Create(scores[t]);
+                    a0 = Fma.MultiplyAdd(p, Avx.LoadVector256(v), a0);
+                    a1 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 8), a1);
+                    a2 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 16), a2);
+                    a3 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 24), a3);
                 }
-                for (; t < n; t++, v += stride) a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), Avx.LoadVector256(v), a0);
-                Avx.Store(output + i, Avx.Multiply(Avx.Add(Avx.Add(a0, a1), Avx.Add(a2, a3)), Vector256.Create(inv)));
+                Avx.Store(output + i, Avx.Multiply(a0, vinv));
+                Avx.Store(output + i + 8, Avx.Multiply(a1, vinv));
+                Avx.Store(output + i + 16, Avx.Multiply(a2, vinv));
+                Avx.Store(output + i + 24, Avx.Multiply(a3, vinv));
+            }
+            for (; i + 16 <= headDim; i += 16)
+            {
+                float* v = values + i;
+                Vector256<float> a0 = default, a1 = default;
+                for (int t = 0; t < n; t++, v += stride)
+                {
+                    var p = Vector256.Create(scores[t]);
+                    a0 = Fma.MultiplyAdd(p, Avx.LoadVector256(v), a0);
+                    a1 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 8), a1);
+                }
+                Avx.Store(output + i, Avx.Multiply(a0, vinv));
+                Avx.Store(output + i + 8, Avx.Multiply(a1, vinv));
+            }
+            for (; i < headDim; i += 8)
+            {
+                float* v = values + i;
+                Vector256<float> a0 = default;
+                for (int t = 0; t < n; t++, v += stride) a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), Avx.LoadVector256(v), a0);
+                Avx.Store(output + i, Avx.Multiply(a0, vinv));
             }
         }
         else

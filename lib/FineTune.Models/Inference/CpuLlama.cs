@@ -227,7 +227,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     {
         readonly CpuLlama _m;
         readonly int _capacity; // activation rows per pass
-        readonly FloatBuffer[] _keys, _values; // per layer: (batch, maxLength, kvDim)
+        readonly FloatBuffer[] _keys, _values; // per layer: (batch, kv heads, maxLength, head dim)
         readonly FloatBuffer _x, _h, _qkv, _att, _tmp, _gateUp, _act, _logits, _scores;
         readonly float[] _cos, _sin;
         readonly int[] _rowBatch, _rowPos, _rowRope;
@@ -394,9 +394,13 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                         CpuKernels.Rope(q, m.Heads, hd, cos, sin);
                         CpuKernels.Rope(k, m.KvHeads, hd, cos, sin);
                     }
-                    long slot = ((long)_rowBatch[r] * MaxLength + _rowPos[r]) * m.KvDim;
-                    new ReadOnlySpan<float>(k, m.KvDim).CopyTo(new Span<float>(keys + slot, m.KvDim));
-                    new ReadOnlySpan<float>(v, m.KvDim).CopyTo(new Span<float>(values + slot, m.KvDim));
+                    // Head-major cache: (batch, kv head, position, head dim), so one head's keys are one contiguous run.
+                    for (int g = 0; g < m.KvHeads; g++)
+                    {
+                        long slot = (((long)_rowBatch[r] * m.KvHeads + g) * MaxLength + _rowPos[r]) * hd;
+                        new ReadOnlySpan<float>(k + g * hd, hd).CopyTo(new Span<float>(keys + slot, hd));
+                        new ReadOnlySpan<float>(v + g * hd, hd).CopyTo(new Span<float>(values + slot, hd));
+                    }
                 }
 
                 long attentionMacs = 0;
@@ -514,8 +518,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 // Keys from the row's first real token (or the sliding window's start) to the query position.
                 int first = m.Config.SlidingWindow is { } window ? Math.Max(_pad[b], _rowPos[r] - window + 1) : _pad[b];
                 int n = _rowPos[r] - first + 1;
-                long offset = ((long)b * MaxLength + first) * m.KvDim + (long)(h / m.Groups) * hd;
-                CpuKernels.AttendHead(_qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, keys + offset, values + offset, m.KvDim, n, hd,
+                long offset = (((long)b * m.KvHeads + h / m.Groups) * MaxLength + first) * hd;
+                CpuKernels.AttendHead(_qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, keys + offset, values + offset, hd, n, hd,
                     scale, scores, _att.Ptr + (long)r * m.Kq + (long)h * hd);
             }
         }

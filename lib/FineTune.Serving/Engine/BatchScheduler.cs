@@ -39,6 +39,7 @@ public sealed class BatchScheduler : IDisposable
     readonly Thread _thread;
     readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly int _vocab;
+    readonly int _samplingThreads;
     int _queued;
     volatile bool _accepting = true;
 
@@ -46,6 +47,7 @@ public sealed class BatchScheduler : IDisposable
     {
         _options = options; _metrics = metrics; _logger = logger;
         _vocab = model.Config.VocabSize;
+        _samplingThreads = model.Threads;
         MaxSequenceLength = options.MaxSequenceLength > 0 ? Math.Min(options.MaxSequenceLength, model.Config.MaxPositionEmbeddings) : model.Config.MaxPositionEmbeddings;
         _batch = model.StartBatch(options.MaxBatchSize, MaxSequenceLength, Math.Max(options.PrefillTokensPerStep + options.MaxBatchSize, 1));
         _slots = new Sequence?[options.MaxBatchSize];
@@ -83,7 +85,9 @@ public sealed class BatchScheduler : IDisposable
     void Loop()
     {
         var logits = Enumerable.Range(0, _slots.Length).Select(_ => new float[_vocab]).ToArray();
+        var tokens = new int[_slots.Length];
         var rows = new List<BatchRow>();
+        WarmUpSampling(logits[0]);
         var owners = new List<Sequence>();
         try
         {
@@ -111,7 +115,8 @@ public sealed class BatchScheduler : IDisposable
                 }
                 _metrics.RecordStep(rows.Count, _active.Count, Stopwatch.GetElapsedTime(started));
                 foreach (var s in _active) if (!owners.Contains(s)) s.Position += s.RowsThisStep; // mid-prompt chunks
-                for (int i = 0; i < owners.Count; i++) Advance(owners[i], logits[i]);
+                Sample(owners, logits, tokens);
+                for (int i = 0; i < owners.Count; i++) Advance(owners[i], tokens[i]);
             }
         }
         catch (Exception e)
@@ -185,10 +190,38 @@ public sealed class BatchScheduler : IDisposable
         }
     }
 
-    void Advance(Sequence s, float[] logits)
+    // Rows are sampled in parallel (each sequence has its own sampler and seed, so the order does not matter): between
+    // passes the kernel threads are idle, and a 32k-vocabulary draw is tens of microseconds a row.
+    void Sample(List<Sequence> owners, float[][] logits, int[] tokens)
+    {
+        if (owners.Count < 4 || _samplingThreads < 2)
+        {
+            for (int i = 0; i < owners.Count; i++) tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History);
+            return;
+        }
+        System.Threading.Tasks.Parallel.For(0, owners.Count, new ParallelOptions { MaxDegreeOfParallelism = _samplingThreads },
+            i => tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History));
+    }
+
+    // The vectorized helpers sampling uses are generic methods that start in tier-0 code; a few hundred draws at start
+    // get them optimized before the first request instead of during its first seconds.
+    static void WarmUpSampling(float[] scratch)
+    {
+        var random = new Random(0);
+        for (int i = 0; i < scratch.Length; i++) scratch[i] = (float)random.NextDouble();
+        var hot = new Sampler(new GenerationOptions { Temperature = 0.8f, Seed = 0 });
+        var nucleus = new Sampler(new GenerationOptions { Temperature = 0.8f, TopP = 0.9f, Seed = 0 });
+        for (int i = 0; i < 300; i++)
+        {
+            hot.Next(scratch, []);
+            if (i % 10 == 0) nucleus.Next(scratch, []);
+            Sampler.ArgMax(scratch);
+        }
+    }
+
+    void Advance(Sequence s, int token)
     {
         s.Position += s.RowsThisStep;
-        int token = s.Sampler.Next(logits, s.History);
         long now = Stopwatch.GetTimestamp();
         if (s.Generated == 0) _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(s.Job.EnqueuedAt, now));
         else _metrics.RecordInterToken(Stopwatch.GetElapsedTime(s.LastTokenAt, now));
