@@ -36,3 +36,41 @@ public sealed class Int8Tests
         for (int s = 0; s < 5; s++) Assert.Equal(int8.Forward([tokens[s]])[0], logits[s]);
     }
 }
+
+public sealed unsafe class Int8KernelTests
+{
+    [Fact]
+    public void The_512_256_bit_and_reference_int8_products_agree_and_each_is_batch_invariant()
+    {
+        const int rows = 12, k = 40, batch = 11;
+        var rng = new Random(3);
+        var weights = Enumerable.Range(0, rows * k).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var matrix = PanelMatrix.Quantize(weights, rows, k);
+        var x = new FloatBuffer(batch * k);
+        for (int i = 0; i < x.Length; i++) x.Ptr[i] = (float)(rng.NextDouble() - 0.5);
+        var widths = new List<int> { 0 };
+        if (CpuKernels.Simd) widths.Add(256);
+        if (CpuKernels.Simd512) widths.Add(512);
+        var results = new Dictionary<int, float[]>();
+        foreach (var width in widths)
+        {
+            var y = new FloatBuffer(batch * rows);
+            Int8Kernels.MatMul(matrix.Quantized, matrix.ScalesPtr, k, 0, rows, x.Ptr, k, batch, y.Ptr, rows, null, width);
+            results[width] = y.Span.ToArray();
+            for (int b = 0; b < batch; b++) // one row alone gives the same bits as inside the batch
+            {
+                var alone = new FloatBuffer(rows);
+                Int8Kernels.MatMul(matrix.Quantized, matrix.ScalesPtr, k, 0, rows, x.Ptr + b * k, k, 1, alone.Ptr, rows, null, width);
+                Assert.Equal(alone.Span.ToArray(), results[width].AsSpan(b * rows, rows).ToArray());
+            }
+        }
+        for (int i = 0; i < batch * rows; i++)
+        {
+            float exact = 0;
+            int b = i / rows, r = i % rows;
+            for (int j = 0; j < k; j++) exact += weights[r * k + j] * x.Ptr[b * k + j];
+            foreach (var width in widths) Assert.True(Math.Abs(results[width][i] - exact) < 0.02, $"width {width}, output {i}: {results[width][i]} vs {exact}");
+            foreach (var width in widths) Assert.Equal(results[0][i], results[width][i], 4);
+        }
+    }
+}

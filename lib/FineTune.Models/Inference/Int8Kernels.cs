@@ -79,9 +79,26 @@ internal static unsafe class Int8Kernels
     /// <summary>y[b, r] = scale[r] · dot(q[r], x[b]) (+ bias[r]) for rows [rowStart, rowEnd); layout as CpuKernels.MatMul.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
-        float* y, int yStride, float* bias)
+        float* y, int yStride, float* bias) =>
+        MatMul(w, scales, k, rowStart, rowEnd, x, xStride, batch, y, yStride, bias, CpuKernels.Simd512 ? 512 : CpuKernels.Simd ? 256 : 0);
+
+    /// <summary>The same with the instruction width chosen (512, 256 or 0 for the reference loop): tests compare them.</summary>
+    internal static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
+        float* y, int yStride, float* bias, int width)
     {
-        if (!CpuKernels.Simd512)
+        if (width == 256)
+        {
+            for (int r = rowStart; r < rowEnd; r += 4)
+            {
+                sbyte* panel = w + (long)r * k;
+                float* s = scales + r, br = bias == null ? null : bias + r;
+                int b = 0;
+                for (; b + 4 <= batch; b += 4) Block4x4Avx2(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
+                for (; b < batch; b++) Block4x1Avx2(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, s, br);
+            }
+            return;
+        }
+        if (width == 0)
         {
             for (int r = rowStart; r < rowEnd; r++)
                 for (int b = 0; b < batch; b++)
@@ -193,5 +210,55 @@ internal static unsafe class Int8Kernels
         Store4(y + 5 * yStride, Sum4(a5, b5), scales, bias);
         Store4(y + 6 * yStride, Sum4(a6, b6), scales, bias);
         Store4(y + 7 * yStride, Sum4(a7, b7), scales, bias);
+    }
+
+    // The 256-bit path (AVX2 without AVX-512): one row's 8 int8 values widened per FMA, as the float32 AVX2 kernels.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Widen8(sbyte* p) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    {
+        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
+        return Sse.Add(abcd.GetLower(), abcd.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x1Avx2(sbyte* w, int k, float* x, float* y, float* scales, float* bias)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int i = 0; i < k; i += 8, w += 32)
+        {
+            var u = Avx.LoadVector256(x + i);
+            a0 = Fma.MultiplyAdd(Widen8(w), u, a0);
+            a1 = Fma.MultiplyAdd(Widen8(w + 8), u, a1);
+            a2 = Fma.MultiplyAdd(Widen8(w + 16), u, a2);
+            a3 = Fma.MultiplyAdd(Widen8(w + 24), u, a3);
+        }
+        Store4(y, Sum4(a0, a1, a2, a3), scales, bias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block4x4Avx2(sbyte* w, int k, float* x, int xStride, float* y, int yStride, float* scales, float* bias)
+    {
+        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default, a01 = default, a11 = default, a21 = default, a31 = default;
+        Vector256<float> a02 = default, a12 = default, a22 = default, a32 = default, a03 = default, a13 = default, a23 = default, a33 = default;
+        for (int i = 0; i < k; i += 8, w += 32)
+        {
+            var v0 = Widen8(w); var v1 = Widen8(w + 8); var v2 = Widen8(w + 16); var v3 = Widen8(w + 24);
+            var u = Avx.LoadVector256(x + i);
+            a00 = Fma.MultiplyAdd(v0, u, a00); a10 = Fma.MultiplyAdd(v1, u, a10); a20 = Fma.MultiplyAdd(v2, u, a20); a30 = Fma.MultiplyAdd(v3, u, a30);
+            u = Avx.LoadVector256(x1 + i);
+            a01 = Fma.MultiplyAdd(v0, u, a01); a11 = Fma.MultiplyAdd(v1, u, a11); a21 = Fma.MultiplyAdd(v2, u, a21); a31 = Fma.MultiplyAdd(v3, u, a31);
+            u = Avx.LoadVector256(x2 + i);
+            a02 = Fma.MultiplyAdd(v0, u, a02); a12 = Fma.MultiplyAdd(v1, u, a12); a22 = Fma.MultiplyAdd(v2, u, a22); a32 = Fma.MultiplyAdd(v3, u, a32);
+            u = Avx.LoadVector256(x3 + i);
+            a03 = Fma.MultiplyAdd(v0, u, a03); a13 = Fma.MultiplyAdd(v1, u, a13); a23 = Fma.MultiplyAdd(v2, u, a23); a33 = Fma.MultiplyAdd(v3, u, a33);
+        }
+        Store4(y, Sum4(a00, a10, a20, a30), scales, bias);
+        Store4(y + yStride, Sum4(a01, a11, a21, a31), scales, bias);
+        Store4(y + 2 * yStride, Sum4(a02, a12, a22, a32), scales, bias);
+        Store4(y + 3 * yStride, Sum4(a03, a13, a23, a33), scales, bias);
     }
 }
