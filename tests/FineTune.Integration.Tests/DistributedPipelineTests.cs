@@ -6,6 +6,10 @@ using FineTune.Pipeline.Tests;
 using FineTune.Registry;
 using MassTransit;
 
+using System.ClientModel;
+using OpenAI;
+using OpenAI.Chat;
+
 namespace FineTune.Integration.Tests;
 
 public sealed class DistributedPipelineTests
@@ -30,6 +34,21 @@ public sealed class DistributedPipelineTests
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"project {project}: run {index} not done within {timeout}: {string.Join(", ", runs.Select(r => $"{r.RunId} {r.Status} {r.Error}"))}");
             await Task.Delay(500);
+        }
+    }
+
+    // Asks the Deployment service until the name is served (it loads a version when ModelPromoted arrives).
+    static async Task<ChatCompletion> AskAsync(ServiceCluster cluster, string model, TimeSpan timeout)
+    {
+        var client = new ChatClient(model, new ApiKeyCredential(ServiceCluster.ServingKey), new OpenAIClientOptions { Endpoint = cluster.ServingEndpoint });
+        var until = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                return await client.CompleteChatAsync([new UserChatMessage("My order is late.")], new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0 });
+            }
+            catch (ClientResultException e) when (e.Status == 404 && DateTime.UtcNow < until) { await Task.Delay(500); }
         }
     }
 
@@ -74,6 +93,13 @@ public sealed class DistributedPipelineTests
         Assert.True(spanning is not null, "no trace spans all five services; traces seen: " + string.Join("; ",
             otlp.Spans.GroupBy(s => s.TraceId).Select(g => string.Join(",", g.Select(s => s.Service).Distinct()))));
 
+        // The Deployment service serves what the gate decided, to the official OpenAI client: production under the
+        // project's name when promoted, the candidate alias otherwise.
+        var served = run.Decision == "promoted" ? project : $"{project}:candidate";
+        var reply = await AskAsync(cluster, served, TimeSpan.FromSeconds(60));
+        Assert.True(reply.Usage.OutputTokenCount > 0);
+        Assert.Contains(reply.FinishReason, new[] { ChatFinishReason.Length, ChatFinishReason.Stop });
+
         // RabbitMQ delivers every stage's input again (a lost acknowledgement), same message ids: nothing is redone.
         var before = await Counts(cluster, project, run.RunId);
         await RedeliverAsync(cluster, run.RunId);
@@ -88,6 +114,14 @@ public sealed class DistributedPipelineTests
         Assert.Equal("retrain", second.Trigger);
         Assert.True(second.Status == RunStatus.Succeeded, $"{second.Status}: {second.Error}");
         Assert.Equal(2, second.ModelVersion);
+        if (second.Decision == "promoted") // production moved to version 2: the project's name now answers with it
+        {
+            var models = new OpenAIClient(new ApiKeyCredential(ServiceCluster.ServingKey), new OpenAIClientOptions { Endpoint = cluster.ServingEndpoint })
+                .GetOpenAIModelClient();
+            for (int i = 0; i < 60 && !(await models.GetModelsAsync()).Value.Any(m => m.Id == $"{project}:v2"); i++) await Task.Delay(500);
+            Assert.Contains((await models.GetModelsAsync()).Value, m => m.Id == $"{project}:v2");
+            Assert.True((await AskAsync(cluster, project, TimeSpan.FromSeconds(30))).Usage.OutputTokenCount > 0);
+        }
 
         // The operator commands read the services' registry.
         var (runsExit, runsOut, runsErr) = await cluster.CliAsync("runs", "--project", project);

@@ -20,6 +20,9 @@ public sealed class ServiceCluster : IAsyncDisposable
     public RunRegistry Registry { get; }
     /// <summary>This cluster's RabbitMQ (its own virtual host).</summary>
     public Uri RabbitMq => new(_env["Messaging__RabbitMqUri"]);
+    public const string ServingKey = "sk-integration";
+    /// <summary>The Deployment service's OpenAI-compatible endpoint.</summary>
+    public Uri ServingEndpoint => new($"http://127.0.0.1:{Port("Deployment")}/v1");
     public IArtifactStore Store { get; }
 
     ServiceCluster(Dictionary<string, string> env, string vhost, string database, string adminConnection, string work, RunRegistry registry,
@@ -69,6 +72,10 @@ public sealed class ServiceCluster : IAsyncDisposable
             ["Pipeline__RetryIntervalsSeconds__1"] = "2",
             ["Pipeline__RetryIntervalsSeconds__2"] = "5",
             ["Logging__LogLevel__Default"] = "Information",
+            // The Deployment service's OpenAI-compatible endpoint: the key as a hash, quick reconciliation.
+            ["Serving__ApiKeys__0"] = "sha256:" + FineTune.Serving.Api.ApiKeys.Hash(ServingKey),
+            ["Serving__RegistryPollSeconds"] = "2",
+            ["Serving__Threads"] = "1",
         };
         if (otlpEndpoint is not null)
         {
