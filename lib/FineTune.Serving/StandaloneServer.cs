@@ -20,6 +20,10 @@ public sealed record StandaloneSettings
     public Func<ServingOptions, ServingOptions>? Configure { get; init; }
     public bool AllowAdapterLoading { get; init; } = true;
     public Action<ILoggingBuilder>? Logging { get; init; }
+    /// <summary>Host-level additions before the build (`finetune serve` adds the service defaults: OpenTelemetry, /health).</summary>
+    public Action<WebApplicationBuilder>? ConfigureHost { get; init; }
+    /// <summary>Endpoints the host adds after the build.</summary>
+    public Action<WebApplication>? ConfigureApp { get; init; }
 }
 
 public static class StandaloneServer
@@ -33,6 +37,7 @@ public static class StandaloneServer
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
         builder.WebHost.UseUrls(settings.Url);
         if (settings.Logging is not null) settings.Logging(builder.Logging);
+        settings.ConfigureHost?.Invoke(builder);
         builder.Services.AddServing(builder.Configuration, settings.Configure);
         var app = builder.Build();
 
@@ -45,6 +50,7 @@ public static class StandaloneServer
         foreach (var (adapterName, directory) in settings.Adapters) catalog.AddAdapter(adapterName, name, directory);
         app.Lifetime.ApplicationStopped.Register(catalog.DisposeAll);
         app.MapServing(settings.AllowAdapterLoading);
+        settings.ConfigureApp?.Invoke(app);
         return app;
     }
 }

@@ -16,12 +16,11 @@ public static class OpenAiJson
     };
 }
 
-public sealed class ChatCompletionRequest
+/// <summary>What chat and text completion requests share.</summary>
+public abstract class GenerationRequest
 {
     public string? Model { get; set; }
-    public List<ChatMessageDto>? Messages { get; set; }
     public int? MaxTokens { get; set; }
-    public int? MaxCompletionTokens { get; set; }
     public float? Temperature { get; set; }
     public float? TopP { get; set; }
     public int? N { get; set; }
@@ -31,8 +30,14 @@ public sealed class ChatCompletionRequest
     public int? Seed { get; set; }
     public float? FrequencyPenalty { get; set; }
     public float? PresencePenalty { get; set; }
-    public bool? Logprobs { get; set; }
     public string? User { get; set; }
+}
+
+public sealed class ChatCompletionRequest : GenerationRequest
+{
+    public List<ChatMessageDto>? Messages { get; set; }
+    public int? MaxCompletionTokens { get; set; }
+    public bool? Logprobs { get; set; }
 }
 
 public sealed class ChatMessageDto
@@ -47,24 +52,12 @@ public sealed class StreamOptionsDto
     public bool? IncludeUsage { get; set; }
 }
 
-public sealed class CompletionRequest
+public sealed class CompletionRequest : GenerationRequest
 {
-    public string? Model { get; set; }
     public JsonElement? Prompt { get; set; }
-    public int? MaxTokens { get; set; }
-    public float? Temperature { get; set; }
-    public float? TopP { get; set; }
-    public int? N { get; set; }
-    public bool? Stream { get; set; }
-    public StreamOptionsDto? StreamOptions { get; set; }
-    public JsonElement? Stop { get; set; }
-    public int? Seed { get; set; }
     public bool? Echo { get; set; }
     public string? Suffix { get; set; }
     public int? Logprobs { get; set; }
-    public float? FrequencyPenalty { get; set; }
-    public float? PresencePenalty { get; set; }
-    public string? User { get; set; }
 }
 
 public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);

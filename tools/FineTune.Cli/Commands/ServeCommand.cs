@@ -2,6 +2,7 @@
 using System.CommandLine;
 using FineTune.Serving;
 using FineTune.Serving.Api;
+using FineTune.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FineTune.Cli.Commands;
@@ -48,6 +49,10 @@ static class ServeCommand
                 Adapters = adapterMap,
                 TokenizerPath = parse.GetValue(tokenizer),
                 Url = url,
+                // OpenTelemetry (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set: the serving meter and a span per request),
+                // /health and /alive, as every service has.
+                ConfigureHost = b => b.AddServiceDefaults(),
+                ConfigureApp = a => a.MapDefaultEndpoints(),
                 Configure = o => o with
                 {
                     ApiKeys = [.. o.ApiKeys, .. given],
