@@ -22,7 +22,8 @@ using Microsoft.Extensions.Logging;
 string output = BenchEnvironment.Arg(args, "--out", Path.Combine(BenchEnvironment.RepoRoot(), "bench", "results", "serve.json"));
 int rounds = int.Parse(BenchEnvironment.Arg(args, "--rounds", "3"));
 int[] levels = BenchEnvironment.Arg(args, "--clients", "1,4,16").Split(',').Select(int.Parse).ToArray();
-bool[] weightKinds = BenchEnvironment.Arg(args, "--weights", "float32,int8").Split(',').Select(w => w == "int8").ToArray();
+// Configurations: float32; int8 weights; int8 weights with a bfloat16 KV cache.
+var configurations = BenchEnvironment.Arg(args, "--weights", "float32,int8,int8+bf16kv").Split(',');
 bool skipAccuracy = args.Contains("--no-accuracy");
 int threads = int.Parse(BenchEnvironment.Arg(args, "--threads", "2"));
 const int NewTokens = 128;
@@ -79,12 +80,13 @@ listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { if (
 listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => { if (instrument.Name == "serving.batch_size") sequences += value; });
 listener.Start();
 
-foreach (bool int8 in weightKinds)
+foreach (var configuration in configurations)
 {
+    bool int8 = configuration.StartsWith("int8"), bf16Kv = configuration.EndsWith("bf16kv");
     var app = StandaloneServer.Build(new StandaloneSettings
     {
         ModelPath = dir, Name = "stories15M", Url = "http://127.0.0.1:0",
-        Configure = o => o with { Threads = threads, Int8 = int8, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
+        Configure = o => o with { Threads = threads, Int8 = int8, Bf16KvCache = bf16Kv, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
         Logging = l => l.SetMinimumLevel(LogLevel.Warning),
     });
     await app.StartAsync();
@@ -130,7 +132,8 @@ foreach (bool int8 in weightKinds)
         double tps = all.Sum(x => x.Tokens) / seconds;
         results.Add(new JsonObject
         {
-            ["model"] = "stories15M-shape (random weights)", ["weights"] = int8 ? "int8" : "float32", ["clients"] = clients,
+            ["model"] = "stories15M-shape (random weights)", ["weights"] = int8 ? "int8" : "float32", ["kv_cache"] = bf16Kv ? "bfloat16" : "float32",
+            ["clients"] = clients,
             ["requests"] = all.Count, ["new_tokens_per_request"] = NewTokens, ["seconds"] = Math.Round(seconds, 2),
             ["aggregate_tokens_per_second"] = Math.Round(tps, 1),
             ["ttft_p50_ms"] = Math.Round(Percentile(ttft, 0.5) * 1000, 1), ["ttft_p95_ms"] = Math.Round(Percentile(ttft, 0.95) * 1000, 1),
@@ -138,7 +141,7 @@ foreach (bool int8 in weightKinds)
             ["mean_batch_size"] = Math.Round((double)sequences / Math.Max(1, steps), 2),
         });
         Console.WriteLine($"      engine busy {stepSeconds / seconds:P0}, {steps} steps of {stepSeconds / Math.Max(1, steps) * 1000:F2} ms, mean batch {(double)sequences / Math.Max(1, steps):F1}");
-        Console.WriteLine($"{(int8 ? "int8" : "fp32"),-5} {clients,2} clients: {tps,8:N0} tok/s  TTFT p50 {Percentile(ttft, 0.5) * 1000,6:N0} ms  p95 {Percentile(ttft, 0.95) * 1000,6:N0} ms");
+        Console.WriteLine($"{configuration,-12} {clients,2} clients: {tps,8:N0} tok/s  TTFT p50 {Percentile(ttft, 0.5) * 1000,6:N0} ms  p95 {Percentile(ttft, 0.95) * 1000,6:N0} ms");
     }
     await app.StopAsync();
     await app.DisposeAsync();
@@ -200,10 +203,10 @@ static JsonNode Int8Perplexity()
     if (model is null) return new JsonObject { ["skipped"] = $"no tiny base model under {root} (run `finetune pretrain` once)" };
     var tokenizer = TokenizerLoader.Load(model);
     var text = FineTune.Data.Demo.PretrainCorpus.Generate(seed: 424242, targetBytes: 24_000).ToList(); // a seed the pre-training never used
-    double Ppl(bool int8)
+    double Ppl(bool int8, bool bf16Kv = false)
     {
         using var checkpoint = HfCheckpoint.Open(model);
-        using var lm = CpuLlama.Load(checkpoint, new CpuLlamaOptions { Threads = 2, Int8 = int8 });
+        using var lm = CpuLlama.Load(checkpoint, new CpuLlamaOptions { Threads = 2, Int8 = int8, Bf16KvCache = bf16Kv });
         double nll = 0; int count = 0;
         foreach (var doc in text)
         {
@@ -219,12 +222,13 @@ static JsonNode Int8Perplexity()
         }
         return Math.Exp(nll / count);
     }
-    double p32 = Ppl(false), p8 = Ppl(true);
-    Console.WriteLine($"perplexity on held-out text: float32 {p32:F4}, int8 {p8:F4} ({(p8 - p32) / p32:+0.00%;-0.00%})");
+    double p32 = Ppl(false), p8 = Ppl(true), p8kv = Ppl(true, bf16Kv: true);
+    Console.WriteLine($"perplexity on held-out text: float32 {p32:F4}, int8 {p8:F4} ({(p8 - p32) / p32:+0.00%;-0.00%}), int8 + bf16 KV {p8kv:F4} ({(p8kv - p32) / p32:+0.00%;-0.00%})");
     return new JsonObject
     {
         ["model"] = Path.GetFileName(model), ["held_out_documents"] = text.Count,
         ["perplexity_float32"] = Math.Round(p32, 4), ["perplexity_int8"] = Math.Round(p8, 4),
         ["relative_delta"] = Math.Round((p8 - p32) / p32, 5),
+        ["perplexity_int8_bf16_kv_cache"] = Math.Round(p8kv, 4), ["relative_delta_int8_bf16_kv_cache"] = Math.Round((p8kv - p32) / p32, 5),
     };
 }

@@ -18,6 +18,8 @@ public sealed record ServingOptions
     public int Threads { get; init; }
     /// <summary>Weight-only int8 quantization of the base model (per-output-channel scales).</summary>
     public bool Int8 { get; init; }
+    /// <summary>Keys and values cached as bfloat16: half the cache memory and of what attention reads per step.</summary>
+    public bool Bf16KvCache { get; init; }
 
     /// <summary>Largest request body accepted, in bytes (413 above).</summary>
     public long MaxRequestBytes { get; init; } = 1 << 20;

@@ -74,3 +74,35 @@ public sealed unsafe class Int8KernelTests
         }
     }
 }
+
+public sealed class Bf16KvCacheTests
+{
+    [Fact]
+    public void A_bfloat16_cache_tracks_float32_and_stays_batch_invariant()
+    {
+        var config = new LlamaConfig
+        {
+            HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+            VocabSize = 77, MaxPositionEmbeddings = 32, RmsNormEps = 1e-6,
+        };
+        var byName = LlamaWeights.Random(config, seed: 8, std: 0.3f).ToDictionary(t => t.Name);
+        using var full = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions());
+        using var half = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Bf16KvCache = true, Threads = 2 });
+        int[] tokens = [1, 7, 33, 20, 76, 4, 9, 12, 40, 41];
+        var a = full.Forward(tokens);
+        var b = half.Forward(tokens);
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            double scale = a[t].Max(Math.Abs), diff = a[t].Zip(b[t], (x, y) => Math.Abs(x - y)).Max();
+            Assert.True(diff < 0.02 * scale, $"position {t}: bf16 cache differs by {diff} (logit scale {scale})");
+            if (t > 0) Assert.NotEqual(a[t], b[t]); // the cache really is bfloat16 (position 0 attends to itself only)
+        }
+        using var batch = half.StartBatch(slots: 3, maxLength: 12);
+        var logits = Enumerable.Range(0, 3).Select(_ => new float[config.VocabSize]).ToArray();
+        var rows = new List<BatchRow>();
+        for (int s = 0; s < 3; s++)
+            for (int p = 0; p < 4; p++) rows.Add(new BatchRow(s, p, tokens[s + p], p == 3));
+        batch.Run(rows.ToArray(), logits);
+        for (int s = 0; s < 3; s++) Assert.Equal(half.Forward(tokens[s..(s + 4)])[3], logits[s]);
+    }
+}

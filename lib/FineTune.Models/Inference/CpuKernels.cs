@@ -401,37 +401,46 @@ internal static unsafe class CpuKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AttendHead(float* q, float* keys, float* values, int stride, int n, int headDim, float scale,
-        float* scores, float* output)
+        float* scores, float* output) => AttendHead<Float32Kv>(q, keys, values, stride, n, headDim, scale, scores, output);
+
+    /// <summary>The same over a cache of any element type (float32, bfloat16): stride and offsets count elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AttendHead<TKv>(float* q, void* keys, void* values, int stride, int n, int headDim, float scale,
+        float* scores, float* output) where TKv : struct, IKvElements
     {
         if (Simd && headDim % 8 == 0)
         {
             int t = 0;
             for (; t + 4 <= n; t += 4)
             {
-                float* k0 = keys + (long)t * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+                long k0 = (long)t * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int i = 0; i < headDim; i += 8)
                 {
                     var qv = Avx.LoadVector256(q + i);
-                    a0 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k0 + i), a0);
-                    a1 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k1 + i), a1);
-                    a2 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k2 + i), a2);
-                    a3 = Fma.MultiplyAdd(qv, Avx.LoadVector256(k3 + i), a3);
+                    a0 = Fma.MultiplyAdd(qv, TKv.Load8(keys, k0 + i), a0);
+                    a1 = Fma.MultiplyAdd(qv, TKv.Load8(keys, k1 + i), a1);
+                    a2 = Fma.MultiplyAdd(qv, TKv.Load8(keys, k2 + i), a2);
+                    a3 = Fma.MultiplyAdd(qv, TKv.Load8(keys, k3 + i), a3);
                 }
                 Sse.Store(scores + t, Sse.Multiply(Sum4(a0, a1, a2, a3), Vector128.Create(scale)));
             }
             for (; t < n; t++)
             {
-                float* k0 = keys + (long)t * stride;
+                long k0 = (long)t * stride;
                 Vector256<float> a0 = default;
-                for (int i = 0; i < headDim; i += 8) a0 = Fma.MultiplyAdd(Avx.LoadVector256(q + i), Avx.LoadVector256(k0 + i), a0);
+                for (int i = 0; i < headDim; i += 8) a0 = Fma.MultiplyAdd(Avx.LoadVector256(q + i), TKv.Load8(keys, k0 + i), a0);
                 scores[t] = Vector256.Sum(a0) * scale;
             }
         }
         else
         {
-            var qs = new ReadOnlySpan<float>(q, headDim);
-            for (int t = 0; t < n; t++) scores[t] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(keys + (long)t * stride, headDim)) * scale;
+            for (int t = 0; t < n; t++)
+            {
+                float dot = 0;
+                for (int i = 0; i < headDim; i++) dot += q[i] * TKv.Get(keys, (long)t * stride + i);
+                scores[t] = dot * scale;
+            }
         }
 
         float inv = 1f / ExpShifted(scores, n);
@@ -444,15 +453,15 @@ internal static unsafe class CpuKernels
             int i = 0;
             for (; i + 32 <= headDim; i += 32)
             {
-                float* v = values + i;
+                long v = i;
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int t = 0; t < n; t++, v += stride)
                 {
                     var p = Vector256.Create(scores[t]);
-                    a0 = Fma.MultiplyAdd(p, Avx.LoadVector256(v), a0);
-                    a1 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 8), a1);
-                    a2 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 16), a2);
-                    a3 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 24), a3);
+                    a0 = Fma.MultiplyAdd(p, TKv.Load8(values, v), a0);
+                    a1 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 8), a1);
+                    a2 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 16), a2);
+                    a3 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 24), a3);
                 }
                 Avx.Store(output + i, Avx.Multiply(a0, vinv));
                 Avx.Store(output + i + 8, Avx.Multiply(a1, vinv));
@@ -461,32 +470,66 @@ internal static unsafe class CpuKernels
             }
             for (; i + 16 <= headDim; i += 16)
             {
-                float* v = values + i;
+                long v = i;
                 Vector256<float> a0 = default, a1 = default;
                 for (int t = 0; t < n; t++, v += stride)
                 {
                     var p = Vector256.Create(scores[t]);
-                    a0 = Fma.MultiplyAdd(p, Avx.LoadVector256(v), a0);
-                    a1 = Fma.MultiplyAdd(p, Avx.LoadVector256(v + 8), a1);
+                    a0 = Fma.MultiplyAdd(p, TKv.Load8(values, v), a0);
+                    a1 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 8), a1);
                 }
                 Avx.Store(output + i, Avx.Multiply(a0, vinv));
                 Avx.Store(output + i + 8, Avx.Multiply(a1, vinv));
             }
             for (; i < headDim; i += 8)
             {
-                float* v = values + i;
+                long v = i;
                 Vector256<float> a0 = default;
-                for (int t = 0; t < n; t++, v += stride) a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), Avx.LoadVector256(v), a0);
+                for (int t = 0; t < n; t++, v += stride) a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), TKv.Load8(values, v), a0);
                 Avx.Store(output + i, Avx.Multiply(a0, vinv));
             }
         }
         else
         {
-            var o = new Span<float>(output, headDim);
-            o.Clear();
-            for (int t = 0; t < n; t++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)t * stride, headDim), scores[t], o, o);
-            TensorPrimitives.Multiply(o, inv, o);
+            for (int i = 0; i < headDim; i++)
+            {
+                float sum = 0;
+                for (int t = 0; t < n; t++) sum += scores[t] * TKv.Get(values, (long)t * stride + i);
+                output[i] = sum * inv;
+            }
+        }
+    }
+}
+
+/// <summary>How a KV cache's elements load as float32: 8 at a time for the SIMD loops, one for the reference loop.</summary>
+internal unsafe interface IKvElements
+{
+    static abstract Vector256<float> Load8(void* p, long index);
+    static abstract float Get(void* p, long index);
+}
+
+internal readonly unsafe struct Float32Kv : IKvElements
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* p, long index) => Avx.LoadVector256((float*)p + index);
+    public static float Get(void* p, long index) => ((float*)p)[index];
+}
+
+/// <summary>bfloat16: the high half of a float32, so widening is a shift; half the bytes of a float32 cache to stream.</summary>
+internal readonly unsafe struct BFloat16Kv : IKvElements
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* p, long index) =>
+        Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)p + index), 16).AsSingle();
+    public static float Get(void* p, long index) => BitConverter.Int32BitsToSingle(((ushort*)p)[index] << 16);
+
+    /// <summary>Rounds n float32 values to bfloat16 (nearest, ties to even; NaN stays NaN).</summary>
+    public static void Store(float* source, ushort* destination, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(source[i]);
+            destination[i] = float.IsNaN(source[i]) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
         }
     }
 }

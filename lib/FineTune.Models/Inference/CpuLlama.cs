@@ -45,11 +45,15 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// <summary>Whether the matrices are held as int8 with per-output-channel scales (weight-only quantization).</summary>
     public bool Int8 { get; }
 
-    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8)
+    /// <summary>Whether sessions keep keys and values as bfloat16 (half the cache memory and traffic).</summary>
+    public bool Bf16KvCache { get; }
+
+    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache)
     {
         Config = config;
         Threads = threads;
         Int8 = int8;
+        Bf16KvCache = bf16KvCache;
         Dim = config.HiddenSize; Heads = config.NumAttentionHeads; KvHeads = config.NumKeyValueHeads; HeadDim = config.HeadDim;
         Groups = config.KvGroups; QDim = Heads * HeadDim; KvDim = KvHeads * HeadDim; Hidden = config.IntermediateSize;
         Vocab = config.VocabSize; Eps = (float)config.RmsNormEps;
@@ -155,7 +159,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         config.Validate(source);
         LlamaWeights.Check(config, describe, source);
-        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads, options.Int8);
+        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads, options.Int8, options.Bf16KvCache);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)
@@ -254,8 +258,10 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             _values = new FloatBuffer[model._layers.Length];
             for (int l = 0; l < _keys.Length; l++)
             {
-                _keys[l] = new FloatBuffer((long)batch * maxLength * model.KvDim);
-                _values[l] = new FloatBuffer((long)batch * maxLength * model.KvDim);
+                long elements = (long)batch * maxLength * model.KvDim;
+                long floats = model.Bf16KvCache ? (elements + 1) / 2 : elements; // bfloat16: two elements a float's room
+                _keys[l] = new FloatBuffer(floats);
+                _values[l] = new FloatBuffer(floats);
             }
             _x = new FloatBuffer((long)_capacity * model.Kd);
             _h = new FloatBuffer((long)_capacity * model.Kd);
@@ -398,6 +404,12 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                     for (int g = 0; g < m.KvHeads; g++)
                     {
                         long slot = (((long)_rowBatch[r] * m.KvHeads + g) * MaxLength + _rowPos[r]) * hd;
+                        if (m.Bf16KvCache)
+                        {
+                            BFloat16Kv.Store(k + g * hd, (ushort*)keys + slot, hd);
+                            BFloat16Kv.Store(v + g * hd, (ushort*)values + slot, hd);
+                            continue;
+                        }
                         new ReadOnlySpan<float>(k + g * hd, hd).CopyTo(new Span<float>(keys + slot, hd));
                         new ReadOnlySpan<float>(v + g * hd, hd).CopyTo(new Span<float>(values + slot, hd));
                     }
@@ -519,8 +531,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 int first = m.Config.SlidingWindow is { } window ? Math.Max(_pad[b], _rowPos[r] - window + 1) : _pad[b];
                 int n = _rowPos[r] - first + 1;
                 long offset = (((long)b * m.KvHeads + h / m.Groups) * MaxLength + first) * hd;
-                CpuKernels.AttendHead(_qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, keys + offset, values + offset, hd, n, hd,
-                    scale, scores, _att.Ptr + (long)r * m.Kq + (long)h * hd);
+                float* query = _qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, output = _att.Ptr + (long)r * m.Kq + (long)h * hd;
+                if (m.Bf16KvCache)
+                    CpuKernels.AttendHead<BFloat16Kv>(query, (ushort*)keys + offset, (ushort*)values + offset, hd, n, hd, scale, scores, output);
+                else
+                    CpuKernels.AttendHead<Float32Kv>(query, keys + offset, values + offset, hd, n, hd, scale, scores, output);
             }
         }
 

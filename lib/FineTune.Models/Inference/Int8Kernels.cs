@@ -16,6 +16,8 @@ public sealed record CpuLlamaOptions
     public int Threads { get; init; }
     /// <summary>Hold every matrix (embedding and classifier included) as int8 with per-output-channel scales.</summary>
     public bool Int8 { get; init; }
+    /// <summary>Keep the KV cache as bfloat16: half its memory and of what attention streams per step, at ~3 significant digits.</summary>
+    public bool Bf16KvCache { get; init; }
 }
 
 /// <summary>A panel-layout matrix: float32, or int8 values with one float32 scale per row.</summary>
