@@ -47,7 +47,9 @@ public static class ServingHost
         {
             limiter.AddPolicy(RateLimitPolicy, http =>
             {
-                var key = http.Items[ApiKeys.ItemKey] as string ?? "anonymous";
+                // The limiter runs before the endpoint's key check, so it names the key itself (a bad or missing
+                // key shares one bucket; its requests get 401 from the check anyway).
+                var key = http.RequestServices.GetRequiredService<ApiKeys>().Check(http.Request).Name ?? "unauthenticated";
                 if (options.RequestsPerMinute <= 0) return RateLimitPartition.GetNoLimiter(key);
                 return RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
                 {
@@ -151,9 +153,8 @@ public static class ServingHost
     {
         var http = context.HttpContext;
         var keys = http.RequestServices.GetRequiredService<ApiKeys>();
-        var (name, error) = keys.Check(http.Request);
+        var (_, error) = keys.Check(http.Request);
         if (error is not null) { await WriteErrorAsync(http, error); return Results.Empty; }
-        http.Items[ApiKeys.ItemKey] = name;
         try
         {
             return await next(context);

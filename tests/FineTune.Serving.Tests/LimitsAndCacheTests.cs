@@ -29,13 +29,19 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
     [Fact]
     public async Task A_key_over_its_rate_gets_429_with_retry_after()
     {
-        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { RequestsPerMinute = 2 }, adapters: false);
+        await using var server = await ServerHandle.StartAsync(fixture.Model,
+            o => o with { RequestsPerMinute = 2, ApiKeys = [.. o.ApiKeys, "sk-second-key"] }, adapters: false);
         var statuses = new List<HttpResponseMessage>();
         for (int i = 0; i < 3; i++) statuses.Add(await server.Http.GetAsync("v1/models"));
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses.Select(s => s.StatusCode));
         var error = JsonDocument.Parse(await statuses[2].Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
         Assert.True(statuses[2].Headers.RetryAfter is not null);
+
+        // The limit is per key: another key still has its own budget.
+        using var other = new HttpClient { BaseAddress = server.BaseAddress };
+        other.DefaultRequestHeaders.Authorization = new("Bearer", "sk-second-key");
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("v1/models")).StatusCode);
     }
 
     [Fact]

@@ -9,7 +9,6 @@ namespace FineTune.Serving.Api;
 
 public sealed class ApiKeys
 {
-    public const string ItemKey = "finetune.api_key";
     readonly Dictionary<string, string> _byHash; // hex hash -> name
 
     public ApiKeys(IEnumerable<string> keys)
