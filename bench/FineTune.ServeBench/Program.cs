@@ -23,7 +23,8 @@ string output = BenchEnvironment.Arg(args, "--out", Path.Combine(BenchEnvironmen
 int rounds = int.Parse(BenchEnvironment.Arg(args, "--rounds", "3"));
 int[] levels = BenchEnvironment.Arg(args, "--clients", "1,4,16").Split(',').Select(int.Parse).ToArray();
 // Configurations: float32; int8 weights; int8 weights with a bfloat16 KV cache.
-var configurations = BenchEnvironment.Arg(args, "--weights", "float32,int8,int8+bf16kv").Split(',');
+// w8a8: int8 activations as well (AVX-VNNI).
+var configurations = BenchEnvironment.Arg(args, "--weights", "float32,int8,int8+bf16kv,w8a8+bf16kv").Split(',');
 bool skipAccuracy = args.Contains("--no-accuracy");
 int threads = int.Parse(BenchEnvironment.Arg(args, "--threads", "2"));
 const int NewTokens = 128;
@@ -82,11 +83,11 @@ listener.Start();
 
 foreach (var configuration in configurations)
 {
-    bool int8 = configuration.StartsWith("int8"), bf16Kv = configuration.EndsWith("bf16kv");
+    bool w8a8 = configuration.StartsWith("w8a8"), int8 = w8a8 || configuration.StartsWith("int8"), bf16Kv = configuration.EndsWith("bf16kv");
     var app = StandaloneServer.Build(new StandaloneSettings
     {
         ModelPath = dir, Name = "stories15M", Url = "http://127.0.0.1:0",
-        Configure = o => o with { Threads = threads, Int8 = int8, Bf16KvCache = bf16Kv, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
+        Configure = o => o with { Threads = threads, Int8 = int8, Int8Activations = w8a8, Bf16KvCache = bf16Kv, MaxBatchSize = 16, RequestsPerMinute = 0, ResponseCacheEntries = 0, ApiKeys = ["bench-key"] },
         Logging = l => l.SetMinimumLevel(LogLevel.Warning),
     });
     await app.StartAsync();
@@ -132,7 +133,7 @@ foreach (var configuration in configurations)
         double tps = all.Sum(x => x.Tokens) / seconds;
         results.Add(new JsonObject
         {
-            ["model"] = "stories15M-shape (random weights)", ["weights"] = int8 ? "int8" : "float32", ["kv_cache"] = bf16Kv ? "bfloat16" : "float32",
+            ["model"] = "stories15M-shape (random weights)", ["weights"] = int8 ? "int8" : "float32", ["activations"] = w8a8 ? "int8" : "float32", ["kv_cache"] = bf16Kv ? "bfloat16" : "float32",
             ["clients"] = clients,
             ["requests"] = all.Count, ["new_tokens_per_request"] = NewTokens, ["seconds"] = Math.Round(seconds, 2),
             ["aggregate_tokens_per_second"] = Math.Round(tps, 1),
@@ -203,10 +204,10 @@ static JsonNode Int8Perplexity()
     if (model is null) return new JsonObject { ["skipped"] = $"no tiny base model under {root} (run `finetune pretrain` once)" };
     var tokenizer = TokenizerLoader.Load(model);
     var text = FineTune.Data.Demo.PretrainCorpus.Generate(seed: 424242, targetBytes: 24_000).ToList(); // a seed the pre-training never used
-    double Ppl(bool int8, bool bf16Kv = false)
+    double Ppl(bool int8, bool bf16Kv = false, bool w8a8 = false)
     {
         using var checkpoint = HfCheckpoint.Open(model);
-        using var lm = CpuLlama.Load(checkpoint, new CpuLlamaOptions { Threads = 2, Int8 = int8, Bf16KvCache = bf16Kv });
+        using var lm = CpuLlama.Load(checkpoint, new CpuLlamaOptions { Threads = 2, Int8 = int8, Bf16KvCache = bf16Kv, Int8Activations = w8a8 });
         double nll = 0; int count = 0;
         foreach (var doc in text)
         {
@@ -222,13 +223,14 @@ static JsonNode Int8Perplexity()
         }
         return Math.Exp(nll / count);
     }
-    double p32 = Ppl(false), p8 = Ppl(true), p8kv = Ppl(true, bf16Kv: true);
-    Console.WriteLine($"perplexity on held-out text: float32 {p32:F4}, int8 {p8:F4} ({(p8 - p32) / p32:+0.00%;-0.00%}), int8 + bf16 KV {p8kv:F4} ({(p8kv - p32) / p32:+0.00%;-0.00%})");
+    double p32 = Ppl(false), p8 = Ppl(true), p8kv = Ppl(true, bf16Kv: true), pw8a8 = Ppl(true, bf16Kv: true, w8a8: true);
+    Console.WriteLine($"perplexity on held-out text: float32 {p32:F4}, int8 {p8:F4} ({(p8 - p32) / p32:+0.00%;-0.00%}), int8 + bf16 KV {p8kv:F4} ({(p8kv - p32) / p32:+0.00%;-0.00%}), W8A8 + bf16 KV {pw8a8:F4} ({(pw8a8 - p32) / p32:+0.00%;-0.00%})");
     return new JsonObject
     {
         ["model"] = Path.GetFileName(model), ["held_out_documents"] = text.Count,
         ["perplexity_float32"] = Math.Round(p32, 4), ["perplexity_int8"] = Math.Round(p8, 4),
         ["relative_delta"] = Math.Round((p8 - p32) / p32, 5),
         ["perplexity_int8_bf16_kv_cache"] = Math.Round(p8kv, 4), ["relative_delta_int8_bf16_kv_cache"] = Math.Round((p8kv - p32) / p32, 5),
+        ["perplexity_w8a8_bf16_kv_cache"] = Math.Round(pw8a8, 4), ["relative_delta_w8a8_bf16_kv_cache"] = Math.Round((pw8a8 - p32) / p32, 5),
     };
 }

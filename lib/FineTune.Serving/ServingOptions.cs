@@ -18,6 +18,8 @@ public sealed record ServingOptions
     public int Threads { get; init; }
     /// <summary>Weight-only int8 quantization of the base model (per-output-channel scales).</summary>
     public bool Int8 { get; init; }
+    /// <summary>int8 activations too (W8A8 on AVX-VNNI): activation rows quantized per row on the fly; implies Int8.</summary>
+    public bool Int8Activations { get; init; }
     /// <summary>Keys and values cached as bfloat16: half the cache memory and of what attention reads per step.</summary>
     public bool Bf16KvCache { get; init; }
 

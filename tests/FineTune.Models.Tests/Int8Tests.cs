@@ -106,3 +106,36 @@ public sealed class Bf16KvCacheTests
         for (int s = 0; s < 3; s++) Assert.Equal(half.Forward(tokens[s..(s + 4)])[3], logits[s]);
     }
 }
+
+public sealed class Int8ActivationsTests
+{
+    [Fact]
+    public void W8A8_tracks_float32_and_stays_batch_invariant()
+    {
+        var config = new LlamaConfig
+        {
+            HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+            VocabSize = 77, MaxPositionEmbeddings = 32, RmsNormEps = 1e-6, AttentionBias = true,
+        };
+        var byName = LlamaWeights.Random(config, seed: 9, std: 0.3f).ToDictionary(t => t.Name);
+        using var full = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions());
+        using var w8a8 = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Int8Activations = true, Threads = 2 });
+        Assert.True(w8a8.Int8 && w8a8.Int8Activations);
+        int[] tokens = [1, 7, 33, 20, 76, 4, 9, 12, 40, 41, 5, 6];
+        var a = full.Forward(tokens);
+        var b = w8a8.Forward(tokens);
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            double scale = a[t].Max(Math.Abs), diff = a[t].Zip(b[t], (x, y) => Math.Abs(x - y)).Max();
+            Assert.True(diff < 0.1 * scale, $"position {t}: W8A8 differs by {diff} (logit scale {scale})");
+        }
+        // Nine slots (one 8-row block, then single rows) against each sequence alone, bit for bit.
+        using var batch = w8a8.StartBatch(slots: 9, maxLength: 8);
+        var logits = Enumerable.Range(0, 9).Select(_ => new float[config.VocabSize]).ToArray();
+        var rows = new List<BatchRow>();
+        for (int s = 0; s < 9; s++)
+            for (int p = 0; p < 3; p++) rows.Add(new BatchRow(s, p, tokens[s + p], p == 2));
+        batch.Run(rows.ToArray(), logits);
+        for (int s = 0; s < 9; s++) Assert.Equal(w8a8.Forward(tokens[s..(s + 3)])[2], logits[s]);
+    }
+}

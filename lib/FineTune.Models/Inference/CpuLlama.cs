@@ -48,12 +48,16 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// <summary>Whether sessions keep keys and values as bfloat16 (half the cache memory and traffic).</summary>
     public bool Bf16KvCache { get; }
 
-    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache)
+    /// <summary>Whether products quantize their activation rows to int8 too (W8A8 on AVX-VNNI).</summary>
+    public bool Int8Activations { get; }
+
+    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache, bool int8Activations)
     {
         Config = config;
         Threads = threads;
-        Int8 = int8;
+        Int8 = int8 || int8Activations;
         Bf16KvCache = bf16KvCache;
+        Int8Activations = int8Activations;
         Dim = config.HiddenSize; Heads = config.NumAttentionHeads; KvHeads = config.NumKeyValueHeads; HeadDim = config.HeadDim;
         Groups = config.KvGroups; QDim = Heads * HeadDim; KvDim = KvHeads * HeadDim; Hidden = config.IntermediateSize;
         Vocab = config.VocabSize; Eps = (float)config.RmsNormEps;
@@ -97,7 +101,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 for (int r = 0; r < rows; r++, row++)
                     values.AsSpan(r * cols, cols).CopyTo(rowMajor.AsSpan((int)(row * stride), cols));
             }
-            return int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride) : PanelMatrix.Float(rowMajor, paddedRows, stride);
+            return int8Activations ? PanelMatrix.QuantizeVnni(rowMajor, paddedRows, stride)
+                : int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride) : PanelMatrix.Float(rowMajor, paddedRows, stride);
         }
         FloatBuffer Vector(int padded, string name)
         {
@@ -159,7 +164,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         config.Validate(source);
         LlamaWeights.Check(config, describe, source);
-        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads, options.Int8, options.Bf16KvCache);
+        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads, options.Int8, options.Bf16KvCache, options.Int8Activations);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)
@@ -213,13 +218,22 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     // y (batch, yStride) = x (batch, k) · w (rows, k)^T + bias, split over row blocks of 4.
     sealed class MatMulJob : IParallelWork
     {
-        public float* W, X, Y, Bias, Scales;
+        public float* W, X, Y, Bias, Scales, XScales;
         public sbyte* Q;
+        public int* RowSums;   // non-null: Q is in VNNI panels and Xq holds the quantized activation rows
+        public byte* Xq;
         public int K, Rows, XStride, YStride, Batch;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part, int parts)
         {
+            if (RowSums != null)
+            {
+                int panels = (Rows + 7) / 8;
+                int first = (int)((long)panels * part / parts) * 8, last = (int)((long)panels * (part + 1) / parts) * 8;
+                VnniKernels.MatMul(Q, Scales, RowSums, K, first, last, Xq, XScales, Batch, Y, YStride, Bias);
+                return;
+            }
             int blocks = Rows / 4;
             int start = (int)((long)blocks * part / parts) * 4, end = (int)((long)blocks * (part + 1) / parts) * 4;
             if (Q != null) Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
@@ -238,6 +252,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         readonly bool[] _rowLogits;
         readonly CpuLoraAdapter?[] _rowAdapter;
         FloatBuffer? _loraIn, _loraOut; // LoRA scratch: (rows, rank) and (rows, output width), allocated on first use
+        FloatBuffer? _xq, _xScales;     // W8A8 scratch: activation rows as bytes, and their scales
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
         float[][]? _stepLogits;
@@ -446,13 +461,29 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             return n;
         }
 
-        void MatMul(PanelMatrix w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias) =>
-            MatMul(w.Values, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr, w.Quantized, w.ScalesPtr);
+        void MatMul(PanelMatrix w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias)
+        {
+            if (!w.IsVnni)
+            {
+                MatMul(w.Values, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr, w.Quantized, w.ScalesPtr);
+                return;
+            }
+            // W8A8: the activation rows are quantized once here, then the panels are shared out.
+            _xq ??= new FloatBuffer(((long)_capacity * Math.Max(Math.Max(_m.Kd, _m.Kq), _m.Kh) + 3) / 4);
+            _xScales ??= new FloatBuffer(_capacity);
+            VnniKernels.QuantizeRows(x.Ptr, xStride, batch, k, (byte*)_xq.Ptr, _xScales.Ptr);
+            var job = _matmul;
+            job.Q = w.Quantized; job.Scales = w.ScalesPtr; job.RowSums = w.RowSums; job.Xq = (byte*)_xq.Ptr; job.XScales = _xScales.Ptr;
+            job.W = null; job.X = x.Ptr; job.K = k; job.Rows = rows; job.XStride = xStride; job.Batch = batch;
+            job.Y = y.Ptr; job.YStride = yStride; job.Bias = bias is null ? null : bias.Ptr;
+            _m.Parallel(job, (long)rows * k * batch, (rows + 7) / 8);
+        }
 
         void MatMul(float* w, int k, int rows, float* x, int xStride, int batch, float* y, int yStride, float* bias,
             sbyte* quantized = null, float* scales = null)
         {
             var job = _matmul;
+            job.RowSums = null;
             job.W = w; job.Q = quantized; job.Scales = scales; job.K = k; job.Rows = rows; job.X = x; job.XStride = xStride; job.Batch = batch;
             job.Y = y; job.YStride = yStride; job.Bias = bias;
             _m.Parallel(job, (long)rows * k * batch, rows / 4);

@@ -18,17 +18,57 @@ public sealed record CpuLlamaOptions
     public bool Int8 { get; init; }
     /// <summary>Keep the KV cache as bfloat16: half its memory and of what attention streams per step, at ~3 significant digits.</summary>
     public bool Bf16KvCache { get; init; }
+    /// <summary>
+    /// int8 weights times int8 activations (each activation row quantized on the fly with its own scale), products on
+    /// AVX-VNNI: about twice the int8-weights speed on the products, at the cost of activation rounding. Implies Int8.
+    /// </summary>
+    public bool Int8Activations { get; init; }
 }
 
-/// <summary>A panel-layout matrix: float32, or int8 values with one float32 scale per row.</summary>
+/// <summary>A panel-layout matrix: float32, or int8 values with one float32 scale per row (4-row panels for the
+/// widening kernels, or 8-row VNNI panels with the rows' sums for the int8-activation kernels).</summary>
 internal sealed unsafe class PanelMatrix
 {
     readonly FloatBuffer? _float;
     readonly sbyte[]? _quantized; // pinned
     readonly FloatBuffer? _scales;
+    readonly int[]? _rowSums;     // pinned; VNNI layout only
     readonly int _k;
 
-    PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales) { _k = k; _float = values; _quantized = quantized; _scales = scales; }
+    PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales, int[]? rowSums = null)
+    {
+        _k = k; _float = values; _quantized = quantized; _scales = scales; _rowSums = rowSums;
+    }
+
+    public bool IsVnni => _rowSums is not null;
+    public int* RowSums => _rowSums is null ? null : (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_rowSums));
+
+    /// <summary>int8 rows in VNNI panels (rows padded to 8 with zeros), with per-row scales and sums.</summary>
+    public static PanelMatrix QuantizeVnni(float[] rowMajor, int rows, int k)
+    {
+        int padded = CpuKernels.RoundUp(rows, 8);
+        var scales = new FloatBuffer(padded);
+        var sums = GC.AllocateArray<int>(padded, pinned: true);
+        var q = GC.AllocateArray<sbyte>(padded * k, pinned: true);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = rowMajor.AsSpan(r * k, k);
+            float max = 0;
+            foreach (var v in row) max = MathF.Max(max, MathF.Abs(v));
+            float scale = max == 0 ? 1f : max / 127f;
+            scales.Ptr[r] = scale;
+            int sum = 0;
+            for (int i = 0; i < k; i++)
+            {
+                var value = (sbyte)Math.Clamp(MathF.Round(row[i] / scale), -127, 127);
+                q[VnniKernels.Index(k, r, i)] = value;
+                sum += value;
+            }
+            sums[r] = sum;
+        }
+        for (int r = rows; r < padded; r++) scales.Ptr[r] = 1f;
+        return new PanelMatrix(k, null, q, scales, sums);
+    }
 
     public float* Values => _float is null ? null : _float.Ptr;
     public sbyte* Quantized => _quantized is null ? null : (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_quantized));
@@ -66,6 +106,11 @@ internal sealed unsafe class PanelMatrix
     {
         if (_float is not null) { CpuKernels.CopyPanelRow(_float.Ptr, _k, r, n, dst); return; }
         float scale = _scales!.Ptr[r];
+        if (IsVnni)
+        {
+            for (int i = 0; i < n; i++) dst[i] = _quantized![VnniKernels.Index(_k, r, i)] * scale;
+            return;
+        }
         for (int g = 0; g < n; g += 8)
         {
             long at = PanelIndex(_k, r, g);

@@ -35,7 +35,7 @@ public sealed class LoadedModel : IDisposable
     {
         CpuLlama model;
         var adapter = mergeAdapter is null ? null : PeftAdapter.Load(mergeAdapter);
-        var load = new CpuLlamaOptions { Threads = options.Threads, Int8 = options.Int8, Bf16KvCache = options.Bf16KvCache };
+        var load = new CpuLlamaOptions { Threads = options.Threads, Int8 = options.Int8, Bf16KvCache = options.Bf16KvCache, Int8Activations = options.Int8Activations };
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
