@@ -121,3 +121,24 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
         Assert.NotEqual(ApiKeys.Generate(), ApiKeys.Generate());
     }
 }
+
+[Collection("serving")]
+public sealed class FastModesTests(ServingFixture fixture)
+{
+    [Fact]
+    public async Task With_int8_activations_and_a_bfloat16_cache_batched_still_equals_alone()
+    {
+        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { Int8Activations = true, Bf16KvCache = true });
+        async Task<string> Complete(string model, string prompt)
+        {
+            using var response = await server.Http.PostAsJsonAsync("v1/completions", new { model, prompt, max_tokens = 16, temperature = 0 });
+            response.EnsureSuccessStatusCode();
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        }
+        string[] prompts = ["the cat", "a dog ran", "once upon a time the", "red moon"];
+        var alone = new List<string>();
+        foreach (var p in prompts) alone.Add(await Complete(p.Length % 2 == 0 ? server.BaseName : "support", p));
+        var together = await Task.WhenAll(prompts.Select(p => Complete(p.Length % 2 == 0 ? server.BaseName : "support", p)));
+        Assert.Equal(alone, together);
+    }
+}
