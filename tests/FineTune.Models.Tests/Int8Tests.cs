@@ -10,11 +10,7 @@ public sealed class Int8Tests
     [Fact]
     public void Int8_logits_track_float32_in_batches_too()
     {
-        var config = new LlamaConfig
-        {
-            HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 77, MaxPositionEmbeddings = 32, RmsNormEps = 1e-6, AttentionBias = true,
-        };
+        var config = SmallModels.Config(bias: true);
         var byName = LlamaWeights.Random(config, seed: 5).ToDictionary(t => t.Name);
         using var full = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions());
         using var int8 = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Int8 = true, Threads = 2 });
@@ -80,11 +76,7 @@ public sealed class Bf16KvCacheTests
     [Fact]
     public void A_bfloat16_cache_tracks_float32_and_stays_batch_invariant()
     {
-        var config = new LlamaConfig
-        {
-            HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 77, MaxPositionEmbeddings = 32, RmsNormEps = 1e-6,
-        };
+        var config = SmallModels.Config(bias: false);
         var byName = LlamaWeights.Random(config, seed: 8, std: 0.3f).ToDictionary(t => t.Name);
         using var full = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions());
         using var half = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Bf16KvCache = true, Threads = 2 });
@@ -112,11 +104,7 @@ public sealed class Int8ActivationsTests
     [Fact]
     public void W8A8_tracks_float32_and_stays_batch_invariant()
     {
-        var config = new LlamaConfig
-        {
-            HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 77, MaxPositionEmbeddings = 32, RmsNormEps = 1e-6, AttentionBias = true,
-        };
+        var config = SmallModels.Config(bias: true);
         var byName = LlamaWeights.Random(config, seed: 9, std: 0.3f).ToDictionary(t => t.Name);
         using var full = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions());
         using var w8a8 = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Int8Activations = true, Threads = 2 });
@@ -138,4 +126,13 @@ public sealed class Int8ActivationsTests
         batch.Run(rows.ToArray(), logits);
         for (int s = 0; s < 9; s++) Assert.Equal(w8a8.Forward(tokens[s..(s + 3)])[2], logits[s]);
     }
+}
+
+static class SmallModels
+{
+    public static LlamaConfig Config(bool bias) => new()
+    {
+        HiddenSize = 64, IntermediateSize = 96, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+        VocabSize = 77, MaxPositionEmbeddings = 32, RmsNormEps = 1e-6, AttentionBias = bias,
+    };
 }
