@@ -46,11 +46,14 @@ if (!File.Exists(Path.Combine(dir, "config.json")))
     File.Copy(shared, Path.Combine(dir, "tokenizer.model"), overwrite: true);
 }
 
-double stepSeconds0 = 0; long steps0 = 0;
-using var listener0 = new System.Diagnostics.Metrics.MeterListener();
-listener0.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == ServingMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
-listener0.SetMeasurementEventCallback<double>((instrument, value, _, _) => { if (instrument.Name == "serving.step_duration") { stepSeconds0 += value; steps0++; } });
-listener0.Start();
+// The server's own step measurements: how much of the wall time the engine is busy, and how full its batches are.
+double stepSeconds = 0; long steps = 0, sequences = 0;
+using var listener = new System.Diagnostics.Metrics.MeterListener();
+listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == ServingMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
+listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { if (instrument.Name == "serving.step_duration") { stepSeconds += value; steps++; } });
+listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => { if (instrument.Name == "serving.batch_size") sequences += value; });
+listener.Start();
+
 if (args.Contains("--no-host"))
 {
     // The scheduler alone, without a web host in the process.
@@ -60,26 +63,19 @@ if (args.Contains("--no-host"))
     var prompt0 = loaded.Tokenizer.Encode("Once upon a time, there was a little girl named Lily who loved to play in the park with her dog.", addBos: true);
     for (int round = 0; round < 3; round++)
     {
-        stepSeconds0 = 0; steps0 = 0;
+        stepSeconds = 0; steps = 0;
         var t0 = Stopwatch.StartNew();
         var jobs0 = Enumerable.Range(0, 16).Select(i => new FineTune.Serving.Engine.GenerationJob(prompt0,
             new FineTune.Models.Generation.GenerationOptions { MaxNewTokens = NewTokens, Temperature = 0.8f, Seed = i }, null, CancellationToken.None)).ToList();
         foreach (var job in jobs0) loaded.Scheduler.TryEnqueue(job);
         int total0 = 0;
         foreach (var job in jobs0) await foreach (var e in job.Events.ReadAllAsync()) if (e.End is null) total0++;
-        Console.WriteLine($"no host: {total0 / t0.Elapsed.TotalSeconds:N0} tok/s, {steps0} steps of {stepSeconds0 / Math.Max(1, steps0) * 1000:F2} ms");
+        Console.WriteLine($"no host: {total0 / t0.Elapsed.TotalSeconds:N0} tok/s, {steps} steps of {stepSeconds / Math.Max(1, steps) * 1000:F2} ms");
     }
     return 0;
 }
 
 var results = new JsonArray();
-// The server's own step measurements: how much of the wall time the engine is busy, and how full its batches are.
-double stepSeconds = 0; long steps = 0, sequences = 0;
-using var listener = new System.Diagnostics.Metrics.MeterListener();
-listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == ServingMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
-listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { if (instrument.Name == "serving.step_duration") { stepSeconds += value; steps++; } });
-listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => { if (instrument.Name == "serving.batch_size") sequences += value; });
-listener.Start();
 
 foreach (var configuration in configurations)
 {

@@ -22,5 +22,7 @@ public sealed class WordListScreen : IOutputScreen
             _pattern = new Regex($@"(?<!\w)(?:{string.Join("|", list)})(?!\w)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled);
     }
 
+    public bool IsEmpty => _pattern is null;
+
     public bool Blocks(string text) => _pattern?.IsMatch(text) ?? false;
 }

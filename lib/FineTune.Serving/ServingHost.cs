@@ -114,15 +114,8 @@ public static class ServingHost
     static ModelCard Card(ServedModel m) =>
         new(m.Id, "model", m.Created.ToUnixTimeSeconds(), "finetune", m.Root, m.Parent, m.Base.Scheduler.MaxSequenceLength);
 
-    static async Task<LoadLoraAdapterRequest> ReadAdapterRequestAsync(HttpContext http)
-    {
-        try
-        {
-            return await JsonSerializer.DeserializeAsync<LoadLoraAdapterRequest>(http.Request.Body, OpenAiJson.Options, http.RequestAborted)
-                   ?? throw OpenAiError.Invalid("The request body is null; send {\"lora_name\": ..., \"lora_path\": ...}.");
-        }
-        catch (JsonException e) { throw OpenAiError.Invalid($"We could not parse the JSON body of your request: {e.Message}"); }
-    }
+    static Task<LoadLoraAdapterRequest> ReadAdapterRequestAsync(HttpContext http) =>
+        OpenAiRequests.ReadJsonAsync<LoadLoraAdapterRequest>(http, http.RequestServices.GetRequiredService<ServingOptions>().MaxRequestBytes);
 
     static IResult LoadAdapter(ModelCatalog catalog, LoadLoraAdapterRequest request)
     {

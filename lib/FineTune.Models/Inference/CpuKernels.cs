@@ -106,7 +106,7 @@ internal static unsafe class CpuKernels
 
     // [sum(a), sum(b), sum(c), sum(d)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    internal static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
     {
         var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
         return Sse.Add(abcd.GetLower(), abcd.GetUpper());
@@ -188,7 +188,7 @@ internal static unsafe class CpuKernels
 
     // The four row sums of a 512-bit block: lanes 0-7 of r01 are row 0's partial sums, 8-15 row 1's; r23 likewise.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<float> Sum4(Vector512<float> r01, Vector512<float> r23) =>
+    internal static Vector128<float> Sum4(Vector512<float> r01, Vector512<float> r23) =>
         Sum4(r01.GetLower(), r01.GetUpper(), r23.GetLower(), r23.GetUpper());
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

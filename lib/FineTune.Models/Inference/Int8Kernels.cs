@@ -179,13 +179,6 @@ internal static unsafe class Int8Kernels
         Sse.Store(y, sums);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<float> Sum4(Vector512<float> r01, Vector512<float> r23)
-    {
-        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(r01.GetLower(), r01.GetUpper()), Avx.HorizontalAdd(r23.GetLower(), r23.GetUpper()));
-        return Sse.Add(abcd.GetLower(), abcd.GetUpper());
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block4x1(sbyte* w, int k, float* x, float* y, float* scales, float* bias)
     {
@@ -196,7 +189,7 @@ internal static unsafe class Int8Kernels
             a = Avx512F.FusedMultiplyAdd(Widen(w), u, a);
             b = Avx512F.FusedMultiplyAdd(Widen(w + 16), u, b);
         }
-        Store4(y, Sum4(a, b), scales, bias);
+        Store4(y, CpuKernels.Sum4(a, b), scales, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -216,10 +209,10 @@ internal static unsafe class Int8Kernels
             u = Avx512DQ.BroadcastVector256ToVector512(x3 + i);
             a3 = Avx512F.FusedMultiplyAdd(v01, u, a3); b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
         }
-        Store4(y, Sum4(a0, b0), scales, bias);
-        Store4(y + yStride, Sum4(a1, b1), scales, bias);
-        Store4(y + 2 * yStride, Sum4(a2, b2), scales, bias);
-        Store4(y + 3 * yStride, Sum4(a3, b3), scales, bias);
+        Store4(y, CpuKernels.Sum4(a0, b0), scales, bias);
+        Store4(y + yStride, CpuKernels.Sum4(a1, b1), scales, bias);
+        Store4(y + 2 * yStride, CpuKernels.Sum4(a2, b2), scales, bias);
+        Store4(y + 3 * yStride, CpuKernels.Sum4(a3, b3), scales, bias);
     }
 
     // Eight activation rows per pass over the panel: each widening of the int8 weights serves 16 FMAs.
@@ -249,26 +242,19 @@ internal static unsafe class Int8Kernels
             u = Avx512DQ.BroadcastVector256ToVector512(x7 + i);
             a7 = Avx512F.FusedMultiplyAdd(v01, u, a7); b7 = Avx512F.FusedMultiplyAdd(v23, u, b7);
         }
-        Store4(y, Sum4(a0, b0), scales, bias);
-        Store4(y + yStride, Sum4(a1, b1), scales, bias);
-        Store4(y + 2 * yStride, Sum4(a2, b2), scales, bias);
-        Store4(y + 3 * yStride, Sum4(a3, b3), scales, bias);
-        Store4(y + 4 * yStride, Sum4(a4, b4), scales, bias);
-        Store4(y + 5 * yStride, Sum4(a5, b5), scales, bias);
-        Store4(y + 6 * yStride, Sum4(a6, b6), scales, bias);
-        Store4(y + 7 * yStride, Sum4(a7, b7), scales, bias);
+        Store4(y, CpuKernels.Sum4(a0, b0), scales, bias);
+        Store4(y + yStride, CpuKernels.Sum4(a1, b1), scales, bias);
+        Store4(y + 2 * yStride, CpuKernels.Sum4(a2, b2), scales, bias);
+        Store4(y + 3 * yStride, CpuKernels.Sum4(a3, b3), scales, bias);
+        Store4(y + 4 * yStride, CpuKernels.Sum4(a4, b4), scales, bias);
+        Store4(y + 5 * yStride, CpuKernels.Sum4(a5, b5), scales, bias);
+        Store4(y + 6 * yStride, CpuKernels.Sum4(a6, b6), scales, bias);
+        Store4(y + 7 * yStride, CpuKernels.Sum4(a7, b7), scales, bias);
     }
 
     // The 256-bit path (AVX2 without AVX-512): one row's 8 int8 values widened per FMA, as the float32 AVX2 kernels.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Widen8(sbyte* p) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
-    {
-        var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
-        return Sse.Add(abcd.GetLower(), abcd.GetUpper());
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block4x1Avx2(sbyte* w, int k, float* x, float* y, float* scales, float* bias)
@@ -282,7 +268,7 @@ internal static unsafe class Int8Kernels
             a2 = Fma.MultiplyAdd(Widen8(w + 16), u, a2);
             a3 = Fma.MultiplyAdd(Widen8(w + 24), u, a3);
         }
-        Store4(y, Sum4(a0, a1, a2, a3), scales, bias);
+        Store4(y, CpuKernels.Sum4(a0, a1, a2, a3), scales, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -303,9 +289,9 @@ internal static unsafe class Int8Kernels
             u = Avx.LoadVector256(x3 + i);
             a03 = Fma.MultiplyAdd(v0, u, a03); a13 = Fma.MultiplyAdd(v1, u, a13); a23 = Fma.MultiplyAdd(v2, u, a23); a33 = Fma.MultiplyAdd(v3, u, a33);
         }
-        Store4(y, Sum4(a00, a10, a20, a30), scales, bias);
-        Store4(y + yStride, Sum4(a01, a11, a21, a31), scales, bias);
-        Store4(y + 2 * yStride, Sum4(a02, a12, a22, a32), scales, bias);
-        Store4(y + 3 * yStride, Sum4(a03, a13, a23, a33), scales, bias);
+        Store4(y, CpuKernels.Sum4(a00, a10, a20, a30), scales, bias);
+        Store4(y + yStride, CpuKernels.Sum4(a01, a11, a21, a31), scales, bias);
+        Store4(y + 2 * yStride, CpuKernels.Sum4(a02, a12, a22, a32), scales, bias);
+        Store4(y + 3 * yStride, CpuKernels.Sum4(a03, a13, a23, a33), scales, bias);
     }
 }

@@ -38,7 +38,8 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
                 var name = ModelName(alias.Project, alias.Alias);
                 wanted.Add(name);
                 wanted.Add(version);
-                if (!catalog.TryResolve(name, out var current) || !ReferenceEquals(current.Adapter, Resolve(version).Adapter) || current.Base != Resolve(version).Base)
+                var target = Resolve(version);
+                if (!catalog.TryResolve(name, out var current) || current.Adapter != target.Adapter || current.Base != target.Base)
                 {
                     catalog.SetAlias(name, version);
                     log.LogInformation("Serving {Name} = {Project} version {Version}", name, alias.Project, alias.Version);

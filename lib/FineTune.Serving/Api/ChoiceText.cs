@@ -6,7 +6,8 @@ using FineTune.Text;
 
 namespace FineTune.Serving.Api;
 
-internal sealed class ChoiceText(TextTokenizer tokenizer, IReadOnlyList<string> stops, IOutputScreen screen)
+/// <param name="screen">null when nothing is screened (then the text so far is not rebuilt for every token)</param>
+internal sealed class ChoiceText(TextTokenizer tokenizer, IReadOnlyList<string> stops, IOutputScreen? screen)
 {
     readonly TokenStreamDecoder _decoder = tokenizer.CreateStreamDecoder();
     readonly StopStringBuffer _stops = new(stops);
@@ -42,7 +43,7 @@ internal sealed class ChoiceText(TextTokenizer tokenizer, IReadOnlyList<string> 
     string Screen(string text)
     {
         if (text.Length == 0) return text;
-        if (screen.Blocks(_shown + text))
+        if (screen is not null && screen.Blocks(_shown + text))
         {
             Finish = "content_filter";
             return "";

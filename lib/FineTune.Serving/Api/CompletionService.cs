@@ -11,7 +11,6 @@ using FineTune.Models.Generation;
 using FineTune.Serving.Engine;
 using FineTune.Text;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
 namespace FineTune.Serving.Api;
@@ -20,6 +19,9 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
     ServingMetrics metrics, ILogger<CompletionService> logger)
 {
     enum Kind { Chat, Text }
+
+    // An empty word list screens nothing: skip it rather than rebuild each response's text for it on every token.
+    readonly IOutputScreen? _screen = screen is WordListScreen { IsEmpty: true } ? null : screen;
 
     sealed record Plan(Kind Kind, string Name, ServedModel Model, IReadOnlyList<IReadOnlyList<int>> Prompts, IReadOnlyList<string> PromptTexts,
         int N, int MaxTokens, GenerationOptions Options, IReadOnlyList<string> Stops, bool Stream, bool IncludeUsage, bool Echo);
@@ -64,27 +66,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         await RunAsync(http, plan, started);
     }
 
-    async Task<T> ReadAsync<T>(HttpContext http) where T : class
-    {
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = options.MaxRequestBytes;
-        if (http.Request.ContentLength > options.MaxRequestBytes) throw TooLarge();
-        try
-        {
-            return await JsonSerializer.DeserializeAsync<T>(http.Request.Body, OpenAiJson.Options, http.RequestAborted)
-                   ?? throw OpenAiError.Invalid("The request body is null; send a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            var field = e.Path is { Length: > 2 } path ? path[2..] : null;
-            throw OpenAiError.Invalid($"We could not parse the JSON body of your request{(field is null ? "" : $" at '{field}'")}: {FirstLine(e.Message)} " +
-                                      "The OpenAI API expects a JSON payload.", field);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { throw TooLarge(); }
-    }
-
-    OpenAiError TooLarge() => new(413, $"The request body is larger than this server's limit of {options.MaxRequestBytes} bytes.", code: "request_too_large");
-
-    static string FirstLine(string message) => message.Split('\n')[0].Split(" Path:")[0];
+    Task<T> ReadAsync<T>(HttpContext http) where T : class => OpenAiRequests.ReadJsonAsync<T>(http, options.MaxRequestBytes);
 
     (string Name, ServedModel Model) Resolve(string? name)
     {
@@ -227,7 +209,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             {
                 var o = plan.Options.Seed is { } seed ? plan.Options with { Seed = seed + c } : plan.Options;
                 var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token);
-                jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, screen), pi * plan.N + c));
+                jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, _screen), pi * plan.N + c));
             }
         var scheduler = plan.Model.Base.Scheduler;
         foreach (var (job, _, _) in jobs)
@@ -334,14 +316,18 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         }
         await all;
         if (!failed && plan.IncludeUsage)
-        {
-            var usage = new Usage(promptTokens, jobs.Sum(j => j.Text.Tokens), promptTokens + jobs.Sum(j => j.Text.Tokens));
-            object chunk = plan.Kind == Kind.Chat
-                ? new ChatCompletionChunk(id, "chat.completion.chunk", created, plan.Name, [], fingerprint, usage)
-                : new TextCompletion(id, "text_completion", created, plan.Name, [], usage, fingerprint);
-            await WriteEventAsync(http, JsonSerializer.Serialize(chunk, OpenAiJson.Options));
-        }
+            await WriteEventAsync(http, UsageChunk(plan, id, created, fingerprint, promptTokens, jobs.Sum(j => j.Text.Tokens)));
         await WriteEventAsync(http, "[DONE]");
+    }
+
+    // The last chunk of a stream with include_usage: no choices, the token counts.
+    static string UsageChunk(Plan plan, string id, long created, string fingerprint, int promptTokens, int completionTokens)
+    {
+        var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens);
+        object chunk = plan.Kind == Kind.Chat
+            ? new ChatCompletionChunk(id, "chat.completion.chunk", created, plan.Name, [], fingerprint, usage)
+            : new TextCompletion(id, "text_completion", created, plan.Name, [], usage, fingerprint);
+        return JsonSerializer.Serialize(chunk, OpenAiJson.Options);
     }
 
     static void StartEventStream(HttpContext http)
@@ -382,10 +368,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
                 await WriteChunkAsync(http, plan, id, created, fingerprint, i, plan.Echo ? choices[i].Text[plan.PromptTexts[i / plan.N].Length..] : choices[i].Text,
                     choices[i].FinishReason, first: false);
             }
-            if (plan.IncludeUsage)
-                await WriteEventAsync(http, JsonSerializer.Serialize(plan.Kind == Kind.Chat
-                    ? new ChatCompletionChunk(id, "chat.completion.chunk", created, plan.Name, [], fingerprint, usage)
-                    : (object)new TextCompletion(id, "text_completion", created, plan.Name, [], usage, fingerprint), OpenAiJson.Options));
+            if (plan.IncludeUsage) await WriteEventAsync(http, UsageChunk(plan, id, created, fingerprint, promptTokens, completion));
             await WriteEventAsync(http, "[DONE]");
             return;
         }

@@ -6,6 +6,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FineTune.Models.Generation;
 using FineTune.Models.Inference;
 using Microsoft.Extensions.Logging;
@@ -105,7 +106,7 @@ public sealed class BatchScheduler : IDisposable
                 long started = Stopwatch.GetTimestamp();
                 try
                 {
-                    _batch.Run(CollectionsMarshal(rows), logits);
+                    _batch.Run(CollectionsMarshal.AsSpan(rows), logits);
                 }
                 catch (Exception e)
                 {
@@ -114,7 +115,7 @@ public sealed class BatchScheduler : IDisposable
                     continue;
                 }
                 _metrics.RecordStep(rows.Count, _active.Count, Stopwatch.GetElapsedTime(started));
-                foreach (var s in _active) if (!owners.Contains(s)) s.Position += s.RowsThisStep; // mid-prompt chunks
+                foreach (var s in _active) s.Position += s.RowsThisStep;
                 Sample(owners, logits, tokens);
                 for (int i = 0; i < owners.Count; i++) Advance(owners[i], tokens[i]);
             }
@@ -131,8 +132,6 @@ public sealed class BatchScheduler : IDisposable
             _stopped.TrySetResult();
         }
     }
-
-    static ReadOnlySpan<BatchRow> CollectionsMarshal(List<BatchRow> rows) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows);
 
     void Admit()
     {
@@ -221,7 +220,6 @@ public sealed class BatchScheduler : IDisposable
 
     void Advance(Sequence s, int token)
     {
-        s.Position += s.RowsThisStep;
         long now = Stopwatch.GetTimestamp();
         if (s.Generated == 0) _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(s.Job.EnqueuedAt, now));
         else _metrics.RecordInterToken(Stopwatch.GetElapsedTime(s.LastTokenAt, now));
