@@ -21,9 +21,10 @@ public sealed record Gsm8kOptions
     public bool AddBos { get; init; }                     // the harness's HF backend adds no BOS by default
 }
 
-/// <summary>One problem's generation, the two extracted answers and whether each matched the gold answer.</summary>
+/// <summary>One problem's generation, the two extracted answers and whether each matched the gold answer; Truncated
+/// when the prompt lost tokens from its left to leave room for the generation.</summary>
 public sealed record Gsm8kItemResult(int Index, string Completion, string? Strict, string? Flexible, string Gold,
-    bool StrictCorrect, bool FlexibleCorrect);
+    bool StrictCorrect, bool FlexibleCorrect, bool Truncated = false);
 
 public sealed record Gsm8kDetails(string Task, int Shots, IReadOnlyList<Gsm8kItemResult> Items);
 
@@ -63,11 +64,13 @@ public static class Gsm8k
     /// <summary>
     /// Generates greedily for each test problem and scores both extraction rules. <paramref name="extract"/> returns the
     /// strict and flexible answers of a completion (null when a rule finds none); for `gsm8k_cot` its strict rule is
-    /// "The answer is (…)." rather than "#### (…)" (FineTune.Evals.Scoring.Gsm8kAnswers provides both).
+    /// "The answer is (…)." rather than "#### (…)" (FineTune.Evals.Scoring.Gsm8kAnswers provides both). A prompt keeps
+    /// its rightmost context - max_new_tokens tokens (PromptFit); <paramref name="items"/> resumes an interrupted run.
     /// </summary>
     public static async Task<SuiteResult> EvaluateAsync(ICausalLm model, TextTokenizer tokenizer,
         IReadOnlyList<Gsm8kItem> train, IReadOnlyList<Gsm8kItem> test, Func<string, (string? Strict, string? Flexible)> extract,
-        Gsm8kOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null)
+        Gsm8kOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null,
+        SuiteItems? items = null)
     {
         ArgumentNullException.ThrowIfNull(extract);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
@@ -78,9 +81,10 @@ public static class Gsm8k
         if (options.Variant == Gsm8kVariant.Standard && shots > train.Count)
             throw new ArgumentOutOfRangeException(nameof(options), $"{shots} shots asked; train has {train.Count} rows.");
 
+        var (room, maxNew) = PromptFit.Budget(model.Config.MaxPositionEmbeddings, options.MaxNewTokens);
         var generation = new GenerationOptions
         {
-            MaxNewTokens = options.MaxNewTokens,
+            MaxNewTokens = maxNew,
             Temperature = 0f,
             StopTokenIds = tokenizer.EosId is { } eos ? [eos] : [],
             StopStrings = options.StopStrings ?? (options.Variant == Gsm8kVariant.ChainOfThought
@@ -88,25 +92,33 @@ public static class Gsm8k
         };
         var generator = new Generator(model);
         var problems = test.Take(options.Limit ?? int.MaxValue).ToList();
-        var results = new List<Gsm8kItemResult>(problems.Count);
-        for (int start = 0; start < problems.Count; start += options.BatchSize)
+        var done = new Dictionary<int, Gsm8kItemResult>();
+        for (int i = 0; i < problems.Count; i++)
+            if (items is not null && items.TryGet<Gsm8kItemResult>(ItemKey(i), out var stored)) done[i] = stored;
+        var todo = Enumerable.Range(0, problems.Count).Where(i => !done.ContainsKey(i)).ToList();
+        progress?.Report(new EvalProgress(done.Count, problems.Count));
+        foreach (var chunk in todo.Chunk(options.BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var chunk = problems.GetRange(start, Math.Min(options.BatchSize, problems.Count - start));
-            var prompts = chunk.Select(p => tokenizer.Encode(Prompt(p, train, options), options.AddBos)).ToList();
-            var outputs = await generator.GenerateAsync(prompts, generation, ids => tokenizer.Decode(ids), cancellationToken);
-            for (int k = 0; k < chunk.Count; k++)
+            var prompts = chunk.Select(i => PromptFit.Left(tokenizer.Encode(Prompt(problems[i], train, options), options.AddBos), room)).ToList();
+            var outputs = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), generation, ids => tokenizer.Decode(ids), cancellationToken);
+            for (int k = 0; k < chunk.Length; k++)
             {
                 var completion = outputs[k].Text ?? "";
                 var (strict, flexible) = extract(completion);
-                var gold = options.Variant == Gsm8kVariant.ChainOfThought ? chunk[k].Final : chunk[k].Answer;
-                results.Add(new Gsm8kItemResult(start + k, completion, strict, flexible, gold,
-                    Scoring.Gsm8kAnswers.IsCorrect(strict, gold), Scoring.Gsm8kAnswers.IsCorrect(flexible, gold)));
+                var problem = problems[chunk[k]];
+                var gold = options.Variant == Gsm8kVariant.ChainOfThought ? problem.Final : problem.Answer;
+                var result = new Gsm8kItemResult(chunk[k], completion, strict, flexible, gold,
+                    Scoring.Gsm8kAnswers.IsCorrect(strict, gold), Scoring.Gsm8kAnswers.IsCorrect(flexible, gold), prompts[k].Truncated);
+                done[chunk[k]] = result;
+                items?.Add(ItemKey(chunk[k]), result);
             }
-            progress?.Report(new EvalProgress(results.Count, problems.Count));
+            progress?.Report(new EvalProgress(done.Count, problems.Count));
         }
-        return Score(TaskName(options.Variant), shots, results);
+        return Score(TaskName(options.Variant), shots, Enumerable.Range(0, problems.Count).Select(i => done[i]).ToList());
     }
+
+    static string ItemKey(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     internal static SuiteResult Score(string task, int shots, IReadOnlyList<Gsm8kItemResult> results)
     {
@@ -119,6 +131,6 @@ public static class Gsm8k
         }
         return new SuiteResult(task, FormatVersion,
             [Metric(StrictMatch, r => r.StrictCorrect), Metric(FlexibleExtract, r => r.FlexibleCorrect)],
-            new Gsm8kDetails(task, shots, results));
+            new Gsm8kDetails(task, shots, results)) { Items = results.Count, Truncated = results.Count(r => r.Truncated) };
     }
 }

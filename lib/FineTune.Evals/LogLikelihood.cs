@@ -7,12 +7,13 @@ namespace FineTune.Evals;
 
 public sealed record LogLikelihoodRequest(IReadOnlyList<int> Context, IReadOnlyList<int> Continuation);
 
-public sealed record LogLikelihoodResult(double LogProb, bool IsGreedy);
+/// <summary>Truncated: the context lost tokens from its left to fit the model (the continuation is always whole).</summary>
+public sealed record LogLikelihoodResult(double LogProb, bool IsGreedy, bool Truncated = false);
 
 public static class LogLikelihood
 {
     // One decode row: a context, the continuation it steps through (if any), and the requests it scores.
-    sealed record Row(IReadOnlyList<int> Context, int? Multi, List<int> Requests);
+    sealed record Row(IReadOnlyList<int> Context, int? Multi, List<int> Requests, bool Truncated);
 
     /// <summary>
     /// Scores every request; results are in request order. <paramref name="batchSize"/> counts session rows. A context
@@ -38,9 +39,10 @@ public static class LogLikelihood
             if (cont.Count > context) throw new ArgumentException($"request {i}: continuation of {cont.Count} tokens exceeds the model context of {context}.", nameof(requests));
             int keep = Math.Min(ctx.Count, context - (cont.Count - 1));
             var trimmed = keep == ctx.Count ? ctx : ctx.Skip(ctx.Count - keep).ToArray();
-            if (cont.Count > 1) { rows.Add(new Row(trimmed, i, [i])); continue; }
+            bool truncated = keep < ctx.Count;
+            if (cont.Count > 1) { rows.Add(new Row(trimmed, i, [i], truncated)); continue; }
             var key = new TokenKey(trimmed);
-            if (!shared.TryGetValue(key, out var row)) rows.Add(shared[key] = row = new Row(trimmed, null, []));
+            if (!shared.TryGetValue(key, out var row)) rows.Add(shared[key] = row = new Row(trimmed, null, [], truncated));
             row.Requests.Add(i);
         }
 
@@ -85,7 +87,7 @@ public static class LogLikelihood
             {
                 var (logProb, isGreedy) = Score(logits[b], requests[i].Continuation[0]);
                 if (batch[b].Multi == i) (sums[b], greedy[b]) = (logProb, isGreedy);
-                else results[i] = new LogLikelihoodResult(logProb, isGreedy);
+                else results[i] = new LogLikelihoodResult(logProb, isGreedy, batch[b].Truncated);
             }
         }
 
@@ -108,7 +110,7 @@ public static class LogLikelihood
             }
         }
         for (int b = 0; b < batch.Count; b++)
-            if (batch[b].Multi is { } m) results[m] = new LogLikelihoodResult(sums[b], greedy[b]);
+            if (batch[b].Multi is { } m) results[m] = new LogLikelihoodResult(sums[b], greedy[b], batch[b].Truncated);
     }
 
     /// <summary>log-softmax(logits)[token] in double precision, and whether token is the (first) argmax.</summary>

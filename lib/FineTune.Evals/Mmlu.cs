@@ -18,8 +18,10 @@ public sealed record MmluOptions
     public bool AddBos { get; init; }
 }
 
-/// <summary>One scored question: the four log-likelihoods and the predicted choice (first argmax, as numpy).</summary>
-public sealed record MmluItemResult(string Subject, int Index, int Answer, int Predicted, IReadOnlyList<double> LogProbs);
+/// <summary>One scored question: the four log-likelihoods and the predicted choice (first argmax, as numpy); Truncated
+/// when its prompt lost tokens from the left to fit the model's context.</summary>
+public sealed record MmluItemResult(string Subject, int Index, int Answer, int Predicted, IReadOnlyList<double> LogProbs,
+    bool Truncated = false);
 
 public sealed record MmluDetails(string Split, int Shots, IReadOnlyList<MmluItemResult> Items);
 
@@ -52,12 +54,13 @@ public static class Mmlu
 
     /// <summary>Loads dev and the chosen split from <paramref name="mmluDir"/> and evaluates.</summary>
     public static SuiteResult Evaluate(ICausalLm model, TextTokenizer tokenizer, string mmluDir, MmluOptions options,
-        CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null) =>
-        Evaluate(model, tokenizer, Load(mmluDir, "dev"), Load(mmluDir, options.Split), options, cancellationToken, progress);
+        CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null, SuiteItems? items = null) =>
+        Evaluate(model, tokenizer, Load(mmluDir, "dev"), Load(mmluDir, options.Split), options, cancellationToken, progress, items);
 
     public static SuiteResult Evaluate(ICausalLm model, TextTokenizer tokenizer,
         IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> dev, IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> eval,
-        MmluOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null)
+        MmluOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null,
+        SuiteItems? items = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.Shots);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.Shots, 5);
@@ -67,11 +70,16 @@ public static class Mmlu
             if (!eval.ContainsKey(s)) throw new ArgumentException($"unknown MMLU subject '{s}'.", nameof(options));
 
         var work = subjects.SelectMany(s => eval[s].Take(options.LimitPerSubject ?? int.MaxValue).Select((item, i) => (item, i))).ToList();
-        var results = new List<MmluItemResult>(work.Count);
-        for (int start = 0; start < work.Count; start += options.BatchSize)
+        // Items an earlier, interrupted run already scored come from the log; the rest are scored in batches.
+        var done = new Dictionary<(string, int), MmluItemResult>();
+        foreach (var (item, i) in work)
+            if (items is not null && items.TryGet<MmluItemResult>(ItemKey(item.Subject, i), out var stored)) done[(item.Subject, i)] = stored;
+        var todo = work.Where(w => !done.ContainsKey((w.item.Subject, w.i))).ToList();
+        progress?.Report(new EvalProgress(done.Count, work.Count));
+        for (int start = 0; start < todo.Count; start += options.BatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var chunk = work.GetRange(start, Math.Min(options.BatchSize, work.Count - start));
+            var chunk = todo.GetRange(start, Math.Min(options.BatchSize, todo.Count - start));
             var requests = new List<LogLikelihoodRequest>(chunk.Count * 4);
             foreach (var (item, _) in chunk)
             {
@@ -87,12 +95,17 @@ public static class Mmlu
                 var lls = Enumerable.Range(0, 4).Select(c => scored[k * 4 + c].LogProb).ToArray();
                 int predicted = 0;
                 for (int c = 1; c < 4; c++) if (lls[c] > lls[predicted]) predicted = c;
-                results.Add(new MmluItemResult(chunk[k].item.Subject, chunk[k].i, chunk[k].item.Answer, predicted, lls));
+                bool truncated = Enumerable.Range(0, 4).Any(c => scored[k * 4 + c].Truncated);
+                var result = new MmluItemResult(chunk[k].item.Subject, chunk[k].i, chunk[k].item.Answer, predicted, lls, truncated);
+                done[(result.Subject, result.Index)] = result;
+                items?.Add(ItemKey(result.Subject, result.Index), result);
             }
-            progress?.Report(new EvalProgress(results.Count, work.Count));
+            progress?.Report(new EvalProgress(done.Count, work.Count));
         }
-        return Score(results, options);
+        return Score(work.Select(w => done[(w.item.Subject, w.i)]).ToList(), options);
     }
+
+    static string ItemKey(string subject, int index) => $"{subject}/{index}";
 
     /// <summary>Accuracy per subject ("mmlu_{subject}/acc"), per category ("mmlu_stem/acc" …), overall ("mmlu/acc",
     /// micro over questions) and "mmlu/acc_macro" (unweighted mean over subjects).</summary>
@@ -117,7 +130,11 @@ public static class Mmlu
             if (members.Count > 0) metrics.Add(Acc($"mmlu_{category}/acc", members));
         }
         metrics.AddRange(subjectAcc);
-        return new SuiteResult("mmlu", FormatVersion, metrics, new MmluDetails(options.Split, options.Shots, results));
+        return new SuiteResult("mmlu", FormatVersion, metrics, new MmluDetails(options.Split, options.Shots, results))
+        {
+            Items = results.Count,
+            Truncated = results.Count(r => r.Truncated),
+        };
     }
 }
 

@@ -11,29 +11,26 @@ public static class Perplexity
 {
     public const string FormatVersion = "perplexity-v1";
 
-    public static SuiteResult Evaluate(ICausalLm model, IEnumerable<ScoredSequence> sequences, CancellationToken ct = default)
+    /// <summary>A sequence longer than the context is scored on its last window (counted as truncated);
+    /// <paramref name="items"/> holds examples an interrupted run already scored.</summary>
+    public static SuiteResult Evaluate(ICausalLm model, IEnumerable<ScoredSequence> sequences, CancellationToken ct = default,
+        SuiteItems? items = null)
     {
         double nll = 0;
-        long tokens = 0, correct = 0, examples = 0;
+        long tokens = 0, correct = 0;
+        int examples = 0, truncated = 0;
         int context = model.Config.MaxPositionEmbeddings;
         foreach (var sequence in sequences)
         {
             ct.ThrowIfCancellationRequested();
-            if (sequence.Ids.Length != sequence.Mask.Length)
-                throw new ArgumentException($"example {examples}: {sequence.Ids.Length} ids but {sequence.Mask.Length} mask bytes.");
-            // Longer than the context: score the last window, whose every target still has its full left context.
-            int start = Math.Max(0, sequence.Ids.Length - context);
-            var ids = sequence.Ids.AsSpan(start).ToArray();
-            if (ids.Length < 2) { examples++; continue; }
-            var logits = model.Forward(ids);
-            for (int t = 1; t < ids.Length; t++)
+            var key = examples.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (items is null || !items.TryGet<ExampleScore>(key, out var score))
             {
-                if (sequence.Mask[start + t] == 0) continue;
-                var row = logits[t - 1];
-                nll -= LogSoftmax(row, ids[t]);
-                if (Sampler.ArgMax(row) == ids[t]) correct++;
-                tokens++;
+                score = Score(model, sequence, context, examples);
+                items?.Add(key, score);
             }
+            nll += score.Nll; tokens += score.Tokens; correct += score.Correct;
+            if (score.Truncated) truncated++;
             examples++;
         }
         if (tokens == 0) throw new ArgumentException("no scored tokens: the examples are empty or their loss masks are all zero.");
@@ -43,7 +40,32 @@ public static class Perplexity
             new MetricValue("perplexity/perplexity", Math.Exp(meanNll), tokens),
             new MetricValue("perplexity/nll", meanNll, tokens),
             new MetricValue("perplexity/token_accuracy", (double)correct / tokens, tokens),
-        ], new { examples, tokens });
+        ], new { examples, tokens }) { Items = examples, Truncated = truncated };
+    }
+
+    /// <summary>One example's summed negative log-likelihood, scored tokens and argmax hits.</summary>
+    public sealed record ExampleScore(double Nll, long Tokens, long Correct, bool Truncated);
+
+    static ExampleScore Score(ICausalLm model, ScoredSequence sequence, int context, int index)
+    {
+        if (sequence.Ids.Length != sequence.Mask.Length)
+            throw new ArgumentException($"example {index}: {sequence.Ids.Length} ids but {sequence.Mask.Length} mask bytes.");
+        // Longer than the context: score the last window, whose every target still has its full left context.
+        int start = Math.Max(0, sequence.Ids.Length - context);
+        var ids = sequence.Ids.AsSpan(start).ToArray();
+        if (ids.Length < 2) return new ExampleScore(0, 0, 0, start > 0);
+        var logits = model.Forward(ids);
+        double nll = 0;
+        long tokens = 0, correct = 0;
+        for (int t = 1; t < ids.Length; t++)
+        {
+            if (sequence.Mask[start + t] == 0) continue;
+            var row = logits[t - 1];
+            nll -= LogSoftmax(row, ids[t]);
+            if (Sampler.ArgMax(row) == ids[t]) correct++;
+            tokens++;
+        }
+        return new ExampleScore(nll, tokens, correct, start > 0);
     }
 
     static double LogSoftmax(float[] logits, int target)

@@ -9,8 +9,9 @@ using FineTune.Text;
 
 namespace FineTune.Evals;
 
-/// <summary>One test example: the conversation up to the last assistant turn, that turn's text, and the model's answer.</summary>
-public sealed record TaskOutput(long Line, IReadOnlyList<ChatMessage> Prompt, string Reference, string Prediction);
+/// <summary>One test example: the conversation up to the last assistant turn, that turn's text, and the model's answer;
+/// Truncated when the prompt lost tokens from its left to leave room for the answer.</summary>
+public sealed record TaskOutput(long Line, IReadOnlyList<ChatMessage> Prompt, string Reference, string Prediction, bool Truncated = false);
 
 public static class TaskEval
 {
@@ -27,25 +28,38 @@ public static class TaskEval
         }
     }
 
+    /// <summary>The model's greedy answer to each example's prompt; a prompt keeps its rightmost context - max_new_tokens
+    /// tokens (PromptFit). <paramref name="items"/> holds answers from an interrupted run, which are not generated again.</summary>
     public static async Task<IReadOnlyList<TaskOutput>> GenerateAsync(ICausalLm model, TextTokenizer tokenizer, ChatTemplate template,
         IEnumerable<DataRecord> records, int maxNewTokens, int batchSize, int? limit, CancellationToken ct = default,
-        IProgress<EvalProgress>? progress = null)
+        IProgress<EvalProgress>? progress = null, SuiteItems? items = null)
     {
         var examples = Examples(records).Take(limit ?? int.MaxValue).ToList();
         var stops = model.Config.EosTokenIds.Concat(tokenizer.StopIds).Distinct().ToArray();
-        var options = new GenerationOptions { MaxNewTokens = maxNewTokens, StopTokenIds = stops };
+        var (room, maxNew) = PromptFit.Budget(model.Config.MaxPositionEmbeddings, maxNewTokens);
+        var options = new GenerationOptions { MaxNewTokens = maxNew, StopTokenIds = stops };
         var generator = new Generator(model);
-        var outputs = new List<TaskOutput>();
-        foreach (var batch in examples.Chunk(Math.Max(1, batchSize)))
+        var done = new Dictionary<long, TaskOutput>();
+        foreach (var e in examples)
+            if (items is not null && items.TryGet<TaskOutput>(ItemKey(e.Line), out var stored)) done[e.Line] = stored;
+        progress?.Report(new EvalProgress(done.Count, examples.Count));
+        foreach (var batch in examples.Where(e => !done.ContainsKey(e.Line)).Chunk(Math.Max(1, batchSize)))
         {
-            var prompts = batch.Select(e => ChatPrompt.Encode(tokenizer, template, e.Prompt)).ToList();
-            var results = await generator.GenerateAsync(prompts, options, ids => tokenizer.Decode(ids), ct);
+            ct.ThrowIfCancellationRequested();
+            var prompts = batch.Select(e => PromptFit.Left(ChatPrompt.Encode(tokenizer, template, e.Prompt), room)).ToList();
+            var results = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), options, ids => tokenizer.Decode(ids), ct);
             for (int i = 0; i < batch.Length; i++)
-                outputs.Add(new TaskOutput(batch[i].Line, batch[i].Prompt, batch[i].Reference, (results[i].Text ?? "").Trim()));
-            progress?.Report(new EvalProgress(outputs.Count, examples.Count));
+            {
+                var output = new TaskOutput(batch[i].Line, batch[i].Prompt, batch[i].Reference, (results[i].Text ?? "").Trim(), prompts[i].Truncated);
+                done[output.Line] = output;
+                items?.Add(ItemKey(output.Line), output);
+            }
+            progress?.Report(new EvalProgress(done.Count, examples.Count));
         }
-        return outputs;
+        return examples.Select(e => done[e.Line]).ToList();
     }
+
+    static string ItemKey(long line) => line.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static SuiteResult Rouge(IReadOnlyList<TaskOutput> outputs, bool stem = false)
     {
@@ -56,7 +70,7 @@ public static class TaskEval
             Bootstrap.Mean("rouge/rouge2", scores.Select(s => s.Rouge2.FMeasure).ToList()),
             Bootstrap.Mean("rouge/rougeL", scores.Select(s => s.RougeL.FMeasure).ToList()),
             Bootstrap.Mean("rouge/rougeLsum", scores.Select(s => s.RougeLsum.FMeasure).ToList()),
-        ], new { outputs });
+        ], new { outputs }) { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
     }
 
     /// <summary>The split's examples as scored sequences: the template-formatted chat with its loss mask.</summary>

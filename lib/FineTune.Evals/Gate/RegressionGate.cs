@@ -17,6 +17,9 @@ public sealed record GateCheck(string Metric, GateRuleKind Kind, double Threshol
 
 public sealed record GateDecision(bool Promote, IReadOnlyList<GateCheck> Checks)
 {
+    /// <summary>What the numbers behind the checks need said (a failed suite, a suite whose inputs mostly did not fit).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -27,7 +30,8 @@ public sealed record GateDecision(bool Promote, IReadOnlyList<GateCheck> Checks)
     /// <summary>NoRegression checks that failed: the benchmarks the candidate forgot.</summary>
     public IEnumerable<GateCheck> Forgetting => Checks.Where(c => c.Kind == GateRuleKind.NoRegression && !c.Passed);
 
-    public string ToJson() => JsonSerializer.Serialize(new { promote = Promote, forgetting = Forgetting.Select(c => c.Metric), checks = Checks }, Json);
+    public string ToJson() =>
+        JsonSerializer.Serialize(new { promote = Promote, forgetting = Forgetting.Select(c => c.Metric), checks = Checks, notes = Notes }, Json);
 
     public string ToMarkdown()
     {
@@ -41,12 +45,24 @@ public sealed record GateDecision(bool Promote, IReadOnlyList<GateCheck> Checks)
             string ci = c.DeltaLow is { } lo && c.DeltaHigh is { } hi ? $" [{lo:+0.0000;-0.0000}, {hi:+0.0000;-0.0000}]" : "";
             md.AppendLine($"| {c.Metric} | {rule} | {c.Baseline:0.0000} | {c.Candidate:0.0000} | {c.Delta:+0.0000;-0.0000}{ci} | {(c.Passed ? "pass" : "FAIL")} | {c.Reason} |");
         }
+        if (Notes.Count > 0)
+        {
+            md.AppendLine().AppendLine("Notes:");
+            foreach (var note in Notes) md.AppendLine($"- {note}");
+        }
         return md.ToString();
     }
 }
 
 public static class RegressionGate
 {
+    /// <summary>The decision over two results files, with notes on suites that failed or whose inputs mostly did not fit.</summary>
+    public static GateDecision Decide(EvalReport baseline, EvalReport candidate, IReadOnlyList<GateRule> rules) =>
+        Decide(baseline.Metrics, candidate.Metrics, rules) with
+        {
+            Notes = [.. baseline.Warnings("baseline"), .. candidate.Warnings("candidate")],
+        };
+
     public static GateDecision Decide(IEnumerable<MetricValue> baseline, IEnumerable<MetricValue> candidate, IReadOnlyList<GateRule> rules)
     {
         if (rules.Count == 0) throw new ArgumentException("the gate needs at least one rule (an Improve rule for the task metric).", nameof(rules));

@@ -12,7 +12,7 @@ public sealed class Judge
     readonly SemaphoreSlim gate;
     readonly JudgeCache cache;
     readonly ChatOptions chatOptions = new() { Temperature = 0f };
-    long inputTokens, outputTokens, requests, cacheHits;
+    long inputTokens, outputTokens, requests, cacheHits, answered;
 
     /// <param name="client">Usually <see cref="JudgeClientFactory.Create"/>; any IChatClient works (tests, other providers).</param>
     public Judge(IChatClient client, JudgeOptions options, Rubric? rubric = null)
@@ -41,8 +41,10 @@ public sealed class Judge
     {
         ArgumentNullException.ThrowIfNull(items);
         var before = Usage;
+        long answeredBefore = Interlocked.Read(ref answered);
         var outcomes = await Task.WhenAll(items.Select(item => GradeOneAsync(item, cancellationToken)));
         var usage = Since(before);
+        ThrowIfUnreachable(outcomes.Select(o => o.Error), usage, answeredBefore);
         return new GradeReport(outcomes, usage, JudgeStatistics.GradeResult(outcomes, usage, options.Model, Rubric));
     }
 
@@ -52,8 +54,10 @@ public sealed class Judge
     {
         ArgumentNullException.ThrowIfNull(items);
         var before = Usage;
+        long answeredBefore = Interlocked.Read(ref answered);
         var outcomes = await Task.WhenAll(items.Select(item => CompareOneAsync(item, cancellationToken)));
         var usage = Since(before);
+        ThrowIfUnreachable(outcomes.Select(o => o.Error), usage, answeredBefore);
         return new CompareReport(outcomes, usage, JudgeStatistics.CompareResult(outcomes, usage, options.Model));
     }
 
@@ -93,6 +97,14 @@ public sealed class Judge
     }
 
     sealed record Call(string? Reply, string? Error, int Attempts, bool Cached);
+
+    // Not one response (nor cached answer) for any item: the judge was never reached, and failures are no result.
+    void ThrowIfUnreachable(IEnumerable<string?> errors, JudgeUsage usage, long answeredBefore)
+    {
+        var first = errors.FirstOrDefault(e => e is not null);
+        if (first is null || usage.CacheHits > 0 || Interlocked.Read(ref answered) > answeredBefore) return;
+        throw new JudgeUnavailableException($"the judge at {options.Endpoint} (model {options.Model}) answered no request: {first}");
+    }
 
     /// <summary>A usable reply (validate returns null) from the cache or from up to 1 + MaxRetries requests.</summary>
     async Task<Call> CallAsync(string key, string prompt, Func<string, string?> validate, CancellationToken ct)
@@ -147,6 +159,7 @@ public sealed class Judge
             try
             {
                 var response = await client.GetResponseAsync(messages, chatOptions, attempt.Token);
+                Interlocked.Increment(ref answered);
                 if (response.Usage is { } usage)
                 {
                     Interlocked.Add(ref inputTokens, usage.InputTokenCount ?? 0);
@@ -160,6 +173,7 @@ public sealed class Judge
             }
             catch (Exception e) when (!JudgeRetry.IsConfigurationError(e) && e is not OperationCanceledException)
             {
+                if (JudgeRetry.HasStatus(e)) Interlocked.Increment(ref answered);   // an error status: the server is there
                 var retry = JudgeRetry.IsTransient(e, out var retryAfter);
                 return new Sent(null, $"{e.GetType().Name}: {e.Message}", retry, retryAfter);
             }
@@ -179,3 +193,7 @@ public sealed class Judge
 
     static string Invariant(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
+
+/// <summary>The judge endpoint answered none of a suite's requests (unreachable, or every request timed out): the suite
+/// fails with this reason rather than reporting a score made of failures.</summary>
+public sealed class JudgeUnavailableException(string message) : Exception(message);

@@ -33,6 +33,14 @@ internal static class JudgeRetry
         }
     }
 
+    /// <summary>True when the failure carries an HTTP status: the endpoint answered, if with an error.</summary>
+    public static bool HasStatus(Exception ex) => ex switch
+    {
+        ClientResultException cre => cre.Status != 0,
+        HttpRequestException hre => hre.StatusCode is not null,
+        _ => ex.InnerException is not null && HasStatus(ex.InnerException),
+    };
+
     /// <summary>True for client errors that mean the configuration is wrong for every item (key, model, URL).</summary>
     public static bool IsConfigurationError(Exception ex) =>
         ex is ClientResultException { Status: (int)HttpStatusCode.Unauthorized or (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.NotFound };

@@ -37,7 +37,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, ct)
             : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct), records, settings, ct);
 
-        var decision = RegressionGate.Decide(baseline.Metrics, candidate.Metrics, settings.Gate);
+        var decision = RegressionGate.Decide(baseline, candidate, settings.Gate);
         var prefix = $"{trained.Project}/{trained.RunId:N}";
         async Task<ArtifactRef> Put(string name, string text)
         {
@@ -54,7 +54,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         {
             RunId = trained.RunId, Project = trained.Project, ModelVersion = trained.ModelVersion, BaselineVersion = production?.Version,
             CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Promote = decision.Promote,
-            Reasons = decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}").ToList(),
+            Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"), .. decision.Notes],
             CandidateMetrics = candidate.Metrics.ToDictionary(m => m.Name, m => m.Value),
             BaselineMetrics = baseline.Metrics.ToDictionary(m => m.Name, m => m.Value),
         }, decision);

@@ -35,14 +35,48 @@ sealed class PreferOneTokenModel(int vocab, int favoured) : ICausalLm
     }
 }
 
+/// <summary>A model of <c>context</c> positions whose logits always favour <c>favoured</c>; records every prefilled row,
+/// so a test sees exactly what an evaluation fed the model.</summary>
+sealed class RecordingModel(int vocab, int context, int favoured) : ICausalLm
+{
+    public LlamaConfig Config { get; } = new() { VocabSize = vocab, MaxPositionEmbeddings = context, HiddenSize = 8, NumAttentionHeads = 1, NumKeyValueHeads = 1 };
+    public List<int[]> Prefilled { get; } = [];
+
+    float[] Row() { var row = new float[vocab]; row[favoured] = 5f; return row; }
+
+    public float[][] Forward(IReadOnlyList<int> tokens) => tokens.Select(_ => Row()).ToArray();
+
+    public IDecodeSession StartSession(int batchSize, int maxLength)
+    {
+        Assert.True(maxLength <= context, $"a session of {maxLength} positions on a model of {context}");
+        return new Session(this, batchSize);
+    }
+
+    public void Dispose() { }
+
+    sealed class Session(RecordingModel model, int batch) : IDecodeSession
+    {
+        public int BatchSize => batch;
+        public int Length { get; private set; }
+        public float[][] Prefill(IReadOnlyList<IReadOnlyList<int>> prompts)
+        {
+            model.Prefilled.AddRange(prompts.Select(p => p.ToArray()));
+            Length = prompts.Max(p => p.Count);
+            return prompts.Select(_ => model.Row()).ToArray();
+        }
+        public float[][] Step(IReadOnlyList<int> tokens) { Length++; return tokens.Select(_ => model.Row()).ToArray(); }
+        public void Dispose() { }
+    }
+}
+
 static class RandomLlama
 {
-    public static CpuLlama Create(int seed = 11)
+    public static CpuLlama Create(int seed = 11, int vocab = 64, int context = 64)
     {
         var config = new LlamaConfig
         {
             HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-            VocabSize = 64, MaxPositionEmbeddings = 64, RmsNormEps = 1e-6, RopeTheta = 10000,
+            VocabSize = vocab, MaxPositionEmbeddings = context, RmsNormEps = 1e-6, RopeTheta = 10000,
         };
         var tensors = LlamaWeights.Random(config, seed, std: 0.2f).ToDictionary(t => t.Name);
         return CpuLlama.Load(config, name => tensors[name], threads: 1);

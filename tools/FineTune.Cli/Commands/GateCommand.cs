@@ -22,7 +22,7 @@ static class GateCommand
             var mismatches = EvalReport.FormatMismatches(before, after).ToList();
             if (mismatches.Count > 0)
                 throw new ArgumentException($"the two results used different prompt formats, so their numbers are not comparable: {string.Join("; ", mismatches)}.");
-            var decision = RegressionGate.Decide(before.Metrics, after.Metrics, GateRules.Load(parse.GetValue(rules)!));
+            var decision = RegressionGate.Decide(before, after, GateRules.Load(parse.GetValue(rules)!));
             await stdout.WriteAsync(decision.ToMarkdown());
             if (parse.GetValue(output) is { } dir)
             {
