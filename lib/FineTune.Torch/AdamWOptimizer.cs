@@ -34,6 +34,8 @@ public sealed class AdamWOptimizer : IDisposable
 
     public void ZeroGrad()
     {
+        // p.grad and zero_() each return a new managed wrapper: the scope holds them until libtorch is done with them.
+        using var scope = NewDisposeScope();
         foreach (var (_, p, _) in _parameters) p.grad?.zero_();
     }
 

@@ -23,6 +23,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         bias = hasBias ? new Parameter(zeros(outFeatures), requires_grad: false) : null;
         lora_A = nn.Linear(inFeatures, rank, hasBias: false);   // Kaiming-uniform, as nn.Linear and PEFT
         lora_B = nn.Linear(rank, outFeatures, hasBias: false);
+        using (NewDisposeScope())
         using (no_grad()) lora_B.weight!.zero_();                // ΔW = B·A starts at zero
         if (useDora) lora_magnitude_vector = new Parameter(ones(outFeatures));   // set to ‖W‖_row once W is loaded
         _dropout = dropout > 0 ? nn.Dropout(dropout) : null;
@@ -64,6 +65,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (_nf4 is not null) return;
         _nf4 = Nf4Tensor.Quantize(weight.ToFloat32Array(), weight.shape);
         // Swap the parameter's storage for an empty one: the full-precision copy is freed, the name stays registered.
+        using var scope = NewDisposeScope();
         using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
     }
 

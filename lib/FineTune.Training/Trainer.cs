@@ -38,6 +38,8 @@ public sealed class Trainer : IDisposable
     readonly string? _resumedFrom;
 
     public Llama Model => _model;
+    /// <summary>DPO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise null.</summary>
+    public Llama? ReferenceModel => _reference;
     public int TotalSteps => _totalSteps;
     public TrainerState State => _state;
 
@@ -76,9 +78,12 @@ public sealed class Trainer : IDisposable
         {
             var state = TrainingCheckpoints.ReadState(checkpoint);
             CheckSameRun(state.ConfigJson, checkpoint);
-            TrainingCheckpoints.RestoreWeights(model, checkpoint);
-            _optimizer.Load(Path.Combine(checkpoint, TrainingCheckpoints.OptimizerFile), state.Step);
-            using (var rng = tensor(Convert.FromBase64String(state.RngState), dtype: ScalarType.Byte)) set_rng_state(rng);
+            using (NewDisposeScope())   // the copies' temporaries live until libtorch is done with them
+            {
+                TrainingCheckpoints.RestoreWeights(model, checkpoint);
+                _optimizer.Load(Path.Combine(checkpoint, TrainingCheckpoints.OptimizerFile), state.Step);
+                set_rng_state(tensor(Convert.FromBase64String(state.RngState), dtype: ScalarType.Byte));
+            }
             _state = state;
             _history.AddRange(state.History);
             _evals.AddRange(state.Evals);
@@ -364,7 +369,8 @@ public sealed class Trainer : IDisposable
 
     static string RngState()
     {
-        using var state = get_rng_state();
+        using var scope = NewDisposeScope();
+        var state = get_rng_state();
         return Convert.ToBase64String(state.data<byte>().ToArray());
     }
 
