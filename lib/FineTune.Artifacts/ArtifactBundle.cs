@@ -79,6 +79,18 @@ public static class ArtifactBundle
         }
     }
 
+    /// <summary>Downloads one file of a bundle (verified) to <paramref name="destination"/>, e.g. a model's config.json
+    /// without its weights. Throws <see cref="FileNotFoundException"/> when the bundle does not list it.</summary>
+    public static async Task GetFileAsync(IArtifactStore store, ArtifactRef manifest, string relativePath, string destination,
+        CancellationToken ct = default)
+    {
+        var bundle = await ReadManifestAsync(store, manifest, ct);
+        var file = bundle.Files.FirstOrDefault(f => f.Path == relativePath)
+            ?? throw new FileNotFoundException($"{manifest.Bucket}/{manifest.Key} lists no '{relativePath}'.", relativePath);
+        if (await IsPresentAsync(destination, file, ct)) return;
+        await store.GetFileAsync(new ArtifactRef(manifest.Bucket, FileKey(PrefixOf(manifest), file.Path), file.Sha256, file.Bytes), destination, ct);
+    }
+
     /// <summary>Downloads (verified) and parses a bundle manifest. Throws <see cref="InvalidDataException"/> when it is
     /// not one, or lists a path that could escape the bundle directory.</summary>
     public static async Task<BundleManifest> ReadManifestAsync(IArtifactStore store, ArtifactRef manifest, CancellationToken ct = default)

@@ -149,11 +149,9 @@ public static class PipelineRegistration
                 endpoint.UseMessageRetry(r =>
                 {
                     r.Intervals(intervals.Select(s => TimeSpan.FromSeconds(s)).ToArray());
-                    // Bad input and bad settings fail the same way every time: straight to the fault path, no retry.
-                    r.Ignore<InvalidDatasetException>();
-                    r.Ignore<InvalidPipelineSettingsException>();
-                    r.Ignore<TrainingConfigException>();
-                    r.Ignore<ArtifactIntegrityException>();
+                    // What fails the same way every time (bad input, bad settings, a prompt that does not fit, our own
+                    // bugs) goes straight to the fault path; only transient failures are retried.
+                    r.Ignore<Exception>(StageErrors.IsPermanent);
                 });
                 // Publishes leave only when the consumer finished (and its registry transaction committed).
                 endpoint.UseInMemoryOutbox(context);

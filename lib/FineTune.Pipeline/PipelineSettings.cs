@@ -10,7 +10,9 @@ namespace FineTune.Pipeline;
 
 public sealed record TokenizeSettings
 {
-    public int MaxLength { get; init; } = 512;
+    /// <summary>Longest training sequence in tokens; null: the base model's context (max_position_embeddings), which a
+    /// set value may not exceed (checked against the model before any stage runs).</summary>
+    public int? MaxLength { get; init; }
     /// <summary>chatml, llama2, llama3, alpaca; null: the base model's own template (chatml when it has none).</summary>
     public string? ChatTemplate { get; init; }
     public bool TrainOnInputs { get; init; }
@@ -63,8 +65,10 @@ public sealed record PipelineSettings
         ["optimizer"] = new JsonObject { ["lr"] = 3e-3 },
         ["schedule"] = new JsonObject { ["type"] = "cosine", ["warmup_ratio"] = 0.05 },
         ["training"] = new JsonObject { ["epochs"] = 3, ["micro_batch_size"] = 8 },
-        ["eval"] = new JsonObject { ["every_steps"] = 20 },
-        ["checkpoint"] = new JsonObject { ["every_steps"] = 10, ["keep_last"] = 2 },
+        // Intervals follow the dataset: four evaluations (on at most 256 validation examples) and four checkpoints an epoch,
+        // whether it has 200 examples or 20,000.
+        ["eval"] = new JsonObject { ["per_epoch"] = 4, ["max_examples"] = 256 },
+        ["checkpoint"] = new JsonObject { ["per_epoch"] = 4, ["keep_last"] = 2 },
     };
 
     public static readonly JsonSerializerOptions Json = new()
@@ -96,7 +100,7 @@ public sealed record PipelineSettings
     void Validate(string source)
     {
         string Bad(string key, object? value, string expected) => $"{source}: '{key}' is {value ?? "null"}; expected {expected}.";
-        if (Tokenize.MaxLength < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
+        if (Tokenize.MaxLength is < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
         if (Tokenize.Truncation is not ("right" or "left" or "drop"))
             throw new InvalidPipelineSettingsException(Bad("tokenize.truncation", Tokenize.Truncation, "right, left or drop"));
         foreach (var suite in Evaluation.Suites)
@@ -112,6 +116,19 @@ public sealed record PipelineSettings
         if (Retraining.MinNewExamples < 0 || Retraining.CooldownMinutes < 0)
             throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes must be ≥ 0.");
         _ = PrepareOptions(source);
+    }
+
+    /// <summary>
+    /// The longest sequence a run of these settings trains on for a base model of <paramref name="modelContext"/>
+    /// positions: tokenize.max_length, or the context when it is not set. A max_length beyond the context is refused:
+    /// the model's positions were never trained that far, and evaluation could not run such prompts.
+    /// </summary>
+    public int MaxLengthFor(int modelContext, string source = "settings")
+    {
+        if (Tokenize.MaxLength is { } max && max > modelContext)
+            throw new InvalidPipelineSettingsException($"{source}: 'tokenize.max_length' is {max}, longer than the base model's context of " +
+                $"{modelContext} tokens (max_position_embeddings); leave it out to use the model's context, or set at most {modelContext}.");
+        return Tokenize.MaxLength ?? modelContext;
     }
 
     /// <summary>The prepare section as data prepare's options (validated by their own rules).</summary>

@@ -2,6 +2,7 @@
 // and verified), and the defaults a run gets when its drop named none (published to the store at first use).
 using FineTune.Artifacts;
 using FineTune.Contracts;
+using FineTune.Models;
 using FineTune.Training.Pretraining;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -43,6 +44,15 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
         var path = Path.Combine(_options.WorkDirectory, "settings", settings.Sha256 + ".json");
         if (!File.Exists(path)) await store.GetFileAsync(settings, path, ct);
         return PipelineSettings.Parse(await File.ReadAllTextAsync(path, ct), $"{settings.Bucket}/{settings.Key}");
+    }
+
+    /// <summary>A model bundle's config.json alone (its weights stay in the store): what ingestion checks settings against.</summary>
+    public async Task<LlamaConfig> ModelConfigAsync(ArtifactRef model, CancellationToken ct)
+    {
+        var path = Path.Combine(_options.WorkDirectory, "model-configs", model.Sha256[..16] + ".json");
+        try { await ArtifactBundle.GetFileAsync(store, model, "config.json", path, ct); }
+        catch (FileNotFoundException e) { throw new ModelFormatException($"base model: {e.Message} (a Hugging Face model directory needs one)."); }
+        return LlamaConfig.Load(path);
     }
 
     /// <summary>The bundle's directory on this host (downloaded and verified on first use).</summary>

@@ -29,6 +29,7 @@ public sealed class Trainer : IDisposable
     readonly TokenizedManifest _manifest;
     readonly BatchPlan[] _plans;             // one per epoch, rebuilt identically on resume
     readonly int _rowLength, _totalSteps;
+    readonly int _evalEvery, _checkpointEvery;  // steps; 0 = only at the end
     readonly LearningRateSchedule _schedule;
     readonly TrainingTelemetry _telemetry;
     readonly string _runId;
@@ -63,6 +64,9 @@ public sealed class Trainer : IDisposable
         int accumulation = config.Training.GradientAccumulationSteps;
         int all = _plans.Sum(p => p.Steps(accumulation));
         _totalSteps = Math.Min(all, config.Training.MaxSteps ?? int.MaxValue);
+        int perEpoch = _plans[0].Steps(accumulation);
+        _evalEvery = StepInterval.Resolve(config.Eval.EverySteps, config.Eval.PerEpoch, perEpoch, EvalConfig.DefaultEverySteps);
+        _checkpointEvery = StepInterval.Resolve(config.Checkpoint.EverySteps, config.Checkpoint.PerEpoch, perEpoch, CheckpointConfig.DefaultEverySteps);
         _schedule = LearningRateSchedule.From(config, _totalSteps);
         _telemetry = new TrainingTelemetry(runId, config.Method, meters);
         _history = [];
@@ -115,6 +119,14 @@ public sealed class Trainer : IDisposable
 
         var adapter = TrainingConfigLoader.Adapter(config);
         var model = LoadBase(config.BaseModel, adapter);
+        int context = model.Config.MaxPositionEmbeddings;
+        foreach (var split in new[] { train, validation })
+            if (split is { Count: > 0 } && split.Lengths.Max() is var longest && longest > context)
+            {
+                model.Dispose();
+                throw new InvalidDataException($"a {split.Name} example of '{manifestDir}' has {longest} tokens, more than the model's context of " +
+                    $"{context} (max_position_embeddings): tokenize with --max-length {context} (the pipeline's tokenize.max_length) or less.");
+            }
         if (manifest.VocabSize > model.Config.VocabSize)
             throw new InvalidDataException($"the dataset was tokenized with a vocabulary of {manifest.VocabSize}, the model has {model.Config.VocabSize} (tokenized for another model?).");
         Llama? reference = null;
@@ -179,8 +191,9 @@ public sealed class Trainer : IDisposable
     // A checkpoint continues only the run that wrote it: everything but where it goes and how long it runs must match.
     void CheckSameRun(string storedJson, string checkpoint)
     {
-        string[] free = ["output_dir", "resume", "training.max_steps", "training.log_every_steps", "eval.every_steps", "eval.max_batches",
-                         "eval.early_stopping_patience", "eval.min_delta", "checkpoint.every_steps", "checkpoint.keep_last"];
+        string[] free = ["output_dir", "resume", "training.max_steps", "training.log_every_steps", "eval.every_steps", "eval.per_epoch",
+                         "eval.max_batches", "eval.max_examples", "eval.early_stopping_patience", "eval.min_delta", "checkpoint.every_steps",
+                         "checkpoint.per_epoch", "checkpoint.keep_last"];
         var stored = JsonNode.Parse(storedJson)!.AsObject();
         var current = JsonNode.Parse(_configJson)!.AsObject();
         foreach (var key in Keys(stored, "").Union(Keys(current, "")).Where(k => !free.Contains(k)))
@@ -210,7 +223,7 @@ public sealed class Trainer : IDisposable
         double secondsBefore = _state.Seconds;
         string stopReason = _state.Step >= _totalSteps ? "completed" : "";
         int accumulation = _config.Training.GradientAccumulationSteps;
-        int epoch = _state.Epoch, stepInEpoch = _state.StepInEpoch, step = _state.Step;
+        int epoch = _state.Epoch, stepInEpoch = _state.StepInEpoch, step = _state.Step, startStep = _state.Step;
         long tokensSeen = _state.TokensSeen;
         if (step == 0 && _evals.Count == 0 && _config.Eval.OnStart && _validation is { Count: > 0 }) EvaluateAndKeepBest(0, progress, clock.Elapsed);
         while (stopReason == "" && step < _totalSteps)
@@ -234,15 +247,18 @@ public sealed class Trainer : IDisposable
             _telemetry.Record(metrics);
             AppendMetrics(metrics);
             if (step % _config.Training.LogEverySteps == 0 || step == _totalSteps)
-                progress?.Report(new TrainingProgress(step, _totalSteps, metrics, null, null) { Elapsed = clock.Elapsed });
+                progress?.Report(new TrainingProgress(step, _totalSteps, metrics, null, null)
+                {
+                    Elapsed = clock.Elapsed, Remaining = clock.Elapsed / (step - startStep) * (_totalSteps - step),
+                });
 
             bool last = step == _totalSteps;
-            if (_validation is { Count: > 0 } && (last || _config.Eval.EverySteps > 0 && step % _config.Eval.EverySteps == 0)
+            if (_validation is { Count: > 0 } && (last || _evalEvery > 0 && step % _evalEvery == 0)
                 && EvaluateAndKeepBest(step, progress, clock.Elapsed))
                 stopReason = "early_stopped";
             if (cancellationToken.IsCancellationRequested && stopReason == "") stopReason = "cancelled";
             if (last && stopReason == "") stopReason = "completed";
-            bool periodic = _config.Checkpoint.EverySteps > 0 && step % _config.Checkpoint.EverySteps == 0;
+            bool periodic = _checkpointEvery > 0 && step % _checkpointEvery == 0;
             if (periodic || stopReason != "")
             {
                 _state = _state with
@@ -323,7 +339,9 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         var split = _validation!;
         bool packing = _config.Data.Packing && _config.Objective == "sft";
-        var plan = BatchPlan.Create(split.Lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0, shuffle: false);
+        // The first max_examples examples: the same subset at every evaluation, so the numbers compare.
+        var lengths = _config.Eval.MaxExamples is { } n && n < split.Count ? split.Lengths.Take(n).ToArray() : split.Lengths;
+        var plan = BatchPlan.Create(lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0, shuffle: false);
         var batches = plan.MicroBatches.Take(_config.Eval.MaxBatches ?? int.MaxValue);
         double sum = 0;
         long tokens = 0, hits = 0;

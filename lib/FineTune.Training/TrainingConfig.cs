@@ -111,8 +111,11 @@ public sealed record LoopConfig
 
 public sealed record EvalConfig
 {
-    /// <summary>Evaluate on the validation split every this many steps (and at the end); 0: only at the end.</summary>
-    public int EverySteps { get; init; } = 50;
+    /// <summary>Evaluate on the validation split every this many steps (and at the end); 0: only at the end. Null: per_epoch
+    /// when that is set, else 50.</summary>
+    public int? EverySteps { get; init; }
+    /// <summary>Evaluate this many times per epoch, so the interval follows the dataset's size (instead of every_steps).</summary>
+    public int? PerEpoch { get; init; }
     /// <summary>Stop when validation loss has not improved by min_delta for this many evaluations; null: never.</summary>
     public int? EarlyStoppingPatience { get; init; }
     public double MinDelta { get; init; }
@@ -120,12 +123,28 @@ public sealed record EvalConfig
     public bool OnStart { get; init; } = true;
     /// <summary>Evaluate at most this many batches of the validation split; null: all of it.</summary>
     public int? MaxBatches { get; init; }
+    /// <summary>Evaluate on the first this many validation examples (the same ones every time); null: all of them.</summary>
+    public int? MaxExamples { get; init; }
+
+    public const int DefaultEverySteps = 50;
 }
 
 public sealed record CheckpointConfig
 {
-    /// <summary>Write a resumable checkpoint every this many steps (and at the end); 0: only at the end.</summary>
-    public int EverySteps { get; init; } = 100;
+    /// <summary>Write a resumable checkpoint every this many steps (and at the end); 0: only at the end. Null: per_epoch
+    /// when that is set, else 100.</summary>
+    public int? EverySteps { get; init; }
+    /// <summary>Write this many checkpoints per epoch (instead of every_steps).</summary>
+    public int? PerEpoch { get; init; }
     /// <summary>Keep this many newest checkpoints (the best one is kept besides).</summary>
     public int KeepLast { get; init; } = 2;
+
+    public const int DefaultEverySteps = 100;
+}
+
+/// <summary>How often something happens, from every_steps or per_epoch: 0 means only at the end.</summary>
+public static class StepInterval
+{
+    public static int Resolve(int? everySteps, int? perEpoch, int stepsPerEpoch, int fallback) =>
+        everySteps ?? (perEpoch is { } n ? Math.Max(1, (int)Math.Ceiling(stepsPerEpoch / (double)n)) : fallback);
 }

@@ -113,10 +113,15 @@ public static class TrainingConfigLoader
         Require(c.Training.ChunkedLoss is "auto" or "true" or "false", "training.chunked_loss", $"must be auto, true or false, got '{c.Training.ChunkedLoss}'");
         Require(c.Training.Threads is null or > 0, "training.threads", $"must be a positive integer, got {c.Training.Threads}");
         Require(c.Training.LogEverySteps > 0, "training.log_every_steps", $"must be a positive integer, got {c.Training.LogEverySteps}");
-        Require(c.Eval.EverySteps >= 0, "eval.every_steps", $"must be >= 0, got {c.Eval.EverySteps}");
+        Require(c.Eval.EverySteps is null or >= 0, "eval.every_steps", $"must be >= 0, got {c.Eval.EverySteps}");
+        Require(c.Eval.PerEpoch is null or > 0, "eval.per_epoch", $"must be a positive integer, got {c.Eval.PerEpoch}");
+        Require(c.Eval.EverySteps is null || c.Eval.PerEpoch is null, "eval.per_epoch", "cannot be combined with eval.every_steps; set one");
+        Require(c.Eval.MaxExamples is null or > 0, "eval.max_examples", $"must be a positive integer, got {c.Eval.MaxExamples}");
         Require(c.Eval.EarlyStoppingPatience is null or > 0, "eval.early_stopping_patience", $"must be a positive integer, got {c.Eval.EarlyStoppingPatience}");
         Require(c.Eval.MaxBatches is null or > 0, "eval.max_batches", $"must be a positive integer, got {c.Eval.MaxBatches}");
-        Require(c.Checkpoint.EverySteps >= 0, "checkpoint.every_steps", $"must be >= 0, got {c.Checkpoint.EverySteps}");
+        Require(c.Checkpoint.EverySteps is null or >= 0, "checkpoint.every_steps", $"must be >= 0, got {c.Checkpoint.EverySteps}");
+        Require(c.Checkpoint.PerEpoch is null or > 0, "checkpoint.per_epoch", $"must be a positive integer, got {c.Checkpoint.PerEpoch}");
+        Require(c.Checkpoint.EverySteps is null || c.Checkpoint.PerEpoch is null, "checkpoint.per_epoch", "cannot be combined with checkpoint.every_steps; set one");
         Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last", $"must be a positive integer, got {c.Checkpoint.KeepLast}");
         Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
         Require(c.Method != "prefix_tuning" || !c.Training.GradientCheckpointing, "training.gradient_checkpointing",

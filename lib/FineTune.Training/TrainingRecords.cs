@@ -28,6 +28,13 @@ public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccurac
 public sealed record TrainingProgress(int Step, int TotalSteps, StepMetrics? Metrics, EvalMetrics? Eval, string? Message)
 {
     public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Time left at the pace of the steps this process has run (evaluations and checkpoints included).</summary>
+    public TimeSpan? Remaining { get; init; }
+
+    /// <summary>"1h02m", "12m05s", "45s".</summary>
+    public static string Format(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m"
+        : t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:00}s" : $"{Math.Ceiling(t.TotalSeconds):0}s";
 }
 
 /// <summary>trainer_state.json: everything besides weights and optimizer moments that an exact resume needs.</summary>

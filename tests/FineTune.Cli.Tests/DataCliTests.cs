@@ -51,6 +51,27 @@ public class DataCliTests
         Assert.DoesNotContain("   at ", err);   // a message, not a stack trace
     }
 
+    [SkippableFact]
+    public async Task Tokenize_defaults_to_the_models_context_and_refuses_a_longer_max_length()
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(dir.Path, "model"), raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared");
+        Assert.Equal(0, (await CliRunner.Run("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), model,
+            "--tokenizer", SharedData.File("models/stories260K/tok512.bin"))).Exit);   // context 512
+        Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "40", "--test", "5")).Exit);
+        Assert.Equal(0, (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
+
+        var refused = await CliRunner.Run("data", "tokenize", prepared, "--model", model, "--out", Path.Combine(dir.Path, "long"),
+            "--max-length", "1024", "--chat-template", "chatml");
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("--max-length 1024 is longer than the model's context of 512 tokens", refused.Err);
+
+        var shards = Path.Combine(dir.Path, "shards");
+        var ok = await CliRunner.Run("data", "tokenize", prepared, "--model", model, "--out", shards, "--chat-template", "chatml");
+        Assert.True(ok.Exit == 0, ok.Err);
+        Assert.Equal(512, TokenizedManifest.Read(shards).Options.MaxLength);
+    }
+
     [Fact]
     public async Task A_dataset_over_the_reject_limit_exits_with_2_and_says_why()
     {

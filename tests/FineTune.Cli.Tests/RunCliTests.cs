@@ -33,6 +33,10 @@ public class RunCliTests
         Assert.All(report["stages"]!.AsArray(), s => Assert.True(s!["seconds"]!.GetValue<double>() >= 0));
         foreach (var file in new[] { "data_card.json", "adapter/adapter_config.json", "training_report.json", "evaluation/gate.json" })
             Assert.True(File.Exists(Path.Combine(output, file)), file);
+        var tokenization = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "data_card.json")))!["tokenization"]!;
+        Assert.Equal(256, tokenization["max_length"]!.GetValue<int>());
+        Assert.True(tokenization["splits"]!["train"]!["examples"]!.GetValue<long>() > 0);
+        Assert.Matches(@"step \d+/\d+: train loss [0-9.]+, [0-9,]+ tokens/s, ETA \d", stderr);   // plain lines carry speed and time left
         Assert.Contains("[training] succeeded", stderr);   // intermediate states may fall between two polls
         Assert.Contains("decision: ", stdout);
 
@@ -73,6 +77,21 @@ public class RunCliTests
         Assert.Null(report["decision"]);
         Assert.Contains("rejected", report["error"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(output, "rejects.jsonl")));
+    }
+
+    [Fact]
+    public async Task Run_refuses_a_max_length_beyond_the_base_models_context_before_any_work()
+    {
+        using var tmp = new TempDir();
+        var config = Path.Combine(tmp.Path, "pipeline.json");
+        await File.WriteAllTextAsync(config, """{ "tokenize": { "max_length": 512 } }""");
+        var home = Path.Combine(tmp.Path, "home");
+        // No --base: the tiny base model (context 256) is not even pre-trained before the settings are refused.
+        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", home);
+        Assert.Equal(1, exit);
+        Assert.Contains("'tokenize.max_length' is 512, longer than the base model's context of 256", stderr);
+        Assert.DoesNotContain("[pretrain]", stderr);
+        Assert.False(File.Exists(Path.Combine(home, "registry.db")));
     }
 
     [Fact]

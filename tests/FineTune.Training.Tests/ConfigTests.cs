@@ -49,6 +49,9 @@ public class ConfigTests
     [InlineData("""{ "data": { "path": "d" }, "output_dir": "o" }""", "'base_model'", "required")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "method": "ia3", "ia3": { "feedforward_modules": ["up_proj"] } }""", "ia3.feedforward_modules", "subset")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "method": "prefix_tuning", "training": { "gradient_checkpointing": true } }""", "training.gradient_checkpointing", "prefix_tuning")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "eval": { "every_steps": 5, "per_epoch": 4 } }""", "eval.per_epoch", "every_steps")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "checkpoint": { "per_epoch": 0 } }""", "checkpoint.per_epoch", "positive")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "eval": { "max_examples": 0 } }""", "eval.max_examples", "positive")]
     public void Bad_configs_are_rejected_naming_the_key(string json, string expected, string hint)
     {
         var e = Assert.Throws<TrainingConfigException>(() => Parse(json));

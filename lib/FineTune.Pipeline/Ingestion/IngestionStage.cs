@@ -18,6 +18,8 @@ public sealed class IngestionStage(IArtifactStore store, RunInputs inputs, RunRe
     public async Task<IngestionOutcome> RunAsync(DatasetArrived arrived, ArtifactRef baseModel, ArtifactRef settingsRef, CancellationToken ct)
     {
         var settings = await inputs.SettingsAsync(settingsRef, ct);
+        // Settings that cannot fit the base model fail here, before any stage spends time on the data.
+        settings.MaxLengthFor((await inputs.ModelConfigAsync(baseModel, ct)).MaxPositionEmbeddings, $"{settingsRef.Bucket}/{settingsRef.Key}");
         var work = inputs.StageDirectory(arrived.RunId, Stages.Ingestion);
         var source = Path.Combine(work, "source", Path.GetFileName(arrived.Source.Key));
         await store.GetFileAsync(arrived.Source, source, ct);

@@ -64,6 +64,8 @@ public sealed record RunReport
             {
                 var cleaned = ingestion.As<DatasetCleaned>();
                 await Fetch(cleaned.DataCard, "data_card.json");
+                if (outputs.GetValueOrDefault(FineTune.Contracts.Stages.Tokenization) is { } tokenization)
+                    await AddTokenizationAsync(Path.Combine(outDir, "data_card.json"), tokenization.As<DatasetTokenized>(), ct);
             }
             else if (ingestion.Is<DatasetRejected>()) await Fetch(ingestion.As<DatasetRejected>().Rejects, "rejects.jsonl");
         }
@@ -95,5 +97,23 @@ public sealed record RunReport
         };
         await File.WriteAllTextAsync(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, Json), ct);
         return report;
+    }
+
+    // The card ingestion wrote, with what tokenization did to the examples' lengths: per split, examples kept, of those
+    // truncated to max_length, and dropped.
+    static async Task AddTokenizationAsync(string cardPath, DatasetTokenized tokenized, CancellationToken ct)
+    {
+        if (tokenized.Splits is null) return;
+        var card = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(cardPath, ct))!.AsObject();
+        card["tokenization"] = JsonSerializer.SerializeToNode(new
+        {
+            max_length = tokenized.MaxLength,
+            truncation = tokenized.Truncation,
+            splits = tokenized.Splits.ToDictionary(s => s.Key, s => new
+            {
+                examples = s.Value.Examples, truncated = s.Value.Truncated, dropped = s.Value.Dropped, tokens = s.Value.Tokens,
+            }),
+        });
+        await File.WriteAllTextAsync(cardPath, card.ToJsonString(Json), ct);
     }
 }

@@ -18,8 +18,17 @@ public sealed class DatasetCleanedConsumer(TokenizationStage stage, RunLedger le
                 await s.RecordArtifactAsync(m.RunId, "shards", tokenized.Shards, ct);
                 await s.AddLineageAsync(m.RunId, m.Prepared, tokenized.Shards, "tokenized", ct);
                 await s.AddLineageAsync(m.RunId, m.BaseModel, tokenized.Shards, "tokenizer", ct);
-            }, $"dataset tokenized: {tokenized.TrainExamples} training examples, {tokenized.TrainTokens} tokens", ct))
+            }, Summary(tokenized), ct))
             await context.PublishForRun(tokenized, m.RunId, ct);
         inputs.FreeStageDirectory(m.RunId, Stages.Tokenization);
+    }
+
+    static string Summary(DatasetTokenized t)
+    {
+        var text = $"dataset tokenized: {t.TrainExamples} training examples, {t.TrainTokens} tokens";
+        var shortened = (t.Splits ?? new Dictionary<string, SplitLengthCounts>())
+            .Where(s => s.Value.Truncated + s.Value.Dropped > 0)
+            .Select(s => $"{s.Key} {s.Value.Truncated} truncated, {s.Value.Dropped} dropped").ToList();
+        return shortened.Count == 0 ? text : $"{text}; longer than max_length {t.MaxLength} ({t.Truncation}): {string.Join("; ", shortened)}";
     }
 }

@@ -90,6 +90,7 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
     {
         var uploaded = new HashSet<int>((await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(job.RunId, ct), ct)).Select(c => c.Step));
         double? lastValid = null;
+
         try
         {
             await foreach (var p in reader.ReadAllAsync(CancellationToken.None))
@@ -104,8 +105,10 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
                     ["valid_mean_token_accuracy"] = p.Eval?.TokenAccuracy, ["tokens_per_second"] = p.Metrics?.TokensPerSecond,
                     ["learning_rate"] = p.Metrics?.LearningRate,
                 };
-                await ledger.EventAsync(job.RunId, "info", p.Eval is null ? $"step {p.Step}/{p.TotalSteps}: train loss {p.Metrics!.TrainLoss:0.0000}"
-                    : $"step {p.Step}: validation loss {p.Eval.ValidLoss:0.0000}", JsonSerializer.Serialize(data), "metrics", CancellationToken.None);
+                var line = p.Eval is { } e ? $"step {p.Step}: validation loss {e.ValidLoss:0.0000} ({e.Seconds:0.0} s)"
+                    : $"step {p.Step}/{p.TotalSteps}: train loss {p.Metrics!.TrainLoss:0.0000}, {p.Metrics.TokensPerSecond:N0} tokens/s" +
+                      (p.Remaining is { } left ? $", ETA {TrainingProgress.Format(left)}" : "");
+                await ledger.EventAsync(job.RunId, "info", line, JsonSerializer.Serialize(data), "metrics", CancellationToken.None);
                 if (p.Metrics is { } s)
                     await publish.PublishForRun(new TrainingProgressed
                     {

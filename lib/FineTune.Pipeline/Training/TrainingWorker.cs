@@ -88,7 +88,7 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
             scope.ServiceProvider.GetRequiredService<RunInputs>().FreeRunDirectory(job.RunId);
             await ledger.EventAsync(job.RunId, "warn", "training stopped: the run was cancelled; its scratch space is freed");
         }
-        catch (Exception e) when (IsPermanent(e) || job.Attempts >= MaxAttempts)
+        catch (Exception e) when (Runs.StageErrors.IsPermanent(e) || job.Attempts >= MaxAttempts)
         {
             log.LogError(e, "Run {RunId}: training failed for good", job.RunId);
             await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed", e.Message, CancellationToken.None));
@@ -130,6 +130,4 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         }
     }
 
-    static bool IsPermanent(Exception e) => e is TrainingConfigException or FineTune.Data.InvalidDatasetException
-        or InvalidPipelineSettingsException or FineTune.Artifacts.ArtifactIntegrityException;
 }

@@ -5,6 +5,7 @@ using FineTune.Data;
 using FineTune.Data.Demo;
 using FineTune.Data.Ingestion;
 using FineTune.Data.Tokenization;
+using FineTune.Models;
 using FineTune.Text;
 
 namespace FineTune.Cli.Commands;
@@ -81,7 +82,7 @@ static class DataCommand
         var dir = new Argument<string>("dir") { Description = "A prepared dataset directory (train/validation/test.jsonl)" };
         var model = new Option<string>("--model") { Description = "Model or tokenizer directory", Required = true };
         var output = new Option<string>("--out") { Description = "Shards directory", Required = true };
-        var maxLength = new Option<int>("--max-length") { Description = "Truncate or drop examples longer than this", DefaultValueFactory = _ => 2048 };
+        var maxLength = new Option<int?>("--max-length") { Description = "Truncate or drop examples longer than this (default: the model's context, max_position_embeddings; 2048 for a bare tokenizer)" };
         var truncation = new Option<Truncation>("--truncation") { Description = "right, left or drop", DefaultValueFactory = _ => Truncation.Right };
         var trainOnInputs = new Option<bool>("--train-on-inputs") { Description = "Compute the loss on prompt tokens too" };
         var template = new Option<string?>("--chat-template") { Description = "Override the chat template: chatml, llama2, llama3, alpaca" };
@@ -89,9 +90,15 @@ static class DataCommand
         var command = new Command("tokenize", "Tokenize a prepared dataset into training shards with loss masks.") { dir, model, output, maxLength, truncation, trainOnInputs, template, threads };
         command.SetAction(async (parse, ct) =>
         {
+            var modelDir = parse.GetValue(model)!;
+            var configPath = Path.Combine(modelDir, "config.json");
+            int? context = File.Exists(configPath) ? LlamaConfig.Load(configPath).MaxPositionEmbeddings : null;
+            if (parse.GetValue(maxLength) is { } asked && asked > context)
+                throw new ArgumentException($"--max-length {asked} is longer than the model's context of {context} tokens (max_position_embeddings in " +
+                                            $"{configPath}); the model was never trained on positions that far. Use --max-length {context} or less.");
             var options = new TokenizeOptions
             {
-                MaxLength = parse.GetValue(maxLength),
+                MaxLength = parse.GetValue(maxLength) ?? context ?? 2048,
                 Truncation = parse.GetValue(truncation),
                 TrainOnInputs = parse.GetValue(trainOnInputs),
                 Template = parse.GetValue(template) is { } name ? ChatTemplate.Parse(name) : null,

@@ -5,6 +5,7 @@
 using System.CommandLine;
 using FineTune.Contracts;
 using FineTune.Data.Demo;
+using FineTune.Models;
 using FineTune.Pipeline;
 using FineTune.Pipeline.Runs;
 using FineTune.Registry;
@@ -43,6 +44,10 @@ static class RunCommand
             var outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
             var baseDir = parse.GetValue(baseModel);
+            // Settings that cannot fit the base model are refused now, before pre-training or any stage spends time.
+            if (settings is not null)
+                settings.MaxLengthFor(baseDir is null ? new TinyBaseModelOptions().Context
+                    : LlamaConfig.Load(Path.Combine(baseDir, "config.json")).MaxPositionEmbeddings, parse.GetValue(config)!);
             if (baseDir is null)
             {
                 // No model hub offline: the tiny base model, pre-trained here on the generated corpus the first time.

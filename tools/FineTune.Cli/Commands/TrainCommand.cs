@@ -71,7 +71,7 @@ static class TrainCommand
     static string Line(TrainingProgress p, int total) => p switch
     {
         { Metrics: { } m } => string.Create(CultureInfo.InvariantCulture,
-            $"step {m.Step}/{total} epoch {m.Epoch:F2} loss {m.TrainLoss:F4} acc {m.TokenAccuracy:F3} lr {m.LearningRate:E2} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}"),
+            $"step {m.Step}/{total} epoch {m.Epoch:F2} loss {m.TrainLoss:F4} acc {m.TokenAccuracy:F3} lr {m.LearningRate:E2} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}{(p.Remaining is { } left ? $" ETA {TrainingProgress.Format(left)}" : "")}"),
         { Eval: { } e } => string.Create(CultureInfo.InvariantCulture, $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}"),
         _ => p.Message ?? "",
     };
