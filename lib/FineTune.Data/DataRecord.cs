@@ -33,7 +33,19 @@ public sealed record DataRecord
 /// (data_type, missing_messages_list, message_missing_key, message_unrecognized_key, unrecognized_role,
 /// missing_content, example_missing_assistant_message) and our own snake_case names otherwise.
 /// </summary>
-public sealed record Rejection(long Line, string Code, string Reason, string Raw, string? Field = null);
+public sealed record Rejection(long Line, string Code, string Reason, string Raw, string? Field = null)
+{
+    /// <summary>How the raw text was kept: as read, redacted, or withheld (only its length and hash).</summary>
+    public RawKept Kept { get; init; } = RawKept.AsRead;
+    /// <summary>When withheld: the raw text's length in UTF-8 bytes and its SHA-256, enough to match it in the source.</summary>
+    public long? RawBytes { get; init; }
+    public string? RawSha256 { get; init; }
+}
+
+/// <summary>AsRead: the record's text unchanged (redaction off, or keep_raw_rejects). Redacted: PII placeholders in its
+/// strings. Withheld: the text could not be redacted safely (not JSON, not UTF-8), so only its length and hash are kept.
+/// Unredacted: keep_raw_rejects with text that could not be redacted: a clipped prefix, marked as such.</summary>
+public enum RawKept { AsRead, Redacted, Withheld, Unredacted }
 
 /// <summary>Source layouts; Auto detects from the first records.</summary>
 public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text }

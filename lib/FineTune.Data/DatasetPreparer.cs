@@ -23,7 +23,9 @@ public static class DatasetPreparer
     {
         options.Validate();
         Directory.CreateDirectory(outDir);
-        var report = new ValidationReport(countTokens, maxTokens);
+        // With PII redaction on, what rejects.jsonl and the report keep of a rejected record is redacted the same way.
+        var redactor = new RejectRedactor(options.Cleaning.Pii, options.KeepRawRejects);
+        var report = new ValidationReport(countTokens, maxTokens, redact: redactor.Apply);
         var counts = new DataCardCounts();
         var cleaner = new TextCleaner(options.Cleaning);
         var exact = new ExactDeduplicator();
@@ -46,7 +48,7 @@ public static class DatasetPreparer
                     case Rejected rejected:
                         counts.Input++;
                         counts.CountRejected(rejected.Rejection.Code);
-                        await rejects.WriteAsync(rejected.Rejection, ct);
+                        await rejects.WriteAsync(redactor.Apply(rejected.Rejection), ct);
                         break;
                     case Accepted accepted:
                         counts.Input++;
@@ -54,7 +56,7 @@ public static class DatasetPreparer
                         if (cleaned.Rejection is { } rejection)
                         {
                             counts.CountRejected(rejection.Code);
-                            await rejects.WriteAsync(rejection with { Raw = accepted.Raw }, ct);
+                            await rejects.WriteAsync(redactor.Apply(rejection with { Raw = accepted.Raw }), ct);
                             break;
                         }
                         var record = cleaned.Record!;
@@ -119,10 +121,12 @@ public static class DatasetPreparer
         var verdict = Verdict(counts, usable, options);
         var outputs = new List<SourceFile>();
         foreach (var f in SplitFiles) outputs.Add(await SourceFile.FromFileAsync(Path.Combine(outDir, f), ct));
+        var source = await SourceFile.FromFileAsync(input, ct);
         var card = new DataCard
         {
-            Name = Path.GetFileName(Path.GetFullPath(input)),
-            Sources = [await SourceFile.FromFileAsync(input, ct)],
+            Name = redactor.Text(Path.GetFileName(Path.GetFullPath(input))),
+            RejectsRaw = redactor.Redacts && !options.KeepRawRejects ? "redacted" : "as_read",
+            Sources = [source with { Name = redactor.Text(source.Name) }],
             Outputs = outputs,
             Counts = counts,
             Cleaning = cleaner.Stats,

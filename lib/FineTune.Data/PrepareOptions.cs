@@ -35,6 +35,9 @@ public sealed record PrepareOptions
     /// <summary>The run fails when more than this share of the input is rejected.</summary>
     public double MaxRejectRatio { get; init; } = 0.2;
     public int MinExamples { get; init; } = 10;
+    /// <summary>With PII redaction on, rejects.jsonl keeps each rejected record's text redacted (or only its length and
+    /// hash when it cannot be redacted). True keeps the text as read — the data card says so.</summary>
+    public bool KeepRawRejects { get; init; }
 
     static readonly JsonSerializerOptions Json = new()
     {

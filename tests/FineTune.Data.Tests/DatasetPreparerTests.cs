@@ -56,7 +56,10 @@ public class DatasetPreparerTests
 
         var rejects = File.ReadAllLines(Path.Combine(outDir, "rejects.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal([43L, 44L, 45L], rejects.Select(r => r["line"]!.GetValue<long>()));
-        Assert.Equal("{not json", rejects[1]["raw"]!.GetValue<string>());
+        // Not JSON, so it cannot be redacted: with PII redaction on (the default) only its length and hash are kept.
+        Assert.Null(rejects[1]["raw"]);
+        Assert.Equal(9, rejects[1]["raw_bytes"]!.GetValue<long>());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("{not json"u8)), rejects[1]["raw_sha256"]!.GetValue<string>());
         var duplicates = File.ReadAllLines(Path.Combine(outDir, "duplicates.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Contains(duplicates, d => d["kind"]!.GetValue<string>() == "exact" && d["line"]!.GetValue<long>() == 41 && d["duplicate_of"]!.GetValue<long>() == 4);
         Assert.Contains(duplicates, d => d["kind"]!.GetValue<string>() == "near" && d["line"]!.GetValue<long>() == 42 && d["duplicate_of"]!.GetValue<long>() == 6);

@@ -84,6 +84,9 @@ public sealed class DataCard
     public IReadOnlyDictionary<string, double>? LossWeights { get; init; }
     /// <summary>Per split name (train, validation, test), when tokenization has run.</summary>
     public IReadOnlyDictionary<string, TokenStatistics>? Tokens { get; init; }
+    /// <summary>What rejects.jsonl keeps of a rejected record's text: "redacted" (PII redaction on: placeholders, or only
+    /// length and hash), "as_read" (redaction off, or prepare.keep_raw_rejects).</summary>
+    public string RejectsRaw { get; init; } = "as_read";
 
     /// <summary>
     /// SHA-256 of the lines "sha256  name\n" of the outputs sorted by name (ordinal), i.e. of a sorted sha256sum listing:
@@ -114,6 +117,7 @@ public sealed class DataCard
             w.WriteStartObject("splits");
             foreach (var (split, n) in SplitRows()) w.WriteNumber(split, n);
             w.WriteEndObject();
+            w.WriteString("rejects_raw", RejectsRaw);
             if (Cleaning is not null) { w.WritePropertyName("cleaning"); Cleaning.WriteTo(w); }
             if (Labels is not null) { w.WritePropertyName("labels"); Labels.WriteTo(w); }
             if (LossWeights is not null)
@@ -155,6 +159,9 @@ public sealed class DataCard
         foreach (var (code, n) in Counts.RejectedByCode) md.AppendLine($"| rejected: {code} | {n} |");
         md.AppendLine().AppendLine("## Splits").AppendLine().AppendLine("| split | records |").AppendLine("|---|---:|");
         foreach (var (split, n) in SplitRows()) md.AppendLine($"| {split} | {n} |");
+        md.AppendLine().AppendLine(RejectsRaw == "redacted"
+            ? "Rejected records in rejects.jsonl are redacted like the splits (or kept only as length and hash)."
+            : "Rejected records in rejects.jsonl keep their text as read (PII redaction off, or prepare.keep_raw_rejects).");
         if (Cleaning is not null)
         {
             md.AppendLine().AppendLine("## Cleaning").AppendLine().AppendLine("| step | records changed | fields changed |").AppendLine("|---|---:|---:|");

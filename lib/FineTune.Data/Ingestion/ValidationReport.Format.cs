@@ -30,7 +30,11 @@ public sealed partial class ValidationReport
         RejectRatio,
         RejectedByCode = _byCode,
         Warnings = new { Utf8Bom, CrlfLineEndings, BlankLines, Messages = Warnings },
-        Examples = _examples.ToDictionary(p => p.Key, p => p.Value.Select(r => new { r.Line, r.Field, r.Reason, Raw = Clip(r.Raw, 4 * RawShown) })),
+        Examples = _examples.ToDictionary(p => p.Key, p => p.Value.Select(r => new
+        {
+            r.Line, r.Field, r.Reason, Raw = r.Kept == RawKept.Withheld ? null : Clip(r.Raw, 4 * RawShown),
+            RawKept = r.Kept, r.RawBytes, r.RawSha256,
+        })),
         Tokens = Tokens is { } t ? new { t.Min, t.Mean, t.P95, t.Max, t.Total, t.Epochs, t.EstimatedTrainingTokens } : null,
     }, JsonOptions);
 
@@ -48,7 +52,9 @@ public sealed partial class ValidationReport
         {
             Row(text, "  " + code, count, null);
             foreach (var r in _examples[code])
-                text.AppendLine(Invariant($"      line {r.Line}: {r.Reason}")).AppendLine($"        {Clip(r.Raw, RawShown).ReplaceLineEndings(" ")}");
+                text.AppendLine(Invariant($"      line {r.Line}: {r.Reason}")).AppendLine(r.Kept == RawKept.Withheld
+                    ? Invariant($"        (text withheld: {r.RawBytes:N0} bytes, sha256 {r.RawSha256?[..12]}…)")
+                    : $"        {Clip(r.Raw, RawShown).ReplaceLineEndings(" ")}");
         }
         foreach (var warning in Warnings)
             text.AppendLine($"Warning    {warning}");

@@ -16,8 +16,10 @@ public sealed record ValidationVerdict(bool Ok, string Message);
 /// <param name="maxTokens">Accepted records with more tokens become too_long rejects in this report.</param>
 /// <param name="epochs">Multiplies the token total into <see cref="TokenStats.EstimatedTrainingTokens"/>.</param>
 /// <param name="examplesPerCode">How many rejections of each code are kept for display.</param>
+/// <param name="redact">Applied to a rejection before it is kept as an example (PII redaction, see RejectRedactor).</param>
 public sealed partial class ValidationReport(
-    Func<DataRecord, int>? countTokens = null, int? maxTokens = null, int epochs = 1, int examplesPerCode = 3)
+    Func<DataRecord, int>? countTokens = null, int? maxTokens = null, int epochs = 1, int examplesPerCode = 3,
+    Func<Rejection, Rejection>? redact = null)
 {
     readonly SortedDictionary<string, long> _byCode = new(StringComparer.Ordinal);
     readonly SortedDictionary<string, List<Rejection>> _examples = new(StringComparer.Ordinal);
@@ -109,7 +111,7 @@ public sealed partial class ValidationReport(
         RejectedRecords++;
         _byCode[rejection.Code] = _byCode.GetValueOrDefault(rejection.Code) + 1;
         if (!_examples.TryGetValue(rejection.Code, out var list)) _examples[rejection.Code] = list = [];
-        if (list.Count < examplesPerCode) list.Add(rejection);
+        if (list.Count < examplesPerCode) list.Add(redact?.Invoke(rejection) ?? rejection);
     }
 
     /// <summary>
