@@ -3,8 +3,9 @@
 # PostgreSQL, s3rver on loopback ports), then the five services, each on its own port with logs under .run/services/.
 # Prints the URLs. Stop with scripts/pipeline-stop.sh. Drop a dataset with `finetune upload FILE --project P`
 # (after `source .run/infra.env`), watch it with `finetune runs --watch`.
+# The services listen on FINETUNE_SERVICES_PORT (default 5601) and the four ports after it, in pipeline order.
 # FINETUNE_BASE_MODEL=DIR uses that Hugging Face model as the default base; unset, the first run pre-trains the tiny
-# base model (a few minutes, cached under .run/work/ingestion/base).
+# base model (a few minutes; cached in ~/.cache/finetune/base-models, shared with `finetune run`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -14,28 +15,35 @@ source .run/infra.env
 
 mkdir -p .run/services
 echo "building the services (Release)…"
-dotnet build -c Release -v q -nologo services/Ingestion services/Tokenization services/Training services/Evaluation services/Deployment \
-  > .run/services/build.log 2>&1 || { echo "pipeline-start: build failed; see .run/services/build.log" >&2; exit 1; }
+: > .run/services/build.log
+for svc in Ingestion Tokenization Training Evaluation Deployment; do   # one project per `dotnet build` (MSB1008)
+  dotnet build -c Release -v q -nologo "services/$svc/FineTune.${svc}Service.csproj" >> .run/services/build.log 2>&1 \
+    || { echo "pipeline-start: building $svc failed; see .run/services/build.log" >&2; tail -n 20 .run/services/build.log >&2; exit 1; }
+done
 
-port=5601
+first_port=${FINETUNE_SERVICES_PORT:-5601}
+port=$first_port
 for svc in Ingestion Tokenization Training Evaluation Deployment; do
   lower=${svc,,}
   pidfile=.run/services/$lower.pid
   if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     echo "$lower already running (pid $(cat "$pidfile"))"; port=$((port + 1)); continue
   fi
-  ASPNETCORE_URLS=http://127.0.0.1:$port \
-  Messaging__RabbitMqUri=$FINETUNE_RABBITMQ \
-  Registry__Provider=postgres Registry__ConnectionString="$FINETUNE_POSTGRES" \
-  Artifacts__S3Endpoint=$FINETUNE_S3_ENDPOINT Artifacts__S3AccessKey=$FINETUNE_S3_ACCESS_KEY Artifacts__S3SecretKey=$FINETUNE_S3_SECRET_KEY \
-  Pipeline__WorkDirectory=$REPO/.run/work/$lower ${FINETUNE_BASE_MODEL:+Pipeline__BaseModelDirectory=$FINETUNE_BASE_MODEL} \
-  OTEL_SERVICE_NAME=$lower \
-    nohup dotnet "services/$svc/bin/Release/net10.0/FineTune.${svc}Service.dll" > ".run/services/$lower.log" 2>&1 9>&- &
+  settings=(
+    "ASPNETCORE_URLS=http://127.0.0.1:$port"
+    "Messaging__RabbitMqUri=$FINETUNE_RABBITMQ"
+    "Registry__Provider=postgres" "Registry__ConnectionString=$FINETUNE_POSTGRES"
+    "Artifacts__S3Endpoint=$FINETUNE_S3_ENDPOINT" "Artifacts__S3AccessKey=$FINETUNE_S3_ACCESS_KEY" "Artifacts__S3SecretKey=$FINETUNE_S3_SECRET_KEY"
+    "Pipeline__WorkDirectory=$REPO/.run/work/$lower"
+    "OTEL_SERVICE_NAME=$lower"
+  )
+  if [ -n "${FINETUNE_BASE_MODEL:-}" ]; then settings+=("Pipeline__BaseModelDirectory=$(realpath "$FINETUNE_BASE_MODEL")"); fi
+  env "${settings[@]}" nohup dotnet "services/$svc/bin/Release/net10.0/FineTune.${svc}Service.dll" > ".run/services/$lower.log" 2>&1 9>&- &
   echo $! > "$pidfile"
   port=$((port + 1))
 done
 
-port=5601
+port=$first_port
 for svc in ingestion tokenization training evaluation deployment; do
   for _ in $(seq 1 60); do
     if curl -sf "http://127.0.0.1:$port/health" > /dev/null; then break; fi
@@ -48,5 +56,5 @@ for svc in ingestion tokenization training evaluation deployment; do
   port=$((port + 1))
 done
 echo "RabbitMQ management  $FINETUNE_RABBITMQ_MANAGEMENT (guest/guest)"
-echo "models               http://127.0.0.1:5605/models"
+echo "models               http://127.0.0.1:$((first_port + 4))/models"
 echo "ready: source .run/infra.env && finetune upload FILE --project P && finetune runs --watch"

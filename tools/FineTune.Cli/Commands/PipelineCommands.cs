@@ -16,12 +16,12 @@ namespace FineTune.Cli.Commands;
 static class PipelineCommands
 {
     // Given: that local pipeline home. Not given: the services' servers when FINETUNE_POSTGRES is set, else .finetune.
-    static Option<string?> Home() => new("--home") { Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when FINETUNE_POSTGRES is set, else .finetune" };
+    public static Option<string?> Home() => new("--home") { Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when FINETUNE_POSTGRES is set, else .finetune" };
 
     public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr)
     {
         yield return Upload(stdout);
-        yield return Runs(stdout);
+        yield return RunsCommand.Create(stdout);
         yield return Events(stdout);
         yield return Checkpoints(stdout);
         yield return Cancel(stdout);
@@ -46,43 +46,9 @@ static class PipelineCommands
             await c.Store.EnsureBucketsAsync([Buckets.Ingestion], ct);
             var artifact = await c.Store.PutFileAsync(Buckets.Ingestion, $"{p}/{Path.GetFileName(path)}", path, ct);
             await stdout.WriteLineAsync($"uploaded {artifact.Bucket}/{artifact.Key} ({artifact.Bytes:N0} bytes, sha256 {artifact.Sha256[..12]}…)");
+            if (c.Distributed) new LastUpload(p, artifact.Bucket, artifact.Key, artifact.Sha256, DateTimeOffset.UtcNow).Write(c.Home);
             if (!c.Distributed) await stdout.WriteLineAsync("note: no services are configured (FINETUNE_S3_ENDPOINT unset); `finetune run FILE` runs the pipeline locally.");
             return 0;
-        });
-        return command;
-    }
-
-    static Command Runs(TextWriter stdout)
-    {
-        var project = new Option<string?>("--project") { Description = "Only this project's runs" };
-        var watch = new Option<bool>("--watch") { Description = "Refresh every 2 s until every listed run has ended (Ctrl-C stops watching)" };
-        var limit = new Option<int>("--limit") { DefaultValueFactory = _ => 20 };
-        var home = Home();
-        var command = new Command("runs", "List pipeline runs: status, current stage, latest metrics, decision.") { project, watch, limit, home };
-        command.SetAction(async (parse, ct) =>
-        {
-            var c = PipelineConnection.From(parse.GetValue(home));
-            await c.Registry.MigrateAsync(ct);
-            while (true)
-            {
-                var rows = await c.Registry.ReadAsync(async s =>
-                {
-                    var list = new List<(RunRecord Run, string Stage, string Metric)>();
-                    foreach (var r in await s.ListRunsAsync(parse.GetValue(project), parse.GetValue(limit), ct))
-                    {
-                        var stage = (await s.ListStagesAsync(r.RunId, ct)).LastOrDefault();
-                        var metric = (await s.ListEventsAsync(r.RunId, 0, 100000, ct)).LastOrDefault(e => e.Type == "metrics")?.Message ?? "";
-                        list.Add((r, stage is null ? "" : $"{stage.Stage} {stage.Status}", metric));
-                    }
-                    return list;
-                }, ct);
-                await stdout.WriteLineAsync($"{"run",-36}  {"project",-14} {"status",-16} {"stage",-22} {"decision",-9} {"version",7}  latest");
-                foreach (var (r, stage, metric) in rows)
-                    await stdout.WriteLineAsync($"{r.RunId,-36}  {r.Project,-14} {r.Status,-16} {stage,-22} {r.Decision ?? "",-9} {r.ModelVersion?.ToString() ?? "",7}  {metric}{(r.Error is null ? "" : $" {r.Error}")}");
-                if (!parse.GetValue(watch) || rows.All(x => RunStatus.IsTerminal(x.Run.Status))) return 0;
-                await Task.Delay(2000, ct);
-                await stdout.WriteLineAsync();
-            }
         });
         return command;
     }
