@@ -100,7 +100,7 @@ public static class Gsm8k
         foreach (var chunk in todo.Chunk(options.BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var prompts = chunk.Select(i => PromptFit.Left(tokenizer.Encode(Prompt(problems[i], train, options), options.AddBos), room)).ToList();
+            var prompts = chunk.Select(i => PromptFit.Left(tokenizer.Encode(Prompt(problems[i], train, options), SpecialTokenText.Literal, options.AddBos), room)).ToList();
             var outputs = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), generation, ids => tokenizer.Decode(ids), cancellationToken);
             for (int k = 0; k < chunk.Length; k++)
             {

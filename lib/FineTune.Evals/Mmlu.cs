@@ -146,8 +146,8 @@ public static class HarnessEncoding
     {
         int spaces = context.Length - context.TrimEnd().Length;
         if (spaces > 0) (context, continuation) = (context[..^spaces], context[^spaces..] + continuation);
-        var whole = tokenizer.Encode(context + continuation, addBos);
-        var ctx = tokenizer.Encode(context, addBos);
+        var whole = tokenizer.Encode(context + continuation, SpecialTokenText.Literal, addBos);
+        var ctx = tokenizer.Encode(context, SpecialTokenText.Literal, addBos);
         if (ctx.Count == 0) ctx = [tokenizer.BosId ?? tokenizer.EosId ?? throw new ArgumentException("empty context and no BOS/EOS to stand for it.")];
         return new LogLikelihoodRequest(ctx, whole.Skip(Math.Min(ctx.Count, whole.Count)).ToArray());
     }

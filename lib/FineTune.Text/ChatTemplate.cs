@@ -9,6 +9,10 @@ public enum ChatTemplateKind { ChatMl, Llama2, Llama3, Alpaca }
 /// <summary>One chat turn; Role is "system", "user" or "assistant".</summary>
 public sealed record ChatMessage(string Role, string Content);
 
+/// <summary>A template's output: the text, and where in it the template itself wrote control-token text (a start or end
+/// of turn, BOS). Only those spans may become control tokens; the same characters inside a message are its content.</summary>
+public sealed record TemplateText(string Text, IReadOnlyList<(int Start, int Length)> Specials);
+
 public sealed class ChatTemplate
 {
     public const string AlpacaPreamble =
@@ -41,7 +45,11 @@ public sealed class ChatTemplate
         _ => throw new ArgumentException($"unknown chat template '{name}'; expected one of: chatml, llama2, llama3, alpaca", nameof(name)),
     };
 
-    public string Format(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public string Format(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true) => Render(messages, addGenerationPrompt).Text;
+
+    /// <summary>The formatted conversation with the spans of control-token text the template wrote (see TemplateText);
+    /// encode it with TextTokenizer.Encode(TemplateText) so message content never turns into control tokens.</summary>
+    public TemplateText Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(messages);
         for (int i = 0; i < messages.Count; i++)
@@ -52,38 +60,53 @@ public sealed class ChatTemplate
             if (role == "system" && i > 0 && Kind is ChatTemplateKind.Llama2 or ChatTemplateKind.Alpaca)
                 throw new ArgumentException($"message {i}: the {Kind} template allows a system message only first", nameof(messages));
         }
-        return Kind switch
+        var w = new Writer();
+        switch (Kind)
         {
-            ChatTemplateKind.ChatMl => FormatChatMl(messages, addGenerationPrompt),
-            ChatTemplateKind.Llama2 => FormatLlama2(messages),
-            ChatTemplateKind.Llama3 => FormatLlama3(messages, addGenerationPrompt),
-            _ => FormatAlpaca(messages, addGenerationPrompt),
-        };
+            case ChatTemplateKind.ChatMl: FormatChatMl(w, messages, addGenerationPrompt); break;
+            case ChatTemplateKind.Llama2: FormatLlama2(w, messages); break;
+            case ChatTemplateKind.Llama3: FormatLlama3(w, messages, addGenerationPrompt); break;
+            default: FormatAlpaca(w, messages, addGenerationPrompt); break;
+        }
+        return new TemplateText(w.Text.ToString(), w.Specials);
     }
 
-    private static string FormatChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    // The text being written, and the spans where the template (never a message) wrote control-token text.
+    private sealed class Writer
     {
-        var sb = new StringBuilder();
-        foreach (var m in messages) sb.Append("<|im_start|>").Append(m.Role).Append('\n').Append(m.Content).Append("<|im_end|>\n");
-        if (addGenerationPrompt) sb.Append("<|im_start|>assistant\n");
-        return sb.ToString();
+        public StringBuilder Text { get; } = new();
+        public List<(int Start, int Length)> Specials { get; } = [];
+
+        public Writer Special(string token)
+        {
+            Specials.Add((Text.Length, token.Length));
+            Text.Append(token);
+            return this;
+        }
+
+        public Writer Append(string text) { Text.Append(text); return this; }
+        public Writer Append(char c) { Text.Append(c); return this; }
+    }
+
+    private static void FormatChatMl(Writer w, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        foreach (var m in messages) w.Special("<|im_start|>").Append(m.Role).Append('\n').Append(m.Content).Special("<|im_end|>").Append('\n');
+        if (addGenerationPrompt) w.Special("<|im_start|>").Append("assistant\n");
     }
 
     // Meta's Llama 3 Instruct template: BOS once, each turn header + "\n\n" + trimmed content + <|eot_id|>.
-    private static string FormatLlama3(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    private static void FormatLlama3(Writer w, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
-        var sb = new StringBuilder("<|begin_of_text|>");
+        w.Special("<|begin_of_text|>");
         foreach (var m in messages)
-            sb.Append("<|start_header_id|>").Append(m.Role).Append("<|end_header_id|>\n\n").Append(m.Content.Trim()).Append("<|eot_id|>");
-        if (addGenerationPrompt) sb.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
-        return sb.ToString();
+            w.Special("<|start_header_id|>").Append(m.Role).Special("<|end_header_id|>").Append("\n\n").Append(m.Content.Trim()).Special("<|eot_id|>");
+        if (addGenerationPrompt) w.Special("<|start_header_id|>").Append("assistant").Special("<|end_header_id|>").Append("\n\n");
     }
 
     // Meta's Llama 2 chat template: the system prompt goes inside the first [INST] block; every user turn
     // opens with <s>, every assistant turn ends with </s>. The prompt always ends ready for the answer.
-    private static string FormatLlama2(IReadOnlyList<ChatMessage> messages)
+    private static void FormatLlama2(Writer w, IReadOnlyList<ChatMessage> messages)
     {
-        var sb = new StringBuilder();
         string? system = messages.Count > 0 && messages[0].Role == "system" ? messages[0].Content : null;
         bool firstUser = true;
         foreach (var m in messages.Skip(system is null ? 0 : 1))
@@ -91,21 +114,20 @@ public sealed class ChatTemplate
             if (m.Role == "user")
             {
                 string content = firstUser && system is not null ? $"<<SYS>>\n{system}\n<</SYS>>\n\n{m.Content}" : m.Content;
-                sb.Append("<s>[INST] ").Append(content.Trim()).Append(" [/INST]");
+                w.Special("<s>").Append("[INST] ").Append(content.Trim()).Append(" [/INST]");
                 firstUser = false;
             }
             else
             {
-                sb.Append(' ').Append(m.Content.Trim()).Append(" </s>");
+                w.Append(' ').Append(m.Content.Trim()).Append(' ').Special("</s>");
             }
         }
-        return sb.ToString();
     }
 
-    private static string FormatAlpaca(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    private static void FormatAlpaca(Writer sb, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
         string? system = messages.Count > 0 && messages[0].Role == "system" ? messages[0].Content : null;
-        var sb = new StringBuilder(system ?? AlpacaPreamble).Append("\n\n");
+        sb.Append(system ?? AlpacaPreamble).Append("\n\n");
         var turns = messages.Skip(system is null ? 0 : 1).ToList();
         for (int i = 0; i < turns.Count; i++)
         {
@@ -121,6 +143,5 @@ public sealed class ChatTemplate
                 sb.Append(turns[i].Content).Append("\n\n");
             }
         }
-        return sb.ToString();
     }
 }

@@ -1,5 +1,6 @@
 // A TextTokenizer over a SentencePiece BPE tokenizer.model (Llama 2 family), using the hand-written
-// SentencePieceBpe encoder. Control-token text such as "<s>" in the input becomes the control id.
+// SentencePieceBpe encoder. Control-token text such as "<s>" becomes the control id when parsed (Hugging Face's legacy
+// LlamaTokenizer), and stays text when encoded literally.
 using System.Text;
 
 namespace FineTune.Text;
@@ -39,10 +40,8 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
 
     /// <summary>Encodes like Hugging Face's LlamaTokenizer (legacy): text between control tokens is encoded
     /// by SentencePiece (each chunk with its dummy prefix); control-token text maps to its id.</summary>
-    public override IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false)
+    private protected override void EncodeParsing(string text, List<int> ids)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = new List<int>();
         int start = 0;
         for (int i = 0; i < text.Length; i++)
         {
@@ -55,8 +54,13 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
             start = i + 1;
         }
         _bpe.EncodeNormalized(_bpe.Normalize(text[start..]), ids);
-        return WithBosEos(ids, addBos, addEos);
     }
+
+    /// <summary>SentencePiece's own behaviour: control-token text is ordinary text (control pieces are never produced).</summary>
+    private protected override void EncodeLiteral(string text, List<int> ids) => _bpe.EncodeNormalized(_bpe.Normalize(text), ids);
+
+    private protected override int? SpecialId(string text) =>
+        _idByPiece.TryGetValue(text, out int id) && _model.Pieces[id].Type == PieceType.Control ? id : null;
 
     public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) => DecodeBytes(ids, skipSpecialTokens);
 

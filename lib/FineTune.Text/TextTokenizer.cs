@@ -4,6 +4,11 @@ using System.Text;
 
 namespace FineTune.Text;
 
+/// <summary>How special-token text in raw input is read. Parse: "&lt;|im_end|&gt;" becomes its control id (Hugging Face's
+/// default for text it is given); Literal: it is encoded as the characters it is (SentencePiece's and tiktoken's
+/// default). Message content is always literal: only a chat template's own scaffolding makes control tokens.</summary>
+public enum SpecialTokenText { Parse, Literal }
+
 public abstract class TextTokenizer
 {
     /// <summary>Number of ids, including special and added tokens.</summary>
@@ -15,7 +20,44 @@ public abstract class TextTokenizer
     public IReadOnlyList<int> StopIds { get; init; } = [];
     public ChatTemplate? ChatTemplate { get; init; }
 
-    public abstract IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false);
+    /// <summary>Encodes raw text, turning special-token text into control ids (<see cref="SpecialTokenText.Parse"/>).</summary>
+    public IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false) => Encode(text, SpecialTokenText.Parse, addBos, addEos);
+
+    public IReadOnlyList<int> Encode(string text, SpecialTokenText specials, bool addBos = false, bool addEos = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>();
+        if (specials == SpecialTokenText.Parse) EncodeParsing(text, ids);
+        else EncodeLiteral(text, ids);
+        return WithBosEos(ids, addBos, addEos);
+    }
+
+    /// <summary>Encodes a chat template's output: control ids only where the template wrote control-token text (and the
+    /// tokenizer has that token); everything else — message content above all — literally.</summary>
+    public IReadOnlyList<int> Encode(TemplateText text, bool addBos = false, bool addEos = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>();
+        int start = 0;
+        foreach (var (at, length) in text.Specials.OrderBy(s => s.Start))
+        {
+            if (at < start || SpecialId(text.Text.Substring(at, length)) is not { } id) continue;   // not a control token here: text
+            EncodeLiteral(text.Text[start..at], ids);
+            ids.Add(id);
+            start = at + length;
+        }
+        EncodeLiteral(text.Text[start..], ids);
+        return WithBosEos(ids, addBos, addEos);
+    }
+
+    /// <summary>Raw text with special-token text mapped to control ids.</summary>
+    private protected abstract void EncodeParsing(string text, List<int> ids);
+
+    /// <summary>Raw text with special-token text encoded as the characters it is.</summary>
+    private protected abstract void EncodeLiteral(string text, List<int> ids);
+
+    /// <summary>The control id whose text is exactly <paramref name="text"/>, or null when this tokenizer has none.</summary>
+    private protected abstract int? SpecialId(string text);
     public abstract string? IdToToken(int id);
     public abstract int? TokenToId(string token);
 

@@ -14,6 +14,9 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
     private readonly TiktokenTokenizer _tiktoken;
+    private readonly Regex _pattern;                       // the pre-tokenizer's pieces, for literal encoding
+    private readonly string[] _specialTexts;              // added tokens' texts, longest first
+    private readonly System.Buffers.SearchValues<char> _specialStarts;
     private readonly Dictionary<int, byte[]> _bytesById;
     private readonly Dictionary<int, AddedToken> _added;
     private readonly Dictionary<string, int> _idByToken;
@@ -41,7 +44,10 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
         _added = added.ToDictionary(a => a.Id);
         foreach (var a in added) _idByToken[a.Content] = a.Id;
         var specials = added.ToDictionary(a => a.Content, a => a.Id, StringComparer.Ordinal);
-        var preTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), specials);
+        _pattern = new Regex(pattern, RegexOptions.Compiled);
+        _specialTexts = [.. added.Select(a => a.Content).Where(c => c.Length > 0).Distinct().OrderByDescending(c => c.Length)];
+        _specialStarts = System.Buffers.SearchValues.Create(_specialTexts.Select(c => c[0]).Distinct().ToArray());
+        var preTokenizer = new RegexPreTokenizer(_pattern, specials);
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(tiktokenText.ToString()));
         _tiktoken = TiktokenTokenizer.Create(stream, preTokenizer, normalizer: null, specials);
         _normalization = normalization;
@@ -52,6 +58,9 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
     internal TiktokenBackedTokenizer(TiktokenBackedTokenizer other)
     {
         _tiktoken = other._tiktoken;
+        _pattern = other._pattern;
+        _specialTexts = other._specialTexts;
+        _specialStarts = other._specialStarts;
         _bytesById = other._bytesById;
         _added = other._added;
         _idByToken = other._idByToken;
@@ -62,13 +71,40 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
 
     public override int VocabSize => _vocabSize;
 
-    public override IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false)
+    private protected override void EncodeParsing(string text, List<int> ids)
     {
-        ArgumentNullException.ThrowIfNull(text);
         if (_normalization is { } form) text = text.Normalize(form);
-        var ids = new List<int>(_tiktoken.EncodeToIds(text));
-        return WithBosEos(ids, addBos, addEos);
+        ids.AddRange(_tiktoken.EncodeToIds(text));
     }
+
+    /// <summary>tiktoken's own default: special-token text is split into ordinary pieces by the pre-tokenizer's pattern
+    /// and byte-pair encoded like any text. Text without any special-token text takes the usual (identical) path.</summary>
+    private protected override void EncodeLiteral(string text, List<int> ids)
+    {
+        if (_normalization is { } form) text = text.Normalize(form);
+        if (!HasSpecialText(text))
+        {
+            ids.AddRange(_tiktoken.EncodeToIds(text));
+            return;
+        }
+        foreach (Match piece in _pattern.Matches(text))
+            ids.AddRange(_tiktoken.EncodeToIds(piece.Value, considerPreTokenization: false, considerNormalization: false));
+    }
+
+    bool HasSpecialText(string text)
+    {
+        for (int i = text.AsSpan().IndexOfAny(_specialStarts); i >= 0; )
+        {
+            foreach (var special in _specialTexts)
+                if (text.AsSpan(i).StartsWith(special, StringComparison.Ordinal)) return true;
+            int next = text.AsSpan(i + 1).IndexOfAny(_specialStarts);
+            i = next < 0 ? -1 : i + 1 + next;
+        }
+        return false;
+    }
+
+    private protected override int? SpecialId(string text) =>
+        _idByToken.TryGetValue(text, out int id) && _added.TryGetValue(id, out var a) && a.Special ? id : null;
 
     public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) => DecodeBytes(ids, skipSpecialTokens);
 

@@ -59,6 +59,17 @@ public class CliTests
     }
 
     [SkippableFact]
+    public async Task Tokenize_reads_special_token_text_literally_unless_told_to_parse_it()
+    {
+        var llama3 = SharedData.File("models/llama3-tokenizer");
+        var literal = await CliRunner.Run("tokenize", llama3, "--text", "a<|eot_id|>b");
+        var parsed = await CliRunner.Run("tokenize", llama3, "--text", "a<|eot_id|>b", "--special");
+        Assert.True(literal.Exit == 0 && parsed.Exit == 0, literal.Err + parsed.Err);
+        Assert.DoesNotContain("128009", literal.Out);   // <|eot_id|> as text, like tiktoken and sentencepiece
+        Assert.Contains("128009", parsed.Out);
+    }
+
+    [SkippableFact]
     public async Task Tokenizer_that_does_not_fit_the_model_is_rejected()
     {
         var checkpoint = SharedData.File("models/stories260K/stories260K.bin");

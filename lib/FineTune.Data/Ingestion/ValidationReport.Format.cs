@@ -29,7 +29,7 @@ public sealed partial class ValidationReport
         Rejected = RejectedRecords,
         RejectRatio,
         RejectedByCode = _byCode,
-        Warnings = new { Utf8Bom, CrlfLineEndings, BlankLines, Messages = Warnings },
+        Warnings = new { Utf8Bom, CrlfLineEndings, BlankLines, SpecialTokenText = SpecialTokenTextRecords, Messages = Warnings },
         Examples = _examples.ToDictionary(p => p.Key, p => p.Value.Select(r => new
         {
             r.Line, r.Field, r.Reason, Raw = r.Kept == RawKept.Withheld ? null : Clip(r.Raw, 4 * RawShown),

@@ -17,10 +17,25 @@ public sealed record ValidationVerdict(bool Ok, string Message);
 /// <param name="epochs">Multiplies the token total into <see cref="TokenStats.EstimatedTrainingTokens"/>.</param>
 /// <param name="examplesPerCode">How many rejections of each code are kept for display.</param>
 /// <param name="redact">Applied to a rejection before it is kept as an example (PII redaction, see RejectRedactor).</param>
+/// <param name="specialTokenTexts">Control-token texts to warn about in content (a model's own; default: the common ones).</param>
 public sealed partial class ValidationReport(
     Func<DataRecord, int>? countTokens = null, int? maxTokens = null, int epochs = 1, int examplesPerCode = 3,
-    Func<Rejection, Rejection>? redact = null)
+    Func<Rejection, Rejection>? redact = null, IReadOnlyCollection<string>? specialTokenTexts = null)
 {
+    /// <summary>Warning code: a record's content holds control-token text. It is encoded as that text, never as a control
+    /// token, so it cannot end a turn or forge one — but the model learns to write it.</summary>
+    public const string SpecialTokenTextCode = "special_token_text";
+
+    /// <summary>The control tokens of the chat formats we support (ChatML, Llama 2/3, Mistral, GPT-style end of text).</summary>
+    public static readonly IReadOnlyList<string> CommonSpecialTokenTexts =
+    [
+        "<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+        "<|eot_id|>", "<|eom_id|>", "<|endoftext|>", "<|python_tag|>", "<s>", "</s>",
+    ];
+
+    readonly string[] _specialTexts = [.. (specialTokenTexts ?? CommonSpecialTokenTexts).Where(t => t.Length > 1)];
+    readonly List<long> _specialTextLines = [];
+    long _specialTextRecords;
     readonly SortedDictionary<string, long> _byCode = new(StringComparer.Ordinal);
     readonly SortedDictionary<string, List<Rejection>> _examples = new(StringComparer.Ordinal);
     readonly List<int> _tokens = [];
@@ -48,9 +63,16 @@ public sealed partial class ValidationReport(
             if (BlankLines > 0) warnings.Add(Invariant($"{BlankLines:N0} blank line{(BlankLines == 1 ? "" : "s")} skipped"));
             if (Detection is { FormatGuessed: true })
                 warnings.Add("no record had the fields of a known format; the file was checked as chat (messages)");
+            if (_specialTextRecords > 0)
+                warnings.Add(Invariant($"{SpecialTokenTextCode}: {_specialTextRecords:N0} record{(_specialTextRecords == 1 ? "" : "s")} contain control-token text ") +
+                             Invariant($"(first at line{(_specialTextLines.Count == 1 ? "" : "s")} {string.Join(", ", _specialTextLines)}); it is trained and served ") +
+                             "as plain text, never as a control token, so the model learns to write it");
             return warnings;
         }
     }
+
+    /// <summary>Records whose content holds control-token text (warning <see cref="SpecialTokenTextCode"/>).</summary>
+    public long SpecialTokenTextRecords => _specialTextRecords;
 
     public TokenStats? Tokens
     {
@@ -85,6 +107,7 @@ public sealed partial class ValidationReport(
                 return item;
             case Accepted accepted:
                 InputRecords++;
+                NoteSpecialTokenText(accepted.Record);
                 if (countTokens is null)
                 {
                     AcceptedRecords++;
@@ -104,6 +127,15 @@ public sealed partial class ValidationReport(
             default:
                 throw new ArgumentException($"unknown item type {item.GetType().Name}", nameof(item));
         }
+    }
+
+    void NoteSpecialTokenText(DataRecord record)
+    {
+        if (_specialTexts.Length == 0) return;
+        var texts = record.Messages.Concat(record.Chosen ?? []).Concat(record.Rejected ?? []).Select(m => m.Content).Append(record.Text ?? "");
+        if (!texts.Any(t => _specialTexts.Any(s => t.Contains(s, StringComparison.Ordinal)))) return;
+        _specialTextRecords++;
+        if (_specialTextLines.Count < 5) _specialTextLines.Add(record.Line);
     }
 
     void Reject(Rejection rejection)

@@ -45,7 +45,8 @@ public sealed class ExampleTokenizer
 
     private (List<int> Ids, byte[] Mask) TokenizeText(string text)
     {
-        var ids = new List<int>(_tokenizer.Encode(text, _options.AddBos && _tokenizer.BosId is not null, _options.AddEos && _tokenizer.EosId is not null));
+        var ids = new List<int>(_tokenizer.Encode(text, SpecialTokenText.Literal, _options.AddBos && _tokenizer.BosId is not null,
+            _options.AddEos && _tokenizer.EosId is not null));
         var mask = new byte[ids.Count];
         Array.Fill(mask, (byte)1);
         return (ids, mask);
@@ -59,7 +60,8 @@ public sealed class ExampleTokenizer
     internal (List<int> Ids, byte[] Mask) TokenizeChat(IReadOnlyList<Message> messages, int firstTrainable, bool trainAll)
     {
         var chat = messages.Select(m => new ChatMessage(m.Role, m.Content)).ToList();
-        var ids = new List<int>(_tokenizer.Encode(_template.Format(chat, addGenerationPrompt: false)));
+        // Content is literal: an answer containing "<|im_end|>" trains on that text, never on a real end of turn.
+        var ids = new List<int>(_tokenizer.Encode(_template.Render(chat, addGenerationPrompt: false)));
         int offset = 0;
         if (_options.AddBos && _tokenizer.BosId is { } bos && (ids.Count == 0 || ids[0] != bos)) { ids.Insert(0, bos); offset = 1; }
         var mask = new byte[ids.Count];
@@ -106,7 +108,7 @@ public sealed class ExampleTokenizer
     /// <summary>Token index (relative to the template's own tokens) where Format(messages[..count]) ends inside the whole.</summary>
     private int Boundary(List<ChatMessage> chat, int count, bool generationPrompt, List<int> whole, int offset)
     {
-        var prefix = _tokenizer.Encode(_template.Format(chat.GetRange(0, count), generationPrompt));
+        var prefix = _tokenizer.Encode(_template.Render(chat.GetRange(0, count), generationPrompt));
         int n = Math.Min(prefix.Count, whole.Count - offset), i = 0;
         while (i < n && prefix[i] == whole[offset + i]) i++;
         if (i < prefix.Count) Interlocked.Increment(ref _inexactBoundaries);

@@ -114,7 +114,8 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             return ids;
         }
         if (prompt is not { } p || p.ValueKind == JsonValueKind.Null) throw OpenAiError.Invalid("You must provide a prompt.", "prompt");
-        if (p.ValueKind == JsonValueKind.String) return ([tokenizer.Encode(p.GetString()!, addBos: bos)], [p.GetString()!]);
+        // Prompt text is data: special-token text in it stays text (send token ids to use control tokens).
+        if (p.ValueKind == JsonValueKind.String) return ([tokenizer.Encode(p.GetString()!, SpecialTokenText.Literal, addBos: bos)], [p.GetString()!]);
         if (p.ValueKind == JsonValueKind.Array && p.GetArrayLength() > 0)
         {
             var first = p[0];
@@ -124,7 +125,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             int i = 0;
             foreach (var e in p.EnumerateArray())
             {
-                if (e.ValueKind == JsonValueKind.String) { prompts.Add(tokenizer.Encode(e.GetString()!, addBos: bos)); texts.Add(e.GetString()!); }
+                if (e.ValueKind == JsonValueKind.String) { prompts.Add(tokenizer.Encode(e.GetString()!, SpecialTokenText.Literal, addBos: bos)); texts.Add(e.GetString()!); }
                 else if (e.ValueKind == JsonValueKind.Array) { var ids = Ids(e, $"prompt[{i}]"); prompts.Add(ids); texts.Add(tokenizer.Decode(ids)); }
                 else throw OpenAiError.Invalid($"prompt[{i}] must be a string or an array of token ids.", "prompt");
                 i++;

@@ -28,6 +28,7 @@ static class GenerateCommand
         var stops = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable)" };
         var showIds = new Option<bool>("--show-ids") { Description = "Print the generated token ids as a JSON array" };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not prepend the BOS token to text prompts" };
+        var special = new Option<bool>("--special") { Description = "Read special-token text in a --prompt (not --chat content) as control tokens" };
         var engine = new Option<EngineKind>("--engine") { Description = "Inference engine: auto, cpu (managed float32) or torch", DefaultValueFactory = _ => EngineKind.Auto };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)" };
         var adapter = new Option<string?>("--adapter") { Description = "PEFT LoRA/DoRA adapter directory, merged into the weights at load" };
@@ -35,7 +36,7 @@ static class GenerateCommand
         var command = new Command("generate", "Generate text (or token ids) from a prompt.")
         {
             model, prompts, promptIds, chat, system, template, tokenizerPath, maxNew, temperature, topK, topP,
-            repetition, seed, stops, showIds, noBos, engine, threads, adapter,
+            repetition, seed, stops, showIds, noBos, special, engine, threads, adapter,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -52,7 +53,9 @@ static class GenerateCommand
             if (tokenizer is not null && tokenizer.VocabSize > lm.Config.VocabSize)
                 throw new ArgumentException($"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {lm.Config.VocabSize} (config.json vocab_size): they do not belong together.");
 
-            foreach (var text in texts) inputs.Add(EncodePrompt(tokenizer!, text, parse.GetValue(chat), parse.GetValue(system), parse.GetValue(template), parse.GetValue(noBos)));
+            foreach (var text in texts)
+                inputs.Add(EncodePrompt(tokenizer!, text, parse.GetValue(chat), parse.GetValue(system), parse.GetValue(template), parse.GetValue(noBos),
+                    parse.GetValue(special)));
 
             var stopIds = lm.Config.EosTokenIds.Concat(tokenizer?.StopIds ?? []).Distinct().ToArray();
             var options = new GenerationOptions
@@ -136,9 +139,11 @@ static class GenerateCommand
         return ids;
     }
 
-    static IReadOnlyList<int> EncodePrompt(TextTokenizer tokenizer, string text, bool chat, string? system, string? templateName, bool noBos)
+    static IReadOnlyList<int> EncodePrompt(TextTokenizer tokenizer, string text, bool chat, string? system, string? templateName, bool noBos,
+        bool special)
     {
-        if (!chat) return tokenizer.Encode(text, addBos: !noBos && tokenizer.BosId is not null);
+        if (!chat)
+            return tokenizer.Encode(text, special ? SpecialTokenText.Parse : SpecialTokenText.Literal, addBos: !noBos && tokenizer.BosId is not null);
         var template = templateName is not null ? ChatTemplate.For(ChatTemplate.Parse(templateName))
             : tokenizer.ChatTemplate ?? throw new ArgumentException("the tokenizer has no chat template: pass --chat-template chatml|llama2|llama3|alpaca.");
         var messages = new List<ChatMessage>();
