@@ -23,6 +23,19 @@ public static class DatasetPreparer
     {
         options.Validate();
         Directory.CreateDirectory(outDir);
+        // Everything is written as .tmp and renamed at the end: a failed or interrupted prepare leaves no partial
+        // rejects or duplicates behind, and a new run replaces an old one's files instead of appending to them.
+        try { return await PrepareCoreAsync(input, outDir, options, countTokens, maxTokens, ct); }
+        catch
+        {
+            foreach (var tmp in Directory.EnumerateFiles(outDir, "*.tmp")) File.Delete(tmp);
+            throw;
+        }
+    }
+
+    static async Task<PrepareResult> PrepareCoreAsync(string input, string outDir, PrepareOptions options,
+        Func<DataRecord, int>? countTokens, int? maxTokens, CancellationToken ct)
+    {
         // With PII redaction on, what rejects.jsonl and the report keep of a rejected record is redacted the same way.
         var redactor = new RejectRedactor(options.Cleaning.Pii, options.KeepRawRejects);
         var report = new ValidationReport(countTokens, maxTokens, redact: redactor.Apply);
@@ -37,8 +50,10 @@ public static class DatasetPreparer
 
         // Pass 1: everything but the split. Kept records wait in a temporary file, with their source line, because a
         // near-duplicate found later may still link two records into one split.
-        await using (var rejects = new RejectsWriter(Path.Combine(outDir, "rejects.jsonl")))
-        await using (var duplicates = new StreamWriter(Path.Combine(outDir, "duplicates.jsonl")))
+        string rejectsTmp = Path.Combine(outDir, "rejects.jsonl.tmp"), duplicatesTmp = Path.Combine(outDir, "duplicates.jsonl.tmp");
+        File.Delete(rejectsTmp);
+        await using (var rejects = new RejectsWriter(rejectsTmp))
+        await using (var duplicates = new StreamWriter(duplicatesTmp))
         await using (var kept = new StreamWriter(keptPath))
         {
             await foreach (var item in DatasetReader.ReadAsync(input, new ReadOptions { Format = options.Format }, ct))
@@ -112,6 +127,8 @@ public static class DatasetPreparer
         }
         File.Delete(keptPath);
         foreach (var f in SplitFiles) File.Move(Path.Combine(outDir, f + ".tmp"), Path.Combine(outDir, f), overwrite: true);
+        File.Move(rejectsTmp, Path.Combine(outDir, "rejects.jsonl"), overwrite: true);
+        File.Move(duplicatesTmp, Path.Combine(outDir, "duplicates.jsonl"), overwrite: true);
 
         IReadOnlyDictionary<string, double>? lossWeights = null;
         if (train is not null)

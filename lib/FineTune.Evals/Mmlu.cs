@@ -84,7 +84,8 @@ public static class Mmlu
             foreach (var (item, _) in chunk)
             {
                 var shots = options.Shots == 0 ? [] : (dev.TryGetValue(item.Subject, out var d) ? d : []).Take(options.Shots).ToList();
-                if (shots.Count < options.Shots) throw new InvalidOperationException($"{item.Subject}: {options.Shots} shots asked, dev has {shots.Count}.");
+                if (shots.Count < options.Shots)
+                    throw new ArgumentOutOfRangeException(nameof(options), $"{item.Subject}: {options.Shots} shots asked, dev has {shots.Count}.");
                 var context = MmluPrompts.Context(item, shots);
                 for (int c = 0; c < 4; c++)
                     requests.Add(HarnessEncoding.Pair(tokenizer, context, MmluPrompts.Continuation(c), options.AddBos));

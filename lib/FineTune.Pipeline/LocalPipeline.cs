@@ -54,6 +54,7 @@ public sealed class LocalPipeline : IAsyncDisposable
     public async Task<Guid> SubmitAsync(string file, string project, string? baseModelDirectory, PipelineSettings? settings, CancellationToken ct)
     {
         if (!File.Exists(file)) throw new FileNotFoundException($"dataset file not found: '{file}'.", file);
+        ResourceNames.Validate(project, "project");
         var source = await Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file, ct);
         var info = await Store.StatAsync(source.Bucket, source.Key, ct) ?? throw new ArtifactNotFoundException(source.Bucket, source.Key);
         var settingsRef = settings is null ? (await Inputs.DefaultsAsync(ct)).Settings : await Inputs.PublishSettingsAsync(settings, ct);

@@ -6,6 +6,7 @@ using System.Threading.RateLimiting;
 using FineTune.Serving.Api;
 using FineTune.Serving.Engine;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
@@ -29,6 +30,9 @@ public static class ServingHost
         if (Environment.GetEnvironmentVariable("FINETUNE_API_KEY") is { Length: > 0 } envKey) keys.Add(envKey);
         options = options with { ApiKeys = keys };
         if (configure is not null) options = configure(options);
+        if (options.RuntimeAdapterLoading && (string.IsNullOrWhiteSpace(options.AdaptersRoot) || options.AdminApiKeys.Count == 0))
+            throw new InvalidOperationException("Serving:RuntimeAdapterLoading needs Serving:AdaptersRoot (the only directory adapters are read from) " +
+                                                "and at least one Serving:AdminApiKeys entry (the keys that may load them).");
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ServingMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
@@ -40,7 +44,7 @@ public static class ServingHost
             return cache;
         });
         services.TryAddSingleton<IOutputScreen>(new WordListScreen(options.BlockedWords));
-        services.AddSingleton(new ApiKeys(options.ApiKeys));
+        services.AddSingleton(new ApiKeys(options.ApiKeys, options.AdminApiKeys));
         services.AddSingleton<CompletionService>();
         services.AddOpenApi("serving");
         services.AddRateLimiter(limiter =>
@@ -78,10 +82,39 @@ public static class ServingHost
     public static WebApplication MapServing(this WebApplication app, bool allowAdapterLoading = true, bool hostMapsOpenApi = false)
     {
         var catalog = app.Services.GetRequiredService<ModelCatalog>();
+        var options = app.Services.GetRequiredService<ServingOptions>();
         var metrics = app.Services.GetRequiredService<ServingMetrics>();
         metrics.ObserveLoad(() => catalog.All.Where(m => m.Adapter is null && m.Parent is null)
             .Select(m => (m.Id, m.Base.Scheduler.QueueLength, m.Base.Scheduler.ActiveSequences)));
         app.UseRateLimiter();
+        // Oversized headers, and statuses the framework answers without a body (an unknown /v1 route, a wrong method),
+        // get OpenAI's error shape too.
+        app.Use(async (http, next) =>
+        {
+            long bytes = 0;
+            foreach (var (name, values) in http.Request.Headers) bytes += name.Length + values.Sum(v => (long)(v?.Length ?? 0));
+            if (bytes > options.MaxRequestHeaderBytes)
+            {
+                await WriteErrorAsync(http, new OpenAiError(431, $"The request headers are {bytes:N0} bytes; the limit is {options.MaxRequestHeaderBytes:N0}.",
+                    code: "request_header_fields_too_large"));
+                return;
+            }
+            await next(http);
+        });
+        app.UseStatusCodePages(async context =>
+        {
+            var http = context.HttpContext;
+            if (!http.Request.Path.StartsWithSegments("/v1")) return;
+            var where = $"{http.Request.Method} {Clip(http.Request.Path.Value ?? "")}";
+            OpenAiError? error = http.Response.StatusCode switch
+            {
+                404 => new OpenAiError(404, $"Invalid URL ({where}).", code: "unknown_url"),
+                405 => new OpenAiError(405, $"Method not allowed ({where}).", code: "method_not_allowed"),
+                415 => new OpenAiError(415, "The request's Content-Type must be application/json.", code: "unsupported_media_type"),
+                _ => null,
+            };
+            if (error is not null) await WriteErrorAsync(http, error);
+        });
 
         var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiKeyAndErrorsFilter).RequireRateLimiting(RateLimitPolicy).WithTags("OpenAI-compatible");
         v1.MapGet("/models", () => Results.Json(new ModelList("list", catalog.All.Select(Card).ToList()), OpenAiJson.Options))
@@ -92,12 +125,12 @@ public static class ServingHost
         v1.MapPost("/completions", (HttpContext http, CompletionService service) => service.CompletionsAsync(http))
             .WithSummary("Text completion (OpenAI shape; stream: true for server-sent events)")
             .Accepts<CompletionRequest>("application/json").Produces<TextCompletion>().Produces<ErrorResponse>(400);
-        if (allowAdapterLoading)
+        if (allowAdapterLoading && options.RuntimeAdapterLoading)
         {
-            v1.MapPost("/load_lora_adapter", async (HttpContext http, CancellationToken _) => LoadAdapter(catalog, await ReadAdapterRequestAsync(http)))
+            v1.MapPost("/load_lora_adapter", async (HttpContext http, CancellationToken _) => LoadAdapter(http, catalog, options, await ReadAdapterRequestAsync(http)))
                 .Accepts<LoadLoraAdapterRequest>("application/json")
                 .WithSummary("vLLM's runtime adapter loading: {lora_name, lora_path}");
-            v1.MapPost("/unload_lora_adapter", async (HttpContext http, CancellationToken _) => UnloadAdapter(catalog, await ReadAdapterRequestAsync(http)))
+            v1.MapPost("/unload_lora_adapter", async (HttpContext http, CancellationToken _) => UnloadAdapter(http, catalog, await ReadAdapterRequestAsync(http)))
                 .Accepts<LoadLoraAdapterRequest>("application/json")
                 .WithSummary("vLLM's runtime adapter unloading: {lora_name}");
         }
@@ -111,32 +144,62 @@ public static class ServingHost
         return app;
     }
 
+    static string Clip(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
+    /// <summary>The web server's header limit above ServingOptions.MaxRequestHeaderBytes, so that limit answers (with a body).</summary>
+    public static void ConfigureServerLimits(WebApplicationBuilder builder) =>
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestHeadersTotalSize = 64 * 1024);
+
+    // root: the served name, never a path on the server's disk.
     static ModelCard Card(ServedModel m) =>
-        new(m.Id, "model", m.Created.ToUnixTimeSeconds(), "finetune", m.Root, m.Parent, m.Base.Scheduler.MaxSequenceLength);
+        new(m.Id, "model", m.Created.ToUnixTimeSeconds(), "finetune", m.Parent ?? m.Id, m.Parent, m.Base.Scheduler.MaxSequenceLength);
 
     static Task<LoadLoraAdapterRequest> ReadAdapterRequestAsync(HttpContext http) =>
         OpenAiRequests.ReadJsonAsync<LoadLoraAdapterRequest>(http, http.RequestServices.GetRequiredService<ServingOptions>().MaxRequestBytes);
 
-    static IResult LoadAdapter(ModelCatalog catalog, LoadLoraAdapterRequest request)
+    // Changing what is served is an admin act: other keys may use the models, not replace them.
+    static void RequireAdmin(HttpContext http)
     {
+        if (!http.RequestServices.GetRequiredService<ApiKeys>().IsAdmin(http.Request))
+            throw new OpenAiError(403, "Loading and unloading adapters needs an admin API key (Serving:AdminApiKeys).", code: "insufficient_permissions");
+    }
+
+    static IResult LoadAdapter(HttpContext http, ModelCatalog catalog, ServingOptions options, LoadLoraAdapterRequest request)
+    {
+        RequireAdmin(http);
         if (string.IsNullOrWhiteSpace(request.LoraName) || string.IsNullOrWhiteSpace(request.LoraPath))
             throw OpenAiError.Invalid("Both 'lora_name' and 'lora_path' must be provided.", string.IsNullOrWhiteSpace(request.LoraName) ? "lora_name" : "lora_path");
+        if (FineTune.Contracts.ResourceNames.Problem(request.LoraName) is { } problem)
+            throw OpenAiError.Invalid($"'lora_name' is not a valid adapter name: {problem}.", "lora_name");
         if (catalog.TryResolve(request.LoraName, out _))
             throw OpenAiError.Invalid($"The lora adapter '{request.LoraName}' has already been loaded.", "lora_name");
+        if (catalog.AdapterCount >= options.MaxAdapters)
+            throw new OpenAiError(400, $"{options.MaxAdapters} adapters are loaded, the most this server holds (Serving:MaxAdapters); unload one first.",
+                param: "lora_name", code: "adapter_limit_reached");
         var parent = catalog.All.FirstOrDefault(m => m.Adapter is null && m.Parent is null)
                      ?? throw new OpenAiError(503, "No base model is loaded yet.", "server_error");
-        if (!Directory.Exists(request.LoraPath) || !File.Exists(Path.Combine(request.LoraPath, "adapter_config.json")))
-            throw OpenAiError.Invalid($"No PEFT adapter at '{request.LoraPath}' (expected adapter_config.json and adapter_model.safetensors).", "lora_path");
-        try { catalog.AddAdapter(request.LoraName, parent.Id, request.LoraPath); }
-        catch (FineTune.Models.ModelFormatException e) { throw OpenAiError.Invalid(e.Message, "lora_path"); }
+        var directory = AdapterFiles.Resolve(options.AdaptersRoot!, request.LoraPath, options.MaxAdapterBytes, request.LoraName);
+        try { catalog.AddAdapter(request.LoraName, parent.Id, directory); }
+        catch (Exception e) when (e is FineTune.Models.ModelFormatException or JsonException or InvalidDataException or FormatException
+                                      or InvalidOperationException or ArgumentException or KeyNotFoundException or IOException)
+        {
+            // The reason, without the file's bytes or where it lives: the loader's messages quote both.
+            throw OpenAiError.Invalid($"Adapter '{request.LoraName}' could not be loaded: its files are not a valid PEFT LoRA adapter for " +
+                                      $"'{parent.Id}' ({e.GetType().Name}).", "lora_path");
+        }
         return Results.Text($"Success: LoRA adapter '{request.LoraName}' added successfully.");
     }
 
-    static IResult UnloadAdapter(ModelCatalog catalog, LoadLoraAdapterRequest request)
+    static IResult UnloadAdapter(HttpContext http, ModelCatalog catalog, LoadLoraAdapterRequest request)
     {
+        RequireAdmin(http);
         if (string.IsNullOrWhiteSpace(request.LoraName)) throw OpenAiError.Invalid("'lora_name' must be provided.", "lora_name");
         if (!catalog.TryResolve(request.LoraName, out var model) || model.Adapter is null)
-            throw new OpenAiError(404, $"The lora adapter '{request.LoraName}' cannot be found.", param: "lora_name", code: "model_not_found");
+            throw new OpenAiError(404, $"The lora adapter '{FineTune.Contracts.ResourceNames.Shown(request.LoraName)[1..^1]}' cannot be found.",
+                param: "lora_name", code: "model_not_found");
+        if (model.Pinned)
+            throw new OpenAiError(403, $"The lora adapter '{request.LoraName}' was loaded at start-up by the operator and cannot be unloaded over HTTP.",
+                param: "lora_name", code: "adapter_pinned");
         catalog.Remove(request.LoraName);
         return Results.Text($"Success: LoRA adapter '{request.LoraName}' removed successfully.");
     }

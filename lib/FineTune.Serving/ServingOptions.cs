@@ -25,6 +25,9 @@ public sealed record ServingOptions
 
     /// <summary>Largest request body accepted, in bytes (413 above).</summary>
     public long MaxRequestBytes { get; init; } = 1 << 20;
+    /// <summary>Largest total of request header names and values, in bytes (431 above, in OpenAI's error shape; the
+    /// web server's own limit is set higher so this one answers first).</summary>
+    public int MaxRequestHeaderBytes { get; init; } = 16 * 1024;
     /// <summary>Largest `n` (choices per request).</summary>
     public int MaxChoices { get; init; } = 8;
     /// <summary>max_tokens when a request gives none: the rest of the context, capped here.</summary>
@@ -32,6 +35,19 @@ public sealed record ServingOptions
 
     /// <summary>API keys: plain keys (hashed when read, never kept) or "sha256:&lt;hex&gt;" hashes.</summary>
     public IReadOnlyList<string> ApiKeys { get; init; } = [];
+    /// <summary>Keys that may also load and unload adapters at run time (same forms as ApiKeys).</summary>
+    public IReadOnlyList<string> AdminApiKeys { get; init; } = [];
+
+    /// <summary>vLLM's runtime adapter loading (POST /v1/load_lora_adapter, /v1/unload_lora_adapter): off unless set, as
+    /// vLLM requires VLLM_ALLOW_RUNTIME_LORA_UPDATING; then only admin keys may use it, only under AdaptersRoot.</summary>
+    public bool RuntimeAdapterLoading { get; init; }
+    /// <summary>The one directory runtime adapters are read from: lora_path is resolved inside it; '..', absolute paths
+    /// elsewhere and symbolic links are refused.</summary>
+    public string? AdaptersRoot { get; init; }
+    /// <summary>Adapters served at once (start-up ones included); a load beyond it is refused.</summary>
+    public int MaxAdapters { get; init; } = 16;
+    /// <summary>Largest adapter weights file (adapter_model.safetensors) a runtime load reads.</summary>
+    public long MaxAdapterBytes { get; init; } = 1L << 30;
     /// <summary>Requests per minute per key (token bucket); 0 = unlimited.</summary>
     public int RequestsPerMinute { get; init; } = 600;
 

@@ -36,6 +36,7 @@ public static class StandaloneServer
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
         builder.WebHost.UseUrls(settings.Url);
+        ServingHost.ConfigureServerLimits(builder);
         if (settings.Logging is not null) settings.Logging(builder.Logging);
         settings.ConfigureHost?.Invoke(builder);
         builder.Services.AddServing(builder.Configuration, settings.Configure);
@@ -47,7 +48,8 @@ public static class StandaloneServer
         var model = LoadedModel.Load(settings.ModelPath, options, app.Services.GetRequiredService<ServingMetrics>(), logger, settings.TokenizerPath);
         var name = settings.Name ?? DefaultName(settings.ModelPath);
         catalog.AddBase(name, model);
-        foreach (var (adapterName, directory) in settings.Adapters) catalog.AddAdapter(adapterName, name, directory);
+        foreach (var (adapterName, directory) in settings.Adapters)
+            catalog.AddAdapter(FineTune.Contracts.ResourceNames.Validate(adapterName, "adapter"), name, directory, pinned: true);
         app.Lifetime.ApplicationStopped.Register(catalog.DisposeAll);
         app.MapServing(settings.AllowAdapterLoading);
         settings.ConfigureApp?.Invoke(app);

@@ -18,7 +18,7 @@ public sealed class AdamWOptimizer : IDisposable
     public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter)> trainable, double weightDecay, double beta1, double beta2, double eps)
     {
         _parameters = trainable.Select(p => (p.Name, p.Parameter, weightDecay > 0 && Decays(p.Name, p.Parameter))).ToArray();
-        if (_parameters.Length == 0) throw new InvalidOperationException("the model has no trainable parameters.");
+        if (_parameters.Length == 0) throw new ArgumentException("the model has no trainable parameters.", nameof(trainable));
         _m = _parameters.Select(p => zeros_like(p.Parameter, dtype: ScalarType.Float32)).ToArray();
         _v = _parameters.Select(p => zeros_like(p.Parameter, dtype: ScalarType.Float32)).ToArray();
         (_beta1, _beta2, _eps, _weightDecay) = (beta1, beta2, eps, weightDecay);

@@ -198,7 +198,7 @@ public sealed class Trainer : IDisposable
         var current = JsonNode.Parse(_configJson)!.AsObject();
         foreach (var key in Keys(stored, "").Union(Keys(current, "")).Where(k => !free.Contains(k)))
             if (Lookup(stored, key) != Lookup(current, key))
-                throw new InvalidOperationException($"{checkpoint} was written by a run with a different config: '{key}' was {Lookup(stored, key) ?? "absent"}, now {Lookup(current, key) ?? "absent"}. " +
+                throw new TrainingConfigException($"{checkpoint} was written by a run with a different config: '{key}' was {Lookup(stored, key) ?? "absent"}, now {Lookup(current, key) ?? "absent"}. " +
                                                     "Use another output_dir, set resume: never to start over, or restore the setting.");
     }
 

@@ -9,6 +9,7 @@ using FineTune.ServiceDefaults;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddPipelineService(PipelineStages.Deployment | PipelineStages.Serving);
+ServingHost.ConfigureServerLimits(builder);
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

@@ -38,7 +38,13 @@ public sealed class ServerHandle : IAsyncDisposable
             Url = "http://127.0.0.1:0",
             Configure = o =>
             {
-                var options = o with { ApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)], Threads = 2, RequestsPerMinute = 0, ResponseCacheEntries = 0 };
+                var options = o with
+                {
+                    ApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)], Threads = 2, RequestsPerMinute = 0, ResponseCacheEntries = 0,
+                    // The test key is an admin key too, and the test model's folder is the adapters root.
+                    AdminApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)], RuntimeAdapterLoading = true,
+                    AdaptersRoot = Path.GetDirectoryName(model.ModelDirectory),
+                };
                 return configure is null ? options : configure(options);
             },
             Logging = l => l.SetMinimumLevel(LogLevel.Warning),

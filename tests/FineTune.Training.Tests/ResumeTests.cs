@@ -114,7 +114,7 @@ public class ResumeTests
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config)) first.Train(new StopAt(2, cts), cts.Token);
         var changed = config with { Lora = config.Lora with { Rank = 8 } };
-        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Create(changed));
+        var e = Assert.Throws<TrainingConfigException>(() => Trainer.Create(changed));
         Assert.Contains("'lora.rank' was 4, now 8", e.Message);
         using var fresh = Trainer.Create(changed with { Resume = "never" });
         Assert.Equal(0, fresh.State.Step);

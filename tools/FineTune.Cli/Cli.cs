@@ -35,12 +35,40 @@ public static class Cli
         {
             return await parsed.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception e) when (e is ModelFormatException or TokenizerLoadException or InvalidDatasetException or ArgumentException or Training.TrainingConfigException
-                                       or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException
-                                       or Pipeline.InvalidPipelineSettingsException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            await stderr.WriteLineAsync($"error: {e.Message}");
-            return 1;
+            var (message, exit) = CliErrors.Describe(e);
+            await stderr.WriteLineAsync(message);
+            return exit;
         }
     }
+}
+
+/// <summary>One line for every failure, never a stack trace. What the user can fix (a missing file, a bad option, a
+/// malformed dataset or model, a port in use) says what and why, exit 1; anything else is a bug in finetune and says
+/// so, exit 70 (EX_SOFTWARE), so it is not mistaken for a problem with the input. FINETUNE_DEBUG=1 adds the trace.</summary>
+public static class CliErrors
+{
+    public const int UserError = 1, Bug = 70;
+
+    public static (string Message, int Exit) Describe(Exception e)
+    {
+        if (e is AggregateException { InnerExceptions.Count: 1 } single) e = single.InnerExceptions[0];
+        var trace = Environment.GetEnvironmentVariable("FINETUNE_DEBUG") is "1" or "true" ? Environment.NewLine + e : "";
+        return IsUsersToFix(e)
+            ? ($"error: {e.Message}{trace}", UserError)
+            : ($"internal error: {e.GetType().Name}: {e.Message} — this is a bug in finetune, not a problem with your input; please " +
+               $"report it with the command you ran (FINETUNE_DEBUG=1 shows where it happened).{trace}", Bug);
+    }
+
+    static bool IsUsersToFix(Exception e) => e switch
+    {
+        ArgumentNullException => false,                          // our code passing nothing where it must pass something
+        ModelFormatException or TokenizerLoadException or InvalidDatasetException or Training.TrainingConfigException
+            or Pipeline.InvalidPipelineSettingsException => true,
+        ArgumentException or FormatException or InvalidDataException or System.Text.Json.JsonException => true,
+        FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or PathTooLongException or IOException => true,
+        TimeoutException or System.Net.Http.HttpRequestException => true,
+        _ => false,                                              // InvalidOperationException, NullReferenceException, …
+    };
 }

@@ -38,6 +38,9 @@ public static class DatasetReader
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxRecordBytes);
+        if (Directory.Exists(path))
+            throw new InvalidDatasetException($"'{path}' is a directory; give one dataset file (JSON Lines, a JSON array, CSV, text or Parquet).");
+        if (!File.Exists(path)) throw new FileNotFoundException($"dataset file not found: '{path}'.", path);
         var detection = await DetectAsync(path, options, ct);
         await using var opened = await OpenAsync(path, options, ct);
         await foreach (var raw in Records(opened, options, path, ct))

@@ -50,7 +50,7 @@ public static class DatasetTokenizer
             {
                 if (batch.Count == 0) return;
                 if (template is null && batch.Find(r => r.Kind != RecordKind.Text) is { } chat)
-                    throw new InvalidOperationException($"{file}:{chat.Line}: a {chat.Kind} record needs a chat template, and the tokenizer at " +
+                    throw new InvalidDatasetException($"{file}:{chat.Line}: a {chat.Kind} record needs a chat template, and the tokenizer at " +
                         $"'{tokenizerPath}' declares none; choose one with --chat-template chatml, llama2, llama3 or alpaca (TokenizeOptions.Template)");
                 Parallel.For(0, batch.Count, parallel, i => results[i] = example.Tokenize(batch[i]));
                 for (int i = 0; i < batch.Count; i++)

@@ -11,6 +11,12 @@ public sealed class PromoteModelConsumer(RunLedger ledger, ILogger<PromoteModelC
     public async Task Consume(ConsumeContext<PromoteModel> context)
     {
         var (m, ct) = (context.Message, context.CancellationToken);
+        if ((ResourceNames.Problem(m.Project) ?? ResourceNames.Problem(m.Alias)) is { } bad)
+        {
+            // A name no entry point accepts cannot be a real target; a served name built from it could shadow another.
+            log.LogWarning("Promotion to {Project}/{Alias} refused: {Problem}", ResourceNames.Shown(m.Project), ResourceNames.Shown(m.Alias), bad);
+            return;
+        }
         await using var s = await ledger.Registry.BeginAsync(ct);
         if (!await s.TryMarkProcessedAsync(nameof(PromoteModelConsumer), context.MessageId ?? m.RunId, ct)) return;
         var version = await s.GetModelVersionAsync(m.Project, m.ModelVersion, ct);

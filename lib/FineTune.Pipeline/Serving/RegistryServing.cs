@@ -57,8 +57,17 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
 
     ServedModel Resolve(string name) => catalog.TryResolve(name, out var model) ? model : throw new InvalidOperationException($"'{name}' vanished");
 
-    static bool Owned(string id, string? project) =>
-        id.Contains(':') ? project is null || id.StartsWith(project + ":", StringComparison.Ordinal) : project is null || id == project;
+    // "<project>", "<project>:<alias>", "<project>:v<N>": the project is everything before the first ':' (a project name
+    // holds none, ResourceNames), so project "support" never owns "support-eu:v1" nor anything of another project.
+    static bool Owned(string id, string? project)
+    {
+        if (id.StartsWith(BasePrefix, StringComparison.Ordinal)) return project is null;
+        int colon = id.IndexOf(':');
+        return project is null || (colon < 0 ? id : id[..colon]) == project;
+    }
+
+    // Shared bases are named "base@<hash>": '@' is in no project name, so no project can own or shadow one.
+    const string BasePrefix = "base@";
 
     async Task<string> EnsureVersionAsync(ModelVersionRecord record, CancellationToken ct)
     {
@@ -84,7 +93,7 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
         if (_bases.TryGetValue(baseModel.Sha256, out var known) && catalog.TryResolve(known.Name, out _)) return known.Name;
         var dir = await inputs.BundleAsync(baseModel, ct);
         var model = await Task.Run(() => LoadedModel.Load(dir, options, metrics, log), ct);
-        var name = "base:" + baseModel.Sha256[..12];
+        var name = BasePrefix + baseModel.Sha256[..12];
         catalog.AddBase(name, model, version: name);
         _bases[baseModel.Sha256] = (model, name);
         return name;

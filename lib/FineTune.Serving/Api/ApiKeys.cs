@@ -10,17 +10,39 @@ namespace FineTune.Serving.Api;
 public sealed class ApiKeys
 {
     readonly Dictionary<string, string> _byHash; // hex hash -> name
+    readonly HashSet<string> _admins = new(StringComparer.Ordinal);
 
-    public ApiKeys(IEnumerable<string> keys)
+    /// <param name="adminKeys">keys that may also change what is served (load and unload adapters); they are API keys too</param>
+    public ApiKeys(IEnumerable<string> keys, IEnumerable<string>? adminKeys = null)
     {
         _byHash = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var entry in keys.Where(k => !string.IsNullOrWhiteSpace(k)).Select(k => k.Trim()))
+        foreach (var hash in keys.Select(HashOf).OfType<string>()) _byHash[hash] = "key-" + hash[..8];
+        foreach (var hash in (adminKeys ?? []).Select(HashOf).OfType<string>())
         {
-            var hash = entry.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase) ? entry[7..].ToLowerInvariant() : Hash(entry);
-            if (hash.Length != 64 || !hash.All(Uri.IsHexDigit))
-                throw new ArgumentException($"API key entry '{entry[..Math.Min(12, entry.Length)]}…': a 'sha256:' entry needs 64 hex digits.");
             _byHash[hash] = "key-" + hash[..8];
+            _admins.Add(hash);
         }
+    }
+
+    static string? HashOf(string entry)
+    {
+        if (string.IsNullOrWhiteSpace(entry)) return null;
+        entry = entry.Trim();
+        var hash = entry.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase) ? entry[7..].ToLowerInvariant() : Hash(entry);
+        if (hash.Length != 64 || !hash.All(Uri.IsHexDigit))
+            throw new ArgumentException($"API key entry '{entry[..Math.Min(12, entry.Length)]}…': a 'sha256:' entry needs 64 hex digits.");
+        return hash;
+    }
+
+    /// <summary>Whether the request's key is an admin key (checked like any key, in constant time).</summary>
+    public bool IsAdmin(HttpRequest request)
+    {
+        string? header = request.Headers.Authorization;
+        if (string.IsNullOrEmpty(header) || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return false;
+        var presented = Encoding.ASCII.GetBytes(Hash(header[7..].Trim()));
+        bool admin = false;
+        foreach (var hash in _admins) admin |= CryptographicOperations.FixedTimeEquals(presented, Encoding.ASCII.GetBytes(hash));
+        return admin;
     }
 
     public int Count => _byHash.Count;

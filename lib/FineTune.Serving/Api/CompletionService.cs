@@ -44,6 +44,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         }
         if (request.Logprobs == true) throw OpenAiError.Invalid("logprobs are not supported by this server.", "logprobs");
         CheckPenalties(request.FrequencyPenalty, request.PresencePenalty);
+        OpenAiRequests.RefuseUnsupported(request);
         var prompt = ChatPrompt.Encode(model.Base.Tokenizer, template, messages, addBos: model.Base.Tokenizer.BosId is not null);
         var plan = Build(Kind.Chat, name, model, [prompt], [""], request.N, request.MaxCompletionTokens ?? request.MaxTokens,
             request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens", request.Temperature, request.TopP, request.Seed,
@@ -59,6 +60,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         if (request.Suffix is not null) throw OpenAiError.Invalid("suffix is not supported by this server.", "suffix");
         if (request.Logprobs is not null and not 0) throw OpenAiError.Invalid("logprobs are not supported by this server.", "logprobs");
         CheckPenalties(request.FrequencyPenalty, request.PresencePenalty);
+        OpenAiRequests.RefuseUnsupported(request);
         var tokenizer = model.Base.Tokenizer;
         var (prompts, texts) = Prompts(request.Prompt, tokenizer, model.Base.Config.VocabSize);
         var plan = Build(Kind.Text, name, model, prompts, texts, request.N, request.MaxTokens, "max_tokens", request.Temperature, request.TopP,

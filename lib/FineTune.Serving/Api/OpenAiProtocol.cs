@@ -31,6 +31,17 @@ public abstract class GenerationRequest
     public float? FrequencyPenalty { get; set; }
     public float? PresencePenalty { get; set; }
     public string? User { get; set; }
+
+    // Options this server does not implement: read only so that a request using them is refused, never silently served
+    // as if they had been honoured (RequestChecks.RefuseUnsupported).
+    public JsonElement? Tools { get; set; }
+    public JsonElement? ToolChoice { get; set; }
+    public JsonElement? Functions { get; set; }
+    public JsonElement? FunctionCall { get; set; }
+    public JsonElement? ResponseFormat { get; set; }
+    public JsonElement? LogitBias { get; set; }
+    public JsonElement? TopLogprobs { get; set; }
+    public JsonElement? BestOf { get; set; }
 }
 
 public sealed class ChatCompletionRequest : GenerationRequest

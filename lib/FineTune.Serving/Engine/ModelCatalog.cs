@@ -8,8 +8,10 @@ using Microsoft.Extensions.Logging;
 
 namespace FineTune.Serving.Engine;
 
-/// <summary>What a model name resolves to. <see cref="Version"/> changes whenever what answers under the name changes.</summary>
-public sealed record ServedModel(string Id, LoadedModel Base, CpuLoraAdapter? Adapter, string? Parent, string Root, string Version, DateTimeOffset Created);
+/// <summary>What a model name resolves to. <see cref="Version"/> changes whenever what answers under the name changes.
+/// Pinned: given at start-up by the operator, so not removable over HTTP.</summary>
+public sealed record ServedModel(string Id, LoadedModel Base, CpuLoraAdapter? Adapter, string? Parent, string Root, string Version, DateTimeOffset Created,
+    bool Pinned = false);
 
 public sealed class ModelCatalog(ILogger<ModelCatalog> logger, TimeProvider? time = null)
 {
@@ -31,13 +33,16 @@ public sealed class ModelCatalog(ILogger<ModelCatalog> logger, TimeProvider? tim
         Set(new ServedModel(id, model, null, null, model.Path, version ?? NextVersion(id), _time.GetUtcNow()));
 
     /// <summary>Serves a LoRA adapter over the base named <paramref name="parent"/>.</summary>
-    public ServedModel AddAdapter(string id, string parent, string directory, string? version = null)
+    public ServedModel AddAdapter(string id, string parent, string directory, string? version = null, bool pinned = false)
     {
         if (!TryResolve(parent, out var baseModel) || baseModel.Adapter is not null)
             throw new ArgumentException($"'{parent}' is not a served base model.");
         var adapter = baseModel.Base.PrepareAdapter(directory);
-        return Set(new ServedModel(id, baseModel.Base, adapter, baseModel.Id, directory, version ?? NextVersion(id), _time.GetUtcNow()));
+        return Set(new ServedModel(id, baseModel.Base, adapter, baseModel.Id, directory, version ?? NextVersion(id), _time.GetUtcNow(), pinned));
     }
+
+    /// <summary>Distinct adapters held (several names, aliases, may serve one).</summary>
+    public int AdapterCount => _models.Values.Where(m => m.Adapter is not null).Select(m => m.Adapter).Distinct().Count();
 
     /// <summary>Points <paramref name="alias"/> at what <paramref name="target"/> serves now (an alias of an alias resolves through).</summary>
     public ServedModel SetAlias(string alias, string target)

@@ -41,8 +41,7 @@ static class PipelineCommands
             var c = PipelineConnection.From(parse.GetValue(home));
             var path = parse.GetValue(file)!;
             if (!File.Exists(path)) throw new FileNotFoundException($"dataset file not found: '{path}'.", path);
-            var p = parse.GetValue(project)!;
-            if (p.Length == 0 || p.Contains('/')) throw new ArgumentException($"--project: '{p}' must be a non-empty name without '/'.");
+            var p = ResourceNames.Validate(parse.GetValue(project), "--project");
             await c.Store.EnsureBucketsAsync([Buckets.Ingestion], ct);
             var artifact = await c.Store.PutFileAsync(Buckets.Ingestion, $"{p}/{Path.GetFileName(path)}", path, ct);
             await stdout.WriteLineAsync($"uploaded {artifact.Bucket}/{artifact.Key} ({artifact.Bytes:N0} bytes, sha256 {artifact.Sha256[..12]}…)");
@@ -155,7 +154,8 @@ static class PipelineCommands
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
-            var (p, v, a) = (parse.GetValue(project)!, parse.GetValue(version), parse.GetValue(alias)!);
+            var (p, v, a) = (ResourceNames.Validate(parse.GetValue(project), "project"), parse.GetValue(version),
+                ResourceNames.Validate(parse.GetValue(alias), "--alias"));
             var evaluation = await c.Registry.ReadAsync(s => s.GetEvaluationAsync(p, v, ct), ct);
             if (evaluation is not { Promote: true })
                 throw new ArgumentException($"{p} version {v}: {(evaluation is null ? "not evaluated" : "its evaluation did not pass the gate")}; promotion goes through the gate.");
@@ -177,7 +177,7 @@ static class PipelineCommands
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
-            var (p, a) = (parse.GetValue(project)!, parse.GetValue(alias)!);
+            var (p, a) = (ResourceNames.Validate(parse.GetValue(project), "project"), ResourceNames.Validate(parse.GetValue(alias), "--alias"));
             var history = await c.Registry.ReadAsync(s => s.ListDeploymentsAsync(p, a, ct), ct);
             if (history.Count == 0 || history[0].PreviousVersion is not { } previous)
                 throw new ArgumentException($"{p}/{a}: no earlier version to roll back to.");

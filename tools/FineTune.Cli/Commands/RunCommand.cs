@@ -40,7 +40,7 @@ static class RunCommand
                 await stderr.WriteLineAsync($"no dataset given: running the shipped sample {file}");
             }
             var settings = parse.GetValue(config) is { } c ? PipelineSettings.Load(c) : null;
-            var name = parse.GetValue(project) ?? ProjectName(file);
+            var name = parse.GetValue(project) is { } given ? ResourceNames.Validate(given, "--project") : ProjectName(file);
             var outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
             var baseDir = parse.GetValue(baseModel);
@@ -89,10 +89,12 @@ static class RunCommand
         return command;
     }
 
+    // The file's name as a valid project name (ResourceNames): lower case, other characters as '-', at most 64.
     static string ProjectName(string file)
     {
         var stem = Path.GetFileNameWithoutExtension(file).ToLowerInvariant();
-        var clean = new string(stem.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-').ToArray()).Trim('-');
+        var clean = new string(stem.Select(ch => char.IsAsciiLetterLower(ch) || char.IsAsciiDigit(ch) ? ch : '-').ToArray()).Trim('-');
+        if (clean.Length > ResourceNames.MaxLength) clean = clean[..ResourceNames.MaxLength].TrimEnd('-');
         return clean.Length == 0 ? "project" : clean;
     }
 

@@ -23,7 +23,7 @@ static class RunsCommand
         {
             var c = PipelineConnection.From(parse.GetValue(home));
             await c.Registry.MigrateAsync(ct);
-            string? only = parse.GetValue(project);
+            string? only = parse.GetValue(project) is { } given ? ResourceNames.Validate(given, "--project") : null;
             Task<IReadOnlyList<Row>> Read() => ReadRowsAsync(c.Registry, only, parse.GetValue(limit), ct);
             if (!parse.GetValue(watch))
             {

@@ -1,5 +1,9 @@
 // finetune serve MODEL [--adapter NAME=DIR …] [--port N] [--api-key KEY]: the OpenAI-compatible server over one model.
+// The address is checked before the model loads, so a port in use or not permitted fails at once with one line.
 using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using FineTune.Contracts;
 using FineTune.Serving;
 using FineTune.Serving.Api;
 using FineTune.ServiceDefaults;
@@ -25,9 +29,11 @@ static class ServeCommand
         var batch = new Option<int?>("--max-batch") { Description = "Sequences decoded together (default 16)" };
         var queue = new Option<int?>("--max-queue") { Description = "Waiting requests before 429 (default 64)" };
         var rpm = new Option<int?>("--requests-per-minute") { Description = "Per-key rate limit (default 600; 0 = none)" };
+        var adaptersRoot = new Option<string?>("--adapters-root") { Description = "Allow admin keys to load and unload adapters at run time (vLLM's /v1/load_lora_adapter), read only from inside DIR" };
+        var adminKeys = new Option<string[]>("--admin-key") { Description = "An API key that may also load and unload adapters (repeatable; needed with --adapters-root)" };
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")
         {
-            model, adapters, name, host, port, keys, tokenizer, int8, int8Activations, bf16Kv, threads, batch, queue, rpm,
+            model, adapters, name, host, port, keys, tokenizer, int8, int8Activations, bf16Kv, threads, batch, queue, rpm, adaptersRoot, adminKeys,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -36,8 +42,13 @@ static class ServeCommand
             {
                 var at = entry.IndexOf('=');
                 if (at <= 0 || at == entry.Length - 1) throw new ArgumentException($"--adapter '{entry}': expected NAME=DIR, e.g. --adapter support=runs/support/adapter.");
-                adapterMap[entry[..at]] = entry[(at + 1)..];
+                adapterMap[ResourceNames.Validate(entry[..at], "--adapter")] = entry[(at + 1)..];
             }
+            var root = parse.GetValue(adaptersRoot);
+            var admins = parse.GetValue(adminKeys) ?? [];
+            if (root is not null && admins.Length == 0) throw new ArgumentException("--adapters-root: give the keys that may load adapters with --admin-key KEY.");
+            if (root is not null && !Directory.Exists(root)) throw new DirectoryNotFoundException($"--adapters-root: '{root}' is not a directory.");
+            CheckAddress(parse.GetValue(host)!, parse.GetValue(port));
             var given = (parse.GetValue(keys) ?? []).ToList();
             string? generated = null;
             bool configured = given.Count > 0 || Environment.GetEnvironmentVariable("FINETUNE_API_KEY") is { Length: > 0 }
@@ -65,9 +76,13 @@ static class ServeCommand
                     MaxBatchSize = parse.GetValue(batch) ?? o.MaxBatchSize,
                     MaxQueueLength = parse.GetValue(queue) ?? o.MaxQueueLength,
                     RequestsPerMinute = parse.GetValue(rpm) ?? o.RequestsPerMinute,
+                    AdminApiKeys = [.. o.AdminApiKeys, .. admins],
+                    RuntimeAdapterLoading = root is not null || o.RuntimeAdapterLoading,
+                    AdaptersRoot = root ?? o.AdaptersRoot,
                 },
             });
-            await app.StartAsync(ct);
+            try { await app.StartAsync(ct); }
+            catch (IOException e) { throw new IOException($"could not listen on {url}: {e.Message}", e); }   // lost the port meanwhile
             var served = app.Services.GetRequiredService<FineTune.Serving.Engine.ModelCatalog>().All;
             await stdout.WriteLineAsync($"serving {string.Join(", ", served.Select(m => m.Parent is null ? m.Id : $"{m.Id} (adapter over {m.Parent})"))} at {url}/v1");
             await stdout.WriteLineAsync($"API reference: {url}/docs   readiness: {url}/health/ready");
@@ -77,5 +92,30 @@ static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    // Before minutes of model loading: a port out of range, in use, or not ours to take is the user's to fix.
+    static void CheckAddress(string host, int port)
+    {
+        if (port is < 1 or > 65535) throw new ArgumentException($"--port {port}: a port is a number from 1 to 65535.");
+        if (!IPAddress.TryParse(host == "localhost" ? "127.0.0.1" : host, out var address))
+            throw new ArgumentException($"--host '{host}': expected an IP address such as 127.0.0.1 or 0.0.0.0.");
+        try
+        {
+            using var probe = new TcpListener(address, port);
+            probe.Start();
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse)
+        {
+            throw new IOException($"--port {port}: {host}:{port} is already in use (another server?); choose a free port with --port.");
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
+        {
+            throw new IOException($"--port {port}: this user may not listen on port {port} (ports below 1024 need privileges); choose one above 1023.");
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressNotAvailable)
+        {
+            throw new IOException($"--host {host}: no network interface of this machine has that address.");
+        }
     }
 }
