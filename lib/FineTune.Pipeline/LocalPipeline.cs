@@ -57,8 +57,8 @@ public sealed class LocalPipeline : IAsyncDisposable
         ResourceNames.Validate(project, "project");
         var source = await Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file, ct);
         var info = await Store.StatAsync(source.Bucket, source.Key, ct) ?? throw new ArtifactNotFoundException(source.Bucket, source.Key);
-        var settingsRef = settings is null ? (await Inputs.DefaultsAsync(ct)).Settings : await Inputs.PublishSettingsAsync(settings, ct);
-        var baseModel = baseModelDirectory is null ? (await Inputs.DefaultsAsync(ct)).BaseModel : await Inputs.PublishModelAsync(baseModelDirectory, ct);
+        var settingsRef = settings is null ? await Inputs.DefaultSettingsAsync(ct) : await Inputs.PublishSettingsAsync(settings, ct);
+        var baseModel = baseModelDirectory is null ? await Inputs.DefaultBaseModelAsync(ct) : await Inputs.PublishModelAsync(baseModelDirectory, ct);
         RawObjectClaim claim = null!;
         await Registry.WriteAsync(async s =>
         {

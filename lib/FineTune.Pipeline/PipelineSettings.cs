@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using FineTune.Data;
 using FineTune.Evals.Gate;
+using FineTune.Training;
 
 namespace FineTune.Pipeline;
 
@@ -65,10 +66,10 @@ public sealed record PipelineSettings
         ["optimizer"] = new JsonObject { ["lr"] = 3e-3 },
         ["schedule"] = new JsonObject { ["type"] = "cosine", ["warmup_ratio"] = 0.05 },
         ["training"] = new JsonObject { ["epochs"] = 3, ["micro_batch_size"] = 8 },
-        // Intervals follow the dataset: four evaluations (on at most 256 validation examples) and four checkpoints an epoch,
+        // Intervals follow the dataset: two evaluations (on at most 256 validation examples) and two checkpoints an epoch,
         // whether it has 200 examples or 20,000.
-        ["eval"] = new JsonObject { ["per_epoch"] = 4, ["max_examples"] = 256 },
-        ["checkpoint"] = new JsonObject { ["per_epoch"] = 4, ["keep_last"] = 2 },
+        ["eval"] = new JsonObject { ["per_epoch"] = 2, ["max_examples"] = 256 },
+        ["checkpoint"] = new JsonObject { ["per_epoch"] = 2, ["keep_last"] = 2 },
     };
 
     public static readonly JsonSerializerOptions Json = new()
@@ -116,6 +117,15 @@ public sealed record PipelineSettings
         if (Retraining.MinNewExamples < 0 || Retraining.CooldownMinutes < 0)
             throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes must be ≥ 0.");
         _ = PrepareOptions(source);
+        _ = TrainingConfig(source);
+    }
+
+    /// <summary>The training section as a checked training config (stand-ins for what the training stage fills in):
+    /// a bad value is refused when the settings load, naming its key (training.lora.rank), before any stage runs.</summary>
+    public TrainingConfig TrainingConfig(string source = "settings")
+    {
+        try { return TrainingConfigLoader.ParseSection(Training, source, "training."); }
+        catch (TrainingConfigException e) { throw new InvalidPipelineSettingsException(e.Message); }
     }
 
     /// <summary>

@@ -3,13 +3,17 @@
 using FineTune.Artifacts;
 using FineTune.Contracts;
 using FineTune.Models;
-using FineTune.Training.Pretraining;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace FineTune.Pipeline;
 
-public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> options, ILogger<RunInputs> log)
+/// <summary>Where a host finds a base model directory when Pipeline:BaseModelDirectory is not set (the Ingestion
+/// service registers the tiny base model from FineTune.Demo); none registered: such a drop fails, saying so.</summary>
+public delegate Task<string> BaseModelFallback(CancellationToken ct);
+
+public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> options, ILogger<RunInputs> log,
+    BaseModelFallback? baseModelFallback = null)
 {
     readonly PipelineOptions _options = options.Value;
     readonly SemaphoreSlim _gate = new(1, 1);
@@ -71,27 +75,38 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
         finally { _gate.Release(); }
     }
 
-    /// <summary>The base model and settings a run uses when its message names none.</summary>
-    public async Task<(ArtifactRef BaseModel, ArtifactRef Settings)> DefaultsAsync(CancellationToken ct)
+    /// <summary>The settings a run uses when its message names none: Pipeline:SettingsFile, else the defaults.</summary>
+    public async Task<ArtifactRef> DefaultSettingsAsync(CancellationToken ct)
     {
-        if (_options.DefaultBaseModel is { } b && _options.DefaultSettings is { } s) return (b, s);
+        if (_options.DefaultSettings is { } known) return known;
         await _gate.WaitAsync(ct);
         try
         {
-            _options.DefaultSettings ??= await PublishSettingsAsync(
+            return _options.DefaultSettings ??= await PublishSettingsAsync(
                 _options.SettingsFile is { } file ? PipelineSettings.Load(file) : new PipelineSettings(), ct);
-            if (_options.DefaultBaseModel is null)
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>The base model a run uses when its message names none: Pipeline:BaseModelDirectory, else the host's
+    /// <see cref="BaseModelFallback"/>, published to the store at first use. `finetune run` names one on every drop.</summary>
+    public async Task<ArtifactRef> DefaultBaseModelAsync(CancellationToken ct)
+    {
+        if (_options.DefaultBaseModel is { } known) return known;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_options.DefaultBaseModel is { } published) return published;
+            var dir = _options.BaseModelDirectory;
+            if (dir is null && baseModelFallback is not null)
             {
-                var dir = _options.BaseModelDirectory;
-                if (dir is null)
-                {
-                    var cache = TinyBaseModel.DefaultCacheRoot();
-                    log.LogInformation("No base model configured: pre-training the tiny base model (cached under {Dir})", cache);
-                    dir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), null, ct);
-                }
-                _options.DefaultBaseModel = await PublishModelAsync(dir, ct);
+                log.LogInformation("No Pipeline:BaseModelDirectory: using the host's default base model (built on first use)");
+                dir = await baseModelFallback(ct);
             }
-            return (_options.DefaultBaseModel, _options.DefaultSettings);
+            if (dir is null)
+                throw new InvalidPipelineSettingsException("no base model: the drop names none and Pipeline:BaseModelDirectory is not set " +
+                    "(a Hugging Face model directory; `finetune pretrain` prints the tiny base model's).");
+            return _options.DefaultBaseModel = await PublishModelAsync(dir, ct);
         }
         finally { _gate.Release(); }
     }

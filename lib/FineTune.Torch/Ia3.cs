@@ -3,7 +3,7 @@
 // input is (1, in) — initialised to ones so training starts from the base. Named as PEFT saves it: …k_proj.ia3_l.
 namespace FineTune.Torch;
 
-public sealed class Ia3Linear : nn.Module<Tensor, Tensor>
+public sealed class Ia3Linear : nn.Module<Tensor, Tensor>, ILinearLayer
 {
     readonly Parameter weight;
     readonly Parameter? bias;

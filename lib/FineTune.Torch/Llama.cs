@@ -141,7 +141,7 @@ static class Projection
 }
 
 /// <summary>nn.Linear with the same parameter names and initialisation, whose matmul can run in an autocast dtype.</summary>
-public sealed class AutocastLinear : nn.Module<Tensor, Tensor>
+public sealed class AutocastLinear : nn.Module<Tensor, Tensor>, ILinearLayer
 {
     readonly Parameter weight;
     readonly Parameter? bias;
@@ -163,6 +163,9 @@ public sealed class AutocastLinear : nn.Module<Tensor, Tensor>
 
     /// <summary>bfloat16 autocast: inputs and weights are cast for the matmul, the output returns in the input's dtype.</summary>
     public ScalarType? ComputeDtype { get; set; }
+
+    /// <summary>No adapter here.</summary>
+    public bool AdaptersEnabled { get => true; set { } }
 
     public override Tensor forward(Tensor x) => ComputeDtype is { } d && d != x.dtype
         ? nn.functional.linear(x.to(d), weight.to(d), bias?.to(d)).to(x.dtype)
@@ -263,13 +266,7 @@ public sealed class Llama : nn.Module
         set
         {
             field = value;
-            foreach (var m in modules())
-                switch (m)
-                {
-                    case AutocastLinear l: l.ComputeDtype = value; break;
-                    case LoraLinear l: l.ComputeDtype = value; break;
-                    case Ia3Linear l: l.ComputeDtype = value; break;
-                }
+            foreach (var layer in modules().OfType<ILinearLayer>()) layer.ComputeDtype = value;
         }
     }
 
@@ -294,36 +291,12 @@ public sealed class Llama : nn.Module
     /// <summary>The final normed hidden states (B, T, C) that the LM head reads.</summary>
     public Tensor HiddenStates(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
     {
-        long B = inputIds.shape[0], P = VirtualTokens;
         var x = model.embed_tokens.forward(inputIds);                                         // (B, T, C)
-        (Tensor, Tensor)[]? prefixes = null;
-        bool promptTuning = prompt_embeddings is not null && Adapter is PromptSettings { Prefix: false } && AdaptersEnabled;
-        bool prepend = promptTuning && start == 0;
-        if (prepend)
-        {
-            // Prompt tuning: the virtual tokens come first, at positions 0..P-1; every real token may attend to them.
-            x = cat([prompt_embeddings!.to(x.dtype).unsqueeze(0).expand(B, -1, -1), x], 1);  // (B, P+T, C)
-            positions = cat([ScalarOps.Range(P, positions.dtype, positions.device).unsqueeze(0).expand(B, -1), positions.Plus(P)], 1);
-            mask = PromptMask(mask, P);
-        }
-        else if (promptTuning)
-        {
-            // Decoding after a prompt-tuned prefill: the cache holds the P virtual tokens first, so everything shifts by P.
-            positions = positions.Plus(P);
-            mask = cat([zeros([mask.shape[0], 1, mask.shape[2], P], mask.dtype, mask.device), mask], -1);   // (B, 1, T, P+S)
-            start += (int)P;
-        }
-        else if (prompt_embeddings is not null && AdaptersEnabled)
-        {
-            // Prefix tuning: per layer, P learned keys and values before the sequence's (and before the cache's; they are
-            // not cached); real tokens start at position P.
-            long prefix = prompt_embeddings.shape[0];
-            prefixes = PrefixKeysValues(B, x.dtype);
-            positions = positions.Plus(prefix);
-            mask = cat([zeros([mask.shape[0], 1, mask.shape[2], prefix], mask.dtype, mask.device), mask], -1);   // (B, 1, T, P+S)
-        }
+        // Prompt or prefix tuning puts virtual tokens before the real ones (a no-op without them): VirtualTokenModule.
+        var input = VirtualTokenModule.Apply(prompt_embeddings, AdaptersEnabled ? Adapter as PromptSettings : null, Config, x, positions, mask, start);
+        x = input.X;
         // angles (B, T, hd/2) -> cos/sin (B, 1, T, hd), halves repeated to match rotate_half
-        var angles = positions.to(ScalarType.Float32).unsqueeze(-1) * tensor(_invFreq, device: x.device);
+        var angles = input.Positions.to(ScalarType.Float32).unsqueeze(-1) * tensor(_invFreq, device: x.device);
         var cos = cat([angles.cos(), angles.cos()], -1).unsqueeze(1).to(x.dtype);
         var sin = cat([angles.sin(), angles.sin()], -1).unsqueeze(1).to(x.dtype);
         bool recompute = GradientCheckpointing && training && is_grad_enabled() && cache is null;
@@ -333,35 +306,12 @@ public sealed class Llama : nn.Module
         for (int i = 0; i < model.layers.Count; i++)
         {
             (Tensor, Tensor)? layerCache = cache is null ? null : (cache.Keys[i], cache.Values[i]);
-            (Tensor, Tensor)? prefix = prefixes?[i];
+            (Tensor, Tensor)? prefix = input.Prefixes?[i];
             x = recompute
-                ? CheckpointedLayer.Apply(model.layers[i], x, cos, sin, mask, prefix)
-                : model.layers[i].forward(x, cos, sin, mask, layerCache, start, prefix);
+                ? CheckpointedLayer.Apply(model.layers[i], x, cos, sin, input.Mask, prefix)
+                : model.layers[i].forward(x, cos, sin, input.Mask, layerCache, input.Start, prefix);
         }
-        x = model.norm.forward(x);
-        if (prepend) x = x.narrow(1, P, x.shape[1] - P);
-        return x;
-    }
-
-    // (B, 1, T, S) -> (B, 1, P+T, P+S): virtual tokens attend causally among themselves, real tokens see all of them.
-    static Tensor PromptMask(Tensor mask, long P)
-    {
-        long B = mask.shape[0], T = mask.shape[2], S = mask.shape[3];
-        var top = cat([CausalMask(P, device: mask.device).to(mask.dtype).expand(B, 1, P, P),
-                       ScalarOps.Filled([B, 1, P, S], float.NegativeInfinity, mask.dtype, mask.device)], -1);    // (B, 1, P, P+S)
-        var bottom = cat([zeros([B, 1, T, P], mask.dtype, mask.device), mask.expand(B, 1, T, S)], -1); // (B, 1, T, P+S)
-        return cat([top, bottom], 2);
-    }
-
-    // (P, L·2·nkv·hd) -> per layer (keys, values), each (B, nkv, P, hd): PEFT's layout [layer][key, value][kv head][hd].
-    (Tensor, Tensor)[] PrefixKeysValues(long B, ScalarType dtype)
-    {
-        long P = prompt_embeddings!.shape[0];
-        int L = Config.NumHiddenLayers, nkv = Config.NumKeyValueHeads, hd = Config.HeadDim;
-        var kv = prompt_embeddings.to(dtype).view(P, 2 * L, nkv, hd).permute(1, 2, 0, 3);   // (2L, nkv, P, hd)
-        return Enumerable.Range(0, L)
-            .Select(l => (kv[2 * l].unsqueeze(0).expand(B, -1, -1, -1), kv[2 * l + 1].unsqueeze(0).expand(B, -1, -1, -1)))
-            .ToArray();
+        return input.WithoutVirtual(model.norm.forward(x));
     }
 
     /// <summary>The trainable adapter parameters (PEFT names without the base_model.model. prefix), empty without an adapter.</summary>
@@ -374,17 +324,14 @@ public sealed class Llama : nn.Module
     /// <summary>Computes the base model alone until disposed (every adapter switched off).</summary>
     public IDisposable AdaptersDisabled()
     {
-        var lora = modules().OfType<LoraLinear>().Where(l => l.AdaptersEnabled).ToList();
-        var ia3 = modules().OfType<Ia3Linear>().Where(l => l.AdaptersEnabled).ToList();
-        bool prompt = AdaptersEnabled;
-        foreach (var l in lora) l.AdaptersEnabled = false;
-        foreach (var l in ia3) l.AdaptersEnabled = false;
+        var enabled = modules().OfType<ILinearLayer>().Where(l => l.AdaptersEnabled).ToList();
+        bool virtualTokens = AdaptersEnabled;
+        foreach (var l in enabled) l.AdaptersEnabled = false;
         AdaptersEnabled = false;
         return new Restore(() =>
         {
-            foreach (var l in lora) l.AdaptersEnabled = true;
-            foreach (var l in ia3) l.AdaptersEnabled = true;
-            AdaptersEnabled = prompt;
+            foreach (var l in enabled) l.AdaptersEnabled = true;
+            AdaptersEnabled = virtualTokens;
         });
     }
 

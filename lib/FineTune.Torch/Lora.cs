@@ -6,7 +6,7 @@
 // unchanged and the adapter exports as a prefix rewrite.
 namespace FineTune.Torch;
 
-public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
 {
     readonly Parameter weight;
     Nf4Tensor? _nf4;    // QLoRA: the frozen base in NF4; `weight` is then an empty placeholder

@@ -31,18 +31,36 @@ public static class TrainingConfigLoader
         return Parse(obj, path, overrides);
     }
 
-    public static TrainingConfig Parse(JsonObject root, string source, IEnumerable<string>? overrides = null)
+    public static TrainingConfig Parse(JsonObject root, string source, IEnumerable<string>? overrides = null) =>
+        Parse(root, source, overrides, keyPrefix: "");
+
+    /// <summary>
+    /// Checks a pipeline settings file's <c>training</c> section when the settings load, before any stage runs: the same
+    /// keys and rules as a training config, with errors naming the key as <c>training.lora.rank</c>. base_model, data.path
+    /// and output_dir are the training stage's to fill in, so stand-ins are used for them here.
+    /// </summary>
+    public static TrainingConfig ParseSection(JsonObject section, string source, string keyPrefix)
+    {
+        var root = (JsonObject)section.DeepClone();
+        root["base_model"] ??= "(the run's base model)";
+        root["output_dir"] ??= "(the run's output)";
+        if (root["data"] is null) root["data"] = new JsonObject();
+        if (root["data"] is JsonObject data) data["path"] ??= "(the run's tokenized data)";
+        return Parse(root, source, null, keyPrefix);
+    }
+
+    static TrainingConfig Parse(JsonObject root, string source, IEnumerable<string>? overrides, string keyPrefix)
     {
         foreach (var item in overrides ?? []) ApplyOverride(root, item);
-        CheckKeys(root, typeof(TrainingConfig), "", source);
+        CheckKeys(root, typeof(TrainingConfig), keyPrefix, source);
         TrainingConfig config;
         try { config = root.Deserialize<TrainingConfig>(Json) ?? throw new TrainingConfigException($"{source}: empty config."); }
         catch (JsonException e)
         {
-            var key = (e.Path ?? "$").TrimStart('$', '.');
+            var key = keyPrefix + (e.Path ?? "$").TrimStart('$', '.');
             throw new TrainingConfigException($"{source}: key '{key}' has a value of the wrong type ({e.Message.Split(" Path:")[0]}).");
         }
-        Validate(config, source);
+        Validate(config, source, keyPrefix);
         return config;
     }
 
@@ -75,7 +93,8 @@ public static class TrainingConfigLoader
         {
             var path = prefix + key;
             if (!properties.TryGetValue(key, out var property))
-                throw new TrainingConfigException($"{source}: unknown key '{path}' (known keys{(prefix == "" ? "" : $" in '{prefix.TrimEnd('.')}'")}: {string.Join(", ", properties.Keys)}).");
+                throw new TrainingConfigException($"{source}: unknown key '{path}' (known keys{(prefix == "" ? "" : $" in '{prefix.TrimEnd('.')}'")}: " +
+                    $"{string.Join(", ", properties.Keys)}).");
             bool isSection = property.PropertyType.IsClass && property.PropertyType != typeof(string) && !property.PropertyType.IsGenericType;
             if (isSection && value is JsonObject child) CheckKeys(child, property.PropertyType, path + ".", source);
             else if (isSection && value is not null)
@@ -83,11 +102,11 @@ public static class TrainingConfigLoader
         }
     }
 
-    static void Validate(TrainingConfig c, string source)
+    static void Validate(TrainingConfig c, string source, string keyPrefix)
     {
         void Require(bool ok, string key, string expected)
         {
-            if (!ok) throw new TrainingConfigException($"{source}: key '{key}' {expected}.");
+            if (!ok) throw new TrainingConfigException($"{source}: key '{keyPrefix}{key}' {expected}.");
         }
         Require(!string.IsNullOrWhiteSpace(c.BaseModel), "base_model", "is required (a Hugging Face model directory or llama2.c .bin)");
         Require(!string.IsNullOrWhiteSpace(c.Data.Path), "data.path", "is required (a tokenized dataset directory from `finetune data tokenize`)");
@@ -127,7 +146,7 @@ public static class TrainingConfigLoader
         Require(c.Method != "prefix_tuning" || !c.Training.GradientCheckpointing, "training.gradient_checkpointing",
             "cannot be combined with prefix_tuning (as in PEFT); switch one off");
         try { Adapter(c)?.Validate(); }
-        catch (ArgumentException e) { throw new TrainingConfigException($"{source}: {e.Message.Split(" (Parameter")[0]}"); }
+        catch (ArgumentException e) { throw new TrainingConfigException($"{source}: {keyPrefix}{e.Message.Split(" (Parameter")[0]}"); }
     }
 
     /// <summary>The PEFT settings the method implies, or null for full fine-tuning.</summary>

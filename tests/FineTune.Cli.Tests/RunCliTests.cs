@@ -95,6 +95,20 @@ public class RunCliTests
     }
 
     [Fact]
+    public async Task Run_refuses_a_bad_training_value_at_load_naming_the_key_before_any_stage()
+    {
+        using var tmp = new TempDir();
+        var config = Path.Combine(tmp.Path, "pipeline.json");
+        await File.WriteAllTextAsync(config, """{ "training": { "method": "lora", "lora": { "rank": 0 } } }""");
+        var home = Path.Combine(tmp.Path, "home");
+        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", home);
+        Assert.Equal(1, exit);
+        Assert.Contains("training.lora.rank must be a positive integer", stderr);
+        Assert.DoesNotContain("[ingestion]", stderr);
+        Assert.False(File.Exists(Path.Combine(home, "registry.db")));
+    }
+
+    [Fact]
     public async Task Run_with_an_unknown_settings_key_names_it()
     {
         using var tmp = new TempDir();

@@ -1,9 +1,8 @@
 // What the pipeline tests share: a tiny pre-trained base model (built once per machine, cached under the temp folder),
 // settings small enough for a run in well under a minute, and datasets (the demo tickets; a malformed file).
 using System.Text.Json.Nodes;
-using FineTune.Data.Demo;
+using FineTune.Demo;
 using FineTune.Pipeline;
-using FineTune.Training.Pretraining;
 
 namespace FineTune.Pipeline.Tests;
 

@@ -14,8 +14,7 @@ public sealed class DatasetArrivedConsumer(IngestionStage stage, RunLedger ledge
         if (await ledger.CompletedAsync(m.RunId, Stages.Ingestion, ct) is { } done) { await Republish(context, done, m.RunId); return; }
         if (!await ledger.StartAsync(m.RunId, Stages.Ingestion, RunStatus.ValidatingFiles, ct)) return;
 
-        var defaults = m.BaseModel is null || m.Settings is null ? await inputs.DefaultsAsync(ct) : default;
-        var outcome = await stage.RunAsync(m, m.BaseModel ?? defaults.BaseModel, m.Settings ?? defaults.Settings, ct);
+        var outcome = await stage.RunAsync(m, m.BaseModel ?? await inputs.DefaultBaseModelAsync(ct), m.Settings ?? await inputs.DefaultSettingsAsync(ct), ct);
         switch (outcome)
         {
             case Cleaned { Message: var cleaned }:

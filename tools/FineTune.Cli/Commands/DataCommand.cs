@@ -2,7 +2,7 @@
 // tokenization services call. Exit code 2 when a dataset fails its checks (too many rejects, too few examples).
 using System.CommandLine;
 using FineTune.Data;
-using FineTune.Data.Demo;
+using FineTune.Demo;
 using FineTune.Data.Ingestion;
 using FineTune.Data.Tokenization;
 using FineTune.Models;

@@ -1,10 +1,10 @@
 // finetune pretrain [--out CACHE_DIR] [--config FILE] [--set key=value …]: finds or builds (a few minutes) the tiny
-// Llama base model pre-trained on the generated corpus (lib/FineTune.Training/Pretraining) and prints its directory on
+// Llama base model pre-trained on the generated corpus (lib/FineTune.Demo) and prints its directory on
 // stdout, progress on stderr. Keys: name dim layers heads kv_heads hidden context vocab corpus_bytes steps batch lr seed threads.
 using System.CommandLine;
+using FineTune.Demo;
 using System.Globalization;
 using FineTune.Training;
-using FineTune.Training.Pretraining;
 
 namespace FineTune.Cli.Commands;
 

@@ -4,12 +4,11 @@
 // tiny base model first (cached). Writes OUT/report.json and the run's files. Run it again after an interruption to go on.
 using System.CommandLine;
 using FineTune.Contracts;
-using FineTune.Data.Demo;
+using FineTune.Demo;
 using FineTune.Models;
 using FineTune.Pipeline;
 using FineTune.Pipeline.Runs;
 using FineTune.Registry;
-using FineTune.Training.Pretraining;
 
 namespace FineTune.Cli.Commands;
 

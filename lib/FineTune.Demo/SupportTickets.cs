@@ -2,7 +2,7 @@
 // priority and a one-line summary. Deterministic for a seed; used by the single-process demo and the tests.
 using System.Text.Json;
 
-namespace FineTune.Data.Demo;
+namespace FineTune.Demo;
 
 public static class SupportTickets
 {

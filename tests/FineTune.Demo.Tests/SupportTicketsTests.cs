@@ -1,8 +1,8 @@
 // The demo dataset: deterministic, strict JSON answers, and a test split that shares no product with train.
 using System.Text.Json;
-using FineTune.Data.Demo;
+using FineTune.Demo;
 
-namespace FineTune.Data.Tests.Demo;
+namespace FineTune.Demo.Tests;
 
 public class SupportTicketsTests
 {

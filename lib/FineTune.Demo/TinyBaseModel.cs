@@ -7,13 +7,13 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using FineTune.Data.Demo;
 using FineTune.Data.Tokenization;
 using FineTune.Models;
 using FineTune.Models.Checkpoints;
 using FineTune.Text;
+using FineTune.Training;
 
-namespace FineTune.Training.Pretraining;
+namespace FineTune.Demo;
 
 /// <summary>The recipe's knobs; JSON keys in snake_case (kv_heads, corpus_bytes). Threads do not change the cache key.</summary>
 public sealed record TinyBaseModelOptions

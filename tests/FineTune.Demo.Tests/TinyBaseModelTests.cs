@@ -2,12 +2,12 @@
 // engine, its loss fell, and a second call finds it without retraining; the publish race and reclaiming abandoned builds;
 // options from JSON and --set; the pre-training corpus is deterministic and never holds the demo's test examples.
 using System.Diagnostics;
-using FineTune.Data.Demo;
+using FineTune.Demo;
+using FineTune.Training;
 using FineTune.Text;
 using FineTune.Torch;
-using FineTune.Training.Pretraining;
 
-namespace FineTune.Training.Tests;
+namespace FineTune.Demo.Tests;
 
 public class TinyBaseModelTests
 {

@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace FineTune.Data.Demo;
+namespace FineTune.Demo;
 
 public static class PretrainCorpus
 {
