@@ -44,14 +44,13 @@ public sealed class FreshCheckout : IDisposable
 
     public static bool SharedDataPresent => Directory.Exists(Path.Combine(RepositoryRoot(), "..", "shared", "data"));
 
-    /// <summary>Runs the lines as one bash session from the root; `ft` is the README's shorthand. The first failing
-    /// command stops it, and the result names it.</summary>
+    /// <summary>Runs the lines as one bash session from the root. The first failing command stops it, and the result
+    /// names it.</summary>
     public async Task<(int Exit, string Output, string? FailedCommand)> RunAsync(IReadOnlyList<string> commands, TimeSpan timeout)
     {
         var script = new StringBuilder();
         script.AppendLine("set -eo pipefail");
         script.AppendLine("trap 'echo \"README-COMMAND-FAILED: $BASH_COMMAND\"' ERR");
-        script.AppendLine("ft() { dotnet run -c Release --project tools/FineTune.Cli -- \"$@\"; }");
         foreach (var command in commands) script.AppendLine(command);
         var path = Path.Combine(_parent, $"block-{Guid.NewGuid():N}.sh");
         await File.WriteAllTextAsync(path, script.ToString());
