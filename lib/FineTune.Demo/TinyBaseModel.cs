@@ -31,7 +31,9 @@ public sealed record TinyBaseModelOptions
     public int Vocab { get; init; } = 1024;
     /// <summary>UTF-8 bytes of generated text (about 3 bytes per token at vocab 1024).</summary>
     public long CorpusBytes { get; init; } = 3_000_000;
-    public int Steps { get; init; } = 500;
+    /// <summary>250 steps reach validation loss 0.75 in about 90 s on 2 cores; 500 reach 0.60 in twice the time, and a
+    /// LoRA on either scores the same on the sample (token accuracy 0.91, ROUGE-L 0.49).</summary>
+    public int Steps { get; init; } = 250;
     /// <summary>Rows of <see cref="Context"/> tokens per optimizer step.</summary>
     public int Batch { get; init; } = 16;
     public double Lr { get; init; } = 3e-3;

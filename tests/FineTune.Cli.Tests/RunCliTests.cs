@@ -79,31 +79,20 @@ public class RunCliTests
         Assert.True(File.Exists(Path.Combine(output, "rejects.jsonl")));
     }
 
-    [Fact]
-    public async Task Run_refuses_a_max_length_beyond_the_base_models_context_before_any_work()
+    // No --base: the tiny base model (context 256) is not even pre-trained before the settings are refused.
+    [Theory]
+    [InlineData("""{ "tokenize": { "max_length": 512 } }""", "'tokenize.max_length' is 512, longer than the base model's context of 256")]
+    [InlineData("""{ "training": { "method": "lora", "lora": { "rank": 0 } } }""", "training.lora.rank must be a positive integer")]
+    public async Task Run_refuses_settings_that_cannot_work_before_any_stage(string settings, string expected)
     {
         using var tmp = new TempDir();
         var config = Path.Combine(tmp.Path, "pipeline.json");
-        await File.WriteAllTextAsync(config, """{ "tokenize": { "max_length": 512 } }""");
+        await File.WriteAllTextAsync(config, settings);
         var home = Path.Combine(tmp.Path, "home");
-        // No --base: the tiny base model (context 256) is not even pre-trained before the settings are refused.
         var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", home);
         Assert.Equal(1, exit);
-        Assert.Contains("'tokenize.max_length' is 512, longer than the base model's context of 256", stderr);
+        Assert.Contains(expected, stderr);
         Assert.DoesNotContain("[pretrain]", stderr);
-        Assert.False(File.Exists(Path.Combine(home, "registry.db")));
-    }
-
-    [Fact]
-    public async Task Run_refuses_a_bad_training_value_at_load_naming_the_key_before_any_stage()
-    {
-        using var tmp = new TempDir();
-        var config = Path.Combine(tmp.Path, "pipeline.json");
-        await File.WriteAllTextAsync(config, """{ "training": { "method": "lora", "lora": { "rank": 0 } } }""");
-        var home = Path.Combine(tmp.Path, "home");
-        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", home);
-        Assert.Equal(1, exit);
-        Assert.Contains("training.lora.rank must be a positive integer", stderr);
         Assert.DoesNotContain("[ingestion]", stderr);
         Assert.False(File.Exists(Path.Combine(home, "registry.db")));
     }

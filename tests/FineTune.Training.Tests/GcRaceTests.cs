@@ -50,23 +50,11 @@ public class GcRaceTests
     }
 
     [Theory]
-    [InlineData("full", "sft")]
-    [InlineData("lora", "sft")]
-    [InlineData("dora", "sft")]
-    [InlineData("qlora", "sft")]
-    [InlineData("ia3", "sft")]
-    [InlineData("prompt_tuning", "sft")]
-    [InlineData("prefix_tuning", "sft")]
-    [InlineData("full", "dpo")]
+    [MemberData(nameof(TinyRun.EveryMethod), MemberType = typeof(TinyRun))]
     public void Every_method_survives_collections_through_steps_evaluations_and_checkpoints(string method, string objective)
     {
         using var dir = new TempDir();
-        var config = TinyRun.Config(TinyRun.Config(), dir.Path, method, objective) with
-        {
-            Training = new LoopConfig { Epochs = 12, MicroBatchSize = 2, Seed = 5, Threads = 2 },
-            Eval = new EvalConfig { EverySteps = 2 },
-            Checkpoint = new CheckpointConfig { EverySteps = 2, KeepLast = 1 },
-        };
+        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 12, MicroBatchSize = 2, Seed = 5, Threads = 2 });
         using var collector = new Collector();
         using var trainer = Trainer.Create(config);
         var report = trainer.Train();

@@ -12,24 +12,11 @@ namespace FineTune.Training.Tests;
 public class NativeLifetimeTests
 {
     [Theory]
-    [InlineData("full", "sft")]
-    [InlineData("lora", "sft")]
-    [InlineData("dora", "sft")]
-    [InlineData("qlora", "sft")]
-    [InlineData("ia3", "sft")]
-    [InlineData("prompt_tuning", "sft")]
-    [InlineData("prefix_tuning", "sft")]
-    [InlineData("lora", "dpo")]
-    [InlineData("full", "dpo")]
+    [MemberData(nameof(TinyRun.EveryMethod), MemberType = typeof(TinyRun))]
     public void Training_creates_no_tensor_outside_a_dispose_scope(string method, string objective)
     {
         using var dir = new TempDir();
-        var config = TinyRun.Config(TinyRun.Config(), dir.Path, method, objective) with
-        {
-            Training = new LoopConfig { Epochs = 1, MaxSteps = 4, MicroBatchSize = 2, Seed = 5, Threads = 1 },
-            Eval = new EvalConfig { EverySteps = 2 },
-            Checkpoint = new CheckpointConfig { EverySteps = 2, KeepLast = 1 },
-        };
+        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 1, MaxSteps = 4, MicroBatchSize = 2, Seed = 5, Threads = 1 });
         AssertSetupKeepsOnlyWhatItOwns(config, $"{method}/{objective} setup");
         using (var trainer = Trainer.Create(config))
         {

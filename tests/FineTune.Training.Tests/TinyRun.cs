@@ -9,6 +9,23 @@ namespace FineTune.Training.Tests;
 
 static class TinyRun
 {
+    /// <summary>Every training method with SFT, and DPO over full weights and LoRA: the (method, objective) pairs that
+    /// tests of the loop's machinery run over.</summary>
+    public static TheoryData<string, string> EveryMethod => new()
+    {
+        { "full", "sft" }, { "lora", "sft" }, { "dora", "sft" }, { "qlora", "sft" }, { "ia3", "sft" },
+        { "prompt_tuning", "sft" }, { "prefix_tuning", "sft" }, { "lora", "dpo" }, { "full", "dpo" },
+    };
+
+    /// <summary>A run of this method that evaluates and checkpoints every 2 steps (keeping one), with this loop.</summary>
+    public static TrainingConfig Busy(string dir, string method, string objective, LoopConfig loop) =>
+        Config(Config(), dir, method, objective) with
+        {
+            Training = loop,
+            Eval = new EvalConfig { EverySteps = 2 },
+            Checkpoint = new CheckpointConfig { EverySteps = 2, KeepLast = 1 },
+        };
+
     public static LlamaConfig Config(bool tied = false) => new()
     {
         ModelType = "llama", HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
