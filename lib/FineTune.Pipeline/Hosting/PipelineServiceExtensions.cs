@@ -3,6 +3,7 @@
 // OpenAPI, and the read-only run endpoints every service answers.
 using FineTune.Contracts;
 using FineTune.Registry;
+using FineTune.Torch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -15,6 +16,7 @@ public static class PipelineServiceExtensions
 {
     public static IHostApplicationBuilder AddPipelineService(this IHostApplicationBuilder builder, PipelineStages stages)
     {
+        TorchProcess.Configure();   // before anything loads libtorch (training and evaluation share the machine's cores)
         builder.Services.AddPipelineCore(builder.Configuration);
         builder.Services.AddPipelineMessaging(builder.Configuration, stages);
         builder.Services.AddHealthChecks()
