@@ -23,15 +23,17 @@ public sealed class LocalPipeline : IAsyncDisposable
     public IArtifactStore Store => _host.Services.GetRequiredService<IArtifactStore>();
     public RunInputs Inputs => _host.Services.GetRequiredService<RunInputs>();
 
-    /// <summary>Starts the stages. <paramref name="settings"/> overrides any configuration key ("Pipeline:Threads" = "2").</summary>
+    /// <summary>Starts the stages (all five unless <paramref name="stages"/> says otherwise). <paramref name="settings"/>
+    /// overrides any configuration key ("Pipeline:Threads" = "2").</summary>
     public static async Task<LocalPipeline> StartAsync(string home, IDictionary<string, string?>? settings = null,
-        PipelineStages stages = PipelineStages.All, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
+        Action<PipelineBuilder>? stages = null, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
     {
         home = Path.GetFullPath(home);
         var values = new Dictionary<string, string?>
         {
             ["Pipeline:WorkDirectory"] = Path.Combine(home, "work"),
             ["Pipeline:WatchIngestionBucket"] = "false",
+            ["Pipeline:StageTimeoutMinutes"] = (24 * 60).ToString(),   // no broker cancels a long delivery in one process
             ["Artifacts:LocalDirectory"] = Path.Combine(home, "artifacts"),
             ["Registry:Provider"] = "sqlite",
             ["Registry:ConnectionString"] = $"Data Source={Path.Combine(home, "registry.db")}",
@@ -42,8 +44,7 @@ public sealed class LocalPipeline : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(values);
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
-        builder.Services.AddPipelineCore(builder.Configuration);
-        builder.Services.AddPipelineMessaging(builder.Configuration, stages);
+        builder.Services.AddPipeline(builder.Configuration, stages ?? (p => p.AddAllStages()));
         var host = builder.Build();
         await host.StartAsync(ct);
         return new LocalPipeline(host);

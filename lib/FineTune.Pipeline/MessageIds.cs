@@ -20,4 +20,8 @@ public static class MessageIds
     public static Task PublishForRun<T>(this IPublishEndpoint endpoint, T message, Guid runId, CancellationToken ct, string? name = null)
         where T : class =>
         endpoint.Publish(message, context => context.MessageId = For(runId, typeof(T).Name + (name is null ? "" : "/" + name)), ct);
+
+    /// <summary>The same for a message whose type is known only at run time (a stage's stored output).</summary>
+    public static Task PublishForRun(this IPublishEndpoint endpoint, object message, Guid runId, CancellationToken ct) =>
+        endpoint.Publish(message, message.GetType(), context => context.MessageId = For(runId, message.GetType().Name), ct);
 }

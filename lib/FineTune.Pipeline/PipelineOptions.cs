@@ -40,6 +40,9 @@ public sealed record PipelineOptions
 
     /// <summary>Redelivery intervals for a stage whose work threw (bad input is never retried).</summary>
     public double[] RetryIntervalsSeconds { get; set; } = [1, 5, 15, 60];
+    /// <summary>An attempt at a stage's work (cleaning, tokenization, evaluation) is cancelled after this long. Over
+    /// RabbitMQ keep it under the broker's consumer_timeout (30 minutes by default) or raise that.</summary>
+    [Range(1, 7 * 24 * 60)] public double StageTimeoutMinutes { get; set; } = 25;
 
     /// <summary>Set at start by BaseModelPublisher / SettingsPublisher (not configuration).</summary>
     internal ArtifactRef? DefaultBaseModel { get; set; }

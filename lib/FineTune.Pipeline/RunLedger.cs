@@ -37,8 +37,8 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
 
     /// <summary>Records the stage's result and the output to publish; false when another delivery of the same message
     /// got there first (the caller republishes that one's output).</summary>
-    public async Task<bool> CompleteAsync<TOutput>(Guid runId, string stage, string consumer, Guid messageId, TOutput output,
-        Func<IRegistrySession, Task>? records, string message, CancellationToken ct) where TOutput : class
+    public async Task<bool> CompleteAsync(Guid runId, string stage, string consumer, Guid messageId, object output,
+        Func<IRegistrySession, Task>? records, string message, CancellationToken ct)
     {
         await using var s = await registry.BeginAsync(ct);
         if (!await s.TryMarkProcessedAsync(consumer, messageId, ct)) return false;

@@ -2,12 +2,13 @@
 // dataset (lib/FineTune.Pipeline/Ingestion). dotnet run --project services/Ingestion (see scripts/pipeline-start.sh).
 using FineTune.Demo;
 using FineTune.Pipeline;
+using FineTune.Pipeline.Ingestion;
 using FineTune.Pipeline.Hosting;
 using FineTune.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddPipelineService(PipelineStages.Ingestion);
+builder.AddPipelineService(p => p.AddIngestionStage());
 // Drops that name no base model get Pipeline:BaseModelDirectory, else the tiny base model (pre-trained on first use,
 // cached in ~/.cache/finetune/base-models and shared with `finetune run`).
 builder.Services.AddSingleton<BaseModelFallback>(_ =>

@@ -7,6 +7,7 @@ using FineTune.Models.Generation;
 using FineTune.Pipeline.Serving;
 using FineTune.Serving.Engine;
 using FineTune.Serving.Tests;
+using FineTune.Pipeline.Deployment;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -41,7 +42,8 @@ public sealed class RegistryServingTests
         var host = PipelineFixture.FastHost();
         host["Serving:RegistryPollSeconds"] = "3600"; // only the events move it
         host["Serving:Threads"] = "2";
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), host, PipelineStages.Deployment | PipelineStages.Serving);
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), host,
+            p => p.AddDeploymentStage().AddRegistryServing());
         var catalog = pipeline.Services.GetRequiredService<ModelCatalog>();
         var bus = pipeline.Services.GetRequiredService<IBus>();
 

@@ -27,8 +27,15 @@ public static class Cli
             PretrainCommand.Create(stdout, stderr),
             RunCommand.Create(stdout, stderr),
             ServeCommand.Create(stdout),
+            UploadCommand.Create(stdout),
+            RunsCommand.Create(stdout),
+            EventsCommand.Create(stdout),
+            CheckpointsCommand.Create(stdout),
+            CancelCommand.Create(stdout),
+            ModelsCommand.Create(stdout),
+            PromoteCommand.Create(stdout),
+            RollbackCommand.Create(stdout),
         };
-        foreach (var command in PipelineCommands.Create(stdout, stderr)) root.Subcommands.Add(command);
         var parsed = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try

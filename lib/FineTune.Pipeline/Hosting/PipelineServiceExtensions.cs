@@ -1,5 +1,5 @@
 // What every stage service adds after AddServiceDefaults(): the pipeline core (registry, store, options), MassTransit
-// over RabbitMQ with this service's consumers, health checks for the database and the store (MassTransit adds the bus's),
+// over RabbitMQ with this service's stage, health checks for the database and the store (MassTransit adds the bus's),
 // OpenAPI, and the read-only run endpoints every service answers.
 using FineTune.Contracts;
 using FineTune.Registry;
@@ -14,11 +14,11 @@ namespace FineTune.Pipeline.Hosting;
 
 public static class PipelineServiceExtensions
 {
-    public static IHostApplicationBuilder AddPipelineService(this IHostApplicationBuilder builder, PipelineStages stages)
+    /// <param name="stages">The service's own stage(s): <c>p => p.AddTrainingStage()</c>.</param>
+    public static IHostApplicationBuilder AddPipelineService(this IHostApplicationBuilder builder, Action<PipelineBuilder> stages)
     {
         TorchProcess.Configure();   // before anything loads libtorch (training and evaluation share the machine's cores)
-        builder.Services.AddPipelineCore(builder.Configuration);
-        builder.Services.AddPipelineMessaging(builder.Configuration, stages);
+        builder.Services.AddPipeline(builder.Configuration, stages);
         builder.Services.AddHealthChecks()
             .AddCheck<RegistryHealthCheck>("registry", tags: ["ready"])
             .AddCheck<ArtifactStoreHealthCheck>("artifacts", tags: ["ready"]);

@@ -1,26 +1,25 @@
 // Tokenization's consumer: DatasetCleaned → TokenizationStage → DatasetTokenized (once per run, even on redelivery).
 using FineTune.Contracts;
+using FineTune.Pipeline.Runs;
 using MassTransit;
 
 namespace FineTune.Pipeline.Tokenization;
 
-public sealed class DatasetCleanedConsumer(TokenizationStage stage, RunLedger ledger, RunInputs inputs) : IConsumer<DatasetCleaned>
+public sealed class DatasetCleanedConsumer(TokenizationStage stage, StageSteps steps) : IConsumer<DatasetCleaned>
 {
-    public async Task Consume(ConsumeContext<DatasetCleaned> context)
+    public Task Consume(ConsumeContext<DatasetCleaned> context)
     {
-        var (m, ct) = (context.Message, context.CancellationToken);
-        if (await ledger.CompletedAsync(m.RunId, Stages.Tokenization, ct) is { } done) { await context.PublishForRun(done.As<DatasetTokenized>(), m.RunId, ct); return; }
-        if (!await ledger.StartAsync(m.RunId, Stages.Tokenization, null, ct)) return;
-
-        var tokenized = await stage.RunAsync(m, ct);
-        if (await ledger.CompleteAsync(m.RunId, Stages.Tokenization, nameof(DatasetCleanedConsumer), context.MessageId ?? m.RunId, tokenized, async s =>
+        var m = context.Message;
+        return steps.RunAsync(context, m.RunId, Stages.Tokenization, null, nameof(DatasetCleanedConsumer), async ct =>
+        {
+            var tokenized = await stage.RunAsync(m, ct);
+            return new StageResult(tokenized, async s =>
             {
                 await s.RecordArtifactAsync(m.RunId, "shards", tokenized.Shards, ct);
                 await s.AddLineageAsync(m.RunId, m.Prepared, tokenized.Shards, "tokenized", ct);
                 await s.AddLineageAsync(m.RunId, m.BaseModel, tokenized.Shards, "tokenizer", ct);
-            }, Summary(tokenized), ct))
-            await context.PublishForRun(tokenized, m.RunId, ct);
-        inputs.FreeStageDirectory(m.RunId, Stages.Tokenization);
+            }, Summary(tokenized));
+        });
     }
 
     static string Summary(DatasetTokenized t)
