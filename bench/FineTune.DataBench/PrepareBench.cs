@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using FineTune.Data;
+using FineTune.Data.Cleaning;
 
 namespace FineTune.DataBench;
 
@@ -16,7 +17,7 @@ static class PrepareBench
         var results = new List<object>();
         foreach (var (name, options) in new[]
         {
-            ("validate+clean+exact-dedup", new PrepareOptions { NearDuplicates = new NearDuplicateSettings { Enabled = false } }),
+            ("validate+clean+exact-dedup", new PrepareOptions { NearDuplicates = new NearDuplicateOptions { Enabled = false } }),
             ("validate+clean+exact+near-dedup", new PrepareOptions()),
         })
         {

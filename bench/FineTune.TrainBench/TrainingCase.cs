@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
 using FineTune.Models;
 using FineTune.Models.Checkpoints;
+using FineTune.Torch;
 using FineTune.Training;
 
 namespace FineTune.TrainBench;
@@ -42,9 +43,9 @@ static class TrainingCase
             TokenizedDatasetWriter.Write(data, new Dictionary<string, IEnumerable<TokenizedExample>> { ["train"] = examples }, Shape.VocabSize);
             var config = new TrainingConfig
             {
-                BaseModel = baseDir, Method = method, OutputDir = Path.Combine(root, "out"),
+                BaseModel = baseDir, Method = ConfigNames.Parse<TrainingMethod>(method), OutputDir = Path.Combine(root, "out"),
                 Data = new DataConfig { Path = data, Packing = false, MaxLength = Tokens + 1 },
-                Lora = new LoraConfig { Rank = 8, Alpha = 16, TargetModules = ["q_proj", "v_proj"] },
+                Lora = new LoraSettings(Rank: 8, Alpha: 16, TargetModules: ["q_proj", "v_proj"]),
                 Optimizer = new OptimizerConfig { Lr = 1e-4 },
                 Training = new LoopConfig { Epochs = 1, MicroBatchSize = Batch, Seed = 1, Threads = threads, Bf16 = precision == "bf16" ? "true" : "false" },
                 Checkpoint = new CheckpointConfig { EverySteps = 0 },

@@ -43,7 +43,7 @@ public static class DatasetPreparer
         var cleaner = new TextCleaner(options.Cleaning);
         var exact = new ExactDeduplicator();
         var near = options.NearDuplicates.Enabled
-            ? new NearDuplicateIndex(new NearDuplicateOptions { Threshold = options.NearDuplicates.Threshold, ShingleSize = options.NearDuplicates.ShingleSize })
+            ? new NearDuplicateIndex(options.NearDuplicates)
             : null;
         var splits = new SplitAssigner(options.Split);
         var keptPath = Path.Combine(outDir, ".kept.tmp");
@@ -188,7 +188,7 @@ public static class DatasetPreparer
             var general = new List<DataRecord>();
             await foreach (var item in DatasetReader.ReadAsync(replayFile, new ReadOptions(), ct))
                 if (item is Accepted a) general.Add(a.Record);
-            var mixed = new ReplayMixer(new ReplayOptions { Fraction = options.Replay.Fraction, Seed = options.Split.Seed }).Mix(records, general);
+            var mixed = new ReplayMixer(options.Replay with { Seed = options.Split.Seed }).Mix(records, general);
             records = mixed.Records;
             counts.ReplayAdded = mixed.Replayed;
         }

@@ -7,31 +7,15 @@ using FineTune.Data.Ingestion;
 
 namespace FineTune.Data;
 
-public sealed record NearDuplicateSettings
-{
-    public bool Enabled { get; init; } = true;
-    /// <summary>Drop near-duplicates (true) or keep them, in the same split as the record they resemble (false).</summary>
-    public bool Remove { get; init; } = true;
-    public double Threshold { get; init; } = 0.8;
-    public int ShingleSize { get; init; } = 5;
-}
-
-public sealed record ReplaySettings
-{
-    /// <summary>A general dataset (any format the reader takes) mixed into train to guard against forgetting.</summary>
-    public string? File { get; init; }
-    public double Fraction { get; init; }
-}
-
 public sealed record PrepareOptions
 {
     public SourceFormat Format { get; init; } = SourceFormat.Auto;
     public CleaningOptions Cleaning { get; init; } = new();
     public bool ExactDuplicates { get; init; } = true;
-    public NearDuplicateSettings NearDuplicates { get; init; } = new();
+    public NearDuplicateOptions NearDuplicates { get; init; } = new();
     public SplitOptions Split { get; init; } = new();
     public BalanceOptions Balance { get; init; } = new();
-    public ReplaySettings Replay { get; init; } = new();
+    public ReplayOptions Replay { get; init; } = new();
     /// <summary>The run fails when more than this share of the input is rejected.</summary>
     public double MaxRejectRatio { get; init; } = 0.2;
     public int MinExamples { get; init; } = 10;
@@ -81,6 +65,11 @@ public sealed record PrepareOptions
         if (MinExamples < 1) throw new InvalidDatasetException($"{source}: min_examples must be at least 1, got {MinExamples}.");
         if (NearDuplicates.Threshold is <= 0 or > 1) throw new InvalidDatasetException($"{source}: near_duplicates.threshold must be in (0, 1], got {NearDuplicates.Threshold}.");
         if (NearDuplicates.ShingleSize < 1) throw new InvalidDatasetException($"{source}: near_duplicates.shingle_size must be at least 1, got {NearDuplicates.ShingleSize}.");
+        if (NearDuplicates.Enabled)
+        {
+            try { _ = new NearDuplicateIndex(NearDuplicates); }   // permutations, bands and rows fit together
+            catch (ArgumentException e) { throw new InvalidDatasetException($"{source}: near_duplicates: {e.Message.Split(" (Parameter")[0]}"); }
+        }
         if (Replay.Fraction is < 0 or >= 1) throw new InvalidDatasetException($"{source}: replay.fraction must be in [0, 1), got {Replay.Fraction}.");
         if (Replay.Fraction > 0 && Replay.File is null) throw new InvalidDatasetException($"{source}: replay.fraction is set but replay.file is not.");
     }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using FineTune.Data;
+using FineTune.Data.Tokenization;
 using FineTune.Evals.Gate;
 using FineTune.Training;
 
@@ -17,7 +18,8 @@ public sealed record TokenizeSettings
     /// <summary>chatml, llama2, llama3, alpaca; null: the base model's own template (chatml when it has none).</summary>
     public string? ChatTemplate { get; init; }
     public bool TrainOnInputs { get; init; }
-    public string Truncation { get; init; } = "right";
+    /// <summary>right, left or drop: what happens to an example longer than max_length.</summary>
+    public Truncation Truncation { get; init; } = Truncation.Right;
 }
 
 public sealed record EvaluationSettings
@@ -30,6 +32,10 @@ public sealed record EvaluationSettings
     public int BatchSize { get; init; } = 8;
 }
 
+public enum RetrainingStart { Base, Production }
+
+public enum RetrainingData { Cumulative, Incremental }
+
 public sealed record RetrainingSettings
 {
     /// <summary>A new file with fewer cleaned examples than this is kept (cumulative data) but starts no training.</summary>
@@ -38,9 +44,9 @@ public sealed record RetrainingSettings
     public double CooldownMinutes { get; init; }
     /// <summary>base: every run trains a fresh adapter over the base model. production: merge the production adapter into
     /// the base first and train on top of it.</summary>
-    public string StartFrom { get; init; } = "base";
+    public RetrainingStart StartFrom { get; init; } = RetrainingStart.Base;
     /// <summary>cumulative: train on everything the project received; incremental: on the new file only.</summary>
-    public string Data { get; init; } = "cumulative";
+    public RetrainingData Data { get; init; } = RetrainingData.Cumulative;
 }
 
 public sealed record PipelineSettings
@@ -49,7 +55,8 @@ public sealed record PipelineSettings
     public JsonObject Prepare { get; init; } = new();
     public TokenizeSettings Tokenize { get; init; } = new();
     /// <summary>A training config (docs/training-config.md) without base_model, data.path and output_dir, which the
-    /// training stage fills in.</summary>
+    /// training stage fills in. What a settings file gives is laid over <see cref="DefaultTraining"/> key by key, and
+    /// what neither says takes the training config's own defaults (TrainingConfig): one default per key.</summary>
     public JsonObject Training { get; init; } = DefaultTraining();
     public EvaluationSettings Evaluation { get; init; } = new();
     public IReadOnlyList<GateRule> Gate { get; init; } =
@@ -59,13 +66,17 @@ public sealed record PipelineSettings
     ];
     public RetrainingSettings Retraining { get; init; } = new();
 
-    static JsonObject DefaultTraining() => new()
+    /// <summary>What the pipeline sets where the training config's defaults (made for `finetune train` on a Hugging Face
+    /// model) do not suit a run that starts from a small model and a few thousand examples: LoRA on every linear layer,
+    /// a higher learning rate, three epochs, evaluations and checkpoints that follow the dataset's size. Rank, alpha,
+    /// batch size and the rest are the training config's.</summary>
+    public static JsonObject DefaultTraining() => new()
     {
         ["method"] = "lora",
-        ["lora"] = new JsonObject { ["rank"] = 16, ["alpha"] = 32, ["target_modules"] = new JsonArray("all-linear") },
+        ["lora"] = new JsonObject { ["target_modules"] = new JsonArray("all-linear") },
         ["optimizer"] = new JsonObject { ["lr"] = 3e-3 },
         ["schedule"] = new JsonObject { ["type"] = "cosine", ["warmup_ratio"] = 0.05 },
-        ["training"] = new JsonObject { ["epochs"] = 3, ["micro_batch_size"] = 8 },
+        ["training"] = new JsonObject { ["epochs"] = 3 },
         // Intervals follow the dataset: two evaluations (on at most 256 validation examples) and two checkpoints an epoch,
         // whether it has 200 examples or 20,000.
         ["eval"] = new JsonObject { ["per_epoch"] = 2, ["max_examples"] = 256 },
@@ -89,10 +100,28 @@ public sealed record PipelineSettings
     {
         PipelineSettings settings;
         try { settings = JsonSerializer.Deserialize<PipelineSettings>(json, Json) ?? new PipelineSettings(); }
-        catch (JsonException e) { throw new InvalidPipelineSettingsException($"{source}: {e.Message}"); }
+        catch (JsonException e) { throw new InvalidPipelineSettingsException($"{source}: {Describe(e, json)}"); }
+        settings = settings with { Training = TrainingSections.Merge(DefaultTraining(), settings.Training) };
         settings.Validate(source);
         return settings;
     }
+
+    /// <summary>A choice that is not one of its enum's names says which ones are (the serializer only says it could
+    /// not convert); anything else keeps the serializer's message, which names the key.</summary>
+    static string Describe(JsonException e, string json)
+    {
+        if (e.Path is not { Length: > 2 } path) return e.Message;
+        Type? type = typeof(PipelineSettings);
+        foreach (var part in path[2..].Split('.'))
+            type = type?.GetProperties().FirstOrDefault(p => Json.PropertyNamingPolicy!.ConvertName(p.Name) == part)?.PropertyType;
+        if (type is not { IsEnum: true }) return e.Message;
+        var value = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+            ?.AsObject() is { } root ? Find(root, path[2..].Split('.')) : null;
+        return $"'{path[2..]}' is {value?.ToJsonString() ?? "null"}; expected {string.Join(", ", ConfigNames.All(type))}.";
+    }
+
+    static JsonNode? Find(JsonNode node, string[] parts) =>
+        parts.Aggregate((JsonNode?)node, (n, part) => n is JsonObject o ? o[part] : null);
 
     public static PipelineSettings Load(string path) =>
         File.Exists(path) ? Parse(File.ReadAllText(path), path)
@@ -102,18 +131,12 @@ public sealed record PipelineSettings
     {
         string Bad(string key, object? value, string expected) => $"{source}: '{key}' is {value ?? "null"}; expected {expected}.";
         if (Tokenize.MaxLength is < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
-        if (Tokenize.Truncation is not ("right" or "left" or "drop"))
-            throw new InvalidPipelineSettingsException(Bad("tokenize.truncation", Tokenize.Truncation, "right, left or drop"));
         foreach (var suite in Evaluation.Suites)
             if (suite is not ("perplexity" or "rouge"))
                 throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite, "perplexity or rouge (the suites that need no external data)"));
         if (Evaluation.Limit < 1) throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
         if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))
             throw new InvalidPipelineSettingsException($"{source}: 'gate' needs at least one improve rule (the task metric).");
-        if (Retraining.StartFrom is not ("base" or "production"))
-            throw new InvalidPipelineSettingsException(Bad("retraining.start_from", Retraining.StartFrom, "base or production"));
-        if (Retraining.Data is not ("cumulative" or "incremental"))
-            throw new InvalidPipelineSettingsException(Bad("retraining.data", Retraining.Data, "cumulative or incremental"));
         if (Retraining.MinNewExamples < 0 || Retraining.CooldownMinutes < 0)
             throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes must be ≥ 0.");
         _ = PrepareOptions(source);

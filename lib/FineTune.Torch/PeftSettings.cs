@@ -1,5 +1,9 @@
 // What a parameter-efficient method adapts and how, one record per PEFT method: LoRA (and DoRA, QLoRA), IA³, and
-// prompt / prefix tuning. The model builds its adapted modules from these; each names its PEFT `peft_type`.
+// prompt / prefix tuning. The model builds its adapted modules from these; each names its PEFT `peft_type`. The same
+// records are the training config's `lora`, `ia3` and `prompt` sections (snake_case keys; the parameterless
+// constructors hold the defaults); what the method implies (DoRA, QLoRA, prefix) is set from `method`, not a key.
+using System.Text.Json.Serialization;
+
 namespace FineTune.Torch;
 
 public abstract record PeftSettings
@@ -7,7 +11,7 @@ public abstract record PeftSettings
     public static readonly string[] AllLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
     /// <summary>The `peft_type` PEFT writes for this method.</summary>
-    public abstract string PeftType { get; }
+    [JsonIgnore] public abstract string PeftType { get; }
 
     public abstract void Validate();
 
@@ -27,11 +31,18 @@ public abstract record PeftSettings
 public sealed record LoraSettings(int Rank, double Alpha, IReadOnlyList<string> TargetModules, double Dropout = 0, bool UseRslora = false,
     bool QuantizeBase = false, bool UseDora = false) : PeftSettings
 {
-    public override string PeftType => "LORA";
+    /// <summary>The training config's defaults (the pipeline's too): rank 16, alpha 32 (scaling 2) on q_proj and v_proj.</summary>
+    [JsonConstructor]
+    public LoraSettings() : this(16, 32, ["q_proj", "v_proj"]) { }
 
-    public double Scaling => UseRslora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+    [JsonIgnore] public bool QuantizeBase { get; init; } = QuantizeBase;
+    [JsonIgnore] public bool UseDora { get; init; } = UseDora;
 
-    public IReadOnlyList<string> Modules => Expand(TargetModules);
+    [JsonIgnore] public override string PeftType => "LORA";
+
+    [JsonIgnore] public double Scaling => UseRslora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+
+    [JsonIgnore] public IReadOnlyList<string> Modules => Expand(TargetModules);
 
     public bool Targets(string module) => Modules.Contains(module);
 
@@ -49,11 +60,14 @@ public sealed record LoraSettings(int Rank, double Alpha, IReadOnlyList<string> 
 public sealed record Ia3Settings(IReadOnlyList<string> TargetModules, IReadOnlyList<string> FeedforwardModules) : PeftSettings
 {
     /// <summary>PEFT's defaults for Llama: k_proj, v_proj and down_proj, down_proj being feed-forward.</summary>
-    public static readonly Ia3Settings LlamaDefaults = new(["k_proj", "v_proj", "down_proj"], ["down_proj"]);
+    public static readonly Ia3Settings LlamaDefaults = new();
 
-    public override string PeftType => "IA3";
+    [JsonConstructor]
+    public Ia3Settings() : this(["k_proj", "v_proj", "down_proj"], ["down_proj"]) { }
 
-    public IReadOnlyList<string> Modules => Expand(TargetModules);
+    [JsonIgnore] public override string PeftType => "IA3";
+
+    [JsonIgnore] public IReadOnlyList<string> Modules => Expand(TargetModules);
 
     public bool Targets(string module) => Modules.Contains(module);
 
@@ -76,7 +90,13 @@ public sealed record Ia3Settings(IReadOnlyList<string> TargetModules, IReadOnlyL
 /// </summary>
 public sealed record PromptSettings(int NumVirtualTokens, bool Prefix = false) : PeftSettings
 {
-    public override string PeftType => Prefix ? "PREFIX_TUNING" : "PROMPT_TUNING";
+    /// <summary>The training config's default: 20 virtual tokens.</summary>
+    [JsonConstructor]
+    public PromptSettings() : this(20) { }
+
+    [JsonIgnore] public bool Prefix { get; init; } = Prefix;
+
+    [JsonIgnore] public override string PeftType => Prefix ? "PREFIX_TUNING" : "PROMPT_TUNING";
 
     public override void Validate()
     {

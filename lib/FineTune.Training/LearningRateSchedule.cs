@@ -2,7 +2,7 @@
 // (the shapes of Hugging Face's get_cosine/linear_schedule_with_warmup, with a floor).
 namespace FineTune.Training;
 
-public sealed record LearningRateSchedule(double PeakLr, string Type, int WarmupSteps, int TotalSteps, double MinLrRatio)
+public sealed record LearningRateSchedule(double PeakLr, ScheduleType Type, int WarmupSteps, int TotalSteps, double MinLrRatio)
 {
     public static LearningRateSchedule From(TrainingConfig c, int totalSteps)
     {
@@ -14,9 +14,9 @@ public sealed record LearningRateSchedule(double PeakLr, string Type, int Warmup
     public double At(int step)
     {
         if (step < WarmupSteps) return PeakLr * (step + 1) / (WarmupSteps + 1);
-        if (Type == "constant") return PeakLr;
+        if (Type == ScheduleType.Constant) return PeakLr;
         double progress = TotalSteps <= WarmupSteps ? 1 : Math.Min(1, (double)(step - WarmupSteps) / Math.Max(1, TotalSteps - WarmupSteps));
-        double shape = Type == "cosine" ? 0.5 * (1 + Math.Cos(Math.PI * progress)) : 1 - progress;
+        double shape = Type == ScheduleType.Cosine ? 0.5 * (1 + Math.Cos(Math.PI * progress)) : 1 - progress;
         return PeakLr * (MinLrRatio + (1 - MinLrRatio) * shape);
     }
 }

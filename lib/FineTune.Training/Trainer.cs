@@ -58,7 +58,7 @@ public sealed class Trainer : IDisposable
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
         _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1, config.Optimizer.Beta2, config.Optimizer.Eps);
         _rowLength = RowLength(config, train, validation);
-        bool packing = config.Data.Packing && config.Objective == "sft";
+        bool packing = config.Data.Packing && config.Objective == TrainingObjective.Sft;
         _plans = Enumerable.Range(0, config.Training.Epochs)
             .Select(e => BatchPlan.Create(train.Lengths, config.Training.MicroBatchSize, _rowLength, packing, config.Training.Seed, e)).ToArray();
         int accumulation = config.Training.GradientAccumulationSteps;
@@ -68,7 +68,7 @@ public sealed class Trainer : IDisposable
         _evalEvery = StepInterval.Resolve(config.Eval.EverySteps, config.Eval.PerEpoch, perEpoch, EvalConfig.DefaultEverySteps);
         _checkpointEvery = StepInterval.Resolve(config.Checkpoint.EverySteps, config.Checkpoint.PerEpoch, perEpoch, CheckpointConfig.DefaultEverySteps);
         _schedule = LearningRateSchedule.From(config, _totalSteps);
-        _telemetry = new TrainingTelemetry(runId, config.Method, meters);
+        _telemetry = new TrainingTelemetry(runId, ConfigNames.Of(config.Method), meters);
         _history = [];
         _evals = [];
         _state = new TrainerState
@@ -112,9 +112,9 @@ public sealed class Trainer : IDisposable
         var train = TokenizedSplit.Open(manifestDir, manifest, "train")
             ?? throw new InvalidDataException($"data.path '{manifestDir}' has no train split.");
         var validation = TokenizedSplit.Open(manifestDir, manifest, "validation");
-        var wantKind = config.Objective == "dpo" ? ShardKind.Pairs : ShardKind.Sequences;
+        var wantKind = config.Objective == TrainingObjective.Dpo ? ShardKind.Pairs : ShardKind.Sequences;
         if (train.Kind != wantKind)
-            throw new InvalidDataException($"objective '{config.Objective}' needs {(wantKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but '{manifestDir}' holds {train.Kind}.");
+            throw new InvalidDataException($"objective '{ConfigNames.Of(config.Objective)}' needs {(wantKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but '{manifestDir}' holds {train.Kind}.");
         if (train.Count == 0) throw new InvalidDataException($"the train split of '{manifestDir}' is empty.");
 
         var adapter = TrainingConfigLoader.Adapter(config);
@@ -130,7 +130,7 @@ public sealed class Trainer : IDisposable
         if (manifest.VocabSize > model.Config.VocabSize)
             throw new InvalidDataException($"the dataset was tokenized with a vocabulary of {manifest.VocabSize}, the model has {model.Config.VocabSize} (tokenized for another model?).");
         Llama? reference = null;
-        if (config.Objective == "dpo" && adapter is null)
+        if (config.Objective == TrainingObjective.Dpo && adapter is null)
         {
             reference = LoadBase(config.BaseModel, null);
             foreach (var p in reference.parameters()) p.requires_grad = false;
@@ -299,7 +299,7 @@ public sealed class Trainer : IDisposable
         long inputTokens = 0;
         try
         {
-            if (_config.Objective == "dpo")
+            if (_config.Objective == TrainingObjective.Dpo)
             {
                 int pairs = microBatches.Sum(b => b.Length);
                 double lossSum = 0, chosen = 0, rejected = 0;
@@ -338,7 +338,7 @@ public sealed class Trainer : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var split = _validation!;
-        bool packing = _config.Data.Packing && _config.Objective == "sft";
+        bool packing = _config.Data.Packing && _config.Objective == TrainingObjective.Sft;
         // The first max_examples examples: the same subset at every evaluation, so the numbers compare.
         var lengths = _config.Eval.MaxExamples is { } n && n < split.Count ? split.Lengths.Take(n).ToArray() : split.Lengths;
         var plan = BatchPlan.Create(lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0, shuffle: false);
@@ -350,7 +350,7 @@ public sealed class Trainer : IDisposable
         foreach (var batch in batches)
         {
             using var scope = NewDisposeScope();
-            if (_config.Objective == "dpo")
+            if (_config.Objective == TrainingObjective.Dpo)
             {
                 var result = DpoLoss.Compute(_model, _reference, batch.Select(row => Pair(split.Read(row[0]))).ToList(), _config.Dpo.Beta);
                 sum += result.Sum.item<float>(); tokens += result.Pairs; hits += result.Correct;

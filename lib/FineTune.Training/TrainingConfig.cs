@@ -1,7 +1,18 @@
 // The training configuration: one JSON file (snake_case keys, every key optional except base_model, data.path and
 // output_dir), in the spirit of Axolotl's. Defaults are the values below; docs/training-config.md lists every key.
-// Loaded and checked by TrainingConfigLoader: unknown keys and impossible values are errors naming the key.
+// Loaded and checked by TrainingConfigLoader: unknown keys and impossible values are errors naming the key. Closed
+// sets of choices are enums, parsed once when the config loads (JSON writes them snake_case: "prompt_tuning").
+using FineTune.Torch;
+
 namespace FineTune.Training;
+
+public enum TrainingMethod { Full, Lora, Dora, Qlora, Ia3, PromptTuning, PrefixTuning }
+
+/// <summary>sft: cross-entropy on the masked tokens; dpo: preference pairs.</summary>
+public enum TrainingObjective { Sft, Dpo }
+
+/// <summary>The learning rate after warmup: cosine or linear decay to lr · min_lr_ratio, or constant.</summary>
+public enum ScheduleType { Cosine, Linear, Constant }
 
 public sealed record TrainingConfig
 {
@@ -9,12 +20,14 @@ public sealed record TrainingConfig
     public string BaseModel { get; init; } = "";
     public DataConfig Data { get; init; } = new();
     /// <summary>full, lora, dora, qlora, ia3, prompt_tuning or prefix_tuning.</summary>
-    public string Method { get; init; } = "lora";
+    public TrainingMethod Method { get; init; } = TrainingMethod.Lora;
     /// <summary>sft (cross-entropy on the masked tokens) or dpo (preference pairs).</summary>
-    public string Objective { get; init; } = "sft";
-    public LoraConfig Lora { get; init; } = new();
-    public Ia3Config Ia3 { get; init; } = new();
-    public PromptConfig Prompt { get; init; } = new();
+    public TrainingObjective Objective { get; init; } = TrainingObjective.Sft;
+    /// <summary>LoRA, DoRA and QLoRA (rank, alpha, dropout, target_modules, use_rslora).</summary>
+    public LoraSettings Lora { get; init; } = new();
+    public Ia3Settings Ia3 { get; init; } = new();
+    /// <summary>Prompt and prefix tuning (num_virtual_tokens).</summary>
+    public PromptSettings Prompt { get; init; } = new();
     public DpoConfig Dpo { get; init; } = new();
     public OptimizerConfig Optimizer { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
@@ -37,26 +50,6 @@ public sealed record DataConfig
     public int? MaxLength { get; init; }
 }
 
-public sealed record LoraConfig
-{
-    public int Rank { get; init; } = 8;
-    public double Alpha { get; init; } = 16;
-    public double Dropout { get; init; } = 0.0;
-    public IReadOnlyList<string> TargetModules { get; init; } = ["q_proj", "v_proj"];
-    public bool UseRslora { get; init; }
-}
-
-public sealed record Ia3Config
-{
-    public IReadOnlyList<string> TargetModules { get; init; } = ["k_proj", "v_proj", "down_proj"];
-    public IReadOnlyList<string> FeedforwardModules { get; init; } = ["down_proj"];
-}
-
-public sealed record PromptConfig
-{
-    public int NumVirtualTokens { get; init; } = 20;
-}
-
 public sealed record DpoConfig
 {
     public double Beta { get; init; } = 0.1;
@@ -77,7 +70,7 @@ public sealed record OptimizerConfig
 public sealed record ScheduleConfig
 {
     /// <summary>cosine, linear or constant (after warmup).</summary>
-    public string Type { get; init; } = "cosine";
+    public ScheduleType Type { get; init; } = ScheduleType.Cosine;
     public int WarmupSteps { get; init; }
     /// <summary>Warmup as a share of all steps; used when warmup_steps is 0.</summary>
     public double WarmupRatio { get; init; }

@@ -4,6 +4,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using FineTune.Torch;
 
 namespace FineTune.Training;
@@ -12,12 +13,11 @@ public sealed class TrainingConfigException(string message) : Exception(message)
 
 public static class TrainingConfigLoader
 {
-    public static readonly string[] Methods = ["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "prefix_tuning"];
-
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
         WriteIndented = true,
     };
 
@@ -85,10 +85,14 @@ public static class TrainingConfigLoader
         node[parts[^1]] = value;
     }
 
+    /// <summary>The keys a section takes: its settable properties, less those the config does not read (JsonIgnore).</summary>
+    static Dictionary<string, PropertyInfo> Keys(Type type) => type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+        .ToDictionary(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name));
+
     static void CheckKeys(JsonObject obj, Type type, string prefix, string source)
     {
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .ToDictionary(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name));
+        var properties = Keys(type);
         foreach (var (key, value) in obj)
         {
             var path = prefix + key;
@@ -98,7 +102,10 @@ public static class TrainingConfigLoader
             bool isSection = property.PropertyType.IsClass && property.PropertyType != typeof(string) && !property.PropertyType.IsGenericType;
             if (isSection && value is JsonObject child) CheckKeys(child, property.PropertyType, path + ".", source);
             else if (isSection && value is not null)
-                throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with keys {string.Join(", ", property.PropertyType.GetProperties().Select(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)))}.");
+                throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with keys {string.Join(", ", Keys(property.PropertyType).Keys)}.");
+            else if ((Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType) is { IsEnum: true } choices
+                && value is JsonValue v && v.TryGetValue<string>(out var text) && !ConfigNames.TryParse(choices, text, out _))
+                throw new TrainingConfigException($"{source}: key '{path}' must be one of {string.Join(", ", ConfigNames.All(choices))}, got '{text}'.");
         }
     }
 
@@ -111,8 +118,6 @@ public static class TrainingConfigLoader
         Require(!string.IsNullOrWhiteSpace(c.BaseModel), "base_model", "is required (a Hugging Face model directory or llama2.c .bin)");
         Require(!string.IsNullOrWhiteSpace(c.Data.Path), "data.path", "is required (a tokenized dataset directory from `finetune data tokenize`)");
         Require(!string.IsNullOrWhiteSpace(c.OutputDir), "output_dir", "is required");
-        Require(Methods.Contains(c.Method), "method", $"must be one of {string.Join(", ", Methods)}, got '{c.Method}'");
-        Require(c.Objective is "sft" or "dpo", "objective", $"must be sft or dpo, got '{c.Objective}'");
         Require(c.Data.MaxLength is null or >= 2, "data.max_length", $"must be at least 2 tokens, got {c.Data.MaxLength}");
         Require(c.Optimizer.Lr > 0 && double.IsFinite(c.Optimizer.Lr), "optimizer.lr", $"must be positive, got {c.Optimizer.Lr}");
         Require(c.Optimizer.WeightDecay >= 0, "optimizer.weight_decay", $"must be >= 0, got {c.Optimizer.WeightDecay}");
@@ -120,7 +125,6 @@ public static class TrainingConfigLoader
         Require(c.Optimizer.Beta2 is >= 0 and < 1, "optimizer.beta2", $"must be in [0, 1), got {c.Optimizer.Beta2}");
         Require(c.Optimizer.Eps > 0, "optimizer.eps", $"must be positive, got {c.Optimizer.Eps}");
         Require(c.Optimizer.MaxGradNorm is null or >= 0, "optimizer.max_grad_norm", $"must be >= 0, got {c.Optimizer.MaxGradNorm}");
-        Require(c.Schedule.Type is "cosine" or "linear" or "constant", "schedule.type", $"must be cosine, linear or constant, got '{c.Schedule.Type}'");
         Require(c.Schedule.WarmupSteps >= 0, "schedule.warmup_steps", $"must be >= 0, got {c.Schedule.WarmupSteps}");
         Require(c.Schedule.WarmupRatio is >= 0 and < 1, "schedule.warmup_ratio", $"must be in [0, 1), got {c.Schedule.WarmupRatio}");
         Require(c.Schedule.MinLrRatio is >= 0 and <= 1, "schedule.min_lr_ratio", $"must be in [0, 1], got {c.Schedule.MinLrRatio}");
@@ -143,7 +147,7 @@ public static class TrainingConfigLoader
         Require(c.Checkpoint.EverySteps is null || c.Checkpoint.PerEpoch is null, "checkpoint.per_epoch", "cannot be combined with checkpoint.every_steps; set one");
         Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last", $"must be a positive integer, got {c.Checkpoint.KeepLast}");
         Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
-        Require(c.Method != "prefix_tuning" || !c.Training.GradientCheckpointing, "training.gradient_checkpointing",
+        Require(c.Method != TrainingMethod.PrefixTuning || !c.Training.GradientCheckpointing, "training.gradient_checkpointing",
             "cannot be combined with prefix_tuning (as in PEFT); switch one off");
         try { Adapter(c)?.Validate(); }
         catch (ArgumentException e) { throw new TrainingConfigException($"{source}: {keyPrefix}{e.Message.Split(" (Parameter")[0]}"); }
@@ -152,12 +156,13 @@ public static class TrainingConfigLoader
     /// <summary>The PEFT settings the method implies, or null for full fine-tuning.</summary>
     public static PeftSettings? Adapter(TrainingConfig c) => c.Method switch
     {
-        "full" => null,
-        "lora" or "dora" or "qlora" => new LoraSettings(c.Lora.Rank, c.Lora.Alpha, c.Lora.TargetModules, c.Lora.Dropout, c.Lora.UseRslora,
-            QuantizeBase: c.Method == "qlora", UseDora: c.Method == "dora"),
-        "ia3" => new Ia3Settings(c.Ia3.TargetModules, c.Ia3.FeedforwardModules),
-        "prompt_tuning" => new PromptSettings(c.Prompt.NumVirtualTokens),
-        "prefix_tuning" => new PromptSettings(c.Prompt.NumVirtualTokens, Prefix: true),
+        TrainingMethod.Full => null,
+        TrainingMethod.Lora => c.Lora with { QuantizeBase = false, UseDora = false },
+        TrainingMethod.Dora => c.Lora with { QuantizeBase = false, UseDora = true },
+        TrainingMethod.Qlora => c.Lora with { QuantizeBase = true, UseDora = false },
+        TrainingMethod.Ia3 => c.Ia3,
+        TrainingMethod.PromptTuning => c.Prompt with { Prefix = false },
+        TrainingMethod.PrefixTuning => c.Prompt with { Prefix = true },
         _ => throw new TrainingConfigException($"unknown method '{c.Method}'."),
     };
 }

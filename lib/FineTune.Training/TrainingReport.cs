@@ -47,7 +47,7 @@ public sealed record TrainingReport
         long tokens = history.Sum(h => h.Tokens);
         return new TrainingReport
         {
-            RunId = runId, Config = JsonNode.Parse(configJson)!, Method = config.Method, Objective = config.Objective,
+            RunId = runId, Config = JsonNode.Parse(configJson)!, Method = ConfigNames.Of(config.Method), Objective = ConfigNames.Of(config.Objective),
             PeftType = model.Adapter?.PeftType ?? "FULL",
             Data = new DataSummary(config.Data.Path, shards, manifest.TokenizerFiles,
                 manifest.Splits.TryGetValue("train", out var t) ? t.Counts.Examples : 0,

@@ -2,6 +2,7 @@
 // never straddle splits; real datasets pass with zero false rejects; config mistakes are named.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FineTune.Data.Cleaning;
 
 namespace FineTune.Data.Tests;
 
@@ -79,7 +80,7 @@ public class DatasetPreparerTests
         }
         await File.WriteAllLinesAsync(input, lines);
         var outDir = Path.Combine(dir.Path, "out");
-        var options = new PrepareOptions { NearDuplicates = new NearDuplicateSettings { Remove = false } };
+        var options = new PrepareOptions { NearDuplicates = new NearDuplicateOptions { Remove = false } };
 
         var result = await DatasetPreparer.PrepareAsync(input, outDir, options);
 
@@ -141,5 +142,21 @@ public class DatasetPreparerTests
         File.WriteAllText(path, """{"near_duplicates": {"threshold": 1.5}}""");
         var e = Assert.Throws<InvalidDatasetException>(() => PrepareOptions.Load(path));
         Assert.Contains("near_duplicates.threshold", e.Message);
+    }
+
+    [Fact]
+    public void The_prepare_config_sets_the_near_duplicate_index_itself_and_an_impossible_banding_is_refused_at_load()
+    {
+        var options = PrepareOptions.Parse("""{"near_duplicates": {"permutations": 64, "bands": 16, "rows": 4, "seed": 3}}""", "p.json");
+        var index = new NearDuplicateIndex(options.NearDuplicates);
+        Assert.Equal((16, 4), (index.Banding.Bands, index.Banding.Rows));
+        Assert.Equal(64, index.Signature(FineTune.Data.Tests.Cleaning.TestRecords.TextRecord(1, "one two three four five six seven"))!.Length);
+
+        var e = Assert.Throws<InvalidDatasetException>(() =>
+            PrepareOptions.Parse("""{"near_duplicates": {"permutations": 32, "bands": 16, "rows": 4}}""", "p.json"));
+        Assert.StartsWith("p.json: near_duplicates: ", e.Message);
+        Assert.Contains("32 permutations", e.Message);
+        // The replay seed is the split's, not a key of its own.
+        Assert.Throws<InvalidDatasetException>(() => PrepareOptions.Parse("""{"replay": {"seed": "x"}}""", "p.json"));
     }
 }

@@ -2,6 +2,7 @@
 // (cumulative data, the policy's minimum), a stage failing for good, and a cancelled training job.
 using System.Text.Json.Nodes;
 using FineTune.Contracts;
+using FineTune.Data.Tokenization;
 using FineTune.Pipeline.Ingestion;
 using FineTune.Registry;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,7 +78,7 @@ public sealed class RetrainingTests
         await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         // Every example is longer than 8 tokens and truncation drops them: tokenization has nothing left to train on.
-        var settings = PipelineFixture.FastSettings() with { Tokenize = new TokenizeSettings { MaxLength = 8, Truncation = "drop", ChatTemplate = "chatml" } };
+        var settings = PipelineFixture.FastSettings() with { Tokenize = new TokenizeSettings { MaxLength = 8, Truncation = Truncation.Drop, ChatTemplate = "chatml" } };
 
         var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 60, 7), "short", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);
@@ -124,7 +125,7 @@ public sealed class RetrainingTests
         var baseModel = await PipelineFixture.BaseModelAsync();
         await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var settings = PipelineFixture.FastSettings(epochs: 1) with { Retraining = new RetrainingSettings { StartFrom = "production" } };
+        var settings = PipelineFixture.FastSettings(epochs: 1) with { Retraining = new RetrainingSettings { StartFrom = RetrainingStart.Production } };
 
         var first = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 100, 9), "prod", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);

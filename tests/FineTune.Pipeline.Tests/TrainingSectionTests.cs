@@ -1,5 +1,7 @@
 // Issue 17: the settings' training section is checked with the rest of the settings when they load, by the training
 // config's own rules, so a bad value is refused naming its key before ingestion or tokenization spend any time.
+using FineTune.Training;
+
 namespace FineTune.Pipeline.Tests;
 
 public class TrainingSectionTests
@@ -21,9 +23,46 @@ public class TrainingSectionTests
     public void The_default_training_section_and_a_valid_one_load_as_typed_configs()
     {
         var defaults = new PipelineSettings().TrainingConfig();
-        Assert.Equal(("lora", 16, 3), (defaults.Method, defaults.Lora.Rank, defaults.Training.Epochs));
+        Assert.Equal((TrainingMethod.Lora, 16, 3), (defaults.Method, defaults.Lora.Rank, defaults.Training.Epochs));
         var custom = PipelineSettings.Parse("""{ "training": { "method": "ia3", "training": { "epochs": 1 } } }""", "p").TrainingConfig();
-        Assert.Equal(("ia3", 1), (custom.Method, custom.Training.Epochs));
+        Assert.Equal((TrainingMethod.Ia3, 1), (custom.Method, custom.Training.Epochs));
+    }
+
+    [Theory]
+    [InlineData("""{ "tokenize": { "truncation": "middle" } }""", "'tokenize.truncation' is \"middle\"; expected right, left, drop")]
+    [InlineData("""{ "retraining": { "start_from": "latest" } }""", "'retraining.start_from' is \"latest\"; expected base, production")]
+    [InlineData("""{ "retraining": { "data": 1 } }""", "'retraining.data' is 1; expected cumulative, incremental")]
+    [InlineData("""{ "training": { "schedule": { "type": "cosin" } } }""", "key 'training.schedule.type' must be one of cosine, linear, constant, got 'cosin'")]
+    [InlineData("""{ "training": { "objective": "ppo" } }""", "key 'training.objective' must be one of sft, dpo, got 'ppo'")]
+    public void A_choice_outside_its_set_is_refused_naming_the_key_and_the_choices(string json, string expected)
+    {
+        var e = Assert.Throws<InvalidPipelineSettingsException>(() => PipelineSettings.Parse(json, "pipeline.json"));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_partial_training_section_keeps_the_other_defaults_and_one_rank_default_serves_both()
+    {
+        var partial = PipelineSettings.Parse("""{ "training": { "optimizer": { "lr": 0.001 }, "lora": { "rank": 4 } } }""", "p").TrainingConfig();
+        var defaults = new PipelineSettings().TrainingConfig();
+        Assert.Equal(0.001, partial.Optimizer.Lr);
+        Assert.Equal(4, partial.Lora.Rank);
+        // What the file did not say stays the pipeline's: all-linear targets, three epochs, evaluations per epoch.
+        Assert.Equal(defaults.Lora.TargetModules, partial.Lora.TargetModules);
+        Assert.Equal(["all-linear"], partial.Lora.TargetModules);
+        Assert.Equal((3, 2, 256), (partial.Training.Epochs, partial.Eval.PerEpoch, partial.Eval.MaxExamples));
+        // A rank nobody sets is the training config's, in the pipeline as in `finetune train`.
+        Assert.Equal(new TrainingConfig().Lora.Rank, defaults.Lora.Rank);
+        Assert.Equal(new TrainingConfig().Lora.Alpha, defaults.Lora.Alpha);
+    }
+
+    [Fact]
+    public void Giving_every_steps_replaces_the_default_per_epoch_instead_of_conflicting_with_it()
+    {
+        var c = PipelineSettings.Parse("""{ "training": { "eval": { "every_steps": 10 }, "checkpoint": { "every_steps": 5 } } }""", "p")
+            .TrainingConfig();
+        Assert.Equal((10, null, 5, null), (c.Eval.EverySteps, c.Eval.PerEpoch, c.Checkpoint.EverySteps, c.Checkpoint.PerEpoch));
+        Assert.Equal(256, c.Eval.MaxExamples);
     }
 
     [Fact]

@@ -15,12 +15,12 @@ public class ConfigTests
     public void A_minimal_file_gets_the_documented_defaults()
     {
         var c = Parse(Minimal);
-        Assert.Equal("lora", c.Method);
-        Assert.Equal("sft", c.Objective);
-        Assert.Equal(8, c.Lora.Rank);
+        Assert.Equal(TrainingMethod.Lora, c.Method);
+        Assert.Equal(TrainingObjective.Sft, c.Objective);
+        Assert.Equal(16, c.Lora.Rank);
         Assert.Equal(["q_proj", "v_proj"], c.Lora.TargetModules);
         Assert.Equal(2e-4, c.Optimizer.Lr);
-        Assert.Equal("cosine", c.Schedule.Type);
+        Assert.Equal(ScheduleType.Cosine, c.Schedule.Type);
         Assert.True(c.Data.Packing);
         Assert.Equal("auto", c.Resume);
     }
@@ -32,7 +32,7 @@ public class ConfigTests
         Assert.Equal(16, c.Lora.Rank);
         Assert.Equal(1e-3, c.Optimizer.Lr);
         Assert.Equal(["all-linear"], c.Lora.TargetModules);
-        Assert.Equal("dora", c.Method);
+        Assert.Equal(TrainingMethod.Dora, c.Method);
         Assert.Equal(7, c.Training.MaxSteps);
     }
 

@@ -27,9 +27,9 @@ public class GcRaceTests
         var data = TinyRun.WriteDataset(dir.Path, train: 40, validation: 4, pairs: objective == "dpo", vocab: model.VocabSize, minLength: 240);
         var config = TinyRun.Config(dir.Path, baseDir, data, method) with
         {
-            Objective = objective,
+            Objective = ConfigNames.Parse<TrainingObjective>(objective),
             Data = new DataConfig { Path = data, MaxLength = 512 },
-            Lora = new LoraConfig { Rank = 8, Alpha = 16, Dropout = 0.1, TargetModules = ["all-linear"] },
+            Lora = new LoraSettings(Rank: 8, Alpha: 16, TargetModules: ["all-linear"], Dropout: 0.1),
             Training = new LoopConfig { Epochs = 4, MicroBatchSize = 4, Seed = 5, Threads = 2 },
             Eval = new EvalConfig { EverySteps = 3 },
         };

@@ -51,16 +51,16 @@ public class LoopTests
     [Fact]
     public void Schedules_warm_up_then_decay_to_the_floor()
     {
-        var cosine = new LearningRateSchedule(1.0, "cosine", WarmupSteps: 4, TotalSteps: 104, MinLrRatio: 0.1);
+        var cosine = new LearningRateSchedule(1.0, ScheduleType.Cosine, WarmupSteps: 4, TotalSteps: 104, MinLrRatio: 0.1);
         Assert.Equal(0.2, cosine.At(0), 10);
         Assert.Equal(0.8, cosine.At(3), 10);
         Assert.Equal(1.0, cosine.At(4), 10);
         Assert.Equal(0.55, cosine.At(54), 10);                       // halfway: the mean of peak and floor
         Assert.True(cosine.At(103) is > 0.1 and < 0.101);
-        var linear = cosine with { Type = "linear" };
+        var linear = cosine with { Type = ScheduleType.Linear };
         Assert.Equal(0.55, linear.At(54), 10);
         Assert.Equal(1.0 - 0.9 * 25 / 100, linear.At(29), 10);
-        Assert.Equal(1.0, (cosine with { Type = "constant" }).At(90), 10);
+        Assert.Equal(1.0, (cosine with { Type = ScheduleType.Constant }).At(90), 10);
     }
 
     [Theory]
@@ -94,7 +94,7 @@ public class LoopTests
         using var dir = new TempDir();
         var c = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), TinyRun.WriteDataset(dir.Path, pairs: true), "lora") with
         {
-            Objective = "dpo",
+            Objective = TrainingObjective.Dpo,
             Optimizer = new OptimizerConfig { Lr = 2e-2 },
             Training = new LoopConfig { Epochs = 6, MicroBatchSize = 4, Seed = 5, Threads = 1 },
         };

@@ -77,7 +77,7 @@ static class TinyRun
         var c = Config(root, SaveBase(root, model), WriteDataset(root, pairs: objective == "dpo", minLength: minLength), method);
         return c with
         {
-            Objective = objective, Lora = c.Lora with { Dropout = 0.1 }, Data = c.Data with { MaxLength = Math.Max(32, 2 * minLength + 12) },
+            Objective = ConfigNames.Parse<TrainingObjective>(objective), Lora = c.Lora with { Dropout = 0.1 }, Data = c.Data with { MaxLength = Math.Max(32, 2 * minLength + 12) },
             Training = c.Training with { Epochs = 3 }, Eval = new EvalConfig { EverySteps = 2 },
         };
     }
@@ -86,11 +86,11 @@ static class TinyRun
     {
         BaseModel = baseModel,
         Data = new DataConfig { Path = data, Packing = true, MaxLength = 32 },
-        Method = method,
-        Lora = new LoraConfig { Rank = 4, Alpha = 8, TargetModules = ["all-linear"] },
-        Prompt = new PromptConfig { NumVirtualTokens = 4 },
+        Method = ConfigNames.Parse<TrainingMethod>(method),
+        Lora = new LoraSettings(Rank: 4, Alpha: 8, TargetModules: ["all-linear"]),
+        Prompt = new PromptSettings(NumVirtualTokens: 4),
         Optimizer = new OptimizerConfig { Lr = 1e-2 },
-        Schedule = new ScheduleConfig { Type = "cosine", WarmupSteps = 2 },
+        Schedule = new ScheduleConfig { Type = ScheduleType.Cosine, WarmupSteps = 2 },
         Training = new LoopConfig { Epochs = 10, MicroBatchSize = 2, GradientAccumulationSteps = 1, Seed = 5, Threads = 1 },
         Eval = new EvalConfig { EverySteps = 4 },
         Checkpoint = new CheckpointConfig { EverySteps = 4, KeepLast = 2 },

@@ -56,7 +56,7 @@ public class TrainerTests(ITestOutputHelper output)
         var config = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), TinyRun.WriteDataset(dir.Path), "full") with
         {
             Optimizer = new OptimizerConfig { Lr = 0.5, MaxGradNorm = null },
-            Schedule = new ScheduleConfig { Type = "constant" },
+            Schedule = new ScheduleConfig { Type = ScheduleType.Constant },
             Training = new LoopConfig { Epochs = 20, MicroBatchSize = 2, GradientAccumulationSteps = 1, Seed = 5, Threads = 1 },
             Eval = new EvalConfig { EverySteps = 2, EarlyStoppingPatience = 2 },
         };

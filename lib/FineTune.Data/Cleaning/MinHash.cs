@@ -2,8 +2,12 @@
 // Hashes are seeded 64-bit mixes of FNV-1a (StableHash), so signatures are identical across runs and machines.
 namespace FineTune.Data.Cleaning;
 
+/// <summary>Near-duplicate detection: `data prepare`'s near_duplicates section and the index's parameters.</summary>
 public sealed record NearDuplicateOptions
 {
+    public bool Enabled { get; init; } = true;
+    /// <summary>Drop near-duplicates (true) or keep them, in the same split as the record they resemble (false).</summary>
+    public bool Remove { get; init; } = true;
     /// <summary>Records whose estimated Jaccard similarity of shingle sets reaches this are near-duplicates.</summary>
     public double Threshold { get; init; } = 0.8;
     public int ShingleSize { get; init; } = 5;

@@ -3,10 +3,13 @@
 // their content are taken (order-independent, one streaming pass, memory O(n)) and spread evenly among train.
 namespace FineTune.Data.Cleaning;
 
+/// <summary>Replay: `data prepare`'s replay section (file, fraction); the seed is the split's.</summary>
 public sealed record ReplayOptions
 {
+    /// <summary>A general dataset (any format the reader takes) mixed into train to guard against forgetting.</summary>
+    public string? File { get; init; }
     public double Fraction { get; init; }
-    public string Seed { get; init; } = "";
+    internal string Seed { get; init; } = "";   // not a config key (internal, so the serializer refuses "seed")
 }
 
 /// <summary>Requested is n; Replayed can be smaller when the general dataset is.</summary>

@@ -54,7 +54,7 @@ public sealed class IngestionStage(IArtifactStore store, RunInputs inputs, RunRe
         var policy = settings.Retraining;
         var previous = await registry.ReadAsync(s => s.ListDatasetsAsync(arrived.Project, ct), ct);
         previous = previous.Where(d => d.RunId != arrived.RunId).ToList();
-        if (policy.Data == "cumulative" && previous.Count > 0)
+        if (policy.Data == RetrainingData.Cumulative && previous.Count > 0)
             await MergePreviousAsync(await inputs.BundleAsync(previous[^1].Prepared, ct), prepared, ct);
 
         var preparedRef = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Datasets, $"{prefix}/prepared", prepared, ct);

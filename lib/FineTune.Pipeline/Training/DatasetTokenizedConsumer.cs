@@ -14,7 +14,7 @@ public sealed class DatasetTokenizedConsumer(IArtifactStore store, RunInputs inp
         var (m, ct) = (context.Message, context.CancellationToken);
         var settings = await inputs.SettingsAsync(m.Settings, ct);
         ArtifactRef? initial = null;
-        if (settings.Retraining.StartFrom == "production")
+        if (settings.Retraining.StartFrom == RetrainingStart.Production)
         {
             var production = await ledger.Registry.ReadAsync(async s =>
                 await s.GetAliasAsync(m.Project, "production", ct) is { } v ? await s.GetModelVersionAsync(m.Project, v, ct) : null, ct);

@@ -36,13 +36,14 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
 
         var configPath = Path.Combine(work, "training_config.json");
         await store.GetFileAsync(job.Config, configPath, ct);
-        var root = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))!.AsObject();
-        root["base_model"] = baseModel;
-        root["output_dir"] = output;
-        root["data"] = root["data"] as JsonObject ?? new JsonObject();
-        root["data"]!["path"] = shards;
-        if (options.Value.Threads > 0) (root["training"] ??= new JsonObject())["threads"] = options.Value.Threads;
-        var config = TrainingConfigLoader.Parse(root, $"{job.Config.Bucket}/{job.Config.Key}");
+        // The run's training section (checked when the settings loaded), completed with what only this worker knows.
+        var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))!.AsObject();
+        var checkedSection = TrainingConfigLoader.ParseSection(section, $"{job.Config.Bucket}/{job.Config.Key}", "training.");
+        var config = checkedSection with
+        {
+            BaseModel = baseModel, OutputDir = output, Data = checkedSection.Data with { Path = shards },
+            Training = options.Value.Threads > 0 ? checkedSection.Training with { Threads = options.Value.Threads } : checkedSection.Training,
+        };
 
         using var trainer = Trainer.Create(config, job.RunId.ToString(), meters);
         var events = Channel.CreateUnbounded<TrainingProgress>(new UnboundedChannelOptions { SingleReader = true });

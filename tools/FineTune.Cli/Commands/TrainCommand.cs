@@ -26,7 +26,7 @@ static class TrainCommand
             }
             using var trainer = Trainer.Create(resolved);
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{resolved.Method} {resolved.Objective} on {resolved.BaseModel}: {trainer.TotalSteps} steps, {trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p => p.parameter.numel()):N0} trainable parameters{(trainer.State.Step > 0 ? $", resuming at step {trainer.State.Step}" : "")}"));
+                $"{ConfigNames.Of(resolved.Method)} {ConfigNames.Of(resolved.Objective)} on {resolved.BaseModel}: {trainer.TotalSteps} steps, {trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p => p.parameter.numel()):N0} trainable parameters{(trainer.State.Step > 0 ? $", resuming at step {trainer.State.Step}" : "")}"));
             var report = await WithProgress(stderr, trainer.TotalSteps, progress => Task.Run(() => trainer.Train(progress, ct), CancellationToken.None));
             await stdout.WriteLineAsync(Summary(report));
             return report.StopReason == "cancelled" ? 130 : 0;
