@@ -24,6 +24,16 @@ public class TinyBaseModelTests
         public void Report(TinyBaseModelProgress value) { lock (_events) _events.Add(value); }
     }
 
+    /// <summary>Records, and holds the reporting build at <paramref name="stage"/> until <paramref name="release"/> is set.</summary>
+    sealed class Paused(Recorder recorder, string stage, ManualResetEventSlim release) : IProgress<TinyBaseModelProgress>
+    {
+        public void Report(TinyBaseModelProgress value)
+        {
+            recorder.Report(value);
+            if (value.Stage == stage) release.Wait(TimeSpan.FromMinutes(2));
+        }
+    }
+
     [Fact]
     public async Task Builds_a_loadable_model_whose_loss_fell_and_finds_it_again_without_training()
     {
@@ -76,9 +86,14 @@ public class TinyBaseModelTests
         using var temp = new TempDir();
         var options = Small with { Steps = 5, Seed = 8 };
         Recorder a = new(), b = new();
-        var first = TinyBaseModel.EnsureAsync(temp.Path, options, a);
-        while (!a.Events.Any(e => e.Stage == "tokenizer") && !first.IsCompleted) await Task.Delay(10);   // the first holds the lock by now
-        var second = TinyBaseModel.EnsureAsync(temp.Path, options, b);
+        // The first build pauses, holding the lock, at its tokenizer step until the second caller is waiting (however
+        // fast the machine: a 5-step build could otherwise finish before the second call starts).
+        using var release = new ManualResetEventSlim();
+        var first = Task.Run(() => TinyBaseModel.EnsureAsync(temp.Path, options, new Paused(a, "tokenizer", release)));
+        while (!a.Events.Any(e => e.Stage == "tokenizer") && !first.IsCompleted) await Task.Delay(10);
+        var second = Task.Run(() => TinyBaseModel.EnsureAsync(temp.Path, options, b));
+        while (!b.Events.Any(e => e.Stage == "waiting") && !second.IsCompleted) await Task.Delay(10);
+        release.Set();
         Assert.Equal(await first, await second);
         Assert.Contains(b.Events, e => e.Stage == "waiting");
         Assert.DoesNotContain(b.Events, e => e.Stage == "train");
