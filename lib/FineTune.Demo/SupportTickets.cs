@@ -36,7 +36,35 @@ public static class SupportTickets
     static readonly string[] Openers = ["", "Hello, ", "Hi team, ", "Good morning. ", "Hey, "];
     static readonly string[] Closers = ["", " Thanks.", " Thank you!", " Regards.", " Please help."];
 
-    /// <summary>Writes train.jsonl and test.jsonl (chat schema with a system prompt) into <paramref name="directory"/>.</summary>
+    /// <summary>
+    /// The sample's pipeline settings (pipeline.json beside the data, what `finetune run` uses for the sample): the gate
+    /// decides on what the task asks for — the category must get better, the priority and the summary must not get
+    /// worse, and the answers must be JSON (the task suite's metrics; docs/pipeline.md).
+    /// </summary>
+    public const string PipelineSettingsJson = """
+        {
+          "gate": [
+            { "metric": "task/category_accuracy", "kind": "improve", "threshold": 0.01 },
+            { "metric": "task/priority_accuracy", "kind": "no_regression", "threshold": 0.05 },
+            { "metric": "task/summary_rougeL", "kind": "no_regression", "threshold": 0.05 },
+            { "metric": "task/json_valid", "kind": "at_least", "threshold": 0.99 }
+          ]
+        }
+        """;
+
+    public const string SettingsFileName = "pipeline.json";
+
+    /// <summary>Writes <see cref="PipelineSettingsJson"/> as pipeline.json into <paramref name="directory"/> (kept when it exists:
+    /// a person may have edited it) and returns its path.</summary>
+    public static async Task<string> WriteSettingsAsync(string directory, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, SettingsFileName);
+        if (!File.Exists(path)) await File.WriteAllTextAsync(path, PipelineSettingsJson + "\n", ct);
+        return path;
+    }
+
+    /// <summary>Writes train.jsonl and test.jsonl (chat schema with a system prompt) and pipeline.json into <paramref name="directory"/>.</summary>
     public static async Task WriteAsync(string directory, int trainCount, int testCount, int seed, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(trainCount);
@@ -46,6 +74,7 @@ public static class SupportTickets
         // Test tickets come from products the training set never mentions, so the split measures generalisation.
         await WriteFileAsync(Path.Combine(directory, "train.jsonl"), Generate(random, trainCount, Products[..4]), ct);
         await WriteFileAsync(Path.Combine(directory, "test.jsonl"), Generate(random, testCount, Products[4..]), ct);
+        await WriteSettingsAsync(directory, ct);
     }
 
     public static IEnumerable<(string Ticket, string Answer)> Generate(Random random, int count, string[] products)

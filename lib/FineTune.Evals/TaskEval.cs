@@ -1,6 +1,6 @@
 // The task metrics of a fine-tune, on the held-out test split of its own data (prepared chat records): the model
-// answers each prompt (greedy), and ROUGE or the judge scores the answers against the references; perplexity scores
-// the references' tokens directly.
+// answers each prompt (greedy), and ROUGE, the task metrics or the judge score the answers against the references;
+// perplexity scores the references' tokens directly.
 using FineTune.Data;
 using FineTune.Data.Tokenization;
 using FineTune.Evals.Scoring;
@@ -72,6 +72,17 @@ public static class TaskEval
             Bootstrap.Mean("rouge/rougeLsum", scores.Select(s => s.RougeLsum.FMeasure).ToList()),
         ], new { outputs }) { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
     }
+
+    /// <summary>The task suite (Scoring/TaskMetrics.cs): exact match, and for JSON answers validity, schema validity and
+    /// per-field accuracy, macro-F1 and ROUGE-L; <paramref name="schema"/> null: inferred from the references.</summary>
+    public static SuiteResult Task(IReadOnlyList<TaskOutput> outputs, TaskSchema? schema = null)
+    {
+        var (metrics, details) = TaskMetrics.Score(outputs.Select(o => (o.Reference, o.Prediction)).ToList(), schema);
+        details["outputs"] = System.Text.Json.JsonSerializer.SerializeToNode(outputs, DetailsJson);
+        return new SuiteResult("task", TaskMetrics.FormatVersion, metrics, details) { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
+    }
+
+    static readonly System.Text.Json.JsonSerializerOptions DetailsJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>The split's examples as scored sequences: the template-formatted chat with its loss mask.</summary>
     public static IEnumerable<ScoredSequence> Sequences(IEnumerable<DataRecord> records, TextTokenizer tokenizer, ChatTemplate template, int? limit)

@@ -24,8 +24,8 @@ public sealed record TokenizeSettings
 
 public sealed record EvaluationSettings
 {
-    /// <summary>Suites run on the prepared test split for candidate and baseline: perplexity, rouge.</summary>
-    public IReadOnlyList<string> Suites { get; init; } = ["perplexity", "rouge"];
+    /// <summary>Suites run on the prepared test split for candidate and baseline: perplexity, rouge, task.</summary>
+    public IReadOnlyList<string> Suites { get; init; } = ["perplexity", "rouge", "task"];
     /// <summary>At most this many test examples per suite.</summary>
     public int Limit { get; init; } = 64;
     public int MaxNewTokens { get; init; } = 96;
@@ -132,8 +132,8 @@ public sealed record PipelineSettings
         string Bad(string key, object? value, string expected) => $"{source}: '{key}' is {value ?? "null"}; expected {expected}.";
         if (Tokenize.MaxLength is < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
         foreach (var suite in Evaluation.Suites)
-            if (suite is not ("perplexity" or "rouge"))
-                throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite, "perplexity or rouge (the suites that need no external data)"));
+            if (suite is not ("perplexity" or "rouge" or "task"))
+                throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite, "perplexity, rouge or task (the suites that need no external data)"));
         if (Evaluation.Limit < 1) throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
         if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))
             throw new InvalidPipelineSettingsException($"{source}: 'gate' needs at least one improve rule (the task metric).");

@@ -28,6 +28,9 @@ public class RunCliTests
         Assert.NotEmpty(report["reasons"]!.AsArray());
         Assert.True(report["metrics"]!["candidate"]!["perplexity/token_accuracy"] is not null);
         Assert.True(report["metrics"]!["baseline"]!["perplexity/token_accuracy"] is not null);
+        // The task suite scores the same answers: the tickets are JSON, so validity and per-field accuracy are reported.
+        foreach (var metric in new[] { "task/json_valid", "task/schema_valid", "task/category_accuracy", "task/priority_accuracy" })
+            Assert.True(report["metrics"]!["candidate"]![metric] is not null && report["metrics"]!["baseline"]![metric] is not null, metric);
         Assert.Equal(["ingestion", "tokenization", "training", "evaluation", "deployment"],
             report["stages"]!.AsArray().Select(s => s!["name"]!.GetValue<string>()).ToArray());
         Assert.All(report["stages"]!.AsArray(), s => Assert.True(s!["seconds"]!.GetValue<double>() >= 0));

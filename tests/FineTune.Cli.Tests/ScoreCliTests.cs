@@ -53,4 +53,36 @@ public class ScoreCliTests
         Assert.Contains("p.jsonl:2", err);
         Assert.Contains("reference", err);
     }
+
+    [Fact]
+    public async Task Task_scores_json_answers_per_item_and_per_field_with_or_without_a_schema()
+    {
+        using var dir = new TempDir();
+        var file = Path.Combine(dir.Path, "p.jsonl");
+        await File.WriteAllLinesAsync(file,
+        [
+            """{"id": 1, "prediction": "{\"category\": \"billing\", \"priority\": \"high\"}", "reference": "{\"category\": \"billing\", \"priority\": \"high\"}"}""",
+            """{"id": 2, "prediction": "billing, low", "reference": "{\"category\": \"billing\", \"priority\": \"low\"}"}""",
+            """{"id": 3, "prediction": "{\"category\": \"shipping\"}", "reference": "{\"category\": \"shipping\", \"priority\": \"low\"}"}""",
+            """{"id": 4, "prediction": "{\"category\": \"billing\", \"priority\": \"high\"}", "reference": "{\"category\": \"shipping\", \"priority\": \"high\"}"}""",
+        ]);
+        var (exit, output, err) = await CliRunner.Run("score", "task", file);
+        Assert.True(exit == 0, err);
+        var doc = JsonNode.Parse(output)!;
+        var items = doc["items"]!.AsArray();
+        Assert.Equal([true, false, false, false], items.Select(i => i!["exact_match"]!.GetValue<bool>()));
+        Assert.Equal([true, false, true, true], items.Select(i => i!["json_valid"]!.GetValue<bool>()));
+        Assert.Equal([true, false, false, true], items.Select(i => i!["schema_valid"]!.GetValue<bool>()));
+        Assert.Equal(0.75, doc["aggregate"]!["task/json_valid"]!["value"]!.GetValue<double>());
+        Assert.Equal(0.5, doc["aggregate"]!["task/category_accuracy"]!["value"]!.GetValue<double>());   // items 1 and 3
+        Assert.Equal("inferred from the references", doc["options"]!["schema"]!.GetValue<string>());
+
+        var schema = Path.Combine(dir.Path, "schema.json");
+        await File.WriteAllTextAsync(schema, """{"properties": {"category": {"type": "string"}}, "required": ["category"]}""");
+        (exit, output, err) = await CliRunner.Run("score", "task", file, "--schema", schema);
+        Assert.True(exit == 0, err);
+        doc = JsonNode.Parse(output)!;
+        Assert.Equal(0.75, doc["aggregate"]!["task/schema_valid"]!["value"]!.GetValue<double>());   // priority is not required now
+        Assert.Null(doc["aggregate"]!["task/priority_accuracy"]);
+    }
 }

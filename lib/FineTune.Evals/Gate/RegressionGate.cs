@@ -7,9 +7,10 @@ using System.Text.Json.Serialization;
 
 namespace FineTune.Evals.Gate;
 
-public enum GateRuleKind { Improve, NoRegression }
+public enum GateRuleKind { Improve, NoRegression, AtLeast }
 
-/// <summary>Improve: candidate - baseline must be ≥ Threshold (δ). NoRegression: it must be ≥ -Threshold (ε).</summary>
+/// <summary>Improve: candidate - baseline must be ≥ Threshold (δ). NoRegression: it must be ≥ -Threshold (ε).
+/// AtLeast: the candidate's value itself must be ≥ Threshold (e.g. task/json_valid ≥ 0.99), whatever the baseline's.</summary>
 public sealed record GateRule(string Metric, GateRuleKind Kind, double Threshold);
 
 public sealed record GateCheck(string Metric, GateRuleKind Kind, double Threshold, double? Baseline, double? Candidate,
@@ -41,7 +42,12 @@ public sealed record GateDecision(bool Promote, IReadOnlyList<GateCheck> Checks)
         md.AppendLine("|---|---|---:|---:|---:|---|---|");
         foreach (var c in Checks)
         {
-            string rule = c.Kind == GateRuleKind.Improve ? $"improve ≥ {c.Threshold:0.####}" : $"drop ≤ {c.Threshold:0.####}";
+            string rule = c.Kind switch
+            {
+                GateRuleKind.Improve => $"improve ≥ {c.Threshold:0.####}",
+                GateRuleKind.AtLeast => $"at least {c.Threshold:0.####}",
+                _ => $"drop ≤ {c.Threshold:0.####}",
+            };
             string ci = c.DeltaLow is { } lo && c.DeltaHigh is { } hi ? $" [{lo:+0.0000;-0.0000}, {hi:+0.0000;-0.0000}]" : "";
             md.AppendLine($"| {c.Metric} | {rule} | {c.Baseline:0.0000} | {c.Candidate:0.0000} | {c.Delta:+0.0000;-0.0000}{ci} | {(c.Passed ? "pass" : "FAIL")} | {c.Reason} |");
         }
@@ -80,6 +86,17 @@ public static class RegressionGate
 
     static GateCheck Check(GateRule rule, MetricValue? baseline, MetricValue? candidate)
     {
+        if (rule.Kind == GateRuleKind.AtLeast)
+        {
+            if (candidate is null)
+                return new GateCheck(rule.Metric, rule.Kind, rule.Threshold, baseline?.Value, null, null, null, null, false,
+                    $"the candidate has no '{rule.Metric}' result; evaluate it on the suite that reports it.");
+            bool enough = candidate.Value >= rule.Threshold;
+            return new GateCheck(rule.Metric, rule.Kind, rule.Threshold, baseline?.Value, candidate.Value,
+                baseline is null ? null : candidate.Value - baseline.Value, null, null, enough,
+                enough ? $"is {candidate.Value:0.0000}, at least the required {rule.Threshold:0.####}"
+                    : $"is {candidate.Value:0.0000}, below the required {rule.Threshold:0.####}");
+        }
         if (baseline is null || candidate is null)
         {
             var missing = baseline is null ? "the baseline" : "the candidate";

@@ -1,4 +1,4 @@
-// Scores saved model outputs (JSONL of prediction/reference[/id]) for `finetune score rouge|gsm8k FILE [--stemmer]`:
+// Scores saved model outputs (JSONL of prediction/reference[/id]) for `finetune score rouge|gsm8k|task FILE`:
 // per-item scores in input order plus corpus aggregates (means with bootstrap 95% intervals) as one JSON document.
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 namespace FineTune.Evals.Scoring;
 
 /// <summary>Which scorer `finetune score` runs.</summary>
-public enum ScoreKind { Rouge, Gsm8k }
+public enum ScoreKind { Rouge, Gsm8k, Task }
 
 public static class OutputScorer
 {
@@ -18,10 +18,16 @@ public static class OutputScorer
     /// has rouge1/rouge2/rougeL/rougeLsum {precision, recall, fmeasure}, for gsm8k strict, flexible, strict_correct,
     /// flexible_correct; "id" is copied when the line has one. Aggregate metrics are {value, low, high, count}.
     /// </summary>
-    public static JsonObject Score(ScoreKind kind, string path, bool stemmer = false, Gsm8kFormat format = Gsm8kFormat.Gsm8k)
+    public static JsonObject Score(ScoreKind kind, string path, bool stemmer = false, Gsm8kFormat format = Gsm8kFormat.Gsm8k,
+        TaskSchema? schema = null)
     {
         var lines = Read(path);
-        return kind == ScoreKind.Rouge ? ScoreRouge(lines, stemmer) : ScoreGsm8k(lines, format);
+        return kind switch
+        {
+            ScoreKind.Rouge => ScoreRouge(lines, stemmer),
+            ScoreKind.Task => ScoreTask(lines, schema),
+            _ => ScoreGsm8k(lines, format),
+        };
     }
 
     /// <summary>The aggregate metrics alone (names like "rouge1/fmeasure", "gsm8k/exact_match,strict-match").</summary>
@@ -123,6 +129,37 @@ public static class OutputScorer
         Add(aggregate, Bootstrap.Mean("gsm8k/exact_match,flexible-extract", flexible));
         return Document("gsm8k", lines.Count, items, aggregate,
             new JsonObject { ["format"] = format == Gsm8kFormat.Cot ? "gsm8k_cot" : "gsm8k" });
+    }
+
+    /// <summary>Task metrics (TaskMetrics): per item exact match, and for JSON references json_valid and schema_valid;
+    /// the aggregate holds every task/… metric, the details the schema, the fields' roles and confusion matrices.</summary>
+    static JsonObject ScoreTask(List<OutputLine> lines, TaskSchema? schema)
+    {
+        var pairs = lines.Select(l => (l.Reference, l.Prediction)).ToList();
+        var (metrics, details) = TaskMetrics.Score(pairs, schema);
+        var effective = schema ?? TaskSchema.Infer(pairs.Select(p => p.Reference));
+        var items = new JsonArray();
+        foreach (var line in lines)
+        {
+            var item = NewItem(line);
+            var reference = TaskAnswers.ParseObject(line.Reference);
+            var prediction = TaskAnswers.ParseObject(line.Prediction);
+            item["exact_match"] = reference is not null
+                ? prediction is not null && TaskAnswers.Canonical(prediction) == TaskAnswers.Canonical(reference)
+                : TaskAnswers.Normalize(line.Prediction) == TaskAnswers.Normalize(line.Reference);
+            if (reference is not null)
+            {
+                item["json_valid"] = prediction is not null;
+                if (effective is not null) item["schema_valid"] = prediction is not null && effective.Accepts(prediction);
+            }
+            items.Add(item);
+        }
+        var aggregate = new JsonObject();
+        foreach (var metric in metrics) Add(aggregate, metric);
+        var document = Document("task", lines.Count, items, aggregate,
+            new JsonObject { ["schema"] = schema is not null ? "given" : effective is not null ? "inferred from the references" : null });
+        document["details"] = details;
+        return document;
     }
 
     static JsonObject NewItem(OutputLine line)

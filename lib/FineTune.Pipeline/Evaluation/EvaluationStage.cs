@@ -7,6 +7,7 @@ using FineTune.Data;
 using FineTune.Data.Tokenization;
 using FineTune.Evals;
 using FineTune.Evals.Gate;
+using FineTune.Evals.Scoring;
 using FineTune.Models.Generation;
 using FineTune.Registry;
 using FineTune.Text;
@@ -25,6 +26,10 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var work = inputs.StageDirectory(trained.RunId, Stages.Evaluation);
         var prepared = await inputs.BundleAsync(trained.Prepared, ct);
         var records = NormalizedJsonl.Read(Path.Combine(prepared, "test.jsonl")).ToList();
+        // The task suite's schema: the fields and value kinds every training answer shares (null for free-text tasks).
+        var schema = settings.Evaluation.Suites.Contains("task") && File.Exists(Path.Combine(prepared, "train.jsonl"))
+            ? TaskSchema.Infer(TaskEval.Examples(NormalizedJsonl.Read(Path.Combine(prepared, "train.jsonl"))).Select(e => e.Reference))
+            : null;
         if (records.Count == 0) records = NormalizedJsonl.Read(Path.Combine(prepared, "validation.jsonl")).ToList();
         if (records.Count == 0) throw new InvalidDatasetException($"run {trained.RunId}: the prepared dataset has no test or validation examples to evaluate on.");
 
@@ -32,10 +37,10 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             await s.GetAliasAsync(trained.Project, "production", ct) is { } v && v != trained.ModelVersion
                 ? await s.GetModelVersionAsync(trained.Project, v, ct) : null, ct);
 
-        var candidate = await EvaluateAsync(await ModelPathsAsync(trained.BaseModel, trained.Model, trained.Kind, ct), records, settings, ct);
+        var candidate = await EvaluateAsync(await ModelPathsAsync(trained.BaseModel, trained.Model, trained.Kind, ct), records, settings, schema, ct);
         var baseline = production is null
-            ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, ct)
-            : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct), records, settings, ct);
+            ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, schema, ct)
+            : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct), records, settings, schema, ct);
 
         var decision = RegressionGate.Decide(baseline, candidate, settings.Gate);
         var prefix = $"{trained.Project}/{trained.RunId:N}";
@@ -64,7 +69,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         kind == "adapter" ? (await inputs.BundleAsync(baseModel, ct), await inputs.BundleAsync(model, ct)) : (await inputs.BundleAsync(model, ct), null);
 
     async Task<EvalReport> EvaluateAsync((string Model, string? Adapter) paths, IReadOnlyList<DataRecord> records, PipelineSettings settings,
-        CancellationToken ct)
+        TaskSchema? schema, CancellationToken ct)
     {
         var tokenizer = TokenizerLoader.Load(paths.Model);
         var chat = settings.Tokenize.ChatTemplate is { } name ? ChatTemplate.For(ChatTemplate.Parse(name))
@@ -72,11 +77,15 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var e = settings.Evaluation;
         using ICausalLm lm = Engines.Open(paths.Model, EngineKind.Auto, options.Value.Threads, paths.Adapter);
         var results = new List<SuiteResult>();
+        IReadOnlyList<TaskOutput>? answers = null;   // rouge and task score the same greedy answers, generated once
+        async Task<IReadOnlyList<TaskOutput>> Answers() =>
+            answers ??= await TaskEval.GenerateAsync(lm, tokenizer, chat, records, e.MaxNewTokens, e.BatchSize, e.Limit, ct);
         foreach (var suite in e.Suites)
             results.Add(suite switch
             {
                 "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(records, tokenizer, chat, e.Limit), ct),
-                "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat, records, e.MaxNewTokens, e.BatchSize, e.Limit, ct)),
+                "rouge" => TaskEval.Rouge(await Answers()),
+                "task" => TaskEval.Task(await Answers(), schema),
                 _ => throw new InvalidPipelineSettingsException($"evaluation.suites: unknown suite '{suite}'"),
             });
         return new EvalReport(paths.Adapter ?? paths.Model, DateTimeOffset.UtcNow, results);

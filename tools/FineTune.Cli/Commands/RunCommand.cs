@@ -31,14 +31,17 @@ static class RunCommand
         {
             var homeDir = Path.GetFullPath(parse.GetValue(home)!);
             var file = parse.GetValue(data);
+            var configFile = parse.GetValue(config);
             if (file is null)
             {
                 var sample = Path.Combine(homeDir, "sample");
                 if (!File.Exists(Path.Combine(sample, "train.jsonl"))) await SupportTickets.WriteAsync(sample, 400, 100, 7, ct);
                 file = Path.Combine(sample, "train.jsonl");
-                await stderr.WriteLineAsync($"no dataset given: running the shipped sample {file}");
+                // The sample's own settings: a gate on the task's metrics (category, priority, summary, valid JSON).
+                configFile ??= await SupportTickets.WriteSettingsAsync(sample, ct);
+                await stderr.WriteLineAsync($"no dataset given: running the shipped sample {file} with its settings {configFile}");
             }
-            var settings = parse.GetValue(config) is { } c ? PipelineSettings.Load(c) : null;
+            var settings = configFile is not null ? PipelineSettings.Load(configFile) : null;
             var name = parse.GetValue(project) is { } given ? ResourceNames.Validate(given, "--project") : ProjectName(file);
             var outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
@@ -46,7 +49,7 @@ static class RunCommand
             // Settings that cannot fit the base model are refused now, before pre-training or any stage spends time.
             if (settings is not null)
                 settings.MaxLengthFor(baseDir is null ? new TinyBaseModelOptions().Context
-                    : LlamaConfig.Load(Path.Combine(baseDir, "config.json")).MaxPositionEmbeddings, parse.GetValue(config)!);
+                    : LlamaConfig.Load(Path.Combine(baseDir, "config.json")).MaxPositionEmbeddings, configFile!);
             if (baseDir is null)
             {
                 // No model hub offline: the tiny base model, pre-trained here on the generated corpus the first time.

@@ -1,5 +1,5 @@
-// finetune score rouge|gsm8k FILE [--stemmer] [--cot]: scores predictions that already exist (JSONL lines with
-// `prediction`, `reference` and an optional `id`) and prints JSON with `items` (one per line) and `aggregate`.
+// finetune score rouge|gsm8k|task FILE [--stemmer] [--cot] [--schema S]: scores predictions that already exist (JSONL
+// lines with `prediction`, `reference` and an optional `id`) and prints JSON with `items` (one per line) and `aggregate`.
 using System.CommandLine;
 using System.Text.Json;
 using FineTune.Evals.Scoring;
@@ -10,17 +10,24 @@ static class ScoreCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var kind = new Argument<string>("kind") { Description = "rouge or gsm8k" };
-        kind.AcceptOnlyFromAmong("rouge", "gsm8k");
+        var kind = new Argument<string>("kind") { Description = "rouge, gsm8k or task" };
+        kind.AcceptOnlyFromAmong("rouge", "gsm8k", "task");
         var file = new Argument<string>("file") { Description = "JSONL with prediction, reference and optional id per line" };
         var stemmer = new Option<bool>("--stemmer") { Description = "ROUGE: Porter-stem tokens (as rouge_score's use_stemmer)" };
         var cot = new Option<bool>("--cot") { Description = "GSM8K: strict rule of gsm8k_cot ('The answer is N.') instead of '#### N'" };
-        var command = new Command("score", "Score existing predictions with ROUGE or GSM8K exact match.") { kind, file, stemmer, cot };
+        var schema = new Option<string?>("--schema")
+        {
+            Description = "task: a JSON Schema (properties, required; string/number/integer/boolean) the answers must follow; default: inferred from the references",
+        };
+        var command = new Command("score", "Score existing predictions with ROUGE, GSM8K exact match or the task metrics (exact match; JSON validity, schema validity and per-field accuracy, macro-F1, ROUGE-L).")
+        {
+            kind, file, stemmer, cot, schema,
+        };
         command.SetAction(async (parse, ct) =>
         {
-            var scoreKind = parse.GetValue(kind) == "rouge" ? ScoreKind.Rouge : ScoreKind.Gsm8k;
+            var scoreKind = parse.GetValue(kind) switch { "rouge" => ScoreKind.Rouge, "task" => ScoreKind.Task, _ => ScoreKind.Gsm8k };
             var document = OutputScorer.Score(scoreKind, parse.GetValue(file)!, parse.GetValue(stemmer),
-                parse.GetValue(cot) ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k);
+                parse.GetValue(cot) ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k, parse.GetValue(schema) is { } s ? TaskSchema.Load(s) : null);
             await stdout.WriteLineAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).AsMemory(), ct);
             return 0;
         });
