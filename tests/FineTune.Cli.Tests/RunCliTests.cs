@@ -36,6 +36,10 @@ public class RunCliTests
         Assert.All(report["stages"]!.AsArray(), s => Assert.True(s!["seconds"]!.GetValue<double>() >= 0));
         foreach (var file in new[] { "data_card.json", "adapter/adapter_config.json", "training_report.json", "evaluation/gate.json" })
             Assert.True(File.Exists(Path.Combine(output, file)), file);
+        // The report a person reads: every metric of both models with the rule that judged it, then the worst examples.
+        var comparison = await File.ReadAllTextAsync(Path.Combine(output, "evaluation", "report.md"));
+        Assert.Contains("| task/json_valid |", comparison);
+        Assert.Contains("## Where the candidate got worse", comparison);
         var tokenization = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "data_card.json")))!["tokenization"]!;
         Assert.Equal(256, tokenization["max_length"]!.GetValue<int>());
         Assert.True(tokenization["splits"]!["train"]!["examples"]!.GetValue<long>() > 0);

@@ -24,6 +24,7 @@ public sealed class ModelTrainedConsumer(EvaluationStage stage, StageSteps steps
                     evaluated.Gate, DateTimeOffset.UtcNow), ct);
                 await s.RecordArtifactAsync(m.RunId, "evaluation", evaluated.CandidateResults, ct);
                 await s.RecordArtifactAsync(m.RunId, "gate", evaluated.Gate, ct);
+                if (evaluated.Report is { } report) await s.RecordArtifactAsync(m.RunId, "evaluation_report", report, ct);
                 await s.AddLineageAsync(m.RunId, m.Model, evaluated.CandidateResults, "evaluated", ct);
                 await s.AddLineageAsync(m.RunId, evaluated.CandidateResults, evaluated.Gate, "gated", ct);
             }, $"model version {m.ModelVersion} evaluated: gate says {(decision.Promote ? "promote" : "keep the baseline")}");

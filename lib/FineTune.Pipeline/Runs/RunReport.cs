@@ -83,6 +83,7 @@ public sealed record RunReport
             await Fetch(evaluated.CandidateResults, "evaluation/candidate_results.json");
             await Fetch(evaluated.BaselineResults, "evaluation/baseline_results.json");
             await Fetch(evaluated.Gate, "evaluation/gate.json");
+            if (evaluated.Report is { } comparison) await Fetch(comparison, "evaluation/report.md");
             metrics["candidate"] = evaluated.CandidateMetrics;
             metrics["baseline"] = evaluated.BaselineMetrics;
             baselineVersion = evaluated.BaselineVersion;
