@@ -17,7 +17,8 @@ static class PrepareBench
         var results = new List<object>();
         foreach (var (name, options) in new[]
         {
-            ("validate+clean+exact-dedup", new PrepareOptions { NearDuplicates = new NearDuplicateOptions { Enabled = false } }),
+            ("validate+clean+exact-dedup",
+                new PrepareOptions { NearDuplicates = new NearDuplicateOptions { Enabled = false } }),
             ("validate+clean+exact+near-dedup", new PrepareOptions()),
         })
         {

@@ -199,7 +199,8 @@ static JsonNode Int8Perplexity()
     var model = Directory.Exists(root) ? Directory.GetDirectories(root).FirstOrDefault(d => File.Exists(Path.Combine(d, "config.json"))) : null;
     if (model is null) return new JsonObject { ["skipped"] = $"no tiny base model under {root} (run `finetune pretrain` once)" };
     var tokenizer = TokenizerLoader.Load(model);
-    var text = FineTune.Demo.PretrainCorpus.Generate(seed: 424242, targetBytes: 24_000).ToList(); // a seed the pre-training never used
+    // a seed the pre-training never used
+    var text = FineTune.Demo.PretrainCorpus.Generate(seed: 424242, targetBytes: 24_000).ToList();
     double Ppl(bool int8, bool bf16Kv = false, bool w8a8 = false)
     {
         using var checkpoint = HfCheckpoint.Open(model);

@@ -43,7 +43,8 @@ static class TrainingCase
             TokenizedDatasetWriter.Write(data, new Dictionary<string, IEnumerable<TokenizedExample>> { ["train"] = examples }, Shape.VocabSize);
             var config = new TrainingConfig
             {
-                BaseModel = baseDir, Method = ConfigNames.Parse<TrainingMethod>(method), OutputDir = Path.Combine(root, "out"),
+                BaseModel = baseDir, Method = ConfigNames.Parse<TrainingMethod>(method), OutputDir = Path.Combine(root,
+                    "out"),
                 Data = new DataConfig { Path = data, Packing = false, MaxLength = Tokens + 1 },
                 Lora = new LoraSettings(Rank: 8, Alpha: 16, TargetModules: ["q_proj", "v_proj"]),
                 Optimizer = new OptimizerConfig { Lr = 1e-4 },

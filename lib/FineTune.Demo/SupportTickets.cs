@@ -37,7 +37,8 @@ public static class SupportTickets
     static readonly string[] Closers = ["", " Thanks.", " Thank you!", " Regards.", " Please help."];
 
     /// <summary>
-    /// The sample's pipeline settings (pipeline.json beside the data, what `finetune run` uses for the sample): the gate
+    /// The sample's pipeline settings (pipeline.json beside the data, what `finetune run` uses for the sample): the
+    /// gate
     /// decides on what the task asks for — the category must get better, the priority and the summary must not get
     /// worse, and the answers must be JSON (the task suite's metrics; docs/pipeline.md).
     /// </summary>
@@ -54,7 +55,8 @@ public static class SupportTickets
 
     public const string SettingsFileName = "pipeline.json";
 
-    /// <summary>Writes <see cref="PipelineSettingsJson"/> as pipeline.json into <paramref name="directory"/> (kept when it exists:
+    /// <summary>Writes <see cref="PipelineSettingsJson"/> as pipeline.json into <paramref name="directory"/> (kept when
+    /// it exists:
     /// a person may have edited it) and returns its path.</summary>
     public static async Task<string> WriteSettingsAsync(string directory, CancellationToken ct = default)
     {
@@ -64,7 +66,8 @@ public static class SupportTickets
         return path;
     }
 
-    /// <summary>Writes train.jsonl and test.jsonl (chat schema with a system prompt) and pipeline.json into <paramref name="directory"/>.</summary>
+    /// <summary>Writes train.jsonl and test.jsonl (chat schema with a system prompt) and pipeline.json into <paramref
+    /// name="directory"/>.</summary>
     public static async Task WriteAsync(string directory, int trainCount, int testCount, int seed, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(trainCount);

@@ -266,7 +266,8 @@ public static class TinyBaseModel
             Data = new DataConfig { Path = shards, Packing = true, MaxLength = o.Context },
             Method = TrainingMethod.Full,
             Optimizer = new OptimizerConfig { Lr = o.Lr, WeightDecay = 0.01, Beta2 = 0.99, MaxGradNorm = 1.0 },
-            Schedule = new ScheduleConfig { Type = ScheduleType.Cosine, WarmupSteps = Math.Max(1, o.Steps / 20), MinLrRatio = 0.1 },
+            Schedule = new ScheduleConfig { Type = ScheduleType.Cosine, WarmupSteps = Math.Max(1, o.Steps / 20),
+                MinLrRatio = 0.1 },
             Training = new LoopConfig
             {
                 Epochs = Math.Max(1, (o.Steps + stepsPerEpoch - 1) / stepsPerEpoch), MaxSteps = o.Steps, MicroBatchSize = o.Batch, Seed = o.Seed,

@@ -73,13 +73,16 @@ public static class TaskEval
         ], new { outputs }) { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
     }
 
-    /// <summary>The task suite (Scoring/TaskMetrics.cs): exact match, and for JSON answers validity, schema validity and
-    /// per-field accuracy, macro-F1 and ROUGE-L; <paramref name="schema"/> null: inferred from the references.</summary>
+    /// <summary>The task suite (Scoring/TaskMetrics.cs): exact match, and for JSON answers validity, schema validity
+    /// and
+    /// per-field accuracy, macro-F1 and ROUGE-L; <paramref name="schema"/> null: inferred from the
+    /// references.</summary>
     public static SuiteResult Task(IReadOnlyList<TaskOutput> outputs, TaskSchema? schema = null)
     {
         var (metrics, details) = TaskMetrics.Score(outputs.Select(o => (o.Reference, o.Prediction)).ToList(), schema);
         details["outputs"] = System.Text.Json.JsonSerializer.SerializeToNode(outputs, DetailsJson);
-        return new SuiteResult("task", TaskMetrics.FormatVersion, metrics, details) { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
+        return new SuiteResult("task", TaskMetrics.FormatVersion, metrics, details) { Items = outputs.Count,
+            Truncated = outputs.Count(o => o.Truncated) };
     }
 
     static readonly System.Text.Json.JsonSerializerOptions DetailsJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };

@@ -15,7 +15,8 @@ public static class RegistryServingRegistration
     {
         if (!pipeline.FirstTime("serving")) return pipeline;
         var services = pipeline.Services;
-        if (!services.Any(d => d.ServiceType == typeof(ModelCatalog))) ServingHost.AddServing(services, pipeline.Configuration);
+        if (!services.Any(d => d.ServiceType == typeof(ModelCatalog))) ServingHost.AddServing(services,
+            pipeline.Configuration);
         services.AddSingleton<RegistryServing>();
         services.AddHostedService(sp => sp.GetRequiredService<RegistryServing>());
         return pipeline.AddConsumers(x =>

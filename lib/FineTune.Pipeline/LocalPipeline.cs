@@ -23,7 +23,8 @@ public sealed class LocalPipeline : IAsyncDisposable
     public IArtifactStore Store => _host.Services.GetRequiredService<IArtifactStore>();
     public RunInputs Inputs => _host.Services.GetRequiredService<RunInputs>();
 
-    /// <summary>Starts the stages (all five unless <paramref name="stages"/> says otherwise). <paramref name="settings"/>
+    /// <summary>Starts the stages (all five unless <paramref name="stages"/> says otherwise). <paramref
+    /// name="settings"/>
     /// overrides any configuration key ("Pipeline:Threads" = "2").</summary>
     public static async Task<LocalPipeline> StartAsync(string home, IDictionary<string, string?>? settings = null,
         Action<PipelineBuilder>? stages = null, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
@@ -33,7 +34,8 @@ public sealed class LocalPipeline : IAsyncDisposable
         {
             ["Pipeline:WorkDirectory"] = Path.Combine(home, "work"),
             ["Pipeline:WatchIngestionBucket"] = "false",
-            ["Pipeline:StageTimeoutMinutes"] = (24 * 60).ToString(),   // no broker cancels a long delivery in one process
+            // no broker cancels a long delivery in one process
+            ["Pipeline:StageTimeoutMinutes"] = (24 * 60).ToString(),
             ["Artifacts:LocalDirectory"] = Path.Combine(home, "artifacts"),
             ["Registry:Provider"] = "sqlite",
             ["Registry:ConnectionString"] = $"Data Source={Path.Combine(home, "registry.db")}",

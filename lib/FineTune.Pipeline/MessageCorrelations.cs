@@ -11,7 +11,8 @@ public static class MessageCorrelations
 {
     static readonly Lazy<int> Registered = new(Register);
 
-    /// <summary>Registers RunId as the correlation id of every contract (MassTransit's registry is process-wide; once).</summary>
+    /// <summary>Registers RunId as the correlation id of every contract (MassTransit's registry is process-wide;
+    /// once).</summary>
     public static int UseRunIds() => Registered.Value;
 
     /// <summary>The contract types: public records of FineTune.Contracts with a Guid RunId.</summary>
@@ -21,7 +22,8 @@ public static class MessageCorrelations
 
     static int Register()
     {
-        var use = typeof(MessageCorrelations).GetMethod(nameof(UseRunId), BindingFlags.NonPublic | BindingFlags.Static)!;
+        var use = typeof(MessageCorrelations).GetMethod(nameof(UseRunId),
+            BindingFlags.NonPublic | BindingFlags.Static)!;
         foreach (var type in Contracts) use.MakeGenericMethod(type).Invoke(null, null);
         return Contracts.Count;
     }

@@ -22,6 +22,8 @@ public static class MessageIds
         endpoint.Publish(message, context => context.MessageId = For(runId, typeof(T).Name + (name is null ? "" : "/" + name)), ct);
 
     /// <summary>The same for a message whose type is known only at run time (a stage's stored output).</summary>
-    public static Task PublishForRun(this IPublishEndpoint endpoint, object message, Guid runId, CancellationToken ct) =>
-        endpoint.Publish(message, message.GetType(), context => context.MessageId = For(runId, message.GetType().Name), ct);
+    public static Task PublishForRun(this IPublishEndpoint endpoint, object message, Guid runId,
+        CancellationToken ct) =>
+        endpoint.Publish(message, message.GetType(), context => context.MessageId = For(runId, message.GetType().Name),
+            ct);
 }

@@ -1,5 +1,6 @@
 // What a host composes: the stages it runs. Each stage folder has an Add<Stage>Stage(this PipelineBuilder) that adds
-// its services and consumers (IngestionRegistration.cs, …); a service calls its own stage, LocalPipeline calls all five.
+// its services and consumers (IngestionRegistration.cs, …); a service calls its own stage, LocalPipeline calls all
+// five.
 // AddPipeline turns what the stages added into one MassTransit bus over RabbitMQ or the in-memory transport.
 using MassTransit;
 using Microsoft.Extensions.Configuration;
@@ -15,7 +16,8 @@ public sealed class PipelineBuilder(IServiceCollection services, IConfiguration 
     public IConfiguration Configuration => configuration;
 
     /// <summary>amqp://… when messages travel over RabbitMQ; null in one process (the in-memory transport).</summary>
-    public string? RabbitMqUri => configuration.GetSection(MessagingOptions.Section)[nameof(MessagingOptions.RabbitMqUri)];
+    public string? RabbitMqUri
+        => configuration.GetSection(MessagingOptions.Section)[nameof(MessagingOptions.RabbitMqUri)];
 
     internal List<Action<IBusRegistrationConfigurator>> Consumers { get; } = [];
     internal List<Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>> RabbitMqEndpoints { get; } = [];
@@ -28,7 +30,8 @@ public sealed class PipelineBuilder(IServiceCollection services, IConfiguration 
     }
 
     /// <summary>A receive endpoint that only RabbitMQ has (e.g. a raw-JSON queue bound to an exchange).</summary>
-    public PipelineBuilder AddRabbitMqEndpoint(Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator> configure)
+    public PipelineBuilder AddRabbitMqEndpoint(Action<IBusRegistrationContext,
+        IRabbitMqBusFactoryConfigurator> configure)
     {
         RabbitMqEndpoints.Add(configure);
         return this;

@@ -12,8 +12,10 @@ public sealed record PipelineOptions
     /// <summary>Scratch space: each run's stages download, compute and upload under WorkDirectory/{run}/{stage}.</summary>
     [Required] public string WorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "finetune-work");
 
-    /// <summary>A local Hugging Face model directory published as the default base model bundle for drops that name none;
-    /// null: the host's BaseModelFallback (the Ingestion service's is the tiny base model, pre-trained on first use).</summary>
+    /// <summary>A local Hugging Face model directory published as the default base model bundle for drops that name
+    /// none;
+    /// null: the host's BaseModelFallback (the Ingestion service's is the tiny base model, pre-trained on first
+    /// use).</summary>
     public string? BaseModelDirectory { get; set; }
 
     /// <summary>A pipeline settings JSON file (docs/pipeline.md) used when a run brings none; null: the defaults.</summary>

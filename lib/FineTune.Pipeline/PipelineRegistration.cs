@@ -1,4 +1,5 @@
-// Composition: the pipeline core (registry, artifact store, options, the stage classes) and the stages a host runs, over
+// Composition: the pipeline core (registry, artifact store, options, the stage classes) and the stages a host runs,
+// over
 // which transport. The five services each add their stage over RabbitMQ; `finetune run` and the harness tests add all
 // of them over MassTransit's in-memory transport. Same consumers either way.
 using FineTune.Artifacts;
@@ -50,7 +51,8 @@ public static class PipelineRegistration
         return services;
     }
 
-    /// <summary>The pipeline core and the stages <paramref name="stages"/> adds (builder.AddIngestionStage(), …), on one
+    /// <summary>The pipeline core and the stages <paramref name="stages"/> adds (builder.AddIngestionStage(), …), on
+    /// one
     /// MassTransit bus: RabbitMQ when Messaging:RabbitMqUri is set, else in memory.</summary>
     public static IServiceCollection AddPipeline(this IServiceCollection services, IConfiguration configuration,
         Action<PipelineBuilder> stages)

@@ -66,7 +66,8 @@ public sealed record PipelineSettings
     ];
     public RetrainingSettings Retraining { get; init; } = new();
 
-    /// <summary>What the pipeline sets where the training config's defaults (made for `finetune train` on a Hugging Face
+    /// <summary>What the pipeline sets where the training config's defaults (made for `finetune train` on a Hugging
+    /// Face
     /// model) do not suit a run that starts from a small model and a few thousand examples: LoRA on every linear layer,
     /// a higher learning rate, three epochs, evaluations and checkpoints that follow the dataset's size. Rank, alpha,
     /// batch size and the rest are the training config's.</summary>
@@ -77,7 +78,8 @@ public sealed record PipelineSettings
         ["optimizer"] = new JsonObject { ["lr"] = 3e-3 },
         ["schedule"] = new JsonObject { ["type"] = "cosine", ["warmup_ratio"] = 0.05 },
         ["training"] = new JsonObject { ["epochs"] = 3 },
-        // Intervals follow the dataset: two evaluations (on at most 256 validation examples) and two checkpoints an epoch,
+        // Intervals follow the dataset: two evaluations (on at most 256 validation examples) and two checkpoints an
+        // epoch,
         // whether it has 200 examples or 20,000.
         ["eval"] = new JsonObject { ["per_epoch"] = 2, ["max_examples"] = 256 },
         ["checkpoint"] = new JsonObject { ["per_epoch"] = 2, ["keep_last"] = 2 },
@@ -113,9 +115,12 @@ public sealed record PipelineSettings
         if (e.Path is not { Length: > 2 } path) return e.Message;
         Type? type = typeof(PipelineSettings);
         foreach (var part in path[2..].Split('.'))
-            type = type?.GetProperties().FirstOrDefault(p => Json.PropertyNamingPolicy!.ConvertName(p.Name) == part)?.PropertyType;
+            type = type?.GetProperties().FirstOrDefault(p
+                => Json.PropertyNamingPolicy!.ConvertName(p.Name) == part)?.PropertyType;
         if (type is not { IsEnum: true }) return e.Message;
-        var value = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+        var value = JsonNode.Parse(json,
+            documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true })
             ?.AsObject() is { } root ? Find(root, path[2..].Split('.')) : null;
         return $"'{path[2..]}' is {value?.ToJsonString() ?? "null"}; expected {string.Join(", ", ConfigNames.All(type))}.";
     }
@@ -133,7 +138,8 @@ public sealed record PipelineSettings
         if (Tokenize.MaxLength is < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
         foreach (var suite in Evaluation.Suites)
             if (suite is not ("perplexity" or "rouge" or "task"))
-                throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite, "perplexity, rouge or task (the suites that need no external data)"));
+                throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite,
+                    "perplexity, rouge or task (the suites that need no external data)"));
         if (Evaluation.Limit < 1) throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
         if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))
             throw new InvalidPipelineSettingsException($"{source}: 'gate' needs at least one improve rule (the task metric).");
@@ -144,7 +150,8 @@ public sealed record PipelineSettings
     }
 
     /// <summary>The training section as a checked training config (stand-ins for what the training stage fills in):
-    /// a bad value is refused when the settings load, naming its key (training.lora.rank), before any stage runs.</summary>
+    /// a bad value is refused when the settings load, naming its key (training.lora.rank), before any stage
+    /// runs.</summary>
     public TrainingConfig TrainingConfig(string source = "settings")
     {
         try { return TrainingConfigLoader.ParseSection(Training, source, "training."); }

@@ -75,7 +75,8 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
         finally { _gate.Release(); }
     }
 
-    /// <summary>The settings a run uses when its message names none: Pipeline:SettingsFile, else the defaults.</summary>
+    /// <summary>The settings a run uses when its message names none: Pipeline:SettingsFile, else the
+    /// defaults.</summary>
     public async Task<ArtifactRef> DefaultSettingsAsync(CancellationToken ct)
     {
         if (_options.DefaultSettings is { } known) return known;
@@ -89,7 +90,8 @@ public sealed class RunInputs(IArtifactStore store, IOptions<PipelineOptions> op
     }
 
     /// <summary>The base model a run uses when its message names none: Pipeline:BaseModelDirectory, else the host's
-    /// <see cref="BaseModelFallback"/>, published to the store at first use. `finetune run` names one on every drop.</summary>
+    /// <see cref="BaseModelFallback"/>, published to the store at first use. `finetune run` names one on every
+    /// drop.</summary>
     public async Task<ArtifactRef> DefaultBaseModelAsync(CancellationToken ct)
     {
         if (_options.DefaultBaseModel is { } known) return known;

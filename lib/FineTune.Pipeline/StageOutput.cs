@@ -11,7 +11,8 @@ public sealed record StageOutput(string Type, JsonElement Message)
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static string Serialize(object message) =>
-        JsonSerializer.Serialize(new StageOutput(message.GetType().Name, JsonSerializer.SerializeToElement(message, message.GetType(), Json)), Json);
+        JsonSerializer.Serialize(new StageOutput(message.GetType().Name, JsonSerializer.SerializeToElement(message,
+            message.GetType(), Json)), Json);
 
     /// <summary>The outputs of the run's completed stages, by stage name.</summary>
     public static async Task<IReadOnlyDictionary<string, StageOutput>> ReadAllAsync(IRegistrySession session, Guid runId, CancellationToken ct = default)
@@ -27,8 +28,10 @@ public sealed record StageOutput(string Type, JsonElement Message)
 
     public bool Is<T>() => Type == typeof(T).Name;
 
-    /// <summary>The stored message as its contract type (DatasetCleaned, …); null when it is not a contract (RunSkipped).</summary>
-    public object? ToContract() => typeof(ArtifactRef).Assembly.GetType($"{typeof(ArtifactRef).Namespace}.{Type}") is { } type
+    /// <summary>The stored message as its contract type (DatasetCleaned, …); null when it is not a contract
+    /// (RunSkipped).</summary>
+    public object? ToContract()
+        => typeof(ArtifactRef).Assembly.GetType($"{typeof(ArtifactRef).Namespace}.{Type}") is { } type
         && MessageCorrelations.Contracts.Contains(type) ? Message.Deserialize(type, Json) : null;
 
     public T As<T>() => Is<T>() ? Message.Deserialize<T>(Json)!

@@ -1,5 +1,6 @@
 // What every linear layer of the model is, whatever the method adapting it: a plain projection (AutocastLinear), a
-// LoRA/DoRA one (LoraLinear) or an IA³ one (Ia3Linear). The model switches autocast and its adapters through this alone,
+// LoRA/DoRA one (LoraLinear) or an IA³ one (Ia3Linear). The model switches autocast and its adapters through this
+// alone,
 // so a new adapter method is one class implementing it plus one line in Projection.Create.
 namespace FineTune.Torch;
 

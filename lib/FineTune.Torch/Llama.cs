@@ -293,7 +293,8 @@ public sealed class Llama : nn.Module
     {
         var x = model.embed_tokens.forward(inputIds);                                         // (B, T, C)
         // Prompt or prefix tuning puts virtual tokens before the real ones (a no-op without them): VirtualTokenModule.
-        var input = VirtualTokenModule.Apply(prompt_embeddings, AdaptersEnabled ? Adapter as PromptSettings : null, Config, x, positions, mask, start);
+        var input = VirtualTokenModule.Apply(prompt_embeddings, AdaptersEnabled ? Adapter as PromptSettings : null,
+            Config, x, positions, mask, start);
         x = input.X;
         // angles (B, T, hd/2) -> cos/sin (B, 1, T, hd), halves repeated to match rotate_half
         var angles = input.Positions.to(ScalarType.Float32).unsqueeze(-1) * tensor(_invFreq, device: x.device);

@@ -31,7 +31,8 @@ public abstract record PeftSettings
 public sealed record LoraSettings(int Rank, double Alpha, IReadOnlyList<string> TargetModules, double Dropout = 0, bool UseRslora = false,
     bool QuantizeBase = false, bool UseDora = false) : PeftSettings
 {
-    /// <summary>The training config's defaults (the pipeline's too): rank 16, alpha 32 (scaling 2) on q_proj and v_proj.</summary>
+    /// <summary>The training config's defaults (the pipeline's too): rank 16, alpha 32 (scaling 2) on q_proj and
+    /// v_proj.</summary>
     [JsonConstructor]
     public LoraSettings() : this(16, 32, ["q_proj", "v_proj"]) { }
 

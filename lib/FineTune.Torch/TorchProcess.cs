@@ -31,13 +31,15 @@ public static class TorchProcess
         : Environment.GetEnvironmentVariable(name);
 
     [DllImport("libc.so.6", EntryPoint = "setenv", BestFitMapping = false, ThrowOnUnmappableChar = true)]
-    static extern int SetEnvLinux([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
+    static extern int SetEnvLinux([MarshalAs(UnmanagedType.LPUTF8Str)] string name,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 
     [DllImport("libc.so.6", EntryPoint = "getenv", BestFitMapping = false, ThrowOnUnmappableChar = true)]
     static extern nint GetEnvLinux([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
 
     [DllImport("libc", EntryPoint = "setenv", BestFitMapping = false, ThrowOnUnmappableChar = true)]
-    static extern int SetEnvMac([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
+    static extern int SetEnvMac([MarshalAs(UnmanagedType.LPUTF8Str)] string name,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 
     [DllImport("libc", EntryPoint = "getenv", BestFitMapping = false, ThrowOnUnmappableChar = true)]
     static extern nint GetEnvMac([MarshalAs(UnmanagedType.LPUTF8Str)] string name);

@@ -2,7 +2,8 @@
 // (the shapes of Hugging Face's get_cosine/linear_schedule_with_warmup, with a floor).
 namespace FineTune.Training;
 
-public sealed record LearningRateSchedule(double PeakLr, ScheduleType Type, int WarmupSteps, int TotalSteps, double MinLrRatio)
+public sealed record LearningRateSchedule(double PeakLr, ScheduleType Type, int WarmupSteps, int TotalSteps,
+    double MinLrRatio)
 {
     public static LearningRateSchedule From(TrainingConfig c, int totalSteps)
     {

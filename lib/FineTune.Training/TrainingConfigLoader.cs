@@ -35,8 +35,10 @@ public static class TrainingConfigLoader
         Parse(root, source, overrides, keyPrefix: "");
 
     /// <summary>
-    /// Checks a pipeline settings file's <c>training</c> section when the settings load, before any stage runs: the same
-    /// keys and rules as a training config, with errors naming the key as <c>training.lora.rank</c>. base_model, data.path
+    /// Checks a pipeline settings file's <c>training</c> section when the settings load, before any stage runs: the
+    /// same
+    /// keys and rules as a training config, with errors naming the key as <c>training.lora.rank</c>. base_model,
+    /// data.path
     /// and output_dir are the training stage's to fill in, so stand-ins are used for them here.
     /// </summary>
     public static TrainingConfig ParseSection(JsonObject section, string source, string keyPrefix)
@@ -85,8 +87,10 @@ public static class TrainingConfigLoader
         node[parts[^1]] = value;
     }
 
-    /// <summary>The keys a section takes: its settable properties, less those the config does not read (JsonIgnore).</summary>
-    static Dictionary<string, PropertyInfo> Keys(Type type) => type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+    /// <summary>The keys a section takes: its settable properties, less those the config does not read
+    /// (JsonIgnore).</summary>
+    static Dictionary<string, PropertyInfo> Keys(Type type)
+        => type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
         .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
         .ToDictionary(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name));
 
@@ -103,8 +107,10 @@ public static class TrainingConfigLoader
             if (isSection && value is JsonObject child) CheckKeys(child, property.PropertyType, path + ".", source);
             else if (isSection && value is not null)
                 throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with keys {string.Join(", ", Keys(property.PropertyType).Keys)}.");
-            else if ((Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType) is { IsEnum: true } choices
-                && value is JsonValue v && v.TryGetValue<string>(out var text) && !ConfigNames.TryParse(choices, text, out _))
+            else if ((Nullable.GetUnderlyingType(property.PropertyType)
+                ?? property.PropertyType) is { IsEnum: true } choices
+                && value is JsonValue v && v.TryGetValue<string>(out var text) && !ConfigNames.TryParse(choices, text,
+                    out _))
                 throw new TrainingConfigException($"{source}: key '{path}' must be one of {string.Join(", ", ConfigNames.All(choices))}, got '{text}'.");
         }
     }
@@ -147,7 +153,8 @@ public static class TrainingConfigLoader
         Require(c.Checkpoint.EverySteps is null || c.Checkpoint.PerEpoch is null, "checkpoint.per_epoch", "cannot be combined with checkpoint.every_steps; set one");
         Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last", $"must be a positive integer, got {c.Checkpoint.KeepLast}");
         Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
-        Require(c.Method != TrainingMethod.PrefixTuning || !c.Training.GradientCheckpointing, "training.gradient_checkpointing",
+        Require(c.Method != TrainingMethod.PrefixTuning || !c.Training.GradientCheckpointing,
+            "training.gradient_checkpointing",
             "cannot be combined with prefix_tuning (as in PEFT); switch one off");
         try { Adapter(c)?.Validate(); }
         catch (ArgumentException e) { throw new TrainingConfigException($"{source}: {keyPrefix}{e.Message.Split(" (Parameter")[0]}"); }

@@ -28,9 +28,12 @@ public class RunCliTests
         Assert.NotEmpty(report["reasons"]!.AsArray());
         Assert.True(report["metrics"]!["candidate"]!["perplexity/token_accuracy"] is not null);
         Assert.True(report["metrics"]!["baseline"]!["perplexity/token_accuracy"] is not null);
-        // The task suite scores the same answers: the tickets are JSON, so validity and per-field accuracy are reported.
-        foreach (var metric in new[] { "task/json_valid", "task/schema_valid", "task/category_accuracy", "task/priority_accuracy" })
-            Assert.True(report["metrics"]!["candidate"]![metric] is not null && report["metrics"]!["baseline"]![metric] is not null, metric);
+        // The task suite scores the same answers: the tickets are JSON, so validity and per-field accuracy are
+        // reported.
+        foreach (var metric in new[] { "task/json_valid", "task/schema_valid", "task/category_accuracy",
+            "task/priority_accuracy" })
+            Assert.True(report["metrics"]!["candidate"]![metric] is not null
+                && report["metrics"]!["baseline"]![metric] is not null, metric);
         Assert.Equal(["ingestion", "tokenization", "training", "evaluation", "deployment"],
             report["stages"]!.AsArray().Select(s => s!["name"]!.GetValue<string>()).ToArray());
         Assert.All(report["stages"]!.AsArray(), s => Assert.True(s!["seconds"]!.GetValue<double>() >= 0));
@@ -88,8 +91,10 @@ public class RunCliTests
 
     // No --base: the tiny base model (context 256) is not even pre-trained before the settings are refused.
     [Theory]
-    [InlineData("""{ "tokenize": { "max_length": 512 } }""", "'tokenize.max_length' is 512, longer than the base model's context of 256")]
-    [InlineData("""{ "training": { "method": "lora", "lora": { "rank": 0 } } }""", "training.lora.rank must be a positive integer")]
+    [InlineData("""{ "tokenize": { "max_length": 512 } }""",
+        "'tokenize.max_length' is 512, longer than the base model's context of 256")]
+    [InlineData("""{ "training": { "method": "lora", "lora": { "rank": 0 } } }""",
+        "training.lora.rank must be a positive integer")]
     public async Task Run_refuses_settings_that_cannot_work_before_any_stage(string settings, string expected)
     {
         using var tmp = new TempDir();

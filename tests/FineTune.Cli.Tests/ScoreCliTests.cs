@@ -78,11 +78,13 @@ public class ScoreCliTests
         Assert.Equal("inferred from the references", doc["options"]!["schema"]!.GetValue<string>());
 
         var schema = Path.Combine(dir.Path, "schema.json");
-        await File.WriteAllTextAsync(schema, """{"properties": {"category": {"type": "string"}}, "required": ["category"]}""");
+        await File.WriteAllTextAsync(schema,
+            """{"properties": {"category": {"type": "string"}}, "required": ["category"]}""");
         (exit, output, err) = await CliRunner.Run("score", "task", file, "--schema", schema);
         Assert.True(exit == 0, err);
         doc = JsonNode.Parse(output)!;
-        Assert.Equal(0.75, doc["aggregate"]!["task/schema_valid"]!["value"]!.GetValue<double>());   // priority is not required now
+        // priority is not required now
+        Assert.Equal(0.75, doc["aggregate"]!["task/schema_valid"]!["value"]!.GetValue<double>());
         Assert.Null(doc["aggregate"]!["task/priority_accuracy"]);
     }
 }

@@ -150,7 +150,8 @@ public class DatasetPreparerTests
         var options = PrepareOptions.Parse("""{"near_duplicates": {"permutations": 64, "bands": 16, "rows": 4, "seed": 3}}""", "p.json");
         var index = new NearDuplicateIndex(options.NearDuplicates);
         Assert.Equal((16, 4), (index.Banding.Bands, index.Banding.Rows));
-        Assert.Equal(64, index.Signature(FineTune.Data.Tests.Cleaning.TestRecords.TextRecord(1, "one two three four five six seven"))!.Length);
+        Assert.Equal(64, index.Signature(FineTune.Data.Tests.Cleaning.TestRecords.TextRecord(1,
+            "one two three four five six seven"))!.Length);
 
         var e = Assert.Throws<InvalidDatasetException>(() =>
             PrepareOptions.Parse("""{"near_duplicates": {"permutations": 32, "bands": 16, "rows": 4}}""", "p.json"));

@@ -24,8 +24,10 @@ public class TinyBaseModelTests
         public void Report(TinyBaseModelProgress value) { lock (_events) _events.Add(value); }
     }
 
-    /// <summary>Records, and holds the reporting build at <paramref name="stage"/> until <paramref name="release"/> is set.</summary>
-    sealed class Paused(Recorder recorder, string stage, ManualResetEventSlim release) : IProgress<TinyBaseModelProgress>
+    /// <summary>Records, and holds the reporting build at <paramref name="stage"/> until <paramref name="release"/> is
+    /// set.</summary>
+    sealed class Paused(Recorder recorder, string stage,
+        ManualResetEventSlim release) : IProgress<TinyBaseModelProgress>
     {
         public void Report(TinyBaseModelProgress value)
         {

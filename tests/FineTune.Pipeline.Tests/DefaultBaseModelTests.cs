@@ -14,7 +14,8 @@ public class DefaultBaseModelTests
     {
         var store = new LocalArtifactStore(Path.Combine(root, "store"));
         store.EnsureBucketsAsync([Buckets.Models]).GetAwaiter().GetResult();
-        return new(store, Options.Create(new PipelineOptions { WorkDirectory = Path.Combine(root, "work"), BaseModelDirectory = directory }),
+        return new(store, Options.Create(new PipelineOptions { WorkDirectory = Path.Combine(root, "work"),
+            BaseModelDirectory = directory }),
             NullLogger<RunInputs>.Instance, fallback);
     }
 
@@ -29,7 +30,8 @@ public class DefaultBaseModelTests
     public async Task Without_a_directory_or_a_fallback_the_refusal_says_what_to_set()
     {
         using var tmp = new TempDir();
-        var e = await Assert.ThrowsAsync<InvalidPipelineSettingsException>(() => Inputs(tmp.Path, null, null).DefaultBaseModelAsync(default));
+        var e = await Assert.ThrowsAsync<InvalidPipelineSettingsException>(() => Inputs(tmp.Path, null,
+            null).DefaultBaseModelAsync(default));
         Assert.Contains("Pipeline:BaseModelDirectory", e.Message);
     }
 

@@ -23,7 +23,8 @@ public sealed class DeploymentTests
     public async Task The_gate_moves_production_a_rollback_moves_it_back_and_a_failed_version_cannot_be_promoted_by_hand()
     {
         using var tmp = new TempDir();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost(),
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost(),
             p => p.AddDeploymentStage());
         var bus = pipeline.Services.GetRequiredService<IBus>();
         var seen = new ConcurrentQueue<object>();

@@ -35,7 +35,8 @@ public static class PipelineFixture
             ["eval"] = new JsonObject { ["every_steps"] = 10 },
             ["checkpoint"] = new JsonObject { ["every_steps"] = 5, ["keep_last"] = 2 },
         },
-        Evaluation = new EvaluationSettings { Suites = ["perplexity", "rouge", "task"], Limit = 12, MaxNewTokens = 16, BatchSize = 6 },
+        Evaluation = new EvaluationSettings { Suites = ["perplexity", "rouge", "task"], Limit = 12, MaxNewTokens = 16,
+            BatchSize = 6 },
     };
 
     /// <summary>The demo support tickets (chat records ending with the strict-JSON answer).</summary>

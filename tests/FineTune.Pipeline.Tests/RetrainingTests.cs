@@ -78,7 +78,8 @@ public sealed class RetrainingTests
         await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         // Every example is longer than 8 tokens and truncation drops them: tokenization has nothing left to train on.
-        var settings = PipelineFixture.FastSettings() with { Tokenize = new TokenizeSettings { MaxLength = 8, Truncation = Truncation.Drop, ChatTemplate = "chatml" } };
+        var settings = PipelineFixture.FastSettings() with { Tokenize = new TokenizeSettings { MaxLength = 8,
+            Truncation = Truncation.Drop, ChatTemplate = "chatml" } };
 
         var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 60, 7), "short", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);

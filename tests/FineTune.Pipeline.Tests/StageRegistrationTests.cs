@@ -17,22 +17,27 @@ namespace FineTune.Pipeline.Tests;
 
 public sealed class StageRegistrationTests
 {
-    static readonly Type[] IngestionConsumers = [typeof(DatasetArrivedConsumer), typeof(StageFaultConsumer<DatasetArrived>)];
-    static readonly Type[] TokenizationConsumers = [typeof(DatasetCleanedConsumer), typeof(StageFaultConsumer<DatasetCleaned>)];
+    static readonly Type[] IngestionConsumers = [typeof(DatasetArrivedConsumer),
+        typeof(StageFaultConsumer<DatasetArrived>)];
+    static readonly Type[] TokenizationConsumers = [typeof(DatasetCleanedConsumer),
+        typeof(StageFaultConsumer<DatasetCleaned>)];
     static readonly Type[] TrainingConsumers =
     [
         typeof(DatasetTokenizedConsumer), typeof(TrainingRequestedConsumer), typeof(CancelRunConsumer),
         typeof(StageFaultConsumer<DatasetTokenized>), typeof(StageFaultConsumer<TrainingRequested>),
     ];
-    static readonly Type[] EvaluationConsumers = [typeof(ModelTrainedConsumer), typeof(StageFaultConsumer<ModelTrained>)];
+    static readonly Type[] EvaluationConsumers = [typeof(ModelTrainedConsumer),
+        typeof(StageFaultConsumer<ModelTrained>)];
     static readonly Type[] DeploymentConsumers =
     [
         typeof(EvaluationCompletedConsumer), typeof(PromoteModelConsumer), typeof(RollBackDeploymentConsumer),
         typeof(StageFaultConsumer<EvaluationCompleted>),
     ];
-    static readonly Type[] ServingConsumers = [typeof(ModelPromotedServingConsumer), typeof(ModelRolledBackServingConsumer)];
+    static readonly Type[] ServingConsumers = [typeof(ModelPromotedServingConsumer),
+        typeof(ModelRolledBackServingConsumer)];
     static readonly Type[] AllConsumers =
-        [.. IngestionConsumers, .. TokenizationConsumers, .. TrainingConsumers, .. EvaluationConsumers, .. DeploymentConsumers, .. ServingConsumers];
+        [.. IngestionConsumers, .. TokenizationConsumers, .. TrainingConsumers, .. EvaluationConsumers,
+            .. DeploymentConsumers, .. ServingConsumers];
 
     static ServiceCollection Services(Action<PipelineBuilder> stages, Dictionary<string, string?>? settings = null)
     {
@@ -66,7 +71,8 @@ public sealed class StageRegistrationTests
         Assert.Equal(expected.OrderBy(t => t.FullName), Consumers(services).OrderBy(t => t.FullName));
         // The training worker runs jobs only where the Training stage is.
         Assert.Equal(stage == Stages.Training,
-            services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(TrainingWorker)));
+            services.Any(d => d.ServiceType == typeof(IHostedService)
+                && d.ImplementationType == typeof(TrainingWorker)));
     }
 
     [Fact]
@@ -81,7 +87,8 @@ public sealed class StageRegistrationTests
     [Fact]
     public void Every_consumer_has_a_definition_with_one_message_at_a_time_and_a_time_limit()
     {
-        var services = Services(p => p.AddAllStages().AddRegistryServing(), new() { ["Pipeline:StageTimeoutMinutes"] = "7" });
+        var services = Services(p => p.AddAllStages().AddRegistryServing(),
+            new() { ["Pipeline:StageTimeoutMinutes"] = "7" });
         using var provider = services.BuildServiceProvider();
         foreach (var consumer in AllConsumers)
         {
@@ -104,7 +111,8 @@ public sealed class StageRegistrationTests
         Assert.Contains(typeof(DatasetArrived), MessageCorrelations.Contracts);
         Assert.DoesNotContain(typeof(ArtifactRef), MessageCorrelations.Contracts);
         using var tmp = new TempDir();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost(),
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost(),
             p => p.AddDeploymentStage());
         var bus = pipeline.Services.GetRequiredService<IBus>();
         var seen = new TaskCompletionSource<Guid?>(TaskCreationOptions.RunContinuationsAsynchronously);

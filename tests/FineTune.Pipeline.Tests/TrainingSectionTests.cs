@@ -7,11 +7,13 @@ namespace FineTune.Pipeline.Tests;
 public class TrainingSectionTests
 {
     [Theory]
-    [InlineData("""{ "training": { "method": "lora", "lora": { "rank": 0 } } }""", "training.lora.rank must be a positive integer")]
+    [InlineData("""{ "training": { "method": "lora", "lora": { "rank": 0 } } }""",
+        "training.lora.rank must be a positive integer")]
     [InlineData("""{ "training": { "method": "lora", "lora": { "rnak": 8 } } }""", "unknown key 'training.lora.rnak'")]
     [InlineData("""{ "training": { "method": "lorra" } }""", "key 'training.method' must be one of full, lora")]
     [InlineData("""{ "training": { "optimizer": { "lr": -1 } } }""", "key 'training.optimizer.lr' must be positive")]
-    [InlineData("""{ "training": { "training": { "epochs": "three" } } }""", "key 'training.training.epochs' has a value of the wrong type")]
+    [InlineData("""{ "training": { "training": { "epochs": "three" } } }""",
+        "key 'training.training.epochs' has a value of the wrong type")]
     public void A_bad_training_value_is_refused_at_load_naming_the_key(string json, string expected)
     {
         var e = Assert.Throws<InvalidPipelineSettingsException>(() => PipelineSettings.Parse(json, "pipeline.json"));
@@ -24,16 +26,21 @@ public class TrainingSectionTests
     {
         var defaults = new PipelineSettings().TrainingConfig();
         Assert.Equal((TrainingMethod.Lora, 16, 3), (defaults.Method, defaults.Lora.Rank, defaults.Training.Epochs));
-        var custom = PipelineSettings.Parse("""{ "training": { "method": "ia3", "training": { "epochs": 1 } } }""", "p").TrainingConfig();
+        var custom = PipelineSettings.Parse("""{ "training": { "method": "ia3", "training": { "epochs": 1 } } }""",
+            "p").TrainingConfig();
         Assert.Equal((TrainingMethod.Ia3, 1), (custom.Method, custom.Training.Epochs));
     }
 
     [Theory]
-    [InlineData("""{ "tokenize": { "truncation": "middle" } }""", "'tokenize.truncation' is \"middle\"; expected right, left, drop")]
-    [InlineData("""{ "retraining": { "start_from": "latest" } }""", "'retraining.start_from' is \"latest\"; expected base, production")]
+    [InlineData("""{ "tokenize": { "truncation": "middle" } }""",
+        "'tokenize.truncation' is \"middle\"; expected right, left, drop")]
+    [InlineData("""{ "retraining": { "start_from": "latest" } }""",
+        "'retraining.start_from' is \"latest\"; expected base, production")]
     [InlineData("""{ "retraining": { "data": 1 } }""", "'retraining.data' is 1; expected cumulative, incremental")]
-    [InlineData("""{ "training": { "schedule": { "type": "cosin" } } }""", "key 'training.schedule.type' must be one of cosine, linear, constant, got 'cosin'")]
-    [InlineData("""{ "training": { "objective": "ppo" } }""", "key 'training.objective' must be one of sft, dpo, got 'ppo'")]
+    [InlineData("""{ "training": { "schedule": { "type": "cosin" } } }""",
+        "key 'training.schedule.type' must be one of cosine, linear, constant, got 'cosin'")]
+    [InlineData("""{ "training": { "objective": "ppo" } }""",
+        "key 'training.objective' must be one of sft, dpo, got 'ppo'")]
     public void A_choice_outside_its_set_is_refused_naming_the_key_and_the_choices(string json, string expected)
     {
         var e = Assert.Throws<InvalidPipelineSettingsException>(() => PipelineSettings.Parse(json, "pipeline.json"));
@@ -61,7 +68,8 @@ public class TrainingSectionTests
     {
         var c = PipelineSettings.Parse("""{ "training": { "eval": { "every_steps": 10 }, "checkpoint": { "every_steps": 5 } } }""", "p")
             .TrainingConfig();
-        Assert.Equal((10, null, 5, null), (c.Eval.EverySteps, c.Eval.PerEpoch, c.Checkpoint.EverySteps, c.Checkpoint.PerEpoch));
+        Assert.Equal((10, null, 5, null), (c.Eval.EverySteps, c.Eval.PerEpoch, c.Checkpoint.EverySteps,
+            c.Checkpoint.PerEpoch));
         Assert.Equal(256, c.Eval.MaxExamples);
     }
 

@@ -41,9 +41,11 @@ public class ReadmeCommandTests(FreshCheckout checkout)
     [Fact]
     public void The_readmes_test_command_is_what_ci_runs()
     {
-        // The README's test command is the fenced line after the paragraph that introduces the tests; .ci/run runs it verbatim.
+        // The README's test command is the fenced line after the paragraph that introduces the tests; .ci/run runs it
+        // verbatim.
         var readme = File.ReadAllText(Path.Combine(FreshCheckout.RepositoryRoot(), "README.md"));
-        var command = System.Text.RegularExpressions.Regex.Match(readme, @"```\n(dotnet [^\n]*test FineTunePipeline\.ci\.slnf[^\n]*)\n```").Groups[1].Value;
+        var command = System.Text.RegularExpressions.Regex.Match(readme,
+            @"```\n(dotnet [^\n]*test FineTunePipeline\.ci\.slnf[^\n]*)\n```").Groups[1].Value;
         Assert.NotEqual("", command);
         var ci = File.ReadAllLines(Path.Combine(FreshCheckout.RepositoryRoot(), ".ci", "run"));
         Assert.Contains(command, ci);

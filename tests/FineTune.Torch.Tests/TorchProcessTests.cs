@@ -1,4 +1,5 @@
-// TorchProcess puts its defaults where native code reads them (libgomp calls getenv when libtorch loads), keeps what the
+// TorchProcess puts its defaults where native code reads them (libgomp calls getenv when libtorch loads), keeps what
+// the
 // user set, and the test hosts themselves run with OpenMP's passive wait (tests/test.runsettings).
 using FineTune.Torch;
 

@@ -54,7 +54,8 @@ public class GcRaceTests
     public void Every_method_survives_collections_through_steps_evaluations_and_checkpoints(string method, string objective)
     {
         using var dir = new TempDir();
-        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 12, MicroBatchSize = 2, Seed = 5, Threads = 2 });
+        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 12, MicroBatchSize = 2,
+            Seed = 5, Threads = 2 });
         using var collector = new Collector();
         using var trainer = Trainer.Create(config);
         var report = trainer.Train();

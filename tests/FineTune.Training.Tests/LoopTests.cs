@@ -51,7 +51,8 @@ public class LoopTests
     [Fact]
     public void Schedules_warm_up_then_decay_to_the_floor()
     {
-        var cosine = new LearningRateSchedule(1.0, ScheduleType.Cosine, WarmupSteps: 4, TotalSteps: 104, MinLrRatio: 0.1);
+        var cosine = new LearningRateSchedule(1.0, ScheduleType.Cosine, WarmupSteps: 4, TotalSteps: 104,
+            MinLrRatio: 0.1);
         Assert.Equal(0.2, cosine.At(0), 10);
         Assert.Equal(0.8, cosine.At(3), 10);
         Assert.Equal(1.0, cosine.At(4), 10);

@@ -16,7 +16,8 @@ public class NativeLifetimeTests
     public void Training_creates_no_tensor_outside_a_dispose_scope(string method, string objective)
     {
         using var dir = new TempDir();
-        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 1, MaxSteps = 4, MicroBatchSize = 2, Seed = 5, Threads = 1 });
+        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 1, MaxSteps = 4,
+            MicroBatchSize = 2, Seed = 5, Threads = 1 });
         AssertSetupKeepsOnlyWhatItOwns(config, $"{method}/{objective} setup");
         using (var trainer = Trainer.Create(config))
         {

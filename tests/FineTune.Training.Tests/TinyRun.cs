@@ -17,7 +17,8 @@ static class TinyRun
         { "prompt_tuning", "sft" }, { "prefix_tuning", "sft" }, { "lora", "dpo" }, { "full", "dpo" },
     };
 
-    /// <summary>A run of this method that evaluates and checkpoints every 2 steps (keeping one), with this loop.</summary>
+    /// <summary>A run of this method that evaluates and checkpoints every 2 steps (keeping one), with this
+    /// loop.</summary>
     public static TrainingConfig Busy(string dir, string method, string objective, LoopConfig loop) =>
         Config(Config(), dir, method, objective) with
         {

@@ -6,7 +6,8 @@ namespace FineTune.Data.Cleaning;
 public sealed record NearDuplicateOptions
 {
     public bool Enabled { get; init; } = true;
-    /// <summary>Drop near-duplicates (true) or keep them, in the same split as the record they resemble (false).</summary>
+    /// <summary>Drop near-duplicates (true) or keep them, in the same split as the record they resemble
+    /// (false).</summary>
     public bool Remove { get; init; } = true;
     /// <summary>Records whose estimated Jaccard similarity of shingle sets reaches this are near-duplicates.</summary>
     public double Threshold { get; init; } = 0.8;

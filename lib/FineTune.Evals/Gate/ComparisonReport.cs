@@ -12,12 +12,14 @@ namespace FineTune.Evals.Gate;
 
 public static class ComparisonReport
 {
-    public sealed record Regression(long Line, string Prompt, string Reference, string Baseline, string Candidate, double BaselineScore,
+    public sealed record Regression(long Line, string Prompt, string Reference, string Baseline, string Candidate,
+        double BaselineScore,
         double CandidateScore);
 
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static string Markdown(EvalReport baseline, EvalReport candidate, GateDecision decision, string title, int worst = 5)
+    public static string Markdown(EvalReport baseline, EvalReport candidate, GateDecision decision, string title,
+        int worst = 5)
     {
         var md = new StringBuilder();
         md.AppendLine($"# {title}: {(decision.Promote ? "promote" : "keep the baseline")}").AppendLine();
@@ -28,8 +30,10 @@ public static class ComparisonReport
         foreach (var after in candidate.Metrics)
         {
             var base_ = before.GetValueOrDefault(after.Name);
-            string change = base_ is null ? "" : (after.Value - base_.Value).ToString("+0.0000;-0.0000;0", CultureInfo.InvariantCulture);
-            string gate = rules.TryGetValue(after.Name, out var check) ? $"{(check.Passed ? "pass" : "FAIL")}: {check.Reason}" : "";
+            string change = base_ is null ? "" : (after.Value - base_.Value).ToString("+0.0000;-0.0000;0",
+                CultureInfo.InvariantCulture);
+            string gate = rules.TryGetValue(after.Name,
+                out var check) ? $"{(check.Passed ? "pass" : "FAIL")}: {check.Reason}" : "";
             md.AppendLine($"| {after.Name} | {Value(base_)} | {Value(after)} | {change} | {gate} |");
         }
         foreach (var check in decision.Checks.Where(c => !candidate.Metrics.Any(m => m.Name == c.Metric)))
@@ -63,7 +67,8 @@ public static class ComparisonReport
             {
                 var (b, c) = (before[a.Key], a.Value);
                 return new Regression(a.Key, c.Prompt, c.Reference, b.Prediction, c.Prediction,
-                    Rouge.Score(b.Reference, b.Prediction).RougeL.FMeasure, Rouge.Score(c.Reference, c.Prediction).RougeL.FMeasure);
+                    Rouge.Score(b.Reference, b.Prediction).RougeL.FMeasure, Rouge.Score(c.Reference,
+                        c.Prediction).RougeL.FMeasure);
             })
             .Where(r => r.CandidateScore < r.BaselineScore)
             .OrderByDescending(r => r.BaselineScore - r.CandidateScore).ThenBy(r => r.Line);
@@ -81,9 +86,11 @@ public static class ComparisonReport
             foreach (var item in items.OfType<JsonObject>())
             {
                 if (item["line"]?.GetValue<long>() is not { } line || outputs.ContainsKey(line)) continue;
-                var prompt = item["prompt"] is JsonArray messages && messages.LastOrDefault(m => m?["role"]?.GetValue<string>() == "user") is { } user
+                var prompt = item["prompt"] is JsonArray messages && messages.LastOrDefault(m
+                    => m?["role"]?.GetValue<string>() == "user") is { } user
                     ? user["content"]?.GetValue<string>() ?? "" : "";
-                outputs[line] = new Output(prompt, item["reference"]?.GetValue<string>() ?? "", item["prediction"]?.GetValue<string>() ?? "");
+                outputs[line] = new Output(prompt, item["reference"]?.GetValue<string>() ?? "",
+                    item["prediction"]?.GetValue<string>() ?? "");
             }
         }
         return outputs;
@@ -94,7 +101,8 @@ public static class ComparisonReport
             ? FormattableString.Invariant($"{m.Value:0.0000} [{low:0.0000}, {high:0.0000}]")
             : m.Value.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    /// <summary>One line of inline code, at most 300 characters; backticks and line breaks cannot break the Markdown.</summary>
+    /// <summary>One line of inline code, at most 300 characters; backticks and line breaks cannot break the
+    /// Markdown.</summary>
     static string Quote(string text)
     {
         var flat = text.Replace('\n', ' ').Replace('\r', ' ').Replace('`', '\'');

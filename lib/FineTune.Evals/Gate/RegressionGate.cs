@@ -10,7 +10,8 @@ namespace FineTune.Evals.Gate;
 public enum GateRuleKind { Improve, NoRegression, AtLeast }
 
 /// <summary>Improve: candidate - baseline must be ≥ Threshold (δ). NoRegression: it must be ≥ -Threshold (ε).
-/// AtLeast: the candidate's value itself must be ≥ Threshold (e.g. task/json_valid ≥ 0.99), whatever the baseline's.</summary>
+/// AtLeast: the candidate's value itself must be ≥ Threshold (e.g. task/json_valid ≥ 0.99), whatever the
+/// baseline's.</summary>
 public sealed record GateRule(string Metric, GateRuleKind Kind, double Threshold);
 
 public sealed record GateCheck(string Metric, GateRuleKind Kind, double Threshold, double? Baseline, double? Candidate,
@@ -89,7 +90,8 @@ public static class RegressionGate
         if (rule.Kind == GateRuleKind.AtLeast)
         {
             if (candidate is null)
-                return new GateCheck(rule.Metric, rule.Kind, rule.Threshold, baseline?.Value, null, null, null, null, false,
+                return new GateCheck(rule.Metric, rule.Kind, rule.Threshold, baseline?.Value, null, null, null, null,
+                    false,
                     $"the candidate has no '{rule.Metric}' result; evaluate it on the suite that reports it.");
             bool enough = candidate.Value >= rule.Threshold;
             return new GateCheck(rule.Metric, rule.Kind, rule.Threshold, baseline?.Value, candidate.Value,

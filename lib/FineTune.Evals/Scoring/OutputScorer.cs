@@ -18,7 +18,8 @@ public static class OutputScorer
     /// has rouge1/rouge2/rougeL/rougeLsum {precision, recall, fmeasure}, for gsm8k strict, flexible, strict_correct,
     /// flexible_correct; "id" is copied when the line has one. Aggregate metrics are {value, low, high, count}.
     /// </summary>
-    public static JsonObject Score(ScoreKind kind, string path, bool stemmer = false, Gsm8kFormat format = Gsm8kFormat.Gsm8k,
+    public static JsonObject Score(ScoreKind kind, string path, bool stemmer = false,
+        Gsm8kFormat format = Gsm8kFormat.Gsm8k,
         TaskSchema? schema = null)
     {
         var lines = Read(path);
@@ -132,7 +133,8 @@ public static class OutputScorer
     }
 
     /// <summary>Task metrics (TaskMetrics): per item exact match, and for JSON references json_valid and schema_valid;
-    /// the aggregate holds every task/… metric, the details the schema, the fields' roles and confusion matrices.</summary>
+    /// the aggregate holds every task/… metric, the details the schema, the fields' roles and confusion
+    /// matrices.</summary>
     static JsonObject ScoreTask(List<OutputLine> lines, TaskSchema? schema)
     {
         var pairs = lines.Select(l => (l.Reference, l.Prediction)).ToList();
@@ -150,7 +152,8 @@ public static class OutputScorer
             if (reference is not null)
             {
                 item["json_valid"] = prediction is not null;
-                if (effective is not null) item["schema_valid"] = prediction is not null && effective.Accepts(prediction);
+                if (effective is not null) item["schema_valid"] = prediction is not null
+                    && effective.Accepts(prediction);
             }
             items.Add(item);
         }

@@ -9,7 +9,8 @@ namespace FineTune.Evals.Scoring;
 
 public static class TaskAnswers
 {
-    /// <summary>Longest answer read as JSON; longer ones are not valid answers (a guard against hostile outputs).</summary>
+    /// <summary>Longest answer read as JSON; longer ones are not valid answers (a guard against hostile
+    /// outputs).</summary>
     public const int MaxJsonChars = 64 * 1024;
 
     public static JsonObject? ParseObject(string text)
@@ -55,10 +56,12 @@ public static class TaskAnswers
 
     /// <summary>The raw string of a string field (for ROUGE on free text); empty when missing.</summary>
     public static string Text(JsonObject? answer, string field) =>
-        answer is not null && answer.TryGetPropertyValue(field, out var node) && node?.GetValueKind() == JsonValueKind.String
+        answer is not null && answer.TryGetPropertyValue(field,
+            out var node) && node?.GetValueKind() == JsonValueKind.String
             ? node.GetValue<string>() : "";
 
     /// <summary>The same answer in one canonical form: keys sorted, values normalised.</summary>
     public static string Canonical(JsonObject answer) => string.Join("\u001f",
-        answer.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}\u001e{Value(answer, p.Key) ?? p.Value?.ToJsonString()}"));
+        answer.OrderBy(p => p.Key,
+            StringComparer.Ordinal).Select(p => $"{p.Key}\u001e{Value(answer, p.Key) ?? p.Value?.ToJsonString()}"));
 }

@@ -55,7 +55,8 @@ public static class TaskMetrics
         metrics.Add(Proportion("task/json_valid", predictions.Select(p => p is not null).ToList()));
         if (schema is null) return (metrics, details);
         details["schema"] = schema.ToJson();
-        metrics.Add(Proportion("task/schema_valid", predictions.Select(p => p is not null && schema.Accepts(p)).ToList()));
+        metrics.Add(Proportion("task/schema_valid",
+            predictions.Select(p => p is not null && schema.Accepts(p)).ToList()));
 
         var fields = new JsonObject();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -75,7 +76,8 @@ public static class TaskMetrics
             else if (kind == FieldKind.String)
             {
                 var rouge = pairs.Select((_, i) => predictions[i] is null ? 0.0
-                    : Rouge.Score(TaskAnswers.Text(references[i], field), TaskAnswers.Text(predictions[i], field)).RougeL.FMeasure).ToList();
+                    : Rouge.Score(TaskAnswers.Text(references[i], field), TaskAnswers.Text(predictions[i],
+                        field)).RougeL.FMeasure).ToList();
                 metrics.Add(Bootstrap.Mean($"task/{name}_rougeL", rouge));
                 about["role"] = "text";
             }
@@ -96,7 +98,8 @@ public static class TaskMetrics
     {
         long successes = hits.Count(h => h);
         var (low, high) = Wilson.Interval(successes, hits.Count);
-        return hits.Count == 0 ? new MetricValue(name, 0, 0) : new MetricValue(name, (double)successes / hits.Count, hits.Count, low, high);
+        return hits.Count == 0 ? new MetricValue(name, 0, 0) : new MetricValue(name, (double)successes / hits.Count,
+            hits.Count, low, high);
     }
 
     /// <summary>Macro-F1 over the labels the references use (a prediction outside them only costs recall and the
@@ -124,7 +127,8 @@ public static class TaskMetrics
         return Bootstrap.Statistic(name, gold.Count, F1);
     }
 
-    /// <summary>Rows: reference labels; columns: the same labels, then "(other)" for anything else or nothing.</summary>
+    /// <summary>Rows: reference labels; columns: the same labels, then "(other)" for anything else or
+    /// nothing.</summary>
     static JsonObject Confusion(IReadOnlyList<string> gold, IReadOnlyList<string?> predicted)
     {
         var labels = gold.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -152,7 +156,8 @@ public static class TaskMetrics
     /// characters, unique (field names come from the data).</summary>
     static string MetricName(string field, HashSet<string> taken)
     {
-        var clean = new string(field.ToLowerInvariant().Select(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' ? c : '_').ToArray());
+        var clean = new string(field.ToLowerInvariant().Select(c
+            => c is >= 'a' and <= 'z' or >= '0' and <= '9' ? c : '_').ToArray());
         clean = clean.Length == 0 ? "field" : clean[..Math.Min(40, clean.Length)];
         var name = clean;
         for (int k = 2; !taken.Add(name); k++) name = $"{clean}_{k}";

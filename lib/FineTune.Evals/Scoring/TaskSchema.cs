@@ -35,11 +35,13 @@ public sealed record TaskSchema(IReadOnlyDictionary<string, FieldKind> Fields)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"schema file not found: '{path}'.", path);
         JsonObject root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object."); }
+        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            ?? throw new InvalidDataException($"{path}: expected a JSON object."); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
         if (root["properties"] is not JsonObject properties)
             throw new InvalidDataException($"{path}: expected \"properties\": {{\"field\": {{\"type\": \"string\"}}, …}}.");
-        var required = root["required"] is JsonArray r ? r.Select(n => n?.GetValue<string>()).OfType<string>().ToHashSet() : null;
+        var required = root["required"] is JsonArray r ? r.Select(n
+            => n?.GetValue<string>()).OfType<string>().ToHashSet() : null;
         var fields = new Dictionary<string, FieldKind>();
         foreach (var (name, node) in properties)
         {

@@ -12,9 +12,11 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, StageSteps ste
     public Task Consume(ConsumeContext<EvaluationCompleted> context)
     {
         var m = context.Message;
-        return steps.RunAsync(context, m.RunId, Stages.Deployment, null, nameof(EvaluationCompletedConsumer), async ct =>
+        return steps.RunAsync(context, m.RunId, Stages.Deployment, null, nameof(EvaluationCompletedConsumer),
+            async ct =>
         {
-            var version = await ledger.Registry.ReadAsync(s => s.GetModelVersionAsync(m.Project, m.ModelVersion, ct), ct)
+            var version = await ledger.Registry.ReadAsync(s => s.GetModelVersionAsync(m.Project, m.ModelVersion, ct),
+                ct)
                 ?? throw new InvalidOperationException($"run {m.RunId}: model version {m.ModelVersion} of '{m.Project}' is not registered.");
             object output = m.Promote
                 ? new ModelPromoted
@@ -22,17 +24,21 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, StageSteps ste
                     RunId = m.RunId, Project = m.Project, Alias = "production", ModelVersion = m.ModelVersion, PreviousVersion = m.BaselineVersion,
                     Model = version.Model, BaseModel = version.BaseModel, Kind = version.Kind,
                 }
-                : new ModelRejected { RunId = m.RunId, Project = m.Project, ModelVersion = m.ModelVersion, Reasons = m.Reasons };
+                : new ModelRejected { RunId = m.RunId, Project = m.Project, ModelVersion = m.ModelVersion,
+                    Reasons = m.Reasons };
 
             async Task Records(IRegistrySession s)
             {
                 await s.SetAliasAsync(m.Project, "candidate", m.ModelVersion, m.RunId, "trained", ct);
                 if (m.Promote)
                 {
-                    await s.SetAliasAsync(m.Project, "production", m.ModelVersion, m.RunId, "promoted by the evaluation gate", ct);
-                    await s.AddLineageAsync(m.RunId, m.Gate, Deployments.Ref(m.Project, "production", m.ModelVersion), "deployed", ct);
+                    await s.SetAliasAsync(m.Project, "production", m.ModelVersion, m.RunId,
+                        "promoted by the evaluation gate", ct);
+                    await s.AddLineageAsync(m.RunId, m.Gate, Deployments.Ref(m.Project, "production", m.ModelVersion),
+                        "deployed", ct);
                 }
-                await s.SetRunDecisionAsync(m.RunId, m.Promote ? "promoted" : "rejected", m.Reasons, m.ModelVersion, ct);
+                await s.SetRunDecisionAsync(m.RunId, m.Promote ? "promoted" : "rejected", m.Reasons, m.ModelVersion,
+                    ct);
                 await s.SetRunStatusAsync(m.RunId, RunStatus.Succeeded, null, ct);
             }
             return new StageResult(output, Records, m.Promote

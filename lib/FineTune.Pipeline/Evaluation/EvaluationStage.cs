@@ -28,7 +28,8 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var records = NormalizedJsonl.Read(Path.Combine(prepared, "test.jsonl")).ToList();
         // The task suite's schema: the fields and value kinds every training answer shares (null for free-text tasks).
         var schema = settings.Evaluation.Suites.Contains("task") && File.Exists(Path.Combine(prepared, "train.jsonl"))
-            ? TaskSchema.Infer(TaskEval.Examples(NormalizedJsonl.Read(Path.Combine(prepared, "train.jsonl"))).Select(e => e.Reference))
+            ? TaskSchema.Infer(TaskEval.Examples(NormalizedJsonl.Read(Path.Combine(prepared,
+                "train.jsonl"))).Select(e => e.Reference))
             : null;
         if (records.Count == 0) records = NormalizedJsonl.Read(Path.Combine(prepared, "validation.jsonl")).ToList();
         if (records.Count == 0) throw new InvalidDatasetException($"run {trained.RunId}: the prepared dataset has no test or validation examples to evaluate on.");
@@ -37,10 +38,13 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             await s.GetAliasAsync(trained.Project, "production", ct) is { } v && v != trained.ModelVersion
                 ? await s.GetModelVersionAsync(trained.Project, v, ct) : null, ct);
 
-        var candidate = await EvaluateAsync(await ModelPathsAsync(trained.BaseModel, trained.Model, trained.Kind, ct), records, settings, schema, ct);
+        var candidate = await EvaluateAsync(await ModelPathsAsync(trained.BaseModel, trained.Model, trained.Kind, ct),
+            records, settings, schema, ct);
         var baseline = production is null
-            ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, schema, ct)
-            : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct), records, settings, schema, ct);
+            ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, schema,
+                ct)
+            : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct),
+                records, settings, schema, ct);
 
         var decision = RegressionGate.Decide(baseline, candidate, settings.Gate);
         var prefix = $"{trained.Project}/{trained.RunId:N}";
@@ -81,7 +85,8 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var results = new List<SuiteResult>();
         IReadOnlyList<TaskOutput>? answers = null;   // rouge and task score the same greedy answers, generated once
         async Task<IReadOnlyList<TaskOutput>> Answers() =>
-            answers ??= await TaskEval.GenerateAsync(lm, tokenizer, chat, records, e.MaxNewTokens, e.BatchSize, e.Limit, ct);
+            answers ??= await TaskEval.GenerateAsync(lm, tokenizer, chat, records, e.MaxNewTokens, e.BatchSize,
+                e.Limit, ct);
         foreach (var suite in e.Suites)
             results.Add(suite switch
             {

@@ -15,9 +15,11 @@ namespace FineTune.Pipeline.Hosting;
 public static class PipelineServiceExtensions
 {
     /// <param name="stages">The service's own stage(s): <c>p => p.AddTrainingStage()</c>.</param>
-    public static IHostApplicationBuilder AddPipelineService(this IHostApplicationBuilder builder, Action<PipelineBuilder> stages)
+    public static IHostApplicationBuilder AddPipelineService(this IHostApplicationBuilder builder,
+        Action<PipelineBuilder> stages)
     {
-        TorchProcess.Configure();   // before anything loads libtorch (training and evaluation share the machine's cores)
+        // before anything loads libtorch (training and evaluation share the machine's cores)
+        TorchProcess.Configure();
         builder.Services.AddPipeline(builder.Configuration, stages);
         builder.Services.AddHealthChecks()
             .AddCheck<RegistryHealthCheck>("registry", tags: ["ready"])

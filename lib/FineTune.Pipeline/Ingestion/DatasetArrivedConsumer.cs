@@ -6,12 +6,14 @@ using MassTransit;
 
 namespace FineTune.Pipeline.Ingestion;
 
-public sealed class DatasetArrivedConsumer(IngestionStage stage, StageSteps steps, RunInputs inputs) : IConsumer<DatasetArrived>
+public sealed class DatasetArrivedConsumer(IngestionStage stage, StageSteps steps,
+    RunInputs inputs) : IConsumer<DatasetArrived>
 {
     public Task Consume(ConsumeContext<DatasetArrived> context)
     {
         var m = context.Message;
-        return steps.RunAsync(context, m.RunId, Stages.Ingestion, RunStatus.ValidatingFiles, nameof(DatasetArrivedConsumer), async ct =>
+        return steps.RunAsync(context, m.RunId, Stages.Ingestion, RunStatus.ValidatingFiles,
+            nameof(DatasetArrivedConsumer), async ct =>
         {
             var outcome = await stage.RunAsync(m, m.BaseModel ?? await inputs.DefaultBaseModelAsync(ct),
                 m.Settings ?? await inputs.DefaultSettingsAsync(ct), ct);
@@ -19,7 +21,8 @@ public sealed class DatasetArrivedConsumer(IngestionStage stage, StageSteps step
             {
                 Cleaned { Message: var cleaned } => new StageResult(cleaned, async s =>
                 {
-                    await s.RecordDatasetAsync(new(m.RunId, m.Project, cleaned.Prepared, cleaned.DataCard, cleaned.Examples, cleaned.Rejected,
+                    await s.RecordDatasetAsync(new(m.RunId, m.Project, cleaned.Prepared, cleaned.DataCard,
+                        cleaned.Examples, cleaned.Rejected,
                         DateTimeOffset.UtcNow), ct);
                     await s.RecordArtifactAsync(m.RunId, "prepared", cleaned.Prepared, ct);
                     await s.AddLineageAsync(m.RunId, m.Source, cleaned.Prepared, "cleaned", ct);
@@ -28,7 +31,8 @@ public sealed class DatasetArrivedConsumer(IngestionStage stage, StageSteps step
                 {
                     await s.RecordArtifactAsync(m.RunId, "rejects", rejected.Rejects, ct);
                     await s.AddLineageAsync(m.RunId, m.Source, rejected.Rejects, "rejected", ct);
-                    await s.SetRunStatusAsync(m.RunId, RunStatus.Failed, "dataset rejected: " + string.Join("; ", rejected.Reasons), ct);
+                    await s.SetRunStatusAsync(m.RunId, RunStatus.Failed, "dataset rejected: " + string.Join("; ",
+                        rejected.Reasons), ct);
                 }, "dataset rejected: " + string.Join("; ", rejected.Reasons)),
                 Skipped { Reason: var reason } => new StageResult(new RunSkipped(m.RunId, reason),
                     s => s.SetRunStatusAsync(m.RunId, RunStatus.Cancelled, reason, ct), reason, Publish: false),

@@ -24,9 +24,11 @@ public class StageConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer> 
         ConcurrentMessageLimit = 1;
     }
 
-    public TimeSpan Timeout => _work == StageWork.Compute ? TimeSpan.FromMinutes(_options.StageTimeoutMinutes) : BookkeepingTimeout;
+    public TimeSpan Timeout
+        => _work == StageWork.Compute ? TimeSpan.FromMinutes(_options.StageTimeoutMinutes) : BookkeepingTimeout;
 
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<TConsumer> consumer,
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint,
+        IConsumerConfigurator<TConsumer> consumer,
         IRegistrationContext context)
     {
         endpoint.UseMessageRetry(r =>

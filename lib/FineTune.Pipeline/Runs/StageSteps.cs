@@ -8,7 +8,8 @@ namespace FineTune.Pipeline.Runs;
 
 /// <summary>What a stage's work produced: the message to store (and publish), the registry rows that go with it, and
 /// the event line a person reads.</summary>
-public sealed record StageResult(object Output, Func<IRegistrySession, Task>? Records, string Message, bool Publish = true);
+public sealed record StageResult(object Output, Func<IRegistrySession, Task>? Records, string Message,
+    bool Publish = true);
 
 public sealed class StageSteps(RunLedger ledger, RunInputs inputs)
 {
@@ -25,7 +26,8 @@ public sealed class StageSteps(RunLedger ledger, RunInputs inputs)
         if (!await ledger.StartAsync(runId, stage, status, ct)) return;
 
         var result = await work(ct);
-        if (await ledger.CompleteAsync(runId, stage, consumer, context.MessageId ?? runId, result.Output, result.Records, result.Message, ct)
+        if (await ledger.CompleteAsync(runId, stage, consumer, context.MessageId ?? runId, result.Output,
+            result.Records, result.Message, ct)
             && result.Publish)
             await context.PublishForRun(result.Output, runId, ct);
         inputs.FreeStageDirectory(runId, stage);

@@ -38,7 +38,8 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
         await store.GetFileAsync(job.Config, configPath, ct);
         // The run's training section (checked when the settings loaded), completed with what only this worker knows.
         var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))!.AsObject();
-        var checkedSection = TrainingConfigLoader.ParseSection(section, $"{job.Config.Bucket}/{job.Config.Key}", "training.");
+        var checkedSection = TrainingConfigLoader.ParseSection(section, $"{job.Config.Bucket}/{job.Config.Key}",
+            "training.");
         var config = checkedSection with
         {
             BaseModel = baseModel, OutputDir = output, Data = checkedSection.Data with { Path = shards },

@@ -8,11 +8,13 @@ namespace FineTune.Evals.Tests.Gate;
 public class ComparisonReportTests
 {
     static TaskOutput Output(long line, string reference, string prediction) =>
-        new(line, [new ChatMessage("system", "triage"), new ChatMessage("user", $"ticket {line}")], reference, prediction);
+        new(line, [new ChatMessage("system", "triage"), new ChatMessage("user", $"ticket {line}")], reference,
+            prediction);
 
     static EvalReport Report(double accuracy, params TaskOutput[] outputs) => new("m", DateTimeOffset.UnixEpoch,
     [
-        new SuiteResult("perplexity", "v1", [new MetricValue("perplexity/token_accuracy", accuracy, 100, accuracy - 0.05, accuracy + 0.05)]),
+        new SuiteResult("perplexity", "v1", [new MetricValue("perplexity/token_accuracy", accuracy, 100,
+            accuracy - 0.05, accuracy + 0.05)]),
         TaskEval.Rouge(outputs),
     ]);
 
@@ -28,7 +30,8 @@ public class ComparisonReportTests
             Output(2, "a dog ran home", "nothing at all"),               // 1 → 0: the largest drop
             Output(3, "birds fly south", "birds fly south"));            // better: not listed
         var decision = RegressionGate.Decide(baseline, candidate,
-            [new GateRule("perplexity/token_accuracy", GateRuleKind.Improve, 0.01), new GateRule("rouge/rougeL", GateRuleKind.NoRegression, 0.05)]);
+            [new GateRule("perplexity/token_accuracy", GateRuleKind.Improve, 0.01), new GateRule("rouge/rougeL",
+                GateRuleKind.NoRegression, 0.05)]);
 
         var regressions = ComparisonReport.Regressions(baseline, candidate).ToList();
         Assert.Equal([2L, 1L], regressions.Select(r => r.Line));
@@ -40,7 +43,8 @@ public class ComparisonReportTests
         Assert.Contains("| perplexity/token_accuracy | 0.5000 [0.4500, 0.5500] | 0.7000 [0.6500, 0.7500] | +0.2000 | pass: improved by +0.2000", md);
         Assert.Contains("| rouge/rougeL |", md);
         Assert.Contains("the 2 largest drops", md);
-        Assert.True(md.IndexOf("### test line 2", StringComparison.Ordinal) < md.IndexOf("### test line 1", StringComparison.Ordinal));
+        Assert.True(md.IndexOf("### test line 2", StringComparison.Ordinal) < md.IndexOf("### test line 1",
+            StringComparison.Ordinal));
         Assert.Contains("- candidate: `nothing at all`", md);
         Assert.DoesNotContain("### test line 3", md);
     }
@@ -51,7 +55,8 @@ public class ComparisonReportTests
         var baseline = Report(0.5, Output(1, "x y z", "x y z"));
         var candidate = Report(0.5, Output(1, "x y z", "```\n# injected heading\n" + new string('a', 1000)));
         var md = ComparisonReport.Markdown(baseline, candidate,
-            RegressionGate.Decide(baseline, candidate, [new GateRule("perplexity/token_accuracy", GateRuleKind.Improve, 0.01)]), "t");
+            RegressionGate.Decide(baseline, candidate, [new GateRule("perplexity/token_accuracy", GateRuleKind.Improve,
+                0.01)]), "t");
         Assert.DoesNotContain("\n# injected", md);
         Assert.DoesNotContain("```", md);
         Assert.Contains("…`", md);

@@ -71,14 +71,17 @@ public class RegressionGateTests
     public void An_at_least_rule_judges_the_candidate_alone_and_fails_below_its_floor()
     {
         GateRule[] rules = [.. Rules, new("task/json_valid", GateRuleKind.AtLeast, 0.99)];
-        MetricValue[] With(MetricValue[] scores, double? valid) => valid is { } v ? [.. scores, new("task/json_valid", v, 24)] : scores;
+        MetricValue[] With(MetricValue[] scores, double? valid) => valid is { } v ? [.. scores, new("task/json_valid",
+            v, 24)] : scores;
 
-        var passes = RegressionGate.Decide(With(Scores(0.60, 0.45, 0.30), null), With(Scores(0.70, 0.45, 0.30), 1.0), rules);
+        var passes = RegressionGate.Decide(With(Scores(0.60, 0.45, 0.30), null), With(Scores(0.70, 0.45, 0.30), 1.0),
+            rules);
         Assert.True(passes.Promote, passes.ToMarkdown());   // no baseline value needed
         Assert.Contains("at least 0.99", passes.ToMarkdown());
 
         // Better than the baseline is not enough: 23 of 24 answers parse, the floor is 0.99.
-        var fails = RegressionGate.Decide(With(Scores(0.60, 0.45, 0.30), 0.5), With(Scores(0.70, 0.45, 0.30), 23 / 24.0), rules);
+        var fails = RegressionGate.Decide(With(Scores(0.60, 0.45, 0.30), 0.5), With(Scores(0.70, 0.45, 0.30),
+            23 / 24.0), rules);
         Assert.False(fails.Promote);
         Assert.Equal("is 0.9583, below the required 0.99", fails.Checks[3].Reason);
         Assert.Empty(fails.Forgetting);

@@ -13,12 +13,18 @@ public class TaskMetricsTests
 
     static readonly (string Reference, string Prediction)[] Tickets =
     [
-        (Ticket("billing", "high", "double charge"), """{"category": "Billing", "priority": "high", "summary": "double charge"}"""), // all right
-        (Ticket("billing", "low", "invoice copy"), Ticket("billing", "high", "invoice copy")),                                      // priority wrong
-        (Ticket("technical", "high", "device dead"), "technical, high"),                                                            // not JSON
-        (Ticket("technical", "low", "dark mode"), """{"category": "technical", "summary": "dark mode"}"""),                         // no priority
-        (Ticket("shipping", "high", "lost parcel"), Ticket("billing", "high", "lost parcel")),                                      // category wrong
-        (Ticket("shipping", "low", "change address"), Ticket("shipping", "low", "change the address")),                             // summary differs
+        (Ticket("billing", "high", "double charge"),
+            """{"category": "Billing", "priority": "high", "summary": "double charge"}"""), // all right
+        // priority wrong
+        (Ticket("billing", "low", "invoice copy"), Ticket("billing", "high", "invoice copy")),
+        // not JSON
+        (Ticket("technical", "high", "device dead"), "technical, high"),
+        // no priority
+        (Ticket("technical", "low", "dark mode"), """{"category": "technical", "summary": "dark mode"}"""),
+        // category wrong
+        (Ticket("shipping", "high", "lost parcel"), Ticket("billing", "high", "lost parcel")),
+        // summary differs
+        (Ticket("shipping", "low", "change address"), Ticket("shipping", "low", "change the address")),
     ];
 
     static Dictionary<string, MetricValue> Metrics(IReadOnlyList<(string, string)> pairs, TaskSchema? schema = null) =>
@@ -31,8 +37,10 @@ public class TaskMetricsTests
         Assert.Equal(1 / 6.0, m["task/exact_match"].Value, 12);       // only the first (case differs, normalised away)
         Assert.Equal(5 / 6.0, m["task/json_valid"].Value, 12);        // all but "technical, high"
         Assert.Equal(4 / 6.0, m["task/schema_valid"].Value, 12);      // and not the one without a priority
-        Assert.Equal(4 / 6.0, m["task/category_accuracy"].Value, 12); // wrong: the invalid one and the billing/shipping mix-up
-        Assert.Equal(3 / 6.0, m["task/priority_accuracy"].Value, 12); // wrong: 2 (high for low), 3 (invalid), 4 (missing)
+        // wrong: the invalid one and the billing/shipping mix-up
+        Assert.Equal(4 / 6.0, m["task/category_accuracy"].Value, 12);
+        // wrong: 2 (high for low), 3 (invalid), 4 (missing)
+        Assert.Equal(3 / 6.0, m["task/priority_accuracy"].Value, 12);
         // category: billing tp 2 fp 1 fn 0 → 0.8; technical tp 1 fn 1 → 2/3; shipping tp 1 fn 1 → 2/3.
         Assert.Equal((0.8 + 2 / 3.0 + 2 / 3.0) / 3, m["task/category_macro_f1"].Value, 12);
         // priority: high tp 2 fp 1 fn 1 → 2/3; low tp 1 fn 2 → 0.5.
@@ -63,13 +71,15 @@ public class TaskMetricsTests
     {
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "schema.json");
-        File.WriteAllText(path, """{"type": "object", "properties": {"category": {"type": "string"}, "note": {"type": "string"}}, "required": ["category"]}""");
+        File.WriteAllText(path,
+            """{"type": "object", "properties": {"category": {"type": "string"}, "note": {"type": "string"}}, "required": ["category"]}""");
         var m = Metrics(Tickets, TaskSchema.Load(path));
         Assert.Equal(5 / 6.0, m["task/schema_valid"].Value, 12);     // only "category" is required now
         Assert.True(m.ContainsKey("task/category_accuracy"));
         Assert.False(m.ContainsKey("task/priority_accuracy"));
         File.WriteAllText(path, """{"properties": {"n": {"type": "array"}}}""");
-        Assert.Contains("properties.n.type is 'array'", Assert.Throws<InvalidDataException>(() => TaskSchema.Load(path)).Message);
+        Assert.Contains("properties.n.type is 'array'",
+            Assert.Throws<InvalidDataException>(() => TaskSchema.Load(path)).Message);
     }
 
     [Fact]
@@ -87,7 +97,8 @@ public class TaskMetricsTests
         Assert.Equal((2 / 3.0 + 0.8 + 2 / 3.0) / 3, m["task/macro_f1"].Value, 12);
         Assert.False(m.ContainsKey("task/json_valid"));
 
-        var free = Metrics([("The cat sat.", "the  cat sat."), ("A dog ran.", "A dog walked."), ("Birds fly.", "Fish swim.")]);
+        var free = Metrics([("The cat sat.", "the  cat sat."), ("A dog ran.", "A dog walked."), ("Birds fly.",
+            "Fish swim.")]);
         Assert.Equal(["task/exact_match"], free.Keys);
         Assert.Equal(1 / 3.0, free["task/exact_match"].Value, 12);
     }
@@ -98,10 +109,12 @@ public class TaskMetricsTests
         (string, string)[] pairs =
         [
             ("""{"A/B c": "x", "a b?c": "y"}""", """{"A/B c": "x", "a b?c": "z"}"""),
-            ("""{"A/B c": "x", "a b?c": "y"}""", """{"A/B c": "x", "a b?c": "y", "a b?c": "dup"}"""),   // duplicate key: not valid
+            // duplicate key: not valid
+            ("""{"A/B c": "x", "a b?c": "y"}""", """{"A/B c": "x", "a b?c": "y", "a b?c": "dup"}"""),
         ];
         var m = Metrics(pairs);
-        Assert.Equal(0.5, m["task/a_b_c_accuracy"].Value);        // "x" both times, but the second answer is not valid JSON
+        // "x" both times, but the second answer is not valid JSON
+        Assert.Equal(0.5, m["task/a_b_c_accuracy"].Value);
         Assert.Equal(0.0, m["task/a_b_c_2_accuracy"].Value);
         Assert.Equal(0.5, m["task/json_valid"].Value);
         Assert.All(m.Keys, k => Assert.Matches("^task/[a-z0-9_]+$", k));

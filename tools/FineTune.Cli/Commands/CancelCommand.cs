@@ -12,7 +12,8 @@ static class CancelCommand
         var run = new Argument<Guid>("run") { Description = "Run id" };
         var reason = new Option<string?>("--reason");
         var home = PipelineConnection.HomeOption();
-        var command = new Command("cancel", "Cancel a run; a running training job stops at its next lease renewal and frees its worker.") { run, reason, home };
+        var command = new Command("cancel",
+            "Cancel a run; a running training job stops at its next lease renewal and frees its worker.") { run, reason, home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));

@@ -10,7 +10,8 @@ static class CheckpointsCommand
     {
         var run = new Argument<Guid>("run") { Description = "Run id" };
         var home = PipelineConnection.HomeOption();
-        var command = new Command("checkpoints", "A run's training checkpoints: step, metrics, and where the bundle is.") { run, home };
+        var command = new Command("checkpoints",
+            "A run's training checkpoints: step, metrics, and where the bundle is.") { run, home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));

@@ -11,7 +11,8 @@ static class ModelsCommand
     {
         var project = new Option<string?>("--project");
         var home = PipelineConnection.HomeOption();
-        var command = new Command("models", "The model registry: versions per project, their evaluation verdict, and the aliases (production, candidate).") { project, home };
+        var command = new Command("models",
+            "The model registry: versions per project, their evaluation verdict, and the aliases (production, candidate).") { project, home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
@@ -27,7 +28,8 @@ static class ModelsCommand
             await stdout.WriteLineAsync($"{"project",-14} {"version",7}  {"kind",-8} {"gate",-8} {"aliases",-22} {"created",-20} run");
             foreach (var v in versions)
             {
-                var names = string.Join(",", aliases.Where(a => a.Project == v.Project && a.Version == v.Version).Select(a => a.Alias));
+                var names = string.Join(",",
+                    aliases.Where(a => a.Project == v.Project && a.Version == v.Version).Select(a => a.Alias));
                 var gate = evaluations[(v.Project, v.Version)] is { } e ? (e.Promote ? "pass" : "fail") : "";
                 await stdout.WriteLineAsync($"{v.Project,-14} {v.Version,7}  {v.Kind,-8} {gate,-8} {names,-22} {v.CreatedAt:yyyy-MM-dd HH:mm:ss}  {v.RunId}");
             }

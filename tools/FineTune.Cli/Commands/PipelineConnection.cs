@@ -22,11 +22,13 @@ sealed class PipelineConnection
     public required string Home { get; init; }
 
     // Given: that local pipeline home. Not given: the services' servers when FINETUNE_POSTGRES is set, else .finetune.
-    public static Option<string?> HomeOption() => new("--home") { Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when FINETUNE_POSTGRES is set, else .finetune" };
+    public static Option<string?> HomeOption()
+        => new("--home") { Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when FINETUNE_POSTGRES is set, else .finetune" };
 
     public static PipelineConnection From(string? homeOption)
     {
-        bool local = homeOption is not null || Environment.GetEnvironmentVariable("FINETUNE_POSTGRES") is not { Length: > 0 };
+        bool local = homeOption is not null
+            || Environment.GetEnvironmentVariable("FINETUNE_POSTGRES") is not { Length: > 0 };
         var pg = local ? null : Environment.GetEnvironmentVariable("FINETUNE_POSTGRES");
         var s3 = local ? null : Environment.GetEnvironmentVariable("FINETUNE_S3_ENDPOINT");
         var home = Path.GetFullPath(homeOption ?? ".finetune");
@@ -43,12 +45,14 @@ sealed class PipelineConnection
                 LocalDirectory = Path.Combine(home, "artifacts"),
             }.Create(),
             Distributed = s3 is { Length: > 0 },
-            RabbitMq = !local && Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ") is { Length: > 0 } r ? r : null,
+            RabbitMq = !local
+                && Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ") is { Length: > 0 } r ? r : null,
             Home = home,
         };
     }
 
-    /// <summary>Publishes a command: over RabbitMQ to the Deployment service, or to a local Deployment consumer.</summary>
+    /// <summary>Publishes a command: over RabbitMQ to the Deployment service, or to a local Deployment
+    /// consumer.</summary>
     public async Task SendAsync<T>(T message, CancellationToken ct) where T : class
     {
         if (RabbitMq is { } uri)

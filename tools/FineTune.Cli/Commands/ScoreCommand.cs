@@ -1,5 +1,6 @@
 // finetune score rouge|gsm8k|task FILE [--stemmer] [--cot] [--schema S]: scores predictions that already exist (JSONL
-// lines with `prediction`, `reference` and an optional `id`) and prints JSON with `items` (one per line) and `aggregate`.
+// lines with `prediction`, `reference` and an optional `id`) and prints JSON with `items` (one per line) and
+// `aggregate`.
 using System.CommandLine;
 using System.Text.Json;
 using FineTune.Evals.Scoring;
@@ -19,13 +20,15 @@ static class ScoreCommand
         {
             Description = "task: a JSON Schema (properties, required; string/number/integer/boolean) the answers must follow; default: inferred from the references",
         };
-        var command = new Command("score", "Score existing predictions with ROUGE, GSM8K exact match or the task metrics (exact match; JSON validity, schema validity and per-field accuracy, macro-F1, ROUGE-L).")
+        var command = new Command("score",
+            "Score existing predictions with ROUGE, GSM8K exact match or the task metrics (exact match; JSON validity, schema validity and per-field accuracy, macro-F1, ROUGE-L).")
         {
             kind, file, stemmer, cot, schema,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var scoreKind = parse.GetValue(kind) switch { "rouge" => ScoreKind.Rouge, "task" => ScoreKind.Task, _ => ScoreKind.Gsm8k };
+            var scoreKind = parse.GetValue(kind) switch { "rouge" => ScoreKind.Rouge, "task" => ScoreKind.Task,
+                _ => ScoreKind.Gsm8k };
             var document = OutputScorer.Score(scoreKind, parse.GetValue(file)!, parse.GetValue(stemmer),
                 parse.GetValue(cot) ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k, parse.GetValue(schema) is { } s ? TaskSchema.Load(s) : null);
             await stdout.WriteLineAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).AsMemory(), ct);

@@ -12,7 +12,8 @@ static class UploadCommand
         var file = new Argument<string>("file") { Description = "Dataset file to drop into the ingestion bucket" };
         var project = new Option<string>("--project") { Description = "Project (the bucket prefix); a new file for a project retrains it", Required = true };
         var home = PipelineConnection.HomeOption();
-        var command = new Command("upload", "Drop a dataset into ingestion/<project>/: the pipeline starts a run on its own.") { file, project, home };
+        var command = new Command("upload",
+            "Drop a dataset into ingestion/<project>/: the pipeline starts a run on its own.") { file, project, home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
@@ -22,7 +23,8 @@ static class UploadCommand
             await c.Store.EnsureBucketsAsync([Buckets.Ingestion], ct);
             var artifact = await c.Store.PutFileAsync(Buckets.Ingestion, $"{p}/{Path.GetFileName(path)}", path, ct);
             await stdout.WriteLineAsync($"uploaded {artifact.Bucket}/{artifact.Key} ({artifact.Bytes:N0} bytes, sha256 {artifact.Sha256[..12]}…)");
-            if (c.Distributed) new LastUpload(p, artifact.Bucket, artifact.Key, artifact.Sha256, DateTimeOffset.UtcNow).Write(c.Home);
+            if (c.Distributed) new LastUpload(p, artifact.Bucket, artifact.Key, artifact.Sha256,
+                DateTimeOffset.UtcNow).Write(c.Home);
             if (!c.Distributed) await stdout.WriteLineAsync("note: no services are configured (FINETUNE_S3_ENDPOINT unset); `finetune run FILE` runs the pipeline locally.");
             return 0;
         });
