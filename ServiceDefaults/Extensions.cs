@@ -23,7 +23,8 @@ public static class Extensions
 
     // MassTransit's ActivitySource and Meter are both named "MassTransit"; the services publish and consume through it.
     public const string MassTransitTelemetryName = "MassTransit";
-    // The training engine's meter (FineTune.Training.TrainingTelemetry.MeterName): loss, learning rate, tokens/s per run.
+    // The training engine's meter (FineTune.Training.TrainingTelemetry.MeterName): loss, learning rate, tokens/s per
+    // run.
     public const string TrainingMeterName = "FineTune.Training";
     // The pipeline's meter and ActivitySource (FineTune.Pipeline.PipelineTelemetry.Name): stage durations, queue lag,
     // finished runs, evaluation scores; the training job's span, which continues the run's trace.
@@ -60,7 +61,8 @@ public static class Extensions
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName, PipelineTelemetryName, ServingTelemetryName)
+                .AddMeter(serviceName, MassTransitTelemetryName, TrainingMeterName, PipelineTelemetryName,
+                    ServingTelemetryName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation())

@@ -13,7 +13,8 @@ static class BenchEnvironment
     public static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "global.json"))) return dir.FullName;
+            if (File.Exists(Path.Combine(dir.FullName, "global.json")))
+                return dir.FullName;
         return Directory.GetCurrentDirectory();
     }
 }

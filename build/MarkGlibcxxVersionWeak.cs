@@ -17,13 +17,16 @@ public class MarkGlibcxxVersionWeak : Task
 
     public override bool Execute()
     {
-        if (!System.IO.Directory.Exists(Directory)) return true;
+        if (!System.IO.Directory.Exists(Directory))
+            return true;
         var libraries = System.IO.Directory.GetFiles(Directory, "libLibTorchSharp.so", SearchOption.AllDirectories);
-        if (libraries.Length == 0) return true;
+        if (libraries.Length == 0)
+            return true;
 
         if (Mode == "auto" && HostHasVersion(out var hostLib))
         {
-            Log.LogMessage(MessageImportance.Low, $"{hostLib} provides {Version}; libLibTorchSharp.so left as shipped.");
+            Log.LogMessage(MessageImportance.Low,
+                $"{hostLib} provides {Version}; libLibTorchSharp.so left as shipped.");
             return true;
         }
         foreach (var library in libraries)
@@ -35,7 +38,8 @@ public class MarkGlibcxxVersionWeak : Task
             }
             catch (Exception e)
             {
-                Log.LogError($"Could not mark {Version} weak in '{library}': {e.Message}. Set TorchSharpGlibcxxFixup=never to skip.");
+                Log.LogError($"Could not mark {Version} weak in '{library}': {e.Message}. Set " +
+                    $"TorchSharpGlibcxxFixup=never to skip.");
             }
         }
         return !Log.HasLoggedErrors;
@@ -51,7 +55,8 @@ public class MarkGlibcxxVersionWeak : Task
         ];
         foreach (var candidate in candidates)
         {
-            if (!File.Exists(candidate)) continue;
+            if (!File.Exists(candidate))
+                continue;
             hostLib = candidate;
             var needle = Encoding.ASCII.GetBytes(Version + "\0");
             return IndexOf(File.ReadAllBytes(candidate), needle) >= 0;
@@ -62,11 +67,14 @@ public class MarkGlibcxxVersionWeak : Task
 
     static int IndexOf(byte[] haystack, byte[] needle)
     {
-        for (int i = Array.IndexOf(haystack, needle[0]); i >= 0 && i <= haystack.Length - needle.Length; i = Array.IndexOf(haystack, needle[0], i + 1))
+        for (int i = Array.IndexOf(haystack,
+            needle[0]); i >= 0 && i <= haystack.Length - needle.Length; i = Array.IndexOf(haystack, needle[0], i + 1))
         {
             int j = 1;
-            while (j < needle.Length && haystack[i + j] == needle[j]) j++;
-            if (j == needle.Length) return i;
+            while (j < needle.Length && haystack[i + j] == needle[j])
+                j++;
+            if (j == needle.Length)
+                return i;
         }
         return -1;
     }
@@ -76,7 +84,8 @@ public class MarkGlibcxxVersionWeak : Task
     static string Patch(string path)
     {
         var elf = File.ReadAllBytes(path);
-        if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F' || elf[4] != 2 || elf[5] != 1)
+        if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F'
+            || elf[4] != 2 || elf[5] != 1)
             throw new InvalidDataException("not a little-endian 64-bit ELF file");
 
         ulong shoff = BitConverter.ToUInt64(elf, 0x28);
@@ -84,10 +93,12 @@ public class MarkGlibcxxVersionWeak : Task
         for (int i = 0; i < shnum; i++)
         {
             int sh = checked((int)shoff + i * shentsize);
-            if (BitConverter.ToUInt32(elf, sh + 4) != ShtGnuVerneed) continue;
+            if (BitConverter.ToUInt32(elf, sh + 4) != ShtGnuVerneed)
+                continue;
             int verneed = checked((int)BitConverter.ToUInt64(elf, sh + 24));
             uint strtabIndex = BitConverter.ToUInt32(elf, sh + 40), count = BitConverter.ToUInt32(elf, sh + 44);
-            int strtab = checked((int)BitConverter.ToUInt64(elf, checked((int)shoff + (int)strtabIndex * shentsize) + 24));
+            int strtab = checked((int)BitConverter.ToUInt64(elf,
+                checked((int)shoff + (int)strtabIndex * shentsize) + 24));
 
             int vn = verneed;
             for (uint n = 0; n < count; n++)
@@ -101,7 +112,8 @@ public class MarkGlibcxxVersionWeak : Task
                     if (Encoding.ASCII.GetString(elf, name, end - name) == Version)
                     {
                         ushort flags = BitConverter.ToUInt16(elf, aux + 4);
-                        if ((flags & VerFlgWeak) != 0) return "already weak";
+                        if ((flags & VerFlgWeak) != 0)
+                            return "already weak";
                         BitConverter.GetBytes((ushort)(flags | VerFlgWeak)).CopyTo(elf, aux + 4);
                         var temporary = path + ".glibcxx-tmp";
                         File.WriteAllBytes(temporary, elf);

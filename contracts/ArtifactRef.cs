@@ -2,10 +2,10 @@
 namespace FineTune.Contracts;
 
 /// <summary>
-/// A stored object: <paramref name="Bucket"/> and <paramref name="Key"/> locate it, <paramref name="Sha256"/> (lower-case
-/// hex of its bytes) and <paramref name="Bytes"/> let a reader verify what it downloaded. A directory (a model, a prepared
-/// dataset, tokenized shards) travels as a bundle: the reference points at its <c>manifest.json</c>, which lists every file
-/// with its own hash.
+/// A stored object: <paramref name="Bucket"/> and <paramref name="Key"/> locate it, <paramref name="Sha256"/>
+/// (lower-case hex of its bytes) and <paramref name="Bytes"/> let a reader verify what it downloaded. A directory (a
+/// model, a prepared dataset, tokenized shards) travels as a bundle: the reference points at its <c>manifest.json</c>,
+/// which lists every file with its own hash.
 /// </summary>
 public sealed record ArtifactRef(string Bucket, string Key, string Sha256, long Bytes);
 
@@ -25,5 +25,6 @@ public static class Buckets
     /// <summary>Evaluation results and gate decisions.</summary>
     public const string Evaluations = "evaluations";
 
-    public static readonly IReadOnlyList<string> All = [Ingestion, Datasets, Tokenized, Checkpoints, Models, Evaluations];
+    public static readonly IReadOnlyList<string> All = [Ingestion, Datasets, Tokenized, Checkpoints, Models,
+        Evaluations];
 }

@@ -9,7 +9,8 @@ public static class RunStatus
     public const string Queued = "queued";
     /// <summary>Training, evaluating or deploying.</summary>
     public const string Running = "running";
-    /// <summary>Every stage finished: the model was promoted, or the gate kept the baseline (see the run's decision).</summary>
+    /// <summary>Every stage finished: the model was promoted, or the gate kept the baseline (see the run's
+    /// decision).</summary>
     public const string Succeeded = "succeeded";
     /// <summary>A stage failed for good (bad input, or retries exhausted); the run's error says why.</summary>
     public const string Failed = "failed";

@@ -28,7 +28,8 @@ static class EvalBench
 
         string[] subjects = ["abstract_algebra", "anatomy", "astronomy", "college_biology"];
         var mmluOptions = new MmluOptions { Shots = 5, LimitPerSubject = 10, Subjects = subjects, BatchSize = 8 };
-        Mmlu.Evaluate(model, tokenizer, Path.Combine(sharedData, "mmlu"), mmluOptions with { LimitPerSubject = 1 }); // warm-up
+        // warm-up
+        Mmlu.Evaluate(model, tokenizer, Path.Combine(sharedData, "mmlu"), mmluOptions with { LimitPerSubject = 1 });
         var clock = Stopwatch.StartNew();
         var mmlu = Mmlu.Evaluate(model, tokenizer, Path.Combine(sharedData, "mmlu"), mmluOptions);
         double mmluSeconds = clock.Elapsed.TotalSeconds;
@@ -38,20 +39,34 @@ static class EvalBench
         var test = Gsm8k.Load(Path.Combine(sharedData, "gsm8k", "test.jsonl"));
         var gsmOptions = new Gsm8kOptions { Shots = 5, Limit = 8, BatchSize = 8, MaxNewTokens = 256 };
         clock.Restart();
-        var gsm = await Gsm8k.EvaluateAsync(model, tokenizer, train, test, c => Gsm8kAnswers.Extract(c, Gsm8kFormat.Gsm8k), gsmOptions);
+        var gsm = await Gsm8k.EvaluateAsync(model, tokenizer, train, test,
+            c => Gsm8kAnswers.Extract(c, Gsm8kFormat.Gsm8k), gsmOptions);
         double gsmSeconds = clock.Elapsed.TotalSeconds;
         long problems = gsm.Metrics.First().Count;
 
-        Console.WriteLine($"MMLU 5-shot: {questions} questions in {mmluSeconds:F1} s = {questions / mmluSeconds:F2} questions/s");
-        Console.WriteLine($"GSM8K 5-shot: {problems} problems (256 new tokens each, batch 8) in {gsmSeconds:F1} s = {problems / gsmSeconds:F3} problems/s");
+        Console.WriteLine($"MMLU 5-shot: {questions} questions in {mmluSeconds:F1} s = {questions / mmluSeconds:F2} " +
+            $"questions/s");
+        Console.WriteLine($"GSM8K 5-shot: {problems} problems (256 new tokens each, batch 8) in {gsmSeconds:F1} s = " +
+            $"{problems / gsmSeconds:F3} problems/s");
         var report = new
         {
-            benchmark = "MMLU (5-shot, 4 subjects x 10 questions, batch 8) and GSM8K (5-shot, 8 problems, greedy 256 new tokens, batch 8) on a random stories15M-shape model (context 2048), Llama 2 tokenizer, cpu engine",
+            benchmark =
+                "MMLU (5-shot, 4 subjects x 10 questions, batch 8) and GSM8K (5-shot, 8 problems, greedy 256 new " +
+                "tokens, batch 8) on a random stories15M-shape model (context 2048), Llama 2 tokenizer, cpu engine",
             threads,
-            mmlu = new { questions, seconds = Math.Round(mmluSeconds, 2), questionsPerSecond = Math.Round(questions / mmluSeconds, 2) },
-            gsm8k = new { problems, seconds = Math.Round(gsmSeconds, 2), problemsPerSecond = Math.Round(problems / gsmSeconds, 3) },
+            mmlu = new
+            {
+                questions, seconds = Math.Round(mmluSeconds, 2),
+                questionsPerSecond = Math.Round(questions / mmluSeconds, 2)
+            },
+            gsm8k = new
+            {
+                problems, seconds = Math.Round(gsmSeconds, 2),
+                problemsPerSecond = Math.Round(problems / gsmSeconds, 3)
+            },
         };
-        File.WriteAllText(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(outPath,
+            JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         Console.WriteLine($"wrote {outPath}");
     }
 }

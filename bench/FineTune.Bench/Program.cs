@@ -1,15 +1,16 @@
 // Decode and prefill throughput of the inference engines, float32, on a fixed number of threads; writes JSON.
-// Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json] [--engines cpu,torch]
-// Models: stories260K from ../shared/data (skipped if absent) and a random-weight model of the stories15M shape.
+// Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json]
+// [--engines cpu,torch] Models: stories260K from ../shared/data (skipped if absent) and a random-weight model of the
+// stories15M shape.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FineTune.Benchmarks;
 using FineTune.Models;
 using FineTune.Models.Checkpoints;
 using FineTune.Models.Generation;
 using FineTune.Models.Inference;
 using FineTune.Torch;
-using FineTune.Benchmarks;
 
 int threads = Arg("--threads", "2") is var t ? int.Parse(t) : 2;
 string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "decode.json"));
@@ -24,13 +25,15 @@ if (args.Contains("--eval"))
 }
 
 var models = new List<(string Name, LlamaConfig Config, IReadOnlyList<TensorData> Tensors)>();
-var stories = Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data", "models", "stories260K", "stories260K.bin"));
+var stories = Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data", "models", "stories260K",
+    "stories260K.bin"));
 if (File.Exists(stories))
 {
     var (config, tensors) = Llama2cCheckpoint.Read(stories);
     models.Add(("stories260K", config, tensors));
 }
-else Console.Error.WriteLine($"skipping stories260K: {stories} not found");
+else
+    Console.Error.WriteLine($"skipping stories260K: {stories} not found");
 var shape15M = new LlamaConfig
 {
     HiddenSize = 288, IntermediateSize = 768, NumHiddenLayers = 6, NumAttentionHeads = 6, NumKeyValueHeads = 6,
@@ -58,7 +61,8 @@ foreach (var (name, config, tensors) in models)
             double decode = Median(repeats, () => DecodeTokensPerSecond(engine, batch, decodeSteps, config.VocabSize));
             results.Add(new JsonObject
             {
-                ["model"] = name, ["engine"] = engineName, ["measure"] = "decode", ["batch"] = batch, ["threads"] = threads,
+                ["model"] = name, ["engine"] = engineName, ["measure"] = "decode", ["batch"] = batch,
+                ["threads"] = threads,
                 ["tokens_per_step"] = batch, ["steps"] = decodeSteps, ["tokens_per_second"] = Math.Round(decode, 1),
             });
             Console.WriteLine($"{name,-34} {engineName,-6} decode  batch {batch,2}: {decode,10:N0} tok/s");
@@ -79,10 +83,13 @@ var report = new JsonObject
     ["date"] = DateTime.UtcNow.ToString("O"),
     ["machine"] = new JsonObject
     {
-        ["processors"] = Environment.ProcessorCount, ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        ["processors"] = Environment.ProcessorCount,
+        ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
     },
-    ["method"] = $"median of {repeats} runs after one warm-up; decode: 1 BOS token prefilled, then greedy-free steps feeding fixed ids; prefill: one prompt, batch 1",
+    ["method"] =
+        $"median of {repeats} runs after one warm-up; decode: 1 BOS token prefilled, then greedy-free steps feeding " +
+        $"fixed ids; prefill: one prompt, batch 1",
     ["results"] = results,
 };
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -99,7 +106,8 @@ static double DecodeTokensPerSecond(ICausalLm engine, int batch, int steps, int 
     var clock = Stopwatch.StartNew();
     for (int s = 0; s < steps; s++)
     {
-        for (int b = 0; b < batch; b++) tokens[b] = (s * 31 + b * 17 + 3) % vocab;
+        for (int b = 0; b < batch; b++)
+            tokens[b] = (s * 31 + b * 17 + 3) % vocab;
         session.Step(tokens);
     }
     return batch * steps / clock.Elapsed.TotalSeconds;

@@ -9,7 +9,8 @@ using FineTune.Text;
 if (args.Length > 0 && args[0] == "prepare")
 {
     int i = Array.IndexOf(args, "--mb");
-    await PrepareBench.RunAsync(i > 0 ? int.Parse(args[i + 1]) : 200, Path.Combine(FindRepo(), "bench", "results", "prepare.json"));
+    await PrepareBench.RunAsync(i > 0 ? int.Parse(args[i + 1]) : 200,
+        Path.Combine(FindRepo(), "bench", "results", "prepare.json"));
     return;
 }
 
@@ -18,7 +19,8 @@ string model = Path.Combine(data, "models", "llama2-tokenizer", "tokenizer.model
 var texts = File.ReadLines(Path.Combine(data, "gsm8k", "train.jsonl")).Select(line =>
 {
     using var doc = JsonDocument.Parse(line);
-    return doc.RootElement.GetProperty("question").GetString() + "\n" + doc.RootElement.GetProperty("answer").GetString();
+    return doc.RootElement.GetProperty("question").GetString() + "\n"
+        + doc.RootElement.GetProperty("answer").GetString();
 }).ToArray();
 // The SentencePiece encoder caches word encodings, so each timed pass gets a fresh tokenizer (cold cache: what
 // tokenizing a dataset once costs); "warm" re-encodes the same text with the cache filled.
@@ -48,15 +50,22 @@ foreach (int threads in new[] { 1, 2 })
         Encode(tokenizer, threads);
         warm = Math.Min(warm, sw.Elapsed.TotalSeconds);
     }
-    Console.WriteLine($"{threads} thread(s): {tokens:N0} tokens, cold cache {cold:F3} s = {tokens / cold / 1e6:F2} M tokens/s, warm {tokens / warm / 1e6:F2} M tokens/s");
-    results.Add(new { threads, texts = texts.Length, tokens, coldSeconds = Math.Round(cold, 4), coldTokensPerSecond = Math.Round(tokens / cold),
-        warmSeconds = Math.Round(warm, 4), warmTokensPerSecond = Math.Round(tokens / warm) });
+    Console.WriteLine($"{threads} thread(s): {tokens:N0} tokens, cold cache {cold:F3} s = {tokens / cold / 1e6:F2} " +
+        $"M tokens/s, warm {tokens / warm / 1e6:F2} M tokens/s");
+    results.Add(new
+    {
+        threads, texts = texts.Length, tokens, coldSeconds = Math.Round(cold, 4),
+        coldTokensPerSecond = Math.Round(tokens / cold),
+        warmSeconds = Math.Round(warm, 4), warmTokensPerSecond = Math.Round(tokens / warm)
+    });
 }
 
 string outPath = Path.Combine(FindRepo(), "bench", "results", "tokenize.json");
 var report = new
 {
-    benchmark = "Llama 2 SentencePiece encode, GSM8K train question + \"\\n\" + answer, best of 5 after a warm-up; cold = fresh tokenizer (empty word cache)",
+    benchmark =
+        "Llama 2 SentencePiece encode, GSM8K train question + \"\\n\" + answer, best of 5 after a warm-up; cold = " +
+        "fresh tokenizer (empty word cache)",
     cores = Environment.ProcessorCount,
     runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
     results,
@@ -67,6 +76,7 @@ Console.WriteLine($"wrote {outPath}");
 static string FindRepo()
 {
     for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "global.json"))) return dir.FullName;
+        if (File.Exists(Path.Combine(dir.FullName, "global.json")))
+            return dir.FullName;
     throw new DirectoryNotFoundException("run from inside the repository (global.json not found above the binary)");
 }

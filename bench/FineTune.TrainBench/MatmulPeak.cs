@@ -25,7 +25,11 @@ static class MatmulPeak
                 {
                     var clock = Stopwatch.StartNew();
                     int count = 0;
-                    while (clock.Elapsed.TotalSeconds < 0.5) { matmul(a, b).Dispose(); count++; }
+                    while (clock.Elapsed.TotalSeconds < 0.5)
+                    {
+                        matmul(a, b).Dispose();
+                        count++;
+                    }
                     best = Math.Max(best, 2.0 * n * n * n * count / clock.Elapsed.TotalSeconds / 1e9);
                 }
             }

@@ -7,8 +7,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FineTune.TrainBench;
 using FineTune.Benchmarks;
+using FineTune.TrainBench;
 
 int threads = int.Parse(Arg("--threads", "2"));
 int steps = int.Parse(Arg("--steps", "6"));
@@ -19,15 +19,18 @@ if (Arg("--case", "") is { Length: > 0 } single)
 }
 string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "train.json"));
 var peak = MatmulPeak.Measure(threads);
-Console.Error.WriteLine($"float32 matmul peak {peak["float32_gflops"]} GFLOP/s, bfloat16 {peak["bfloat16_gflops"]} GFLOP/s ({threads} threads)");
+Console.Error.WriteLine($"float32 matmul peak {peak["float32_gflops"]} GFLOP/s, bfloat16 {peak["bfloat16_gflops"]} " +
+    $"GFLOP/s ({threads} threads)");
 var results = new JsonArray();
 foreach (var name in new[] { "full:float32", "lora:float32", "qlora:float32", "full:bf16", "lora:bf16", "qlora:bf16" })
 {
     var result = JsonNode.Parse(RunSelf(name, threads, steps))!.AsObject();
-    double flops = result["model_flops_per_token"]!.GetValue<double>() * result["tokens_per_second_median"]!.GetValue<double>();
+    double flops = result["model_flops_per_token"]!.GetValue<double>()
+        * result["tokens_per_second_median"]!.GetValue<double>();
     result["achieved_gflops"] = Math.Round(flops / 1e9, 1);
     result["mfu_vs_float32_peak"] = Math.Round(flops / 1e9 / peak["float32_gflops"]!.GetValue<double>(), 3);
-    Console.Error.WriteLine($"{name}: {result["tokens_per_second_median"]} tokens/s, MFU {result["mfu_vs_float32_peak"]}, peak {result["peak_rss_mib"]} MiB");
+    Console.Error.WriteLine($"{name}: {result["tokens_per_second_median"]} tokens/s, MFU " +
+        $"{result["mfu_vs_float32_peak"]}, peak {result["peak_rss_mib"]} MiB");
     results.Add(result);
 }
 foreach (var method in new[] { "full", "lora" })
@@ -39,9 +42,13 @@ foreach (var method in new[] { "full", "lora" })
 var document = new JsonObject
 {
     ["benchmark"] = "training throughput, stories15M shape, batch 8 x 256 tokens",
-    ["threads"] = threads, ["timed_steps"] = steps, ["machine"] = Machine(), ["matmul_peak"] = peak, ["results"] = results,
-    ["flops_note"] = "model FLOPs per token: 6·N (full) or 4·N + 6·N_adapter (frozen base: forward and input gradients only) over the " +
-                     "N matmul weights (projections + LM head, not the embedding), plus causal-free attention 12·L·T·d (PaLM's count)",
+    ["threads"] = threads, ["timed_steps"] = steps, ["machine"] = Machine(), ["matmul_peak"] = peak,
+    ["results"] = results,
+    ["flops_note"] =
+        "model FLOPs per token: 6·N (full) or 4·N + 6·N_adapter (frozen base: forward and input gradients only) " +
+        "over the " +
+                     "N matmul weights (projections + LM head, not the embedding), plus causal-free attention " +
+                         "12·L·T·d (PaLM's count)",
 };
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
 File.WriteAllText(output, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -52,12 +59,15 @@ string RunSelf(string name, int threads, int steps)
 {
     var self = Environment.ProcessPath!;
     var start = new ProcessStartInfo(self) { RedirectStandardOutput = true };
-    if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(TrainingCase).Assembly.Location);
-    foreach (var a in new[] { "--case", name, "--threads", threads.ToString(), "--steps", steps.ToString() }) start.ArgumentList.Add(a);
+    if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        start.ArgumentList.Add(typeof(TrainingCase).Assembly.Location);
+    foreach (var a in new[] { "--case", name, "--threads", threads.ToString(), "--steps", steps.ToString() })
+        start.ArgumentList.Add(a);
     using var process = Process.Start(start)!;
     var text = process.StandardOutput.ReadToEnd();
     process.WaitForExit();
-    if (process.ExitCode != 0) throw new InvalidOperationException($"case {name} failed with exit code {process.ExitCode}");
+    if (process.ExitCode != 0)
+        throw new InvalidOperationException($"case {name} failed with exit code {process.ExitCode}");
     return text.Trim().Split('\n')[^1];
 }
 
@@ -67,24 +77,36 @@ JsonObject? PyTorch(string method, int threads, int steps)
     // Debian's python3-torch lives under /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may lack it.
     var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var a in new[] { script, "--method", method, "--threads", threads.ToString(), "--steps", steps.ToString() }) start.ArgumentList.Add(a);
+    foreach (var a in new[] { script, "--method", method, "--threads", threads.ToString(), "--steps",
+        steps.ToString() })
+        start.ArgumentList.Add(a);
     try
     {
         using var process = Process.Start(start)!;
         var text = process.StandardOutput.ReadToEnd();
         var error = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode == 0) return JsonNode.Parse(text.Trim().Split('\n')[^1])!.AsObject();
-        Console.Error.WriteLine($"skipping PyTorch {method}: {error.Trim().Split('\n')[^1]} (apt-get install python3-torch libopenblas0-pthread)");
+        if (process.ExitCode == 0)
+            return JsonNode.Parse(text.Trim().Split('\n')[^1])!.AsObject();
+        Console.Error.WriteLine($"skipping PyTorch {method}: {error.Trim().Split('\n')[^1]} (apt-get install " +
+            $"python3-torch libopenblas0-pthread)");
     }
-    catch (System.ComponentModel.Win32Exception) { Console.Error.WriteLine("skipping PyTorch: python3 not found"); }
+    catch (System.ComponentModel.Win32Exception)
+    {
+        Console.Error.WriteLine("skipping PyTorch: python3 not found");
+    }
     return null;
 }
 
 static JsonObject Machine()
 {
-    string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "" : "";
-    return new JsonObject { ["cpu"] = cpu, ["logical_cores"] = Environment.ProcessorCount, ["dotnet"] = Environment.Version.ToString() };
+    string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l =>
+        l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "" : "";
+    return new JsonObject
+    {
+        ["cpu"] = cpu, ["logical_cores"] = Environment.ProcessorCount,
+        ["dotnet"] = Environment.Version.ToString()
+    };
 }
 
 string Arg(string name, string fallback) => BenchEnvironment.Arg(args, name, fallback);

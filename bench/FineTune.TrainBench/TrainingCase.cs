@@ -40,7 +40,9 @@ static class TrainingCase
                 return new TokenizedExample([new TokenizedSequence(ids, mask)], 0, false, false);
             }).ToList();
             var data = Path.Combine(root, "data");
-            TokenizedDatasetWriter.Write(data, new Dictionary<string, IEnumerable<TokenizedExample>> { ["train"] = examples }, Shape.VocabSize);
+            TokenizedDatasetWriter.Write(data, new Dictionary<string,
+                IEnumerable<TokenizedExample>>
+            { ["train"] = examples }, Shape.VocabSize);
             var config = new TrainingConfig
             {
                 BaseModel = baseDir, Method = ConfigNames.Parse<TrainingMethod>(method), OutputDir = Path.Combine(root,
@@ -48,7 +50,11 @@ static class TrainingCase
                 Data = new DataConfig { Path = data, Packing = false, MaxLength = Tokens + 1 },
                 Lora = new LoraSettings(Rank: 8, Alpha: 16, TargetModules: ["q_proj", "v_proj"]),
                 Optimizer = new OptimizerConfig { Lr = 1e-4 },
-                Training = new LoopConfig { Epochs = 1, MicroBatchSize = Batch, Seed = 1, Threads = threads, Bf16 = precision == "bf16" ? "true" : "false" },
+                Training = new LoopConfig
+                {
+                    Epochs = 1, MicroBatchSize = Batch, Seed = 1, Threads = threads,
+                    Bf16 = precision == "bf16" ? "true" : "false"
+                },
                 Checkpoint = new CheckpointConfig { EverySteps = 0 },
             };
             using var trainer = Trainer.Create(config);
@@ -58,15 +64,18 @@ static class TrainingCase
             trainer.Train(new StepTimer(step =>
             {
                 double now = clock.Elapsed.TotalSeconds;
-                if (step > Warmup) times.Add(now - last);
+                if (step > Warmup)
+                    times.Add(now - last);
                 last = now;
             }));
             times.Sort();
-            long trainable = trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p => p.parameter.numel());
+            long trainable = trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p =>
+                p.parameter.numel());
             using var process = Process.GetCurrentProcess();
             return new JsonObject
             {
-                ["implementation"] = "finetune (TorchSharp 0.107, libtorch 2.10)", ["method"] = method, ["precision"] = precision, ["threads"] = threads,
+                ["implementation"] = "finetune (TorchSharp 0.107, libtorch 2.10)", ["method"] = method,
+                ["precision"] = precision, ["threads"] = threads,
                 ["tokens_per_second_median"] = Math.Round(Batch * Tokens / times[times.Count / 2], 1),
                 ["tokens_per_second_min"] = Math.Round(Batch * Tokens / times[^1], 1),
                 ["tokens_per_second_max"] = Math.Round(Batch * Tokens / times[0], 1),
@@ -75,7 +84,10 @@ static class TrainingCase
                 ["model_flops_per_token"] = FlopsPerToken(method == "full", trainable),
             };
         }
-        finally { Directory.Delete(root, recursive: true); }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     // PaLM's count: 6N for the matmul weights (projections + LM head) + 12·L·T·d for attention; with a frozen base the
@@ -92,7 +104,8 @@ static class TrainingCase
     {
         public void Report(TrainingProgress value)
         {
-            if (value.Metrics is { } m) onStep(m.Step);
+            if (value.Metrics is { } m)
+                onStep(m.Step);
         }
     }
 }

@@ -2,8 +2,8 @@
 // Version 1. Append-only.
 namespace FineTune.Contracts;
 
-/// <summary>Event: <see cref="Alias"/> (normally <c>production</c>) now points at <see cref="ModelVersion"/>. The serving
-/// endpoint loads <see cref="Model"/> over <see cref="BaseModel"/> when it sees this.</summary>
+/// <summary>Event: <see cref="Alias"/> (normally <c>production</c>) now points at <see cref="ModelVersion"/>. The
+/// serving endpoint loads <see cref="Model"/> over <see cref="BaseModel"/> when it sees this.</summary>
 public sealed record ModelPromoted
 {
     public required Guid RunId { get; init; }
@@ -16,7 +16,8 @@ public sealed record ModelPromoted
     public required string Kind { get; init; }
 }
 
-/// <summary>Event: the gate kept the baseline; the candidate stays registered (alias <c>candidate</c>) with the reasons.</summary>
+/// <summary>Event: the gate kept the baseline; the candidate stays registered (alias <c>candidate</c>) with the
+/// reasons.</summary>
 public sealed record ModelRejected
 {
     public required Guid RunId { get; init; }
@@ -44,7 +45,8 @@ public sealed record RollBackDeployment
     public string? Reason { get; init; }
 }
 
-/// <summary>Event: a rollback moved <see cref="Alias"/> from <see cref="FromVersion"/> to <see cref="ToVersion"/>.</summary>
+/// <summary>Event: a rollback moved <see cref="Alias"/> from <see cref="FromVersion"/> to <see
+/// cref="ToVersion"/>.</summary>
 public sealed record ModelRolledBack
 {
     public required Guid RunId { get; init; }

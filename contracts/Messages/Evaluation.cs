@@ -2,13 +2,15 @@
 // Version 1. Append-only.
 namespace FineTune.Contracts;
 
-/// <summary>Event: candidate and baseline were evaluated on the same suites; <see cref="Promote"/> is the gate's verdict.</summary>
+/// <summary>Event: candidate and baseline were evaluated on the same suites; <see cref="Promote"/> is the gate's
+/// verdict.</summary>
 public sealed record EvaluationCompleted
 {
     public required Guid RunId { get; init; }
     public required string Project { get; init; }
     public required int ModelVersion { get; init; }
-    /// <summary>The production version compared against; null when the project had none (the base model was the baseline).</summary>
+    /// <summary>The production version compared against; null when the project had none (the base model was the
+    /// baseline).</summary>
     public int? BaselineVersion { get; init; }
     public required ArtifactRef CandidateResults { get; init; }
     public required ArtifactRef BaselineResults { get; init; }

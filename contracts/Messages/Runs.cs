@@ -2,8 +2,9 @@
 // Version 1. Append-only.
 namespace FineTune.Contracts;
 
-/// <summary>Event: a stage gave up on run <see cref="RunId"/>: bad input (not retried) or retries exhausted. The message
-/// that failed is in the stage's <c>_error</c> queue; the registry has the same error for a person to read.</summary>
+/// <summary>Event: a stage gave up on run <see cref="RunId"/>: bad input (not retried) or retries exhausted. The
+/// message that failed is in the stage's <c>_error</c> queue; the registry has the same error for a person to
+/// read.</summary>
 public sealed record StageFailed
 {
     public required Guid RunId { get; init; }
@@ -14,7 +15,8 @@ public sealed record StageFailed
     public required int Attempts { get; init; }
 }
 
-/// <summary>Command: stop run <see cref="RunId"/>; a running training job checkpoints, stops and frees its worker.</summary>
+/// <summary>Command: stop run <see cref="RunId"/>; a running training job checkpoints, stops and frees its
+/// worker.</summary>
 public sealed record CancelRun
 {
     public required Guid RunId { get; init; }

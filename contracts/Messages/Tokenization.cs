@@ -16,12 +16,14 @@ public sealed record DatasetTokenized
     public required long TrainTokens { get; init; }
     public required ArtifactRef Settings { get; init; }
     /// <summary>The sequence limit the examples were tokenized to (the pipeline's tokenize.max_length, or the base
-    /// model's context), and the policy for longer ones (right, left, drop). Added in v1.1; null from older senders.</summary>
+    /// model's context), and the policy for longer ones (right, left, drop). Added in v1.1; null from older
+    /// senders.</summary>
     public int? MaxLength { get; init; }
     public string? Truncation { get; init; }
     /// <summary>Per split (train, validation, test): examples kept, of those truncated, and examples dropped.</summary>
     public IReadOnlyDictionary<string, SplitLengthCounts>? Splits { get; init; }
 }
 
-/// <summary>What tokenization did to one split's lengths: examples kept (Truncated of them shortened) and dropped.</summary>
+/// <summary>What tokenization did to one split's lengths: examples kept (Truncated of them shortened) and
+/// dropped.</summary>
 public sealed record SplitLengthCounts(long Examples, long Truncated, long Dropped, long Tokens);

@@ -13,12 +13,14 @@ public sealed record TrainingRequested
     public required ArtifactRef BaseModel { get; init; }
     /// <summary>The resolved training config (JSON, docs/training-config.md) this run trains with.</summary>
     public required ArtifactRef Config { get; init; }
-    /// <summary>Continue from this adapter (the production one) instead of from the bare base; null trains from the base.</summary>
+    /// <summary>Continue from this adapter (the production one) instead of from the bare base; null trains from the
+    /// base.</summary>
     public ArtifactRef? InitialAdapter { get; init; }
     public required ArtifactRef Settings { get; init; }
 }
 
-/// <summary>Event: a training step or evaluation was logged (OpenAI's metrics event: step, train_loss, valid_loss, …).</summary>
+/// <summary>Event: a training step or evaluation was logged (OpenAI's metrics event: step, train_loss, valid_loss,
+/// …).</summary>
 public sealed record TrainingProgressed
 {
     public required Guid RunId { get; init; }
@@ -45,7 +47,8 @@ public sealed record ModelTrained
     public required ArtifactRef Report { get; init; }
     public required ArtifactRef BaseModel { get; init; }
     public required ArtifactRef Prepared { get; init; }
-    /// <summary><c>adapter</c> (PEFT directory applied over <see cref="BaseModel"/>) or <c>model</c> (a full checkpoint).</summary>
+    /// <summary><c>adapter</c> (PEFT directory applied over <see cref="BaseModel"/>) or <c>model</c> (a full
+    /// checkpoint).</summary>
     public required string Kind { get; init; }
     public required ArtifactRef Settings { get; init; }
 }

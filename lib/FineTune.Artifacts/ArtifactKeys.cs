@@ -51,7 +51,8 @@ public static class ArtifactKeys
         {
             ArgumentNullException.ThrowIfNull(hash, nameof(hashes));
             if (hash.Contains('\n'))
-                throw new ArgumentException($"hash part '{hash}' contains a newline, which would make the combined hash ambiguous.", nameof(hashes));
+                throw new ArgumentException($"hash part '{hash}' contains a newline, which would make the combined " +
+                    $"hash ambiguous.", nameof(hashes));
         }
         return Sha256OfText(string.Join('\n', hashes));
     }
@@ -63,16 +64,19 @@ public static class ArtifactKeys
         ArgumentException.ThrowIfNullOrEmpty(stage);
         ArgumentException.ThrowIfNullOrEmpty(inputsHash);
         if (!stage.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
-            throw new ArgumentException($"stage '{stage}' must be lower-case letters, digits and '-' (like 'tokenization').", nameof(stage));
+            throw new ArgumentException($"stage '{stage}' must be lower-case letters, digits and '-' (like " +
+                $"'tokenization').", nameof(stage));
         if (runId == Guid.Empty)
             throw new ArgumentException("runId is Guid.Empty (was the message's RunId set?).", nameof(runId));
         if (inputsHash.Length < 16 || !inputsHash.All(char.IsAsciiHexDigitLower))
-            throw new ArgumentException($"inputsHash '{inputsHash}' must be lower-case hex of at least 16 digits (use ArtifactKeys.Combine or Sha256Of*).", nameof(inputsHash));
+            throw new ArgumentException($"inputsHash '{inputsHash}' must be lower-case hex of at least 16 digits " +
+                $"(use ArtifactKeys.Combine or Sha256Of*).", nameof(inputsHash));
         ValidateKey(file, nameof(file));
         return $"{stage}/{runId:N}/{inputsHash[..16]}/{file}";
     }
 
-    /// <summary>S3 bucket rules: 3–63 of lower-case letters, digits, '-' and '.', starting and ending with a letter or digit.</summary>
+    /// <summary>S3 bucket rules: 3–63 of lower-case letters, digits, '-' and '.', starting and ending with a letter or
+    /// digit.</summary>
     public static void ValidateBucket(string bucket, string paramName = "bucket")
     {
         ArgumentNullException.ThrowIfNull(bucket, paramName);
@@ -80,11 +84,13 @@ public static class ArtifactKeys
             && bucket.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.')
             && char.IsAsciiLetterOrDigit(bucket[0]) && char.IsAsciiLetterOrDigit(bucket[^1]) && !bucket.Contains("..");
         if (!ok)
-            throw new ArgumentException($"bucket '{bucket}' is not a valid bucket name (3-63 lower-case letters, digits, '-' or '.', e.g. 'models').", paramName);
+            throw new ArgumentException($"bucket '{bucket}' is not a valid bucket name (3-63 lower-case letters, " +
+                $"digits, '-' or '.', e.g. 'models').", paramName);
     }
 
     /// <summary>A key is '/'-separated segments: not empty, no leading or trailing '/', no empty, '.' or '..' segment,
-    /// no backslash or control character, at most <see cref="MaxKeyChars"/> characters and <see cref="MaxKeyBytes"/> UTF-8 bytes.</summary>
+    /// no backslash or control character, at most <see cref="MaxKeyChars"/> characters and <see cref="MaxKeyBytes"/>
+    /// UTF-8 bytes.</summary>
     public static void ValidateKey(string key, string paramName = "key")
     {
         ArgumentNullException.ThrowIfNull(key, paramName);
@@ -102,16 +108,23 @@ public static class ArtifactKeys
 
     internal static string? KeyProblem(string key)
     {
-        if (key.Length == 0) return "is empty";
-        if (key[0] == '/') return "starts with '/' (keys are relative: 'stage/run/file')";
-        if (key.Contains('\\')) return "contains a backslash (use '/' between segments)";
-        if (key.Any(char.IsControl)) return "contains a control character";
+        if (key.Length == 0)
+            return "is empty";
+        if (key[0] == '/')
+            return "starts with '/' (keys are relative: 'stage/run/file')";
+        if (key.Contains('\\'))
+            return "contains a backslash (use '/' between segments)";
+        if (key.Any(char.IsControl))
+            return "contains a control character";
         if (key.Length > MaxKeyChars || Encoding.UTF8.GetByteCount(key) > MaxKeyBytes)
-            return $"is longer than {MaxKeyChars} characters or {MaxKeyBytes} UTF-8 bytes (the Minio client's and S3's limits)";
+            return $"is longer than {MaxKeyChars} characters or {MaxKeyBytes} UTF-8 bytes (the Minio client's and " +
+                $"S3's limits)";
         foreach (var segment in key.Split('/'))
         {
-            if (segment.Length == 0) return "has an empty segment ('//' or a trailing '/')";
-            if (segment is "." or "..") return $"has a '{segment}' segment (keys cannot climb or alias directories)";
+            if (segment.Length == 0)
+                return "has an empty segment ('//' or a trailing '/')";
+            if (segment is "." or "..")
+                return $"has a '{segment}' segment (keys cannot climb or alias directories)";
         }
         return null;
     }
@@ -120,7 +133,8 @@ public static class ArtifactKeys
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"cannot hash '{path}': file not found (was it written before hashing?)", path);
+            throw new FileNotFoundException($"cannot hash '{path}': file not found (was it written before hashing?)",
+                path);
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, options);
     }
 }

@@ -11,7 +11,8 @@ internal static class HashingCopy
 
     /// <summary>Copies <paramref name="source"/> to its end into <paramref name="destination"/>; returns the SHA-256
     /// (lower-case hex) and the length of what was copied.</summary>
-    public static async Task<(string Sha256, long Bytes)> CopyAsync(Stream source, Stream destination, CancellationToken ct)
+    public static async Task<(string Sha256, long Bytes)> CopyAsync(Stream source, Stream destination,
+        CancellationToken ct)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -27,7 +28,10 @@ internal static class HashingCopy
             }
             return (Convert.ToHexStringLower(hash.GetHashAndReset()), bytes);
         }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }
 
@@ -78,7 +82,8 @@ internal sealed class HashingReadStream(Stream inner) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _hash.Dispose();
+        if (disposing)
+            _hash.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -5,9 +5,11 @@ using FineTune.Contracts;
 namespace FineTune.Artifacts;
 
 /// <summary>What a listing or a stat returns about one object.</summary>
-public sealed record ArtifactInfo(string Bucket, string Key, long Bytes, string ETag, string? Sha256, DateTimeOffset LastModified);
+public sealed record ArtifactInfo(string Bucket, string Key, long Bytes, string ETag, string? Sha256,
+    DateTimeOffset LastModified);
 
-/// <summary>Bucket/key storage with integrity: every put records the object's SHA-256, every download verifies it.</summary>
+/// <summary>Bucket/key storage with integrity: every put records the object's SHA-256, every download verifies
+/// it.</summary>
 public interface IArtifactStore
 {
     /// <summary>Creates the buckets that do not exist yet.</summary>
@@ -17,7 +19,8 @@ public interface IArtifactStore
     /// computed while reading and stored with the object (S3 user metadata <c>x-amz-meta-sha256</c>).</summary>
     Task<ArtifactRef> PutFileAsync(string bucket, string key, string path, CancellationToken ct = default);
 
-    /// <summary>Uploads a stream of unknown length (buffered to a temporary file first, so the hash is known).</summary>
+    /// <summary>Uploads a stream of unknown length (buffered to a temporary file first, so the hash is
+    /// known).</summary>
     Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content, CancellationToken ct = default);
 
     /// <summary>Downloads to <paramref name="path"/> (written to a temporary name, renamed when the hash matches).

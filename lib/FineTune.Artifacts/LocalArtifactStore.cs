@@ -33,8 +33,10 @@ public sealed class LocalArtifactStore : IArtifactStore
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"cannot upload '{path}' to {bucket}/{key}: file not found (did the stage write it?)", path);
-        await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            throw new FileNotFoundException($"cannot upload '{path}' to {bucket}/{key}: file not found (did the " +
+                $"stage write it?)", path);
+        await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
         return await PutAsync(bucket, key, source, ct);
     }
 
@@ -55,11 +57,14 @@ public sealed class LocalArtifactStore : IArtifactStore
         try
         {
             (string Sha256, long Bytes) content;
-            await using (var file = new FileStream(tempData, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (var file = new FileStream(tempData, FileMode.CreateNew, FileAccess.Write, FileShare.None,
+                1 << 16, FileOptions.Asynchronous))
                 content = await HashingCopy.CopyAsync(source, file, ct);
-            var meta = new LocalObjectMeta(content.Sha256, content.Bytes, content.Sha256, DateTimeOffset.UtcNow, File.GetLastWriteTimeUtc(tempData).Ticks);
+            var meta = new LocalObjectMeta(content.Sha256, content.Bytes, content.Sha256, DateTimeOffset.UtcNow,
+                File.GetLastWriteTimeUtc(tempData).Ticks);
             await meta.WriteAsync(tempMeta, ct);
-            // Data first, then its side file: in between, a reader sees a side file whose Written no longer matches and rehashes.
+            // Data first, then its side file: in between, a reader sees a side file whose Written no longer matches and
+            // rehashes.
             LocalFiles.MoveInto(tempData, DataPath(bucket, key));
             LocalFiles.MoveInto(tempMeta, MetaPath(bucket, key));
             return new ArtifactRef(bucket, key, content.Sha256, content.Bytes);
@@ -78,8 +83,10 @@ public sealed class LocalArtifactStore : IArtifactStore
         FileStream source;
         try
         {
-            if (!File.Exists(data)) throw new ArtifactNotFoundException(artifact.Bucket, artifact.Key);
-            source = new FileStream(data, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            if (!File.Exists(data))
+                throw new ArtifactNotFoundException(artifact.Bucket, artifact.Key);
+            source = new FileStream(data, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16,
+                FileOptions.Asynchronous | FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -101,15 +108,21 @@ public sealed class LocalArtifactStore : IArtifactStore
         return data.Exists ? await InfoAsync(bucket, key, data, ct) : null;
     }
 
-    public async IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "", [EnumeratorCancellation] CancellationToken ct = default)
+    public async IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "",
+        [EnumeratorCancellation] CancellationToken ct = default)
     {
         ArtifactKeys.ValidatePrefix(prefix);
         var bucketDir = RequireBucket(bucket);
         // Walk only the deepest folder the prefix names: "a/b/c" lists under a/b and keeps keys starting "a/b/c".
         var slash = prefix.LastIndexOf('/');
         var start = slash < 0 ? bucketDir : Path.Combine(bucketDir, prefix[..slash]);
-        if (!Directory.Exists(start)) yield break;
-        var walk = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false };
+        if (!Directory.Exists(start))
+            yield break;
+        var walk = new EnumerationOptions
+        {
+            RecurseSubdirectories = true, AttributesToSkip = 0,
+            IgnoreInaccessible = false
+        };
         var keys = Directory.EnumerateFiles(start, "*", walk)
             .Select(f => Path.GetRelativePath(bucketDir, f).Replace(Path.DirectorySeparatorChar, '/'))
             .Where(k => k.StartsWith(prefix, StringComparison.Ordinal))
@@ -118,7 +131,8 @@ public sealed class LocalArtifactStore : IArtifactStore
         foreach (var key in keys)
         {
             ct.ThrowIfCancellationRequested();
-            if (await InfoAsync(bucket, key, new FileInfo(DataPath(bucket, key)), ct) is { } info) yield return info;
+            if (await InfoAsync(bucket, key, new FileInfo(DataPath(bucket, key)), ct) is { } info)
+                yield return info;
         }
     }
 
@@ -141,7 +155,8 @@ public sealed class LocalArtifactStore : IArtifactStore
         try
         {
             var meta = await LocalObjectMeta.ReadAsync(MetaPath(bucket, key), ct);
-            if (meta is null || !meta.Describes(data)) meta = await RehashAsync(bucket, key, data, ct);
+            if (meta is null || !meta.Describes(data))
+                meta = await RehashAsync(bucket, key, data, ct);
             return new ArtifactInfo(bucket, key, meta.Bytes, meta.ETag, meta.Sha256, meta.Created);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -154,18 +169,26 @@ public sealed class LocalArtifactStore : IArtifactStore
     {
         var written = data.LastWriteTimeUtc;
         var sha = await ArtifactKeys.Sha256OfFileAsync(data.FullName, ct);
-        var meta = new LocalObjectMeta(sha, data.Length, sha, new DateTimeOffset(written, TimeSpan.Zero), written.Ticks);
+        var meta = new LocalObjectMeta(sha, data.Length, sha, new DateTimeOffset(written, TimeSpan.Zero),
+            written.Ticks);
         data.Refresh();
         if (data.Exists && data.LastWriteTimeUtc == written && data.Length == meta.Bytes)
         {
-            var temp = Path.Combine(Directory.CreateDirectory(Path.Combine(Root, TempFolder)).FullName, Guid.NewGuid().ToString("N") + ".json");
+            var temp = Path.Combine(Directory.CreateDirectory(Path.Combine(Root, TempFolder)).FullName,
+                Guid.NewGuid().ToString("N") + ".json");
             try
             {
                 await meta.WriteAsync(temp, ct);
                 LocalFiles.MoveInto(temp, MetaPath(bucket, key));
             }
-            catch (IOException) { }   // best effort: the next reader rehashes again
-            finally { LocalFiles.TryDelete(temp); }
+            // best effort: the next reader rehashes again
+            catch (IOException)
+            {
+            }
+            finally
+            {
+                LocalFiles.TryDelete(temp);
+            }
         }
         return meta;
     }
@@ -175,7 +198,8 @@ public sealed class LocalArtifactStore : IArtifactStore
         ArtifactKeys.ValidateBucket(bucket);
         var dir = Path.Combine(Root, bucket);
         if (!Directory.Exists(dir))
-            throw new InvalidOperationException($"bucket '{bucket}' does not exist in the local store at '{Root}' (call EnsureBucketsAsync first; in the pipeline the provisioner does).");
+            throw new InvalidOperationException($"bucket '{bucket}' does not exist in the local store at '{Root}' " +
+                $"(call EnsureBucketsAsync first; in the pipeline the provisioner does).");
         return dir;
     }
 
@@ -183,10 +207,12 @@ public sealed class LocalArtifactStore : IArtifactStore
     static void ThrowIfShadowed(string bucketDir, string bucket, string key)
     {
         if (Directory.Exists(Path.Combine(bucketDir, key)))
-            throw new IOException($"cannot store {bucket}/{key}: objects under '{key}/' exist, and the local store cannot hold both 'x' and 'x/...' (pick another key).");
+            throw new IOException($"cannot store {bucket}/{key}: objects under '{key}/' exist, and the local store " +
+                $"cannot hold both 'x' and 'x/...' (pick another key).");
         for (var slash = key.IndexOf('/'); slash > 0; slash = key.IndexOf('/', slash + 1))
             if (File.Exists(Path.Combine(bucketDir, key[..slash])))
-                throw new IOException($"cannot store {bucket}/{key}: object {bucket}/{key[..slash]} exists, and the local store cannot hold both 'x' and 'x/...' (pick another key).");
+                throw new IOException($"cannot store {bucket}/{key}: object {bucket}/{key[..slash]} exists, and the " +
+                    $"local store cannot hold both 'x' and 'x/...' (pick another key).");
     }
 
     string DataPath(string bucket, string key) => Path.Combine(Root, bucket, key);

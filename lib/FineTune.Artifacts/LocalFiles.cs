@@ -4,8 +4,8 @@ namespace FineTune.Artifacts;
 
 internal static class LocalFiles
 {
-    /// <summary>Renames <paramref name="source"/> over <paramref name="destination"/> (atomic on one volume). A concurrent
-    /// Delete may prune the folder between CreateDirectory and Move: create it again and retry.</summary>
+    /// <summary>Renames <paramref name="source"/> over <paramref name="destination"/> (atomic on one volume). A
+    /// concurrent Delete may prune the folder between CreateDirectory and Move: create it again and retry.</summary>
     public static void MoveInto(string source, string destination)
     {
         for (var attempt = 0; ; attempt++)
@@ -15,18 +15,38 @@ internal static class LocalFiles
                 File.Move(source, destination, overwrite: true);
                 return;
             }
-            catch (DirectoryNotFoundException) when (attempt < 3) { }
+            catch (DirectoryNotFoundException) when (attempt < 3)
+            {
+            }
     }
 
-    /// <summary>Removes <paramref name="dir"/> and its parents while they are empty, stopping below <paramref name="stop"/>.</summary>
+    /// <summary>Removes <paramref name="dir"/> and its parents while they are empty, stopping below <paramref
+    /// name="stop"/>.</summary>
     public static void Prune(string dir, string stop)
     {
-        for (; dir.Length > stop.Length && dir.StartsWith(stop, StringComparison.Ordinal); dir = Path.GetDirectoryName(dir)!)
-            try { Directory.Delete(dir); } catch (IOException) { return; }
+        for (; dir.Length > stop.Length && dir.StartsWith(stop,
+            StringComparison.Ordinal); dir = Path.GetDirectoryName(dir)!)
+            try
+            {
+                Directory.Delete(dir);
+            }
+            catch (IOException)
+            {
+                return;
+            }
     }
 
     public static void TryDelete(string path)
     {
-        try { File.Delete(path); } catch (DirectoryNotFoundException) { } catch (UnauthorizedAccessException) { }
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 }

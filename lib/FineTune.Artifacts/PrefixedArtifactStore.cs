@@ -25,29 +25,41 @@ public sealed class PrefixedArtifactStore : IArtifactStore, IBucketNotifications
     ArtifactRef Logical(ArtifactRef a) => a with { Bucket = a.Bucket[_prefix.Length..] };
     ArtifactInfo Logical(ArtifactInfo a) => a with { Bucket = a.Bucket[_prefix.Length..] };
 
-    public Task EnsureBucketsAsync(IEnumerable<string> buckets, CancellationToken ct = default) => _inner.EnsureBucketsAsync(buckets.Select(Physical), ct);
+    public Task EnsureBucketsAsync(IEnumerable<string> buckets, CancellationToken ct = default) =>
+        _inner.EnsureBucketsAsync(buckets.Select(Physical), ct);
 
-    public async Task<ArtifactRef> PutFileAsync(string bucket, string key, string path, CancellationToken ct = default) =>
+    public async Task<ArtifactRef> PutFileAsync(string bucket, string key, string path,
+        CancellationToken ct = default) =>
         Logical(await _inner.PutFileAsync(Physical(bucket), key, path, ct));
 
-    public async Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content, CancellationToken ct = default) =>
+    public async Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content,
+        CancellationToken ct = default) =>
         Logical(await _inner.PutStreamAsync(Physical(bucket), key, content, ct));
 
     public async Task GetFileAsync(ArtifactRef artifact, string path, CancellationToken ct = default)
     {
-        try { await _inner.GetFileAsync(artifact with { Bucket = Physical(artifact.Bucket) }, path, ct); }
-        catch (ArtifactNotFoundException e) { throw new ArtifactNotFoundException(artifact.Bucket, e.Key); }
+        try
+        {
+            await _inner.GetFileAsync(artifact with { Bucket = Physical(artifact.Bucket) }, path, ct);
+        }
+        catch (ArtifactNotFoundException e)
+        {
+            throw new ArtifactNotFoundException(artifact.Bucket, e.Key);
+        }
     }
 
     public async Task<ArtifactInfo?> StatAsync(string bucket, string key, CancellationToken ct = default) =>
         await _inner.StatAsync(Physical(bucket), key, ct) is { } info ? Logical(info) : null;
 
-    public async IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "", [EnumeratorCancellation] CancellationToken ct = default)
+    public async IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "",
+        [EnumeratorCancellation] CancellationToken ct = default)
     {
-        await foreach (var info in _inner.ListAsync(Physical(bucket), prefix, ct)) yield return Logical(info);
+        await foreach (var info in _inner.ListAsync(Physical(bucket), prefix, ct))
+            yield return Logical(info);
     }
 
-    public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) => _inner.DeleteAsync(Physical(bucket), key, ct);
+    public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) =>
+        _inner.DeleteAsync(Physical(bucket), key, ct);
 
     public Task EnableObjectCreatedNotificationsAsync(string bucket, string queueArn, CancellationToken ct = default) =>
         _inner is IBucketNotifications notifications

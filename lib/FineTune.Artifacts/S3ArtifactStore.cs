@@ -32,15 +32,19 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         ArgumentException.ThrowIfNullOrWhiteSpace(options.AccessKey, nameof(options));
         ArgumentException.ThrowIfNullOrWhiteSpace(options.SecretKey, nameof(options));
         var (endpoint, ssl) = (options.Endpoint, options.UseSsl);
-        if (endpoint.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        if (endpoint.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || endpoint.StartsWith("https://",
+            StringComparison.OrdinalIgnoreCase))
         {
             var url = new Uri(endpoint);
             if (url.AbsolutePath != "/")
-                throw new ArgumentException($"S3 endpoint '{endpoint}' has a path; give only scheme, host and port (e.g. 'http://127.0.0.1:9479').", nameof(options));
+                throw new ArgumentException($"S3 endpoint '{endpoint}' has a path; give only scheme, host and port " +
+                    $"(e.g. 'http://127.0.0.1:9479').", nameof(options));
             (endpoint, ssl) = (url.Authority, url.Scheme == Uri.UriSchemeHttps);
         }
-        var client = new MinioClient().WithEndpoint(endpoint).WithCredentials(options.AccessKey, options.SecretKey).WithSSL(ssl);
-        if (options.Region is { Length: > 0 } region) client = client.WithRegion(region);
+        var client = new MinioClient().WithEndpoint(endpoint).WithCredentials(options.AccessKey,
+            options.SecretKey).WithSSL(ssl);
+        if (options.Region is { Length: > 0 } region)
+            client = client.WithRegion(region);
         return client.Build();
     }
 
@@ -50,12 +54,17 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         foreach (var bucket in buckets)
         {
             ArtifactKeys.ValidateBucket(bucket, nameof(buckets));
-            if (await BucketExistsAsync(bucket, ct)) continue;
-            try { await _client.MakeBucketAsync(new MakeBucketArgs().WithBucket(bucket), ct); }
+            if (await BucketExistsAsync(bucket, ct))
+                continue;
+            try
+            {
+                await _client.MakeBucketAsync(new MakeBucketArgs().WithBucket(bucket), ct);
+            }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // BucketAlreadyOwnedByYou / BucketAlreadyExists (409): another host created it meanwhile.
-                if (!await BucketExistsAsync(bucket, ct)) throw;
+                if (!await BucketExistsAsync(bucket, ct))
+                    throw;
             }
         }
     }
@@ -66,13 +75,15 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         ArtifactKeys.ValidateKey(key);
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"cannot upload '{path}' to {bucket}/{key}: file not found (did the stage write it?)", path);
+            throw new FileNotFoundException($"cannot upload '{path}' to {bucket}/{key}: file not found (did the " +
+                $"stage write it?)", path);
         // The hash must be known before the first byte goes out: it is sent as metadata with the request headers.
         var sha256 = await ArtifactKeys.Sha256OfFileAsync(path, ct);
         return await UploadAsync(bucket, key, path, sha256, ct);
     }
 
-    public async Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content, CancellationToken ct = default)
+    public async Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content,
+        CancellationToken ct = default)
     {
         ArtifactKeys.ValidateBucket(bucket);
         ArtifactKeys.ValidateKey(key);
@@ -81,28 +92,40 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         try
         {
             string sha256;
-            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16,
+                FileOptions.Asynchronous))
                 (sha256, _) = await HashingCopy.CopyAsync(content, file, ct);
             return await UploadAsync(bucket, key, temp, sha256, ct);
         }
-        finally { File.Delete(temp); }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     async Task<ArtifactRef> UploadAsync(string bucket, string key, string path, string sha256, CancellationToken ct)
     {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
         var bytes = file.Length;
         using var reading = new HashingReadStream(file);
         var args = new PutObjectArgs().WithBucket(bucket).WithObject(key)
             .WithStreamData(reading).WithObjectSize(bytes).WithContentType("application/octet-stream")
             .WithHeaders(new Dictionary<string, string>(StringComparer.Ordinal) { [Sha256Header] = sha256 });
-        try { await _client.PutObjectAsync(args, ct); }
-        catch (BucketNotFoundException) { throw MissingBucket(bucket); }
+        try
+        {
+            await _client.PutObjectAsync(args, ct);
+        }
+        catch (BucketNotFoundException)
+        {
+            throw MissingBucket(bucket);
+        }
         // What went out must be what was hashed, or the object's metadata would promise bytes it does not hold.
         if (reading.BytesRead != bytes || reading.Sha256() != sha256)
         {
             await DeleteAsync(bucket, key, CancellationToken.None);
-            throw new IOException($"'{path}' changed while it was uploaded to {bucket}/{key}, so the object was removed (is another process still writing the file?).");
+            throw new IOException($"'{path}' changed while it was uploaded to {bucket}/{key}, so the object was " +
+                $"removed (is another process still writing the file?).");
         }
         return new ArtifactRef(bucket, key, sha256, bytes);
     }
@@ -114,7 +137,8 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         try
         {
             // The client stats first (so an error body never reaches the callback), then streams the body to it.
-            var args = new GetObjectArgs().WithBucket(artifact.Bucket).WithObject(artifact.Key).WithCallbackStream(download.ReceiveAsync);
+            var args = new GetObjectArgs().WithBucket(artifact.Bucket).WithObject(artifact.Key)
+                .WithCallbackStream(download.ReceiveAsync);
             await _client.GetObjectAsync(args, ct);
         }
         catch (Exception e) when (e is ObjectNotFoundException or BucketNotFoundException)
@@ -131,7 +155,8 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         try
         {
             var stat = await _client.StatObjectAsync(new StatObjectArgs().WithBucket(bucket).WithObject(key), ct);
-            return new ArtifactInfo(bucket, key, stat.Size, stat.ETag, Sha256FromMetadata([.. stat.MetaData, .. stat.ExtraHeaders]), Utc(stat.LastModified));
+            return new ArtifactInfo(bucket, key, stat.Size, stat.ETag,
+                Sha256FromMetadata([.. stat.MetaData, .. stat.ExtraHeaders]), Utc(stat.LastModified));
         }
         catch (Exception e) when (e is ObjectNotFoundException or BucketNotFoundException)
         {
@@ -139,7 +164,8 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         }
     }
 
-    public async IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "", [EnumeratorCancellation] CancellationToken ct = default)
+    public async IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "",
+        [EnumeratorCancellation] CancellationToken ct = default)
     {
         ArtifactKeys.ValidateBucket(bucket);
         ArtifactKeys.ValidatePrefix(prefix);
@@ -150,32 +176,47 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         try
         {
             await foreach (var item in _client.ListObjectsEnumAsync(args, ct))
-                if (!item.IsDir)   // Listings carry no user metadata on plain S3 (MinIO's metadata=true is an extension): Sha256 null.
-                    listed.Add(new ArtifactInfo(bucket, item.Key, (long)item.Size, item.ETag ?? "", null, Utc(item.LastModifiedDateTime ?? default)));
+                // Listings carry no user metadata on plain S3 (MinIO's metadata=true is an extension): Sha256 null.
+                if (!item.IsDir)
+                    listed.Add(new ArtifactInfo(bucket, item.Key, (long)item.Size, item.ETag ?? "", null,
+                        Utc(item.LastModifiedDateTime ?? default)));
         }
-        catch (BucketNotFoundException) { throw MissingBucket(bucket); }
+        catch (BucketNotFoundException)
+        {
+            throw MissingBucket(bucket);
+        }
         listed.Sort((x, y) => string.CompareOrdinal(x.Key, y.Key));
-        foreach (var info in listed) yield return info;
+        foreach (var info in listed)
+            yield return info;
     }
 
     public async Task DeleteAsync(string bucket, string key, CancellationToken ct = default)
     {
         ArtifactKeys.ValidateBucket(bucket);
         ArtifactKeys.ValidateKey(key);
-        try { await _client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(bucket).WithObject(key), ct); }
-        catch (Exception e) when (e is ObjectNotFoundException or BucketNotFoundException) { }   // already gone
+        try
+        {
+            await _client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(bucket).WithObject(key), ct);
+        }
+        // already gone
+        catch (Exception e) when (e is ObjectNotFoundException or BucketNotFoundException)
+        {
+        }
     }
 
     public void Dispose()
     {
-        if (_ownsClient) _client.Dispose();
+        if (_ownsClient)
+            _client.Dispose();
     }
 
-    /// <summary>The client strips "x-amz-meta-" from stat metadata; other paths keep the header name in some casing.</summary>
+    /// <summary>The client strips "x-amz-meta-" from stat metadata; other paths keep the header name in some
+    /// casing.</summary>
     internal static string? Sha256FromMetadata(IEnumerable<KeyValuePair<string, string>> metadata)
     {
         foreach (var (name, value) in metadata)
-            if ((name.Equals("sha256", StringComparison.OrdinalIgnoreCase) || name.Equals(Sha256Header, StringComparison.OrdinalIgnoreCase))
+            if ((name.Equals("sha256", StringComparison.OrdinalIgnoreCase) || name.Equals(Sha256Header,
+                StringComparison.OrdinalIgnoreCase))
                 && value?.Trim().ToLowerInvariant() is { Length: 64 } sha && sha.All(char.IsAsciiHexDigitLower))
                 return sha;
         return null;
@@ -185,7 +226,8 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         await _client.BucketExistsAsync(new BucketExistsArgs().WithBucket(bucket), ct);
 
     static InvalidOperationException MissingBucket(string bucket) =>
-        new($"bucket '{bucket}' does not exist on the S3 endpoint (call EnsureBucketsAsync first; in the pipeline the provisioner does).");
+        new($"bucket '{bucket}' does not exist on the S3 endpoint (call EnsureBucketsAsync first; in the pipeline " +
+            $"the provisioner does).");
 
     // The client parses HTTP dates with DateTime.Parse, which yields local time.
     static DateTimeOffset Utc(DateTime time) => time.Kind switch
@@ -195,7 +237,8 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         _ => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)),
     };
 
-    public async Task EnableObjectCreatedNotificationsAsync(string bucket, string queueArn, CancellationToken ct = default)
+    public async Task EnableObjectCreatedNotificationsAsync(string bucket, string queueArn,
+        CancellationToken ct = default)
     {
         ArtifactKeys.ValidateBucket(bucket);
         ArgumentException.ThrowIfNullOrWhiteSpace(queueArn);
@@ -203,6 +246,7 @@ public sealed class S3ArtifactStore : IArtifactStore, IBucketNotifications, IDis
         queue.AddEvents([Minio.DataModel.Notification.EventType.ObjectCreatedAll]);
         var notification = new Minio.DataModel.Notification.BucketNotification();
         notification.AddQueue(queue);
-        await _client.SetBucketNotificationsAsync(new SetBucketNotificationsArgs().WithBucket(bucket).WithBucketNotificationConfiguration(notification), ct);
+        await _client.SetBucketNotificationsAsync(new SetBucketNotificationsArgs().WithBucket(bucket)
+            .WithBucketNotificationConfiguration(notification), ct);
     }
 }

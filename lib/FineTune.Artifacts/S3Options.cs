@@ -11,12 +11,14 @@ public sealed record S3Options
     public required string AccessKey { get; init; }
     public required string SecretKey { get; init; }
     public bool UseSsl { get; init; }
-    /// <summary>Signing region; when null the client asks the server per bucket (GET ?location), then uses us-east-1.</summary>
+    /// <summary>Signing region; when null the client asks the server per bucket (GET ?location), then uses
+    /// us-east-1.</summary>
     public string? Region { get; init; }
 
     bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"Endpoint = {Endpoint}, AccessKey = {AccessKey}, SecretKey = ***, UseSsl = {UseSsl}, Region = {Region}");
+        builder.Append($"Endpoint = {Endpoint}, AccessKey = {AccessKey}, SecretKey = ***, UseSsl = {UseSsl}, Region " +
+            $"= {Region}");
         return true;
     }
 }

@@ -13,7 +13,8 @@ internal sealed class VerifiedDownload : IAsyncDisposable
     (string Sha256, long Bytes)? _received;
     bool _committed;
 
-    VerifiedDownload(ArtifactRef artifact, string path, string temp) => (_artifact, _path, _temp) = (artifact, path, temp);
+    VerifiedDownload(ArtifactRef artifact, string path, string temp) =>
+        (_artifact, _path, _temp) = (artifact, path, temp);
 
     public static VerifiedDownload Start(ArtifactRef artifact, string path)
     {
@@ -22,12 +23,14 @@ internal sealed class VerifiedDownload : IAsyncDisposable
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
-        return new VerifiedDownload(artifact, full, Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.part"));
+        return new VerifiedDownload(artifact, full,
+            Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.part"));
     }
 
     public async Task ReceiveAsync(Stream source, CancellationToken ct)
     {
-        await using var file = new FileStream(_temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        await using var file = new FileStream(_temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16,
+            FileOptions.Asynchronous);
         _received = await HashingCopy.CopyAsync(source, file, ct);
     }
 
@@ -44,13 +47,24 @@ internal sealed class VerifiedDownload : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         if (!_committed)
-            try { File.Delete(_temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                File.Delete(_temp);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
         return ValueTask.CompletedTask;
     }
 
     internal static ArtifactIntegrityException Mismatch(ArtifactRef artifact, string actualSha256, long actualBytes) =>
-        new($"artifact {artifact.Bucket}/{artifact.Key} does not match its reference: expected sha256 {artifact.Sha256} " +
-            $"({artifact.Bytes} bytes), got {actualSha256} ({actualBytes} bytes) (overwritten or corrupted in the store? " +
+        new($"artifact {artifact.Bucket}/{artifact.Key} does not match its reference: expected sha256 " +
+            $"{artifact.Sha256} " +
+            $"({artifact.Bytes} bytes), got {actualSha256} ({actualBytes} bytes) (overwritten or corrupted in the " +
+                $"store? " +
             "re-run the stage that produced it)");
 
     internal static void ThrowIfInvalid(ArtifactRef artifact)
@@ -59,7 +73,8 @@ internal sealed class VerifiedDownload : IAsyncDisposable
         ArtifactKeys.ValidateBucket(artifact.Bucket, nameof(artifact));
         ArtifactKeys.ValidateKey(artifact.Key, nameof(artifact));
         if (artifact.Sha256 is not { Length: 64 } sha || !sha.All(char.IsAsciiHexDigitLower))
-            throw new ArgumentException($"artifact {artifact.Bucket}/{artifact.Key} has sha256 '{artifact.Sha256}', not 64 lower-case hex digits (was the reference built by a store?).", nameof(artifact));
+            throw new ArgumentException($"artifact {artifact.Bucket}/{artifact.Key} has sha256 '{artifact.Sha256}', " +
+                $"not 64 lower-case hex digits (was the reference built by a store?).", nameof(artifact));
         ArgumentOutOfRangeException.ThrowIfNegative(artifact.Bytes, nameof(artifact));
     }
 }

@@ -4,14 +4,16 @@ namespace FineTune.Data;
 
 public enum RecordKind { Chat, Preference, Text }
 
-/// <summary>A chat turn. Role is system, user or assistant; Weight 0 excludes an assistant turn from the loss.</summary>
+/// <summary>A chat turn. Role is system, user or assistant; Weight 0 excludes an assistant turn from the
+/// loss.</summary>
 public sealed record Message(string Role, string Content, double? Weight = null);
 
 public sealed record DataRecord
 {
     public required RecordKind Kind { get; init; }
 
-    /// <summary>Where the record came from: 1-based line (JSONL), element (JSON array), data row (CSV) or row (Parquet) of the source.</summary>
+    /// <summary>Where the record came from: 1-based line (JSONL), element (JSON array), data row (CSV) or row (Parquet)
+    /// of the source.</summary>
     public required long Line { get; init; }
 
     /// <summary>Chat: the conversation. Preference: the shared prompt (ending with a user turn).</summary>
@@ -37,18 +39,20 @@ public sealed record Rejection(long Line, string Code, string Reason, string Raw
 {
     /// <summary>How the raw text was kept: as read, redacted, or withheld (only its length and hash).</summary>
     public RawKept Kept { get; init; } = RawKept.AsRead;
-    /// <summary>When withheld: the raw text's length in UTF-8 bytes and its SHA-256, enough to match it in the source.</summary>
+    /// <summary>When withheld: the raw text's length in UTF-8 bytes and its SHA-256, enough to match it in the
+    /// source.</summary>
     public long? RawBytes { get; init; }
     public string? RawSha256 { get; init; }
 }
 
 /// <summary>AsRead: the record's text unchanged (redaction off, or keep_raw_rejects). Redacted: PII placeholders in its
-/// strings. Withheld: the text could not be redacted safely (not JSON, not UTF-8), so only its length and hash are kept.
-/// Unredacted: keep_raw_rejects with text that could not be redacted: a clipped prefix, marked as such.</summary>
+/// strings. Withheld: the text could not be redacted safely (not JSON, not UTF-8), so only its length and hash are
+/// kept. Unredacted: keep_raw_rejects with text that could not be redacted: a clipped prefix, marked as such.</summary>
 public enum RawKept { AsRead, Redacted, Withheld, Unredacted }
 
 /// <summary>Source layouts; Auto detects from the first records.</summary>
 public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text }
 
-/// <summary>Thrown when a whole input cannot be used (not one record): unreadable encoding, no records, too many rejects.</summary>
+/// <summary>Thrown when a whole input cannot be used (not one record): unreadable encoding, no records, too many
+/// rejects.</summary>
 public sealed class InvalidDatasetException(string message) : Exception(message);

@@ -8,7 +8,8 @@ using FineTune.Data.Tokenization;
 
 namespace FineTune.Data;
 
-public sealed record PrepareResult(DataCardCounts Counts, ValidationReport Report, DataCard Card, ValidationVerdict Verdict);
+public sealed record PrepareResult(DataCardCounts Counts, ValidationReport Report, DataCard Card,
+    ValidationVerdict Verdict);
 
 public static class DatasetPreparer
 {
@@ -25,10 +26,14 @@ public static class DatasetPreparer
         Directory.CreateDirectory(outDir);
         // Everything is written as .tmp and renamed at the end: a failed or interrupted prepare leaves no partial
         // rejects or duplicates behind, and a new run replaces an old one's files instead of appending to them.
-        try { return await PrepareCoreAsync(input, outDir, options, countTokens, maxTokens, ct); }
+        try
+        {
+            return await PrepareCoreAsync(input, outDir, options, countTokens, maxTokens, ct);
+        }
         catch
         {
-            foreach (var tmp in Directory.EnumerateFiles(outDir, "*.tmp")) File.Delete(tmp);
+            foreach (var tmp in Directory.EnumerateFiles(outDir, "*.tmp"))
+                File.Delete(tmp);
             throw;
         }
     }
@@ -50,7 +55,8 @@ public static class DatasetPreparer
 
         // Pass 1: everything but the split. Kept records wait in a temporary file, with their source line, because a
         // near-duplicate found later may still link two records into one split.
-        string rejectsTmp = Path.Combine(outDir, "rejects.jsonl.tmp"), duplicatesTmp = Path.Combine(outDir, "duplicates.jsonl.tmp");
+        string rejectsTmp = Path.Combine(outDir, "rejects.jsonl.tmp"),
+            duplicatesTmp = Path.Combine(outDir, "duplicates.jsonl.tmp");
         File.Delete(rejectsTmp);
         await using (var rejects = new RejectsWriter(rejectsTmp))
         await using (var duplicates = new StreamWriter(duplicatesTmp))
@@ -100,7 +106,8 @@ public static class DatasetPreparer
 
         // Pass 2: splits, decided by prompt hash and near-duplicate group, before any augmentation.
         var labels = new LabelDistribution();
-        var train = options.Balance.Mode != BalanceMode.None || options.Replay.Fraction > 0 ? new List<DataRecord>() : null;
+        var train = options.Balance.Mode != BalanceMode.None || options.Replay.Fraction > 0
+            ? new List<DataRecord>() : null;
         var tokenLengths = countTokens is null ? null : SplitFiles.Select(_ => new List<int>()).ToArray();
         var writers = SplitFiles.Select(f => new StreamWriter(Path.Combine(outDir, f + ".tmp"))).ToArray();
         try
@@ -123,10 +130,12 @@ public static class DatasetPreparer
         }
         finally
         {
-            foreach (var w in writers) await w.DisposeAsync();
+            foreach (var w in writers)
+                await w.DisposeAsync();
         }
         File.Delete(keptPath);
-        foreach (var f in SplitFiles) File.Move(Path.Combine(outDir, f + ".tmp"), Path.Combine(outDir, f), overwrite: true);
+        foreach (var f in SplitFiles)
+            File.Move(Path.Combine(outDir, f + ".tmp"), Path.Combine(outDir, f), overwrite: true);
         File.Move(rejectsTmp, Path.Combine(outDir, "rejects.jsonl"), overwrite: true);
         File.Move(duplicatesTmp, Path.Combine(outDir, "duplicates.jsonl"), overwrite: true);
 
@@ -137,7 +146,8 @@ public static class DatasetPreparer
         long usable = counts.Train + counts.Validation + counts.Test;
         var verdict = Verdict(counts, usable, options);
         var outputs = new List<SourceFile>();
-        foreach (var f in SplitFiles) outputs.Add(await SourceFile.FromFileAsync(Path.Combine(outDir, f), ct));
+        foreach (var f in SplitFiles)
+            outputs.Add(await SourceFile.FromFileAsync(Path.Combine(outDir, f), ct));
         var source = await SourceFile.FromFileAsync(input, ct);
         var card = new DataCard
         {
@@ -158,16 +168,23 @@ public static class DatasetPreparer
     }
 
     static string DuplicateLine(long line, string kind, long duplicateOf) =>
-        JsonSerializer.Serialize(new Dictionary<string, object> { ["line"] = line, ["kind"] = kind, ["duplicate_of"] = duplicateOf });
+        JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["line"] = line, ["kind"] = kind,
+            ["duplicate_of"] = duplicateOf
+        });
 
     static ValidationVerdict Verdict(DataCardCounts counts, long usable, PrepareOptions options)
     {
         double ratio = counts.Input == 0 ? 1 : (double)counts.Rejected / counts.Input;
         if (ratio > options.MaxRejectRatio)
-            return new(false, $"{counts.Rejected} of {counts.Input} records rejected ({ratio:P1}), over the limit of {options.MaxRejectRatio:P1}; see rejects.jsonl.");
+            return new(false,
+                $"{counts.Rejected} of {counts.Input} records rejected ({ratio:P1}), over the limit of " +
+                $"{options.MaxRejectRatio:P1}; see rejects.jsonl.");
         if (usable < options.MinExamples)
             return new(false, $"only {usable} usable examples; at least {options.MinExamples} are needed.");
-        return new(true, $"{usable} usable examples ({counts.Train} train, {counts.Validation} validation, {counts.Test} test).");
+        return new(true,
+            $"{usable} usable examples ({counts.Train} train, {counts.Validation} validation, {counts.Test} test).");
     }
 
     // Balancing and replay touch train only, after the split, so nothing they add can leak into validation or test.
@@ -181,13 +198,15 @@ public static class DatasetPreparer
             var balanced = new Balancer(options.Balance).Balance(records);
             records = balanced.Records;
             counts.OversampledAdded = balanced.Added;
-            if (options.Balance.Mode == BalanceMode.LossWeights) weights = balanced.Weights;
+            if (options.Balance.Mode == BalanceMode.LossWeights)
+                weights = balanced.Weights;
         }
         if (options.Replay is { Fraction: > 0, File: { } replayFile })
         {
             var general = new List<DataRecord>();
             await foreach (var item in DatasetReader.ReadAsync(replayFile, new ReadOptions(), ct))
-                if (item is Accepted a) general.Add(a.Record);
+                if (item is Accepted a)
+                    general.Add(a.Record);
             var mixed = new ReplayMixer(options.Replay with { Seed = options.Split.Seed }).Mix(records, general);
             records = mixed.Records;
             counts.ReplayAdded = mixed.Replayed;

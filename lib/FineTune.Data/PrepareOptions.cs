@@ -34,15 +34,20 @@ public sealed record PrepareOptions
 
     public static PrepareOptions Load(string path)
     {
-        if (!System.IO.File.Exists(path)) throw new InvalidDatasetException($"config file not found: '{path}'.");
+        if (!System.IO.File.Exists(path))
+            throw new InvalidDatasetException($"config file not found: '{path}'.");
         return Parse(System.IO.File.ReadAllText(path), path);
     }
 
-    /// <summary>Options from JSON text; <paramref name="source"/> names it in errors (a path, or a section of a larger file).</summary>
+    /// <summary>Options from JSON text; <paramref name="source"/> names it in errors (a path, or a section of a larger
+    /// file).</summary>
     public static PrepareOptions Parse(string json, string source)
     {
         PrepareOptions? options;
-        try { options = JsonSerializer.Deserialize<PrepareOptions>(json, Json); }
+        try
+        {
+            options = JsonSerializer.Deserialize<PrepareOptions>(json, Json);
+        }
         catch (JsonException e)
         {
             // System.Text.Json names the unknown member and the JSON path; keep both.
@@ -60,17 +65,35 @@ public sealed record PrepareOptions
             Cleaning.Validate();
             Split.Validate();
         }
-        catch (ArgumentException e) { throw new InvalidDatasetException($"{source}: {e.Message}"); }
-        if (MaxRejectRatio is < 0 or > 1) throw new InvalidDatasetException($"{source}: max_reject_ratio must be in [0, 1], got {MaxRejectRatio}.");
-        if (MinExamples < 1) throw new InvalidDatasetException($"{source}: min_examples must be at least 1, got {MinExamples}.");
-        if (NearDuplicates.Threshold is <= 0 or > 1) throw new InvalidDatasetException($"{source}: near_duplicates.threshold must be in (0, 1], got {NearDuplicates.Threshold}.");
-        if (NearDuplicates.ShingleSize < 1) throw new InvalidDatasetException($"{source}: near_duplicates.shingle_size must be at least 1, got {NearDuplicates.ShingleSize}.");
+        catch (ArgumentException e)
+        {
+            throw new InvalidDatasetException($"{source}: {e.Message}");
+        }
+        if (MaxRejectRatio is < 0 or > 1)
+            throw new InvalidDatasetException($"{source}: max_reject_ratio must be in [0, 1], got {MaxRejectRatio}.");
+        if (MinExamples < 1)
+            throw new InvalidDatasetException($"{source}: min_examples must be at least 1, got {MinExamples}.");
+        if (NearDuplicates.Threshold is <= 0 or > 1)
+            throw new InvalidDatasetException($"{source}: near_duplicates.threshold must be in (0, 1], got " +
+                $"{NearDuplicates.Threshold}.");
+        if (NearDuplicates.ShingleSize < 1)
+            throw new InvalidDatasetException($"{source}: near_duplicates.shingle_size must be at least 1, got " +
+                $"{NearDuplicates.ShingleSize}.");
         if (NearDuplicates.Enabled)
         {
-            try { _ = new NearDuplicateIndex(NearDuplicates); }   // permutations, bands and rows fit together
-            catch (ArgumentException e) { throw new InvalidDatasetException($"{source}: near_duplicates: {e.Message.Split(" (Parameter")[0]}"); }
+            // permutations, bands and rows fit together
+            try
+            {
+                _ = new NearDuplicateIndex(NearDuplicates);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDatasetException($"{source}: near_duplicates: {e.Message.Split(" (Parameter")[0]}");
+            }
         }
-        if (Replay.Fraction is < 0 or >= 1) throw new InvalidDatasetException($"{source}: replay.fraction must be in [0, 1), got {Replay.Fraction}.");
-        if (Replay.Fraction > 0 && Replay.File is null) throw new InvalidDatasetException($"{source}: replay.fraction is set but replay.file is not.");
+        if (Replay.Fraction is < 0 or >= 1)
+            throw new InvalidDatasetException($"{source}: replay.fraction must be in [0, 1), got {Replay.Fraction}.");
+        if (Replay.Fraction > 0 && Replay.File is null)
+            throw new InvalidDatasetException($"{source}: replay.fraction is set but replay.file is not.");
     }
 }

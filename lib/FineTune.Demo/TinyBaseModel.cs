@@ -1,6 +1,7 @@
-// A small Llama base model pre-trained from nothing, for machines without a model hub: generated corpus (PretrainCorpus)
-// → byte-level BPE (BpeTrainer) → packed causal-LM shards → random-init Llama in HF layout → the real Trainer (method
-// full) → cacheRoot/<name>-<hash of options + recipe>/ with bootstrap.json. Usage: var dir = await TinyBaseModel.EnsureAsync(root, new());
+// A small Llama base model pre-trained from nothing, for machines without a model hub: generated corpus
+// (PretrainCorpus) → byte-level BPE (BpeTrainer) → packed causal-LM shards → random-init Llama in HF layout → the real
+// Trainer (method full) → cacheRoot/<name>-<hash of options + recipe>/ with bootstrap.json. Usage: var dir = await
+// TinyBaseModel.EnsureAsync(root, new());
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -15,7 +16,8 @@ using FineTune.Training;
 
 namespace FineTune.Demo;
 
-/// <summary>The recipe's knobs; JSON keys in snake_case (kv_heads, corpus_bytes). Threads do not change the cache key.</summary>
+/// <summary>The recipe's knobs; JSON keys in snake_case (kv_heads, corpus_bytes). Threads do not change the cache
+/// key.</summary>
 public sealed record TinyBaseModelOptions
 {
     public string Name { get; init; } = "tiny-llama";
@@ -55,7 +57,8 @@ public sealed record TinyBaseModelReport
     public required long TrainTokens { get; init; }
     public required long ValidationTokens { get; init; }
     public required double BytesPerToken { get; init; }
-    /// <summary>Entropy of the training tokens' unigram distribution: the loss of a model that ignores context.</summary>
+    /// <summary>Entropy of the training tokens' unigram distribution: the loss of a model that ignores
+    /// context.</summary>
     public required double UnigramEntropy { get; init; }
     public required long Parameters { get; init; }
     public required int Steps { get; init; }
@@ -70,18 +73,22 @@ public sealed record TinyBaseModelReport
 
 public static class TinyBaseModel
 {
-    /// <summary>Bump when the recipe changes what gets built (corpus, tokenizer, init, training settings): old caches are then not reused.</summary>
+    /// <summary>Bump when the recipe changes what gets built (corpus, tokenizer, init, training settings): old caches
+    /// are then not reused.</summary>
     public const int RecipeVersion = 1;
     public const string ReportFile = "bootstrap.json";
 
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>The finished model directory for these options: found in the cache, or built (minutes) and published atomically.</summary>
-    public static async Task<string> EnsureAsync(string cacheRoot, TinyBaseModelOptions options, IProgress<TinyBaseModelProgress>? progress = null,
+    /// <summary>The finished model directory for these options: found in the cache, or built (minutes) and published
+    /// atomically.</summary>
+    public static async Task<string> EnsureAsync(string cacheRoot, TinyBaseModelOptions options,
+        IProgress<TinyBaseModelProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(cacheRoot);
@@ -116,7 +123,16 @@ public static class TinyBaseModel
         }
         finally
         {
-            try { Directory.Delete(work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
         }
     }
 
@@ -128,10 +144,12 @@ public static class TinyBaseModel
         return $"{options.Name}-{Convert.ToHexStringLower(hash)[..12]}";
     }
 
-    /// <summary>$FINETUNE_CACHE/base-models, else $XDG_CACHE_HOME/finetune/base-models, else ~/.cache/finetune/base-models.</summary>
+    /// <summary>$FINETUNE_CACHE/base-models, else $XDG_CACHE_HOME/finetune/base-models, else
+    /// ~/.cache/finetune/base-models.</summary>
     public static string DefaultCacheRoot()
     {
-        if (Environment.GetEnvironmentVariable("FINETUNE_CACHE") is { Length: > 0 } cache) return Path.Combine(cache, "base-models");
+        if (Environment.GetEnvironmentVariable("FINETUNE_CACHE") is { Length: > 0 } cache)
+            return Path.Combine(cache, "base-models");
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         return Path.Combine(xdg, "finetune", "base-models");
@@ -142,43 +160,69 @@ public static class TinyBaseModel
     public static TinyBaseModelReport ReadReport(string directory)
     {
         var path = Path.Combine(directory, ReportFile);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found ('{directory}' is not a finished tiny base model).");
-        return JsonSerializer.Deserialize<TinyBaseModelReport>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty.");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path} not found ('{directory}' is not a finished tiny base model).");
+        return JsonSerializer.Deserialize<TinyBaseModelReport>(File.ReadAllText(path),
+            Json) ?? throw new InvalidDataException($"{path}: empty.");
     }
 
-    /// <summary>Options from a JSON file (or none) with <c>key=value</c> overrides; unknown keys and impossible values name the key.</summary>
+    /// <summary>Options from a JSON file (or none) with <c>key=value</c> overrides; unknown keys and impossible values
+    /// name the key.</summary>
     public static TinyBaseModelOptions LoadOptions(string? path, IEnumerable<string>? overrides = null)
     {
         var source = path ?? "--set";
         JsonObject root = [];
         if (path is not null)
         {
-            if (!File.Exists(path)) throw new TrainingConfigException($"pretrain config '{path}' not found.");
+            if (!File.Exists(path))
+                throw new TrainingConfigException($"pretrain config '{path}' not found.");
             try
             {
-                root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+                root = JsonNode.Parse(File.ReadAllText(path),
+                    documentOptions: new JsonDocumentOptions
+                    {
+                        CommentHandling = JsonCommentHandling.Skip,
+                        AllowTrailingCommas = true
+                    }) as JsonObject
                     ?? throw new TrainingConfigException($"{path}: expected a JSON object at the top level.");
             }
-            catch (JsonException e) { throw new TrainingConfigException($"{path}: not valid JSON ({e.Message})."); }
+            catch (JsonException e)
+            {
+                throw new TrainingConfigException($"{path}: not valid JSON ({e.Message}).");
+            }
         }
         foreach (var item in overrides ?? [])
         {
             int eq = item.IndexOf('=');
-            if (eq <= 0) throw new TrainingConfigException($"--set '{item}': expected key=value, e.g. steps=300.");
+            if (eq <= 0)
+                throw new TrainingConfigException($"--set '{item}': expected key=value, e.g. steps=300.");
             var text = item[(eq + 1)..];
             JsonNode? value;
-            try { value = JsonNode.Parse(text); }
-            catch (JsonException) { value = JsonValue.Create(text); }
+            try
+            {
+                value = JsonNode.Parse(text);
+            }
+            catch (JsonException)
+            {
+                value = JsonValue.Create(text);
+            }
             root[item[..eq].Trim()] = value;
         }
-        var known = typeof(TinyBaseModelOptions).GetProperties().Select(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)).ToList();
+        var known = typeof(TinyBaseModelOptions).GetProperties().Select(p =>
+            JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)).ToList();
         foreach (var (key, _) in root)
-            if (!known.Contains(key)) throw new TrainingConfigException($"{source}: unknown key '{key}' (known keys: {string.Join(", ", known)}).");
+            if (!known.Contains(key))
+                throw new TrainingConfigException($"{source}: unknown key '{key}' (known keys: " +
+                    $"{string.Join(", ", known)}).");
         TinyBaseModelOptions options;
-        try { options = root.Deserialize<TinyBaseModelOptions>(Json) ?? new(); }
+        try
+        {
+            options = root.Deserialize<TinyBaseModelOptions>(Json) ?? new();
+        }
         catch (JsonException e)
         {
-            throw new TrainingConfigException($"{source}: key '{(e.Path ?? "$").TrimStart('$', '.')}' has a value of the wrong type ({e.Message.Split(" Path:")[0]}).");
+            throw new TrainingConfigException($"{source}: key '{(e.Path ?? "$").TrimStart('$', '.')}' has a value " +
+                $"of the wrong type ({e.Message.Split(" Path:")[0]}).");
         }
         Validate(options, source);
         return options;
@@ -188,16 +232,21 @@ public static class TinyBaseModel
     {
         void Require(bool ok, string key, string expected)
         {
-            if (!ok) throw new TrainingConfigException($"{source}: key '{key}' {expected}.");
+            if (!ok)
+                throw new TrainingConfigException($"{source}: key '{key}' {expected}.");
         }
-        Require(o.Name.Length > 0 && o.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && o.Name[0] != '.', "name",
+        Require(o.Name.Length > 0 && o.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            && o.Name[0] != '.', "name",
             $"must be letters, digits, '-', '_' or '.' (not first), got '{o.Name}'");
-        foreach (var (key, value) in new[] { ("dim", o.Dim), ("layers", o.Layers), ("heads", o.Heads), ("kv_heads", o.KvHeads), ("hidden", o.Hidden), ("steps", o.Steps), ("batch", o.Batch) })
+        foreach (var (key, value) in new[] { ("dim", o.Dim), ("layers", o.Layers), ("heads", o.Heads),
+            ("kv_heads", o.KvHeads), ("hidden", o.Hidden), ("steps", o.Steps), ("batch", o.Batch) })
             Require(value > 0, key, $"must be a positive integer, got {value}");
-        Require(o.Dim % o.Heads == 0 && o.Dim / o.Heads % 2 == 0, "heads", $"must divide dim {o.Dim} into heads of even size, got {o.Heads}");
+        Require(o.Dim % o.Heads == 0 && o.Dim / o.Heads % 2 == 0, "heads",
+            $"must divide dim {o.Dim} into heads of even size, got {o.Heads}");
         Require(o.Heads % o.KvHeads == 0, "kv_heads", $"must divide heads {o.Heads}, got {o.KvHeads}");
         Require(o.Context >= 8, "context", $"must be at least 8 tokens, got {o.Context}");
-        Require(o.Vocab is >= 264 and <= ushort.MaxValue, "vocab", $"must be in [264, 65535] (256 bytes, 4 special tokens, some merges), got {o.Vocab}");
+        Require(o.Vocab is >= 264 and <= ushort.MaxValue, "vocab",
+            $"must be in [264, 65535] (256 bytes, 4 special tokens, some merges), got {o.Vocab}");
         Require(o.CorpusBytes >= 10_000, "corpus_bytes", $"must be at least 10000, got {o.CorpusBytes}");
         Require(o.Lr > 0 && double.IsFinite(o.Lr), "lr", $"must be positive, got {o.Lr}");
         Require(o.Threads is null or > 0, "threads", $"must be a positive integer, got {o.Threads}");
@@ -208,7 +257,8 @@ public static class TinyBaseModel
     internal const string OwnerFile = "owner";
 
     // Builds everything under work/ and returns work/model, the directory that becomes the cache entry.
-    static async Task<string> BuildAsync(string work, TinyBaseModelOptions o, IProgress<TinyBaseModelProgress>? progress, CancellationToken ct)
+    static async Task<string> BuildAsync(string work, TinyBaseModelOptions o,
+        IProgress<TinyBaseModelProgress>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         progress?.Report(new("corpus", $"generating {o.CorpusBytes:N0} bytes of pre-training text"));
@@ -216,14 +266,17 @@ public static class TinyBaseModel
         var corpusSha = await PretrainCorpus.WriteAsync(corpusPath, o.Seed, o.CorpusBytes, ct);
         var documents = PretrainCorpus.Read(corpusPath).ToList();
 
-        progress?.Report(new("tokenizer", $"training a byte-level BPE of {o.Vocab} ids on {documents.Count:N0} documents"));
-        var bpe = await Task.Run(() => BpeTrainer.Train(documents, new BpeTrainerOptions { VocabSize = o.Vocab, ModelMaxLength = o.Context }, ct), ct);
+        progress?.Report(new("tokenizer",
+            $"training a byte-level BPE of {o.Vocab} ids on {documents.Count:N0} documents"));
+        var bpe = await Task.Run(() => BpeTrainer.Train(documents,
+            new BpeTrainerOptions { VocabSize = o.Vocab, ModelMaxLength = o.Context }, ct), ct);
         var baseDir = Path.Combine(work, "base");
         await bpe.SaveAsync(baseDir, ct);
         var tokenizer = TokenizerLoader.Load(baseDir);
 
         progress?.Report(new("tokenize", "tokenizing the corpus into packed rows"));
-        // Every 50th document is held out; each split is one token stream (documents separated by <|endoftext|>) cut into rows.
+        // Every 50th document is held out; each split is one token stream (documents separated by <|endoftext|>) cut
+        // into rows.
         var train = new List<int>();
         var validation = new List<int>();
         var counts = new long[bpe.VocabSize];
@@ -233,21 +286,28 @@ public static class TinyBaseModel
             stream.Add(bpe.BosId);
             stream.AddRange(tokenizer.Encode(documents[i]));
         }
-        foreach (var id in train) counts[id]++;
-        var validationRows = Rows(validation, o.Context).Take(64).ToList();   // at most 64 rows: the evaluation stays a few seconds
+        foreach (var id in train)
+            counts[id]++;
+        // at most 64 rows: the evaluation stays a few seconds
+        var validationRows = Rows(validation, o.Context).Take(64).ToList();
         var shards = Path.Combine(work, "shards");
-        var tokenizerDigests = new[] { "tokenizer.json", "tokenizer_config.json" }.Select(f => Digest(Path.Combine(baseDir, f))).ToList();
+        var tokenizerDigests = new[] { "tokenizer.json",
+            "tokenizer_config.json" }.Select(f => Digest(Path.Combine(baseDir, f))).ToList();
         TokenizedDatasetWriter.Write(shards, new Dictionary<string, IEnumerable<TokenizedExample>>
         {
             ["train"] = Rows(train, o.Context), ["validation"] = validationRows,
         }, bpe.VocabSize, tokenizerDigests, template: "chatml");
         int trainRows = train.Count / o.Context;
 
-        progress?.Report(new("init", $"random Llama: dim {o.Dim}, {o.Layers} layers, {o.Heads} heads ({o.KvHeads} kv), hidden {o.Hidden}, context {o.Context}"));
+        progress?.Report(new("init",
+            $"random Llama: dim {o.Dim}, {o.Layers} layers, {o.Heads} heads ({o.KvHeads} kv), hidden {o.Hidden}, " +
+            $"context {o.Context}"));
         var config = new LlamaConfig
         {
-            ModelType = "llama", HiddenSize = o.Dim, IntermediateSize = o.Hidden, NumHiddenLayers = o.Layers, NumAttentionHeads = o.Heads,
-            NumKeyValueHeads = o.KvHeads, VocabSize = bpe.VocabSize, MaxPositionEmbeddings = o.Context, RmsNormEps = 1e-5, TieWordEmbeddings = true,
+            ModelType = "llama", HiddenSize = o.Dim, IntermediateSize = o.Hidden, NumHiddenLayers = o.Layers,
+            NumAttentionHeads = o.Heads,
+            NumKeyValueHeads = o.KvHeads, VocabSize = bpe.VocabSize, MaxPositionEmbeddings = o.Context,
+            RmsNormEps = 1e-5, TieWordEmbeddings = true,
             BosTokenId = bpe.BosId, EosTokenIds = [bpe.EosId],
         };
         var tensors = LlamaWeights.Random(config, o.Seed, std: 0.02f);
@@ -255,9 +315,12 @@ public static class TinyBaseModel
         HfCheckpoint.Save(baseDir, config, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
         var generation = new JsonObject
         {
-            ["bos_token_id"] = bpe.BosId, ["eos_token_id"] = new JsonArray(bpe.EosId, bpe.SpecialTokenId(BpeTrainer.ImEnd)), ["pad_token_id"] = bpe.PadId,
+            ["bos_token_id"] = bpe.BosId,
+            ["eos_token_id"] = new JsonArray(bpe.EosId, bpe.SpecialTokenId(BpeTrainer.ImEnd)),
+            ["pad_token_id"] = bpe.PadId,
         };
-        await File.WriteAllTextAsync(Path.Combine(baseDir, "generation_config.json"), generation.ToJsonString(Json) + "\n", ct);
+        await File.WriteAllTextAsync(Path.Combine(baseDir, "generation_config.json"),
+            generation.ToJsonString(Json) + "\n", ct);
 
         int stepsPerEpoch = (trainRows + o.Batch - 1) / o.Batch;
         var trainingConfig = new TrainingConfig
@@ -266,11 +329,15 @@ public static class TinyBaseModel
             Data = new DataConfig { Path = shards, Packing = true, MaxLength = o.Context },
             Method = TrainingMethod.Full,
             Optimizer = new OptimizerConfig { Lr = o.Lr, WeightDecay = 0.01, Beta2 = 0.99, MaxGradNorm = 1.0 },
-            Schedule = new ScheduleConfig { Type = ScheduleType.Cosine, WarmupSteps = Math.Max(1, o.Steps / 20),
-                MinLrRatio = 0.1 },
+            Schedule = new ScheduleConfig
+            {
+                Type = ScheduleType.Cosine, WarmupSteps = Math.Max(1, o.Steps / 20),
+                MinLrRatio = 0.1
+            },
             Training = new LoopConfig
             {
-                Epochs = Math.Max(1, (o.Steps + stepsPerEpoch - 1) / stepsPerEpoch), MaxSteps = o.Steps, MicroBatchSize = o.Batch, Seed = o.Seed,
+                Epochs = Math.Max(1, (o.Steps + stepsPerEpoch - 1) / stepsPerEpoch), MaxSteps = o.Steps,
+                MicroBatchSize = o.Batch, Seed = o.Seed,
                 Threads = o.Threads, LogEverySteps = Math.Max(1, o.Steps / 100),
             },
             Eval = new EvalConfig { EverySteps = 0, OnStart = true },
@@ -278,7 +345,9 @@ public static class TinyBaseModel
             OutputDir = Path.Combine(work, "run"),
             Resume = "never",
         };
-        progress?.Report(new("train", $"pre-training {o.Steps} steps of {o.Batch} × {o.Context} tokens ({trainRows:N0} rows, {train.Count:N0} tokens)"));
+        progress?.Report(new("train",
+            $"pre-training {o.Steps} steps of {o.Batch} × {o.Context} tokens ({trainRows:N0} rows, {train.Count:N0} " +
+            $"tokens)"));
         var trainClock = Stopwatch.StartNew();
         var forward = progress is null ? null : new Forward(p => progress.Report(new("train", "", p)));
         var report = await Task.Run(() =>
@@ -290,40 +359,53 @@ public static class TinyBaseModel
         trainClock.Stop();
 
         var staged = report.Output;
-        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json" })
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json" })
             File.Copy(Path.Combine(baseDir, file), Path.Combine(staged, file), overwrite: true);
-        var tail = report.History.TakeLast(Math.Max(1, report.History.Count / 20)).ToList();   // the last 5% of steps, smoothing one batch's noise
+        // the last 5% of steps, smoothing one batch's noise
+        var tail = report.History.TakeLast(Math.Max(1, report.History.Count / 20)).ToList();
         var result = new TinyBaseModelReport
         {
-            RecipeVersion = RecipeVersion, Options = o, CorpusDocuments = documents.Count, CorpusBytes = new FileInfo(corpusPath).Length, CorpusSha256 = corpusSha,
+            RecipeVersion = RecipeVersion, Options = o, CorpusDocuments = documents.Count,
+            CorpusBytes = new FileInfo(corpusPath).Length, CorpusSha256 = corpusSha,
             TrainTokens = train.Count, ValidationTokens = validationRows.Sum(r => (long)r.Sequences[0].Length),
-            BytesPerToken = documents.Sum(d => (double)Encoding.UTF8.GetByteCount(d)) / (train.Count + validation.Count - documents.Count),   // BOS aside
+            // BOS aside
+            BytesPerToken = documents.Sum(d => (double)Encoding.UTF8.GetByteCount(d)) / (train.Count
+                + validation.Count - documents.Count),
             UnigramEntropy = Entropy(counts), Parameters = config.ParameterCount(), Steps = report.Steps,
             InitialValidLoss = report.Evals.FirstOrDefault(e => e.Step == 0)?.ValidLoss ?? double.NaN,
             FinalTrainLoss = tail.Count == 0 ? double.NaN : tail.Average(h => h.TrainLoss),
             FinalValidLoss = report.Evals.Count == 0 ? double.NaN : report.Evals[^1].ValidLoss,
-            TokensPerSecond = report.TokensPerSecond, TrainSeconds = trainClock.Elapsed.TotalSeconds, Seconds = clock.Elapsed.TotalSeconds,
+            TokensPerSecond = report.TokensPerSecond, TrainSeconds = trainClock.Elapsed.TotalSeconds,
+            Seconds = clock.Elapsed.TotalSeconds,
             CreatedUtc = DateTimeOffset.UtcNow,
         };
-        await File.WriteAllTextAsync(Path.Combine(staged, ReportFile), JsonSerializer.Serialize(result, Json) + "\n", ct);   // last: marks it finished
-        progress?.Report(new("done", $"built in {clock.Elapsed.TotalSeconds:F0} s: validation loss {result.InitialValidLoss:F3} → {result.FinalValidLoss:F3} (unigram entropy {result.UnigramEntropy:F3})"));
+        // last: marks it finished
+        await File.WriteAllTextAsync(Path.Combine(staged, ReportFile), JsonSerializer.Serialize(result, Json) + "\n",
+            ct);
+        progress?.Report(new("done",
+            $"built in {clock.Elapsed.TotalSeconds:F0} s: validation loss {result.InitialValidLoss:F3} → " +
+            $"{result.FinalValidLoss:F3} (unigram entropy {result.UnigramEntropy:F3})"));
         return staged;
     }
 
-    // A token stream cut into rows of `context` tokens (the tail that does not fill a row is dropped), every token trained.
+    // A token stream cut into rows of `context` tokens (the tail that does not fill a row is dropped), every token
+    // trained.
     static IEnumerable<TokenizedExample> Rows(List<int> stream, int context)
     {
         var mask = new byte[context];
         Array.Fill(mask, (byte)1);
         for (int start = 0; start + context <= stream.Count; start += context)
-            yield return new TokenizedExample([new TokenizedSequence(stream.GetRange(start, context).ToArray(), mask)], 0, Truncated: false, Dropped: false);
+            yield return new TokenizedExample([new TokenizedSequence(stream.GetRange(start, context).ToArray(), mask)],
+                0, Truncated: false, Dropped: false);
     }
 
     static double Entropy(long[] counts)
     {
         double total = counts.Sum(), h = 0;
         foreach (var c in counts)
-            if (c > 0) h -= c / total * Math.Log(c / total);
+            if (c > 0)
+                h -= c / total * Math.Log(c / total);
         return h;
     }
 
@@ -354,45 +436,78 @@ public static class TinyBaseModel
                     progress?.Report(new("cached", $"another process finished {final} first; using it"));
                     return final;
                 }
-                if (attempt > 0) throw;
-                var aside = Path.Combine(Path.GetDirectoryName(final)!, $".{Path.GetFileName(final)}.{Guid.NewGuid():n}.tmp");
-                try { Directory.Move(final, aside); }
-                catch (IOException) when (IsFinished(final)) { return final; }
-                try { Directory.Delete(aside, recursive: true); } catch (IOException) { }
+                if (attempt > 0)
+                    throw;
+                var aside = Path.Combine(Path.GetDirectoryName(final)!,
+                    $".{Path.GetFileName(final)}.{Guid.NewGuid():n}.tmp");
+                try
+                {
+                    Directory.Move(final, aside);
+                }
+                catch (IOException) when (IsFinished(final))
+                {
+                    return final;
+                }
+                try
+                {
+                    Directory.Delete(aside, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
             }
         }
     }
 
-    static async Task<FileStream?> LockAsync(string path, string final, IProgress<TinyBaseModelProgress>? progress, CancellationToken ct)
+    static async Task<FileStream?> LockAsync(string path, string final, IProgress<TinyBaseModelProgress>? progress,
+        CancellationToken ct)
     {
         for (bool told = false; ; told = true)
         {
-            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
             catch (IOException) when (!IsFinished(final))
             {
-                if (!told) progress?.Report(new("waiting", $"another process is building {final}; waiting for it"));
+                if (!told)
+                    progress?.Report(new("waiting", $"another process is building {final}; waiting for it"));
                 await Task.Delay(TimeSpan.FromSeconds(1), ct);
             }
-            catch (IOException) { return null; }   // it finished while we asked
+            // it finished while we asked
+            catch (IOException)
+            {
+                return null;
+            }
         }
     }
 
-    // Build directories of killed processes on this host are deleted; those of live processes (or other hosts) are left.
+    // Build directories of killed processes on this host are deleted; those of live processes (or other hosts) are
+    // left.
     internal static void ReclaimAbandoned(string root)
     {
         foreach (var dir in Directory.EnumerateDirectories(root, ".*.tmp"))
         {
-            if (!System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(dir), @"^\..+-[0-9a-f]{12}\.[0-9a-f]{32}\.tmp$")) continue;   // only our names
+            // only our names
+            if (!System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(dir),
+                @"^\..+-[0-9a-f]{12}\.[0-9a-f]{32}\.tmp$"))
+                continue;
             try
             {
                 var owner = Path.Combine(dir, OwnerFile);
                 bool abandoned = File.Exists(owner)
-                    ? File.ReadAllLines(owner) is [var host, var pid, ..] && host == Environment.MachineName && int.TryParse(pid, out var id) && !IsRunning(id)
+                    ? File.ReadAllLines(owner) is [var host, var pid,
+                        ..] && host == Environment.MachineName && int.TryParse(pid, out var id) && !IsRunning(id)
                     : Directory.GetCreationTimeUtc(dir) < DateTime.UtcNow.AddHours(-1);
-                if (abandoned) Directory.Delete(dir, recursive: true);
+                if (abandoned)
+                    Directory.Delete(dir, recursive: true);
             }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
         }
     }
 
@@ -403,8 +518,14 @@ public static class TinyBaseModel
             using var process = Process.GetProcessById(pid);
             return !process.HasExited;
         }
-        catch (ArgumentException) { return false; }
-        catch (InvalidOperationException) { return false; }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     sealed class Forward(Action<TrainingProgress> report) : IProgress<TrainingProgress>

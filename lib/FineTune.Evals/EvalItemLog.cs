@@ -26,16 +26,25 @@ public sealed class EvalItemLog : IDisposable
         if (File.Exists(path))
             foreach (var line in File.ReadLines(path))
             {
-                if (!TryParse(line, out var scope, out var item, out var value)) continue;
-                if (!scopes.TryGetValue(scope, out var items)) scopes[scope] = items = new(StringComparer.Ordinal);
+                if (!TryParse(line, out var scope, out var item, out var value))
+                    continue;
+                if (!scopes.TryGetValue(scope, out var items))
+                    scopes[scope] = items = new(StringComparer.Ordinal);
                 items[item] = value;
             }
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        if (directory is not null) Directory.CreateDirectory(directory);
+        if (directory is not null)
+            Directory.CreateDirectory(directory);
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
         var log = new EvalItemLog(new StreamWriter(stream, new UTF8Encoding(false))) { Path = path };
-        if (EndsTorn(path)) { log._writer.WriteLine(); log._writer.Flush(); }   // new lines start on a line of their own
-        foreach (var (scope, items) in scopes) log._scopes[scope] = items;
+        // new lines start on a line of their own
+        if (EndsTorn(path))
+        {
+            log._writer.WriteLine();
+            log._writer.Flush();
+        }
+        foreach (var (scope, items) in scopes)
+            log._scopes[scope] = items;
         return log;
     }
 
@@ -43,10 +52,12 @@ public sealed class EvalItemLog : IDisposable
     /// (shots, generation budget, template, the data file's hash …).</summary>
     public SuiteItems Scope(string suite, string formatVersion, string model, string settings)
     {
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{suite}\n{formatVersion}\n{model}\n{settings}")))[..24];
+        var key =
+            Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{suite}\n{formatVersion}\n{model}\n{settings}")))[..24];
         lock (_lock)
         {
-            if (!_scopes.TryGetValue(key, out var items)) _scopes[key] = items = new(StringComparer.Ordinal);
+            if (!_scopes.TryGetValue(key, out var items))
+                _scopes[key] = items = new(StringComparer.Ordinal);
             return new SuiteItems(this, key, items);
         }
     }
@@ -58,7 +69,8 @@ public sealed class EvalItemLog : IDisposable
         var text = new StringBuilder();
         foreach (var path in paths)
         {
-            if (path is null) continue;
+            if (path is null)
+                continue;
             var full = System.IO.Path.GetFullPath(path);
             var files = Directory.Exists(full)
                 ? Directory.EnumerateFiles(full, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
@@ -86,18 +98,21 @@ public sealed class EvalItemLog : IDisposable
 
     internal int CountOf(Dictionary<string, JsonElement> items)
     {
-        lock (_lock) return items.Count;
+        lock (_lock)
+            return items.Count;
     }
 
     internal bool TryGet(Dictionary<string, JsonElement> items, string item, out JsonElement value)
     {
-        lock (_lock) return items.TryGetValue(item, out value);
+        lock (_lock)
+            return items.TryGetValue(item, out value);
     }
 
     static bool EndsTorn(string path)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        if (file.Length == 0) return false;
+        if (file.Length == 0)
+            return false;
         file.Seek(-1, SeekOrigin.End);
         return file.ReadByte() != '\n';
     }
@@ -105,15 +120,20 @@ public sealed class EvalItemLog : IDisposable
     static bool TryParse(string line, out string scope, out string item, out JsonElement value)
     {
         (scope, item, value) = ("", "", default);
-        if (string.IsNullOrWhiteSpace(line)) return false;
+        if (string.IsNullOrWhiteSpace(line))
+            return false;
         try
         {
             var parsed = JsonSerializer.Deserialize<LogLine>(line);
-            if (parsed is null || parsed.Scope.Length == 0 || parsed.Item is null) return false;
+            if (parsed is null || parsed.Scope.Length == 0 || parsed.Item is null)
+                return false;
             (scope, item, value) = (parsed.Scope, parsed.Item, parsed.Value.Clone());
             return true;
         }
-        catch (JsonException) { return false; }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     public void Dispose() => _writer.Dispose();
@@ -128,7 +148,8 @@ public sealed class SuiteItems
     readonly string _scope;
     readonly Dictionary<string, JsonElement> _items;
 
-    internal SuiteItems(EvalItemLog log, string scope, Dictionary<string, JsonElement> items) => (_log, _scope, _items) = (log, scope, items);
+    internal SuiteItems(EvalItemLog log, string scope, Dictionary<string, JsonElement> items) =>
+        (_log, _scope, _items) = (log, scope, items);
 
     /// <summary>Items the log held for this scope before this run and since.</summary>
     public int Count => _log.CountOf(_items);
@@ -139,13 +160,22 @@ public sealed class SuiteItems
     public bool TryGet<T>(string item, out T value)
     {
         value = default!;
-        if (!_log.TryGet(_items, item, out var json)) return false;
-        try { value = json.Deserialize<T>()!; }
-        catch (JsonException) { return false; }
-        if (value is null) return false;
+        if (!_log.TryGet(_items, item, out var json))
+            return false;
+        try
+        {
+            value = json.Deserialize<T>()!;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        if (value is null)
+            return false;
         Reused++;
         return true;
     }
 
-    public void Add<T>(string item, T value) => _log.Append(_scope, item, JsonSerializer.SerializeToElement(value), _items);
+    public void Add<T>(string item, T value) =>
+        _log.Append(_scope, item, JsonSerializer.SerializeToElement(value), _items);
 }

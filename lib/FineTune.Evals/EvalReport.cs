@@ -7,17 +7,23 @@ namespace FineTune.Evals;
 
 public sealed record EvalReport(string Model, DateTimeOffset Created, IReadOnlyList<SuiteResult> Suites)
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower
+    };
 
     public IEnumerable<MetricValue> Metrics => Suites.SelectMany(s => s.Metrics);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>Writes the results file atomically (a temporary file renamed over it), so a kill never leaves half of one.</summary>
+    /// <summary>Writes the results file atomically (a temporary file renamed over it), so a kill never leaves half of
+    /// one.</summary>
     public void Write(string path)
     {
         var full = Path.GetFullPath(path);
-        if (Path.GetDirectoryName(full) is { } dir) Directory.CreateDirectory(dir);
+        if (Path.GetDirectoryName(full) is { } dir)
+            Directory.CreateDirectory(dir);
         var tmp = full + ".tmp";
         File.WriteAllText(tmp, ToJson());
         File.Move(tmp, full, overwrite: true);
@@ -29,16 +35,19 @@ public sealed record EvalReport(string Model, DateTimeOffset Created, IReadOnlyL
     {
         foreach (var s in Suites)
         {
-            if (s.Error is { } error) yield return $"{who}: suite {s.Suite} failed: {error}";
+            if (s.Error is { } error)
+                yield return $"{who}: suite {s.Suite} failed: {error}";
             else if (s.MostlyTruncated)
-                yield return $"{who}: {s.Truncated} of {s.Items} {s.Suite} items were longer than the model's context and lost " +
+                yield return $"{who}: {s.Truncated} of {s.Items} {s.Suite} items were longer than the model's " +
+                    $"context and lost " +
                              "tokens from the left; the suite's numbers say little about the model";
         }
     }
 
     public static EvalReport Load(string path) =>
         File.Exists(path) ? Parse(File.ReadAllText(path), path)
-            : throw new FileNotFoundException($"evaluation results not found: '{path}' (run finetune eval first).", path);
+            : throw new FileNotFoundException($"evaluation results not found: '{path}' (run finetune eval first).",
+                path);
 
     /// <summary>Reads a results document; <paramref name="source"/> names it in errors.</summary>
     public static EvalReport Parse(string json, string source = "results")
@@ -58,7 +67,8 @@ public sealed record EvalReport(string Model, DateTimeOffset Created, IReadOnlyL
                 Error = s["error"]?.GetValue<string>(),
             }).ToList()
                 ?? throw new JsonException("field 'suites' is missing");
-            return new EvalReport(node["model"]?.GetValue<string>() ?? "", node["created"]?.GetValue<DateTimeOffset>() ?? default, suites);
+            return new EvalReport(node["model"]?.GetValue<string>() ?? "",
+                node["created"]?.GetValue<DateTimeOffset>() ?? default, suites);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
         {
@@ -66,7 +76,8 @@ public sealed record EvalReport(string Model, DateTimeOffset Created, IReadOnlyL
         }
     }
 
-    /// <summary>Suites present in both reports whose prompt formats differ: their numbers must not be compared.</summary>
+    /// <summary>Suites present in both reports whose prompt formats differ: their numbers must not be
+    /// compared.</summary>
     public static IEnumerable<string> FormatMismatches(EvalReport a, EvalReport b) =>
         a.Suites.Join(b.Suites, s => s.Suite, s => s.Suite, (x, y) => (x, y))
             .Where(p => p.x.FormatVersion != p.y.FormatVersion)

@@ -8,13 +8,16 @@ public sealed record MetricValue(string Name, double Value, long Count, double? 
 /// <summary>How far a suite has got: items done of the total, reported after each batch.</summary>
 public readonly record struct EvalProgress(int Done, int Total);
 
-/// <summary>A suite's metrics by name (e.g. "mmlu/acc", "gsm8k/exact_match,strict-match") and free-form details.</summary>
-public sealed record SuiteResult(string Suite, string FormatVersion, IReadOnlyList<MetricValue> Metrics, object? Details = null)
+/// <summary>A suite's metrics by name (e.g. "mmlu/acc", "gsm8k/exact_match,strict-match") and free-form
+/// details.</summary>
+public sealed record SuiteResult(string Suite, string FormatVersion, IReadOnlyList<MetricValue> Metrics,
+    object? Details = null)
 {
     /// <summary>Items scored (questions, problems, examples).</summary>
     public int Items { get; init; }
 
-    /// <summary>Items whose input did not fit the model's context and lost tokens from its left (see <see cref="PromptFit"/>).</summary>
+    /// <summary>Items whose input did not fit the model's context and lost tokens from its left (see <see
+    /// cref="PromptFit"/>).</summary>
     public int Truncated { get; init; }
 
     /// <summary>Set when the suite failed: why. A failed suite has no metrics.</summary>
@@ -24,5 +27,6 @@ public sealed record SuiteResult(string Suite, string FormatVersion, IReadOnlyLi
     public bool MostlyTruncated => Items > 0 && Truncated * 2 > Items;
 
     /// <summary>A result for a suite that could not run.</summary>
-    public static SuiteResult Failed(string suite, string formatVersion, string error) => new(suite, formatVersion, []) { Error = error };
+    public static SuiteResult Failed(string suite, string formatVersion, string error) =>
+        new(suite, formatVersion, []) { Error = error };
 }

@@ -12,7 +12,8 @@ public sealed record Gsm8kOptions
 {
     public Gsm8kVariant Variant { get; init; } = Gsm8kVariant.Standard;
     /// <summary>Shots: `gsm8k` takes the first K train rows (the harness samples them at random; first-K keeps runs
-    /// repeatable), default 5; `gsm8k_cot` takes its fixed exemplars, default 8. Null = the variant's default.</summary>
+    /// repeatable), default 5; `gsm8k_cot` takes its fixed exemplars, default 8. Null = the variant's
+    /// default.</summary>
     public int? Shots { get; init; }
     public int BatchSize { get; init; } = 8;
     public int MaxNewTokens { get; init; } = 256;
@@ -41,34 +42,41 @@ public static class Gsm8k
         foreach (var text in File.ReadLines(path))
         {
             line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
+            if (string.IsNullOrWhiteSpace(text))
+                continue;
             using var doc = JsonDocument.Parse(text);
-            string Field(string name) => doc.RootElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+            string Field(string name) =>
+                doc.RootElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
                 ? v.GetString()! : throw new FormatException($"{path}:{line}: missing string field '{name}'.");
             items.Add(new Gsm8kItem(Field("question"), Field("answer")));
         }
         return items;
     }
 
-    public static string TaskName(Gsm8kVariant variant) => variant == Gsm8kVariant.ChainOfThought ? "gsm8k_cot" : "gsm8k";
+    public static string TaskName(Gsm8kVariant variant) =>
+        variant == Gsm8kVariant.ChainOfThought ? "gsm8k_cot" : "gsm8k";
 
-    /// <summary>The prompt for test item <paramref name="item"/> (shots from <paramref name="train"/> for `gsm8k`).</summary>
-    public static string Prompt(Gsm8kItem item, IReadOnlyList<Gsm8kItem> train, Gsm8kOptions options) => options.Variant switch
-    {
-        Gsm8kVariant.ChainOfThought => Gsm8kPrompts.ChainOfThought(item, ShotCount(options)),
-        _ => Gsm8kPrompts.Standard(item, train.Take(ShotCount(options)).ToList()),
-    };
+    /// <summary>The prompt for test item <paramref name="item"/> (shots from <paramref name="train"/> for
+    /// `gsm8k`).</summary>
+    public static string Prompt(Gsm8kItem item, IReadOnlyList<Gsm8kItem> train,
+        Gsm8kOptions options) => options.Variant switch
+        {
+            Gsm8kVariant.ChainOfThought => Gsm8kPrompts.ChainOfThought(item, ShotCount(options)),
+            _ => Gsm8kPrompts.Standard(item, train.Take(ShotCount(options)).ToList()),
+        };
 
     static int ShotCount(Gsm8kOptions o) => o.Shots ?? (o.Variant == Gsm8kVariant.ChainOfThought ? 8 : 5);
 
     /// <summary>
-    /// Generates greedily for each test problem and scores both extraction rules. <paramref name="extract"/> returns the
-    /// strict and flexible answers of a completion (null when a rule finds none); for `gsm8k_cot` its strict rule is
-    /// "The answer is (…)." rather than "#### (…)" (FineTune.Evals.Scoring.Gsm8kAnswers provides both). A prompt keeps
-    /// its rightmost context - max_new_tokens tokens (PromptFit); <paramref name="items"/> resumes an interrupted run.
+    /// Generates greedily for each test problem and scores both extraction rules. <paramref name="extract"/> returns
+    /// the strict and flexible answers of a completion (null when a rule finds none); for `gsm8k_cot` its strict rule
+    /// is "The answer is (…)." rather than "#### (…)" (FineTune.Evals.Scoring.Gsm8kAnswers provides both). A prompt
+    /// keeps its rightmost context - max_new_tokens tokens (PromptFit); <paramref name="items"/> resumes an interrupted
+    /// run.
     /// </summary>
     public static async Task<SuiteResult> EvaluateAsync(ICausalLm model, TextTokenizer tokenizer,
-        IReadOnlyList<Gsm8kItem> train, IReadOnlyList<Gsm8kItem> test, Func<string, (string? Strict, string? Flexible)> extract,
+        IReadOnlyList<Gsm8kItem> train, IReadOnlyList<Gsm8kItem> test, Func<string,
+            (string? Strict, string? Flexible)> extract,
         Gsm8kOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null,
         SuiteItems? items = null)
     {
@@ -77,9 +85,11 @@ public static class Gsm8k
         int shots = ShotCount(options);
         ArgumentOutOfRangeException.ThrowIfNegative(shots);
         if (options.Variant == Gsm8kVariant.ChainOfThought && shots > Gsm8kPrompts.ChainOfThoughtExemplars.Count)
-            throw new ArgumentOutOfRangeException(nameof(options), $"gsm8k_cot has {Gsm8kPrompts.ChainOfThoughtExemplars.Count} exemplars; {shots} asked.");
+            throw new ArgumentOutOfRangeException(nameof(options),
+                $"gsm8k_cot has {Gsm8kPrompts.ChainOfThoughtExemplars.Count} exemplars; {shots} asked.");
         if (options.Variant == Gsm8kVariant.Standard && shots > train.Count)
-            throw new ArgumentOutOfRangeException(nameof(options), $"{shots} shots asked; train has {train.Count} rows.");
+            throw new ArgumentOutOfRangeException(nameof(options),
+                $"{shots} shots asked; train has {train.Count} rows.");
 
         var (room, maxNew) = PromptFit.Budget(model.Config.MaxPositionEmbeddings, options.MaxNewTokens);
         var generation = new GenerationOptions
@@ -94,14 +104,17 @@ public static class Gsm8k
         var problems = test.Take(options.Limit ?? int.MaxValue).ToList();
         var done = new Dictionary<int, Gsm8kItemResult>();
         for (int i = 0; i < problems.Count; i++)
-            if (items is not null && items.TryGet<Gsm8kItemResult>(ItemKey(i), out var stored)) done[i] = stored;
+            if (items is not null && items.TryGet<Gsm8kItemResult>(ItemKey(i), out var stored))
+                done[i] = stored;
         var todo = Enumerable.Range(0, problems.Count).Where(i => !done.ContainsKey(i)).ToList();
         progress?.Report(new EvalProgress(done.Count, problems.Count));
         foreach (var chunk in todo.Chunk(options.BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var prompts = chunk.Select(i => PromptFit.Left(tokenizer.Encode(Prompt(problems[i], train, options), SpecialTokenText.Literal, options.AddBos), room)).ToList();
-            var outputs = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), generation, ids => tokenizer.Decode(ids), cancellationToken);
+            var prompts = chunk.Select(i => PromptFit.Left(tokenizer.Encode(Prompt(problems[i], train, options),
+                SpecialTokenText.Literal, options.AddBos), room)).ToList();
+            var outputs = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), generation,
+                ids => tokenizer.Decode(ids), cancellationToken);
             for (int k = 0; k < chunk.Length; k++)
             {
                 var completion = outputs[k].Text ?? "";
@@ -109,13 +122,15 @@ public static class Gsm8k
                 var problem = problems[chunk[k]];
                 var gold = options.Variant == Gsm8kVariant.ChainOfThought ? problem.Final : problem.Answer;
                 var result = new Gsm8kItemResult(chunk[k], completion, strict, flexible, gold,
-                    Scoring.Gsm8kAnswers.IsCorrect(strict, gold), Scoring.Gsm8kAnswers.IsCorrect(flexible, gold), prompts[k].Truncated);
+                    Scoring.Gsm8kAnswers.IsCorrect(strict, gold), Scoring.Gsm8kAnswers.IsCorrect(flexible, gold),
+                        prompts[k].Truncated);
                 done[chunk[k]] = result;
                 items?.Add(ItemKey(chunk[k]), result);
             }
             progress?.Report(new EvalProgress(done.Count, problems.Count));
         }
-        return Score(TaskName(options.Variant), shots, Enumerable.Range(0, problems.Count).Select(i => done[i]).ToList());
+        return Score(TaskName(options.Variant), shots,
+            Enumerable.Range(0, problems.Count).Select(i => done[i]).ToList());
     }
 
     static string ItemKey(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -125,12 +140,17 @@ public static class Gsm8k
         MetricValue Metric(string rule, Func<Gsm8kItemResult, bool> correct)
         {
             long n = results.Count, k = results.LongCount(correct);
-            if (n == 0) return new MetricValue($"{task}/exact_match,{rule}", double.NaN, 0);
+            if (n == 0)
+                return new MetricValue($"{task}/exact_match,{rule}", double.NaN, 0);
             var (low, high) = Wilson.Interval(k, n);
             return new MetricValue($"{task}/exact_match,{rule}", (double)k / n, n, low, high);
         }
         return new SuiteResult(task, FormatVersion,
             [Metric(StrictMatch, r => r.StrictCorrect), Metric(FlexibleExtract, r => r.FlexibleCorrect)],
-            new Gsm8kDetails(task, shots, results)) { Items = results.Count, Truncated = results.Count(r => r.Truncated) };
+            new Gsm8kDetails(task, shots, results))
+        {
+            Items = results.Count,
+            Truncated = results.Count(r => r.Truncated)
+        };
     }
 }

@@ -7,7 +7,8 @@ namespace FineTune.Evals;
 
 public sealed record LogLikelihoodRequest(IReadOnlyList<int> Context, IReadOnlyList<int> Continuation);
 
-/// <summary>Truncated: the context lost tokens from its left to fit the model (the continuation is always whole).</summary>
+/// <summary>Truncated: the context lost tokens from its left to fit the model (the continuation is always
+/// whole).</summary>
 public sealed record LogLikelihoodResult(double LogProb, bool IsGreedy, bool Truncated = false);
 
 public static class LogLikelihood
@@ -19,7 +20,8 @@ public static class LogLikelihood
     /// Scores every request; results are in request order. <paramref name="batchSize"/> counts session rows. A context
     /// too long for the model loses tokens from its left, as the harness does; an empty context is an error.
     /// </summary>
-    public static IReadOnlyList<LogLikelihoodResult> Compute(ICausalLm model, IReadOnlyList<LogLikelihoodRequest> requests,
+    public static IReadOnlyList<LogLikelihoodResult> Compute(ICausalLm model,
+        IReadOnlyList<LogLikelihoodRequest> requests,
         int batchSize = 16, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -34,15 +36,27 @@ public static class LogLikelihood
         for (int i = 0; i < requests.Count; i++)
         {
             var (ctx, cont) = (requests[i].Context, requests[i].Continuation);
-            if (ctx.Count == 0) throw new ArgumentException($"request {i} has an empty context (give at least BOS).", nameof(requests));
-            if (cont.Count == 0) { results[i] = new LogLikelihoodResult(0, true); continue; }
-            if (cont.Count > context) throw new ArgumentException($"request {i}: continuation of {cont.Count} tokens exceeds the model context of {context}.", nameof(requests));
+            if (ctx.Count == 0)
+                throw new ArgumentException($"request {i} has an empty context (give at least BOS).", nameof(requests));
+            if (cont.Count == 0)
+            {
+                results[i] = new LogLikelihoodResult(0, true);
+                continue;
+            }
+            if (cont.Count > context)
+                throw new ArgumentException($"request {i}: continuation of {cont.Count} tokens exceeds the model " +
+                    $"context of {context}.", nameof(requests));
             int keep = Math.Min(ctx.Count, context - (cont.Count - 1));
             var trimmed = keep == ctx.Count ? ctx : ctx.Skip(ctx.Count - keep).ToArray();
             bool truncated = keep < ctx.Count;
-            if (cont.Count > 1) { rows.Add(new Row(trimmed, i, [i], truncated)); continue; }
+            if (cont.Count > 1)
+            {
+                rows.Add(new Row(trimmed, i, [i], truncated));
+                continue;
+            }
             var key = new TokenKey(trimmed);
-            if (!shared.TryGetValue(key, out var row)) rows.Add(shared[key] = row = new Row(trimmed, null, [], truncated));
+            if (!shared.TryGetValue(key, out var row))
+                rows.Add(shared[key] = row = new Row(trimmed, null, [], truncated));
             row.Requests.Add(i);
         }
 
@@ -67,13 +81,16 @@ public static class LogLikelihood
             batchContext = Math.Max(batchContext, row.Context.Count);
             batchSteps = Math.Max(batchSteps, rowSteps);
         }
-        if (batch.Count > 0) RunBatch(model, batch, requests, results);
+        if (batch.Count > 0)
+            RunBatch(model, batch, requests, results);
         return results.Select(r => r!).ToArray();
     }
 
-    static int Steps(Row row, IReadOnlyList<LogLikelihoodRequest> requests) => row.Multi is { } m ? requests[m].Continuation.Count - 1 : 0;
+    static int Steps(Row row, IReadOnlyList<LogLikelihoodRequest> requests) =>
+        row.Multi is { } m ? requests[m].Continuation.Count - 1 : 0;
 
-    static void RunBatch(ICausalLm model, List<Row> batch, IReadOnlyList<LogLikelihoodRequest> requests, LogLikelihoodResult?[] results)
+    static void RunBatch(ICausalLm model, List<Row> batch, IReadOnlyList<LogLikelihoodRequest> requests,
+        LogLikelihoodResult?[] results)
     {
         int steps = batch.Max(r => Steps(r, requests));
         int longest = batch.Max(r => r.Context.Count);
@@ -86,8 +103,10 @@ public static class LogLikelihood
             foreach (int i in batch[b].Requests)
             {
                 var (logProb, isGreedy) = Score(logits[b], requests[i].Continuation[0]);
-                if (batch[b].Multi == i) (sums[b], greedy[b]) = (logProb, isGreedy);
-                else results[i] = new LogLikelihoodResult(logProb, isGreedy, batch[b].Truncated);
+                if (batch[b].Multi == i)
+                    (sums[b], greedy[b]) = (logProb, isGreedy);
+                else
+                    results[i] = new LogLikelihoodResult(logProb, isGreedy, batch[b].Truncated);
             }
         }
 
@@ -103,14 +122,16 @@ public static class LogLikelihood
             logits = session.Step(next);
             for (int b = 0; b < batch.Count; b++)
             {
-                if (batch[b].Multi is not { } m || t + 1 >= requests[m].Continuation.Count) continue;
+                if (batch[b].Multi is not { } m || t + 1 >= requests[m].Continuation.Count)
+                    continue;
                 var (logProb, isGreedy) = Score(logits[b], requests[m].Continuation[t + 1]);
                 sums[b] += logProb;
                 greedy[b] &= isGreedy;
             }
         }
         for (int b = 0; b < batch.Count; b++)
-            if (batch[b].Multi is { } m) results[m] = new LogLikelihoodResult(sums[b], greedy[b], batch[b].Truncated);
+            if (batch[b].Multi is { } m)
+                results[m] = new LogLikelihoodResult(sums[b], greedy[b], batch[b].Truncated);
     }
 
     /// <summary>log-softmax(logits)[token] in double precision, and whether token is the (first) argmax.</summary>
@@ -120,7 +141,8 @@ public static class LogLikelihood
             throw new ArgumentOutOfRangeException(nameof(token), token, $"token id must be in [0, {logits.Length}).");
         int best = Sampler.ArgMax(logits);
         double max = logits[best], sum = 0;
-        for (int v = 0; v < logits.Length; v++) sum += Math.Exp(logits[v] - max);
+        for (int v = 0; v < logits.Length; v++)
+            sum += Math.Exp(logits[v] - max);
         return (logits[token] - max - Math.Log(sum), best == token);
     }
 
@@ -133,7 +155,8 @@ public static class LogLikelihood
         static int Hash(IReadOnlyList<int> tokens)
         {
             var h = new HashCode();
-            foreach (int t in tokens) h.Add(t);
+            foreach (int t in tokens)
+                h.Add(t);
             return h.ToHashCode();
         }
 

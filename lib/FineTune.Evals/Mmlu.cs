@@ -20,7 +20,8 @@ public sealed record MmluOptions
 
 /// <summary>One scored question: the four log-likelihoods and the predicted choice (first argmax, as numpy); Truncated
 /// when its prompt lost tokens from the left to fit the model's context.</summary>
-public sealed record MmluItemResult(string Subject, int Index, int Answer, int Predicted, IReadOnlyList<double> LogProbs,
+public sealed record MmluItemResult(string Subject, int Index, int Answer, int Predicted,
+    IReadOnlyList<double> LogProbs,
     bool Truncated = false);
 
 public sealed record MmluDetails(string Split, int Shots, IReadOnlyList<MmluItemResult> Items);
@@ -33,7 +34,8 @@ public static class Mmlu
     public static IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> Load(string mmluDir, string split)
     {
         var dir = Path.Combine(mmluDir, split);
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: no MMLU {split} folder.");
+        if (!Directory.Exists(dir))
+            throw new DirectoryNotFoundException($"{dir}: no MMLU {split} folder.");
         var suffix = $"_{split}.csv";
         var subjects = new SortedDictionary<string, IReadOnlyList<MmluItem>>(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(dir, "*" + suffix))
@@ -42,9 +44,11 @@ public static class Mmlu
             var items = new List<MmluItem>();
             foreach (var (record, line) in Csv.Parse(File.ReadAllText(file, Encoding.UTF8)))
             {
-                if (record.Count != 6) throw new FormatException($"{file}:{line}: expected 6 fields, found {record.Count}.");
+                if (record.Count != 6)
+                    throw new FormatException($"{file}:{line}: expected 6 fields, found {record.Count}.");
                 int answer = MmluPrompts.Letters.IndexOf(record[5].Trim(), StringComparison.Ordinal);
-                if (answer < 0 || record[5].Trim().Length != 1) throw new FormatException($"{file}:{line}: answer '{record[5]}' is not A–D.");
+                if (answer < 0 || record[5].Trim().Length != 1)
+                    throw new FormatException($"{file}:{line}: answer '{record[5]}' is not A–D.");
                 items.Add(new MmluItem(subject, record[0], record.Skip(1).Take(4).ToArray(), answer));
             }
             subjects[subject] = items;
@@ -54,11 +58,14 @@ public static class Mmlu
 
     /// <summary>Loads dev and the chosen split from <paramref name="mmluDir"/> and evaluates.</summary>
     public static SuiteResult Evaluate(ICausalLm model, TextTokenizer tokenizer, string mmluDir, MmluOptions options,
-        CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null, SuiteItems? items = null) =>
-        Evaluate(model, tokenizer, Load(mmluDir, "dev"), Load(mmluDir, options.Split), options, cancellationToken, progress, items);
+        CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null,
+            SuiteItems? items = null) =>
+        Evaluate(model, tokenizer, Load(mmluDir, "dev"), Load(mmluDir, options.Split), options, cancellationToken,
+            progress, items);
 
     public static SuiteResult Evaluate(ICausalLm model, TextTokenizer tokenizer,
-        IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> dev, IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> eval,
+        IReadOnlyDictionary<string, IReadOnlyList<MmluItem>> dev, IReadOnlyDictionary<string,
+            IReadOnlyList<MmluItem>> eval,
         MmluOptions options, CancellationToken cancellationToken = default, IProgress<EvalProgress>? progress = null,
         SuiteItems? items = null)
     {
@@ -67,13 +74,16 @@ public static class Mmlu
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         var subjects = options.Subjects ?? eval.Keys.Order(StringComparer.Ordinal).ToList();
         foreach (var s in subjects)
-            if (!eval.ContainsKey(s)) throw new ArgumentException($"unknown MMLU subject '{s}'.", nameof(options));
+            if (!eval.ContainsKey(s))
+                throw new ArgumentException($"unknown MMLU subject '{s}'.", nameof(options));
 
-        var work = subjects.SelectMany(s => eval[s].Take(options.LimitPerSubject ?? int.MaxValue).Select((item, i) => (item, i))).ToList();
+        var work = subjects.SelectMany(s => eval[s].Take(options.LimitPerSubject ?? int.MaxValue).Select((item,
+            i) => (item, i))).ToList();
         // Items an earlier, interrupted run already scored come from the log; the rest are scored in batches.
         var done = new Dictionary<(string, int), MmluItemResult>();
         foreach (var (item, i) in work)
-            if (items is not null && items.TryGet<MmluItemResult>(ItemKey(item.Subject, i), out var stored)) done[(item.Subject, i)] = stored;
+            if (items is not null && items.TryGet<MmluItemResult>(ItemKey(item.Subject, i), out var stored))
+                done[(item.Subject, i)] = stored;
         var todo = work.Where(w => !done.ContainsKey((w.item.Subject, w.i))).ToList();
         progress?.Report(new EvalProgress(done.Count, work.Count));
         for (int start = 0; start < todo.Count; start += options.BatchSize)
@@ -83,9 +93,11 @@ public static class Mmlu
             var requests = new List<LogLikelihoodRequest>(chunk.Count * 4);
             foreach (var (item, _) in chunk)
             {
-                var shots = options.Shots == 0 ? [] : (dev.TryGetValue(item.Subject, out var d) ? d : []).Take(options.Shots).ToList();
+                var shots = options.Shots == 0 ? [] : (dev.TryGetValue(item.Subject,
+                    out var d) ? d : []).Take(options.Shots).ToList();
                 if (shots.Count < options.Shots)
-                    throw new ArgumentOutOfRangeException(nameof(options), $"{item.Subject}: {options.Shots} shots asked, dev has {shots.Count}.");
+                    throw new ArgumentOutOfRangeException(nameof(options),
+                        $"{item.Subject}: {options.Shots} shots asked, dev has {shots.Count}.");
                 var context = MmluPrompts.Context(item, shots);
                 for (int c = 0; c < 4; c++)
                     requests.Add(HarnessEncoding.Pair(tokenizer, context, MmluPrompts.Continuation(c), options.AddBos));
@@ -95,9 +107,12 @@ public static class Mmlu
             {
                 var lls = Enumerable.Range(0, 4).Select(c => scored[k * 4 + c].LogProb).ToArray();
                 int predicted = 0;
-                for (int c = 1; c < 4; c++) if (lls[c] > lls[predicted]) predicted = c;
+                for (int c = 1; c < 4; c++)
+                    if (lls[c] > lls[predicted])
+                        predicted = c;
                 bool truncated = Enumerable.Range(0, 4).Any(c => scored[k * 4 + c].Truncated);
-                var result = new MmluItemResult(chunk[k].item.Subject, chunk[k].i, chunk[k].item.Answer, predicted, lls, truncated);
+                var result = new MmluItemResult(chunk[k].item.Subject, chunk[k].i, chunk[k].item.Answer, predicted,
+                    lls, truncated);
                 done[(result.Subject, result.Index)] = result;
                 items?.Add(ItemKey(result.Subject, result.Index), result);
             }
@@ -116,19 +131,28 @@ public static class Mmlu
         static MetricValue Acc(string name, IEnumerable<MmluItemResult> items)
         {
             long n = 0, correct = 0;
-            foreach (var r in items) { n++; if (r.Predicted == r.Answer) correct++; }
-            if (n == 0) return new MetricValue(name, double.NaN, 0);
+            foreach (var r in items)
+            {
+                n++;
+                if (r.Predicted == r.Answer)
+                    correct++;
+            }
+            if (n == 0)
+                return new MetricValue(name, double.NaN, 0);
             var (low, high) = Wilson.Interval(correct, n);
             return new MetricValue(name, (double)correct / n, n, low, high);
         }
         metrics.Add(Acc("mmlu/acc", results));
         var bySubject = results.GroupBy(r => r.Subject).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
         var subjectAcc = bySubject.Select(g => Acc($"mmlu_{g.Key}/acc", g)).ToList();
-        metrics.Add(new MetricValue("mmlu/acc_macro", subjectAcc.Count == 0 ? double.NaN : subjectAcc.Average(m => m.Value), subjectAcc.Count));
-        foreach (var category in new[] { MmluPrompts.Stem, MmluPrompts.Humanities, MmluPrompts.SocialSciences, MmluPrompts.Other })
+        metrics.Add(new MetricValue("mmlu/acc_macro",
+            subjectAcc.Count == 0 ? double.NaN : subjectAcc.Average(m => m.Value), subjectAcc.Count));
+        foreach (var category in new[] { MmluPrompts.Stem, MmluPrompts.Humanities, MmluPrompts.SocialSciences,
+            MmluPrompts.Other })
         {
             var members = results.Where(r => MmluPrompts.Categories.GetValueOrDefault(r.Subject) == category).ToList();
-            if (members.Count > 0) metrics.Add(Acc($"mmlu_{category}/acc", members));
+            if (members.Count > 0)
+                metrics.Add(Acc($"mmlu_{category}/acc", members));
         }
         metrics.AddRange(subjectAcc);
         return new SuiteResult("mmlu", FormatVersion, metrics, new MmluDetails(options.Split, options.Shots, results))
@@ -146,10 +170,13 @@ public static class HarnessEncoding
     public static LogLikelihoodRequest Pair(TextTokenizer tokenizer, string context, string continuation, bool addBos)
     {
         int spaces = context.Length - context.TrimEnd().Length;
-        if (spaces > 0) (context, continuation) = (context[..^spaces], context[^spaces..] + continuation);
+        if (spaces > 0)
+            (context, continuation) = (context[..^spaces], context[^spaces..] + continuation);
         var whole = tokenizer.Encode(context + continuation, SpecialTokenText.Literal, addBos);
         var ctx = tokenizer.Encode(context, SpecialTokenText.Literal, addBos);
-        if (ctx.Count == 0) ctx = [tokenizer.BosId ?? tokenizer.EosId ?? throw new ArgumentException("empty context and no BOS/EOS to stand for it.")];
+        if (ctx.Count == 0)
+            ctx = [tokenizer.BosId ?? tokenizer.EosId
+                ?? throw new ArgumentException("empty context and no BOS/EOS to stand for it.")];
         return new LogLikelihoodRequest(ctx, whole.Skip(Math.Min(ctx.Count, whole.Count)).ToArray());
     }
 }
@@ -174,31 +201,57 @@ internal static class Csv
                 int open = line;
                 for (i++; ; i++)
                 {
-                    if (i >= text.Length) throw new FormatException($"line {open}: unterminated quoted field.");
+                    if (i >= text.Length)
+                        throw new FormatException($"line {open}: unterminated quoted field.");
                     if (text[i] == '"')
                     {
-                        if (i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i++; continue; }
+                        if (i + 1 < text.Length && text[i + 1] == '"')
+                        {
+                            field.Append('"');
+                            i++;
+                            continue;
+                        }
                         i++;
                         break;
                     }
-                    if (text[i] == '\n') line++;
+                    if (text[i] == '\n')
+                        line++;
                     field.Append(text[i]);
                 }
                 if (i < text.Length && text[i] is not (',' or '\r' or '\n'))
                     throw new FormatException($"line {line}: unexpected '{text[i]}' after a closing quote.");
                 continue;
             }
-            if (c == ',') { fields.Add(field.ToString()); field.Clear(); any = true; i++; continue; }
+            if (c == ',')
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+                any = true;
+                i++;
+                continue;
+            }
             if (c is '\r' or '\n')
             {
                 i += c == '\r' && i + 1 < text.Length && text[i + 1] == '\n' ? 2 : 1;
-                if (any || field.Length > 0) { fields.Add(field.ToString()); yield return (fields.ToArray(), start); }
-                fields.Clear(); field.Clear(); any = false;
+                if (any || field.Length > 0)
+                {
+                    fields.Add(field.ToString());
+                    yield return (fields.ToArray(), start);
+                }
+                fields.Clear();
+                field.Clear();
+                any = false;
                 start = ++line;
                 continue;
             }
-            field.Append(c); any = true; i++;
+            field.Append(c);
+            any = true;
+            i++;
         }
-        if (any || field.Length > 0) { fields.Add(field.ToString()); yield return (fields.ToArray(), start); }
+        if (any || field.Length > 0)
+        {
+            fields.Add(field.ToString());
+            yield return (fields.ToArray(), start);
+        }
     }
 }

@@ -20,12 +20,15 @@ public static class MmluPrompts
 
     /// <summary>The harness's doc_to_text: the stripped question, the four lettered choices and "Answer:".</summary>
     public static string DocToText(MmluItem item) =>
-        $"{PyStrip(item.Question)}\nA. {item.Choices[0]}\nB. {item.Choices[1]}\nC. {item.Choices[2]}\nD. {item.Choices[3]}\nAnswer:";
+        $"{PyStrip(item.Question)}\nA. {item.Choices[0]}\nB. {item.Choices[1]}\nC. {item.Choices[2]}\nD. " +
+            $"{item.Choices[3]}\nAnswer:";
 
-    /// <summary>The continuation for choice <paramref name="choice"/> (target_delimiter " " + letter): " A" … " D".</summary>
+    /// <summary>The continuation for choice <paramref name="choice"/> (target_delimiter " " + letter): " A" … "
+    /// D".</summary>
     public static string Continuation(int choice) => " " + Letters[choice];
 
-    /// <summary>Description, then each shot with its answer, then the question; shots and question joined by "\n\n".</summary>
+    /// <summary>Description, then each shot with its answer, then the question; shots and question joined by
+    /// "\n\n".</summary>
     public static string Context(MmluItem item, IReadOnlyList<MmluItem> shots)
     {
         var parts = shots.Select(s => DocToText(s) + Continuation(s.Answer)).Append(DocToText(item));
@@ -49,13 +52,15 @@ public static class MmluPrompts
         ["high_school_chemistry"] = Stem, ["high_school_computer_science"] = Stem,
         ["high_school_european_history"] = Humanities, ["high_school_geography"] = SocialSciences,
         ["high_school_government_and_politics"] = SocialSciences, ["high_school_macroeconomics"] = SocialSciences,
-        ["high_school_mathematics"] = Stem, ["high_school_microeconomics"] = SocialSciences, ["high_school_physics"] = Stem,
+        ["high_school_mathematics"] = Stem, ["high_school_microeconomics"] = SocialSciences,
+        ["high_school_physics"] = Stem,
         ["high_school_psychology"] = SocialSciences, ["high_school_statistics"] = Stem,
         ["high_school_us_history"] = Humanities, ["high_school_world_history"] = Humanities, ["human_aging"] = Other,
         ["human_sexuality"] = SocialSciences, ["international_law"] = Humanities, ["jurisprudence"] = Humanities,
         ["logical_fallacies"] = Humanities, ["machine_learning"] = Stem, ["management"] = Other, ["marketing"] = Other,
         ["medical_genetics"] = Other, ["miscellaneous"] = Other, ["moral_disputes"] = Humanities,
-        ["moral_scenarios"] = Humanities, ["nutrition"] = Other, ["philosophy"] = Humanities, ["prehistory"] = Humanities,
+        ["moral_scenarios"] = Humanities, ["nutrition"] = Other, ["philosophy"] = Humanities,
+        ["prehistory"] = Humanities,
         ["professional_accounting"] = Other, ["professional_law"] = Humanities, ["professional_medicine"] = Other,
         ["professional_psychology"] = SocialSciences, ["public_relations"] = SocialSciences,
         ["security_studies"] = SocialSciences, ["sociology"] = SocialSciences, ["us_foreign_policy"] = SocialSciences,

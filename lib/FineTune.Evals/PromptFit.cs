@@ -18,11 +18,13 @@ public static class PromptFit
         return (context - generate, generate);
     }
 
-    /// <summary>The prompt's rightmost <paramref name="room"/> tokens (left truncation); Truncated when any were cut.</summary>
+    /// <summary>The prompt's rightmost <paramref name="room"/> tokens (left truncation); Truncated when any were
+    /// cut.</summary>
     public static (IReadOnlyList<int> Ids, bool Truncated) Left(IReadOnlyList<int> ids, int room)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(room, 1);
-        if (ids.Count <= room) return (ids, false);
+        if (ids.Count <= room)
+            return (ids, false);
         return (ids.Skip(ids.Count - room).ToArray(), true);
     }
 }

@@ -11,26 +11,31 @@ namespace FineTune.Evals;
 
 /// <summary>One test example: the conversation up to the last assistant turn, that turn's text, and the model's answer;
 /// Truncated when the prompt lost tokens from its left to leave room for the answer.</summary>
-public sealed record TaskOutput(long Line, IReadOnlyList<ChatMessage> Prompt, string Reference, string Prediction, bool Truncated = false);
+public sealed record TaskOutput(long Line, IReadOnlyList<ChatMessage> Prompt, string Reference, string Prediction,
+    bool Truncated = false);
 
 public static class TaskEval
 {
     public const string RougeFormatVersion = "rouge-task-v1";
 
     /// <summary>Chat records of a prepared split that end with an assistant turn (the reference).</summary>
-    public static IEnumerable<(long Line, IReadOnlyList<ChatMessage> Prompt, string Reference)> Examples(IEnumerable<DataRecord> records)
+    public static IEnumerable<(long Line, IReadOnlyList<ChatMessage> Prompt,
+        string Reference)> Examples(IEnumerable<DataRecord> records)
     {
         foreach (var r in records)
         {
-            if (r.Kind != RecordKind.Chat || r.Messages.Count < 2 || r.Messages[^1].Role != "assistant") continue;
+            if (r.Kind != RecordKind.Chat || r.Messages.Count < 2 || r.Messages[^1].Role != "assistant")
+                continue;
             var prompt = r.Messages.Take(r.Messages.Count - 1).Select(m => new ChatMessage(m.Role, m.Content)).ToList();
             yield return (r.Line, prompt, r.Messages[^1].Content);
         }
     }
 
-    /// <summary>The model's greedy answer to each example's prompt; a prompt keeps its rightmost context - max_new_tokens
-    /// tokens (PromptFit). <paramref name="items"/> holds answers from an interrupted run, which are not generated again.</summary>
-    public static async Task<IReadOnlyList<TaskOutput>> GenerateAsync(ICausalLm model, TextTokenizer tokenizer, ChatTemplate template,
+    /// <summary>The model's greedy answer to each example's prompt; a prompt keeps its rightmost context -
+    /// max_new_tokens tokens (PromptFit). <paramref name="items"/> holds answers from an interrupted run, which are not
+    /// generated again.</summary>
+    public static async Task<IReadOnlyList<TaskOutput>> GenerateAsync(ICausalLm model, TextTokenizer tokenizer,
+        ChatTemplate template,
         IEnumerable<DataRecord> records, int maxNewTokens, int batchSize, int? limit, CancellationToken ct = default,
         IProgress<EvalProgress>? progress = null, SuiteItems? items = null)
     {
@@ -41,16 +46,20 @@ public static class TaskEval
         var generator = new Generator(model);
         var done = new Dictionary<long, TaskOutput>();
         foreach (var e in examples)
-            if (items is not null && items.TryGet<TaskOutput>(ItemKey(e.Line), out var stored)) done[e.Line] = stored;
+            if (items is not null && items.TryGet<TaskOutput>(ItemKey(e.Line), out var stored))
+                done[e.Line] = stored;
         progress?.Report(new EvalProgress(done.Count, examples.Count));
         foreach (var batch in examples.Where(e => !done.ContainsKey(e.Line)).Chunk(Math.Max(1, batchSize)))
         {
             ct.ThrowIfCancellationRequested();
-            var prompts = batch.Select(e => PromptFit.Left(ChatPrompt.Encode(tokenizer, template, e.Prompt), room)).ToList();
-            var results = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), options, ids => tokenizer.Decode(ids), ct);
+            var prompts = batch.Select(e => PromptFit.Left(ChatPrompt.Encode(tokenizer, template, e.Prompt),
+                room)).ToList();
+            var results = await generator.GenerateAsync(prompts.Select(p => p.Ids).ToList(), options,
+                ids => tokenizer.Decode(ids), ct);
             for (int i = 0; i < batch.Length; i++)
             {
-                var output = new TaskOutput(batch[i].Line, batch[i].Prompt, batch[i].Reference, (results[i].Text ?? "").Trim(), prompts[i].Truncated);
+                var output = new TaskOutput(batch[i].Line, batch[i].Prompt, batch[i].Reference,
+                    (results[i].Text ?? "").Trim(), prompts[i].Truncated);
                 done[output.Line] = output;
                 items?.Add(ItemKey(output.Line), output);
             }
@@ -70,7 +79,8 @@ public static class TaskEval
             Bootstrap.Mean("rouge/rouge2", scores.Select(s => s.Rouge2.FMeasure).ToList()),
             Bootstrap.Mean("rouge/rougeL", scores.Select(s => s.RougeL.FMeasure).ToList()),
             Bootstrap.Mean("rouge/rougeLsum", scores.Select(s => s.RougeLsum.FMeasure).ToList()),
-        ], new { outputs }) { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
+        ], new { outputs })
+        { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
     }
 
     /// <summary>The task suite (Scoring/TaskMetrics.cs): exact match, and for JSON answers validity, schema validity
@@ -81,20 +91,29 @@ public static class TaskEval
     {
         var (metrics, details) = TaskMetrics.Score(outputs.Select(o => (o.Reference, o.Prediction)).ToList(), schema);
         details["outputs"] = System.Text.Json.JsonSerializer.SerializeToNode(outputs, DetailsJson);
-        return new SuiteResult("task", TaskMetrics.FormatVersion, metrics, details) { Items = outputs.Count,
-            Truncated = outputs.Count(o => o.Truncated) };
+        return new SuiteResult("task", TaskMetrics.FormatVersion, metrics, details)
+        {
+            Items = outputs.Count,
+            Truncated = outputs.Count(o => o.Truncated)
+        };
     }
 
-    static readonly System.Text.Json.JsonSerializerOptions DetailsJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };
+    static readonly System.Text.Json.JsonSerializerOptions DetailsJson = new()
+    {
+        PropertyNamingPolicy =
+        System.Text.Json.JsonNamingPolicy.SnakeCaseLower
+    };
 
     /// <summary>The split's examples as scored sequences: the template-formatted chat with its loss mask.</summary>
-    public static IEnumerable<ScoredSequence> Sequences(IEnumerable<DataRecord> records, TextTokenizer tokenizer, ChatTemplate template, int? limit)
+    public static IEnumerable<ScoredSequence> Sequences(IEnumerable<DataRecord> records, TextTokenizer tokenizer,
+        ChatTemplate template, int? limit)
     {
         var examples = new ExampleTokenizer(tokenizer, template, new TokenizeOptions { MaxLength = null });
         foreach (var r in records.Where(r => r.Kind != RecordKind.Preference).Take(limit ?? int.MaxValue))
         {
             var tokenized = examples.Tokenize(r);
-            if (tokenized.Dropped) continue;
+            if (tokenized.Dropped)
+                continue;
             yield return new ScoredSequence(tokenized.Sequences[0].Ids, tokenized.Sequences[0].Mask);
         }
     }

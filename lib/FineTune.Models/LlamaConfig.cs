@@ -30,7 +30,8 @@ public sealed record LlamaConfig
     public bool TieWordEmbeddings { get; init; }      // lm_head shares embed_tokens' weight
     public bool AttentionBias { get; init; }          // q/k/v projections carry a bias (Qwen2)
     public int? ExplicitHeadDim { get; init; }        // head_dim when it is not hidden/heads
-    public int? SlidingWindow { get; init; }          // attend to at most this many latest positions (Mistral); null = all
+    // attend to at most this many latest positions (Mistral); null = all
+    public int? SlidingWindow { get; init; }
     public string TorchDtype { get; init; } = "float32";
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
@@ -53,7 +54,8 @@ public sealed record LlamaConfig
     {
         void Positive(int value, string field)
         {
-            if (value <= 0) throw new ModelFormatException($"{source}: field '{field}' must be a positive integer, got {value}.");
+            if (value <= 0)
+                throw new ModelFormatException($"{source}: field '{field}' must be a positive integer, got {value}.");
         }
         Positive(HiddenSize, "hidden_size");
         Positive(IntermediateSize, "intermediate_size");
@@ -63,42 +65,64 @@ public sealed record LlamaConfig
         Positive(VocabSize, "vocab_size");
         Positive(MaxPositionEmbeddings, "max_position_embeddings");
         if (ExplicitHeadDim is null && HiddenSize % NumAttentionHeads != 0)
-            throw new ModelFormatException($"{source}: hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}.");
+            throw new ModelFormatException($"{source}: hidden_size {HiddenSize} is not divisible by " +
+                $"num_attention_heads {NumAttentionHeads}.");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
-            throw new ModelFormatException($"{source}: num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}.");
+            throw new ModelFormatException($"{source}: num_attention_heads {NumAttentionHeads} is not a multiple of " +
+                $"num_key_value_heads {NumKeyValueHeads}.");
         if (HeadDim % 2 != 0)
             throw new ModelFormatException($"{source}: head dimension {HeadDim} must be even for rotary embeddings.");
         if (SlidingWindow is <= 0)
-            throw new ModelFormatException($"{source}: sliding_window must be a positive integer, got {SlidingWindow}.");
+            throw new ModelFormatException($"{source}: sliding_window must be a positive integer, got " +
+                $"{SlidingWindow}.");
         if (RopeScaling is { Type: not "llama3" })
-            throw new ModelFormatException($"{source}: rope_scaling type '{RopeScaling.Type}' is not supported (supported: llama3, or none).");
+            throw new ModelFormatException($"{source}: rope_scaling type '{RopeScaling.Type}' is not supported " +
+                $"(supported: llama3, or none).");
     }
 
     public static LlamaConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new ModelFormatException($"config.json not found at '{path}' (a Hugging Face model directory needs one).");
+        if (!File.Exists(path))
+            throw new ModelFormatException($"config.json not found at '{path}' (a Hugging Face model directory " +
+                $"needs one).");
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ModelFormatException($"{path}: not valid JSON ({e.Message})."); }
-        if (root is not JsonObject json) throw new ModelFormatException($"{path}: expected a JSON object.");
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{path}: not valid JSON ({e.Message}).");
+        }
+        if (root is not JsonObject json)
+            throw new ModelFormatException($"{path}: expected a JSON object.");
         return FromJson(json, path);
     }
 
     public static LlamaConfig FromJson(JsonObject json, string source)
     {
         var modelType = json["model_type"]?.GetValue<string>()
-            ?? throw new ModelFormatException($"{source}: field 'model_type' is missing (expected one of {string.Join(", ", SupportedModelTypes)}).");
+            ?? throw new ModelFormatException($"{source}: field 'model_type' is missing (expected one of " +
+                $"{string.Join(", ", SupportedModelTypes)}).");
         if (!SupportedModelTypes.Contains(modelType))
-            throw new ModelFormatException($"{source}: model_type '{modelType}' is not supported (expected one of {string.Join(", ", SupportedModelTypes)}).");
+            throw new ModelFormatException($"{source}: model_type '{modelType}' is not supported (expected one of " +
+                $"{string.Join(", ", SupportedModelTypes)}).");
 
         int Int(string field, int? fallback = null)
         {
             var node = json[field];
             if (node is null)
-                return fallback ?? throw new ModelFormatException($"{source}: field '{field}' is missing (expected an integer).");
-            try { return node.GetValue<int>(); }
+                return fallback
+                    ?? throw new ModelFormatException($"{source}: field '{field}' is missing (expected an integer).");
+            try
+            {
+                return node.GetValue<int>();
+            }
             catch (Exception e) when (e is InvalidOperationException or FormatException)
-            { throw new ModelFormatException($"{source}: field '{field}' must be an integer, got {node.ToJsonString()}."); }
+            {
+                throw new ModelFormatException($"{source}: field '{field}' must be an integer, got " +
+                $"{node.ToJsonString()}.");
+            }
         }
         double Double(string field, double fallback) => json[field] is { } node ? node.GetValue<double>() : fallback;
 
@@ -124,7 +148,8 @@ public sealed record LlamaConfig
             AttentionBias = modelType == "qwen2" || (json["attention_bias"]?.GetValue<bool>() ?? false),
             ExplicitHeadDim = json["head_dim"] is { } hd ? hd.GetValue<int>() : null,
             // Qwen2 configs carry a sliding_window that only applies when use_sliding_window is true.
-            SlidingWindow = json["sliding_window"] is JsonValue window && (json["use_sliding_window"]?.GetValue<bool>() ?? modelType == "mistral")
+            SlidingWindow = json["sliding_window"] is JsonValue window
+                && (json["use_sliding_window"]?.GetValue<bool>() ?? modelType == "mistral")
                 ? window.GetValue<int>() : null,
             TorchDtype = json["torch_dtype"]?.GetValue<string>() ?? json["dtype"]?.GetValue<string>() ?? "float32",
             BosTokenId = json["bos_token_id"] is JsonValue bos ? bos.GetValue<int>() : null,
@@ -135,17 +160,20 @@ public sealed record LlamaConfig
                 _ => [],
             },
         };
-        if (config.ExplicitHeadDim == config.HiddenSize / heads) config = config with { ExplicitHeadDim = null };
+        if (config.ExplicitHeadDim == config.HiddenSize / heads)
+            config = config with { ExplicitHeadDim = null };
         config.Validate(source);
         return config;
     }
 
     static RopeScaling? ParseRopeScaling(JsonNode? node, string source)
     {
-        if (node is not JsonObject scaling) return null;
+        if (node is not JsonObject scaling)
+            return null;
         var type = (scaling["rope_type"] ?? scaling["type"])?.GetValue<string>()
             ?? throw new ModelFormatException($"{source}: field 'rope_scaling.rope_type' is missing.");
-        if (type == "default") return null;
+        if (type == "default")
+            return null;
         return new RopeScaling(
             type,
             scaling["factor"]?.GetValue<double>() ?? 1.0,
@@ -156,7 +184,12 @@ public sealed record LlamaConfig
 
     public JsonObject ToJson()
     {
-        var architecture = ModelType switch { "mistral" => "MistralForCausalLM", "qwen2" => "Qwen2ForCausalLM", _ => "LlamaForCausalLM" };
+        var architecture = ModelType switch
+        {
+            "mistral" => "MistralForCausalLM",
+            "qwen2" => "Qwen2ForCausalLM",
+            _ => "LlamaForCausalLM"
+        };
         var json = new JsonObject
         {
             ["architectures"] = new JsonArray(architecture),
@@ -174,16 +207,22 @@ public sealed record LlamaConfig
             ["hidden_act"] = "silu",
             ["torch_dtype"] = TorchDtype,
         };
-        if (ModelType == "llama") json["attention_bias"] = AttentionBias;
-        if (ExplicitHeadDim is { } headDim) json["head_dim"] = headDim;
+        if (ModelType == "llama")
+            json["attention_bias"] = AttentionBias;
+        if (ExplicitHeadDim is { } headDim)
+            json["head_dim"] = headDim;
         if (SlidingWindow is { } window)
         {
             json["sliding_window"] = window;
-            if (ModelType == "qwen2") json["use_sliding_window"] = true;
+            if (ModelType == "qwen2")
+                json["use_sliding_window"] = true;
         }
-        if (BosTokenId is { } bos) json["bos_token_id"] = bos;
-        if (EosTokenIds.Count == 1) json["eos_token_id"] = EosTokenIds[0];
-        else if (EosTokenIds.Count > 1) json["eos_token_id"] = new JsonArray(EosTokenIds.Select(x => (JsonNode)x).ToArray());
+        if (BosTokenId is { } bos)
+            json["bos_token_id"] = bos;
+        if (EosTokenIds.Count == 1)
+            json["eos_token_id"] = EosTokenIds[0];
+        else if (EosTokenIds.Count > 1)
+            json["eos_token_id"] = new JsonArray(EosTokenIds.Select(x => (JsonNode)x).ToArray());
         if (RopeScaling is { } rs)
             json["rope_scaling"] = new JsonObject
             {

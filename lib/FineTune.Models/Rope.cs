@@ -17,9 +17,17 @@ public static class Rope
             for (int i = 0; i < inv.Length; i++)
             {
                 double wavelen = 2 * Math.PI / inv[i];
-                if (wavelen < highFreqWavelen) continue;                                   // high frequency: unchanged
-                if (wavelen > lowFreqWavelen) { inv[i] = (float)(inv[i] / s.Factor); continue; } // low frequency: scaled
-                double smooth = (s.OriginalMaxPositionEmbeddings / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+                // high frequency: unchanged
+                if (wavelen < highFreqWavelen)
+                    continue;
+                // low frequency: scaled
+                if (wavelen > lowFreqWavelen)
+                {
+                    inv[i] = (float)(inv[i] / s.Factor);
+                    continue;
+                }
+                double smooth = (s.OriginalMaxPositionEmbeddings / wavelen - s.LowFreqFactor)
+                    / (s.HighFreqFactor - s.LowFreqFactor);
                 inv[i] = (float)((1 - smooth) * inv[i] / s.Factor + smooth * inv[i]);
             }
         }

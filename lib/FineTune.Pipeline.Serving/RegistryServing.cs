@@ -13,13 +13,16 @@ using Microsoft.Extensions.Logging;
 
 namespace FineTune.Pipeline.Serving;
 
-public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, ModelCatalog catalog, ServingOptions options, ServingMetrics metrics,
+public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, ModelCatalog catalog,
+    ServingOptions options, ServingMetrics metrics,
     ILogger<RegistryServing> log) : BackgroundService
 {
     readonly SemaphoreSlim _gate = new(1, 1);
-    readonly Dictionary<string, (LoadedModel Model, string Name)> _bases = new(StringComparer.Ordinal); // by base bundle hash
+    // by base bundle hash
+    readonly Dictionary<string, (LoadedModel Model, string Name)> _bases = new(StringComparer.Ordinal);
 
-    public static string ModelName(string project, string alias) => alias == "production" ? project : $"{project}:{alias}";
+    public static string ModelName(string project, string alias) =>
+        alias == "production" ? project : $"{project}:{alias}";
     public static string VersionName(string project, int version) => $"{project}:v{version}";
 
     /// <summary>Brings the served names of every project (or one) in line with the registry's aliases.</summary>
@@ -33,35 +36,48 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
             foreach (var alias in aliases)
             {
                 var record = await registry.ReadAsync(s => s.GetModelVersionAsync(alias.Project, alias.Version, ct), ct)
-                             ?? throw new InvalidOperationException($"{alias.Project}/{alias.Alias} points at version {alias.Version}, which is not registered.");
+                             ?? throw new InvalidOperationException($"{alias.Project}/{alias.Alias} points at " +
+                                 $"version {alias.Version}, which is not registered.");
                 var version = await EnsureVersionAsync(record, ct);
                 var name = ModelName(alias.Project, alias.Alias);
                 wanted.Add(name);
                 wanted.Add(version);
                 var target = Resolve(version);
-                if (!catalog.TryResolve(name, out var current) || current.Adapter != target.Adapter || current.Base != target.Base)
+                if (!catalog.TryResolve(name,
+                    out var current) || current.Adapter != target.Adapter || current.Base != target.Base)
                 {
                     catalog.SetAlias(name, version);
-                    log.LogInformation("Serving {Name} = {Project} version {Version}", name, alias.Project, alias.Version);
+                    log.LogInformation("Serving {Name} = {Project} version {Version}", name, alias.Project,
+                        alias.Version);
                 }
             }
             // Names of this scope no alias needs any more (superseded versions): dropped; a base nothing refers to is
             // freed once its running requests finish.
             foreach (var served in catalog.All)
-                if (Owned(served.Id, project) && !wanted.Contains(served.Id)) catalog.Remove(served.Id);
+                if (Owned(served.Id, project) && !wanted.Contains(served.Id))
+                    catalog.Remove(served.Id);
             foreach (var (hash, (model, name)) in _bases.ToList())
-                if (!catalog.All.Any(m => m.Base == model)) { catalog.Remove(name); _bases.Remove(hash); }
+                if (!catalog.All.Any(m => m.Base == model))
+                {
+                    catalog.Remove(name);
+                    _bases.Remove(hash);
+                }
         }
-        finally { _gate.Release(); }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
-    ServedModel Resolve(string name) => catalog.TryResolve(name, out var model) ? model : throw new InvalidOperationException($"'{name}' vanished");
+    ServedModel Resolve(string name) =>
+        catalog.TryResolve(name, out var model) ? model : throw new InvalidOperationException($"'{name}' vanished");
 
-    // "<project>", "<project>:<alias>", "<project>:v<N>": the project is everything before the first ':' (a project name
-    // holds none, ResourceNames), so project "support" never owns "support-eu:v1" nor anything of another project.
+    // "<project>", "<project>:<alias>", "<project>:v<N>": the project is everything before the first ':' (a project
+    // name holds none, ResourceNames), so project "support" never owns "support-eu:v1" nor anything of another project.
     static bool Owned(string id, string? project)
     {
-        if (id.StartsWith(BasePrefix, StringComparison.Ordinal)) return project is null;
+        if (id.StartsWith(BasePrefix, StringComparison.Ordinal))
+            return project is null;
         int colon = id.IndexOf(':');
         return project is null || (colon < 0 ? id : id[..colon]) == project;
     }
@@ -72,7 +88,8 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
     async Task<string> EnsureVersionAsync(ModelVersionRecord record, CancellationToken ct)
     {
         var name = VersionName(record.Project, record.Version);
-        if (catalog.TryResolve(name, out _)) return name;
+        if (catalog.TryResolve(name, out _))
+            return name;
         if (record.Kind == "adapter")
         {
             var baseName = await EnsureBaseAsync(record.BaseModel, ct);
@@ -90,7 +107,8 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
 
     async Task<string> EnsureBaseAsync(FineTune.Contracts.ArtifactRef baseModel, CancellationToken ct)
     {
-        if (_bases.TryGetValue(baseModel.Sha256, out var known) && catalog.TryResolve(known.Name, out _)) return known.Name;
+        if (_bases.TryGetValue(baseModel.Sha256, out var known) && catalog.TryResolve(known.Name, out _))
+            return known.Name;
         var dir = await inputs.BundleAsync(baseModel, ct);
         var model = await Task.Run(() => LoadedModel.Load(dir, options, metrics, log), ct);
         var name = BasePrefix + baseModel.Sha256[..12];
@@ -104,10 +122,27 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
         var interval = TimeSpan.FromSeconds(Math.Max(1, options.RegistryPollSeconds));
         while (!stoppingToken.IsCancellationRequested)
         {
-            try { await SyncAsync(null, stoppingToken); }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
-            catch (Exception e) { log.LogError(e, "Syncing the served models with the registry failed; retrying in {Seconds} s", interval.TotalSeconds); }
-            try { await Task.Delay(interval, stoppingToken); } catch (OperationCanceledException) { return; }
+            try
+            {
+                await SyncAsync(null, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                log.LogError(e, "Syncing the served models with the registry failed; retrying in {Seconds} s",
+                    interval.TotalSeconds);
+            }
+            try
+            {
+                await Task.Delay(interval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 }

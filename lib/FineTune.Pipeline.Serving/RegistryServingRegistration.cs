@@ -2,9 +2,9 @@
 // OpenAI-compatible engine (FineTune.Serving), RegistryServing that keeps it in line with the aliases, and the
 // consumers that make it sync at once on a promotion or rollback.
 using FineTune.Pipeline.Runs;
-using MassTransit;
 using FineTune.Serving;
 using FineTune.Serving.Engine;
+using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FineTune.Pipeline.Serving;
@@ -13,9 +13,11 @@ public static class RegistryServingRegistration
 {
     public static PipelineBuilder AddRegistryServing(this PipelineBuilder pipeline)
     {
-        if (!pipeline.FirstTime("serving")) return pipeline;
+        if (!pipeline.FirstTime("serving"))
+            return pipeline;
         var services = pipeline.Services;
-        if (!services.Any(d => d.ServiceType == typeof(ModelCatalog))) ServingHost.AddServing(services,
+        if (!services.Any(d => d.ServiceType == typeof(ModelCatalog)))
+            ServingHost.AddServing(services,
             pipeline.Configuration);
         services.AddSingleton<RegistryServing>();
         services.AddHostedService(sp => sp.GetRequiredService<RegistryServing>());

@@ -7,10 +7,12 @@ namespace FineTune.Pipeline.Serving;
 
 public sealed class ModelPromotedServingConsumer(RegistryServing serving) : IConsumer<ModelPromoted>
 {
-    public Task Consume(ConsumeContext<ModelPromoted> context) => serving.SyncAsync(context.Message.Project, context.CancellationToken);
+    public Task Consume(ConsumeContext<ModelPromoted> context) =>
+        serving.SyncAsync(context.Message.Project, context.CancellationToken);
 }
 
 public sealed class ModelRolledBackServingConsumer(RegistryServing serving) : IConsumer<ModelRolledBack>
 {
-    public Task Consume(ConsumeContext<ModelRolledBack> context) => serving.SyncAsync(context.Message.Project, context.CancellationToken);
+    public Task Consume(ConsumeContext<ModelRolledBack> context) =>
+        serving.SyncAsync(context.Message.Project, context.CancellationToken);
 }

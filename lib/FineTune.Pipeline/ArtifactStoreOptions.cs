@@ -13,13 +13,18 @@ public sealed record ArtifactStoreOptions
     public string S3SecretKey { get; set; } = "";
     public bool S3UseSsl { get; set; }
     public string LocalDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "finetune-artifacts");
-    /// <summary>Prepended to every bucket name ("acme-" → "acme-ingestion"), so several pipelines share one S3 server.</summary>
+    /// <summary>Prepended to every bucket name ("acme-" → "acme-ingestion"), so several pipelines share one S3
+    /// server.</summary>
     public string? BucketPrefix { get; set; }
 
     public IArtifactStore Create()
     {
         IArtifactStore store = S3Endpoint is { Length: > 0 } endpoint
-            ? new S3ArtifactStore(new S3Options { Endpoint = endpoint, AccessKey = S3AccessKey, SecretKey = S3SecretKey, UseSsl = S3UseSsl })
+            ? new S3ArtifactStore(new S3Options
+            {
+                Endpoint = endpoint, AccessKey = S3AccessKey,
+                SecretKey = S3SecretKey, UseSsl = S3UseSsl
+            })
             : new LocalArtifactStore(LocalDirectory);
         return BucketPrefix is { Length: > 0 } prefix ? new PrefixedArtifactStore(store, prefix) : store;
     }

@@ -40,7 +40,8 @@ public sealed class LocalPipeline : IAsyncDisposable
             ["Registry:Provider"] = "sqlite",
             ["Registry:ConnectionString"] = $"Data Source={Path.Combine(home, "registry.db")}",
         };
-        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) values[k] = v;
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
+            values[k] = v;
         Directory.CreateDirectory(home);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(values);
@@ -54,30 +55,41 @@ public sealed class LocalPipeline : IAsyncDisposable
 
     /// <summary>Drops <paramref name="file"/> into ingestion/{project}/ and announces it (the bucket watcher's job in
     /// the services). Returns the run id; the same file dropped again returns the run it started.</summary>
-    public async Task<Guid> SubmitAsync(string file, string project, string? baseModelDirectory, PipelineSettings? settings, CancellationToken ct)
+    public async Task<Guid> SubmitAsync(string file, string project, string? baseModelDirectory,
+        PipelineSettings? settings, CancellationToken ct)
     {
-        if (!File.Exists(file)) throw new FileNotFoundException($"dataset file not found: '{file}'.", file);
+        if (!File.Exists(file))
+            throw new FileNotFoundException($"dataset file not found: '{file}'.", file);
         ResourceNames.Validate(project, "project");
         var source = await Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file, ct);
-        var info = await Store.StatAsync(source.Bucket, source.Key, ct) ?? throw new ArtifactNotFoundException(source.Bucket, source.Key);
-        var settingsRef = settings is null ? await Inputs.DefaultSettingsAsync(ct) : await Inputs.PublishSettingsAsync(settings, ct);
-        var baseModel = baseModelDirectory is null ? await Inputs.DefaultBaseModelAsync(ct) : await Inputs.PublishModelAsync(baseModelDirectory, ct);
+        var info = await Store.StatAsync(source.Bucket, source.Key,
+            ct) ?? throw new ArtifactNotFoundException(source.Bucket, source.Key);
+        var settingsRef = settings is null ? await Inputs.DefaultSettingsAsync(ct)
+            : await Inputs.PublishSettingsAsync(settings, ct);
+        var baseModel = baseModelDirectory is null ? await Inputs.DefaultBaseModelAsync(ct)
+            : await Inputs.PublishModelAsync(baseModelDirectory, ct);
         RawObjectClaim claim = null!;
         await Registry.WriteAsync(async s =>
         {
             bool retrain = (await s.ListDatasetsAsync(project, ct)).Count > 0;
-            claim = await s.ClaimRawObjectAsync(project, source, info.ETag, Guid.NewGuid(), retrain ? "retrain" : "drop", ct);
+            claim = await s.ClaimRawObjectAsync(project, source, info.ETag, Guid.NewGuid(),
+                retrain ? "retrain" : "drop", ct);
         }, ct);
         var run = await Registry.ReadAsync(s => s.GetRunAsync(claim.RunId, ct), ct);
-        if (run is null || RunStatus.IsTerminal(run.Status)) return claim.RunId;
+        if (run is null || RunStatus.IsTerminal(run.Status))
+            return claim.RunId;
         // New, or interrupted (this process's in-memory queues died with the last one): announce the input of the
         // first stage that has not completed; the completed ones are not redone.
         var bus = _host.Services.GetRequiredService<IBus>();
         var outputs = await Registry.ReadAsync(s => StageOutput.ReadAllAsync(s, claim.RunId, ct), ct);
-        if (outputs.TryGetValue(Stages.Evaluation, out var evaluated)) await bus.PublishForRun(evaluated.As<EvaluationCompleted>(), claim.RunId, ct);
-        else if (outputs.TryGetValue(Stages.Training, out var trained)) await bus.PublishForRun(trained.As<ModelTrained>(), claim.RunId, ct);
-        else if (outputs.TryGetValue(Stages.Tokenization, out var tokenized)) await bus.PublishForRun(tokenized.As<DatasetTokenized>(), claim.RunId, ct);
-        else if (outputs.TryGetValue(Stages.Ingestion, out var cleaned) && cleaned.Is<DatasetCleaned>()) await bus.PublishForRun(cleaned.As<DatasetCleaned>(), claim.RunId, ct);
+        if (outputs.TryGetValue(Stages.Evaluation, out var evaluated))
+            await bus.PublishForRun(evaluated.As<EvaluationCompleted>(), claim.RunId, ct);
+        else if (outputs.TryGetValue(Stages.Training, out var trained))
+            await bus.PublishForRun(trained.As<ModelTrained>(), claim.RunId, ct);
+        else if (outputs.TryGetValue(Stages.Tokenization, out var tokenized))
+            await bus.PublishForRun(tokenized.As<DatasetTokenized>(), claim.RunId, ct);
+        else if (outputs.TryGetValue(Stages.Ingestion, out var cleaned) && cleaned.Is<DatasetCleaned>())
+            await bus.PublishForRun(cleaned.As<DatasetCleaned>(), claim.RunId, ct);
         else
             await bus.PublishForRun(new DatasetArrived
             {
@@ -87,19 +99,25 @@ public sealed class LocalPipeline : IAsyncDisposable
         return claim.RunId;
     }
 
-    /// <summary>Waits until the run ends, calling <paramref name="onChange"/> with its stages and new events as they come.</summary>
-    public async Task<RunRecord> WaitAsync(Guid runId, Action<RunRecord, IReadOnlyList<StageRecord>, IReadOnlyList<RunEventRecord>>? onChange,
+    /// <summary>Waits until the run ends, calling <paramref name="onChange"/> with its stages and new events as they
+    /// come.</summary>
+    public async Task<RunRecord> WaitAsync(Guid runId, Action<RunRecord, IReadOnlyList<StageRecord>,
+        IReadOnlyList<RunEventRecord>>? onChange,
         TimeSpan poll, CancellationToken ct)
     {
         long seq = 0;
         while (true)
         {
             var (run, stages, events) = await Registry.ReadAsync(async s =>
-                (await s.GetRunAsync(runId, ct), await s.ListStagesAsync(runId, ct), await s.ListEventsAsync(runId, seq, 1000, ct)), ct);
-            if (run is null) throw new InvalidOperationException($"run {runId} is not in the registry.");
-            if (events.Count > 0) seq = events[^1].Seq;
+                (await s.GetRunAsync(runId, ct), await s.ListStagesAsync(runId, ct),
+                    await s.ListEventsAsync(runId, seq, 1000, ct)), ct);
+            if (run is null)
+                throw new InvalidOperationException($"run {runId} is not in the registry.");
+            if (events.Count > 0)
+                seq = events[^1].Seq;
             onChange?.Invoke(run, stages, events);
-            if (RunStatus.IsTerminal(run.Status)) return run;
+            if (RunStatus.IsTerminal(run.Status))
+                return run;
             await Task.Delay(poll, ct);
         }
     }

@@ -24,7 +24,8 @@ public static class MessageCorrelations
     {
         var use = typeof(MessageCorrelations).GetMethod(nameof(UseRunId),
             BindingFlags.NonPublic | BindingFlags.Static)!;
-        foreach (var type in Contracts) use.MakeGenericMethod(type).Invoke(null, null);
+        foreach (var type in Contracts)
+            use.MakeGenericMethod(type).Invoke(null, null);
         return Contracts.Count;
     }
 

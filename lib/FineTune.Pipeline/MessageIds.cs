@@ -16,10 +16,13 @@ public static class MessageIds
         return new Guid(hash.AsSpan(0, 16));
     }
 
-    /// <summary>Publishes <paramref name="message"/> with the run's deterministic id for its type (plus <paramref name="name"/>).</summary>
-    public static Task PublishForRun<T>(this IPublishEndpoint endpoint, T message, Guid runId, CancellationToken ct, string? name = null)
+    /// <summary>Publishes <paramref name="message"/> with the run's deterministic id for its type (plus <paramref
+    /// name="name"/>).</summary>
+    public static Task PublishForRun<T>(this IPublishEndpoint endpoint, T message, Guid runId, CancellationToken ct,
+        string? name = null)
         where T : class =>
-        endpoint.Publish(message, context => context.MessageId = For(runId, typeof(T).Name + (name is null ? "" : "/" + name)), ct);
+        endpoint.Publish(message,
+            context => context.MessageId = For(runId, typeof(T).Name + (name is null ? "" : "/" + name)), ct);
 
     /// <summary>The same for a message whose type is known only at run time (a stage's stored output).</summary>
     public static Task PublishForRun(this IPublishEndpoint endpoint, object message, Guid runId,

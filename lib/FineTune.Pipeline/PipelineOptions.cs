@@ -9,7 +9,8 @@ public sealed record PipelineOptions
 {
     public const string Section = "Pipeline";
 
-    /// <summary>Scratch space: each run's stages download, compute and upload under WorkDirectory/{run}/{stage}.</summary>
+    /// <summary>Scratch space: each run's stages download, compute and upload under
+    /// WorkDirectory/{run}/{stage}.</summary>
     [Required] public string WorkDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "finetune-work");
 
     /// <summary>A local Hugging Face model directory published as the default base model bundle for drops that name
@@ -18,10 +19,12 @@ public sealed record PipelineOptions
     /// use).</summary>
     public string? BaseModelDirectory { get; set; }
 
-    /// <summary>A pipeline settings JSON file (docs/pipeline.md) used when a run brings none; null: the defaults.</summary>
+    /// <summary>A pipeline settings JSON file (docs/pipeline.md) used when a run brings none; null: the
+    /// defaults.</summary>
     public string? SettingsFile { get; set; }
 
-    /// <summary>Training workers hold a job for this long between renewals; a crashed worker's job is retaken after it.</summary>
+    /// <summary>Training workers hold a job for this long between renewals; a crashed worker's job is retaken after
+    /// it.</summary>
     [Range(5, 3600)] public int TrainingLeaseSeconds { get; set; } = 60;
     [Range(0.05, 60)] public double TrainingPollSeconds { get; set; } = 2;
     /// <summary>Names this worker in the registry (defaults to host name + process id).</summary>
@@ -32,7 +35,8 @@ public sealed record PipelineOptions
     /// <summary>How often the ingestion bucket is listed to find drops that no notification announced.</summary>
     [Range(0.1, 86400)] public double IngestionScanSeconds { get; set; } = 10;
     /// <summary>A RabbitMQ exchange (fanout) the S3 server sends bucket notifications to (MinIO's
-    /// MINIO_NOTIFY_AMQP_EXCHANGE_*): the ingestion service listens there and scans at once. Null: scans only.</summary>
+    /// MINIO_NOTIFY_AMQP_EXCHANGE_*): the ingestion service listens there and scans at once. Null: scans
+    /// only.</summary>
     public string? BucketNotificationsExchange { get; set; }
     /// <summary>The S3 server's notification target (MinIO: arn:minio:sqs::NAME:amqp); when set, the ingestion service
     /// subscribes the ingestion bucket's object-created events to it at start.</summary>

@@ -31,17 +31,20 @@ public static class PipelineRegistration
     /// sections "Registry", "Artifacts", "Messaging" and "Pipeline".</summary>
     public static IServiceCollection AddPipelineCore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section))
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<MessagingOptions>().Bind(configuration.GetSection(MessagingOptions.Section));
         services.AddOptions<ArtifactStoreOptions>().Bind(configuration.GetSection(ArtifactStoreOptions.Section));
         services.AddSingleton(sp =>
         {
             var section = configuration.GetSection("Registry");
             var options = new RegistryOptions(section["Provider"] ?? "sqlite",
-                section["ConnectionString"] ?? $"Data Source={Path.Combine(sp.GetRequiredService<IOptions<PipelineOptions>>().Value.WorkDirectory, "registry.db")}");
+                section["ConnectionString"]
+                    ?? $"Data Source={Path.Combine(sp.GetRequiredService<IOptions<PipelineOptions>>().Value.WorkDirectory, "registry.db")}");
             return RunRegistry.Create(options);
         });
-        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value.Create());
+        services.AddSingleton<IArtifactStore>(sp =>
+            sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value.Create());
         services.AddHostedService<PipelineStartup>();
         services.AddSingleton<RunInputs>();
         services.AddMetrics();
@@ -65,14 +68,16 @@ public static class PipelineRegistration
         services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
-            foreach (var add in pipeline.Consumers) add(x);
+            foreach (var add in pipeline.Consumers)
+                add(x);
             if (rabbit is null)
                 x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
             else
                 x.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.Host(new Uri(rabbit));
-                    foreach (var endpoint in pipeline.RabbitMqEndpoints) endpoint(context, cfg);
+                    foreach (var endpoint in pipeline.RabbitMqEndpoints)
+                        endpoint(context, cfg);
                     cfg.ConfigureEndpoints(context);
                 });
         });

@@ -15,7 +15,8 @@ public sealed record TokenizeSettings
     /// <summary>Longest training sequence in tokens; null: the base model's context (max_position_embeddings), which a
     /// set value may not exceed (checked against the model before any stage runs).</summary>
     public int? MaxLength { get; init; }
-    /// <summary>chatml, llama2, llama3, alpaca; null: the base model's own template (chatml when it has none).</summary>
+    /// <summary>chatml, llama2, llama3, alpaca; null: the base model's own template (chatml when it has
+    /// none).</summary>
     public string? ChatTemplate { get; init; }
     public bool TrainOnInputs { get; init; }
     /// <summary>right, left or drop: what happens to an example longer than max_length.</summary>
@@ -38,12 +39,13 @@ public enum RetrainingData { Cumulative, Incremental }
 
 public sealed record RetrainingSettings
 {
-    /// <summary>A new file with fewer cleaned examples than this is kept (cumulative data) but starts no training.</summary>
+    /// <summary>A new file with fewer cleaned examples than this is kept (cumulative data) but starts no
+    /// training.</summary>
     public int MinNewExamples { get; init; } = 1;
     /// <summary>No new training within this many minutes of the project's previous run.</summary>
     public double CooldownMinutes { get; init; }
-    /// <summary>base: every run trains a fresh adapter over the base model. production: merge the production adapter into
-    /// the base first and train on top of it.</summary>
+    /// <summary>base: every run trains a fresh adapter over the base model. production: merge the production adapter
+    /// into the base first and train on top of it.</summary>
     public RetrainingStart StartFrom { get; init; } = RetrainingStart.Base;
     /// <summary>cumulative: train on everything the project received; incremental: on the new file only.</summary>
     public RetrainingData Data { get; init; } = RetrainingData.Cumulative;
@@ -51,7 +53,8 @@ public sealed record RetrainingSettings
 
 public sealed record PipelineSettings
 {
-    /// <summary>data prepare's options (docs/data-format.md): cleaning, de-duplication, splits, reject limits.</summary>
+    /// <summary>data prepare's options (docs/data-format.md): cleaning, de-duplication, splits, reject
+    /// limits.</summary>
     public JsonObject Prepare { get; init; } = new();
     public TokenizeSettings Tokenize { get; init; } = new();
     /// <summary>A training config (docs/training-config.md) without base_model, data.path and output_dir, which the
@@ -101,8 +104,14 @@ public sealed record PipelineSettings
     public static PipelineSettings Parse(string json, string source)
     {
         PipelineSettings settings;
-        try { settings = JsonSerializer.Deserialize<PipelineSettings>(json, Json) ?? new PipelineSettings(); }
-        catch (JsonException e) { throw new InvalidPipelineSettingsException($"{source}: {Describe(e, json)}"); }
+        try
+        {
+            settings = JsonSerializer.Deserialize<PipelineSettings>(json, Json) ?? new PipelineSettings();
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidPipelineSettingsException($"{source}: {Describe(e, json)}");
+        }
         settings = settings with { Training = TrainingSections.Merge(DefaultTraining(), settings.Training) };
         settings.Validate(source);
         return settings;
@@ -112,17 +121,23 @@ public sealed record PipelineSettings
     /// not convert); anything else keeps the serializer's message, which names the key.</summary>
     static string Describe(JsonException e, string json)
     {
-        if (e.Path is not { Length: > 2 } path) return e.Message;
+        if (e.Path is not { Length: > 2 } path)
+            return e.Message;
         Type? type = typeof(PipelineSettings);
         foreach (var part in path[2..].Split('.'))
             type = type?.GetProperties().FirstOrDefault(p
                 => Json.PropertyNamingPolicy!.ConvertName(p.Name) == part)?.PropertyType;
-        if (type is not { IsEnum: true }) return e.Message;
+        if (type is not { IsEnum: true })
+            return e.Message;
         var value = JsonNode.Parse(json,
-            documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip,
-            AllowTrailingCommas = true })
+            documentOptions: new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip,
+                AllowTrailingCommas = true
+            })
             ?.AsObject() is { } root ? Find(root, path[2..].Split('.')) : null;
-        return $"'{path[2..]}' is {value?.ToJsonString() ?? "null"}; expected {string.Join(", ", ConfigNames.All(type))}.";
+        return $"'{path[2..]}' is {value?.ToJsonString() ?? "null"}; expected " +
+            $"{string.Join(", ", ConfigNames.All(type))}.";
     }
 
     static JsonNode? Find(JsonNode node, string[] parts) =>
@@ -134,17 +149,22 @@ public sealed record PipelineSettings
 
     void Validate(string source)
     {
-        string Bad(string key, object? value, string expected) => $"{source}: '{key}' is {value ?? "null"}; expected {expected}.";
-        if (Tokenize.MaxLength is < 8) throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
+        string Bad(string key, object? value, string expected) =>
+            $"{source}: '{key}' is {value ?? "null"}; expected {expected}.";
+        if (Tokenize.MaxLength is < 8)
+            throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
         foreach (var suite in Evaluation.Suites)
             if (suite is not ("perplexity" or "rouge" or "task"))
                 throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite,
                     "perplexity, rouge or task (the suites that need no external data)"));
-        if (Evaluation.Limit < 1) throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
+        if (Evaluation.Limit < 1)
+            throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
         if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))
-            throw new InvalidPipelineSettingsException($"{source}: 'gate' needs at least one improve rule (the task metric).");
+            throw new InvalidPipelineSettingsException($"{source}: 'gate' needs at least one improve rule (the task " +
+                $"metric).");
         if (Retraining.MinNewExamples < 0 || Retraining.CooldownMinutes < 0)
-            throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes must be ≥ 0.");
+            throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes " +
+                $"must be ≥ 0.");
         _ = PrepareOptions(source);
         _ = TrainingConfig(source);
     }
@@ -154,8 +174,14 @@ public sealed record PipelineSettings
     /// runs.</summary>
     public TrainingConfig TrainingConfig(string source = "settings")
     {
-        try { return TrainingConfigLoader.ParseSection(Training, source, "training."); }
-        catch (TrainingConfigException e) { throw new InvalidPipelineSettingsException(e.Message); }
+        try
+        {
+            return TrainingConfigLoader.ParseSection(Training, source, "training.");
+        }
+        catch (TrainingConfigException e)
+        {
+            throw new InvalidPipelineSettingsException(e.Message);
+        }
     }
 
     /// <summary>
@@ -166,16 +192,24 @@ public sealed record PipelineSettings
     public int MaxLengthFor(int modelContext, string source = "settings")
     {
         if (Tokenize.MaxLength is { } max && max > modelContext)
-            throw new InvalidPipelineSettingsException($"{source}: 'tokenize.max_length' is {max}, longer than the base model's context of " +
-                $"{modelContext} tokens (max_position_embeddings); leave it out to use the model's context, or set at most {modelContext}.");
+            throw new InvalidPipelineSettingsException($"{source}: 'tokenize.max_length' is {max}, longer than the " +
+                $"base model's context of " +
+                $"{modelContext} tokens (max_position_embeddings); leave it out to use the model's context, or set " +
+                    $"at most {modelContext}.");
         return Tokenize.MaxLength ?? modelContext;
     }
 
     /// <summary>The prepare section as data prepare's options (validated by their own rules).</summary>
     public PrepareOptions PrepareOptions(string source = "settings")
     {
-        try { return FineTune.Data.PrepareOptions.Parse(Prepare.ToJsonString(), $"{source}: prepare"); }
-        catch (InvalidDatasetException e) { throw new InvalidPipelineSettingsException(e.Message); }
+        try
+        {
+            return FineTune.Data.PrepareOptions.Parse(Prepare.ToJsonString(), $"{source}: prepare");
+        }
+        catch (InvalidDatasetException e)
+        {
+            throw new InvalidPipelineSettingsException(e.Message);
+        }
     }
 }
 

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Hosting;
 
 namespace FineTune.Pipeline;
 
-sealed class PipelineStartup(RunRegistry registry, IArtifactStore store, Microsoft.Extensions.Options.IOptions<PipelineOptions> options)
+sealed class PipelineStartup(RunRegistry registry, IArtifactStore store,
+    Microsoft.Extensions.Options.IOptions<PipelineOptions> options)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -16,7 +17,9 @@ sealed class PipelineStartup(RunRegistry registry, IArtifactStore store, Microso
         if (options.Value.BucketNotificationsTarget is { Length: > 0 } target)
         {
             if (store is not IBucketNotifications notifications)
-                throw new InvalidOperationException($"Pipeline:BucketNotificationsTarget is '{target}', but the artifact store ({store.GetType().Name}) has no bucket notifications; unset it to rely on the scan.");
+                throw new InvalidOperationException($"Pipeline:BucketNotificationsTarget is '{target}', but the " +
+                    $"artifact store ({store.GetType().Name}) has no bucket notifications; unset it to rely on the " +
+                    $"scan.");
             await notifications.EnableObjectCreatedNotificationsAsync(Buckets.Ingestion, target, cancellationToken);
         }
     }

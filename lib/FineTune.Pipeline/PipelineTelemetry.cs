@@ -20,18 +20,25 @@ public sealed class PipelineTelemetry
     public PipelineTelemetry(IMeterFactory meters)
     {
         var meter = meters.Create(Name);
-        _stageSeconds = meter.CreateHistogram<double>("finetune.pipeline.stage.duration", "s", "Time a stage took for one run");
-        _queueLag = meter.CreateHistogram<double>("finetune.pipeline.queue.lag", "s", "From a message's publish to the start of its consumption");
-        _runsFinished = meter.CreateCounter<long>("finetune.pipeline.runs.finished", description: "Runs that ended, by status and decision");
-        _evaluationScore = meter.CreateHistogram<double>("finetune.pipeline.evaluation.score", description: "Evaluation metrics of candidates and baselines");
+        _stageSeconds = meter.CreateHistogram<double>("finetune.pipeline.stage.duration", "s",
+            "Time a stage took for one run");
+        _queueLag = meter.CreateHistogram<double>("finetune.pipeline.queue.lag", "s",
+            "From a message's publish to the start of its consumption");
+        _runsFinished = meter.CreateCounter<long>("finetune.pipeline.runs.finished",
+            description: "Runs that ended, by status and decision");
+        _evaluationScore = meter.CreateHistogram<double>("finetune.pipeline.evaluation.score",
+            description: "Evaluation metrics of candidates and baselines");
     }
 
     public void StageCompleted(string stage, string outcome, TimeSpan elapsed) =>
         _stageSeconds.Record(elapsed.TotalSeconds, new("stage", stage), new("outcome", outcome));
 
-    public void Consumed(string messageType, TimeSpan lag) => _queueLag.Record(Math.Max(0, lag.TotalSeconds), new KeyValuePair<string, object?>("message", messageType));
+    public void Consumed(string messageType, TimeSpan lag) =>
+        _queueLag.Record(Math.Max(0, lag.TotalSeconds), new KeyValuePair<string, object?>("message", messageType));
 
-    public void RunFinished(string status, string? decision) => _runsFinished.Add(1, new("status", status), new("decision", decision ?? ""));
+    public void RunFinished(string status, string? decision) =>
+        _runsFinished.Add(1, new("status", status), new("decision", decision ?? ""));
 
-    public void Score(string metric, string role, double value) => _evaluationScore.Record(value, new("metric", metric), new("role", role));
+    public void Score(string metric, string role, double value) =>
+        _evaluationScore.Record(value, new("metric", metric), new("role", role));
 }

@@ -11,11 +11,14 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
     readonly System.Diagnostics.Stopwatch _clock = new();
     public RunRegistry Registry => registry;
 
-    /// <summary>The output of an earlier completion of this stage for this run; null when it has not completed.</summary>
+    /// <summary>The output of an earlier completion of this stage for this run; null when it has not
+    /// completed.</summary>
     public async Task<StageOutput?> CompletedAsync(Guid runId, string stage, CancellationToken ct) =>
-        await registry.ReadAsync(s => s.GetStageOutputAsync(runId, stage, ct), ct) is { } json ? StageOutput.Parse(json) : null;
+        await registry.ReadAsync(s => s.GetStageOutputAsync(runId, stage, ct),
+            ct) is { } json ? StageOutput.Parse(json) : null;
 
-    /// <summary>Starts an attempt; false when the run has already ended (cancelled or failed), so nothing should run.</summary>
+    /// <summary>Starts an attempt; false when the run has already ended (cancelled or failed), so nothing should
+    /// run.</summary>
     public async Task<bool> StartAsync(Guid runId, string stage, string? status, CancellationToken ct)
     {
         return await registry.ReadAsync(async s =>
@@ -23,11 +26,13 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
             var run = await s.GetRunAsync(runId, ct);
             if (run is null || RunStatus.IsTerminal(run.Status))
             {
-                log.LogInformation("Run {RunId}: {Stage} skipped, the run is {Status}", runId, stage, run?.Status ?? "unknown");
+                log.LogInformation("Run {RunId}: {Stage} skipped, the run is {Status}", runId, stage,
+                    run?.Status ?? "unknown");
                 return false;
             }
             await s.StartStageAsync(runId, stage, ct);
-            if (status is not null) await s.SetRunStatusAsync(runId, status, null, ct);
+            if (status is not null)
+                await s.SetRunStatusAsync(runId, status, null, ct);
             await s.AppendEventAsync(runId, "info", "message", $"{stage} started", null, ct);
             await s.CommitAsync(ct);
             _clock.Restart();
@@ -41,24 +46,29 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
         Func<IRegistrySession, Task>? records, string message, CancellationToken ct)
     {
         await using var s = await registry.BeginAsync(ct);
-        if (!await s.TryMarkProcessedAsync(consumer, messageId, ct)) return false;
-        if (records is not null) await records(s);
+        if (!await s.TryMarkProcessedAsync(consumer, messageId, ct))
+            return false;
+        if (records is not null)
+            await records(s);
         await s.CompleteStageAsync(runId, stage, StageOutput.Serialize(output), ct);
         await s.AppendEventAsync(runId, "info", "message", message, null, ct);
         var run = await s.GetRunAsync(runId, ct);   // did the records end the run?
         await s.CommitAsync(ct);
         telemetry.StageCompleted(stage, "succeeded", _clock.Elapsed);
-        if (run is not null && RunStatus.IsTerminal(run.Status)) telemetry.RunFinished(run.Status, run.Decision);
+        if (run is not null && RunStatus.IsTerminal(run.Status))
+            telemetry.RunFinished(run.Status, run.Decision);
         log.LogInformation("Run {RunId}: {Stage} completed: {Message}", runId, stage, message);
         return true;
     }
 
-    public Task EventAsync(Guid runId, string level, string message, string? dataJson = null, string type = "message", CancellationToken ct = default) =>
+    public Task EventAsync(Guid runId, string level, string message, string? dataJson = null, string type = "message",
+        CancellationToken ct = default) =>
         registry.WriteAsync(s => s.AppendEventAsync(runId, level, type, message, dataJson, ct), ct);
 
     /// <summary>Ends the run as failed at <paramref name="stage"/>, with the reason a person reads
     /// ("ExceptionType: message"), and announces it as StageFailed.</summary>
-    public async Task FailAsync(MassTransit.IPublishEndpoint publish, Guid runId, string project, string stage, string exceptionType,
+    public async Task FailAsync(MassTransit.IPublishEndpoint publish, Guid runId, string project, string stage,
+        string exceptionType,
         string message, int attempts, CancellationToken ct)
     {
         var error = $"{exceptionType.Split('.')[^1]}: {message}";
@@ -73,7 +83,8 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
         log.LogError("Run {RunId}: {Stage} failed: {Error}", runId, stage, error);
         await publish.PublishForRun(new StageFailed
         {
-            RunId = runId, Project = project, Stage = stage, Error = message, ExceptionType = exceptionType, Attempts = attempts,
+            RunId = runId, Project = project, Stage = stage, Error = message, ExceptionType = exceptionType,
+            Attempts = attempts,
         }, runId, ct);
     }
 }

@@ -15,11 +15,13 @@ public sealed record StageOutput(string Type, JsonElement Message)
             message.GetType(), Json)), Json);
 
     /// <summary>The outputs of the run's completed stages, by stage name.</summary>
-    public static async Task<IReadOnlyDictionary<string, StageOutput>> ReadAllAsync(IRegistrySession session, Guid runId, CancellationToken ct = default)
+    public static async Task<IReadOnlyDictionary<string, StageOutput>> ReadAllAsync(IRegistrySession session,
+        Guid runId, CancellationToken ct = default)
     {
         var outputs = new Dictionary<string, StageOutput>();
         foreach (var stage in Stages.All)
-            if (await session.GetStageOutputAsync(runId, stage, ct) is { } json) outputs[stage] = Parse(json);
+            if (await session.GetStageOutputAsync(runId, stage, ct) is { } json)
+                outputs[stage] = Parse(json);
         return outputs;
     }
 

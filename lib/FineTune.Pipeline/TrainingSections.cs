@@ -19,8 +19,10 @@ public static class TrainingSections
         foreach (var (section, a, b) in Alternatives)
             if (given[section] is JsonObject g && merged[section] is JsonObject m)
             {
-                if (g.ContainsKey(a)) m.Remove(b);
-                if (g.ContainsKey(b)) m.Remove(a);
+                if (g.ContainsKey(a))
+                    m.Remove(b);
+                if (g.ContainsKey(b))
+                    m.Remove(a);
             }
         Overlay(merged, given);
         return merged;
@@ -30,8 +32,10 @@ public static class TrainingSections
     {
         foreach (var (key, value) in source)
         {
-            if (value is JsonObject child && target[key] is JsonObject existing) Overlay(existing, child);
-            else target[key] = value?.DeepClone();
+            if (value is JsonObject child && target[key] is JsonObject existing)
+                Overlay(existing, child);
+            else
+                target[key] = value?.DeepClone();
         }
     }
 }

@@ -25,12 +25,14 @@ internal static class RegistryMigrations
         await using (var connection = new SqliteConnection(connectionString))
         {
             await connection.OpenAsync(ct);
-            await connection.ExecuteAsync(new CommandDefinition(RunRegistry.SqlitePragmas + " pragma journal_mode = wal;",
+            await connection.ExecuteAsync(new CommandDefinition(RunRegistry.SqlitePragmas
+                + " pragma journal_mode = wal;",
                 cancellationToken: ct));
         }
 
         var upgrader = DeployChanges.To.SqliteDatabase(connectionString)
-            .WithScriptsEmbeddedInAssembly(typeof(RegistryMigrations).Assembly, name => name.Contains(".Migrations.sqlite."))
+            .WithScriptsEmbeddedInAssembly(typeof(RegistryMigrations).Assembly,
+                name => name.Contains(".Migrations.sqlite."))
             .WithTransaction()
             .WithVariablesDisabled()
             .LogToNowhere()
@@ -42,12 +44,14 @@ internal static class RegistryMigrations
     public static async Task PostgresAsync(NpgsqlDataSource dataSource, string connectionString, CancellationToken ct)
     {
         await using var lockConnection = await dataSource.OpenConnectionAsync(ct);
-        await lockConnection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@key)", new { key = PostgresLockKey },
+        await lockConnection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@key)",
+            new { key = PostgresLockKey },
             cancellationToken: ct));
         try
         {
             var upgrader = DeployChanges.To.PostgresqlDatabase(connectionString)
-                .WithScriptsEmbeddedInAssembly(typeof(RegistryMigrations).Assembly, name => name.Contains(".Migrations.postgres."))
+                .WithScriptsEmbeddedInAssembly(typeof(RegistryMigrations).Assembly,
+                    name => name.Contains(".Migrations.postgres."))
                 .WithTransaction()
                 .WithVariablesDisabled()
                 .LogToNowhere()
@@ -57,9 +61,11 @@ internal static class RegistryMigrations
         }
         finally
         {
-            // Explicitly: a pooled connection keeps its session locks until it is reused. A broken one has lost the lock already.
+            // Explicitly: a pooled connection keeps its session locks until it is reused. A broken one has lost the
+            // lock already.
             if (lockConnection.State == ConnectionState.Open)
-                await lockConnection.ExecuteAsync(new CommandDefinition("select pg_advisory_unlock(@key)", new { key = PostgresLockKey },
+                await lockConnection.ExecuteAsync(new CommandDefinition("select pg_advisory_unlock(@key)",
+                    new { key = PostgresLockKey },
                     cancellationToken: CancellationToken.None));
         }
     }
@@ -68,7 +74,9 @@ internal static class RegistryMigrations
     {
         if (!result.Successful)
             throw new InvalidOperationException(
-                $"Migrating the run registry in {where} failed in script '{result.ErrorScript?.Name ?? "(before any script)"}': " +
-                $"{result.Error?.Message} (expected a reachable, writable database; the transaction was rolled back).", result.Error);
+                $"Migrating the run registry in {where} failed in script " +
+                    $"'{result.ErrorScript?.Name ?? "(before any script)"}': " +
+                $"{result.Error?.Message} (expected a reachable, writable database; the transaction was rolled back).",
+                    result.Error);
     }
 }

@@ -5,13 +5,15 @@ using Microsoft.Data.Sqlite;
 namespace FineTune.Registry;
 
 /// <param name="Provider"><c>sqlite</c> or <c>postgres</c>.</param>
-/// <param name="ConnectionString">A Microsoft.Data.Sqlite or an Npgsql connection string, as <paramref name="Provider"/> says.</param>
+/// <param name="ConnectionString">A Microsoft.Data.Sqlite or an Npgsql connection string, as <paramref
+/// name="Provider"/> says.</param>
 public sealed record RegistryOptions(string Provider, string ConnectionString)
 {
     public const string SqliteProvider = "sqlite";
     public const string PostgresProvider = "postgres";
 
-    /// <summary>A registry in the SQLite file at <paramref name="path"/> (created, with its folder, by MigrateAsync).</summary>
+    /// <summary>A registry in the SQLite file at <paramref name="path"/> (created, with its folder, by
+    /// MigrateAsync).</summary>
     public static RegistryOptions Sqlite(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);

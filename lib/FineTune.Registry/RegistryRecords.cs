@@ -5,11 +5,13 @@ namespace FineTune.Registry;
 
 public sealed record RawObjectClaim(Guid RunId, bool IsNew);
 
-public sealed record RawObjectRecord(string Project, string Bucket, string Key, string ETag, string Sha256, long Bytes, Guid RunId,
+public sealed record RawObjectRecord(string Project, string Bucket, string Key, string ETag, string Sha256, long Bytes,
+    Guid RunId,
     DateTimeOffset SeenAt);
 
 /// <summary>A pipeline run. Decision: null until the gate decides, then <c>promoted</c> or <c>rejected</c>.</summary>
-public sealed record RunRecord(Guid RunId, string Project, string Status, string Trigger, string SourceBucket, string SourceKey,
+public sealed record RunRecord(Guid RunId, string Project, string Status, string Trigger, string SourceBucket,
+    string SourceKey,
     string? Error, string? Decision, IReadOnlyList<string> Reasons, int? ModelVersion, DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
 
@@ -21,28 +23,36 @@ public sealed record StageRecord(Guid RunId, string Stage, string Status, int At
 
 public sealed record ArtifactRecord(Guid RunId, string Kind, ArtifactRef Artifact, DateTimeOffset CreatedAt);
 
-public sealed record LineageEdge(Guid RunId, ArtifactRef From, ArtifactRef To, string Relation, DateTimeOffset CreatedAt);
+public sealed record LineageEdge(Guid RunId, ArtifactRef From, ArtifactRef To, string Relation,
+    DateTimeOffset CreatedAt);
 
-public sealed record DatasetRecord(Guid RunId, string Project, ArtifactRef Prepared, ArtifactRef DataCard, long Examples,
+public sealed record DatasetRecord(Guid RunId, string Project, ArtifactRef Prepared, ArtifactRef DataCard,
+    long Examples,
     long Rejected, DateTimeOffset CreatedAt);
 
-public sealed record ModelVersionRecord(string Project, int Version, Guid RunId, ArtifactRef Model, ArtifactRef BaseModel, string Kind,
+public sealed record ModelVersionRecord(string Project, int Version, Guid RunId, ArtifactRef Model,
+    ArtifactRef BaseModel, string Kind,
     DateTimeOffset CreatedAt);
 
 /// <summary>Metrics are JSON objects (metric name → value); Reasons one line per gate rule.</summary>
 public sealed record EvaluationRecord(string Project, int Version, Guid RunId, int? BaselineVersion, bool Promote,
-    IReadOnlyList<string> Reasons, string CandidateMetricsJson, string BaselineMetricsJson, ArtifactRef Gate, DateTimeOffset CreatedAt);
+    IReadOnlyList<string> Reasons, string CandidateMetricsJson, string BaselineMetricsJson, ArtifactRef Gate,
+        DateTimeOffset CreatedAt);
 
 public sealed record AliasRecord(string Project, string Alias, int Version, DateTimeOffset UpdatedAt);
 
-public sealed record DeploymentRecord(long Id, string Project, string Alias, int Version, int? PreviousVersion, Guid RunId, string Reason,
+public sealed record DeploymentRecord(long Id, string Project, string Alias, int Version, int? PreviousVersion,
+    Guid RunId, string Reason,
     DateTimeOffset CreatedAt);
 
 /// <summary>Status: queued, running, succeeded, failed, cancelled.</summary>
-public sealed record TrainingJobRecord(Guid RunId, string Status, string RequestJson, string? WorkerId, DateTimeOffset? LeaseUntil,
+public sealed record TrainingJobRecord(Guid RunId, string Status, string RequestJson, string? WorkerId,
+    DateTimeOffset? LeaseUntil,
     int Attempts, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 /// <summary>Level info|warn|error; Type message|metrics (OpenAI's job events). Seq orders a run's events.</summary>
-public sealed record RunEventRecord(long Seq, Guid RunId, DateTimeOffset CreatedAt, string Level, string Type, string Message, string? DataJson);
+public sealed record RunEventRecord(long Seq, Guid RunId, DateTimeOffset CreatedAt, string Level, string Type,
+    string Message, string? DataJson);
 
-public sealed record CheckpointRecord(Guid RunId, int Step, ArtifactRef Artifact, string MetricsJson, DateTimeOffset CreatedAt);
+public sealed record CheckpointRecord(Guid RunId, int Step, ArtifactRef Artifact, string MetricsJson,
+    DateTimeOffset CreatedAt);

@@ -1,4 +1,5 @@
-// RegistrySession: model versions (1, 2, … per project, one per run), evaluations, aliases and their deployment history.
+// RegistrySession: model versions (1, 2, … per project, one per run), evaluations, aliases and their deployment
+// history.
 using FineTune.Contracts;
 
 namespace FineTune.Registry;
@@ -9,7 +10,8 @@ internal sealed partial class RegistrySession
     // each lost race waits for the winner's commit, so a handful of retries covers many concurrent trainers.
     const int VersionAttempts = 20;
 
-    public async Task<int> CreateModelVersionAsync(string project, Guid runId, ArtifactRef model, ArtifactRef baseModel, string kind,
+    public async Task<int> CreateModelVersionAsync(string project, Guid runId, ArtifactRef model,
+        ArtifactRef baseModel, string kind,
         CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(project);
@@ -20,12 +22,14 @@ internal sealed partial class RegistrySession
         {
             project, runId = Id(runId), kind, now = At(Now()),
             modelBucket = model.Bucket, modelKey = model.Key, modelSha256 = model.Sha256, modelBytes = model.Bytes,
-            baseBucket = baseModel.Bucket, baseKey = baseModel.Key, baseSha256 = baseModel.Sha256, baseBytes = baseModel.Bytes,
+            baseBucket = baseModel.Bucket, baseKey = baseModel.Key, baseSha256 = baseModel.Sha256,
+            baseBytes = baseModel.Bytes,
         };
         for (var attempt = 1; attempt <= VersionAttempts; attempt++)
         {
-            // No conflict target: a taken run_id (this run already has its version) and a taken (project, version) (another
-            // run won max + 1) both insert nothing, without the error that would abort a PostgreSQL transaction.
+            // No conflict target: a taken run_id (this run already has its version) and a taken (project, version)
+            // (another run won max + 1) both insert nothing, without the error that would abort a PostgreSQL
+            // transaction.
             var created = await QueryOneAsync("""
                 insert into model_versions (project, version, run_id, model_bucket, model_key, model_sha256, model_bytes,
                     base_bucket, base_key, base_sha256, base_bytes, kind, created_at)
@@ -37,25 +41,33 @@ internal sealed partial class RegistrySession
                 """, args, r => (int?)r.Int("version"), ct);
             if (created is { } version)
                 return version;
-            var existing = await QueryOneAsync("select project, version from model_versions where run_id = @runId", args,
+            var existing = await QueryOneAsync("select project, version from model_versions where run_id = @runId",
+                args,
                 r => ((string Project, int Version)?)(r.Text("project"), r.Int("version")), ct);
             if (existing is { } mine)
                 return mine.Project == project ? mine.Version : throw new InvalidOperationException(
-                    $"Run {runId} already registered version {mine.Version} of project '{mine.Project}' (expected project '{project}').");
+                    $"Run {runId} already registered version {mine.Version} of project '{mine.Project}' (expected " +
+                        $"project '{project}').");
         }
         throw new InvalidOperationException(
-            $"Could not allocate a model version for project '{project}' after {VersionAttempts} attempts (too many concurrent registrations?).");
+            $"Could not allocate a model version for project '{project}' after {VersionAttempts} attempts (too many " +
+                $"concurrent registrations?).");
     }
 
-    public Task<ModelVersionRecord?> GetModelVersionAsync(string project, int version, CancellationToken ct = default) =>
-        QueryOneAsync("select * from model_versions where project = @project and version = @version", new { project, version },
+    public Task<ModelVersionRecord?> GetModelVersionAsync(string project, int version,
+        CancellationToken ct = default) =>
+        QueryOneAsync("select * from model_versions where project = @project and version = @version",
+            new { project, version },
             MapModelVersion, ct);
 
-    public Task<IReadOnlyList<ModelVersionRecord>> ListModelVersionsAsync(string? project = null, CancellationToken ct = default) =>
-        QueryAsync($"select * from model_versions {(project is null ? "" : "where project = @project")} order by project, version",
+    public Task<IReadOnlyList<ModelVersionRecord>> ListModelVersionsAsync(string? project = null,
+        CancellationToken ct = default) =>
+        QueryAsync($"select * from model_versions {(project is null ? "" : "where project = @project")} order by " +
+            $"project, version",
             new { project }, MapModelVersion, ct);
 
-    static ModelVersionRecord MapModelVersion(Row r) => new(r.Text("project"), r.Int("version"), r.Id("run_id"), r.Ref("model_"),
+    static ModelVersionRecord MapModelVersion(Row r) =>
+        new(r.Text("project"), r.Int("version"), r.Id("run_id"), r.Ref("model_"),
         r.Ref("base_"), r.Text("kind"), r.Time("created_at"));
 
     public Task RecordEvaluationAsync(EvaluationRecord evaluation, CancellationToken ct = default)
@@ -70,19 +82,23 @@ internal sealed partial class RegistrySession
                 @gateBucket, @gateKey, @gateSha256, @gateBytes, @createdAt)
             on conflict do nothing
             """, new
-            {
-                project = evaluation.Project, version = evaluation.Version, runId = Id(evaluation.RunId),
-                baselineVersion = evaluation.BaselineVersion, promote = evaluation.Promote,
-                reasons = Json(evaluation.Reasons), candidate = evaluation.CandidateMetricsJson, baseline = evaluation.BaselineMetricsJson,
-                gateBucket = gate.Bucket, gateKey = gate.Key, gateSha256 = gate.Sha256, gateBytes = gate.Bytes,
-                createdAt = At(OrNow(evaluation.CreatedAt)),
-            }, ct);
+        {
+            project = evaluation.Project, version = evaluation.Version, runId = Id(evaluation.RunId),
+            baselineVersion = evaluation.BaselineVersion, promote = evaluation.Promote,
+            reasons = Json(evaluation.Reasons), candidate = evaluation.CandidateMetricsJson,
+            baseline = evaluation.BaselineMetricsJson,
+            gateBucket = gate.Bucket, gateKey = gate.Key, gateSha256 = gate.Sha256, gateBytes = gate.Bytes,
+            createdAt = At(OrNow(evaluation.CreatedAt)),
+        }, ct);
     }
 
     public Task<EvaluationRecord?> GetEvaluationAsync(string project, int version, CancellationToken ct = default) =>
-        QueryOneAsync("select * from evaluations where project = @project and version = @version", new { project, version },
-            r => new EvaluationRecord(r.Text("project"), r.Int("version"), r.Id("run_id"), r.IntOrNull("baseline_version"),
-                r.Bool("promote"), r.Strings("reasons"), r.Text("candidate_metrics"), r.Text("baseline_metrics"), r.Ref("gate_"),
+        QueryOneAsync("select * from evaluations where project = @project and version = @version",
+            new { project, version },
+            r => new EvaluationRecord(r.Text("project"), r.Int("version"), r.Id("run_id"),
+                r.IntOrNull("baseline_version"),
+                r.Bool("promote"), r.Strings("reasons"), r.Text("candidate_metrics"), r.Text("baseline_metrics"),
+                    r.Ref("gate_"),
                 r.Time("created_at")), ct);
 
     public async Task<int?> SetAliasAsync(string project, string alias, int version, Guid runId, string reason,
@@ -99,10 +115,14 @@ internal sealed partial class RegistrySession
             """, args, ct) == 1;
         if (!inserted)
         {
-            // Locking the row makes a concurrent deployment of the same alias wait, so each history row names the true previous.
-            previous = await QueryOneAsync($"select version from aliases where project = @project and alias = @alias{dialect.ForUpdate}",
+            // Locking the row makes a concurrent deployment of the same alias wait, so each history row names the true
+            // previous.
+            previous =
+                await QueryOneAsync($"select version from aliases where project = @project and alias = " +
+                $"@alias{dialect.ForUpdate}",
                 args, r => (int?)r.Int("version"), ct);
-            await ExecAsync("update aliases set version = @version, updated_at = @now where project = @project and alias = @alias", args, ct);
+            await ExecAsync("update aliases set version = @version, updated_at = @now where project = @project and " +
+                "alias = @alias", args, ct);
         }
         await ExecAsync("""
             insert into deployments (project, alias, version, previous_version, run_id, reason, created_at)
@@ -116,11 +136,16 @@ internal sealed partial class RegistrySession
             r => (int?)r.Int("version"), ct);
 
     public Task<IReadOnlyList<AliasRecord>> ListAliasesAsync(string? project = null, CancellationToken ct = default) =>
-        QueryAsync($"select * from aliases {(project is null ? "" : "where project = @project")} order by project, alias",
-            new { project }, r => new AliasRecord(r.Text("project"), r.Text("alias"), r.Int("version"), r.Time("updated_at")), ct);
+        QueryAsync($"select * from aliases {(project is null ? "" : "where project = @project")} order by project, " +
+            $"alias",
+            new { project }, r =>
+                new AliasRecord(r.Text("project"), r.Text("alias"), r.Int("version"), r.Time("updated_at")), ct);
 
-    public Task<IReadOnlyList<DeploymentRecord>> ListDeploymentsAsync(string project, string alias, CancellationToken ct = default) =>
-        QueryAsync("select * from deployments where project = @project and alias = @alias order by id desc", new { project, alias },
-            r => new DeploymentRecord(r.Long("id"), r.Text("project"), r.Text("alias"), r.Int("version"), r.IntOrNull("previous_version"),
+    public Task<IReadOnlyList<DeploymentRecord>> ListDeploymentsAsync(string project, string alias,
+        CancellationToken ct = default) =>
+        QueryAsync("select * from deployments where project = @project and alias = @alias order by id desc",
+            new { project, alias },
+            r => new DeploymentRecord(r.Long("id"), r.Text("project"), r.Text("alias"), r.Int("version"),
+                r.IntOrNull("previous_version"),
                 r.Id("run_id"), r.Text("reason"), r.Time("created_at")), ct);
 }

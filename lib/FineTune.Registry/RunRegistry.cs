@@ -1,5 +1,5 @@
-// The run registry's entry point: migrates the schema and opens sessions (one connection, one transaction) over SQLite or
-// PostgreSQL. Usage: await using var registry = RunRegistry.Create(options); await registry.MigrateAsync(ct);
+// The run registry's entry point: migrates the schema and opens sessions (one connection, one transaction) over SQLite
+// or PostgreSQL. Usage: await using var registry = RunRegistry.Create(options); await registry.MigrateAsync(ct);
 //   await registry.WriteAsync(async s => { if (await s.TryMarkProcessedAsync(consumer, id, ct)) ... }, ct);
 using System.Data;
 using System.Data.Common;
@@ -11,7 +11,8 @@ namespace FineTune.Registry;
 
 public sealed class RunRegistry : IAsyncDisposable
 {
-    // Every SQLite connection: wait up to 15 s for the write lock rather than fail with SQLITE_BUSY; enforce foreign keys.
+    // Every SQLite connection: wait up to 15 s for the write lock rather than fail with SQLITE_BUSY; enforce foreign
+    // keys.
     internal const string SqlitePragmas = "pragma busy_timeout = 15000; pragma foreign_keys = on;";
 
     readonly string _connectionString;
@@ -34,22 +35,26 @@ public sealed class RunRegistry : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrWhiteSpace(options.ConnectionString))
             throw new ArgumentException(
-                "Registry connection string is empty (expected Registry:ConnectionString, e.g. 'Data Source=registry.db').", nameof(options));
+                "Registry connection string is empty (expected Registry:ConnectionString, e.g. 'Data " +
+                    "Source=registry.db').", nameof(options));
         time ??= TimeProvider.System;
         switch (options.Provider)
         {
             case RegistryOptions.SqliteProvider:
                 var sqlite = new SqliteConnectionStringBuilder(options.ConnectionString) { ForeignKeys = true };
                 if (sqlite.DataSource is "" or ":memory:" || sqlite.Mode == SqliteOpenMode.Memory)
-                    throw new ArgumentException($"SQLite registry '{options.ConnectionString}' is in memory, which each session " +
+                    throw new ArgumentException($"SQLite registry '{options.ConnectionString}' is in memory, which " +
+                        $"each session " +
                         "would see empty (expected a file: 'Data Source=path/registry.db').", nameof(options));
                 sqlite.DefaultTimeout = Math.Max(sqlite.DefaultTimeout, 30);
                 return new RunRegistry(sqlite.ToString(), postgres: null, time);
             case RegistryOptions.PostgresProvider:
-                return new RunRegistry(options.ConnectionString, NpgsqlDataSource.Create(options.ConnectionString), time);
+                return new RunRegistry(options.ConnectionString, NpgsqlDataSource.Create(options.ConnectionString),
+                    time);
             default:
                 throw new ArgumentException($"Registry provider '{options.Provider}' is not supported " +
-                    $"(expected '{RegistryOptions.SqliteProvider}' or '{RegistryOptions.PostgresProvider}').", nameof(options));
+                    $"(expected '{RegistryOptions.SqliteProvider}' or '{RegistryOptions.PostgresProvider}').",
+                        nameof(options));
         }
     }
 
@@ -63,7 +68,8 @@ public sealed class RunRegistry : IAsyncDisposable
     /// Disposing it without <see cref="IRegistrySession.CommitAsync"/> rolls back.</summary>
     public async Task<IRegistrySession> BeginAsync(CancellationToken ct = default)
     {
-        DbConnection connection = _postgres is null ? new SqliteConnection(_connectionString) : _postgres.CreateConnection();
+        DbConnection connection = _postgres is null ? new SqliteConnection(_connectionString)
+            : _postgres.CreateConnection();
         try
         {
             await connection.OpenAsync(ct);
@@ -87,10 +93,13 @@ public sealed class RunRegistry : IAsyncDisposable
     }
 
     /// <summary>Begins a session, runs <paramref name="read"/>, commits and returns its result. The same transaction as
-    /// <see cref="WriteAsync{T}"/> (a callback may write, and may commit itself): the name says what the caller means.</summary>
-    public Task<T> ReadAsync<T>(Func<IRegistrySession, Task<T>> read, CancellationToken ct = default) => WriteAsync(read, ct);
+    /// <see cref="WriteAsync{T}"/> (a callback may write, and may commit itself): the name says what the caller
+    /// means.</summary>
+    public Task<T> ReadAsync<T>(Func<IRegistrySession, Task<T>> read,
+        CancellationToken ct = default) => WriteAsync(read, ct);
 
-    /// <summary>Begins a session, runs <paramref name="write"/> and commits; an exception rolls everything back.</summary>
+    /// <summary>Begins a session, runs <paramref name="write"/> and commits; an exception rolls everything
+    /// back.</summary>
     public async Task WriteAsync(Func<IRegistrySession, Task> write, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(write);

@@ -1,5 +1,6 @@
-// What differs between the registry's two dialects once the schema exists: how a time is bound (timestamptz vs fixed-width
-// ISO-8601 text) and PostgreSQL's row locks (SQLite needs none: BEGIN IMMEDIATE already lets one writer in at a time).
+// What differs between the registry's two dialects once the schema exists: how a time is bound (timestamptz vs
+// fixed-width ISO-8601 text) and PostgreSQL's row locks (SQLite needs none: BEGIN IMMEDIATE already lets one writer in
+// at a time).
 using System.Globalization;
 
 namespace FineTune.Registry;

@@ -19,7 +19,8 @@ public sealed class WordListScreen : IOutputScreen
     {
         var list = words.Where(w => !string.IsNullOrWhiteSpace(w)).Select(w => Regex.Escape(w.Trim())).ToList();
         if (list.Count > 0)
-            _pattern = new Regex($@"(?<!\w)(?:{string.Join("|", list)})(?!\w)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled);
+            _pattern = new Regex($@"(?<!\w)(?:{string.Join("|", list)})(?!\w)",
+                RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled);
     }
 
     public bool IsEmpty => _pattern is null;

@@ -9,10 +9,18 @@ public sealed record CachedResponse(IReadOnlyList<CachedChoice> Choices, int Pro
 public sealed class ResponseCache(int capacity)
 {
     readonly object _gate = new();
-    readonly Dictionary<string, LinkedListNode<(string Key, string Model, CachedResponse Value)>> _index = new(StringComparer.Ordinal);
+    readonly Dictionary<string,
+        LinkedListNode<(string Key, string Model, CachedResponse Value)>> _index = new(StringComparer.Ordinal);
     readonly LinkedList<(string Key, string Model, CachedResponse Value)> _order = new();
 
-    public int Count { get { lock (_gate) return _index.Count; } }
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+                return _index.Count;
+        }
+    }
 
     public bool TryGet(string key, out CachedResponse value)
     {
@@ -32,10 +40,12 @@ public sealed class ResponseCache(int capacity)
 
     public void Put(string key, string model, CachedResponse value)
     {
-        if (capacity <= 0) return;
+        if (capacity <= 0)
+            return;
         lock (_gate)
         {
-            if (_index.Remove(key, out var old)) _order.Remove(old);
+            if (_index.Remove(key, out var old))
+                _order.Remove(old);
             _index[key] = _order.AddFirst((key, model, value));
             while (_index.Count > capacity)
             {
@@ -54,7 +64,11 @@ public sealed class ResponseCache(int capacity)
             for (var node = _order.First; node is not null;)
             {
                 var next = node.Next;
-                if (models.Contains(node.Value.Model)) { _order.Remove(node); _index.Remove(node.Value.Key); }
+                if (models.Contains(node.Value.Model))
+                {
+                    _order.Remove(node);
+                    _index.Remove(node.Value.Key);
+                }
                 node = next;
             }
         }

@@ -19,25 +19,36 @@ public sealed class ServingMetrics : IDisposable
     {
         _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
         _ttft = _meter.CreateHistogram<double>("serving.time_to_first_token", "s", "Request queued to its first token");
-        _interToken = _meter.CreateHistogram<double>("serving.inter_token_latency", "s", "Time between a sequence's tokens");
+        _interToken = _meter.CreateHistogram<double>("serving.inter_token_latency", "s",
+            "Time between a sequence's tokens");
         _queueWait = _meter.CreateHistogram<double>("serving.queue_wait", "s", "Request queued to a KV-cache slot");
         _step = _meter.CreateHistogram<double>("serving.step_duration", "s", "One batched forward pass");
-        _requestDuration = _meter.CreateHistogram<double>("serving.request_duration", "s", "A completion request, first byte in to last byte out");
-        _batchRows = _meter.CreateHistogram<int>("serving.batch_rows", "{row}", "Tokens run in one pass (decode + prefill)");
+        _requestDuration = _meter.CreateHistogram<double>("serving.request_duration", "s",
+            "A completion request, first byte in to last byte out");
+        _batchRows = _meter.CreateHistogram<int>("serving.batch_rows", "{row}",
+            "Tokens run in one pass (decode + prefill)");
         _batchSequences = _meter.CreateHistogram<int>("serving.batch_size", "{sequence}", "Sequences in one pass");
         _tokens = _meter.CreateCounter<long>("serving.tokens_generated", "{token}");
         _promptTokens = _meter.CreateCounter<long>("serving.prompt_tokens", "{token}");
-        _requests = _meter.CreateCounter<long>("serving.requests", "{request}", "Completion requests by endpoint and outcome");
-        _errors = _meter.CreateCounter<long>("serving.errors", "{error}", "Error responses by OpenAI error type and status");
-        _cache = _meter.CreateCounter<long>("serving.response_cache", "{lookup}", "Response cache lookups by result (hit, miss)");
-        _screened = _meter.CreateCounter<long>("serving.screened", "{response}", "Responses stopped by the output screen");
+        _requests = _meter.CreateCounter<long>("serving.requests", "{request}",
+            "Completion requests by endpoint and outcome");
+        _errors = _meter.CreateCounter<long>("serving.errors", "{error}",
+            "Error responses by OpenAI error type and status");
+        _cache = _meter.CreateCounter<long>("serving.response_cache", "{lookup}",
+            "Response cache lookups by result (hit, miss)");
+        _screened = _meter.CreateCounter<long>("serving.screened", "{response}",
+            "Responses stopped by the output screen");
     }
 
     /// <summary>Gauges read on collection: queue depth and active sequences of every loaded model.</summary>
     public void ObserveLoad(Func<IEnumerable<(string Model, int Queued, int Active)>> read)
     {
-        _meter.CreateObservableGauge("serving.queue_depth", () => read().Select(m => new Measurement<int>(m.Queued, new KeyValuePair<string, object?>("model", m.Model))), "{request}");
-        _meter.CreateObservableGauge("serving.active_sequences", () => read().Select(m => new Measurement<int>(m.Active, new KeyValuePair<string, object?>("model", m.Model))), "{sequence}");
+        _meter.CreateObservableGauge("serving.queue_depth",
+            () => read().Select(m => new Measurement<int>(m.Queued,
+            new KeyValuePair<string, object?>("model", m.Model))), "{request}");
+        _meter.CreateObservableGauge("serving.active_sequences",
+            () => read().Select(m => new Measurement<int>(m.Active,
+            new KeyValuePair<string, object?>("model", m.Model))), "{sequence}");
     }
 
     public void RecordFirstToken(TimeSpan t) => _ttft.Record(t.TotalSeconds);
@@ -57,8 +68,10 @@ public sealed class ServingMetrics : IDisposable
         _requests.Add(1, tags);
         _requestDuration.Record(t.TotalSeconds, tags);
     }
-    public void RecordError(string type, int status) => _errors.Add(1, new TagList { { "type", type }, { "status", status } });
-    public void RecordCache(bool hit) => _cache.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
+    public void RecordError(string type, int status) =>
+        _errors.Add(1, new TagList { { "type", type }, { "status", status } });
+    public void RecordCache(bool hit) =>
+        _cache.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
     public void RecordScreened() => _screened.Add(1);
 
     public void Dispose() => _meter.Dispose();

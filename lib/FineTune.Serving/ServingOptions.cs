@@ -12,15 +12,18 @@ public sealed record ServingOptions
     public int MaxQueueLength { get; init; } = 64;
     /// <summary>Prompt tokens prefilled per decode step across all joining requests (chunked prefill).</summary>
     public int PrefillTokensPerStep { get; init; } = 64;
-    /// <summary>Positions per sequence (prompt + completion); 0 = the model context. Bounds the KV cache: slots × this.</summary>
+    /// <summary>Positions per sequence (prompt + completion); 0 = the model context. Bounds the KV cache: slots ×
+    /// this.</summary>
     public int MaxSequenceLength { get; init; }
     /// <summary>Kernel threads (0 = all cores).</summary>
     public int Threads { get; init; }
     /// <summary>Weight-only int8 quantization of the base model (per-output-channel scales).</summary>
     public bool Int8 { get; init; }
-    /// <summary>int8 activations too (W8A8 on AVX-VNNI): activation rows quantized per row on the fly; implies Int8.</summary>
+    /// <summary>int8 activations too (W8A8 on AVX-VNNI): activation rows quantized per row on the fly; implies
+    /// Int8.</summary>
     public bool Int8Activations { get; init; }
-    /// <summary>Keys and values cached as bfloat16: half the cache memory and of what attention reads per step.</summary>
+    /// <summary>Keys and values cached as bfloat16: half the cache memory and of what attention reads per
+    /// step.</summary>
     public bool Bf16KvCache { get; init; }
 
     /// <summary>Largest request body accepted, in bytes (413 above).</summary>
@@ -38,8 +41,9 @@ public sealed record ServingOptions
     /// <summary>Keys that may also load and unload adapters at run time (same forms as ApiKeys).</summary>
     public IReadOnlyList<string> AdminApiKeys { get; init; } = [];
 
-    /// <summary>vLLM's runtime adapter loading (POST /v1/load_lora_adapter, /v1/unload_lora_adapter): off unless set, as
-    /// vLLM requires VLLM_ALLOW_RUNTIME_LORA_UPDATING; then only admin keys may use it, only under AdaptersRoot.</summary>
+    /// <summary>vLLM's runtime adapter loading (POST /v1/load_lora_adapter, /v1/unload_lora_adapter): off unless set,
+    /// as vLLM requires VLLM_ALLOW_RUNTIME_LORA_UPDATING; then only admin keys may use it, only under
+    /// AdaptersRoot.</summary>
     public bool RuntimeAdapterLoading { get; init; }
     /// <summary>The one directory runtime adapters are read from: lora_path is resolved inside it; '..', absolute paths
     /// elsewhere and symbolic links are refused.</summary>
@@ -53,7 +57,8 @@ public sealed record ServingOptions
 
     /// <summary>Entries of the exact-match cache for deterministic requests; 0 turns it off.</summary>
     public int ResponseCacheEntries { get; init; } = 1024;
-    /// <summary>Behind the registry (Deployment service): seconds between reconciliations of served names with the aliases.</summary>
+    /// <summary>Behind the registry (Deployment service): seconds between reconciliations of served names with the
+    /// aliases.</summary>
     public int RegistryPollSeconds { get; init; } = 30;
     /// <summary>Words (case-insensitive, whole words) that stop a response: finish_reason "content_filter".</summary>
     public IReadOnlyList<string> BlockedWords { get; init; } = [];

@@ -20,7 +20,8 @@ public sealed record StandaloneSettings
     public Func<ServingOptions, ServingOptions>? Configure { get; init; }
     public bool AllowAdapterLoading { get; init; } = true;
     public Action<ILoggingBuilder>? Logging { get; init; }
-    /// <summary>Host-level additions before the build (`finetune serve` adds the service defaults: OpenTelemetry, /health).</summary>
+    /// <summary>Host-level additions before the build (`finetune serve` adds the service defaults: OpenTelemetry,
+    /// /health).</summary>
     public Action<WebApplicationBuilder>? ConfigureHost { get; init; }
     /// <summary>Endpoints the host adds after the build.</summary>
     public Action<WebApplication>? ConfigureApp { get; init; }
@@ -37,7 +38,8 @@ public static class StandaloneServer
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
         builder.WebHost.UseUrls(settings.Url);
         ServingHost.ConfigureServerLimits(builder);
-        if (settings.Logging is not null) settings.Logging(builder.Logging);
+        if (settings.Logging is not null)
+            settings.Logging(builder.Logging);
         settings.ConfigureHost?.Invoke(builder);
         builder.Services.AddServing(builder.Configuration, settings.Configure);
         var app = builder.Build();
@@ -45,11 +47,13 @@ public static class StandaloneServer
         var options = app.Services.GetRequiredService<ServingOptions>();
         var catalog = app.Services.GetRequiredService<ModelCatalog>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FineTune.Serving");
-        var model = LoadedModel.Load(settings.ModelPath, options, app.Services.GetRequiredService<ServingMetrics>(), logger, settings.TokenizerPath);
+        var model = LoadedModel.Load(settings.ModelPath, options, app.Services.GetRequiredService<ServingMetrics>(),
+            logger, settings.TokenizerPath);
         var name = settings.Name ?? DefaultName(settings.ModelPath);
         catalog.AddBase(name, model);
         foreach (var (adapterName, directory) in settings.Adapters)
-            catalog.AddAdapter(FineTune.Contracts.ResourceNames.Validate(adapterName, "adapter"), name, directory, pinned: true);
+            catalog.AddAdapter(FineTune.Contracts.ResourceNames.Validate(adapterName, "adapter"), name, directory,
+                pinned: true);
         app.Lifetime.ApplicationStopped.Register(catalog.DisposeAll);
         app.MapServing(settings.AllowAdapterLoading);
         settings.ConfigureApp?.Invoke(app);

@@ -28,7 +28,8 @@ internal static class ByteLevelAlphabet
         var bytes = new byte[piece.Length];
         for (int i = 0; i < piece.Length; i++)
         {
-            if (!s_byteOfChar.TryGetValue(piece[i], out bytes[i])) return null;
+            if (!s_byteOfChar.TryGetValue(piece[i], out bytes[i]))
+                return null;
         }
         return bytes;
     }

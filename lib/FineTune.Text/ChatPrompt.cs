@@ -5,11 +5,13 @@ namespace FineTune.Text;
 
 public static class ChatPrompt
 {
-    public static IReadOnlyList<int> Encode(TextTokenizer tokenizer, ChatTemplate template, IReadOnlyList<ChatMessage> messages, bool addBos = true)
+    public static IReadOnlyList<int> Encode(TextTokenizer tokenizer, ChatTemplate template,
+        IReadOnlyList<ChatMessage> messages, bool addBos = true)
     {
         var formatted = template.Render(messages, addGenerationPrompt: true);
         bool spelled = tokenizer.BosId is { } bos && tokenizer.IdToToken(bos) is { } bosText
-                       && formatted.Specials.Any(s => s.Start == 0 && formatted.Text.AsSpan(0, s.Length).SequenceEqual(bosText));
+                       && formatted.Specials.Any(s => s.Start == 0 && formatted.Text.AsSpan(0,
+                           s.Length).SequenceEqual(bosText));
         return tokenizer.Encode(formatted, addBos: addBos && tokenizer.BosId is not null && !spelled);
     }
 }

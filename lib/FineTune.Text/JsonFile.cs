@@ -9,7 +9,8 @@ internal static class JsonFile
     {
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return JsonDocument.Parse(File.ReadAllBytes(path),
+                new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {
@@ -18,7 +19,8 @@ internal static class JsonFile
     }
 
     public static JsonElement? Get(this JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name,
+            out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
     public static string? GetString(this JsonElement e, string name) =>
         e.Get(name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
@@ -40,19 +42,24 @@ internal static class JsonFile
         var list = new List<int>();
         switch (e.Get(name))
         {
-            case null: break;
-            case { ValueKind: JsonValueKind.Number } v: list.Add(v.GetInt32()); break;
+            case null:
+                break;
+            case { ValueKind: JsonValueKind.Number } v:
+                list.Add(v.GetInt32());
+                break;
             case { ValueKind: JsonValueKind.Array } v:
                 foreach (var x in v.EnumerateArray())
                     list.Add(x.ValueKind == JsonValueKind.Number ? x.GetInt32()
                         : throw new TokenizerLoadException($"{path}: {name} must be an integer or a list of integers"));
                 break;
-            default: throw new TokenizerLoadException($"{path}: {name} must be an integer or a list of integers");
+            default:
+                throw new TokenizerLoadException($"{path}: {name} must be an integer or a list of integers");
         }
         return list;
     }
 
     public static JsonElement Require(this JsonElement e, string name, JsonValueKind kind, string path, string field) =>
         e.Get(name) is { } v && v.ValueKind == kind ? v
-        : throw new TokenizerLoadException($"{path}: field '{field}' is missing or not a JSON {kind.ToString().ToLowerInvariant()}");
+        : throw new TokenizerLoadException($"{path}: field '{field}' is missing or not a JSON " +
+            $"{kind.ToString().ToLowerInvariant()}");
 }

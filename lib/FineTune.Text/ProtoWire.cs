@@ -7,7 +7,8 @@ namespace FineTune.Text;
 
 internal enum WireType { Varint = 0, Fixed64 = 1, Len = 2, Fixed32 = 5 }
 
-/// <summary>Forward-only reader over one protobuf message; throws <see cref="FormatException"/> on malformed input.</summary>
+/// <summary>Forward-only reader over one protobuf message; throws <see cref="FormatException"/> on malformed
+/// input.</summary>
 internal ref struct ProtoReader(ReadOnlySpan<byte> data)
 {
     private readonly ReadOnlySpan<byte> _data = data;
@@ -18,11 +19,17 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> data)
 
     public bool TryReadTag(out int field, out WireType wire)
     {
-        if (End) { field = 0; wire = 0; return false; }
+        if (End)
+        {
+            field = 0;
+            wire = 0;
+            return false;
+        }
         ulong tag = ReadVarint();
         field = (int)(tag >> 3);
         wire = (WireType)(tag & 7);
-        if (field <= 0) throw new FormatException($"invalid field number {field} at byte {_pos}");
+        if (field <= 0)
+            throw new FormatException($"invalid field number {field} at byte {_pos}");
         return true;
     }
 
@@ -31,10 +38,12 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> data)
         ulong result = 0;
         for (int shift = 0; shift < 64; shift += 7)
         {
-            if (_pos >= _data.Length) throw new FormatException($"truncated varint at byte {_pos}");
+            if (_pos >= _data.Length)
+                throw new FormatException($"truncated varint at byte {_pos}");
             byte b = _data[_pos++];
             result |= (ulong)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0) return result;
+            if ((b & 0x80) == 0)
+                return result;
         }
         throw new FormatException($"varint longer than 10 bytes at byte {_pos}");
     }
@@ -44,7 +53,8 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> data)
     public ReadOnlySpan<byte> ReadBytes()
     {
         ulong len = ReadVarint();
-        if (len > (ulong)(_data.Length - _pos)) throw new FormatException($"length {len} at byte {_pos} runs past the end of the data");
+        if (len > (ulong)(_data.Length - _pos))
+            throw new FormatException($"length {len} at byte {_pos} runs past the end of the data");
         return Take((int)len);
     }
 
@@ -54,17 +64,27 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> data)
     {
         switch (wire)
         {
-            case WireType.Varint: ReadVarint(); break;
-            case WireType.Fixed64: Take(8); break;
-            case WireType.Len: ReadBytes(); break;
-            case WireType.Fixed32: Take(4); break;
-            default: throw new FormatException($"unsupported wire type {(int)wire} at byte {_pos}");
+            case WireType.Varint:
+                ReadVarint();
+                break;
+            case WireType.Fixed64:
+                Take(8);
+                break;
+            case WireType.Len:
+                ReadBytes();
+                break;
+            case WireType.Fixed32:
+                Take(4);
+                break;
+            default:
+                throw new FormatException($"unsupported wire type {(int)wire} at byte {_pos}");
         }
     }
 
     private ReadOnlySpan<byte> Take(int n)
     {
-        if (_pos + n > _data.Length) throw new FormatException($"truncated field at byte {_pos}");
+        if (_pos + n > _data.Length)
+            throw new FormatException($"truncated field at byte {_pos}");
         var s = _data.Slice(_pos, n);
         _pos += n;
         return s;
@@ -78,7 +98,13 @@ internal sealed class ProtoWriter
 
     public byte[] ToArray() => _out.ToArray();
 
-    public ProtoWriter Varint(int field, long value) { Tag(field, WireType.Varint); WriteVarint((ulong)value); return this; }
+    public ProtoWriter Varint(int field,
+        long value)
+    {
+        Tag(field, WireType.Varint);
+        WriteVarint((ulong)value);
+        return this;
+    }
     public ProtoWriter Bool(int field, bool value) => Varint(field, value ? 1 : 0);
 
     public ProtoWriter Float(int field, float value)
@@ -105,7 +131,11 @@ internal sealed class ProtoWriter
 
     private void WriteVarint(ulong v)
     {
-        while (v >= 0x80) { _out.WriteByte((byte)(v | 0x80)); v >>= 7; }
+        while (v >= 0x80)
+        {
+            _out.WriteByte((byte)(v | 0x80));
+            v >>= 7;
+        }
         _out.WriteByte((byte)v);
     }
 }

@@ -38,10 +38,12 @@ internal sealed class SentencePieceBpe
                     break;
                 case PieceType.Byte:
                     if (p.Piece.Length == 6 && p.Piece.StartsWith("<0x", StringComparison.Ordinal) && p.Piece[5] == '>'
-                        && byte.TryParse(p.Piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out byte b))
+                        && byte.TryParse(p.Piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null,
+                            out byte b))
                         _byteIds[b] = id;
                     else
-                        throw new TokenizerLoadException($"{source}: byte piece {id} is '{p.Piece}', expected the form <0xNN>");
+                        throw new TokenizerLoadException($"{source}: byte piece {id} is '{p.Piece}', expected the " +
+                            $"form <0xNN>");
                     break;
             }
         }
@@ -52,20 +54,25 @@ internal sealed class SentencePieceBpe
         _userDefined = [.. model.Pieces.Where(p => p.Type == PieceType.UserDefined && p.Piece.Length > 0)
             .Select(p => p.Piece).OrderByDescending(p => p.Length)];
         if (model.ByteFallback && Array.IndexOf(_byteIds, -1) >= 0)
-            throw new TokenizerLoadException($"{source}: trainer_spec.byte_fallback is true but not all 256 byte pieces <0x00>..<0xFF> are present");
+            throw new TokenizerLoadException($"{source}: trainer_spec.byte_fallback is true but not all 256 byte " +
+                $"pieces <0x00>..<0xFF> are present");
         if (model.UnkId < 0 || model.UnkId >= model.Pieces.Count)
-            throw new TokenizerLoadException($"{source}: trainer_spec.unk_id {model.UnkId} is outside the {model.Pieces.Count} pieces");
+            throw new TokenizerLoadException($"{source}: trainer_spec.unk_id {model.UnkId} is outside the " +
+                $"{model.Pieces.Count} pieces");
     }
 
-    /// <summary>sentencepiece's normalizer for the "identity" rule set (NFKC-named rule sets are approximated by .NET NFKC).</summary>
+    /// <summary>sentencepiece's normalizer for the "identity" rule set (NFKC-named rule sets are approximated by .NET
+    /// NFKC).</summary>
     public string Normalize(string text)
     {
         if (_model.NormalizerName.Contains("nfkc", StringComparison.OrdinalIgnoreCase))
             text = text.Normalize(NormalizationForm.FormKC);
         if (_model.RemoveExtraWhitespaces)
             text = string.Join(' ', text.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        if (text.Length == 0) return text;
-        if (_model.AddDummyPrefix) text = " " + text;
+        if (text.Length == 0)
+            return text;
+        if (_model.AddDummyPrefix)
+            text = " " + text;
         return _model.EscapeWhitespaces ? text.Replace(' ', SpaceSymbol) : text;
     }
 
@@ -80,21 +87,29 @@ internal sealed class SentencePieceBpe
     private static bool HasSpaceAfterOther(string piece)
     {
         for (int i = 1; i < piece.Length; i++)
-            if (piece[i] == SpaceSymbol && piece[i - 1] != SpaceSymbol) return true;
+            if (piece[i] == SpaceSymbol && piece[i - 1] != SpaceSymbol)
+                return true;
         return false;
     }
 
     /// <summary>Encodes already-normalized text into ids, appending to <paramref name="ids"/>.</summary>
     public void EncodeNormalized(string text, List<int> ids)
     {
-        if (text.Length == 0) return;
-        if (!_wordsIndependent) { EncodeSpan(text, 0, text.Length, ids); return; }
+        if (text.Length == 0)
+            return;
+        if (!_wordsIndependent)
+        {
+            EncodeSpan(text, 0, text.Length, ids);
+            return;
+        }
         for (int start = 0; start < text.Length;)
         {
             int end = start + 1;
-            while (end < text.Length && !(text[end] == SpaceSymbol && text[end - 1] != SpaceSymbol)) end++;
+            while (end < text.Length && !(text[end] == SpaceSymbol && text[end - 1] != SpaceSymbol))
+                end++;
             var word = text.AsSpan(start, end - start);
-            if (_cacheLookup.TryGetValue(word, out var cached)) ids.AddRange(cached);
+            if (_cacheLookup.TryGetValue(word, out var cached))
+                ids.AddRange(cached);
             else
             {
                 int before = ids.Count;
@@ -116,33 +131,51 @@ internal sealed class SentencePieceBpe
         {
             int len = MatchUserDefined(text.AsSpan(0, limit), i);
             bool frozen = len > 0;
-            if (!frozen) len = char.IsHighSurrogate(text[i]) && i + 1 < limit && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
-            symbols.Add(new Symbol { Prev = symbols.Count - 1, Next = symbols.Count + 1, Start = i, Length = len, Frozen = frozen });
+            if (!frozen)
+                len = char.IsHighSurrogate(text[i]) && i + 1 < limit && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            symbols.Add(new Symbol
+            {
+                Prev = symbols.Count - 1, Next = symbols.Count + 1, Start = i, Length = len,
+                Frozen = frozen
+            });
             i += len;
         }
-        var last = symbols[^1]; last.Next = -1; symbols[^1] = last;
+        var last = symbols[^1];
+        last.Next = -1;
+        symbols[^1] = last;
 
         // Highest score first; among equal scores the smallest left index (sentencepiece's SymbolPairComparator).
         var agenda = new PriorityQueue<Pair, (float NegScore, int Left)>();
         void MaybeAdd(int left, int right)
         {
-            if (left < 0 || right < 0 || symbols[left].Frozen || symbols[right].Frozen) return;
+            if (left < 0 || right < 0 || symbols[left].Frozen || symbols[right].Frozen)
+                return;
             int start = symbols[left].Start, length = symbols[left].Length + symbols[right].Length;
-            if (!_lookup.TryGetValue(text.AsSpan(start, length), out int id)) return;
+            if (!_lookup.TryGetValue(text.AsSpan(start, length), out int id))
+                return;
             agenda.Enqueue(new Pair(left, right, length), (-_scores[id], left));
         }
-        for (int i = 1; i < symbols.Count; i++) MaybeAdd(i - 1, i);
+        for (int i = 1; i < symbols.Count; i++)
+            MaybeAdd(i - 1, i);
 
         while (agenda.TryDequeue(out var top, out _))
         {
-            var l = symbols[top.Left]; var r = symbols[top.Right];
+            var l = symbols[top.Left];
+            var r = symbols[top.Right];
             // Stale pair: one side was merged away or changed since it was queued.
-            if (l.Length == 0 || r.Length == 0 || l.Next != top.Right || l.Length + r.Length != top.Length) continue;
+            if (l.Length == 0 || r.Length == 0 || l.Next != top.Right || l.Length + r.Length != top.Length)
+                continue;
             l.Length += r.Length;
             l.Next = r.Next;
             symbols[top.Left] = l;
-            if (r.Next >= 0) { var n = symbols[r.Next]; n.Prev = top.Left; symbols[r.Next] = n; }
-            r.Length = 0; symbols[top.Right] = r;
+            if (r.Next >= 0)
+            {
+                var n = symbols[r.Next];
+                n.Prev = top.Left;
+                symbols[r.Next] = n;
+            }
+            r.Length = 0;
+            symbols[top.Right] = r;
             MaybeAdd(l.Prev, top.Left);
             MaybeAdd(top.Left, l.Next);
         }
@@ -150,9 +183,14 @@ internal sealed class SentencePieceBpe
         for (int i = 0; i >= 0; i = symbols[i].Next)
         {
             var piece = text.AsSpan(symbols[i].Start, symbols[i].Length);
-            if (_lookup.TryGetValue(piece, out int id) && _model.Pieces[id].Type != PieceType.Unused) { ids.Add(id); continue; }
+            if (_lookup.TryGetValue(piece, out int id) && _model.Pieces[id].Type != PieceType.Unused)
+            {
+                ids.Add(id);
+                continue;
+            }
             if (_model.ByteFallback)
-                foreach (byte b in Encoding.UTF8.GetBytes(piece.ToString())) ids.Add(_byteIds[b]);
+                foreach (byte b in Encoding.UTF8.GetBytes(piece.ToString()))
+                    ids.Add(_byteIds[b]);
             else
                 ids.Add(_model.UnkId);
         }
@@ -161,10 +199,12 @@ internal sealed class SentencePieceBpe
     private int MatchUserDefined(ReadOnlySpan<char> text, int at)
     {
         foreach (var u in _userDefined)
-            if (text[at..].StartsWith(u, StringComparison.Ordinal)) return u.Length;
+            if (text[at..].StartsWith(u, StringComparison.Ordinal))
+                return u.Length;
         return 0;
     }
 
     /// <summary>The byte value of a BYTE piece id, or -1.</summary>
-    public int ByteValue(int id) => _model.Pieces[id].Type == PieceType.Byte ? Convert.ToInt32(_model.Pieces[id].Piece[3..5], 16) : -1;
+    public int ByteValue(int id) =>
+        _model.Pieces[id].Type == PieceType.Byte ? Convert.ToInt32(_model.Pieces[id].Piece[3..5], 16) : -1;
 }

@@ -34,38 +34,63 @@ internal sealed class SentencePieceModel
             {
                 switch (field, wire)
                 {
-                    case (1, WireType.Len): where = $"ModelProto.pieces[{m.Pieces.Count}]"; m.Pieces.Add(ParsePiece(r.ReadBytes())); break;
-                    case (2, WireType.Len): where = "ModelProto.trainer_spec"; ParseTrainer(r.ReadBytes(), m); break;
-                    case (3, WireType.Len): where = "ModelProto.normalizer_spec"; ParseNormalizer(r.ReadBytes(), m); break;
-                    default: where = $"ModelProto field {field}"; r.Skip(wire); break;
+                    case (1, WireType.Len):
+                        where =
+                        $"ModelProto.pieces[{m.Pieces.Count}]";
+                        m.Pieces.Add(ParsePiece(r.ReadBytes()));
+                        break;
+                    case (2, WireType.Len):
+                        where = "ModelProto.trainer_spec";
+                        ParseTrainer(r.ReadBytes(), m);
+                        break;
+                    case (3, WireType.Len):
+                        where = "ModelProto.normalizer_spec";
+                        ParseNormalizer(r.ReadBytes(),
+                        m);
+                        break;
+                    default:
+                        where = $"ModelProto field {field}";
+                        r.Skip(wire);
+                        break;
                 }
             }
         }
         catch (FormatException e)
         {
-            throw new TokenizerLoadException($"{source}: not a valid SentencePiece model (protobuf ModelProto): {where}: {e.Message}");
+            throw new TokenizerLoadException($"{source}: not a valid SentencePiece model (protobuf ModelProto): " +
+                $"{where}: {e.Message}");
         }
         if (m.Pieces.Count == 0)
-            throw new TokenizerLoadException($"{source}: not a valid SentencePiece model: ModelProto.pieces (field 1) is empty; expected a serialized sentencepiece ModelProto");
+            throw new TokenizerLoadException($"{source}: not a valid SentencePiece model: ModelProto.pieces (field " +
+                $"1) is empty; expected a serialized sentencepiece ModelProto");
         return m;
     }
 
     private static SentencePieceEntry ParsePiece(ReadOnlySpan<byte> data)
     {
         var r = new ProtoReader(data);
-        string piece = ""; float score = 0; var type = PieceType.Normal;
+        string piece = "";
+        float score = 0;
+        var type = PieceType.Normal;
         while (r.TryReadTag(out int field, out var wire))
         {
             switch (field, wire)
             {
-                case (1, WireType.Len): piece = r.ReadString(); break;
-                case (2, WireType.Fixed32): score = r.ReadFloat(); break;
+                case (1, WireType.Len):
+                    piece = r.ReadString();
+                    break;
+                case (2, WireType.Fixed32):
+                    score = r.ReadFloat();
+                    break;
                 case (3, WireType.Varint):
                     ulong t = r.ReadVarint();
-                    if (t is < 1 or > 6) throw new FormatException($"piece type {t} is not one of 1..6");
+                    if (t is < 1 or > 6)
+                        throw new FormatException($"piece type {t} is not one of 1..6");
                     type = (PieceType)t;
                     break;
-                default: r.Skip(wire); break;
+                default:
+                    r.Skip(wire);
+                    break;
             }
         }
         return new SentencePieceEntry(piece, score, type);
@@ -76,16 +101,32 @@ internal sealed class SentencePieceModel
         var r = new ProtoReader(data);
         while (r.TryReadTag(out int field, out var wire))
         {
-            if (wire != WireType.Varint) { r.Skip(wire); continue; }
+            if (wire != WireType.Varint)
+            {
+                r.Skip(wire);
+                continue;
+            }
             long v = (long)r.ReadVarint();
             switch (field)
             {
-                case 3: m.ModelType = (int)v; break;
-                case 35: m.ByteFallback = v != 0; break;
-                case 40: m.UnkId = (int)v; break;
-                case 41: m.BosId = (int)v; break;
-                case 42: m.EosId = (int)v; break;
-                case 43: m.PadId = (int)v; break;
+                case 3:
+                    m.ModelType = (int)v;
+                    break;
+                case 35:
+                    m.ByteFallback = v != 0;
+                    break;
+                case 40:
+                    m.UnkId = (int)v;
+                    break;
+                case 41:
+                    m.BosId = (int)v;
+                    break;
+                case 42:
+                    m.EosId = (int)v;
+                    break;
+                case 43:
+                    m.PadId = (int)v;
+                    break;
             }
         }
     }
@@ -97,11 +138,21 @@ internal sealed class SentencePieceModel
         {
             switch (field, wire)
             {
-                case (1, WireType.Len): m.NormalizerName = r.ReadString(); break;
-                case (3, WireType.Varint): m.AddDummyPrefix = r.ReadVarint() != 0; break;
-                case (4, WireType.Varint): m.RemoveExtraWhitespaces = r.ReadVarint() != 0; break;
-                case (5, WireType.Varint): m.EscapeWhitespaces = r.ReadVarint() != 0; break;
-                default: r.Skip(wire); break;
+                case (1, WireType.Len):
+                    m.NormalizerName = r.ReadString();
+                    break;
+                case (3, WireType.Varint):
+                    m.AddDummyPrefix = r.ReadVarint() != 0;
+                    break;
+                case (4, WireType.Varint):
+                    m.RemoveExtraWhitespaces = r.ReadVarint() != 0;
+                    break;
+                case (5, WireType.Varint):
+                    m.EscapeWhitespaces = r.ReadVarint() != 0;
+                    break;
+                default:
+                    r.Skip(wire);
+                    break;
             }
         }
     }
@@ -116,7 +167,8 @@ internal sealed class SentencePieceModel
             .Varint(3, ModelType).Varint(4, Pieces.Count).Bool(35, ByteFallback)
             .Varint(40, UnkId).Varint(41, BosId).Varint(42, EosId).Varint(43, PadId));
         w.Message(3, new ProtoWriter()
-            .String(1, NormalizerName).Bool(3, AddDummyPrefix).Bool(4, RemoveExtraWhitespaces).Bool(5, EscapeWhitespaces));
+            .String(1, NormalizerName).Bool(3, AddDummyPrefix).Bool(4, RemoveExtraWhitespaces).Bool(5,
+                EscapeWhitespaces));
         return w.ToArray();
     }
 }

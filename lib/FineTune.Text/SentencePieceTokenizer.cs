@@ -16,11 +16,13 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
     {
         if (model.ModelType != SentencePieceModel.ModelTypeBpe)
             throw new TokenizerLoadException(model.ModelType == SentencePieceModel.ModelTypeUnigram
-                ? $"{source}: trainer_spec.model_type is UNIGRAM: unigram models are not supported yet (only SentencePiece BPE, model_type 2)"
+                ? $"{source}: trainer_spec.model_type is UNIGRAM: unigram models are not supported yet (only " +
+                    $"SentencePiece BPE, model_type 2)"
                 : $"{source}: trainer_spec.model_type is {model.ModelType}; expected 2 (BPE)");
         _model = model;
         _bpe = new SentencePieceBpe(model, source);
-        for (int i = 0; i < model.Pieces.Count; i++) _idByPiece.TryAdd(model.Pieces[i].Piece, i);
+        for (int i = 0; i < model.Pieces.Count; i++)
+            _idByPiece.TryAdd(model.Pieces[i].Piece, i);
         _controlTexts = [.. model.Pieces.Where(p => p.Type == PieceType.Control && p.Piece.Length > 0)
             .Select(p => p.Piece).OrderByDescending(p => p.Length)];
     }
@@ -45,9 +47,11 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
         int start = 0;
         for (int i = 0; i < text.Length; i++)
         {
-            if (text[i] != '<') continue;
+            if (text[i] != '<')
+                continue;
             string? control = Array.Find(_controlTexts, c => text.AsSpan(i).StartsWith(c, StringComparison.Ordinal));
-            if (control is null) continue;
+            if (control is null)
+                continue;
             _bpe.EncodeNormalized(_bpe.Normalize(text[start..i]), ids);
             ids.Add(_idByPiece[control]);
             i += control.Length - 1;
@@ -56,13 +60,16 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
         _bpe.EncodeNormalized(_bpe.Normalize(text[start..]), ids);
     }
 
-    /// <summary>SentencePiece's own behaviour: control-token text is ordinary text (control pieces are never produced).</summary>
-    private protected override void EncodeLiteral(string text, List<int> ids) => _bpe.EncodeNormalized(_bpe.Normalize(text), ids);
+    /// <summary>SentencePiece's own behaviour: control-token text is ordinary text (control pieces are never
+    /// produced).</summary>
+    private protected override void EncodeLiteral(string text, List<int> ids) =>
+        _bpe.EncodeNormalized(_bpe.Normalize(text), ids);
 
     private protected override int? SpecialId(string text) =>
         _idByPiece.TryGetValue(text, out int id) && _model.Pieces[id].Type == PieceType.Control ? id : null;
 
-    public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) => DecodeBytes(ids, skipSpecialTokens);
+    public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) => DecodeBytes(ids,
+        skipSpecialTokens);
 
     public override string? IdToToken(int id) => (uint)id < (uint)_model.Pieces.Count ? _model.Pieces[id].Piece : null;
 
@@ -74,10 +81,19 @@ internal sealed class SentencePieceTokenizer : TextTokenizer
     {
         var p = _model.Pieces[id];
         int b = _bpe.ByteValue(id);
-        if (b >= 0) { sink.Add((byte)b); return; }
-        if (p.Type is PieceType.Control or PieceType.Unknown) { sink.AddRange(Encoding.UTF8.GetBytes(p.Piece)); return; }
+        if (b >= 0)
+        {
+            sink.Add((byte)b);
+            return;
+        }
+        if (p.Type is PieceType.Control or PieceType.Unknown)
+        {
+            sink.AddRange(Encoding.UTF8.GetBytes(p.Piece));
+            return;
+        }
         string text = p.Piece.Replace(SentencePieceBpe.SpaceSymbol, ' ');
-        if (first && _model.AddDummyPrefix && text.StartsWith(' ')) text = text[1..];
+        if (first && _model.AddDummyPrefix && text.StartsWith(' '))
+            text = text[1..];
         sink.AddRange(Encoding.UTF8.GetBytes(text));
     }
 }

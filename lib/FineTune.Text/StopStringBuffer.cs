@@ -11,9 +11,11 @@ public sealed class StopStringBuffer(IReadOnlyList<string> stops)
     /// <summary>Adds a chunk; returns the text that is now safe to show.</summary>
     public string Push(string chunk)
     {
-        if (Stopped) return "";
+        if (Stopped)
+            return "";
         _pending += chunk;
-        int cut = stops.Select(s => _pending.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+        int cut = stops.Select(s => _pending.IndexOf(s,
+            StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
         if (cut >= 0)
         {
             Stopped = true;
@@ -25,7 +27,11 @@ public sealed class StopStringBuffer(IReadOnlyList<string> stops)
         int hold = 0;
         foreach (var stop in stops)
             for (int n = Math.Min(stop.Length - 1, _pending.Length); n > hold; n--)
-                if (_pending.EndsWith(stop[..n], StringComparison.Ordinal)) { hold = n; break; }
+                if (_pending.EndsWith(stop[..n], StringComparison.Ordinal))
+                {
+                    hold = n;
+                    break;
+                }
         var safe = _pending[..^hold];
         _pending = _pending[^hold..];
         return safe;

@@ -4,8 +4,8 @@ using System.Text;
 
 namespace FineTune.Text;
 
-/// <summary>How special-token text in raw input is read. Parse: "&lt;|im_end|&gt;" becomes its control id (Hugging Face's
-/// default for text it is given); Literal: it is encoded as the characters it is (SentencePiece's and tiktoken's
+/// <summary>How special-token text in raw input is read. Parse: "&lt;|im_end|&gt;" becomes its control id (Hugging
+/// Face's default for text it is given); Literal: it is encoded as the characters it is (SentencePiece's and tiktoken's
 /// default). Message content is always literal: only a chat template's own scaffolding makes control tokens.</summary>
 public enum SpecialTokenText { Parse, Literal }
 
@@ -16,19 +16,24 @@ public abstract class TextTokenizer
     public int? BosId { get; init; }
     public int? EosId { get; init; }
     public int? PadId { get; init; }
-    /// <summary>Ids that end generation: EOS plus end-of-turn tokens and generation_config's eos_token_id list.</summary>
+    /// <summary>Ids that end generation: EOS plus end-of-turn tokens and generation_config's eos_token_id
+    /// list.</summary>
     public IReadOnlyList<int> StopIds { get; init; } = [];
     public ChatTemplate? ChatTemplate { get; init; }
 
-    /// <summary>Encodes raw text, turning special-token text into control ids (<see cref="SpecialTokenText.Parse"/>).</summary>
-    public IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false) => Encode(text, SpecialTokenText.Parse, addBos, addEos);
+    /// <summary>Encodes raw text, turning special-token text into control ids (<see
+    /// cref="SpecialTokenText.Parse"/>).</summary>
+    public IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false) =>
+        Encode(text, SpecialTokenText.Parse, addBos, addEos);
 
     public IReadOnlyList<int> Encode(string text, SpecialTokenText specials, bool addBos = false, bool addEos = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>();
-        if (specials == SpecialTokenText.Parse) EncodeParsing(text, ids);
-        else EncodeLiteral(text, ids);
+        if (specials == SpecialTokenText.Parse)
+            EncodeParsing(text, ids);
+        else
+            EncodeLiteral(text, ids);
         return WithBosEos(ids, addBos, addEos);
     }
 
@@ -41,7 +46,9 @@ public abstract class TextTokenizer
         int start = 0;
         foreach (var (at, length) in text.Specials.OrderBy(s => s.Start))
         {
-            if (at < start || SpecialId(text.Text.Substring(at, length)) is not { } id) continue;   // not a control token here: text
+            // not a control token here: text
+            if (at < start || SpecialId(text.Text.Substring(at, length)) is not { } id)
+                continue;
             EncodeLiteral(text.Text[start..at], ids);
             ids.Add(id);
             start = at + length;
@@ -56,7 +63,8 @@ public abstract class TextTokenizer
     /// <summary>Raw text with special-token text encoded as the characters it is.</summary>
     private protected abstract void EncodeLiteral(string text, List<int> ids);
 
-    /// <summary>The control id whose text is exactly <paramref name="text"/>, or null when this tokenizer has none.</summary>
+    /// <summary>The control id whose text is exactly <paramref name="text"/>, or null when this tokenizer has
+    /// none.</summary>
     private protected abstract int? SpecialId(string text);
     public abstract string? IdToToken(int id);
     public abstract int? TokenToId(string token);
@@ -65,7 +73,8 @@ public abstract class TextTokenizer
 
     public TokenStreamDecoder CreateStreamDecoder() => new(this);
 
-    /// <summary>Whether <paramref name="id"/> is a special (control) token, dropped when decoding with skipSpecialTokens.</summary>
+    /// <summary>Whether <paramref name="id"/> is a special (control) token, dropped when decoding with
+    /// skipSpecialTokens.</summary>
     internal abstract bool IsSpecial(int id);
 
     /// <summary>Appends the bytes <paramref name="id"/> stands for. <paramref name="first"/> is true for the first
@@ -80,7 +89,8 @@ public abstract class TextTokenizer
         foreach (int id in ids)
         {
             CheckId(id);
-            if (skipSpecialTokens && IsSpecial(id)) continue;
+            if (skipSpecialTokens && IsSpecial(id))
+                continue;
             AppendBytes(id, first, bytes);
             first = false;
         }
@@ -96,9 +106,11 @@ public abstract class TextTokenizer
     private protected IReadOnlyList<int> WithBosEos(List<int> ids, bool addBos, bool addEos)
     {
         if (addBos)
-            ids.Insert(0, BosId ?? throw new InvalidOperationException("addBos was requested but this tokenizer has no BOS token"));
+            ids.Insert(0, BosId
+                ?? throw new InvalidOperationException("addBos was requested but this tokenizer has no BOS token"));
         if (addEos)
-            ids.Add(EosId ?? throw new InvalidOperationException("addEos was requested but this tokenizer has no EOS token"));
+            ids.Add(EosId
+                ?? throw new InvalidOperationException("addEos was requested but this tokenizer has no EOS token"));
         return ids;
     }
 }

@@ -25,7 +25,8 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
     private readonly int _vocabSize;
 
     /// <param name="ranks">Each regular token's bytes and rank; the rank is the id.</param>
-    /// <param name="displayOf">How a token's bytes are written as a token string (byte-level alphabet or raw text).</param>
+    /// <param name="displayOf">How a token's bytes are written as a token string (byte-level alphabet or raw
+    /// text).</param>
     public TiktokenBackedTokenizer(IReadOnlyList<(byte[] Bytes, int Rank)> ranks, string pattern,
         IReadOnlyList<AddedToken> added, NormalizationForm? normalization, Func<byte[], string> displayOf)
     {
@@ -42,16 +43,19 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
             tiktokenText.Append(Convert.ToBase64String(bytes)).Append(' ').Append(rank).Append('\n');
         }
         _added = added.ToDictionary(a => a.Id);
-        foreach (var a in added) _idByToken[a.Content] = a.Id;
+        foreach (var a in added)
+            _idByToken[a.Content] = a.Id;
         var specials = added.ToDictionary(a => a.Content, a => a.Id, StringComparer.Ordinal);
         _pattern = new Regex(pattern, RegexOptions.Compiled);
-        _specialTexts = [.. added.Select(a => a.Content).Where(c => c.Length > 0).Distinct().OrderByDescending(c => c.Length)];
+        _specialTexts = [.. added.Select(a => a.Content).Where(c => c.Length > 0).Distinct().OrderByDescending(c =>
+            c.Length)];
         _specialStarts = System.Buffers.SearchValues.Create(_specialTexts.Select(c => c[0]).Distinct().ToArray());
         var preTokenizer = new RegexPreTokenizer(_pattern, specials);
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(tiktokenText.ToString()));
         _tiktoken = TiktokenTokenizer.Create(stream, preTokenizer, normalizer: null, specials);
         _normalization = normalization;
-        _vocabSize = Math.Max(ranks.Count == 0 ? 0 : ranks.Max(r => r.Rank) + 1, added.Count == 0 ? 0 : added.Max(a => a.Id) + 1);
+        _vocabSize = Math.Max(ranks.Count == 0 ? 0 : ranks.Max(r => r.Rank) + 1,
+            added.Count == 0 ? 0 : added.Max(a => a.Id) + 1);
     }
 
     /// <summary>Shares <paramref name="other"/>'s tables so the loader can set the init-only special ids.</summary>
@@ -73,30 +77,35 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
 
     private protected override void EncodeParsing(string text, List<int> ids)
     {
-        if (_normalization is { } form) text = text.Normalize(form);
+        if (_normalization is { } form)
+            text = text.Normalize(form);
         ids.AddRange(_tiktoken.EncodeToIds(text));
     }
 
     /// <summary>tiktoken's own default: special-token text is split into ordinary pieces by the pre-tokenizer's pattern
-    /// and byte-pair encoded like any text. Text without any special-token text takes the usual (identical) path.</summary>
+    /// and byte-pair encoded like any text. Text without any special-token text takes the usual (identical)
+    /// path.</summary>
     private protected override void EncodeLiteral(string text, List<int> ids)
     {
-        if (_normalization is { } form) text = text.Normalize(form);
+        if (_normalization is { } form)
+            text = text.Normalize(form);
         if (!HasSpecialText(text))
         {
             ids.AddRange(_tiktoken.EncodeToIds(text));
             return;
         }
         foreach (Match piece in _pattern.Matches(text))
-            ids.AddRange(_tiktoken.EncodeToIds(piece.Value, considerPreTokenization: false, considerNormalization: false));
+            ids.AddRange(_tiktoken.EncodeToIds(piece.Value, considerPreTokenization: false,
+                considerNormalization: false));
     }
 
     bool HasSpecialText(string text)
     {
-        for (int i = text.AsSpan().IndexOfAny(_specialStarts); i >= 0; )
+        for (int i = text.AsSpan().IndexOfAny(_specialStarts); i >= 0;)
         {
             foreach (var special in _specialTexts)
-                if (text.AsSpan(i).StartsWith(special, StringComparison.Ordinal)) return true;
+                if (text.AsSpan(i).StartsWith(special, StringComparison.Ordinal))
+                    return true;
             int next = text.AsSpan(i + 1).IndexOfAny(_specialStarts);
             i = next < 0 ? -1 : i + 1 + next;
         }
@@ -106,7 +115,8 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
     private protected override int? SpecialId(string text) =>
         _idByToken.TryGetValue(text, out int id) && _added.TryGetValue(id, out var a) && a.Special ? id : null;
 
-    public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) => DecodeBytes(ids, skipSpecialTokens);
+    public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) => DecodeBytes(ids,
+        skipSpecialTokens);
 
     public override string? IdToToken(int id) =>
         _added.TryGetValue(id, out var a) ? a.Content
@@ -118,8 +128,10 @@ internal sealed class TiktokenBackedTokenizer : TextTokenizer
 
     internal override void AppendBytes(int id, bool first, List<byte> sink)
     {
-        if (_added.TryGetValue(id, out var a)) sink.AddRange(Encoding.UTF8.GetBytes(a.Content));
-        else if (_bytesById.TryGetValue(id, out var b)) sink.AddRange(b);
+        if (_added.TryGetValue(id, out var a))
+            sink.AddRange(Encoding.UTF8.GetBytes(a.Content));
+        else if (_bytesById.TryGetValue(id, out var b))
+            sink.AddRange(b);
         // An id inside VocabSize with no token (a gap in the vocabulary) decodes to nothing.
     }
 }

@@ -6,8 +6,10 @@ namespace FineTune.Text;
 
 internal static class TiktokenFileLoader
 {
-    private const string Cl100kPattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-    private const string O200kPattern = @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Cl100kPattern =
+        @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string O200kPattern =
+        @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     /// <summary>Whether the file starts like a tiktoken rank file rather than a protobuf.</summary>
     public static bool LooksLikeTiktoken(string path)
@@ -28,17 +30,21 @@ internal static class TiktokenFileLoader
         {
             lineNo++;
             string line = raw.TrimEnd('\r');
-            if (line.Length == 0) continue;
+            if (line.Length == 0)
+                continue;
             if (!TryParseLine(line, out var bytes, out int rank))
                 throw new TokenizerLoadException($"{path}: line {lineNo} is not \"<base64 token> <rank>\"");
             ranks.Add((bytes, rank));
         }
-        if (ranks.Count == 0) throw new TokenizerLoadException($"{path}: no \"<base64 token> <rank>\" lines found");
+        if (ranks.Count == 0)
+            throw new TokenizerLoadException($"{path}: no \"<base64 token> <rank>\" lines found");
         string name = Path.GetFileName(path).ToLowerInvariant();
         string pattern = name.Contains("o200k") ? O200kPattern
-            : name.Contains("p50k") || name.Contains("r50k") || name.Contains("gpt2") ? TiktokenBackedTokenizer.Gpt2Pattern
+            : name.Contains("p50k") || name.Contains("r50k") || name.Contains("gpt2")
+                ? TiktokenBackedTokenizer.Gpt2Pattern
             : Cl100kPattern;
-        return new TiktokenBackedTokenizer(ranks, pattern, settings.AddedTokensDecoder, null, b => Encoding.UTF8.GetString(b));
+        return new TiktokenBackedTokenizer(ranks, pattern, settings.AddedTokensDecoder, null,
+            b => Encoding.UTF8.GetString(b));
     }
 
     private static bool TryParseLine(string line, out byte[] bytes, out int rank)
@@ -46,8 +52,16 @@ internal static class TiktokenFileLoader
         bytes = [];
         rank = 0;
         int space = line.IndexOf(' ');
-        if (space <= 0 || !int.TryParse(line.AsSpan(space + 1), out rank)) return false;
-        try { bytes = Convert.FromBase64String(line[..space]); return true; }
-        catch (FormatException) { return false; }
+        if (space <= 0 || !int.TryParse(line.AsSpan(space + 1), out rank))
+            return false;
+        try
+        {
+            bytes = Convert.FromBase64String(line[..space]);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 }

@@ -21,19 +21,22 @@ public sealed class TokenStreamDecoder
     public string Push(int id)
     {
         _tokenizer.CheckId(id);
-        if (_skipSpecialTokens && _tokenizer.IsSpecial(id)) return "";
+        if (_skipSpecialTokens && _tokenizer.IsSpecial(id))
+            return "";
         _tokenizer.AppendBytes(id, _first, _pending);
         _first = false;
         int complete = CompletePrefixLength(CollectionsMarshal.AsSpan(_pending));
         return Take(complete);
     }
 
-    /// <summary>Returns whatever is still held back (an incomplete sequence decodes to U+FFFD, as in a full decode).</summary>
+    /// <summary>Returns whatever is still held back (an incomplete sequence decodes to U+FFFD, as in a full
+    /// decode).</summary>
     public string Flush() => Take(_pending.Count);
 
     private string Take(int count)
     {
-        if (count == 0) return "";
+        if (count == 0)
+            return "";
         string s = Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(_pending)[..count]);
         _pending.RemoveRange(0, count);
         return s;
@@ -46,7 +49,9 @@ public sealed class TokenStreamDecoder
         for (int back = 1; back <= Math.Min(4, b.Length); back++)
         {
             byte c = b[^back];
-            if ((c & 0xC0) == 0x80) continue;              // continuation byte: keep looking for the lead
+            // continuation byte: keep looking for the lead
+            if ((c & 0xC0) == 0x80)
+                continue;
             int need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 1;
             return need > back ? b.Length - back : b.Length;
         }

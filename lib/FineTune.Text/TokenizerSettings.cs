@@ -36,17 +36,20 @@ internal sealed class TokenizerSettings
             {
                 { ValueKind: JsonValueKind.String } t => t.GetString(),
                 { ValueKind: JsonValueKind.Array } list => list.EnumerateArray()
-                    .FirstOrDefault(x => x.GetString("name") == "default") is var d && d.ValueKind == JsonValueKind.Object
+                    .FirstOrDefault(x => x.GetString("name") == "default") is var d && d.ValueKind
+                        == JsonValueKind.Object
                     ? d.GetString("template") : null,
                 null => null,
-                _ => throw new TokenizerLoadException($"{config}: chat_template must be a string or a list of {{name, template}}"),
+                _ => throw new TokenizerLoadException($"{config}: chat_template must be a string or a list of " +
+                    $"{{name, template}}"),
             };
             if (root.Get("added_tokens_decoder") is { ValueKind: JsonValueKind.Object } added)
             {
                 foreach (var p in added.EnumerateObject())
                 {
                     if (!int.TryParse(p.Name, out int id) || p.Value.GetString("content") is not { } content)
-                        throw new TokenizerLoadException($"{config}: added_tokens_decoder entry '{p.Name}' needs an integer id and a 'content' string");
+                        throw new TokenizerLoadException($"{config}: added_tokens_decoder entry '{p.Name}' needs an " +
+                            $"integer id and a 'content' string");
                     s.AddedTokensDecoder.Add(new AddedToken(id, content, p.Value.GetBool("special", false)));
                 }
             }
@@ -71,10 +74,12 @@ internal sealed class TokenizerSettings
         UnkToken = root.GetTokenText("unk_token") ?? UnkToken;
     }
 
-    /// <summary>Resolves a configured token to its id; a token the vocabulary lacks is an error naming the file.</summary>
+    /// <summary>Resolves a configured token to its id; a token the vocabulary lacks is an error naming the
+    /// file.</summary>
     public int? Resolve(Func<string, int?> tokenToId, string? token, string field)
     {
-        if (token is null) return null;
+        if (token is null)
+            return null;
         return tokenToId(token) ?? throw new TokenizerLoadException(
             $"{ConfigPath ?? "special_tokens_map.json"}: {field} '{token}' is not a token of the vocabulary");
     }

@@ -15,10 +15,13 @@ public sealed class AdamWOptimizer : IDisposable
     /// <summary>Optimizer steps taken (t in the bias corrections).</summary>
     public long Step { get; private set; }
 
-    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter)> trainable, double weightDecay, double beta1, double beta2, double eps)
+    public AdamWOptimizer(IEnumerable<(string Name, Parameter Parameter)> trainable, double weightDecay, double beta1,
+        double beta2, double eps)
     {
-        _parameters = trainable.Select(p => (p.Name, p.Parameter, weightDecay > 0 && Decays(p.Name, p.Parameter))).ToArray();
-        if (_parameters.Length == 0) throw new ArgumentException("the model has no trainable parameters.", nameof(trainable));
+        _parameters = trainable.Select(p => (p.Name, p.Parameter,
+            weightDecay > 0 && Decays(p.Name, p.Parameter))).ToArray();
+        if (_parameters.Length == 0)
+            throw new ArgumentException("the model has no trainable parameters.", nameof(trainable));
         _m = _parameters.Select(p => zeros_like(p.Parameter, dtype: ScalarType.Float32)).ToArray();
         _v = _parameters.Select(p => zeros_like(p.Parameter, dtype: ScalarType.Float32)).ToArray();
         (_beta1, _beta2, _eps, _weightDecay) = (beta1, beta2, eps, weightDecay);
@@ -30,13 +33,15 @@ public sealed class AdamWOptimizer : IDisposable
     public IEnumerable<string> Decayed => _parameters.Where(p => p.Decay).Select(p => p.Name);
 
     static bool Decays(string name, Parameter p) =>
-        p.dim() >= 2 && !name.Contains("norm", StringComparison.Ordinal) && !name.EndsWith(".ia3_l", StringComparison.Ordinal);
+        p.dim() >= 2 && !name.Contains("norm", StringComparison.Ordinal) && !name.EndsWith(".ia3_l",
+            StringComparison.Ordinal);
 
     public void ZeroGrad()
     {
         // p.grad and zero_() each return a new managed wrapper: the scope holds them until libtorch is done with them.
         using var scope = NewDisposeScope();
-        foreach (var (_, p, _) in _parameters) p.grad?.zero_();
+        foreach (var (_, p, _) in _parameters)
+            p.grad?.zero_();
     }
 
     public void Update(double lr)
@@ -48,8 +53,10 @@ public sealed class AdamWOptimizer : IDisposable
         for (int i = 0; i < _parameters.Length; i++)
         {
             var (_, p, decay) = _parameters[i];
-            if (p.grad is not { } g) continue;
-            if (decay) p.Times_(1 - lr * _weightDecay);
+            if (p.grad is not { } g)
+                continue;
+            if (decay)
+                p.Times_(1 - lr * _weightDecay);
             _m[i].Times_(_beta1).AddScaled_(g, 1 - _beta1);
             _v[i].Times_(_beta2).AddProduct_(g, g, 1 - _beta2);
             var denominator = _v[i].sqrt().Times_(1 / Math.Sqrt(correction2)).Plus_(_eps);
@@ -66,11 +73,18 @@ public sealed class AdamWOptimizer : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var grads = _parameters.Select(p => p.Parameter.grad).OfType<Tensor>().ToList();
-        if (grads.Count == 0) return 0;
-        double norm = stack(grads.Select(g => { var g32 = g.to(ScalarType.Float32); return (g32 * g32).sum(); }).ToArray()).sum().sqrt().item<float>();
+        if (grads.Count == 0)
+            return 0;
+        double norm = stack(grads.Select(g =>
+        {
+            var g32 = g.to(ScalarType.Float32);
+            return (g32
+            * g32).sum();
+        }).ToArray()).sum().sqrt().item<float>();
         double coefficient = maxNorm / (norm + 1e-6);
         if (coefficient < 1)
-            foreach (var g in grads) g.Times_(coefficient);
+            foreach (var g in grads)
+                g.Times_(coefficient);
         return norm;
     }
 
@@ -80,9 +94,13 @@ public sealed class AdamWOptimizer : IDisposable
         for (int i = 0; i < _parameters.Length; i++)
         {
             tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg", _m[i].shape, _m[i].ToFloat32Array()));
-            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg_sq", _v[i].shape, _v[i].ToFloat32Array()));
+            tensors.Add(TensorData.FromFloat32(_parameters[i].Name + ".exp_avg_sq", _v[i].shape,
+                _v[i].ToFloat32Array()));
         }
-        SafeTensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        SafeTensorsWriter.Write(path, tensors,
+            new Dictionary<string,
+            string>
+            { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
 
     public void Load(string path, long step)
@@ -95,7 +113,8 @@ public sealed class AdamWOptimizer : IDisposable
             {
                 var data = file.Read(_parameters[i].Name + suffix);
                 if (!data.Shape.SequenceEqual(state.shape))
-                    throw new InvalidDataException($"{path}: '{data.Name}' has shape {data.Info.ShapeText}, the parameter has [{string.Join(", ", state.shape)}].");
+                    throw new InvalidDataException($"{path}: '{data.Name}' has shape {data.Info.ShapeText}, the " +
+                        $"parameter has [{string.Join(", ", state.shape)}].");
                 using var values = tensor(data.ToFloat32(), data.Shape);
                 state.copy_(values);
             }
@@ -105,6 +124,7 @@ public sealed class AdamWOptimizer : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in _m.Concat(_v)) t.Dispose();
+        foreach (var t in _m.Concat(_v))
+            t.Dispose();
     }
 }

@@ -18,21 +18,25 @@ public sealed record DpoBatchLoss(Tensor Sum, int Pairs, double RewardChosenSum,
 
 public static class DpoLoss
 {
-    /// <param name="reference">the frozen reference model, or null for the policy with its adapters switched off</param>
+    /// <param name="reference">the frozen reference model, or null for the policy with its adapters switched
+    /// off</param>
     public static DpoBatchLoss Compute(Llama policy, Llama? reference, IReadOnlyList<PreferencePair> pairs, double beta)
     {
-        var rows = pairs.Select(p => (p.ChosenIds, p.ChosenMask)).Concat(pairs.Select(p => (p.RejectedIds, p.RejectedMask))).ToList();
+        var rows = pairs.Select(p => (p.ChosenIds,
+            p.ChosenMask)).Concat(pairs.Select(p => (p.RejectedIds, p.RejectedMask))).ToList();
         Tensor referenceLogProbs;
         using (no_grad())
         {
-            if (reference is not null) referenceLogProbs = SequenceLogProbs(reference, rows);
+            if (reference is not null)
+                referenceLogProbs = SequenceLogProbs(reference, rows);
             else
                 using (policy.AdaptersDisabled())
                     referenceLogProbs = SequenceLogProbs(policy, rows);
         }
         var policyLogProbs = SequenceLogProbs(policy, rows);                                           // (2N,)
         int n = pairs.Count;
-        var chosenReward = policyLogProbs.narrow(0, 0, n).Minus(referenceLogProbs.narrow(0, 0, n)).Times(beta);   // (N,)
+        // (N,)
+        var chosenReward = policyLogProbs.narrow(0, 0, n).Minus(referenceLogProbs.narrow(0, 0, n)).Times(beta);
         var rejectedReward = policyLogProbs.narrow(0, n, n).Minus(referenceLogProbs.narrow(0, n, n)).Times(beta);
         var sum = -nn.functional.logsigmoid(chosenReward.Minus(rejectedReward)).sum();
         using var _ = no_grad();
@@ -71,12 +75,16 @@ public sealed class DpoStep : IDisposable
 
     public DpoStep(Llama model, double learningRate, double beta = 0.1)
     {
-        if (model.Adapter is null) throw new ArgumentException("DPO here uses the adapters-off model as its reference: give it an adapted model.", nameof(model));
+        if (model.Adapter is null)
+            throw new ArgumentException("DPO here uses the adapters-off model as its reference: give it an adapted " +
+                "model.", nameof(model));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(beta);
         _model = model;
         _beta = beta;
-        // TorchSharp's AdamW defaults (decay 0.01), computed by ours: its implicit Scalars can be freed mid-call (see ScalarOps).
-        _optimizer = new AdamWOptimizer(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)), 0.01, 0.9, 0.999, 1e-8);
+        // TorchSharp's AdamW defaults (decay 0.01), computed by ours: its implicit Scalars can be freed mid-call (see
+        // ScalarOps).
+        _optimizer = new AdamWOptimizer(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
+            (p.name, p.parameter)), 0.01, 0.9, 0.999, 1e-8);
         _learningRate = learningRate;
     }
 
@@ -91,7 +99,8 @@ public sealed class DpoStep : IDisposable
         loss.backward();
         _optimizer.Update(_learningRate);
         _model.eval();
-        return new DpoMetrics(loss.item<float>(), batch.RewardChosenSum / batch.Pairs, batch.RewardRejectedSum / batch.Pairs,
+        return new DpoMetrics(loss.item<float>(), batch.RewardChosenSum / batch.Pairs,
+            batch.RewardRejectedSum / batch.Pairs,
             (double)batch.Correct / batch.Pairs);
     }
 

@@ -1,6 +1,6 @@
-// Opens a model path (Hugging Face directory or llama2.c .bin) as an inference engine. Auto picks the managed CPU engine
-// (weights widened to float32), since this build's TorchSharp is CPU-only and libtorch's CPU gemv is the slower one here;
-// Torch picks the TorchSharp model (the reference path, and the one that keeps bfloat16 weights as they are).
+// Opens a model path (Hugging Face directory or llama2.c .bin) as an inference engine. Auto picks the managed CPU
+// engine (weights widened to float32), since this build's TorchSharp is CPU-only and libtorch's CPU gemv is the slower
+// one here; Torch picks the TorchSharp model (the reference path, and the one that keeps bfloat16 weights as they are).
 using FineTune.Models;
 using FineTune.Models.Adapters;
 using FineTune.Models.Checkpoints;
@@ -12,21 +12,28 @@ public enum EngineKind { Auto, Cpu, Torch }
 
 public static class Engines
 {
-    /// <param name="adapterDirectory">a PEFT LoRA/DoRA or IA3 adapter merged into the weights as they load, or a prompt/prefix tuning one (torch engine)</param>
-    public static ICausalLm Open(string path, EngineKind kind = EngineKind.Auto, int threads = 0, string? adapterDirectory = null)
+    /// <param name="adapterDirectory">a PEFT LoRA/DoRA or IA3 adapter merged into the weights as they load, or a
+    /// prompt/prefix tuning one (torch engine)</param>
+    public static ICausalLm Open(string path, EngineKind kind = EngineKind.Auto, int threads = 0,
+        string? adapterDirectory = null)
     {
-        // Prompt and prefix tuning add virtual tokens instead of changing weights: only the TorchSharp model applies them.
+        // Prompt and prefix tuning add virtual tokens instead of changing weights: only the TorchSharp model applies
+        // them.
         if (adapterDirectory is not null && PromptAdapter.TryRead(adapterDirectory) is { } prompt)
         {
-            if (kind == EngineKind.Cpu) throw new ArgumentException($"{prompt.PeftType} adapters run on the torch engine (--engine torch), not the cpu engine.");
+            if (kind == EngineKind.Cpu)
+                throw new ArgumentException($"{prompt.PeftType} adapters run on the torch engine (--engine torch), " +
+                    $"not the cpu engine.");
             return new TorchLlamaEngine(PromptAdapter.Load(path, adapterDirectory, prompt));
         }
         var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
-            if (adapter is null && kind == EngineKind.Torch) return new TorchLlamaEngine(LlamaCheckpoints.Load(checkpoint));
-            LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, path);
+            if (adapter is null && kind == EngineKind.Torch)
+                return new TorchLlamaEngine(LlamaCheckpoints.Load(checkpoint));
+            LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null,
+                path);
             return Build(checkpoint.Config, Merged(checkpoint.Read, adapter, adapterDirectory), kind, threads);
         }
         if (File.Exists(path))
@@ -35,17 +42,20 @@ public static class Engines
             var byName = tensors.ToDictionary(t => t.Name);
             return Build(config, Merged(name => byName[name], adapter, adapterDirectory), kind, threads);
         }
-        throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+        throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory " +
+            $"(config.json + *.safetensors) or a llama2.c .bin file.");
     }
 
     /// <summary>The weights of a model path with an adapter merged in (or as they are), by Hugging Face name.</summary>
-    public static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMerged(string path, string? adapterDirectory)
+    public static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMerged(string path,
+        string? adapterDirectory)
     {
         var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
-            LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, path);
+            LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null,
+                path);
             var read = Merged(checkpoint.Read, adapter, adapterDirectory);
             return (checkpoint.Config, LlamaWeights.Expected(checkpoint.Config).Select(e => read(e.Name)).ToList());
         }
@@ -55,21 +65,26 @@ public static class Engines
         return (config, tensors.Select(t => merged(t.Name)).ToList());
     }
 
-    static Func<string, TensorData> Merged(Func<string, TensorData> read, PeftAdapter? adapter, string? adapterDirectory) =>
+    static Func<string, TensorData> Merged(Func<string, TensorData> read, PeftAdapter? adapter,
+        string? adapterDirectory) =>
         adapter is null ? read : adapter.MergeInto(read, adapterDirectory!);
 
     static ICausalLm Build(LlamaConfig config, Func<string, TensorData> read, EngineKind kind, int threads) =>
         kind == EngineKind.Torch
-            ? new TorchLlamaEngine(LlamaCheckpoints.Load(config, LlamaWeights.Expected(config).Select(e => read(e.Name)).ToList(),
+            ? new TorchLlamaEngine(LlamaCheckpoints.Load(config,
+                LlamaWeights.Expected(config).Select(e => read(e.Name)).ToList(),
                 LlamaCheckpoints.ModelDtype(config)))
             : OpenCpu(config, read, threads);
 
     /// <summary>Reads the config of a model path without loading weights.</summary>
     public static LlamaConfig ReadConfig(string path)
     {
-        if (HfCheckpoint.IsCheckpointDirectory(path)) return LlamaConfig.Load(Path.Combine(path, HfCheckpoint.ConfigFile));
-        if (File.Exists(path)) return Llama2cCheckpoint.Read(path).Config;
-        throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+        if (HfCheckpoint.IsCheckpointDirectory(path))
+            return LlamaConfig.Load(Path.Combine(path, HfCheckpoint.ConfigFile));
+        if (File.Exists(path))
+            return Llama2cCheckpoint.Read(path).Config;
+        throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory " +
+            $"(config.json + *.safetensors) or a llama2.c .bin file.");
     }
 
     static ICausalLm OpenCpu(LlamaConfig config, Func<string, TensorData> read, int threads) =>

@@ -8,7 +8,8 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
 {
     public override string Name => nameof(CheckpointedLayer);
 
-    public static Tensor Apply(DecoderLayer layer, Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor Keys, Tensor Values)? prefix) =>
+    public static Tensor Apply(DecoderLayer layer, Tensor x, Tensor cos, Tensor sin, Tensor mask,
+        (Tensor Keys, Tensor Values)? prefix) =>
         prefix is var (keys, values)
             ? apply(layer, x, cos, sin, mask, keys, values)
             : apply(layer, x, cos, sin, mask);
@@ -29,7 +30,8 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
         var vars = (object[])ctx.get_data("inputs");
         var layer = (DecoderLayer)vars[0];
         var x = ctx.get_saved_variables()[0].detach().requires_grad_(true);
-        var prefix = Prefix(vars) is var (k, v) ? (k.detach().requires_grad_(k.requires_grad), v.detach().requires_grad_(v.requires_grad)) : ((Tensor, Tensor)?)null;
+        var prefix = Prefix(vars) is var (k, v) ? (k.detach().requires_grad_(k.requires_grad),
+            v.detach().requires_grad_(v.requires_grad)) : ((Tensor, Tensor)?)null;
         using var rng = get_rng_state();
         set_rng_state((Tensor)ctx.get_data("rng"));
         using (enable_grad())
@@ -38,9 +40,11 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
             y.backward([grad]);   // accumulates the layer's parameter gradients; x.grad is what flows on
         }
         set_rng_state(rng);
-        // One gradient per argument of apply: the layer (none), x, cos, sin, mask (constants), then the prefix keys and values.
+        // One gradient per argument of apply: the layer (none), x, cos, sin, mask (constants), then the prefix keys and
+        // values.
         List<Tensor> grads = [null!, x.grad!, null!, null!, null!];
-        if (prefix is var (pk, pv)) grads.AddRange([pk.grad!, pv.grad!]);
+        if (prefix is var (pk, pv))
+            grads.AddRange([pk.grad!, pv.grad!]);
         return grads;
     }
 

@@ -32,10 +32,12 @@ public sealed class Ia3Linear : nn.Module<Tensor, Tensor>, ILinearLayer
         var dtype = ComputeDtype ?? x.dtype;
         var l = ia3_l.flatten().to(dtype);
         var xc = x.to(dtype);
-        if (!AdaptersEnabled) return nn.functional.linear(xc, weight.to(dtype), bias?.to(dtype)).to(x.dtype);
+        if (!AdaptersEnabled)
+            return nn.functional.linear(xc, weight.to(dtype), bias?.to(dtype)).to(x.dtype);
+        // Feed-forward: scale the input features; otherwise the output features (bias included, as PEFT).
         return (_feedforward
-            ? nn.functional.linear(xc * l, weight.to(dtype), bias?.to(dtype))   // scale the input features
-            : nn.functional.linear(xc, weight.to(dtype), bias?.to(dtype)) * l   // scale the output features (bias included, as PEFT)
+            ? nn.functional.linear(xc * l, weight.to(dtype), bias?.to(dtype))
+            : nn.functional.linear(xc, weight.to(dtype), bias?.to(dtype)) * l
         ).to(x.dtype);
     }
 }

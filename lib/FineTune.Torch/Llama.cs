@@ -21,7 +21,8 @@ public sealed class KvCache(Tensor[] keys, Tensor[] values) : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in Keys.Concat(Values)) t.Dispose();
+        foreach (var t in Keys.Concat(Values))
+            t.Dispose();
     }
 }
 
@@ -42,7 +43,8 @@ public sealed class RmsNorm : nn.Module
     public Tensor forward(Tensor x)
     {
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * rsqrt((x32 * x32).mean([-1], keepdim: true).Plus(_eps));   // not square(): it is pow(2), an implicit Scalar
+        // not square(): it is pow(2), an implicit Scalar
+        var normed = x32 * rsqrt((x32 * x32).mean([-1], keepdim: true).Plus(_eps));
         return weight * normed.to(x.dtype);
     }
 }
@@ -70,7 +72,10 @@ public sealed class Attention : nn.Module
 
     public Attention(LlamaConfig c, bool useSdpa, PeftSettings? adapter = null) : base(nameof(Attention))
     {
-        _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim; _useSdpa = useSdpa;
+        _heads = c.NumAttentionHeads;
+        _kvHeads = c.NumKeyValueHeads;
+        _headDim = c.HeadDim;
+        _useSdpa = useSdpa;
         q_proj = Projection.Create("q_proj", c.HiddenSize, _heads * _headDim, c.AttentionBias, adapter);
         k_proj = Projection.Create("k_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, adapter);
         v_proj = Projection.Create("v_proj", c.HiddenSize, _kvHeads * _headDim, c.AttentionBias, adapter);
@@ -81,7 +86,8 @@ public sealed class Attention : nn.Module
     /// <param name="x">(B, T, C)</param>
     /// <param name="mask">additive mask (B, 1, T, S): 0 where attending is allowed, -inf elsewhere</param>
     /// <param name="cache">when given, k/v are written at [start, start+T) and attention runs over [0, start+T)</param>
-    /// <param name="prefix">prefix tuning: learned keys and values (B, nkv, P, hd) placed before the sequence's, without RoPE</param>
+    /// <param name="prefix">prefix tuning: learned keys and values (B, nkv, P, hd) placed before the sequence's,
+    /// without RoPE</param>
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor Keys, Tensor Values)? cache, int start,
         (Tensor Keys, Tensor Values)? prefix = null)
     {
@@ -121,7 +127,8 @@ public sealed class Attention : nn.Module
         else
         {
             // Reference path: softmax(q k^T / sqrt(hd) + mask) v, kept next to the fast path so tests can compare them.
-            var scores = matmul(q, k.transpose(-2, -1)).Times(1 / Math.Sqrt(_headDim)).Plus(mask.to(q.dtype)); // (B, nh, T, S)
+            // (B, nh, T, S)
+            var scores = matmul(q, k.transpose(-2, -1)).Times(1 / Math.Sqrt(_headDim)).Plus(mask.to(q.dtype));
             y = matmul(softmax(scores.to(ScalarType.Float32), -1).to(q.dtype), v);                  // (B, nh, T, hd)
         }
         // (B, nh, T, hd) -> (B, T, nh*hd)
@@ -132,15 +139,19 @@ public sealed class Attention : nn.Module
 // ---- Projections: a plain linear layer, or a LoRA/DoRA- or IA³-adapted one when the settings target it ----
 static class Projection
 {
-    public static nn.Module<Tensor, Tensor> Create(string name, long inFeatures, long outFeatures, bool hasBias, PeftSettings? adapter) => adapter switch
-    {
-        LoraSettings lora when lora.Targets(name) => new LoraLinear(inFeatures, outFeatures, hasBias, lora.Rank, lora.Scaling, lora.Dropout, lora.UseDora),
-        Ia3Settings ia3 when ia3.Targets(name) => new Ia3Linear(inFeatures, outFeatures, hasBias, ia3.IsFeedforward(name)),
-        _ => new AutocastLinear(inFeatures, outFeatures, hasBias),
-    };
+    public static nn.Module<Tensor, Tensor> Create(string name, long inFeatures, long outFeatures, bool hasBias,
+        PeftSettings? adapter) => adapter switch
+        {
+            LoraSettings lora when lora.Targets(name) =>
+                new LoraLinear(inFeatures, outFeatures, hasBias, lora.Rank, lora.Scaling, lora.Dropout, lora.UseDora),
+            Ia3Settings ia3 when ia3.Targets(name) =>
+                new Ia3Linear(inFeatures, outFeatures, hasBias, ia3.IsFeedforward(name)),
+            _ => new AutocastLinear(inFeatures, outFeatures, hasBias),
+        };
 }
 
-/// <summary>nn.Linear with the same parameter names and initialisation, whose matmul can run in an autocast dtype.</summary>
+/// <summary>nn.Linear with the same parameter names and initialisation, whose matmul can run in an autocast
+/// dtype.</summary>
 public sealed class AutocastLinear : nn.Module<Tensor, Tensor>, ILinearLayer
 {
     readonly Parameter weight;
@@ -161,7 +172,8 @@ public sealed class AutocastLinear : nn.Module<Tensor, Tensor>, ILinearLayer
 
     public Parameter Weight => weight;
 
-    /// <summary>bfloat16 autocast: inputs and weights are cast for the matmul, the output returns in the input's dtype.</summary>
+    /// <summary>bfloat16 autocast: inputs and weights are cast for the matmul, the output returns in the input's
+    /// dtype.</summary>
     public ScalarType? ComputeDtype { get; set; }
 
     /// <summary>No adapter here.</summary>
@@ -205,7 +217,8 @@ public sealed class DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor, Tensor)? cache, int start, (Tensor, Tensor)? prefix = null)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, (Tensor, Tensor)? cache, int start,
+        (Tensor, Tensor)? prefix = null)
     {
         x = x.Plus(self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, start, prefix));
         return x.Plus(mlp.forward(post_attention_layernorm.forward(x)));
@@ -222,7 +235,8 @@ public sealed class LlamaBackbone : nn.Module
     public LlamaBackbone(LlamaConfig c, bool useSdpa, PeftSettings? adapter = null) : base("model")
     {
         embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
-        layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new DecoderLayer(c, useSdpa, adapter)).ToArray());
+        layers = nn.ModuleList(Enumerable.Range(0,
+            c.NumHiddenLayers).Select(_ => new DecoderLayer(c, useSdpa, adapter)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
         RegisterComponents();
     }
@@ -246,31 +260,38 @@ public sealed class Llama : nn.Module
         Config = config;
         Adapter = adapter;
         model = new LlamaBackbone(config, useSdpa, adapter);
-        if (!config.TieWordEmbeddings) lm_head = new AutocastLinear(config.HiddenSize, config.VocabSize, hasBias: false);
+        if (!config.TieWordEmbeddings)
+            lm_head = new AutocastLinear(config.HiddenSize, config.VocabSize, hasBias: false);
         if (adapter is PromptSettings prompt)
         {
-            long width = prompt.Prefix ? 2L * config.NumHiddenLayers * config.NumKeyValueHeads * config.HeadDim : config.HiddenSize;
-            prompt_embeddings = new Parameter(randn(prompt.NumVirtualTokens, width));   // nn.Embedding's N(0, 1), PEFT's RANDOM init
+            long width = prompt.Prefix ? 2L * config.NumHiddenLayers * config.NumKeyValueHeads * config.HeadDim
+                : config.HiddenSize;
+            // nn.Embedding's N(0, 1), PEFT's RANDOM init
+            prompt_embeddings = new Parameter(randn(prompt.NumVirtualTokens, width));
         }
         _invFreq = Rope.InverseFrequencies(config);
         RegisterComponents();
     }
 
-    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them (training only).</summary>
+    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them (training
+    /// only).</summary>
     public bool GradientCheckpointing { get; set; }
 
-    /// <summary>bfloat16 autocast: every projection (and the LM head) multiplies in this dtype; null = the weights' own.</summary>
+    /// <summary>bfloat16 autocast: every projection (and the LM head) multiplies in this dtype; null = the weights'
+    /// own.</summary>
     public ScalarType? ComputeDtype
     {
         get;
         set
         {
             field = value;
-            foreach (var layer in modules().OfType<ILinearLayer>()) layer.ComputeDtype = value;
+            foreach (var layer in modules().OfType<ILinearLayer>())
+                layer.ComputeDtype = value;
         }
     }
 
-    /// <summary>Positions prompt tuning adds in front of every sequence (a KV cache needs this many more), else 0.</summary>
+    /// <summary>Positions prompt tuning adds in front of every sequence (a KV cache needs this many more), else
+    /// 0.</summary>
     public int VirtualTokens => Adapter is PromptSettings { Prefix: false } p ? p.NumVirtualTokens : 0;
 
     /// <param name="inputIds">(B, T) token ids</param>
@@ -281,7 +302,9 @@ public sealed class Llama : nn.Module
     {
         var x = HiddenStates(inputIds, positions, mask, cache, start);
         var w = OutputWeight;
-        var logits = ComputeDtype is { } d && d != x.dtype ? nn.functional.linear(x.to(d), w.to(d)) : nn.functional.linear(x, w);   // (B, T, V)
+        // (B, T, V)
+        var logits = ComputeDtype is { } d && d != x.dtype ? nn.functional.linear(x.to(d),
+            w.to(d)) : nn.functional.linear(x, w);
         return logits.to(ScalarType.Float32);
     }
 
@@ -303,7 +326,8 @@ public sealed class Llama : nn.Module
         bool recompute = GradientCheckpointing && training && is_grad_enabled() && cache is null;
         // A recomputed layer joins the graph through its input: with frozen embeddings that input needs requires_grad
         // (Hugging Face's enable_input_require_grads), or nothing upstream of the last layer would receive gradients.
-        if (recompute && !x.requires_grad) x = x.detach().requires_grad_(true);
+        if (recompute && !x.requires_grad)
+            x = x.detach().requires_grad_(true);
         for (int i = 0; i < model.layers.Count; i++)
         {
             (Tensor, Tensor)? layerCache = cache is null ? null : (cache.Keys[i], cache.Values[i]);
@@ -315,9 +339,11 @@ public sealed class Llama : nn.Module
         return input.WithoutVirtual(model.norm.forward(x));
     }
 
-    /// <summary>The trainable adapter parameters (PEFT names without the base_model.model. prefix), empty without an adapter.</summary>
+    /// <summary>The trainable adapter parameters (PEFT names without the base_model.model. prefix), empty without an
+    /// adapter.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
-        named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal) || p.name.EndsWith(".ia3_l", StringComparison.Ordinal)
+        named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal) || p.name.EndsWith(".ia3_l",
+            StringComparison.Ordinal)
                                       || p.name == "prompt_embeddings");
 
     bool AdaptersEnabled { get; set; } = true;
@@ -327,11 +353,13 @@ public sealed class Llama : nn.Module
     {
         var enabled = modules().OfType<ILinearLayer>().Where(l => l.AdaptersEnabled).ToList();
         bool virtualTokens = AdaptersEnabled;
-        foreach (var l in enabled) l.AdaptersEnabled = false;
+        foreach (var l in enabled)
+            l.AdaptersEnabled = false;
         AdaptersEnabled = false;
         return new Restore(() =>
         {
-            foreach (var l in enabled) l.AdaptersEnabled = true;
+            foreach (var l in enabled)
+                l.AdaptersEnabled = true;
             AdaptersEnabled = virtualTokens;
         });
     }
@@ -341,11 +369,13 @@ public sealed class Llama : nn.Module
         public void Dispose() => restore();
     }
 
-    /// <summary>Causal mask for one unpadded sequence of length T, optionally limited to a sliding window: (1, 1, T, T).</summary>
+    /// <summary>Causal mask for one unpadded sequence of length T, optionally limited to a sliding window: (1, 1, T,
+    /// T).</summary>
     public static Tensor CausalMask(long length, int? slidingWindow = null, Device? device = null)
     {
         var future = triu(ScalarOps.Filled([length, length], float.NegativeInfinity, device: device), 1);
-        var mask = slidingWindow is { } w ? future.Plus(tril(ScalarOps.Filled([length, length], float.NegativeInfinity, device: device), -w)) : future;
+        var mask = slidingWindow is { } w ? future.Plus(tril(ScalarOps.Filled([length, length], float.NegativeInfinity,
+            device: device), -w)) : future;
         return mask.view(1, 1, length, length);
     }
 }

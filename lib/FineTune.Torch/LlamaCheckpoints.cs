@@ -7,7 +7,8 @@ namespace FineTune.Torch;
 
 public static class LlamaCheckpoints
 {
-    /// <summary>A Hugging Face model directory or llama2.c .bin, with an adapter's modules (fresh) when given.</summary>
+    /// <summary>A Hugging Face model directory or llama2.c .bin, with an adapter's modules (fresh) when
+    /// given.</summary>
     public static Llama Load(string path, ScalarType? dtype = null, PeftSettings? adapter = null)
     {
         if (HfCheckpoint.IsCheckpointDirectory(path))
@@ -20,18 +21,22 @@ public static class LlamaCheckpoints
             var (config, tensors) = Llama2cCheckpoint.Read(path);
             return Load(config, tensors, dtype ?? ScalarType.Float32, adapter: adapter);
         }
-        throw new FileNotFoundException($"model '{path}' not found: expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+        throw new FileNotFoundException($"model '{path}' not found: expected a Hugging Face model directory " +
+            $"(config.json + *.safetensors) or a llama2.c .bin file.");
     }
 
-    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true, PeftSettings? adapter = null) =>
+    public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true,
+        PeftSettings? adapter = null) =>
         Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), useSdpa,
              name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, adapter);
 
-    public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors, ScalarType dtype = ScalarType.Float32, bool useSdpa = true,
+    public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors,
+        ScalarType dtype = ScalarType.Float32, bool useSdpa = true,
         PeftSettings? adapter = null)
     {
         var byName = tensors.ToDictionary(t => t.Name);
-        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info, "tensors", adapter);
+        return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info,
+            "tensors", adapter);
     }
 
     // With an adapter, the base weights come from the checkpoint and are frozen; the adapters keep their fresh
@@ -46,17 +51,22 @@ public static class LlamaCheckpoints
         {
             foreach (var (name, parameter) in model.named_parameters())
             {
-                if (adapterNames.Contains(name)) continue;
-                if (adapter is not null) parameter.requires_grad = false;
+                if (adapterNames.Contains(name))
+                    continue;
+                if (adapter is not null)
+                    parameter.requires_grad = false;
                 var data = read(name);
                 using var values = tensor(data.ToFloat32(), data.Shape);
                 parameter.copy_(values);
             }
         }
-        if (dtype != ScalarType.Float32) model.to(dtype);
-        foreach (var module in model.modules().OfType<LoraLinear>()) module.InitializeMagnitude();
+        if (dtype != ScalarType.Float32)
+            model.to(dtype);
+        foreach (var module in model.modules().OfType<LoraLinear>())
+            module.InitializeMagnitude();
         if (adapter is LoraSettings { QuantizeBase: true })
-            foreach (var module in model.modules().OfType<LoraLinear>()) module.QuantizeBase();
+            foreach (var module in model.modules().OfType<LoraLinear>())
+                module.QuantizeBase();
         model.eval();
         return model;
     }
@@ -68,11 +78,13 @@ public static class LlamaCheckpoints
         _ => ScalarType.Float32,
     };
 
-    /// <summary>Writes config.json and safetensors in Hugging Face layout (sharded past <paramref name="maxShardBytes"/>).</summary>
+    /// <summary>Writes config.json and safetensors in Hugging Face layout (sharded past <paramref
+    /// name="maxShardBytes"/>).</summary>
     public static void Save(Llama model, string directory, DType dtype = DType.F32, long maxShardBytes = 5L << 30)
     {
         if (model.Adapter is not null)
-            throw new InvalidOperationException("an adapted model saves its adapter (PeftExport.Save) or is merged (finetune merge); its base is unchanged.");
+            throw new InvalidOperationException("an adapted model saves its adapter (PeftExport.Save) or is merged " +
+                "(finetune merge); its base is unchanged.");
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var infos = LlamaWeights.Expected(model.Config).Select(e => new TensorInfo(e.Name, dtype, e.Shape)).ToList();
         HfCheckpoint.Save(directory, model.Config with { TorchDtype = dtype.TorchName() }, infos, info =>

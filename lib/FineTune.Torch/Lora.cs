@@ -16,7 +16,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     readonly Dropout? _dropout;
     readonly double _scaling;
 
-    public LoraLinear(long inFeatures, long outFeatures, bool hasBias, int rank, double scaling, double dropout, bool useDora = false)
+    public LoraLinear(long inFeatures, long outFeatures, bool hasBias, int rank, double scaling, double dropout,
+        bool useDora = false)
         : base(nameof(LoraLinear))
     {
         weight = new Parameter(empty(outFeatures, inFeatures), requires_grad: false);
@@ -24,8 +25,12 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         lora_A = nn.Linear(inFeatures, rank, hasBias: false);   // Kaiming-uniform, as nn.Linear and PEFT
         lora_B = nn.Linear(rank, outFeatures, hasBias: false);
         using (NewDisposeScope())
-        using (no_grad()) lora_B.weight!.zero_();                // ΔW = B·A starts at zero
-        if (useDora) lora_magnitude_vector = new Parameter(ones(outFeatures));   // set to ‖W‖_row once W is loaded
+        // ΔW = B·A starts at zero
+        using (no_grad())
+            lora_B.weight!.zero_();
+        // set to ‖W‖_row once W is loaded
+        if (useDora)
+            lora_magnitude_vector = new Parameter(ones(outFeatures));
         _dropout = dropout > 0 ? nn.Dropout(dropout) : null;
         _scaling = scaling;
         RegisterComponents();
@@ -34,9 +39,11 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
         lora_magnitude_vector is null
             ? [("lora_A.weight", lora_A.weight!), ("lora_B.weight", lora_B.weight!)]
-            : [("lora_A.weight", lora_A.weight!), ("lora_B.weight", lora_B.weight!), ("lora_magnitude_vector", lora_magnitude_vector)];
+            : [("lora_A.weight", lora_A.weight!), ("lora_B.weight", lora_B.weight!),
+                ("lora_magnitude_vector", lora_magnitude_vector)];
 
-    /// <summary>When false the layer computes its base alone: DPO's reference policy without a second model copy.</summary>
+    /// <summary>When false the layer computes its base alone: DPO's reference policy without a second model
+    /// copy.</summary>
     public bool AdaptersEnabled { get; set; } = true;
 
     /// <summary>Matmuls run in this dtype (bfloat16 autocast) when set; parameters and outputs keep theirs.</summary>
@@ -47,13 +54,16 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     /// <summary>The NF4 base after <see cref="QuantizeBase"/>, else null.</summary>
     public Nf4Tensor? QuantizedBase => _nf4;
 
-    /// <summary>Bytes the frozen base weight occupies: NF4 storage after <see cref="QuantizeBase"/>, else its tensor.</summary>
+    /// <summary>Bytes the frozen base weight occupies: NF4 storage after <see cref="QuantizeBase"/>, else its
+    /// tensor.</summary>
     public long BaseWeightBytes => _nf4?.StorageBytes ?? weight.NumberOfElements * weight.ElementSize;
 
-    /// <summary>DoRA: the magnitude starts at the row norms of the loaded base (so the layer starts as the base).</summary>
+    /// <summary>DoRA: the magnitude starts at the row norms of the loaded base (so the layer starts as the
+    /// base).</summary>
     public void InitializeMagnitude()
     {
-        if (lora_magnitude_vector is null) return;
+        if (lora_magnitude_vector is null)
+            return;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         lora_magnitude_vector.copy_(DirectionNorm(BaseWeight(ScalarType.Float32)).to(lora_magnitude_vector.dtype));
@@ -62,11 +72,13 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     /// <summary>QLoRA: moves the (loaded) base weight into NF4 and frees the full-precision copy.</summary>
     public void QuantizeBase()
     {
-        if (_nf4 is not null) return;
+        if (_nf4 is not null)
+            return;
         _nf4 = Nf4Tensor.Quantize(weight.ToFloat32Array(), weight.shape);
         // Swap the parameter's storage for an empty one: the full-precision copy is freed, the name stays registered.
         using var scope = NewDisposeScope();
-        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
+        using (no_grad())
+            weight.set_(empty(0, dtype: weight.dtype));
     }
 
     // The NF4 base is dequantized for each call (forward and, through autograd, backward use that tensor) and
@@ -89,10 +101,13 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         var w = BaseWeight(dtype);
         var baseOut = nn.functional.linear(xc, w);                                       // x Wᵀ, (…, out)
         var withBias = bias is null ? baseOut : baseOut.Plus(bias.to(dtype));
-        if (!AdaptersEnabled) return withBias.to(x.dtype);
+        if (!AdaptersEnabled)
+            return withBias.to(x.dtype);
         var h = _dropout is null ? xc : _dropout.forward(xc);
-        var update = nn.functional.linear(nn.functional.linear(h, lora_A.weight!.to(dtype)), lora_B.weight!.to(dtype)).Times(_scaling);
-        if (lora_magnitude_vector is null) return withBias.Plus(update).to(x.dtype);
+        var update = nn.functional.linear(nn.functional.linear(h, lora_A.weight!.to(dtype)),
+            lora_B.weight!.to(dtype)).Times(_scaling);
+        if (lora_magnitude_vector is null)
+            return withBias.Plus(update).to(x.dtype);
 
         // DoRA: y = b + x Wᵀ + (m/‖W'‖ - 1) ⊙ dropout(x) Wᵀ + m/‖W'‖ ⊙ s·B·A·dropout(x)
         var scale = (lora_magnitude_vector.to(ScalarType.Float32) / DirectionNorm(w)).to(dtype);   // (out,)

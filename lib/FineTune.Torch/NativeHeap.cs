@@ -11,12 +11,21 @@ public static class NativeHeap
 {
     const int M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4;
 
-    /// <summary>Serves every allocation from the heap and never trims it (glibc only); false where that is not possible.</summary>
+    /// <summary>Serves every allocation from the heap and never trims it (glibc only); false where that is not
+    /// possible.</summary>
     public static bool KeepFreedMemory()
     {
-        if (!OperatingSystem.IsLinux()) return false;
-        try { return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1; }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { return false; }   // not glibc (musl)
+        if (!OperatingSystem.IsLinux())
+            return false;
+        try
+        {
+            return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1;
+        }
+        // not glibc (musl)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false;
+        }
     }
 
     [DllImport("libc", EntryPoint = "mallopt")]

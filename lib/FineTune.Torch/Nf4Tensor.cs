@@ -13,7 +13,8 @@ public sealed class Nf4Tensor
     [
         -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
         -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
-        0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
+        0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f,
+            1.0f,
     ];
 
     readonly byte[] _codes;          // two 4-bit level indices per byte, low nibble first
@@ -29,19 +30,28 @@ public sealed class Nf4Tensor
 
     Nf4Tensor(long[] shape, long count, byte[] codes, sbyte[] scaleCodes, float[] scaleScales, float scaleMean)
     {
-        Shape = shape; Count = count; _codes = codes; _scaleCodes = scaleCodes; _scaleScales = scaleScales; _scaleMean = scaleMean;
+        Shape = shape;
+        Count = count;
+        _codes = codes;
+        _scaleCodes = scaleCodes;
+        _scaleScales =
+            scaleScales;
+        _scaleMean = scaleMean;
     }
 
     public static Nf4Tensor Quantize(ReadOnlySpan<float> values, long[] shape)
     {
         long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (count != values.Length) throw new ArgumentException($"shape [{string.Join(", ", shape)}] holds {count} values, got {values.Length}.");
+        if (count != values.Length)
+            throw new ArgumentException($"shape [{string.Join(", ", shape)}] holds {count} values, got " +
+                $"{values.Length}.");
         int blocks = (values.Length + BlockSize - 1) / BlockSize;
         var absmax = new float[blocks];
         for (int b = 0; b < blocks; b++)
         {
             float m = 0;
-            for (int i = b * BlockSize; i < Math.Min(values.Length, (b + 1) * BlockSize); i++) m = Math.Max(m, Math.Abs(values[i]));
+            for (int i = b * BlockSize; i < Math.Min(values.Length, (b + 1) * BlockSize); i++)
+                m = Math.Max(m, Math.Abs(values[i]));
             absmax[b] = m;
         }
 
@@ -53,13 +63,16 @@ public sealed class Nf4Tensor
         for (int s = 0; s < scaleBlocks; s++)
         {
             float m = 0;
-            for (int b = s * ScaleBlockSize; b < Math.Min(blocks, (s + 1) * ScaleBlockSize); b++) m = Math.Max(m, Math.Abs(absmax[b] - mean));
+            for (int b = s * ScaleBlockSize; b < Math.Min(blocks, (s + 1) * ScaleBlockSize); b++)
+                m = Math.Max(m, Math.Abs(absmax[b] - mean));
             scaleScales[s] = m / 127f;
             for (int b = s * ScaleBlockSize; b < Math.Min(blocks, (s + 1) * ScaleBlockSize); b++)
-                scaleCodes[b] = m == 0 ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round((absmax[b] - mean) / scaleScales[s]), -127, 127);
+                scaleCodes[b] = m == 0 ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round((absmax[b] - mean) / scaleScales[s]),
+                    -127, 127);
         }
 
-        // Values are normalised by the scale that dequantization will actually use, so the two roundings do not compound.
+        // Values are normalised by the scale that dequantization will actually use, so the two roundings do not
+        // compound.
         var codes = new byte[(values.Length + 1) / 2];
         for (int b = 0; b < blocks; b++)
         {
@@ -86,7 +99,8 @@ public sealed class Nf4Tensor
         return values;
     }
 
-    /// <summary>The dequantized weight as a tensor (what forward and backward use; the NF4 codes stay the storage).</summary>
+    /// <summary>The dequantized weight as a tensor (what forward and backward use; the NF4 codes stay the
+    /// storage).</summary>
     public Tensor ToTensor(ScalarType dtype = ScalarType.Float32) => tensor(Dequantize(), Shape).to(dtype);
 
     static int Nearest(float x)
@@ -94,7 +108,8 @@ public sealed class Nf4Tensor
         x = Math.Clamp(x, -1f, 1f);
         int best = 0;
         for (int l = 1; l < Levels.Length; l++)
-            if (Math.Abs(Levels[l] - x) < Math.Abs(Levels[best] - x)) best = l;
+            if (Math.Abs(Levels[l] - x) < Math.Abs(Levels[best] - x))
+                best = l;
         return best;
     }
 }

@@ -14,9 +14,15 @@ public static class Packing
         var rows = new List<(List<int> Ids, List<byte> Mask, List<int> Segments, int Count)>();
         foreach (var (ids, mask) in examples)
         {
-            if (ids.Length > maxLength) throw new ArgumentException($"an example of {ids.Length} tokens does not fit rows of {maxLength}; truncate it when tokenizing.");
+            if (ids.Length > maxLength)
+                throw new ArgumentException($"an example of {ids.Length} tokens does not fit rows of {maxLength}; " +
+                    $"truncate it when tokenizing.");
             var row = rows.FirstOrDefault(r => r.Ids.Count + ids.Length <= maxLength);
-            if (row.Ids is null) { row = ([], [], [], 0); rows.Add(row); }
+            if (row.Ids is null)
+            {
+                row = ([], [], [], 0);
+                rows.Add(row);
+            }
             int index = rows.FindIndex(r => ReferenceEquals(r.Ids, row.Ids));
             row.Ids.AddRange(ids);
             row.Mask.AddRange(mask);

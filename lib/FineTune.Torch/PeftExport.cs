@@ -16,31 +16,52 @@ public static class PeftExport
     {
         switch (model.Adapter)
         {
-            case LoraSettings lora: SaveLora(model, lora, directory, baseModelNameOrPath); break;
+            case LoraSettings lora:
+                SaveLora(model, lora, directory, baseModelNameOrPath);
+                break;
             case Ia3Settings ia3:
-                Write(directory, model.AdapterParameters().Select(p => Data(Prefix + p.Name, p.Parameter)).ToList(), new JsonObject
-                {
-                    ["peft_type"] = "IA3", ["task_type"] = "CAUSAL_LM", ["base_model_name_or_path"] = baseModelNameOrPath,
-                    ["target_modules"] = Array(ia3.Modules), ["feedforward_modules"] = Array(ia3.Modules.Where(ia3.IsFeedforward)),
-                    ["fan_in_fan_out"] = false, ["init_ia3_weights"] = true, ["modules_to_save"] = null, ["inference_mode"] = true,
-                });
+                Write(directory, model.AdapterParameters().Select(p => Data(Prefix + p.Name, p.Parameter)).ToList(),
+                    new JsonObject
+                    {
+                        ["peft_type"] = "IA3", ["task_type"] = "CAUSAL_LM",
+                        ["base_model_name_or_path"] = baseModelNameOrPath,
+                        ["target_modules"] = Array(ia3.Modules),
+                        ["feedforward_modules"] = Array(ia3.Modules.Where(ia3.IsFeedforward)),
+                        ["fan_in_fan_out"] = false, ["init_ia3_weights"] = true, ["modules_to_save"] = null,
+                        ["inference_mode"] = true,
+                    });
                 break;
             case PromptSettings prompt:
                 var c = model.Config;
-                // For prefix tuning PEFT records the key/value width: token_dim = kv_heads·head_dim, heads = kv_heads (GQA).
+                // For prefix tuning PEFT records the key/value width: token_dim = kv_heads·head_dim, heads = kv_heads
+                // (GQA).
                 int tokenDim = prompt.Prefix ? c.NumKeyValueHeads * c.HeadDim : c.HiddenSize;
                 int heads = prompt.Prefix ? c.NumKeyValueHeads : c.NumAttentionHeads;
                 var config = new JsonObject
                 {
-                    ["peft_type"] = prompt.PeftType, ["task_type"] = "CAUSAL_LM", ["base_model_name_or_path"] = baseModelNameOrPath,
-                    ["num_virtual_tokens"] = prompt.NumVirtualTokens, ["token_dim"] = tokenDim, ["num_transformer_submodules"] = 1,
+                    ["peft_type"] = prompt.PeftType, ["task_type"] = "CAUSAL_LM",
+                    ["base_model_name_or_path"] = baseModelNameOrPath,
+                    ["num_virtual_tokens"] = prompt.NumVirtualTokens, ["token_dim"] = tokenDim,
+                    ["num_transformer_submodules"] = 1,
                     ["num_attention_heads"] = heads, ["num_layers"] = c.NumHiddenLayers, ["inference_mode"] = true,
                 };
-                if (prompt.Prefix) { config["encoder_hidden_size"] = tokenDim; config["prefix_projection"] = false; }
-                else { config["prompt_tuning_init"] = "RANDOM"; config["prompt_tuning_init_text"] = null; config["tokenizer_name_or_path"] = null; }
-                Write(directory, model.AdapterParameters().Select(p => Data(p.Name, p.Parameter)).ToList(), config);   // "prompt_embeddings", unprefixed
+                if (prompt.Prefix)
+                {
+                    config["encoder_hidden_size"] = tokenDim;
+                    config["prefix_projection"] = false;
+                }
+                else
+                {
+                    config["prompt_tuning_init"] = "RANDOM";
+                    config["prompt_tuning_init_text"] = null;
+                    config["tokenizer_name_or_path"] = null;
+                }
+                // "prompt_embeddings", unprefixed
+                Write(directory, model.AdapterParameters().Select(p => Data(p.Name, p.Parameter)).ToList(), config);
                 break;
-            default: throw new InvalidOperationException("the model has no adapter to save (a fully fine-tuned model is saved as a checkpoint).");
+            default:
+                throw new InvalidOperationException("the model has no adapter to save (a fully fine-tuned " +
+                "model is saved as a checkpoint).");
         }
     }
 
@@ -60,7 +81,8 @@ public static class PeftExport
         }
         var config = new PeftConfig
         {
-            R = lora.Rank, LoraAlpha = lora.Alpha, LoraDropout = lora.Dropout, UseRslora = lora.UseRslora, UseDora = lora.UseDora,
+            R = lora.Rank, LoraAlpha = lora.Alpha, LoraDropout = lora.Dropout, UseRslora = lora.UseRslora,
+            UseDora = lora.UseDora,
             TargetModules = lora.Modules, BaseModelNameOrPath = baseModelNameOrPath,
         };
         PeftAdapter.Save(directory, config, modules, shapes);
@@ -69,8 +91,10 @@ public static class PeftExport
     static void Write(string directory, IReadOnlyList<TensorData> tensors, JsonObject config)
     {
         Directory.CreateDirectory(directory);
-        SafeTensorsWriter.Write(Path.Combine(directory, PeftAdapter.WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-        File.WriteAllText(Path.Combine(directory, PeftAdapter.ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        SafeTensorsWriter.Write(Path.Combine(directory, PeftAdapter.WeightsFile), tensors,
+            new Dictionary<string, string> { ["format"] = "pt" });
+        File.WriteAllText(Path.Combine(directory, PeftAdapter.ConfigFile),
+            config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     static JsonArray Array(IEnumerable<string> values) => new(values.Select(v => (JsonNode)v).ToArray());

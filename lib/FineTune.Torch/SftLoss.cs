@@ -3,13 +3,16 @@
 // can normalise by the tokens of a whole accumulated step) with the token count and the argmax hits.
 namespace FineTune.Torch;
 
-/// <summary>Summed cross-entropy over the trained tokens (attached to the graph), their count, and argmax hits.</summary>
+/// <summary>Summed cross-entropy over the trained tokens (attached to the graph), their count, and argmax
+/// hits.</summary>
 public sealed record SftBatchLoss(Tensor Sum, long Tokens, long Correct);
 
 public static class SftLoss
 {
-    /// <summary>Model inputs for right-padded rows: ids, positions (restarting per packed example), mask, targets (-100 = untrained).</summary>
-    public static (Tensor Inputs, Tensor Positions, Tensor Mask, Tensor Targets) Build(IReadOnlyList<PackedRow> rows, Device? device = null)
+    /// <summary>Model inputs for right-padded rows: ids, positions (restarting per packed example), mask, targets (-100
+    /// = untrained).</summary>
+    public static (Tensor Inputs, Tensor Positions, Tensor Mask, Tensor Targets) Build(IReadOnlyList<PackedRow> rows,
+        Device? device = null)
     {
         int B = rows.Count, T = rows.Max(r => r.Ids.Length) - 1;
         var inputs = new long[B * T];
@@ -23,7 +26,8 @@ public static class SftLoss
             for (int t = 0; t < T; t++)
             {
                 int segment = t < row.Ids.Length ? row.Segments[t] : -1;
-                if (t > 0 && t < row.Ids.Length && row.Segments[t] != row.Segments[t - 1]) segmentStart = t;
+                if (t > 0 && t < row.Ids.Length && row.Segments[t] != row.Segments[t - 1])
+                    segmentStart = t;
                 inputs[b * T + t] = segment >= 0 ? row.Ids[t] : 0;
                 positions[b * T + t] = segment >= 0 ? t - segmentStart : 0;
                 bool trained = t + 1 < row.Ids.Length && row.Segments[t + 1] == segment && row.Mask[t + 1] != 0;
@@ -44,14 +48,17 @@ public static class SftLoss
                 tensor(mask, [B, 1, T, T], device: device), tensor(targets, [B * T], device: device));
     }
 
-    /// <param name="fused">the LM head and loss in row chunks (LinearCrossEntropy: far less memory); false: full logits and cross_entropy</param>
-    public static SftBatchLoss Compute(Llama model, IReadOnlyList<PackedRow> rows, Device? device = null, bool fused = false)
+    /// <param name="fused">the LM head and loss in row chunks (LinearCrossEntropy: far less memory); false: full logits
+    /// and cross_entropy</param>
+    public static SftBatchLoss Compute(Llama model, IReadOnlyList<PackedRow> rows, Device? device = null,
+        bool fused = false)
     {
         var (inputs, positions, mask, targets) = Build(rows, device);
         if (fused)
         {
             var hidden = model.HiddenStates(inputs, positions, mask);                          // (B, T, C)
-            var result = LinearCrossEntropy.Compute(hidden.reshape(-1, hidden.shape[^1]), model.OutputWeight, targets, model.ComputeDtype);
+            var result = LinearCrossEntropy.Compute(hidden.reshape(-1, hidden.shape[^1]), model.OutputWeight, targets,
+                model.ComputeDtype);
             return new SftBatchLoss(result.Sum, result.Tokens, result.Correct);
         }
         var logits = model.forward(inputs, positions, mask);                                   // (B, T, V)

@@ -12,7 +12,8 @@ public sealed class SftStep : IDisposable
     {
         _model = model;
         // Our AdamW, not TorchSharp's: its implicit Scalars can be freed mid-call (see ScalarOps).
-        _optimizer = new AdamWOptimizer(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)),
+        _optimizer = new AdamWOptimizer(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
+            (p.name, p.parameter)),
             weightDecay, 0.9, 0.999, 1e-8);
         _learningRate = learningRate;
     }

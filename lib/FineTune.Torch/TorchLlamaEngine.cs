@@ -18,14 +18,16 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
         CheckTokens(tokens, Config);
         var ids = tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Count], device: _device);
         var positions = ScalarOps.Range(tokens.Count, device: _device).unsqueeze(0);
-        var logits = model.forward(ids, positions, Llama.CausalMask(tokens.Count, Config.SlidingWindow, _device)); // (1, T, V)
+        // (1, T, V)
+        var logits = model.forward(ids, positions, Llama.CausalMask(tokens.Count, Config.SlidingWindow, _device));
         return ToRows(logits[0]);
     }
 
     public IDecodeSession StartSession(int batchSize, int maxLength)
     {
         if (maxLength > Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"a session of {maxLength} positions exceeds the model context of {Config.MaxPositionEmbeddings} (max_position_embeddings).");
+            throw new ArgumentException($"a session of {maxLength} positions exceeds the model context of " +
+                $"{Config.MaxPositionEmbeddings} (max_position_embeddings).");
         return new Session(this, batchSize, maxLength);
     }
 
@@ -33,7 +35,8 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
     {
         foreach (var t in tokens)
             if (t < 0 || t >= config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id {t} is outside the vocabulary [0, {config.VocabSize}) of the model.");
+                throw new ArgumentOutOfRangeException(nameof(tokens), t,
+                    $"token id {t} is outside the vocabulary [0, {config.VocabSize}) of the model.");
     }
 
     static float[][] ToRows(Tensor logits2d)
@@ -57,18 +60,26 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
 
         public Session(TorchLlamaEngine engine, int batchSize, int maxLength)
         {
-            _engine = engine; BatchSize = batchSize; _maxLength = maxLength;
+            _engine = engine;
+            BatchSize = batchSize;
+            _maxLength = maxLength;
             var dtype = engine.Model.parameters().First().dtype;
-            _cache = KvCache.Create(engine.Config, batchSize, maxLength + engine.Model.VirtualTokens, dtype, engine._device);   // prompt tuning's virtual tokens lead the cache
+            // prompt tuning's virtual tokens lead the cache
+            _cache = KvCache.Create(engine.Config, batchSize, maxLength + engine.Model.VirtualTokens, dtype,
+                engine._device);
         }
 
         public float[][] Prefill(IReadOnlyList<IReadOnlyList<int>> prompts)
         {
-            if (prompts.Count != BatchSize) throw new ArgumentException($"expected {BatchSize} prompts, got {prompts.Count}.");
-            if (Length != 0) throw new InvalidOperationException("Prefill may be called once per session.");
+            if (prompts.Count != BatchSize)
+                throw new ArgumentException($"expected {BatchSize} prompts, got {prompts.Count}.");
+            if (Length != 0)
+                throw new InvalidOperationException("Prefill may be called once per session.");
             int T = prompts.Max(p => p.Count);
-            if (T > _maxLength) throw new ArgumentException($"prompt of {T} tokens exceeds the session length of {_maxLength}.");
-            foreach (var p in prompts) CheckTokens(p, _engine.Config);
+            if (T > _maxLength)
+                throw new ArgumentException($"prompt of {T} tokens exceeds the session length of {_maxLength}.");
+            foreach (var p in prompts)
+                CheckTokens(p, _engine.Config);
             _padding = prompts.Select(p => T - p.Count).ToArray();
 
             var ids = new long[BatchSize * T];
@@ -94,9 +105,12 @@ public sealed class TorchLlamaEngine(Llama model, Device? device = null) : ICaus
 
         public float[][] Step(IReadOnlyList<int> tokens)
         {
-            if (tokens.Count != BatchSize) throw new ArgumentException($"expected {BatchSize} tokens, got {tokens.Count}.");
-            if (Length == 0) throw new InvalidOperationException("call Prefill before Step.");
-            if (Length + 1 > _maxLength) throw new InvalidOperationException($"the session is full ({_maxLength} positions).");
+            if (tokens.Count != BatchSize)
+                throw new ArgumentException($"expected {BatchSize} tokens, got {tokens.Count}.");
+            if (Length == 0)
+                throw new InvalidOperationException("call Prefill before Step.");
+            if (Length + 1 > _maxLength)
+                throw new InvalidOperationException($"the session is full ({_maxLength} positions).");
             CheckTokens(tokens, _engine.Config);
             int S = Length + 1;
             var ids = tokens.Select(t => (long)t).ToArray();

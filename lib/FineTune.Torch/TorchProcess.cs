@@ -16,11 +16,14 @@ public static class TorchProcess
     /// processes inherit) unless it is already set; returns the value in effect.</summary>
     public static string SetDefault(string name, string value)
     {
-        if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } existing) return existing;
+        if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } existing)
+            return existing;
         Environment.SetEnvironmentVariable(name, value);
         // .NET on Unix keeps its own copy of the environment: native code sees only what setenv puts there.
-        if (OperatingSystem.IsLinux()) _ = SetEnvLinux(name, value, overwrite: 0);
-        else if (OperatingSystem.IsMacOS()) _ = SetEnvMac(name, value, overwrite: 0);
+        if (OperatingSystem.IsLinux())
+            _ = SetEnvLinux(name, value, overwrite: 0);
+        else if (OperatingSystem.IsMacOS())
+            _ = SetEnvMac(name, value, overwrite: 0);
         return value;
     }
 

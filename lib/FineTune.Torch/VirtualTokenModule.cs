@@ -23,7 +23,8 @@ static class VirtualTokenModule
     public static VirtualTokenInput Apply(Tensor? embeddings, PromptSettings? settings, Models.LlamaConfig config,
         Tensor x, Tensor positions, Tensor mask, int start)
     {
-        if (embeddings is null || settings is null) return new(x, positions, mask, start, null, 0);
+        if (embeddings is null || settings is null)
+            return new(x, positions, mask, start, null, 0);
         long B = x.shape[0], P = embeddings.shape[0];
         if (settings.Prefix)
         {

@@ -4,16 +4,20 @@
 // length inside windows of 64 batches (length bucketing keeps padding low), then the batches themselves shuffled.
 namespace FineTune.Training;
 
-/// <summary>An epoch's micro-batches; each is a list of rows; each row lists the example indices packed into it.</summary>
+/// <summary>An epoch's micro-batches; each is a list of rows; each row lists the example indices packed into
+/// it.</summary>
 public sealed record BatchPlan(IReadOnlyList<int[][]> MicroBatches)
 {
     const int BucketWindow = 64;
 
-    public static BatchPlan Create(IReadOnlyList<int> lengths, int microBatchSize, int rowLength, bool packing, int seed, int epoch, bool shuffle = true)
+    public static BatchPlan Create(IReadOnlyList<int> lengths, int microBatchSize, int rowLength, bool packing,
+        int seed, int epoch, bool shuffle = true)
     {
         var order = Enumerable.Range(0, lengths.Count).ToArray();
-        var rng = new Random(unchecked(seed * 1_000_003 + epoch) & int.MaxValue);   // not HashCode: it is salted per process
-        if (shuffle) rng.Shuffle(order);
+        // not HashCode: it is salted per process
+        var rng = new Random(unchecked(seed * 1_000_003 + epoch) & int.MaxValue);
+        if (shuffle)
+            rng.Shuffle(order);
         List<int[]> rows;
         if (packing)
         {
@@ -22,11 +26,17 @@ public sealed record BatchPlan(IReadOnlyList<int[][]> MicroBatches)
             int used = 0;
             foreach (var i in order)
             {
-                if (used + lengths[i] > rowLength && current.Count > 0) { rows.Add([.. current]); current.Clear(); used = 0; }
+                if (used + lengths[i] > rowLength && current.Count > 0)
+                {
+                    rows.Add([.. current]);
+                    current.Clear();
+                    used = 0;
+                }
                 current.Add(i);
                 used += lengths[i];
             }
-            if (current.Count > 0) rows.Add([.. current]);
+            if (current.Count > 0)
+                rows.Add([.. current]);
             return new BatchPlan(rows.Chunk(microBatchSize).ToList());
         }
         var batches = new List<int[][]>();
@@ -35,12 +45,15 @@ public sealed record BatchPlan(IReadOnlyList<int[][]> MicroBatches)
             var sorted = shuffle ? window.OrderByDescending(i => lengths[i]).ToArray() : window;
             batches.AddRange(sorted.Chunk(microBatchSize).Select(b => b.Select(i => new[] { i }).ToArray()));
         }
-        if (shuffle) rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));
+        if (shuffle)
+            rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));
         return new BatchPlan(batches);
     }
 
-    /// <summary>Optimizer steps in this epoch: micro-batches grouped by the accumulation count (the last group may be short).</summary>
+    /// <summary>Optimizer steps in this epoch: micro-batches grouped by the accumulation count (the last group may be
+    /// short).</summary>
     public int Steps(int accumulation) => (MicroBatches.Count + accumulation - 1) / accumulation;
 
-    public IEnumerable<int[][]> MicroBatchesOfStep(int step, int accumulation) => MicroBatches.Skip(step * accumulation).Take(accumulation);
+    public IEnumerable<int[][]> MicroBatchesOfStep(int step, int accumulation) =>
+        MicroBatches.Skip(step * accumulation).Take(accumulation);
 }

@@ -17,15 +17,22 @@ public sealed class TokenizedSplit : IDisposable
     public int[] TrainedTokens { get; }
     public int Count => _examples.Length;
 
-    TokenizedSplit(string name, ShardKind kind, ShardReader[] shards, (int, long)[] examples, int[] lengths, int[] trained)
+    TokenizedSplit(string name, ShardKind kind, ShardReader[] shards, (int, long)[] examples, int[] lengths,
+        int[] trained)
     {
-        Name = name; Kind = kind; _shards = shards; _examples = examples; Lengths = lengths; TrainedTokens = trained;
+        Name = name;
+        Kind = kind;
+        _shards = shards;
+        _examples = examples;
+        Lengths = lengths;
+        TrainedTokens = trained;
     }
 
     /// <summary>The split, or null when the dataset has none of that name.</summary>
     public static TokenizedSplit? Open(string datasetDirectory, TokenizedManifest manifest, string split)
     {
-        if (!manifest.Splits.TryGetValue(split, out var info)) return null;
+        if (!manifest.Splits.TryGetValue(split, out var info))
+            return null;
         var shards = new List<ShardReader>();
         try
         {
@@ -34,7 +41,8 @@ public sealed class TokenizedSplit : IDisposable
                 var reader = ShardReader.Open(Path.Combine(datasetDirectory, shard.File));   // "train/shard-00000.bin"
                 shards.Add(reader);
                 if (reader.Kind != info.Kind)
-                    throw new InvalidDataException($"{reader.Path}: holds {reader.Kind} but the manifest says the {split} split holds {info.Kind}.");
+                    throw new InvalidDataException($"{reader.Path}: holds {reader.Kind} but the manifest says the " +
+                        $"{split} split holds {info.Kind}.");
             }
             var examples = new List<(int, long)>();
             var lengths = new List<int>();
@@ -60,7 +68,8 @@ public sealed class TokenizedSplit : IDisposable
         }
         catch
         {
-            foreach (var s in shards) s.Dispose();
+            foreach (var s in shards)
+                s.Dispose();
             throw;
         }
     }
@@ -73,6 +82,7 @@ public sealed class TokenizedSplit : IDisposable
 
     public void Dispose()
     {
-        foreach (var s in _shards) s.Dispose();
+        foreach (var s in _shards)
+            s.Dispose();
     }
 }

@@ -17,7 +17,8 @@ namespace FineTune.Training;
 public sealed class Trainer : IDisposable
 {
     static readonly string[] TokenizerFiles =
-        ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt"];
+        ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", "vocab.json", "merges.txt"];
 
     readonly TrainingConfig _config;
     readonly string _configJson;
@@ -39,12 +40,14 @@ public sealed class Trainer : IDisposable
     readonly string? _resumedFrom;
 
     public Llama Model => _model;
-    /// <summary>DPO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise null.</summary>
+    /// <summary>DPO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise
+    /// null.</summary>
     public Llama? ReferenceModel => _reference;
     public int TotalSteps => _totalSteps;
     public TrainerState State => _state;
 
-    Trainer(TrainingConfig config, Llama model, Llama? reference, TokenizedManifest manifest, TokenizedSplit train, TokenizedSplit? validation,
+    Trainer(TrainingConfig config, Llama model, Llama? reference, TokenizedManifest manifest, TokenizedSplit train,
+        TokenizedSplit? validation,
         string runId, System.Diagnostics.Metrics.IMeterFactory? meters)
     {
         _config = config;
@@ -55,28 +58,35 @@ public sealed class Trainer : IDisposable
         _train = train;
         _validation = validation;
         _runId = runId;
-        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
-        _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1, config.Optimizer.Beta2, config.Optimizer.Eps);
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name,
+            p.parameter));
+        _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1,
+            config.Optimizer.Beta2, config.Optimizer.Eps);
         _rowLength = RowLength(config, train, validation);
         bool packing = config.Data.Packing && config.Objective == TrainingObjective.Sft;
         _plans = Enumerable.Range(0, config.Training.Epochs)
-            .Select(e => BatchPlan.Create(train.Lengths, config.Training.MicroBatchSize, _rowLength, packing, config.Training.Seed, e)).ToArray();
+            .Select(e => BatchPlan.Create(train.Lengths, config.Training.MicroBatchSize, _rowLength, packing,
+                config.Training.Seed, e)).ToArray();
         int accumulation = config.Training.GradientAccumulationSteps;
         int all = _plans.Sum(p => p.Steps(accumulation));
         _totalSteps = Math.Min(all, config.Training.MaxSteps ?? int.MaxValue);
         int perEpoch = _plans[0].Steps(accumulation);
-        _evalEvery = StepInterval.Resolve(config.Eval.EverySteps, config.Eval.PerEpoch, perEpoch, EvalConfig.DefaultEverySteps);
-        _checkpointEvery = StepInterval.Resolve(config.Checkpoint.EverySteps, config.Checkpoint.PerEpoch, perEpoch, CheckpointConfig.DefaultEverySteps);
+        _evalEvery = StepInterval.Resolve(config.Eval.EverySteps, config.Eval.PerEpoch, perEpoch,
+            EvalConfig.DefaultEverySteps);
+        _checkpointEvery = StepInterval.Resolve(config.Checkpoint.EverySteps, config.Checkpoint.PerEpoch, perEpoch,
+            CheckpointConfig.DefaultEverySteps);
         _schedule = LearningRateSchedule.From(config, _totalSteps);
         _telemetry = new TrainingTelemetry(runId, ConfigNames.Of(config.Method), meters);
         _history = [];
         _evals = [];
         _state = new TrainerState
         {
-            Step = 0, Epoch = 0, StepInEpoch = 0, TokensSeen = 0, Seconds = 0, RngState = "", History = [], Evals = [], ConfigJson = _configJson,
+            Step = 0, Epoch = 0, StepInEpoch = 0, TokensSeen = 0, Seconds = 0, RngState = "", History = [], Evals = [],
+            ConfigJson = _configJson,
         };
 
-        foreach (var name in new[] { "best", "adapter", "model" }) TrainingCheckpoints.RecoverInterruptedSwap(Path.Combine(config.OutputDir, name));
+        foreach (var name in new[] { "best", "adapter", "model" })
+            TrainingCheckpoints.RecoverInterruptedSwap(Path.Combine(config.OutputDir, name));
         var checkpoint = FindResumePoint(config);
         if (checkpoint is not null)
         {
@@ -93,29 +103,38 @@ public sealed class Trainer : IDisposable
             _evals.AddRange(state.Evals);
             _resumedFrom = checkpoint;
         }
-        else if (config.Resume == "never" && System.IO.Directory.Exists(TrainingCheckpoints.Directory(config.OutputDir)))
+        else if (config.Resume == "never"
+            && System.IO.Directory.Exists(TrainingCheckpoints.Directory(config.OutputDir)))
         {
-            System.IO.Directory.Delete(TrainingCheckpoints.Directory(config.OutputDir), recursive: true);   // a fresh run replaces the old one's checkpoints
+            // a fresh run replaces the old one's checkpoints
+            System.IO.Directory.Delete(TrainingCheckpoints.Directory(config.OutputDir), recursive: true);
         }
     }
 
-    /// <summary>Setup: loads the base with the configured method, the data, the optimizer; resumes when a checkpoint applies.</summary>
-    public static Trainer Create(TrainingConfig config, string? runId = null, System.Diagnostics.Metrics.IMeterFactory? meters = null)
+    /// <summary>Setup: loads the base with the configured method, the data, the optimizer; resumes when a checkpoint
+    /// applies.</summary>
+    public static Trainer Create(TrainingConfig config, string? runId = null,
+        System.Diagnostics.Metrics.IMeterFactory? meters = null)
     {
         set_num_threads(config.Training.Threads ?? Environment.ProcessorCount);
-        NativeHeap.KeepFreedMemory();   // reuse the step's large buffers instead of faulting them in again (see NativeHeap)
+        // reuse the step's large buffers instead of faulting them in again (see NativeHeap)
+        NativeHeap.KeepFreedMemory();
         manual_seed(config.Training.Seed);
         var manifestDir = config.Data.Path;
         if (!File.Exists(Path.Combine(manifestDir, TokenizedManifest.FileName)))
-            throw new FileNotFoundException($"data.path '{manifestDir}' has no {TokenizedManifest.FileName} (expected a tokenized dataset from `finetune data tokenize`).");
+            throw new FileNotFoundException($"data.path '{manifestDir}' has no {TokenizedManifest.FileName} " +
+                $"(expected a tokenized dataset from `finetune data tokenize`).");
         var manifest = TokenizedManifest.Read(manifestDir);
         var train = TokenizedSplit.Open(manifestDir, manifest, "train")
             ?? throw new InvalidDataException($"data.path '{manifestDir}' has no train split.");
         var validation = TokenizedSplit.Open(manifestDir, manifest, "validation");
         var wantKind = config.Objective == TrainingObjective.Dpo ? ShardKind.Pairs : ShardKind.Sequences;
         if (train.Kind != wantKind)
-            throw new InvalidDataException($"objective '{ConfigNames.Of(config.Objective)}' needs {(wantKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but '{manifestDir}' holds {train.Kind}.");
-        if (train.Count == 0) throw new InvalidDataException($"the train split of '{manifestDir}' is empty.");
+            throw new InvalidDataException($"objective '{ConfigNames.Of(config.Objective)}' needs " +
+                $"{(wantKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but " +
+                $"'{manifestDir}' holds {train.Kind}.");
+        if (train.Count == 0)
+            throw new InvalidDataException($"the train split of '{manifestDir}' is empty.");
 
         var adapter = TrainingConfigLoader.Adapter(config);
         var model = LoadBase(config.BaseModel, adapter);
@@ -124,28 +143,40 @@ public sealed class Trainer : IDisposable
             if (split is { Count: > 0 } && split.Lengths.Max() is var longest && longest > context)
             {
                 model.Dispose();
-                throw new InvalidDataException($"a {split.Name} example of '{manifestDir}' has {longest} tokens, more than the model's context of " +
-                    $"{context} (max_position_embeddings): tokenize with --max-length {context} (the pipeline's tokenize.max_length) or less.");
+                throw new InvalidDataException($"a {split.Name} example of '{manifestDir}' has {longest} tokens, " +
+                    $"more than the model's context of " +
+                    $"{context} (max_position_embeddings): tokenize with --max-length {context} (the pipeline's " +
+                        $"tokenize.max_length) or less.");
             }
         if (manifest.VocabSize > model.Config.VocabSize)
-            throw new InvalidDataException($"the dataset was tokenized with a vocabulary of {manifest.VocabSize}, the model has {model.Config.VocabSize} (tokenized for another model?).");
+            throw new InvalidDataException($"the dataset was tokenized with a vocabulary of {manifest.VocabSize}, " +
+                $"the model has {model.Config.VocabSize} (tokenized for another model?).");
         Llama? reference = null;
         if (config.Objective == TrainingObjective.Dpo && adapter is null)
         {
             reference = LoadBase(config.BaseModel, null);
-            foreach (var p in reference.parameters()) p.requires_grad = false;
+            foreach (var p in reference.parameters())
+                p.requires_grad = false;
         }
         model.GradientCheckpointing = config.Training.GradientCheckpointing;
-        if (UseBf16(config.Training.Bf16)) { model.ComputeDtype = ScalarType.BFloat16; if (reference is not null) reference.ComputeDtype = ScalarType.BFloat16; }
-        return new Trainer(config, model, reference, manifest, train, validation, runId ?? Guid.NewGuid().ToString("n"), meters);
+        if (UseBf16(config.Training.Bf16))
+        {
+            model.ComputeDtype = ScalarType.BFloat16;
+            if (reference is not null)
+                reference.ComputeDtype = ScalarType.BFloat16;
+        }
+        return new Trainer(config, model, reference, manifest, train, validation,
+            runId ?? Guid.NewGuid().ToString("n"), meters);
     }
 
     public static Llama LoadBase(string path, PeftSettings? adapter) =>
         File.Exists(path) || HfCheckpoint.IsCheckpointDirectory(path)
             ? LlamaCheckpoints.Load(path, ScalarType.Float32, adapter)   // float32 master weights
-            : throw new FileNotFoundException($"base_model '{path}' not found: expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+            : throw new FileNotFoundException($"base_model '{path}' not found: expected a Hugging Face model " +
+                $"directory (config.json + *.safetensors) or a llama2.c .bin file.");
 
-    /// <summary>bf16 autocast: "auto" takes it where the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX).</summary>
+    /// <summary>bf16 autocast: "auto" takes it where the CPU multiplies bfloat16 natively (AVX-512 BF16 or
+    /// AMX).</summary>
     public static bool UseBf16(string setting) => setting switch
     {
         "true" => true,
@@ -157,31 +188,40 @@ public sealed class Trainer : IDisposable
     {
         try
         {
-            var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
+            var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags",
+                StringComparison.Ordinal)) ?? "";
             return flags.Split(' ').Any(f => f is "avx512_bf16" or "amx_bf16");
         }
-        catch (IOException) { return false; }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     static int RowLength(TrainingConfig config, TokenizedSplit train, TokenizedSplit? validation)
     {
         int longest = Math.Max(train.Lengths.Max(), validation is { Count: > 0 } v ? v.Lengths.Max() : 0);
-        if (config.Data.MaxLength is not { } max) return longest;
+        if (config.Data.MaxLength is not { } max)
+            return longest;
         foreach (var split in new[] { train, validation })
             if (split is not null)
                 for (int i = 0; i < split.Count; i++)
                     if (split.Lengths[i] > max)
-                        throw new InvalidDataException($"{split.Name} example {i} has {split.Lengths[i]} tokens, more than data.max_length {max} (truncate when tokenizing: finetune data tokenize --max-length {max}).");
+                        throw new InvalidDataException($"{split.Name} example {i} has {split.Lengths[i]} tokens, " +
+                            $"more than data.max_length {max} (truncate when tokenizing: finetune data tokenize " +
+                            $"--max-length {max}).");
         return max;
     }
 
     string? FindResumePoint(TrainingConfig config)
     {
-        if (config.Resume == "never") return null;
+        if (config.Resume == "never")
+            return null;
         if (config.Resume != "auto")
         {
             if (!File.Exists(Path.Combine(config.Resume, TrainingCheckpoints.StateFile)))
-                throw new FileNotFoundException($"resume '{config.Resume}' is not a checkpoint directory (no {TrainingCheckpoints.StateFile}).");
+                throw new FileNotFoundException($"resume '{config.Resume}' is not a checkpoint directory (no " +
+                    $"{TrainingCheckpoints.StateFile}).");
             return config.Resume;
         }
         var all = TrainingCheckpoints.List(config.OutputDir);
@@ -191,15 +231,19 @@ public sealed class Trainer : IDisposable
     // A checkpoint continues only the run that wrote it: everything but where it goes and how long it runs must match.
     void CheckSameRun(string storedJson, string checkpoint)
     {
-        string[] free = ["output_dir", "resume", "training.max_steps", "training.log_every_steps", "eval.every_steps", "eval.per_epoch",
-                         "eval.max_batches", "eval.max_examples", "eval.early_stopping_patience", "eval.min_delta", "checkpoint.every_steps",
+        string[] free = ["output_dir", "resume", "training.max_steps", "training.log_every_steps", "eval.every_steps",
+            "eval.per_epoch",
+                         "eval.max_batches", "eval.max_examples", "eval.early_stopping_patience", "eval.min_delta",
+                             "checkpoint.every_steps",
                          "checkpoint.per_epoch", "checkpoint.keep_last"];
         var stored = JsonNode.Parse(storedJson)!.AsObject();
         var current = JsonNode.Parse(_configJson)!.AsObject();
         foreach (var key in Keys(stored, "").Union(Keys(current, "")).Where(k => !free.Contains(k)))
             if (Lookup(stored, key) != Lookup(current, key))
-                throw new TrainingConfigException($"{checkpoint} was written by a run with a different config: '{key}' was {Lookup(stored, key) ?? "absent"}, now {Lookup(current, key) ?? "absent"}. " +
-                                                    "Use another output_dir, set resume: never to start over, or restore the setting.");
+                throw new TrainingConfigException($"{checkpoint} was written by a run with a different config: " +
+                    $"'{key}' was {Lookup(stored, key) ?? "absent"}, now {Lookup(current, key) ?? "absent"}. " +
+                                                    "Use another output_dir, set resume: never to start over, or " +
+                                                        "restore the setting.");
     }
 
     static IEnumerable<string> Keys(JsonObject o, string prefix) =>
@@ -208,38 +252,53 @@ public sealed class Trainer : IDisposable
     static string? Lookup(JsonObject o, string key)
     {
         JsonNode? node = o;
-        foreach (var part in key.Split('.')) node = node?[part];
+        foreach (var part in key.Split('.'))
+            node = node?[part];
         return node?.ToJsonString();
     }
 
     /// <summary>Runs the loop to the end (or early stop, or cancellation, which writes a checkpoint first).</summary>
-    public TrainingReport Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public TrainingReport Train(IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         System.IO.Directory.CreateDirectory(_config.OutputDir);
         File.WriteAllText(Path.Combine(_config.OutputDir, "config.json"), _configJson);
         RewriteMetricsFile();
-        if (_resumedFrom is not null) progress?.Report(new TrainingProgress(_state.Step, _totalSteps, null, null, $"resumed from {_resumedFrom} at step {_state.Step}"));
+        if (_resumedFrom is not null)
+            progress?.Report(new TrainingProgress(_state.Step, _totalSteps, null, null,
+                $"resumed from {_resumedFrom} at step {_state.Step}"));
         var clock = Stopwatch.StartNew();
         double secondsBefore = _state.Seconds;
         string stopReason = _state.Step >= _totalSteps ? "completed" : "";
         int accumulation = _config.Training.GradientAccumulationSteps;
         int epoch = _state.Epoch, stepInEpoch = _state.StepInEpoch, step = _state.Step, startStep = _state.Step;
         long tokensSeen = _state.TokensSeen;
-        if (step == 0 && _evals.Count == 0 && _config.Eval.OnStart && _validation is { Count: > 0 }) EvaluateAndKeepBest(0, progress, clock.Elapsed);
+        if (step == 0 && _evals.Count == 0 && _config.Eval.OnStart && _validation is { Count: > 0 })
+            EvaluateAndKeepBest(0, progress, clock.Elapsed);
         while (stopReason == "" && step < _totalSteps)
         {
-            if (stepInEpoch >= _plans[epoch].Steps(accumulation)) { epoch++; stepInEpoch = 0; continue; }
+            if (stepInEpoch >= _plans[epoch].Steps(accumulation))
+            {
+                epoch++;
+                stepInEpoch = 0;
+                continue;
+            }
             var stepClock = Stopwatch.StartNew();
             var micro = _plans[epoch].MicroBatchesOfStep(stepInEpoch, accumulation).ToList();
             var (loss, accuracy, tokens, rewards) = ForwardBackward(micro);
-            double gradNorm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max : double.PositiveInfinity);
+            double gradNorm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max
+                : double.PositiveInfinity);
             double lr = _schedule.At(step);
             _optimizer.Update(lr);
-            step++; stepInEpoch++; tokensSeen += tokens;
+            step++;
+            stepInEpoch++;
+            tokensSeen += tokens;
             var metrics = new StepMetrics
             {
-                Step = step, Epoch = epoch + (double)stepInEpoch / _plans[epoch].Steps(accumulation), TrainLoss = loss, TokenAccuracy = accuracy,
-                LearningRate = lr, GradNorm = gradNorm, Tokens = tokens, TokensPerSecond = tokens / stepClock.Elapsed.TotalSeconds,
+                Step = step, Epoch = epoch + (double)stepInEpoch / _plans[epoch].Steps(accumulation), TrainLoss = loss,
+                TokenAccuracy = accuracy,
+                LearningRate = lr, GradNorm = gradNorm, Tokens = tokens,
+                TokensPerSecond = tokens / stepClock.Elapsed.TotalSeconds,
                 PeakMemoryBytes = PeakMemory(), RewardChosen = rewards?.Chosen, RewardRejected = rewards?.Rejected,
                 RewardMargin = rewards is { } r ? r.Chosen - r.Rejected : null,
             };
@@ -256,21 +315,30 @@ public sealed class Trainer : IDisposable
             if (_validation is { Count: > 0 } && (last || _evalEvery > 0 && step % _evalEvery == 0)
                 && EvaluateAndKeepBest(step, progress, clock.Elapsed))
                 stopReason = "early_stopped";
-            if (cancellationToken.IsCancellationRequested && stopReason == "") stopReason = "cancelled";
-            if (last && stopReason == "") stopReason = "completed";
+            if (cancellationToken.IsCancellationRequested && stopReason == "")
+                stopReason = "cancelled";
+            if (last && stopReason == "")
+                stopReason = "completed";
             bool periodic = _checkpointEvery > 0 && step % _checkpointEvery == 0;
             if (periodic || stopReason != "")
             {
                 _state = _state with
                 {
-                    Step = step, Epoch = epoch, StepInEpoch = stepInEpoch, TokensSeen = tokensSeen, Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
-                    RngState = RngState(), History = [.. _history], Evals = [.. _evals],
+                    Step = step,
+                    Epoch = epoch,
+                    StepInEpoch = stepInEpoch,
+                    TokensSeen = tokensSeen,
+                    Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
+                    RngState = RngState(),
+                    History = [.. _history],
+                    Evals = [.. _evals],
                 };
                 TrainingCheckpoints.Save(_config.OutputDir, _model, _optimizer, _state, _config.BaseModel);
                 TrainingCheckpoints.Rotate(_config.OutputDir, _config.Checkpoint.KeepLast, _state.BestStep);
             }
         }
-        if (stopReason == "") stopReason = "completed";
+        if (stopReason == "")
+            stopReason = "completed";
         return Finish(stopReason, secondsBefore + clock.Elapsed.TotalSeconds);
     }
 
@@ -285,14 +353,16 @@ public sealed class Trainer : IDisposable
         if (_state.BestValidLoss is not { } best || eval.ValidLoss < best - _config.Eval.MinDelta)
         {
             _state = _state with { BestValidLoss = eval.ValidLoss, BestStep = step, EvalsWithoutImprovement = 0 };
-            TrainingCheckpoints.WriteWeightsAtomically(_model, Path.Combine(_config.OutputDir, "best"), _config.BaseModel, CarriedFiles());
+            TrainingCheckpoints.WriteWeightsAtomically(_model, Path.Combine(_config.OutputDir, "best"),
+                _config.BaseModel, CarriedFiles());
             return false;
         }
         _state = _state with { EvalsWithoutImprovement = _state.EvalsWithoutImprovement + 1 };
         return _config.Eval.EarlyStoppingPatience is { } patience && _state.EvalsWithoutImprovement >= patience;
     }
 
-    (double Loss, double Accuracy, long Tokens, (double Chosen, double Rejected)? Rewards) ForwardBackward(IReadOnlyList<int[][]> microBatches)
+    (double Loss, double Accuracy, long Tokens,
+        (double Chosen, double Rejected)? Rewards) ForwardBackward(IReadOnlyList<int[][]> microBatches)
     {
         _model.train();
         _optimizer.ZeroGrad();
@@ -312,7 +382,9 @@ public sealed class Trainer : IDisposable
                     var result = DpoLoss.Compute(_model, _reference, examples, _config.Dpo.Beta);
                     result.Sum.Times(1.0 / pairs).backward();
                     lossSum += result.Sum.item<float>();
-                    chosen += result.RewardChosenSum; rejected += result.RewardRejectedSum; correct += result.Correct;
+                    chosen += result.RewardChosenSum;
+                    rejected += result.RewardRejectedSum;
+                    correct += result.Correct;
                 }
                 return (lossSum / pairs, (double)correct / pairs, inputTokens, (chosen / pairs, rejected / pairs));
             }
@@ -325,13 +397,17 @@ public sealed class Trainer : IDisposable
                 var rows = Rows(_train, batch);
                 inputTokens += rows.Sum(r => (long)r.Ids.Length);
                 var result = SftLoss.Compute(_model, rows, fused: ChunkedLoss(rows));
-                result.Sum.Times(1.0 / Math.Max(1, trained)).backward();   // the step's loss is the mean over all its trained tokens
+                // the step's loss is the mean over all its trained tokens
+                result.Sum.Times(1.0 / Math.Max(1, trained)).backward();
                 sum += result.Sum.item<float>();
                 hits += result.Correct;
             }
             return (sum / Math.Max(1, trained), (double)hits / Math.Max(1, trained), inputTokens, null);
         }
-        finally { _model.eval(); }
+        finally
+        {
+            _model.eval();
+        }
     }
 
     EvalMetrics Evaluate(int step)
@@ -340,8 +416,10 @@ public sealed class Trainer : IDisposable
         var split = _validation!;
         bool packing = _config.Data.Packing && _config.Objective == TrainingObjective.Sft;
         // The first max_examples examples: the same subset at every evaluation, so the numbers compare.
-        var lengths = _config.Eval.MaxExamples is { } n && n < split.Count ? split.Lengths.Take(n).ToArray() : split.Lengths;
-        var plan = BatchPlan.Create(lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0, shuffle: false);
+        var lengths = _config.Eval.MaxExamples is { } n && n < split.Count ? split.Lengths.Take(n).ToArray()
+            : split.Lengths;
+        var plan = BatchPlan.Create(lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0,
+            shuffle: false);
         var batches = plan.MicroBatches.Take(_config.Eval.MaxBatches ?? int.MaxValue);
         double sum = 0;
         long tokens = 0, hits = 0;
@@ -352,17 +430,23 @@ public sealed class Trainer : IDisposable
             using var scope = NewDisposeScope();
             if (_config.Objective == TrainingObjective.Dpo)
             {
-                var result = DpoLoss.Compute(_model, _reference, batch.Select(row => Pair(split.Read(row[0]))).ToList(), _config.Dpo.Beta);
-                sum += result.Sum.item<float>(); tokens += result.Pairs; hits += result.Correct;
+                var result = DpoLoss.Compute(_model, _reference,
+                    batch.Select(row => Pair(split.Read(row[0]))).ToList(), _config.Dpo.Beta);
+                sum += result.Sum.item<float>();
+                tokens += result.Pairs;
+                hits += result.Correct;
             }
             else
             {
                 var rows = Rows(split, batch);
                 var result = SftLoss.Compute(_model, rows, fused: ChunkedLoss(rows));
-                sum += result.Sum.item<float>(); tokens += result.Tokens; hits += result.Correct;
+                sum += result.Sum.item<float>();
+                tokens += result.Tokens;
+                hits += result.Correct;
             }
         }
-        return new EvalMetrics(step, sum / Math.Max(1, tokens), (double)hits / Math.Max(1, tokens), tokens, clock.Elapsed.TotalSeconds);
+        return new EvalMetrics(step, sum / Math.Max(1, tokens), (double)hits / Math.Max(1, tokens), tokens,
+            clock.Elapsed.TotalSeconds);
     }
 
     // The full logits of these rows would be rows × T × V float32: chunk the loss when that passes 512 MiB (auto).
@@ -383,7 +467,8 @@ public sealed class Trainer : IDisposable
             return new PackedRow(ids, mask, segments);
         }).ToList();
 
-    static PreferencePair Pair(TokenizedExample e) => new(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Sequences[1].Ids, e.Sequences[1].Mask);
+    static PreferencePair Pair(TokenizedExample e) =>
+        new(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Sequences[1].Ids, e.Sequences[1].Mask);
 
     static string RngState()
     {
@@ -407,16 +492,21 @@ public sealed class Trainer : IDisposable
 
     static readonly JsonSerializerOptions LineJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    void AppendMetrics(StepMetrics m) => File.AppendAllText(MetricsPath, JsonSerializer.Serialize(new { type = "train", metrics = m }, LineJson) + "\n");
+    void AppendMetrics(StepMetrics m) =>
+        File.AppendAllText(MetricsPath, JsonSerializer.Serialize(new { type = "train", metrics = m }, LineJson) + "\n");
 
-    void AppendMetrics(EvalMetrics e) => File.AppendAllText(MetricsPath, JsonSerializer.Serialize(new { type = "eval", metrics = e }, LineJson) + "\n");
+    void AppendMetrics(EvalMetrics e) =>
+        File.AppendAllText(MetricsPath, JsonSerializer.Serialize(new { type = "eval", metrics = e }, LineJson) + "\n");
 
-    // On resume the file is rebuilt from the checkpoint's history: steps run after it (and lost with the kill) are dropped.
+    // On resume the file is rebuilt from the checkpoint's history: steps run after it (and lost with the kill) are
+    // dropped.
     void RewriteMetricsFile()
     {
         File.WriteAllText(MetricsPath, "");
-        foreach (var m in _history) AppendMetrics(m);
-        foreach (var e in _evals) AppendMetrics(e);
+        foreach (var m in _history)
+            AppendMetrics(m);
+        foreach (var e in _evals)
+            AppendMetrics(e);
     }
 
     TrainingReport Finish(string stopReason, double seconds)
@@ -427,11 +517,14 @@ public sealed class Trainer : IDisposable
         // The delivered weights are the best validated ones when there was validation, else the last.
         if (_state.BestStep is not null && System.IO.Directory.Exists(best))
         {
-            if (System.IO.Directory.Exists(output)) System.IO.Directory.Delete(output, recursive: true);
+            if (System.IO.Directory.Exists(output))
+                System.IO.Directory.Delete(output, recursive: true);
             CopyDirectory(best, output);
         }
-        else TrainingCheckpoints.WriteWeightsAtomically(_model, output, _config.BaseModel, CarriedFiles());
-        var report = TrainingReport.Build(_config, _configJson, _manifest, _model, _optimizer, _history, _evals, _state, stopReason, seconds,
+        else
+            TrainingCheckpoints.WriteWeightsAtomically(_model, output, _config.BaseModel, CarriedFiles());
+        var report = TrainingReport.Build(_config, _configJson, _manifest, _model, _optimizer, _history, _evals,
+            _state, stopReason, seconds,
             output, _runId, _resumedFrom, _totalSteps);
         report.Write(Path.Combine(_config.OutputDir, TrainingReport.FileName));
         return report;
@@ -440,7 +533,8 @@ public sealed class Trainer : IDisposable
     static void CopyDirectory(string from, string to)
     {
         System.IO.Directory.CreateDirectory(to);
-        foreach (var file in System.IO.Directory.EnumerateFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+        foreach (var file in System.IO.Directory.EnumerateFiles(from))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
     }
 
     public void Dispose()

@@ -36,17 +36,21 @@ public sealed record TrainingConfig
     public CheckpointConfig Checkpoint { get; init; } = new();
     /// <summary>Where checkpoints, the adapter or model, metrics and the report go.</summary>
     public string OutputDir { get; init; } = "";
-    /// <summary>auto (continue from the newest checkpoint in output_dir if there is one), never, or a checkpoint directory.</summary>
+    /// <summary>auto (continue from the newest checkpoint in output_dir if there is one), never, or a checkpoint
+    /// directory.</summary>
     public string Resume { get; init; } = "auto";
 }
 
 public sealed record DataConfig
 {
-    /// <summary>A tokenized dataset directory (manifest.json + train/ and validation/ shards, from `finetune data tokenize`).</summary>
+    /// <summary>A tokenized dataset directory (manifest.json + train/ and validation/ shards, from `finetune data
+    /// tokenize`).</summary>
     public string Path { get; init; } = "";
-    /// <summary>Pack several examples into each row (block-diagonal attention); otherwise pad with length bucketing.</summary>
+    /// <summary>Pack several examples into each row (block-diagonal attention); otherwise pad with length
+    /// bucketing.</summary>
     public bool Packing { get; init; } = true;
-    /// <summary>Row length in tokens; examples longer than this are an error (truncate when tokenizing). Null: the longest example.</summary>
+    /// <summary>Row length in tokens; examples longer than this are an error (truncate when tokenizing). Null: the
+    /// longest example.</summary>
     public int? MaxLength { get; init; }
 }
 
@@ -90,8 +94,8 @@ public sealed record LoopConfig
     /// <summary>bfloat16 autocast of the matmuls: auto (when the CPU has AVX-512 BF16 or AMX), true or false.</summary>
     public string Bf16 { get; init; } = "false";
     /// <summary>
-    /// LM head + loss in row chunks, never holding a micro-batch's full logits (LinearCrossEntropy): true, false, or auto
-    /// (when those logits would take over 512 MiB, e.g. a 128k vocabulary). Less memory, somewhat fewer tokens/s.
+    /// LM head + loss in row chunks, never holding a micro-batch's full logits (LinearCrossEntropy): true, false, or
+    /// auto (when those logits would take over 512 MiB, e.g. a 128k vocabulary). Less memory, somewhat fewer tokens/s.
     /// </summary>
     public string ChunkedLoss { get; init; } = "auto";
     /// <summary>Recompute each layer's activations in backward instead of storing them.</summary>
@@ -104,19 +108,22 @@ public sealed record LoopConfig
 
 public sealed record EvalConfig
 {
-    /// <summary>Evaluate on the validation split every this many steps (and at the end); 0: only at the end. Null: per_epoch
-    /// when that is set, else 50.</summary>
+    /// <summary>Evaluate on the validation split every this many steps (and at the end); 0: only at the end. Null:
+    /// per_epoch when that is set, else 50.</summary>
     public int? EverySteps { get; init; }
-    /// <summary>Evaluate this many times per epoch, so the interval follows the dataset's size (instead of every_steps).</summary>
+    /// <summary>Evaluate this many times per epoch, so the interval follows the dataset's size (instead of
+    /// every_steps).</summary>
     public int? PerEpoch { get; init; }
-    /// <summary>Stop when validation loss has not improved by min_delta for this many evaluations; null: never.</summary>
+    /// <summary>Stop when validation loss has not improved by min_delta for this many evaluations; null:
+    /// never.</summary>
     public int? EarlyStoppingPatience { get; init; }
     public double MinDelta { get; init; }
     /// <summary>Also evaluate before the first step, so the report shows where the base started.</summary>
     public bool OnStart { get; init; } = true;
     /// <summary>Evaluate at most this many batches of the validation split; null: all of it.</summary>
     public int? MaxBatches { get; init; }
-    /// <summary>Evaluate on the first this many validation examples (the same ones every time); null: all of them.</summary>
+    /// <summary>Evaluate on the first this many validation examples (the same ones every time); null: all of
+    /// them.</summary>
     public int? MaxExamples { get; init; }
 
     public const int DefaultEverySteps = 50;
@@ -124,8 +131,8 @@ public sealed record EvalConfig
 
 public sealed record CheckpointConfig
 {
-    /// <summary>Write a resumable checkpoint every this many steps (and at the end); 0: only at the end. Null: per_epoch
-    /// when that is set, else 100.</summary>
+    /// <summary>Write a resumable checkpoint every this many steps (and at the end); 0: only at the end. Null:
+    /// per_epoch when that is set, else 100.</summary>
     public int? EverySteps { get; init; }
     /// <summary>Write this many checkpoints per epoch (instead of every_steps).</summary>
     public int? PerEpoch { get; init; }

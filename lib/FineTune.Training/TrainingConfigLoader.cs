@@ -23,11 +23,24 @@ public static class TrainingConfigLoader
 
     public static TrainingConfig Load(string path, IEnumerable<string>? overrides = null)
     {
-        if (!File.Exists(path)) throw new TrainingConfigException($"training config '{path}' not found.");
+        if (!File.Exists(path))
+            throw new TrainingConfigException($"training config '{path}' not found.");
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new TrainingConfigException($"{path}: not valid JSON ({e.Message})."); }
-        if (root is not JsonObject obj) throw new TrainingConfigException($"{path}: expected a JSON object at the top level.");
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path),
+                documentOptions: new JsonDocumentOptions
+                {
+                    CommentHandling = JsonCommentHandling.Skip,
+                    AllowTrailingCommas = true
+                });
+        }
+        catch (JsonException e)
+        {
+            throw new TrainingConfigException($"{path}: not valid JSON ({e.Message}).");
+        }
+        if (root is not JsonObject obj)
+            throw new TrainingConfigException($"{path}: expected a JSON object at the top level.");
         return Parse(obj, path, overrides);
     }
 
@@ -46,21 +59,29 @@ public static class TrainingConfigLoader
         var root = (JsonObject)section.DeepClone();
         root["base_model"] ??= "(the run's base model)";
         root["output_dir"] ??= "(the run's output)";
-        if (root["data"] is null) root["data"] = new JsonObject();
-        if (root["data"] is JsonObject data) data["path"] ??= "(the run's tokenized data)";
+        if (root["data"] is null)
+            root["data"] = new JsonObject();
+        if (root["data"] is JsonObject data)
+            data["path"] ??= "(the run's tokenized data)";
         return Parse(root, source, null, keyPrefix);
     }
 
     static TrainingConfig Parse(JsonObject root, string source, IEnumerable<string>? overrides, string keyPrefix)
     {
-        foreach (var item in overrides ?? []) ApplyOverride(root, item);
+        foreach (var item in overrides ?? [])
+            ApplyOverride(root, item);
         CheckKeys(root, typeof(TrainingConfig), keyPrefix, source);
         TrainingConfig config;
-        try { config = root.Deserialize<TrainingConfig>(Json) ?? throw new TrainingConfigException($"{source}: empty config."); }
+        try
+        {
+            config = root.Deserialize<TrainingConfig>(Json)
+                ?? throw new TrainingConfigException($"{source}: empty config.");
+        }
         catch (JsonException e)
         {
             var key = keyPrefix + (e.Path ?? "$").TrimStart('$', '.');
-            throw new TrainingConfigException($"{source}: key '{key}' has a value of the wrong type ({e.Message.Split(" Path:")[0]}).");
+            throw new TrainingConfigException($"{source}: key '{key}' has a value of the wrong type " +
+                $"({e.Message.Split(" Path:")[0]}).");
         }
         Validate(config, source, keyPrefix);
         return config;
@@ -72,16 +93,24 @@ public static class TrainingConfigLoader
     static void ApplyOverride(JsonObject root, string item)
     {
         int eq = item.IndexOf('=');
-        if (eq <= 0) throw new TrainingConfigException($"--set '{item}': expected key=value, e.g. lora.rank=16.");
+        if (eq <= 0)
+            throw new TrainingConfigException($"--set '{item}': expected key=value, e.g. lora.rank=16.");
         var parts = item[..eq].Trim().Split('.');
         var text = item[(eq + 1)..];
         JsonNode? value;
-        try { value = JsonNode.Parse(text); }
-        catch (JsonException) { value = JsonValue.Create(text); }
+        try
+        {
+            value = JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            value = JsonValue.Create(text);
+        }
         var node = root;
         foreach (var part in parts[..^1])
         {
-            if (node[part] is not JsonObject child) node[part] = child = [];
+            if (node[part] is not JsonObject child)
+                node[part] = child = [];
             node = child;
         }
         node[parts[^1]] = value;
@@ -101,17 +130,22 @@ public static class TrainingConfigLoader
         {
             var path = prefix + key;
             if (!properties.TryGetValue(key, out var property))
-                throw new TrainingConfigException($"{source}: unknown key '{path}' (known keys{(prefix == "" ? "" : $" in '{prefix.TrimEnd('.')}'")}: " +
+                throw new TrainingConfigException($"{source}: unknown key '{path}' (known " +
+                    $"keys{(prefix == "" ? "" : $" in '{prefix.TrimEnd('.')}'")}: " +
                     $"{string.Join(", ", properties.Keys)}).");
-            bool isSection = property.PropertyType.IsClass && property.PropertyType != typeof(string) && !property.PropertyType.IsGenericType;
-            if (isSection && value is JsonObject child) CheckKeys(child, property.PropertyType, path + ".", source);
+            bool isSection = property.PropertyType.IsClass && property.PropertyType != typeof(string)
+                && !property.PropertyType.IsGenericType;
+            if (isSection && value is JsonObject child)
+                CheckKeys(child, property.PropertyType, path + ".", source);
             else if (isSection && value is not null)
-                throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with keys {string.Join(", ", Keys(property.PropertyType).Keys)}.");
+                throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with " +
+                    $"keys {string.Join(", ", Keys(property.PropertyType).Keys)}.");
             else if ((Nullable.GetUnderlyingType(property.PropertyType)
                 ?? property.PropertyType) is { IsEnum: true } choices
                 && value is JsonValue v && v.TryGetValue<string>(out var text) && !ConfigNames.TryParse(choices, text,
                     out _))
-                throw new TrainingConfigException($"{source}: key '{path}' must be one of {string.Join(", ", ConfigNames.All(choices))}, got '{text}'.");
+                throw new TrainingConfigException($"{source}: key '{path}' must be one of " +
+                    $"{string.Join(", ", ConfigNames.All(choices))}, got '{text}'.");
         }
     }
 
@@ -119,45 +153,74 @@ public static class TrainingConfigLoader
     {
         void Require(bool ok, string key, string expected)
         {
-            if (!ok) throw new TrainingConfigException($"{source}: key '{keyPrefix}{key}' {expected}.");
+            if (!ok)
+                throw new TrainingConfigException($"{source}: key '{keyPrefix}{key}' {expected}.");
         }
-        Require(!string.IsNullOrWhiteSpace(c.BaseModel), "base_model", "is required (a Hugging Face model directory or llama2.c .bin)");
-        Require(!string.IsNullOrWhiteSpace(c.Data.Path), "data.path", "is required (a tokenized dataset directory from `finetune data tokenize`)");
+        Require(!string.IsNullOrWhiteSpace(c.BaseModel), "base_model",
+            "is required (a Hugging Face model directory or llama2.c .bin)");
+        Require(!string.IsNullOrWhiteSpace(c.Data.Path), "data.path",
+            "is required (a tokenized dataset directory from `finetune data tokenize`)");
         Require(!string.IsNullOrWhiteSpace(c.OutputDir), "output_dir", "is required");
-        Require(c.Data.MaxLength is null or >= 2, "data.max_length", $"must be at least 2 tokens, got {c.Data.MaxLength}");
-        Require(c.Optimizer.Lr > 0 && double.IsFinite(c.Optimizer.Lr), "optimizer.lr", $"must be positive, got {c.Optimizer.Lr}");
+        Require(c.Data.MaxLength is null or >= 2, "data.max_length",
+            $"must be at least 2 tokens, got {c.Data.MaxLength}");
+        Require(c.Optimizer.Lr > 0 && double.IsFinite(c.Optimizer.Lr), "optimizer.lr",
+            $"must be positive, got {c.Optimizer.Lr}");
         Require(c.Optimizer.WeightDecay >= 0, "optimizer.weight_decay", $"must be >= 0, got {c.Optimizer.WeightDecay}");
         Require(c.Optimizer.Beta1 is >= 0 and < 1, "optimizer.beta1", $"must be in [0, 1), got {c.Optimizer.Beta1}");
         Require(c.Optimizer.Beta2 is >= 0 and < 1, "optimizer.beta2", $"must be in [0, 1), got {c.Optimizer.Beta2}");
         Require(c.Optimizer.Eps > 0, "optimizer.eps", $"must be positive, got {c.Optimizer.Eps}");
-        Require(c.Optimizer.MaxGradNorm is null or >= 0, "optimizer.max_grad_norm", $"must be >= 0, got {c.Optimizer.MaxGradNorm}");
+        Require(c.Optimizer.MaxGradNorm is null or >= 0, "optimizer.max_grad_norm",
+            $"must be >= 0, got {c.Optimizer.MaxGradNorm}");
         Require(c.Schedule.WarmupSteps >= 0, "schedule.warmup_steps", $"must be >= 0, got {c.Schedule.WarmupSteps}");
-        Require(c.Schedule.WarmupRatio is >= 0 and < 1, "schedule.warmup_ratio", $"must be in [0, 1), got {c.Schedule.WarmupRatio}");
-        Require(c.Schedule.MinLrRatio is >= 0 and <= 1, "schedule.min_lr_ratio", $"must be in [0, 1], got {c.Schedule.MinLrRatio}");
+        Require(c.Schedule.WarmupRatio is >= 0 and < 1, "schedule.warmup_ratio",
+            $"must be in [0, 1), got {c.Schedule.WarmupRatio}");
+        Require(c.Schedule.MinLrRatio is >= 0 and <= 1, "schedule.min_lr_ratio",
+            $"must be in [0, 1], got {c.Schedule.MinLrRatio}");
         Require(c.Training.Epochs > 0, "training.epochs", $"must be a positive integer, got {c.Training.Epochs}");
-        Require(c.Training.MaxSteps is null or > 0, "training.max_steps", $"must be a positive integer, got {c.Training.MaxSteps}");
-        Require(c.Training.MicroBatchSize > 0, "training.micro_batch_size", $"must be a positive integer, got {c.Training.MicroBatchSize}");
-        Require(c.Training.GradientAccumulationSteps > 0, "training.gradient_accumulation_steps", $"must be a positive integer, got {c.Training.GradientAccumulationSteps}");
-        Require(c.Training.Bf16 is "auto" or "true" or "false", "training.bf16", $"must be auto, true or false, got '{c.Training.Bf16}'");
-        Require(c.Training.ChunkedLoss is "auto" or "true" or "false", "training.chunked_loss", $"must be auto, true or false, got '{c.Training.ChunkedLoss}'");
-        Require(c.Training.Threads is null or > 0, "training.threads", $"must be a positive integer, got {c.Training.Threads}");
-        Require(c.Training.LogEverySteps > 0, "training.log_every_steps", $"must be a positive integer, got {c.Training.LogEverySteps}");
+        Require(c.Training.MaxSteps is null or > 0, "training.max_steps",
+            $"must be a positive integer, got {c.Training.MaxSteps}");
+        Require(c.Training.MicroBatchSize > 0, "training.micro_batch_size",
+            $"must be a positive integer, got {c.Training.MicroBatchSize}");
+        Require(c.Training.GradientAccumulationSteps > 0, "training.gradient_accumulation_steps",
+            $"must be a positive integer, got {c.Training.GradientAccumulationSteps}");
+        Require(c.Training.Bf16 is "auto" or "true" or "false", "training.bf16",
+            $"must be auto, true or false, got '{c.Training.Bf16}'");
+        Require(c.Training.ChunkedLoss is "auto" or "true" or "false", "training.chunked_loss",
+            $"must be auto, true or false, got '{c.Training.ChunkedLoss}'");
+        Require(c.Training.Threads is null or > 0, "training.threads",
+            $"must be a positive integer, got {c.Training.Threads}");
+        Require(c.Training.LogEverySteps > 0, "training.log_every_steps",
+            $"must be a positive integer, got {c.Training.LogEverySteps}");
         Require(c.Eval.EverySteps is null or >= 0, "eval.every_steps", $"must be >= 0, got {c.Eval.EverySteps}");
         Require(c.Eval.PerEpoch is null or > 0, "eval.per_epoch", $"must be a positive integer, got {c.Eval.PerEpoch}");
-        Require(c.Eval.EverySteps is null || c.Eval.PerEpoch is null, "eval.per_epoch", "cannot be combined with eval.every_steps; set one");
-        Require(c.Eval.MaxExamples is null or > 0, "eval.max_examples", $"must be a positive integer, got {c.Eval.MaxExamples}");
-        Require(c.Eval.EarlyStoppingPatience is null or > 0, "eval.early_stopping_patience", $"must be a positive integer, got {c.Eval.EarlyStoppingPatience}");
-        Require(c.Eval.MaxBatches is null or > 0, "eval.max_batches", $"must be a positive integer, got {c.Eval.MaxBatches}");
-        Require(c.Checkpoint.EverySteps is null or >= 0, "checkpoint.every_steps", $"must be >= 0, got {c.Checkpoint.EverySteps}");
-        Require(c.Checkpoint.PerEpoch is null or > 0, "checkpoint.per_epoch", $"must be a positive integer, got {c.Checkpoint.PerEpoch}");
-        Require(c.Checkpoint.EverySteps is null || c.Checkpoint.PerEpoch is null, "checkpoint.per_epoch", "cannot be combined with checkpoint.every_steps; set one");
-        Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last", $"must be a positive integer, got {c.Checkpoint.KeepLast}");
+        Require(c.Eval.EverySteps is null || c.Eval.PerEpoch is null, "eval.per_epoch",
+            "cannot be combined with eval.every_steps; set one");
+        Require(c.Eval.MaxExamples is null or > 0, "eval.max_examples",
+            $"must be a positive integer, got {c.Eval.MaxExamples}");
+        Require(c.Eval.EarlyStoppingPatience is null or > 0, "eval.early_stopping_patience",
+            $"must be a positive integer, got {c.Eval.EarlyStoppingPatience}");
+        Require(c.Eval.MaxBatches is null or > 0, "eval.max_batches",
+            $"must be a positive integer, got {c.Eval.MaxBatches}");
+        Require(c.Checkpoint.EverySteps is null or >= 0, "checkpoint.every_steps",
+            $"must be >= 0, got {c.Checkpoint.EverySteps}");
+        Require(c.Checkpoint.PerEpoch is null or > 0, "checkpoint.per_epoch",
+            $"must be a positive integer, got {c.Checkpoint.PerEpoch}");
+        Require(c.Checkpoint.EverySteps is null || c.Checkpoint.PerEpoch is null, "checkpoint.per_epoch",
+            "cannot be combined with checkpoint.every_steps; set one");
+        Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last",
+            $"must be a positive integer, got {c.Checkpoint.KeepLast}");
         Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
         Require(c.Method != TrainingMethod.PrefixTuning || !c.Training.GradientCheckpointing,
             "training.gradient_checkpointing",
             "cannot be combined with prefix_tuning (as in PEFT); switch one off");
-        try { Adapter(c)?.Validate(); }
-        catch (ArgumentException e) { throw new TrainingConfigException($"{source}: {keyPrefix}{e.Message.Split(" (Parameter")[0]}"); }
+        try
+        {
+            Adapter(c)?.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingConfigException($"{source}: {keyPrefix}{e.Message.Split(" (Parameter")[0]}");
+        }
     }
 
     /// <summary>The PEFT settings the method implies, or null for full fine-tuning.</summary>

@@ -8,7 +8,8 @@ public sealed record StepMetrics
     public required int Step { get; init; }
     public required double Epoch { get; init; }
     public required double TrainLoss { get; init; }
-    /// <summary>SFT: argmax hits over trained tokens; DPO: the share of pairs whose chosen reward beats the rejected one.</summary>
+    /// <summary>SFT: argmax hits over trained tokens; DPO: the share of pairs whose chosen reward beats the rejected
+    /// one.</summary>
     public required double TokenAccuracy { get; init; }
     public required double LearningRate { get; init; }
     public required double GradNorm { get; init; }
@@ -25,11 +26,13 @@ public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccurac
     public double Perplexity => Math.Exp(ValidLoss);
 }
 
-public sealed record TrainingProgress(int Step, int TotalSteps, StepMetrics? Metrics, EvalMetrics? Eval, string? Message)
+public sealed record TrainingProgress(int Step, int TotalSteps, StepMetrics? Metrics, EvalMetrics? Eval,
+    string? Message)
 {
     public TimeSpan Elapsed { get; init; }
 
-    /// <summary>Time left at the pace of the steps this process has run (evaluations and checkpoints included).</summary>
+    /// <summary>Time left at the pace of the steps this process has run (evaluations and checkpoints
+    /// included).</summary>
     public TimeSpan? Remaining { get; init; }
 
     /// <summary>"1h02m", "12m05s", "45s".</summary>

@@ -35,29 +35,41 @@ public sealed record TrainingReport
     public required IReadOnlyList<StepMetrics> History { get; init; }
     public required IReadOnlyList<EvalMetrics> Evals { get; init; }
 
-    public sealed record DataSummary(string Path, IReadOnlyList<FileDigest> Shards, IReadOnlyList<FileDigest> TokenizerFiles, long TrainExamples, long ValidationExamples);
+    public sealed record DataSummary(string Path, IReadOnlyList<FileDigest> Shards,
+        IReadOnlyList<FileDigest> TokenizerFiles, long TrainExamples, long ValidationExamples);
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower
+    };
 
-    internal static TrainingReport Build(TrainingConfig config, string configJson, TokenizedManifest manifest, Llama model, AdamWOptimizer optimizer,
-        IReadOnlyList<StepMetrics> history, IReadOnlyList<EvalMetrics> evals, TrainerState state, string stopReason, double seconds, string output,
+    internal static TrainingReport Build(TrainingConfig config, string configJson, TokenizedManifest manifest,
+        Llama model, AdamWOptimizer optimizer,
+        IReadOnlyList<StepMetrics> history, IReadOnlyList<EvalMetrics> evals, TrainerState state, string stopReason,
+            double seconds, string output,
         string runId, string? resumedFrom, int totalSteps)
     {
-        var shards = manifest.Splits.SelectMany(s => s.Value.Shards.Select(sh => new FileDigest($"{s.Key}/{sh.File}", sh.Bytes, sh.Sha256))).ToList();
+        var shards = manifest.Splits.SelectMany(s => s.Value.Shards.Select(sh => new FileDigest($"{s.Key}/{sh.File}",
+            sh.Bytes, sh.Sha256))).ToList();
         long tokens = history.Sum(h => h.Tokens);
         return new TrainingReport
         {
-            RunId = runId, Config = JsonNode.Parse(configJson)!, Method = ConfigNames.Of(config.Method), Objective = ConfigNames.Of(config.Objective),
+            RunId = runId, Config = JsonNode.Parse(configJson)!, Method = ConfigNames.Of(config.Method),
+            Objective = ConfigNames.Of(config.Objective),
             PeftType = model.Adapter?.PeftType ?? "FULL",
             Data = new DataSummary(config.Data.Path, shards, manifest.TokenizerFiles,
                 manifest.Splits.TryGetValue("train", out var t) ? t.Counts.Examples : 0,
                 manifest.Splits.TryGetValue("validation", out var v) ? v.Counts.Examples : 0),
             ParametersTotal = model.Config.ParameterCount() + model.AdapterParameters().Sum(p => p.Parameter.numel()),
             ParametersTrainable = optimizer.Parameters.Sum(p => p.numel()),
-            TrainableTensors = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name).ToList(),
-            Steps = history.Count == 0 ? state.Step : history[^1].Step, TotalSteps = totalSteps, StopReason = stopReason,
+            TrainableTensors = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
+                p.name).ToList(),
+            Steps = history.Count == 0 ? state.Step : history[^1].Step, TotalSteps = totalSteps,
+            StopReason = stopReason,
             BestStep = state.BestStep, BestValidLoss = state.BestValidLoss, Seconds = seconds, Tokens = tokens,
-            TokensPerSecond = seconds > 0 ? tokens / seconds : 0, PeakMemoryBytes = history.Count == 0 ? 0 : history.Max(h => h.PeakMemoryBytes),
+            TokensPerSecond = seconds > 0 ? tokens / seconds : 0,
+            PeakMemoryBytes = history.Count == 0 ? 0 : history.Max(h => h.PeakMemoryBytes),
             ResumedFrom = resumedFrom, Output = output, History = history, Evals = evals,
         };
     }
@@ -70,5 +82,6 @@ public sealed record TrainingReport
     }
 
     public static TrainingReport Read(string path) =>
-        JsonSerializer.Deserialize<TrainingReport>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty report.");
+        JsonSerializer.Deserialize<TrainingReport>(File.ReadAllText(path),
+            Json) ?? throw new InvalidDataException($"{path}: empty report.");
 }

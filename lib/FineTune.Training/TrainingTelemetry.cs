@@ -17,11 +17,15 @@ public sealed class TrainingTelemetry : IDisposable
     public TrainingTelemetry(string runId, string method, IMeterFactory? factory = null)
     {
         _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
-        _trainLoss = _meter.CreateGauge<double>("finetune.training.train_loss", description: "Mean training loss of the last optimizer step");
-        _validLoss = _meter.CreateGauge<double>("finetune.training.valid_loss", description: "Validation loss at the last evaluation");
-        _tokenAccuracy = _meter.CreateGauge<double>("finetune.training.token_accuracy", description: "Argmax accuracy on trained tokens");
+        _trainLoss = _meter.CreateGauge<double>("finetune.training.train_loss",
+            description: "Mean training loss of the last optimizer step");
+        _validLoss = _meter.CreateGauge<double>("finetune.training.valid_loss",
+            description: "Validation loss at the last evaluation");
+        _tokenAccuracy = _meter.CreateGauge<double>("finetune.training.token_accuracy",
+            description: "Argmax accuracy on trained tokens");
         _learningRate = _meter.CreateGauge<double>("finetune.training.learning_rate");
-        _gradNorm = _meter.CreateGauge<double>("finetune.training.grad_norm", description: "Global gradient norm before clipping");
+        _gradNorm = _meter.CreateGauge<double>("finetune.training.grad_norm",
+            description: "Global gradient norm before clipping");
         _tokensPerSecond = _meter.CreateGauge<double>("finetune.training.tokens_per_second", unit: "{token}/s");
         _peakMemory = _meter.CreateGauge<long>("finetune.training.peak_memory", unit: "By");
         _steps = _meter.CreateCounter<long>("finetune.training.steps", unit: "{step}");

@@ -4,8 +4,8 @@
 using FineTune.Pipeline.Deployment;
 using FineTune.Pipeline.Hosting;
 using FineTune.Pipeline.Serving;
-using FineTune.Serving;
 using FineTune.ServiceDefaults;
+using FineTune.Serving;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();

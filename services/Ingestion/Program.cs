@@ -2,8 +2,8 @@
 // dataset (lib/FineTune.Pipeline/Ingestion). dotnet run --project services/Ingestion (see scripts/pipeline-start.sh).
 using FineTune.Demo;
 using FineTune.Pipeline;
-using FineTune.Pipeline.Ingestion;
 using FineTune.Pipeline.Hosting;
+using FineTune.Pipeline.Ingestion;
 using FineTune.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);

@@ -1,7 +1,8 @@
-// The Training service: records training jobs and runs them, one at a time, in its TrainingWorker; several instances compete for jobs (lib/FineTune.Pipeline/Training).
+// The Training service: records training jobs and runs them, one at a time, in its TrainingWorker; several instances
+// compete for jobs (lib/FineTune.Pipeline/Training).
 // dotnet run --project services/Training (see scripts/pipeline-start.sh).
-using FineTune.Pipeline.Training;
 using FineTune.Pipeline.Hosting;
+using FineTune.Pipeline.Training;
 using FineTune.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);

@@ -16,7 +16,8 @@ public sealed class ArtifactKeysTests
         File.WriteAllText(path, "abc");
         Assert.Equal(AbcSha256, ArtifactKeys.Sha256OfText("abc"));
         Assert.Equal(AbcSha256, ArtifactKeys.Sha256OfStream(new MemoryStream(Encoding.UTF8.GetBytes("abc"))));
-        Assert.Equal(AbcSha256, await ArtifactKeys.Sha256OfStreamAsync(new MemoryStream(Encoding.UTF8.GetBytes("abc"))));
+        Assert.Equal(AbcSha256,
+            await ArtifactKeys.Sha256OfStreamAsync(new MemoryStream(Encoding.UTF8.GetBytes("abc"))));
         Assert.Equal(AbcSha256, ArtifactKeys.Sha256OfFile(path));
         Assert.Equal(AbcSha256, await ArtifactKeys.Sha256OfFileAsync(path));
         var e = Assert.Throws<FileNotFoundException>(() => ArtifactKeys.Sha256OfFile(Path.Combine(temp.Path, "none")));

@@ -26,14 +26,19 @@ public abstract partial class ArtifactStoreContract
         var manifest = await ArtifactBundle.PutDirectoryAsync(store, Bucket, "models/run1", source);
         Assert.Equal((Bucket, "models/run1/manifest.json"), (manifest.Bucket, manifest.Key));
         var read = await ArtifactBundle.ReadManifestAsync(store, manifest);
-        Assert.Equal(["config.json", "manifest.json", "train/deeper/shard-00001.bin", "train/shard-00000.bin"], read.Files.Select(f => f.Path));
+        Assert.Equal(["config.json", "manifest.json", "train/deeper/shard-00001.bin", "train/shard-00000.bin"],
+            read.Files.Select(f => f.Path));
         Assert.All(read.Files, f => Assert.Equal(ArtifactKeys.Sha256OfFile(Path.Combine(source, f.Path)), f.Sha256));
 
         var target = Path.Combine(Work, "copy");
         await ArtifactBundle.GetDirectoryAsync(store, manifest, target);
-        var copied = Directory.GetFiles(target, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(target, f).Replace('\\', '/')).Order(StringComparer.Ordinal);
+        var copied = Directory.GetFiles(target, "*",
+            SearchOption.AllDirectories).Select(f =>
+            Path.GetRelativePath(target, f).Replace('\\', '/')).Order(StringComparer.Ordinal);
         Assert.Equal(read.Files.Select(f => f.Path), copied);
-        Assert.All(read.Files, f => Assert.Equal(File.ReadAllBytes(Path.Combine(source, f.Path)), File.ReadAllBytes(Path.Combine(target, f.Path))));
+        Assert.All(read.Files,
+            f => Assert.Equal(File.ReadAllBytes(Path.Combine(source, f.Path)),
+            File.ReadAllBytes(Path.Combine(target, f.Path))));
     }
 
     [SkippableFact]
@@ -72,7 +77,8 @@ public abstract partial class ArtifactStoreContract
         counting.Reset();
         await ArtifactBundle.GetDirectoryAsync(counting, manifest, target);
         Assert.Equal(2, counting.Gets);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(Work, "src", "train", "shard-00000.bin")), File.ReadAllBytes(Path.Combine(target, "train", "shard-00000.bin")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Work, "src", "train", "shard-00000.bin")),
+            File.ReadAllBytes(Path.Combine(target, "train", "shard-00000.bin")));
     }
 
     [SkippableFact]
@@ -81,7 +87,8 @@ public abstract partial class ArtifactStoreContract
         var store = await StoreAsync();
         var manifest = await ArtifactBundle.PutDirectoryAsync(store, Bucket, "t/run", MakeDirectory("t"));
         await TamperAsync(Bucket, "t/run/files/config.json", new byte[300]);
-        var e = await Assert.ThrowsAsync<ArtifactIntegrityException>(() => ArtifactBundle.GetDirectoryAsync(store, manifest, Path.Combine(Work, "t-copy")));
+        var e = await Assert.ThrowsAsync<ArtifactIntegrityException>(() => ArtifactBundle.GetDirectoryAsync(store,
+            manifest, Path.Combine(Work, "t-copy")));
         Assert.Contains("t/run/files/config.json", e.Message);
     }
 
@@ -94,12 +101,15 @@ public abstract partial class ArtifactStoreContract
     public async Task A_manifest_path_that_escapes_the_directory_is_rejected(string path)
     {
         var store = await StoreAsync();
-        var json = $$"""{ "files": [ { "path": "ok.txt", "sha256": "{{ArtifactKeys.Sha256OfText("ok")}}", "bytes": 2 }, { "path": "{{path.Replace("\\", "\\\\")}}", "sha256": "{{ArtifactKeys.Sha256OfText("evil")}}", "bytes": 4 } ] }""";
-        var manifest = await store.PutStreamAsync(Bucket, "evil/run/manifest.json", new MemoryStream(Encoding.UTF8.GetBytes(json)));
+        var json =
+            $$"""{ "files": [ { "path": "ok.txt", "sha256": "{{ArtifactKeys.Sha256OfText("ok")}}", "bytes": 2 }, { "path": "{{path.Replace("\\", "\\\\")}}", "sha256": "{{ArtifactKeys.Sha256OfText("evil")}}", "bytes": 4 } ] }""";
+        var manifest = await store.PutStreamAsync(Bucket, "evil/run/manifest.json",
+            new MemoryStream(Encoding.UTF8.GetBytes(json)));
         await store.PutStreamAsync(Bucket, "evil/run/files/ok.txt", new MemoryStream("ok"u8.ToArray()));
 
         var target = Path.Combine(Work, "inside", "target");
-        var e = await Assert.ThrowsAsync<InvalidDataException>(() => ArtifactBundle.GetDirectoryAsync(store, manifest, target));
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => ArtifactBundle.GetDirectoryAsync(store, manifest,
+            target));
         Assert.Contains("evil/run/manifest.json", e.Message);
         Assert.False(Directory.Exists(target));   // refused before anything was written
         Assert.False(File.Exists(Path.Combine(Work, "inside", "escape.txt")));
@@ -109,10 +119,13 @@ public abstract partial class ArtifactStoreContract
     public async Task A_reference_that_is_not_a_manifest_or_not_json_is_rejected()
     {
         var store = await StoreAsync();
-        var notJson = await store.PutStreamAsync(Bucket, "x/run/manifest.json", new MemoryStream("not json"u8.ToArray()));
+        var notJson = await store.PutStreamAsync(Bucket, "x/run/manifest.json",
+            new MemoryStream("not json"u8.ToArray()));
         await Assert.ThrowsAsync<InvalidDataException>(() => ArtifactBundle.ReadManifestAsync(store, notJson));
-        await Assert.ThrowsAsync<ArgumentException>(() => ArtifactBundle.ReadManifestAsync(store, notJson with { Key = "x/run/other.json" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => ArtifactBundle.ReadManifestAsync(store,
+            notJson with { Key = "x/run/other.json" }));
         var missing = new ArtifactRef(Bucket, "nope/manifest.json", ArtifactKeys.Sha256OfText(""), 0);
-        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => ArtifactBundle.GetDirectoryAsync(store, missing, Path.Combine(Work, "nope")));
+        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => ArtifactBundle.GetDirectoryAsync(store, missing,
+            Path.Combine(Work, "nope")));
     }
 }

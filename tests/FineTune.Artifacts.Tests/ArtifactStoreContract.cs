@@ -1,5 +1,6 @@
 // The behaviour every IArtifactStore must have, run once per store by LocalArtifactStoreTests and S3ArtifactStoreTests:
-// verified round trips (20 MB streamed), tampering, absence, listing, deletes and key rules. Bundles: the .Bundles.cs half.
+// verified round trips (20 MB streamed), tampering, absence, listing, deletes and key rules. Bundles: the .Bundles.cs
+// half.
 using System.Diagnostics;
 using FineTune.Contracts;
 using Xunit.Abstractions;
@@ -19,10 +20,12 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
     /// <summary>A new store; skips the test when its server is not configured.</summary>
     protected abstract IArtifactStore CreateStore();
 
-    /// <summary>Replaces the stored bytes of bucket/key behind the store's back, leaving its metadata as it was.</summary>
+    /// <summary>Replaces the stored bytes of bucket/key behind the store's back, leaving its metadata as it
+    /// was.</summary>
     protected abstract Task TamperAsync(string bucket, string key, byte[] bytes);
 
-    /// <summary>Removes what the test left in <paramref name="bucket"/> and the bucket itself, where that costs something.</summary>
+    /// <summary>Removes what the test left in <paramref name="bucket"/> and the bucket itself, where that costs
+    /// something.</summary>
     protected virtual Task RemoveBucketAsync(IArtifactStore store, string bucket) => Task.CompletedTask;
 
     protected async Task<IArtifactStore> StoreAsync()
@@ -39,7 +42,8 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
 
     public async Task DisposeAsync()
     {
-        if (_store is not null) await RemoveBucketAsync(_store, Bucket);
+        if (_store is not null)
+            await RemoveBucketAsync(_store, Bucket);
         (_store as IDisposable)?.Dispose();
         _temp.Dispose();
     }
@@ -61,7 +65,8 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
         var source = WriteFile("in/weights.bin", 100_000);
 
         var artifact = await store.PutFileAsync(Bucket, "stage/run/weights.bin", source);
-        Assert.Equal(new ArtifactRef(Bucket, "stage/run/weights.bin", ArtifactKeys.Sha256OfFile(source), 100_000), artifact);
+        Assert.Equal(new ArtifactRef(Bucket, "stage/run/weights.bin", ArtifactKeys.Sha256OfFile(source), 100_000),
+            artifact);
 
         var copy = Path.Combine(Work, "out", "deeper", "weights.bin");
         await store.GetFileAsync(artifact, copy);
@@ -84,7 +89,9 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
         await store.GetFileAsync(artifact, copy);
         var get = clock.Elapsed;
 
-        output.WriteLine($"{GetType().Name}: 20 MiB put {size / 1048576.0 / put.TotalSeconds:F0} MB/s ({put.TotalMilliseconds:F0} ms), get {size / 1048576.0 / get.TotalSeconds:F0} MB/s ({get.TotalMilliseconds:F0} ms)");
+        output.WriteLine($"{GetType().Name}: 20 MiB put {size / 1048576.0 / put.TotalSeconds:F0} MB/s " +
+            $"({put.TotalMilliseconds:F0} ms), get {size / 1048576.0 / get.TotalSeconds:F0} MB/s " +
+            $"({get.TotalMilliseconds:F0} ms)");
         Assert.Equal(size, artifact.Bytes);
         Assert.Equal(artifact.Sha256, ArtifactKeys.Sha256OfFile(copy));
         var info = await store.StatAsync(Bucket, artifact.Key);
@@ -130,12 +137,14 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
     {
         var store = await StoreAsync();
         var missing = new ArtifactRef(Bucket, "no/such.bin", ArtifactKeys.Sha256OfText("x"), 1);
-        var e = await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.GetFileAsync(missing, Path.Combine(Work, "x.bin")));
+        var e = await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.GetFileAsync(missing,
+            Path.Combine(Work, "x.bin")));
         Assert.Equal((Bucket, "no/such.bin"), (e.Bucket, e.Key));
         Assert.Null(await store.StatAsync(Bucket, "no/such.bin"));
 
         var otherBucket = missing with { Bucket = "t-missing-" + Guid.NewGuid().ToString("N")[..8] };
-        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.GetFileAsync(otherBucket, Path.Combine(Work, "y.bin")));
+        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.GetFileAsync(otherBucket,
+            Path.Combine(Work, "y.bin")));
         Assert.Null(await store.StatAsync(otherBucket.Bucket, otherBucket.Key));
         Assert.False(File.Exists(Path.Combine(Work, "x.bin")));
     }
@@ -158,12 +167,15 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
         var store = await StoreAsync();
         var source = WriteFile("x.bin", 10);
         string[] keys = ["b/2.txt", "a/sub/deep/3.txt", "a/B.txt", "ab.txt", "a/1.txt", "a/sub/2.txt", "a b/c d.txt"];
-        foreach (var key in keys) await store.PutFileAsync(Bucket, key, source);
+        foreach (var key in keys)
+            await store.PutFileAsync(Bucket, key, source);
 
-        async Task<string[]> List(string prefix) => await store.ListAsync(Bucket, prefix).Select(i => i.Key).ToArrayAsync();
+        async Task<string[]> List(string prefix) =>
+            await store.ListAsync(Bucket, prefix).Select(i => i.Key).ToArrayAsync();
         Assert.Equal(keys.Order(StringComparer.Ordinal), await List(""));
         Assert.Equal(["a/1.txt", "a/B.txt", "a/sub/2.txt", "a/sub/deep/3.txt"], await List("a/"));
-        Assert.Equal(["a b/c d.txt", "a/1.txt", "a/B.txt", "a/sub/2.txt", "a/sub/deep/3.txt", "ab.txt"], await List("a"));
+        Assert.Equal(["a b/c d.txt", "a/1.txt", "a/B.txt", "a/sub/2.txt", "a/sub/deep/3.txt", "ab.txt"],
+            await List("a"));
         Assert.Equal(["a/sub/2.txt", "a/sub/deep/3.txt"], await List("a/su"));
         Assert.Empty(await List("zzz/"));
         var item = await store.ListAsync(Bucket, "b/").SingleAsync();
@@ -191,7 +203,8 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
         Assert.NotEqual(first.Sha256, second.Sha256);
         Assert.Equal(second.Sha256, (await store.StatAsync(Bucket, "o/file.bin"))!.Sha256);
         await store.GetFileAsync(second, Path.Combine(Work, "new.bin"));
-        await Assert.ThrowsAsync<ArtifactIntegrityException>(() => store.GetFileAsync(first, Path.Combine(Work, "old.bin")));
+        await Assert.ThrowsAsync<ArtifactIntegrityException>(() => store.GetFileAsync(first,
+            Path.Combine(Work, "old.bin")));
     }
 
     [SkippableTheory]
@@ -210,7 +223,8 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
         var source = WriteFile("k.bin", 1);
         await Assert.ThrowsAsync<ArgumentException>(() => store.PutFileAsync(Bucket, key, source));
         await Assert.ThrowsAsync<ArgumentException>(() => store.StatAsync(Bucket, key));
-        await Assert.ThrowsAsync<ArgumentException>(() => store.GetFileAsync(new ArtifactRef(Bucket, key, ArtifactKeys.Sha256OfText(""), 0), Path.Combine(Work, "k.out")));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.GetFileAsync(new ArtifactRef(Bucket, key,
+            ArtifactKeys.Sha256OfText(""), 0), Path.Combine(Work, "k.out")));
         await Assert.ThrowsAsync<ArgumentException>(() => store.DeleteAsync(Bucket, key));
     }
 
@@ -232,7 +246,8 @@ public abstract partial class ArtifactStoreContract(ITestOutputHelper output) : 
     {
         var store = await StoreAsync();
         var bucket = "t-never-" + Guid.NewGuid().ToString("N")[..8];
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.PutFileAsync(bucket, "k.bin", WriteFile("n.bin", 1)));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.PutFileAsync(bucket, "k.bin",
+            WriteFile("n.bin", 1)));
         Assert.Contains(bucket, e.Message);
         Assert.Contains("EnsureBucketsAsync", e.Message);
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.ListAsync(bucket).ToArrayAsync());

@@ -10,7 +10,8 @@ sealed class CountingStore(IArtifactStore inner) : IArtifactStore
 
     public void Reset() => (Puts, Gets) = (0, 0);
 
-    public Task EnsureBucketsAsync(IEnumerable<string> buckets, CancellationToken ct = default) => inner.EnsureBucketsAsync(buckets, ct);
+    public Task EnsureBucketsAsync(IEnumerable<string> buckets, CancellationToken ct = default) =>
+        inner.EnsureBucketsAsync(buckets, ct);
 
     public Task<ArtifactRef> PutFileAsync(string bucket, string key, string path, CancellationToken ct = default)
     {
@@ -30,9 +31,12 @@ sealed class CountingStore(IArtifactStore inner) : IArtifactStore
         return inner.GetFileAsync(artifact, path, ct);
     }
 
-    public Task<ArtifactInfo?> StatAsync(string bucket, string key, CancellationToken ct = default) => inner.StatAsync(bucket, key, ct);
+    public Task<ArtifactInfo?> StatAsync(string bucket, string key,
+        CancellationToken ct = default) => inner.StatAsync(bucket, key, ct);
 
-    public IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "", CancellationToken ct = default) => inner.ListAsync(bucket, prefix, ct);
+    public IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "",
+        CancellationToken ct = default) => inner.ListAsync(bucket, prefix, ct);
 
-    public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) => inner.DeleteAsync(bucket, key, ct);
+    public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) => inner.DeleteAsync(bucket,
+        key, ct);
 }

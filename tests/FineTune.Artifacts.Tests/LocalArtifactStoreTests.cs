@@ -21,7 +21,8 @@ public sealed class LocalArtifactStoreTests(ITestOutputHelper output) : Artifact
         var store = await StoreAsync();
         var artifact = await store.PutFileAsync(Bucket, "m/a.bin", WriteFile("a.bin", 64));
 
-        using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(StoreRoot, ".meta", Bucket, "m", "a.bin.json")));
+        using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(StoreRoot, ".meta", Bucket, "m",
+            "a.bin.json")));
         Assert.Equal(artifact.Sha256, meta.RootElement.GetProperty("sha256").GetString());
         Assert.Equal(64, meta.RootElement.GetProperty("bytes").GetInt64());
         Assert.Equal(artifact.Sha256, meta.RootElement.GetProperty("etag").GetString());
@@ -37,8 +38,10 @@ public sealed class LocalArtifactStoreTests(ITestOutputHelper output) : Artifact
         await store.PutFileAsync(Bucket, "m/b.bin", WriteFile("b.bin", 64));
         var metaPath = Path.Combine(StoreRoot, ".meta", Bucket, "m", "b.bin.json");
         var fake = new string('f', 64);
-        File.WriteAllText(metaPath, File.ReadAllText(metaPath).Replace(ArtifactKeys.Sha256OfFile(Path.Combine(Work, "b.bin")), fake));
-        Assert.Equal(fake, (await store.StatAsync(Bucket, "m/b.bin"))!.Sha256);   // no rehash while the side file is current
+        File.WriteAllText(metaPath,
+            File.ReadAllText(metaPath).Replace(ArtifactKeys.Sha256OfFile(Path.Combine(Work, "b.bin")), fake));
+        // no rehash while the side file is current
+        Assert.Equal(fake, (await store.StatAsync(Bucket, "m/b.bin"))!.Sha256);
 
         var data = Path.Combine(StoreRoot, Bucket, "m", "b.bin");
         File.WriteAllBytes(data, new byte[64]);

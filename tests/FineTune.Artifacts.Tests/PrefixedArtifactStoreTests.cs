@@ -9,7 +9,8 @@ public sealed class PrefixedArtifactStoreTests(ITestOutputHelper output) : Artif
 {
     string StoreRoot => Path.Combine(Work, "store");
 
-    protected override IArtifactStore CreateStore() => new PrefixedArtifactStore(new LocalArtifactStore(StoreRoot), "tenant-");
+    protected override IArtifactStore CreateStore() =>
+        new PrefixedArtifactStore(new LocalArtifactStore(StoreRoot), "tenant-");
 
     protected override Task TamperAsync(string bucket, string key, byte[] bytes) =>
         File.WriteAllBytesAsync(Path.Combine(StoreRoot, "tenant-" + bucket, key), bytes);

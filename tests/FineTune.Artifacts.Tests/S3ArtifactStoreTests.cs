@@ -26,7 +26,8 @@ public sealed class S3ArtifactStoreTests(ITestOutputHelper output) : ArtifactSto
 
     protected override async Task RemoveBucketAsync(IArtifactStore store, string bucket)
     {
-        await foreach (var item in store.ListAsync(bucket)) await store.DeleteAsync(bucket, item.Key);
+        await foreach (var item in store.ListAsync(bucket))
+            await store.DeleteAsync(bucket, item.Key);
         using var raw = S3ArtifactStore.CreateClient(Options());
         await raw.RemoveBucketAsync(new RemoveBucketArgs().WithBucket(bucket));
     }
@@ -54,11 +55,13 @@ public sealed class S3ArtifactStoreTests(ITestOutputHelper output) : ArtifactSto
         var (endpoint, accessKey, secretKey) = TestServers.RequireS3();
         var requests = new RequestLog();
         using var http = new HttpClient(requests);
-        using var client = new MinioClient().WithEndpoint(endpoint).WithCredentials(accessKey, secretKey).WithSSL(false).WithHttpClient(http).Build();
+        using var client = new MinioClient().WithEndpoint(endpoint).WithCredentials(accessKey,
+            secretKey).WithSSL(false).WithHttpClient(http).Build();
         var store = new S3ArtifactStore(client);
 
         var artifact = await store.PutFileAsync(Bucket, "mp/big.bin", WriteFile("mp.bin", 17 * 1024 * 1024, seed: 7));
-        Assert.Equal(2, requests.Queries.Count(q => q.Contains("partNumber=", StringComparison.Ordinal)));   // 16 MiB + 1 MiB
+        // 16 MiB + 1 MiB
+        Assert.Equal(2, requests.Queries.Count(q => q.Contains("partNumber=", StringComparison.Ordinal)));
         Assert.Equal(artifact.Sha256, (await store.StatAsync(Bucket, "mp/big.bin"))!.Sha256);
         await store.GetFileAsync(artifact, Path.Combine(Work, "mp-copy.bin"));
     }
@@ -69,7 +72,8 @@ public sealed class S3ArtifactStoreTests(ITestOutputHelper output) : ArtifactSto
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
         {
-            lock (Queries) Queries.Add(request.RequestUri?.Query ?? "");
+            lock (Queries)
+                Queries.Add(request.RequestUri?.Query ?? "");
             return base.SendAsync(request, ct);
         }
     }
@@ -89,18 +93,24 @@ public sealed class S3ArtifactStoreTests(ITestOutputHelper output) : ArtifactSto
     public void The_sha256_is_found_under_every_metadata_spelling(string name)
     {
         var sha = ArtifactKeys.Sha256OfText("x");
-        Assert.Equal(sha, S3ArtifactStore.Sha256FromMetadata([new("Content-Type", "application/octet-stream"), new(name, sha)]));
+        Assert.Equal(sha,
+            S3ArtifactStore.Sha256FromMetadata([new("Content-Type", "application/octet-stream"), new(name, sha)]));
         Assert.Null(S3ArtifactStore.Sha256FromMetadata([new(name, "not-a-hash")]));
     }
 
     [Fact]
     public void Options_print_without_the_secret_and_accept_a_url_endpoint()
     {
-        var options = new S3Options { Endpoint = "https://s3.example.com", AccessKey = "AK", SecretKey = "very-secret" };
+        var options = new S3Options
+        {
+            Endpoint = "https://s3.example.com", AccessKey = "AK",
+            SecretKey = "very-secret"
+        };
         Assert.DoesNotContain("very-secret", options.ToString());
         Assert.Contains("AK", options.ToString());
         using var client = S3ArtifactStore.CreateClient(options);
         Assert.True(client.Config.Secure);
-        Assert.Throws<ArgumentException>(() => S3ArtifactStore.CreateClient(options with { Endpoint = "http://host:9000/bucket" }));
+        Assert.Throws<ArgumentException>(() =>
+            S3ArtifactStore.CreateClient(options with { Endpoint = "http://host:9000/bucket" }));
     }
 }

@@ -25,15 +25,18 @@ public class AdapterCliTests
             modules[$"model.layers.{l}.self_attn.v_proj"] = (Values(4 * 64), Values(32 * 4), null);
             shapes[$"model.layers.{l}.self_attn.v_proj"] = (32, 64);
         }
-        PeftAdapter.Save(adapterDir, new PeftConfig { R = 4, LoraAlpha = 8, TargetModules = ["q_proj", "v_proj"] }, modules, shapes);
+        PeftAdapter.Save(adapterDir, new PeftConfig { R = 4, LoraAlpha = 8, TargetModules = ["q_proj", "v_proj"] },
+            modules, shapes);
 
         var baseIds = CliRunner.Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32")).Out);
-        var withAdapter = await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32", "--adapter", adapterDir);
+        var withAdapter = await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32", "--adapter",
+            adapterDir);
         Assert.True(withAdapter.Exit == 0, withAdapter.Err);
         var merge = await CliRunner.Run("merge", checkpoint, adapterDir, merged);
         Assert.True(merge.Exit == 0, merge.Err);
         var fromMerged = CliRunner.Ids((await CliRunner.Run("generate", merged, "--prompt-ids", "1", "-n", "32")).Out);
-        var torchAdapter = CliRunner.Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32", "--adapter", adapterDir, "--engine", "torch")).Out);
+        var torchAdapter = CliRunner.Ids((await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "32",
+            "--adapter", adapterDir, "--engine", "torch")).Out);
 
         Assert.Equal(CliRunner.Ids(withAdapter.Out), fromMerged);
         Assert.Equal(fromMerged, torchAdapter);

@@ -1,5 +1,6 @@
 // Issue 16: every failure a person can fix ends in one line naming what and why, exit 1, no stack trace; a port is
-// checked before the model loads; our own bugs say they are bugs (exit 70). A failed prepare leaves nothing half-written.
+// checked before the model loads; our own bugs say they are bugs (exit 70). A failed prepare leaves nothing
+// half-written.
 using System.Net;
 using System.Net.Sockets;
 
@@ -22,7 +23,8 @@ public class CliErrorTests
         Assert.Equal(1, exit);
         OneLine(err);
         Assert.Contains("is a directory", err);
-        (exit, _, err) = await CliRunner.Run("data", "prepare", Path.Combine(dir.Path, "nope.jsonl"), "--out", Path.Combine(dir.Path, "out"));
+        (exit, _, err) = await CliRunner.Run("data", "prepare", Path.Combine(dir.Path, "nope.jsonl"), "--out",
+            Path.Combine(dir.Path, "out"));
         Assert.Equal(1, exit);
         OneLine(err);
         Assert.Contains("not found", err);
@@ -48,7 +50,8 @@ public class CliErrorTests
         taken.Start();
         int port = ((IPEndPoint)taken.LocalEndpoint).Port;
         // The model does not even exist: the port is what is reported, because it is checked first.
-        var (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--port", port.ToString(), "--api-key", "k");
+        var (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--port", port.ToString(), "--api-key",
+            "k");
         Assert.Equal(1, exit);
         OneLine(err);
         Assert.Contains("already in use", err);
@@ -81,7 +84,8 @@ public class CliErrorTests
         using var dir = new TempDir();
         var file = Path.Combine(dir.Path, "data.jsonl");
         File.WriteAllText(file, "{}\n");
-        var (exit, _, err) = await CliRunner.Run("upload", file, "--project", project, "--home", Path.Combine(dir.Path, "home"));
+        var (exit, _, err) = await CliRunner.Run("upload", file, "--project", project, "--home",
+            Path.Combine(dir.Path, "home"));
         Assert.Equal(1, exit);
         OneLine(err);
         Assert.Contains("is not a valid name", err);

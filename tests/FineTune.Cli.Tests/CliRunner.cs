@@ -13,6 +13,7 @@ static class CliRunner
 
     /// <summary>The ids that `generate --show-ids` printed on its "ids: [...]" line.</summary>
     public static int[] Ids(string output) =>
-        System.Text.Json.Nodes.JsonNode.Parse(output.Split('\n').Single(l => l.StartsWith("ids: ", StringComparison.Ordinal))[5..])!
+        System.Text.Json.Nodes.JsonNode.Parse(output.Split('\n').Single(l => l.StartsWith("ids: ",
+            StringComparison.Ordinal))[5..])!
             .AsArray().Select(x => x!.GetValue<int>()).ToArray();
 }

@@ -11,7 +11,8 @@ public class CliTests
     {
         var checkpoint = SharedData.File("models/stories260K/stories260K.bin");
         var tokenizer = SharedData.File("models/stories260K/tok512.bin");
-        var reference = JsonNode.Parse(File.ReadAllText(SharedData.File("reference/stories260K_reference.json")))!["greedy_from_bos"]!
+        var referenceFile = SharedData.File("reference/stories260K_reference.json");
+        var reference = JsonNode.Parse(File.ReadAllText(referenceFile))!["greedy_from_bos"]!
             .AsArray().Select(x => x!.GetValue<int>()).ToArray();
         using var dir = new TempDir();
         var model = Path.Combine(dir.Path, "stories260K");
@@ -23,7 +24,8 @@ public class CliTests
 
         foreach (var engine in new[] { "cpu", "torch" })
         {
-            var generate = await CliRunner.Run("generate", model, "--prompt-ids", "1", "--show-ids", "-n", "64", "--engine", engine);
+            var generate = await CliRunner.Run("generate", model, "--prompt-ids", "1", "--show-ids", "-n", "64",
+                "--engine", engine);
             Assert.True(generate.Exit == 0, generate.Err);
             Assert.Equal(reference, CliRunner.Ids(generate.Out));
         }
@@ -31,7 +33,8 @@ public class CliTests
         var raw = await CliRunner.Run("generate", checkpoint, "--prompt-ids", "1", "-n", "64");
         Assert.Equal(reference, CliRunner.Ids(raw.Out));
 
-        var text = await CliRunner.Run("generate", model, "--prompt", "Once upon a time", "-n", "16", "--temperature", "0.8", "--seed", "1");
+        var text = await CliRunner.Run("generate", model, "--prompt", "Once upon a time", "-n", "16", "--temperature",
+            "0.8", "--seed", "1");
         Assert.True(text.Exit == 0, text.Err);
         Assert.False(string.IsNullOrWhiteSpace(text.Out));
     }
@@ -44,16 +47,19 @@ public class CliTests
         Assert.Equal(0, exit);
         Assert.Contains("llama", output);
         Assert.Contains("heads:          8 query, 4 key/value (head dim 8)", output);
-        Assert.Contains("parameters:     260,032", output); // (file size - 28) / 4 floats, minus the unused freq_cis tables
+        // (file size - 28) / 4 floats, minus the unused freq_cis tables
+        Assert.Contains("parameters:     260,032", output);
     }
 
     [SkippableFact]
     public async Task Tokenize_prints_the_reference_ids_as_json()
     {
         var tokenizer = SharedData.File("models/llama2-tokenizer/tokenizer.model");
-        var cases = JsonNode.Parse(File.ReadAllText(SharedData.File("reference/llama2_tokenizer_reference.json")))!["cases"]!.AsArray();
+        var referenceFile = SharedData.File("reference/llama2_tokenizer_reference.json");
+        var cases = JsonNode.Parse(File.ReadAllText(referenceFile))!["cases"]!.AsArray();
         var first = cases[0]!;
-        var (exit, output, err) = await CliRunner.Run("tokenize", tokenizer, "--text", first["text"]!.GetValue<string>());
+        var (exit, output, err) = await CliRunner.Run("tokenize", tokenizer, "--text",
+            first["text"]!.GetValue<string>());
         Assert.True(exit == 0, err);
         Assert.Equal(first["ids"]!.ToJsonString().Replace(" ", ""), output.Trim().Replace(" ", ""));
     }

@@ -11,19 +11,24 @@ public class DataCliTests
     {
         var tokenizer = SharedData.File("models/llama3-tokenizer");
         using var dir = new TempDir();
-        string raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared"), shards = Path.Combine(dir.Path, "shards");
+        string raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared"),
+            shards = Path.Combine(dir.Path, "shards");
 
         Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "120", "--test", "20")).Exit);
-        var check = await CliRunner.Run("data", "check", Path.Combine(raw, "train.jsonl"), "--model", tokenizer, "--report", Path.Combine(dir.Path, "report.json"));
+        var check = await CliRunner.Run("data", "check", Path.Combine(raw, "train.jsonl"), "--model", tokenizer,
+            "--report", Path.Combine(dir.Path, "report.json"));
         Assert.True(check.Exit == 0, check.Out + check.Err);
         Assert.Contains("Accepted                                 120", check.Out);
-        Assert.Equal(120, JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "report.json")))!["accepted"]!.GetValue<long>());
+        Assert.Equal(120,
+            JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "report.json")))!["accepted"]!.GetValue<long>());
 
-        var prepare = await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared, "--model", tokenizer);
+        var prepare = await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared,
+            "--model", tokenizer);
         Assert.True(prepare.Exit == 0, prepare.Out + prepare.Err);
         var card = JsonNode.Parse(File.ReadAllText(Path.Combine(prepared, "data_card.json")))!;
         var counts = card["counts"]!;
-        long kept = counts["train"]!.GetValue<long>() + counts["validation"]!.GetValue<long>() + counts["test"]!.GetValue<long>();
+        long kept = counts["train"]!.GetValue<long>() + counts["validation"]!.GetValue<long>()
+            + counts["test"]!.GetValue<long>();
 
         var tokenize = await CliRunner.Run("data", "tokenize", prepared, "--model", tokenizer, "--out", shards);
         Assert.True(tokenize.Exit == 0, tokenize.Out + tokenize.Err);
@@ -42,8 +47,10 @@ public class DataCliTests
         using var dir = new TempDir();
         string raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared");
         Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "60", "--test", "5")).Exit);
-        Assert.Equal(0, (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
-        var (exit, _, err) = await CliRunner.Run("data", "tokenize", prepared, "--model", tokenizer, "--out", Path.Combine(dir.Path, "shards"));
+        Assert.Equal(0,
+            (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
+        var (exit, _, err) = await CliRunner.Run("data", "tokenize", prepared, "--model", tokenizer, "--out",
+            Path.Combine(dir.Path, "shards"));
         Assert.Equal(1, exit);
         Assert.StartsWith("error: ", err);
         Assert.Contains("train.jsonl:1", err);
@@ -55,19 +62,24 @@ public class DataCliTests
     public async Task Tokenize_defaults_to_the_models_context_and_refuses_a_longer_max_length()
     {
         using var dir = new TempDir();
-        string model = Path.Combine(dir.Path, "model"), raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared");
-        Assert.Equal(0, (await CliRunner.Run("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), model,
+        string model = Path.Combine(dir.Path, "model"), raw = Path.Combine(dir.Path, "raw"),
+            prepared = Path.Combine(dir.Path, "prepared");
+        Assert.Equal(0,
+            (await CliRunner.Run("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), model,
             "--tokenizer", SharedData.File("models/stories260K/tok512.bin"))).Exit);   // context 512
         Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "40", "--test", "5")).Exit);
-        Assert.Equal(0, (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
+        Assert.Equal(0,
+            (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
 
-        var refused = await CliRunner.Run("data", "tokenize", prepared, "--model", model, "--out", Path.Combine(dir.Path, "long"),
+        var refused = await CliRunner.Run("data", "tokenize", prepared, "--model", model, "--out",
+            Path.Combine(dir.Path, "long"),
             "--max-length", "1024", "--chat-template", "chatml");
         Assert.Equal(1, refused.Exit);
         Assert.Contains("--max-length 1024 is longer than the model's context of 512 tokens", refused.Err);
 
         var shards = Path.Combine(dir.Path, "shards");
-        var ok = await CliRunner.Run("data", "tokenize", prepared, "--model", model, "--out", shards, "--chat-template", "chatml");
+        var ok = await CliRunner.Run("data", "tokenize", prepared, "--model", model, "--out", shards,
+            "--chat-template", "chatml");
         Assert.True(ok.Exit == 0, ok.Err);
         Assert.Equal(512, TokenizedManifest.Read(shards).Options.MaxLength);
     }
@@ -92,7 +104,8 @@ public class DataCliTests
         await File.WriteAllTextAsync(config, """{"splits": {"train": 1}}""");
         var data = Path.Combine(dir.Path, "d.jsonl");
         await File.WriteAllTextAsync(data, "{\"text\": \"hello\"}\n");
-        var (exit, _, err) = await CliRunner.Run("data", "prepare", data, "--out", Path.Combine(dir.Path, "out"), "--config", config);
+        var (exit, _, err) = await CliRunner.Run("data", "prepare", data, "--out", Path.Combine(dir.Path, "out"),
+            "--config", config);
         Assert.Equal(1, exit);
         Assert.Contains("splits", err);
     }

@@ -14,13 +14,16 @@ public class EvalCliTests
         var mmlu = SharedData.File("mmlu");
         var gsm8k = SharedData.File("gsm8k");
         using var dir = new TempDir();
-        string model = Path.Combine(dir.Path, "model"), raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared");
+        string model = Path.Combine(dir.Path, "model"), raw = Path.Combine(dir.Path, "raw"),
+            prepared = Path.Combine(dir.Path, "prepared");
         Assert.Equal(0, (await CliRunner.Run("convert", "llama2c", checkpoint, model, "--tokenizer", tokenizer)).Exit);
         Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "200", "--test", "10")).Exit);
-        Assert.Equal(0, (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
+        Assert.Equal(0,
+            (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
 
         var results = Path.Combine(dir.Path, "results.json");
-        var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "mmlu,gsm8k,rouge,perplexity", "--limit", "2", "--shots", "0",
+        var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "mmlu,gsm8k,rouge,perplexity",
+            "--limit", "2", "--shots", "0",
             "--mmlu", mmlu, "--gsm8k", gsm8k, "--data", prepared, "--max-new-tokens", "8", "--out", results);
         Assert.True(exit == 0, output + err);
         Assert.Contains("mmlu: ", err);   // progress goes to stderr, plain lines when it is not a terminal
@@ -40,7 +43,8 @@ public class EvalCliTests
     static async Task<string> ShortContextModel(TempDir dir)
     {
         var model = Path.Combine(dir.Path, "model64");
-        Assert.Equal(0, (await CliRunner.Run("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), model,
+        Assert.Equal(0,
+            (await CliRunner.Run("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), model,
             "--tokenizer", SharedData.File("models/stories260K/tok512.bin"))).Exit);
         var configPath = Path.Combine(model, "config.json");
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!;
@@ -58,7 +62,8 @@ public class EvalCliTests
         var gsm8k = SharedData.File("gsm8k");
         var results = Path.Combine(dir.Path, "results.json");
 
-        var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "mmlu,gsm8k", "--limit", "3", "--shots", "1",
+        var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "mmlu,gsm8k", "--limit", "3",
+            "--shots", "1",
             "--mmlu", mmlu, "--gsm8k", gsm8k, "--max-new-tokens", "16", "--out", results);
 
         Assert.True(exit == 0, output + err);
@@ -70,12 +75,15 @@ public class EvalCliTests
         int gsmLong = Gsm8k.Load(Path.Combine(gsm8k, "test.jsonl")).Take(3)
             .Count(p => tokenizer.Encode(Gsm8k.Prompt(p, train, new Gsm8kOptions { Shots = 1 }), false).Count > room);
         var dev = Mmlu.Load(mmlu, "dev");
-        int mmluLong = Mmlu.Load(mmlu, "test").Sum(subject => subject.Value.Take(3).Count(item => Enumerable.Range(0, 4).Any(c =>
+        int mmluLong = Mmlu.Load(mmlu,
+            "test").Sum(subject => subject.Value.Take(3).Count(item => Enumerable.Range(0, 4).Any(c =>
         {
-            var pair = HarnessEncoding.Pair(tokenizer, MmluPrompts.Context(item, dev[subject.Key].Take(1).ToList()), MmluPrompts.Continuation(c), false);
+            var pair = HarnessEncoding.Pair(tokenizer, MmluPrompts.Context(item, dev[subject.Key].Take(1).ToList()),
+                MmluPrompts.Continuation(c), false);
             return pair.Context.Count + pair.Continuation.Count - 1 > 64;
         })));
-        var (mmluResult, gsmResult) = (report.Suites.Single(s => s.Suite == "mmlu"), report.Suites.Single(s => s.Suite == "gsm8k"));
+        var (mmluResult, gsmResult) = (report.Suites.Single(s => s.Suite == "mmlu"),
+            report.Suites.Single(s => s.Suite == "gsm8k"));
         Assert.Equal((57 * 3, mmluLong), (mmluResult.Items, mmluResult.Truncated));
         Assert.Equal((3, gsmLong), (gsmResult.Items, gsmResult.Truncated));
         Assert.True(mmluLong > 0 && gsmLong > 0);
@@ -91,19 +99,23 @@ public class EvalCliTests
         var model = await ShortContextModel(dir);
         string raw = Path.Combine(dir.Path, "raw"), prepared = Path.Combine(dir.Path, "prepared");
         Assert.Equal(0, (await CliRunner.Run("data", "demo", "--out", raw, "--train", "60", "--test", "10")).Exit);
-        Assert.Equal(0, (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
+        Assert.Equal(0,
+            (await CliRunner.Run("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared)).Exit);
         var judgeConfig = Path.Combine(dir.Path, "judge.json");
         using (var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
         {
             closed.Start();
             var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
             closed.Stop();   // nothing listens there any more: every request is refused
-            File.WriteAllText(judgeConfig, $$"""{ "Judge": { "Endpoint": "http://127.0.0.1:{{port}}/v1", "Model": "m", "ApiKey": "k", "MaxRetries": 1 } }""");
+            File.WriteAllText(judgeConfig,
+                $$"""{ "Judge": { "Endpoint": "http://127.0.0.1:{{port}}/v1", "Model": "m", "ApiKey": "k", "MaxRetries": 1 } }""");
         }
         var results = Path.Combine(dir.Path, "results.json");
 
-        var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "judge,mmlu", "--limit", "1", "--shots", "0",
-            "--mmlu", SharedData.File("mmlu"), "--data", prepared, "--judge-config", judgeConfig, "--max-new-tokens", "4", "--out", results);
+        var (exit, output, err) = await CliRunner.Run("eval", model, "--suite", "judge,mmlu", "--limit", "1",
+            "--shots", "0",
+            "--mmlu", SharedData.File("mmlu"), "--data", prepared, "--judge-config", judgeConfig, "--max-new-tokens",
+                "4", "--out", results);
 
         Assert.Equal(1, exit);
         Assert.Contains("error: suite judge failed: the judge at http://127.0.0.1:", err);
@@ -121,7 +133,8 @@ public class EvalCliTests
         using var dir = new TempDir();
         var model = await ShortContextModel(dir);
         var results = Path.Combine(dir.Path, "results.json");
-        string[] args = ["eval", model, "--suite", "mmlu", "--limit", "2", "--shots", "0", "--mmlu", SharedData.File("mmlu"), "--out", results];
+        string[] args = ["eval", model, "--suite", "mmlu", "--limit", "2", "--shots", "0", "--mmlu",
+            SharedData.File("mmlu"), "--out", results];
 
         var first = await CliRunner.Run(args);
         Assert.True(first.Exit == 0, first.Err);

@@ -19,7 +19,8 @@ public class RunCliTests
         await File.WriteAllTextAsync(config, PipelineFixture.FastSettings(epochs: 1).ToJson());
         string home = Path.Combine(tmp.Path, "home"), output = Path.Combine(tmp.Path, "out");
 
-        var (exit, stdout, stderr) = await CliRunner.Run("run", data, "--base", baseModel, "--config", config, "--out", output, "--home", home, "--threads", "2");
+        var (exit, stdout, stderr) = await CliRunner.Run("run", data, "--base", baseModel, "--config", config, "--out",
+            output, "--home", home, "--threads", "2");
 
         Assert.True(exit == 0, stderr + stdout);
         var report = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
@@ -37,16 +38,19 @@ public class RunCliTests
         Assert.Equal(["ingestion", "tokenization", "training", "evaluation", "deployment"],
             report["stages"]!.AsArray().Select(s => s!["name"]!.GetValue<string>()).ToArray());
         Assert.All(report["stages"]!.AsArray(), s => Assert.True(s!["seconds"]!.GetValue<double>() >= 0));
-        foreach (var file in new[] { "data_card.json", "adapter/adapter_config.json", "training_report.json", "evaluation/gate.json" })
+        foreach (var file in new[] { "data_card.json", "adapter/adapter_config.json", "training_report.json",
+            "evaluation/gate.json" })
             Assert.True(File.Exists(Path.Combine(output, file)), file);
         // The report a person reads: every metric of both models with the rule that judged it, then the worst examples.
         var comparison = await File.ReadAllTextAsync(Path.Combine(output, "evaluation", "report.md"));
         Assert.Contains("| task/json_valid |", comparison);
         Assert.Contains("## Where the candidate got worse", comparison);
-        var tokenization = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "data_card.json")))!["tokenization"]!;
+        var tokenization = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output,
+            "data_card.json")))!["tokenization"]!;
         Assert.Equal(256, tokenization["max_length"]!.GetValue<int>());
         Assert.True(tokenization["splits"]!["train"]!["examples"]!.GetValue<long>() > 0);
-        Assert.Matches(@"step \d+/\d+: train loss [0-9.]+, [0-9,]+ tokens/s, ETA \d", stderr);   // plain lines carry speed and time left
+        // plain lines carry speed and time left
+        Assert.Matches(@"step \d+/\d+: train loss [0-9.]+, [0-9,]+ tokens/s, ETA \d", stderr);
         Assert.Contains("[training] succeeded", stderr);   // intermediate states may fall between two polls
         Assert.Contains("decision: ", stdout);
 
@@ -79,7 +83,8 @@ public class RunCliTests
         var config = Path.Combine(tmp.Path, "pipeline.json");
         await File.WriteAllTextAsync(config, PipelineFixture.FastSettings().ToJson());
 
-        var (exit, stdout, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--base", baseModel, "--config", config, "--out", output, "--home", home);
+        var (exit, stdout, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--base",
+            baseModel, "--config", config, "--out", output, "--home", home);
 
         Assert.True(exit == 1, stderr + stdout);
         var report = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
@@ -101,7 +106,8 @@ public class RunCliTests
         var config = Path.Combine(tmp.Path, "pipeline.json");
         await File.WriteAllTextAsync(config, settings);
         var home = Path.Combine(tmp.Path, "home");
-        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", home);
+        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config,
+            "--home", home);
         Assert.Equal(1, exit);
         Assert.Contains(expected, stderr);
         Assert.DoesNotContain("[pretrain]", stderr);
@@ -115,7 +121,8 @@ public class RunCliTests
         using var tmp = new TempDir();
         var config = Path.Combine(tmp.Path, "pipeline.json");
         await File.WriteAllTextAsync(config, """{ "evaluation": { "suites": ["perplexity"], "limt": 3 } }""");
-        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config, "--home", Path.Combine(tmp.Path, "home"));
+        var (exit, _, stderr) = await CliRunner.Run("run", PipelineFixture.Malformed(tmp.Path), "--config", config,
+            "--home", Path.Combine(tmp.Path, "home"));
         Assert.Equal(1, exit);
         Assert.Contains("limt", stderr);
         Assert.Contains(config, stderr);

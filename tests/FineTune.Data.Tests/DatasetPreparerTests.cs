@@ -9,10 +9,15 @@ namespace FineTune.Data.Tests;
 public class DatasetPreparerTests
 {
     static string Chat(string user, string assistant) =>
-        JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = user }, new { role = "assistant", content = assistant } } });
+        JsonSerializer.Serialize(new
+        {
+            messages = new[] { new { role = "user", content = user },
+            new { role = "assistant", content = assistant } }
+        });
 
     static string Sentence(int i) =>
-        $"Ticket {i}: the {(i % 2 == 0 ? "router" : "lamp")} number {i * 7919 % 1000} stopped working after update {i % 13} and the customer wants help with case {i}.";
+        $"Ticket {i}: the {(i % 2 == 0 ? "router" : "lamp")} number {i * 7919 % 1000} stopped working after update " +
+            $"{i % 13} and the customer wants help with case {i}.";
 
     // 80 words drawn for record i: two records share almost no 5-word shingle, and one word added at the end of the
     // prompt changes 9 of ~85 shingles (Jaccard ~0.9), a near-duplicate with a different prompt hash.
@@ -31,10 +36,14 @@ public class DatasetPreparerTests
         using var dir = new TempDir();
         var input = Path.Combine(dir.Path, "in.jsonl");
         var lines = new List<string>();
-        for (int i = 0; i < 40; i++) lines.Add(Chat(Sentence(i), $"Answer {i}."));
-        lines.Add(Chat(Sentence(3).ToUpperInvariant(), "Answer 3."));                  // exact duplicate of line 4 (the key ignores case)
-        lines.Add(Chat(Sentence(5), "Answer 5. Thanks"));                              // near duplicate of line 6 (one shingle more)
-        lines.Add("{\"messages\": [{\"role\": \"user\", \"content\": \"no answer\"}]}"); // example_missing_assistant_message
+        for (int i = 0; i < 40; i++)
+            lines.Add(Chat(Sentence(i), $"Answer {i}."));
+        // exact duplicate of line 4 (the key ignores case)
+        lines.Add(Chat(Sentence(3).ToUpperInvariant(), "Answer 3."));
+        // near duplicate of line 6 (one shingle more)
+        lines.Add(Chat(Sentence(5), "Answer 5. Thanks"));
+        // example_missing_assistant_message
+        lines.Add("{\"messages\": [{\"role\": \"user\", \"content\": \"no answer\"}]}");
         lines.Add("{not json");                                                         // invalid_json
         lines.Add(Chat("   ", "empty question"));                                       // missing_content
         await File.WriteAllLinesAsync(input, lines);
@@ -60,10 +69,16 @@ public class DatasetPreparerTests
         // Not JSON, so it cannot be redacted: with PII redaction on (the default) only its length and hash are kept.
         Assert.Null(rejects[1]["raw"]);
         Assert.Equal(9, rejects[1]["raw_bytes"]!.GetValue<long>());
-        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("{not json"u8)), rejects[1]["raw_sha256"]!.GetValue<string>());
-        var duplicates = File.ReadAllLines(Path.Combine(outDir, "duplicates.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
-        Assert.Contains(duplicates, d => d["kind"]!.GetValue<string>() == "exact" && d["line"]!.GetValue<long>() == 41 && d["duplicate_of"]!.GetValue<long>() == 4);
-        Assert.Contains(duplicates, d => d["kind"]!.GetValue<string>() == "near" && d["line"]!.GetValue<long>() == 42 && d["duplicate_of"]!.GetValue<long>() == 6);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("{not json"u8)),
+            rejects[1]["raw_sha256"]!.GetValue<string>());
+        var duplicates = File.ReadAllLines(Path.Combine(outDir,
+            "duplicates.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Contains(duplicates,
+            d => d["kind"]!.GetValue<string>() == "exact" && d["line"]!.GetValue<long>() == 41
+            && d["duplicate_of"]!.GetValue<long>() == 4);
+        Assert.Contains(duplicates,
+            d => d["kind"]!.GetValue<string>() == "near" && d["line"]!.GetValue<long>() == 42
+            && d["duplicate_of"]!.GetValue<long>() == 6);
         Assert.True(File.Exists(Path.Combine(outDir, "data_card.md")));
     }
 
@@ -91,11 +106,14 @@ public class DatasetPreparerTests
             {
                 var user = JsonNode.Parse(line)!["messages"]![0]!["content"]!.GetValue<string>();
                 var key = user.EndsWith(" Please", StringComparison.Ordinal) ? user[..^7] : user;
-                if (splitOf.TryGetValue(key, out var other)) Assert.Equal(other, split);
-                else splitOf[key] = split;
+                if (splitOf.TryGetValue(key, out var other))
+                    Assert.Equal(other, split);
+                else
+                    splitOf[key] = split;
             }
         Assert.Equal(200, splitOf.Count);
-        Assert.True(result.Counts.Validation > 0 && result.Counts.Test > 0, "both held-out splits should receive groups");
+        Assert.True(result.Counts.Validation > 0 && result.Counts.Test > 0,
+            "both held-out splits should receive groups");
     }
 
     [SkippableFact]
@@ -108,7 +126,8 @@ public class DatasetPreparerTests
         Assert.Equal(7473, result.Counts.Input);
         Assert.Equal(0, result.Counts.Rejected);
         Assert.True(result.Counts.AddsUp);
-        Assert.InRange(result.Counts.Train / (double)(result.Counts.Train + result.Counts.Validation + result.Counts.Test), 0.77, 0.83);
+        Assert.InRange(result.Counts.Train / (double)(result.Counts.Train + result.Counts.Validation
+            + result.Counts.Test), 0.77, 0.83);
     }
 
     [Fact]
@@ -116,9 +135,11 @@ public class DatasetPreparerTests
     {
         using var dir = new TempDir();
         var input = Path.Combine(dir.Path, "in.jsonl");
-        var lines = Enumerable.Range(0, 12).Select(i => Chat(Sentence(i), "ok")).Concat(Enumerable.Repeat("[1, 2]", 8)).ToList();
+        var lines = Enumerable.Range(0,
+            12).Select(i => Chat(Sentence(i), "ok")).Concat(Enumerable.Repeat("[1, 2]", 8)).ToList();
         await File.WriteAllLinesAsync(input, lines);
-        var result = await DatasetPreparer.PrepareAsync(input, Path.Combine(dir.Path, "out"), new PrepareOptions { MaxRejectRatio = 0.1 });
+        var result = await DatasetPreparer.PrepareAsync(input, Path.Combine(dir.Path, "out"),
+            new PrepareOptions { MaxRejectRatio = 0.1 });
         Assert.False(result.Verdict.Ok);
         Assert.Contains("8 of 20 records rejected", result.Verdict.Message);
         Assert.Equal(8, Lines(Path.Combine(dir.Path, "out"), "rejects.jsonl"));
@@ -129,7 +150,8 @@ public class DatasetPreparerTests
     {
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "prepare.json");
-        File.WriteAllText(path, """{"split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "near_duplicate": {"threshold": 0.7}}""");
+        File.WriteAllText(path,
+            """{"split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "near_duplicate": {"threshold": 0.7}}""");
         var e = Assert.Throws<InvalidDatasetException>(() => PrepareOptions.Load(path));
         Assert.Contains("near_duplicate", e.Message);
     }
@@ -147,7 +169,9 @@ public class DatasetPreparerTests
     [Fact]
     public void The_prepare_config_sets_the_near_duplicate_index_itself_and_an_impossible_banding_is_refused_at_load()
     {
-        var options = PrepareOptions.Parse("""{"near_duplicates": {"permutations": 64, "bands": 16, "rows": 4, "seed": 3}}""", "p.json");
+        var options =
+            PrepareOptions.Parse("""{"near_duplicates": {"permutations": 64, "bands": 16, "rows": 4, "seed": 3}}""",
+            "p.json");
         var index = new NearDuplicateIndex(options.NearDuplicates);
         Assert.Equal((16, 4), (index.Banding.Bands, index.Banding.Rows));
         Assert.Equal(64, index.Signature(FineTune.Data.Tests.Cleaning.TestRecords.TextRecord(1,

@@ -13,16 +13,19 @@ public class SupportTicketsTests
         using var b = new TempDir();
         await SupportTickets.WriteAsync(a.Path, 200, 50, seed: 3);
         await SupportTickets.WriteAsync(b.Path, 200, 50, seed: 3);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(a.Path, "train.jsonl")), File.ReadAllBytes(Path.Combine(b.Path, "train.jsonl")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a.Path, "train.jsonl")),
+            File.ReadAllBytes(Path.Combine(b.Path, "train.jsonl")));
 
         var lines = File.ReadAllLines(Path.Combine(a.Path, "train.jsonl"));
         Assert.Equal(200, lines.Length);
         foreach (var line in lines)
         {
             var messages = JsonDocument.Parse(line).RootElement.GetProperty("messages");
-            Assert.Equal(["system", "user", "assistant"], messages.EnumerateArray().Select(m => m.GetProperty("role").GetString()));
+            Assert.Equal(["system", "user", "assistant"],
+                messages.EnumerateArray().Select(m => m.GetProperty("role").GetString()));
             var answer = JsonDocument.Parse(messages[2].GetProperty("content").GetString()!).RootElement;
-            Assert.Contains(answer.GetProperty("category").GetString(), new[] { "billing", "technical", "account", "shipping" });
+            Assert.Contains(answer.GetProperty("category").GetString(),
+                new[] { "billing", "technical", "account", "shipping" });
             Assert.Contains(answer.GetProperty("priority").GetString(), new[] { "low", "medium", "high" });
             Assert.False(string.IsNullOrWhiteSpace(answer.GetProperty("summary").GetString()));
         }
@@ -36,7 +39,8 @@ public class SupportTicketsTests
         await SupportTickets.WriteAsync(dir.Path, 300, 100, seed: 1);
         var train = File.ReadAllText(Path.Combine(dir.Path, "train.jsonl"));
         var test = File.ReadAllText(Path.Combine(dir.Path, "test.jsonl"));
-        foreach (var product in new[] { "Lumen lamp", "Pico camera" }) Assert.DoesNotContain(product, train);
+        foreach (var product in new[] { "Lumen lamp", "Pico camera" })
+            Assert.DoesNotContain(product, train);
         Assert.True(test.Contains("Lumen lamp") || test.Contains("Pico camera"));
     }
 }

@@ -1,11 +1,12 @@
-// The tiny base model bootstrap at a very small size: the cache entry loads as tokenizer, TorchSharp model and inference
-// engine, its loss fell, and a second call finds it without retraining; the publish race and reclaiming abandoned builds;
-// options from JSON and --set; the pre-training corpus is deterministic and never holds the demo's test examples.
+// The tiny base model bootstrap at a very small size: the cache entry loads as tokenizer, TorchSharp model and
+// inference engine, its loss fell, and a second call finds it without retraining; the publish race and reclaiming
+// abandoned builds; options from JSON and --set; the pre-training corpus is deterministic and never holds the demo's
+// test examples.
 using System.Diagnostics;
 using FineTune.Demo;
-using FineTune.Training;
 using FineTune.Text;
 using FineTune.Torch;
+using FineTune.Training;
 
 namespace FineTune.Demo.Tests;
 
@@ -20,8 +21,20 @@ public class TinyBaseModelTests
     sealed class Recorder : IProgress<TinyBaseModelProgress>
     {
         readonly List<TinyBaseModelProgress> _events = [];
-        public List<TinyBaseModelProgress> Events { get { lock (_events) return [.. _events]; } }
-        public void Report(TinyBaseModelProgress value) { lock (_events) _events.Add(value); }
+        public List<TinyBaseModelProgress> Events
+        {
+            get
+            {
+                lock (_events)
+                    return [.. _events];
+            }
+        }
+
+        public void Report(TinyBaseModelProgress value)
+        {
+            lock (_events)
+                _events.Add(value);
+        }
     }
 
     /// <summary>Records, and holds the reporting build at <paramref name="stage"/> until <paramref name="release"/> is
@@ -32,7 +45,8 @@ public class TinyBaseModelTests
         public void Report(TinyBaseModelProgress value)
         {
             recorder.Report(value);
-            if (value.Stage == stage) release.Wait(TimeSpan.FromMinutes(2));
+            if (value.Stage == stage)
+                release.Wait(TimeSpan.FromMinutes(2));
         }
     }
 
@@ -48,8 +62,10 @@ public class TinyBaseModelTests
         Assert.Equal([dir], Directory.GetDirectories(temp.Path));   // the build directory is gone
         var report = TinyBaseModel.ReadReport(dir);
         Assert.Equal(40, report.Steps);
-        Assert.True(report.FinalTrainLoss < report.InitialValidLoss - 0.5, $"train loss {report.FinalTrainLoss} vs initial {report.InitialValidLoss}");
-        Assert.True(report.FinalValidLoss < report.InitialValidLoss - 0.5, $"valid loss {report.FinalValidLoss} vs initial {report.InitialValidLoss}");
+        Assert.True(report.FinalTrainLoss < report.InitialValidLoss - 0.5,
+            $"train loss {report.FinalTrainLoss} vs initial {report.InitialValidLoss}");
+        Assert.True(report.FinalValidLoss < report.InitialValidLoss - 0.5,
+            $"valid loss {report.FinalValidLoss} vs initial {report.InitialValidLoss}");
         Assert.InRange(report.InitialValidLoss, Math.Log(384) - 0.3, Math.Log(384) + 0.3);
 
         var tokenizer = TokenizerLoader.Load(dir);
@@ -60,7 +76,9 @@ public class TinyBaseModelTests
         using (var model = LlamaCheckpoints.Load(dir))
         {
             Assert.True(model.Config.TieWordEmbeddings);
-            Assert.Equal((32, 2, 384, 64), (model.Config.HiddenSize, model.Config.NumHiddenLayers, model.Config.VocabSize, model.Config.MaxPositionEmbeddings));
+            Assert.Equal((32, 2, 384, 64),
+                (model.Config.HiddenSize, model.Config.NumHiddenLayers, model.Config.VocabSize,
+                model.Config.MaxPositionEmbeddings));
         }
         using (var cpu = Engines.Open(dir, EngineKind.Cpu))
         using (var torchEngine = Engines.Open(dir, EngineKind.Torch))
@@ -75,7 +93,8 @@ public class TinyBaseModelTests
         var weights = File.GetLastWriteTimeUtc(Path.Combine(dir, "model.safetensors"));
         var again = new Recorder();
         var clock = Stopwatch.StartNew();
-        Assert.Equal(dir, await TinyBaseModel.EnsureAsync(temp.Path, Small with { Threads = 2 }, again));   // threads are not part of the key
+        // threads are not part of the key
+        Assert.Equal(dir, await TinyBaseModel.EnsureAsync(temp.Path, Small with { Threads = 2 }, again));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the cached lookup took {clock.Elapsed}");
         Assert.Equal(["cached"], again.Events.Select(e => e.Stage));
         Assert.Equal(reportBytes, File.ReadAllBytes(Path.Combine(dir, TinyBaseModel.ReportFile)));
@@ -92,9 +111,11 @@ public class TinyBaseModelTests
         // fast the machine: a 5-step build could otherwise finish before the second call starts).
         using var release = new ManualResetEventSlim();
         var first = Task.Run(() => TinyBaseModel.EnsureAsync(temp.Path, options, new Paused(a, "tokenizer", release)));
-        while (!a.Events.Any(e => e.Stage == "tokenizer") && !first.IsCompleted) await Task.Delay(10);
+        while (!a.Events.Any(e => e.Stage == "tokenizer") && !first.IsCompleted)
+            await Task.Delay(10);
         var second = Task.Run(() => TinyBaseModel.EnsureAsync(temp.Path, options, b));
-        while (!b.Events.Any(e => e.Stage == "waiting") && !second.IsCompleted) await Task.Delay(10);
+        while (!b.Events.Any(e => e.Stage == "waiting") && !second.IsCompleted)
+            await Task.Delay(10);
         release.Set();
         Assert.Equal(await first, await second);
         Assert.Contains(b.Events, e => e.Stage == "waiting");
@@ -159,14 +180,23 @@ public class TinyBaseModelTests
               "corpus_bytes": 500000, }
             """);
         var options = TinyBaseModel.LoadOptions(file, ["steps=99", "lr=0.001", "name=mini"]);
-        Assert.Equal(new TinyBaseModelOptions { Dim = 64, KvHeads = 1, CorpusBytes = 500_000, Steps = 99, Lr = 0.001, Name = "mini" }, options);
+        Assert.Equal(new TinyBaseModelOptions
+        {
+            Dim = 64, KvHeads = 1, CorpusBytes = 500_000, Steps = 99, Lr = 0.001,
+            Name = "mini"
+        }, options);
         Assert.Equal(new TinyBaseModelOptions(), TinyBaseModel.LoadOptions(null));
 
-        Assert.Contains("'layer'", Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["layer=3"])).Message);
-        Assert.Contains("'kv_heads'", Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["kv_heads=3"])).Message);
-        Assert.Contains("'heads'", Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["heads=3"])).Message);
-        Assert.Contains("'steps'", Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["steps=many"])).Message);
-        Assert.Contains("'name'", Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["name=../up"])).Message);
+        Assert.Contains("'layer'",
+            Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["layer=3"])).Message);
+        Assert.Contains("'kv_heads'",
+            Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["kv_heads=3"])).Message);
+        Assert.Contains("'heads'",
+            Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["heads=3"])).Message);
+        Assert.Contains("'steps'",
+            Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["steps=many"])).Message);
+        Assert.Contains("'name'",
+            Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["name=../up"])).Message);
 
         var name = TinyBaseModel.DirectoryName(Small);
         Assert.StartsWith("test-base-", name);
@@ -182,14 +212,16 @@ public class TinyBaseModelTests
         Assert.Equal(corpus.Take(500), PretrainCorpus.Generate(defaults.Seed, 400_000).Take(500));
         Assert.NotEqual(corpus.Take(20), PretrainCorpus.Generate(defaults.Seed + 1, 400_000).Take(20));
         var text = string.Join("\n", corpus);
-        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(text), defaults.CorpusBytes, defaults.CorpusBytes + 20_000);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(text), defaults.CorpusBytes,
+            defaults.CorpusBytes + 20_000);
         Assert.Contains("<|im_start|>assistant\n", text);
         Assert.Contains("\"category\":", text);
 
         using var temp = new TempDir();
         await SupportTickets.WriteAsync(temp.Path, 1000, 200, 42);   // `finetune data demo` defaults
         var demo = new HashSet<string>();
-        foreach (var line in File.ReadLines(Path.Combine(temp.Path, "test.jsonl")).Concat(File.ReadLines(Path.Combine(temp.Path, "train.jsonl"))))
+        foreach (var line in File.ReadLines(Path.Combine(temp.Path,
+            "test.jsonl")).Concat(File.ReadLines(Path.Combine(temp.Path, "train.jsonl"))))
         {
             using var json = System.Text.Json.JsonDocument.Parse(line);
             var messages = json.RootElement.GetProperty("messages");

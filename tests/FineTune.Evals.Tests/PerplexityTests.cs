@@ -10,9 +10,18 @@ public class PerplexityTests
     // Logits that are all zero: every next token has probability 1/V, except that token 3 gets logit ln(3) (weight 3).
     sealed class FixedModel(int vocab) : ICausalLm
     {
-        public LlamaConfig Config { get; } = new() { VocabSize = vocab, MaxPositionEmbeddings = 16, HiddenSize = 8, IntermediateSize = 8, NumHiddenLayers = 1, NumAttentionHeads = 1, NumKeyValueHeads = 1 };
+        public LlamaConfig Config { get; } = new()
+        {
+            VocabSize = vocab, MaxPositionEmbeddings = 16, HiddenSize = 8,
+            IntermediateSize = 8, NumHiddenLayers = 1, NumAttentionHeads = 1, NumKeyValueHeads = 1
+        };
         public float[][] Forward(IReadOnlyList<int> tokens) =>
-            tokens.Select(_ => { var row = new float[vocab]; row[3] = MathF.Log(3); return row; }).ToArray();
+            tokens.Select(_ =>
+            {
+                var row = new float[vocab];
+                row[3] = MathF.Log(3);
+                return row;
+            }).ToArray();
         public IDecodeSession StartSession(int batchSize, int maxLength) => throw new NotSupportedException();
         public void Dispose() { }
     }

@@ -19,7 +19,8 @@ public class TaskEvalTests
     [Fact]
     public void Examples_end_before_the_last_assistant_turn_and_skip_records_without_one()
     {
-        var records = new[] { Chat(1, "2+2?", "4"), new DataRecord { Kind = RecordKind.Text, Line = 2, Text = "plain" } };
+        var records = new[] { Chat(1, "2+2?", "4"),
+            new DataRecord { Kind = RecordKind.Text, Line = 2, Text = "plain" } };
         var examples = TaskEval.Examples(records).ToList();
         Assert.Single(examples);
         Assert.Equal(["system", "user"], examples[0].Prompt.Select(m => m.Role));
@@ -52,9 +53,11 @@ public class TaskEvalTests
         var weights = LlamaWeights.Random(config, 5).ToDictionary(t => t.Name);
         using var model = CpuLlama.Load(config, n => weights[n], threads: 1);
         var template = ChatTemplate.For(ChatTemplateKind.Llama2);
-        var records = new[] { Chat(1, "Name a colour.", "Blue."), Chat(2, "Name a fruit.", "An apple."), Chat(3, "Say hi.", "Hi!") };
+        var records = new[] { Chat(1, "Name a colour.", "Blue."), Chat(2, "Name a fruit.", "An apple."),
+            Chat(3, "Say hi.", "Hi!") };
 
-        var outputs = await TaskEval.GenerateAsync(model, tokenizer, template, records, maxNewTokens: 5, batchSize: 2, limit: null);
+        var outputs = await TaskEval.GenerateAsync(model, tokenizer, template, records, maxNewTokens: 5, batchSize: 2,
+            limit: null);
         Assert.Equal([1L, 2L, 3L], outputs.Select(o => o.Line));
         Assert.Equal(["Blue.", "An apple.", "Hi!"], outputs.Select(o => o.Reference));
 

@@ -1,12 +1,11 @@
 // The pipeline as five services over real RabbitMQ, PostgreSQL and S3 (the servers scripts/infra-start.sh starts):
 // drop to decision with full lineage, rejects, retraining on a second drop, and a training service killed mid-run.
+using System.ClientModel;
 using FineTune.Contracts;
 using FineTune.Pipeline;
 using FineTune.Pipeline.Tests;
 using FineTune.Registry;
 using MassTransit;
-
-using System.ClientModel;
 using OpenAI;
 using OpenAI.Chat;
 
@@ -20,19 +19,31 @@ public sealed class DistributedPipelineTests
         var tmp = new TempDir();
         var settings = Path.Combine(tmp.Path, "settings.json");
         await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs).ToJson());
-        try { return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings, otlpEndpoint, overrides)); }
-        catch { tmp.Dispose(); throw; }
+        try
+        {
+            return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings,
+                otlpEndpoint, overrides));
+        }
+        catch
+        {
+            tmp.Dispose();
+            throw;
+        }
     }
 
-    static async Task<RunRecord> WaitForRunAsync(ServiceCluster cluster, string project, Func<RunRecord, bool> done, TimeSpan timeout, int index = 0)
+    static async Task<RunRecord> WaitForRunAsync(ServiceCluster cluster, string project, Func<RunRecord, bool> done,
+        TimeSpan timeout, int index = 0)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var runs = (await cluster.Registry.ReadAsync(s => s.ListRunsAsync(project, 10))).OrderBy(r => r.CreatedAt).ToList();
-            if (runs.Count > index && done(runs[index])) return runs[index];
+            var runs = (await cluster.Registry.ReadAsync(s => s.ListRunsAsync(project,
+                10))).OrderBy(r => r.CreatedAt).ToList();
+            if (runs.Count > index && done(runs[index]))
+                return runs[index];
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"project {project}: run {index} not done within {timeout}: {string.Join(", ", runs.Select(r => $"{r.RunId} {r.Status} {r.Error}"))}");
+                throw new TimeoutException($"project {project}: run {index} not done within {timeout}: " +
+                    $"{string.Join(", ", runs.Select(r => $"{r.RunId} {r.Status} {r.Error}"))}");
             await Task.Delay(500);
         }
     }
@@ -40,15 +51,20 @@ public sealed class DistributedPipelineTests
     // Asks the Deployment service until the name is served (it loads a version when ModelPromoted arrives).
     static async Task<ChatCompletion> AskAsync(ServiceCluster cluster, string model, TimeSpan timeout)
     {
-        var client = new ChatClient(model, new ApiKeyCredential(ServiceCluster.ServingKey), new OpenAIClientOptions { Endpoint = cluster.ServingEndpoint });
+        var client = new ChatClient(model, new ApiKeyCredential(ServiceCluster.ServingKey),
+            new OpenAIClientOptions { Endpoint = cluster.ServingEndpoint });
         var until = DateTime.UtcNow + timeout;
         while (true)
         {
             try
             {
-                return await client.CompleteChatAsync([new UserChatMessage("My order is late.")], new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0 });
+                return await client.CompleteChatAsync([new UserChatMessage("My order is late.")],
+                    new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0 });
             }
-            catch (ClientResultException e) when (e.Status == 404 && DateTime.UtcNow < until) { await Task.Delay(500); }
+            catch (ClientResultException e) when (e.Status == 404 && DateTime.UtcNow < until)
+            {
+                await Task.Delay(500);
+            }
         }
     }
 
@@ -71,10 +87,12 @@ public sealed class DistributedPipelineTests
         Assert.Equal("drop", run.Trigger);
         Assert.Equal(1, run.ModelVersion);
         var (lineage, stages, evaluation) = await cluster.Registry.ReadAsync(async s =>
-            (await s.ListLineageAsync(run.RunId), await s.ListStagesAsync(run.RunId), await s.GetEvaluationAsync(project, 1)));
+            (await s.ListLineageAsync(run.RunId), await s.ListStagesAsync(run.RunId),
+                await s.GetEvaluationAsync(project, 1)));
         Assert.Equal(Stages.All, stages.Select(x => x.Stage).ToArray());
         var relations = lineage.Select(e => e.Relation).ToHashSet();
-        foreach (var r in new[] { "cleaned", "tokenized", "trained", "evaluated", "gated" }) Assert.Contains(r, relations);
+        foreach (var r in new[] { "cleaned", "tokenized", "trained", "evaluated", "gated" })
+            Assert.Contains(r, relations);
         // The chain is connected: raw object → prepared → shards → model → results → gate.
         var raw = lineage.Single(e => e.Relation == "cleaned").From;
         Assert.Equal(Buckets.Ingestion, raw.Bucket);
@@ -87,8 +105,10 @@ public sealed class DistributedPipelineTests
         string? spanning = null;
         for (int i = 0; i < 40 && spanning is null; i++)
         {
-            spanning = otlp.Spans.GroupBy(s => s.TraceId).FirstOrDefault(g => services.IsSubsetOf(g.Select(s => s.Service)))?.Key;
-            if (spanning is null) await Task.Delay(250);
+            spanning = otlp.Spans.GroupBy(s => s.TraceId).FirstOrDefault(g => services.IsSubsetOf(g.Select(s =>
+                s.Service)))?.Key;
+            if (spanning is null)
+                await Task.Delay(250);
         }
         Assert.True(spanning is not null, "no trace spans all five services; traces seen: " + string.Join("; ",
             otlp.Spans.GroupBy(s => s.TraceId).Select(g => string.Join(",", g.Select(s => s.Service).Distinct()))));
@@ -107,18 +127,22 @@ public sealed class DistributedPipelineTests
         Assert.Equal(before, await Counts(cluster, project, run.RunId));
 
         // New data for the same project starts a run on its own; this time dropped with the CLI.
-        var (uploadExit, uploadOut, uploadErr) = await cluster.CliAsync("upload", await PipelineFixture.TicketsAsync(tmp.Path, 60, 12), "--project", project);
+        var (uploadExit, uploadOut, uploadErr) = await cluster.CliAsync("upload",
+            await PipelineFixture.TicketsAsync(tmp.Path, 60, 12), "--project", project);
         Assert.True(uploadExit == 0, uploadErr);
         Assert.Contains($"uploaded ingestion/{project}/tickets-12.jsonl", uploadOut);
-        var second = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6), index: 1);
+        var second = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status),
+            TimeSpan.FromMinutes(6), index: 1);
         Assert.Equal("retrain", second.Trigger);
         Assert.True(second.Status == RunStatus.Succeeded, $"{second.Status}: {second.Error}");
         Assert.Equal(2, second.ModelVersion);
         if (second.Decision == "promoted") // production moved to version 2: the project's name now answers with it
         {
-            var models = new OpenAIClient(new ApiKeyCredential(ServiceCluster.ServingKey), new OpenAIClientOptions { Endpoint = cluster.ServingEndpoint })
+            var models = new OpenAIClient(new ApiKeyCredential(ServiceCluster.ServingKey),
+                new OpenAIClientOptions { Endpoint = cluster.ServingEndpoint })
                 .GetOpenAIModelClient();
-            for (int i = 0; i < 60 && !(await models.GetModelsAsync()).Value.Any(m => m.Id == $"{project}:v2"); i++) await Task.Delay(500);
+            for (int i = 0; i < 60 && !(await models.GetModelsAsync()).Value.Any(m => m.Id == $"{project}:v2"); i++)
+                await Task.Delay(500);
             Assert.Contains((await models.GetModelsAsync()).Value, m => m.Id == $"{project}:v2");
             Assert.True((await AskAsync(cluster, project, TimeSpan.FromSeconds(30))).Usage.OutputTokenCount > 0);
         }
@@ -142,16 +166,20 @@ public sealed class DistributedPipelineTests
         await using var second = await cluster.StartDetachedAsync("Training", new Dictionary<string, string>());
         var projects = new[] { $"compete-a-{Guid.NewGuid():N}"[..16], $"compete-b-{Guid.NewGuid():N}"[..16] };
 
-        for (int i = 0; i < projects.Length; i++) await Drop(cluster, projects[i], await PipelineFixture.TicketsAsync(tmp.Path, 100, 40 + i));
+        for (int i = 0; i < projects.Length; i++)
+            await Drop(cluster, projects[i], await PipelineFixture.TicketsAsync(tmp.Path, 100, 40 + i));
         var runs = new List<RunRecord>();
-        foreach (var p in projects) runs.Add(await WaitForRunAsync(cluster, p, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6)));
+        foreach (var p in projects)
+            runs.Add(await WaitForRunAsync(cluster, p, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6)));
 
         Assert.All(runs, r => Assert.True(r.Status == RunStatus.Succeeded, $"{r.Status}: {r.Error}"));
-        var jobs = await cluster.Registry.ReadAsync(async s => new[] { await s.GetTrainingJobAsync(runs[0].RunId), await s.GetTrainingJobAsync(runs[1].RunId) });
+        var jobs = await cluster.Registry.ReadAsync(async s => new[] { await s.GetTrainingJobAsync(runs[0].RunId),
+            await s.GetTrainingJobAsync(runs[1].RunId) });
         Assert.All(jobs, j => Assert.Equal(1, j!.Attempts));
         // One job per worker at a time: with both queued together, the two workers took one each.
         Assert.NotEqual(jobs[0]!.WorkerId, jobs[1]!.WorkerId);
-        foreach (var p in projects) Assert.Single(await cluster.Registry.ReadAsync(s => s.ListModelVersionsAsync(p)));
+        foreach (var p in projects)
+            Assert.Single(await cluster.Registry.ReadAsync(s => s.ListModelVersionsAsync(p)));
     }
 
     [SkippableFact]
@@ -162,16 +190,23 @@ public sealed class DistributedPipelineTests
         await using var __ = cluster;
         using var http = new HttpClient();
 
-        await using var lonely = await cluster.StartDetachedAsync("Deployment", new Dictionary<string, string> { ["Messaging__RabbitMqUri"] = "amqp://guest:guest@127.0.0.1:1/" });
+        await using var lonely = await cluster.StartDetachedAsync("Deployment",
+            new Dictionary<string, string> { ["Messaging__RabbitMqUri"] = "amqp://guest:guest@127.0.0.1:1/" });
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
         HttpResponseMessage? health = null;
         while (DateTime.UtcNow < deadline)
         {
             try
             {
-                if ((await http.GetAsync($"{lonely.Url}/alive")).IsSuccessStatusCode) { health = await http.GetAsync($"{lonely.Url}/health"); break; }
+                if ((await http.GetAsync($"{lonely.Url}/alive")).IsSuccessStatusCode)
+                {
+                    health = await http.GetAsync($"{lonely.Url}/health");
+                    break;
+                }
             }
-            catch (HttpRequestException) { }
+            catch (HttpRequestException)
+            {
+            }
             await Task.Delay(300);
         }
         Assert.NotNull(health);
@@ -180,8 +215,10 @@ public sealed class DistributedPipelineTests
         Assert.True((await http.GetAsync($"http://127.0.0.1:{cluster.Port("Deployment")}/health")).IsSuccessStatusCode);
     }
 
-    static Task<(int Versions, int Attempts, int Datasets, int Events)> Counts(ServiceCluster cluster, string project, Guid runId) =>
-        cluster.Registry.ReadAsync(async s => ((await s.ListModelVersionsAsync(project)).Count, (await s.ListStagesAsync(runId)).Sum(x => x.Attempts),
+    static Task<(int Versions, int Attempts, int Datasets, int Events)> Counts(ServiceCluster cluster, string project,
+        Guid runId) =>
+        cluster.Registry.ReadAsync(async s => ((await s.ListModelVersionsAsync(project)).Count,
+            (await s.ListStagesAsync(runId)).Sum(x => x.Attempts),
             (await s.ListDatasetsAsync(project)).Count, (await s.ListEventsAsync(runId)).Count));
 
     static async Task RedeliverAsync(ServiceCluster cluster, Guid runId)
@@ -196,7 +233,10 @@ public sealed class DistributedPipelineTests
             await bus.PublishForRun(outputs[Stages.Training].As<ModelTrained>(), runId, default);
             await bus.PublishForRun(outputs[Stages.Evaluation].As<EvaluationCompleted>(), runId, default);
         }
-        finally { await bus.StopAsync(); }
+        finally
+        {
+            await bus.StopAsync();
+        }
     }
 
     [SkippableFact]
@@ -204,7 +244,8 @@ public sealed class DistributedPipelineTests
     {
         var (tmp, cluster) = await StartAsync(epochs: 1, overrides: new Dictionary<string, string>
         {
-            ["Pipeline__IngestionScanSeconds"] = "3600",   // after the start-up scan, only a notification brings the next one
+            // after the start-up scan, only a notification brings the next one
+            ["Pipeline__IngestionScanSeconds"] = "3600",
             ["Pipeline__BucketNotificationsExchange"] = "minio-events",
         });
         using var _ = tmp;
@@ -249,7 +290,8 @@ public sealed class DistributedPipelineTests
         var project = $"broker-{Guid.NewGuid():N}"[..16];
 
         await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 120, 14));
-        var running = await WaitForRunAsync(cluster, project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
+        var running = await WaitForRunAsync(cluster, project, r => r.Status == RunStatus.Running,
+            TimeSpan.FromMinutes(3));
         await ServiceCluster.RestartBrokerAsync(TimeSpan.FromSeconds(3));
 
         var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
@@ -267,7 +309,8 @@ public sealed class DistributedPipelineTests
         var project = $"crash-{Guid.NewGuid():N}"[..16];
 
         await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 160, 13));
-        var running = await WaitForRunAsync(cluster, project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
+        var running = await WaitForRunAsync(cluster, project, r => r.Status == RunStatus.Running,
+            TimeSpan.FromMinutes(3));
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
         while ((await cluster.Registry.ReadAsync(s => s.ListCheckpointsAsync(running.RunId))).Count == 0)
         {
@@ -280,7 +323,8 @@ public sealed class DistributedPipelineTests
         var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
         Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
         var (versions, job, events) = await cluster.Registry.ReadAsync(async s =>
-            (await s.ListModelVersionsAsync(project), await s.GetTrainingJobAsync(run.RunId), await s.ListEventsAsync(run.RunId)));
+            (await s.ListModelVersionsAsync(project), await s.GetTrainingJobAsync(run.RunId),
+                await s.ListEventsAsync(run.RunId)));
         Assert.Single(versions);
         Assert.True(job!.Attempts >= 2, $"attempts {job.Attempts}");
         Assert.Contains(events, e => e.Message.StartsWith("resumed from", StringComparison.Ordinal));

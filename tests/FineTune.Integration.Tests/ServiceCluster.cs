@@ -25,13 +25,16 @@ public sealed class ServiceCluster : IAsyncDisposable
     public Uri ServingEndpoint => new($"http://127.0.0.1:{Port("Deployment")}/v1");
     public IArtifactStore Store { get; }
 
-    ServiceCluster(Dictionary<string, string> env, string vhost, string database, string adminConnection, string work, RunRegistry registry,
+    ServiceCluster(Dictionary<string, string> env, string vhost, string database, string adminConnection, string work,
+        RunRegistry registry,
         IArtifactStore store, TextWriter log)
     {
-        (_env, _vhost, _database, _adminConnection, _work, Registry, Store, _log) = (env, vhost, database, adminConnection, work, registry, store, log);
+        (_env, _vhost, _database, _adminConnection, _work, Registry, Store, _log) = (env, vhost, database,
+            adminConnection, work, registry, store, log);
     }
 
-    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile, string? otlpEndpoint = null,
+    public static async Task<ServiceCluster> StartAsync(string work, string baseModel, string settingsFile,
+        string? otlpEndpoint = null,
         IReadOnlyDictionary<string, string>? overrides = null)
     {
         var postgres = TestServers.RequirePostgres();
@@ -42,8 +45,10 @@ public sealed class ServiceCluster : IAsyncDisposable
         var vhost = $"it-{id}";
         using (var http = ManagementClient(management))
         {
-            (await http.PutAsync($"api/vhosts/{vhost}", new StringContent("{}", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
-            (await http.PutAsync($"api/permissions/{vhost}/guest", new StringContent("{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}",
+            (await http.PutAsync($"api/vhosts/{vhost}",
+                new StringContent("{}", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+            (await http.PutAsync($"api/permissions/{vhost}/guest",
+                new StringContent("{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}",
                 Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         }
         var database = $"it_{id}";
@@ -83,14 +88,20 @@ public sealed class ServiceCluster : IAsyncDisposable
             env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
             env["OTEL_BSP_SCHEDULE_DELAY"] = "500";
         }
-        foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) env[k] = v;
+        foreach (var (k, v) in overrides ?? new Dictionary<string, string>())
+            env[k] = v;
         var registry = RunRegistry.Create(new RegistryOptions("postgres", connection));
-        var store = new PrefixedArtifactStore(new S3ArtifactStore(new S3Options { Endpoint = s3, AccessKey = access, SecretKey = secret }), $"it{id}-");
+        var store = new PrefixedArtifactStore(new S3ArtifactStore(new S3Options
+        {
+            Endpoint = s3, AccessKey = access,
+            SecretKey = secret
+        }), $"it{id}-");
         var log = TextWriter.Synchronized(new StreamWriter(Path.Combine(work, "services.log")) { AutoFlush = true });
         var cluster = new ServiceCluster(env, vhost, database, postgres, work, registry, store, log);
         try
         {
-            foreach (var service in Services) cluster.Start(service);
+            foreach (var service in Services)
+                cluster.Start(service);
             await cluster.WaitHealthyAsync(TimeSpan.FromSeconds(90));
             return cluster;
         }
@@ -104,7 +115,8 @@ public sealed class ServiceCluster : IAsyncDisposable
     static HttpClient ManagementClient(string management)
     {
         var http = new HttpClient { BaseAddress = new Uri(management.TrimEnd('/') + "/") };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("guest:guest"u8.ToArray()));
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String("guest:guest"u8.ToArray()));
         return http;
     }
 
@@ -112,7 +124,12 @@ public sealed class ServiceCluster : IAsyncDisposable
     /// `source .run/infra.env`).</summary>
     public async Task<(int Exit, string Out, string Err)> CliAsync(params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet", [BuildOutput("tools/FineTune.Cli", "finetune.dll"), .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("dotnet",
+            [BuildOutput("tools/FineTune.Cli", "finetune.dll"), .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true, UseShellExecute = false
+        };
         info.Environment["FINETUNE_POSTGRES"] = _env["Registry__ConnectionString"];
         info.Environment["FINETUNE_S3_ENDPOINT"] = _env["Artifacts__S3Endpoint"];
         info.Environment["FINETUNE_S3_ACCESS_KEY"] = _env["Artifacts__S3AccessKey"];
@@ -133,7 +150,9 @@ public sealed class ServiceCluster : IAsyncDisposable
         var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
         var repo = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
         var path = Path.Combine(repo, project, "bin", configuration, "net10.0", file);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: build the solution (dotnet build FineTunePipeline.ci.slnf) first.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path} not found: build the solution (dotnet build " +
+                $"FineTunePipeline.ci.slnf) first.", path);
         return path;
     }
 
@@ -141,8 +160,14 @@ public sealed class ServiceCluster : IAsyncDisposable
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
-        try { return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; }
-        finally { listener.Stop(); }
+        try
+        {
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
     }
 
     readonly Dictionary<string, int> _ports = [];
@@ -150,7 +175,8 @@ public sealed class ServiceCluster : IAsyncDisposable
     public int Port(string service) => _ports.TryGetValue(service, out var port) ? port : _ports[service] = FreePort();
 
     public void Start(string service) =>
-        _processes[service] = Launch(service, service, Port(service), new Dictionary<string, string> { ["OTEL_SERVICE_NAME"] = service.ToLowerInvariant() });
+        _processes[service] = Launch(service, service, Port(service),
+            new Dictionary<string, string> { ["OTEL_SERVICE_NAME"] = service.ToLowerInvariant() });
 
     // A service process with the cluster's settings (plus overrides), its output in services.log under `name`.
     Process Launch(string service, string name, int port, IReadOnlyDictionary<string, string> overrides)
@@ -158,26 +184,39 @@ public sealed class ServiceCluster : IAsyncDisposable
         var dll = BuildOutput($"services/{service}", $"FineTune.{service}Service.dll");
         var info = new ProcessStartInfo("dotnet", dll)
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
-        foreach (var (k, v) in _env) info.Environment[k] = v;
-        foreach (var (k, v) in overrides) info.Environment[k] = v;
+        foreach (var (k, v) in _env)
+            info.Environment[k] = v;
+        foreach (var (k, v) in overrides)
+            info.Environment[k] = v;
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         info.Environment["Pipeline__WorkDirectory"] = Path.Combine(_work, name.ToLowerInvariant());
         var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{name}] {e.Data}"); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.WriteLine($"[{name}!] {e.Data}"); };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                _log.WriteLine($"[{name}] {e.Data}");
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                _log.WriteLine($"[{name}!] {e.Data}");
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
     }
 
     /// <summary>Restarts the RabbitMQ application on its node (connections drop; durable queues and persistent
-    /// messages stay), as a broker restart does. Needs rabbitmqctl and FINETUNE_RABBITMQ_NODE (infra.env has it).</summary>
+    /// messages stay), as a broker restart does. Needs rabbitmqctl and FINETUNE_RABBITMQ_NODE (infra.env has
+    /// it).</summary>
     public static async Task RestartBrokerAsync(TimeSpan down)
     {
         var node = Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_NODE");
-        Skip.If(node is null, "FINETUNE_RABBITMQ_NODE not set: source .run/infra.env (scripts/infra-start.sh writes it)");
+        Skip.If(node is null,
+            "FINETUNE_RABBITMQ_NODE not set: source .run/infra.env (scripts/infra-start.sh writes it)");
         await RabbitCtl(node!, "stop_app");
         await Task.Delay(down);
         await RabbitCtl(node!, "start_app");
@@ -185,18 +224,31 @@ public sealed class ServiceCluster : IAsyncDisposable
 
     static async Task RabbitCtl(string node, string command)
     {
-        using var p = Process.Start(new ProcessStartInfo("rabbitmqctl", ["-n", node, command]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        using var p = Process.Start(new ProcessStartInfo("rabbitmqctl",
+            ["-n", node, command])
+        { RedirectStandardOutput = true, RedirectStandardError = true })!;
         await p.WaitForExitAsync();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl -n {node} {command}: exit {p.ExitCode}: {await p.StandardError.ReadToEndAsync()}");
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"rabbitmqctl -n {node} {command}: exit {p.ExitCode}: " +
+                $"{await p.StandardError.ReadToEndAsync()}");
     }
 
     /// <summary>Publishes a plain (non-MassTransit) message to an exchange of this cluster's virtual host, as MinIO's
     /// bucket notifications do.</summary>
     public async Task PublishRawAsync(string exchange, string json)
     {
-        using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT") ?? "http://127.0.0.1:15679");
-        var body = System.Text.Json.JsonSerializer.Serialize(new { properties = new { content_type = "application/json" }, routing_key = "", payload = json, payload_encoding = "string" });
-        var response = await http.PostAsync($"api/exchanges/{_vhost}/{exchange}/publish", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT")
+            ?? "http://127.0.0.1:15679");
+        var body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            properties = new
+            {
+                content_type =
+            "application/json"
+            }, routing_key = "", payload = json, payload_encoding = "string"
+        });
+        var response = await http.PostAsync($"api/exchanges/{_vhost}/{exchange}/publish",
+            new StringContent(body, Encoding.UTF8, "application/json"));
         response.EnsureSuccessStatusCode();
         Assert.Contains("\"routed\":true", await response.Content.ReadAsStringAsync());
     }
@@ -205,7 +257,8 @@ public sealed class ServiceCluster : IAsyncDisposable
     public Task<DetachedService> StartDetachedAsync(string service, IReadOnlyDictionary<string, string> overrides)
     {
         int port = FreePort();
-        return Task.FromResult(new DetachedService(Launch(service, service + "-detached", port, overrides), $"http://127.0.0.1:{port}"));
+        return Task.FromResult(new DetachedService(Launch(service, service + "-detached", port, overrides),
+            $"http://127.0.0.1:{port}"));
     }
 
     public sealed class DetachedService(Process process, string url) : IAsyncDisposable
@@ -214,7 +267,11 @@ public sealed class ServiceCluster : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
-            if (!process.HasExited) { process.Kill(entireProcessTree: true); await process.WaitForExitAsync(); }
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
             process.Dispose();
         }
     }
@@ -234,11 +291,22 @@ public sealed class ServiceCluster : IAsyncDisposable
         foreach (var service in _processes.Keys)
             while (true)
             {
-                if (_processes[service].HasExited) throw new InvalidOperationException($"{service} exited with {_processes[service].ExitCode}; see {_work}/services.log");
-                try { if ((await http.GetAsync($"http://127.0.0.1:{Port(service)}/health")).IsSuccessStatusCode) break; }
-                catch (HttpRequestException) { }
-                catch (TaskCanceledException) { }
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"{service} not healthy within {timeout}; see {_work}/services.log");
+                if (_processes[service].HasExited)
+                    throw new InvalidOperationException($"{service} exited with {_processes[service].ExitCode}; see " +
+                        $"{_work}/services.log");
+                try
+                {
+                    if ((await http.GetAsync($"http://127.0.0.1:{Port(service)}/health")).IsSuccessStatusCode)
+                        break;
+                }
+                catch (HttpRequestException)
+                {
+                }
+                catch (TaskCanceledException)
+                {
+                }
+                if (DateTime.UtcNow > deadline)
+                    throw new TimeoutException($"{service} not healthy within {timeout}; see {_work}/services.log");
                 await Task.Delay(300);
             }
     }
@@ -247,14 +315,24 @@ public sealed class ServiceCluster : IAsyncDisposable
     {
         foreach (var p in _processes.Values)
         {
-            try { if (!p.HasExited) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(); } }
-            catch (InvalidOperationException) { }
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                    await p.WaitForExitAsync();
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
             p.Dispose();
         }
         _log.Dispose();
         try
         {
-            using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT") ?? "http://127.0.0.1:15679");
+            using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT")
+                ?? "http://127.0.0.1:15679");
             await http.DeleteAsync($"api/vhosts/{_vhost}");
             NpgsqlConnection.ClearAllPools();
             await using var admin = new NpgsqlConnection(_adminConnection);
@@ -262,6 +340,9 @@ public sealed class ServiceCluster : IAsyncDisposable
             await using var drop = new NpgsqlCommand($"drop database if exists {_database} with (force)", admin);
             await drop.ExecuteNonQueryAsync();
         }
-        catch (Exception) { /* best effort: a leftover vhost or database does not affect other runs */ }
+        catch (Exception)
+        {
+            // best effort: a leftover vhost or database does not affect other runs
+        }
     }
 }

@@ -23,13 +23,15 @@ public sealed class CpuBatchTests
     {
         using var session = model.StartSession(1, tokens.Count);
         var result = new List<float[]> { session.Prefill([tokens.Take(prompt).ToArray()])[0] };
-        for (int t = prompt; t < tokens.Count; t++) result.Add((float[])session.Step([tokens[t]])[0].Clone());
+        for (int t = prompt; t < tokens.Count; t++)
+            result.Add((float[])session.Step([tokens[t]])[0].Clone());
         return result;
     }
 
     sealed class Sequence(int slot, int[] tokens, int prompt, int joinsAt, CpuLoraAdapter? adapter = null)
     {
-        public int Slot => slot; public int[] Tokens => tokens; public int Prompt => prompt; public int JoinsAt => joinsAt;
+        public int Slot =>
+            slot; public int[] Tokens => tokens; public int Prompt => prompt; public int JoinsAt => joinsAt;
         public CpuLoraAdapter? Adapter => adapter;
         public int Done; // positions run so far
         public readonly List<float[]> Logits = [];
@@ -51,12 +53,14 @@ public sealed class CpuBatchTests
                     int position = s.Done + i;
                     bool logits = position >= s.Prompt - 1;
                     rows.Add(new BatchRow(s.Slot, position, s.Tokens[position], logits, s.Adapter));
-                    if (logits) owners.Add(s);
+                    if (logits)
+                        owners.Add(s);
                 }
                 s.Done += count;
             }
             batch.Run(rows.ToArray(), arrays);
-            for (int i = 0; i < owners.Count; i++) owners[i].Logits.Add((float[])arrays[i].Clone());
+            for (int i = 0; i < owners.Count; i++)
+                owners[i].Logits.Add((float[])arrays[i].Clone());
         }
     }
 
@@ -73,7 +77,8 @@ public sealed class CpuBatchTests
         var a = new Sequence(0, Tokens(14), prompt: 7, joinsAt: 0);
         var b = new Sequence(1, Tokens(9), prompt: 2, joinsAt: 2);
         var c = new Sequence(2, Tokens(20), prompt: 11, joinsAt: 5);
-        using var batch = model.StartBatch(slots: 3, maxLength: 24, maxRowsPerPass: 4); // 4 rows a pass: some steps take two
+        // 4 rows a pass: some steps take two
+        using var batch = model.StartBatch(slots: 3, maxLength: 24, maxRowsPerPass: 4);
 
         Drive(batch, config.VocabSize, a, b, c);
 
@@ -81,7 +86,9 @@ public sealed class CpuBatchTests
         {
             var expected = Alone(model, s.Tokens[..^1], s.Prompt);
             Assert.Equal(expected.Count, s.Logits.Count - 1);
-            for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i], s.Logits[i]); // bit for bit
+            // bit for bit
+            for (int i = 0; i < expected.Count; i++)
+                Assert.Equal(expected[i], s.Logits[i]);
         }
     }
 
@@ -97,7 +104,8 @@ public sealed class CpuBatchTests
         var second = new Sequence(0, [30, 31, 32, 33, 34], prompt: 2, joinsAt: 0);
         Drive(batch, config.VocabSize, second);
         var expected = Alone(model, second.Tokens[..^1], second.Prompt);
-        for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i], second.Logits[i]);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.Equal(expected[i], second.Logits[i]);
     }
 
     [Fact]
@@ -106,13 +114,18 @@ public sealed class CpuBatchTests
         var config = Config();
         var tensors = Tensors(config);
         using var dir = new TempDir();
-        var peft = new PeftConfig { R = 3, LoraAlpha = 6, TargetModules = ["q_proj", "v_proj", "o_proj", "gate_proj", "down_proj"] };
+        var peft = new PeftConfig
+        {
+            R = 3, LoraAlpha = 6,
+            TargetModules = ["q_proj", "v_proj", "o_proj", "gate_proj", "down_proj"]
+        };
         var rng = new Random(9);
         float[] Values(long n) => Enumerable.Range(0, (int)n).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var modules = new Dictionary<string, (float[], float[], float[]?)>();
         var shapes = new Dictionary<string, (long, long)>();
         for (int l = 0; l < config.NumHiddenLayers; l++)
-            foreach (var (name, outF, inF) in new[] { ("self_attn.q_proj", 40L, 40L), ("self_attn.v_proj", 8L, 40L), ("self_attn.o_proj", 40L, 40L),
+            foreach (var (name, outF, inF) in new[] { ("self_attn.q_proj", 40L, 40L), ("self_attn.v_proj", 8L, 40L),
+                ("self_attn.o_proj", 40L, 40L),
                          ("mlp.gate_proj", 70L, 40L), ("mlp.down_proj", 40L, 70L) })
             {
                 var module = $"model.layers.{l}.{name}";
@@ -153,7 +166,9 @@ public sealed class CpuBatchTests
         using var dir = new TempDir();
         var module = "model.layers.0.self_attn.q_proj";
         PeftAdapter.Save(dir.Path, new PeftConfig { R = 2, LoraAlpha = 2, UseDora = true, TargetModules = ["q_proj"] },
-            new Dictionary<string, (float[], float[], float[]?)> { [module] = (new float[80], new float[80], new float[40]) },
+            new Dictionary<string,
+                (float[], float[], float[]?)>
+            { [module] = (new float[80], new float[80], new float[40]) },
             new Dictionary<string, (long, long)> { [module] = (40, 40) });
         using var model = CpuLlama.Load(config, n => tensors[n]);
         var e = Assert.Throws<ModelFormatException>(() => model.PrepareLora(PeftAdapter.Load(dir.Path), dir.Path));

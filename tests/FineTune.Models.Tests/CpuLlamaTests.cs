@@ -14,7 +14,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
 
     static Reference LoadReference()
     {
-        var json = JsonDocument.Parse(File.ReadAllText(SharedData.File("reference/stories260K_reference.json"))).RootElement;
+        var json = JsonDocument.Parse(File.ReadAllText(SharedData.File("reference/stories260K_reference.json")))
+            .RootElement;
         int[] Ints(string name) => json.GetProperty(name).EnumerateArray().Select(e => e.GetInt32()).ToArray();
         var logits = json.GetProperty("forward_logits").EnumerateArray()
             .Select(row => row.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
@@ -32,7 +33,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         for (int t = 0; t < logits.Length; t++)
         {
             Assert.Equal(reference.ForwardLogits[t].Length, logits[t].Length);
-            for (int v = 0; v < logits[t].Length; v++) maxDiff = Math.Max(maxDiff, Math.Abs(logits[t][v] - reference.ForwardLogits[t][v]));
+            for (int v = 0; v < logits[t].Length; v++)
+                maxDiff = Math.Max(maxDiff, Math.Abs(logits[t][v] - reference.ForwardLogits[t][v]));
         }
         output.WriteLine($"max abs logit difference vs llama2.c: {maxDiff:E3}");
         Assert.True(maxDiff < 1e-4, $"max abs logit difference {maxDiff} exceeds 1e-4");
@@ -45,7 +47,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         {
             int token = ArgMax(next[0]);
             generated.Add(token);
-            if (i + 1 < reference.GreedyFromBos.Length) next = session.Step([token]);
+            if (i + 1 < reference.GreedyFromBos.Length)
+                next = session.Step([token]);
         }
         Assert.Equal(reference.GreedyFromBos, generated);
     }
@@ -76,7 +79,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         }
         finally
         {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
         }
     }
 
@@ -98,7 +102,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         {
             var full = model.Forward(tokens.Take(t).ToArray());
             AssertClose(full[^1], logits, 1e-5, $"position {t - 1}");
-            if (t == tokens.Count) break;
+            if (t == tokens.Count)
+                break;
             logits = session.Step([tokens[t]])[0];
         }
         Assert.Equal(tokens.Count, session.Length);
@@ -134,7 +139,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         int[] tokens = [5, 9, 1, 40, 33, 2, 7];
         var all = model.Forward(tokens);
         var prefix = model.Forward(tokens[..4]);
-        for (int t = 0; t < 4; t++) AssertClose(prefix[t], all[t], 1e-5, $"position {t}");
+        for (int t = 0; t < 4; t++)
+            AssertClose(prefix[t], all[t], 1e-5, $"position {t}");
     }
 
     [Theory]
@@ -145,20 +151,25 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         var config = RandomConfig(bias: true, llama3Rope: true);
         using var model = RandomModel(config, seed: 4, threads);
         var rng = new Random(5);
-        int[][] prompts = [.. new[] { 3, 7, 5 }.Select(n => Enumerable.Range(0, n).Select(_ => rng.Next(config.VocabSize)).ToArray())];
-        int[][] steps = [.. Enumerable.Range(0, 5).Select(_ => prompts.Select(_ => rng.Next(config.VocabSize)).ToArray())];
+        int[][] prompts = [.. new[] { 3, 7,
+            5 }.Select(n => Enumerable.Range(0, n).Select(_ => rng.Next(config.VocabSize)).ToArray())];
+        int[][] steps = [.. Enumerable.Range(0,
+            5).Select(_ => prompts.Select(_ => rng.Next(config.VocabSize)).ToArray())];
 
         using var batch = model.StartSession(prompts.Length, 7 + steps.Length);
         var batchLogits = new List<float[][]> { batch.Prefill(prompts) };
-        foreach (var step in steps) batchLogits.Add(batch.Step(step));
+        foreach (var step in steps)
+            batchLogits.Add(batch.Step(step));
         Assert.Equal(7 + steps.Length, batch.Length);
 
         for (int b = 0; b < prompts.Length; b++)
         {
             using var single = model.StartSession(1, prompts[b].Length + steps.Length);
             var expected = new List<float[]> { single.Prefill([prompts[b]])[0] };
-            foreach (var step in steps) expected.Add(single.Step([step[b]])[0]);
-            for (int i = 0; i < expected.Count; i++) AssertClose(expected[i], batchLogits[i][b], 1e-5, $"row {b}, output {i}");
+            foreach (var step in steps)
+                expected.Add(single.Step([step[b]])[0]);
+            for (int i = 0; i < expected.Count; i++)
+                AssertClose(expected[i], batchLogits[i][b], 1e-5, $"row {b}, output {i}");
         }
     }
 
@@ -166,10 +177,18 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
     public void LargeBatch_UsesBlockedKernelsAndStillMatchesSingleRows()
     {
         // Batch 9 exercises the 4x4, 4x2 and 4x1 kernel blocks; a wider model exercises padding of odd sizes.
-        var config = RandomConfig(bias: false, llama3Rope: false) with { HiddenSize = 40, IntermediateSize = 70, NumAttentionHeads = 5, NumKeyValueHeads = 1, VocabSize = 61 };
+        var config = RandomConfig(bias: false, llama3Rope: false) with
+        {
+            HiddenSize = 40,
+            IntermediateSize = 70,
+            NumAttentionHeads = 5,
+            NumKeyValueHeads = 1,
+            VocabSize = 61
+        };
         using var model = RandomModel(config, seed: 6, threads: 2);
         var rng = new Random(7);
-        int[][] prompts = [.. Enumerable.Range(0, 9).Select(i => Enumerable.Range(0, 1 + i % 4).Select(_ => rng.Next(config.VocabSize)).ToArray())];
+        int[][] prompts = [.. Enumerable.Range(0,
+            9).Select(i => Enumerable.Range(0, 1 + i % 4).Select(_ => rng.Next(config.VocabSize)).ToArray())];
         using var batch = model.StartSession(prompts.Length, 6);
         var first = batch.Prefill(prompts);
         var next = batch.Step(prompts.Select(p => p[0]).ToArray());
@@ -188,7 +207,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
         using var model = RandomModel(config, seed: 8);
         var tooLong = new int[config.MaxPositionEmbeddings + 1];
         var e = Assert.Throws<ArgumentException>(() => model.Forward(tooLong));
-        Assert.Contains($"sequence of {tooLong.Length} tokens exceeds the model context of {config.MaxPositionEmbeddings}", e.Message);
+        Assert.Contains($"sequence of {tooLong.Length} tokens exceeds the model context of " +
+            $"{config.MaxPositionEmbeddings}", e.Message);
 
         e = Assert.Throws<ArgumentException>(() => model.StartSession(1, config.MaxPositionEmbeddings + 1));
         Assert.Contains("exceeds the model context", e.Message);
@@ -234,7 +254,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
 
         var wrong = new Dictionary<string, TensorData>(tensors)
         {
-            ["model.layers.0.mlp.up_proj.weight"] = TensorData.FromFloat32("model.layers.0.mlp.up_proj.weight", [config.HiddenSize, config.IntermediateSize],
+            ["model.layers.0.mlp.up_proj.weight"] = TensorData.FromFloat32("model.layers.0.mlp.up_proj.weight",
+                [config.HiddenSize, config.IntermediateSize],
                 new float[config.HiddenSize * config.IntermediateSize]),
         };
         e = Assert.Throws<ModelFormatException>(() => CpuLlama.Load(config, name => wrong[name]));
@@ -273,7 +294,9 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
     static int ArgMax(float[] values)
     {
         int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] > values[best])
+                best = i;
         return best;
     }
 
@@ -281,7 +304,8 @@ public sealed class CpuLlamaTests(ITestOutputHelper output)
     {
         Assert.Equal(expected.Length, actual.Length);
         double max = 0;
-        for (int i = 0; i < expected.Length; i++) max = Math.Max(max, Math.Abs(expected[i] - actual[i]));
+        for (int i = 0; i < expected.Length; i++)
+            max = Math.Max(max, Math.Abs(expected[i] - actual[i]));
         Assert.True(max <= tolerance, $"{what}: max abs difference {max} exceeds {tolerance}");
     }
 }

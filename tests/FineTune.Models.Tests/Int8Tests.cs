@@ -29,7 +29,8 @@ public sealed class Int8Tests
         var rows = Enumerable.Range(0, 5).Select(s => new BatchRow(s, 0, tokens[s], true)).ToArray();
         var logits = Enumerable.Range(0, 5).Select(_ => new float[config.VocabSize]).ToArray();
         batch.Run(rows, logits);
-        for (int s = 0; s < 5; s++) Assert.Equal(int8.Forward([tokens[s]])[0], logits[s]);
+        for (int s = 0; s < 5; s++)
+            Assert.Equal(int8.Forward([tokens[s]])[0], logits[s]);
     }
 }
 
@@ -43,20 +44,25 @@ public sealed unsafe class Int8KernelTests
         var weights = Enumerable.Range(0, rows * k).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var matrix = PanelMatrix.Quantize(weights, rows, k);
         var x = new FloatBuffer(batch * k);
-        for (int i = 0; i < x.Length; i++) x.Ptr[i] = (float)(rng.NextDouble() - 0.5);
+        for (int i = 0; i < x.Length; i++)
+            x.Ptr[i] = (float)(rng.NextDouble() - 0.5);
         var widths = new List<int> { 0 };
-        if (CpuKernels.Simd) widths.Add(256);
-        if (CpuKernels.Simd512) widths.Add(512);
+        if (CpuKernels.Simd)
+            widths.Add(256);
+        if (CpuKernels.Simd512)
+            widths.Add(512);
         var results = new Dictionary<int, float[]>();
         foreach (var width in widths)
         {
             var y = new FloatBuffer(batch * rows);
-            Int8Kernels.MatMul(matrix.Quantized, matrix.ScalesPtr, k, 0, rows, x.Ptr, k, batch, y.Ptr, rows, null, width);
+            Int8Kernels.MatMul(matrix.Quantized, matrix.ScalesPtr, k, 0, rows, x.Ptr, k, batch, y.Ptr, rows, null,
+                width);
             results[width] = y.Span.ToArray();
             for (int b = 0; b < batch; b++) // one row alone gives the same bits as inside the batch
             {
                 var alone = new FloatBuffer(rows);
-                Int8Kernels.MatMul(matrix.Quantized, matrix.ScalesPtr, k, 0, rows, x.Ptr + b * k, k, 1, alone.Ptr, rows, null, width);
+                Int8Kernels.MatMul(matrix.Quantized, matrix.ScalesPtr, k, 0, rows, x.Ptr + b * k, k, 1, alone.Ptr,
+                    rows, null, width);
                 Assert.Equal(alone.Span.ToArray(), results[width].AsSpan(b * rows, rows).ToArray());
             }
         }
@@ -64,9 +70,13 @@ public sealed unsafe class Int8KernelTests
         {
             float exact = 0;
             int b = i / rows, r = i % rows;
-            for (int j = 0; j < k; j++) exact += weights[r * k + j] * x.Ptr[b * k + j];
-            foreach (var width in widths) Assert.True(Math.Abs(results[width][i] - exact) < 0.02, $"width {width}, output {i}: {results[width][i]} vs {exact}");
-            foreach (var width in widths) Assert.Equal(results[0][i], results[width][i], 4);
+            for (int j = 0; j < k; j++)
+                exact += weights[r * k + j] * x.Ptr[b * k + j];
+            foreach (var width in widths)
+                Assert.True(Math.Abs(results[width][i] - exact) < 0.02,
+                    $"width {width}, output {i}: {results[width][i]} vs {exact}");
+            foreach (var width in widths)
+                Assert.Equal(results[0][i], results[width][i], 4);
         }
     }
 }
@@ -87,15 +97,19 @@ public sealed class Bf16KvCacheTests
         {
             double scale = a[t].Max(Math.Abs), diff = a[t].Zip(b[t], (x, y) => Math.Abs(x - y)).Max();
             Assert.True(diff < 0.02 * scale, $"position {t}: bf16 cache differs by {diff} (logit scale {scale})");
-            if (t > 0) Assert.NotEqual(a[t], b[t]); // the cache really is bfloat16 (position 0 attends to itself only)
+            // the cache really is bfloat16 (position 0 attends to itself only)
+            if (t > 0)
+                Assert.NotEqual(a[t], b[t]);
         }
         using var batch = half.StartBatch(slots: 3, maxLength: 12);
         var logits = Enumerable.Range(0, 3).Select(_ => new float[config.VocabSize]).ToArray();
         var rows = new List<BatchRow>();
         for (int s = 0; s < 3; s++)
-            for (int p = 0; p < 4; p++) rows.Add(new BatchRow(s, p, tokens[s + p], p == 3));
+            for (int p = 0; p < 4; p++)
+                rows.Add(new BatchRow(s, p, tokens[s + p], p == 3));
         batch.Run(rows.ToArray(), logits);
-        for (int s = 0; s < 3; s++) Assert.Equal(half.Forward(tokens[s..(s + 4)])[3], logits[s]);
+        for (int s = 0; s < 3; s++)
+            Assert.Equal(half.Forward(tokens[s..(s + 4)])[3], logits[s]);
     }
 }
 
@@ -107,7 +121,8 @@ public sealed class Int8ActivationsTests
         var config = SmallModels.Config(bias: true);
         var byName = LlamaWeights.Random(config, seed: 9, std: 0.3f).ToDictionary(t => t.Name);
         using var full = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions());
-        using var w8a8 = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Int8Activations = true, Threads = 2 });
+        using var w8a8 = CpuLlama.Load(config, n => byName[n],
+            new CpuLlamaOptions { Int8Activations = true, Threads = 2 });
         Assert.True(w8a8.Int8 && w8a8.Int8Activations);
         int[] tokens = [1, 7, 33, 20, 76, 4, 9, 12, 40, 41, 5, 6];
         var a = full.Forward(tokens);
@@ -122,9 +137,11 @@ public sealed class Int8ActivationsTests
         var logits = Enumerable.Range(0, 9).Select(_ => new float[config.VocabSize]).ToArray();
         var rows = new List<BatchRow>();
         for (int s = 0; s < 9; s++)
-            for (int p = 0; p < 3; p++) rows.Add(new BatchRow(s, p, tokens[s + p], p == 2));
+            for (int p = 0; p < 3; p++)
+                rows.Add(new BatchRow(s, p, tokens[s + p], p == 2));
         batch.Run(rows.ToArray(), logits);
-        for (int s = 0; s < 9; s++) Assert.Equal(w8a8.Forward(tokens[s..(s + 3)])[2], logits[s]);
+        for (int s = 0; s < 9; s++)
+            Assert.Equal(w8a8.Forward(tokens[s..(s + 3)])[2], logits[s]);
     }
 }
 

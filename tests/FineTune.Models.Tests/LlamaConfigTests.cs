@@ -29,7 +29,8 @@ public class LlamaConfigTests
     [Fact]
     public void Qwen2_has_qkv_bias()
     {
-        var c = Parse("""{"model_type":"qwen2","hidden_size":896,"intermediate_size":4864,"num_hidden_layers":24,"num_attention_heads":14,"num_key_value_heads":2,"vocab_size":151936,"max_position_embeddings":32768,"tie_word_embeddings":true,"rope_theta":1000000.0}""");
+        var c =
+            Parse("""{"model_type":"qwen2","hidden_size":896,"intermediate_size":4864,"num_hidden_layers":24,"num_attention_heads":14,"num_key_value_heads":2,"vocab_size":151936,"max_position_embeddings":32768,"tie_word_embeddings":true,"rope_theta":1000000.0}""");
         Assert.True(c.AttentionBias);
         Assert.Equal(494_032_768, c.ParameterCount()); // Qwen2-0.5B
     }
@@ -47,10 +48,12 @@ public class LlamaConfigTests
     [Fact]
     public void Sliding_window_applies_to_mistral_and_to_qwen2_only_when_enabled()
     {
-        const string shape = "\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,\"vocab_size\":100";
+        const string shape =
+            "\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,\"vocab_size\":100";
         Assert.Equal(4096, Parse($$"""{"model_type":"mistral",{{shape}},"sliding_window":4096}""").SlidingWindow);
         Assert.Null(Parse($$"""{"model_type":"mistral",{{shape}},"sliding_window":null}""").SlidingWindow);
-        Assert.Null(Parse($$"""{"model_type":"qwen2",{{shape}},"sliding_window":4096,"use_sliding_window":false}""").SlidingWindow);
+        Assert.Null(Parse(
+            $$"""{"model_type":"qwen2",{{shape}},"sliding_window":4096,"use_sliding_window":false}""").SlidingWindow);
         var qwen = Parse($$"""{"model_type":"qwen2",{{shape}},"sliding_window":4096,"use_sliding_window":true}""");
         Assert.Equal(4096, qwen.SlidingWindow);
         Assert.Equal(4096, Parse(qwen.ToJson().ToJsonString()).SlidingWindow);
@@ -75,7 +78,8 @@ public class LlamaConfigTests
     [Fact]
     public void Missing_required_field_is_named()
     {
-        var e = Assert.Throws<ModelFormatException>(() => Parse("""{"model_type":"llama","hidden_size":8,"num_attention_heads":2}"""));
+        var e = Assert.Throws<ModelFormatException>(() =>
+            Parse("""{"model_type":"llama","hidden_size":8,"num_attention_heads":2}"""));
         Assert.Contains("intermediate_size", e.Message);
     }
 

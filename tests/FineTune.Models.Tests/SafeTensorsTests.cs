@@ -41,7 +41,8 @@ public class SafeTensorsTests
             Assert.Equal(expected.Shape, actual.Shape);
             Assert.Equal(expected.Bytes, actual.Bytes);
         }
-        Assert.Equal(0, BinaryPrimitives.ReadInt64LittleEndian(File.ReadAllBytes(path).AsSpan(0, 8)) % 8); // data stays 8-byte aligned
+        // data stays 8-byte aligned
+        Assert.Equal(0, BinaryPrimitives.ReadInt64LittleEndian(File.ReadAllBytes(path).AsSpan(0, 8)) % 8);
     }
 
     [Fact]
@@ -50,8 +51,10 @@ public class SafeTensorsTests
         float[] values = [1f, -2.5f, 3.14159265f, 1e-3f, 65504f];
         Assert.Equal(values, DTypes.ToFloat32(DTypes.FromFloat32(values, DType.F32), DType.F32));
         var bf16 = DTypes.ToFloat32(DTypes.FromFloat32(values, DType.BF16), DType.BF16);
-        for (int i = 0; i < values.Length; i++) Assert.True(Math.Abs(bf16[i] - values[i]) <= Math.Abs(values[i]) / 128, $"{values[i]} -> {bf16[i]}");
-        Assert.Equal(3.140625f, bf16[2]); // 3.14159 lies between bf16 neighbours 3.140625 and 3.15625; nearest is the former
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(Math.Abs(bf16[i] - values[i]) <= Math.Abs(values[i]) / 128, $"{values[i]} -> {bf16[i]}");
+        // 3.14159 lies between bf16 neighbours 3.140625 and 3.15625; nearest is the former
+        Assert.Equal(3.140625f, bf16[2]);
     }
 
     static string WriteRaw(TempDir dir, byte[] bytes)
@@ -122,7 +125,8 @@ public class SafeTensorsTests
     public void Overlapping_tensors_are_rejected()
     {
         using var dir = new TempDir();
-        var path = WriteRaw(dir, WithHeader("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12));
+        var path = WriteRaw(dir,
+            WithHeader("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12));
         Assert.Contains("overlap", Assert.Throws<ModelFormatException>(() => SafeTensorsFile.Open(path)).Message);
     }
 }

@@ -14,8 +14,11 @@ public class DefaultBaseModelTests
     {
         var store = new LocalArtifactStore(Path.Combine(root, "store"));
         store.EnsureBucketsAsync([Buckets.Models]).GetAwaiter().GetResult();
-        return new(store, Options.Create(new PipelineOptions { WorkDirectory = Path.Combine(root, "work"),
-            BaseModelDirectory = directory }),
+        return new(store, Options.Create(new PipelineOptions
+        {
+            WorkDirectory = Path.Combine(root, "work"),
+            BaseModelDirectory = directory
+        }),
             NullLogger<RunInputs>.Instance, fallback);
     }
 
@@ -41,7 +44,11 @@ public class DefaultBaseModelTests
         using var tmp = new TempDir();
         var dir = ModelDirectory(tmp.Path);
         int calls = 0;
-        var inputs = Inputs(tmp.Path, null, _ => { Interlocked.Increment(ref calls); return Task.FromResult(dir); });
+        var inputs = Inputs(tmp.Path, null, _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return Task.FromResult(dir);
+        });
         var refs = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => inputs.DefaultBaseModelAsync(default)));
         Assert.Equal(1, calls);
         Assert.Single(refs.Distinct());

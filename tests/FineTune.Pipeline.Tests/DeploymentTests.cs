@@ -14,13 +14,15 @@ public sealed class DeploymentTests
 
     static EvaluationCompleted Verdict(Guid runId, int version, bool promote) => new()
     {
-        RunId = runId, Project = "p", ModelVersion = version, CandidateResults = Ref("c"), BaselineResults = Ref("b"), Gate = Ref($"gate{version}"),
+        RunId = runId, Project = "p", ModelVersion = version, CandidateResults = Ref("c"), BaselineResults = Ref("b"),
+        Gate = Ref($"gate{version}"),
         Promote = promote, Reasons = [promote ? "task: pass" : "task: fail"],
-        CandidateMetrics = new Dictionary<string, double> { ["m"] = 1 }, BaselineMetrics = new Dictionary<string, double> { ["m"] = 0 },
+        CandidateMetrics = new Dictionary<string, double> { ["m"] = 1 },
+        BaselineMetrics = new Dictionary<string, double> { ["m"] = 0 },
     };
 
     [Fact]
-    public async Task The_gate_moves_production_a_rollback_moves_it_back_and_a_failed_version_cannot_be_promoted_by_hand()
+    public async Task The_gate_moves_production_a_rollback_moves_it_back_a_failed_version_cannot_be_promoted_by_hand()
     {
         using var tmp = new TempDir();
         await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
@@ -30,8 +32,16 @@ public sealed class DeploymentTests
         var seen = new ConcurrentQueue<object>();
         bus.ConnectReceiveEndpoint("observer", e =>
         {
-            e.Handler<ModelPromoted>(c => { seen.Enqueue(c.Message); return Task.CompletedTask; });
-            e.Handler<ModelRolledBack>(c => { seen.Enqueue(c.Message); return Task.CompletedTask; });
+            e.Handler<ModelPromoted>(c =>
+            {
+                seen.Enqueue(c.Message);
+                return Task.CompletedTask;
+            });
+            e.Handler<ModelRolledBack>(c =>
+            {
+                seen.Enqueue(c.Message);
+                return Task.CompletedTask;
+            });
         });
 
         var runs = new Guid[3];
@@ -41,10 +51,12 @@ public sealed class DeploymentTests
             bool passed = v != 3;   // v3's evaluation failed the gate
             await pipeline.Registry.WriteAsync(async s =>
             {
-                await s.ClaimRawObjectAsync("p", new ArtifactRef(Buckets.Ingestion, $"p/f{run:N}", new string('b', 64), 1), "e", run, "drop");
+                await s.ClaimRawObjectAsync("p",
+                    new ArtifactRef(Buckets.Ingestion, $"p/f{run:N}", new string('b', 64), 1), "e", run, "drop");
                 var version = await s.CreateModelVersionAsync("p", run, Ref($"m{run:N}"), Ref("base"), "adapter");
                 Assert.Equal(v, version);
-                await s.RecordEvaluationAsync(new("p", version, run, null, passed, [], "{}", "{}", Ref("g"), DateTimeOffset.UtcNow));
+                await s.RecordEvaluationAsync(new("p", version, run, null, passed, [], "{}", "{}", Ref("g"),
+                    DateTimeOffset.UtcNow));
             });
         }
 
@@ -69,7 +81,8 @@ public sealed class DeploymentTests
         Assert.Equal("promoted", first!.Decision);
     }
 
-    static Task<int?> Alias(LocalPipeline pipeline) => pipeline.Registry.ReadAsync(s => s.GetAliasAsync("p", "production"));
+    static Task<int?> Alias(LocalPipeline pipeline) =>
+        pipeline.Registry.ReadAsync(s => s.GetAliasAsync("p", "production"));
 
     static async Task Until(LocalPipeline pipeline, Func<Task<bool>> condition)
     {

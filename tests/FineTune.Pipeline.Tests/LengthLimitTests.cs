@@ -20,7 +20,8 @@ public class LengthLimitTests
     {
         var settings = PipelineSettings.Parse("""{ "tokenize": { "max_length": 512 } }""", "pipeline.json");
         var e = Assert.Throws<InvalidPipelineSettingsException>(() => settings.MaxLengthFor(256, "pipeline.json"));
-        Assert.Contains("pipeline.json: 'tokenize.max_length' is 512, longer than the base model's context of 256", e.Message);
+        Assert.Contains("pipeline.json: 'tokenize.max_length' is 512, longer than the base model's context of 256",
+            e.Message);
         Assert.Equal(256, new PipelineSettings().MaxLengthFor(256));   // unset: the model's context
         Assert.Equal(128, PipelineSettings.Parse("""{ "tokenize": { "max_length": 128 } }""", "p").MaxLengthFor(256));
     }
@@ -30,11 +31,20 @@ public class LengthLimitTests
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var settings = PipelineFixture.FastSettings() with { Tokenize = new TokenizeSettings { MaxLength = 1024, ChatTemplate = "chatml" } };
+        var settings = PipelineFixture.FastSettings() with
+        {
+            Tokenize = new TokenizeSettings
+            {
+                MaxLength = 1024,
+                ChatTemplate = "chatml"
+            }
+        };
 
-        var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 40, 3), "long", baseModel, settings,
+        var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 40,
+            3), "long", baseModel, settings,
             timeout.Token), null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Failed, run.Status);
@@ -54,14 +64,16 @@ public class LengthLimitTests
         foreach (var file in Directory.EnumerateFiles(await PipelineFixture.BaseModelAsync()))
             File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
         var configPath = Path.Combine(broken, "config.json");
-        File.WriteAllText(configPath, File.ReadAllText(configPath).Replace("\"llama\"", "\"gpt2\"", StringComparison.Ordinal));
+        File.WriteAllText(configPath,
+            File.ReadAllText(configPath).Replace("\"llama\"", "\"gpt2\"", StringComparison.Ordinal));
         // Retries that would wait long: a failure that repeats must not use them.
         var host = PipelineFixture.FastHost();
         host["Pipeline:RetryIntervalsSeconds:0"] = "30";
         await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), host);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(25));
 
-        var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 40, 4), "broken", broken,
+        var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 40,
+            4), "broken", broken,
             PipelineFixture.FastSettings(), timeout.Token), null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Failed, run.Status);
@@ -84,12 +96,14 @@ public class LengthLimitTests
     [InlineData(typeof(OutOfMemoryException), false)]
     public void Failures_that_would_repeat_are_permanent_and_outages_are_not(Type type, bool permanent)
     {
-        var e = type == typeof(ObjectDisposedException) ? new ObjectDisposedException("host") : (Exception)Activator.CreateInstance(type, "x")!;
+        var e = type == typeof(ObjectDisposedException) ? new ObjectDisposedException("host")
+            : (Exception)Activator.CreateInstance(type, "x")!;
         Assert.Equal(permanent, StageErrors.IsPermanent(e));
         Assert.True(StageErrors.IsPermanent(new InvalidDatasetException("bad")));
         Assert.True(StageErrors.IsPermanent(new ModelFormatException("bad")));
         Assert.True(StageErrors.IsPermanent(new TrainingConfigException("bad")));
-        Assert.False(StageErrors.IsPermanent(new AggregateException(new IOException("disk"), new ArgumentException("x"))));
+        Assert.False(StageErrors.IsPermanent(new AggregateException(new IOException("disk"),
+            new ArgumentException("x"))));
     }
 
     [SkippableFact]
@@ -101,10 +115,19 @@ public class LengthLimitTests
         File.WriteAllLines(data, File.ReadLines(gsm8k).Take(150));
         var baseModel = await PipelineFixture.BaseModelAsync();
         Assert.Equal(256, LlamaConfig.Load(Path.Combine(baseModel, "config.json")).MaxPositionEmbeddings);
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        // No tokenize.max_length: the model's context. GSM8K's worked answers make many examples longer than 256 tokens.
-        var settings = PipelineFixture.FastSettings(epochs: 1) with { Tokenize = new TokenizeSettings { ChatTemplate = "chatml" } };
+        // No tokenize.max_length: the model's context. GSM8K's worked answers make many examples longer than 256
+        // tokens.
+        var settings = PipelineFixture.FastSettings(epochs: 1) with
+        {
+            Tokenize = new TokenizeSettings
+            {
+                ChatTemplate =
+            "chatml"
+            }
+        };
 
         var runId = await pipeline.SubmitAsync(data, "gsm8k", baseModel, settings, timeout.Token);
         var run = await pipeline.WaitAsync(runId, null, Poll, timeout.Token);
@@ -113,8 +136,10 @@ public class LengthLimitTests
         Assert.Contains(run.Decision, new[] { "promoted", "rejected" });
         var stages = await pipeline.Registry.ReadAsync(s => s.ListStagesAsync(runId));
         Assert.All(stages, s => Assert.Equal(1, s.Attempts));
-        var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId, Path.Combine(tmp.Path, "out"), timeout.Token);
-        var card = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tmp.Path, "out", "data_card.json")))!;
+        var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId,
+            Path.Combine(tmp.Path, "out"), timeout.Token);
+        var card = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(tmp.Path, "out",
+            "data_card.json")))!;
         Assert.Equal(256, card["tokenization"]!["max_length"]!.GetValue<int>());
         var train = card["tokenization"]!["splits"]!["train"]!;
         Assert.True(train["truncated"]!.GetValue<long>() > 0, card["tokenization"]!.ToJsonString());

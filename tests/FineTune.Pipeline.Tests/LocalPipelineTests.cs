@@ -16,11 +16,13 @@ public sealed class LocalPipelineTests
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         var file = await PipelineFixture.TicketsAsync(tmp.Path, 160, 1);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
 
-        var runId = await pipeline.SubmitAsync(file, "tickets", baseModel, PipelineFixture.FastSettings(), timeout.Token);
+        var runId = await pipeline.SubmitAsync(file, "tickets", baseModel, PipelineFixture.FastSettings(),
+            timeout.Token);
         var run = await pipeline.WaitAsync(runId, null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Succeeded, run.Status);
@@ -32,14 +34,16 @@ public sealed class LocalPipelineTests
         Assert.Equal(Stages.All, stages.Select(s => s.Stage).ToArray());
         Assert.All(stages, s => Assert.Equal(FineTune.Registry.StageStatus.Succeeded, s.Status));
         var relations = lineage.Select(e => e.Relation).ToHashSet();
-        foreach (var r in new[] { "cleaned", "tokenized", "trained", "evaluated", "gated" }) Assert.Contains(r, relations);
+        foreach (var r in new[] { "cleaned", "tokenized", "trained", "evaluated", "gated" })
+            Assert.Contains(r, relations);
         Assert.Equal(run.Decision == "promoted", relations.Contains("deployed"));
         Assert.Single(versions);
         Assert.Equal("succeeded", job!.Status);
         Assert.NotEmpty(checkpoints);
         Assert.Contains(events, e => e.Type == "metrics" && e.DataJson!.Contains("train_loss"));
 
-        var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId, Path.Combine(tmp.Path, "out"), timeout.Token);
+        var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId,
+            Path.Combine(tmp.Path, "out"), timeout.Token);
         Assert.True(File.Exists(Path.Combine(tmp.Path, "out", "report.json")));
         Assert.True(File.Exists(Path.Combine(tmp.Path, "out", "adapter", "adapter_model.safetensors")));
         Assert.True(File.Exists(Path.Combine(tmp.Path, "out", "data_card.json")));
@@ -48,7 +52,8 @@ public sealed class LocalPipelineTests
         Assert.Contains("perplexity/token_accuracy", report.Metrics["baseline"].Keys);
         // Fine-tuning on the task must beat the base model at predicting the task's answers.
         Assert.True(report.Metrics["candidate"]["perplexity/nll"] < report.Metrics["baseline"]["perplexity/nll"],
-            $"candidate nll {report.Metrics["candidate"]["perplexity/nll"]} vs base {report.Metrics["baseline"]["perplexity/nll"]}");
+            $"candidate nll {report.Metrics["candidate"]["perplexity/nll"]} vs base " +
+                $"{report.Metrics["baseline"]["perplexity/nll"]}");
     }
 
     [Fact]
@@ -56,10 +61,12 @@ public sealed class LocalPipelineTests
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
 
-        var runId = await pipeline.SubmitAsync(PipelineFixture.Malformed(tmp.Path), "broken", baseModel, PipelineFixture.FastSettings(), timeout.Token);
+        var runId = await pipeline.SubmitAsync(PipelineFixture.Malformed(tmp.Path), "broken", baseModel,
+            PipelineFixture.FastSettings(), timeout.Token);
         var run = await pipeline.WaitAsync(runId, null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Failed, run.Status);
@@ -76,10 +83,12 @@ public sealed class LocalPipelineTests
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         var file = await PipelineFixture.TicketsAsync(tmp.Path, 120, 2);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var runId = await pipeline.SubmitAsync(file, "dup", baseModel, PipelineFixture.FastSettings(epochs: 1), timeout.Token);
+        var runId = await pipeline.SubmitAsync(file, "dup", baseModel, PipelineFixture.FastSettings(epochs: 1),
+            timeout.Token);
         await pipeline.WaitAsync(runId, null, Poll, timeout.Token);
 
         // Redeliver every stage's input, as RabbitMQ does after a lost acknowledgement: same message ids.
@@ -96,12 +105,14 @@ public sealed class LocalPipelineTests
         Assert.Equal(before, after);
     }
 
-    static Task<(int Versions, int Stages, int Attempts, int Datasets, int Deployments)> Counts(LocalPipeline pipeline, Guid runId) =>
+    static Task<(int Versions, int Stages, int Attempts, int Datasets, int Deployments)> Counts(LocalPipeline pipeline,
+        Guid runId) =>
         pipeline.Registry.ReadAsync(async s =>
         {
             var stages = await s.ListStagesAsync(runId);
             var run = (await s.GetRunAsync(runId))!;
             return ((await s.ListModelVersionsAsync(run.Project)).Count, stages.Count, stages.Sum(x => x.Attempts),
-                (await s.ListDatasetsAsync(run.Project)).Count, (await s.ListDeploymentsAsync(run.Project, "candidate")).Count);
+                (await s.ListDatasetsAsync(run.Project)).Count,
+                    (await s.ListDeploymentsAsync(run.Project, "candidate")).Count);
         });
 }

@@ -54,9 +54,11 @@ public class NameTests
     public async Task Submitting_under_an_invalid_project_is_refused()
     {
         using var tmp = new TempDir();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         var e = await Assert.ThrowsAsync<ArgumentException>(() =>
-            pipeline.SubmitAsync(PipelineFixture.Malformed(tmp.Path), "support:candidate", null, null, CancellationToken.None));
+            pipeline.SubmitAsync(PipelineFixture.Malformed(tmp.Path), "support:candidate", null, null,
+                CancellationToken.None));
         Assert.Contains("'support:candidate' is not a valid name", e.Message);
     }
 }

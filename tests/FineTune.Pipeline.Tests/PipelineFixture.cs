@@ -19,8 +19,15 @@ public static class PipelineFixture
     public static async Task<string> BaseModelAsync()
     {
         await Gate.WaitAsync();
-        try { return await TinyBaseModel.EnsureAsync(Path.Combine(Path.GetTempPath(), "finetune-test-cache"), BaseOptions, null, CancellationToken.None); }
-        finally { Gate.Release(); }
+        try
+        {
+            return await TinyBaseModel.EnsureAsync(Path.Combine(Path.GetTempPath(), "finetune-test-cache"),
+                BaseOptions, null, CancellationToken.None);
+        }
+        finally
+        {
+            Gate.Release();
+        }
     }
 
     public static PipelineSettings FastSettings(int epochs = 2) => new()
@@ -29,14 +36,21 @@ public static class PipelineFixture
         Training = new JsonObject
         {
             ["method"] = "lora",
-            ["lora"] = new JsonObject { ["rank"] = 8, ["alpha"] = 16, ["target_modules"] = new JsonArray("all-linear") },
+            ["lora"] = new JsonObject
+            {
+                ["rank"] = 8, ["alpha"] = 16,
+                ["target_modules"] = new JsonArray("all-linear")
+            },
             ["optimizer"] = new JsonObject { ["lr"] = 5e-3 },
             ["training"] = new JsonObject { ["epochs"] = epochs, ["micro_batch_size"] = 8, ["threads"] = 2 },
             ["eval"] = new JsonObject { ["every_steps"] = 10 },
             ["checkpoint"] = new JsonObject { ["every_steps"] = 5, ["keep_last"] = 2 },
         },
-        Evaluation = new EvaluationSettings { Suites = ["perplexity", "rouge", "task"], Limit = 12, MaxNewTokens = 16,
-            BatchSize = 6 },
+        Evaluation = new EvaluationSettings
+        {
+            Suites = ["perplexity", "rouge", "task"], Limit = 12, MaxNewTokens = 16,
+            BatchSize = 6
+        },
     };
 
     /// <summary>The demo support tickets (chat records ending with the strict-JSON answer).</summary>
@@ -52,7 +66,9 @@ public static class PipelineFixture
     public static string Malformed(string dir)
     {
         var file = Path.Combine(dir, "broken.jsonl");
-        File.WriteAllLines(file, Enumerable.Range(0, 30).Select(i => i % 3 == 0 ? "{\"messages\": [{\"role\": \"user\"" : "not json at all"));
+        File.WriteAllLines(file,
+            Enumerable.Range(0,
+            30).Select(i => i % 3 == 0 ? "{\"messages\": [{\"role\": \"user\"" : "not json at all"));
         return file;
     }
 

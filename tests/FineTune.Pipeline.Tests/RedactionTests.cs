@@ -27,8 +27,10 @@ public class RedactionTests
             ActivityStopped = a =>
             {
                 tags.Enqueue(a.DisplayName);
-                foreach (var (key, value) in a.TagObjects) tags.Enqueue($"{key}={value}");
-                foreach (var e in a.Events) tags.Enqueue(e.Name + string.Join(",", e.Tags.Select(t => $"{t.Key}={t.Value}")));
+                foreach (var (key, value) in a.TagObjects)
+                    tags.Enqueue($"{key}={value}");
+                foreach (var e in a.Events)
+                    tags.Enqueue(e.Name + string.Join(",", e.Tags.Select(t => $"{t.Key}={t.Value}")));
             },
         };
         ActivitySource.AddActivityListener(listener);
@@ -38,18 +40,22 @@ public class RedactionTests
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             var settings = PipelineFixture.FastSettings(epochs: 1) with
             {
-                Prepare = System.Text.Json.Nodes.JsonNode.Parse("""{ "max_reject_ratio": 0.5, "min_examples": 5 }""")!.AsObject(),
+                Prepare = System.Text.Json.Nodes.JsonNode.Parse(
+                    """{ "max_reject_ratio": 0.5, "min_examples": 5 }""")!.AsObject(),
             };
-            var runId = await pipeline.SubmitAsync(PlantedPii.WriteFile(tmp.Path), "pii", baseModel, settings, timeout.Token);
+            var runId = await pipeline.SubmitAsync(PlantedPii.WriteFile(tmp.Path), "pii", baseModel, settings,
+                timeout.Token);
             var run = await pipeline.WaitAsync(runId, null, TimeSpan.FromMilliseconds(200), timeout.Token);
             Assert.True(run.Status == RunStatus.Succeeded, run.Error);
 
             var events = await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(runId, 0, 100000));
             var stages = await pipeline.Registry.ReadAsync(s => s.ListStagesAsync(runId));
-            var text = string.Join("\n", events.Select(e => $"{e.Message} {e.DataJson}").Concat(stages.Select(s => $"{s.Error}"))
+            var text = string.Join("\n",
+                events.Select(e => $"{e.Message} {e.DataJson}").Concat(stages.Select(s => $"{s.Error}"))
                 .Concat(run.Reasons).Append(run.Error ?? ""));
             Assert.DoesNotContain(PlantedPii.Values, v => text.Contains(v, StringComparison.Ordinal));
-            Assert.True(File.Exists(Path.Combine(home, "artifacts", "datasets", "pii", runId.ToString("N"), "rejects.jsonl")));
+            Assert.True(File.Exists(Path.Combine(home, "artifacts", "datasets", "pii", runId.ToString("N"),
+                "rejects.jsonl")));
         }
         Assert.NotEmpty(logs);
         foreach (var value in PlantedPii.Values)
@@ -70,9 +76,11 @@ public class RedactionTests
         {
             public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
             public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+                Func<TState, Exception?, string> formatter)
             {
-                if (IsEnabled(logLevel)) lines.Enqueue(formatter(state, exception) + (exception is null ? "" : " " + exception));
+                if (IsEnabled(logLevel))
+                    lines.Enqueue(formatter(state, exception) + (exception is null ? "" : " " + exception));
             }
         }
     }

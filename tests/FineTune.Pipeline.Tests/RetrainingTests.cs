@@ -26,8 +26,10 @@ public sealed class RetrainingTests
         var watcher = pipeline.Services.GetRequiredService<BucketWatcher>();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
 
-        await pipeline.Store.PutFileAsync(Buckets.Ingestion, "watched/tickets.jsonl", await PipelineFixture.TicketsAsync(tmp.Path, 100, 3), timeout.Token);
-        await pipeline.Store.PutFileAsync(Buckets.Ingestion, "no-project-prefix.jsonl", PipelineFixture.Malformed(tmp.Path), timeout.Token);
+        await pipeline.Store.PutFileAsync(Buckets.Ingestion, "watched/tickets.jsonl",
+            await PipelineFixture.TicketsAsync(tmp.Path, 100, 3), timeout.Token);
+        await pipeline.Store.PutFileAsync(Buckets.Ingestion, "no-project-prefix.jsonl",
+            PipelineFixture.Malformed(tmp.Path), timeout.Token);
         var first = await watcher.ScanAsync(timeout.Token);
         var second = await watcher.ScanAsync(timeout.Token);
 
@@ -40,20 +42,24 @@ public sealed class RetrainingTests
     }
 
     [Fact]
-    public async Task New_data_for_a_project_retrains_on_the_cumulative_dataset_and_the_policy_minimum_skips_small_drops()
+    public async Task New_data_retrains_a_project_on_its_cumulative_dataset_and_the_policy_minimum_skips_small_drops()
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         var settings = PipelineFixture.FastSettings(epochs: 1);
 
-        var first = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 100, 4), "shop", baseModel, settings, timeout.Token),
+        var first = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path,
+            100, 4), "shop", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);
-        var secondId = await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 40, 5), "shop", baseModel, settings, timeout.Token);
+        var secondId = await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 40, 5), "shop",
+            baseModel, settings, timeout.Token);
         var second = await pipeline.WaitAsync(secondId, null, Poll, timeout.Token);
         var strict = settings with { Retraining = new RetrainingSettings { MinNewExamples = 1000 } };
-        var third = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 30, 6), "shop", baseModel, strict, timeout.Token),
+        var third = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path,
+            30, 6), "shop", baseModel, strict, timeout.Token),
             null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Succeeded, first.Status);
@@ -63,7 +69,8 @@ public sealed class RetrainingTests
         Assert.Equal(2, second.ModelVersion);
         var datasets = await pipeline.Registry.ReadAsync(s => s.ListDatasetsAsync("shop"));
         // Cumulative: the second run trained on the first file's cleaned examples plus its own.
-        Assert.True(datasets[1].Examples > datasets[0].Examples + 30, $"{datasets[0].Examples} then {datasets[1].Examples}");
+        Assert.True(datasets[1].Examples > datasets[0].Examples + 30,
+            $"{datasets[0].Examples} then {datasets[1].Examples}");
         Assert.Equal(RunStatus.Cancelled, third.Status);
         Assert.Contains("min_new_examples", third.Error);
         Assert.Null(await pipeline.Registry.ReadAsync(s => s.GetTrainingJobAsync(third.RunId)));
@@ -75,13 +82,21 @@ public sealed class RetrainingTests
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         // Every example is longer than 8 tokens and truncation drops them: tokenization has nothing left to train on.
-        var settings = PipelineFixture.FastSettings() with { Tokenize = new TokenizeSettings { MaxLength = 8,
-            Truncation = Truncation.Drop, ChatTemplate = "chatml" } };
+        var settings = PipelineFixture.FastSettings() with
+        {
+            Tokenize = new TokenizeSettings
+            {
+                MaxLength = 8,
+                Truncation = Truncation.Drop, ChatTemplate = "chatml"
+            }
+        };
 
-        var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 60, 7), "short", baseModel, settings, timeout.Token),
+        var run = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 60,
+            7), "short", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Failed, run.Status);
@@ -104,11 +119,15 @@ public sealed class RetrainingTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var settings = PipelineFixture.FastSettings(epochs: 50);
 
-        var runId = await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 100, 8), "stop", baseModel, settings, timeout.Token);
-        while ((await pipeline.Registry.ReadAsync(s => s.ListCheckpointsAsync(runId))).Count == 0) await Task.Delay(Poll, timeout.Token);
+        var runId = await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 100, 8), "stop", baseModel,
+            settings, timeout.Token);
+        while ((await pipeline.Registry.ReadAsync(s => s.ListCheckpointsAsync(runId))).Count == 0)
+            await Task.Delay(Poll, timeout.Token);
         Assert.True(await Runs.RunCancellation.CancelAsync(pipeline.Registry, runId, "test", timeout.Token));
-        // The worker notices at its next lease renewal, stops the engine (which checkpoints) and frees the scratch space.
-        while (!(await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(runId))).Any(e => e.Message.StartsWith("training stopped", StringComparison.Ordinal)))
+        // The worker notices at its next lease renewal, stops the engine (which checkpoints) and frees the scratch
+        // space.
+        while (!(await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(runId))).Any(e =>
+            e.Message.StartsWith("training stopped", StringComparison.Ordinal)))
             await Task.Delay(Poll, timeout.Token);
 
         var job = await pipeline.Registry.ReadAsync(s => s.GetTrainingJobAsync(runId));
@@ -124,22 +143,33 @@ public sealed class RetrainingTests
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), PipelineFixture.FastHost());
+        await using var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"),
+            PipelineFixture.FastHost());
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var settings = PipelineFixture.FastSettings(epochs: 1) with { Retraining = new RetrainingSettings { StartFrom = RetrainingStart.Production } };
+        var settings = PipelineFixture.FastSettings(epochs: 1) with
+        {
+            Retraining = new RetrainingSettings
+            {
+                StartFrom =
+            RetrainingStart.Production
+            }
+        };
 
-        var first = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 100, 9), "prod", baseModel, settings, timeout.Token),
+        var first = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path,
+            100, 9), "prod", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);
         Assert.Equal(RunStatus.Succeeded, first.Status);
         // Whatever the gate said of version 1, make it production: this test is about what the next run starts from.
         await pipeline.Registry.WriteAsync(s => s.SetAliasAsync("prod", "production", 1, first.RunId, "test setup"));
 
-        var second = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path, 60, 10), "prod", baseModel, settings, timeout.Token),
+        var second = await pipeline.WaitAsync(await pipeline.SubmitAsync(await PipelineFixture.TicketsAsync(tmp.Path,
+            60, 10), "prod", baseModel, settings, timeout.Token),
             null, Poll, timeout.Token);
 
         Assert.Equal(RunStatus.Succeeded, second.Status);
         var (v1, v2, evaluation) = await pipeline.Registry.ReadAsync(async s =>
-            (await s.GetModelVersionAsync("prod", 1), await s.GetModelVersionAsync("prod", 2), await s.GetEvaluationAsync("prod", 2)));
+            (await s.GetModelVersionAsync("prod", 1), await s.GetModelVersionAsync("prod", 2),
+                await s.GetEvaluationAsync("prod", 2)));
         Assert.NotEqual(v1!.BaseModel, v2!.BaseModel);   // v2's base is v1 merged into the original base
         Assert.StartsWith("base/", v2.BaseModel.Key);
         Assert.Equal(1, evaluation!.BaselineVersion);

@@ -80,7 +80,8 @@ public sealed class StageRegistrationTests
     {
         var services = Services(p => p.AddAllStages().AddTrainingStage().AddRegistryServing().AddRegistryServing());
         Assert.Equal(AllConsumers.OrderBy(t => t.FullName), Consumers(services).OrderBy(t => t.FullName));
-        foreach (var consumer in AllConsumers) Assert.Single(services, d => d.ServiceType == consumer);
+        foreach (var consumer in AllConsumers)
+            Assert.Single(services, d => d.ServiceType == consumer);
         Assert.Single(services, d => d.ImplementationType == typeof(TrainingWorker));
     }
 
@@ -117,7 +118,11 @@ public sealed class StageRegistrationTests
         var bus = pipeline.Services.GetRequiredService<IBus>();
         var seen = new TaskCompletionSource<Guid?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var handle = bus.ConnectReceiveEndpoint("correlation-observer", e =>
-            e.Handler<CancelRun>(c => { seen.TrySetResult(c.CorrelationId); return Task.CompletedTask; }));
+            e.Handler<CancelRun>(c =>
+            {
+                seen.TrySetResult(c.CorrelationId);
+                return Task.CompletedTask;
+            }));
         await handle.Ready;
         var runId = Guid.NewGuid();
         await bus.Publish(new CancelRun { RunId = runId });

@@ -50,7 +50,9 @@ public class TrainingSectionTests
     [Fact]
     public void A_partial_training_section_keeps_the_other_defaults_and_one_rank_default_serves_both()
     {
-        var partial = PipelineSettings.Parse("""{ "training": { "optimizer": { "lr": 0.001 }, "lora": { "rank": 4 } } }""", "p").TrainingConfig();
+        var partial =
+            PipelineSettings.Parse("""{ "training": { "optimizer": { "lr": 0.001 }, "lora": { "rank": 4 } } }""",
+            "p").TrainingConfig();
         var defaults = new PipelineSettings().TrainingConfig();
         Assert.Equal(0.001, partial.Optimizer.Lr);
         Assert.Equal(4, partial.Lora.Rank);
@@ -66,7 +68,8 @@ public class TrainingSectionTests
     [Fact]
     public void Giving_every_steps_replaces_the_default_per_epoch_instead_of_conflicting_with_it()
     {
-        var c = PipelineSettings.Parse("""{ "training": { "eval": { "every_steps": 10 }, "checkpoint": { "every_steps": 5 } } }""", "p")
+        var c =
+            PipelineSettings.Parse("""{ "training": { "eval": { "every_steps": 10 }, "checkpoint": { "every_steps": 5 } } }""", "p")
             .TrainingConfig();
         Assert.Equal((10, null, 5, null), (c.Eval.EverySteps, c.Eval.PerEpoch, c.Checkpoint.EverySteps,
             c.Checkpoint.PerEpoch));

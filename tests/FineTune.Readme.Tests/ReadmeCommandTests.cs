@@ -12,7 +12,8 @@ public sealed class ReadmeCollection : ICollectionFixture<FreshCheckout>;
 public class ReadmeCommandTests(FreshCheckout checkout)
 {
     static ReadmeBlock Block(string name) =>
-        ReadmeBlocks.Parse(File.ReadAllText(Path.Combine(FreshCheckout.RepositoryRoot(), "README.md"))).SingleOrDefault(b => b.Name == name)
+        ReadmeBlocks.Parse(File.ReadAllText(Path.Combine(FreshCheckout.RepositoryRoot(),
+            "README.md"))).SingleOrDefault(b => b.Name == name)
         ?? throw new Xunit.Sdk.XunitException($"README.md has no block marked readme-test: {name}.");
 
     // The manual and distributed blocks run in the shell the shorthand block set up, as a reader's does.
@@ -22,18 +23,21 @@ public class ReadmeCommandTests(FreshCheckout checkout)
         var commands = name == "main" ? block.Commands : [.. Block("shorthand").Commands, .. block.Commands];
         var (exit, output, failed) = await checkout.RunAsync(commands, timeout);
         // The whole transcript stays beside the test results, for a person to read.
-        var log = Path.Combine(FreshCheckout.RepositoryRoot(), "tests", "FineTune.Readme.Tests", "TestResults", $"readme-{name}.log");
+        var log = Path.Combine(FreshCheckout.RepositoryRoot(), "tests", "FineTune.Readme.Tests", "TestResults",
+            $"readme-{name}.log");
         Directory.CreateDirectory(Path.GetDirectoryName(log)!);
         await File.WriteAllTextAsync(log, output);
         var tail = string.Join('\n', output.Split('\n').TakeLast(80));
-        Assert.True(exit == 0, $"README.md:{block.Line} ({name}): `{failed ?? "?"}` failed (exit {exit}). Last lines:\n{tail}");
+        Assert.True(exit == 0,
+            $"README.md:{block.Line} ({name}): `{failed ?? "?"}` failed (exit {exit}). Last lines:\n{tail}");
         return output;
     }
 
     [Fact]
     public void The_readme_marks_its_runnable_blocks()
     {
-        var names = ReadmeBlocks.Parse(File.ReadAllText(Path.Combine(FreshCheckout.RepositoryRoot(), "README.md"))).Select(b => b.Name).ToList();
+        var names = ReadmeBlocks.Parse(File.ReadAllText(Path.Combine(FreshCheckout.RepositoryRoot(),
+            "README.md"))).Select(b => b.Name).ToList();
         Assert.Equal(["main", "shorthand", "manual", "distributed"], names);
         Assert.Throws<FormatException>(() => ReadmeBlocks.Parse("<!-- readme-test: x -->\nnot a fence\n"));
     }
@@ -56,7 +60,8 @@ public class ReadmeCommandTests(FreshCheckout checkout)
     {
         var output = await Run("main", TimeSpan.FromMinutes(20));
         Assert.Matches("decision: (promoted|rejected)", output);
-        var report = Directory.GetFiles(Path.Combine(checkout.Root, "runs"), "report.json", SearchOption.AllDirectories).Single();
+        var report = Directory.GetFiles(Path.Combine(checkout.Root, "runs"), "report.json",
+            SearchOption.AllDirectories).Single();
         var json = JsonNode.Parse(File.ReadAllText(report))!;
         Assert.Equal("succeeded", json["status"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(checkout.Root, ".finetune", "registry.db")));
@@ -65,21 +70,29 @@ public class ReadmeCommandTests(FreshCheckout checkout)
     [SkippableFact]
     public async Task The_manual_steps_convert_prepare_tokenize_train_and_generate()
     {
-        Skip.IfNot(FreshCheckout.SharedDataPresent, "../shared/data is absent: the manual steps read the stories260K checkpoint from it.");
+        Skip.IfNot(FreshCheckout.SharedDataPresent,
+            "../shared/data is absent: the manual steps read the stories260K checkpoint from it.");
         var output = await Run("manual", TimeSpan.FromMinutes(15));
-        Assert.True(File.Exists(Path.Combine(checkout.Root, "runs", "stories260K-lora", "adapter", "adapter_config.json")));
-        Assert.Equal(2, output.Split('\n').Count(l => l.StartsWith("ids: [", StringComparison.Ordinal)));   // both generate commands
+        Assert.True(File.Exists(Path.Combine(checkout.Root, "runs", "stories260K-lora", "adapter",
+            "adapter_config.json")));
+        // both generate commands
+        Assert.Equal(2, output.Split('\n').Count(l => l.StartsWith("ids: [", StringComparison.Ordinal)));
     }
 
     [SkippableFact]
     public async Task The_distributed_block_starts_the_services_follows_an_upload_to_its_decision_and_stops()
     {
-        Skip.IfNot(Environment.UserName == "root", "the distributed block starts RabbitMQ and PostgreSQL as their own users, which needs root (CI runs as root).");
+        Skip.IfNot(Environment.UserName == "root",
+            "the distributed block starts RabbitMQ and PostgreSQL as their own users, which needs root (CI runs as " +
+            "root).");
         var output = await Run("distributed", TimeSpan.FromMinutes(20));
         Assert.Contains("uploaded ingestion/tickets/train.jsonl", output);
-        Assert.Matches(@"tickets\s+succeeded\s+deployment succeeded\s+(promoted|rejected)\s+1", output);   // the watched run's last line
-        Assert.Matches(@"tickets\s+1\s+adapter\s+(pass|fail)", output);                                    // finetune models
+        // the watched run's last line
+        Assert.Matches(@"tickets\s+succeeded\s+deployment succeeded\s+(promoted|rejected)\s+1", output);
+        // finetune models
+        Assert.Matches(@"tickets\s+1\s+adapter\s+(pass|fail)", output);
         Assert.Contains("stopped deployment", output);
-        Assert.False(File.Exists(Path.Combine(checkout.Root, ".run", "infra.env")));                         // the servers are gone too
+        // the servers are gone too
+        Assert.False(File.Exists(Path.Combine(checkout.Root, ".run", "infra.env")));
     }
 }

@@ -1,5 +1,6 @@
 // The registry behaviour suite against PostgreSQL: each test creates its own database reg_<guid> from the
-// FINETUNE_TEST_POSTGRES connection and drops it afterwards, so runs are independent. Skips when that variable is unset.
+// FINETUNE_TEST_POSTGRES connection and drops it afterwards, so runs are independent. Skips when that variable is
+// unset.
 using Dapper;
 using Npgsql;
 

@@ -1,4 +1,5 @@
-// The registry behaviour suite, part 2: stage executions and their stored output, artifacts, lineage, datasets, checkpoints.
+// The registry behaviour suite, part 2: stage executions and their stored output, artifacts, lineage, datasets,
+// checkpoints.
 using FineTune.Contracts;
 
 namespace FineTune.Registry.Tests;
@@ -24,9 +25,11 @@ public abstract partial class RegistryBehaviour
         await fx.Registry.WriteAsync(s => s.CompleteStageAsync(runId, Stages.Ingestion, """{"examples":99}"""));
 
         var stage = Assert.Single(await fx.Registry.ReadAsync(s => s.ListStagesAsync(runId)));
-        Assert.Equal((Stages.Ingestion, StageStatus.Succeeded, 3, (string?)null), (stage.Stage, stage.Status, stage.Attempts, stage.Error));
+        Assert.Equal((Stages.Ingestion, StageStatus.Succeeded, 3, (string?)null),
+            (stage.Stage, stage.Status, stage.Attempts, stage.Error));
         Assert.Equal(30.0, stage.Seconds);
-        Assert.Equal("""{"examples":12}""", await fx.Registry.ReadAsync(s => s.GetStageOutputAsync(runId, Stages.Ingestion)));
+        Assert.Equal("""{"examples":12}""",
+            await fx.Registry.ReadAsync(s => s.GetStageOutputAsync(runId, Stages.Ingestion)));
     }
 
     [SkippableFact]
@@ -77,7 +80,8 @@ public abstract partial class RegistryBehaviour
 
         await fx.Registry.WriteAsync(s => s.RecordArtifactAsync(runId, "adapter", adapter));
         await fx.Registry.WriteAsync(s => s.RecordArtifactAsync(runId, "adapter", adapter with { Bytes = 1 }));
-        await fx.Registry.WriteAsync(s => s.RecordArtifactAsync(runId, "report", Ref($"training/{runId}/abc/report.json", Buckets.Models)));
+        await fx.Registry.WriteAsync(s => s.RecordArtifactAsync(runId, "report",
+            Ref($"training/{runId}/abc/report.json", Buckets.Models)));
 
         var artifacts = await fx.Registry.ReadAsync(s => s.ListArtifactsAsync(runId));
         Assert.Equal(2, artifacts.Count);
@@ -90,12 +94,17 @@ public abstract partial class RegistryBehaviour
         await using var fx = await CreateFixtureAsync();
         var first = await NewRunAsync(fx.Registry);
         var second = await NewRunAsync(fx.Registry);
-        var dataset = new DatasetRecord(first, "demo", Ref("prepared/manifest.json", bytes: 5000), Ref("data_card.json"), 120, 3, default);
+        var dataset = new DatasetRecord(first, "demo", Ref("prepared/manifest.json", bytes: 5000),
+            Ref("data_card.json"), 120, 3, default);
 
         await fx.Registry.WriteAsync(s => s.RecordDatasetAsync(dataset));
         await fx.Registry.WriteAsync(s => s.RecordDatasetAsync(dataset with { Examples = 1 }));
         fx.Clock.Advance(TimeSpan.FromHours(1));
-        await fx.Registry.WriteAsync(s => s.RecordDatasetAsync(dataset with { RunId = second, CreatedAt = RegistryFixture.Start.AddDays(1) }));
+        await fx.Registry.WriteAsync(s => s.RecordDatasetAsync(dataset with
+        {
+            RunId = second,
+            CreatedAt = RegistryFixture.Start.AddDays(1)
+        }));
 
         var datasets = await fx.Registry.ReadAsync(s => s.ListDatasetsAsync("demo"));
         Assert.Equal([dataset with { CreatedAt = RegistryFixture.Start },
@@ -111,11 +120,14 @@ public abstract partial class RegistryBehaviour
         var step200 = Ref($"{runId}/step-200/manifest.json", Buckets.Checkpoints, bytes: 1L << 33);
 
         await fx.Registry.WriteAsync(s => s.RecordCheckpointAsync(runId, 200, step200, """{"loss":1.25}"""));
-        await fx.Registry.WriteAsync(s => s.RecordCheckpointAsync(runId, 200, Ref("other", Buckets.Checkpoints), """{"loss":9}"""));
-        await fx.Registry.WriteAsync(s => s.RecordCheckpointAsync(runId, 100, Ref("step-100", Buckets.Checkpoints), """{"loss":2.5}"""));
+        await fx.Registry.WriteAsync(s => s.RecordCheckpointAsync(runId, 200, Ref("other", Buckets.Checkpoints),
+            """{"loss":9}"""));
+        await fx.Registry.WriteAsync(s => s.RecordCheckpointAsync(runId, 100, Ref("step-100", Buckets.Checkpoints),
+            """{"loss":2.5}"""));
 
         var checkpoints = await fx.Registry.ReadAsync(s => s.ListCheckpointsAsync(runId));
         Assert.Equal([100, 200], checkpoints.Select(c => c.Step));
-        Assert.Equal(new CheckpointRecord(runId, 200, step200, """{"loss":1.25}""", RegistryFixture.Start), checkpoints[1]);
+        Assert.Equal(new CheckpointRecord(runId, 200, step200, """{"loss":1.25}""", RegistryFixture.Start),
+            checkpoints[1]);
     }
 }

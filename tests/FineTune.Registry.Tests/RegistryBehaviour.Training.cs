@@ -15,7 +15,8 @@ public abstract partial class RegistryBehaviour
         Assert.False(await fx.Registry.WriteAsync(s => s.EnqueueTrainingJobAsync(runId, """{"recipe":"full"}""")));
 
         var job = (await fx.Registry.ReadAsync(s => s.GetTrainingJobAsync(runId)))!;
-        Assert.Equal(new TrainingJobRecord(runId, "queued", """{"recipe":"lora"}""", null, null, 0, null, RegistryFixture.Start,
+        Assert.Equal(new TrainingJobRecord(runId, "queued", """{"recipe":"lora"}""", null, null, 0, null,
+            RegistryFixture.Start,
             RegistryFixture.Start), job);
     }
 
@@ -134,6 +135,7 @@ public abstract partial class RegistryBehaviour
         var later = await fx.Registry.ReadAsync(s => s.ListEventsAsync(runId, afterSeq: events[2].Seq, limit: 1));
         Assert.Equal(["step 4"], later.Select(e => e.Message));
         Assert.Null((await fx.Registry.ReadAsync(s => s.ListEventsAsync(other)))[0].DataJson);
-        await Assert.ThrowsAsync<ArgumentException>(() => fx.Registry.WriteAsync(s => s.AppendEventAsync(runId, "debug", "message", "x")));
+        await Assert.ThrowsAsync<ArgumentException>(() => fx.Registry.WriteAsync(s => s.AppendEventAsync(runId,
+            "debug", "message", "x")));
     }
 }

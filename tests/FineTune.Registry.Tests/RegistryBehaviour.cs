@@ -1,5 +1,6 @@
-// The run registry's behaviour, written once and run against each provider (SqliteRegistryTests, PostgresRegistryTests):
-// migrations, sessions, the inbox, raw-object claims and run status. The other parts: RegistryBehaviour.*.cs.
+// The run registry's behaviour, written once and run against each provider (SqliteRegistryTests,
+// PostgresRegistryTests): migrations, sessions, the inbox, raw-object claims and run status. The other parts:
+// RegistryBehaviour.*.cs.
 using FineTune.Contracts;
 
 namespace FineTune.Registry.Tests;
@@ -16,12 +17,15 @@ public abstract partial class RegistryBehaviour
     protected static async Task<Guid> NewRunAsync(RunRegistry registry, string project = "demo")
     {
         var source = Ref($"{project}/{Guid.NewGuid():N}.jsonl", Buckets.Ingestion);
-        var claim = await registry.WriteAsync(s => s.ClaimRawObjectAsync(project, source, "etag-1", Guid.NewGuid(), "upload"));
+        var claim = await registry.WriteAsync(s => s.ClaimRawObjectAsync(project, source, "etag-1", Guid.NewGuid(),
+            "upload"));
         return claim.RunId;
     }
 
-    /// <summary>Starts <paramref name="work"/> <paramref name="count"/> times at once, each with its own registry (a process).</summary>
-    protected static async Task<T[]> ConcurrentlyAsync<T>(RegistryFixture fx, int count, Func<RunRegistry, int, Task<T>> work)
+    /// <summary>Starts <paramref name="work"/> <paramref name="count"/> times at once, each with its own registry (a
+    /// process).</summary>
+    protected static async Task<T[]> ConcurrentlyAsync<T>(RegistryFixture fx, int count, Func<RunRegistry, int,
+        Task<T>> work)
     {
         var registries = Enumerable.Range(0, count).Select(_ => fx.Open()).ToArray();
         var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -54,7 +58,11 @@ public abstract partial class RegistryBehaviour
     {
         await using var fx = await CreateFixtureAsync(migrate: false);
 
-        await ConcurrentlyAsync(fx, 4, async (registry, _) => { await registry.MigrateAsync(); return true; });
+        await ConcurrentlyAsync(fx, 4, async (registry, _) =>
+        {
+            await registry.MigrateAsync();
+            return true;
+        });
 
         var runId = await NewRunAsync(fx.Registry);
         Assert.NotNull(await fx.Registry.ReadAsync(s => s.GetRunAsync(runId)));
@@ -71,7 +79,8 @@ public abstract partial class RegistryBehaviour
         await using (var s = await fx.Registry.BeginAsync())
         {
             Assert.True(await s.TryMarkProcessedAsync("ingestion", messageId));
-            runId = (await s.ClaimRawObjectAsync("demo", Ref("demo/a.jsonl", Buckets.Ingestion), "e1", Guid.NewGuid(), "upload")).RunId;
+            runId = (await s.ClaimRawObjectAsync("demo", Ref("demo/a.jsonl", Buckets.Ingestion), "e1", Guid.NewGuid(),
+                "upload")).RunId;
             await s.AppendEventAsync(runId, "info", "message", "started");
         }
 
@@ -135,9 +144,12 @@ public abstract partial class RegistryBehaviour
         var source = Ref("demo/chat.jsonl", Buckets.Ingestion, bytes: 1234);
         var proposed = Guid.NewGuid();
 
-        var first = await fx.Registry.WriteAsync(s => s.ClaimRawObjectAsync("demo", source, "etag-1", proposed, "upload"));
-        var again = await fx.Registry.WriteAsync(s => s.ClaimRawObjectAsync("demo", source, "etag-1", Guid.NewGuid(), "upload"));
-        var changed = await fx.Registry.WriteAsync(s => s.ClaimRawObjectAsync("demo", source, "etag-2", Guid.NewGuid(), "upload"));
+        var first = await fx.Registry.WriteAsync(s => s.ClaimRawObjectAsync("demo", source, "etag-1", proposed,
+            "upload"));
+        var again = await fx.Registry.WriteAsync(s => s.ClaimRawObjectAsync("demo", source, "etag-1", Guid.NewGuid(),
+            "upload"));
+        var changed = await fx.Registry.WriteAsync(s => s.ClaimRawObjectAsync("demo", source, "etag-2", Guid.NewGuid(),
+            "upload"));
 
         Assert.Equal(new RawObjectClaim(proposed, IsNew: true), first);
         Assert.Equal(new RawObjectClaim(proposed, IsNew: false), again);
@@ -152,7 +164,8 @@ public abstract partial class RegistryBehaviour
         Assert.Empty(run.Reasons);
         var objects = await fx.Registry.ReadAsync(s => s.ListRawObjectsAsync("demo"));
         Assert.Equal(2, objects.Count);
-        Assert.Contains(new RawObjectRecord("demo", Buckets.Ingestion, "demo/chat.jsonl", "etag-1", source.Sha256, 1234, proposed,
+        Assert.Contains(new RawObjectRecord("demo", Buckets.Ingestion, "demo/chat.jsonl", "etag-1", source.Sha256,
+            1234, proposed,
             RegistryFixture.Start), objects);
     }
 
@@ -188,7 +201,8 @@ public abstract partial class RegistryBehaviour
         Assert.Equal((RunStatus.Cancelled, "user asked"), (run.Status, run.Error));
         Assert.Equal(RegistryFixture.Start.AddMinutes(5), run.FinishedAt);
         Assert.Equal(RegistryFixture.Start.AddMinutes(5), run.UpdatedAt);
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => fx.Registry.WriteAsync(s => s.SetRunStatusAsync(runId, "done")));
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => fx.Registry.WriteAsync(s =>
+            s.SetRunStatusAsync(runId, "done")));
         Assert.Contains("succeeded", e.Message);
     }
 
@@ -217,6 +231,7 @@ public abstract partial class RegistryBehaviour
         var other = await NewRunAsync(fx.Registry, "other");
 
         Assert.Equal([second, first], (await fx.Registry.ReadAsync(s => s.ListRunsAsync("demo"))).Select(r => r.RunId));
-        Assert.Equal([other, second], (await fx.Registry.ReadAsync(s => s.ListRunsAsync(limit: 2))).Select(r => r.RunId));
+        Assert.Equal([other, second],
+            (await fx.Registry.ReadAsync(s => s.ListRunsAsync(limit: 2))).Select(r => r.RunId));
     }
 }

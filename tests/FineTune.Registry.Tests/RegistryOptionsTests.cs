@@ -23,7 +23,8 @@ public sealed class RegistryOptionsTests
     [InlineData("Data Source=registry;Mode=Memory;Cache=Shared")]
     public void An_in_memory_sqlite_database_is_rejected(string connectionString)
     {
-        var e = Assert.Throws<ArgumentException>(() => RunRegistry.Create(new RegistryOptions("sqlite", connectionString)));
+        var e = Assert.Throws<ArgumentException>(() => RunRegistry.Create(new RegistryOptions("sqlite",
+            connectionString)));
         Assert.Contains("expected a file", e.Message);
     }
 
@@ -31,6 +32,7 @@ public sealed class RegistryOptionsTests
     public void Sqlite_options_name_the_file()
     {
         var options = RegistryOptions.Sqlite("/tmp/state/registry.db");
-        Assert.Equal((RegistryOptions.SqliteProvider, "Data Source=/tmp/state/registry.db"), (options.Provider, options.ConnectionString));
+        Assert.Equal((RegistryOptions.SqliteProvider, "Data Source=/tmp/state/registry.db"),
+            (options.Provider, options.ConnectionString));
     }
 }

@@ -1,4 +1,5 @@
-// The registry behaviour suite against SQLite: a fresh database file per test; plus what only SQLite has (the journal mode).
+// The registry behaviour suite against SQLite: a fresh database file per test; plus what only SQLite has (the journal
+// mode).
 using Dapper;
 using Microsoft.Data.Sqlite;
 

@@ -195,7 +195,8 @@ public sealed class ServiceDefaultsTests
     private static bool MentionsOtlpExporter(ServiceDescriptor descriptor)
     {
         var otlp = typeof(OtlpExporterOptions).Assembly;
-        var implementation = descriptor.IsKeyedService ? descriptor.KeyedImplementationType : descriptor.ImplementationType;
+        var implementation = descriptor.IsKeyedService ? descriptor.KeyedImplementationType
+            : descriptor.ImplementationType;
         Type?[] types = [descriptor.ServiceType, implementation];
         return types.OfType<Type>()
             .SelectMany(t => t.IsGenericType ? t.GetGenericArguments().Append(t) : [t])
@@ -236,7 +237,8 @@ public sealed class ServiceDefaultsTests
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
         {
-            var status = Interlocked.Increment(ref _calls) <= failures ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.OK;
+            var status = Interlocked.Increment(ref _calls) <= failures ? HttpStatusCode.ServiceUnavailable
+                : HttpStatusCode.OK;
             return Task.FromResult(new HttpResponseMessage(status));
         }
     }

@@ -23,7 +23,9 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
     {
         _server = await ServerHandle.StartAsync(fixture.Model, o => o with
         {
-            ApiKeys = [.. o.ApiKeys, UserKey], AdaptersRoot = _root.Path, MaxAdapters = 3,
+            ApiKeys = [.. o.ApiKeys, UserKey],
+            AdaptersRoot = _root.Path,
+            MaxAdapters = 3,
         });
         _user = new HttpClient { BaseAddress = _server.BaseAddress };
         _user.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", UserKey);
@@ -41,7 +43,8 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
     {
         var dir = Path.Combine(_root.Path, name);
         Directory.CreateDirectory(dir);
-        foreach (var file in Directory.GetFiles(fixture.Model.OtherAdapterDirectory)) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        foreach (var file in Directory.GetFiles(fixture.Model.OtherAdapterDirectory))
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
         return dir;
     }
 
@@ -51,13 +54,17 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    static string Code(string body) => JsonDocument.Parse(body).RootElement.GetProperty("error").TryGetProperty("code", out var c) ? c.GetString() ?? "" : "";
+    static string Code(string body) =>
+        JsonDocument.Parse(body).RootElement.GetProperty("error").TryGetProperty("code",
+        out var c) ? c.GetString() ?? "" : "";
 
     [Fact]
     public async Task Runtime_loading_is_off_unless_the_operator_enables_it()
     {
-        await using var plain = await ServerHandle.StartAsync(fixture.Model, o => o with { RuntimeAdapterLoading = false });
-        var (status, body) = await Post(plain.Http, "v1/load_lora_adapter", new { lora_name = "x", lora_path = fixture.Model.OtherAdapterDirectory });
+        await using var plain = await ServerHandle.StartAsync(fixture.Model,
+            o => o with { RuntimeAdapterLoading = false });
+        var (status, body) = await Post(plain.Http, "v1/load_lora_adapter",
+            new { lora_name = "x", lora_path = fixture.Model.OtherAdapterDirectory });
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Equal("unknown_url", Code(body));   // OpenAI's error shape, not an empty 404
     }
@@ -66,17 +73,20 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
     public async Task Only_admin_keys_load_or_unload_and_operator_adapters_cannot_be_replaced()
     {
         var dir = Adapter("legal");
-        var (status, body) = await Post(_user, "v1/load_lora_adapter", new { lora_name = "legal", lora_path = "legal" });
+        var (status, body) = await Post(_user, "v1/load_lora_adapter",
+            new { lora_name = "legal", lora_path = "legal" });
         Assert.Equal((HttpStatusCode.Forbidden, "insufficient_permissions"), (status, Code(body)));
         (status, body) = await Post(_user, "v1/unload_lora_adapter", new { lora_name = "support" });
         Assert.Equal(HttpStatusCode.Forbidden, status);
         // The operator's adapter: not unloadable, not replaceable under its name.
         (status, body) = await Post(_server.Http, "v1/unload_lora_adapter", new { lora_name = "support" });
         Assert.Equal((HttpStatusCode.Forbidden, "adapter_pinned"), (status, Code(body)));
-        (status, _) = await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "support", lora_path = "legal" });
+        (status, _) = await Post(_server.Http, "v1/load_lora_adapter",
+            new { lora_name = "support", lora_path = "legal" });
         Assert.Equal(HttpStatusCode.BadRequest, status);
         // An admin loads by a path relative to the root, and the user key may then use it.
-        (status, body) = await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "legal", lora_path = "legal" });
+        (status, body) = await Post(_server.Http, "v1/load_lora_adapter",
+            new { lora_name = "legal", lora_path = "legal" });
         Assert.True(status == HttpStatusCode.OK, body);
         (status, _) = await Post(_user, "v1/completions", new { model = "legal", prompt = "the cat", max_tokens = 2 });
         Assert.Equal(HttpStatusCode.OK, status);
@@ -103,18 +113,24 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
         var garbage = Adapter("garbage");
         File.WriteAllText(Path.Combine(garbage, "adapter_config.json"), "SECRET-MARKER not json at all");
         var wrongTypes = Adapter("wrong-types");
-        File.WriteAllText(Path.Combine(wrongTypes, "adapter_config.json"), """{ "peft_type": "LORA", "r": "16", "lora_alpha": 8, "target_modules": [1, 2] }""");
+        File.WriteAllText(Path.Combine(wrongTypes, "adapter_config.json"),
+            """{ "peft_type": "LORA", "r": "16", "lora_alpha": 8, "target_modules": [1, 2] }""");
 
-        foreach (var path in new[] { "/etc", "../..", "legal/../../etc", _root.Path, "linked", "pipe", "zero", "big", "garbage", "wrong-types", "missing" })
+        foreach (var path in new[] { "/etc", "../..", "legal/../../etc", _root.Path, "linked", "pipe", "zero", "big",
+            "garbage", "wrong-types", "missing" })
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));   // a FIFO must not hang the request
-            using var response = await _server.Http.PostAsJsonAsync("v1/load_lora_adapter", new { lora_name = "probe", lora_path = path }, timeout.Token);
-            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()!;
+            // a FIFO must not hang the request
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            using var response = await _server.Http.PostAsJsonAsync("v1/load_lora_adapter",
+                new { lora_name = "probe", lora_path = path }, timeout.Token);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error")
+                .GetProperty("message").GetString()!;
             Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}: {(int)response.StatusCode} {body}");
             Assert.DoesNotContain(_root.Path, body);
             Assert.DoesNotContain("SECRET-MARKER", body);
             Assert.DoesNotContain("/etc", body);
-            Assert.True(body.Contains("'probe'", StringComparison.Ordinal), $"{path}: {body}");   // the error names the adapter
+            // the error names the adapter
+            Assert.True(body.Contains("'probe'", StringComparison.Ordinal), $"{path}: {body}");
         }
         Assert.False(_server.Catalog.TryResolve("probe", out _));
     }
@@ -122,15 +138,23 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Names_and_the_number_of_adapters_are_bounded()
     {
-        Adapter("one"); Adapter("two"); Adapter("three");
-        var (status, body) = await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "Bad Name!", lora_path = "one" });
+        Adapter("one");
+        Adapter("two");
+        Adapter("three");
+        var (status, body) = await Post(_server.Http, "v1/load_lora_adapter",
+            new { lora_name = "Bad Name!", lora_path = "one" });
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("lora_name", body);
-        (status, _) = await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = new string('a', 65), lora_path = "one" });
+        (status, _) = await Post(_server.Http, "v1/load_lora_adapter",
+            new { lora_name = new string('a', 65), lora_path = "one" });
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal(HttpStatusCode.OK, (await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "one", lora_path = "one" })).Status);
-        Assert.Equal(HttpStatusCode.OK, (await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "two", lora_path = "two" })).Status);
-        (status, body) = await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "three", lora_path = "three" });   // support + 2 = 3
+        Assert.Equal(HttpStatusCode.OK,
+            (await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "one", lora_path = "one" })).Status);
+        Assert.Equal(HttpStatusCode.OK,
+            (await Post(_server.Http, "v1/load_lora_adapter", new { lora_name = "two", lora_path = "two" })).Status);
+        // support + 2 = 3
+        (status, body) = await Post(_server.Http, "v1/load_lora_adapter",
+            new { lora_name = "three", lora_path = "three" });
         Assert.Equal((HttpStatusCode.BadRequest, "adapter_limit_reached"), (status, Code(body)));
     }
 
@@ -148,15 +172,25 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
         {
             using var response = await _server.Http.SendAsync(request);
             var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == expected, $"{request.Method} {request.RequestUri}: {(int)response.StatusCode} {body}");
+            Assert.True(response.StatusCode == expected,
+                $"{request.Method} {request.RequestUri}: {(int)response.StatusCode} {body}");
             Assert.True(JsonDocument.Parse(body).RootElement.TryGetProperty("error", out _), body);
         }
         HttpRequestMessage Raw(byte[] bytes, string type = "application/json") =>
-            new(HttpMethod.Post, "v1/completions") { Content = new ByteArrayContent(bytes) { Headers = { ContentType = MediaTypeHeaderValue.Parse(type) } } };
+            new(HttpMethod.Post,
+                "v1/completions")
+            {
+                Content = new ByteArrayContent(bytes)
+                {
+                    Headers = { ContentType =
+                MediaTypeHeaderValue.Parse(type) }
+                }
+            };
 
         var prefix = Encoding.UTF8.GetBytes($"{{\"model\": \"{_server.BaseName}\", \"prompt\": \"");
         await Expect(Raw([.. prefix, 0xC3, 0x28, .. "\"}"u8.ToArray()]), HttpStatusCode.BadRequest);   // invalid UTF-8
-        await Expect(Raw([.. prefix, .. "\\ud800 alone\"}"u8.ToArray()]), HttpStatusCode.BadRequest);   // lone surrogate
+        // lone surrogate
+        await Expect(Raw([.. prefix, .. "\\ud800 alone\"}"u8.ToArray()]), HttpStatusCode.BadRequest);
         await Expect(new HttpRequestMessage(HttpMethod.Get, "v1/chat/completions"), HttpStatusCode.MethodNotAllowed);
         await Expect(Raw("{}"u8.ToArray(), "text/plain"), HttpStatusCode.UnsupportedMediaType);
         await Expect(new HttpRequestMessage(HttpMethod.Post, "v1/nothing-here"), HttpStatusCode.NotFound);
@@ -173,14 +207,18 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
     [InlineData("tool_choice", "\"auto\"")]
     public async Task Options_the_server_does_not_implement_are_refused_by_name(string field, string value)
     {
-        var body = $$"""{"model": "{{_server.BaseName}}", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}], "{{field}}": {{value}}}""";
-        using var response = await _server.Http.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        var body =
+            $$"""{"model": "{{_server.BaseName}}", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}], "{{field}}": {{value}}}""";
+        using var response = await _server.Http.PostAsync("v1/chat/completions",
+            new StringContent(body, Encoding.UTF8, "application/json"));
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(field, error.GetProperty("param").GetString());
         // The value that changes nothing stays accepted.
-        var neutral = $$$"""{"model": "{{{_server.BaseName}}}", "max_tokens": 2, "prompt": "hi", "best_of": 1, "logit_bias": {}, "response_format": {"type": "text"}}""";
-        using var ok = await _server.Http.PostAsync("v1/completions", new StringContent(neutral, Encoding.UTF8, "application/json"));
+        var neutral =
+            $$$"""{"model": "{{{_server.BaseName}}}", "max_tokens": 2, "prompt": "hi", "best_of": 1, "logit_bias": {}, "response_format": {"type": "text"}}""";
+        using var ok = await _server.Http.PostAsync("v1/completions",
+            new StringContent(neutral, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
     }
 }

@@ -15,7 +15,8 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
     [Fact]
     public async Task A_full_queue_answers_429_in_openai_shape()
     {
-        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { MaxBatchSize = 1, MaxQueueLength = 1 }, adapters: false);
+        await using var server = await ServerHandle.StartAsync(fixture.Model,
+            o => o with { MaxBatchSize = 1, MaxQueueLength = 1 }, adapters: false);
         var requests = Enumerable.Range(0, 6).Select(_ => server.Http.PostAsJsonAsync("v1/completions",
             new { model = server.BaseName, prompt = "the cat", max_tokens = 80, temperature = 0.7 })).ToList();
         var responses = await Task.WhenAll(requests);
@@ -23,7 +24,9 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
         Assert.Contains(HttpStatusCode.OK, statuses);
         Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
         var refused = responses.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
-        Assert.Equal("queue_full", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("queue_full",
+            JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error")
+            .GetProperty("code").GetString());
     }
 
     [Fact]
@@ -32,8 +35,10 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
         await using var server = await ServerHandle.StartAsync(fixture.Model,
             o => o with { RequestsPerMinute = 2, ApiKeys = [.. o.ApiKeys, "sk-second-key"] }, adapters: false);
         var statuses = new List<HttpResponseMessage>();
-        for (int i = 0; i < 3; i++) statuses.Add(await server.Http.GetAsync("v1/models"));
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses.Select(s => s.StatusCode));
+        for (int i = 0; i < 3; i++)
+            statuses.Add(await server.Http.GetAsync("v1/models"));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests],
+            statuses.Select(s => s.StatusCode));
         var error = JsonDocument.Parse(await statuses[2].Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
         Assert.True(statuses[2].Headers.RetryAfter is not null);
@@ -47,14 +52,16 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
     [Fact]
     public async Task Deterministic_requests_are_answered_from_the_cache_until_the_model_changes()
     {
-        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { ResponseCacheEntries = 16 });
+        await using var server = await ServerHandle.StartAsync(fixture.Model,
+            o => o with { ResponseCacheEntries = 16 });
         var body = new { model = "production", prompt = "the bird sang", max_tokens = 12, temperature = 0 };
         server.Catalog.SetAlias("production", "support");
         using var first = await server.Http.PostAsJsonAsync("v1/completions", body);
         using var second = await server.Http.PostAsJsonAsync("v1/completions", body);
         Assert.False(first.Headers.Contains("x-finetune-cache"));
         Assert.Equal("hit", second.Headers.GetValues("x-finetune-cache").Single());
-        string Text(string json) => JsonDocument.Parse(json).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        string Text(string json) =>
+            JsonDocument.Parse(json).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
         var cached = Text(await second.Content.ReadAsStringAsync());
         Assert.Equal(Text(await first.Content.ReadAsStringAsync()), cached);
 
@@ -77,16 +84,26 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
         var text = plain.GetProperty("choices")[0].GetProperty("text").GetString()!;
         var word = System.Text.RegularExpressions.Regex.Split(text, @"\W+").First(w => w.Length >= 2);
 
-        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { BlockedWords = [word] }, adapters: false);
+        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { BlockedWords = [word] },
+            adapters: false);
         var (status, screened) = await PostAsync(server.Http, body);
         Assert.Equal(HttpStatusCode.OK, status);
         var choice = screened.GetProperty("choices")[0];
         Assert.Equal("content_filter", choice.GetProperty("finish_reason").GetString());
         Assert.DoesNotContain(word, choice.GetProperty("text").GetString()!, StringComparison.OrdinalIgnoreCase);
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = JsonContent.Create(new { body.model, body.prompt, body.max_tokens, body.temperature, stream = true }) };
+        using var request = new HttpRequestMessage(HttpMethod.Post,
+            "v1/completions")
+        {
+            Content = JsonContent.Create(new
+            {
+                body.model, body.prompt, body.max_tokens,
+                body.temperature, stream = true
+            })
+        };
         using var stream = await server.Http.SendAsync(request);
-        var events = (await stream.Content.ReadAsStringAsync()).Split('\n').Where(l => l.StartsWith("data: {")).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+        var events = (await stream.Content.ReadAsStringAsync()).Split('\n').Where(l =>
+            l.StartsWith("data: {")).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
         var streamed = string.Concat(events.Select(e => e.GetProperty("choices")[0].GetProperty("text").GetString()));
         Assert.DoesNotContain(word, streamed, StringComparison.OrdinalIgnoreCase);
         Assert.Equal("content_filter", events[^1].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
@@ -95,7 +112,8 @@ public sealed class LimitsAndCacheTests(ServingFixture fixture)
     static async Task<(HttpStatusCode, JsonElement)> PostAsync(HttpClient http, object body)
     {
         using var response = await http.PostAsJsonAsync("v1/completions", body);
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+        return (response.StatusCode,
+            JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
     [Fact]
@@ -128,17 +146,22 @@ public sealed class FastModesTests(ServingFixture fixture)
     [Fact]
     public async Task With_int8_activations_and_a_bfloat16_cache_batched_still_equals_alone()
     {
-        await using var server = await ServerHandle.StartAsync(fixture.Model, o => o with { Int8Activations = true, Bf16KvCache = true });
+        await using var server = await ServerHandle.StartAsync(fixture.Model,
+            o => o with { Int8Activations = true, Bf16KvCache = true });
         async Task<string> Complete(string model, string prompt)
         {
-            using var response = await server.Http.PostAsJsonAsync("v1/completions", new { model, prompt, max_tokens = 16, temperature = 0 });
+            using var response = await server.Http.PostAsJsonAsync("v1/completions",
+                new { model, prompt, max_tokens = 16, temperature = 0 });
             response.EnsureSuccessStatusCode();
-            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync())
+                .RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
         }
         string[] prompts = ["the cat", "a dog ran", "once upon a time the", "red moon"];
         var alone = new List<string>();
-        foreach (var p in prompts) alone.Add(await Complete(p.Length % 2 == 0 ? server.BaseName : "support", p));
-        var together = await Task.WhenAll(prompts.Select(p => Complete(p.Length % 2 == 0 ? server.BaseName : "support", p)));
+        foreach (var p in prompts)
+            alone.Add(await Complete(p.Length % 2 == 0 ? server.BaseName : "support", p));
+        var together = await Task.WhenAll(prompts.Select(p => Complete(p.Length % 2 == 0 ? server.BaseName : "support",
+            p)));
         Assert.Equal(alone, together);
     }
 }

@@ -14,14 +14,17 @@ public sealed class OpenAiClientTests(ServingFixture fixture)
 {
     ServerHandle Server => fixture.Server;
 
-    OpenAIClient Client() => new(new ApiKeyCredential(ServerHandle.Key), new OpenAIClientOptions { Endpoint = new Uri(Server.BaseAddress, "v1") });
+    OpenAIClient Client() =>
+        new(new ApiKeyCredential(ServerHandle.Key),
+        new OpenAIClientOptions { Endpoint = new Uri(Server.BaseAddress, "v1") });
 
     [Fact]
     public async Task The_official_client_gets_chat_completions_whole_and_streamed_alike()
     {
         var chat = Client().GetChatClient(Server.BaseName);
         var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 12 };
-        OpenAI.Chat.ChatMessage[] messages = [new SystemChatMessage("You tell stories."), new UserChatMessage("Tell me about the cat.")];
+        OpenAI.Chat.ChatMessage[] messages = [new SystemChatMessage("You tell stories."),
+            new UserChatMessage("Tell me about the cat.")];
 
         ChatCompletion whole = await chat.CompleteChatAsync(messages, options);
         Assert.Equal(OpenAI.Chat.ChatFinishReason.Length, whole.FinishReason);
@@ -38,7 +41,8 @@ public sealed class OpenAiClientTests(ServingFixture fixture)
         await foreach (var update in chat.CompleteChatStreamingAsync(messages, options))
         {
             chunks++;
-            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            foreach (var part in update.ContentUpdate)
+                streamed.Append(part.Text);
             finish ??= update.FinishReason;
             usage ??= update.Usage;
         }
@@ -59,7 +63,9 @@ public sealed class OpenAiClientTests(ServingFixture fixture)
         Assert.Equal(10, response.Usage?.OutputTokenCount);
 
         var streamed = new System.Text.StringBuilder();
-        await foreach (var update in client.GetStreamingResponseAsync("Once upon a time", options)) streamed.Append(update.Text);
+        await foreach (var update in client.GetStreamingResponseAsync("Once upon a time",
+            options))
+            streamed.Append(update.Text);
         Assert.Equal(response.Text, streamed.ToString());
     }
 
@@ -73,18 +79,27 @@ public sealed class OpenAiClientTests(ServingFixture fixture)
         Assert.Equal("text_completion", json.GetProperty("object").GetString());
         var choices = json.GetProperty("choices");
         Assert.Equal(2, choices.GetArrayLength());
-        Assert.Equal(choices[0].GetProperty("text").GetString(), choices[1].GetProperty("text").GetString()); // greedy: n identical
+        // greedy: n identical
+        Assert.Equal(choices[0].GetProperty("text").GetString(), choices[1].GetProperty("text").GetString());
         Assert.Equal(12, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions");
-        request.Content = JsonContent.Create(new { model = Server.BaseName, prompt = "the cat sat", max_tokens = 6, temperature = 0, stream = true });
+        request.Content = JsonContent.Create(new
+        {
+            model = Server.BaseName, prompt = "the cat sat", max_tokens = 6,
+            temperature = 0, stream = true
+        });
         using var stream = await Server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
-        var lines = (await stream.Content.ReadAsStringAsync()).Split('\n').Where(l => l.StartsWith("data: ")).Select(l => l[6..]).ToList();
+        var lines = (await stream.Content.ReadAsStringAsync()).Split('\n').Where(l =>
+            l.StartsWith("data: ")).Select(l => l[6..]).ToList();
         Assert.Equal("[DONE]", lines[^1]);
-        var text = string.Concat(lines[..^1].Select(l => JsonDocument.Parse(l).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
+        var text = string.Concat(lines[..^1].Select(l =>
+            JsonDocument.Parse(l).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
         Assert.Equal(choices[0].GetProperty("text").GetString(), text);
-        Assert.Equal("length", JsonDocument.Parse(lines[^2]).RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal("length",
+            JsonDocument.Parse(lines[^2]).RootElement.GetProperty("choices")[0].GetProperty("finish_reason")
+            .GetString());
     }
 
     [Fact]

@@ -23,26 +23,34 @@ public sealed class ServerHandle : IAsyncDisposable
     {
         _app = app;
         BaseName = baseName;
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>()
+            .Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.TrimEnd('/') + "/");
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
     }
 
-    public static async Task<ServerHandle> StartAsync(TestModel model, Func<ServingOptions, ServingOptions>? configure = null, bool adapters = true)
+    public static async Task<ServerHandle> StartAsync(TestModel model,
+        Func<ServingOptions, ServingOptions>? configure = null, bool adapters = true)
     {
         var app = StandaloneServer.Build(new StandaloneSettings
         {
             ModelPath = model.ModelDirectory,
-            Adapters = adapters ? new Dictionary<string, string> { ["support"] = model.AdapterDirectory } : new Dictionary<string, string>(),
+            Adapters = adapters ? new Dictionary<string,
+                string>
+            { ["support"] = model.AdapterDirectory } : new Dictionary<string, string>(),
             Url = "http://127.0.0.1:0",
             Configure = o =>
             {
                 var options = o with
                 {
-                    ApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)], Threads = 2, RequestsPerMinute = 0, ResponseCacheEntries = 0,
+                    ApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)],
+                    Threads = 2,
+                    RequestsPerMinute = 0,
+                    ResponseCacheEntries = 0,
                     // The test key is an admin key too, and the test model's folder is the adapters root.
-                    AdminApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)], RuntimeAdapterLoading = true,
+                    AdminApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)],
+                    RuntimeAdapterLoading = true,
                     AdaptersRoot = Path.GetDirectoryName(model.ModelDirectory),
                 };
                 return configure is null ? options : configure(options);

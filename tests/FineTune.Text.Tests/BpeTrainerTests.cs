@@ -10,8 +10,10 @@ public class BpeTrainerTests
 {
     static readonly string[] Words =
     [
-        "the", "customer", "support", "order", "refund", "router", "camera", "charged", "twice", "please", "thanks", "delivery", "account",
-        "password", "arrived", "broken", "update", "screen", "battery", "Zoë", "café", "naïve", "Müller", "São", "Paulo", "東京", "🙂",
+        "the", "customer", "support", "order", "refund", "router", "camera", "charged", "twice", "please", "thanks",
+            "delivery", "account",
+        "password", "arrived", "broken", "update", "screen", "battery", "Zoë", "café", "naïve", "Müller", "São",
+            "Paulo", "東京", "🙂",
     ];
 
     static List<string> Corpus(int seed, int documents = 400)
@@ -25,11 +27,15 @@ public class BpeTrainerTests
             for (int s = 0; s < sentences; s++)
             {
                 int n = random.Next(4, 12);
-                for (int w = 0; w < n; w++) sb.Append(w == 0 ? "" : " ").Append(Words[random.Next(Words.Length)]);
-                sb.Append(random.Next(3) == 0 ? "? " : ". ").Append(random.Next(5) == 0 ? $"#{random.Next(1000)} " : "");
+                for (int w = 0; w < n; w++)
+                    sb.Append(w == 0 ? "" : " ").Append(Words[random.Next(Words.Length)]);
+                sb.Append(random.Next(3) == 0 ? "? " : ". ").Append(random.Next(5) == 0 ? $"#{random.Next(1000)} "
+                    : "");
             }
             var text = sb.ToString().TrimEnd();
-            list.Add(d % 4 == 0 ? $"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n{{\"answer\": \"{Words[d % Words.Length]}\"}}<|im_end|>\n" : text);
+            list.Add(d % 4 == 0
+                ? $"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n{{\"answer\": " +
+                $"\"{Words[d % Words.Length]}\"}}<|im_end|>\n" : text);
         }
         return list;
     }
@@ -46,7 +52,8 @@ public class BpeTrainerTests
     [InlineData("the customer was charged twice. please refund!")]
     [InlineData("Zoë from São Paulo drinks café — naïve 東京 🙂 ünïcödé ∑ never seen")]
     [InlineData("  leading spaces,\ttabs\n\nnew lines   and trailing  ")]
-    [InlineData("<|im_start|>user\nmy router is broken<|im_end|>\n<|im_start|>assistant\n{\"category\": \"technical\"}<|im_end|>\n<|endoftext|><|pad|>")]
+    [InlineData("<|im_start|>user\nmy router is broken<|im_end|>\n<|im_start|>assistant\n{\"category\": " +
+        "\"technical\"}<|im_end|>\n<|endoftext|><|pad|>")]
     [InlineData("order #123 ... 3.14159 $49.99 x<|im_end|>y")]
     public void Trained_tokenizer_round_trips_text_exactly(string text)
     {
@@ -88,10 +95,12 @@ public class BpeTrainerTests
         foreach (var word in new[] { " customer", " support", " refund", " the", " password" })
         {
             var ids = tokenizer.Encode(word);
-            Assert.True(ids.Count == 1, $"'{word}' became {ids.Count} tokens: {string.Join(" ", ids.Select(i => tokenizer.IdToToken(i)))}");
+            Assert.True(ids.Count == 1,
+                $"'{word}' became {ids.Count} tokens: {string.Join(" ", ids.Select(i => tokenizer.IdToToken(i)))}");
         }
         var text = string.Join(' ', Corpus(11, 20));
-        Assert.True(tokenizer.Encode(text).Count * 2 < Encoding.UTF8.GetByteCount(text), "merges should at least halve the byte count");
+        Assert.True(tokenizer.Encode(text).Count * 2 < Encoding.UTF8.GetByteCount(text),
+            "merges should at least halve the byte count");
     }
 
     [Fact]
@@ -102,7 +111,8 @@ public class BpeTrainerTests
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(first, file)), File.ReadAllBytes(Path.Combine(second, file)));
         var (_, _, other) = Trained(seed: 6);
-        Assert.NotEqual(File.ReadAllBytes(Path.Combine(first, "tokenizer.json")), File.ReadAllBytes(Path.Combine(other, "tokenizer.json")));
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(first, "tokenizer.json")),
+            File.ReadAllBytes(Path.Combine(other, "tokenizer.json")));
     }
 
     [Fact]
@@ -110,14 +120,17 @@ public class BpeTrainerTests
     {
         var (bpe, _, _) = Trained();
         for (int id = 256; id < bpe.VocabSize - bpe.SpecialTokens.Count; id++)
-            Assert.DoesNotContain((byte)'|', bpe.BytesOf(id).ToArray());   // "<|" and "|>" would be among the first merges otherwise
+            // "<|" and "|>" would be among the first merges otherwise
+            Assert.DoesNotContain((byte)'|', bpe.BytesOf(id).ToArray());
     }
 
     [Fact]
     public void A_corpus_too_small_for_the_vocabulary_is_an_error_naming_the_size()
     {
-        var e = Assert.Throws<ArgumentException>(() => BpeTrainer.Train(["ab ab ab"], new BpeTrainerOptions { VocabSize = 1024 }));
+        var e = Assert.Throws<ArgumentException>(() => BpeTrainer.Train(["ab ab ab"],
+            new BpeTrainerOptions { VocabSize = 1024 }));
         Assert.Contains("1024", e.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => BpeTrainer.Train(["x"], new BpeTrainerOptions { VocabSize = 100 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BpeTrainer.Train(["x"],
+            new BpeTrainerOptions { VocabSize = 100 }));
     }
 }

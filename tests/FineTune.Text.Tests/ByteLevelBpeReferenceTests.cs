@@ -11,7 +11,8 @@ public class ByteLevelBpeReferenceTests
         var cases = TestData.ReferenceCases("llama3_tokenizer_reference.json");
         Assert.Equal(25, cases.Count);
         var failures = cases.Where(c => !TestData.Llama3.Encode(c.Text).SequenceEqual(c.Ids))
-            .Select(c => $"{c.Text}: got [{string.Join(',', TestData.Llama3.Encode(c.Text))}] want [{string.Join(',', c.Ids)}]").ToList();
+            .Select(c => $"{c.Text}: got [{string.Join(',', TestData.Llama3.Encode(c.Text))}] want " +
+                $"[{string.Join(',', c.Ids)}]").ToList();
         Assert.Empty(failures);
     }
 
@@ -29,7 +30,8 @@ public class ByteLevelBpeReferenceTests
     public void Llama3_special_tokens_come_from_tokenizer_config()
     {
         var t = TestData.Llama3;
-        using var config = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TestData.Llama3Dir, "tokenizer_config.json")));
+        using var config = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TestData.Llama3Dir,
+            "tokenizer_config.json")));
         string bos = config.RootElement.GetProperty("bos_token").GetString()!;
         string eos = config.RootElement.GetProperty("eos_token").GetString()!;
         Assert.Equal(128000, t.TokenToId(bos));
@@ -66,7 +68,8 @@ public class ByteLevelBpeReferenceTests
         {
             string[] pair = m.GetString()!.Split(' ');
             int id = vocab[pair[0] + pair[1]];
-            if (!seen.Add(id)) continue;
+            if (!seen.Add(id))
+                continue;
             Assert.True(id > previous, $"merge {m} -> id {id} comes after id {previous}");
             previous = id;
             merged++;

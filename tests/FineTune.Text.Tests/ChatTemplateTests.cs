@@ -17,10 +17,12 @@ public class ChatTemplateTests
     public void ChatMl_wraps_each_turn_in_im_start_and_im_end()
     {
         Assert.Equal(
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n" +
+            "<|im_start|>system\nBe " +
+                "brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n" +
             "<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n",
             ChatTemplate.For(ChatTemplateKind.ChatMl).Format(s_chat));
-        Assert.EndsWith("<|im_start|>user\nBye<|im_end|>\n", ChatTemplate.For(ChatTemplateKind.ChatMl).Format(s_chat, addGenerationPrompt: false));
+        Assert.EndsWith("<|im_start|>user\nBye<|im_end|>\n",
+            ChatTemplate.For(ChatTemplateKind.ChatMl).Format(s_chat, addGenerationPrompt: false));
     }
 
     [Fact]
@@ -51,7 +53,8 @@ public class ChatTemplateTests
             ChatTemplate.AlpacaPreamble + "\n\n### Instruction:\nAdd 2 and 3.\n\n### Response:\n5\n\n",
             ChatTemplate.For(ChatTemplateKind.Alpaca).Format(chat));
         Assert.Equal(
-            "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n" +
+            "Below is an instruction that describes a task. Write a response that appropriately completes the " +
+                "request.\n\n" +
             "### Instruction:\nAdd 2 and 3.\n\n### Response:\n",
             ChatTemplate.For(ChatTemplateKind.Alpaca).Format(chat[..1]));
     }
@@ -59,9 +62,11 @@ public class ChatTemplateTests
     [Fact]
     public void Unknown_roles_and_late_system_messages_are_rejected()
     {
-        var ex = Assert.Throws<ArgumentException>(() => ChatTemplate.For(ChatTemplateKind.ChatMl).Format([new("tool", "x")]));
+        var ex = Assert.Throws<ArgumentException>(() => ChatTemplate.For(ChatTemplateKind.ChatMl).Format([new("tool",
+            "x")]));
         Assert.Contains("'tool'", ex.Message);
-        Assert.Throws<ArgumentException>(() => ChatTemplate.For(ChatTemplateKind.Llama2).Format([new("user", "a"), new("system", "b")]));
+        Assert.Throws<ArgumentException>(() => ChatTemplate.For(ChatTemplateKind.Llama2).Format([new("user", "a"),
+            new("system", "b")]));
     }
 
     [Theory]
@@ -70,7 +75,8 @@ public class ChatTemplateTests
     [InlineData("LLAMA2", ChatTemplateKind.Llama2)]
     [InlineData("llama3", ChatTemplateKind.Llama3)]
     [InlineData("Alpaca", ChatTemplateKind.Alpaca)]
-    public void Parse_accepts_template_names_in_any_case(string name, ChatTemplateKind kind) => Assert.Equal(kind, ChatTemplate.Parse(name));
+    public void Parse_accepts_template_names_in_any_case(string name, ChatTemplateKind kind) =>
+        Assert.Equal(kind, ChatTemplate.Parse(name));
 
     [Fact]
     public void Parse_rejects_unknown_names_listing_the_valid_ones()
@@ -81,7 +87,8 @@ public class ChatTemplateTests
     }
 
     [Theory]
-    [InlineData("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n'}}{% endfor %}", ChatTemplateKind.ChatMl)]
+    [InlineData("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n'}}{% " +
+        "endfor %}", ChatTemplateKind.ChatMl)]
     [InlineData("{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}", ChatTemplateKind.Llama2)]
     [InlineData("{{ '### Instruction:\n' + message['content'] }}", ChatTemplateKind.Alpaca)]
     public void Detect_recognizes_template_families_by_their_markers(string jinja, ChatTemplateKind kind) =>
@@ -97,8 +104,10 @@ public class ChatTemplateTests
     [SkippableFact]
     public void Detect_recognizes_the_llama3_instruct_template_from_tokenizer_config()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TestData.Llama3Dir, "tokenizer_config.json")));
-        Assert.Equal(ChatTemplateKind.Llama3, ChatTemplate.Detect(doc.RootElement.GetProperty("chat_template").GetString())?.Kind);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TestData.Llama3Dir,
+            "tokenizer_config.json")));
+        Assert.Equal(ChatTemplateKind.Llama3,
+            ChatTemplate.Detect(doc.RootElement.GetProperty("chat_template").GetString())?.Kind);
     }
 
     [SkippableFact]
@@ -108,7 +117,8 @@ public class ChatTemplateTests
         var ids = t.Encode(t.ChatTemplate!.Format([new("user", "Hi")]));
         int bot = t.TokenToId("<|begin_of_text|>")!.Value, sh = t.TokenToId("<|start_header_id|>")!.Value;
         int eh = t.TokenToId("<|end_header_id|>")!.Value, eot = t.TokenToId("<|eot_id|>")!.Value;
-        Assert.Equal([bot, sh, .. t.Encode("user"), eh, .. t.Encode("\n\nHi"), eot, sh, .. t.Encode("assistant"), eh, .. t.Encode("\n\n")], ids);
+        Assert.Equal([bot, sh, .. t.Encode("user"), eh, .. t.Encode("\n\nHi"), eot, sh, .. t.Encode("assistant"), eh,
+            .. t.Encode("\n\n")], ids);
         Assert.Equal(1, ids.Count(i => i == eot));
         Assert.Equal(128000, ids[0]);
     }
@@ -117,7 +127,8 @@ public class ChatTemplateTests
     public void A_formatted_llama2_chat_encodes_bos_and_eos_text_as_control_ids()
     {
         var t = TestData.Llama2;
-        var ids = t.Encode(ChatTemplate.For(ChatTemplateKind.Llama2).Format([new("user", "Hi"), new("assistant", "Yo"), new("user", "Bye")]));
+        var ids = t.Encode(ChatTemplate.For(ChatTemplateKind.Llama2).Format([new("user", "Hi"), new("assistant", "Yo"),
+            new("user", "Bye")]));
         Assert.Equal(2, ids.Count(i => i == 1));
         Assert.Equal(1, ids.Count(i => i == 2));
         Assert.Equal(1, ids[0]);

@@ -43,7 +43,8 @@ public class Llama2cConverterTests
         foreach (string text in s_texts)
         {
             Assert.Equal(converted.Encode(text), direct.Encode(text));
-            if (!text.StartsWith(' ')) Assert.Equal(text, direct.Decode(direct.Encode(text)));
+            if (!text.StartsWith(' '))
+                Assert.Equal(text, direct.Decode(direct.Encode(text)));
         }
         Assert.Equal((1, 2), (converted.BosId!.Value, converted.EosId!.Value));
         Assert.Equal((1, 2), (direct.BosId!.Value, direct.EosId!.Value));
@@ -54,11 +55,13 @@ public class Llama2cConverterTests
     {
         string dir = TestData.TempDir();
         Llama2cTokenizerConverter.Convert(TestData.Tok512, dir);
-        var model = SentencePieceModel.Parse(File.ReadAllBytes(Path.Combine(dir, "tokenizer.model")), "tokenizer.model");
+        var model = SentencePieceModel.Parse(File.ReadAllBytes(Path.Combine(dir, "tokenizer.model")),
+            "tokenizer.model");
         Assert.Equal(SentencePieceModel.ModelTypeBpe, model.ModelType);
         Assert.True(model.ByteFallback);
         Assert.Equal((0, 1, 2, -1), (model.UnkId, model.BosId, model.EosId, model.PadId));
-        Assert.Equal(("identity", true, false), (model.NormalizerName, model.AddDummyPrefix, model.RemoveExtraWhitespaces));
+        Assert.Equal(("identity", true, false),
+            (model.NormalizerName, model.AddDummyPrefix, model.RemoveExtraWhitespaces));
         Assert.Equal(new SentencePieceEntry("<s>", 0, PieceType.Control), model.Pieces[1]);
         Assert.Equal(PieceType.Byte, model.Pieces[3 + 0x41].Type);
         Assert.Equal("\u2581t", model.Pieces[259].Piece);
@@ -86,29 +89,36 @@ public class Llama2cConverterTests
                 _vocab.Add(Encoding.UTF8.GetString(d, p + 8, len));
                 p += 8 + len;
             }
-            for (int i = 0; i < _vocab.Count; i++) _ids.TryAdd(_vocab[i], i);
+            for (int i = 0; i < _vocab.Count; i++)
+                _ids.TryAdd(_vocab[i], i);
         }
 
         public List<int> Encode(string text, bool bos)
         {
             var tokens = new List<int>();
-            if (bos) tokens.Add(1);
-            if (text.Length > 0) tokens.Add(_ids[" "]);
+            if (bos)
+                tokens.Add(1);
+            if (text.Length > 0)
+                tokens.Add(_ids[" "]);
             for (int i = 0; i < text.Length; i += char.IsSurrogatePair(text, i) ? 2 : 1)
             {
                 string c = char.IsSurrogatePair(text, i) ? text.Substring(i, 2) : text.Substring(i, 1);
-                if (_ids.TryGetValue(c, out int id)) tokens.Add(id);
-                else tokens.AddRange(Encoding.UTF8.GetBytes(c).Select(b => b + 3));
+                if (_ids.TryGetValue(c, out int id))
+                    tokens.Add(id);
+                else
+                    tokens.AddRange(Encoding.UTF8.GetBytes(c).Select(b => b + 3));
             }
             while (true)
             {
-                float best = -1e10f; int bestId = -1, bestIdx = -1;
+                float best = -1e10f;
+                int bestId = -1, bestIdx = -1;
                 for (int i = bos ? 1 : 0; i < tokens.Count - 1; i++)
                 {
                     if (_ids.TryGetValue(_vocab[tokens[i]] + _vocab[tokens[i + 1]], out int id) && _scores[id] > best)
                         (best, bestId, bestIdx) = (_scores[id], id, i);
                 }
-                if (bestIdx == -1) break;
+                if (bestIdx == -1)
+                    break;
                 tokens[bestIdx] = bestId;
                 tokens.RemoveAt(bestIdx + 1);
             }

@@ -9,7 +9,8 @@ public class SentencePieceReferenceTests
         var cases = TestData.ReferenceCases("llama2_tokenizer_reference.json");
         Assert.Equal(29, cases.Count);
         var failures = cases.Where(c => !TestData.Llama2.Encode(c.Text).SequenceEqual(c.Ids))
-            .Select(c => $"{c.Text}: got [{string.Join(',', TestData.Llama2.Encode(c.Text))}] want [{string.Join(',', c.Ids)}]").ToList();
+            .Select(c => $"{c.Text}: got [{string.Join(',', TestData.Llama2.Encode(c.Text))}] want " +
+                $"[{string.Join(',', c.Ids)}]").ToList();
         Assert.Empty(failures);
     }
 
@@ -44,7 +45,8 @@ public class SentencePieceReferenceTests
         var plain = t.Encode("Hello world");
         Assert.Equal([1, .. plain, 2], t.Encode("Hello world", addBos: true, addEos: true));
         Assert.Equal("Hello world", t.Decode(t.Encode("Hello world", addBos: true, addEos: true)));
-        Assert.Equal("<s> Hello world</s>", t.Decode(t.Encode("Hello world", addBos: true, addEos: true), skipSpecialTokens: false));
+        Assert.Equal("<s> Hello world</s>",
+            t.Decode(t.Encode("Hello world", addBos: true, addEos: true), skipSpecialTokens: false));
     }
 
     [SkippableFact]

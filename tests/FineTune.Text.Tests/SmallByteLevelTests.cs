@@ -7,7 +7,8 @@ namespace FineTune.Text.Tests;
 
 public class SmallByteLevelTests
 {
-    private static readonly string[] s_merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r"]; // results get ids 256..261
+    // results get ids 256..261
+    private static readonly string[] s_merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r"];
     private const int EndOfText = 262;
 
     private static string WriteFiles(bool tiktoken, string[]? merges = null)
@@ -15,7 +16,8 @@ public class SmallByteLevelTests
         string dir = TestData.TempDir();
         var vocab = Enumerable.Range(0, 256).ToDictionary(b => ByteLevelAlphabet.CharOf((byte)b).ToString(), b => b);
         merges ??= s_merges;
-        for (int i = 0; i < s_merges.Length; i++) vocab[s_merges[i].Replace(" ", "")] = 256 + i;
+        for (int i = 0; i < s_merges.Length; i++)
+            vocab[s_merges[i].Replace(" ", "")] = 256 + i;
         if (tiktoken)
         {
             var lines = vocab.Select(kv => Convert.ToBase64String(ByteLevelAlphabet.ToBytes(kv.Key)!) + " " + kv.Value);
@@ -31,7 +33,8 @@ public class SmallByteLevelTests
             {"eos_token": "<|endoftext|>", "chat_template": "{{'<|im_start|>' + m['content'] + '<|im_end|>'}}",
              "added_tokens_decoder": {"262": {"content": "<|endoftext|>", "special": true}}}
             """);
-        File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"eos_token_id": [262, 33], "pad_token_id": 0}""");
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"),
+            """{"eos_token_id": [262, 33], "pad_token_id": 0}""");
         return dir;
     }
 

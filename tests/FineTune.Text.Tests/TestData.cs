@@ -24,8 +24,22 @@ internal static class TestData
     private static readonly Lazy<TextTokenizer> s_llama2 = new(() => TokenizerLoader.Load(Llama2Model));
     private static readonly Lazy<TextTokenizer> s_llama3 = new(() => TokenizerLoader.Load(Llama3Dir));
 
-    public static TextTokenizer Llama2 { get { _ = Llama2Model; return s_llama2.Value; } }
-    public static TextTokenizer Llama3 { get { _ = Llama3Dir; return s_llama3.Value; } }
+    public static TextTokenizer Llama2
+    {
+        get
+        {
+            _ = Llama2Model;
+            return s_llama2.Value;
+        }
+    }
+    public static TextTokenizer Llama3
+    {
+        get
+        {
+            _ = Llama3Dir;
+            return s_llama3.Value;
+        }
+    }
 
     public static string TempDir()
     {

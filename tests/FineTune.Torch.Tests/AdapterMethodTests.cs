@@ -25,7 +25,8 @@ public class AdapterMethodTests(ITestOutputHelper output)
         ([1, 6, 10, 14, 18, 22, 26, 30], [0, 0, 0, 1, 1, 1, 1, 1]),
     ];
 
-    static double MaxDiff(float[][] a, float[][] b) => a.Zip(b, (x, y) => x.Zip(y, (p, q) => Math.Abs(p - q)).Max()).Max();
+    static double MaxDiff(float[][] a, float[][] b) =>
+        a.Zip(b, (x, y) => x.Zip(y, (p, q) => Math.Abs(p - q)).Max()).Max();
 
     public static TheoryData<string> Methods => new() { "dora", "ia3", "prompt", "prefix" };
 
@@ -46,23 +47,28 @@ public class AdapterMethodTests(ITestOutputHelper output)
         using var model = LlamaCheckpoints.Load(config, weights, adapter: Settings(method));
         int[] tokens = [1, 2, 3, 4, 5];
         if (method is "dora" or "ia3")
-            Assert.Equal(plain.Forward(tokens)[^1], new TorchLlamaEngine(model).Forward(tokens)[^1]);   // fresh: exactly the base
+            // fresh: exactly the base
+            Assert.Equal(plain.Forward(tokens)[^1], new TorchLlamaEngine(model).Forward(tokens)[^1]);
 
-        var frozen = model.named_parameters().Where(p => !p.parameter.requires_grad).ToDictionary(p => p.name, p => p.parameter.clone());
+        var frozen = model.named_parameters().Where(p => !p.parameter.requires_grad).ToDictionary(p => p.name,
+            p => p.parameter.clone());
         using var step = new SftStep(model, learningRate: method is "dora" ? 1e-2 : 1e-1);
         double first = step.Run(Data()), last = first;
-        for (int i = 0; i < 30; i++) last = step.Run(Data());
+        for (int i = 0; i < 30; i++)
+            last = step.Run(Data());
         output.WriteLine($"{method}: loss {first:F4} -> {last:F4}");
         Assert.True(last < first * 0.9, $"{method}: {first} -> {last}");
         foreach (var (name, p) in model.named_parameters().Where(p => !p.parameter.requires_grad))
             Assert.True(p.eq(frozen[name]).all().item<bool>(), $"{method}: frozen {name} changed");
-        Assert.All(model.named_parameters().Where(p => p.parameter.requires_grad), p => Assert.Matches("lora_|ia3_l|prompt_embeddings", p.name));
+        Assert.All(model.named_parameters().Where(p => p.parameter.requires_grad),
+            p => Assert.Matches("lora_|ia3_l|prompt_embeddings", p.name));
 
         using (no_grad())
         using (model.AdaptersDisabled())
         {
             var ids = tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
-            var logits = model.forward(ids, arange(tokens.Length, dtype: ScalarType.Int64).unsqueeze(0), Llama.CausalMask(tokens.Length));
+            var logits = model.forward(ids, arange(tokens.Length, dtype: ScalarType.Int64).unsqueeze(0),
+                Llama.CausalMask(tokens.Length));
             var expected = plain.Forward(tokens)[^1];
             Assert.Equal(expected, logits[0, -1].data<float>().ToArray());
         }
@@ -76,7 +82,8 @@ public class AdapterMethodTests(ITestOutputHelper output)
         var (config, weights) = Base(bias: method == "ia3");
         using var model = LlamaCheckpoints.Load(config, weights, adapter: Settings(method));
         using (var step = new SftStep(model, learningRate: 5e-2))
-            for (int i = 0; i < 10; i++) step.Run(Data());
+            for (int i = 0; i < 10; i++)
+                step.Run(Data());
         using var dir = new TempDir();
         PeftExport.Save(model, dir.Path, "tiny-base");
 
@@ -87,14 +94,17 @@ public class AdapterMethodTests(ITestOutputHelper output)
             {
                 Assert.Equal("LORA", (string)json["peft_type"]!);
                 Assert.True((bool)json["use_dora"]!);
-                Assert.Equal([config.HiddenSize], file.Describe("base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector").Shape);
+                Assert.Equal([config.HiddenSize],
+                    file.Describe("base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector").Shape);
             }
             else
             {
                 Assert.Equal("IA3", (string)json["peft_type"]!);
                 Assert.Equal(["down_proj"], json["feedforward_modules"]!.AsArray().Select(x => (string)x!));
-                Assert.Equal([config.NumKeyValueHeads * config.HeadDim, 1L], file.Describe("base_model.model.model.layers.0.self_attn.k_proj.ia3_l").Shape);
-                Assert.Equal([1L, config.IntermediateSize], file.Describe("base_model.model.model.layers.1.mlp.down_proj.ia3_l").Shape);
+                Assert.Equal([config.NumKeyValueHeads * config.HeadDim, 1L],
+                    file.Describe("base_model.model.model.layers.0.self_attn.k_proj.ia3_l").Shape);
+                Assert.Equal([1L, config.IntermediateSize],
+                    file.Describe("base_model.model.model.layers.1.mlp.down_proj.ia3_l").Shape);
                 Assert.Equal(6, file.Tensors.Count());   // k, v, down in 2 layers
             }
             Assert.All(file.Tensors, t => Assert.Equal(DType.F32, t.DType));
@@ -120,8 +130,10 @@ public class AdapterMethodTests(ITestOutputHelper output)
         using var model = LlamaCheckpoints.Load(config, weights, adapter: new PromptSettings(3));
         var embed = weights.Single(t => t.Name == "model.embed_tokens.weight").ToFloat32();
         int[] virtualTokens = [7, 8, 9];
-        var rows = virtualTokens.SelectMany(t => embed.AsSpan(t * config.HiddenSize, config.HiddenSize).ToArray()).ToArray();
-        using (no_grad()) model.AdapterParameters().Single().Parameter.copy_(tensor(rows, [3, config.HiddenSize]));
+        var rows = virtualTokens.SelectMany(t => embed.AsSpan(t * config.HiddenSize,
+            config.HiddenSize).ToArray()).ToArray();
+        using (no_grad())
+            model.AdapterParameters().Single().Parameter.copy_(tensor(rows, [3, config.HiddenSize]));
         int[] x = [1, 4, 2, 6];
         var expected = plain.Forward([.. virtualTokens, .. x]).Skip(3).ToArray();
         var actual = new TorchLlamaEngine(model).Forward(x);
@@ -137,8 +149,10 @@ public class AdapterMethodTests(ITestOutputHelper output)
         using var model = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights, adapter: new PromptSettings(3)));
         var embed = weights.Single(t => t.Name == "model.embed_tokens.weight").ToFloat32();
         int[] virtualTokens = [7, 8, 9];
-        var rows = virtualTokens.SelectMany(t => embed.AsSpan(t * config.HiddenSize, config.HiddenSize).ToArray()).ToArray();
-        using (no_grad()) model.Model.AdapterParameters().Single().Parameter.copy_(tensor(rows, [3, config.HiddenSize]));
+        var rows = virtualTokens.SelectMany(t => embed.AsSpan(t * config.HiddenSize,
+            config.HiddenSize).ToArray()).ToArray();
+        using (no_grad())
+            model.Model.AdapterParameters().Single().Parameter.copy_(tensor(rows, [3, config.HiddenSize]));
 
         int[][] prompts = [[1, 4, 2], [1, 5]];   // left-padded batch
         using var tuned = model.StartSession(2, 12);
@@ -158,8 +172,10 @@ public class AdapterMethodTests(ITestOutputHelper output)
     public void Prefix_tuned_decoding_with_a_kv_cache_equals_its_full_forward()
     {
         var (config, weights) = Base();
-        using var engine = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights, adapter: new PromptSettings(4, Prefix: true)));
-        using (no_grad()) engine.Model.AdapterParameters().Single().Parameter.normal_(0, 0.5);
+        using var engine = new TorchLlamaEngine(LlamaCheckpoints.Load(config, weights,
+            adapter: new PromptSettings(4, Prefix: true)));
+        using (no_grad())
+            engine.Model.AdapterParameters().Single().Parameter.normal_(0, 0.5);
         int[] tokens = [1, 4, 2, 6, 3];
         var full = engine.Forward(tokens);
         using var session = engine.StartSession(1, 8);
@@ -203,7 +219,8 @@ public class AdapterMethodTests(ITestOutputHelper output)
         var settings = PromptAdapter.TryRead(dir.Path);
         Assert.Equal(new PromptSettings(5, prefix), settings);
         using var loaded = PromptAdapter.Load(baseDir, dir.Path, settings!);
-        Assert.Equal(model.AdapterParameters().Single().Parameter.data<float>().ToArray(), loaded.AdapterParameters().Single().Parameter.data<float>().ToArray());
+        Assert.Equal(model.AdapterParameters().Single().Parameter.data<float>().ToArray(),
+            loaded.AdapterParameters().Single().Parameter.data<float>().ToArray());
     }
 
     [Fact]
@@ -217,7 +234,9 @@ public class AdapterMethodTests(ITestOutputHelper output)
             manual_seed(41);   // the same adapter initialisation in both runs
             using var model = LlamaCheckpoints.Load(config, weights, adapter: lora);
             using (no_grad())
-                foreach (var (_, p) in model.AdapterParameters()) p.normal_(0, 0.1);   // non-zero B, so every path has gradient
+                // non-zero B, so every path has gradient
+                foreach (var (_, p) in model.AdapterParameters())
+                    p.normal_(0, 0.1);
             model.GradientCheckpointing = recompute;
             model.train();
             manual_seed(42);   // the same dropout masks in both runs

@@ -16,7 +16,8 @@ public class CheckpointTests
         var actual = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
         var expected = LlamaWeights.Expected(config).ToDictionary(e => e.Name, e => e.Shape);
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
-        foreach (var (name, shape) in expected) Assert.Equal(shape, actual[name]);
+        foreach (var (name, shape) in expected)
+            Assert.Equal(shape, actual[name]);
     }
 
     [Fact]
@@ -79,7 +80,8 @@ public class CheckpointTests
     {
         var config = TestModels.Tiny();
         var tensors = LlamaWeights.Random(config, 1)
-            .Select(t => t.Name == "model.norm.weight" ? TensorData.FromFloat32(t.Name, [31], new float[31]) : t).ToList();
+            .Select(t => t.Name == "model.norm.weight" ? TensorData.FromFloat32(t.Name, [31],
+                new float[31]) : t).ToList();
         var e = Assert.Throws<ModelFormatException>(() => LlamaCheckpoints.Load(config, tensors));
         Assert.Contains("model.norm.weight", e.Message);
         Assert.Contains("[31]", e.Message);

@@ -27,7 +27,8 @@ public class DpoTests
         Assert.Equal(Math.Log(2), first.Loss, 4);          // policy == reference before any update
         Assert.Equal(0, first.Margin, 6);
         DpoMetrics last = first;
-        for (int i = 0; i < 30; i++) last = dpo.Run(Pairs);
+        for (int i = 0; i < 30; i++)
+            last = dpo.Run(Pairs);
         Assert.True(last.Margin > 0.5, $"margin should grow: {first.Margin} -> {last.Margin}");
         Assert.Equal(1.0, last.RewardAccuracy);
         Assert.True(last.Loss < first.Loss);

@@ -45,7 +45,8 @@ public class EngineParityTests(ITestOutputHelper output)
         var options = new GenerationOptions { MaxNewTokens = 12 };
         var fromTorch = await new Generator(torch).GenerateAsync(prompts, options);
         var fromCpu = await new Generator(cpu).GenerateAsync(prompts, options);
-        for (int r = 0; r < prompts.Length; r++) Assert.Equal(fromTorch[r].Tokens, fromCpu[r].Tokens);
+        for (int r = 0; r < prompts.Length; r++)
+            Assert.Equal(fromTorch[r].Tokens, fromCpu[r].Tokens);
     }
 
     [Fact]
@@ -57,7 +58,9 @@ public class EngineParityTests(ITestOutputHelper output)
         int[] tokens = [1, 17, 4, 33, 9, 60, 2, 8];
         var la = a.Forward(tokens);
         var lb = b.Forward(tokens);
-        for (int t = 0; t < 4; t++) Assert.Equal(lb[t], la[t]);   // within the window: identical
+        // within the window: identical
+        for (int t = 0; t < 4; t++)
+            Assert.Equal(lb[t], la[t]);
         Assert.NotEqual(lb[^1], la[^1]);                          // past it: older keys are dropped
     }
 }

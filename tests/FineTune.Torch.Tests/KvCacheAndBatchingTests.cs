@@ -12,7 +12,8 @@ public class KvCacheAndBatchingTests
     [InlineData(true, false, false, null)]
     [InlineData(false, true, true, null)]
     [InlineData(false, false, false, 3)]
-    public void Cached_decoding_equals_recomputation_without_cache(bool bias, bool tied, bool llama3Rope, int? slidingWindow)
+    public void Cached_decoding_equals_recomputation_without_cache(bool bias, bool tied, bool llama3Rope,
+        int? slidingWindow)
     {
         using var engine = TestModels.Engine(TestModels.Tiny(bias, tied, llama3Rope, slidingWindow));
         int[] prompt = [1, 5, 9, 3];
@@ -22,7 +23,8 @@ public class KvCacheAndBatchingTests
         for (int step = 0; step < 10; step++)
         {
             var recomputed = engine.Forward(sequence)[^1];
-            Assert.True(MaxDiff(logits, recomputed) < 1e-4, $"step {step}: cached and recomputed logits differ by {MaxDiff(logits, recomputed)}");
+            Assert.True(MaxDiff(logits, recomputed) < 1e-4,
+                $"step {step}: cached and recomputed logits differ by {MaxDiff(logits, recomputed)}");
             int next = Sampler.ArgMax(logits);
             sequence.Add(next);
             logits = session.Step([next])[0];
@@ -41,12 +43,14 @@ public class KvCacheAndBatchingTests
         for (int step = 0; step < 5; step++)
         {
             for (int r = 0; r < prompts.Length; r++)
-                Assert.True(MaxDiff(batched[r], aloneLogits[r]) < 1e-4, $"row {r}, step {step}: differs by {MaxDiff(batched[r], aloneLogits[r])}");
+                Assert.True(MaxDiff(batched[r], aloneLogits[r]) < 1e-4,
+                    $"row {r}, step {step}: differs by {MaxDiff(batched[r], aloneLogits[r])}");
             var next = batched.Select(l => Sampler.ArgMax(l)).ToArray();
             batched = batch.Step(next);
             aloneLogits = alone.Select((s, r) => s.Step([next[r]])[0]).ToArray();
         }
-        foreach (var s in alone) s.Dispose();
+        foreach (var s in alone)
+            s.Dispose();
     }
 
     [Fact]
@@ -75,6 +79,7 @@ public class KvCacheAndBatchingTests
         using var b = naive.StartSession(2, 8);
         var la = a.Prefill(prompts);
         var lb = b.Prefill(prompts);
-        for (int r = 0; r < 2; r++) Assert.True(MaxDiff(la[r], lb[r]) < 1e-5);
+        for (int r = 0; r < 2; r++)
+            Assert.True(MaxDiff(la[r], lb[r]) < 1e-5);
     }
 }

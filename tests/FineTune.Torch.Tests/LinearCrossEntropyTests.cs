@@ -26,10 +26,12 @@ public class LinearCrossEntropyTests(ITestOutputHelper output)
         (double Loss, long Tokens, long Correct, Dictionary<string, float[]> Grads) Run(bool fused)
         {
             manual_seed(9);
-            using var model = LlamaCheckpoints.Load(config, weights, adapter: lora ? new LoraSettings(4, 8, ["all-linear"]) : null);
+            using var model = LlamaCheckpoints.Load(config, weights,
+                adapter: lora ? new LoraSettings(4, 8, ["all-linear"]) : null);
             if (lora)
                 using (no_grad())
-                    foreach (var (_, p) in model.AdapterParameters()) p.normal_(0, 0.1);
+                    foreach (var (_, p) in model.AdapterParameters())
+                        p.normal_(0, 0.1);
             model.train();
             using var scope = NewDisposeScope();
             var result = SftLoss.Compute(model, rows, fused: fused);
@@ -45,7 +47,8 @@ public class LinearCrossEntropyTests(ITestOutputHelper output)
         Assert.Equal(reference.Loss, fused.Loss, 4);
         Assert.Equal(reference.Grads.Keys.Order(), fused.Grads.Keys.Order());
         double worst = reference.Grads.Max(kv => kv.Value.Zip(fused.Grads[kv.Key], (a, b) => Math.Abs(a - b)).Max());
-        output.WriteLine($"loss {reference.Loss:F6} vs {fused.Loss:F6}; max gradient difference {worst:E2} over {reference.Grads.Count} tensors");
+        output.WriteLine($"loss {reference.Loss:F6} vs {fused.Loss:F6}; max gradient difference {worst:E2} over " +
+            $"{reference.Grads.Count} tensors");
         Assert.True(worst < 1e-5, $"gradients differ by {worst}");
     }
 
@@ -56,8 +59,10 @@ public class LinearCrossEntropyTests(ITestOutputHelper output)
         var hidden = randn(37, 16);
         var weight = randn(50, 16);
         var targets = randint(0, 50, [37]);
-        targets[new TensorIndex[] { TensorIndex.Slice(0, 10) }] = tensor(Enumerable.Repeat(-100L, 10).ToArray());   // the whole first chunk untrained
-        var expected = nn.functional.cross_entropy(matmul(hidden, weight.t()), targets, ignore_index: -100, reduction: nn.Reduction.Sum).item<float>();
+        // the whole first chunk untrained
+        targets[new TensorIndex[] { TensorIndex.Slice(0, 10) }] = tensor(Enumerable.Repeat(-100L, 10).ToArray());
+        var expected = nn.functional.cross_entropy(matmul(hidden, weight.t()), targets, ignore_index: -100,
+            reduction: nn.Reduction.Sum).item<float>();
         var result = LinearCrossEntropy.Compute(hidden, weight, targets, chunk: 10);
         Assert.Equal(27, result.Tokens);
         Assert.Equal(expected, result.Sum.item<float>(), 3);

@@ -41,12 +41,14 @@ public class LoraTests(ITestOutputHelper output)
     {
         var (config, weights) = Base();
         using var model = LlamaCheckpoints.Load(config, weights, adapter: QV);
-        var before = model.state_dict().Where(kv => !kv.Key.Contains(".lora_")).ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var before = model.state_dict().Where(kv => !kv.Key.Contains(".lora_")).ToDictionary(kv => kv.Key,
+            kv => kv.Value.clone());
         var adaptersBefore = model.AdapterParameters().ToDictionary(p => p.Name, p => p.Parameter.clone());
         using var step = new SftStep(model, learningRate: 1e-2);
         var data = MemorisationSet();
         double first = step.Run(data), last = first;
-        for (int i = 0; i < 40; i++) last = step.Run(data);
+        for (int i = 0; i < 40; i++)
+            last = step.Run(data);
         output.WriteLine($"loss {first:F4} -> {last:F4}");
 
         Assert.True(last < first * 0.5, $"loss should fall: {first} -> {last}");
@@ -61,7 +63,8 @@ public class LoraTests(ITestOutputHelper output)
         var (config, weights) = Base();
         using var model = LlamaCheckpoints.Load(config, weights, adapter: QV with { UseRslora = true });
         using (var step = new SftStep(model, learningRate: 1e-2))
-            for (int i = 0; i < 10; i++) step.Run(MemorisationSet());
+            for (int i = 0; i < 10; i++)
+                step.Run(MemorisationSet());
         using var dir = new TempDir();
         PeftExport.Save(model, dir.Path, "tiny-base");
 
@@ -84,7 +87,8 @@ public class LoraTests(ITestOutputHelper output)
     public void A_target_module_that_matches_nothing_is_named()
     {
         var (config, weights) = Base();
-        var e = Assert.Throws<ArgumentException>(() => LlamaCheckpoints.Load(config, weights, adapter: QV with { TargetModules = ["qkv"] }));
+        var e = Assert.Throws<ArgumentException>(() => LlamaCheckpoints.Load(config, weights,
+            adapter: QV with { TargetModules = ["qkv"] }));
         Assert.Contains("'qkv'", e.Message);
     }
 }
@@ -105,12 +109,14 @@ public class QloraTests
         var linears = model.modules().OfType<LoraLinear>().ToList();
         Assert.Equal(2 * 7, linears.Count);
         long nf4Bytes = linears.Sum(l => l.BaseWeightBytes);
-        long floatBytes = weights.Where(t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal)).Sum(t => t.Info.ElementCount * 4);
+        long floatBytes = weights.Where(t => t.Name.EndsWith("proj.weight",
+            StringComparison.Ordinal)).Sum(t => t.Info.ElementCount * 4);
         Assert.True(nf4Bytes * 6 <= floatBytes, $"NF4 base {nf4Bytes} B vs float32 {floatBytes} B");
 
         // The QLoRA forward must be exactly the float model with every projection replaced by its NF4 round trip.
         var roundTripped = weights.Select(t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal)
-            ? FineTune.Models.Checkpoints.TensorData.FromFloat32(t.Name, t.Shape, Nf4Tensor.Quantize(t.ToFloat32(), t.Shape).Dequantize())
+            ? FineTune.Models.Checkpoints.TensorData.FromFloat32(t.Name, t.Shape,
+                Nf4Tensor.Quantize(t.ToFloat32(), t.Shape).Dequantize())
             : t).ToList();
         using var dequantized = new TorchLlamaEngine(LlamaCheckpoints.Load(config, roundTripped));
         int[] tokens = [1, 5, 9, 13, 2];
@@ -119,16 +125,21 @@ public class QloraTests
         using (var engine = new TorchLlamaEngine(model))
         {
             var quantized = engine.Forward(tokens)[^1];
-            Assert.True(expected.Zip(quantized, (a, b) => Math.Abs(a - b)).Max() < 1e-5, "QLoRA forward differs from the NF4 round-trip weights");
-            Assert.True(unquantized.Zip(quantized, (a, b) => Math.Abs(a - b)).Max() > 1e-4, "NF4 should perturb the logits");
+            Assert.True(expected.Zip(quantized, (a, b) => Math.Abs(a - b)).Max() < 1e-5,
+                "QLoRA forward differs from the NF4 round-trip weights");
+            Assert.True(unquantized.Zip(quantized, (a, b) => Math.Abs(a - b)).Max() > 1e-4,
+                "NF4 should perturb the logits");
 
             var codesBefore = linears.Select(l => l.QuantizedBase!.Dequantize()).ToList();
             using var step = new SftStep(model, learningRate: 1e-2);
-            (int[], byte[])[] data = [([1, 5, 9, 13, 17, 21], [0, 0, 1, 1, 1, 1]), ([1, 6, 10, 14, 18, 22], [0, 0, 1, 1, 1, 1])];
+            (int[], byte[])[] data = [([1, 5, 9, 13, 17, 21], [0, 0, 1, 1, 1, 1]),
+                ([1, 6, 10, 14, 18, 22], [0, 0, 1, 1, 1, 1])];
             double first = step.Run(data), last = first;
-            for (int i = 0; i < 40; i++) last = step.Run(data);
+            for (int i = 0; i < 40; i++)
+                last = step.Run(data);
             Assert.True(last < first * 0.5, $"loss should fall: {first} -> {last}");
-            for (int i = 0; i < linears.Count; i++) Assert.Equal(codesBefore[i], linears[i].QuantizedBase!.Dequantize());
+            for (int i = 0; i < linears.Count; i++)
+                Assert.Equal(codesBefore[i], linears[i].QuantizedBase!.Dequantize());
         }
     }
 }

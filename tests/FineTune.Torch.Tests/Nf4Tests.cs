@@ -10,7 +10,8 @@ public class Nf4Tests
     {
         var random = new Random(seed);
         return Enumerable.Range(0, n).Select(_ =>
-            std * (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()))).ToArray();
+            std * (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI
+                * random.NextDouble()))).ToArray();
     }
 
     [Fact]
@@ -62,10 +63,12 @@ public class Nf4Tests
     public void A_real_weight_matrix_round_trips_closely()
     {
         var config = TestModels.Tiny();
-        var weight = LlamaWeights.Random(config, seed: 4).First(t => t.Name.EndsWith("q_proj.weight", StringComparison.Ordinal));
+        var weight = LlamaWeights.Random(config,
+            seed: 4).First(t => t.Name.EndsWith("q_proj.weight", StringComparison.Ordinal));
         var values = weight.ToFloat32();
         var back = Nf4Tensor.Quantize(values, weight.Shape).Dequantize();
-        double relative = Math.Sqrt(values.Zip(back, (a, b) => (a - b) * (a - b)).Sum() / values.Sum(v => (double)v * v));
+        double relative = Math.Sqrt(values.Zip(back,
+            (a, b) => (a - b) * (a - b)).Sum() / values.Sum(v => (double)v * v));
         Assert.True(relative < 0.15, $"relative Frobenius error {relative}");
     }
 }

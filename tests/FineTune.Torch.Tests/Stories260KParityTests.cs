@@ -14,7 +14,8 @@ public class Stories260KParityTests(ITestOutputHelper output)
     {
         var json = JsonNode.Parse(File.ReadAllText(SharedData.File("reference/stories260K_reference.json")))!;
         return (json["forward_tokens"]!.AsArray().Select(x => x!.GetValue<int>()).ToArray(),
-                json["forward_logits"]!.AsArray().Select(r => r!.AsArray().Select(x => x!.GetValue<float>()).ToArray()).ToArray(),
+                json["forward_logits"]!.AsArray().Select(r => r!.AsArray().Select(x =>
+                    x!.GetValue<float>()).ToArray()).ToArray(),
                 json["greedy_from_bos"]!.AsArray().Select(x => x!.GetValue<int>()).ToArray());
     }
 
@@ -29,7 +30,8 @@ public class Stories260KParityTests(ITestOutputHelper output)
         output.WriteLine($"max |logit - reference| = {maxDiff:E2}");
         Assert.True(maxDiff < 1e-4, $"max abs logit difference {maxDiff} exceeds 1e-4");
 
-        var result = await new Generator(engine).GenerateAsync([[1]], new GenerationOptions { MaxNewTokens = greedy.Length });
+        var result = await new Generator(engine).GenerateAsync([[1]],
+            new GenerationOptions { MaxNewTokens = greedy.Length });
         Assert.Equal(greedy, result[0].Tokens);
     }
 

@@ -28,7 +28,8 @@ public class ConfigTests
     [Fact]
     public void Set_overrides_nested_keys_with_typed_values()
     {
-        var c = Parse(Minimal, "lora.rank=16", "optimizer.lr=1e-3", "lora.target_modules=[\"all-linear\"]", "method=dora", "training.max_steps=7");
+        var c = Parse(Minimal, "lora.rank=16", "optimizer.lr=1e-3", "lora.target_modules=[\"all-linear\"]",
+            "method=dora", "training.max_steps=7");
         Assert.Equal(16, c.Lora.Rank);
         Assert.Equal(1e-3, c.Optimizer.Lr);
         Assert.Equal(["all-linear"], c.Lora.TargetModules);
@@ -37,21 +38,30 @@ public class ConfigTests
     }
 
     [Theory]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "rnak": 8 } }""", "unknown key 'lora.rnak'", "rank")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "learning_rate": 1 }""", "unknown key 'learning_rate'", "optimizer")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "rank": 0 } }""", "lora.rank", "positive")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "optimizer": { "lr": 0 } }""", "'optimizer.lr'", "positive")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "optimizer": { "lr": -1e-4 } }""", "'optimizer.lr'", "positive")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "rnak": 8 } }""",
+        "unknown key 'lora.rnak'", "rank")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "learning_rate": 1 }""",
+        "unknown key 'learning_rate'", "optimizer")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "rank": 0 } }""",
+        "lora.rank", "positive")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "optimizer": { "lr": 0 } }""",
+        "'optimizer.lr'", "positive")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "optimizer": { "lr": -1e-4 } }""",
+        "'optimizer.lr'", "positive")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "target_modules": ["qkv_proj"] } }""", "'qkv_proj' matches nothing", "lora.target_modules")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "rank": "eight" } }""", "'lora.rank'", "wrong type")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "method": "adapters" }""", "'method'", "full, lora, dora, qlora, ia3")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "training": 3 }""", "'training' is a section", "micro_batch_size")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "lora": { "rank": "eight" } }""",
+        "'lora.rank'", "wrong type")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "method": "adapters" }""",
+        "'method'", "full, lora, dora, qlora, ia3")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "training": 3 }""",
+        "'training' is a section", "micro_batch_size")]
     [InlineData("""{ "data": { "path": "d" }, "output_dir": "o" }""", "'base_model'", "required")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "method": "ia3", "ia3": { "feedforward_modules": ["up_proj"] } }""", "ia3.feedforward_modules", "subset")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "method": "prefix_tuning", "training": { "gradient_checkpointing": true } }""", "training.gradient_checkpointing", "prefix_tuning")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "eval": { "every_steps": 5, "per_epoch": 4 } }""", "eval.per_epoch", "every_steps")]
     [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "checkpoint": { "per_epoch": 0 } }""", "checkpoint.per_epoch", "positive")]
-    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "eval": { "max_examples": 0 } }""", "eval.max_examples", "positive")]
+    [InlineData("""{ "base_model": "m", "data": { "path": "d" }, "output_dir": "o", "eval": { "max_examples": 0 } }""",
+        "eval.max_examples", "positive")]
     public void Bad_configs_are_rejected_naming_the_key(string json, string expected, string hint)
     {
         var e = Assert.Throws<TrainingConfigException>(() => Parse(json));

@@ -24,7 +24,8 @@ public class GcRaceTests
         var baseDir = Path.Combine(dir.Path, "base");
         var byName = tensors.ToDictionary(t => t.Name);
         HfCheckpoint.Save(baseDir, model, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
-        var data = TinyRun.WriteDataset(dir.Path, train: 40, validation: 4, pairs: objective == "dpo", vocab: model.VocabSize, minLength: 240);
+        var data = TinyRun.WriteDataset(dir.Path, train: 40, validation: 4, pairs: objective == "dpo",
+            vocab: model.VocabSize, minLength: 240);
         var config = TinyRun.Config(dir.Path, baseDir, data, method) with
         {
             Objective = ConfigNames.Parse<TrainingObjective>(objective),
@@ -36,8 +37,14 @@ public class GcRaceTests
         using var stop = new CancellationTokenSource();
         var collector = new Thread(() =>
         {
-            while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); Thread.Sleep(1); }
-        }) { IsBackground = true };
+            while (!stop.IsCancellationRequested)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                Thread.Sleep(1);
+            }
+        })
+        { IsBackground = true };
         collector.Start();
         try
         {
@@ -46,16 +53,24 @@ public class GcRaceTests
             Assert.Equal("completed", report.StopReason);
             Assert.All(report.History, h => Assert.True(double.IsFinite(h.TrainLoss)));
         }
-        finally { stop.Cancel(); collector.Join(); }
+        finally
+        {
+            stop.Cancel();
+            collector.Join();
+        }
     }
 
     [Theory]
     [MemberData(nameof(TinyRun.EveryMethod), MemberType = typeof(TinyRun))]
-    public void Every_method_survives_collections_through_steps_evaluations_and_checkpoints(string method, string objective)
+    public void Every_method_survives_collections_through_steps_evaluations_and_checkpoints(string method,
+        string objective)
     {
         using var dir = new TempDir();
-        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 12, MicroBatchSize = 2,
-            Seed = 5, Threads = 2 });
+        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig
+        {
+            Epochs = 12, MicroBatchSize = 2,
+            Seed = 5, Threads = 2
+        });
         using var collector = new Collector();
         using var trainer = Trainer.Create(config);
         var report = trainer.Train();
@@ -74,9 +89,11 @@ public class GcRaceTests
         var generator = new Generator(engine);
         for (int round = 0; round < 40; round++)
         {
-            var outputs = await generator.GenerateAsync([[1, 2 + round % 50, 9], [1, 7]], new GenerationOptions { MaxNewTokens = 24 });
+            var outputs = await generator.GenerateAsync([[1, 2 + round % 50, 9], [1, 7]],
+                new GenerationOptions { MaxNewTokens = 24 });
             Assert.All(outputs, o => Assert.NotEmpty(o.Tokens));
-            Assert.All(engine.Forward([1, 5, 9, 11, 3 + round % 40]), row => Assert.All(row, v => Assert.True(float.IsFinite(v))));
+            Assert.All(engine.Forward([1, 5, 9, 11, 3 + round % 40]),
+                row => Assert.All(row, v => Assert.True(float.IsFinite(v))));
         }
     }
 
@@ -90,8 +107,14 @@ public class GcRaceTests
         {
             _thread = new Thread(() =>
             {
-                while (!_stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); Thread.Sleep(1); }
-            }) { IsBackground = true };
+                while (!_stop.IsCancellationRequested)
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    Thread.Sleep(1);
+                }
+            })
+            { IsBackground = true };
             _thread.Start();
         }
 

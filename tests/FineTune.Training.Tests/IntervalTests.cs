@@ -10,14 +10,16 @@ public class IntervalTests
     [InlineData(0, null, 743, 50, 0)]         // only at the end
     [InlineData(null, 4, 743, 50, 186)]       // four an epoch of 743 steps
     [InlineData(null, 4, 3, 50, 1)]           // never less than every step
-    public void An_interval_comes_from_every_steps_or_per_epoch(int? every, int? perEpoch, int stepsPerEpoch, int fallback, int expected) =>
+    public void An_interval_comes_from_every_steps_or_per_epoch(int? every, int? perEpoch, int stepsPerEpoch,
+        int fallback, int expected) =>
         Assert.Equal(expected, StepInterval.Resolve(every, perEpoch, stepsPerEpoch, fallback));
 
     [Fact]
     public void Per_epoch_evaluations_and_checkpoints_follow_the_dataset_and_max_examples_caps_the_validation_subset()
     {
         using var dir = new TempDir();
-        var config = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), TinyRun.WriteDataset(dir.Path, train: 24, validation: 8)) with
+        var config = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path),
+            TinyRun.WriteDataset(dir.Path, train: 24, validation: 8)) with
         {
             Data = new DataConfig { Path = Path.Combine(dir.Path, "data"), Packing = false },
             Training = new LoopConfig { Epochs = 2, MicroBatchSize = 2, Seed = 5, Threads = 1 },   // 12 steps an epoch
@@ -42,7 +44,8 @@ public class IntervalTests
     {
         using var dir = new TempDir();
         var model = TinyRun.Config() with { MaxPositionEmbeddings = 8 };
-        var config = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path, model), TinyRun.WriteDataset(dir.Path, minLength: 6));
+        var config = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path, model),
+            TinyRun.WriteDataset(dir.Path, minLength: 6));
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Create(config));
         Assert.Contains("has 12 tokens, more than the model's context of 8", e.Message);
         Assert.Contains("--max-length 8", e.Message);

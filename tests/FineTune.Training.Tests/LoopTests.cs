@@ -15,7 +15,15 @@ public class LoopTests
         TrainingReport Run(int micro, int accumulation, string name)
         {
             var c = TinyRun.Config(dir.Path, baseModel, data, "full") with { OutputDir = Path.Combine(dir.Path, name) };
-            using var t = Trainer.Create(c with { Training = c.Training with { Epochs = 1, MicroBatchSize = micro, GradientAccumulationSteps = accumulation } });
+            using var t = Trainer.Create(c with
+            {
+                Training = c.Training with
+                {
+                    Epochs = 1,
+                    MicroBatchSize = micro,
+                    GradientAccumulationSteps = accumulation
+                }
+            });
             return t.Train();
         }
         var big = Run(4, 1, "big");
@@ -37,14 +45,17 @@ public class LoopTests
         var data = TinyRun.WriteDataset(dir.Path);
         TrainingReport Run(string chunked)
         {
-            var c = TinyRun.Config(dir.Path, baseModel, data, "full") with { OutputDir = Path.Combine(dir.Path, chunked) };
+            var c = TinyRun.Config(dir.Path, baseModel, data,
+                "full") with
+            { OutputDir = Path.Combine(dir.Path, chunked) };
             using var t = Trainer.Create(c with { Training = c.Training with { Epochs = 2, ChunkedLoss = chunked } });
             return t.Train();
         }
         var full = Run("false");
         var chunked = Run("true");
         Assert.Equal(full.History.Count, chunked.History.Count);
-        for (int i = 0; i < full.History.Count; i++) Assert.Equal(full.History[i].TrainLoss, chunked.History[i].TrainLoss, 4);
+        for (int i = 0; i < full.History.Count; i++)
+            Assert.Equal(full.History[i].TrainLoss, chunked.History[i].TrainLoss, 4);
         Assert.Equal(full.Evals[^1].ValidLoss, chunked.Evals[^1].ValidLoss, 4);
     }
 
@@ -79,13 +90,17 @@ public class LoopTests
         Assert.NotEqual(Flat(a), Flat(next));
         Assert.Equal(Enumerable.Range(0, 500), Flat(a).Order());
         Assert.All(a.MicroBatches, m => Assert.True(m.Length <= 4));
-        if (packing) Assert.All(a.MicroBatches.SelectMany(m => m), row => Assert.True(row.Sum(i => lengths[i]) <= 256));
+        if (packing)
+            Assert.All(a.MicroBatches.SelectMany(m => m), row => Assert.True(row.Sum(i => lengths[i]) <= 256));
         else
         {
             // Length bucketing: padding inside a batch is far below what random batches would have.
-            double Padding(BatchPlan p) => p.MicroBatches.Sum(m => m.Length * m.Max(r => lengths[r[0]]) - m.Sum(r => lengths[r[0]]));
-            var unsorted = new BatchPlan(Enumerable.Range(0, 125).Select(i => Enumerable.Range(i * 4, 4).Select(j => new[] { j }).ToArray()).ToList());
-            Assert.True(Padding(a) < Padding(unsorted) / 4, $"bucketed padding {Padding(a)} vs random {Padding(unsorted)}");
+            double Padding(BatchPlan p) =>
+                p.MicroBatches.Sum(m => m.Length * m.Max(r => lengths[r[0]]) - m.Sum(r => lengths[r[0]]));
+            var unsorted = new BatchPlan(Enumerable.Range(0,
+                125).Select(i => Enumerable.Range(i * 4, 4).Select(j => new[] { j }).ToArray()).ToList());
+            Assert.True(Padding(a) < Padding(unsorted) / 4,
+                $"bucketed padding {Padding(a)} vs random {Padding(unsorted)}");
         }
     }
 
@@ -93,7 +108,8 @@ public class LoopTests
     public void Dpo_on_preference_shards_raises_the_reward_margin()
     {
         using var dir = new TempDir();
-        var c = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), TinyRun.WriteDataset(dir.Path, pairs: true), "lora") with
+        var c = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), TinyRun.WriteDataset(dir.Path, pairs: true),
+            "lora") with
         {
             Objective = TrainingObjective.Dpo,
             Optimizer = new OptimizerConfig { Lr = 2e-2 },
@@ -104,7 +120,8 @@ public class LoopTests
         Assert.Equal(Math.Log(2), report.History[0].TrainLoss, 5);   // a fresh adapter is the reference: margin 0
         Assert.True(report.History[^1].RewardMargin > 0.5, $"margin {report.History[^1].RewardMargin}");
         Assert.True(report.History[^1].TrainLoss < 0.5);
-        Assert.True(report.Evals[^1].TokenAccuracy > 0.9, $"validation reward accuracy {report.Evals[^1].TokenAccuracy}");
+        Assert.True(report.Evals[^1].TokenAccuracy > 0.9,
+            $"validation reward accuracy {report.Evals[^1].TokenAccuracy}");
     }
 
     [Fact]
@@ -124,9 +141,21 @@ public class LoopTests
         var seen = new Dictionary<string, double>();
         long tokens = 0;
         using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == TrainingTelemetry.MeterName) l.EnableMeasurementEvents(instrument); };
-        listener.SetMeasurementEventCallback<double>((i, v, tags, _) => { lock (seen) seen[i.Name] = v; });
-        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => { if (i.Name == "finetune.training.tokens") Interlocked.Add(ref tokens, v); });
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TrainingTelemetry.MeterName)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((i, v, tags, _) =>
+        {
+            lock (seen)
+                seen[i.Name] = v;
+        });
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) =>
+        {
+            if (i.Name == "finetune.training.tokens")
+                Interlocked.Add(ref tokens, v);
+        });
         listener.Start();
         using var trainer = Trainer.Create(c with { Training = c.Training with { Epochs = 1 } });
         var report = trainer.Train();

@@ -16,30 +16,38 @@ public class NativeLifetimeTests
     public void Training_creates_no_tensor_outside_a_dispose_scope(string method, string objective)
     {
         using var dir = new TempDir();
-        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig { Epochs = 1, MaxSteps = 4,
-            MicroBatchSize = 2, Seed = 5, Threads = 1 });
+        var config = TinyRun.Busy(dir.Path, method, objective, new LoopConfig
+        {
+            Epochs = 1, MaxSteps = 4,
+            MicroBatchSize = 2, Seed = 5, Threads = 1
+        });
         AssertSetupKeepsOnlyWhatItOwns(config, $"{method}/{objective} setup");
         using (var trainer = Trainer.Create(config))
         {
             DisposeScopeManager.Statistics.Reset();
             var report = trainer.Train();
             Assert.Equal("completed", report.StopReason);
-            Assert.True(DisposeScopeManager.Statistics.CreatedOutsideScopeCount == 0, $"{method}/{objective}: {DisposeScopeManager.Statistics}");
+            Assert.True(DisposeScopeManager.Statistics.CreatedOutsideScopeCount == 0,
+                $"{method}/{objective}: {DisposeScopeManager.Statistics}");
         }
         // Resuming restores weights, optimizer moments and the generator from the checkpoint: the same rule holds.
-        AssertSetupKeepsOnlyWhatItOwns(config with { Training = config.Training with { MaxSteps = 6 } }, $"{method}/{objective} resume");
+        AssertSetupKeepsOnlyWhatItOwns(config with { Training = config.Training with { MaxSteps = 6 } },
+            $"{method}/{objective} resume");
     }
 
     // Setup legitimately creates the tensors that outlive it: the model's parameters and buffers, the optimizer's two
-    // moments per trainable parameter, and DPO's frozen reference copy. Anything else made outside a scope is a temporary at the collector's mercy.
+    // moments per trainable parameter, and DPO's frozen reference copy. Anything else made outside a scope is a
+    // temporary at the collector's mercy.
     static void AssertSetupKeepsOnlyWhatItOwns(TrainingConfig config, string what)
     {
         var statistics = DisposeScopeManager.Statistics;
         statistics.Reset();
         using var trainer = Trainer.Create(config);
         long owned = trainer.Model.parameters().Count() + trainer.Model.buffers().Count()
-                     + 2 * trainer.Model.parameters().Count(p => p.requires_grad) + (trainer.ReferenceModel?.parameters().Count() ?? 0);
-        Assert.True(statistics.CreatedOutsideScopeCount - statistics.DisposedOutsideScopeCount == owned, $"{what}: {owned} owned; {statistics}");
+                     + 2 * trainer.Model.parameters().Count(p => p.requires_grad)
+                         + (trainer.ReferenceModel?.parameters().Count() ?? 0);
+        Assert.True(statistics.CreatedOutsideScopeCount - statistics.DisposedOutsideScopeCount == owned,
+            $"{what}: {owned} owned; {statistics}");
     }
 
     [Theory]
@@ -63,7 +71,8 @@ public class NativeLifetimeTests
         Assert.IsType<TorchLlamaEngine>(engine);
         DisposeScopeManager.Statistics.Reset();
 
-        var generated = await new Generator(engine).GenerateAsync([[1, 5, 9], [1, 7]], new GenerationOptions { MaxNewTokens = 6 });
+        var generated = await new Generator(engine).GenerateAsync([[1, 5, 9], [1, 7]],
+            new GenerationOptions { MaxNewTokens = 6 });
         var logits = engine.Forward([1, 5, 9, 11]);
 
         Assert.Equal(2, generated.Count);

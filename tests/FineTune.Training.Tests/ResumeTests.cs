@@ -11,7 +11,8 @@ public class ResumeTests
     {
         public void Report(TrainingProgress value)
         {
-            if (value.Metrics?.Step == step) cts.Cancel();
+            if (value.Metrics?.Step == step)
+                cts.Cancel();
         }
     }
 
@@ -38,7 +39,8 @@ public class ResumeTests
         TinyRun.WriteDataset(dir.Path);
 
         TrainingReport straight;
-        using (var trainer = Trainer.Create(Config(dir.Path, method, "straight"))) straight = trainer.Train();
+        using (var trainer = Trainer.Create(Config(dir.Path, method, "straight")))
+            straight = trainer.Train();
 
         var resumedConfig = Config(dir.Path, method, "resumed");
         using (var cts = new CancellationTokenSource())
@@ -73,21 +75,27 @@ public class ResumeTests
         TinyRun.SaveBase(dir.Path);
         TinyRun.WriteDataset(dir.Path);
         TrainingReport straight;
-        using (var trainer = Trainer.Create(Config(dir.Path, "lora", "straight"))) straight = trainer.Train();
+        using (var trainer = Trainer.Create(Config(dir.Path, "lora", "straight")))
+            straight = trainer.Train();
 
         // Simulate a kill at step 5: stop at 6 with a checkpoint, then delete it, leaving the periodic one of step 3
         // and a metrics file that ran ahead of it.
-        var config = Config(dir.Path, "lora", "killed") with { Checkpoint = new CheckpointConfig { EverySteps = 3, KeepLast = 2 } };
+        var config = Config(dir.Path, "lora",
+            "killed") with
+        { Checkpoint = new CheckpointConfig { EverySteps = 3, KeepLast = 2 } };
         using (var cts = new CancellationTokenSource())
-        using (var first = Trainer.Create(config)) first.Train(new StopAt(5, cts), cts.Token);
+        using (var first = Trainer.Create(config))
+            first.Train(new StopAt(5, cts), cts.Token);
         Directory.Delete(TrainingCheckpoints.PathOf(config.OutputDir, 5), recursive: true);
         Assert.Equal(3, TrainingCheckpoints.List(config.OutputDir)[^1].Step);
 
         TrainingReport resumed;
-        using (var second = Trainer.Create(config)) resumed = second.Train();
+        using (var second = Trainer.Create(config))
+            resumed = second.Train();
         Assert.Equal(straight.History.Select(h => h.TrainLoss), resumed.History.Select(h => h.TrainLoss));
         AssertSameFiles(straight.Output, resumed.Output);
-        var lines = File.ReadAllLines(Path.Combine(config.OutputDir, "metrics.jsonl")).Count(l => l.Contains("\"train\""));
+        var lines = File.ReadAllLines(Path.Combine(config.OutputDir,
+            "metrics.jsonl")).Count(l => l.Contains("\"train\""));
         Assert.Equal(straight.Steps, lines);   // the replayed steps are not listed twice
     }
 
@@ -112,7 +120,8 @@ public class ResumeTests
         TinyRun.WriteDataset(dir.Path);
         var config = Config(dir.Path, "lora", "run");
         using (var cts = new CancellationTokenSource())
-        using (var first = Trainer.Create(config)) first.Train(new StopAt(2, cts), cts.Token);
+        using (var first = Trainer.Create(config))
+            first.Train(new StopAt(2, cts), cts.Token);
         var changed = config with { Lora = config.Lora with { Rank = 8 } };
         var e = Assert.Throws<TrainingConfigException>(() => Trainer.Create(changed));
         Assert.Contains("'lora.rank' was 4, now 8", e.Message);
@@ -123,13 +132,16 @@ public class ResumeTests
 
     static void AssertSameFiles(string a, string b, params string[] extra)
     {
-        var names = new[] { "adapter_model.safetensors", "model.safetensors" }.Concat(extra).Where(n => File.Exists(Path.Combine(a, n))).ToList();
+        var names = new[] { "adapter_model.safetensors",
+            "model.safetensors" }.Concat(extra).Where(n => File.Exists(Path.Combine(a, n))).ToList();
         Assert.NotEmpty(names);
         foreach (var name in names)
         {
             using var fa = SafeTensorsFile.Open(Path.Combine(a, name));
             using var fb = SafeTensorsFile.Open(Path.Combine(b, name));
-            foreach (var t in fa.Tensors) Assert.True(fa.Read(t.Name).Bytes.AsSpan().SequenceEqual(fb.Read(t.Name).Bytes), $"{name}: '{t.Name}' differs");
+            foreach (var t in fa.Tensors)
+                Assert.True(fa.Read(t.Name).Bytes.AsSpan().SequenceEqual(fb.Read(t.Name).Bytes),
+                    $"{name}: '{t.Name}' differs");
         }
     }
 }

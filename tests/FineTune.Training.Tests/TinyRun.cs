@@ -29,7 +29,8 @@ static class TinyRun
 
     public static LlamaConfig Config(bool tied = false) => new()
     {
-        ModelType = "llama", HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+        ModelType = "llama", HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4,
+        NumKeyValueHeads = 2,
         VocabSize = 64, MaxPositionEmbeddings = 128, RmsNormEps = 1e-6, TieWordEmbeddings = tied,
     };
 
@@ -57,10 +58,12 @@ static class TinyRun
         int[] chosen = [.. prompt, 10, 11, 12, 13];
         int[] rejected = [.. prompt, 40 + i % 10, 41, 42];
         byte[] Mask(int[] s) => s.Select((_, t) => (byte)(t >= prompt.Length ? 1 : 0)).ToArray();
-        return new TokenizedExample([new TokenizedSequence(chosen, Mask(chosen)), new TokenizedSequence(rejected, Mask(rejected))], prompt.Length, false, false);
+        return new TokenizedExample([new TokenizedSequence(chosen, Mask(chosen)),
+            new TokenizedSequence(rejected, Mask(rejected))], prompt.Length, false, false);
     }
 
-    public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false, int vocab = 64, int minLength = 6)
+    public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false,
+        int vocab = 64, int minLength = 6)
     {
         var dir = Path.Combine(root, "data");
         IEnumerable<TokenizedExample> Examples(int count, int offset) => Enumerable.Range(offset, count)
@@ -73,13 +76,18 @@ static class TinyRun
     }
 
     /// <summary>A run over a freshly written base of this shape and a dataset of its kind (pairs for DPO).</summary>
-    public static TrainingConfig Config(LlamaConfig model, string root, string method, string objective, int minLength = 6)
+    public static TrainingConfig Config(LlamaConfig model, string root, string method, string objective,
+        int minLength = 6)
     {
-        var c = Config(root, SaveBase(root, model), WriteDataset(root, pairs: objective == "dpo", minLength: minLength), method);
+        var c = Config(root, SaveBase(root, model),
+            WriteDataset(root, pairs: objective == "dpo", minLength: minLength), method);
         return c with
         {
-            Objective = ConfigNames.Parse<TrainingObjective>(objective), Lora = c.Lora with { Dropout = 0.1 }, Data = c.Data with { MaxLength = Math.Max(32, 2 * minLength + 12) },
-            Training = c.Training with { Epochs = 3 }, Eval = new EvalConfig { EverySteps = 2 },
+            Objective = ConfigNames.Parse<TrainingObjective>(objective),
+            Lora = c.Lora with { Dropout = 0.1 },
+            Data = c.Data with { MaxLength = Math.Max(32, 2 * minLength + 12) },
+            Training = c.Training with { Epochs = 3 },
+            Eval = new EvalConfig { EverySteps = 2 },
         };
     }
 
@@ -92,7 +100,11 @@ static class TinyRun
         Prompt = new PromptSettings(NumVirtualTokens: 4),
         Optimizer = new OptimizerConfig { Lr = 1e-2 },
         Schedule = new ScheduleConfig { Type = ScheduleType.Cosine, WarmupSteps = 2 },
-        Training = new LoopConfig { Epochs = 10, MicroBatchSize = 2, GradientAccumulationSteps = 1, Seed = 5, Threads = 1 },
+        Training = new LoopConfig
+        {
+            Epochs = 10, MicroBatchSize = 2, GradientAccumulationSteps = 1, Seed = 5,
+            Threads = 1
+        },
         Eval = new EvalConfig { EverySteps = 4 },
         Checkpoint = new CheckpointConfig { EverySteps = 4, KeepLast = 2 },
         OutputDir = Path.Combine(root, "out"),

@@ -20,7 +20,8 @@ public static class SharedData
     /// <summary>Full path of a file or folder under ../shared/data; skips the test when it is absent.</summary>
     public static string File(string relative)
     {
-        Skip.If(Root is null, "../shared/data is absent (clone the project beside its shared/ folder to run this test).");
+        Skip.If(Root is null,
+            "../shared/data is absent (clone the project beside its shared/ folder to run this test).");
         var path = Path.Combine(Root!, relative);
         Skip.IfNot(System.IO.File.Exists(path) || Directory.Exists(path), $"../shared/data/{relative} is absent.");
         return path;

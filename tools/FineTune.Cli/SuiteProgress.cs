@@ -7,7 +7,8 @@ namespace FineTune.Cli;
 
 static class SuiteProgress
 {
-    public static async Task<T> RunAsync<T>(TextWriter stderr, string suite, Func<IProgress<EvalProgress>, Task<T>> work)
+    public static async Task<T> RunAsync<T>(TextWriter stderr, string suite, Func<IProgress<EvalProgress>,
+        Task<T>> work)
     {
         bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -18,7 +19,8 @@ static class SuiteProgress
         });
         T result = default!;
         await console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                new RemainingTimeColumn())
             .StartAsync(async context =>
             {
                 var task = context.AddTask(suite, autoStart: true, maxValue: 1);

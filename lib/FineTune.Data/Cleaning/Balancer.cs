@@ -40,13 +40,15 @@ public sealed class Balancer(BalanceOptions? options = null)
                 foreach (var group in byLabel)
                 {
                     var members = group.ToArray();
-                    for (var i = members.Length; i < before.MajorityCount; i++) result.Add(members[i % members.Length]);
+                    for (var i = members.Length; i < before.MajorityCount; i++)
+                        result.Add(members[i % members.Length]);
                     added += before.MajorityCount - members.Length;
                 }
                 output = result;
                 break;
             case BalanceMode.LossWeights:
-                foreach (var (label, count) in before.Counts) weights[label] = (double)before.MajorityCount / count;
+                foreach (var (label, count) in before.Counts)
+                    weights[label] = (double)before.MajorityCount / count;
                 break;
         }
         return new BalanceResult(output, weights, before, LabelDistribution.Of(output), added);

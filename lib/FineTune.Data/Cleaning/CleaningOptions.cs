@@ -15,7 +15,8 @@ public sealed record PiiOptions
     public bool CreditCard { get; init; } = true;
     /// <summary>IPv4 dotted quads (not part of a longer dotted run such as 1.2.3.4.5) and IPv6 addresses.</summary>
     public bool IpAddress { get; init; } = true;
-    /// <summary>Upper-case IBANs (country code, check digits, 11–30 alphanumerics) whose mod-97 checksum is 1.</summary>
+    /// <summary>Upper-case IBANs (country code, check digits, 11–30 alphanumerics) whose mod-97 checksum is
+    /// 1.</summary>
     public bool Iban { get; init; } = true;
 
     public bool Any => Email || Phone || CreditCard || IpAddress || Iban;
@@ -34,7 +35,8 @@ public sealed record CleaningOptions
     /// </summary>
     public bool NormalizeWhitespace { get; init; } = true;
 
-    /// <summary>Remove tags, drop script/style contents, decode entities. Off by default: chat data quotes HTML on purpose.</summary>
+    /// <summary>Remove tags, drop script/style contents, decode entities. Off by default: chat data quotes HTML on
+    /// purpose.</summary>
     public bool StripHtml { get; init; }
 
     public PiiOptions Pii { get; init; } = new();
@@ -51,8 +53,10 @@ public sealed record CleaningOptions
         ArgumentOutOfRangeException.ThrowIfNegative(MinChars);
         if (MaxChars < MinChars)
             throw new ArgumentOutOfRangeException(nameof(MaxChars), MaxChars,
-                $"Cleaning:MaxChars ({MaxChars}) is below Cleaning:MinChars ({MinChars}); raise MaxChars or lower MinChars.");
+                $"Cleaning:MaxChars ({MaxChars}) is below Cleaning:MinChars ({MinChars}); raise MaxChars or lower " +
+                    $"MinChars.");
         if (!Enum.IsDefined(Normalization))
-            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, "Cleaning:Normalization must be None, NFC or NFKC.");
+            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization,
+                "Cleaning:Normalization must be None, NFC or NFKC.");
     }
 }

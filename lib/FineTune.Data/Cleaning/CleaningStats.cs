@@ -7,7 +7,8 @@ namespace FineTune.Data.Cleaning;
 
 public enum CleaningStep { Html, UnicodeNormalization, ControlCharacters, Whitespace, Pii }
 
-/// <summary>Records: how many records the step changed (at least one field). Fields: how many content fields it changed.</summary>
+/// <summary>Records: how many records the step changed (at least one field). Fields: how many content fields it
+/// changed.</summary>
 public sealed record StepCount(long Records, long Fields);
 
 public sealed class CleaningStats
@@ -35,16 +36,20 @@ public sealed class CleaningStats
         Records++;
         for (var s = 0; s < AllSteps.Length; s++)
         {
-            if (stepChangedRecord[s]) _stepRecords[s]++;
+            if (stepChangedRecord[s])
+                _stepRecords[s]++;
             _stepFields[s] += stepFields[s];
         }
-        for (var p = 0; p < AllPii.Length; p++) _pii[p] += pii[p];
+        for (var p = 0; p < AllPii.Length; p++)
+            _pii[p] += pii[p];
         if (rejectedCode is null)
         {
             Kept++;
-            if (changed) Changed++;
+            if (changed)
+                Changed++;
         }
-        else _rejected[rejectedCode] = _rejected.GetValueOrDefault(rejectedCode) + 1;
+        else
+            _rejected[rejectedCode] = _rejected.GetValueOrDefault(rejectedCode) + 1;
     }
 
     public string ToJson(bool indented = true)
@@ -62,7 +67,8 @@ public sealed class CleaningStats
         w.WriteNumber("kept", Kept);
         w.WriteNumber("changed", Changed);
         w.WriteStartObject("rejected");
-        foreach (var (code, n) in _rejected) w.WriteNumber(code, n);
+        foreach (var (code, n) in _rejected)
+            w.WriteNumber(code, n);
         w.WriteEndObject();
         w.WriteStartObject("steps");
         foreach (var step in AllSteps)
@@ -74,7 +80,8 @@ public sealed class CleaningStats
         }
         w.WriteEndObject();
         w.WriteStartObject("pii_redacted");
-        foreach (var type in AllPii) w.WriteNumber(SnakeCase(type.ToString()), _pii[(int)type]);
+        foreach (var type in AllPii)
+            w.WriteNumber(SnakeCase(type.ToString()), _pii[(int)type]);
         w.WriteEndObject();
         w.WriteEndObject();
     }

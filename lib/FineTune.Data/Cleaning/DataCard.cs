@@ -39,7 +39,12 @@ public sealed class DataCardCounts
 
     public void Count(DataSplit split)
     {
-        if (split == DataSplit.Train) Train++; else if (split == DataSplit.Validation) Validation++; else Test++;
+        if (split == DataSplit.Train)
+            Train++;
+        else if (split == DataSplit.Validation)
+            Validation++;
+        else
+            Test++;
     }
 
     public void CountRejected(string code)
@@ -52,8 +57,10 @@ public sealed class DataCardCounts
     {
         if (!AddsUp)
             throw new InvalidOperationException(
-                $"data card counts do not add up: input {Input} ≠ rejected {Rejected} + exact_duplicates {ExactDuplicates} + " +
-                $"near_duplicates {NearDuplicates} + train {Train} + validation {Validation} + test {Test} = {Accounted}" +
+                $"data card counts do not add up: input {Input} ≠ rejected {Rejected} + exact_duplicates " +
+                    $"{ExactDuplicates} + " +
+                $"near_duplicates {NearDuplicates} + train {Train} + validation {Validation} + test {Test} = " +
+                    $"{Accounted}" +
                 $" (rejections by code sum to {RejectedByCode.Values.Sum()}).");
     }
 }
@@ -64,11 +71,14 @@ public sealed record TokenStatistics(long Records, long Total, int Min, int Max,
     public static TokenStatistics From(IEnumerable<int> lengths)
     {
         var sorted = lengths.Order().ToArray();
-        if (sorted.Length == 0) return new TokenStatistics(0, 0, 0, 0, 0, 0, 0);
+        if (sorted.Length == 0)
+            return new TokenStatistics(0, 0, 0, 0, 0, 0, 0);
         long total = 0;
-        foreach (var n in sorted) total += n;
+        foreach (var n in sorted)
+            total += n;
         int Percentile(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        return new TokenStatistics(sorted.Length, total, sorted[0], sorted[^1], (double)total / sorted.Length, Percentile(0.5), Percentile(0.95));
+        return new TokenStatistics(sorted.Length, total, sorted[0], sorted[^1], (double)total / sorted.Length,
+            Percentile(0.5), Percentile(0.95));
     }
 }
 
@@ -84,13 +94,13 @@ public sealed class DataCard
     public IReadOnlyDictionary<string, double>? LossWeights { get; init; }
     /// <summary>Per split name (train, validation, test), when tokenization has run.</summary>
     public IReadOnlyDictionary<string, TokenStatistics>? Tokens { get; init; }
-    /// <summary>What rejects.jsonl keeps of a rejected record's text: "redacted" (PII redaction on: placeholders, or only
-    /// length and hash), "as_read" (redaction off, or prepare.keep_raw_rejects).</summary>
+    /// <summary>What rejects.jsonl keeps of a rejected record's text: "redacted" (PII redaction on: placeholders, or
+    /// only length and hash), "as_read" (redaction off, or prepare.keep_raw_rejects).</summary>
     public string RejectsRaw { get; init; } = "as_read";
 
     /// <summary>
-    /// SHA-256 of the lines "sha256  name\n" of the outputs sorted by name (ordinal), i.e. of a sorted sha256sum listing:
-    /// the same cleaned files give the same id whatever produced them.
+    /// SHA-256 of the lines "sha256  name\n" of the outputs sorted by name (ordinal), i.e. of a sorted sha256sum
+    /// listing: the same cleaned files give the same id whatever produced them.
     /// </summary>
     public string DatasetId => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(
         Outputs.OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => $"{o.Sha256}  {o.Name}\n")))));
@@ -109,21 +119,33 @@ public sealed class DataCard
             WriteFiles(w, "sources", Sources);
             WriteFiles(w, "outputs", Outputs);
             w.WriteStartObject("counts");
-            foreach (var (key, value) in CountRows()) w.WriteNumber(key, value);
+            foreach (var (key, value) in CountRows())
+                w.WriteNumber(key, value);
             w.WriteStartObject("rejected_by_code");
-            foreach (var (code, n) in Counts.RejectedByCode) w.WriteNumber(code, n);
+            foreach (var (code, n) in Counts.RejectedByCode)
+                w.WriteNumber(code, n);
             w.WriteEndObject();
             w.WriteEndObject();
             w.WriteStartObject("splits");
-            foreach (var (split, n) in SplitRows()) w.WriteNumber(split, n);
+            foreach (var (split, n) in SplitRows())
+                w.WriteNumber(split, n);
             w.WriteEndObject();
             w.WriteString("rejects_raw", RejectsRaw);
-            if (Cleaning is not null) { w.WritePropertyName("cleaning"); Cleaning.WriteTo(w); }
-            if (Labels is not null) { w.WritePropertyName("labels"); Labels.WriteTo(w); }
+            if (Cleaning is not null)
+            {
+                w.WritePropertyName("cleaning");
+                Cleaning.WriteTo(w);
+            }
+            if (Labels is not null)
+            {
+                w.WritePropertyName("labels");
+                Labels.WriteTo(w);
+            }
             if (LossWeights is not null)
             {
                 w.WriteStartObject("loss_weights");
-                foreach (var (label, weight) in LossWeights.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteNumber(label, weight);
+                foreach (var (label, weight) in LossWeights.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                    w.WriteNumber(label, weight);
                 w.WriteEndObject();
             }
             if (Tokens is not null)
@@ -132,9 +154,14 @@ public sealed class DataCard
                 foreach (var (split, t) in Tokens.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 {
                     w.WriteStartObject(split);
-                    w.WriteNumber("records", t.Records); w.WriteNumber("total", t.Total);
-                    w.WriteNumber("min", t.Min); w.WriteNumber("max", t.Max); w.WriteNumber("mean", Math.Round(t.Mean, 3));
-                    w.WriteNumber("p50", t.P50); w.WriteNumber("p95", t.P95);
+                    w.WriteNumber("records", t.Records);
+                    w.WriteNumber("total", t.Total);
+                    w.WriteNumber("min", t.Min);
+                    w.WriteNumber("max", t.Max);
+                    w.WriteNumber("mean",
+                        Math.Round(t.Mean, 3));
+                    w.WriteNumber("p50", t.P50);
+                    w.WriteNumber("p95", t.P95);
                     w.WriteEndObject();
                 }
                 w.WriteEndObject();
@@ -150,39 +177,55 @@ public sealed class DataCard
         var md = new StringBuilder();
         md.AppendLine($"# Data card: {Name}").AppendLine();
         md.AppendLine($"Dataset id: `{DatasetId}`").AppendLine();
-        md.AppendLine("## Files").AppendLine().AppendLine("| role | file | bytes | sha256 |").AppendLine("|---|---|---:|---|");
-        foreach (var f in Sources) md.AppendLine($"| source | {f.Name} | {f.Bytes} | `{f.Sha256}` |");
-        foreach (var f in Outputs) md.AppendLine($"| output | {f.Name} | {f.Bytes} | `{f.Sha256}` |");
-        md.AppendLine().AppendLine("## Records").AppendLine().AppendLine("Every input record is counted once: input = rejected + duplicates + train + validation + test.")
+        md.AppendLine("## Files").AppendLine().AppendLine("| role | file | bytes | sha256 |")
+            .AppendLine("|---|---|---:|---|");
+        foreach (var f in Sources)
+            md.AppendLine($"| source | {f.Name} | {f.Bytes} | `{f.Sha256}` |");
+        foreach (var f in Outputs)
+            md.AppendLine($"| output | {f.Name} | {f.Bytes} | `{f.Sha256}` |");
+        md.AppendLine().AppendLine("## Records").AppendLine()
+            .AppendLine("Every input record is counted once: input = rejected + duplicates + train + validation + " +
+            "test.")
             .AppendLine().AppendLine("| step | records |").AppendLine("|---|---:|");
-        foreach (var (key, value) in CountRows()) md.AppendLine($"| {key} | {value} |");
-        foreach (var (code, n) in Counts.RejectedByCode) md.AppendLine($"| rejected: {code} | {n} |");
+        foreach (var (key, value) in CountRows())
+            md.AppendLine($"| {key} | {value} |");
+        foreach (var (code, n) in Counts.RejectedByCode)
+            md.AppendLine($"| rejected: {code} | {n} |");
         md.AppendLine().AppendLine("## Splits").AppendLine().AppendLine("| split | records |").AppendLine("|---|---:|");
-        foreach (var (split, n) in SplitRows()) md.AppendLine($"| {split} | {n} |");
+        foreach (var (split, n) in SplitRows())
+            md.AppendLine($"| {split} | {n} |");
         md.AppendLine().AppendLine(RejectsRaw == "redacted"
             ? "Rejected records in rejects.jsonl are redacted like the splits (or kept only as length and hash)."
-            : "Rejected records in rejects.jsonl keep their text as read (PII redaction off, or prepare.keep_raw_rejects).");
+            : "Rejected records in rejects.jsonl keep their text as read (PII redaction off, or " +
+                "prepare.keep_raw_rejects).");
         if (Cleaning is not null)
         {
-            md.AppendLine().AppendLine("## Cleaning").AppendLine().AppendLine("| step | records changed | fields changed |").AppendLine("|---|---:|---:|");
+            md.AppendLine().AppendLine("## Cleaning").AppendLine()
+                .AppendLine("| step | records changed | fields changed |").AppendLine("|---|---:|---:|");
             foreach (var step in Enum.GetValues<CleaningStep>())
-                md.AppendLine($"| {CleaningStats.SnakeCase(step.ToString())} | {Cleaning.Step(step).Records} | {Cleaning.Step(step).Fields} |");
+                md.AppendLine($"| {CleaningStats.SnakeCase(step.ToString())} | {Cleaning.Step(step).Records} | " +
+                    $"{Cleaning.Step(step).Fields} |");
             md.AppendLine().AppendLine("| PII redacted | count |").AppendLine("|---|---:|");
-            foreach (var type in Enum.GetValues<PiiType>()) md.AppendLine($"| {CleaningStats.SnakeCase(type.ToString())} | {Cleaning.Redacted(type)} |");
+            foreach (var type in Enum.GetValues<PiiType>())
+                md.AppendLine($"| {CleaningStats.SnakeCase(type.ToString())} | {Cleaning.Redacted(type)} |");
         }
         if (Labels is not null)
         {
-            md.AppendLine().AppendLine("## Labels").AppendLine().AppendLine("| label | records | loss weight |").AppendLine("|---|---:|---:|");
+            md.AppendLine().AppendLine("## Labels").AppendLine().AppendLine("| label | records | loss weight |")
+                .AppendLine("|---|---:|---:|");
             foreach (var (label, n) in Labels.Counts)
-                md.AppendLine($"| {label} | {n} | {(LossWeights?.TryGetValue(label, out var w) == true ? w.ToString("0.###") : "")} |");
+                md.AppendLine($"| {label} | {n} | " +
+                    $"{(LossWeights?.TryGetValue(label, out var w) == true ? w.ToString("0.###") : "")} |");
             md.AppendLine($"| (unlabeled) | {Labels.Unlabeled} | |");
         }
         if (Tokens is not null)
         {
-            md.AppendLine().AppendLine("## Tokens").AppendLine().AppendLine("| split | records | total | min | mean | p50 | p95 | max |")
+            md.AppendLine().AppendLine("## Tokens").AppendLine()
+                .AppendLine("| split | records | total | min | mean | p50 | p95 | max |")
                 .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (split, t) in Tokens.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                md.AppendLine($"| {split} | {t.Records} | {t.Total} | {t.Min} | {t.Mean:0.#} | {t.P50} | {t.P95} | {t.Max} |");
+                md.AppendLine($"| {split} | {t.Records} | {t.Total} | {t.Min} | {t.Mean:0.#} | {t.P50} | {t.P95} | " +
+                    $"{t.Max} |");
         }
         return md.ToString();
     }
@@ -210,7 +253,9 @@ public sealed class DataCard
         foreach (var f in files)
         {
             w.WriteStartObject();
-            w.WriteString("name", f.Name); w.WriteString("sha256", f.Sha256); w.WriteNumber("bytes", f.Bytes);
+            w.WriteString("name", f.Name);
+            w.WriteString("sha256", f.Sha256);
+            w.WriteNumber("bytes", f.Bytes);
             w.WriteEndObject();
         }
         w.WriteEndArray();

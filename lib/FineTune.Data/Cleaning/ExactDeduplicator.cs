@@ -11,12 +11,14 @@ public sealed class ExactDeduplicator
 
     public int Count => _firstLine.Count;
 
-    /// <summary>True when the record is new (and is remembered); false with the first record's line when it is a duplicate.</summary>
+    /// <summary>True when the record is new (and is remembered); false with the first record's line when it is a
+    /// duplicate.</summary>
     public bool TryAdd(DataRecord record, out long duplicateOfLine)
     {
         var hash = Key(record);
         var key = BinaryPrimitives.ReadUInt128BigEndian(hash);
-        if (_firstLine.TryGetValue(key, out duplicateOfLine)) return false;
+        if (_firstLine.TryGetValue(key, out duplicateOfLine))
+            return false;
         _firstLine.Add(key, record.Line);
         duplicateOfLine = 0;
         return true;

@@ -9,7 +9,8 @@ internal static partial class HtmlStripper
 {
     public static string Strip(string text)
     {
-        if (!text.Contains('<') && !text.Contains('&')) return text;
+        if (!text.Contains('<') && !text.Contains('&'))
+            return text;
         var s = ScriptOrStyle().Replace(text, "");
         s = Comment().Replace(s, "");
         s = BlockTag().Replace(s, "\n");
@@ -18,7 +19,8 @@ internal static partial class HtmlStripper
     }
 
     // An unclosed <script> runs to the end of the text, as a browser would treat it.
-    [GeneratedRegex(@"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\z)", RegexOptions.IgnoreCase | RegexOptions.Singleline | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\z)",
+        RegexOptions.IgnoreCase | RegexOptions.Singleline | RegexOptions.CultureInvariant)]
     private static partial Regex ScriptOrStyle();
 
     [GeneratedRegex(@"<!--.*?(?:-->|\z)", RegexOptions.Singleline)]

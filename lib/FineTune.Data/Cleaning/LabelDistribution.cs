@@ -17,21 +17,25 @@ public sealed class LabelDistribution
     public static LabelDistribution Of(IEnumerable<DataRecord> records)
     {
         var distribution = new LabelDistribution();
-        foreach (var record in records) distribution.Add(record);
+        foreach (var record in records)
+            distribution.Add(record);
         return distribution;
     }
 
     public void Add(DataRecord record)
     {
-        if (record.Label is null) Unlabeled++;
-        else _counts[record.Label] = _counts.GetValueOrDefault(record.Label) + 1;
+        if (record.Label is null)
+            Unlabeled++;
+        else
+            _counts[record.Label] = _counts.GetValueOrDefault(record.Label) + 1;
     }
 
     internal void WriteTo(Utf8JsonWriter w)
     {
         w.WriteStartObject();
         w.WriteStartObject("counts");
-        foreach (var (label, n) in _counts) w.WriteNumber(label, n);
+        foreach (var (label, n) in _counts)
+            w.WriteNumber(label, n);
         w.WriteEndObject();
         w.WriteNumber("unlabeled", Unlabeled);
         w.WriteEndObject();

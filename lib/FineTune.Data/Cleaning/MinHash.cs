@@ -14,7 +14,8 @@ public sealed record NearDuplicateOptions
     public int ShingleSize { get; init; } = 5;
     public int Permutations { get; init; } = 128;
     public ulong Seed { get; init; }
-    /// <summary>Override the banding; both or neither. Left null, they are chosen from Threshold (see LshBanding.Choose).</summary>
+    /// <summary>Override the banding; both or neither. Left null, they are chosen from Threshold (see
+    /// LshBanding.Choose).</summary>
     public int? Bands { get; init; }
     public int? Rows { get; init; }
 }
@@ -39,7 +40,8 @@ public readonly record struct LshBanding(int Bands, int Rows)
         for (var rows = 1; rows <= permutations; rows++)
         {
             var banding = new LshBanding(permutations / rows, rows);
-            if (banding.CandidateProbability(threshold) >= RecallAtThreshold) best = banding;
+            if (banding.CandidateProbability(threshold) >= RecallAtThreshold)
+                best = banding;
         }
         return best;
     }
@@ -60,12 +62,15 @@ internal sealed class MinHasher
             _seeds[i] = StableHash.Mix(seed + 0x9E3779B97F4A7C15UL * (ulong)(i + 1));
     }
 
-    /// <summary>Signature of the shingle set, or null when there are no words. Fewer words than a shingle → one shingle.</summary>
+    /// <summary>Signature of the shingle set, or null when there are no words. Fewer words than a shingle → one
+    /// shingle.</summary>
     public ulong[]? Signature(IReadOnlyList<string> words)
     {
-        if (words.Count == 0) return null;
+        if (words.Count == 0)
+            return null;
         var tokens = new ulong[words.Count];
-        for (var i = 0; i < tokens.Length; i++) tokens[i] = StableHash.Fnv1a64(words[i]);
+        for (var i = 0; i < tokens.Length; i++)
+            tokens[i] = StableHash.Fnv1a64(words[i]);
 
         var signature = new ulong[_seeds.Length];
         Array.Fill(signature, ulong.MaxValue);
@@ -74,29 +79,36 @@ internal sealed class MinHasher
         {
             // Order-sensitive chain of mixes: "a b c" and "c b a" are different shingles.
             ulong shingle = 0;
-            for (var k = 0; k < width; k++) shingle = StableHash.Mix(shingle ^ tokens[start + k]);
+            for (var k = 0; k < width; k++)
+                shingle = StableHash.Mix(shingle ^ tokens[start + k]);
             for (var p = 0; p < signature.Length; p++)
             {
                 var h = StableHash.Mix(shingle ^ _seeds[p]);
-                if (h < signature[p]) signature[p] = h;
+                if (h < signature[p])
+                    signature[p] = h;
             }
         }
         return signature;
     }
 
-    /// <summary>Fraction of equal positions: an unbiased estimate of the Jaccard similarity (std ≈ √(s(1−s)/n)).</summary>
+    /// <summary>Fraction of equal positions: an unbiased estimate of the Jaccard similarity (std ≈
+    /// √(s(1−s)/n)).</summary>
     public static double EstimateJaccard(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b)
     {
-        if (a.Length != b.Length) throw new ArgumentException($"signatures differ in length ({a.Length} vs {b.Length}).");
+        if (a.Length != b.Length)
+            throw new ArgumentException($"signatures differ in length ({a.Length} vs {b.Length}).");
         var equal = 0;
-        for (var i = 0; i < a.Length; i++) if (a[i] == b[i]) equal++;
+        for (var i = 0; i < a.Length; i++)
+            if (a[i] == b[i])
+                equal++;
         return (double)equal / a.Length;
     }
 
     public static ulong BandHash(ReadOnlySpan<ulong> signature, int band, int rows)
     {
         var h = StableHash.Mix((ulong)band + 1);
-        foreach (var v in signature.Slice(band * rows, rows)) h = StableHash.Mix(h ^ v);
+        foreach (var v in signature.Slice(band * rows, rows))
+            h = StableHash.Mix(h ^ v);
         return h;
     }
 }

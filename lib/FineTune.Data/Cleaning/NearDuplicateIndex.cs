@@ -18,25 +18,33 @@ public sealed class NearDuplicateIndex
     {
         _options = options ?? new NearDuplicateOptions();
         if (_options.Threshold is not (> 0 and <= 1))
-            throw new ArgumentOutOfRangeException(nameof(options), _options.Threshold, "NearDuplicate:Threshold must be in (0, 1].");
+            throw new ArgumentOutOfRangeException(nameof(options), _options.Threshold,
+                "NearDuplicate:Threshold must be in (0, 1].");
         if (_options.Bands.HasValue != _options.Rows.HasValue)
-            throw new ArgumentException("NearDuplicate:Bands and NearDuplicate:Rows are set together or not at all.", nameof(options));
+            throw new ArgumentException("NearDuplicate:Bands and NearDuplicate:Rows are set together or not at all.",
+                nameof(options));
         Banding = _options.Bands is { } bands && _options.Rows is { } rows
             ? new LshBanding(bands, rows)
             : LshBanding.Choose(_options.Threshold, _options.Permutations);
         if (Banding.Bands <= 0 || Banding.Rows <= 0 || Banding.Bands * Banding.Rows > _options.Permutations)
             throw new ArgumentException(
-                $"NearDuplicate: {Banding.Bands} bands × {Banding.Rows} rows needs 1..{_options.Permutations} permutations.", nameof(options));
+                $"NearDuplicate: {Banding.Bands} bands × {Banding.Rows} rows needs 1..{_options.Permutations} " +
+                    $"permutations.", nameof(options));
         _hasher = new MinHasher(_options.Permutations, _options.ShingleSize, _options.Seed);
         _bucketHead = new Dictionary<ulong, int>[Banding.Bands];
         _bucketNext = new List<int>[Banding.Bands];
-        for (var b = 0; b < Banding.Bands; b++) { _bucketHead[b] = []; _bucketNext[b] = []; }
+        for (var b = 0; b < Banding.Bands; b++)
+        {
+            _bucketHead[b] = [];
+            _bucketNext[b] = [];
+        }
     }
 
     public LshBanding Banding { get; }
     public int Count => _lines.Count;
 
-    /// <summary>The MinHash signature of a record (null when it has no words); exposed for inspection and tests.</summary>
+    /// <summary>The MinHash signature of a record (null when it has no words); exposed for inspection and
+    /// tests.</summary>
     public ulong[]? Signature(DataRecord record) => _hasher.Signature(RecordText.Words(record));
 
     public static double EstimateJaccard(ulong[] a, ulong[] b) => MinHasher.EstimateJaccard(a, b);
@@ -49,7 +57,8 @@ public sealed class NearDuplicateIndex
     {
         duplicateOfLine = 0;
         var signature = Signature(record);
-        if (signature is null) return true;
+        if (signature is null)
+            return true;
 
         var bandHashes = new ulong[Banding.Bands];
         var best = int.MaxValue;
@@ -57,11 +66,14 @@ public sealed class NearDuplicateIndex
         for (var b = 0; b < Banding.Bands; b++)
         {
             bandHashes[b] = MinHasher.BandHash(signature, b, Banding.Rows);
-            if (!_bucketHead[b].TryGetValue(bandHashes[b], out var candidate)) continue;
+            if (!_bucketHead[b].TryGetValue(bandHashes[b], out var candidate))
+                continue;
             for (; candidate >= 0; candidate = _bucketNext[b][candidate])
             {
-                if (candidate >= best || !checkedCandidates.Add(candidate)) continue;
-                if (EstimateJaccard(signature, Stored(candidate)) >= _options.Threshold) best = candidate;
+                if (candidate >= best || !checkedCandidates.Add(candidate))
+                    continue;
+                if (EstimateJaccard(signature, Stored(candidate)) >= _options.Threshold)
+                    best = candidate;
             }
         }
         if (best != int.MaxValue)
@@ -84,9 +96,11 @@ public sealed class NearDuplicateIndex
     void Store(int index, ulong[] signature)
     {
         int permutations = signature.Length;
-        if (index % ChunkRecords == 0) _signatureChunks.Add(new uint[ChunkRecords * permutations]);
+        if (index % ChunkRecords == 0)
+            _signatureChunks.Add(new uint[ChunkRecords * permutations]);
         var slot = _signatureChunks[index / ChunkRecords].AsSpan(index % ChunkRecords * permutations, permutations);
-        for (int i = 0; i < permutations; i++) slot[i] = (uint)signature[i];
+        for (int i = 0; i < permutations; i++)
+            slot[i] = (uint)signature[i];
     }
 
     ReadOnlySpan<uint> Stored(int index)
@@ -99,7 +113,8 @@ public sealed class NearDuplicateIndex
     {
         int equal = 0;
         for (int i = 0; i < stored.Length; i++)
-            if ((uint)signature[i] == stored[i]) equal++;
+            if ((uint)signature[i] == stored[i])
+                equal++;
         return (double)equal / stored.Length;
     }
 }

@@ -17,15 +17,20 @@ internal static partial class PiiRedactor
     public const string IpPlaceholder = "[IP_ADDRESS]";
     public const string IbanPlaceholder = "[IBAN]";
 
-    /// <summary>Redacts what <paramref name="options"/> enables; counts[(int)PiiType] grows by the redactions made.</summary>
+    /// <summary>Redacts what <paramref name="options"/> enables; counts[(int)PiiType] grows by the redactions
+    /// made.</summary>
     public static string Redact(string text, PiiOptions options, long[] counts)
     {
         var hasAt = text.Contains('@');
-        if (!hasAt && !text.AsSpan().ContainsAnyInRange('0', '9')) return text;
+        if (!hasAt && !text.AsSpan().ContainsAnyInRange('0', '9'))
+            return text;
         var s = text;
-        if (options.Email && hasAt) s = Replace(s, Email(), PiiType.Email, counts, _ => EmailPlaceholder);
-        if (options.Iban) s = Replace(s, IbanCandidate(), PiiType.Iban, counts, RedactIban);
-        if (options.CreditCard) s = Replace(s, CardCandidate(), PiiType.CreditCard, counts,
+        if (options.Email && hasAt)
+            s = Replace(s, Email(), PiiType.Email, counts, _ => EmailPlaceholder);
+        if (options.Iban)
+            s = Replace(s, IbanCandidate(), PiiType.Iban, counts, RedactIban);
+        if (options.CreditCard)
+            s = Replace(s, CardCandidate(), PiiType.CreditCard, counts,
             m => Luhn(m.Value) ? CreditCardPlaceholder : null);
         if (options.IpAddress)
         {
@@ -48,7 +53,8 @@ internal static partial class PiiRedactor
         var result = regex.Replace(text, m =>
         {
             var replacement = evaluate(m);
-            if (replacement is null) return m.Value;
+            if (replacement is null)
+                return m.Value;
             redacted++;
             return replacement;
         });
@@ -63,9 +69,15 @@ internal static partial class PiiRedactor
         int sum = 0, digits = 0;
         for (var i = candidate.Length - 1; i >= 0; i--)
         {
-            if (!char.IsAsciiDigit(candidate[i])) continue;
+            if (!char.IsAsciiDigit(candidate[i]))
+                continue;
             var d = candidate[i] - '0';
-            if (digits++ % 2 == 1) { d *= 2; if (d > 9) d -= 9; }
+            if (digits++ % 2 == 1)
+            {
+                d *= 2;
+                if (d > 9)
+                    d -= 9;
+            }
             sum += d;
         }
         return digits is >= 13 and <= 19 && sum % 10 == 0;
@@ -73,13 +85,15 @@ internal static partial class PiiRedactor
 
     // ---- IBAN ----
 
-    /// <summary>The greedy candidate may run into following upper-case words; the longest valid prefix ending at a space wins.</summary>
+    /// <summary>The greedy candidate may run into following upper-case words; the longest valid prefix ending at a
+    /// space wins.</summary>
     static string? RedactIban(Match m)
     {
         var value = m.Value;
         for (var end = value.Length; end >= 15; end--)
         {
-            if (end < value.Length && value[end] != ' ') continue;
+            if (end < value.Length && value[end] != ' ')
+                continue;
             var compact = value[..end].Replace(" ", "");
             if (compact.Length is >= 15 and <= 34 && IbanChecksumValid(compact))
                 return IbanPlaceholder + value[end..];
@@ -87,16 +101,20 @@ internal static partial class PiiRedactor
         return null;
     }
 
-    /// <summary>ISO 13616: move the first four characters to the end, letters to 10..35, the number mod 97 must be 1.</summary>
+    /// <summary>ISO 13616: move the first four characters to the end, letters to 10..35, the number mod 97 must be
+    /// 1.</summary>
     public static bool IbanChecksumValid(string compact)
     {
         var remainder = 0;
         for (var k = 0; k < compact.Length; k++)
         {
             var c = compact[(k + 4) % compact.Length];
-            if (char.IsAsciiDigit(c)) remainder = (remainder * 10 + (c - '0')) % 97;
-            else if (char.IsAsciiLetterUpper(c)) remainder = (remainder * 100 + (c - 'A' + 10)) % 97;
-            else return false;
+            if (char.IsAsciiDigit(c))
+                remainder = (remainder * 10 + (c - '0')) % 97;
+            else if (char.IsAsciiLetterUpper(c))
+                remainder = (remainder * 100 + (c - 'A' + 10)) % 97;
+            else
+                return false;
         }
         return remainder == 1;
     }
@@ -107,14 +125,19 @@ internal static partial class PiiRedactor
     {
         // At least four hex digits, so "::", "::1" and C++'s "a ::b" are not addresses.
         var hex = 0;
-        foreach (var c in candidate) if (char.IsAsciiHexDigit(c)) hex++;
-        return hex >= 4 && IPAddress.TryParse(candidate, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6;
+        foreach (var c in candidate)
+            if (char.IsAsciiHexDigit(c))
+                hex++;
+        return hex >= 4 && IPAddress.TryParse(candidate,
+            out var address) && address.AddressFamily == AddressFamily.InterNetworkV6;
     }
 
     static int CountDigits(string s)
     {
         var n = 0;
-        foreach (var c in s) if (char.IsAsciiDigit(c)) n++;
+        foreach (var c in s)
+            if (char.IsAsciiDigit(c))
+                n++;
         return n;
     }
 
@@ -129,7 +152,8 @@ internal static partial class PiiRedactor
     [GeneratedRegex(@"(?<!\d[ -]?)\d(?:[ -]?\d){12,18}(?![ -]?\d)", RegexOptions.CultureInvariant)]
     private static partial Regex CardCandidate();
 
-    [GeneratedRegex(@"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\w)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\w)",
+        RegexOptions.CultureInvariant)]
     private static partial Regex Ipv6Candidate();
 
     // A dotted quad of 0–255 octets that is not part of a longer dotted run: "1.2.3.4.5" is a version, not an IP.
@@ -141,6 +165,7 @@ internal static partial class PiiRedactor
     private static partial Regex InternationalPhone();
 
     // North American 3-3-4 with separators (bare 10-digit runs are ids and timestamps more often than phones).
-    [GeneratedRegex(@"(?<![\w+.-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\w|[.-]\d)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?<![\w+.-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\w|[.-]\d)",
+        RegexOptions.CultureInvariant)]
     private static partial Regex NanpPhone();
 }

@@ -23,7 +23,8 @@ public sealed class RejectRedactor(PiiOptions pii, bool keepRaw)
 
     public Rejection Apply(Rejection r)
     {
-        if (!pii.Any) return r;
+        if (!pii.Any)
+            return r;
         var reason = Text(r.Reason);
         var field = r.Field is null ? null : Text(r.Field);
         bool decoded = r.Code is not (RejectCodes.InvalidUtf8 or RejectCodes.RecordTooLarge);
@@ -33,12 +34,22 @@ public sealed class RejectRedactor(PiiOptions pii, bool keepRaw)
                 ? r with { Reason = reason, Field = field }
                 : r with { Reason = reason, Field = field, Raw = Clip(r.Raw), Kept = RawKept.Unredacted };
         if (json is not null)
-            return r with { Reason = reason, Field = field, Raw = Redact(json)!.ToJsonString(Compact), Kept = RawKept.Redacted };
+            return r with
+            {
+                Reason = reason,
+                Field = field,
+                Raw = Redact(json)!.ToJsonString(Compact),
+                Kept = RawKept.Redacted
+            };
         var bytes = Encoding.UTF8.GetBytes(r.Raw);
         return r with
         {
-            Reason = reason, Field = field, Raw = "", Kept = RawKept.Withheld,
-            RawBytes = bytes.Length, RawSha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+            Reason = reason,
+            Field = field,
+            Raw = "",
+            Kept = RawKept.Withheld,
+            RawBytes = bytes.Length,
+            RawSha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
         };
     }
 
@@ -59,7 +70,9 @@ public sealed class RejectRedactor(PiiOptions pii, bool keepRaw)
         foreach (var (key, value) in o)
         {
             var name = Text(key);
-            for (int n = 2; result.ContainsKey(name); n++) name = $"{Text(key)}#{n}";   // two keys redacted alike
+            // two keys redacted alike
+            for (int n = 2; result.ContainsKey(name); n++)
+                name = $"{Text(key)}#{n}";
             result[name] = Redact(value);
         }
         return result;
@@ -67,8 +80,14 @@ public sealed class RejectRedactor(PiiOptions pii, bool keepRaw)
 
     static JsonNode? TryParse(string raw)
     {
-        try { return JsonNode.Parse(raw, documentOptions: new JsonDocumentOptions { MaxDepth = 256 }); }
-        catch (JsonException) { return null; }
+        try
+        {
+            return JsonNode.Parse(raw, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     static string Clip(string raw) => raw.Length <= UnredactedPrefix ? raw : raw[..UnredactedPrefix] + "…";

@@ -32,8 +32,10 @@ public sealed class ReplayMixer
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(general);
-        var requested = (long)Math.Round(_options.Fraction / (1 - _options.Fraction) * train.Count, MidpointRounding.AwayFromZero);
-        if (requested == 0) return new ReplayResult(train, train.Count, 0, 0);
+        var requested = (long)Math.Round(_options.Fraction / (1 - _options.Fraction) * train.Count,
+            MidpointRounding.AwayFromZero);
+        if (requested == 0)
+            return new ReplayResult(train, train.Count, 0, 0);
 
         // Max-heap of the n smallest (hash, position): the root is the current worst pick.
         var heap = new PriorityQueue<(DataRecord Record, long Position), (ulong Hash, long Position)>(
@@ -42,11 +44,14 @@ public sealed class ReplayMixer
         foreach (var record in general)
         {
             var priority = (StableHash.Of(RecordText.DedupText(record), _options.Seed), position);
-            if (heap.Count < requested) heap.Enqueue((record, position), priority);
-            else if (heap.TryPeek(out _, out var worst) && priority.CompareTo(worst) < 0) heap.EnqueueDequeue((record, position), priority);
+            if (heap.Count < requested)
+                heap.Enqueue((record, position), priority);
+            else if (heap.TryPeek(out _, out var worst) && priority.CompareTo(worst) < 0)
+                heap.EnqueueDequeue((record, position), priority);
             position++;
         }
-        var picked = heap.UnorderedItems.Select(x => x.Element).OrderBy(x => x.Position).Select(x => x.Record).ToArray();
+        var picked = heap.UnorderedItems.Select(x => x.Element).OrderBy(x => x.Position).Select(x =>
+            x.Record).ToArray();
 
         // Merge by relative position (i + ½)/count so replay records are spread evenly; ties keep train first.
         var mixed = new List<DataRecord>(train.Count + picked.Length);

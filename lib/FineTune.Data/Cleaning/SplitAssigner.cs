@@ -20,7 +20,8 @@ public sealed record SplitOptions
     {
         foreach (var (name, value) in new[] { ("Train", Train), ("Validation", Validation), ("Test", Test) })
             if (!double.IsFinite(value) || value < 0 || value > 1)
-                throw new ArgumentOutOfRangeException(name, value, $"Split:{name} must be a fraction in [0, 1], got {value}.");
+                throw new ArgumentOutOfRangeException(name, value,
+                    $"Split:{name} must be a fraction in [0, 1], got {value}.");
         var sum = Train + Validation + Test;
         if (Math.Abs(sum - 1) > 1e-9)
             throw new ArgumentException(
@@ -47,27 +48,37 @@ public sealed class SplitAssigner
     {
         var key = PromptKey(record);
         if (_keyOfLine.TryGetValue(record.Line, out var existing) && existing != key)
-            throw new ArgumentException($"line {record.Line} was added before with a different prompt (lines must be unique within a source).", nameof(record));
+            throw new ArgumentException($"line {record.Line} was added before with a different prompt (lines must " +
+                $"be unique within a source).", nameof(record));
         _keyOfLine[record.Line] = key;
         _parent.TryAdd(key, key);
     }
 
-    /// <summary>Puts <paramref name="line"/> in the same split as <paramref name="withLine"/> (e.g. a near-duplicate of it).</summary>
+    /// <summary>Puts <paramref name="line"/> in the same split as <paramref name="withLine"/> (e.g. a near-duplicate of
+    /// it).</summary>
     public void Link(long line, long withLine)
     {
         if (_assigning)
-            throw new InvalidOperationException("Link every near-duplicate before the first Assign: an assigned split cannot move.");
+            throw new InvalidOperationException("Link every near-duplicate before the first Assign: an assigned " +
+                "split cannot move.");
         var a = Find(KeyOf(line));
         var b = Find(KeyOf(withLine));
-        if (a == b) return;
-        if (a < b) _parent[b] = a; else _parent[a] = b;   // the root is the group's smallest key
+        if (a == b)
+            return;
+        // the root is the group's smallest key
+        if (a < b)
+            _parent[b] = a;
+        else
+            _parent[a] = b;
     }
 
-    /// <summary>The record's split: that of its linked group, or of its own prompt. Adds the record when needed.</summary>
+    /// <summary>The record's split: that of its linked group, or of its own prompt. Adds the record when
+    /// needed.</summary>
     public DataSplit Assign(DataRecord record)
     {
         _assigning = true;
-        if (!_keyOfLine.ContainsKey(record.Line)) Add(record);
+        if (!_keyOfLine.ContainsKey(record.Line))
+            Add(record);
         return SplitOfKey(Find(_keyOfLine[record.Line]));
     }
 
@@ -77,7 +88,8 @@ public sealed class SplitAssigner
     DataSplit SplitOfKey(ulong key)
     {
         var u = StableHash.Unit(StableHash.Mix(key));
-        if (u < _options.Train) return DataSplit.Train;
+        if (u < _options.Train)
+            return DataSplit.Train;
         return u < _options.Train + _options.Validation ? DataSplit.Validation : DataSplit.Test;
     }
 
@@ -90,13 +102,17 @@ public sealed class SplitAssigner
 
     ulong KeyOf(long line) => _keyOfLine.TryGetValue(line, out var key)
         ? key
-        : throw new ArgumentException($"line {line} was never added to the split assigner (call Add first).", nameof(line));
+        : throw new ArgumentException($"line {line} was never added to the split assigner (call Add first).",
+            nameof(line));
 
     ulong Find(ulong key)
     {
         var root = key;
-        while (_parent[root] != root) root = _parent[root];
-        while (_parent[key] != root) (key, _parent[key]) = (_parent[key], root);   // path compression
+        while (_parent[root] != root)
+            root = _parent[root];
+        // path compression
+        while (_parent[key] != root)
+            (key, _parent[key]) = (_parent[key], root);
         return root;
     }
 }

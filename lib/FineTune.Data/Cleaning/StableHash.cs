@@ -17,7 +17,8 @@ internal static class StableHash
         foreach (var rune in text.EnumerateRunes())
         {
             var n = rune.EncodeToUtf8(buffer);
-            for (var i = 0; i < n; i++) hash = (hash ^ buffer[i]) * FnvPrime;
+            for (var i = 0; i < n; i++)
+                hash = (hash ^ buffer[i]) * FnvPrime;
         }
         return hash;
     }

@@ -1,6 +1,7 @@
 // Cleans every content field of a record (messages, chosen, rejected, text; roles untouched) in a fixed order:
 // HTML → Unicode normalization → control characters → whitespace → PII, then applies the length bounds.
-// Usage: var cleaner = new TextCleaner(options); foreach (var r in records) { var result = cleaner.Clean(r); ... } cleaner.Stats
+// Usage: var cleaner = new TextCleaner(options); foreach (var r in records) { var result = cleaner.Clean(r); ... }
+// cleaner.Stats
 using System.Diagnostics.CodeAnalysis;
 
 namespace FineTune.Data.Cleaning;
@@ -36,18 +37,24 @@ public sealed class TextCleaner
 
         string CleanField(string text)
         {
-            if (_options.StripHtml) text = Apply(text, CleaningStep.Html, HtmlStripper.Strip);
-            text = Apply(text, CleaningStep.UnicodeNormalization, t => TextNormalizer.Normalize(t, _options.Normalization));
-            if (_options.RemoveControlCharacters) text = Apply(text, CleaningStep.ControlCharacters, TextNormalizer.RemoveControlCharacters);
-            if (_options.NormalizeWhitespace) text = Apply(text, CleaningStep.Whitespace, TextNormalizer.NormalizeWhitespace);
-            if (_options.Pii.Any) text = Apply(text, CleaningStep.Pii, t => PiiRedactor.Redact(t, _options.Pii, pii));
+            if (_options.StripHtml)
+                text = Apply(text, CleaningStep.Html, HtmlStripper.Strip);
+            text = Apply(text, CleaningStep.UnicodeNormalization,
+                t => TextNormalizer.Normalize(t, _options.Normalization));
+            if (_options.RemoveControlCharacters)
+                text = Apply(text, CleaningStep.ControlCharacters, TextNormalizer.RemoveControlCharacters);
+            if (_options.NormalizeWhitespace)
+                text = Apply(text, CleaningStep.Whitespace, TextNormalizer.NormalizeWhitespace);
+            if (_options.Pii.Any)
+                text = Apply(text, CleaningStep.Pii, t => PiiRedactor.Redact(t, _options.Pii, pii));
             return text;
         }
 
         string Apply(string text, CleaningStep step, Func<string, string> transform)
         {
             var result = transform(text);
-            if (!string.Equals(result, text, StringComparison.Ordinal)) stepFields[(int)step]++;
+            if (!string.Equals(result, text, StringComparison.Ordinal))
+                stepFields[(int)step]++;
             return result;
         }
 
@@ -76,17 +83,20 @@ public sealed class TextCleaner
         {
             fields++;
             if (string.IsNullOrWhiteSpace(content))
-                return Reject(original, "missing_content", $"{path} is empty after cleaning; every turn needs text.", path);
+                return Reject(original, "missing_content", $"{path} is empty after cleaning; every turn needs text.",
+                    path);
             total += content.Length;
         }
         if (fields == 0)
-            return Reject(original, "missing_content", "the record has no content fields (no messages and no text).", null);
+            return Reject(original, "missing_content", "the record has no content fields (no messages and no text).",
+                null);
         if (total < _options.MinChars)
             return Reject(original, "too_short",
                 $"{total} characters after cleaning, below Cleaning:MinChars = {_options.MinChars}.", null);
         if (total > _options.MaxChars)
             return Reject(original, "too_long_chars",
-                $"{total} characters after cleaning, above Cleaning:MaxChars = {_options.MaxChars} (split the document or raise the limit).", null);
+                $"{total} characters after cleaning, above Cleaning:MaxChars = {_options.MaxChars} (split the " +
+                    $"document or raise the limit).", null);
         return null;
     }
 

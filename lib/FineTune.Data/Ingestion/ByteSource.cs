@@ -2,7 +2,8 @@
 // The buffer grows to the longest line seen (never the whole file); a line over the limit is skipped, keeping a prefix.
 namespace FineTune.Data.Ingestion;
 
-/// <summary>One line without its terminator. Bytes is valid until the next read. Length counts skipped bytes too.</summary>
+/// <summary>One line without its terminator. Bytes is valid until the next read. Length counts skipped bytes
+/// too.</summary>
 internal readonly record struct ByteLine(ReadOnlyMemory<byte> Bytes, bool HadCr, long Length, bool TooLarge);
 
 internal sealed class ByteSource(Stream stream, int maxLineBytes) : IAsyncDisposable
@@ -14,10 +15,13 @@ internal sealed class ByteSource(Stream stream, int maxLineBytes) : IAsyncDispos
 
     public Stream Stream => stream;
 
-    /// <summary>The unread bytes in the buffer after making sure at least <paramref name="count"/> are there (or EOF).</summary>
+    /// <summary>The unread bytes in the buffer after making sure at least <paramref name="count"/> are there (or
+    /// EOF).</summary>
     public async ValueTask<ReadOnlyMemory<byte>> PeekAsync(int count, CancellationToken ct)
     {
-        while (_end - _start < count && await FillAsync(ct)) { }
+        while (_end - _start < count && await FillAsync(ct))
+        {
+        }
         return _buffer.AsMemory(_start, _end - _start);
     }
 
@@ -26,7 +30,8 @@ internal sealed class ByteSource(Stream stream, int maxLineBytes) : IAsyncDispos
     /// <summary>Hands out up to <paramref name="count"/> unread bytes, consuming them. Empty at EOF.</summary>
     public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(int count, CancellationToken ct)
     {
-        if (_start == _end) await FillAsync(ct);
+        if (_start == _end)
+            await FillAsync(ct);
         var n = Math.Min(count, _end - _start);
         var chunk = _buffer.AsMemory(_start, n);
         _start += n;
@@ -82,8 +87,10 @@ internal sealed class ByteSource(Stream stream, int maxLineBytes) : IAsyncDispos
     /// <summary>Reads more bytes, compacting or growing the buffer first. False at EOF.</summary>
     async ValueTask<bool> FillAsync(CancellationToken ct)
     {
-        if (_eof) return false;
-        if (_start > 0 && _start == _end) _start = _end = 0;
+        if (_eof)
+            return false;
+        if (_start > 0 && _start == _end)
+            _start = _end = 0;
         if (_end == _buffer.Length)
         {
             var live = _end - _start;
@@ -94,7 +101,11 @@ internal sealed class ByteSource(Stream stream, int maxLineBytes) : IAsyncDispos
             _end = live;
         }
         var read = await stream.ReadAsync(_buffer.AsMemory(_end), ct);
-        if (read == 0) { _eof = true; return false; }
+        if (read == 0)
+        {
+            _eof = true;
+            return false;
+        }
         _end += read;
         return true;
     }

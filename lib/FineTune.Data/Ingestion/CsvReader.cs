@@ -1,5 +1,6 @@
 // RFC 4180 CSV: quoted fields may hold delimiters, doubled quotes and line breaks (kept as written, LF or CRLF).
-// Each data row becomes a JSON object keyed by the column names, so the JSON mapping applies; rows are numbered 1-based.
+// Each data row becomes a JSON object keyed by the column names, so the JSON mapping applies; rows are numbered
+// 1-based.
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -31,13 +32,17 @@ internal static class CsvReader
             var tooLarge = false;
             while (true)
             {
-                if (line.HadCr) stats.Crlf = true;
+                if (line.HadCr)
+                    stats.Crlf = true;
                 quotes += line.Bytes.Span.Count((byte)'"');
                 length += line.Length;
                 tooLarge |= line.TooLarge || length > maxRecordBytes;
-                if (!tooLarge) record.Write(line.Bytes.Span);
-                if (quotes % 2 == 0 || await source.ReadLineAsync(ct) is not { } next) break;
-                if (!tooLarge) record.Write(line.HadCr ? "\r\n"u8 : "\n"u8);
+                if (!tooLarge)
+                    record.Write(line.Bytes.Span);
+                if (quotes % 2 == 0 || await source.ReadLineAsync(ct) is not { } next)
+                    break;
+                if (!tooLarge)
+                    record.Write(line.HadCr ? "\r\n"u8 : "\n"u8);
                 line = next;
             }
             if (!tooLarge && LineReader.IsBlank(record.WrittenSpan))
@@ -53,7 +58,8 @@ internal static class CsvReader
             row++;
             if (tooLarge)
             {
-                yield return RawRecord.TooLarge(row, record.WrittenSpan[..Math.Min(record.WrittenCount, 1024)], length, maxRecordBytes);
+                yield return RawRecord.TooLarge(row, record.WrittenSpan[..Math.Min(record.WrittenCount, 1024)], length,
+                    maxRecordBytes);
                 continue;
             }
             yield return Row(row, record.WrittenSpan, columns, options);
@@ -63,7 +69,8 @@ internal static class CsvReader
     static string[] Header(ReadOnlySpan<byte> bytes, char delimiter, string path)
     {
         if (RawRecord.Undecodable(0, bytes) is not null)
-            throw new InvalidDatasetException($"'{path}': the CSV header row is not valid UTF-8; re-save the file as UTF-8.");
+            throw new InvalidDatasetException($"'{path}': the CSV header row is not valid UTF-8; re-save the file " +
+                $"as UTF-8.");
         if (!TrySplit(Encoding.UTF8.GetString(bytes), delimiter, out var names, out var error))
             throw new InvalidDatasetException($"'{path}': the CSV header row cannot be read: {error}.");
         var columns = names.Select(n => n.Trim()).ToArray();
@@ -74,14 +81,17 @@ internal static class CsvReader
 
     static RawRecord Row(long row, ReadOnlySpan<byte> bytes, string[] columns, CsvOptions options)
     {
-        if (RawRecord.Undecodable(row, bytes) is { } bad) return bad;
+        if (RawRecord.Undecodable(row, bytes) is { } bad)
+            return bad;
         var raw = Encoding.UTF8.GetString(bytes);
         if (!TrySplit(raw, options.Delimiter, out var fields, out var error))
             return RawRecord.Fail(row, raw, RejectCodes.InvalidCsv, error);
         if (fields.Count != columns.Length)
-            return RawRecord.Fail(row, raw, RejectCodes.InvalidCsv, $"the row has {fields.Count} fields; expected {columns.Length} ({string.Join(", ", columns)})");
+            return RawRecord.Fail(row, raw, RejectCodes.InvalidCsv,
+                $"the row has {fields.Count} fields; expected {columns.Length} ({string.Join(", ", columns)})");
         IReadOnlyDictionary<string, string> cells = columns.Zip(fields).ToDictionary(p => p.First, p => p.Second);
-        if (options.Transform is { } transform) cells = transform(cells);
+        if (options.Transform is { } transform)
+            cells = transform(cells);
         return new RawRecord(row, raw, JsonDocument.Parse(ToJson(cells)), null, null);
     }
 
@@ -93,7 +103,8 @@ internal static class CsvReader
             json.WriteStartObject();
             foreach (var (name, value) in cells)
             {
-                if (ListColumns.Contains(name) && value.TrimStart().StartsWith('[') && TryParseArray(value) is { } array)
+                if (ListColumns.Contains(name) && value.TrimStart().StartsWith('[') && TryParseArray(value)
+                    is { } array)
                 {
                     json.WritePropertyName(name);
                     array.WriteTo(json);
@@ -120,7 +131,8 @@ internal static class CsvReader
         }
     }
 
-    /// <summary>Splits one record into fields (RFC 4180): "" inside quotes is a quote; after a closing quote comes a delimiter.</summary>
+    /// <summary>Splits one record into fields (RFC 4180): "" inside quotes is a quote; after a closing quote comes a
+    /// delimiter.</summary>
     internal static bool TrySplit(string record, char delimiter, out List<string> fields, out string error)
     {
         fields = [];
@@ -135,10 +147,19 @@ internal static class CsvReader
                 var open = i++;
                 while (true)
                 {
-                    if (i >= record.Length) { error = $"the quoted field opened at character {open} is not closed"; return false; }
+                    if (i >= record.Length)
+                    {
+                        error = $"the quoted field opened at character {open} is not closed";
+                        return false;
+                    }
                     if (record[i] == '"')
                     {
-                        if (i + 1 < record.Length && record[i + 1] == '"') { field.Append('"'); i += 2; continue; }
+                        if (i + 1 < record.Length && record[i + 1] == '"')
+                        {
+                            field.Append('"');
+                            i += 2;
+                            continue;
+                        }
                         i++;
                         break;
                     }
@@ -146,7 +167,9 @@ internal static class CsvReader
                 }
                 if (i < record.Length && record[i] != delimiter)
                 {
-                    error = $"character {i}: expected '{delimiter}' or the end of the row after a closing quote, found '{record[i]}'";
+                    error =
+                        $"character {i}: expected '{delimiter}' or the end of the row after a closing quote, found " +
+                        $"'{record[i]}'";
                     return false;
                 }
             }
@@ -158,7 +181,8 @@ internal static class CsvReader
                 i = stop;
             }
             fields.Add(field.ToString());
-            if (i >= record.Length) return true;
+            if (i >= record.Length)
+                return true;
             i++; // the delimiter
         }
     }

@@ -1,5 +1,6 @@
 // Which known format a JSON object's fields belong to, the names used in messages, and the optional label field.
-// Precedence when fields of several formats are present: preference > chat > sharegpt > alpaca > prompt/completion > text.
+// Precedence when fields of several formats are present: preference > chat > sharegpt > alpaca > prompt/completion >
+// text.
 using System.Text.Json;
 
 namespace FineTune.Data.Ingestion;
@@ -8,13 +9,18 @@ internal static class FormatClassifier
 {
     public static SourceFormat? Classify(JsonElement record)
     {
-        if (Has(record, "chosen") || Has(record, "rejected")) return SourceFormat.Preference;
-        if (Has(record, "messages")) return SourceFormat.Chat;
-        if (Has(record, "conversations")) return SourceFormat.ShareGpt;
-        if (Has(record, "instruction") || Has(record, "output")) return SourceFormat.Alpaca;
+        if (Has(record, "chosen") || Has(record, "rejected"))
+            return SourceFormat.Preference;
+        if (Has(record, "messages"))
+            return SourceFormat.Chat;
+        if (Has(record, "conversations"))
+            return SourceFormat.ShareGpt;
+        if (Has(record, "instruction") || Has(record, "output"))
+            return SourceFormat.Alpaca;
         if (Has(record, "prompt") || Has(record, "completion") || Has(record, "question") || Has(record, "answer"))
             return SourceFormat.PromptCompletion;
-        if (Has(record, "text")) return SourceFormat.Text;
+        if (Has(record, "text"))
+            return SourceFormat.Text;
         return null;
     }
 
@@ -46,9 +52,11 @@ internal static class FormatClassifier
     {
         foreach (var name in (ReadOnlySpan<string>)["label", "category", "class"])
         {
-            if (!record.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) continue;
+            if (!record.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+                continue;
             var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-            if (text.Length > 0) return text;
+            if (text.Length > 0)
+                return text;
         }
         return null;
     }

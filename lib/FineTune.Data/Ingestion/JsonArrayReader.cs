@@ -37,23 +37,27 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
             catch (JsonException e)
             {
                 step = Step.End;
-                error = RawRecord.JsonError(e).Replace("of the record", "of the array") + "; the rest of the array cannot be read";
+                error = RawRecord.JsonError(e).Replace("of the record",
+                    "of the array") + "; the rest of the array cannot be read";
             }
             if (error is not null)
             {
-                var rest = Encoding.UTF8.GetString(_buffer, _elementStart >= 0 ? _elementStart : _pos, Math.Min(_end - (_elementStart >= 0 ? _elementStart : _pos), 4096));
+                var rest = Encoding.UTF8.GetString(_buffer, _elementStart >= 0 ? _elementStart : _pos,
+                    Math.Min(_end - (_elementStart >= 0 ? _elementStart : _pos), 4096));
                 yield return RawRecord.Fail(index + 1, rest, RejectCodes.InvalidJson, error);
                 yield break;
             }
             if (step == Step.End)
             {
                 if (await TrailingAsync(ct) is { } trailing)
-                    yield return RawRecord.Fail(index + 1, trailing, RejectCodes.InvalidJson, "content after the closing ']' of the array; a JSON array file holds one array");
+                    yield return RawRecord.Fail(index + 1, trailing, RejectCodes.InvalidJson,
+                        "content after the closing ']' of the array; a JSON array file holds one array");
                 yield break;
             }
             if (step == Step.NeedMore)
             {
-                if (_eof) throw new InvalidOperationException("Utf8JsonReader asked for more data after the final block.");
+                if (_eof)
+                    throw new InvalidOperationException("Utf8JsonReader asked for more data after the final block.");
                 await FillAsync(ct);
                 continue;
             }
@@ -65,17 +69,20 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
                 _skippedBytes = 0;
             }
             else if (length > maxRecordBytes) // one long string token cannot be skipped piecemeal; it was held whole
-                yield return RawRecord.TooLarge(index, _buffer.AsSpan(start, Math.Min(length, 1024)), length, maxRecordBytes);
+                yield return RawRecord.TooLarge(index, _buffer.AsSpan(start, Math.Min(length, 1024)), length,
+                    maxRecordBytes);
             else
                 yield return RawRecord.Json(index, _buffer.AsMemory(start, length));
         }
     }
 
-    /// <summary>Reads tokens until one array element is complete (its bytes in the buffer), the array ends, or data runs out.</summary>
+    /// <summary>Reads tokens until one array element is complete (its bytes in the buffer), the array ends, or data
+    /// runs out.</summary>
     Step Scan(out int start, out int length)
     {
         start = length = 0;
-        if (!_started) _state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 });
+        if (!_started)
+            _state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 });
         var reader = new Utf8JsonReader(_buffer.AsSpan(_pos, _end - _pos), _eof, _state);
         try
         {
@@ -84,12 +91,16 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
                 if (!_started)
                 {
                     if (reader.TokenType != JsonTokenType.StartArray)
-                        throw new JsonException($"expected '[' to open the array, found {reader.TokenType}.", null, 0, reader.TokenStartIndex);
+                        throw new JsonException($"expected '[' to open the array, found {reader.TokenType}.", null, 0,
+                            reader.TokenStartIndex);
                     _started = true;
                     continue;
                 }
-                if (reader.CurrentDepth == 0) return Step.End; // the closing ']'
-                if (reader.CurrentDepth != 1) continue;
+                // the closing ']'
+                if (reader.CurrentDepth == 0)
+                    return Step.End;
+                if (reader.CurrentDepth != 1)
+                    continue;
                 var tokenStart = _pos + (int)reader.TokenStartIndex;
                 if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                 {
@@ -118,14 +129,17 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
         while (true)
         {
             var at = _buffer.AsSpan(_pos, _end - _pos).IndexOfAnyExcept(" \t\r\n"u8);
-            if (at >= 0) return Encoding.UTF8.GetString(_buffer, _pos + at, Math.Min(4096, _end - _pos - at));
-            if (_eof) return null;
+            if (at >= 0)
+                return Encoding.UTF8.GetString(_buffer, _pos + at, Math.Min(4096, _end - _pos - at));
+            if (_eof)
+                return null;
             _pos = _end;
             await FillAsync(ct);
         }
     }
 
-    /// <summary>Compacts (keeping the element being read), grows when the element fills the buffer, and reads more.</summary>
+    /// <summary>Compacts (keeping the element being read), grows when the element fills the buffer, and reads
+    /// more.</summary>
     async ValueTask FillAsync(CancellationToken ct)
     {
         var keep = _elementStart >= 0 ? _elementStart : _pos;
@@ -141,13 +155,18 @@ internal sealed class JsonArrayReader(ByteSource source, int maxRecordBytes)
         Buffer.BlockCopy(_buffer, keep, target, 0, live);
         _buffer = target;
         _pos -= keep;
-        if (_elementStart >= 0) _elementStart -= keep;
+        if (_elementStart >= 0)
+            _elementStart -= keep;
         _end = live;
         // Fill the free space completely so the reader resumes with a large block, not a trickle.
         while (_end < _buffer.Length)
         {
             var chunk = await source.ReadAsync(_buffer.Length - _end, ct);
-            if (chunk.IsEmpty) { _eof = true; break; }
+            if (chunk.IsEmpty)
+            {
+                _eof = true;
+                break;
+            }
             chunk.CopyTo(_buffer.AsMemory(_end));
             _end += chunk.Length;
         }

@@ -15,10 +15,12 @@ internal static class LineReader
         {
             ct.ThrowIfCancellationRequested();
             number++;
-            if (line.HadCr) stats.Crlf = true;
+            if (line.HadCr)
+                stats.Crlf = true;
             if (line.TooLarge || line.Length > maxRecordBytes)
             {
-                yield return RawRecord.TooLarge(number, line.Bytes.Span[..Math.Min(line.Bytes.Length, 1024)], line.Length, maxRecordBytes);
+                yield return RawRecord.TooLarge(number, line.Bytes.Span[..Math.Min(line.Bytes.Length, 1024)],
+                    line.Length, maxRecordBytes);
                 continue;
             }
             if (IsBlank(line.Bytes.Span))

@@ -23,14 +23,17 @@ internal static class MessageParser
         ["system"] = "system",
     };
 
-    /// <summary>An OpenAI-style list. Empty lists are missing_messages_list; weights are 0/1 on assistant turns only.</summary>
+    /// <summary>An OpenAI-style list. Empty lists are missing_messages_list; weights are 0/1 on assistant turns
+    /// only.</summary>
     public static List<Message> OpenAi(JsonElement list, string field)
     {
         if (list.ValueKind != JsonValueKind.Array)
-            throw new RecordError(field == "messages" ? RejectCodes.MissingMessagesList : RejectCodes.InvalidType, field,
+            throw new RecordError(field == "messages" ? RejectCodes.MissingMessagesList : RejectCodes.InvalidType,
+                field,
                 $"{field}: expected a list of messages, got {FormatClassifier.Kind(list.ValueKind)}");
         if (list.GetArrayLength() == 0)
-            throw new RecordError(field == "messages" ? RejectCodes.MissingMessagesList : RejectCodes.MissingContent, field,
+            throw new RecordError(field == "messages" ? RejectCodes.MissingMessagesList : RejectCodes.MissingContent,
+                field,
                 $"{field}: the list is empty; expected at least one message");
         var messages = new List<Message>();
         var i = 0;
@@ -53,7 +56,8 @@ internal static class MessageParser
         foreach (var property in item.EnumerateObject())
             if (!MessageKeys.Contains(property.Name))
                 throw new RecordError(RejectCodes.MessageUnrecognizedKey, $"{path}.{property.Name}",
-                    $"{path}: unrecognized key '{property.Name}'; a message has role, content and optionally weight, name");
+                    $"{path}: unrecognized key '{property.Name}'; a message has role, content and optionally " +
+                        $"weight, name");
 
         var roleValue = item.GetProperty("role");
         var role = roleValue.ValueKind == JsonValueKind.String ? roleValue.GetString()! : roleValue.GetRawText();
@@ -66,7 +70,8 @@ internal static class MessageParser
         if (item.TryGetProperty("weight", out var w) && w.ValueKind != JsonValueKind.Null)
         {
             if (w.ValueKind != JsonValueKind.Number || !w.TryGetDouble(out var value) || value is not (0 or 1))
-                throw new RecordError(RejectCodes.InvalidWeight, $"{path}.weight", $"{path}.weight: expected 0 or 1, got {w.GetRawText()}");
+                throw new RecordError(RejectCodes.InvalidWeight, $"{path}.weight",
+                    $"{path}.weight: expected 0 or 1, got {w.GetRawText()}");
             if (role != "assistant")
                 throw new RecordError(RejectCodes.InvalidWeight, $"{path}.weight",
                     $"{path}.weight: weight is only allowed on assistant messages (this one is {role})");
@@ -86,13 +91,15 @@ internal static class MessageParser
         var list = record.GetProperty("conversations");
         if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
             throw new RecordError(RejectCodes.MissingMessagesList, "conversations",
-                $"conversations: expected a non-empty list of turns, got {(list.ValueKind == JsonValueKind.Array ? "an empty list" : FormatClassifier.Kind(list.ValueKind))}");
+                $"conversations: expected a non-empty list of turns, got " +
+                    $"{(list.ValueKind == JsonValueKind.Array ? "an empty list" : FormatClassifier.Kind(list.ValueKind))}");
         var i = 0;
         foreach (var turn in list.EnumerateArray())
         {
             var path = $"conversations[{i++}]";
             if (turn.ValueKind != JsonValueKind.Object)
-                throw new RecordError(RejectCodes.MessageMissingKey, path, $"{path}: expected an object with from and value, got {FormatClassifier.Kind(turn.ValueKind)}");
+                throw new RecordError(RejectCodes.MessageMissingKey, path,
+                    $"{path}: expected an object with from and value, got {FormatClassifier.Kind(turn.ValueKind)}");
             foreach (var key in (ReadOnlySpan<string>)["from", "value"])
                 if (!turn.TryGetProperty(key, out _))
                     throw new RecordError(RejectCodes.MessageMissingKey, $"{path}.{key}", $"{path}: missing '{key}'");
@@ -110,7 +117,8 @@ internal static class MessageParser
     public static string Content(JsonElement value, string path)
     {
         if (value.ValueKind != JsonValueKind.String)
-            throw new RecordError(RejectCodes.MissingContent, path, $"{path}: expected text, got {FormatClassifier.Kind(value.ValueKind)}");
+            throw new RecordError(RejectCodes.MissingContent, path,
+                $"{path}: expected text, got {FormatClassifier.Kind(value.ValueKind)}");
         var text = value.GetString()!;
         if (string.IsNullOrWhiteSpace(text))
             throw new RecordError(RejectCodes.MissingContent, path, $"{path}: empty; expected text");

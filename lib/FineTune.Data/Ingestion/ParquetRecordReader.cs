@@ -19,10 +19,12 @@ internal static class ParquetRecordReader
     /// <summary>The first four bytes (and the last four) of every Parquet file.</summary>
     public static ReadOnlySpan<byte> Magic => "PAR1"u8;
 
-    /// <summary>String columns of these names holding a JSON array are read as that array (as the CSV reader does).</summary>
+    /// <summary>String columns of these names holding a JSON array are read as that array (as the CSV reader
+    /// does).</summary>
     static readonly HashSet<string> ListColumns = ["messages", "conversations", "chosen", "rejected"];
 
-    /// <summary>Raw (rejects.jsonl) shows text as written: no \u escapes for '+', quotes in prose or non-ASCII.</summary>
+    /// <summary>Raw (rejects.jsonl) shows text as written: no \u escapes for '+', quotes in prose or
+    /// non-ASCII.</summary>
     static readonly JsonWriterOptions Writer = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static async IAsyncEnumerable<RawRecord> ReadAsync(
@@ -45,7 +47,8 @@ internal static class ParquetRecordReader
         }
     }
 
-    /// <summary>Reads the footer: the schema and the number of row groups. A damaged file is a whole-file error.</summary>
+    /// <summary>Reads the footer: the schema and the number of row groups. A damaged file is a whole-file
+    /// error.</summary>
     static async Task<(ParquetSchema, int)> OpenAsync(Stream file, string path, CancellationToken ct)
     {
         if (file.Length < 12)
@@ -53,7 +56,8 @@ internal static class ParquetRecordReader
         try
         {
             file.Position = 0;
-            await using var reader = await ParquetReader.CreateAsync(file, leaveStreamOpen: true, cancellationToken: ct);
+            await using var reader = await ParquetReader.CreateAsync(file, leaveStreamOpen: true,
+                cancellationToken: ct);
             return (reader.Schema, reader.RowGroupCount);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -62,8 +66,10 @@ internal static class ParquetRecordReader
         }
     }
 
-    /// <summary>One row group as untyped rows (nested lists and structs as lists and dictionaries; null fields left out).</summary>
-    static async Task<IList<Dictionary<string, object>>> RowGroupAsync(Stream file, int group, string path, CancellationToken ct)
+    /// <summary>One row group as untyped rows (nested lists and structs as lists and dictionaries; null fields left
+    /// out).</summary>
+    static async Task<IList<Dictionary<string, object>>> RowGroupAsync(Stream file, int group, string path,
+        CancellationToken ct)
     {
         try
         {
@@ -78,9 +84,11 @@ internal static class ParquetRecordReader
     }
 
     static InvalidDatasetException Unreadable(string path, string why) =>
-        new($"'{path}' is not a readable Parquet file ({why}); it may be truncated or damaged: re-export it, or export it as JSON Lines.");
+        new($"'{path}' is not a readable Parquet file ({why}); it may be truncated or damaged: re-export it, or " +
+            $"export it as JSON Lines.");
 
-    /// <summary>One row as a JSON object, fields in schema order; a null value (or a field the row lacks) is JSON null.</summary>
+    /// <summary>One row as a JSON object, fields in schema order; a null value (or a field the row lacks) is JSON
+    /// null.</summary>
     static byte[] ToJson(IDictionary<string, object> row, ParquetSchema schema)
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -106,23 +114,58 @@ internal static class ParquetRecordReader
     {
         switch (value)
         {
-            case null: json.WriteNullValue(); break;
-            case string s: json.WriteStringValue(s); break;
-            case ReadOnlyMemory<char> chars: json.WriteStringValue(chars.Span); break;
-            case bool b: json.WriteBooleanValue(b); break;
-            case sbyte or byte or short or ushort or int or uint or long: json.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture)); break;
-            case ulong u: json.WriteNumberValue(u); break;
-            case decimal m: json.WriteNumberValue(m); break;
-            case float f when float.IsFinite(f): json.WriteNumberValue(f); break;
-            case double d when double.IsFinite(d): json.WriteNumberValue(d); break;
-            case Half h when Half.IsFinite(h): json.WriteNumberValue((double)h); break;
-            case DateTime t: json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture)); break;
-            case DateTimeOffset t: json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture)); break;
-            case DateOnly t: json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture)); break;
-            case TimeOnly t: json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture)); break;
-            case byte[] bytes: WriteBytes(json, bytes); break;
-            case ReadOnlyMemory<byte> bytes: WriteBytes(json, bytes.Span); break;
-            case IDictionary<string, object> fields: WriteStruct(json, fields, field); break;
+            case null:
+                json.WriteNullValue();
+                break;
+            case string s:
+                json.WriteStringValue(s);
+                break;
+            case ReadOnlyMemory<char> chars:
+                json.WriteStringValue(chars.Span);
+                break;
+            case bool b:
+                json.WriteBooleanValue(b);
+                break;
+            case sbyte or byte or short or ushort or int or uint or long:
+                json.WriteNumberValue(Convert.ToInt64(value,
+                CultureInfo.InvariantCulture));
+                break;
+            case ulong u:
+                json.WriteNumberValue(u);
+                break;
+            case decimal m:
+                json.WriteNumberValue(m);
+                break;
+            case float f when float.IsFinite(f):
+                json.WriteNumberValue(f);
+                break;
+            case double d when double.IsFinite(d):
+                json.WriteNumberValue(d);
+                break;
+            case Half h when Half.IsFinite(h):
+                json.WriteNumberValue((double)h);
+                break;
+            case DateTime t:
+                json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture));
+                break;
+            case DateTimeOffset t:
+                json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture));
+                break;
+            case DateOnly t:
+                json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture));
+                break;
+            case TimeOnly t:
+                json.WriteStringValue(t.ToString("O", CultureInfo.InvariantCulture));
+                break;
+            case byte[] bytes:
+                WriteBytes(json, bytes);
+                break;
+            case ReadOnlyMemory<byte> bytes:
+                WriteBytes(json, bytes.Span);
+                break;
+            case IDictionary<string, object> fields:
+                WriteStruct(json, fields, field);
+                break;
             case IDictionary map:
                 json.WriteStartObject();
                 foreach (DictionaryEntry entry in map)
@@ -134,14 +177,18 @@ internal static class ParquetRecordReader
                 break;
             case IEnumerable items:
                 json.WriteStartArray();
-                foreach (var item in items) Write(json, item, (field as ListField)?.Item);
+                foreach (var item in items)
+                    Write(json, item, (field as ListField)?.Item);
                 json.WriteEndArray();
                 break;
-            default: json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture)); break;
+            default:
+                json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
         }
     }
 
-    /// <summary>A struct: its schema fields in order (null when the row has no value), then any others it holds.</summary>
+    /// <summary>A struct: its schema fields in order (null when the row has no value), then any others it
+    /// holds.</summary>
     static void WriteStruct(Utf8JsonWriter json, IDictionary<string, object> values, Field? field)
     {
         json.WriteStartObject();
@@ -163,8 +210,10 @@ internal static class ParquetRecordReader
     /// <summary>Binary without a string annotation: text when it is valid UTF-8, else base64.</summary>
     static void WriteBytes(Utf8JsonWriter json, ReadOnlySpan<byte> bytes)
     {
-        if (Utf8.IsValid(bytes)) json.WriteStringValue(Encoding.UTF8.GetString(bytes));
-        else json.WriteBase64StringValue(bytes);
+        if (Utf8.IsValid(bytes))
+            json.WriteStringValue(Encoding.UTF8.GetString(bytes));
+        else
+            json.WriteBase64StringValue(bytes);
     }
 
     static string? Text(object? value) => value switch

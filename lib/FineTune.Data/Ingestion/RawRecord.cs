@@ -25,7 +25,8 @@ internal readonly record struct RawRecord(long Line, string Raw, JsonDocument? D
     /// <summary>Decodes and parses one JSON record; bad UTF-8 or bad JSON becomes a rejection.</summary>
     public static RawRecord Json(long line, ReadOnlyMemory<byte> bytes)
     {
-        if (Undecodable(line, bytes.Span) is { } bad) return bad;
+        if (Undecodable(line, bytes.Span) is { } bad)
+            return bad;
         var raw = Encoding.UTF8.GetString(bytes.Span);
         try
         {
@@ -40,7 +41,8 @@ internal readonly record struct RawRecord(long Line, string Raw, JsonDocument? D
     /// <summary>One line of a .txt file as a text document.</summary>
     public static RawRecord PlainText(long line, ReadOnlySpan<byte> bytes)
     {
-        if (Undecodable(line, bytes) is { } bad) return bad;
+        if (Undecodable(line, bytes) is { } bad)
+            return bad;
         var text = Encoding.UTF8.GetString(bytes);
         return new RawRecord(line, text, null, text, null);
     }
@@ -48,17 +50,20 @@ internal readonly record struct RawRecord(long Line, string Raw, JsonDocument? D
     /// <summary>A rejection when the bytes are not valid UTF-8, naming the first bad byte and where it is.</summary>
     public static RawRecord? Undecodable(long line, ReadOnlySpan<byte> bytes)
     {
-        if (Utf8.IsValid(bytes)) return null;
+        if (Utf8.IsValid(bytes))
+            return null;
         var at = FirstInvalidUtf8(bytes);
         return Fail(line, Encoding.UTF8.GetString(bytes), RejectCodes.InvalidUtf8,
-            $"byte 0x{bytes[at]:X2} at offset {at} is not valid UTF-8 (the file must be UTF-8; raw shows bad bytes as U+FFFD)");
+            $"byte 0x{bytes[at]:X2} at offset {at} is not valid UTF-8 (the file must be UTF-8; raw shows bad bytes " +
+                $"as U+FFFD)");
     }
 
     static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
     {
         for (var i = 0; i < bytes.Length;)
         {
-            if (Rune.DecodeFromUtf8(bytes[i..], out _, out var used) != System.Buffers.OperationStatus.Done) return i;
+            if (Rune.DecodeFromUtf8(bytes[i..], out _, out var used) != System.Buffers.OperationStatus.Done)
+                return i;
             i += used;
         }
         return 0;
@@ -69,7 +74,9 @@ internal readonly record struct RawRecord(long Line, string Raw, JsonDocument? D
     {
         var message = e.Message;
         var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        if (cut > 0) message = message[..cut].TrimEnd();
-        return $"not valid JSON at line {(e.LineNumber ?? 0) + 1}, byte {e.BytePositionInLine ?? 0} of the record: {message}";
+        if (cut > 0)
+            message = message[..cut].TrimEnd();
+        return $"not valid JSON at line {(e.LineNumber ?? 0) + 1}, byte {e.BytePositionInLine ?? 0} of the record: " +
+            $"{message}";
     }
 }

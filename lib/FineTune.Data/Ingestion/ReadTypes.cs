@@ -8,7 +8,8 @@ public enum ContainerKind { Auto, Jsonl, JsonArray, Csv, TextLines, Parquet }
 /// <summary>One item of <see cref="DatasetReader.ReadAsync"/>.</summary>
 public abstract record ReadItem;
 
-/// <summary>A record that parsed and validated; Raw is its source text (a JSONL line, a JSON element, a CSV row, a Parquet row as JSON).</summary>
+/// <summary>A record that parsed and validated; Raw is its source text (a JSONL line, a JSON element, a CSV row, a
+/// Parquet row as JSON).</summary>
 public sealed record Accepted(DataRecord Record, string Raw) : ReadItem;
 
 /// <summary>A record that did not make it, with the reason.</summary>
@@ -24,7 +25,8 @@ public sealed record SourceSummary(Detection Detection, bool Utf8Bom, bool CrlfL
 /// The layout of a file. DetectedAtLine is the record the format was read from, or null when the format was
 /// declared in <see cref="ReadOptions.Format"/> or guessed (<see cref="FormatGuessed"/>: no record had known fields).
 /// </summary>
-public sealed record Detection(ContainerKind Container, SourceFormat Format, bool Gzip, long? DetectedAtLine, bool FormatGuessed = false);
+public sealed record Detection(ContainerKind Container, SourceFormat Format, bool Gzip, long? DetectedAtLine,
+    bool FormatGuessed = false);
 
 public sealed record ReadOptions
 {

@@ -8,17 +8,21 @@ internal static class RecordMapper
 {
     public static ReadItem Map(RawRecord raw, Detection file)
     {
-        if (raw.Error is { } error) return new Rejected(error);
+        if (raw.Error is { } error)
+            return new Rejected(error);
         if (raw.Text is { } text)
             return new Accepted(new DataRecord { Kind = RecordKind.Text, Line = raw.Line, Text = text }, raw.Raw);
         using var doc = raw.Doc!;
         var root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
-            return Reject(raw, RejectCodes.DataType, null, $"the record is {FormatClassifier.Kind(root.ValueKind)}; expected a JSON object");
+            return Reject(raw, RejectCodes.DataType, null,
+                $"the record is {FormatClassifier.Kind(root.ValueKind)}; expected a JSON object");
         if (FormatClassifier.Classify(root) is { } own && own != file.Format)
             return Reject(raw, RejectCodes.MixedFormat, null,
-                $"the record has the fields of {FormatClassifier.Name(own)} ({FormatClassifier.Fields(own)}) but the file is " +
-                $"{FormatClassifier.Name(file.Format)} ({Origin(file)}; expected {FormatClassifier.Fields(file.Format)})");
+                $"the record has the fields of {FormatClassifier.Name(own)} ({FormatClassifier.Fields(own)}) but " +
+                    $"the file is " +
+                $"{FormatClassifier.Name(file.Format)} ({Origin(file)}; expected " +
+                    $"{FormatClassifier.Fields(file.Format)})");
         try
         {
             var record = file.Format switch
@@ -29,7 +33,8 @@ internal static class RecordMapper
                 SourceFormat.ShareGpt => ShareGpt(root, raw.Line),
                 SourceFormat.Preference => Preference(root, raw.Line),
                 SourceFormat.Text => TextRecord(root, raw.Line),
-                _ => throw new ArgumentOutOfRangeException(nameof(file), file.Format, "the format must be detected before mapping"),
+                _ => throw new ArgumentOutOfRangeException(nameof(file), file.Format,
+                    "the format must be detected before mapping"),
             };
             return new Accepted(record with { Label = FormatClassifier.Label(root) }, raw.Raw);
         }
@@ -40,7 +45,8 @@ internal static class RecordMapper
     }
 
     static string Origin(Detection file) =>
-        file.DetectedAtLine is { } line ? $"detected from record {line}" : file.FormatGuessed ? "guessed" : "as declared";
+        file.DetectedAtLine is { } line ? $"detected from record {line}" : file.FormatGuessed ? "guessed"
+            : "as declared";
 
     static Rejected Reject(RawRecord raw, string code, string? field, string reason) =>
         new(new Rejection(raw.Line, code, reason, raw.Raw, field));
@@ -55,11 +61,12 @@ internal static class RecordMapper
         return Chat(line, [new Message("user", user), new Message("assistant", Required(r, "output", needs))]);
     }
 
-    // user = context + "\n\n" + prompt when context is not blank (the material first, then the request); assistant = completion.
-    // question/answer (GSM8K) is an alias of prompt/completion.
+    // user = context + "\n\n" + prompt when context is not blank (the material first, then the request); assistant =
+    // completion. question/answer (GSM8K) is an alias of prompt/completion.
     static DataRecord PromptCompletion(JsonElement r, long line)
     {
-        var (p, c) = FormatClassifier.Has(r, "prompt") || FormatClassifier.Has(r, "completion") ? ("prompt", "completion") : ("question", "answer");
+        var (p, c) = FormatClassifier.Has(r, "prompt") || FormatClassifier.Has(r, "completion") ? ("prompt",
+            "completion") : ("question", "answer");
         var needs = $"a prompt/completion record needs {p} and {c}";
         var prompt = Required(r, p, needs);
         var context = Optional(r, "context");
@@ -70,7 +77,8 @@ internal static class RecordMapper
     static DataRecord Chat(JsonElement r, long line)
     {
         if (!r.TryGetProperty("messages", out var list) || list.ValueKind == JsonValueKind.Null)
-            throw new RecordError(RejectCodes.MissingMessagesList, "messages", "messages: missing; a chat record needs a list of messages");
+            throw new RecordError(RejectCodes.MissingMessagesList, "messages",
+                "messages: missing; a chat record needs a list of messages");
         var messages = MessageParser.OpenAi(list, "messages");
         MessageParser.RequireAssistant(messages, "messages");
         return Chat(line, messages);
@@ -79,13 +87,15 @@ internal static class RecordMapper
     static DataRecord ShareGpt(JsonElement r, long line)
     {
         if (!FormatClassifier.Has(r, "conversations"))
-            throw new RecordError(RejectCodes.MissingField, "conversations", "conversations: missing; a sharegpt record needs a conversations list");
+            throw new RecordError(RejectCodes.MissingField, "conversations",
+                "conversations: missing; a sharegpt record needs a conversations list");
         var messages = MessageParser.ShareGpt(r);
         MessageParser.RequireAssistant(messages, "conversations");
         return Chat(line, messages);
     }
 
-    static DataRecord Chat(long line, List<Message> messages) => new() { Kind = RecordKind.Chat, Line = line, Messages = messages };
+    static DataRecord Chat(long line, List<Message> messages) =>
+        new() { Kind = RecordKind.Chat, Line = line, Messages = messages };
 
     // prompt: a string (one user message) or a message list ending with a user turn. chosen/rejected: a string (one
     // assistant message) or a message list; a list that repeats the prompt first (full conversations) has it removed.
@@ -94,12 +104,18 @@ internal static class RecordMapper
         const string needs = "a preference record needs prompt, chosen and rejected";
         var prompt = Turns(r, "prompt", "user", needs);
         if (prompt[^1].Role != "user")
-            throw new RecordError(RejectCodes.InvalidPrompt, "prompt", $"prompt: the last message is {prompt[^1].Role}; a preference prompt must end with a user turn");
+            throw new RecordError(RejectCodes.InvalidPrompt, "prompt",
+                $"prompt: the last message is {prompt[^1].Role}; a preference prompt must end with a user turn");
         var chosen = Continuation(prompt, Turns(r, "chosen", "assistant", needs), "chosen");
         var rejected = Continuation(prompt, Turns(r, "rejected", "assistant", needs), "rejected");
         if (chosen.SequenceEqual(rejected))
-            throw new RecordError(RejectCodes.IdenticalPreference, "rejected", "chosen and rejected are identical; a preference pair needs two different responses");
-        return new DataRecord { Kind = RecordKind.Preference, Line = line, Messages = prompt, Chosen = chosen, Rejected = rejected };
+            throw new RecordError(RejectCodes.IdenticalPreference, "rejected",
+                "chosen and rejected are identical; a preference pair needs two different responses");
+        return new DataRecord
+        {
+            Kind = RecordKind.Preference, Line = line, Messages = prompt, Chosen = chosen,
+            Rejected = rejected
+        };
     }
 
     static List<Message> Turns(JsonElement r, string field, string role, string needs)
@@ -113,7 +129,8 @@ internal static class RecordMapper
 
     static List<Message> Continuation(List<Message> prompt, List<Message> turns, string field)
     {
-        if (turns.Count > prompt.Count && turns.Take(prompt.Count).SequenceEqual(prompt)) turns = turns[prompt.Count..];
+        if (turns.Count > prompt.Count && turns.Take(prompt.Count).SequenceEqual(prompt))
+            turns = turns[prompt.Count..];
         MessageParser.RequireAssistant(turns, field);
         return turns;
     }
@@ -123,7 +140,8 @@ internal static class RecordMapper
         if (!r.TryGetProperty("text", out var value) || value.ValueKind == JsonValueKind.Null)
             throw new RecordError(RejectCodes.MissingField, "text", "text: missing; a text record needs a text field");
         if (value.ValueKind != JsonValueKind.String)
-            throw new RecordError(RejectCodes.InvalidType, "text", $"text: expected a string, got {FormatClassifier.Kind(value.ValueKind)}");
+            throw new RecordError(RejectCodes.InvalidType, "text",
+                $"text: expected a string, got {FormatClassifier.Kind(value.ValueKind)}");
         var text = value.GetString()!;
         if (string.IsNullOrWhiteSpace(text))
             throw new RecordError(RejectCodes.EmptyText, "text", "text: empty; a text record needs a document");
@@ -135,7 +153,8 @@ internal static class RecordMapper
         if (!r.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
             throw new RecordError(RejectCodes.MissingField, field, $"{field}: missing; {needs}");
         if (value.ValueKind != JsonValueKind.String)
-            throw new RecordError(RejectCodes.InvalidType, field, $"{field}: expected a string, got {FormatClassifier.Kind(value.ValueKind)}");
+            throw new RecordError(RejectCodes.InvalidType, field,
+                $"{field}: expected a string, got {FormatClassifier.Kind(value.ValueKind)}");
         var text = value.GetString()!;
         if (string.IsNullOrWhiteSpace(text))
             throw new RecordError(RejectCodes.MissingContent, field, $"{field}: empty; expected text");
@@ -144,8 +163,10 @@ internal static class RecordMapper
 
     static string? Optional(JsonElement r, string field)
     {
-        if (!r.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!r.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
         return value.ValueKind == JsonValueKind.String ? value.GetString()
-            : throw new RecordError(RejectCodes.InvalidType, field, $"{field}: expected a string, got {FormatClassifier.Kind(value.ValueKind)}");
+            : throw new RecordError(RejectCodes.InvalidType, field,
+                $"{field}: expected a string, got {FormatClassifier.Kind(value.ValueKind)}");
     }
 }

@@ -6,11 +6,15 @@ public static class RejectCodes
 {
     // OpenAI fine-tuning data checks.
     public const string DataType = "data_type";                                   // the record is not a JSON object
-    public const string MissingMessagesList = "missing_messages_list";            // chat record without a non-empty messages list
-    public const string MessageMissingKey = "message_missing_key";                // a message lacks role/content (from/value)
-    public const string MessageUnrecognizedKey = "message_unrecognized_key";      // a key other than role, content, weight, name
+    // chat record without a non-empty messages list
+    public const string MissingMessagesList = "missing_messages_list";
+    // a message lacks role/content (from/value)
+    public const string MessageMissingKey = "message_missing_key";
+    // a key other than role, content, weight, name
+    public const string MessageUnrecognizedKey = "message_unrecognized_key";
     public const string UnrecognizedRole = "unrecognized_role";                   // role not system/user/assistant
-    public const string MissingContent = "missing_content";                       // content empty, whitespace or not a string
+    // content empty, whitespace or not a string
+    public const string MissingContent = "missing_content";
     public const string ExampleMissingAssistantMessage = "example_missing_assistant_message";
 
     // Ours.
@@ -20,10 +24,12 @@ public static class RejectCodes
     public const string MixedFormat = "mixed_format";              // a record of another known format than the file's
     public const string MissingField = "missing_field";            // a required field of the format is absent
     public const string InvalidType = "invalid_type";              // a field has the wrong JSON type
-    public const string InvalidPrompt = "invalid_prompt";          // a preference prompt that does not end with a user turn
+    // a preference prompt that does not end with a user turn
+    public const string InvalidPrompt = "invalid_prompt";
     public const string IdenticalPreference = "identical_preference"; // chosen == rejected
     public const string InvalidWeight = "invalid_weight";          // weight not 0/1, or on a non-assistant message
     public const string EmptyText = "empty_text";                  // text record with empty or whitespace text
     public const string RecordTooLarge = "record_too_large";       // larger than ReadOptions.MaxRecordBytes
-    public const string TooLong = "too_long";                      // more tokens than the report's maxTokens (added by ValidationReport)
+    // more tokens than the report's maxTokens (added by ValidationReport)
+    public const string TooLong = "too_long";
 }

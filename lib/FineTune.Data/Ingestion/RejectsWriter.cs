@@ -12,7 +12,8 @@ public sealed class RejectsWriter : IAsyncDisposable, IDisposable
     readonly FileStream _file;
 
     public RejectsWriter(string path) =>
-        _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+        _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024,
+            FileOptions.Asynchronous);
 
     public long Written { get; private set; }
 
@@ -39,13 +40,15 @@ public sealed class RejectsWriter : IAsyncDisposable, IDisposable
             json.WriteNumber("line", r.Line);
             json.WriteString("reason", r.Reason);
             json.WriteString("code", r.Code);
-            if (r.Field is not null) json.WriteString("field", r.Field);
+            if (r.Field is not null)
+                json.WriteString("field", r.Field);
             switch (r.Kept)
             {
                 case RawKept.Withheld:
                     json.WriteNumber("raw_bytes", r.RawBytes ?? 0);
                     json.WriteString("raw_sha256", r.RawSha256);
-                    json.WriteString("note", "the record could not be redacted (not JSON, or not UTF-8), so its text is withheld; " +
+                    json.WriteString("note",
+                        "the record could not be redacted (not JSON, or not UTF-8), so its text is withheld; " +
                                              "find it by line in your file (prepare.keep_raw_rejects keeps raw text)");
                     break;
                 case RawKept.Unredacted:
@@ -54,11 +57,13 @@ public sealed class RejectsWriter : IAsyncDisposable, IDisposable
                     break;
                 default:
                     json.WriteString("raw", r.Raw);
-                    if (r.Kept == RawKept.Redacted) json.WriteBoolean("raw_redacted", true);
+                    if (r.Kept == RawKept.Redacted)
+                        json.WriteBoolean("raw_redacted", true);
                     break;
             }
             if (r.Code == RejectCodes.InvalidUtf8 && r.Kept != RawKept.Withheld)
-                json.WriteString("note", "the original bytes were not valid UTF-8; raw shows each undecodable byte as U+FFFD");
+                json.WriteString("note",
+                    "the original bytes were not valid UTF-8; raw shows each undecodable byte as U+FFFD");
             json.WriteEndObject();
         }
         buffer.WriteByte((byte)'\n');

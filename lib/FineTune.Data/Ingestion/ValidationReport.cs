@@ -1,5 +1,6 @@
 // What ingestion tells a user about their data, built item by item from DatasetReader.ReadAsync: counts, rejects by
-// code with first examples, file warnings, token statistics, and the pass/fail verdict. Rendering is in ValidationReport.Format.cs.
+// code with first examples, file warnings, token statistics, and the pass/fail verdict. Rendering is in
+// ValidationReport.Format.cs.
 using static System.FormattableString;
 
 namespace FineTune.Data.Ingestion;
@@ -16,20 +17,24 @@ public sealed record ValidationVerdict(bool Ok, string Message);
 /// <param name="maxTokens">Accepted records with more tokens become too_long rejects in this report.</param>
 /// <param name="epochs">Multiplies the token total into <see cref="TokenStats.EstimatedTrainingTokens"/>.</param>
 /// <param name="examplesPerCode">How many rejections of each code are kept for display.</param>
-/// <param name="redact">Applied to a rejection before it is kept as an example (PII redaction, see RejectRedactor).</param>
-/// <param name="specialTokenTexts">Control-token texts to warn about in content (a model's own; default: the common ones).</param>
+/// <param name="redact">Applied to a rejection before it is kept as an example (PII redaction, see
+/// RejectRedactor).</param>
+/// <param name="specialTokenTexts">Control-token texts to warn about in content (a model's own; default: the common
+/// ones).</param>
 public sealed partial class ValidationReport(
     Func<DataRecord, int>? countTokens = null, int? maxTokens = null, int epochs = 1, int examplesPerCode = 3,
     Func<Rejection, Rejection>? redact = null, IReadOnlyCollection<string>? specialTokenTexts = null)
 {
-    /// <summary>Warning code: a record's content holds control-token text. It is encoded as that text, never as a control
-    /// token, so it cannot end a turn or forge one — but the model learns to write it.</summary>
+    /// <summary>Warning code: a record's content holds control-token text. It is encoded as that text, never as a
+    /// control token, so it cannot end a turn or forge one — but the model learns to write it.</summary>
     public const string SpecialTokenTextCode = "special_token_text";
 
-    /// <summary>The control tokens of the chat formats we support (ChatML, Llama 2/3, Mistral, GPT-style end of text).</summary>
+    /// <summary>The control tokens of the chat formats we support (ChatML, Llama 2/3, Mistral, GPT-style end of
+    /// text).</summary>
     public static readonly IReadOnlyList<string> CommonSpecialTokenTexts =
     [
-        "<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+        "<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+            "<|end_header_id|>",
         "<|eot_id|>", "<|eom_id|>", "<|endoftext|>", "<|python_tag|>", "<s>", "</s>",
     ];
 
@@ -58,14 +63,19 @@ public sealed partial class ValidationReport(
         get
         {
             var warnings = new List<string>();
-            if (Utf8Bom) warnings.Add("the file starts with a UTF-8 byte-order mark (stripped); save it as UTF-8 without BOM");
-            if (CrlfLineEndings) warnings.Add("CRLF (Windows) line endings (accepted)");
-            if (BlankLines > 0) warnings.Add(Invariant($"{BlankLines:N0} blank line{(BlankLines == 1 ? "" : "s")} skipped"));
+            if (Utf8Bom)
+                warnings.Add("the file starts with a UTF-8 byte-order mark (stripped); save it as UTF-8 without BOM");
+            if (CrlfLineEndings)
+                warnings.Add("CRLF (Windows) line endings (accepted)");
+            if (BlankLines > 0)
+                warnings.Add(Invariant($"{BlankLines:N0} blank line{(BlankLines == 1 ? "" : "s")} skipped"));
             if (Detection is { FormatGuessed: true })
                 warnings.Add("no record had the fields of a known format; the file was checked as chat (messages)");
             if (_specialTextRecords > 0)
-                warnings.Add(Invariant($"{SpecialTokenTextCode}: {_specialTextRecords:N0} record{(_specialTextRecords == 1 ? "" : "s")} contain control-token text ") +
-                             Invariant($"(first at line{(_specialTextLines.Count == 1 ? "" : "s")} {string.Join(", ", _specialTextLines)}); it is trained and served ") +
+                warnings.Add(Invariant($"{SpecialTokenTextCode}: {_specialTextRecords:N0} ") +
+                    Invariant($"record{(_specialTextRecords == 1 ? "" : "s")} contain control-token text ") +
+                             Invariant($"(first at line{(_specialTextLines.Count == 1 ? "" : "s")} ") +
+                                 Invariant($"{string.Join(", ", _specialTextLines)}); it is trained and served ") +
                              "as plain text, never as a control token, so the model learns to write it");
             return warnings;
         }
@@ -78,7 +88,8 @@ public sealed partial class ValidationReport(
     {
         get
         {
-            if (_tokens.Count == 0) return null;
+            if (_tokens.Count == 0)
+                return null;
             var sorted = _tokens.Order().ToArray();
             var total = _tokens.Sum(t => (long)t);
             var p95 = sorted[Math.Max(0, (int)Math.Ceiling(0.95 * sorted.Length) - 1)];
@@ -131,19 +142,25 @@ public sealed partial class ValidationReport(
 
     void NoteSpecialTokenText(DataRecord record)
     {
-        if (_specialTexts.Length == 0) return;
-        var texts = record.Messages.Concat(record.Chosen ?? []).Concat(record.Rejected ?? []).Select(m => m.Content).Append(record.Text ?? "");
-        if (!texts.Any(t => _specialTexts.Any(s => t.Contains(s, StringComparison.Ordinal)))) return;
+        if (_specialTexts.Length == 0)
+            return;
+        var texts = record.Messages.Concat(record.Chosen ?? []).Concat(record.Rejected ?? []).Select(m =>
+            m.Content).Append(record.Text ?? "");
+        if (!texts.Any(t => _specialTexts.Any(s => t.Contains(s, StringComparison.Ordinal))))
+            return;
         _specialTextRecords++;
-        if (_specialTextLines.Count < 5) _specialTextLines.Add(record.Line);
+        if (_specialTextLines.Count < 5)
+            _specialTextLines.Add(record.Line);
     }
 
     void Reject(Rejection rejection)
     {
         RejectedRecords++;
         _byCode[rejection.Code] = _byCode.GetValueOrDefault(rejection.Code) + 1;
-        if (!_examples.TryGetValue(rejection.Code, out var list)) _examples[rejection.Code] = list = [];
-        if (list.Count < examplesPerCode) list.Add(redact?.Invoke(rejection) ?? rejection);
+        if (!_examples.TryGetValue(rejection.Code, out var list))
+            _examples[rejection.Code] = list = [];
+        if (list.Count < examplesPerCode)
+            list.Add(redact?.Invoke(rejection) ?? rejection);
     }
 
     /// <summary>
@@ -153,10 +170,15 @@ public sealed partial class ValidationReport(
     public ValidationVerdict Passed(double maxRejectRatio, int minExamples = 10)
     {
         if (AcceptedRecords < minExamples)
-            return new(false, Invariant($"only {AcceptedRecords:N0} usable examples; at least {minExamples:N0} are needed"));
+            return new(false,
+                Invariant($"only {AcceptedRecords:N0} usable examples; at least {minExamples:N0} are needed"));
         if (RejectRatio > maxRejectRatio)
-            return new(false, Invariant($"{Pct(RejectRatio)} of the records were rejected ({RejectedRecords:N0} of {InputRecords:N0}); the limit is {Pct(maxRejectRatio)}")
+            return new(false,
+                Invariant($"{Pct(RejectRatio)} of the records were rejected ({RejectedRecords:N0} of ") +
+                Invariant($"{InputRecords:N0}); the limit is {Pct(maxRejectRatio)}")
                 + (_byCode.Count > 0 ? $"; most often {_byCode.MaxBy(p => p.Value).Key}" : ""));
-        return new(true, Invariant($"{AcceptedRecords:N0} usable examples; {RejectedRecords:N0} rejected ({Pct(RejectRatio)}, limit {Pct(maxRejectRatio)})"));
+        return new(true,
+            Invariant($"{AcceptedRecords:N0} usable examples; {RejectedRecords:N0} rejected ({Pct(RejectRatio)}, ") +
+            Invariant($"limit {Pct(maxRejectRatio)})"));
     }
 }

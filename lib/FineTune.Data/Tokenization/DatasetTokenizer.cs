@@ -12,26 +12,35 @@ public static class DatasetTokenizer
     private const int BatchSize = 512;
 
     public static Task<TokenizedManifest> TokenizeAsync(string preparedDir, string modelOrTokenizerDir, string outDir,
-        TokenizeOptions options, IProgress<TokenizeProgress>? progress = null, CancellationToken cancellationToken = default)
+        TokenizeOptions options, IProgress<TokenizeProgress>? progress = null,
+            CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(preparedDir);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelOrTokenizerDir);
         ArgumentException.ThrowIfNullOrWhiteSpace(outDir);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return Task.Run(() => Run(preparedDir, modelOrTokenizerDir, outDir, options, progress, cancellationToken), cancellationToken);
+        return Task.Run(() => Run(preparedDir, modelOrTokenizerDir, outDir, options, progress, cancellationToken),
+            cancellationToken);
     }
 
-    private static TokenizedManifest Run(string preparedDir, string tokenizerPath, string outDir, TokenizeOptions options,
+    private static TokenizedManifest Run(string preparedDir, string tokenizerPath, string outDir,
+        TokenizeOptions options,
         IProgress<TokenizeProgress>? progress, CancellationToken ct)
     {
-        var splits = SplitNames.Select(s => (Name: s, File: Path.Combine(preparedDir, s + ".jsonl"))).Where(s => File.Exists(s.File)).ToList();
+        var splits = SplitNames.Select(s => (Name: s,
+            File: Path.Combine(preparedDir, s + ".jsonl"))).Where(s => File.Exists(s.File)).ToList();
         if (splits.Count == 0)
-            throw new InvalidDatasetException($"{preparedDir}: no train.jsonl, validation.jsonl or test.jsonl (did the prepare step run?)");
+            throw new InvalidDatasetException($"{preparedDir}: no train.jsonl, validation.jsonl or test.jsonl (did " +
+                $"the prepare step run?)");
         var tokenizer = TokenizerLoader.Load(tokenizerPath);
         var template = options.Template is { } kind ? ChatTemplate.For(kind) : tokenizer.ChatTemplate;
         var example = new ExampleTokenizer(tokenizer, template ?? ChatTemplate.For(ChatTemplateKind.ChatMl), options);
-        var parallel = new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount };
+        var parallel = new ParallelOptions
+        {
+            CancellationToken = ct,
+            MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount
+        };
 
         Directory.CreateDirectory(outDir);
         var totals = new TokenizeStats();
@@ -40,7 +49,8 @@ public static class DatasetTokenizer
         {
             string dir = Path.Combine(outDir, name);
             if (Directory.Exists(dir))
-                foreach (var stale in Directory.EnumerateFiles(dir, "shard-*.bin*")) File.Delete(stale);
+                foreach (var stale in Directory.EnumerateFiles(dir, "shard-*.bin*"))
+                    File.Delete(stale);
             var stats = new TokenizeStats();
             ShardWriter? writer = null;
             var batch = new List<DataRecord>(BatchSize);
@@ -48,17 +58,21 @@ public static class DatasetTokenizer
 
             void FlushBatch()
             {
-                if (batch.Count == 0) return;
+                if (batch.Count == 0)
+                    return;
                 if (template is null && batch.Find(r => r.Kind != RecordKind.Text) is { } chat)
-                    throw new InvalidDatasetException($"{file}:{chat.Line}: a {chat.Kind} record needs a chat template, and the tokenizer at " +
-                        $"'{tokenizerPath}' declares none; choose one with --chat-template chatml, llama2, llama3 or alpaca (TokenizeOptions.Template)");
+                    throw new InvalidDatasetException($"{file}:{chat.Line}: a {chat.Kind} record needs a chat " +
+                        $"template, and the tokenizer at " +
+                        $"'{tokenizerPath}' declares none; choose one with --chat-template chatml, llama2, llama3 " +
+                            $"or alpaca (TokenizeOptions.Template)");
                 Parallel.For(0, batch.Count, parallel, i => results[i] = example.Tokenize(batch[i]));
                 for (int i = 0; i < batch.Count; i++)
                 {
                     var kind = batch[i].Kind == RecordKind.Preference ? ShardKind.Pairs : ShardKind.Sequences;
                     writer ??= new ShardWriter(dir, tokenizer.VocabSize, kind, options.ShardTokens);
                     if (kind != writer.Kind)
-                        throw new InvalidDatasetException($"{file}:{batch[i].Line}: a {batch[i].Kind} record among records of another kind; " +
+                        throw new InvalidDatasetException($"{file}:{batch[i].Line}: a {batch[i].Kind} record among " +
+                            $"records of another kind; " +
                             "a split holds either preference records or chat/text records");
                     Count(stats, results[i]);
                     writer.Add(results[i]);
@@ -71,7 +85,8 @@ public static class DatasetTokenizer
             {
                 ct.ThrowIfCancellationRequested();
                 batch.Add(record);
-                if (batch.Count == BatchSize) FlushBatch();
+                if (batch.Count == BatchSize)
+                    FlushBatch();
             }
             FlushBatch();
             writer ??= new ShardWriter(dir, tokenizer.VocabSize, ShardKind.Sequences, options.ShardTokens);
@@ -97,9 +112,18 @@ public static class DatasetTokenizer
 
     private static void Count(TokenizeStats stats, TokenizedExample result)
     {
-        if (result.Dropped) { stats.Dropped++; return; }
+        if (result.Dropped)
+        {
+            stats.Dropped++;
+            return;
+        }
         stats.Examples++;
-        if (result.Truncated) stats.Truncated++;
-        foreach (var s in result.Sequences) { stats.Tokens += s.Length; stats.TrainedTokens += s.TrainedCount; }
+        if (result.Truncated)
+            stats.Truncated++;
+        foreach (var s in result.Sequences)
+        {
+            stats.Tokens += s.Length;
+            stats.TrainedTokens += s.TrainedCount;
+        }
     }
 }

@@ -1,5 +1,6 @@
 // Reads and writes the normalised JSONL of a prepared dataset (train/validation/test.jsonl), one record a line:
-// chat {"messages":[{"role","content","weight"?}],"label"?}, preference {"prompt":[…],"chosen":[…],"rejected":[…]}, text {"text":"…"}.
+// chat {"messages":[{"role","content","weight"?}],"label"?}, preference {"prompt":[…],"chosen":[…],"rejected":[…]},
+// text {"text":"…"}.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -8,9 +9,14 @@ namespace FineTune.Data.Tokenization;
 
 public static class NormalizedJsonl
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder =
+        JavaScriptEncoder.UnsafeRelaxedJsonEscaping
+    };
 
-    /// <summary>Records of a file in order; blank lines are skipped; a malformed line is an InvalidDatasetException naming file and line.</summary>
+    /// <summary>Records of a file in order; blank lines are skipped; a malformed line is an InvalidDatasetException
+    /// naming file and line.</summary>
     public static IEnumerable<DataRecord> Read(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -19,12 +25,18 @@ public static class NormalizedJsonl
         for (string? text; (text = reader.ReadLine()) is not null;)
         {
             line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
+            if (string.IsNullOrWhiteSpace(text))
+                continue;
             DataRecord record;
-            try { record = Parse(text, line); }
-            catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+            try
             {
-                throw new InvalidDatasetException($"{path}:{line}: not a normalised record ({e.Message}); re-run the prepare step");
+                record = Parse(text, line);
+            }
+            catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException
+                or KeyNotFoundException)
+            {
+                throw new InvalidDatasetException($"{path}:{line}: not a normalised record ({e.Message}); re-run " +
+                    $"the prepare step");
             }
             yield return record;
         }
@@ -34,28 +46,41 @@ public static class NormalizedJsonl
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
-        if (root.ValueKind != JsonValueKind.Object) throw new FormatException("expected a JSON object");
-        string? label = root.TryGetProperty("label", out var l) && l.ValueKind == JsonValueKind.String ? l.GetString() : null;
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new FormatException("expected a JSON object");
+        string? label = root.TryGetProperty("label",
+            out var l) && l.ValueKind == JsonValueKind.String ? l.GetString() : null;
         if (root.TryGetProperty("messages", out var messages))
-            return new DataRecord { Kind = RecordKind.Chat, Line = line, Messages = ReadMessages(messages), Label = label };
+            return new DataRecord
+            {
+                Kind = RecordKind.Chat, Line = line, Messages = ReadMessages(messages),
+                Label = label
+            };
         if (root.TryGetProperty("chosen", out var chosen))
             return new DataRecord
             {
                 Kind = RecordKind.Preference, Line = line, Label = label,
-                Messages = ReadMessages(root.GetProperty("prompt")), Chosen = ReadMessages(chosen), Rejected = ReadMessages(root.GetProperty("rejected")),
+                Messages = ReadMessages(root.GetProperty("prompt")), Chosen = ReadMessages(chosen),
+                Rejected = ReadMessages(root.GetProperty("rejected")),
             };
         if (root.TryGetProperty("text", out var text))
-            return new DataRecord { Kind = RecordKind.Text, Line = line, Text = text.GetString() ?? throw new FormatException("\"text\" is null"), Label = label };
+            return new DataRecord
+            {
+                Kind = RecordKind.Text, Line = line,
+                Text = text.GetString() ?? throw new FormatException("\"text\" is null"), Label = label
+            };
         throw new FormatException("expected \"messages\", \"prompt\"/\"chosen\"/\"rejected\" or \"text\"");
     }
 
     private static List<Message> ReadMessages(JsonElement array)
     {
-        if (array.ValueKind != JsonValueKind.Array) throw new FormatException("a message list must be a JSON array");
+        if (array.ValueKind != JsonValueKind.Array)
+            throw new FormatException("a message list must be a JSON array");
         var list = new List<Message>(array.GetArrayLength());
         foreach (var m in array.EnumerateArray())
         {
-            double? weight = m.TryGetProperty("weight", out var w) && w.ValueKind == JsonValueKind.Number ? w.GetDouble() : null;
+            double? weight = m.TryGetProperty("weight",
+                out var w) && w.ValueKind == JsonValueKind.Number ? w.GetDouble() : null;
             list.Add(new Message(m.GetProperty("role").GetString() ?? throw new FormatException("null role"),
                 m.GetProperty("content").GetString() ?? throw new FormatException("null content"), weight));
         }
@@ -77,14 +102,19 @@ public static class NormalizedJsonl
                     break;
                 case RecordKind.Preference:
                     WriteMessages(w, "prompt", record.Messages);
-                    WriteMessages(w, "chosen", record.Chosen ?? throw new ArgumentException($"line {record.Line}: preference record without chosen"));
-                    WriteMessages(w, "rejected", record.Rejected ?? throw new ArgumentException($"line {record.Line}: preference record without rejected"));
+                    WriteMessages(w, "chosen",
+                        record.Chosen
+                        ?? throw new ArgumentException($"line {record.Line}: preference record without chosen"));
+                    WriteMessages(w, "rejected",
+                        record.Rejected
+                        ?? throw new ArgumentException($"line {record.Line}: preference record without rejected"));
                     break;
                 default:
                     w.WriteString("text", record.Text ?? "");
                     break;
             }
-            if (record.Label is not null) w.WriteString("label", record.Label);
+            if (record.Label is not null)
+                w.WriteString("label", record.Label);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -95,7 +125,8 @@ public static class NormalizedJsonl
     {
         string tmp = path + ".tmp";
         using (var writer = new StreamWriter(tmp, false, new UTF8Encoding(false)) { NewLine = "\n" })
-            foreach (var r in records) writer.WriteLine(Serialize(r));
+            foreach (var r in records)
+                writer.WriteLine(Serialize(r));
         File.Move(tmp, path, overwrite: true);
     }
 
@@ -107,7 +138,8 @@ public static class NormalizedJsonl
             w.WriteStartObject();
             w.WriteString("role", m.Role);
             w.WriteString("content", m.Content);
-            if (m.Weight is { } weight) w.WriteNumber("weight", weight);
+            if (m.Weight is { } weight)
+                w.WriteNumber("weight", weight);
             w.WriteEndObject();
         }
         w.WriteEndArray();

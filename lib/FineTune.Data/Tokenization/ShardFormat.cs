@@ -4,10 +4,12 @@ using System.Buffers.Binary;
 
 namespace FineTune.Data.Tokenization;
 
-/// <summary>Sequences: one sequence per example (chat, text). Pairs: (chosen, rejected) per example with a shared prompt length.</summary>
+/// <summary>Sequences: one sequence per example (chat, text). Pairs: (chosen, rejected) per example with a shared
+/// prompt length.</summary>
 public enum ShardKind { Sequences = 0, Pairs = 1 }
 
-internal readonly record struct ShardHeader(int TokenBytes, ShardKind Kind, long Examples, long Sequences, long Tokens, int VocabSize)
+internal readonly record struct ShardHeader(int TokenBytes, ShardKind Kind, long Examples, long Sequences, long Tokens,
+    int VocabSize)
 {
     public const int Size = 64;
     public const int Version = 1;
@@ -42,25 +44,37 @@ internal readonly record struct ShardHeader(int TokenBytes, ShardKind Kind, long
     /// <summary>Parses and checks a header against the file's length; every problem names the file.</summary>
     public static ShardHeader Read(ReadOnlySpan<byte> h, long fileLength, string path)
     {
-        if (fileLength < Size) throw Bad(path, $"is {fileLength} bytes, shorter than the {Size}-byte header (truncated or not a shard)");
-        if (!h[..8].SequenceEqual(Magic)) throw Bad(path, $"does not start with the magic \"FTSHARD1\" (found {Convert.ToHexString(h[..8])}); not a token shard");
+        if (fileLength < Size)
+            throw Bad(path, $"is {fileLength} bytes, shorter than the {Size}-byte header (truncated or not a shard)");
+        if (!h[..8].SequenceEqual(Magic))
+            throw Bad(path,
+                $"does not start with the magic \"FTSHARD1\" (found {Convert.ToHexString(h[..8])}); not a token shard");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(h[8..]);
-        if (version != Version) throw Bad(path, $"has format version {version}; this reader understands version {Version}");
+        if (version != Version)
+            throw Bad(path, $"has format version {version}; this reader understands version {Version}");
         uint tokenBytes = BinaryPrimitives.ReadUInt32LittleEndian(h[12..]);
-        if (tokenBytes is not (2 or 4)) throw Bad(path, $"declares {tokenBytes}-byte token ids; expected 2 (uint16) or 4 (int32)");
+        if (tokenBytes is not (2 or 4))
+            throw Bad(path, $"declares {tokenBytes}-byte token ids; expected 2 (uint16) or 4 (int32)");
         uint kind = BinaryPrimitives.ReadUInt32LittleEndian(h[16..]);
-        if (kind > 1) throw Bad(path, $"declares shard kind {kind}; expected 0 (sequences) or 1 (pairs)");
+        if (kind > 1)
+            throw Bad(path, $"declares shard kind {kind}; expected 0 (sequences) or 1 (pairs)");
         uint mask = BinaryPrimitives.ReadUInt32LittleEndian(h[20..]);
-        if (mask != MaskBytePerToken) throw Bad(path, $"declares mask encoding {mask}; expected 0 (one byte per token)");
+        if (mask != MaskBytePerToken)
+            throw Bad(path, $"declares mask encoding {mask}; expected 0 (one byte per token)");
         var header = new ShardHeader((int)tokenBytes, (ShardKind)kind, BinaryPrimitives.ReadInt64LittleEndian(h[24..]),
-            BinaryPrimitives.ReadInt64LittleEndian(h[32..]), BinaryPrimitives.ReadInt64LittleEndian(h[40..]), BinaryPrimitives.ReadInt32LittleEndian(h[48..]));
+            BinaryPrimitives.ReadInt64LittleEndian(h[32..]), BinaryPrimitives.ReadInt64LittleEndian(h[40..]),
+                BinaryPrimitives.ReadInt32LittleEndian(h[48..]));
         const long Limit = 1L << 40;
         if (header.Examples is < 0 or > Limit || header.Tokens is < 0 or > Limit || header.VocabSize < 0)
-            throw Bad(path, $"has impossible counts (examples {header.Examples}, tokens {header.Tokens}, vocab {header.VocabSize})");
+            throw Bad(path,
+                $"has impossible counts (examples {header.Examples}, tokens {header.Tokens}, vocab " +
+                $"{header.VocabSize})");
         if (header.Sequences != header.Examples * (header.Kind == ShardKind.Pairs ? 2 : 1))
             throw Bad(path, $"has {header.Sequences} sequences for {header.Examples} examples of kind {header.Kind}");
         if (fileLength != header.FileLength)
-            throw Bad(path, $"is {fileLength} bytes but its header ({header.Examples} examples, {header.Tokens} tokens) needs {header.FileLength}" +
+            throw Bad(path,
+                $"is {fileLength} bytes but its header ({header.Examples} examples, {header.Tokens} tokens) needs " +
+                $"{header.FileLength}" +
                 (fileLength < header.FileLength ? " (truncated?)" : ""));
         return header;
     }

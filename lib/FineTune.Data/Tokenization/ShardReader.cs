@@ -11,7 +11,8 @@ public sealed unsafe class ShardReader : IDisposable
     private readonly ShardHeader _header;
     private byte* _base;
 
-    private ShardReader(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, ShardHeader header, byte* basePtr)
+    private ShardReader(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, ShardHeader header,
+        byte* basePtr)
     {
         (Path, _file, _view, _header) = (path, file, view, header);
         _base = basePtr;
@@ -21,9 +22,12 @@ public sealed unsafe class ShardReader : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         path = System.IO.Path.GetFullPath(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"shard '{path}' does not exist (did tokenization finish?)", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"shard '{path}' does not exist (did tokenization finish?)", path);
         long length = new FileInfo(path).Length;
-        if (length < ShardHeader.Size) ShardHeader.Read([], length, path);   // throws the "truncated" error
+        // throws the "truncated" error
+        if (length < ShardHeader.Size)
+            ShardHeader.Read([], length, path);
         var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* p = null;
@@ -55,16 +59,20 @@ public sealed unsafe class ShardReader : IDisposable
     public TokenizedExample ReadExample(long i)
     {
         CheckExample(i);
-        if (Kind == ShardKind.Sequences) return new([ReadSequence(i)], 0, false, false);
+        if (Kind == ShardKind.Sequences)
+            return new([ReadSequence(i)], 0, false, false);
         long prompt = *(long*)(Base + _header.PromptsOffset + i * 8);
         var chosen = ReadSequence(2 * i);
         var rejected = ReadSequence(2 * i + 1);
         if (prompt < 0 || prompt > Math.Min(chosen.Length, rejected.Length))
-            throw ShardHeader.Bad(Path, $"example {i} has prompt length {prompt} outside its sequences ({chosen.Length}, {rejected.Length} tokens)");
+            throw ShardHeader.Bad(Path,
+                $"example {i} has prompt length {prompt} outside its sequences ({chosen.Length}, {rejected.Length} " +
+                $"tokens)");
         return new([chosen, rejected], (int)prompt, false, false);
     }
 
-    /// <summary>The mask bytes of sequence s (example s, or 2i / 2i+1 for a pair's chosen / rejected), without copying.</summary>
+    /// <summary>The mask bytes of sequence s (example s, or 2i / 2i+1 for a pair's chosen / rejected), without
+    /// copying.</summary>
     public ReadOnlySpan<byte> MaskOf(long s)
     {
         var (start, end) = Range(s);
@@ -75,7 +83,8 @@ public sealed unsafe class ShardReader : IDisposable
     public ReadOnlySpan<byte> RawIdsOf(long s)
     {
         var (start, end) = Range(s);
-        return new ReadOnlySpan<byte>(Base + _header.TokensOffset + start * TokenBytes, (int)(end - start) * TokenBytes);
+        return new ReadOnlySpan<byte>(Base + _header.TokensOffset + start * TokenBytes,
+            (int)(end - start) * TokenBytes);
     }
 
     public TokenizedSequence ReadSequence(long s)
@@ -84,7 +93,8 @@ public sealed unsafe class ShardReader : IDisposable
         var raw = RawIdsOf(s);
         var ids = new int[mask.Length];
         if (TokenBytes == 2)
-            for (int i = 0; i < ids.Length; i++) ids[i] = raw[2 * i] | raw[2 * i + 1] << 8;
+            for (int i = 0; i < ids.Length; i++)
+                ids[i] = raw[2 * i] | raw[2 * i + 1] << 8;
         else
             System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(raw).CopyTo(ids);
         return new TokenizedSequence(ids, mask);
@@ -92,17 +102,20 @@ public sealed unsafe class ShardReader : IDisposable
 
     private (long Start, long End) Range(long s)
     {
-        if ((ulong)s >= (ulong)_header.Sequences) throw new ArgumentOutOfRangeException(nameof(s), s, $"shard '{Path}' has {_header.Sequences} sequences");
+        if ((ulong)s >= (ulong)_header.Sequences)
+            throw new ArgumentOutOfRangeException(nameof(s), s, $"shard '{Path}' has {_header.Sequences} sequences");
         long* index = (long*)(Base + _header.IndexOffset);
         long start = index[2 * s], end = index[2 * s + 1];
         if (start < 0 || end < start || end > _header.Tokens || end - start > int.MaxValue)
-            throw ShardHeader.Bad(Path, $"has a corrupt index entry for sequence {s}: [{start}, {end}) with {_header.Tokens} tokens");
+            throw ShardHeader.Bad(Path,
+                $"has a corrupt index entry for sequence {s}: [{start}, {end}) with {_header.Tokens} tokens");
         return (start, end);
     }
 
     private void CheckExample(long i)
     {
-        if ((ulong)i >= (ulong)Count) throw new ArgumentOutOfRangeException(nameof(i), i, $"shard '{Path}' has {Count} examples");
+        if ((ulong)i >= (ulong)Count)
+            throw new ArgumentOutOfRangeException(nameof(i), i, $"shard '{Path}' has {Count} examples");
     }
 
     private byte* Base
@@ -116,7 +129,8 @@ public sealed unsafe class ShardReader : IDisposable
 
     public void Dispose()
     {
-        if (_base is null) return;
+        if (_base is null)
+            return;
         _base = null;
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();

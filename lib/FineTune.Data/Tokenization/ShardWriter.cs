@@ -26,7 +26,8 @@ public sealed class ShardWriter : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("shards are written on little-endian machines only");
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("shards are written on little-endian machines only");
         Directory.CreateDirectory(directory);
         (_directory, _vocabSize, _kind, _maxTokens) = (directory, vocabSize, kind, maxTokens);
     }
@@ -35,36 +36,45 @@ public sealed class ShardWriter : IDisposable
     public int TokenBytes => ShardHeader.TokenBytesFor(_vocabSize);
     public ShardKind Kind => _kind;
 
-    /// <summary>Adds a kept example (one sequence in a Sequences shard, a pair in a Pairs shard); dropped examples are ignored.</summary>
+    /// <summary>Adds a kept example (one sequence in a Sequences shard, a pair in a Pairs shard); dropped examples are
+    /// ignored.</summary>
     public void Add(TokenizedExample example)
     {
         ArgumentNullException.ThrowIfNull(example);
         ObjectDisposedException.ThrowIf(_completed, this);
-        if (example.Dropped) return;
+        if (example.Dropped)
+            return;
         int want = _kind == ShardKind.Pairs ? 2 : 1;
         if (example.Sequences.Length != want)
-            throw new ArgumentException($"a {_kind} shard takes examples of {want} sequence(s); got {example.Sequences.Length}", nameof(example));
+            throw new ArgumentException($"a {_kind} shard takes examples of {want} sequence(s); got " +
+                $"{example.Sequences.Length}", nameof(example));
         long tokens = example.Sequences.Sum(s => (long)s.Length);
-        if (_ids.Count > 0 && _ids.Count + tokens > _maxTokens) Flush();
+        if (_ids.Count > 0 && _ids.Count + tokens > _maxTokens)
+            Flush();
         foreach (var s in example.Sequences)
         {
-            if (s.Mask.Length != s.Ids.Length) throw new ArgumentException("ids and mask lengths differ", nameof(example));
+            if (s.Mask.Length != s.Ids.Length)
+                throw new ArgumentException("ids and mask lengths differ", nameof(example));
             foreach (int id in s.Ids)
-                if ((uint)id >= (uint)_vocabSize) throw new ArgumentOutOfRangeException(nameof(example), id, $"token id outside the vocabulary of {_vocabSize}");
+                if ((uint)id >= (uint)_vocabSize)
+                    throw new ArgumentOutOfRangeException(nameof(example), id,
+                        $"token id outside the vocabulary of {_vocabSize}");
             _index.Add(_ids.Count);
             _ids.AddRange(s.Ids);
             _mask.AddRange(s.Mask);
             _index.Add(_ids.Count);
             _trained += s.TrainedCount;
         }
-        if (_kind == ShardKind.Pairs) _prompts.Add(example.PromptLength);
+        if (_kind == ShardKind.Pairs)
+            _prompts.Add(example.PromptLength);
         _examples++;
     }
 
     /// <summary>Writes the last shard (if it holds anything) and returns every shard written.</summary>
     public IReadOnlyList<ShardInfo> Complete()
     {
-        if (!_completed && _ids.Count + _examples > 0) Flush();
+        if (!_completed && _ids.Count + _examples > 0)
+            Flush();
         _completed = true;
         return _shards;
     }
@@ -79,17 +89,29 @@ public sealed class ShardWriter : IDisposable
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
-            void Put(ReadOnlySpan<byte> bytes) { fs.Write(bytes); hash.AppendData(bytes); }
-            void Pad() { Span<byte> zeros = stackalloc byte[8]; zeros.Clear(); Put(zeros[..(int)(ShardHeader.Align8(fs.Position) - fs.Position)]); }
+            void Put(ReadOnlySpan<byte> bytes)
+            {
+                fs.Write(bytes);
+                hash.AppendData(bytes);
+            }
+            void Pad()
+            {
+                Span<byte> zeros =
+                stackalloc byte[8];
+                zeros.Clear();
+                Put(zeros[..(int)(ShardHeader.Align8(fs.Position) - fs.Position)]);
+            }
             Span<byte> h = stackalloc byte[ShardHeader.Size];
             header.Write(h);
             Put(h);
             var ids = CollectionsMarshal.AsSpan(_ids);
-            if (header.TokenBytes == 4) Put(MemoryMarshal.AsBytes(ids));
+            if (header.TokenBytes == 4)
+                Put(MemoryMarshal.AsBytes(ids));
             else
             {
                 var narrow = new ushort[ids.Length];
-                for (int i = 0; i < ids.Length; i++) narrow[i] = (ushort)ids[i];
+                for (int i = 0; i < ids.Length; i++)
+                    narrow[i] = (ushort)ids[i];
                 Put(MemoryMarshal.AsBytes(narrow.AsSpan()));
             }
             Pad();
@@ -100,8 +122,13 @@ public sealed class ShardWriter : IDisposable
             fs.Flush(flushToDisk: true);
         }
         File.Move(tmp, path, overwrite: true);
-        _shards.Add(new ShardInfo(name, _examples, _ids.Count, _trained, header.FileLength, Convert.ToHexStringLower(hash.GetHashAndReset())));
-        _ids.Clear(); _mask.Clear(); _index.Clear(); _prompts.Clear();
-        _examples = 0; _trained = 0;
+        _shards.Add(new ShardInfo(name, _examples, _ids.Count, _trained, header.FileLength,
+            Convert.ToHexStringLower(hash.GetHashAndReset())));
+        _ids.Clear();
+        _mask.Clear();
+        _index.Clear();
+        _prompts.Clear();
+        _examples = 0;
+        _trained = 0;
     }
 }

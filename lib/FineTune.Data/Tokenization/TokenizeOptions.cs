@@ -13,16 +13,19 @@ public sealed record TokenizeOptions
     /// <summary>Longest sequence kept, in tokens; null = no limit.</summary>
     public int? MaxLength { get; init; } = 2048;
 
-    /// <summary>What happens to a sequence longer than MaxLength: cut its end, cut its start (after BOS), or drop it.</summary>
+    /// <summary>What happens to a sequence longer than MaxLength: cut its end, cut its start (after BOS), or drop
+    /// it.</summary>
     public Truncation Truncation { get; init; } = Truncation.Right;
 
-    /// <summary>Train on every token (prompts and template markup too), not only on assistant turns. Weight-0 messages stay untrained.</summary>
+    /// <summary>Train on every token (prompts and template markup too), not only on assistant turns. Weight-0 messages
+    /// stay untrained.</summary>
     public bool TrainOnInputs { get; init; }
 
     /// <summary>Text records start with BOS; chat records get BOS when the template does not already emit it.</summary>
     public bool AddBos { get; init; } = true;
 
-    /// <summary>Text records end with EOS; chat records get EOS when the template does not close the conversation with a stop token.</summary>
+    /// <summary>Text records end with EOS; chat records get EOS when the template does not close the conversation with
+    /// a stop token.</summary>
     public bool AddEos { get; init; } = true;
 
     /// <summary>Chat template to use instead of the tokenizer's own (needed for a bare tokenizer.model).</summary>
@@ -38,14 +41,17 @@ public sealed record TokenizeOptions
 
     internal void Validate()
     {
-        if (MaxLength is { } max) ArgumentOutOfRangeException.ThrowIfLessThan(max, 2, nameof(MaxLength));
+        if (MaxLength is { } max)
+            ArgumentOutOfRangeException.ThrowIfLessThan(max, 2, nameof(MaxLength));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ShardTokens, nameof(ShardTokens));
         ArgumentOutOfRangeException.ThrowIfNegative(Threads, nameof(Threads));
-        if (!Enum.IsDefined(Truncation)) throw new ArgumentOutOfRangeException(nameof(Truncation), Truncation, "unknown truncation policy");
+        if (!Enum.IsDefined(Truncation))
+            throw new ArgumentOutOfRangeException(nameof(Truncation), Truncation, "unknown truncation policy");
     }
 }
 
-/// <summary>Counts over a set of records. Truncated = kept but shortened; Dropped = left out (too long under Drop, or nothing left to train).</summary>
+/// <summary>Counts over a set of records. Truncated = kept but shortened; Dropped = left out (too long under Drop, or
+/// nothing left to train).</summary>
 public sealed record TokenizeStats
 {
     public long Examples { get; set; }
@@ -56,7 +62,10 @@ public sealed record TokenizeStats
 
     public void Add(TokenizeStats other)
     {
-        Examples += other.Examples; Tokens += other.Tokens; TrainedTokens += other.TrainedTokens;
-        Truncated += other.Truncated; Dropped += other.Dropped;
+        Examples += other.Examples;
+        Tokens += other.Tokens;
+        TrainedTokens += other.TrainedTokens;
+        Truncated += other.Truncated;
+        Dropped += other.Dropped;
     }
 }

@@ -5,7 +5,8 @@ namespace FineTune.Data.Tokenization;
 public static class TokenizedDatasetWriter
 {
     /// <param name="splits">split name (train, validation, test) → its examples, all sequences or all pairs</param>
-    public static TokenizedManifest Write(string outDir, IReadOnlyDictionary<string, IEnumerable<TokenizedExample>> splits, int vocabSize,
+    public static TokenizedManifest Write(string outDir, IReadOnlyDictionary<string,
+        IEnumerable<TokenizedExample>> splits, int vocabSize,
         IReadOnlyList<FileDigest>? tokenizerFiles = null, string? template = null)
     {
         var manifests = new Dictionary<string, SplitManifest>();
@@ -18,20 +19,23 @@ public static class TokenizedDatasetWriter
             {
                 var kind = example.IsPair ? ShardKind.Pairs : ShardKind.Sequences;
                 writer ??= new ShardWriter(Path.Combine(outDir, name), vocabSize, kind);
-                if (kind != writer.Kind) throw new ArgumentException($"split '{name}' mixes pairs and sequences.", nameof(splits));
+                if (kind != writer.Kind)
+                    throw new ArgumentException($"split '{name}' mixes pairs and sequences.", nameof(splits));
                 writer.Add(example);
                 stats.Examples++;
                 stats.Tokens += example.Sequences.Sum(s => s.Length);
                 stats.TrainedTokens += example.Sequences.Sum(s => s.TrainedCount);
             }
             writer ??= new ShardWriter(Path.Combine(outDir, name), vocabSize, ShardKind.Sequences);
-            manifests[name] = new SplitManifest(writer.Kind, stats, writer.Complete().Select(s => s with { File = $"{name}/{s.File}" }).ToList());
+            manifests[name] = new SplitManifest(writer.Kind, stats,
+                writer.Complete().Select(s => s with { File = $"{name}/{s.File}" }).ToList());
             totals.Add(stats);
         }
         var manifest = new TokenizedManifest
         {
             TokenizerFiles = tokenizerFiles ?? [], Template = template, VocabSize = vocabSize,
-            TokenDtype = vocabSize <= ushort.MaxValue ? "uint16" : "int32", Options = new TokenizeOptions(), Totals = totals, Splits = manifests,
+            TokenDtype = vocabSize <= ushort.MaxValue ? "uint16" : "int32", Options = new TokenizeOptions(),
+            Totals = totals, Splits = manifests,
         };
         manifest.Write(outDir);
         return manifest;

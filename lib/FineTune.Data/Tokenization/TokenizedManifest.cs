@@ -15,7 +15,11 @@ public sealed record SplitManifest(
 public sealed record TokenizedManifest
 {
     public const string FileName = "manifest.json";
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase
+    };
 
     public int FormatVersion { get; init; } = 1;
     public required IReadOnlyList<FileDigest> TokenizerFiles { get; init; }
@@ -27,7 +31,8 @@ public sealed record TokenizedManifest
     public required TokenizeStats Totals { get; init; }
     /// <summary>train / validation / test, in that order, for the splits that were present.</summary>
     public required IReadOnlyDictionary<string, SplitManifest> Splits { get; init; }
-    /// <summary>Chat turn boundaries where a token spanned two turns (see ExampleTokenizer.InexactBoundaries).</summary>
+    /// <summary>Chat turn boundaries where a token spanned two turns (see
+    /// ExampleTokenizer.InexactBoundaries).</summary>
     public long InexactBoundaries { get; init; }
 
     public void Write(string outDir)
@@ -40,11 +45,19 @@ public sealed record TokenizedManifest
     public static TokenizedManifest Read(string outDir)
     {
         string path = Path.Combine(outDir, FileName);
-        try { return JsonSerializer.Deserialize<TokenizedManifest>(File.ReadAllBytes(path), Json) ?? throw new InvalidDataException($"{path}: null manifest"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not a tokenized-dataset manifest ({e.Message})", e); }
+        try
+        {
+            return JsonSerializer.Deserialize<TokenizedManifest>(File.ReadAllBytes(path),
+                Json) ?? throw new InvalidDataException($"{path}: null manifest");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a tokenized-dataset manifest ({e.Message})", e);
+        }
     }
 
-    /// <summary>The tokenizer files of a model directory (or a tokenizer file and the configs beside it), by name with SHA-256.</summary>
+    /// <summary>The tokenizer files of a model directory (or a tokenizer file and the configs beside it), by name with
+    /// SHA-256.</summary>
     public static IReadOnlyList<FileDigest> DigestTokenizer(string fileOrDirectory)
     {
         string[] configs = ["tokenizer_config.json", "special_tokens_map.json", "generation_config.json"];
@@ -55,7 +68,8 @@ public sealed record TokenizedManifest
             files = Directory.EnumerateFiles(fileOrDirectory).Where(f =>
             {
                 string n = Path.GetFileName(f);
-                return known.Contains(n) || n.EndsWith(".tiktoken", StringComparison.Ordinal) || n.StartsWith("tok", StringComparison.Ordinal) && n.EndsWith(".bin", StringComparison.Ordinal);
+                return known.Contains(n) || n.EndsWith(".tiktoken", StringComparison.Ordinal) || n.StartsWith("tok",
+                    StringComparison.Ordinal) && n.EndsWith(".bin", StringComparison.Ordinal);
             });
         }
         else

@@ -9,7 +9,8 @@ internal static class TruncationPolicy
         bool truncated = false;
         if (options.MaxLength is { } max && ids.Count > max)
         {
-            if (options.Truncation == Truncation.Drop) return TokenizedExample.DroppedExample;
+            if (options.Truncation == Truncation.Drop)
+                return TokenizedExample.DroppedExample;
             truncated = true;
             (ids, mask) = options.Truncation == Truncation.Right
                 ? (ids.GetRange(0, max), mask[..max])
@@ -28,7 +29,8 @@ internal static class TruncationPolicy
         int longest = Math.Max(chosen.Ids.Count, rejected.Ids.Count);
         if (options.MaxLength is { } max && longest > max)
         {
-            if (options.Truncation == Truncation.Drop) return TokenizedExample.DroppedExample;
+            if (options.Truncation == Truncation.Drop)
+                return TokenizedExample.DroppedExample;
             truncated = true;
             if (options.Truncation == Truncation.Left)
             {
@@ -38,8 +40,10 @@ internal static class TruncationPolicy
                 rejected = CutLeft(rejected.Ids, rejected.Mask, cut, keep);
                 promptLength -= cut;
             }
-            if (chosen.Ids.Count > max) chosen = (chosen.Ids.GetRange(0, max), chosen.Mask[..max]);
-            if (rejected.Ids.Count > max) rejected = (rejected.Ids.GetRange(0, max), rejected.Mask[..max]);
+            if (chosen.Ids.Count > max)
+                chosen = (chosen.Ids.GetRange(0, max), chosen.Mask[..max]);
+            if (rejected.Ids.Count > max)
+                rejected = (rejected.Ids.GetRange(0, max), rejected.Mask[..max]);
             promptLength = Math.Min(promptLength, max);
         }
         var c = Seal(chosen.Ids, chosen.Mask);
@@ -62,7 +66,8 @@ internal static class TruncationPolicy
     /// <summary>Nothing predicts the first token, so it is never trained.</summary>
     private static TokenizedSequence Seal(List<int> ids, byte[] mask)
     {
-        if (mask.Length > 0) mask[0] = 0;
+        if (mask.Length > 0)
+            mask[0] = 0;
         return new TokenizedSequence([.. ids], mask);
     }
 }

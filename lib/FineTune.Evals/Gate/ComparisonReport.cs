@@ -41,14 +41,18 @@ public static class ComparisonReport
         if (decision.Notes.Count > 0)
         {
             md.AppendLine().AppendLine("Notes:");
-            foreach (var note in decision.Notes) md.AppendLine($"- {note}");
+            foreach (var note in decision.Notes)
+                md.AppendLine($"- {note}");
         }
 
         var regressions = Regressions(baseline, candidate).Take(worst).ToList();
-        md.AppendLine().AppendLine($"## Where the candidate got worse ({(regressions.Count == 0 ? "no example" : $"the {regressions.Count} largest drops")})");
+        md.AppendLine()
+            .AppendLine($"## Where the candidate got worse " +
+            $"({(regressions.Count == 0 ? "no example" : $"the {regressions.Count} largest drops")})");
         foreach (var r in regressions)
         {
-            md.AppendLine().AppendLine($"### test line {r.Line}: ROUGE-L {r.BaselineScore:0.00} → {r.CandidateScore:0.00}");
+            md.AppendLine()
+                .AppendLine($"### test line {r.Line}: ROUGE-L {r.BaselineScore:0.00} → {r.CandidateScore:0.00}");
             md.AppendLine($"- prompt: {Quote(r.Prompt)}");
             md.AppendLine($"- reference: {Quote(r.Reference)}");
             md.AppendLine($"- baseline: {Quote(r.Baseline)}");
@@ -82,10 +86,12 @@ public static class ComparisonReport
         foreach (var suite in report.Suites.Where(s => s.Suite is "task" or "rouge" && s.Details is not null))
         {
             var details = suite.Details is JsonNode node ? node : JsonSerializer.SerializeToNode(suite.Details, Json);
-            if (details?["outputs"] is not JsonArray items) continue;
+            if (details?["outputs"] is not JsonArray items)
+                continue;
             foreach (var item in items.OfType<JsonObject>())
             {
-                if (item["line"]?.GetValue<long>() is not { } line || outputs.ContainsKey(line)) continue;
+                if (item["line"]?.GetValue<long>() is not { } line || outputs.ContainsKey(line))
+                    continue;
                 var prompt = item["prompt"] is JsonArray messages && messages.LastOrDefault(m
                     => m?["role"]?.GetValue<string>() == "user") is { } user
                     ? user["content"]?.GetValue<string>() ?? "" : "";
@@ -106,7 +112,8 @@ public static class ComparisonReport
     static string Quote(string text)
     {
         var flat = text.Replace('\n', ' ').Replace('\r', ' ').Replace('`', '\'');
-        if (flat.Length > 300) flat = flat[..300] + "…";
+        if (flat.Length > 300)
+            flat = flat[..300] + "…";
         return $"`{flat}`";
     }
 }

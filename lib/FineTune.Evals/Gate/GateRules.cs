@@ -15,7 +15,8 @@ public static class GateRules
 
     public static IReadOnlyList<GateRule> Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"gate rules not found: '{path}'.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"gate rules not found: '{path}'.", path);
         try
         {
             return JsonSerializer.Deserialize<List<GateRule>>(File.ReadAllText(path), Json)
@@ -23,7 +24,8 @@ public static class GateRules
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message} Expected [{{\"metric\": \"…\", \"kind\": \"improve\" or \"no_regression\", \"threshold\": 0.02}}, …].");
+            throw new InvalidDataException($"{path}: {e.Message} Expected [{{\"metric\": \"…\", \"kind\": " +
+                $"\"improve\" or \"no_regression\", \"threshold\": 0.02}}, …].");
         }
     }
 }

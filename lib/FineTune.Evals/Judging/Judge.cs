@@ -1,5 +1,6 @@
 // LLM-as-judge over any IChatClient: rubric grading of single answers and order-swapped pairwise comparison, with a
-// concurrency limit, retries (transport errors and malformed replies share MaxRetries), an on-disk cache and token usage.
+// concurrency limit, retries (transport errors and malformed replies share MaxRetries), an on-disk cache and token
+// usage.
 using System.Globalization;
 using Microsoft.Extensions.AI;
 
@@ -14,15 +15,19 @@ public sealed class Judge
     readonly ChatOptions chatOptions = new() { Temperature = 0f };
     long inputTokens, outputTokens, requests, cacheHits, answered;
 
-    /// <param name="client">Usually <see cref="JudgeClientFactory.Create"/>; any IChatClient works (tests, other providers).</param>
+    /// <param name="client">Usually <see cref="JudgeClientFactory.Create"/>; any IChatClient works (tests, other
+    /// providers).</param>
     public Judge(IChatClient client, JudgeOptions options, Rubric? rubric = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.MaxConcurrency < 1) throw new ArgumentException("MaxConcurrency must be at least 1.", nameof(options));
-        if (options.MaxRetries < 0) throw new ArgumentException("MaxRetries must not be negative.", nameof(options));
+        if (options.MaxConcurrency < 1)
+            throw new ArgumentException("MaxConcurrency must be at least 1.", nameof(options));
+        if (options.MaxRetries < 0)
+            throw new ArgumentException("MaxRetries must not be negative.", nameof(options));
         Rubric = rubric ?? Rubric.Default;
-        if (!(Rubric.Min < Rubric.Max)) throw new ArgumentException($"Rubric range [{Rubric.Min}, {Rubric.Max}] is empty.", nameof(rubric));
+        if (!(Rubric.Min < Rubric.Max))
+            throw new ArgumentException($"Rubric range [{Rubric.Min}, {Rubric.Max}] is empty.", nameof(rubric));
         this.client = client;
         this.options = options;
         gate = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
@@ -37,7 +42,8 @@ public sealed class Judge
 
     /// <summary>Grades every answer on the rubric; items whose replies stay malformed or whose requests keep failing
     /// are reported as failures, never as scores.</summary>
-    public async Task<GradeReport> GradeAsync(IReadOnlyList<GradeRequest> items, CancellationToken cancellationToken = default)
+    public async Task<GradeReport> GradeAsync(IReadOnlyList<GradeRequest> items,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
         var before = Usage;
@@ -48,9 +54,10 @@ public sealed class Judge
         return new GradeReport(outcomes, usage, JudgeStatistics.GradeResult(outcomes, usage, options.Model, Rubric));
     }
 
-    /// <summary>Compares candidate A with baseline B, asking in both orders: A wins only if it wins in both, loses only if
-    /// B wins in both, and anything else (including a judge that always picks the same position) is a tie.</summary>
-    public async Task<CompareReport> CompareAsync(IReadOnlyList<PairRequest> items, CancellationToken cancellationToken = default)
+    /// <summary>Compares candidate A with baseline B, asking in both orders: A wins only if it wins in both, loses only
+    /// if B wins in both, and anything else (including a judge that always picks the same position) is a tie.</summary>
+    public async Task<CompareReport> CompareAsync(IReadOnlyList<PairRequest> items,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
         var before = Usage;
@@ -65,8 +72,10 @@ public sealed class Judge
     {
         var key = JudgeCache.Key("grade-v1", options.Model, Rubric.Text, Invariant(Rubric.Min), Invariant(Rubric.Max),
             item.Prompt, item.Reference, item.Answer);
-        var call = await CallAsync(key, JudgePrompts.Grade(Rubric, item), reply => JudgeReplyParser.ParseGrade(reply, Rubric).Error, ct);
-        if (call.Reply is null) return new GradeOutcome(item.Id, null, null, call.Error, call.Attempts, false);
+        var call = await CallAsync(key, JudgePrompts.Grade(Rubric, item),
+            reply => JudgeReplyParser.ParseGrade(reply, Rubric).Error, ct);
+        if (call.Reply is null)
+            return new GradeOutcome(item.Id, null, null, call.Error, call.Attempts, false);
         var (score, reasons, _) = JudgeReplyParser.ParseGrade(call.Reply, Rubric);
         return new GradeOutcome(item.Id, score, reasons, null, call.Attempts, call.Cached);
     }
@@ -88,7 +97,8 @@ public sealed class Judge
         return new PairOutcome(item.Id, verdict, a, b, null);
     }
 
-    async Task<(string? Winner, string? Error)> CompareOrderAsync(PairRequest item, string first, string second, CancellationToken ct)
+    async Task<(string? Winner, string? Error)> CompareOrderAsync(PairRequest item, string first, string second,
+        CancellationToken ct)
     {
         var key = JudgeCache.Key("compare-v1", options.Model, Rubric.Text, item.Prompt, item.Reference, first, second);
         var call = await CallAsync(key, JudgePrompts.Compare(Rubric, item.Prompt, item.Reference, first, second),
@@ -102,8 +112,10 @@ public sealed class Judge
     void ThrowIfUnreachable(IEnumerable<string?> errors, JudgeUsage usage, long answeredBefore)
     {
         var first = errors.FirstOrDefault(e => e is not null);
-        if (first is null || usage.CacheHits > 0 || Interlocked.Read(ref answered) > answeredBefore) return;
-        throw new JudgeUnavailableException($"the judge at {options.Endpoint} (model {options.Model}) answered no request: {first}");
+        if (first is null || usage.CacheHits > 0 || Interlocked.Read(ref answered) > answeredBefore)
+            return;
+        throw new JudgeUnavailableException($"the judge at {options.Endpoint} (model {options.Model}) answered no " +
+            $"request: {first}");
     }
 
     /// <summary>A usable reply (validate returns null) from the cache or from up to 1 + MaxRetries requests.</summary>
@@ -120,13 +132,15 @@ public sealed class Judge
         var attempts = 0;
         while (attempts <= options.MaxRetries)
         {
-            if (delay > TimeSpan.Zero) await Task.Delay(delay, ct);
+            if (delay > TimeSpan.Zero)
+                await Task.Delay(delay, ct);
             attempts++;
             var sent = await SendAsync(messages, ct);
             if (sent.Reply is null)
             {
                 error = sent.Error;
-                if (!sent.Retry) break;
+                if (!sent.Retry)
+                    break;
                 delay = JudgeRetry.Delay(attempts - 1, sent.RetryAfter, options.RetryBaseDelay, options.MaxRetryDelay);
                 continue;
             }
@@ -138,7 +152,8 @@ public sealed class Judge
             }
             error = $"malformed reply: {error}";
             delay = TimeSpan.Zero;   // the endpoint is fine; ask again at once, showing the judge what was wrong
-            messages = [messages[0], messages[1], new(ChatRole.Assistant, sent.Reply), new(ChatRole.User, JudgePrompts.Correction(error))];
+            messages = [messages[0], messages[1], new(ChatRole.Assistant, sent.Reply),
+                new(ChatRole.User, JudgePrompts.Correction(error))];
         }
         return new Call(null, $"failed after {attempts} attempt(s): {error}", attempts, false);
     }
@@ -169,11 +184,15 @@ public sealed class Judge
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                return new Sent(null, $"timed out after {options.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s", true, null);
+                return new Sent(null,
+                    $"timed out after " +
+                    $"{options.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s", true, null);
             }
             catch (Exception e) when (!JudgeRetry.IsConfigurationError(e) && e is not OperationCanceledException)
             {
-                if (JudgeRetry.HasStatus(e)) Interlocked.Increment(ref answered);   // an error status: the server is there
+                // an error status: the server is there
+                if (JudgeRetry.HasStatus(e))
+                    Interlocked.Increment(ref answered);
                 var retry = JudgeRetry.IsTransient(e, out var retryAfter);
                 return new Sent(null, $"{e.GetType().Name}: {e.Message}", retry, retryAfter);
             }

@@ -1,5 +1,6 @@
 // On-disk cache of judge replies keyed by SHA-256 of everything that determines a judgment (model, rubric, prompt,
-// answers, order), so rerunning an evaluation sends no request for items already judged. Only usable replies are stored.
+// answers, order), so rerunning an evaluation sends no request for items already judged. Only usable replies are
+// stored.
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -15,27 +16,36 @@ internal sealed class JudgeCache(string? directory)
     {
         var sb = new StringBuilder();
         foreach (var p in parts)
-            sb.Append(p is null ? "-1" : p.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(':').Append(p).Append('\n');
+            sb.Append(p is null ? "-1"
+                : p.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(':').Append(p)
+                .Append('\n');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
     }
 
     public async Task<string?> TryGetAsync(string key, CancellationToken ct)
     {
-        if (directory is null) return null;
+        if (directory is null)
+            return null;
         var path = PathOf(key);
-        if (!File.Exists(path)) return null;
+        if (!File.Exists(path))
+            return null;
         try
         {
             await using var stream = File.OpenRead(path);
             var entry = await JsonSerializer.DeserializeAsync<Entry>(stream, cancellationToken: ct);
             return entry?.Key == key ? entry.Reply : null;
         }
-        catch (Exception e) when (e is IOException or JsonException) { return null; }   // a torn or foreign file is a miss
+        // a torn or foreign file is a miss
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null;
+        }
     }
 
     public async Task PutAsync(string key, string reply, CancellationToken ct)
     {
-        if (directory is null) return;
+        if (directory is null)
+            return;
         Directory.CreateDirectory(directory);
         var path = PathOf(key);
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";

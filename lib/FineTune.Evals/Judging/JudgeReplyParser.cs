@@ -11,17 +11,23 @@ internal static class JudgeReplyParser
     public static (double? Score, string? Reasons, string? Error) ParseGrade(string? reply, Rubric rubric)
     {
         using var doc = FirstObject(reply, out var error);
-        if (doc is null) return (null, null, error);
+        if (doc is null)
+            return (null, null, error);
         var root = doc.RootElement;
-        if (!TryGetProperty(root, "score", out var scoreElement)) return (null, null, "no \"score\" field");
+        if (!TryGetProperty(root, "score", out var scoreElement))
+            return (null, null, "no \"score\" field");
         double score;
-        if (scoreElement.ValueKind == JsonValueKind.Number) score = scoreElement.GetDouble();
+        if (scoreElement.ValueKind == JsonValueKind.Number)
+            score = scoreElement.GetDouble();
         else if (scoreElement.ValueKind == JsonValueKind.String &&
-                 double.TryParse(scoreElement.GetString()!.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed))
+                 double.TryParse(scoreElement.GetString()!.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture,
+                     out var parsed))
             score = parsed;
-        else return (null, null, $"\"score\" is not a number: {scoreElement.GetRawText()}");
+        else
+            return (null, null, $"\"score\" is not a number: {scoreElement.GetRawText()}");
         if (!double.IsFinite(score) || score < rubric.Min || score > rubric.Max)
-            return (null, null, string.Create(CultureInfo.InvariantCulture, $"score {score} outside [{rubric.Min}, {rubric.Max}]"));
+            return (null, null,
+                string.Create(CultureInfo.InvariantCulture, $"score {score} outside [{rubric.Min}, {rubric.Max}]"));
         return (score, Reasons(root), null);
     }
 
@@ -29,9 +35,11 @@ internal static class JudgeReplyParser
     public static (string? Winner, string? Reasons, string? Error) ParseCompare(string? reply)
     {
         using var doc = FirstObject(reply, out var error);
-        if (doc is null) return (null, null, error);
+        if (doc is null)
+            return (null, null, error);
         var root = doc.RootElement;
-        if (!TryGetProperty(root, "winner", out var w)) return (null, null, "no \"winner\" field");
+        if (!TryGetProperty(root, "winner", out var w))
+            return (null, null, "no \"winner\" field");
         var text = w.ValueKind switch
         {
             JsonValueKind.String => w.GetString()!.Trim().ToLowerInvariant(),
@@ -45,7 +53,8 @@ internal static class JudgeReplyParser
             "tie" or "0" or "draw" or "equal" => "tie",
             _ => null,
         };
-        return winner is null ? (null, null, $"\"winner\" is not 1, 2 or tie: {w.GetRawText()}") : (winner, Reasons(root), null);
+        return winner is null ? (null, null, $"\"winner\" is not 1, 2 or tie: {w.GetRawText()}") : (winner,
+            Reasons(root), null);
     }
 
     static string? Reasons(JsonElement root) =>
@@ -56,28 +65,44 @@ internal static class JudgeReplyParser
     static bool TryGetProperty(JsonElement obj, string name, out JsonElement value)
     {
         foreach (var p in obj.EnumerateObject())
-            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) { value = p.Value; return true; }
+            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = p.Value;
+                return true;
+            }
         value = default;
         return false;
     }
 
-    /// <summary>The first balanced {...} span that parses as a JSON object; fences and prose around it are ignored.</summary>
+    /// <summary>The first balanced {...} span that parses as a JSON object; fences and prose around it are
+    /// ignored.</summary>
     static JsonDocument? FirstObject(string? reply, out string? error)
     {
         error = null;
-        if (string.IsNullOrWhiteSpace(reply)) { error = "empty reply"; return null; }
+        if (string.IsNullOrWhiteSpace(reply))
+        {
+            error = "empty reply";
+            return null;
+        }
         for (var start = reply.IndexOf('{'); start >= 0; start = reply.IndexOf('{', start + 1))
         {
             var end = MatchingBrace(reply, start);
-            if (end < 0) break;
-            try { return JsonDocument.Parse(reply.AsMemory(start, end - start + 1)); }
-            catch (JsonException) { }
+            if (end < 0)
+                break;
+            try
+            {
+                return JsonDocument.Parse(reply.AsMemory(start, end - start + 1));
+            }
+            catch (JsonException)
+            {
+            }
         }
         error = "no JSON object in reply";
         return null;
     }
 
-    /// <summary>Index of the brace closing the one at <paramref name="start"/>, skipping braces inside JSON strings; -1 if none.</summary>
+    /// <summary>Index of the brace closing the one at <paramref name="start"/>, skipping braces inside JSON strings; -1
+    /// if none.</summary>
     static int MatchingBrace(string s, int start)
     {
         var depth = 0;
@@ -87,12 +112,17 @@ internal static class JudgeReplyParser
             var c = s[i];
             if (inString)
             {
-                if (c == '\\') i++;
-                else if (c == '"') inString = false;
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    inString = false;
             }
-            else if (c == '"') inString = true;
-            else if (c == '{') depth++;
-            else if (c == '}' && --depth == 0) return i;
+            else if (c == '"')
+                inString = true;
+            else if (c == '{')
+                depth++;
+            else if (c == '}' && --depth == 0)
+                return i;
         }
         return -1;
     }

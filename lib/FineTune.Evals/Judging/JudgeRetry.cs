@@ -8,14 +8,16 @@ namespace FineTune.Evals.Judging;
 
 internal static class JudgeRetry
 {
-    /// <summary>True for transient failures; <paramref name="retryAfter"/> is the delay the server asked for, if any.</summary>
+    /// <summary>True for transient failures; <paramref name="retryAfter"/> is the delay the server asked for, if
+    /// any.</summary>
     public static bool IsTransient(Exception ex, out TimeSpan? retryAfter)
     {
         retryAfter = null;
         switch (ex)
         {
             case ClientResultException cre:
-                if (cre.Status != 0 && !IsTransientStatus(cre.Status)) return false;
+                if (cre.Status != 0 && !IsTransientStatus(cre.Status))
+                    return false;
                 var response = cre.GetRawResponse();
                 if (response is not null)
                 {
@@ -43,7 +45,11 @@ internal static class JudgeRetry
 
     /// <summary>True for client errors that mean the configuration is wrong for every item (key, model, URL).</summary>
     public static bool IsConfigurationError(Exception ex) =>
-        ex is ClientResultException { Status: (int)HttpStatusCode.Unauthorized or (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.NotFound };
+        ex is ClientResultException
+        {
+            Status: (int)HttpStatusCode.Unauthorized or (int)HttpStatusCode.Forbidden
+            or (int)HttpStatusCode.NotFound
+        };
 
     static bool IsTransientStatus(int status) => status is 408 or 409 or 429 || status >= 500;
 
@@ -52,19 +58,24 @@ internal static class JudgeRetry
     {
         if (double.TryParse(milliseconds, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) && ms >= 0)
             return TimeSpan.FromMilliseconds(ms);
-        if (string.IsNullOrWhiteSpace(retryAfter)) return null;
-        if (double.TryParse(retryAfter, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0)
+        if (string.IsNullOrWhiteSpace(retryAfter))
+            return null;
+        if (double.TryParse(retryAfter, NumberStyles.Float, CultureInfo.InvariantCulture,
+            out var seconds) && seconds >= 0)
             return TimeSpan.FromSeconds(seconds);
-        if (DateTimeOffset.TryParse(retryAfter, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        if (DateTimeOffset.TryParse(retryAfter, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal,
+            out var at))
             return at > now ? at - now : TimeSpan.Zero;
         return null;
     }
 
     /// <summary>Delay before retry number <paramref name="retry"/> (0-based): Retry-After if given, else base·2^retry
-    /// plus up to 25% jitter so that concurrent workers do not retry in lockstep; never above <paramref name="max"/>.</summary>
+    /// plus up to 25% jitter so that concurrent workers do not retry in lockstep; never above <paramref
+    /// name="max"/>.</summary>
     public static TimeSpan Delay(int retry, TimeSpan? retryAfter, TimeSpan baseDelay, TimeSpan max)
     {
-        if (retryAfter is { } asked) return asked < max ? asked : max;
+        if (retryAfter is { } asked)
+            return asked < max ? asked : max;
         var ms = baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(retry, 30));
         ms += ms * 0.25 * Random.Shared.NextDouble();
         return TimeSpan.FromMilliseconds(Math.Min(ms, max.TotalMilliseconds));

@@ -1,5 +1,6 @@
 // Judge results as SuiteResult ("judge", "judge-v1"): mean score with a percentile-bootstrap 95% interval, failure
-// count, win/tie/loss rates with Wilson intervals, and token usage. A metric with no valid items is left out, not zeroed.
+// count, win/tie/loss rates with Wilson intervals, and token usage. A metric with no valid items is left out, not
+// zeroed.
 namespace FineTune.Evals.Judging;
 
 public static class JudgeStatistics
@@ -7,7 +8,8 @@ public static class JudgeStatistics
     public const string Suite = "judge";
     public const string FormatVersion = "judge-v1";
 
-    public static SuiteResult GradeResult(IReadOnlyList<GradeOutcome> items, JudgeUsage usage, string model, Rubric rubric)
+    public static SuiteResult GradeResult(IReadOnlyList<GradeOutcome> items, JudgeUsage usage, string model,
+        Rubric rubric)
     {
         var scores = items.Where(i => i.Score is not null).Select(i => i.Score!.Value).ToArray();
         var metrics = new List<MetricValue>();
@@ -27,7 +29,8 @@ public static class JudgeStatistics
         var judged = items.Count(i => i.Verdict != PairVerdict.Failed);
         var metrics = new List<MetricValue>();
         if (judged > 0)
-            foreach (var (name, verdict) in new[] { ("win_rate", PairVerdict.Win), ("tie_rate", PairVerdict.Tie), ("loss_rate", PairVerdict.Loss) })
+            foreach (var (name, verdict) in new[] { ("win_rate", PairVerdict.Win), ("tie_rate", PairVerdict.Tie),
+                ("loss_rate", PairVerdict.Loss) })
             {
                 var k = items.Count(i => i.Verdict == verdict);
                 var (low, high) = Wilson(k, judged);
@@ -44,10 +47,13 @@ public static class JudgeStatistics
         metrics.Add(new MetricValue("judge/output_tokens", usage.OutputTokens, usage.Requests));
     }
 
-    /// <summary>95% percentile-bootstrap interval of the mean (2000 resamples, fixed seed so reruns agree); null for n &lt; 2.</summary>
-    public static (double? Low, double? High) BootstrapMean(IReadOnlyList<double> values, int resamples = 2000, int seed = 12345)
+    /// <summary>95% percentile-bootstrap interval of the mean (2000 resamples, fixed seed so reruns agree); null for n
+    /// &lt; 2.</summary>
+    public static (double? Low, double? High) BootstrapMean(IReadOnlyList<double> values, int resamples = 2000,
+        int seed = 12345)
     {
-        if (values.Count < 2) return (null, null);
+        if (values.Count < 2)
+            return (null, null);
         var mean = Scoring.Bootstrap.Mean("mean", values, resamples, seed);
         return (mean.Low, mean.High);
     }
@@ -55,7 +61,8 @@ public static class JudgeStatistics
     /// <summary>95% Wilson score interval of k successes out of n; null when n is 0.</summary>
     public static (double? Low, double? High) Wilson(long k, long n)
     {
-        if (n <= 0) return (null, null);
+        if (n <= 0)
+            return (null, null);
         var (low, high) = FineTune.Evals.Wilson.Interval(k, n);
         return (low, high);
     }

@@ -16,15 +16,19 @@ public sealed record GradeRequest(string Id, string Prompt, string Answer, strin
 /// <summary>A candidate answer (A) compared against a baseline answer (B) for the same prompt.</summary>
 public sealed record PairRequest(string Id, string Prompt, string AnswerA, string AnswerB, string? Reference = null);
 
-/// <summary>A grade: Score and Reasons when the judge answered well-formed JSON within MaxRetries, else Error.</summary>
+/// <summary>A grade: Score and Reasons when the judge answered well-formed JSON within MaxRetries, else
+/// Error.</summary>
 public sealed record GradeOutcome(string Id, double? Score, string? Reasons, string? Error, int Attempts, bool Cached);
 
 public enum PairVerdict { Win, Tie, Loss, Failed }
 
-/// <summary>Winner position ("1", "2" or "tie") in each order: AFirst shows A as response 1, BFirst shows B as response 1.</summary>
-public sealed record PairOutcome(string Id, PairVerdict Verdict, string? AFirstWinner, string? BFirstWinner, string? Error);
+/// <summary>Winner position ("1", "2" or "tie") in each order: AFirst shows A as response 1, BFirst shows B as response
+/// 1.</summary>
+public sealed record PairOutcome(string Id, PairVerdict Verdict, string? AFirstWinner, string? BFirstWinner,
+    string? Error);
 
-/// <summary>Tokens reported by the endpoint (ChatResponse.Usage), requests actually sent, and judgments served from cache.</summary>
+/// <summary>Tokens reported by the endpoint (ChatResponse.Usage), requests actually sent, and judgments served from
+/// cache.</summary>
 public sealed record JudgeUsage(long InputTokens, long OutputTokens, long Requests, long CacheHits);
 
 public sealed record GradeReport(IReadOnlyList<GradeOutcome> Items, JudgeUsage Usage, SuiteResult Result);

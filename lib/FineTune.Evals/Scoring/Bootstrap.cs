@@ -16,7 +16,8 @@ public static class Bootstrap
         int resamples = DefaultResamples, int seed = DefaultSeed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(resamples, 1);
-        if (values.Count == 0) return new MetricValue(name, 0, 0);
+        if (values.Count == 0)
+            return new MetricValue(name, 0, 0);
         var mean = values.Average();
         // new Random(seed) uses the seeded legacy generator, whose sequence is stable across .NET versions.
         var random = new Random(seed);
@@ -24,7 +25,8 @@ public static class Bootstrap
         for (int r = 0; r < resamples; r++)
         {
             double sum = 0;
-            for (int i = 0; i < values.Count; i++) sum += values[random.Next(values.Count)];
+            for (int i = 0; i < values.Count; i++)
+                sum += values[random.Next(values.Count)];
             means[r] = sum / values.Count;
         }
         Array.Sort(means);
@@ -39,14 +41,16 @@ public static class Bootstrap
         int resamples = DefaultResamples, int seed = DefaultSeed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(resamples, 1);
-        if (count == 0) return new MetricValue(name, 0, 0);
+        if (count == 0)
+            return new MetricValue(name, 0, 0);
         var value = statistic(Enumerable.Range(0, count).ToArray());
         var random = new Random(seed);
         var values = new double[resamples];
         var indices = new int[count];
         for (int r = 0; r < resamples; r++)
         {
-            for (int i = 0; i < count; i++) indices[i] = random.Next(count);
+            for (int i = 0; i < count; i++)
+                indices[i] = random.Next(count);
             values[r] = statistic(indices);
         }
         Array.Sort(values);
@@ -56,7 +60,8 @@ public static class Bootstrap
     /// <summary>Linear-interpolation percentile (0..100) of an ascending array.</summary>
     public static double Percentile(double[] sorted, double percent)
     {
-        if (sorted.Length == 0) throw new ArgumentException("no values", nameof(sorted));
+        if (sorted.Length == 0)
+            throw new ArgumentException("no values", nameof(sorted));
         var position = percent / 100 * (sorted.Length - 1);
         var lower = (int)Math.Floor(position);
         var upper = Math.Min(lower + 1, sorted.Length - 1);

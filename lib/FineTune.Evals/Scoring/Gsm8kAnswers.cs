@@ -44,7 +44,8 @@ public static partial class Gsm8kAnswers
         {
             // Python findall returns a tuple of groups per match; the harness takes its first non-empty group.
             var last = matches[^1];
-            flexible = (last.Groups[1].Success && last.Groups[1].Length > 0 ? last.Groups[1].Value : last.Groups[2].Value).Trim();
+            flexible = (last.Groups[1].Success && last.Groups[1].Length > 0 ? last.Groups[1].Value
+                : last.Groups[2].Value).Trim();
         }
         return (strict.Success ? strict.Groups[1].Value.Trim() : null, flexible);
     }
@@ -53,10 +54,12 @@ public static partial class Gsm8kAnswers
     public static bool IsCorrect(string? extracted, string gold) =>
         extracted is not null && string.Equals(Normalize(extracted), Normalize(gold), StringComparison.Ordinal);
 
-    /// <summary>Removes ",", "$", everything through the last "#### ", a final "." (in that order), then lower-cases.</summary>
+    /// <summary>Removes ",", "$", everything through the last "#### ", a final "." (in that order), then
+    /// lower-cases.</summary>
     public static string Normalize(string text)
     {
-        foreach (var regex in Ignore) text = regex.Replace(text, "");
+        foreach (var regex in Ignore)
+            text = regex.Replace(text, "");
         return text.ToLowerInvariant();
     }
 
@@ -64,7 +67,8 @@ public static partial class Gsm8kAnswers
     public static string Gold(string answerField)
     {
         var at = answerField.LastIndexOf("####", StringComparison.Ordinal);
-        if (at < 0) throw new FormatException("GSM8K answer has no \"####\" line.");
+        if (at < 0)
+            throw new FormatException("GSM8K answer has no \"####\" line.");
         return answerField[(at + 4)..].Trim();
     }
 }

@@ -10,13 +10,15 @@ public enum ScoreKind { Rouge, Gsm8k, Task }
 
 public static class OutputScorer
 {
-    /// <summary>One input line: its 1-based line number, the two texts, and the id node when the line has one.</summary>
+    /// <summary>One input line: its 1-based line number, the two texts, and the id node when the line has
+    /// one.</summary>
     public sealed record OutputLine(int Line, string Prediction, string Reference, JsonNode? Id);
 
     /// <summary>
-    /// Scores <paramref name="path"/>. Result: {"kind", "count", "items": [...], "aggregate": {...}}; for rouge each item
-    /// has rouge1/rouge2/rougeL/rougeLsum {precision, recall, fmeasure}, for gsm8k strict, flexible, strict_correct,
-    /// flexible_correct; "id" is copied when the line has one. Aggregate metrics are {value, low, high, count}.
+    /// Scores <paramref name="path"/>. Result: {"kind", "count", "items": [...], "aggregate": {...}}; for rouge each
+    /// item has rouge1/rouge2/rougeL/rougeLsum {precision, recall, fmeasure}, for gsm8k strict, flexible,
+    /// strict_correct, flexible_correct; "id" is copied when the line has one. Aggregate metrics are {value, low, high,
+    /// count}.
     /// </summary>
     public static JsonObject Score(ScoreKind kind, string path, bool stemmer = false,
         Gsm8kFormat format = Gsm8kFormat.Gsm8k,
@@ -37,7 +39,8 @@ public static class OutputScorer
             p.Value!["value"]!.GetValue<double>(), p.Value["count"]!.GetValue<long>(),
             p.Value["low"]?.GetValue<double>(), p.Value["high"]?.GetValue<double>())).ToList();
 
-    /// <summary>Reads the JSONL file; blank lines are skipped; any other bad line throws naming file:line and the field.</summary>
+    /// <summary>Reads the JSONL file; blank lines are skipped; any other bad line throws naming file:line and the
+    /// field.</summary>
     public static List<OutputLine> Read(string path)
     {
         var result = new List<OutputLine>();
@@ -45,7 +48,8 @@ public static class OutputScorer
         foreach (var text in File.ReadLines(path))
         {
             number++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
+            if (string.IsNullOrWhiteSpace(text))
+                continue;
             JsonObject obj;
             try
             {
@@ -56,10 +60,12 @@ public static class OutputScorer
             {
                 throw new InvalidDataException($"{path}:{number}: not valid JSON ({e.Message}).", e);
             }
-            result.Add(new OutputLine(number, Field(obj, "prediction", path, number), Field(obj, "reference", path, number),
+            result.Add(new OutputLine(number, Field(obj, "prediction", path, number),
+                Field(obj, "reference", path, number),
                 obj["id"]?.DeepClone()));
         }
-        if (result.Count == 0) throw new InvalidDataException($"{path}: no lines to score.");
+        if (result.Count == 0)
+            throw new InvalidDataException($"{path}: no lines to score.");
         return result;
     }
 
@@ -113,7 +119,8 @@ public static class OutputScorer
         foreach (var line in lines)
         {
             var (s, f) = Gsm8kAnswers.Extract(line.Prediction, format);
-            var gold = line.Reference.Contains("####", StringComparison.Ordinal) ? Gsm8kAnswers.Gold(line.Reference) : line.Reference.Trim();
+            var gold = line.Reference.Contains("####",
+                StringComparison.Ordinal) ? Gsm8kAnswers.Gold(line.Reference) : line.Reference.Trim();
             bool strictOk = Gsm8kAnswers.IsCorrect(s, gold), flexibleOk = Gsm8kAnswers.IsCorrect(f, gold);
             var item = NewItem(line);
             item["gold"] = gold;
@@ -152,15 +159,21 @@ public static class OutputScorer
             if (reference is not null)
             {
                 item["json_valid"] = prediction is not null;
-                if (effective is not null) item["schema_valid"] = prediction is not null
+                if (effective is not null)
+                    item["schema_valid"] = prediction is not null
                     && effective.Accepts(prediction);
             }
             items.Add(item);
         }
         var aggregate = new JsonObject();
-        foreach (var metric in metrics) Add(aggregate, metric);
+        foreach (var metric in metrics)
+            Add(aggregate, metric);
         var document = Document("task", lines.Count, items, aggregate,
-            new JsonObject { ["schema"] = schema is not null ? "given" : effective is not null ? "inferred from the references" : null });
+            new JsonObject
+            {
+                ["schema"] = schema is not null ? "given" : effective is not null
+                ? "inferred from the references" : null
+            });
         document["details"] = details;
         return document;
     }
@@ -168,7 +181,8 @@ public static class OutputScorer
     static JsonObject NewItem(OutputLine line)
     {
         var item = new JsonObject { ["line"] = line.Line };
-        if (line.Id is not null) item["id"] = line.Id;
+        if (line.Id is not null)
+            item["id"] = line.Id;
         return item;
     }
 
@@ -182,7 +196,11 @@ public static class OutputScorer
         new()
         {
             ["kind"] = kind, ["count"] = count, ["options"] = options,
-            ["bootstrap"] = new JsonObject { ["resamples"] = Bootstrap.DefaultResamples, ["seed"] = Bootstrap.DefaultSeed },
+            ["bootstrap"] = new JsonObject
+            {
+                ["resamples"] = Bootstrap.DefaultResamples,
+                ["seed"] = Bootstrap.DefaultSeed
+            },
             ["items"] = items, ["aggregate"] = aggregate,
         };
 }

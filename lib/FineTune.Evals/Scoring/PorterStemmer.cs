@@ -3,7 +3,8 @@
 // four-letter words, y->i only after a consonant, 'alli' first, 'fulli', the Wilkins 'logi' rule, short-word *o).
 namespace FineTune.Evals.Scoring;
 
-/// <summary>NLTK's PorterStemmer in NLTK_EXTENSIONS mode (the mode rouge_score uses). Input should be lower case.</summary>
+/// <summary>NLTK's PorterStemmer in NLTK_EXTENSIONS mode (the mode rouge_score uses). Input should be lower
+/// case.</summary>
 public static class PorterStemmer
 {
     static readonly Dictionary<string, string> Pool = new(StringComparer.Ordinal)
@@ -14,15 +15,18 @@ public static class PorterStemmer
         ["proceed"] = "proceed", ["exceed"] = "exceed", ["succeed"] = "succeed",
     };
 
-    /// <summary>One suffix rule: strip Suffix ("*d" = a double consonant), append Replacement when Condition(stem) holds.</summary>
+    /// <summary>One suffix rule: strip Suffix ("*d" = a double consonant), append Replacement when Condition(stem)
+    /// holds.</summary>
     readonly record struct Rule(string Suffix, string Replacement, Func<string, bool>? Condition);
 
     /// <summary>Stems one word (lower-cased first, as nltk's stem(word) does by default).</summary>
     public static string Stem(string word)
     {
         var stem = word.ToLowerInvariant();
-        if (Pool.TryGetValue(word, out var irregular)) return irregular;
-        if (word.Length <= 2) return stem;
+        if (Pool.TryGetValue(word, out var irregular))
+            return irregular;
+        if (word.Length <= 2)
+            return stem;
         stem = Step1a(stem);
         stem = Step1b(stem);
         stem = Step1c(stem);
@@ -37,8 +41,10 @@ public static class PorterStemmer
     {
         // 'y' is a consonant at the start of the word or after a vowel.
         var c = w[i];
-        if (c is 'a' or 'e' or 'i' or 'o' or 'u') return false;
-        if (c != 'y') return true;
+        if (c is 'a' or 'e' or 'i' or 'o' or 'u')
+            return false;
+        if (c != 'y')
+            return true;
         return i == 0 || !IsConsonant(w, i - 1);
     }
 
@@ -50,7 +56,8 @@ public static class PorterStemmer
         for (int i = 0; i < stem.Length; i++)
         {
             var consonant = IsConsonant(stem, i);
-            if (consonant && prevVowel) m++;
+            if (consonant && prevVowel)
+                m++;
             prevVowel = !consonant;
         }
         return m;
@@ -62,20 +69,23 @@ public static class PorterStemmer
     static bool ContainsVowel(string stem)
     {
         for (int i = 0; i < stem.Length; i++)
-            if (!IsConsonant(stem, i)) return true;
+            if (!IsConsonant(stem, i))
+                return true;
         return false;
     }
 
     static bool EndsDoubleConsonant(string w) =>
         w.Length >= 2 && w[^1] == w[^2] && IsConsonant(w, w.Length - 1);
 
-    /// <summary>*o: ends consonant-vowel-consonant, last not w/x/y; NLTK also accepts a two-letter vowel-consonant word.</summary>
+    /// <summary>*o: ends consonant-vowel-consonant, last not w/x/y; NLTK also accepts a two-letter vowel-consonant
+    /// word.</summary>
     static bool EndsCvc(string w) =>
         (w.Length >= 3 && IsConsonant(w, w.Length - 3) && !IsConsonant(w, w.Length - 2)
             && IsConsonant(w, w.Length - 1) && w[^1] is not ('w' or 'x' or 'y'))
         || (w.Length == 2 && !IsConsonant(w, 0) && IsConsonant(w, 1));
 
-    /// <summary>The first rule whose suffix matches decides: applied if its condition holds, else the word is kept.</summary>
+    /// <summary>The first rule whose suffix matches decides: applied if its condition holds, else the word is
+    /// kept.</summary>
     static string ApplyRules(string word, IEnumerable<Rule> rules)
     {
         foreach (var rule in rules)
@@ -83,11 +93,14 @@ public static class PorterStemmer
             string stem;
             if (rule.Suffix == "*d")
             {
-                if (!EndsDoubleConsonant(word)) continue;
+                if (!EndsDoubleConsonant(word))
+                    continue;
                 stem = word[..^2];
             }
-            else if (word.EndsWith(rule.Suffix, StringComparison.Ordinal)) stem = word[..^rule.Suffix.Length];
-            else continue;
+            else if (word.EndsWith(rule.Suffix, StringComparison.Ordinal))
+                stem = word[..^rule.Suffix.Length];
+            else
+                continue;
             return rule.Condition is null || rule.Condition(stem) ? stem + rule.Replacement : word;
         }
         return word;
@@ -95,13 +108,16 @@ public static class PorterStemmer
 
     static string Step1a(string w)
     {
-        if (w.Length == 4 && w.EndsWith("ies", StringComparison.Ordinal)) return w[..^3] + "ie";
-        return ApplyRules(w, [new("sses", "ss", null), new("ies", "i", null), new("ss", "ss", null), new("s", "", null)]);
+        if (w.Length == 4 && w.EndsWith("ies", StringComparison.Ordinal))
+            return w[..^3] + "ie";
+        return ApplyRules(w,
+            [new("sses", "ss", null), new("ies", "i", null), new("ss", "ss", null), new("s", "", null)]);
     }
 
     static string Step1b(string w)
     {
-        if (w.EndsWith("ied", StringComparison.Ordinal)) return w[..^3] + (w.Length == 4 ? "ie" : "i");
+        if (w.EndsWith("ied", StringComparison.Ordinal))
+            return w[..^3] + (w.Length == 4 ? "ie" : "i");
         if (w.EndsWith("eed", StringComparison.Ordinal))
             return Positive(w[..^3]) ? w[..^3] + "ee" : w;
         string? mid = null;
@@ -111,7 +127,8 @@ public static class PorterStemmer
                 mid = w[..^suffix.Length];
                 break;
             }
-        if (mid is null) return w;
+        if (mid is null)
+            return w;
         var last = mid[^1];
         return ApplyRules(mid,
         [
@@ -126,7 +143,8 @@ public static class PorterStemmer
 
     static string Step2(string w)
     {
-        if (w.EndsWith("alli", StringComparison.Ordinal) && Positive(w[..^4])) return Step2(w[..^4] + "al");
+        if (w.EndsWith("alli", StringComparison.Ordinal) && Positive(w[..^4]))
+            return Step2(w[..^4] + "al");
         return ApplyRules(w,
         [
             new("ational", "ate", Positive), new("tional", "tion", Positive), new("enci", "ence", Positive),
@@ -160,7 +178,8 @@ public static class PorterStemmer
     static string Step5a(string w)
     {
         // Both 'e' rules are tried (unlike ApplyRules): (m>1) E -> ; (m=1 and not *o) E -> .
-        if (!w.EndsWith('e')) return w;
+        if (!w.EndsWith('e'))
+            return w;
         var stem = w[..^1];
         var m = Measure(stem);
         return m > 1 || (m == 1 && !EndsCvc(stem)) ? stem : w;

@@ -31,7 +31,8 @@ public static class Rouge
         for (int i = 0; i <= lower.Length; i++)
         {
             var alnum = i < lower.Length && lower[i] is (>= 'a' and <= 'z') or (>= '0' and <= '9');
-            if (alnum && start < 0) start = i;
+            if (alnum && start < 0)
+                start = i;
             else if (!alnum && start >= 0)
             {
                 var token = lower[start..i];
@@ -42,7 +43,8 @@ public static class Rouge
         return tokens;
     }
 
-    /// <summary>All four variants; <paramref name="reference"/> is rouge_score's target. Lsum splits sentences on '\n'.</summary>
+    /// <summary>All four variants; <paramref name="reference"/> is rouge_score's target. Lsum splits sentences on
+    /// '\n'.</summary>
     public static RougeScores Score(string reference, string prediction, bool stem = false)
     {
         var target = Tokenize(reference, stem);
@@ -54,7 +56,8 @@ public static class Rouge
             RougeLsum(Sentences(reference, stem), Sentences(prediction, stem)));
     }
 
-    /// <summary>Non-empty '\n'-separated lines, each tokenized (a blank-but-not-empty line gives an empty sentence).</summary>
+    /// <summary>Non-empty '\n'-separated lines, each tokenized (a blank-but-not-empty line gives an empty
+    /// sentence).</summary>
     public static List<List<string>> Sentences(string text, bool stem) =>
         text.Split('\n').Where(s => s.Length > 0).Select(s => Tokenize(s, stem)).ToList();
 
@@ -69,7 +72,8 @@ public static class Rouge
             overlap += Math.Min(count, predictionGrams.GetValueOrDefault(gram));
         var targetCount = Math.Max(target.Count - n + 1, 0);
         var predictionCount = Math.Max(prediction.Count - n + 1, 0);
-        return RougeScore.From((double)overlap / Math.Max(predictionCount, 1), (double)overlap / Math.Max(targetCount, 1));
+        return RougeScore.From((double)overlap / Math.Max(predictionCount, 1),
+            (double)overlap / Math.Max(targetCount, 1));
     }
 
     static Dictionary<string, int> NGrams(IReadOnlyList<string> tokens, int n)
@@ -87,22 +91,26 @@ public static class Rouge
     /// <summary>LCS length over the whole texts: P = LCS/|prediction|, R = LCS/|target|.</summary>
     public static RougeScore RougeL(IReadOnlyList<string> target, IReadOnlyList<string> prediction)
     {
-        if (target.Count == 0 || prediction.Count == 0) return RougeScore.Zero;
+        if (target.Count == 0 || prediction.Count == 0)
+            return RougeScore.Zero;
         var lcs = LcsTable(target, prediction)[target.Count, prediction.Count];
         return RougeScore.From((double)lcs / prediction.Count, (double)lcs / target.Count);
     }
 
     /// <summary>
-    /// Summary-level LCS (Lin 2004, section 3.2) as rouge_score and ROUGE-1.5.5 do it: for each target sentence, the union
-    /// of the target positions in one LCS with each prediction sentence; each union token is a hit only while both sides
-    /// still have unused occurrences of it, so no token is counted twice.
+    /// Summary-level LCS (Lin 2004, section 3.2) as rouge_score and ROUGE-1.5.5 do it: for each target sentence, the
+    /// union of the target positions in one LCS with each prediction sentence; each union token is a hit only while
+    /// both sides still have unused occurrences of it, so no token is counted twice.
     /// </summary>
-    public static RougeScore RougeLsum(IReadOnlyList<IReadOnlyList<string>> target, IReadOnlyList<IReadOnlyList<string>> prediction)
+    public static RougeScore RougeLsum(IReadOnlyList<IReadOnlyList<string>> target,
+        IReadOnlyList<IReadOnlyList<string>> prediction)
     {
-        if (target.Count == 0 || prediction.Count == 0) return RougeScore.Zero;
+        if (target.Count == 0 || prediction.Count == 0)
+            return RougeScore.Zero;
         var m = target.Sum(s => s.Count);
         var n = prediction.Sum(s => s.Count);
-        if (m == 0 || n == 0) return RougeScore.Zero;
+        if (m == 0 || n == 0)
+            return RougeScore.Zero;
 
         var targetLeft = Counts(target);
         var predictionLeft = Counts(prediction);
@@ -157,8 +165,10 @@ public static class Rouge
                 i--;
                 j--;
             }
-            else if (t[i, j - 1] > t[i - 1, j]) j--;
-            else i--;
+            else if (t[i, j - 1] > t[i - 1, j])
+                j--;
+            else
+                i--;
         }
         return indices;
     }

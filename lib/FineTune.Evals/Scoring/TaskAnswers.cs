@@ -15,17 +15,27 @@ public static class TaskAnswers
 
     public static JsonObject? ParseObject(string text)
     {
-        if (text.Length > MaxJsonChars) return null;
+        if (text.Length > MaxJsonChars)
+            return null;
         var trimmed = text.Trim();
-        if (!trimmed.StartsWith('{')) return null;
+        if (!trimmed.StartsWith('{'))
+            return null;
         try
         {
-            if (JsonNode.Parse(trimmed) is not JsonObject obj) return null;
+            if (JsonNode.Parse(trimmed) is not JsonObject obj)
+                return null;
             _ = obj.Count;   // materialises the properties now, so a duplicate key fails here
             return obj;
         }
-        catch (JsonException) { return null; }
-        catch (ArgumentException) { return null; }   // duplicate keys
+        catch (JsonException)
+        {
+            return null;
+        }
+        // duplicate keys
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     public static string Normalize(string text)
@@ -34,8 +44,13 @@ public static class TaskAnswers
         bool space = false;
         foreach (var c in text.Trim())
         {
-            if (char.IsWhiteSpace(c)) { space = true; continue; }
-            if (space && builder.Length > 0) builder.Append(' ');
+            if (char.IsWhiteSpace(c))
+            {
+                space = true;
+                continue;
+            }
+            if (space && builder.Length > 0)
+                builder.Append(' ');
             space = false;
             builder.Append(char.ToLowerInvariant(c));
         }

@@ -53,7 +53,8 @@ public static class TaskMetrics
 
         schema ??= TaskSchema.Infer(pairs.Select(p => p.Reference));
         metrics.Add(Proportion("task/json_valid", predictions.Select(p => p is not null).ToList()));
-        if (schema is null) return (metrics, details);
+        if (schema is null)
+            return (metrics, details);
         details["schema"] = schema.ToJson();
         metrics.Add(Proportion("task/schema_valid",
             predictions.Select(p => p is not null && schema.Accepts(p)).ToList()));
@@ -84,7 +85,9 @@ public static class TaskMetrics
             fields[name] = about;
         }
         details["fields"] = fields;
-        if (schema.Fields.Count > MaxFields) details["fields_not_scored"] = new JsonArray(schema.Fields.Keys.Skip(MaxFields).Select(k => (JsonNode?)k).ToArray());
+        if (schema.Fields.Count > MaxFields)
+            details["fields_not_scored"] = new JsonArray(schema.Fields.Keys.Skip(MaxFields).Select(k =>
+                (JsonNode?)k).ToArray());
         return (metrics, details);
     }
 
@@ -116,9 +119,12 @@ public static class TaskMetrics
                 foreach (var i in items)
                 {
                     bool isGold = gold[i] == label, isPredicted = predicted[i] == label;
-                    if (isGold && isPredicted) tp++;
-                    else if (isPredicted) fp++;
-                    else if (isGold) fn++;
+                    if (isGold && isPredicted)
+                        tp++;
+                    else if (isPredicted)
+                        fp++;
+                    else if (isGold)
+                        fn++;
                 }
                 sum += tp + fp + fn == 0 ? 0 : 2.0 * tp / (2 * tp + fp + fn);
             }
@@ -160,7 +166,8 @@ public static class TaskMetrics
             => c is >= 'a' and <= 'z' or >= '0' and <= '9' ? c : '_').ToArray());
         clean = clean.Length == 0 ? "field" : clean[..Math.Min(40, clean.Length)];
         var name = clean;
-        for (int k = 2; !taken.Add(name); k++) name = $"{clean}_{k}";
+        for (int k = 2; !taken.Add(name); k++)
+            name = $"{clean}_{k}";
         return name;
     }
 }

@@ -19,12 +19,18 @@ public sealed record TaskSchema(IReadOnlyDictionary<string, FieldKind> Fields)
         int count = 0;
         foreach (var answer in answers)
         {
-            if (TaskAnswers.ParseObject(answer) is not { } obj) return null;
+            if (TaskAnswers.ParseObject(answer) is not { } obj)
+                return null;
             count++;
             var fields = obj.Where(p => Kind(p.Value) is not null).ToDictionary(p => p.Key, p => Kind(p.Value));
-            if (common is null) { common = fields; continue; }
+            if (common is null)
+            {
+                common = fields;
+                continue;
+            }
             foreach (var key in common.Keys.ToList())
-                if (!fields.TryGetValue(key, out var kind) || kind != common[key]) common.Remove(key);
+                if (!fields.TryGetValue(key, out var kind) || kind != common[key])
+                    common.Remove(key);
         }
         return count == 0 || common is not { Count: > 0 } ? null
             : new TaskSchema(common.ToDictionary(p => p.Key, p => p.Value!.Value));
@@ -33,29 +39,40 @@ public sealed record TaskSchema(IReadOnlyDictionary<string, FieldKind> Fields)
     /// <summary>A JSON Schema file's required properties and their types (string, number, integer, boolean).</summary>
     public static TaskSchema Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"schema file not found: '{path}'.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"schema file not found: '{path}'.", path);
         JsonObject root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-            ?? throw new InvalidDataException($"{path}: expected a JSON object."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            ?? throw new InvalidDataException($"{path}: expected a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).");
+        }
         if (root["properties"] is not JsonObject properties)
-            throw new InvalidDataException($"{path}: expected \"properties\": {{\"field\": {{\"type\": \"string\"}}, …}}.");
+            throw new InvalidDataException($"{path}: expected \"properties\": {{\"field\": {{\"type\": " +
+                $"\"string\"}}, …}}.");
         var required = root["required"] is JsonArray r ? r.Select(n
             => n?.GetValue<string>()).OfType<string>().ToHashSet() : null;
         var fields = new Dictionary<string, FieldKind>();
         foreach (var (name, node) in properties)
         {
-            if (required is not null && !required.Contains(name)) continue;
+            if (required is not null && !required.Contains(name))
+                continue;
             var type = node?["type"]?.GetValue<string>();
             fields[name] = type switch
             {
                 "string" => FieldKind.String,
                 "number" or "integer" => FieldKind.Number,
                 "boolean" => FieldKind.Boolean,
-                _ => throw new InvalidDataException($"{path}: properties.{name}.type is '{type}'; expected string, number, integer or boolean."),
+                _ => throw new InvalidDataException($"{path}: properties.{name}.type is '{type}'; expected string, " +
+                    $"number, integer or boolean."),
             };
         }
-        if (fields.Count == 0) throw new InvalidDataException($"{path}: no required properties to score.");
+        if (fields.Count == 0)
+            throw new InvalidDataException($"{path}: no required properties to score.");
         return new TaskSchema(fields);
     }
 

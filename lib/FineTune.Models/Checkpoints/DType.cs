@@ -20,7 +20,11 @@ public static class DTypes
     public static bool TryParse(string name, out DType dtype)
     {
         foreach (var candidate in Enum.GetValues<DType>())
-            if (candidate.Name() == name) { dtype = candidate; return true; }
+            if (candidate.Name() == name)
+            {
+                dtype = candidate;
+                return true;
+            }
         dtype = default;
         return false;
     }
@@ -31,12 +35,15 @@ public static class DTypes
         "float32" or "float" => DType.F32,
         "bfloat16" => DType.BF16,
         "float16" or "half" => DType.F16,
-        _ => throw new ModelFormatException($"dtype '{name}' is not supported (expected float32, bfloat16 or float16)."),
+        _ => throw new ModelFormatException($"dtype '{name}' is not supported (expected float32, bfloat16 or " +
+            $"float16)."),
     };
 
     public static string TorchName(this DType dtype) => dtype switch
     {
-        DType.F32 => "float32", DType.BF16 => "bfloat16", DType.F16 => "float16",
+        DType.F32 => "float32",
+        DType.BF16 => "bfloat16",
+        DType.F16 => "float16",
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "not a floating-point model dtype"),
     };
 
@@ -47,19 +54,21 @@ public static class DTypes
             case DType.F32:
                 return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
             case DType.BF16:
-            {
-                var halves = MemoryMarshal.Cast<byte, ushort>(bytes);
-                var result = new float[halves.Length];
-                for (int i = 0; i < halves.Length; i++) result[i] = BitConverter.Int32BitsToSingle(halves[i] << 16);
-                return result;
-            }
+                {
+                    var halves = MemoryMarshal.Cast<byte, ushort>(bytes);
+                    var result = new float[halves.Length];
+                    for (int i = 0; i < halves.Length; i++)
+                        result[i] = BitConverter.Int32BitsToSingle(halves[i] << 16);
+                    return result;
+                }
             case DType.F16:
-            {
-                var halves = MemoryMarshal.Cast<byte, Half>(bytes);
-                var result = new float[halves.Length];
-                for (int i = 0; i < halves.Length; i++) result[i] = (float)halves[i];
-                return result;
-            }
+                {
+                    var halves = MemoryMarshal.Cast<byte, Half>(bytes);
+                    var result = new float[halves.Length];
+                    for (int i = 0; i < halves.Length; i++)
+                        result[i] = (float)halves[i];
+                    return result;
+                }
             case DType.F64:
                 return MemoryMarshal.Cast<byte, double>(bytes).ToArray().Select(x => (float)x).ToArray();
             default:
@@ -74,17 +83,19 @@ public static class DTypes
             case DType.F32:
                 return MemoryMarshal.AsBytes(values).ToArray();
             case DType.BF16:
-            {
-                var result = new ushort[values.Length];
-                for (int i = 0; i < values.Length; i++) result[i] = ToBFloat16(values[i]);
-                return MemoryMarshal.AsBytes(result.AsSpan()).ToArray();
-            }
+                {
+                    var result = new ushort[values.Length];
+                    for (int i = 0; i < values.Length; i++)
+                        result[i] = ToBFloat16(values[i]);
+                    return MemoryMarshal.AsBytes(result.AsSpan()).ToArray();
+                }
             case DType.F16:
-            {
-                var result = new Half[values.Length];
-                for (int i = 0; i < values.Length; i++) result[i] = (Half)values[i];
-                return MemoryMarshal.AsBytes(result.AsSpan()).ToArray();
-            }
+                {
+                    var result = new Half[values.Length];
+                    for (int i = 0; i < values.Length; i++)
+                        result[i] = (Half)values[i];
+                    return MemoryMarshal.AsBytes(result.AsSpan()).ToArray();
+                }
             default:
                 throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "weights are written as F32, BF16 or F16");
         }
@@ -94,7 +105,8 @@ public static class DTypes
     static ushort ToBFloat16(float value)
     {
         uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        if (float.IsNaN(value))
+            return (ushort)((bits >> 16) | 0x40);
         uint roundingBias = 0x7FFF + ((bits >> 16) & 1);
         return (ushort)((bits + roundingBias) >> 16);
     }

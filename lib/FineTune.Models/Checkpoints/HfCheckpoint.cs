@@ -18,9 +18,13 @@ public sealed class HfCheckpoint : IDisposable
     public LlamaConfig Config { get; }
     public IEnumerable<TensorInfo> Tensors => _files.SelectMany(f => f.Tensors);
 
-    HfCheckpoint(string directory, LlamaConfig config, List<SafeTensorsFile> files, Dictionary<string, SafeTensorsFile> fileOf)
+    HfCheckpoint(string directory, LlamaConfig config, List<SafeTensorsFile> files,
+        Dictionary<string, SafeTensorsFile> fileOf)
     {
-        Directory = directory; Config = config; _files = files; _fileOf = fileOf;
+        Directory = directory;
+        Config = config;
+        _files = files;
+        _fileOf = fileOf;
     }
 
     public static bool IsCheckpointDirectory(string path) =>
@@ -48,7 +52,8 @@ public sealed class HfCheckpoint : IDisposable
                         files.Add(file);
                     }
                     if (!file.Contains(tensor))
-                        throw new ModelFormatException($"{indexPath}: weight_map says '{tensor}' is in '{shard}', but that file has no such tensor.");
+                        throw new ModelFormatException($"{indexPath}: weight_map says '{tensor}' is in '{shard}', " +
+                            $"but that file has no such tensor.");
                     fileOf[tensor] = file;
                 }
             }
@@ -56,16 +61,19 @@ public sealed class HfCheckpoint : IDisposable
             {
                 var file = SafeTensorsFile.Open(singlePath);
                 files.Add(file);
-                foreach (var t in file.Tensors) fileOf[t.Name] = file;
+                foreach (var t in file.Tensors)
+                    fileOf[t.Name] = file;
             }
             else
             {
-                throw new ModelFormatException($"{directory}: neither {SingleFile} nor {IndexFile} found (only safetensors checkpoints are read).");
+                throw new ModelFormatException($"{directory}: neither {SingleFile} nor {IndexFile} found (only " +
+                    $"safetensors checkpoints are read).");
             }
         }
         catch
         {
-            foreach (var f in files) f.Dispose();
+            foreach (var f in files)
+                f.Dispose();
             throw;
         }
         return new HfCheckpoint(directory, config, files, fileOf);
@@ -74,14 +82,24 @@ public sealed class HfCheckpoint : IDisposable
     static IEnumerable<(string Tensor, string Shard)> ReadWeightMap(string indexPath)
     {
         JsonObject? map;
-        try { map = JsonNode.Parse(File.ReadAllText(indexPath))?["weight_map"] as JsonObject; }
-        catch (JsonException e) { throw new ModelFormatException($"{indexPath}: not valid JSON ({e.Message})."); }
-        if (map is null) throw new ModelFormatException($"{indexPath}: field 'weight_map' is missing (expected tensor name -> shard file).");
+        try
+        {
+            map = JsonNode.Parse(File.ReadAllText(indexPath))?["weight_map"] as JsonObject;
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{indexPath}: not valid JSON ({e.Message}).");
+        }
+        if (map is null)
+            throw new ModelFormatException($"{indexPath}: field 'weight_map' is missing (expected tensor name -> " +
+                $"shard file).");
         foreach (var (tensor, shard) in map)
         {
-            var file = shard?.GetValue<string>() ?? throw new ModelFormatException($"{indexPath}: weight_map['{tensor}'] is not a file name.");
+            var file = shard?.GetValue<string>()
+                ?? throw new ModelFormatException($"{indexPath}: weight_map['{tensor}'] is not a file name.");
             if (file.Contains('/') || file.Contains('\\') || file.Contains(".."))
-                throw new ModelFormatException($"{indexPath}: weight_map['{tensor}'] = '{file}' must be a file name in the same directory.");
+                throw new ModelFormatException($"{indexPath}: weight_map['{tensor}'] = '{file}' must be a file name " +
+                    $"in the same directory.");
             yield return (tensor, file);
         }
     }
@@ -99,7 +117,8 @@ public sealed class HfCheckpoint : IDisposable
     /// Writes config.json and the tensors, as one model.safetensors or, past <paramref name="maxShardBytes"/>, as
     /// model-0000i-of-0000n.safetensors shards with model.safetensors.index.json. Tensors are fetched one at a time.
     /// </summary>
-    public static void Save(string directory, LlamaConfig config, IReadOnlyList<TensorInfo> tensors, Func<TensorInfo, byte[]> data,
+    public static void Save(string directory, LlamaConfig config, IReadOnlyList<TensorInfo> tensors,
+        Func<TensorInfo, byte[]> data,
         long maxShardBytes = 5L << 30)
     {
         System.IO.Directory.CreateDirectory(directory);
@@ -107,12 +126,17 @@ public sealed class HfCheckpoint : IDisposable
         long current = 0;
         foreach (var t in tensors)
         {
-            if (current > 0 && current + t.ByteCount > maxShardBytes) { shards.Add([]); current = 0; }
+            if (current > 0 && current + t.ByteCount > maxShardBytes)
+            {
+                shards.Add([]);
+                current = 0;
+            }
             shards[^1].Add(t);
             current += t.ByteCount;
         }
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
-        foreach (var stale in System.IO.Directory.GetFiles(directory, "model*.safetensors*")) File.Delete(stale);
+        foreach (var stale in System.IO.Directory.GetFiles(directory, "model*.safetensors*"))
+            File.Delete(stale);
         if (shards.Count == 1)
         {
             SafeTensorsWriter.Write(System.IO.Path.Combine(directory, SingleFile), shards[0], data, metadata);
@@ -124,20 +148,23 @@ public sealed class HfCheckpoint : IDisposable
             {
                 var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
                 SafeTensorsWriter.Write(System.IO.Path.Combine(directory, name), shards[i], data, metadata);
-                foreach (var t in shards[i]) weightMap[t.Name] = name;
+                foreach (var t in shards[i])
+                    weightMap[t.Name] = name;
             }
             var index = new JsonObject
             {
                 ["metadata"] = new JsonObject { ["total_size"] = tensors.Sum(t => t.ByteCount) },
                 ["weight_map"] = weightMap,
             };
-            File.WriteAllText(System.IO.Path.Combine(directory, IndexFile), index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            File.WriteAllText(System.IO.Path.Combine(directory, IndexFile),
+                index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
         config.Save(System.IO.Path.Combine(directory, ConfigFile));
     }
 
     public void Dispose()
     {
-        foreach (var f in _files) f.Dispose();
+        foreach (var f in _files)
+            f.Dispose();
     }
 }

@@ -9,17 +9,22 @@ public static class Llama2cCheckpoint
 {
     public static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) Read(string path)
     {
-        if (!File.Exists(path)) throw new ModelFormatException($"llama2.c checkpoint not found: '{path}'.");
+        if (!File.Exists(path))
+            throw new ModelFormatException($"llama2.c checkpoint not found: '{path}'.");
         var bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 28) throw new ModelFormatException($"{path}: {bytes.Length} bytes is too short for the 7-int header of a llama2.c checkpoint.");
+        if (bytes.Length < 28)
+            throw new ModelFormatException($"{path}: {bytes.Length} bytes is too short for the 7-int header of a " +
+                $"llama2.c checkpoint.");
         var header = MemoryMarshal.Cast<byte, int>(bytes.AsSpan(0, 28));
-        int dim = header[0], hidden = header[1], layers = header[2], heads = header[3], kvHeads = header[4], vocabField = header[5], seqLen = header[6];
+        int dim = header[0], hidden = header[1], layers = header[2], heads = header[3], kvHeads = header[4],
+            vocabField = header[5], seqLen = header[6];
         bool shared = vocabField > 0;
         int vocab = Math.Abs(vocabField);
         string[] fields = ["dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"];
         for (int i = 0; i < 7; i++)
             if (header[i] == 0 || (i != 5 && header[i] < 0) || Math.Abs((long)header[i]) > 1_000_000)
-                throw new ModelFormatException($"{path}: header field '{fields[i]}' = {header[i]} is not a plausible size (is this a llama2.c version-0 checkpoint?).");
+                throw new ModelFormatException($"{path}: header field '{fields[i]}' = {header[i]} is not a " +
+                    $"plausible size (is this a llama2.c version-0 checkpoint?).");
 
         var config = new LlamaConfig
         {
@@ -32,12 +37,15 @@ public static class Llama2cCheckpoint
         config.Validate(path);
 
         long kvDim = (long)kvHeads * config.HeadDim;
-        long weights = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * hidden * dim) + dim;
+        long weights = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * hidden
+            * dim) + dim;
         long freqCis = (long)seqLen * config.HeadDim; // real + imag halves, unused by us
         long classifier = shared ? 0 : (long)vocab * dim;
         long withFreq = 28 + 4 * (weights + freqCis + classifier), withoutFreq = 28 + 4 * (weights + classifier);
         if (bytes.Length != withFreq && bytes.Length != withoutFreq)
-            throw new ModelFormatException($"{path}: {bytes.Length} bytes, but the header (dim {dim}, hidden {hidden}, layers {layers}, heads {heads}, kv heads {kvHeads}, vocab {vocabField}, seq_len {seqLen}) implies {withFreq} bytes (truncated or not a llama2.c checkpoint?).");
+            throw new ModelFormatException($"{path}: {bytes.Length} bytes, but the header (dim {dim}, hidden " +
+                $"{hidden}, layers {layers}, heads {heads}, kv heads {kvHeads}, vocab {vocabField}, seq_len " +
+                $"{seqLen}) implies {withFreq} bytes (truncated or not a llama2.c checkpoint?).");
 
         var floats = new float[(bytes.Length - 28) / 4];
         Buffer.BlockCopy(bytes, 28, floats, 0, floats.Length * 4);
@@ -60,7 +68,8 @@ public static class Llama2cCheckpoint
         var w2 = Take((long)layers * dim * hidden);
         var w3 = Take((long)layers * hidden * dim);
         var rmsFinal = Take(dim);
-        if (bytes.Length == withFreq) offset += freqCis;
+        if (bytes.Length == withFreq)
+            offset += freqCis;
         var wcls = shared ? null : Take((long)vocab * dim);
 
         var tensors = new List<TensorData> { TensorData.FromFloat32("model.embed_tokens.weight", [vocab, dim], embed) };
@@ -68,23 +77,32 @@ public static class Llama2cCheckpoint
         {
             var p = $"model.layers.{l}.";
             tensors.Add(TensorData.FromFloat32(p + "input_layernorm.weight", [dim], Slice(rmsAtt, l, dim)));
-            tensors.Add(TensorData.FromFloat32(p + "self_attn.q_proj.weight", [dim, dim], InterleavedToHalves(Slice(wq, l, (long)dim * dim), heads, dim)));
-            tensors.Add(TensorData.FromFloat32(p + "self_attn.k_proj.weight", [kvDim, dim], InterleavedToHalves(Slice(wk, l, kvDim * dim), kvHeads, dim)));
+            tensors.Add(TensorData.FromFloat32(p + "self_attn.q_proj.weight", [dim, dim],
+                InterleavedToHalves(Slice(wq, l, (long)dim * dim), heads, dim)));
+            tensors.Add(TensorData.FromFloat32(p + "self_attn.k_proj.weight", [kvDim, dim],
+                InterleavedToHalves(Slice(wk, l, kvDim * dim), kvHeads, dim)));
             tensors.Add(TensorData.FromFloat32(p + "self_attn.v_proj.weight", [kvDim, dim], Slice(wv, l, kvDim * dim)));
-            tensors.Add(TensorData.FromFloat32(p + "self_attn.o_proj.weight", [dim, dim], Slice(wo, l, (long)dim * dim)));
+            tensors.Add(TensorData.FromFloat32(p + "self_attn.o_proj.weight", [dim, dim],
+                Slice(wo, l, (long)dim * dim)));
             tensors.Add(TensorData.FromFloat32(p + "post_attention_layernorm.weight", [dim], Slice(rmsFfn, l, dim)));
-            tensors.Add(TensorData.FromFloat32(p + "mlp.gate_proj.weight", [hidden, dim], Slice(w1, l, (long)hidden * dim)));
-            tensors.Add(TensorData.FromFloat32(p + "mlp.down_proj.weight", [dim, hidden], Slice(w2, l, (long)dim * hidden)));
-            tensors.Add(TensorData.FromFloat32(p + "mlp.up_proj.weight", [hidden, dim], Slice(w3, l, (long)hidden * dim)));
+            tensors.Add(TensorData.FromFloat32(p + "mlp.gate_proj.weight", [hidden, dim],
+                Slice(w1, l, (long)hidden * dim)));
+            tensors.Add(TensorData.FromFloat32(p + "mlp.down_proj.weight", [dim, hidden],
+                Slice(w2, l, (long)dim * hidden)));
+            tensors.Add(TensorData.FromFloat32(p + "mlp.up_proj.weight", [hidden, dim],
+                Slice(w3, l, (long)hidden * dim)));
         }
         tensors.Add(TensorData.FromFloat32("model.norm.weight", [dim], rmsFinal));
-        if (wcls is not null) tensors.Add(TensorData.FromFloat32("lm_head.weight", [vocab, dim], wcls));
+        if (wcls is not null)
+            tensors.Add(TensorData.FromFloat32("lm_head.weight", [vocab, dim], wcls));
         return (config, tensors);
     }
 
-    static ReadOnlySpan<float> Slice(float[] all, int layer, long perLayer) => all.AsSpan((int)(layer * perLayer), (int)perLayer);
+    static ReadOnlySpan<float> Slice(float[] all, int layer, long perLayer) =>
+        all.AsSpan((int)(layer * perLayer), (int)perLayer);
 
-    // (heads, head/2, 2, in) -> (heads, 2, head/2, in): row 2i of a head becomes row i, row 2i+1 becomes row i + head/2.
+    // (heads, head/2, 2, in) -> (heads, 2, head/2, in): row 2i of a head becomes row i, row 2i+1 becomes row i +
+    // head/2.
     static float[] InterleavedToHalves(ReadOnlySpan<float> w, int heads, int inFeatures)
     {
         int rows = w.Length / inFeatures, headDim = rows / heads, half = headDim / 2;

@@ -28,19 +28,23 @@ public static class LlamaWeights
             list.Add((p + "mlp.down_proj.weight", [d, c.IntermediateSize]));
         }
         list.Add(("model.norm.weight", [d]));
-        if (!c.TieWordEmbeddings) list.Add(("lm_head.weight", [c.VocabSize, d]));
+        if (!c.TieWordEmbeddings)
+            list.Add(("lm_head.weight", [c.VocabSize, d]));
         return list;
     }
 
-    /// <summary>Throws <see cref="ModelFormatException"/> naming the first tensor that is missing or mis-shaped.</summary>
+    /// <summary>Throws <see cref="ModelFormatException"/> naming the first tensor that is missing or
+    /// mis-shaped.</summary>
     public static void Check(LlamaConfig config, Func<string, TensorInfo?> describe, string source)
     {
         foreach (var (name, shape) in Expected(config))
         {
             var info = describe(name)
-                ?? throw new ModelFormatException($"{source}: tensor '{name}' is missing (expected shape [{string.Join(", ", shape)}]).");
+                ?? throw new ModelFormatException($"{source}: tensor '{name}' is missing (expected shape " +
+                    $"[{string.Join(", ", shape)}]).");
             if (!info.Shape.SequenceEqual(shape))
-                throw new ModelFormatException($"{source}: tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", shape)}] from config.json.");
+                throw new ModelFormatException($"{source}: tensor '{name}' has shape {info.ShapeText}, expected " +
+                    $"[{string.Join(", ", shape)}] from config.json.");
         }
     }
 

@@ -24,13 +24,19 @@ public sealed class SafeTensorsFile : IDisposable
     SafeTensorsFile(string path, FileStream stream, long dataStart,
         Dictionary<string, (TensorInfo, long, long)> entries, IReadOnlyDictionary<string, string> metadata)
     {
-        Path = path; _stream = stream; _dataStart = dataStart; _entries = entries; Metadata = metadata;
+        Path = path;
+        _stream = stream;
+        _dataStart = dataStart;
+        _entries = entries;
+        Metadata = metadata;
     }
 
     public static SafeTensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new ModelFormatException($"safetensors file not found: '{path}'.");
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+        if (!File.Exists(path))
+            throw new ModelFormatException($"safetensors file not found: '{path}'.");
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
+            FileOptions.RandomAccess);
         try
         {
             return Parse(path, stream);
@@ -47,10 +53,12 @@ public sealed class SafeTensorsFile : IDisposable
         long fileLength = stream.Length;
         Span<byte> lengthBytes = stackalloc byte[8];
         if (fileLength < 8 || stream.ReadAtLeast(lengthBytes, 8, throwOnEndOfStream: false) < 8)
-            throw new ModelFormatException($"{path}: truncated safetensors file ({fileLength} bytes; the 8-byte header length is missing).");
+            throw new ModelFormatException($"{path}: truncated safetensors file ({fileLength} bytes; the 8-byte " +
+                $"header length is missing).");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
         if (headerLength > MaxHeaderBytes || (long)headerLength > fileLength - 8)
-            throw new ModelFormatException($"{path}: corrupt safetensors header: it claims {headerLength} bytes but the file has {fileLength - 8} after the length field.");
+            throw new ModelFormatException($"{path}: corrupt safetensors header: it claims {headerLength} bytes but " +
+                $"the file has {fileLength - 8} after the length field.");
 
         var headerBytes = new byte[headerLength];
         stream.ReadExactly(headerBytes);
@@ -73,7 +81,8 @@ public sealed class SafeTensorsFile : IDisposable
             if (name == "__metadata__")
             {
                 if (node is JsonObject meta)
-                    foreach (var (key, value) in meta) metadata[key] = value?.GetValue<string>() ?? "";
+                    foreach (var (key, value) in meta)
+                        metadata[key] = value?.GetValue<string>() ?? "";
                 continue;
             }
             entries[name] = ParseEntry(path, name, node, dataLength);
@@ -85,20 +94,29 @@ public sealed class SafeTensorsFile : IDisposable
     static (TensorInfo, long, long) ParseEntry(string path, string name, JsonNode? node, long dataLength)
     {
         string Where(string field) => $"{path}: tensor '{name}', field '{field}'";
-        if (node is not JsonObject entry) throw new ModelFormatException($"{path}: tensor '{name}': expected an object with dtype, shape and data_offsets.");
-        var dtypeName = entry["dtype"]?.GetValue<string>() ?? throw new ModelFormatException($"{Where("dtype")} is missing.");
+        if (node is not JsonObject entry)
+            throw new ModelFormatException($"{path}: tensor '{name}': expected an object with dtype, shape and " +
+                $"data_offsets.");
+        var dtypeName = entry["dtype"]?.GetValue<string>()
+            ?? throw new ModelFormatException($"{Where("dtype")} is missing.");
         if (!DTypes.TryParse(dtypeName, out var dtype))
-            throw new ModelFormatException($"{Where("dtype")}: '{dtypeName}' is not supported (F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL).");
-        if (entry["shape"] is not JsonArray shapeNode) throw new ModelFormatException($"{Where("shape")} is missing.");
+            throw new ModelFormatException($"{Where("dtype")}: '{dtypeName}' is not supported (F64, F32, F16, BF16, " +
+                $"I64, I32, I16, I8, U8, BOOL).");
+        if (entry["shape"] is not JsonArray shapeNode)
+            throw new ModelFormatException($"{Where("shape")} is missing.");
         var shape = shapeNode.Select(x => x!.GetValue<long>()).ToArray();
-        if (shape.Any(x => x < 0)) throw new ModelFormatException($"{Where("shape")} has a negative dimension.");
-        if (entry["data_offsets"] is not JsonArray { Count: 2 } offsets) throw new ModelFormatException($"{Where("data_offsets")}: expected [begin, end].");
+        if (shape.Any(x => x < 0))
+            throw new ModelFormatException($"{Where("shape")} has a negative dimension.");
+        if (entry["data_offsets"] is not JsonArray { Count: 2 } offsets)
+            throw new ModelFormatException($"{Where("data_offsets")}: expected [begin, end].");
         long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
         var info = new TensorInfo(name, dtype, shape);
         if (begin < 0 || end < begin || end > dataLength)
-            throw new ModelFormatException($"{Where("data_offsets")}: [{begin}, {end}] lies outside the {dataLength} data bytes (truncated file?).");
+            throw new ModelFormatException($"{Where("data_offsets")}: [{begin}, {end}] lies outside the " +
+                $"{dataLength} data bytes (truncated file?).");
         if (end - begin != info.ByteCount)
-            throw new ModelFormatException($"{Where("data_offsets")}: {end - begin} bytes, but {dtype.Name()} {info.ShapeText} needs {info.ByteCount}.");
+            throw new ModelFormatException($"{Where("data_offsets")}: {end - begin} bytes, but {dtype.Name()} " +
+                $"{info.ShapeText} needs {info.ByteCount}.");
         return (info, begin, end);
     }
 
@@ -108,7 +126,8 @@ public sealed class SafeTensorsFile : IDisposable
         foreach (var entry in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
         {
             if (previous is { } p && entry.Begin < p.End)
-                throw new ModelFormatException($"{path}: tensors '{p.Name}' and '{entry.Name}' overlap in the data section.");
+                throw new ModelFormatException($"{path}: tensors '{p.Name}' and '{entry.Name}' overlap in the data " +
+                    $"section.");
             previous = entry;
         }
     }
@@ -118,7 +137,8 @@ public sealed class SafeTensorsFile : IDisposable
     public TensorData Read(string name)
     {
         var (info, begin, end) = Find(name);
-        if (end - begin > Array.MaxLength) throw new ModelFormatException($"{Path}: tensor '{name}' is larger than 2 GB; not supported.");
+        if (end - begin > Array.MaxLength)
+            throw new ModelFormatException($"{Path}: tensor '{name}' is larger than 2 GB; not supported.");
         var bytes = new byte[end - begin];
         RandomAccess.Read(_stream.SafeFileHandle, bytes, _dataStart + begin);
         return new TensorData(info, bytes);
@@ -139,7 +159,8 @@ public static class SafeTensorsWriter
     {
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
-            header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+            header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key,
+                (JsonNode?)kv.Value)));
         long offset = 0;
         foreach (var t in tensors)
         {
@@ -166,14 +187,17 @@ public static class SafeTensorsWriter
             {
                 var bytes = data(t);
                 if (bytes.LongLength != t.ByteCount)
-                    throw new ArgumentException($"tensor '{t.Name}': {bytes.LongLength} bytes given, {t.DType.Name()} {t.ShapeText} needs {t.ByteCount}.");
+                    throw new ArgumentException($"tensor '{t.Name}': {bytes.LongLength} bytes given, " +
+                        $"{t.DType.Name()} {t.ShapeText} needs {t.ByteCount}.");
                 stream.Write(bytes);
             }
         }
-        File.Move(temporary, path, overwrite: true); // a crash never leaves a half-written checkpoint under the real name
+        // a crash never leaves a half-written checkpoint under the real name
+        File.Move(temporary, path, overwrite: true);
     }
 
-    public static void Write(string path, IReadOnlyList<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IReadOnlyList<TensorData> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         var byName = tensors.ToDictionary(t => t.Name);
         Write(path, tensors.Select(t => t.Info).ToList(), t => byName[t.Name].Bytes, metadata);

@@ -20,7 +20,8 @@ public sealed record TensorData(TensorInfo Info, byte[] Bytes)
     {
         var info = new TensorInfo(name, dtype, shape);
         if (info.ElementCount != values.Length)
-            throw new ArgumentException($"tensor '{name}': shape {info.ShapeText} holds {info.ElementCount} values, got {values.Length}.");
+            throw new ArgumentException($"tensor '{name}': shape {info.ShapeText} holds {info.ElementCount} values, " +
+                $"got {values.Length}.");
         return new TensorData(info, DTypes.FromFloat32(values, dtype));
     }
 }

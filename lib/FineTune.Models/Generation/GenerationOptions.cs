@@ -18,7 +18,8 @@ public sealed record GenerationOptions
         ArgumentOutOfRangeException.ThrowIfNegative(MaxNewTokens, nameof(MaxNewTokens));
         ArgumentOutOfRangeException.ThrowIfNegative(Temperature, nameof(Temperature));
         ArgumentOutOfRangeException.ThrowIfNegative(TopK, nameof(TopK));
-        if (TopP is <= 0f or > 1f) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top-p must be in (0, 1].");
+        if (TopP is <= 0f or > 1f)
+            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top-p must be in (0, 1].");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(RepetitionPenalty, nameof(RepetitionPenalty));
     }
 }

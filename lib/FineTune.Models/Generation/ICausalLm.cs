@@ -9,7 +9,8 @@ public interface ICausalLm : IDisposable
     /// <summary>Logits for every position of one sequence, computed without a cache: [T][vocab].</summary>
     float[][] Forward(IReadOnlyList<int> tokens);
 
-    /// <summary>A decoding session for <paramref name="batchSize"/> sequences of at most <paramref name="maxLength"/> positions.</summary>
+    /// <summary>A decoding session for <paramref name="batchSize"/> sequences of at most <paramref name="maxLength"/>
+    /// positions.</summary>
     IDecodeSession StartSession(int batchSize, int maxLength);
 }
 

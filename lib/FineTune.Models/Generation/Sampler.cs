@@ -14,12 +14,15 @@ public sealed class Sampler(GenerationOptions options)
     {
         if (options.RepetitionPenalty != 1f)
             foreach (var id in history.Distinct())
-                logits[id] = logits[id] > 0 ? logits[id] / options.RepetitionPenalty : logits[id] * options.RepetitionPenalty;
+                logits[id] = logits[id] > 0 ? logits[id] / options.RepetitionPenalty : logits[id]
+                    * options.RepetitionPenalty;
 
-        if (options.Temperature == 0f) return ArgMax(logits);
+        if (options.Temperature == 0f)
+            return ArgMax(logits);
 
         // Candidate ids and their unnormalized probabilities exp((logit - max) / T): all of the vocabulary unless top-k
-        // narrows it down; the whole-vocabulary case is vectorized (a 32k vocabulary costs microseconds, not a LINQ pass).
+        // narrows it down; the whole-vocabulary case is vectorized (a 32k vocabulary costs microseconds, not a LINQ
+        // pass).
         int[] candidates;
         double[] weights;
         double total = 0;
@@ -49,19 +52,25 @@ public sealed class Sampler(GenerationOptions options)
                 for (; start + Block < scaled.Length; start += Block)
                 {
                     double block = TensorPrimitives.Sum(scaled.AsSpan(start, Block));
-                    if (target <= block) break;
+                    if (target <= block)
+                        break;
                     target -= block;
                 }
                 for (int i = start; i < scaled.Length; i++)
                 {
                     target -= scaled[i];
-                    if (target <= 0) return i;
+                    if (target <= 0)
+                        return i;
                 }
                 return scaled.Length - 1;
             }
             candidates = new int[logits.Length];
             weights = new double[logits.Length];
-            for (int i = 0; i < logits.Length; i++) { candidates[i] = i; total += weights[i] = scaled[i]; }
+            for (int i = 0; i < logits.Length; i++)
+            {
+                candidates[i] = i;
+                total += weights[i] = scaled[i];
+            }
         }
 
         if (options.TopP < 1f)
@@ -74,7 +83,11 @@ public sealed class Sampler(GenerationOptions options)
             for (int i = 0; i < nucleus.Length; i++)
             {
                 cumulative += weights[nucleus[i]];
-                if (cumulative >= options.TopP * total) { keep = i + 1; break; }
+                if (cumulative >= options.TopP * total)
+                {
+                    keep = i + 1;
+                    break;
+                }
             }
             candidates = nucleus.Take(keep).Select(i => candidates[i]).ToArray();
             weights = nucleus.Take(keep).Select(i => weights[i]).ToArray();
@@ -85,7 +98,8 @@ public sealed class Sampler(GenerationOptions options)
         for (int i = 0; i < candidates.Length; i++)
         {
             draw -= weights[i];
-            if (draw <= 0) return candidates[i];
+            if (draw <= 0)
+                return candidates[i];
         }
         return candidates[^1];
     }
@@ -94,10 +108,12 @@ public sealed class Sampler(GenerationOptions options)
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
         int index = TensorPrimitives.IndexOfMax(logits); // vectorized; the first of equal maxima
-        if (index >= 0 && !float.IsNaN(logits[index])) return index;
+        if (index >= 0 && !float.IsNaN(logits[index]))
+            return index;
         int best = 0;
         for (int i = 1; i < logits.Length; i++)
-            if (logits[i] > logits[best]) best = i;
+            if (logits[i] > logits[best])
+                best = i;
         return best;
     }
 
@@ -107,11 +123,14 @@ public sealed class Sampler(GenerationOptions options)
         var heap = new PriorityQueue<int, float>(k);
         for (int i = 0; i < logits.Length; i++)
         {
-            if (heap.Count < k) heap.Enqueue(i, logits[i]);
-            else if (logits[i] > logits[heap.Peek()]) heap.EnqueueDequeue(i, logits[i]);
+            if (heap.Count < k)
+                heap.Enqueue(i, logits[i]);
+            else if (logits[i] > logits[heap.Peek()])
+                heap.EnqueueDequeue(i, logits[i]);
         }
         var ids = new int[heap.Count];
-        for (int i = ids.Length - 1; i >= 0; i--) ids[i] = heap.Dequeue();
+        for (int i = ids.Length - 1; i >= 0; i--)
+            ids[i] = heap.Dequeue();
         return ids;
     }
 }

@@ -21,7 +21,8 @@ internal sealed unsafe class FloatBuffer
 
     public FloatBuffer(long length)
     {
-        if (length > int.MaxValue - 16) throw new ArgumentOutOfRangeException(nameof(length), length, "buffer too large for one array");
+        if (length > int.MaxValue - 16)
+            throw new ArgumentOutOfRangeException(nameof(length), length, "buffer too large for one array");
         Length = (int)length;
         _array = GC.AllocateArray<float>(Length + 16, pinned: true);
         var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
@@ -43,8 +44,9 @@ internal static unsafe class CpuKernels
     public static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     /// <summary>
-    /// y[b, r] = dot(w[r, 0..k), x[b, 0..k)) (+ bias[r]) for rows [rowStart, rowEnd) (multiples of 4) and b in [0, batch).
-    /// w: 4-row panels (see <see cref="PackPanels"/>) with k % 8 == 0; x: (batch, xStride); y: (batch, yStride).
+    /// y[b, r] = dot(w[r, 0..k), x[b, 0..k)) (+ bias[r]) for rows [rowStart, rowEnd) (multiples of 4) and b in [0,
+    /// batch). w: 4-row panels (see <see cref="PackPanels"/>) with k % 8 == 0; x: (batch, xStride); y: (batch,
+    /// yStride).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MatMul(float* w, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
@@ -56,7 +58,8 @@ internal static unsafe class CpuKernels
                 for (int b = 0; b < batch; b++)
                 {
                     float sum = 0;
-                    for (int i = 0; i < k; i++) sum += PanelAt(w, k, r, i) * x[(long)b * xStride + i];
+                    for (int i = 0; i < k; i++)
+                        sum += PanelAt(w, k, r, i) * x[(long)b * xStride + i];
                     y[(long)b * yStride + r] = sum + (bias == null ? 0f : bias[r]);
                 }
             return;
@@ -68,9 +71,12 @@ internal static unsafe class CpuKernels
             {
                 float* panel = w + (long)r * k, br = bias == null ? null : bias + r;
                 int b = 0;
-                for (; b + 8 <= batch; b += 8) Block4x8Wide(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
-                for (; b + 4 <= batch; b += 4) Block4x4Wide(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
-                for (; b < batch; b++) Block4x1Wide(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, br);
+                for (; b + 8 <= batch; b += 8)
+                    Block4x8Wide(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
+                for (; b + 4 <= batch; b += 4)
+                    Block4x4Wide(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
+                for (; b < batch; b++)
+                    Block4x1Wide(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, br);
             }
             return;
         }
@@ -78,9 +84,12 @@ internal static unsafe class CpuKernels
         {
             float* panel = w + (long)r * k, br = bias == null ? null : bias + r;
             int b = 0;
-            for (; b + 4 <= batch; b += 4) Block4x4(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
-            for (; b + 2 <= batch; b += 2) Block4x2(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
-            for (; b < batch; b++) Block4x1(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, br);
+            for (; b + 4 <= batch; b += 4)
+                Block4x4(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
+            for (; b + 2 <= batch; b += 2)
+                Block4x2(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, br);
+            for (; b < batch; b++)
+                Block4x1(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, br);
         }
     }
 
@@ -96,7 +105,8 @@ internal static unsafe class CpuKernels
     public static void CopyPanelRow(float* w, int k, int r, int n, float* dst)
     {
         for (int g = 0; g < n; g += 8)
-            new ReadOnlySpan<float>(w + PanelIndex(k, r, g), Math.Min(8, n - g)).CopyTo(new Span<float>(dst + g, Math.Min(8, n - g)));
+            new ReadOnlySpan<float>(w + PanelIndex(k, r, g),
+                Math.Min(8, n - g)).CopyTo(new Span<float>(dst + g, Math.Min(8, n - g)));
     }
 
     // Offset of w[r, g..g+8) (g a multiple of 8) in panel layout: panel r/4, group g/8, row r%4 within the group.
@@ -106,7 +116,8 @@ internal static unsafe class CpuKernels
 
     // [sum(a), sum(b), sum(c), sum(d)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    internal static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c,
+        Vector256<float> d)
     {
         var abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
         return Sse.Add(abcd.GetLower(), abcd.GetUpper());
@@ -115,7 +126,8 @@ internal static unsafe class CpuKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store4(float* y, Vector128<float> sums, float* bias)
     {
-        if (bias != null) sums = Sse.Add(sums, Sse.LoadVector128(bias));
+        if (bias != null)
+            sums = Sse.Add(sums, Sse.LoadVector128(bias));
         Sse.Store(y, sums);
     }
 
@@ -142,14 +154,20 @@ internal static unsafe class CpuKernels
         Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v0 = Avx.LoadVector256(w); var v1 = Avx.LoadVector256(w + 8);
-            var v2 = Avx.LoadVector256(w + 16); var v3 = Avx.LoadVector256(w + 24);
+            var v0 = Avx.LoadVector256(w);
+            var v1 = Avx.LoadVector256(w + 8);
+            var v2 = Avx.LoadVector256(w + 16);
+            var v3 = Avx.LoadVector256(w + 24);
             var u = Avx.LoadVector256(x + i);
-            a00 = Fma.MultiplyAdd(v0, u, a00); a10 = Fma.MultiplyAdd(v1, u, a10);
-            a20 = Fma.MultiplyAdd(v2, u, a20); a30 = Fma.MultiplyAdd(v3, u, a30);
+            a00 = Fma.MultiplyAdd(v0, u, a00);
+            a10 = Fma.MultiplyAdd(v1, u, a10);
+            a20 = Fma.MultiplyAdd(v2, u, a20);
+            a30 = Fma.MultiplyAdd(v3, u, a30);
             u = Avx.LoadVector256(x1 + i);
-            a01 = Fma.MultiplyAdd(v0, u, a01); a11 = Fma.MultiplyAdd(v1, u, a11);
-            a21 = Fma.MultiplyAdd(v2, u, a21); a31 = Fma.MultiplyAdd(v3, u, a31);
+            a01 = Fma.MultiplyAdd(v0, u, a01);
+            a11 = Fma.MultiplyAdd(v1, u, a11);
+            a21 = Fma.MultiplyAdd(v2, u, a21);
+            a31 = Fma.MultiplyAdd(v3, u, a31);
         }
         Store4(y, Sum4(a00, a10, a20, a30), bias);
         Store4(y + yStride, Sum4(a01, a11, a21, a31), bias);
@@ -165,20 +183,30 @@ internal static unsafe class CpuKernels
         Vector256<float> a03 = default, a13 = default, a23 = default, a33 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v0 = Avx.LoadVector256(w); var v1 = Avx.LoadVector256(w + 8);
-            var v2 = Avx.LoadVector256(w + 16); var v3 = Avx.LoadVector256(w + 24);
+            var v0 = Avx.LoadVector256(w);
+            var v1 = Avx.LoadVector256(w + 8);
+            var v2 = Avx.LoadVector256(w + 16);
+            var v3 = Avx.LoadVector256(w + 24);
             var u = Avx.LoadVector256(x + i);
-            a00 = Fma.MultiplyAdd(v0, u, a00); a10 = Fma.MultiplyAdd(v1, u, a10);
-            a20 = Fma.MultiplyAdd(v2, u, a20); a30 = Fma.MultiplyAdd(v3, u, a30);
+            a00 = Fma.MultiplyAdd(v0, u, a00);
+            a10 = Fma.MultiplyAdd(v1, u, a10);
+            a20 = Fma.MultiplyAdd(v2, u, a20);
+            a30 = Fma.MultiplyAdd(v3, u, a30);
             u = Avx.LoadVector256(x1 + i);
-            a01 = Fma.MultiplyAdd(v0, u, a01); a11 = Fma.MultiplyAdd(v1, u, a11);
-            a21 = Fma.MultiplyAdd(v2, u, a21); a31 = Fma.MultiplyAdd(v3, u, a31);
+            a01 = Fma.MultiplyAdd(v0, u, a01);
+            a11 = Fma.MultiplyAdd(v1, u, a11);
+            a21 = Fma.MultiplyAdd(v2, u, a21);
+            a31 = Fma.MultiplyAdd(v3, u, a31);
             u = Avx.LoadVector256(x2 + i);
-            a02 = Fma.MultiplyAdd(v0, u, a02); a12 = Fma.MultiplyAdd(v1, u, a12);
-            a22 = Fma.MultiplyAdd(v2, u, a22); a32 = Fma.MultiplyAdd(v3, u, a32);
+            a02 = Fma.MultiplyAdd(v0, u, a02);
+            a12 = Fma.MultiplyAdd(v1, u, a12);
+            a22 = Fma.MultiplyAdd(v2, u, a22);
+            a32 = Fma.MultiplyAdd(v3, u, a32);
             u = Avx.LoadVector256(x3 + i);
-            a03 = Fma.MultiplyAdd(v0, u, a03); a13 = Fma.MultiplyAdd(v1, u, a13);
-            a23 = Fma.MultiplyAdd(v2, u, a23); a33 = Fma.MultiplyAdd(v3, u, a33);
+            a03 = Fma.MultiplyAdd(v0, u, a03);
+            a13 = Fma.MultiplyAdd(v1, u, a13);
+            a23 = Fma.MultiplyAdd(v2, u, a23);
+            a33 = Fma.MultiplyAdd(v3, u, a33);
         }
         Store4(y, Sum4(a00, a10, a20, a30), bias);
         Store4(y + yStride, Sum4(a01, a11, a21, a31), bias);
@@ -208,18 +236,24 @@ internal static unsafe class CpuKernels
     static void Block4x4Wide(float* w, int k, float* x, int xStride, float* y, int yStride, float* bias)
     {
         float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default,
+            a3 = default, b3 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v01 = Avx512F.LoadVector512(w); var v23 = Avx512F.LoadVector512(w + 16);
+            var v01 = Avx512F.LoadVector512(w);
+            var v23 = Avx512F.LoadVector512(w + 16);
             var u = Avx512DQ.BroadcastVector256ToVector512(x + i);
-            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0); b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
+            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0);
+            b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
             u = Avx512DQ.BroadcastVector256ToVector512(x1 + i);
-            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1); b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
+            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1);
+            b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
             u = Avx512DQ.BroadcastVector256ToVector512(x2 + i);
-            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2); b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
+            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2);
+            b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
             u = Avx512DQ.BroadcastVector256ToVector512(x3 + i);
-            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3); b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
+            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3);
+            b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
         }
         Store4(y, Sum4(a0, b0), bias);
         Store4(y + yStride, Sum4(a1, b1), bias);
@@ -230,28 +264,40 @@ internal static unsafe class CpuKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block4x8Wide(float* w, int k, float* x, int xStride, float* y, int yStride, float* bias)
     {
-        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride, x6 = x5 + xStride, x7 = x6 + xStride;
-        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
-        Vector512<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default, a7 = default, b7 = default;
+        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride,
+            x6 = x5 + xStride, x7 = x6 + xStride;
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default,
+            a3 = default, b3 = default;
+        Vector512<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default,
+            a7 = default, b7 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v01 = Avx512F.LoadVector512(w); var v23 = Avx512F.LoadVector512(w + 16);
+            var v01 = Avx512F.LoadVector512(w);
+            var v23 = Avx512F.LoadVector512(w + 16);
             var u = Avx512DQ.BroadcastVector256ToVector512(x + i);
-            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0); b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
+            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0);
+            b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
             u = Avx512DQ.BroadcastVector256ToVector512(x1 + i);
-            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1); b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
+            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1);
+            b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
             u = Avx512DQ.BroadcastVector256ToVector512(x2 + i);
-            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2); b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
+            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2);
+            b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
             u = Avx512DQ.BroadcastVector256ToVector512(x3 + i);
-            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3); b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
+            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3);
+            b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
             u = Avx512DQ.BroadcastVector256ToVector512(x4 + i);
-            a4 = Avx512F.FusedMultiplyAdd(v01, u, a4); b4 = Avx512F.FusedMultiplyAdd(v23, u, b4);
+            a4 = Avx512F.FusedMultiplyAdd(v01, u, a4);
+            b4 = Avx512F.FusedMultiplyAdd(v23, u, b4);
             u = Avx512DQ.BroadcastVector256ToVector512(x5 + i);
-            a5 = Avx512F.FusedMultiplyAdd(v01, u, a5); b5 = Avx512F.FusedMultiplyAdd(v23, u, b5);
+            a5 = Avx512F.FusedMultiplyAdd(v01, u, a5);
+            b5 = Avx512F.FusedMultiplyAdd(v23, u, b5);
             u = Avx512DQ.BroadcastVector256ToVector512(x6 + i);
-            a6 = Avx512F.FusedMultiplyAdd(v01, u, a6); b6 = Avx512F.FusedMultiplyAdd(v23, u, b6);
+            a6 = Avx512F.FusedMultiplyAdd(v01, u, a6);
+            b6 = Avx512F.FusedMultiplyAdd(v23, u, b6);
             u = Avx512DQ.BroadcastVector256ToVector512(x7 + i);
-            a7 = Avx512F.FusedMultiplyAdd(v01, u, a7); b7 = Avx512F.FusedMultiplyAdd(v23, u, b7);
+            a7 = Avx512F.FusedMultiplyAdd(v01, u, a7);
+            b7 = Avx512F.FusedMultiplyAdd(v23, u, b7);
         }
         Store4(y, Sum4(a0, b0), bias);
         Store4(y + yStride, Sum4(a1, b1), bias);
@@ -281,14 +327,20 @@ internal static unsafe class CpuKernels
         }
         int i = 0;
         var acc = Vector256<float>.Zero;
-        for (; i + 8 <= n; i += 8) { var v = Avx.LoadVector256(x + i); acc = Fma.MultiplyAdd(v, v, acc); }
+        for (; i + 8 <= n; i += 8)
+        {
+            var v = Avx.LoadVector256(x + i);
+            acc = Fma.MultiplyAdd(v, v, acc);
+        }
         float ss = Vector256.Sum(acc);
-        for (; i < n; i++) ss += x[i] * x[i];
+        for (; i < n; i++)
+            ss += x[i] * x[i];
         float inv = 1f / MathF.Sqrt(ss / n + eps);
         var vinv = Vector256.Create(inv);
         for (i = 0; i + 8 <= n; i += 8)
             Avx.Store(y + i, Avx.Multiply(Avx.Multiply(Avx.LoadVector256(x + i), vinv), Avx.LoadVector256(weight + i)));
-        for (; i < n; i++) y[i] = x[i] * inv * weight[i];
+        for (; i < n; i++)
+            y[i] = x[i] * inv * weight[i];
     }
 
     /// <summary>x += y over n values.</summary>
@@ -297,8 +349,10 @@ internal static unsafe class CpuKernels
     {
         int i = 0;
         if (Simd)
-            for (; i + 8 <= n; i += 8) Avx.Store(x + i, Avx.Add(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i)));
-        for (; i < n; i++) x[i] += y[i];
+            for (; i + 8 <= n; i += 8)
+                Avx.Store(x + i, Avx.Add(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i)));
+        for (; i < n; i++)
+            x[i] += y[i];
     }
 
     /// <summary>y = silu(gate) * up = gate * sigmoid(gate) * up over n values.</summary>
@@ -316,7 +370,8 @@ internal static unsafe class CpuKernels
                 Avx.Store(y + i, Avx.Multiply(Avx.Multiply(g, sigmoid), Avx.LoadVector256(up + i)));
             }
         }
-        for (; i < n; i++) y[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
+        for (; i < n; i++)
+            y[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
     }
 
     /// <summary>s = exp(s - max(s)) in place over n values; returns the sum (softmax without the division).</summary>
@@ -335,10 +390,13 @@ internal static unsafe class CpuKernels
         if (n >= 8)
         {
             var vmax = Avx.LoadVector256(s);
-            for (i = 8; i + 8 <= n; i += 8) vmax = Avx.Max(vmax, Avx.LoadVector256(s + i));
-            for (int j = 0; j < 8; j++) max = MathF.Max(max, vmax.GetElement(j));
+            for (i = 8; i + 8 <= n; i += 8)
+                vmax = Avx.Max(vmax, Avx.LoadVector256(s + i));
+            for (int j = 0; j < 8; j++)
+                max = MathF.Max(max, vmax.GetElement(j));
         }
-        for (; i < n; i++) max = MathF.Max(max, s[i]);
+        for (; i < n; i++)
+            max = MathF.Max(max, s[i]);
         var shift = Vector256.Create(max);
         var sum = Vector256<float>.Zero;
         for (i = 0; i + 8 <= n; i += 8)
@@ -348,7 +406,11 @@ internal static unsafe class CpuKernels
             sum = Avx.Add(sum, e);
         }
         float total = Vector256.Sum(sum);
-        for (; i < n; i++) { s[i] = MathF.Exp(s[i] - max); total += s[i]; }
+        for (; i < n; i++)
+        {
+            s[i] = MathF.Exp(s[i] - max);
+            total += s[i];
+        }
         return total;
     }
 
@@ -367,7 +429,8 @@ internal static unsafe class CpuKernels
         p = Fma.MultiplyAdd(p, x, Vector256.Create(1.6666665459e-1f));
         p = Fma.MultiplyAdd(p, x, Vector256.Create(5.0000001201e-1f));
         p = Fma.MultiplyAdd(p, Avx.Multiply(x, x), Avx.Add(x, Vector256.Create(1f)));
-        var pow2n = Avx2.ShiftLeftLogical(Avx2.Add(Avx.ConvertToVector256Int32(n), Vector256.Create(127)), 23).AsSingle();
+        var pow2n = Avx2.ShiftLeftLogical(Avx2.Add(Avx.ConvertToVector256Int32(n), Vector256.Create(127)),
+            23).AsSingle();
         return Avx.Multiply(p, pow2n);
     }
 
@@ -381,8 +444,10 @@ internal static unsafe class CpuKernels
             if (Simd)
                 for (; i + 8 <= half; i += 8)
                 {
-                    var x0 = Avx.LoadVector256(v + i); var x1 = Avx.LoadVector256(v + half + i);
-                    var c = Avx.LoadVector256(cos + i); var s = Avx.LoadVector256(sin + i);
+                    var x0 = Avx.LoadVector256(v + i);
+                    var x1 = Avx.LoadVector256(v + half + i);
+                    var c = Avx.LoadVector256(cos + i);
+                    var s = Avx.LoadVector256(sin + i);
                     Avx.Store(v + i, Fma.MultiplyAddNegated(x1, s, Avx.Multiply(x0, c)));   // x0*c - x1*s
                     Avx.Store(v + half + i, Fma.MultiplyAdd(x0, s, Avx.Multiply(x1, c)));  // x1*c + x0*s
                 }
@@ -401,9 +466,11 @@ internal static unsafe class CpuKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AttendHead(float* q, float* keys, float* values, int stride, int n, int headDim, float scale,
-        float* scores, float* output) => AttendHead<Float32Kv>(q, keys, values, stride, n, headDim, scale, scores, output);
+        float* scores, float* output) => AttendHead<Float32Kv>(q, keys, values, stride, n, headDim, scale, scores,
+            output);
 
-    /// <summary>The same over a cache of any element type (float32, bfloat16): stride and offsets count elements.</summary>
+    /// <summary>The same over a cache of any element type (float32, bfloat16): stride and offsets count
+    /// elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AttendHead<TKv>(float* q, void* keys, void* values, int stride, int n, int headDim, float scale,
         float* scores, float* output) where TKv : struct, IKvElements
@@ -429,7 +496,8 @@ internal static unsafe class CpuKernels
             {
                 long k0 = (long)t * stride;
                 Vector256<float> a0 = default;
-                for (int i = 0; i < headDim; i += 8) a0 = Fma.MultiplyAdd(Avx.LoadVector256(q + i), TKv.Load8(keys, k0 + i), a0);
+                for (int i = 0; i < headDim; i += 8)
+                    a0 = Fma.MultiplyAdd(Avx.LoadVector256(q + i), TKv.Load8(keys, k0 + i), a0);
                 scores[t] = Vector256.Sum(a0) * scale;
             }
         }
@@ -438,7 +506,8 @@ internal static unsafe class CpuKernels
             for (int t = 0; t < n; t++)
             {
                 float dot = 0;
-                for (int i = 0; i < headDim; i++) dot += q[i] * TKv.Get(keys, (long)t * stride + i);
+                for (int i = 0; i < headDim; i++)
+                    dot += q[i] * TKv.Get(keys, (long)t * stride + i);
                 scores[t] = dot * scale;
             }
         }
@@ -485,7 +554,8 @@ internal static unsafe class CpuKernels
             {
                 long v = i;
                 Vector256<float> a0 = default;
-                for (int t = 0; t < n; t++, v += stride) a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), TKv.Load8(values, v), a0);
+                for (int t = 0; t < n; t++, v += stride)
+                    a0 = Fma.MultiplyAdd(Vector256.Create(scores[t]), TKv.Load8(values, v), a0);
                 Avx.Store(output + i, Avx.Multiply(a0, vinv));
             }
         }
@@ -494,14 +564,16 @@ internal static unsafe class CpuKernels
             for (int i = 0; i < headDim; i++)
             {
                 float sum = 0;
-                for (int t = 0; t < n; t++) sum += scores[t] * TKv.Get(values, (long)t * stride + i);
+                for (int t = 0; t < n; t++)
+                    sum += scores[t] * TKv.Get(values, (long)t * stride + i);
                 output[i] = sum * inv;
             }
         }
     }
 }
 
-/// <summary>How a KV cache's elements load as float32: 8 at a time for the SIMD loops, one for the reference loop.</summary>
+/// <summary>How a KV cache's elements load as float32: 8 at a time for the SIMD loops, one for the reference
+/// loop.</summary>
 internal unsafe interface IKvElements
 {
     static abstract Vector256<float> Load8(void* p, long index);
@@ -515,7 +587,8 @@ internal readonly unsafe struct Float32Kv : IKvElements
     public static float Get(void* p, long index) => ((float*)p)[index];
 }
 
-/// <summary>bfloat16: the high half of a float32, so widening is a shift; half the bytes of a float32 cache to stream.</summary>
+/// <summary>bfloat16: the high half of a float32, so widening is a shift; half the bytes of a float32 cache to
+/// stream.</summary>
 internal readonly unsafe struct BFloat16Kv : IKvElements
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -529,7 +602,8 @@ internal readonly unsafe struct BFloat16Kv : IKvElements
         for (int i = 0; i < n; i++)
         {
             uint bits = BitConverter.SingleToUInt32Bits(source[i]);
-            destination[i] = float.IsNaN(source[i]) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+            destination[i] = float.IsNaN(source[i]) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF
+                + ((bits >> 16) & 1)) >> 16);
         }
     }
 }

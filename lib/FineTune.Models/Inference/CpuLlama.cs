@@ -42,7 +42,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// <summary>Threads the kernels use (the caller's included).</summary>
     public int Threads { get; }
 
-    /// <summary>Whether the matrices are held as int8 with per-output-channel scales (weight-only quantization).</summary>
+    /// <summary>Whether the matrices are held as int8 with per-output-channel scales (weight-only
+    /// quantization).</summary>
     public bool Int8 { get; }
 
     /// <summary>Whether sessions keep keys and values as bfloat16 (half the cache memory and traffic).</summary>
@@ -51,21 +52,35 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// <summary>Whether products quantize their activation rows to int8 too (W8A8 on AVX-VNNI).</summary>
     public bool Int8Activations { get; }
 
-    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache, bool int8Activations)
+    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache,
+        bool int8Activations)
     {
         Config = config;
         Threads = threads;
         Int8 = int8 || int8Activations;
         Bf16KvCache = bf16KvCache;
         Int8Activations = int8Activations;
-        Dim = config.HiddenSize; Heads = config.NumAttentionHeads; KvHeads = config.NumKeyValueHeads; HeadDim = config.HeadDim;
-        Groups = config.KvGroups; QDim = Heads * HeadDim; KvDim = KvHeads * HeadDim; Hidden = config.IntermediateSize;
-        Vocab = config.VocabSize; Eps = (float)config.RmsNormEps;
-        Kd = CpuKernels.RoundUp(Dim, 8); Kq = CpuKernels.RoundUp(QDim, 8); Kh = CpuKernels.RoundUp(Hidden, 8);
-        QkvRows = CpuKernels.RoundUp(QDim + 2 * KvDim, 4); Sqkv = CpuKernels.RoundUp(QkvRows, 8);
+        Dim = config.HiddenSize;
+        Heads = config.NumAttentionHeads;
+        KvHeads = config.NumKeyValueHeads;
+        HeadDim =
+            config.HeadDim;
+        Groups = config.KvGroups;
+        QDim = Heads * HeadDim;
+        KvDim = KvHeads * HeadDim;
+        Hidden = config.IntermediateSize;
+        Vocab = config.VocabSize;
+        Eps = (float)config.RmsNormEps;
+        Kd = CpuKernels.RoundUp(Dim, 8);
+        Kq = CpuKernels.RoundUp(QDim, 8);
+        Kh = CpuKernels.RoundUp(Hidden, 8);
+        QkvRows = CpuKernels.RoundUp(QDim + 2 * KvDim, 4);
+        Sqkv = CpuKernels.RoundUp(QkvRows, 8);
         DimRows = CpuKernels.RoundUp(Dim, 4);
-        GateUpRows = CpuKernels.RoundUp(2 * Hidden, 4); Sgu = CpuKernels.RoundUp(GateUpRows, 8);
-        VocabRows = CpuKernels.RoundUp(Vocab, 4); Sv = CpuKernels.RoundUp(VocabRows, 8);
+        GateUpRows = CpuKernels.RoundUp(2 * Hidden, 4);
+        Sgu = CpuKernels.RoundUp(GateUpRows, 8);
+        VocabRows = CpuKernels.RoundUp(Vocab, 4);
+        Sv = CpuKernels.RoundUp(VocabRows, 8);
 
         _embed = Matrix(VocabRows, Kd, ("model.embed_tokens.weight", Vocab, Dim));
         _layers = new Layer[config.NumHiddenLayers];
@@ -76,13 +91,16 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             {
                 InputNorm = Vector(Kd, p + "input_layernorm.weight"),
                 PostNorm = Vector(Kd, p + "post_attention_layernorm.weight"),
-                Qkv = Matrix(QkvRows, Kd, (p + "self_attn.q_proj.weight", QDim, Dim), (p + "self_attn.k_proj.weight", KvDim, Dim),
+                Qkv = Matrix(QkvRows, Kd, (p + "self_attn.q_proj.weight", QDim, Dim),
+                    (p + "self_attn.k_proj.weight", KvDim, Dim),
                     (p + "self_attn.v_proj.weight", KvDim, Dim)),
                 QkvBias = config.AttentionBias
-                    ? Concat(QkvRows, p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias")
+                    ? Concat(QkvRows, p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias",
+                        p + "self_attn.v_proj.bias")
                     : null,
                 Out = Matrix(DimRows, Kq, (p + "self_attn.o_proj.weight", Dim, QDim)),
-                GateUp = Matrix(GateUpRows, Kd, (p + "mlp.gate_proj.weight", Hidden, Dim), (p + "mlp.up_proj.weight", Hidden, Dim)),
+                GateUp = Matrix(GateUpRows, Kd, (p + "mlp.gate_proj.weight", Hidden, Dim),
+                    (p + "mlp.up_proj.weight", Hidden, Dim)),
                 Down = Matrix(DimRows, Kh, (p + "mlp.down_proj.weight", Dim, Hidden)),
             };
         }
@@ -102,7 +120,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                     values.AsSpan(r * cols, cols).CopyTo(rowMajor.AsSpan((int)(row * stride), cols));
             }
             return int8Activations ? PanelMatrix.QuantizeVnni(rowMajor, paddedRows, stride)
-                : int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride) : PanelMatrix.Float(rowMajor, paddedRows, stride);
+                : int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride) : PanelMatrix.Float(rowMajor, paddedRows,
+                    stride);
         }
         FloatBuffer Vector(int padded, string name)
         {
@@ -125,8 +144,9 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     }
 
     /// <summary>
-    /// Loads weights by Hugging Face name. <paramref name="tensor"/> may throw (ModelFormatException, KeyNotFoundException)
-    /// or return null for a missing name; every tensor is checked against the config before any is converted.
+    /// Loads weights by Hugging Face name. <paramref name="tensor"/> may throw (ModelFormatException,
+    /// KeyNotFoundException) or return null for a missing name; every tensor is checked against the config before any
+    /// is converted.
     /// </summary>
     public static CpuLlama Load(LlamaConfig config, Func<string, TensorData> tensor, int threads = 0) =>
         Load(config, tensor, new CpuLlamaOptions { Threads = threads });
@@ -140,39 +160,53 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         TensorInfo? Describe(string name)
         {
             TensorData? data;
-            try { data = tensor(name); }
-            catch (Exception e) when (e is ModelFormatException or KeyNotFoundException) { return null; }
-            if (data is null) return null;
+            try
+            {
+                data = tensor(name);
+            }
+            catch (Exception e) when (e is ModelFormatException or KeyNotFoundException)
+            {
+                return null;
+            }
+            if (data is null)
+                return null;
             fetched[name] = data;
             return data.Info;
         }
-        return Load(config, Describe, name => fetched.Remove(name, out var data) ? data : tensor(name), options, "CpuLlama.Load");
+        return Load(config, Describe, name => fetched.Remove(name, out var data) ? data : tensor(name), options,
+            "CpuLlama.Load");
     }
 
     /// <summary>Loads a Hugging Face checkpoint directory opened with <see cref="HfCheckpoint.Open"/>.</summary>
-    public static CpuLlama Load(HfCheckpoint checkpoint, int threads = 0) => Load(checkpoint, new CpuLlamaOptions { Threads = threads });
+    public static CpuLlama Load(HfCheckpoint checkpoint, int threads = 0) =>
+        Load(checkpoint, new CpuLlamaOptions { Threads = threads });
 
     public static CpuLlama Load(HfCheckpoint checkpoint, CpuLlamaOptions options)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        return Load(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Read,
+        return Load(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null,
+            checkpoint.Read,
             options, checkpoint.Directory);
     }
 
-    static CpuLlama Load(LlamaConfig config, Func<string, TensorInfo?> describe, Func<string, TensorData> read, CpuLlamaOptions options, string source)
+    static CpuLlama Load(LlamaConfig config, Func<string, TensorInfo?> describe, Func<string, TensorData> read,
+        CpuLlamaOptions options, string source)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         config.Validate(source);
         LlamaWeights.Check(config, describe, source);
-        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads, options.Int8, options.Bf16KvCache, options.Int8Activations);
+        return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads,
+            options.Int8, options.Bf16KvCache, options.Int8Activations);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.Count == 0) throw new ArgumentException("Forward needs at least one token.", nameof(tokens));
+        if (tokens.Count == 0)
+            throw new ArgumentException("Forward needs at least one token.", nameof(tokens));
         if (tokens.Count > Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"sequence of {tokens.Count} tokens exceeds the model context of {Config.MaxPositionEmbeddings}.", nameof(tokens));
+            throw new ArgumentException($"sequence of {tokens.Count} tokens exceeds the model context of " +
+                $"{Config.MaxPositionEmbeddings}.", nameof(tokens));
         using var session = new Session(this, 1, tokens.Count);
         return session.Run([tokens], allPositions: true);
     }
@@ -183,7 +217,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
         if (maxLength > Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"a session of {maxLength} positions exceeds the model context of {Config.MaxPositionEmbeddings}.", nameof(maxLength));
+            throw new ArgumentException($"a session of {maxLength} positions exceeds the model context of " +
+                $"{Config.MaxPositionEmbeddings}.", nameof(maxLength));
         return new Session(this, batchSize, maxLength);
     }
 
@@ -200,7 +235,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         {
             if (positions > _ropePositions)
             {
-                int n = Math.Min(Math.Max(positions, 2 * _ropePositions), Math.Max(positions, Config.MaxPositionEmbeddings));
+                int n = Math.Min(Math.Max(positions, 2 * _ropePositions),
+                    Math.Max(positions, Config.MaxPositionEmbeddings));
                 (_ropeCos, _ropeSin) = Rope.Tables(Config, n);
                 _ropePositions = n;
             }
@@ -211,8 +247,10 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     void Parallel(IParallelWork work, long macs, int maxParts)
     {
         int parts = _pool is null || macs < ParallelMinMacs ? 1 : Math.Min(Threads, maxParts);
-        if (parts <= 1) work.Run(0, 1);
-        else _pool!.Run(work, parts);
+        if (parts <= 1)
+            work.Run(0, 1);
+        else
+            _pool!.Run(work, parts);
     }
 
     // y (batch, yStride) = x (batch, k) · w (rows, k)^T + bias, split over row blocks of 4.
@@ -236,8 +274,10 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             }
             int blocks = Rows / 4;
             int start = (int)((long)blocks * part / parts) * 4, end = (int)((long)blocks * (part + 1) / parts) * 4;
-            if (Q != null) Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
-            else CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+            if (Q != null)
+                Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+            else
+                CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
         }
     }
 
@@ -268,13 +308,15 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             _m = model;
             BatchSize = batch;
             MaxLength = maxLength;
-            _capacity = capacity > 0 ? capacity : (int)Math.Max(batch, Math.Min(PrefillChunkRows, (long)batch * maxLength));
+            _capacity = capacity > 0 ? capacity : (int)Math.Max(batch,
+                Math.Min(PrefillChunkRows, (long)batch * maxLength));
             _keys = new FloatBuffer[model._layers.Length];
             _values = new FloatBuffer[model._layers.Length];
             for (int l = 0; l < _keys.Length; l++)
             {
                 long elements = (long)batch * maxLength * model.KvDim;
-                long floats = model.Bf16KvCache ? (elements + 1) / 2 : elements; // bfloat16: two elements a float's room
+                // bfloat16: two elements a float's room
+                long floats = model.Bf16KvCache ? (elements + 1) / 2 : elements;
                 _keys[l] = new FloatBuffer(floats);
                 _values[l] = new FloatBuffer(floats);
             }
@@ -288,7 +330,9 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             _logits = new FloatBuffer((long)_capacity * model.Sv);
             _scores = new FloatBuffer((long)model.Threads * maxLength);
             (_cos, _sin) = model.RopeTables(maxLength);
-            _rowBatch = new int[_capacity]; _rowPos = new int[_capacity]; _rowRope = new int[_capacity];
+            _rowBatch = new int[_capacity];
+            _rowPos = new int[_capacity];
+            _rowRope = new int[_capacity];
             _rowLogits = new bool[_capacity];
             _rowAdapter = new CpuLoraAdapter?[_capacity];
             _pad = new int[batch];
@@ -302,21 +346,29 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ArgumentNullException.ThrowIfNull(prompts);
-            if (Length != 0) throw new InvalidOperationException("Prefill was already called on this session; start a new session for new prompts.");
+            if (Length != 0)
+                throw new InvalidOperationException("Prefill was already called on this session; start a new " +
+                    "session for new prompts.");
             if (prompts.Count != BatchSize)
-                throw new ArgumentException($"expected {BatchSize} prompts (the session's batch size), got {prompts.Count}.", nameof(prompts));
+                throw new ArgumentException($"expected {BatchSize} prompts (the session's batch size), got " +
+                    $"{prompts.Count}.", nameof(prompts));
             int longest = 0;
             for (int b = 0; b < BatchSize; b++)
             {
                 var prompt = prompts[b] ?? throw new ArgumentException($"prompt {b} is null.", nameof(prompts));
-                if (prompt.Count == 0) throw new ArgumentException($"prompt {b} is empty; every row needs at least one token.", nameof(prompts));
-                for (int i = 0; i < prompt.Count; i++) CheckToken(prompt[i], $"position {i} of prompt {b}", nameof(prompts));
+                if (prompt.Count == 0)
+                    throw new ArgumentException($"prompt {b} is empty; every row needs at least one token.",
+                        nameof(prompts));
+                for (int i = 0; i < prompt.Count; i++)
+                    CheckToken(prompt[i], $"position {i} of prompt {b}", nameof(prompts));
                 longest = Math.Max(longest, prompt.Count);
             }
             if (longest > _m.Config.MaxPositionEmbeddings)
-                throw new ArgumentException($"prompt of {longest} tokens exceeds the model context of {_m.Config.MaxPositionEmbeddings}.", nameof(prompts));
+                throw new ArgumentException($"prompt of {longest} tokens exceeds the model context of " +
+                    $"{_m.Config.MaxPositionEmbeddings}.", nameof(prompts));
             if (longest > MaxLength)
-                throw new ArgumentException($"prompt of {longest} tokens exceeds the session's maxLength of {MaxLength}.", nameof(prompts));
+                throw new ArgumentException($"prompt of {longest} tokens exceeds the session's maxLength of " +
+                    $"{MaxLength}.", nameof(prompts));
 
             var results = new float[allPositions ? longest : BatchSize][];
             lock (_m._runGate)
@@ -334,10 +386,15 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                         bool logits = allPositions || i == prompt.Count - 1;
                         owners[rows] = allPositions ? i : b;
                         AddRow(rows++, b, _pad[b] + i, i, prompt[i], logits);
-                        if (rows == _capacity) { Flush(rows, owners, results); rows = 0; }
+                        if (rows == _capacity)
+                        {
+                            Flush(rows, owners, results);
+                            rows = 0;
+                        }
                     }
                 }
-                if (rows > 0) Flush(rows, owners, results);
+                if (rows > 0)
+                    Flush(rows, owners, results);
             }
             Length = longest;
             return results;
@@ -347,20 +404,25 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         {
             int n = Compute(rows);
             for (int r = 0, j = 0; r < rows && j < n; r++)
-                if (_rowLogits[r]) results[owners[r]] = _logits.Slice((long)j++ * _m.Sv, _m.Vocab).ToArray();
+                if (_rowLogits[r])
+                    results[owners[r]] = _logits.Slice((long)j++ * _m.Sv, _m.Vocab).ToArray();
         }
 
         public float[][] Step(IReadOnlyList<int> tokens)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ArgumentNullException.ThrowIfNull(tokens);
-            if (Length == 0) throw new InvalidOperationException("call Prefill before Step.");
+            if (Length == 0)
+                throw new InvalidOperationException("call Prefill before Step.");
             if (tokens.Count != BatchSize)
-                throw new ArgumentException($"expected {BatchSize} tokens (one per row), got {tokens.Count}.", nameof(tokens));
+                throw new ArgumentException($"expected {BatchSize} tokens (one per row), got {tokens.Count}.",
+                    nameof(tokens));
             if (Length + 1 > MaxLength)
                 throw new ArgumentException(
-                    $"prompt of {Length - _steps} tokens plus {_steps + 1} new tokens exceeds the session's maxLength of {MaxLength}.", nameof(tokens));
-            for (int b = 0; b < BatchSize; b++) CheckToken(tokens[b], $"row {b}", nameof(tokens));
+                    $"prompt of {Length - _steps} tokens plus {_steps + 1} new tokens exceeds the session's " +
+                        $"maxLength of {MaxLength}.", nameof(tokens));
+            for (int b = 0; b < BatchSize; b++)
+                CheckToken(tokens[b], $"row {b}", nameof(tokens));
 
             // Step's arrays are reused from call to call (IDecodeSession allows it): at batch 16 and a 32k vocabulary,
             // fresh ones are 2 MB of large-object garbage per token.
@@ -368,9 +430,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             lock (_m._runGate)
             {
                 ObjectDisposedException.ThrowIf(_m._disposed, _m);
-                for (int b = 0; b < BatchSize; b++) AddRow(b, b, Length, Length - _pad[b], tokens[b], logits: true);
+                for (int b = 0; b < BatchSize; b++)
+                    AddRow(b, b, Length, Length - _pad[b], tokens[b], logits: true);
                 Compute(BatchSize);
-                for (int b = 0; b < BatchSize; b++) _logits.Slice((long)b * _m.Sv, _m.Vocab).CopyTo(results[b]);
+                for (int b = 0; b < BatchSize; b++)
+                    _logits.Slice((long)b * _m.Sv, _m.Vocab).CopyTo(results[b]);
             }
             Length++;
             _steps++;
@@ -380,17 +444,24 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         void CheckToken(int token, string where, string parameter)
         {
             if ((uint)token >= (uint)_m.Vocab)
-                throw new ArgumentException($"token id {token} at {where} is outside the vocabulary [0, {_m.Vocab}).", parameter);
+                throw new ArgumentException($"token id {token} at {where} is outside the vocabulary [0, {_m.Vocab}).",
+                    parameter);
         }
 
-        void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits, CpuLoraAdapter? adapter = null)
+        void AddRow(int r, int batch, int position, int ropePosition, int token, bool logits,
+            CpuLoraAdapter? adapter = null)
         {
-            _rowBatch[r] = batch; _rowPos[r] = position; _rowRope[r] = ropePosition; _rowLogits[r] = logits; _rowAdapter[r] = adapter;
+            _rowBatch[r] = batch;
+            _rowPos[r] = position;
+            _rowRope[r] = ropePosition;
+            _rowLogits[r] =
+                logits;
+            _rowAdapter[r] = adapter;
             _m._embed.CopyRow(token, _m.Dim, _x.Ptr + (long)r * _m.Kd);
         }
 
-        // Runs the activation rows [0, rows) (embeddings already in _x) through the model; logits of the rows flagged in
-        // _rowLogits land in _logits, packed in row order. Returns how many.
+        // Runs the activation rows [0, rows) (embeddings already in _x) through the model; logits of the rows flagged
+        // in _rowLogits land in _logits, packed in row order. Returns how many.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         int Compute(int rows)
         {
@@ -415,7 +486,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                         CpuKernels.Rope(q, m.Heads, hd, cos, sin);
                         CpuKernels.Rope(k, m.KvHeads, hd, cos, sin);
                     }
-                    // Head-major cache: (batch, kv head, position, head dim), so one head's keys are one contiguous run.
+                    // Head-major cache: (batch, kv head, position, head dim), so one head's keys are one contiguous
+                    // run.
                     for (int g = 0; g < m.KvHeads; g++)
                     {
                         long slot = (((long)_rowBatch[r] * m.KvHeads + g) * MaxLength + _rowPos[r]) * hd;
@@ -431,7 +503,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 }
 
                 long attentionMacs = 0;
-                for (int r = 0; r < rows; r++) attentionMacs += (long)(_rowPos[r] - _pad[_rowBatch[r]] + 1) * 2 * m.QDim;
+                for (int r = 0; r < rows; r++)
+                    attentionMacs += (long)(_rowPos[r] - _pad[_rowBatch[r]] + 1) * 2 * m.QDim;
                 m.Parallel(this, attentionMacs, rows * m.Heads);
 
                 MatMul(layer.Out, m.Kq, m.DimRows, _att, m.Kq, rows, _tmp, kd, null);
@@ -450,22 +523,26 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 }
                 MatMul(layer.Down, m.Kh, m.DimRows, _act, m.Kh, rows, _tmp, kd, null);
                 ApplyLora(l, LoraModule.Down, _act, m.Kh, rows, _tmp, kd);
-                for (int r = 0; r < rows; r++) CpuKernels.AddTo(_x.Ptr + (long)r * kd, _tmp.Ptr + (long)r * kd, dim);
+                for (int r = 0; r < rows; r++)
+                    CpuKernels.AddTo(_x.Ptr + (long)r * kd, _tmp.Ptr + (long)r * kd, dim);
             }
 
             int n = 0;
             for (int r = 0; r < rows; r++)
                 if (_rowLogits[r])
                     CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, m._finalNorm.Ptr, _h.Ptr + (long)n++ * kd, dim, m.Eps);
-            if (n > 0) MatMul(m._classifier, kd, m.VocabRows, _h, kd, n, _logits, m.Sv, null);
+            if (n > 0)
+                MatMul(m._classifier, kd, m.VocabRows, _h, kd, n, _logits, m.Sv, null);
             return n;
         }
 
-        void MatMul(PanelMatrix w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride, FloatBuffer? bias)
+        void MatMul(PanelMatrix w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride,
+            FloatBuffer? bias)
         {
             if (!w.IsVnni)
             {
-                MatMul(w.Values, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr, w.Quantized, w.ScalesPtr);
+                MatMul(w.Values, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr,
+                    w.Quantized, w.ScalesPtr);
                 return;
             }
             // W8A8: the activation rows are quantized once here, then the panels are shared out.
@@ -473,9 +550,21 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             _xScales ??= new FloatBuffer(_capacity);
             VnniKernels.QuantizeRows(x.Ptr, xStride, batch, k, (byte*)_xq.Ptr, _xScales.Ptr);
             var job = _matmul;
-            job.Q = w.Quantized; job.Scales = w.ScalesPtr; job.RowSums = w.RowSums; job.Xq = (byte*)_xq.Ptr; job.XScales = _xScales.Ptr;
-            job.W = null; job.X = x.Ptr; job.K = k; job.Rows = rows; job.XStride = xStride; job.Batch = batch;
-            job.Y = y.Ptr; job.YStride = yStride; job.Bias = bias is null ? null : bias.Ptr;
+            job.Q = w.Quantized;
+            job.Scales = w.ScalesPtr;
+            job.RowSums = w.RowSums;
+            job.Xq =
+                (byte*)_xq.Ptr;
+            job.XScales = _xScales.Ptr;
+            job.W = null;
+            job.X = x.Ptr;
+            job.K = k;
+            job.Rows = rows;
+            job.XStride = xStride;
+            job.Batch = batch;
+            job.Y = y.Ptr;
+            job.YStride = yStride;
+            job.Bias = bias is null ? null : bias.Ptr;
             _m.Parallel(job, (long)rows * k * batch, (rows + 7) / 8);
         }
 
@@ -484,8 +573,18 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         {
             var job = _matmul;
             job.RowSums = null;
-            job.W = w; job.Q = quantized; job.Scales = scales; job.K = k; job.Rows = rows; job.X = x; job.XStride = xStride; job.Batch = batch;
-            job.Y = y; job.YStride = yStride; job.Bias = bias;
+            job.W = w;
+            job.Q = quantized;
+            job.Scales = scales;
+            job.K = k;
+            job.Rows = rows;
+            job.X = x;
+            job.XStride =
+                xStride;
+            job.Batch = batch;
+            job.Y = y;
+            job.YStride = yStride;
+            job.Bias = bias;
             _m.Parallel(job, (long)rows * k * batch, rows / 4);
         }
 
@@ -497,17 +596,23 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             {
                 var adapter = _rowAdapter[start];
                 int end = start + 1;
-                while (end < rows && _rowAdapter[end] == adapter) end++;
+                while (end < rows && _rowAdapter[end] == adapter)
+                    end++;
                 if (adapter?.Get(layer, module) is { } lora)
                 {
                     int n = end - start;
                     _loraIn ??= new FloatBuffer((long)_capacity * CpuLoraAdapter.RankWidthLimit);
                     _loraOut ??= new FloatBuffer((long)_capacity * Math.Max(Math.Max(_m.Sqkv, _m.Sgu), _m.Kd));
-                    MatMul(lora.A.Ptr, lora.InWidth, lora.RankRows, x.Ptr + (long)start * xStride, xStride, n, _loraIn.Ptr, lora.RankWidth, null);
-                    for (int r = 0; r < n && lora.RankWidth > lora.RankRows; r++) // the padding columns B reads (times zero)
+                    MatMul(lora.A.Ptr, lora.InWidth, lora.RankRows, x.Ptr + (long)start * xStride, xStride, n,
+                        _loraIn.Ptr, lora.RankWidth, null);
+                    // the padding columns B reads (times zero)
+                    for (int r = 0; r < n && lora.RankWidth > lora.RankRows; r++)
                         _loraIn.Slice((long)r * lora.RankWidth + lora.RankRows, lora.RankWidth - lora.RankRows).Clear();
-                    MatMul(lora.B.Ptr, lora.RankWidth, lora.OutRows, _loraIn.Ptr, lora.RankWidth, n, _loraOut.Ptr, yStride, null);
-                    for (int r = 0; r < n; r++) CpuKernels.AddTo(y.Ptr + (long)(start + r) * yStride, _loraOut.Ptr + (long)r * yStride, lora.OutRows);
+                    MatMul(lora.B.Ptr, lora.RankWidth, lora.OutRows, _loraIn.Ptr, lora.RankWidth, n, _loraOut.Ptr,
+                        yStride, null);
+                    for (int r = 0; r < n; r++)
+                        CpuKernels.AddTo(y.Ptr + (long)(start + r) * yStride, _loraOut.Ptr + (long)r * yStride,
+                            lora.OutRows);
                 }
                 start = end;
             }
@@ -524,12 +629,19 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             int wanted = 0;
             foreach (var row in rows)
             {
-                if ((uint)row.Slot >= (uint)BatchSize) throw new ArgumentOutOfRangeException(nameof(rows), row.Slot, $"slot {row.Slot} is outside [0, {BatchSize}).");
-                if ((uint)row.Position >= (uint)MaxLength) throw new ArgumentOutOfRangeException(nameof(rows), row.Position, $"position {row.Position} is outside the session's {MaxLength} positions.");
+                if ((uint)row.Slot >= (uint)BatchSize)
+                    throw new ArgumentOutOfRangeException(nameof(rows), row.Slot,
+                        $"slot {row.Slot} is outside [0, {BatchSize}).");
+                if ((uint)row.Position >= (uint)MaxLength)
+                    throw new ArgumentOutOfRangeException(nameof(rows), row.Position,
+                        $"position {row.Position} is outside the session's {MaxLength} positions.");
                 CheckToken(row.Token, $"slot {row.Slot} position {row.Position}", nameof(rows));
-                if (row.Logits) wanted++;
+                if (row.Logits)
+                    wanted++;
             }
-            if (logits.Count < wanted) throw new ArgumentException($"{wanted} rows want logits but {logits.Count} arrays were given.", nameof(logits));
+            if (logits.Count < wanted)
+                throw new ArgumentException($"{wanted} rows want logits but {logits.Count} arrays were given.",
+                    nameof(logits));
             lock (_m._runGate)
             {
                 ObjectDisposedException.ThrowIf(_m._disposed, _m);
@@ -538,9 +650,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 {
                     var pass = rows.Slice(offset, Math.Min(_capacity, rows.Length - offset));
                     for (int r = 0; r < pass.Length; r++)
-                        AddRow(r, pass[r].Slot, pass[r].Position, pass[r].Position, pass[r].Token, pass[r].Logits, pass[r].Adapter);
+                        AddRow(r, pass[r].Slot, pass[r].Position, pass[r].Position, pass[r].Token, pass[r].Logits,
+                            pass[r].Adapter);
                     int n = Compute(pass.Length);
-                    for (int j = 0; j < n; j++) _logits.Slice((long)j * _m.Sv, _m.Vocab).CopyTo(logits[next++]);
+                    for (int j = 0; j < n; j++)
+                        _logits.Slice((long)j * _m.Sv, _m.Vocab).CopyTo(logits[next++]);
                 }
             }
         }
@@ -562,11 +676,14 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 int first = m.Config.SlidingWindow is { } window ? Math.Max(_pad[b], _rowPos[r] - window + 1) : _pad[b];
                 int n = _rowPos[r] - first + 1;
                 long offset = (((long)b * m.KvHeads + h / m.Groups) * MaxLength + first) * hd;
-                float* query = _qkv.Ptr + (long)r * m.Sqkv + (long)h * hd, output = _att.Ptr + (long)r * m.Kq + (long)h * hd;
+                float* query = _qkv.Ptr + (long)r * m.Sqkv + (long)h * hd,
+                    output = _att.Ptr + (long)r * m.Kq + (long)h * hd;
                 if (m.Bf16KvCache)
-                    CpuKernels.AttendHead<BFloat16Kv>(query, (ushort*)keys + offset, (ushort*)values + offset, hd, n, hd, scale, scores, output);
+                    CpuKernels.AttendHead<BFloat16Kv>(query, (ushort*)keys + offset, (ushort*)values + offset, hd, n,
+                        hd, scale, scores, output);
                 else
-                    CpuKernels.AttendHead<Float32Kv>(query, keys + offset, values + offset, hd, n, hd, scale, scores, output);
+                    CpuKernels.AttendHead<Float32Kv>(query, keys + offset, values + offset, hd, n, hd, scale, scores,
+                        output);
             }
         }
 

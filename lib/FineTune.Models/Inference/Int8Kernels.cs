@@ -16,7 +16,8 @@ public sealed record CpuLlamaOptions
     public int Threads { get; init; }
     /// <summary>Hold every matrix (embedding and classifier included) as int8 with per-output-channel scales.</summary>
     public bool Int8 { get; init; }
-    /// <summary>Keep the KV cache as bfloat16: half its memory and of what attention streams per step, at ~3 significant digits.</summary>
+    /// <summary>Keep the KV cache as bfloat16: half its memory and of what attention streams per step, at ~3
+    /// significant digits.</summary>
     public bool Bf16KvCache { get; init; }
     /// <summary>
     /// int8 weights times int8 activations (each activation row quantized on the fly with its own scale), products on
@@ -37,11 +38,16 @@ internal sealed unsafe class PanelMatrix
 
     PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales, int[]? rowSums = null)
     {
-        _k = k; _float = values; _quantized = quantized; _scales = scales; _rowSums = rowSums;
+        _k = k;
+        _float = values;
+        _quantized = quantized;
+        _scales = scales;
+        _rowSums = rowSums;
     }
 
     public bool IsVnni => _rowSums is not null;
-    public int* RowSums => _rowSums is null ? null : (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_rowSums));
+    public int* RowSums =>
+        _rowSums is null ? null : (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_rowSums));
 
     /// <summary>int8 rows in VNNI panels (rows padded to 8 with zeros), with per-row scales and sums.</summary>
     public static PanelMatrix QuantizeVnni(float[] rowMajor, int rows, int k)
@@ -54,7 +60,8 @@ internal sealed unsafe class PanelMatrix
         {
             var row = rowMajor.AsSpan(r * k, k);
             float max = 0;
-            foreach (var v in row) max = MathF.Max(max, MathF.Abs(v));
+            foreach (var v in row)
+                max = MathF.Max(max, MathF.Abs(v));
             float scale = max == 0 ? 1f : max / 127f;
             scales.Ptr[r] = scale;
             int sum = 0;
@@ -66,12 +73,14 @@ internal sealed unsafe class PanelMatrix
             }
             sums[r] = sum;
         }
-        for (int r = rows; r < padded; r++) scales.Ptr[r] = 1f;
+        for (int r = rows; r < padded; r++)
+            scales.Ptr[r] = 1f;
         return new PanelMatrix(k, null, q, scales, sums);
     }
 
     public float* Values => _float is null ? null : _float.Ptr;
-    public sbyte* Quantized => _quantized is null ? null : (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_quantized));
+    public sbyte* Quantized =>
+        _quantized is null ? null : (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_quantized));
     public float* ScalesPtr => _scales is null ? null : _scales.Ptr;
 
     public static PanelMatrix Float(float[] rowMajor, int rows, int k)
@@ -89,13 +98,15 @@ internal sealed unsafe class PanelMatrix
         {
             var row = rowMajor.AsSpan(r * k, k);
             float max = 0;
-            foreach (var v in row) max = MathF.Max(max, MathF.Abs(v));
+            foreach (var v in row)
+                max = MathF.Max(max, MathF.Abs(v));
             float scale = max == 0 ? 1f : max / 127f;
             scales.Ptr[r] = scale;
             for (int g = 0; g < k; g += 8)
             {
                 long at = PanelIndex(k, r, g);
-                for (int i = 0; i < 8; i++) q[at + i] = (sbyte)Math.Clamp(MathF.Round(row[g + i] / scale), -127, 127);
+                for (int i = 0; i < 8; i++)
+                    q[at + i] = (sbyte)Math.Clamp(MathF.Round(row[g + i] / scale), -127, 127);
             }
         }
         return new PanelMatrix(k, null, q, scales);
@@ -104,17 +115,23 @@ internal sealed unsafe class PanelMatrix
     /// <summary>Row r's first n values as float32 (an embedding lookup).</summary>
     public void CopyRow(int r, int n, float* dst)
     {
-        if (_float is not null) { CpuKernels.CopyPanelRow(_float.Ptr, _k, r, n, dst); return; }
+        if (_float is not null)
+        {
+            CpuKernels.CopyPanelRow(_float.Ptr, _k, r, n, dst);
+            return;
+        }
         float scale = _scales!.Ptr[r];
         if (IsVnni)
         {
-            for (int i = 0; i < n; i++) dst[i] = _quantized![VnniKernels.Index(_k, r, i)] * scale;
+            for (int i = 0; i < n; i++)
+                dst[i] = _quantized![VnniKernels.Index(_k, r, i)] * scale;
             return;
         }
         for (int g = 0; g < n; g += 8)
         {
             long at = PanelIndex(_k, r, g);
-            for (int i = 0; i < 8 && g + i < n; i++) dst[g + i] = _quantized![at + i] * scale;
+            for (int i = 0; i < 8 && g + i < n; i++)
+                dst[g + i] = _quantized![at + i] * scale;
         }
     }
 
@@ -123,14 +140,19 @@ internal sealed unsafe class PanelMatrix
 
 internal static unsafe class Int8Kernels
 {
-    /// <summary>y[b, r] = scale[r] · dot(q[r], x[b]) (+ bias[r]) for rows [rowStart, rowEnd); layout as CpuKernels.MatMul.</summary>
+    /// <summary>y[b, r] = scale[r] · dot(q[r], x[b]) (+ bias[r]) for rows [rowStart, rowEnd); layout as
+    /// CpuKernels.MatMul.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
+    public static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride,
+        int batch,
         float* y, int yStride, float* bias) =>
-        MatMul(w, scales, k, rowStart, rowEnd, x, xStride, batch, y, yStride, bias, CpuKernels.Simd512 ? 512 : CpuKernels.Simd ? 256 : 0);
+        MatMul(w, scales, k, rowStart, rowEnd, x, xStride, batch, y, yStride, bias,
+            CpuKernels.Simd512 ? 512 : CpuKernels.Simd ? 256 : 0);
 
-    /// <summary>The same with the instruction width chosen (512, 256 or 0 for the reference loop): tests compare them.</summary>
-    internal static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride, int batch,
+    /// <summary>The same with the instruction width chosen (512, 256 or 0 for the reference loop): tests compare
+    /// them.</summary>
+    internal static void MatMul(sbyte* w, float* scales, int k, int rowStart, int rowEnd, float* x, int xStride,
+        int batch,
         float* y, int yStride, float* bias, int width)
     {
         if (width == 256)
@@ -140,8 +162,10 @@ internal static unsafe class Int8Kernels
                 sbyte* panel = w + (long)r * k;
                 float* s = scales + r, br = bias == null ? null : bias + r;
                 int b = 0;
-                for (; b + 4 <= batch; b += 4) Block4x4Avx2(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
-                for (; b < batch; b++) Block4x1Avx2(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, s, br);
+                for (; b + 4 <= batch; b += 4)
+                    Block4x4Avx2(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
+                for (; b < batch; b++)
+                    Block4x1Avx2(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, s, br);
             }
             return;
         }
@@ -151,7 +175,8 @@ internal static unsafe class Int8Kernels
                 for (int b = 0; b < batch; b++)
                 {
                     float sum = 0;
-                    for (int i = 0; i < k; i++) sum += w[PanelMatrix.PanelIndex(k, r, i / 8 * 8) + i % 8] * x[(long)b * xStride + i];
+                    for (int i = 0; i < k; i++)
+                        sum += w[PanelMatrix.PanelIndex(k, r, i / 8 * 8) + i % 8] * x[(long)b * xStride + i];
                     y[(long)b * yStride + r] = sum * scales[r] + (bias == null ? 0f : bias[r]);
                 }
             return;
@@ -161,21 +186,26 @@ internal static unsafe class Int8Kernels
             sbyte* panel = w + (long)r * k;
             float* s = scales + r, br = bias == null ? null : bias + r;
             int b = 0;
-            for (; b + 8 <= batch; b += 8) Block4x8(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
-            for (; b + 4 <= batch; b += 4) Block4x4(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
-            for (; b < batch; b++) Block4x1(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, s, br);
+            for (; b + 8 <= batch; b += 8)
+                Block4x8(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
+            for (; b + 4 <= batch; b += 4)
+                Block4x4(panel, k, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride, s, br);
+            for (; b < batch; b++)
+                Block4x1(panel, k, x + (long)b * xStride, y + (long)b * yStride + r, s, br);
         }
     }
 
     // Rows 0-1 (16 int8) and rows 2-3 of one group of 8 inputs, widened to float32 lanes.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Widen(sbyte* p) => Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(p)));
+    static Vector512<float> Widen(sbyte* p) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(p)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store4(float* y, Vector128<float> sums, float* scales, float* bias)
     {
         sums = Sse.Multiply(sums, Sse.LoadVector128(scales));
-        if (bias != null) sums = Sse.Add(sums, Sse.LoadVector128(bias));
+        if (bias != null)
+            sums = Sse.Add(sums, Sse.LoadVector128(bias));
         Sse.Store(y, sums);
     }
 
@@ -196,18 +226,24 @@ internal static unsafe class Int8Kernels
     static void Block4x4(sbyte* w, int k, float* x, int xStride, float* y, int yStride, float* scales, float* bias)
     {
         float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default,
+            a3 = default, b3 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v01 = Widen(w); var v23 = Widen(w + 16);
+            var v01 = Widen(w);
+            var v23 = Widen(w + 16);
             var u = Avx512DQ.BroadcastVector256ToVector512(x + i);
-            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0); b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
+            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0);
+            b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
             u = Avx512DQ.BroadcastVector256ToVector512(x1 + i);
-            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1); b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
+            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1);
+            b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
             u = Avx512DQ.BroadcastVector256ToVector512(x2 + i);
-            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2); b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
+            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2);
+            b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
             u = Avx512DQ.BroadcastVector256ToVector512(x3 + i);
-            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3); b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
+            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3);
+            b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
         }
         Store4(y, CpuKernels.Sum4(a0, b0), scales, bias);
         Store4(y + yStride, CpuKernels.Sum4(a1, b1), scales, bias);
@@ -219,28 +255,40 @@ internal static unsafe class Int8Kernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block4x8(sbyte* w, int k, float* x, int xStride, float* y, int yStride, float* scales, float* bias)
     {
-        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride, x6 = x5 + xStride, x7 = x6 + xStride;
-        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
-        Vector512<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default, a7 = default, b7 = default;
+        float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride,
+            x6 = x5 + xStride, x7 = x6 + xStride;
+        Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default,
+            a3 = default, b3 = default;
+        Vector512<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default,
+            a7 = default, b7 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v01 = Widen(w); var v23 = Widen(w + 16);
+            var v01 = Widen(w);
+            var v23 = Widen(w + 16);
             var u = Avx512DQ.BroadcastVector256ToVector512(x + i);
-            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0); b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
+            a0 = Avx512F.FusedMultiplyAdd(v01, u, a0);
+            b0 = Avx512F.FusedMultiplyAdd(v23, u, b0);
             u = Avx512DQ.BroadcastVector256ToVector512(x1 + i);
-            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1); b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
+            a1 = Avx512F.FusedMultiplyAdd(v01, u, a1);
+            b1 = Avx512F.FusedMultiplyAdd(v23, u, b1);
             u = Avx512DQ.BroadcastVector256ToVector512(x2 + i);
-            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2); b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
+            a2 = Avx512F.FusedMultiplyAdd(v01, u, a2);
+            b2 = Avx512F.FusedMultiplyAdd(v23, u, b2);
             u = Avx512DQ.BroadcastVector256ToVector512(x3 + i);
-            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3); b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
+            a3 = Avx512F.FusedMultiplyAdd(v01, u, a3);
+            b3 = Avx512F.FusedMultiplyAdd(v23, u, b3);
             u = Avx512DQ.BroadcastVector256ToVector512(x4 + i);
-            a4 = Avx512F.FusedMultiplyAdd(v01, u, a4); b4 = Avx512F.FusedMultiplyAdd(v23, u, b4);
+            a4 = Avx512F.FusedMultiplyAdd(v01, u, a4);
+            b4 = Avx512F.FusedMultiplyAdd(v23, u, b4);
             u = Avx512DQ.BroadcastVector256ToVector512(x5 + i);
-            a5 = Avx512F.FusedMultiplyAdd(v01, u, a5); b5 = Avx512F.FusedMultiplyAdd(v23, u, b5);
+            a5 = Avx512F.FusedMultiplyAdd(v01, u, a5);
+            b5 = Avx512F.FusedMultiplyAdd(v23, u, b5);
             u = Avx512DQ.BroadcastVector256ToVector512(x6 + i);
-            a6 = Avx512F.FusedMultiplyAdd(v01, u, a6); b6 = Avx512F.FusedMultiplyAdd(v23, u, b6);
+            a6 = Avx512F.FusedMultiplyAdd(v01, u, a6);
+            b6 = Avx512F.FusedMultiplyAdd(v23, u, b6);
             u = Avx512DQ.BroadcastVector256ToVector512(x7 + i);
-            a7 = Avx512F.FusedMultiplyAdd(v01, u, a7); b7 = Avx512F.FusedMultiplyAdd(v23, u, b7);
+            a7 = Avx512F.FusedMultiplyAdd(v01, u, a7);
+            b7 = Avx512F.FusedMultiplyAdd(v23, u, b7);
         }
         Store4(y, CpuKernels.Sum4(a0, b0), scales, bias);
         Store4(y + yStride, CpuKernels.Sum4(a1, b1), scales, bias);
@@ -275,19 +323,40 @@ internal static unsafe class Int8Kernels
     static void Block4x4Avx2(sbyte* w, int k, float* x, int xStride, float* y, int yStride, float* scales, float* bias)
     {
         float* x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default, a01 = default, a11 = default, a21 = default, a31 = default;
-        Vector256<float> a02 = default, a12 = default, a22 = default, a32 = default, a03 = default, a13 = default, a23 = default, a33 = default;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default, a01 = default, a11 = default,
+            a21 = default, a31 = default;
+        Vector256<float> a02 = default, a12 = default, a22 = default, a32 = default, a03 = default, a13 = default,
+            a23 = default, a33 = default;
         for (int i = 0; i < k; i += 8, w += 32)
         {
-            var v0 = Widen8(w); var v1 = Widen8(w + 8); var v2 = Widen8(w + 16); var v3 = Widen8(w + 24);
+            var v0 = Widen8(w);
+            var v1 = Widen8(w + 8);
+            var v2 = Widen8(w + 16);
+            var v3 = Widen8(w + 24);
             var u = Avx.LoadVector256(x + i);
-            a00 = Fma.MultiplyAdd(v0, u, a00); a10 = Fma.MultiplyAdd(v1, u, a10); a20 = Fma.MultiplyAdd(v2, u, a20); a30 = Fma.MultiplyAdd(v3, u, a30);
+            a00 = Fma.MultiplyAdd(v0, u, a00);
+            a10 = Fma.MultiplyAdd(v1, u, a10);
+            a20 = Fma.MultiplyAdd(v2, u,
+                a20);
+            a30 = Fma.MultiplyAdd(v3, u, a30);
             u = Avx.LoadVector256(x1 + i);
-            a01 = Fma.MultiplyAdd(v0, u, a01); a11 = Fma.MultiplyAdd(v1, u, a11); a21 = Fma.MultiplyAdd(v2, u, a21); a31 = Fma.MultiplyAdd(v3, u, a31);
+            a01 = Fma.MultiplyAdd(v0, u, a01);
+            a11 = Fma.MultiplyAdd(v1, u, a11);
+            a21 = Fma.MultiplyAdd(v2, u,
+                a21);
+            a31 = Fma.MultiplyAdd(v3, u, a31);
             u = Avx.LoadVector256(x2 + i);
-            a02 = Fma.MultiplyAdd(v0, u, a02); a12 = Fma.MultiplyAdd(v1, u, a12); a22 = Fma.MultiplyAdd(v2, u, a22); a32 = Fma.MultiplyAdd(v3, u, a32);
+            a02 = Fma.MultiplyAdd(v0, u, a02);
+            a12 = Fma.MultiplyAdd(v1, u, a12);
+            a22 = Fma.MultiplyAdd(v2, u,
+                a22);
+            a32 = Fma.MultiplyAdd(v3, u, a32);
             u = Avx.LoadVector256(x3 + i);
-            a03 = Fma.MultiplyAdd(v0, u, a03); a13 = Fma.MultiplyAdd(v1, u, a13); a23 = Fma.MultiplyAdd(v2, u, a23); a33 = Fma.MultiplyAdd(v3, u, a33);
+            a03 = Fma.MultiplyAdd(v0, u, a03);
+            a13 = Fma.MultiplyAdd(v1, u, a13);
+            a23 = Fma.MultiplyAdd(v2, u,
+                a23);
+            a33 = Fma.MultiplyAdd(v3, u, a33);
         }
         Store4(y, CpuKernels.Sum4(a00, a10, a20, a30), scales, bias);
         Store4(y + yStride, CpuKernels.Sum4(a01, a11, a21, a31), scales, bias);

@@ -32,13 +32,17 @@ internal static unsafe class VnniKernels
             {
                 var vmax = Vector256<float>.Zero;
                 var abs = Vector256.Create(0x7FFFFFFF).AsSingle();
-                for (; i + 8 <= k; i += 8) vmax = Avx.Max(vmax, Avx.And(Avx.LoadVector256(row + i), abs));
-                for (int j = 0; j < 8; j++) max = MathF.Max(max, vmax.GetElement(j));
+                for (; i + 8 <= k; i += 8)
+                    vmax = Avx.Max(vmax, Avx.And(Avx.LoadVector256(row + i), abs));
+                for (int j = 0; j < 8; j++)
+                    max = MathF.Max(max, vmax.GetElement(j));
             }
-            for (; i < k; i++) max = MathF.Max(max, MathF.Abs(row[i]));
+            for (; i < k; i++)
+                max = MathF.Max(max, MathF.Abs(row[i]));
             float scale = max == 0 ? 1f : max / 127f, inv = 1f / scale;
             scales[b] = scale;
-            for (i = 0; i < k; i++) dst[i] = (byte)((int)MathF.Round(row[i] * inv) + 128);
+            for (i = 0; i < k; i++)
+                dst[i] = (byte)((int)MathF.Round(row[i] * inv) + 128);
         }
     }
 
@@ -47,7 +51,8 @@ internal static unsafe class VnniKernels
     /// whole panels of 8 in its stride.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MatMul(sbyte* w, float* scales, int* rowSums, int k, int rowStart, int rowEnd, byte* xq, float* xScales, int batch,
+    public static void MatMul(sbyte* w, float* scales, int* rowSums, int k, int rowStart, int rowEnd, byte* xq,
+        float* xScales, int batch,
         float* y, int yStride, float* bias)
     {
         if (!Supported)
@@ -56,8 +61,10 @@ internal static unsafe class VnniKernels
                 for (int b = 0; b < batch; b++)
                 {
                     long sum = 0;
-                    for (int i = 0; i < k; i++) sum += (long)xq[(long)b * k + i] * w[Index(k, r, i)];
-                    y[(long)b * yStride + r] = (sum - 128L * rowSums[r]) * scales[r] * xScales[b] + (bias == null ? 0f : bias[r]);
+                    for (int i = 0; i < k; i++)
+                        sum += (long)xq[(long)b * k + i] * w[Index(k, r, i)];
+                    y[(long)b * yStride + r] = (sum - 128L * rowSums[r]) * scales[r] * xScales[b] + (bias == null
+                        ? 0f : bias[r]);
                 }
             return;
         }
@@ -68,9 +75,14 @@ internal static unsafe class VnniKernels
             var s = Avx.LoadVector256(scales + r);
             var bv = bias == null ? Vector256<float>.Zero : Avx.LoadVector256(bias + r);
             int b = 0;
-            for (; b + 8 <= batch; b += 8) Block8x8(panel, k, xq + (long)b * k, xScales + b, y + (long)b * yStride + r, yStride, correction, s, bv);
-            for (; b + 4 <= batch; b += 4) Block8x4(panel, k, xq + (long)b * k, xScales + b, y + (long)b * yStride + r, yStride, correction, s, bv);
-            for (; b < batch; b++) Block8x1(panel, k, xq + (long)b * k, xScales + b, y + (long)b * yStride + r, correction, s, bv);
+            for (; b + 8 <= batch; b += 8)
+                Block8x8(panel, k, xq + (long)b * k, xScales + b, y + (long)b * yStride + r, yStride, correction, s,
+                    bv);
+            for (; b + 4 <= batch; b += 4)
+                Block8x4(panel, k, xq + (long)b * k, xScales + b, y + (long)b * yStride + r, yStride, correction, s,
+                    bv);
+            for (; b < batch; b++)
+                Block8x1(panel, k, xq + (long)b * k, xScales + b, y + (long)b * yStride + r, correction, s, bv);
         }
     }
 
@@ -78,19 +90,24 @@ internal static unsafe class VnniKernels
     static Vector256<byte> Quad(byte* x) => Vector256.Create(*(int*)x).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(float* y, Vector256<int> acc, Vector256<int> correction, Vector256<float> scales, float xScale, Vector256<float> bias) =>
-        Avx.Store(y, Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(acc, correction)), Avx.Multiply(scales, Vector256.Create(xScale)), bias));
+    static void Store(float* y, Vector256<int> acc, Vector256<int> correction, Vector256<float> scales, float xScale,
+        Vector256<float> bias) =>
+        Avx.Store(y, Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(acc, correction)),
+            Avx.Multiply(scales, Vector256.Create(xScale)), bias));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block8x1(sbyte* w, int k, byte* x, float* xs, float* y, Vector256<int> correction, Vector256<float> s, Vector256<float> bias)
+    static void Block8x1(sbyte* w, int k, byte* x, float* xs, float* y, Vector256<int> correction, Vector256<float> s,
+        Vector256<float> bias)
     {
         Vector256<int> a = default;
-        for (int g = 0; g < k; g += 4, w += 32) a = AvxVnni.MultiplyWideningAndAdd(a, Quad(x + g), Avx.LoadVector256(w));
+        for (int g = 0; g < k; g += 4, w += 32)
+            a = AvxVnni.MultiplyWideningAndAdd(a, Quad(x + g), Avx.LoadVector256(w));
         Store(y, a, correction, s, xs[0], bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block8x4(sbyte* w, int k, byte* x, float* xs, float* y, int yStride, Vector256<int> correction, Vector256<float> s, Vector256<float> bias)
+    static void Block8x4(sbyte* w, int k, byte* x, float* xs, float* y, int yStride, Vector256<int> correction,
+        Vector256<float> s, Vector256<float> bias)
     {
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
         byte* x1 = x + k, x2 = x1 + k, x3 = x2 + k;
@@ -109,9 +126,11 @@ internal static unsafe class VnniKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block8x8(sbyte* w, int k, byte* x, float* xs, float* y, int yStride, Vector256<int> correction, Vector256<float> s, Vector256<float> bias)
+    static void Block8x8(sbyte* w, int k, byte* x, float* xs, float* y, int yStride, Vector256<int> correction,
+        Vector256<float> s, Vector256<float> bias)
     {
-        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default,
+            a6 = default, a7 = default;
         byte* x1 = x + k, x2 = x1 + k, x3 = x2 + k, x4 = x3 + k, x5 = x4 + k, x6 = x5 + k, x7 = x6 + k;
         for (int g = 0; g < k; g += 4, w += 32)
         {

@@ -38,7 +38,8 @@ internal sealed class WorkerPool : IDisposable
 
     public int Size => _workers.Length + 1;
 
-    /// <summary>Runs parts 1..parts-1 on workers and part 0 on the calling thread; returns when all are done. Not re-entrant.</summary>
+    /// <summary>Runs parts 1..parts-1 on workers and part 0 on the calling thread; returns when all are done. Not
+    /// re-entrant.</summary>
     public void Run(IParallelWork work, int parts)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -58,10 +59,12 @@ internal sealed class WorkerPool : IDisposable
         finally
         {
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _pending) != 0)
+                spin.SpinOnce(sleep1Threshold: -1);
             _work = null;
         }
-        if (_error is { } error) throw new AggregateException("a CpuLlama worker failed", error);
+        if (_error is { } error)
+            throw new AggregateException("a CpuLlama worker failed", error);
     }
 
     void Loop(int index)
@@ -72,17 +75,26 @@ internal sealed class WorkerPool : IDisposable
             if (Volatile.Read(ref _generation) == seen)
             {
                 long until = Stopwatch.GetTimestamp() + SpinTicks;
-                while (Volatile.Read(ref _generation) == seen && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+                while (Volatile.Read(ref _generation) == seen && Stopwatch.GetTimestamp() < until)
+                    Thread.SpinWait(20);
                 if (Volatile.Read(ref _generation) == seen)
                     lock (_gate)
-                        while (_generation == seen) Monitor.Wait(_gate);
+                        while (_generation == seen)
+                            Monitor.Wait(_gate);
             }
             seen = Volatile.Read(ref _generation);
-            if (_disposed) return;
+            if (_disposed)
+                return;
             if (index < _parts)
             {
-                try { _work!.Run(index, _parts); }
-                catch (Exception e) { _error = e; }
+                try
+                {
+                    _work!.Run(index, _parts);
+                }
+                catch (Exception e)
+                {
+                    _error = e;
+                }
             }
             Interlocked.Decrement(ref _pending);
         }
@@ -90,7 +102,8 @@ internal sealed class WorkerPool : IDisposable
 
     public void Dispose()
     {
-        if (_disposed) return;
+        if (_disposed)
+            return;
         _disposed = true;
         lock (_gate)
         {

@@ -10,13 +10,15 @@ public static class DeploymentRegistration
 {
     public static PipelineBuilder AddDeploymentStage(this PipelineBuilder pipeline)
     {
-        if (!pipeline.FirstTime(Stages.Deployment)) return pipeline;
+        if (!pipeline.FirstTime(Stages.Deployment))
+            return pipeline;
         return pipeline.AddConsumers(x =>
         {
             x.AddConsumer<EvaluationCompletedConsumer, BookkeepingDefinition<EvaluationCompletedConsumer>>();
             x.AddConsumer<PromoteModelConsumer, BookkeepingDefinition<PromoteModelConsumer>>();
             x.AddConsumer<RollBackDeploymentConsumer, BookkeepingDefinition<RollBackDeploymentConsumer>>();
-            x.AddConsumer<StageFaultConsumer<EvaluationCompleted>, BookkeepingDefinition<StageFaultConsumer<EvaluationCompleted>>>();
+            x.AddConsumer<StageFaultConsumer<EvaluationCompleted>,
+                BookkeepingDefinition<StageFaultConsumer<EvaluationCompleted>>>();
         });
     }
 }

@@ -5,5 +5,6 @@ namespace FineTune.Pipeline.Deployment;
 
 public static class Deployments
 {
-    public static ArtifactRef Ref(string project, string alias, int version) => new("registry", $"deployments/{project}/{alias}/v{version}", "", 0);
+    public static ArtifactRef Ref(string project, string alias, int version) =>
+        new("registry", $"deployments/{project}/{alias}/v{version}", "", 0);
 }

@@ -1,5 +1,6 @@
 // Deployment's consumer: the gate's verdict moves the aliases. Promote: production → the new version (ModelPromoted,
-// which the serving endpoint acts on); reject: the version stays the candidate (ModelRejected). Either way the run succeeded.
+// which the serving endpoint acts on); reject: the version stays the candidate (ModelRejected). Either way the run
+// succeeded.
 using FineTune.Contracts;
 using FineTune.Pipeline.Runs;
 using FineTune.Registry;
@@ -17,15 +18,20 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, StageSteps ste
         {
             var version = await ledger.Registry.ReadAsync(s => s.GetModelVersionAsync(m.Project, m.ModelVersion, ct),
                 ct)
-                ?? throw new InvalidOperationException($"run {m.RunId}: model version {m.ModelVersion} of '{m.Project}' is not registered.");
+                ?? throw new InvalidOperationException($"run {m.RunId}: model version {m.ModelVersion} of " +
+                    $"'{m.Project}' is not registered.");
             object output = m.Promote
                 ? new ModelPromoted
                 {
-                    RunId = m.RunId, Project = m.Project, Alias = "production", ModelVersion = m.ModelVersion, PreviousVersion = m.BaselineVersion,
+                    RunId = m.RunId, Project = m.Project, Alias = "production", ModelVersion = m.ModelVersion,
+                    PreviousVersion = m.BaselineVersion,
                     Model = version.Model, BaseModel = version.BaseModel, Kind = version.Kind,
                 }
-                : new ModelRejected { RunId = m.RunId, Project = m.Project, ModelVersion = m.ModelVersion,
-                    Reasons = m.Reasons };
+                : new ModelRejected
+                {
+                    RunId = m.RunId, Project = m.Project, ModelVersion = m.ModelVersion,
+                    Reasons = m.Reasons
+                };
 
             async Task Records(IRegistrySession s)
             {

@@ -6,13 +6,15 @@ using Microsoft.Extensions.Logging;
 
 namespace FineTune.Pipeline.Deployment;
 
-public sealed class RollBackDeploymentConsumer(RunLedger ledger, ILogger<RollBackDeploymentConsumer> log) : IConsumer<RollBackDeployment>
+public sealed class RollBackDeploymentConsumer(RunLedger ledger,
+    ILogger<RollBackDeploymentConsumer> log) : IConsumer<RollBackDeployment>
 {
     public async Task Consume(ConsumeContext<RollBackDeployment> context)
     {
         var (m, ct) = (context.Message, context.CancellationToken);
         await using var s = await ledger.Registry.BeginAsync(ct);
-        if (!await s.TryMarkProcessedAsync(nameof(RollBackDeploymentConsumer), context.MessageId ?? m.RunId, ct)) return;
+        if (!await s.TryMarkProcessedAsync(nameof(RollBackDeploymentConsumer), context.MessageId ?? m.RunId, ct))
+            return;
         var history = await s.ListDeploymentsAsync(m.Project, m.Alias, ct);
         if (history.Count == 0 || history[0].PreviousVersion is not { } previous)
         {
@@ -21,12 +23,15 @@ public sealed class RollBackDeploymentConsumer(RunLedger ledger, ILogger<RollBac
             return;
         }
         var target = await s.GetModelVersionAsync(m.Project, previous, ct)
-            ?? throw new InvalidOperationException($"{m.Project} version {previous} is in the deployment history but not registered.");
-        await s.SetAliasAsync(m.Project, m.Alias, previous, m.RunId, "rollback" + (m.Reason is null ? "" : $": {m.Reason}"), ct);
+            ?? throw new InvalidOperationException($"{m.Project} version {previous} is in the deployment history " +
+                $"but not registered.");
+        await s.SetAliasAsync(m.Project, m.Alias, previous, m.RunId,
+            "rollback" + (m.Reason is null ? "" : $": {m.Reason}"), ct);
         await s.CommitAsync(ct);
         await context.PublishForRun(new ModelRolledBack
         {
-            RunId = m.RunId, Project = m.Project, Alias = m.Alias, FromVersion = history[0].Version, ToVersion = previous,
+            RunId = m.RunId, Project = m.Project, Alias = m.Alias, FromVersion = history[0].Version,
+            ToVersion = previous,
             Model = target.Model, BaseModel = target.BaseModel, Kind = target.Kind,
         }, m.RunId, ct);
     }

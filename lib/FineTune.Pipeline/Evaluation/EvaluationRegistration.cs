@@ -11,7 +11,8 @@ public static class EvaluationRegistration
 {
     public static PipelineBuilder AddEvaluationStage(this PipelineBuilder pipeline)
     {
-        if (!pipeline.FirstTime(Stages.Evaluation)) return pipeline;
+        if (!pipeline.FirstTime(Stages.Evaluation))
+            return pipeline;
         pipeline.Services.AddScoped<EvaluationStage>();
         return pipeline.AddConsumers(x =>
         {

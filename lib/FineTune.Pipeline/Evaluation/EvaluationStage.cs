@@ -18,7 +18,8 @@ namespace FineTune.Pipeline.Evaluation;
 
 public sealed record EvaluationOutcome(EvaluationCompleted Message, GateDecision Decision);
 
-public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunRegistry registry, IOptions<PipelineOptions> options)
+public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunRegistry registry,
+    IOptions<PipelineOptions> options)
 {
     public async Task<EvaluationOutcome> RunAsync(ModelTrained trained, CancellationToken ct)
     {
@@ -31,8 +32,11 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             ? TaskSchema.Infer(TaskEval.Examples(NormalizedJsonl.Read(Path.Combine(prepared,
                 "train.jsonl"))).Select(e => e.Reference))
             : null;
-        if (records.Count == 0) records = NormalizedJsonl.Read(Path.Combine(prepared, "validation.jsonl")).ToList();
-        if (records.Count == 0) throw new InvalidDatasetException($"run {trained.RunId}: the prepared dataset has no test or validation examples to evaluate on.");
+        if (records.Count == 0)
+            records = NormalizedJsonl.Read(Path.Combine(prepared, "validation.jsonl")).ToList();
+        if (records.Count == 0)
+            throw new InvalidDatasetException($"run {trained.RunId}: the prepared dataset has no test or validation " +
+                $"examples to evaluate on.");
 
         var production = await registry.ReadAsync(async s =>
             await s.GetAliasAsync(trained.Project, "production", ct) is { } v && v != trained.ModelVersion
@@ -59,22 +63,29 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var gateRef = await Put("gate.json", decision.ToJson());
         await Put("gate.md", decision.ToMarkdown());
         var reportRef = await Put("report.md", ComparisonReport.Markdown(baseline, candidate, decision,
-            $"{trained.Project} version {trained.ModelVersion} against {(production is null ? "the base model" : $"version {production.Version}")}"));
+            $"{trained.Project} version {trained.ModelVersion} against " +
+                $"{(production is null ? "the base model" : $"version {production.Version}")}"));
 
         return new EvaluationOutcome(new EvaluationCompleted
         {
-            RunId = trained.RunId, Project = trained.Project, ModelVersion = trained.ModelVersion, BaselineVersion = production?.Version,
-            CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Report = reportRef, Promote = decision.Promote,
-            Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"), .. decision.Notes],
+            RunId = trained.RunId, Project = trained.Project, ModelVersion = trained.ModelVersion,
+            BaselineVersion = production?.Version,
+            CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Report = reportRef,
+            Promote = decision.Promote,
+            Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"),
+                .. decision.Notes],
             CandidateMetrics = candidate.Metrics.ToDictionary(m => m.Name, m => m.Value),
             BaselineMetrics = baseline.Metrics.ToDictionary(m => m.Name, m => m.Value),
         }, decision);
     }
 
-    async Task<(string Model, string? Adapter)> ModelPathsAsync(ArtifactRef baseModel, ArtifactRef model, string kind, CancellationToken ct) =>
-        kind == "adapter" ? (await inputs.BundleAsync(baseModel, ct), await inputs.BundleAsync(model, ct)) : (await inputs.BundleAsync(model, ct), null);
+    async Task<(string Model, string? Adapter)> ModelPathsAsync(ArtifactRef baseModel, ArtifactRef model, string kind,
+        CancellationToken ct) =>
+        kind == "adapter" ? (await inputs.BundleAsync(baseModel, ct),
+            await inputs.BundleAsync(model, ct)) : (await inputs.BundleAsync(model, ct), null);
 
-    async Task<EvalReport> EvaluateAsync((string Model, string? Adapter) paths, IReadOnlyList<DataRecord> records, PipelineSettings settings,
+    async Task<EvalReport> EvaluateAsync((string Model, string? Adapter) paths, IReadOnlyList<DataRecord> records,
+        PipelineSettings settings,
         TaskSchema? schema, CancellationToken ct)
     {
         var tokenizer = TokenizerLoader.Load(paths.Model);

@@ -7,13 +7,17 @@ namespace FineTune.Pipeline.Hosting;
 
 sealed class ArtifactStoreHealthCheck(IArtifactStore store) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context,
+        CancellationToken cancellationToken = default)
     {
         try
         {
             await store.StatAsync(Buckets.Models, ".health", cancellationToken);
             return HealthCheckResult.Healthy();
         }
-        catch (Exception e) { return HealthCheckResult.Unhealthy("the artifact store does not answer", e); }
+        catch (Exception e)
+        {
+            return HealthCheckResult.Unhealthy("the artifact store does not answer", e);
+        }
     }
 }

@@ -37,7 +37,11 @@ public static class PipelineServiceExtensions
             registry.ReadAsync(s => s.ListRunsAsync(project, limit ?? 50, ct), ct));
         runs.MapGet("/{id:guid}", async (RunRegistry registry, Guid id, CancellationToken ct) =>
             await registry.ReadAsync(async s => await s.GetRunAsync(id, ct) is { } run
-                ? Results.Ok(new { run, stages = await s.ListStagesAsync(id, ct), lineage = await s.ListLineageAsync(id, ct) })
+                ? Results.Ok(new
+                {
+                    run, stages = await s.ListStagesAsync(id, ct),
+                    lineage = await s.ListLineageAsync(id, ct)
+                })
                 : Results.NotFound(new { error = $"run {id} is not in the registry" }), ct));
         runs.MapGet("/{id:guid}/events", (RunRegistry registry, Guid id, long? after, CancellationToken ct) =>
             registry.ReadAsync(s => s.ListEventsAsync(id, after ?? 0, 1000, ct), ct));
@@ -46,26 +50,48 @@ public static class PipelineServiceExtensions
         return app;
     }
 
-    /// <summary>The Deployment service's model registry: GET /models, POST /models/{project}/rollback, POST /models/{project}/{version}/promote.</summary>
+    /// <summary>The Deployment service's model registry: GET /models, POST /models/{project}/rollback, POST
+    /// /models/{project}/{version}/promote.</summary>
     public static IEndpointRouteBuilder MapModelRegistry(this IEndpointRouteBuilder app)
     {
         var models = app.MapGroup("/models").WithTags("models");
         models.MapGet("/", async (RunRegistry registry, string? project, CancellationToken ct) =>
-            await registry.ReadAsync(async s => new { versions = await s.ListModelVersionsAsync(project, ct), aliases = await s.ListAliasesAsync(project, ct) }, ct));
-        models.MapPost("/{project}/rollback", async (MassTransit.IPublishEndpoint publish, string project, string? alias, string? reason, CancellationToken ct) =>
+            await registry.ReadAsync(async s => new
+            {
+                versions = await s.ListModelVersionsAsync(project, ct),
+                aliases = await s.ListAliasesAsync(project, ct)
+            }, ct));
+        models.MapPost("/{project}/rollback",
+            async (MassTransit.IPublishEndpoint publish, string project, string? alias, string? reason,
+            CancellationToken ct) =>
         {
             var id = Guid.NewGuid();
-            await publish.Publish(new RollBackDeployment { RunId = id, Project = project, Alias = alias ?? "production", Reason = reason }, ct);
+            await publish.Publish(new RollBackDeployment
+            {
+                RunId = id, Project = project,
+                Alias = alias ?? "production", Reason = reason
+            }, ct);
             return Results.Accepted(value: new { operation = id });
         });
-        models.MapPost("/{project}/{version:int}/promote", async (MassTransit.IPublishEndpoint publish, RunRegistry registry, string project, int version,
+        models.MapPost("/{project}/{version:int}/promote",
+            async (MassTransit.IPublishEndpoint publish, RunRegistry registry, string project, int version,
             string? alias, CancellationToken ct) =>
         {
             var evaluation = await registry.ReadAsync(s => s.GetEvaluationAsync(project, version, ct), ct);
             if (evaluation is not { Promote: true })
-                return Results.Conflict(new { error = $"{project} version {version}: {(evaluation is null ? "not evaluated" : "did not pass the gate")}; promotion goes through the gate" });
+                return Results.Conflict(new
+                {
+                    error =
+                    $"{project} version {version}: " +
+                    $"{(evaluation is null ? "not evaluated" : "did not pass the gate")}; promotion goes through " +
+                    $"the gate"
+                });
             var id = Guid.NewGuid();
-            await publish.Publish(new PromoteModel { RunId = id, Project = project, ModelVersion = version, Alias = alias ?? "production" }, ct);
+            await publish.Publish(new PromoteModel
+            {
+                RunId = id, Project = project, ModelVersion = version,
+                Alias = alias ?? "production"
+            }, ct);
             return Results.Accepted(value: new { operation = id });
         });
         return app;

@@ -1,7 +1,7 @@
 // Watches the ingestion bucket: a periodic reconciliation scan lists it and claims every object it has not seen
 // (key + ETag, once), starting a run per new file. A bucket notification (BucketNotificationConsumer) only makes the
-// next scan come at once; the scan runs always, so that nothing dropped while the service was down is missed. Keys are {project}/{file}; a project that already
-// has a dataset gets trigger "retrain".
+// next scan come at once; the scan runs always, so that nothing dropped while the service was down is missed. Keys are
+// {project}/{file}; a project that already has a dataset gets trigger "retrain".
 using FineTune.Artifacts;
 using FineTune.Contracts;
 using FineTune.Registry;
@@ -13,17 +13,26 @@ using Microsoft.Extensions.Options;
 
 namespace FineTune.Pipeline.Ingestion;
 
-public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IServiceScopeFactory scopes, IOptions<PipelineOptions> options,
+public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IServiceScopeFactory scopes,
+    IOptions<PipelineOptions> options,
     ILogger<BucketWatcher> log) : BackgroundService
 {
-    /// <summary>A claimed run whose ingestion has not started after this long has lost its message: announce it again.</summary>
+    /// <summary>A claimed run whose ingestion has not started after this long has lost its message: announce it
+    /// again.</summary>
     static readonly TimeSpan Unstarted = TimeSpan.FromSeconds(60);
     readonly SemaphoreSlim _wake = new(0, 1);
 
     /// <summary>Scan now instead of at the next interval (a bucket notification arrived).</summary>
     public void RequestScan()
     {
-        try { _wake.Release(); } catch (SemaphoreFullException) { }   // one pending wake-up is enough
+        // one pending wake-up is enough
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -31,15 +40,31 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
         var every = TimeSpan.FromSeconds(options.Value.IngestionScanSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
-            try { await ScanAsync(stoppingToken); }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
-            catch (Exception e) { log.LogWarning(e, "Ingestion scan failed; retrying in {Seconds} s", every.TotalSeconds); }
-            try { await _wake.WaitAsync(every, stoppingToken); }
-            catch (OperationCanceledException) { return; }
+            try
+            {
+                await ScanAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                log.LogWarning(e, "Ingestion scan failed; retrying in {Seconds} s", every.TotalSeconds);
+            }
+            try
+            {
+                await _wake.WaitAsync(every, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
-    /// <summary>Project under which objects with an invalid project prefix are recorded: '!' is in no valid name.</summary>
+    /// <summary>Project under which objects with an invalid project prefix are recorded: '!' is in no valid
+    /// name.</summary>
     public const string QuarantineProject = "!quarantine";
 
     /// <summary>One reconciliation pass; returns the runs it started or re-announced. One object that cannot be handled
@@ -53,11 +78,13 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
         {
             try
             {
-                if (await HandleAsync(info, publish, ct) is { } runId) announced.Add(runId);
+                if (await HandleAsync(info, publish, ct) is { } runId)
+                    announced.Add(runId);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                log.LogWarning(e, "Ingestion: {Key} could not be handled; the scan goes on with the other objects", ResourceNames.Shown(info.Key));
+                log.LogWarning(e, "Ingestion: {Key} could not be handled; the scan goes on with the other objects",
+                    ResourceNames.Shown(info.Key));
             }
         }
         return announced;
@@ -66,12 +93,14 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
     async Task<Guid?> HandleAsync(ArtifactInfo info, IPublishEndpoint publish, CancellationToken ct)
     {
         var slash = info.Key.IndexOf('/');
-        if (slash <= 0 || slash == info.Key.Length - 1 || Path.GetFileName(info.Key).StartsWith('.')) return null;
+        if (slash <= 0 || slash == info.Key.Length - 1 || Path.GetFileName(info.Key).StartsWith('.'))
+            return null;
         var project = info.Key[..slash];
         var stat = info.Sha256 is null ? await store.StatAsync(info.Bucket, info.Key, ct) : info;
         if (stat?.Sha256 is null)
         {
-            log.LogWarning("Ingestion: {Key} has no sha256 metadata; upload it with finetune upload", ResourceNames.Shown(info.Key));
+            log.LogWarning("Ingestion: {Key} has no sha256 metadata; upload it with finetune upload",
+                ResourceNames.Shown(info.Key));
             return null;
         }
         var source = new ArtifactRef(info.Bucket, info.Key, stat.Sha256, stat.Bytes);
@@ -85,17 +114,24 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
         await registry.WriteAsync(async s =>
         {
             bool hasDataset = (await s.ListDatasetsAsync(project, ct)).Count > 0;
-            claim = await s.ClaimRawObjectAsync(project, source, stat.ETag, Guid.NewGuid(), hasDataset ? "retrain" : "drop", ct);
+            claim = await s.ClaimRawObjectAsync(project, source, stat.ETag, Guid.NewGuid(),
+                hasDataset ? "retrain" : "drop", ct);
         }, ct);
         var (run, started) = await registry.ReadAsync(async s =>
             (await s.GetRunAsync(claim.RunId, ct), (await s.ListStagesAsync(claim.RunId, ct)).Count > 0), ct);
-        if (run is null) return null;
-        bool lost = !claim.IsNew && !started && run.Status == RunStatus.ValidatingFiles && DateTimeOffset.UtcNow - run.CreatedAt > Unstarted;
-        if (!claim.IsNew && !lost) return null;
-        if (claim.IsNew) log.LogInformation("Run {RunId}: {Key} arrived for project {Project} ({Trigger})", claim.RunId, info.Key, project, run.Trigger);
+        if (run is null)
+            return null;
+        bool lost = !claim.IsNew && !started && run.Status == RunStatus.ValidatingFiles
+            && DateTimeOffset.UtcNow - run.CreatedAt > Unstarted;
+        if (!claim.IsNew && !lost)
+            return null;
+        if (claim.IsNew)
+            log.LogInformation("Run {RunId}: {Key} arrived for project {Project} ({Trigger})", claim.RunId, info.Key,
+                project, run.Trigger);
         await publish.PublishForRun(new DatasetArrived
         {
-            RunId = claim.RunId, Project = project, Source = source, ETag = stat.ETag, Trigger = run.Trigger, DetectedAt = DateTimeOffset.UtcNow,
+            RunId = claim.RunId, Project = project, Source = source, ETag = stat.ETag, Trigger = run.Trigger,
+            DetectedAt = DateTimeOffset.UtcNow,
         }, claim.RunId, ct);
         return claim.RunId;
     }
@@ -107,11 +143,14 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
         await registry.WriteAsync(async s =>
         {
             var claim = await s.ClaimRawObjectAsync(QuarantineProject, source, etag, Guid.NewGuid(), "drop", ct);
-            if (!claim.IsNew) return;
+            if (!claim.IsNew)
+                return;
             await s.SetRunStatusAsync(claim.RunId, RunStatus.Failed,
-                $"ingestion: the file's project prefix {ResourceNames.Shown(project)} is not a valid project name ({problem}); " +
+                $"ingestion: the file's project prefix {ResourceNames.Shown(project)} is not a valid project name " +
+                    $"({problem}); " +
                 "upload it again under a valid one (finetune upload FILE --project NAME)", ct);
-            log.LogWarning("Ingestion: {Key} quarantined as run {RunId}: {Problem}", ResourceNames.Shown(source.Key), claim.RunId, problem);
+            log.LogWarning("Ingestion: {Key} quarantined as run {RunId}: {Problem}", ResourceNames.Shown(source.Key),
+                claim.RunId, problem);
         }, ct);
     }
 }

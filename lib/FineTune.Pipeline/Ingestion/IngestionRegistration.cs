@@ -12,7 +12,8 @@ public static class IngestionRegistration
 {
     public static PipelineBuilder AddIngestionStage(this PipelineBuilder pipeline)
     {
-        if (!pipeline.FirstTime(Stages.Ingestion)) return pipeline;
+        if (!pipeline.FirstTime(Stages.Ingestion))
+            return pipeline;
         var services = pipeline.Services;
         var options = pipeline.Configuration.GetSection(PipelineOptions.Section);
         services.AddScoped<IngestionStage>();
@@ -23,7 +24,8 @@ public static class IngestionRegistration
         pipeline.AddConsumers(x =>
         {
             x.AddConsumer<DatasetArrivedConsumer, ComputeDefinition<DatasetArrivedConsumer>>();
-            x.AddConsumer<StageFaultConsumer<DatasetArrived>, BookkeepingDefinition<StageFaultConsumer<DatasetArrived>>>();
+            x.AddConsumer<StageFaultConsumer<DatasetArrived>,
+                BookkeepingDefinition<StageFaultConsumer<DatasetArrived>>>();
         });
 
         var notifications = options[nameof(PipelineOptions.BucketNotificationsExchange)];

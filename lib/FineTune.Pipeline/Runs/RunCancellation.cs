@@ -11,9 +11,11 @@ public static class RunCancellation
     public static async Task<bool> CancelAsync(RunRegistry registry, Guid runId, string? reason, CancellationToken ct)
     {
         await using var s = await registry.BeginAsync(ct);
-        if (!await s.SetRunStatusAsync(runId, RunStatus.Cancelled, reason ?? "cancelled by a user", ct)) return false;
+        if (!await s.SetRunStatusAsync(runId, RunStatus.Cancelled, reason ?? "cancelled by a user", ct))
+            return false;
         await s.CancelTrainingJobAsync(runId, ct);
-        await s.AppendEventAsync(runId, "warn", "message", "run cancelled" + (reason is null ? "" : $": {reason}"), null, ct);
+        await s.AppendEventAsync(runId, "warn", "message", "run cancelled" + (reason is null ? "" : $": {reason}"),
+            null, ct);
         await s.CommitAsync(ct);
         return true;
     }

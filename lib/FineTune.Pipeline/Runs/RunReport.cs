@@ -35,12 +35,14 @@ public sealed record RunReport
     };
 
     /// <summary>Writes OUT/report.json and the run's files into <paramref name="outDir"/>.</summary>
-    public static async Task<RunReport> WriteAsync(RunRegistry registry, IArtifactStore store, Guid runId, string outDir, CancellationToken ct)
+    public static async Task<RunReport> WriteAsync(RunRegistry registry, IArtifactStore store, Guid runId,
+        string outDir, CancellationToken ct)
     {
         Directory.CreateDirectory(outDir);
         var (run, stages, outputs) = await registry.ReadAsync(async s =>
         {
-            var r = await s.GetRunAsync(runId, ct) ?? throw new InvalidOperationException($"run {runId} is not in the registry.");
+            var r = await s.GetRunAsync(runId,
+                ct) ?? throw new InvalidOperationException($"run {runId} is not in the registry.");
             return (r, await s.ListStagesAsync(runId, ct), await StageOutput.ReadAllAsync(s, runId, ct));
         }, ct);
 
@@ -53,7 +55,8 @@ public sealed record RunReport
         async Task FetchBundle(ArtifactRef manifest, string name)
         {
             var dir = Path.Combine(outDir, name);
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
             await ArtifactBundle.GetDirectoryAsync(store, manifest, dir, ct);
             files[name] = $"{manifest.Bucket}/{manifest.Key}";
         }
@@ -65,9 +68,11 @@ public sealed record RunReport
                 var cleaned = ingestion.As<DatasetCleaned>();
                 await Fetch(cleaned.DataCard, "data_card.json");
                 if (outputs.GetValueOrDefault(FineTune.Contracts.Stages.Tokenization) is { } tokenization)
-                    await AddTokenizationAsync(Path.Combine(outDir, "data_card.json"), tokenization.As<DatasetTokenized>(), ct);
+                    await AddTokenizationAsync(Path.Combine(outDir, "data_card.json"),
+                        tokenization.As<DatasetTokenized>(), ct);
             }
-            else if (ingestion.Is<DatasetRejected>()) await Fetch(ingestion.As<DatasetRejected>().Rejects, "rejects.jsonl");
+            else if (ingestion.Is<DatasetRejected>())
+                await Fetch(ingestion.As<DatasetRejected>().Rejects, "rejects.jsonl");
         }
         if (outputs.GetValueOrDefault(FineTune.Contracts.Stages.Training) is { } training)
         {
@@ -83,7 +88,8 @@ public sealed record RunReport
             await Fetch(evaluated.CandidateResults, "evaluation/candidate_results.json");
             await Fetch(evaluated.BaselineResults, "evaluation/baseline_results.json");
             await Fetch(evaluated.Gate, "evaluation/gate.json");
-            if (evaluated.Report is { } comparison) await Fetch(comparison, "evaluation/report.md");
+            if (evaluated.Report is { } comparison)
+                await Fetch(comparison, "evaluation/report.md");
             metrics["candidate"] = evaluated.CandidateMetrics;
             metrics["baseline"] = evaluated.BaselineMetrics;
             baselineVersion = evaluated.BaselineVersion;
@@ -91,7 +97,8 @@ public sealed record RunReport
 
         var report = new RunReport
         {
-            RunId = run.RunId, Project = run.Project, Status = run.Status, Decision = run.Decision, Reasons = run.Reasons,
+            RunId = run.RunId, Project = run.Project, Status = run.Status, Decision = run.Decision,
+            Reasons = run.Reasons,
             ModelVersion = run.ModelVersion, BaselineVersion = baselineVersion, Error = run.Error, Metrics = metrics,
             Stages = stages.Select(s => new StageSummary(s.Stage, s.Status, s.Seconds, s.Attempts, s.Error)).ToList(),
             Files = files, Seconds = ((run.FinishedAt ?? DateTimeOffset.UtcNow) - run.CreatedAt).TotalSeconds,
@@ -104,7 +111,8 @@ public sealed record RunReport
     // truncated to max_length, and dropped.
     static async Task AddTokenizationAsync(string cardPath, DatasetTokenized tokenized, CancellationToken ct)
     {
-        if (tokenized.Splits is null) return;
+        if (tokenized.Splits is null)
+            return;
         var card = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(cardPath, ct))!.AsObject();
         card["tokenization"] = JsonSerializer.SerializeToNode(new
         {
@@ -112,7 +120,8 @@ public sealed record RunReport
             truncation = tokenized.Truncation,
             splits = tokenized.Splits.ToDictionary(s => s.Key, s => new
             {
-                examples = s.Value.Examples, truncated = s.Value.Truncated, dropped = s.Value.Dropped, tokens = s.Value.Tokens,
+                examples = s.Value.Examples, truncated = s.Value.Truncated, dropped = s.Value.Dropped,
+                tokens = s.Value.Tokens,
             }),
         });
         await File.WriteAllTextAsync(cardPath, card.ToJsonString(Json), ct);

@@ -5,12 +5,18 @@ using Microsoft.Extensions.Logging;
 
 namespace FineTune.Pipeline.Runs;
 
-public sealed class RunTelemetryFilter<T>(ILogger<RunTelemetryFilter<T>> log, PipelineTelemetry telemetry) : IFilter<ConsumeContext<T>> where T : class
+public sealed class RunTelemetryFilter<T>(ILogger<RunTelemetryFilter<T>> log,
+    PipelineTelemetry telemetry) : IFilter<ConsumeContext<T>> where T : class
 {
     public async Task Send(ConsumeContext<T> context, IPipe<ConsumeContext<T>> next)
     {
-        if (context.SentTime is { } sent && context.GetRetryAttempt() == 0) telemetry.Consumed(typeof(T).Name, DateTime.UtcNow - sent);
-        using (log.BeginScope(new Dictionary<string, object?> { ["RunId"] = context.CorrelationId, ["MessageType"] = typeof(T).Name }))
+        if (context.SentTime is { } sent && context.GetRetryAttempt() == 0)
+            telemetry.Consumed(typeof(T).Name, DateTime.UtcNow - sent);
+        using (log.BeginScope(new Dictionary<string, object?>
+        {
+            ["RunId"] = context.CorrelationId,
+            ["MessageType"] = typeof(T).Name
+        }))
             await next.Send(context);
     }
 

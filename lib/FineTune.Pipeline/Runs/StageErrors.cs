@@ -17,12 +17,14 @@ public static class StageErrors
     public static bool IsPermanent(Exception e) => e switch
     {
         AggregateException { InnerExceptions.Count: > 0 } a => a.InnerExceptions.All(IsPermanent),
-        InvalidDatasetException or InvalidPipelineSettingsException or TrainingConfigException or ArtifactIntegrityException => true,
+        InvalidDatasetException or InvalidPipelineSettingsException or TrainingConfigException
+            or ArtifactIntegrityException => true,
         ModelFormatException or TokenizerLoadException => true,
         ObjectDisposedException => false,                          // a host shutting down under the consumer
         ArgumentException or FormatException or InvalidDataException or JsonException => true,
         InvalidOperationException or NotSupportedException or NotImplementedException => true,
-        NullReferenceException or IndexOutOfRangeException or KeyNotFoundException or InvalidCastException or ArithmeticException => true,
+        NullReferenceException or IndexOutOfRangeException or KeyNotFoundException or InvalidCastException
+            or ArithmeticException => true,
         _ => false,
     };
 }

@@ -1,5 +1,6 @@
 // After a stage's retries are exhausted MassTransit moves the message to the endpoint's _error queue and publishes
-// Fault<T>; this records it where a person reads it — the stage and run fail with the error — and publishes StageFailed.
+// Fault<T>; this records it where a person reads it — the stage and run fail with the error — and publishes
+// StageFailed.
 using FineTune.Contracts;
 using MassTransit;
 
@@ -19,9 +20,11 @@ public sealed class StageFaultConsumer<T>(RunLedger ledger) : IConsumer<Fault<T>
             EvaluationCompleted m => (m.RunId, m.Project, Stages.Deployment),
             _ => (Guid.Empty, "", ""),
         };
-        if (runId == Guid.Empty) return;
+        if (runId == Guid.Empty)
+            return;
         var error = context.Message.Exceptions.FirstOrDefault();
-        await ledger.FailAsync(context, runId, project, stage, error?.ExceptionType ?? "UnknownError", error?.Message ?? "unknown error",
+        await ledger.FailAsync(context, runId, project, stage, error?.ExceptionType ?? "UnknownError",
+            error?.Message ?? "unknown error",
             context.GetRetryAttempt() + 1, context.CancellationToken);
     }
 }

@@ -20,10 +20,12 @@ public sealed class StageSteps(RunLedger ledger, RunInputs inputs)
         var ct = context.CancellationToken;
         if (await ledger.CompletedAsync(runId, stage, ct) is { } done)
         {
-            if (done.ToContract() is { } earlier) await context.PublishForRun(earlier, runId, ct);
+            if (done.ToContract() is { } earlier)
+                await context.PublishForRun(earlier, runId, ct);
             return;
         }
-        if (!await ledger.StartAsync(runId, stage, status, ct)) return;
+        if (!await ledger.StartAsync(runId, stage, status, ct))
+            return;
 
         var result = await work(ct);
         if (await ledger.CompleteAsync(runId, stage, consumer, context.MessageId ?? runId, result.Output,

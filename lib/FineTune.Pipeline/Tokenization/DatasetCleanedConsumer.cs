@@ -28,6 +28,7 @@ public sealed class DatasetCleanedConsumer(TokenizationStage stage, StageSteps s
         var shortened = (t.Splits ?? new Dictionary<string, SplitLengthCounts>())
             .Where(s => s.Value.Truncated + s.Value.Dropped > 0)
             .Select(s => $"{s.Key} {s.Value.Truncated} truncated, {s.Value.Dropped} dropped").ToList();
-        return shortened.Count == 0 ? text : $"{text}; longer than max_length {t.MaxLength} ({t.Truncation}): {string.Join("; ", shortened)}";
+        return shortened.Count == 0 ? text
+            : $"{text}; longer than max_length {t.MaxLength} ({t.Truncation}): {string.Join("; ", shortened)}";
     }
 }

@@ -10,12 +10,14 @@ public static class TokenizationRegistration
 {
     public static PipelineBuilder AddTokenizationStage(this PipelineBuilder pipeline)
     {
-        if (!pipeline.FirstTime(Stages.Tokenization)) return pipeline;
+        if (!pipeline.FirstTime(Stages.Tokenization))
+            return pipeline;
         pipeline.Services.AddScoped<TokenizationStage>();
         return pipeline.AddConsumers(x =>
         {
             x.AddConsumer<DatasetCleanedConsumer, ComputeDefinition<DatasetCleanedConsumer>>();
-            x.AddConsumer<StageFaultConsumer<DatasetCleaned>, BookkeepingDefinition<StageFaultConsumer<DatasetCleaned>>>();
+            x.AddConsumer<StageFaultConsumer<DatasetCleaned>,
+                BookkeepingDefinition<StageFaultConsumer<DatasetCleaned>>>();
         });
     }
 }

@@ -33,15 +33,18 @@ public sealed class TokenizationStage(IArtifactStore store, RunInputs inputs)
         }, null, ct);
         var train = manifest.Splits.TryGetValue("train", out var t) ? t.Counts : null;
         if (train is null || train.Examples == 0)
-            throw new FineTune.Data.InvalidDatasetException($"run {cleaned.RunId}: no training examples left after tokenization (max_length {maxLength}, truncation {ConfigNames.Of(settings.Truncation)}).");
+            throw new FineTune.Data.InvalidDatasetException($"run {cleaned.RunId}: no training examples left after " +
+                $"tokenization (max_length {maxLength}, truncation {ConfigNames.Of(settings.Truncation)}).");
         var shardsRef = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Tokenized,
             $"{cleaned.Project}/{cleaned.RunId:N}/{cleaned.BaseModel.Sha256[..12]}", work, ct);
         return new DatasetTokenized
         {
             RunId = cleaned.RunId, Project = cleaned.Project, Shards = shardsRef, Prepared = cleaned.Prepared,
-            BaseModel = cleaned.BaseModel, TrainExamples = train.Examples, TrainTokens = train.Tokens, Settings = cleaned.Settings,
+            BaseModel = cleaned.BaseModel, TrainExamples = train.Examples, TrainTokens = train.Tokens,
+            Settings = cleaned.Settings,
             MaxLength = maxLength, Truncation = ConfigNames.Of(settings.Truncation),
-            Splits = manifest.Splits.ToDictionary(s => s.Key, s => new SplitLengthCounts(s.Value.Counts.Examples, s.Value.Counts.Truncated,
+            Splits = manifest.Splits.ToDictionary(s => s.Key,
+                s => new SplitLengthCounts(s.Value.Counts.Examples, s.Value.Counts.Truncated,
                 s.Value.Counts.Dropped, s.Value.Counts.Tokens)),
         };
     }

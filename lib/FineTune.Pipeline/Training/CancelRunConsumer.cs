@@ -8,5 +8,6 @@ namespace FineTune.Pipeline.Training;
 public sealed class CancelRunConsumer(RunLedger ledger) : IConsumer<CancelRun>
 {
     public Task Consume(ConsumeContext<CancelRun> context) =>
-        RunCancellation.CancelAsync(ledger.Registry, context.Message.RunId, context.Message.Reason, context.CancellationToken);
+        RunCancellation.CancelAsync(ledger.Registry, context.Message.RunId, context.Message.Reason,
+            context.CancellationToken);
 }

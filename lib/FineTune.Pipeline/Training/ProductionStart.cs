@@ -8,9 +8,11 @@ static class ProductionStart
 {
     public static string Merge(string baseModel, string adapter, string outDir)
     {
-        if (File.Exists(Path.Combine(outDir, "config.json"))) return outDir;
+        if (File.Exists(Path.Combine(outDir, "config.json")))
+            return outDir;
         var tmp = outDir + ".tmp";
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        if (Directory.Exists(tmp))
+            Directory.Delete(tmp, recursive: true);
         ModelMerge.Save(baseModel, adapter, tmp);
         Directory.Move(tmp, outDir);
         return outDir;

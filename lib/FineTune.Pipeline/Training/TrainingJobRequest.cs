@@ -10,5 +10,6 @@ public sealed record TrainingJobRequest(TrainingRequested Message, string? Trace
     public string ToJson() => JsonSerializer.Serialize(this);
 
     public static TrainingJobRequest Parse(string json) =>
-        JsonSerializer.Deserialize<TrainingJobRequest>(json) ?? throw new InvalidDataException("empty training job request");
+        JsonSerializer.Deserialize<TrainingJobRequest>(json)
+            ?? throw new InvalidDataException("empty training job request");
 }

@@ -13,7 +13,8 @@ using Microsoft.Extensions.Options;
 
 namespace FineTune.Pipeline.Training;
 
-public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, RunLedger ledger, IPublishEndpoint publish,
+public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, RunLedger ledger,
+    IPublishEndpoint publish,
     IOptions<PipelineOptions> options, System.Diagnostics.Metrics.IMeterFactory meters, ILogger<TrainingJobRunner> log)
 {
     public async Task RunAsync(TrainingRequested job, CancellationToken ct)
@@ -24,13 +25,16 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
             await publish.PublishForRun(done.As<ModelTrained>(), job.RunId, ct);
             return;
         }
-        if (!await ledger.StartAsync(job.RunId, Stages.Training, RunStatus.Running, ct)) throw new OperationCanceledException("run ended");
+        if (!await ledger.StartAsync(job.RunId, Stages.Training, RunStatus.Running, ct))
+            throw new OperationCanceledException("run ended");
 
         var work = inputs.StageDirectory(job.RunId, Stages.Training, clean: false);
-        var shards = Path.Combine(await inputs.BundleAsync(job.Shards, ct), Tokenization.TokenizationStage.ShardsFolder);
+        var shards = Path.Combine(await inputs.BundleAsync(job.Shards, ct),
+            Tokenization.TokenizationStage.ShardsFolder);
         var baseModel = await inputs.BundleAsync(job.BaseModel, ct);
         if (job.InitialAdapter is { } adapter)
-            baseModel = ProductionStart.Merge(baseModel, await inputs.BundleAsync(adapter, ct), Path.Combine(work, "start"));
+            baseModel = ProductionStart.Merge(baseModel, await inputs.BundleAsync(adapter, ct),
+                Path.Combine(work, "start"));
         var output = Path.Combine(work, "output");
         await RestoreCheckpointAsync(job.RunId, output, ct);
 
@@ -42,26 +46,40 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
             "training.");
         var config = checkedSection with
         {
-            BaseModel = baseModel, OutputDir = output, Data = checkedSection.Data with { Path = shards },
-            Training = options.Value.Threads > 0 ? checkedSection.Training with { Threads = options.Value.Threads } : checkedSection.Training,
+            BaseModel = baseModel,
+            OutputDir = output,
+            Data = checkedSection.Data with { Path = shards },
+            Training = options.Value.Threads > 0 ? checkedSection.Training with { Threads = options.Value.Threads }
+                : checkedSection.Training,
         };
 
         using var trainer = Trainer.Create(config, job.RunId.ToString(), meters);
         var events = Channel.CreateUnbounded<TrainingProgress>(new UnboundedChannelOptions { SingleReader = true });
         var pump = PumpAsync(job, output, events.Reader, ct);
         TrainingReport report;
-        try { report = await Task.Run(() => trainer.Train(new ChannelProgress(events.Writer), ct), CancellationToken.None); }
-        finally { events.Writer.TryComplete(); await pump; }
+        try
+        {
+            report = await Task.Run(() => trainer.Train(new ChannelProgress(events.Writer), ct),
+                CancellationToken.None);
+        }
+        finally
+        {
+            events.Writer.TryComplete();
+            await pump;
+        }
         ct.ThrowIfCancellationRequested();
 
         var kind = Directory.Exists(Path.Combine(output, "adapter")) ? "adapter" : "model";
         var prefix = $"{job.Project}/{job.RunId:N}";
-        var model = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"{prefix}/{kind}", Path.Combine(output, kind), ct);
-        var reportRef = await store.PutFileAsync(Buckets.Models, $"{prefix}/{TrainingReport.FileName}", Path.Combine(output, TrainingReport.FileName), ct);
+        var model = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"{prefix}/{kind}",
+            Path.Combine(output, kind), ct);
+        var reportRef = await store.PutFileAsync(Buckets.Models, $"{prefix}/{TrainingReport.FileName}",
+            Path.Combine(output, TrainingReport.FileName), ct);
         var startModel = job.InitialAdapter is null ? job.BaseModel : await inputs.PublishModelAsync(baseModel, ct);
 
         int version = 0;
-        await ledger.Registry.WriteAsync(async s => version = await s.CreateModelVersionAsync(job.Project, job.RunId, model, startModel, kind, ct), ct);
+        await ledger.Registry.WriteAsync(async s => version = await s.CreateModelVersionAsync(job.Project, job.RunId,
+            model, startModel, kind, ct), ct);
         var trained = new ModelTrained
         {
             RunId = job.RunId, Project = job.Project, ModelVersion = version, Model = model, Report = reportRef,
@@ -73,52 +91,70 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
             await s.RecordArtifactAsync(job.RunId, "training_report", reportRef, ct);
             await s.AddLineageAsync(job.RunId, job.Shards, model, "trained", ct);
             await s.AddLineageAsync(job.RunId, startModel, model, "base", ct);
-        }, $"model version {version} trained: {report.Steps} steps, stop reason {report.StopReason}, best valid loss {report.BestValidLoss:0.0000}", ct);
+        }, $"model version {version} trained: {report.Steps} steps, stop reason {report.StopReason}, best valid " +
+            $"loss {report.BestValidLoss:0.0000}", ct);
         await publish.PublishForRun(trained, job.RunId, ct);
     }
 
     async Task RestoreCheckpointAsync(Guid runId, string output, CancellationToken ct)
     {
-        if (TrainingCheckpoints.List(output).Count > 0) return;   // this host's own copy, from before its restart
+        // this host's own copy, from before its restart
+        if (TrainingCheckpoints.List(output).Count > 0)
+            return;
         var latest = (await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(runId, ct), ct)).MaxBy(c => c.Step);
-        if (latest is null) return;
-        await ArtifactBundle.GetDirectoryAsync(store, latest.Artifact, TrainingCheckpoints.PathOf(output, latest.Step), ct);
+        if (latest is null)
+            return;
+        await ArtifactBundle.GetDirectoryAsync(store, latest.Artifact, TrainingCheckpoints.PathOf(output, latest.Step),
+            ct);
         await ledger.EventAsync(runId, "info", $"resuming from checkpoint {latest.Step} (checkpoints bucket)", ct: ct);
     }
 
-    // Drains the engine's progress on the host side: events and TrainingProgressed per logged step, checkpoints uploaded
-    // as they appear. Runs beside the training thread, so a slow store never stalls a step.
-    async Task PumpAsync(TrainingRequested job, string output, ChannelReader<TrainingProgress> reader, CancellationToken ct)
+    // Drains the engine's progress on the host side: events and TrainingProgressed per logged step, checkpoints
+    // uploaded as they appear. Runs beside the training thread, so a slow store never stalls a step.
+    async Task PumpAsync(TrainingRequested job, string output, ChannelReader<TrainingProgress> reader,
+        CancellationToken ct)
     {
-        var uploaded = new HashSet<int>((await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(job.RunId, ct), ct)).Select(c => c.Step));
+        var uploaded = new HashSet<int>((await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(job.RunId, ct),
+            ct)).Select(c => c.Step));
         double? lastValid = null;
 
         try
         {
             await foreach (var p in reader.ReadAllAsync(CancellationToken.None))
             {
-                if (p.Message is { } text) await ledger.EventAsync(job.RunId, "info", text, ct: CancellationToken.None);
-                if (p.Eval is { } eval) lastValid = eval.ValidLoss;
-                if (p.Metrics is not { } metrics && p.Eval is null) continue;
+                if (p.Message is { } text)
+                    await ledger.EventAsync(job.RunId, "info", text, ct: CancellationToken.None);
+                if (p.Eval is { } eval)
+                    lastValid = eval.ValidLoss;
+                if (p.Metrics is not { } metrics && p.Eval is null)
+                    continue;
                 var data = new Dictionary<string, object?>
                 {
-                    ["step"] = p.Step, ["total_steps"] = p.TotalSteps, ["train_loss"] = p.Metrics?.TrainLoss, ["valid_loss"] = lastValid,
+                    ["step"] = p.Step, ["total_steps"] = p.TotalSteps, ["train_loss"] = p.Metrics?.TrainLoss,
+                    ["valid_loss"] = lastValid,
                     ["full_valid_loss"] = p.Eval?.ValidLoss, ["train_mean_token_accuracy"] = p.Metrics?.TokenAccuracy,
-                    ["valid_mean_token_accuracy"] = p.Eval?.TokenAccuracy, ["tokens_per_second"] = p.Metrics?.TokensPerSecond,
+                    ["valid_mean_token_accuracy"] = p.Eval?.TokenAccuracy,
+                    ["tokens_per_second"] = p.Metrics?.TokensPerSecond,
                     ["learning_rate"] = p.Metrics?.LearningRate,
                 };
                 var line = p.Eval is { } e ? $"step {p.Step}: validation loss {e.ValidLoss:0.0000} ({e.Seconds:0.0} s)"
-                    : $"step {p.Step}/{p.TotalSteps}: train loss {p.Metrics!.TrainLoss:0.0000}, {p.Metrics.TokensPerSecond:N0} tokens/s" +
+                    : $"step {p.Step}/{p.TotalSteps}: train loss {p.Metrics!.TrainLoss:0.0000}, " +
+                        $"{p.Metrics.TokensPerSecond:N0} tokens/s" +
                       (p.Remaining is { } left ? $", ETA {TrainingProgress.Format(left)}" : "");
-                await ledger.EventAsync(job.RunId, "info", line, JsonSerializer.Serialize(data), "metrics", CancellationToken.None);
+                await ledger.EventAsync(job.RunId, "info", line, JsonSerializer.Serialize(data), "metrics",
+                    CancellationToken.None);
                 if (p.Metrics is { } s)
                     await publish.PublishForRun(new TrainingProgressed
                     {
-                        RunId = job.RunId, Step = p.Step, TotalSteps = p.TotalSteps, TrainLoss = s.TrainLoss, ValidLoss = lastValid,
-                        MeanTokenAccuracy = s.TokenAccuracy, TokensPerSecond = s.TokensPerSecond, LearningRate = s.LearningRate,
-                    }, job.RunId, CancellationToken.None, p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        RunId = job.RunId, Step = p.Step, TotalSteps = p.TotalSteps, TrainLoss = s.TrainLoss,
+                        ValidLoss = lastValid,
+                        MeanTokenAccuracy = s.TokenAccuracy, TokensPerSecond = s.TokensPerSecond,
+                        LearningRate = s.LearningRate,
+                    }, job.RunId, CancellationToken.None,
+                        p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 foreach (var (step, path) in TrainingCheckpoints.List(output).Where(c => !uploaded.Contains(c.Step)))
-                    if (await UploadCheckpointAsync(job, step, path, data)) uploaded.Add(step);
+                    if (await UploadCheckpointAsync(job, step, path, data))
+                        uploaded.Add(step);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -127,12 +163,15 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
         }
     }
 
-    async Task<bool> UploadCheckpointAsync(TrainingRequested job, int step, string path, Dictionary<string, object?> metrics)
+    async Task<bool> UploadCheckpointAsync(TrainingRequested job, int step, string path,
+        Dictionary<string, object?> metrics)
     {
         try
         {
-            var artifact = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Checkpoints, $"{job.Project}/{job.RunId:N}/checkpoint-{step:D6}", path);
-            await ledger.Registry.WriteAsync(s => s.RecordCheckpointAsync(job.RunId, step, artifact, JsonSerializer.Serialize(metrics)));
+            var artifact = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Checkpoints,
+                $"{job.Project}/{job.RunId:N}/checkpoint-{step:D6}", path);
+            await ledger.Registry.WriteAsync(s => s.RecordCheckpointAsync(job.RunId, step, artifact,
+                JsonSerializer.Serialize(metrics)));
             return true;
         }
         catch (IOException)

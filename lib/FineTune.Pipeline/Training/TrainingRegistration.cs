@@ -11,7 +11,8 @@ public static class TrainingRegistration
 {
     public static PipelineBuilder AddTrainingStage(this PipelineBuilder pipeline)
     {
-        if (!pipeline.FirstTime(Stages.Training)) return pipeline;
+        if (!pipeline.FirstTime(Stages.Training))
+            return pipeline;
         pipeline.Services.AddScoped<TrainingJobRunner>();
         pipeline.Services.AddHostedService<TrainingWorker>();
         return pipeline.AddConsumers(x =>
@@ -19,8 +20,10 @@ public static class TrainingRegistration
             x.AddConsumer<DatasetTokenizedConsumer, BookkeepingDefinition<DatasetTokenizedConsumer>>();
             x.AddConsumer<TrainingRequestedConsumer, BookkeepingDefinition<TrainingRequestedConsumer>>();
             x.AddConsumer<CancelRunConsumer, BookkeepingDefinition<CancelRunConsumer>>();
-            x.AddConsumer<StageFaultConsumer<DatasetTokenized>, BookkeepingDefinition<StageFaultConsumer<DatasetTokenized>>>();
-            x.AddConsumer<StageFaultConsumer<TrainingRequested>, BookkeepingDefinition<StageFaultConsumer<TrainingRequested>>>();
+            x.AddConsumer<StageFaultConsumer<DatasetTokenized>,
+                BookkeepingDefinition<StageFaultConsumer<DatasetTokenized>>>();
+            x.AddConsumer<StageFaultConsumer<TrainingRequested>,
+                BookkeepingDefinition<StageFaultConsumer<TrainingRequested>>>();
         });
     }
 }

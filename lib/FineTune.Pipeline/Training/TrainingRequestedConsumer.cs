@@ -11,10 +11,13 @@ public sealed class TrainingRequestedConsumer(RunLedger ledger) : IConsumer<Trai
     {
         var (m, ct) = (context.Message, context.CancellationToken);
         await using var s = await ledger.Registry.BeginAsync(ct);
-        if (!await s.TryMarkProcessedAsync(nameof(TrainingRequestedConsumer), context.MessageId ?? m.RunId, ct)) return;
+        if (!await s.TryMarkProcessedAsync(nameof(TrainingRequestedConsumer), context.MessageId ?? m.RunId, ct))
+            return;
         var run = await s.GetRunAsync(m.RunId, ct);
-        if (run is null || RunStatus.IsTerminal(run.Status)) return;
-        if (await s.EnqueueTrainingJobAsync(m.RunId, new TrainingJobRequest(m, System.Diagnostics.Activity.Current?.Id).ToJson(), ct))
+        if (run is null || RunStatus.IsTerminal(run.Status))
+            return;
+        if (await s.EnqueueTrainingJobAsync(m.RunId,
+            new TrainingJobRequest(m, System.Diagnostics.Activity.Current?.Id).ToJson(), ct))
         {
             await s.SetRunStatusAsync(m.RunId, RunStatus.Queued, null, ct);
             await s.RecordArtifactAsync(m.RunId, "training_config", m.Config, ct);

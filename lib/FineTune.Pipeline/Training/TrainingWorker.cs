@@ -31,7 +31,10 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
                 job = await s.ClaimTrainingJobAsync(_workerId, Lease, stoppingToken);
                 await s.CommitAsync(stoppingToken);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
             catch (Exception e)
             {
                 log.LogWarning(e, "Training worker {WorkerId}: could not poll the registry", _workerId);
@@ -39,8 +42,14 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
             }
             if (job is null)
             {
-                try { await Task.Delay(TimeSpan.FromSeconds(options.Value.TrainingPollSeconds), stoppingToken); }
-                catch (OperationCanceledException) { return; }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(options.Value.TrainingPollSeconds), stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
                 continue;
             }
             await RunJobAsync(job, stoppingToken);
@@ -50,15 +59,20 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
     async Task RunJobAsync(TrainingJobRecord job, CancellationToken stoppingToken)
     {
         TrainingJobRequest envelope;
-        try { envelope = TrainingJobRequest.Parse(job.RequestJson); }
+        try
+        {
+            envelope = TrainingJobRequest.Parse(job.RequestJson);
+        }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException)
         {
             log.LogError(e, "Run {RunId}: unreadable training job", job.RunId);
-            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed", $"unreadable job: {e.Message}", CancellationToken.None));
+            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed",
+                $"unreadable job: {e.Message}", CancellationToken.None));
             return;
         }
         var request = envelope.Message;
-        using var activity = PipelineTelemetry.Source.StartActivity("training job", System.Diagnostics.ActivityKind.Consumer, envelope.TraceParent);
+        using var activity = PipelineTelemetry.Source.StartActivity("training job",
+            System.Diagnostics.ActivityKind.Consumer, envelope.TraceParent);
         activity?.SetTag("finetune.run_id", job.RunId.ToString());
         activity?.SetTag("finetune.attempt", job.Attempts);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -70,7 +84,8 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         try
         {
             await scope.ServiceProvider.GetRequiredService<TrainingJobRunner>().RunAsync(request, jobCts.Token);
-            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "succeeded", null, CancellationToken.None));
+            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "succeeded", null,
+                CancellationToken.None));
             // The model, report and checkpoints are in the store. Only training's own directories: in one process the
             // evaluation of this run is already working beside them.
             var inputs = scope.ServiceProvider.GetRequiredService<RunInputs>();
@@ -84,22 +99,28 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         }
         catch (OperationCanceledException)
         {
-            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "cancelled", "cancelled", CancellationToken.None));
+            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "cancelled", "cancelled",
+                CancellationToken.None));
             scope.ServiceProvider.GetRequiredService<RunInputs>().FreeRunDirectory(job.RunId);
-            await ledger.EventAsync(job.RunId, "warn", "training stopped: the run was cancelled; its scratch space is freed");
+            await ledger.EventAsync(job.RunId, "warn",
+                "training stopped: the run was cancelled; its scratch space is freed");
         }
         catch (Exception e) when (Runs.StageErrors.IsPermanent(e) || job.Attempts >= MaxAttempts)
         {
             log.LogError(e, "Run {RunId}: training failed for good", job.RunId);
-            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed", e.Message, CancellationToken.None));
-            await ledger.FailAsync(scope.ServiceProvider.GetRequiredService<IPublishEndpoint>(), job.RunId, request.Project, Stages.Training,
+            await registry.WriteAsync(s => s.FinishTrainingJobAsync(job.RunId, _workerId, "failed", e.Message,
+                CancellationToken.None));
+            await ledger.FailAsync(scope.ServiceProvider.GetRequiredService<IPublishEndpoint>(), job.RunId,
+                request.Project, Stages.Training,
                 e.GetType().FullName!, e.Message, job.Attempts, CancellationToken.None);
         }
         catch (Exception e)
         {
             // Transient: leave the job to its lease; it is retaken (attempts + 1) once the lease runs out.
-            log.LogWarning(e, "Run {RunId}: training attempt {Attempt} failed; retrying after the lease", job.RunId, job.Attempts);
-            await ledger.EventAsync(job.RunId, "warn", $"training attempt {job.Attempts} failed ({e.Message}); it will be retried");
+            log.LogWarning(e, "Run {RunId}: training attempt {Attempt} failed; retrying after the lease", job.RunId,
+                job.Attempts);
+            await ledger.EventAsync(job.RunId, "warn",
+                $"training attempt {job.Attempts} failed ({e.Message}); it will be retried");
         }
         finally
         {
@@ -113,12 +134,19 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
         var every = Lease / 3;
         while (!job.IsCancellationRequested)
         {
-            try { await Task.Delay(every, job.Token); }
-            catch (OperationCanceledException) { return; }
+            try
+            {
+                await Task.Delay(every, job.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
             try
             {
                 bool held = false;
-                await registry.WriteAsync(async s => held = await s.RenewTrainingLeaseAsync(runId, _workerId, Lease, CancellationToken.None));
+                await registry.WriteAsync(async s => held = await s.RenewTrainingLeaseAsync(runId, _workerId, Lease,
+                    CancellationToken.None));
                 if (!held)
                 {
                     log.LogWarning("Run {RunId}: lease lost or run cancelled; stopping the job", runId);
@@ -126,7 +154,10 @@ public sealed class TrainingWorker(IServiceScopeFactory scopes, RunRegistry regi
                     return;
                 }
             }
-            catch (Exception e) { log.LogWarning(e, "Run {RunId}: lease renewal failed; will retry", runId); }
+            catch (Exception e)
+            {
+                log.LogWarning(e, "Run {RunId}: lease renewal failed; will retry", runId);
+            }
         }
     }
 

@@ -19,20 +19,24 @@ internal sealed class ChoiceText(TextTokenizer tokenizer, IReadOnlyList<string> 
     public string Text => _shown.ToString();
     public bool Screened => Finish == "content_filter";
 
-    /// <summary>The text this token releases (may be empty). Sets Finish when a stop string or the screen ends the choice.</summary>
+    /// <summary>The text this token releases (may be empty). Sets Finish when a stop string or the screen ends the
+    /// choice.</summary>
     public string Push(int token)
     {
-        if (Finish is not null) return "";
+        if (Finish is not null)
+            return "";
         Tokens++;
         var safe = _stops.Push(_decoder.Push(token));
-        if (_stops.Stopped) Finish = "stop";
+        if (_stops.Stopped)
+            Finish = "stop";
         return Screen(safe);
     }
 
     /// <summary>The text still held back when the sequence ends.</summary>
     public string End(JobEnd end)
     {
-        if (Finish is not null) return "";
+        if (Finish is not null)
+            return "";
         var rest = _stops.Push(_decoder.Flush());
         rest += _stops.Flush();
         var shown = Screen(rest);
@@ -42,7 +46,8 @@ internal sealed class ChoiceText(TextTokenizer tokenizer, IReadOnlyList<string> 
 
     string Screen(string text)
     {
-        if (text.Length == 0) return text;
+        if (text.Length == 0)
+            return text;
         if (screen is not null && screen.Blocks(_shown + text))
         {
             Finish = "content_filter";

@@ -75,21 +75,26 @@ public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalToke
 
 public sealed record AssistantMessage(string Role, string Content);
 public sealed record ChatChoice(int Index, AssistantMessage Message, string FinishReason, object? Logprobs = null);
-public sealed record ChatCompletion(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage,
+public sealed record ChatCompletion(string Id, string Object, long Created, string Model,
+    IReadOnlyList<ChatChoice> Choices, Usage Usage,
     string SystemFingerprint);
 
 public sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
 public sealed record ChatChunkChoice(int Index, ChatDelta Delta, string? FinishReason, object? Logprobs = null);
-public sealed record ChatCompletionChunk(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices,
-    string SystemFingerprint, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
+public sealed record ChatCompletionChunk(string Id, string Object, long Created, string Model,
+    IReadOnlyList<ChatChunkChoice> Choices,
+    string SystemFingerprint,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
 
 public sealed record TextChoice(string Text, int Index, object? Logprobs, string? FinishReason);
-public sealed record TextCompletion(string Id, string Object, long Created, string Model, IReadOnlyList<TextChoice> Choices,
+public sealed record TextCompletion(string Id, string Object, long Created, string Model,
+    IReadOnlyList<TextChoice> Choices,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage, string SystemFingerprint);
 
-public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, string? Parent, int MaxModelLen);
+public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, string? Parent,
+    int MaxModelLen);
 public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 
 public sealed class LoadLoraAdapterRequest

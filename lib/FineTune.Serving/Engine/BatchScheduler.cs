@@ -46,11 +46,15 @@ public sealed class BatchScheduler : IDisposable
 
     public BatchScheduler(CpuLlama model, ServingOptions options, ServingMetrics metrics, ILogger logger, string name)
     {
-        _options = options; _metrics = metrics; _logger = logger;
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
         _vocab = model.Config.VocabSize;
         _samplingThreads = model.Threads;
-        MaxSequenceLength = options.MaxSequenceLength > 0 ? Math.Min(options.MaxSequenceLength, model.Config.MaxPositionEmbeddings) : model.Config.MaxPositionEmbeddings;
-        _batch = model.StartBatch(options.MaxBatchSize, MaxSequenceLength, Math.Max(options.PrefillTokensPerStep + options.MaxBatchSize, 1));
+        MaxSequenceLength = options.MaxSequenceLength > 0 ? Math.Min(options.MaxSequenceLength,
+            model.Config.MaxPositionEmbeddings) : model.Config.MaxPositionEmbeddings;
+        _batch = model.StartBatch(options.MaxBatchSize, MaxSequenceLength,
+            Math.Max(options.PrefillTokensPerStep + options.MaxBatchSize, 1));
         _slots = new Sequence?[options.MaxBatchSize];
         _thread = new Thread(Loop) { IsBackground = true, Name = $"batch scheduler {name}" };
         _thread.Start();
@@ -59,13 +63,15 @@ public sealed class BatchScheduler : IDisposable
     public int MaxSequenceLength { get; }
     public int QueueLength => Volatile.Read(ref _queued);
     public int ActiveSequences { get; private set; }
-    /// <summary>Completes when the scheduler has stopped (after <see cref="Drain"/>, once in-flight sequences finished).</summary>
+    /// <summary>Completes when the scheduler has stopped (after <see cref="Drain"/>, once in-flight sequences
+    /// finished).</summary>
     public Task Stopped => _stopped.Task;
 
     /// <summary>Queues a job; false when the queue is full or the scheduler is draining.</summary>
     public bool TryEnqueue(GenerationJob job)
     {
-        if (!_accepting) return false;
+        if (!_accepting)
+            return false;
         if (Interlocked.Increment(ref _queued) > _options.MaxQueueLength)
         {
             Interlocked.Decrement(ref _queued);
@@ -98,7 +104,8 @@ public sealed class BatchScheduler : IDisposable
                 DropCancelled();
                 if (_active.Count == 0)
                 {
-                    if (!_accepting && _queue.IsEmpty) break;
+                    if (!_accepting && _queue.IsEmpty)
+                        break;
                     _wake.WaitOne(TimeSpan.FromSeconds(1));
                     continue;
                 }
@@ -110,24 +117,33 @@ public sealed class BatchScheduler : IDisposable
                 }
                 catch (Exception e)
                 {
-                    _logger.LogError(e, "a batch pass of {Rows} rows failed; ending its {Sequences} sequences", rows.Count, _active.Count);
-                    foreach (var s in _active.ToArray()) Finish(s, JobEnd.Failed, e);
+                    _logger.LogError(e, "a batch pass of {Rows} rows failed; ending its {Sequences} sequences",
+                        rows.Count, _active.Count);
+                    foreach (var s in _active.ToArray())
+                        Finish(s, JobEnd.Failed, e);
                     continue;
                 }
                 _metrics.RecordStep(rows.Count, _active.Count, Stopwatch.GetElapsedTime(started));
-                foreach (var s in _active) s.Position += s.RowsThisStep;
+                foreach (var s in _active)
+                    s.Position += s.RowsThisStep;
                 Sample(owners, logits, tokens);
-                for (int i = 0; i < owners.Count; i++) Advance(owners[i], tokens[i]);
+                for (int i = 0; i < owners.Count; i++)
+                    Advance(owners[i], tokens[i]);
             }
         }
         catch (Exception e)
         {
             _logger.LogCritical(e, "the batch scheduler stopped");
-            foreach (var s in _active.ToArray()) Finish(s, JobEnd.Failed, e);
+            foreach (var s in _active.ToArray())
+                Finish(s, JobEnd.Failed, e);
         }
         finally
         {
-            while (_queue.TryDequeue(out var job)) { Interlocked.Decrement(ref _queued); job.End(JobEnd.Cancelled); }
+            while (_queue.TryDequeue(out var job))
+            {
+                Interlocked.Decrement(ref _queued);
+                job.End(JobEnd.Cancelled);
+            }
             _batch.Dispose();
             _stopped.TrySetResult();
         }
@@ -137,13 +153,22 @@ public sealed class BatchScheduler : IDisposable
     {
         for (int slot = 0; slot < _slots.Length && !_queue.IsEmpty; slot++)
         {
-            if (_slots[slot] is not null) continue;
-            if (!_queue.TryDequeue(out var job)) break;
+            if (_slots[slot] is not null)
+                continue;
+            if (!_queue.TryDequeue(out var job))
+                break;
             Interlocked.Decrement(ref _queued);
-            if (job.Cancellation.IsCancellationRequested) { job.End(JobEnd.Cancelled); slot--; continue; }
+            if (job.Cancellation.IsCancellationRequested)
+            {
+                job.End(JobEnd.Cancelled);
+                slot--;
+                continue;
+            }
             if (job.Prompt.Count == 0 || job.Prompt.Count >= MaxSequenceLength)
             {
-                job.End(JobEnd.Failed, new ArgumentException($"the prompt has {job.Prompt.Count} tokens; this server takes 1 to {MaxSequenceLength - 1}."));
+                job.End(JobEnd.Failed,
+                    new ArgumentException($"the prompt has {job.Prompt.Count} tokens; this server takes 1 to " +
+                    $"{MaxSequenceLength - 1}."));
                 slot--;
                 continue;
             }
@@ -158,7 +183,8 @@ public sealed class BatchScheduler : IDisposable
     void DropCancelled()
     {
         foreach (var s in _active.ToArray())
-            if (s.Job.Cancellation.IsCancellationRequested) Finish(s, JobEnd.Cancelled);
+            if (s.Job.Cancellation.IsCancellationRequested)
+                Finish(s, JobEnd.Cancelled);
     }
 
     // Every decoding sequence contributes its last token; joining ones share the prefill budget in arrival order.
@@ -170,7 +196,8 @@ public sealed class BatchScheduler : IDisposable
         int budget = _options.PrefillTokensPerStep;
         foreach (var s in _active)
         {
-            if (!s.Prefilling) s.RowsThisStep = 1;
+            if (!s.Prefilling)
+                s.RowsThisStep = 1;
             else
             {
                 s.RowsThisStep = Math.Min(budget, s.Job.Prompt.Count - s.Position);
@@ -184,7 +211,8 @@ public sealed class BatchScheduler : IDisposable
                 int position = s.Position + i;
                 bool last = position >= s.Job.Prompt.Count - 1;
                 rows.Add(new BatchRow(s.Slot, position, s.History[position], last, s.Job.Adapter));
-                if (last) owners.Add(s);
+                if (last)
+                    owners.Add(s);
             }
         }
     }
@@ -195,10 +223,12 @@ public sealed class BatchScheduler : IDisposable
     {
         if (owners.Count < 4 || _samplingThreads < 2)
         {
-            for (int i = 0; i < owners.Count; i++) tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History);
+            for (int i = 0; i < owners.Count; i++)
+                tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History);
             return;
         }
-        System.Threading.Tasks.Parallel.For(0, owners.Count, new ParallelOptions { MaxDegreeOfParallelism = _samplingThreads },
+        System.Threading.Tasks.Parallel.For(0, owners.Count,
+            new ParallelOptions { MaxDegreeOfParallelism = _samplingThreads },
             i => tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History));
     }
 
@@ -207,13 +237,15 @@ public sealed class BatchScheduler : IDisposable
     static void WarmUpSampling(float[] scratch)
     {
         var random = new Random(0);
-        for (int i = 0; i < scratch.Length; i++) scratch[i] = (float)random.NextDouble();
+        for (int i = 0; i < scratch.Length; i++)
+            scratch[i] = (float)random.NextDouble();
         var hot = new Sampler(new GenerationOptions { Temperature = 0.8f, Seed = 0 });
         var nucleus = new Sampler(new GenerationOptions { Temperature = 0.8f, TopP = 0.9f, Seed = 0 });
         for (int i = 0; i < 300; i++)
         {
             hot.Next(scratch, []);
-            if (i % 10 == 0) nucleus.Next(scratch, []);
+            if (i % 10 == 0)
+                nucleus.Next(scratch, []);
             Sampler.ArgMax(scratch);
         }
     }
@@ -221,15 +253,22 @@ public sealed class BatchScheduler : IDisposable
     void Advance(Sequence s, int token)
     {
         long now = Stopwatch.GetTimestamp();
-        if (s.Generated == 0) _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(s.Job.EnqueuedAt, now));
-        else _metrics.RecordInterToken(Stopwatch.GetElapsedTime(s.LastTokenAt, now));
+        if (s.Generated == 0)
+            _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(s.Job.EnqueuedAt, now));
+        else
+            _metrics.RecordInterToken(Stopwatch.GetElapsedTime(s.LastTokenAt, now));
         s.LastTokenAt = now;
         s.Generated++;
-        if (s.StopIds.Contains(token)) { Finish(s, JobEnd.Stop); return; }
+        if (s.StopIds.Contains(token))
+        {
+            Finish(s, JobEnd.Stop);
+            return;
+        }
         s.History.Add(token);
         s.Job.Emit(token);
         _metrics.RecordToken();
-        if (s.Generated >= s.Job.Options.MaxNewTokens || s.Position >= MaxSequenceLength) Finish(s, JobEnd.Length);
+        if (s.Generated >= s.Job.Options.MaxNewTokens || s.Position >= MaxSequenceLength)
+            Finish(s, JobEnd.Length);
     }
 
     void Finish(Sequence s, JobEnd end, Exception? error = null)

@@ -14,11 +14,19 @@ public readonly record struct JobEvent(int Token, JobEnd? End = null, Exception?
 
 public sealed class GenerationJob
 {
-    readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-
-    public GenerationJob(IReadOnlyList<int> prompt, GenerationOptions options, CpuLoraAdapter? adapter, CancellationToken cancellation)
+    readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions
     {
-        Prompt = prompt; Options = options; Adapter = adapter; Cancellation = cancellation;
+        SingleReader =
+        true, SingleWriter = true
+    });
+
+    public GenerationJob(IReadOnlyList<int> prompt, GenerationOptions options, CpuLoraAdapter? adapter,
+        CancellationToken cancellation)
+    {
+        Prompt = prompt;
+        Options = options;
+        Adapter = adapter;
+        Cancellation = cancellation;
     }
 
     public IReadOnlyList<int> Prompt { get; }

@@ -13,8 +13,12 @@ public sealed class LoadedModel : IDisposable
 {
     LoadedModel(string path, CpuLlama model, TextTokenizer tokenizer, BatchScheduler scheduler)
     {
-        Path = path; Model = model; Tokenizer = tokenizer; Scheduler = scheduler;
-        StopIds = [.. model.Config.EosTokenIds.Concat(tokenizer.StopIds).Concat(tokenizer.EosId is { } eos ? [eos] : []).Distinct()];
+        Path = path;
+        Model = model;
+        Tokenizer = tokenizer;
+        Scheduler = scheduler;
+        StopIds = [.. model.Config.EosTokenIds.Concat(tokenizer.StopIds).Concat(tokenizer.EosId is { } eos ? [eos]
+            : []).Distinct()];
     }
 
     public string Path { get; }
@@ -35,7 +39,11 @@ public sealed class LoadedModel : IDisposable
     {
         CpuLlama model;
         var adapter = mergeAdapter is null ? null : PeftAdapter.Load(mergeAdapter);
-        var load = new CpuLlamaOptions { Threads = options.Threads, Int8 = options.Int8, Bf16KvCache = options.Bf16KvCache, Int8Activations = options.Int8Activations };
+        var load = new CpuLlamaOptions
+        {
+            Threads = options.Threads, Int8 = options.Int8,
+            Bf16KvCache = options.Bf16KvCache, Int8Activations = options.Int8Activations
+        };
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
@@ -49,24 +57,30 @@ public sealed class LoadedModel : IDisposable
             Func<string, TensorData> read = name => byName[name];
             model = CpuLlama.Load(config, adapter is null ? read : adapter.MergeInto(read, mergeAdapter!), load);
         }
-        else throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory (config.json + *.safetensors) or a llama2.c .bin file.");
+        else
+            throw new ModelFormatException($"model not found at '{path}': expected a Hugging Face model directory " +
+                $"(config.json + *.safetensors) or a llama2.c .bin file.");
 
         TextTokenizer tokenizer;
         try
         {
-            tokenizer = TokenizerLoader.Load(tokenizerPath ?? (Directory.Exists(path) ? path : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!));
+            tokenizer = TokenizerLoader.Load(tokenizerPath ?? (Directory.Exists(path) ? path
+                : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!));
         }
         catch (Exception e) when (e is TokenizerLoadException or FileNotFoundException or DirectoryNotFoundException)
         {
             model.Dispose();
-            throw new ModelFormatException($"no tokenizer for '{path}' ({e.Message}); put tokenizer files beside the model or pass --tokenizer.");
+            throw new ModelFormatException($"no tokenizer for '{path}' ({e.Message}); put tokenizer files beside " +
+                $"the model or pass --tokenizer.");
         }
         if (tokenizer.VocabSize > model.Config.VocabSize)
         {
             model.Dispose();
-            throw new ModelFormatException($"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {model.Config.VocabSize}: they do not belong together.");
+            throw new ModelFormatException($"the tokenizer has {tokenizer.VocabSize} tokens but the model's " +
+                $"vocabulary is {model.Config.VocabSize}: they do not belong together.");
         }
-        var scheduler = new BatchScheduler(model, options, metrics, logger, System.IO.Path.GetFileName(path.TrimEnd('/')));
+        var scheduler = new BatchScheduler(model, options, metrics, logger,
+            System.IO.Path.GetFileName(path.TrimEnd('/')));
         return new LoadedModel(path, model, tokenizer, scheduler);
     }
 

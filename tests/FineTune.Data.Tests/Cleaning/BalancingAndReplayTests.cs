@@ -18,21 +18,27 @@ public class BalancingAndReplayTests
     public void Label_distribution_counts_labels_and_unlabelled_records()
     {
         var distribution = LabelDistribution.Of(Labelled());
-        Assert.Equal(new Dictionary<string, long> { ["billing"] = 6, ["other"] = 3, ["refund"] = 2 }, distribution.Counts);
-        Assert.Equal((1L, 12L, "billing", 6L), (distribution.Unlabeled, distribution.Total, distribution.Majority, distribution.MajorityCount));
+        Assert.Equal(new Dictionary<string, long> { ["billing"] = 6, ["other"] = 3, ["refund"] = 2 },
+            distribution.Counts);
+        Assert.Equal((1L, 12L, "billing", 6L),
+            (distribution.Unlabeled, distribution.Total, distribution.Majority, distribution.MajorityCount));
     }
 
     [Fact]
     public void Oversampling_raises_every_label_to_the_majority_count_evenly()
     {
         var result = new Balancer(new BalanceOptions { Mode = BalanceMode.Oversample }).Balance(Labelled());
-        Assert.Equal(new Dictionary<string, long> { ["billing"] = 6, ["other"] = 6, ["refund"] = 6 }, result.After.Counts);
+        Assert.Equal(new Dictionary<string, long> { ["billing"] = 6, ["other"] = 6, ["refund"] = 6 },
+            result.After.Counts);
         Assert.Equal(1, result.After.Unlabeled);
         Assert.Equal(7, result.Added);
         Assert.Equal(19, result.Records.Count);
         // Two refund records to six: each appears exactly three times.
-        Assert.All(result.Records.Where(r => r.Label == "refund").GroupBy(r => r.Line), g => Assert.Equal(3, g.Count()));
-        Assert.Equal(result.Records.Select(r => r.Line), new Balancer(new BalanceOptions { Mode = BalanceMode.Oversample }).Balance(Labelled()).Records.Select(r => r.Line));
+        Assert.All(result.Records.Where(r => r.Label == "refund").GroupBy(r => r.Line),
+            g => Assert.Equal(3, g.Count()));
+        Assert.Equal(result.Records.Select(r => r.Line),
+            new Balancer(new BalanceOptions { Mode = BalanceMode.Oversample }).Balance(Labelled()).Records.Select(r =>
+            r.Line));
     }
 
     [Fact]
@@ -41,7 +47,8 @@ public class BalancingAndReplayTests
         var records = Labelled();
         var result = new Balancer(new BalanceOptions { Mode = BalanceMode.LossWeights }).Balance(records);
         Assert.Equal(records, result.Records);
-        Assert.Equal(new Dictionary<string, double> { ["billing"] = 1.0, ["other"] = 2.0, ["refund"] = 3.0 }, result.Weights);
+        Assert.Equal(new Dictionary<string, double> { ["billing"] = 1.0, ["other"] = 2.0, ["refund"] = 3.0 },
+            result.Weights);
         Assert.Equal(3.0, result.WeightOf(records[6]));
         Assert.Equal(1.0, result.WeightOf(records[^1]));
     }

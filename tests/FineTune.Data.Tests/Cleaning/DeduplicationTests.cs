@@ -30,7 +30,8 @@ public class DeduplicationTests
     }
 
     static DataRecord Document(long line, int changedTail, int words = 200) =>
-        TextRecord(line, string.Join(' ', Words(0, words - changedTail).Concat(Words(10_000 + (int)line * 1000, changedTail))));
+        TextRecord(line,
+            string.Join(' ', Words(0, words - changedTail).Concat(Words(10_000 + (int)line * 1000, changedTail))));
 
     // N = 200 words → 196 shingles (+1 for the "<text>" role marker, shared). Changing the last k words leaves
     // 197 − k shared: Jaccard = (197 − k) / (197 + k). k = 10 → 0.904; k = 65 → 0.504.
@@ -77,7 +78,8 @@ public class DeduplicationTests
     [Fact]
     public void Signatures_are_deterministic_across_index_instances_and_pinned()
     {
-        var record = Chat(1, "Explain the difference between TCP and UDP in two sentences.", "TCP is reliable; UDP is not.");
+        var record = Chat(1, "Explain the difference between TCP and UDP in two sentences.",
+            "TCP is reliable; UDP is not.");
         var a = new NearDuplicateIndex().Signature(record)!;
         var b = new NearDuplicateIndex().Signature(record)!;
         Assert.Equal(128, a.Length);
@@ -97,6 +99,10 @@ public class DeduplicationTests
         Assert.True(banding.CandidateProbability(0.5) < 0.15);
         var strict = LshBanding.Choose(0.95, 128);
         Assert.True(strict.Rows > banding.Rows, "a higher threshold needs more rows per band");
-        Assert.Throws<ArgumentException>(() => new NearDuplicateIndex(new NearDuplicateOptions { Bands = 20, Rows = 10 }));
+        Assert.Throws<ArgumentException>(() => new NearDuplicateIndex(new NearDuplicateOptions
+        {
+            Bands = 20,
+            Rows = 10
+        }));
     }
 }

@@ -1,6 +1,7 @@
 // Issue 25: with PII redaction on, nothing `data prepare` writes carries the personal data the cleaner removes — not
 // the splits, and not rejects.jsonl, duplicates.jsonl, the validation report or the data card either. Planted values of
-// every kind sit in accepted, duplicate and rejected records (JSON and not); keep_raw_rejects keeps rejected text as read.
+// every kind sit in accepted, duplicate and rejected records (JSON and not); keep_raw_rejects keeps rejected text as
+// read.
 using System.Text.Json.Nodes;
 
 namespace FineTune.Data.Tests.Cleaning;
@@ -34,7 +35,9 @@ public class RedactionEverywhereTests
         var role = rejects.Single(r => r["line"]!.GetValue<long>() == 34);
         Assert.Contains("[EMAIL]", role["reason"]!.GetValue<string>());
         Assert.Single(File.ReadAllLines(Path.Combine(outDir, "duplicates.jsonl")));
-        Assert.Equal("redacted", JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "data_card.json")))!["rejects_raw"]!.GetValue<string>());
+        Assert.Equal("redacted",
+            JsonNode.Parse(File.ReadAllText(Path.Combine(outDir,
+            "data_card.json")))!["rejects_raw"]!.GetValue<string>());
         Assert.Contains("[CREDIT_CARD]", File.ReadAllText(Path.Combine(outDir, "train.jsonl")));
     }
 
@@ -50,11 +53,17 @@ public class RedactionEverywhereTests
 
         var leaks = PlantedPii.Leaks(outDir).ToList();
         // Only the rejects and the report's examples of them: what the option is about.
-        Assert.All(leaks, l => Assert.True(l.StartsWith("rejects.jsonl", StringComparison.Ordinal) || l.StartsWith("validation_report.json", StringComparison.Ordinal), l));
+        Assert.All(leaks,
+            l => Assert.True(l.StartsWith("rejects.jsonl",
+            StringComparison.Ordinal) || l.StartsWith("validation_report.json", StringComparison.Ordinal), l));
         Assert.Contains(leaks, l => l.EndsWith(PlantedPii.Values[0], StringComparison.Ordinal));
-        var broken = File.ReadAllLines(Path.Combine(outDir, "rejects.jsonl")).Select(l => JsonNode.Parse(l)!).Single(r => r["line"]!.GetValue<long>() == 33);
+        var broken = File.ReadAllLines(Path.Combine(outDir,
+            "rejects.jsonl")).Select(l => JsonNode.Parse(l)!).Single(r => r["line"]!.GetValue<long>() == 33);
         Assert.True(broken["raw_unredacted"]!.GetValue<bool>());
-        Assert.Equal("as_read", JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "data_card.json")))!["rejects_raw"]!.GetValue<string>());
-        Assert.DoesNotContain(PlantedPii.Values[2], File.ReadAllText(Path.Combine(outDir, "train.jsonl")));   // the splits are redacted either way
+        Assert.Equal("as_read",
+            JsonNode.Parse(File.ReadAllText(Path.Combine(outDir,
+            "data_card.json")))!["rejects_raw"]!.GetValue<string>());
+        // the splits are redacted either way
+        Assert.DoesNotContain(PlantedPii.Values[2], File.ReadAllText(Path.Combine(outDir, "train.jsonl")));
     }
 }

@@ -11,7 +11,8 @@ public class SplitAssignerTests
     {
         var assigner = new SplitAssigner(new SplitOptions());
         var counts = new int[3];
-        for (var i = 0; i < 10_000; i++) counts[(int)assigner.Assign(Chat(i + 1, $"question number {i}", "answer"))]++;
+        for (var i = 0; i < 10_000; i++)
+            counts[(int)assigner.Assign(Chat(i + 1, $"question number {i}", "answer"))]++;
         // Binomial standard deviations: 40 (train), 30 (validation, test); allow about 4.
         Assert.InRange(counts[(int)DataSplit.Train], 8000 - 160, 8000 + 160);
         Assert.InRange(counts[(int)DataSplit.Validation], 1000 - 120, 1000 + 120);
@@ -46,7 +47,8 @@ public class SplitAssignerTests
     {
         var assigner = new SplitAssigner(new SplitOptions { Train = 0.34, Validation = 0.33, Test = 0.33 });
         var records = Enumerable.Range(1, 600).Select(i => Chat(i, $"prompt {i}", "a")).ToArray();
-        foreach (var r in records) assigner.Add(r);
+        foreach (var r in records)
+            assigner.Add(r);
         // Groups of three consecutive lines, chained (2→1, 3→2): prompts alone would scatter them over the splits.
         for (var i = 0; i < records.Length; i += 3)
         {
@@ -58,7 +60,8 @@ public class SplitAssignerTests
         {
             var splits = records.Skip(i).Take(3).Select(assigner.Assign).Distinct().Count();
             Assert.Equal(1, splits);
-            if (records.Skip(i).Take(3).Select(assigner.SplitOfPrompt).Distinct().Count() > 1) scatteredByPrompt++;
+            if (records.Skip(i).Take(3).Select(assigner.SplitOfPrompt).Distinct().Count() > 1)
+                scatteredByPrompt++;
         }
         Assert.True(scatteredByPrompt > 50, "the test needs groups whose prompts alone would disagree");
         Assert.Throws<InvalidOperationException>(() => assigner.Link(1, 4));
@@ -71,8 +74,10 @@ public class SplitAssignerTests
         DataSplit GroupSplit(IEnumerable<(long, long)> links)
         {
             var assigner = new SplitAssigner(new SplitOptions { Train = 0.34, Validation = 0.33, Test = 0.33 });
-            foreach (var r in records) assigner.Add(r);
-            foreach (var (x, y) in links) assigner.Link(x, y);
+            foreach (var r in records)
+                assigner.Add(r);
+            foreach (var (x, y) in links)
+                assigner.Link(x, y);
             return assigner.Assign(records[0]);
         }
         Assert.Equal(GroupSplit([(2, 1), (3, 1), (4, 3), (5, 4)]), GroupSplit([(5, 4), (4, 3), (1, 2), (3, 2)]));
@@ -82,9 +87,14 @@ public class SplitAssignerTests
     [InlineData(0.8, 0.1, 0.2, "sum to 1")]
     [InlineData(0.9, -0.1, 0.2, "Validation")]
     [InlineData(double.NaN, 0.5, 0.5, "Train")]
-    public void Invalid_fractions_are_refused_with_a_clear_message(double train, double validation, double test, string expected)
+    public void Invalid_fractions_are_refused_with_a_clear_message(double train, double validation, double test,
+        string expected)
     {
-        var error = Assert.ThrowsAny<ArgumentException>(() => new SplitAssigner(new SplitOptions { Train = train, Validation = validation, Test = test }));
+        var error = Assert.ThrowsAny<ArgumentException>(() => new SplitAssigner(new SplitOptions
+        {
+            Train = train,
+            Validation = validation, Test = test
+        }));
         Assert.Contains(expected, error.Message);
     }
 }

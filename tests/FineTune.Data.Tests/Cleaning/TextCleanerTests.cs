@@ -7,7 +7,11 @@ namespace FineTune.Data.Tests.Cleaning;
 
 public class TextCleanerTests
 {
-    static readonly PiiOptions NoPii = new() { Email = false, Phone = false, CreditCard = false, IpAddress = false, Iban = false };
+    static readonly PiiOptions NoPii = new()
+    {
+        Email = false, Phone = false, CreditCard = false, IpAddress = false,
+        Iban = false
+    };
 
     static string CleanText(string text, CleaningOptions options)
     {
@@ -20,8 +24,10 @@ public class TextCleanerTests
     public void NFC_composes_and_NFKC_also_folds_compatibility_forms()
     {
         const string input = "Cafe\u0301 \uFB01le \uFF21\uFF22";   // decomposed é, "ﬁ" ligature, full-width AB
-        Assert.Equal("Caf\u00E9 \uFB01le \uFF21\uFF22", CleanText(input, new CleaningOptions { Normalization = UnicodeNormalization.NFC }));
-        Assert.Equal("Caf\u00E9 file AB", CleanText(input, new CleaningOptions { Normalization = UnicodeNormalization.NFKC }));
+        Assert.Equal("Caf\u00E9 \uFB01le \uFF21\uFF22",
+            CleanText(input, new CleaningOptions { Normalization = UnicodeNormalization.NFC }));
+        Assert.Equal("Caf\u00E9 file AB",
+            CleanText(input, new CleaningOptions { Normalization = UnicodeNormalization.NFKC }));
         Assert.Equal(input, CleanText(input, new CleaningOptions { Normalization = UnicodeNormalization.None }));
     }
 
@@ -35,7 +41,8 @@ public class TextCleanerTests
     [Fact]
     public void Normalizes_whitespace_but_keeps_indentation()
     {
-        Assert.Equal("a b c\n\nd\n    indented x", CleanText("  a   b\t\tc  \n\n\n\n\nd\n    indented  \t x  \n\n", new CleaningOptions()));
+        Assert.Equal("a b c\n\nd\n    indented x",
+            CleanText("  a   b\t\tc  \n\n\n\n\nd\n    indented  \t x  \n\n", new CleaningOptions()));
     }
 
     [Fact]
@@ -62,7 +69,8 @@ public class TextCleanerTests
         Assert.Equal("mail me at [EMAIL]", result.Record.Messages[0].Content);
         Assert.Equal("ok", result.Record.Chosen![0].Content);
         Assert.Equal("no", result.Record.Rejected![0].Content);
-        Assert.Equal(["user", "assistant", "assistant"], [result.Record.Messages[0].Role, result.Record.Chosen[0].Role, result.Record.Rejected[0].Role]);
+        Assert.Equal(["user", "assistant", "assistant"],
+            [result.Record.Messages[0].Role, result.Record.Chosen[0].Role, result.Record.Rejected[0].Role]);
     }
 
     [Fact]
@@ -71,20 +79,28 @@ public class TextCleanerTests
         var cleaner = new TextCleaner(new CleaningOptions { StripHtml = true, MinChars = 5, MaxChars = 20 });
         var empty = cleaner.Clean(Chat(3, "hello", "<br>\u0000 "));
         Assert.False(empty.IsKept);
-        Assert.Equal(("missing_content", 3L, "messages[1].content"), (empty.Rejection.Code, empty.Rejection.Line, empty.Rejection.Field));
-        Assert.Equal("<br>\u0000 ", JsonDocument.Parse(empty.Rejection.Raw).RootElement.GetProperty("messages")[1].GetProperty("content").GetString());
+        Assert.Equal(("missing_content", 3L, "messages[1].content"),
+            (empty.Rejection.Code, empty.Rejection.Line, empty.Rejection.Field));
+        Assert.Equal("<br>\u0000 ",
+            JsonDocument.Parse(empty.Rejection.Raw).RootElement.GetProperty("messages")[1].GetProperty("content")
+            .GetString());
 
         Assert.Equal("too_short", cleaner.Clean(Chat(4, "hi", "yo")).Rejection?.Code);
         Assert.Equal("too_long_chars", cleaner.Clean(Chat(5, "a long question here", "and an answer")).Rejection?.Code);
         Assert.True(cleaner.Clean(Chat(6, "hello", "there")).IsKept);
-        Assert.Equal(new Dictionary<string, long> { ["missing_content"] = 1, ["too_long_chars"] = 1, ["too_short"] = 1 }, cleaner.Stats.Rejected);
+        Assert.Equal(new Dictionary<string, long>
+        {
+            ["missing_content"] = 1, ["too_long_chars"] = 1,
+            ["too_short"] = 1
+        }, cleaner.Stats.Rejected);
     }
 
     [Fact]
     public void Counts_changes_per_step_and_redactions_per_type()
     {
         var cleaner = new TextCleaner();
-        cleaner.Clean(Chat(1, "write to x@y.com  or y@z.org", "ok  then"));   // pii 1 field/2 emails; whitespace 2 fields
+        // pii 1 field/2 emails; whitespace 2 fields
+        cleaner.Clean(Chat(1, "write to x@y.com  or y@z.org", "ok  then"));
         cleaner.Clean(Chat(2, "Cafe\u0301", "fine"));                          // normalization 1 field
         cleaner.Clean(Chat(3, "clean", "already"));                            // nothing
         var stats = cleaner.Stats;

@@ -116,7 +116,8 @@ public sealed class BadFileTests
     {
         using var dir = new TempDir();
         var path = Write(dir, "d.json", $"[\n  {Chat()},\n  {Chat("a", "b")},\n  {Chat()}\n]\n");
-        Assert.Equal(new Detection(ContainerKind.JsonArray, SourceFormat.Chat, false, 1), await DatasetReader.DetectAsync(path));
+        Assert.Equal(new Detection(ContainerKind.JsonArray, SourceFormat.Chat, false, 1),
+            await DatasetReader.DetectAsync(path));
         var result = await ReadAsync(path);
         Assert.Equal([1L, 2L, 3L], result.Accepted.Select(a => a.Record.Line));
         Assert.Equal(Chat("a", "b"), result.Accepted[1].Raw);
@@ -135,10 +136,13 @@ public sealed class BadFileTests
     public async Task Wrong_schema_gives_data_type_for_non_objects_and_missing_messages_list_for_objects()
     {
         using var dir = new TempDir();
-        var path = Write(dir, "d.jsonl", Jsonl(Chat(), "42", "\"text\"", "[1, 2]", """{"foo": 1}""", """{"messages": []}"""));
+        var path = Write(dir, "d.jsonl",
+            Jsonl(Chat(), "42", "\"text\"", "[1, 2]", """{"foo": 1}""", """{"messages": []}"""));
         var result = await ReadAsync(path);
-        Assert.Equal([2L, 3L, 4L], result.Rejected.Where(r => r.Rejection.Code == "data_type").Select(r => r.Rejection.Line));
-        Assert.Equal([5L, 6L], result.Rejected.Where(r => r.Rejection.Code == "missing_messages_list").Select(r => r.Rejection.Line));
+        Assert.Equal([2L, 3L, 4L],
+            result.Rejected.Where(r => r.Rejection.Code == "data_type").Select(r => r.Rejection.Line));
+        Assert.Equal([5L, 6L],
+            result.Rejected.Where(r => r.Rejection.Code == "missing_messages_list").Select(r => r.Rejection.Line));
         Assert.Single(result.Accepted);
     }
 
@@ -159,7 +163,8 @@ public sealed class BadFileTests
     public async Task A_chat_without_an_assistant_turn_is_rejected()
     {
         using var dir = new TempDir();
-        var path = Write(dir, "d.jsonl", Jsonl(Chat(), """{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}"""));
+        var path = Write(dir, "d.jsonl",
+            Jsonl(Chat(), """{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}"""));
         Assert.Equal(2, (await ReadAsync(path)).Single("example_missing_assistant_message").Line);
     }
 
@@ -167,7 +172,9 @@ public sealed class BadFileTests
     public async Task A_preference_pair_with_identical_chosen_and_rejected_is_rejected()
     {
         using var dir = new TempDir();
-        var path = Write(dir, "d.jsonl", Jsonl("""{"prompt": "p", "chosen": "a", "rejected": "b"}""", """{"prompt": "p", "chosen": "same", "rejected": "same"}"""));
+        var path = Write(dir, "d.jsonl",
+            Jsonl("""{"prompt": "p", "chosen": "a", "rejected": "b"}""",
+            """{"prompt": "p", "chosen": "same", "rejected": "same"}"""));
         var result = await ReadAsync(path);
         Assert.Equal(2, result.Single("identical_preference").Line);
         Assert.Single(result.Accepted);
@@ -178,9 +185,12 @@ public sealed class BadFileTests
     {
         using var dir = new TempDir();
         var big = Chat("q", new string('x', 500_000));
-        var many = "{\"messages\": [" + string.Join(",", Enumerable.Repeat("""{"role": "user", "content": "q"}""", 20_000)) + "]}";
-        var result = await ReadAsync(Write(dir, "d.json", $"[{Chat()},{big},{many},{Chat()}]\n{Chat()}\n"), new ReadOptions { MaxRecordBytes = 100_000 });
-        Assert.Equal([2L, 3L], result.Rejected.Where(r => r.Rejection.Code == "record_too_large").Select(r => r.Rejection.Line));
+        var many = "{\"messages\": [" +
+            string.Join(",", Enumerable.Repeat("""{"role": "user", "content": "q"}""", 20_000)) + "]}";
+        var result = await ReadAsync(Write(dir, "d.json", $"[{Chat()},{big},{many},{Chat()}]\n{Chat()}\n"),
+            new ReadOptions { MaxRecordBytes = 100_000 });
+        Assert.Equal([2L, 3L],
+            result.Rejected.Where(r => r.Rejection.Code == "record_too_large").Select(r => r.Rejection.Line));
         Assert.Equal(5, result.Single("invalid_json").Line);
         Assert.Equal([1L, 4L], result.Accepted.Select(a => a.Record.Line));
     }
@@ -189,7 +199,8 @@ public sealed class BadFileTests
     public async Task Every_record_is_accounted_for_and_blank_lines_are_counted_not_dropped()
     {
         using var dir = new TempDir();
-        var lines = new[] { Chat(), "", "not json", "  ", Chat(), "42", """{"messages": [{"role": "bot", "content": "x"}]}""", Chat() };
+        var lines = new[] { Chat(), "", "not json", "  ", Chat(), "42",
+            """{"messages": [{"role": "bot", "content": "x"}]}""", Chat() };
         var result = await ReadAsync(Write(dir, "d.jsonl", Jsonl(lines)));
         Assert.Equal(6, result.Accepted.Count + result.Rejected.Count);
         Assert.Equal(2, result.Summary.BlankLines);

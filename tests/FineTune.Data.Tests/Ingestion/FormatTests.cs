@@ -22,7 +22,8 @@ public sealed class FormatTests
     [Fact]
     public async Task Alpaca_joins_instruction_and_input_into_the_user_turn()
     {
-        var r = await OnlyRecord("""{"instruction": "Translate", "input": "chat", "output": "cat", "category": "mt"}""");
+        var r = await OnlyRecord(
+            """{"instruction": "Translate", "input": "chat", "output": "cat", "category": "mt"}""");
         Assert.Equal([M("user", "Translate\n\nchat"), M("assistant", "cat")], r.Messages);
         Assert.Equal("mt", r.Label);
         var noInput = await OnlyRecord("""{"instruction": "Say hi", "input": "", "output": "hi"}""");
@@ -42,16 +43,20 @@ public sealed class FormatTests
     [Fact]
     public async Task Chat_keeps_multi_turn_messages_and_weights()
     {
-        var r = await OnlyRecord("""{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1", "weight": 0}, {"role": "user", "content": "u2", "name": "bob"}, {"role": "assistant", "content": "a2", "weight": 1}]}""");
+        var r =
+            await OnlyRecord("""{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1", "weight": 0}, {"role": "user", "content": "u2", "name": "bob"}, {"role": "assistant", "content": "a2", "weight": 1}]}""");
         Assert.Equal(RecordKind.Chat, r.Kind);
-        Assert.Equal([M("system", "s"), M("user", "u1"), M("assistant", "a1", 0), M("user", "u2"), M("assistant", "a2", 1)], r.Messages);
+        Assert.Equal([M("system", "s"), M("user", "u1"), M("assistant", "a1", 0), M("user", "u2"),
+            M("assistant", "a2", 1)], r.Messages);
     }
 
     [Fact]
     public async Task ShareGpt_maps_from_names_to_roles()
     {
-        var r = await OnlyRecord("""{"system": "be brief", "conversations": [{"from": "human", "value": "q1"}, {"from": "gpt", "value": "a1"}, {"from": "user", "value": "q2"}, {"from": "model", "value": "a2"}]}""");
-        Assert.Equal([M("system", "be brief"), M("user", "q1"), M("assistant", "a1"), M("user", "q2"), M("assistant", "a2")], r.Messages);
+        var r =
+            await OnlyRecord("""{"system": "be brief", "conversations": [{"from": "human", "value": "q1"}, {"from": "gpt", "value": "a1"}, {"from": "user", "value": "q2"}, {"from": "model", "value": "a2"}]}""");
+        Assert.Equal([M("system", "be brief"), M("user", "q1"), M("assistant", "a1"), M("user", "q2"),
+            M("assistant", "a2")], r.Messages);
     }
 
     [Fact]
@@ -62,7 +67,8 @@ public sealed class FormatTests
         Assert.Equal([M("user", "p")], s.Messages);
         Assert.Equal([M("assistant", "good")], s.Chosen);
         Assert.Equal([M("assistant", "bad")], s.Rejected);
-        var l = await OnlyRecord("""{"prompt": [{"role": "user", "content": "p"}], "chosen": [{"role": "user", "content": "p"}, {"role": "assistant", "content": "good"}], "rejected": [{"role": "assistant", "content": "bad"}]}""");
+        var l =
+            await OnlyRecord("""{"prompt": [{"role": "user", "content": "p"}], "chosen": [{"role": "user", "content": "p"}, {"role": "assistant", "content": "good"}], "rejected": [{"role": "assistant", "content": "bad"}]}""");
         Assert.Equal([M("assistant", "good")], l.Chosen);
         Assert.Equal([M("assistant", "bad")], l.Rejected);
     }
@@ -87,7 +93,8 @@ public sealed class FormatTests
         var result = await ReadAsync(Write(dir, "d.csv", csv));
         Assert.Empty(result.Rejected);
         Assert.Equal(new Detection(ContainerKind.Csv, SourceFormat.Alpaca, false, 1), result.Summary.Detection);
-        Assert.Equal([M("user", "Sum, please\n\n1\r\n2"), M("assistant", "He said \"3\"")], result.Accepted[0].Record.Messages);
+        Assert.Equal([M("user", "Sum, please\n\n1\r\n2"), M("assistant", "He said \"3\"")],
+            result.Accepted[0].Record.Messages);
         Assert.Equal([1L, 2L], result.Accepted.Select(a => a.Record.Line));
     }
 
@@ -105,7 +112,8 @@ public sealed class FormatTests
     public async Task Csv_cells_holding_a_json_message_list_are_read_as_chat()
     {
         using var dir = new TempDir();
-        var result = await ReadAsync(Write(dir, "d.tsv", "messages\tlabel\n[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"}]\tgreeting\n"));
+        var result = await ReadAsync(Write(dir, "d.tsv",
+            "messages\tlabel\n[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"}]\tgreeting\n"));
         var r = Assert.Single(result.Accepted).Record;
         Assert.Equal([M("user", "q"), M("assistant", "a")], r.Messages);
         Assert.Equal("greeting", r.Label);
@@ -125,7 +133,8 @@ public sealed class FormatTests
             _ => Jsonl(Chat(), Chat()),
         };
         using var gz = new MemoryStream();
-        using (var zip = new GZipStream(gz, CompressionLevel.Fastest)) zip.Write(Encoding.UTF8.GetBytes(text));
+        using (var zip = new GZipStream(gz, CompressionLevel.Fastest))
+            zip.Write(Encoding.UTF8.GetBytes(text));
         using var dir = new TempDir();
         var path = Write(dir, name, gz.ToArray());
         var detection = await DatasetReader.DetectAsync(path);
@@ -153,8 +162,10 @@ public sealed class FormatTests
     {
         using var dir = new TempDir();
         var late = Write(dir, "late.jsonl", Jsonl("oops", "42", """{"instruction": "i", "output": "o"}"""));
-        Assert.Equal(new Detection(ContainerKind.Jsonl, SourceFormat.Alpaca, false, 3), await DatasetReader.DetectAsync(late));
+        Assert.Equal(new Detection(ContainerKind.Jsonl, SourceFormat.Alpaca, false, 3),
+            await DatasetReader.DetectAsync(late));
         var unknown = Write(dir, "unknown.jsonl", Jsonl("""{"foo": 1}"""));
-        Assert.Equal(new Detection(ContainerKind.Jsonl, SourceFormat.Chat, false, null, FormatGuessed: true), await DatasetReader.DetectAsync(unknown));
+        Assert.Equal(new Detection(ContainerKind.Jsonl, SourceFormat.Chat, false, null, FormatGuessed: true),
+            await DatasetReader.DetectAsync(unknown));
     }
 }

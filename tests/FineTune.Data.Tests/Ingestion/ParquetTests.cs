@@ -35,7 +35,9 @@ public sealed class ParquetTests
     public async Task Alpaca_columns_become_chat_records_numbered_by_row()
     {
         using var dir = new TempDir();
-        var path = await WriteFlat(dir, "d.parquet", Alpaca, [["Add", "1 and 2", "3"], ["Greet", "", "hello"], ["Say no", null, "no"], ["Übersetze «Haus»", "", "house"]]);
+        var path = await WriteFlat(dir, "d.parquet", Alpaca,
+            [["Add", "1 and 2", "3"], ["Greet", "", "hello"], ["Say no", null, "no"],
+            ["Übersetze «Haus»", "", "house"]]);
         var result = await ReadAsync(path);
         Assert.Empty(result.Rejected);
         Assert.Equal(new Detection(ContainerKind.Parquet, SourceFormat.Alpaca, false, 1), result.Summary.Detection);
@@ -52,13 +54,18 @@ public sealed class ParquetTests
     {
         using var dir = new TempDir();
         var schema = new ParquetSchema(
-            new ListField("messages", new StructField("element", new DataField<string>("role"), new DataField<string>("content"))),
+            new ListField("messages",
+                new StructField("element", new DataField<string>("role"), new DataField<string>("content"))),
             new DataField<string>("label"), new DataField<int>("turns"), new DataField<bool>("ok"));
-        static Dictionary<string, object?> Turn(string role, string content) => new() { ["role"] = role, ["content"] = content };
+        static Dictionary<string, object?> Turn(string role, string content) =>
+            new() { ["role"] = role, ["content"] = content };
         var rows = new List<IDictionary<string, object?>>
         {
-            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("system", "be brief"), Turn("user", "hi"), Turn("assistant", "hello") }, ["label"] = "greeting", ["turns"] = 3, ["ok"] = true },
-            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("user", "2+2?"), Turn("assistant", "4") }, ["label"] = "math", ["turns"] = 2, ["ok"] = false },
+            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("system",
+                "be brief"), Turn("user", "hi"), Turn("assistant", "hello") }, ["label"] = "greeting", ["turns"] = 3,
+                ["ok"] = true },
+            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("user",
+                "2+2?"), Turn("assistant", "4") }, ["label"] = "math", ["turns"] = 2, ["ok"] = false },
         };
         var path = Path.Combine(dir.Path, "chat.parquet");
         await using (var file = File.Create(path))
@@ -67,7 +74,8 @@ public sealed class ParquetTests
         var result = await ReadAsync(path);
         Assert.Empty(result.Rejected);
         Assert.Equal(SourceFormat.Chat, result.Summary.Detection.Format);
-        Assert.Equal([M("system", "be brief"), M("user", "hi"), M("assistant", "hello")], result.Accepted[0].Record.Messages);
+        Assert.Equal([M("system", "be brief"), M("user", "hi"), M("assistant", "hello")],
+            result.Accepted[0].Record.Messages);
         Assert.Equal([M("user", "2+2?"), M("assistant", "4")], result.Accepted[1].Record.Messages);
         Assert.Equal(["greeting", "math"], result.Accepted.Select(a => a.Record.Label));
         Assert.Equal([1L, 2L], result.Accepted.Select(a => a.Record.Line));
@@ -80,12 +88,16 @@ public sealed class ParquetTests
     {
         using var dir = new TempDir();
         var schema = new ParquetSchema(
-            new ListField("messages", new StructField("element", new DataField<string>("role"), new DataField<string>("content"))));
-        static Dictionary<string, object?> Turn(string role, string? content) => new() { ["role"] = role, ["content"] = content };
+            new ListField("messages",
+                new StructField("element", new DataField<string>("role"), new DataField<string>("content"))));
+        static Dictionary<string, object?> Turn(string role, string? content) =>
+            new() { ["role"] = role, ["content"] = content };
         var rows = new List<IDictionary<string, object?>>
         {
-            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("user", "q"), Turn("assistant", "a") } },
-            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("user", "q"), Turn("assistant", null) } },
+            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("user", "q"),
+                Turn("assistant", "a") } },
+            new Dictionary<string, object?> { ["messages"] = new List<Dictionary<string, object?>> { Turn("user", "q"),
+                Turn("assistant", null) } },
         };
         var path = Path.Combine(dir.Path, "chat.parquet");
         await using (var file = File.Create(path))
@@ -130,7 +142,9 @@ public sealed class ParquetTests
     public async Task A_null_output_is_reported_as_the_same_code_as_in_jsonl()
     {
         using var dir = new TempDir();
-        var jsonl = await ReadAsync(Write(dir, "d.jsonl", Jsonl("""{"instruction":"a","input":"","output":"1"}""", """{"instruction":"b","input":"","output":null}""")));
+        var jsonl = await ReadAsync(Write(dir, "d.jsonl",
+            Jsonl("""{"instruction":"a","input":"","output":"1"}""",
+            """{"instruction":"b","input":"","output":null}""")));
         Assert.Equal(NullOutputCode, Assert.Single(jsonl.Rejected).Rejection.Code);
     }
 
@@ -148,14 +162,16 @@ public sealed class ParquetTests
         Assert.Empty(result.Rejected);
         Assert.Equal(ContainerKind.Parquet, result.Summary.Detection.Container);
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), result.Accepted.Select(a => a.Record.Line));
-        Assert.Equal(Enumerable.Range(1, 8).Select(i => $"a{i}"), result.Accepted.Select(a => a.Record.Messages[1].Content));
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => $"a{i}"),
+            result.Accepted.Select(a => a.Record.Messages[1].Content));
     }
 
     [Fact]
     public async Task A_row_over_MaxRecordBytes_is_rejected_and_the_next_row_is_read()
     {
         using var dir = new TempDir();
-        var path = await WriteFlat(dir, "d.parquet", Alpaca, [["a", "", "1"], ["b", "", new string('x', 300_000)], ["c", "", "3"]]);
+        var path = await WriteFlat(dir, "d.parquet", Alpaca,
+            [["a", "", "1"], ["b", "", new string('x', 300_000)], ["c", "", "3"]]);
         var result = await ReadAsync(path, new ReadOptions { MaxRecordBytes = 100_000 });
         Assert.Equal(2, result.Single("record_too_large").Line);
         Assert.Equal([1L, 3L], result.Accepted.Select(a => a.Record.Line));
@@ -168,7 +184,8 @@ public sealed class ParquetTests
     public async Task A_damaged_parquet_file_is_a_whole_file_error_naming_the_file(string damage)
     {
         using var dir = new TempDir();
-        var good = await File.ReadAllBytesAsync(await WriteFlat(dir, "good.parquet", Alpaca, [["a", "", "1"], ["b", "", "2"]]));
+        var good = await File.ReadAllBytesAsync(await WriteFlat(dir, "good.parquet", Alpaca,
+            [["a", "", "1"], ["b", "", "2"]]));
         byte[] bytes = damage switch
         {
             "truncated" => good[..(good.Length / 2)],
@@ -198,7 +215,8 @@ public sealed class ParquetTests
         using var dir = new TempDir();
         var parquet = await File.ReadAllBytesAsync(await WriteFlat(dir, "good.parquet", Alpaca, [["a", "", "1"]]));
         using var gz = new MemoryStream();
-        using (var zip = new GZipStream(gz, CompressionLevel.Fastest)) zip.Write(parquet);
+        using (var zip = new GZipStream(gz, CompressionLevel.Fastest))
+            zip.Write(parquet);
         var path = Write(dir, name, gz.ToArray());
         var e = await Assert.ThrowsAsync<InvalidDatasetException>(() => ReadAsync(path));
         Assert.Contains("gzip-compressed Parquet", e.Message);

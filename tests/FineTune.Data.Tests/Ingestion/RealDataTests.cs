@@ -15,7 +15,8 @@ public sealed class RealDataTests
         await foreach (var item in DatasetReader.ReadAsync(path, new ReadOptions()))
         {
             report.Add(item);
-            if (item is Accepted a) first ??= a.Record;
+            if (item is Accepted a)
+                first ??= a.Record;
         }
         Assert.Equal(7473, report.InputRecords);
         Assert.Equal(7473, report.AcceptedRecords);
@@ -35,12 +36,14 @@ public sealed class RealDataTests
         var records = new List<DataRecord>();
         foreach (var file in Directory.GetFiles(folder, "*_dev.csv").Order(StringComparer.Ordinal))
             await foreach (var item in DatasetReader.ReadAsync(file, options))
-                if (report.Add(item) is Accepted a) records.Add(a.Record);
+                if (report.Add(item) is Accepted a)
+                    records.Add(a.Record);
         Assert.Equal(285, report.InputRecords);
         Assert.Equal(285, records.Count);
         Assert.Empty(report.RejectedByCode);
         Assert.All(records, r => Assert.Contains(r.Messages[1].Content, new[] { "A", "B", "C", "D" }));
-        Assert.Equal("Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3", records[0].Messages[0].Content);
+        Assert.Equal("Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3",
+            records[0].Messages[0].Content);
         Assert.Equal("B", records[0].Messages[1].Content);
     }
 }

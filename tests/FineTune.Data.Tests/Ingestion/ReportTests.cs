@@ -8,7 +8,8 @@ namespace FineTune.Data.Tests.Ingestion;
 
 public sealed class ReportTests
 {
-    static async Task<(ValidationReport Report, List<ReadItem> Items)> Report(string jsonl, Func<DataRecord, int>? tokens = null, int? max = null)
+    static async Task<(ValidationReport Report, List<ReadItem> Items)> Report(string jsonl,
+        Func<DataRecord, int>? tokens = null, int? max = null)
     {
         using var dir = new TempDir();
         var report = new ValidationReport(tokens, max, epochs: 3);
@@ -18,7 +19,8 @@ public sealed class ReportTests
         return (report, items);
     }
 
-    static string Lines(int good, params string[] bad) => Jsonl([.. Enumerable.Range(0, good).Select(i => Ingest.Chat($"q{i}", new string('a', i + 1))), .. bad]);
+    static string Lines(int good, params string[] bad) =>
+        Jsonl([.. Enumerable.Range(0, good).Select(i => Ingest.Chat($"q{i}", new string('a', i + 1))), .. bad]);
 
     [Fact]
     public async Task Counts_codes_examples_and_warnings_add_up()
@@ -28,7 +30,9 @@ public sealed class ReportTests
         Assert.Equal(new Dictionary<string, long> { ["data_type"] = 1, ["invalid_json"] = 2 }, report.RejectedByCode);
         Assert.Equal([13L, 14L], report.Examples["invalid_json"].Select(r => r.Line));
         Assert.Equal(0.2, report.RejectRatio, 6);
-        Assert.Equal(3, report.Warnings.Count(w => w.Contains("byte-order mark") || w.Contains("CRLF") || w.Contains("1 blank line")));
+        Assert.Equal(3,
+            report.Warnings.Count(w => w.Contains("byte-order mark") || w.Contains("CRLF")
+            || w.Contains("1 blank line")));
     }
 
     [Fact]

@@ -47,15 +47,18 @@ public class ChatMaskTests(ITestOutputHelper output)
     [SkippableFact]
     public void ChatMl_trains_exactly_the_assistant_contents_and_their_end_markers()
     {
-        var t = Tok.Llama3;   // byte-level BPE: the ChatML markers are plain text here, and the masks must still be exact
+        // byte-level BPE: the ChatML markers are plain text here, and the masks must still be exact
+        var t = Tok.Llama3;
         var ex = For(t, ChatTemplateKind.ChatMl);
         var seq = ex.Tokenize(MultiTurn).Sequences.Single();
         Tok.Print(output, t, seq);
-        // ChatML spells no BOS/EOS, so the tokenizer's are added around it; the closing EOS is trained with the last turn.
+        // ChatML spells no BOS/EOS, so the tokenizer's are added around it; the closing EOS is trained with the last
+        // turn.
         Assert.Equal(["4<|im_end|>\n", "It is 9.<|im_end|>\n<|end_of_text|>"], Tok.TrainedSpans(t, seq));
         Assert.Equal(t.BosId, seq.Ids[0]);
         Assert.Equal(t.EosId, seq.Ids[^1]);
-        Assert.Equal(t.Encode(ChatTemplate.For(ChatTemplateKind.ChatMl).Format(ToChat(MultiTurn), false)), seq.Ids[1..^1]);
+        Assert.Equal(t.Encode(ChatTemplate.For(ChatTemplateKind.ChatMl).Format(ToChat(MultiTurn), false)),
+            seq.Ids[1..^1]);
     }
 
     [SkippableFact]
@@ -73,8 +76,13 @@ public class ChatMaskTests(ITestOutputHelper output)
     [SkippableFact]
     public void A_weight_zero_assistant_turn_is_not_trained()
     {
-        var rec = MultiTurn with { Messages = [.. MultiTurn.Messages.Select((m, i) => i == 2 ? m with { Weight = 0 } : m)] };
-        foreach (var (t, kind, want) in new[] { (Tok.Llama3, ChatTemplateKind.Llama3, "It is 9.<|eot_id|>"), (Tok.Llama2, ChatTemplateKind.Llama2, "It is 9. </s>") })
+        var rec = MultiTurn with
+        {
+            Messages = [.. MultiTurn.Messages.Select((m,
+            i) => i == 2 ? m with { Weight = 0 } : m)]
+        };
+        foreach (var (t, kind, want) in new[] { (Tok.Llama3, ChatTemplateKind.Llama3, "It is 9.<|eot_id|>"),
+            (Tok.Llama2, ChatTemplateKind.Llama2, "It is 9. </s>") })
             Assert.Equal([want], Tok.TrainedSpans(t, For(t, kind).Tokenize(rec).Sequences.Single()));
     }
 
@@ -82,7 +90,11 @@ public class ChatMaskTests(ITestOutputHelper output)
     public void Train_on_inputs_trains_everything_but_weight_zero_turns_and_the_first_token()
     {
         var t = Tok.Llama3;
-        var rec = MultiTurn with { Messages = [.. MultiTurn.Messages.Select((m, i) => i == 2 ? m with { Weight = 0 } : m)] };
+        var rec = MultiTurn with
+        {
+            Messages = [.. MultiTurn.Messages.Select((m,
+            i) => i == 2 ? m with { Weight = 0 } : m)]
+        };
         var seq = For(t, ChatTemplateKind.Llama3, new() { TrainOnInputs = true }).Tokenize(rec).Sequences.Single();
         Tok.Print(output, t, seq);
         var spans = Tok.Spans(t, seq);
@@ -97,7 +109,8 @@ public class ChatMaskTests(ITestOutputHelper output)
         // Tokenizing each turn's text on its own and concatenating: exact for Llama 3, whose turns start at special
         // tokens; for Llama 2 each assistant piece " 4 </s>" gets SentencePiece's dummy-prefix "▁" again (an extra
         // token 29871), which is why ExampleTokenizer takes boundaries from tokenize(prefix) against the whole.
-        foreach (var (t, kind) in new[] { (Tok.Llama3, ChatTemplateKind.Llama3), (Tok.Llama2, ChatTemplateKind.Llama2) })
+        foreach (var (t, kind) in new[] { (Tok.Llama3, ChatTemplateKind.Llama3),
+            (Tok.Llama2, ChatTemplateKind.Llama2) })
         {
             var template = ChatTemplate.For(kind);
             var chat = ToChat(MultiTurn);
@@ -111,12 +124,17 @@ public class ChatMaskTests(ITestOutputHelper output)
                 pieces.AddRange(t.Encode(prefix[previous.Length..]));
                 previous = prefix;
             }
-            if (kind == ChatTemplateKind.Llama3) { Assert.Equal(whole, pieces); continue; }
+            if (kind == ChatTemplateKind.Llama3)
+            {
+                Assert.Equal(whole, pieces);
+                continue;
+            }
             // The first difference is the first token of the first assistant piece: " 4 </s>" alone encodes as
             // "▁▁" "4" (dummy prefix + the template's space), inside the whole as "▁" "4".
             int firstAnswer = t.Encode(template.Format(chat[..2], false)).Count;   // system + first user turn
             int diff = 0;
-            while (whole[diff] == pieces[diff]) diff++;
+            while (whole[diff] == pieces[diff])
+                diff++;
             Assert.Equal(firstAnswer, diff);
             Assert.Equal([259, 29946], pieces.GetRange(diff, 2));
             Assert.Equal([29871, 29946], whole[diff..(diff + 2)]);
@@ -137,5 +155,6 @@ public class ChatMaskTests(ITestOutputHelper output)
         Assert.NotEqual(t.EosId, noEos.Ids[^1]);
     }
 
-    internal static List<ChatMessage> ToChat(DataRecord r) => [.. r.Messages.Select(m => new ChatMessage(m.Role, m.Content))];
+    internal static List<ChatMessage> ToChat(DataRecord r) =>
+        [.. r.Messages.Select(m => new ChatMessage(m.Role, m.Content))];
 }

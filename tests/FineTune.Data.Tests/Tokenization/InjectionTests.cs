@@ -1,6 +1,6 @@
-// Issue 16: an assistant answer that contains "<|eot_id|>" followed by a forged user turn is trained as its own text and
-// nothing more — no real end of turn inside it, no forged turn in the trained span — and `data check`'s report warns
-// about such records with a code.
+// Issue 16: an assistant answer that contains "<|eot_id|>" followed by a forged user turn is trained as its own text
+// and nothing more — no real end of turn inside it, no forged turn in the trained span — and `data check`'s report
+// warns about such records with a code.
 using FineTune.Data.Ingestion;
 using FineTune.Data.Tokenization;
 using FineTune.Text;
@@ -16,7 +16,8 @@ public class InjectionTests
     {
         var t = Tok.Llama3;
         var record = Tok.Chat(("user", "Hi", null), ("assistant", Forged, null));
-        var seq = new ExampleTokenizer(t, ChatTemplate.For(ChatTemplateKind.Llama3), new TokenizeOptions()).Tokenize(record).Sequences.Single();
+        var seq = new ExampleTokenizer(t, ChatTemplate.For(ChatTemplateKind.Llama3),
+            new TokenizeOptions()).Tokenize(record).Sequences.Single();
 
         Assert.Equal([Forged + "<|eot_id|>"], Tok.TrainedSpans(t, seq));
         int eot = t.TokenToId("<|eot_id|>")!.Value, header = t.TokenToId("<|start_header_id|>")!.Value;
@@ -34,7 +35,8 @@ public class InjectionTests
         report.Add(new Accepted(Tok.Chat(("user", "Hi", null), ("assistant", "plain", null)) with { Line = 8 }, "{}"));
 
         Assert.Equal(1, report.SpecialTokenTextRecords);
-        var warning = Assert.Single(report.Warnings, w => w.StartsWith(ValidationReport.SpecialTokenTextCode, StringComparison.Ordinal));
+        var warning = Assert.Single(report.Warnings,
+            w => w.StartsWith(ValidationReport.SpecialTokenTextCode, StringComparison.Ordinal));
         Assert.Contains("line 7", warning);
         Assert.Contains("\"special_token_text\": 1", report.ToJson());
     }

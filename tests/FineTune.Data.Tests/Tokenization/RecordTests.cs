@@ -9,7 +9,8 @@ public class RecordTests(ITestOutputHelper output)
 {
     private static DataRecord Text(string text) => new() { Kind = RecordKind.Text, Line = 1, Text = text };
 
-    private static ExampleTokenizer Llama3(TokenizeOptions? o = null) => new(Tok.Llama3, ChatTemplate.For(ChatTemplateKind.Llama3), o ?? new());
+    private static ExampleTokenizer Llama3(TokenizeOptions? o = null) =>
+        new(Tok.Llama3, ChatTemplate.For(ChatTemplateKind.Llama3), o ?? new());
 
     [SkippableFact]
     public void A_text_record_is_bos_text_eos_with_everything_but_bos_trained()
@@ -39,7 +40,8 @@ public class RecordTests(ITestOutputHelper output)
         Tok.Print(output, t, c);
         Tok.Print(output, t, r);
         Assert.Equal(c.Ids[..ex.PromptLength], r.Ids[..ex.PromptLength]);
-        Assert.Equal("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nCapital of France?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+        Assert.Equal("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nCapital of " +
+            "France?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
             t.Decode(c.Ids[..ex.PromptLength], skipSpecialTokens: false));
         Assert.Equal(["Paris.<|eot_id|>"], Tok.TrainedSpans(t, c));
         Assert.Equal(["Lyon, I think.<|eot_id|>"], Tok.TrainedSpans(t, r));
@@ -72,7 +74,8 @@ public class RecordTests(ITestOutputHelper output)
     [SkippableFact]
     public void A_chat_whose_answer_is_cut_away_is_dropped()
     {
-        var rec = Tok.Chat(("user", string.Join(' ', Enumerable.Repeat("long question", 30)), null), ("assistant", "short answer", null));
+        var rec = Tok.Chat(("user", string.Join(' ', Enumerable.Repeat("long question", 30)), null),
+            ("assistant", "short answer", null));
         Assert.True(Llama3(new() { MaxLength = 20, Truncation = Truncation.Right }).Tokenize(rec).Dropped);
         var left = Llama3(new() { MaxLength = 20, Truncation = Truncation.Left }).Tokenize(rec);
         Assert.False(left.Dropped);
@@ -87,10 +90,12 @@ public class RecordTests(ITestOutputHelper output)
         Directory.CreateDirectory(prepared);
         var longText = string.Join(' ', Enumerable.Repeat("lorem ipsum", 100));
         NormalizedJsonl.Write(Path.Combine(prepared, "train.jsonl"),
-            [Text("short one"), Text(longText), Tok.Chat(("user", "hi", null), ("assistant", "hello", null)), Text(longText)]);
+            [Text("short one"), Text(longText), Tok.Chat(("user", "hi", null), ("assistant", "hello", null)),
+                Text(longText)]);
         NormalizedJsonl.Write(Path.Combine(prepared, "test.jsonl"), [Text("held out")]);
         var o = new TokenizeOptions { MaxLength = 64, Truncation = Truncation.Right };
-        var m = await DatasetTokenizer.TokenizeAsync(prepared, SharedData.File("models/llama3-tokenizer"), Path.Combine(dir.Path, "out"), o);
+        var m = await DatasetTokenizer.TokenizeAsync(prepared, SharedData.File("models/llama3-tokenizer"),
+            Path.Combine(dir.Path, "out"), o);
         var train = m.Splits["train"];
         Assert.Equal(4, train.Counts.Examples);
         Assert.Equal(2, train.Counts.Truncated);
@@ -100,13 +105,17 @@ public class RecordTests(ITestOutputHelper output)
         Assert.Equal("llama3", m.Template);
         Assert.Equal(["tokenizer.json", "tokenizer_config.json"], m.TokenizerFiles.Select(f => f.Name));
 
-        var dropped = await DatasetTokenizer.TokenizeAsync(prepared, SharedData.File("models/llama3-tokenizer"), Path.Combine(dir.Path, "out2"),
+        var dropped = await DatasetTokenizer.TokenizeAsync(prepared, SharedData.File("models/llama3-tokenizer"),
+            Path.Combine(dir.Path, "out2"),
             o with { Truncation = Truncation.Drop });
-        Assert.Equal((2, 2, 0), (dropped.Splits["train"].Counts.Examples, dropped.Splits["train"].Counts.Dropped, dropped.Splits["train"].Counts.Truncated));
+        Assert.Equal((2, 2, 0),
+            (dropped.Splits["train"].Counts.Examples, dropped.Splits["train"].Counts.Dropped,
+            dropped.Splits["train"].Counts.Truncated));
         Assert.Equal(3, dropped.Totals.Examples);
 
         using var reader = ShardReader.Open(Path.Combine(dir.Path, "out", train.Shards[0].File));
-        long trained = Enumerable.Range(0, (int)reader.Count).Sum(i => (long)reader.ReadExample(i).Sequences[0].TrainedCount);
+        long trained = Enumerable.Range(0,
+            (int)reader.Count).Sum(i => (long)reader.ReadExample(i).Sequences[0].TrainedCount);
         Assert.Equal(train.Counts.TrainedTokens, trained);
         Assert.Equal(train.Counts.Tokens, reader.TokenCount);
         Assert.Equal(TokenizedManifest.Read(Path.Combine(dir.Path, "out")).Totals, m.Totals);

@@ -24,9 +24,11 @@ public class ShardTests
         using var dir = new TempDir();
         var rng = new Random(vocab);
         var examples = Enumerable.Range(0, 50).Select(i => One(rng, vocab, 1 + rng.Next(40))).ToList();
-        examples[3] = One(rng, vocab, 2) with { Sequences = [new([vocab - 1, 0], [0, 1])] };   // the largest id survives
+        // the largest id survives
+        examples[3] = One(rng, vocab, 2) with { Sequences = [new([vocab - 1, 0], [0, 1])] };
         var writer = new ShardWriter(dir.Path, vocab, ShardKind.Sequences, maxTokens: 300);
-        foreach (var e in examples) writer.Add(e);
+        foreach (var e in examples)
+            writer.Add(e);
         var shards = writer.Complete();
         Assert.True(shards.Count > 1);   // rolled past 300 tokens
         Assert.All(shards.SkipLast(1), s => Assert.True(s.Tokens <= 300));
@@ -36,7 +38,8 @@ public class ShardTests
             using var r = ShardReader.Open(Path.Combine(dir.Path, s.File));
             Assert.Equal(tokenBytes, r.TokenBytes);
             Assert.Equal(s.Examples, r.Count);
-            for (long i = 0; i < r.Count; i++) back.Add(r.ReadExample(i).Sequences.Single());
+            for (long i = 0; i < r.Count; i++)
+                back.Add(r.ReadExample(i).Sequences.Single());
         }
         Assert.Equal(examples.Count, back.Count);
         for (int i = 0; i < back.Count; i++)
@@ -105,19 +108,32 @@ public class ShardTests
         var records = File.ReadLines(SharedData.File("gsm8k/test.jsonl")).Take(1100).Select((line, i) =>
         {
             using var doc = System.Text.Json.JsonDocument.Parse(line);
-            string q = doc.RootElement.GetProperty("question").GetString()!, a = doc.RootElement.GetProperty("answer").GetString()!;
-            return new DataRecord { Kind = RecordKind.Chat, Line = i + 1, Messages = [new("user", q), new("assistant", a)] };
+            string q = doc.RootElement.GetProperty("question").GetString()!,
+                a = doc.RootElement.GetProperty("answer").GetString()!;
+            return new DataRecord
+            {
+                Kind = RecordKind.Chat, Line = i + 1,
+                Messages = [new("user", q), new("assistant", a)]
+            };
         }).ToList();
         NormalizedJsonl.Write(Path.Combine(prepared, "train.jsonl"), records);
         string model = SharedData.File("models/llama2-tokenizer/tokenizer.model");
-        var o = new TokenizeOptions { Template = FineTune.Text.ChatTemplateKind.Llama2, ShardTokens = 50_000, MaxLength = 256 };
-        var a = await DatasetTokenizer.TokenizeAsync(prepared, model, Path.Combine(dir.Path, "a"), o with { Threads = 2 });
-        var b = await DatasetTokenizer.TokenizeAsync(prepared, model, Path.Combine(dir.Path, "b"), o with { Threads = 1 });
+        var o = new TokenizeOptions
+        {
+            Template = FineTune.Text.ChatTemplateKind.Llama2, ShardTokens = 50_000,
+            MaxLength = 256
+        };
+        var a = await DatasetTokenizer.TokenizeAsync(prepared, model, Path.Combine(dir.Path, "a"),
+            o with { Threads = 2 });
+        var b = await DatasetTokenizer.TokenizeAsync(prepared, model, Path.Combine(dir.Path, "b"),
+            o with { Threads = 1 });
         Assert.True(a.Splits["train"].Shards.Count > 1);
         Assert.Equal("uint16", a.TokenDtype);
         foreach (var s in a.Splits["train"].Shards)
-            Assert.Equal(File.ReadAllBytes(Path.Combine(dir.Path, "a", s.File)), File.ReadAllBytes(Path.Combine(dir.Path, "b", s.File)));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(dir.Path, "a", "manifest.json")), File.ReadAllBytes(Path.Combine(dir.Path, "b", "manifest.json")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(dir.Path, "a", s.File)),
+                File.ReadAllBytes(Path.Combine(dir.Path, "b", s.File)));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir.Path, "a", "manifest.json")),
+            File.ReadAllBytes(Path.Combine(dir.Path, "b", "manifest.json")));
         Assert.Equal(1100, a.Totals.Examples + a.Totals.Dropped);
         Assert.Equal(0, a.InexactBoundaries);
     }
@@ -127,8 +143,10 @@ public class ShardTests
     {
         DataRecord[] records =
         [
-            new() { Kind = RecordKind.Chat, Line = 1, Messages = [new("user", "héllo \"q\""), new("assistant", "a", 0)], Label = "x" },
-            new() { Kind = RecordKind.Preference, Line = 2, Messages = [new("user", "p")], Chosen = [new("assistant", "c")], Rejected = [new("assistant", "r")] },
+            new() { Kind = RecordKind.Chat, Line = 1,
+                Messages = [new("user", "héllo \"q\""), new("assistant", "a", 0)], Label = "x" },
+            new() { Kind = RecordKind.Preference, Line = 2, Messages = [new("user", "p")],
+                Chosen = [new("assistant", "c")], Rejected = [new("assistant", "r")] },
             new() { Kind = RecordKind.Text, Line = 3, Text = "line\nbreak" },
         ];
         using var dir = new TempDir();

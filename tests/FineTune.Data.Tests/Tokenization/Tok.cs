@@ -7,11 +7,28 @@ namespace FineTune.Data.Tests.Tokenization;
 
 internal static class Tok
 {
-    private static readonly Lazy<TextTokenizer> s_llama2 = new(() => TokenizerLoader.Load(SharedData.File("models/llama2-tokenizer/tokenizer.model")));
-    private static readonly Lazy<TextTokenizer> s_llama3 = new(() => TokenizerLoader.Load(SharedData.File("models/llama3-tokenizer")));
+    private static readonly Lazy<TextTokenizer> s_llama2 = new(() =>
+        TokenizerLoader.Load(SharedData.File("models/llama2-tokenizer/tokenizer.model")));
+    private static readonly Lazy<TextTokenizer> s_llama3 = new(() =>
+        TokenizerLoader.Load(SharedData.File("models/llama3-tokenizer")));
 
-    public static TextTokenizer Llama2 { get { SharedData.File("models/llama2-tokenizer/tokenizer.model"); return s_llama2.Value; } }
-    public static TextTokenizer Llama3 { get { SharedData.File("models/llama3-tokenizer"); return s_llama3.Value; } }
+    public static TextTokenizer Llama2
+    {
+        get
+        {
+            SharedData.File("models/llama2-tokenizer/tokenizer.model");
+            return s_llama2.Value;
+        }
+    }
+
+    public static TextTokenizer Llama3
+    {
+        get
+        {
+            SharedData.File("models/llama3-tokenizer");
+            return s_llama3.Value;
+        }
+    }
 
     public static DataRecord Chat(params (string Role, string Content, double? Weight)[] turns) => new()
     {
@@ -19,7 +36,8 @@ internal static class Tok
     };
 
     /// <summary>The decoded text of each maximal run of trained tokens, in order.</summary>
-    public static List<string> TrainedSpans(TextTokenizer t, TokenizedSequence s) => Spans(t, s).Where(x => x.Trained).Select(x => x.Text).ToList();
+    public static List<string> TrainedSpans(TextTokenizer t, TokenizedSequence s) =>
+        Spans(t, s).Where(x => x.Trained).Select(x => x.Text).ToList();
 
     public static List<(bool Trained, string Text)> Spans(TextTokenizer t, TokenizedSequence s)
     {
@@ -27,7 +45,8 @@ internal static class Tok
         for (int i = 0; i < s.Length;)
         {
             int j = i;
-            while (j < s.Length && s.Mask[j] == s.Mask[i]) j++;
+            while (j < s.Length && s.Mask[j] == s.Mask[i])
+                j++;
             spans.Add((s.Mask[i] != 0, t.Decode(s.Ids[i..j], skipSpecialTokens: false)));
             i = j;
         }

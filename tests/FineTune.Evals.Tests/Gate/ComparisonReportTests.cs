@@ -39,8 +39,10 @@ public class ComparisonReportTests
         Assert.Equal((1.0, 0.0), (regressions[0].BaselineScore, regressions[0].CandidateScore));
 
         var md = ComparisonReport.Markdown(baseline, candidate, decision, "tickets version 1 against the base model");
-        Assert.StartsWith($"# tickets version 1 against the base model: {(decision.Promote ? "promote" : "keep the baseline")}", md);
-        Assert.Contains("| perplexity/token_accuracy | 0.5000 [0.4500, 0.5500] | 0.7000 [0.6500, 0.7500] | +0.2000 | pass: improved by +0.2000", md);
+        Assert.StartsWith($"# tickets version 1 against the base model: " +
+            $"{(decision.Promote ? "promote" : "keep the baseline")}", md);
+        Assert.Contains("| perplexity/token_accuracy | 0.5000 [0.4500, 0.5500] | 0.7000 [0.6500, 0.7500] | +0.2000 " +
+            "| pass: improved by +0.2000", md);
         Assert.Contains("| rouge/rougeL |", md);
         Assert.Contains("the 2 largest drops", md);
         Assert.True(md.IndexOf("### test line 2", StringComparison.Ordinal) < md.IndexOf("### test line 1",

@@ -14,7 +14,8 @@ public class RegressionGateTests
     ];
 
     static MetricValue[] Scores(double task, double mmlu, double gsm8k, long n = 2000) =>
-        [new("task/exact_match", task, n), new("mmlu/acc", mmlu, 14042), new("gsm8k/exact_match,flexible-extract", gsm8k, 1319)];
+        [new("task/exact_match", task, n), new("mmlu/acc", mmlu, 14042),
+            new("gsm8k/exact_match,flexible-extract", gsm8k, 1319)];
 
     [Fact]
     public void A_clear_improvement_without_forgetting_is_promoted()
@@ -64,7 +65,8 @@ public class RegressionGateTests
     [Fact]
     public void Rules_without_an_improve_rule_are_refused()
     {
-        Assert.Throws<ArgumentException>(() => RegressionGate.Decide([], [], [new GateRule("mmlu/acc", GateRuleKind.NoRegression, 0.01)]));
+        Assert.Throws<ArgumentException>(() => RegressionGate.Decide([], [],
+            [new GateRule("mmlu/acc", GateRuleKind.NoRegression, 0.01)]));
     }
 
     [Fact]

@@ -44,7 +44,10 @@ public sealed class FakeJudgeServer : IAsyncDisposable
                 var lastUser = messages.Last(m => (string?)m!["role"] == "user")!["content"];
                 return await handler(new FakeRequest(Text(lastUser), messages.Count, number), http.RequestAborted);
             }
-            finally { Interlocked.Decrement(ref server.inFlight); }
+            finally
+            {
+                Interlocked.Decrement(ref server.inFlight);
+            }
         });
         await app.StartAsync();
         return server;
@@ -66,10 +69,16 @@ public sealed class FakeJudgeServer : IAsyncDisposable
         created = 1700000000,
         model = "judge-test",
         choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
-        usage = new { prompt_tokens = PromptTokens, completion_tokens = CompletionTokens, total_tokens = PromptTokens + CompletionTokens },
+        usage = new
+        {
+            prompt_tokens = PromptTokens, completion_tokens = CompletionTokens,
+            total_tokens = PromptTokens + CompletionTokens
+        },
     }), "application/json");
 
-    public static IResult Score(double score) => Reply($"{{\"score\": {score.ToString(System.Globalization.CultureInfo.InvariantCulture)}, \"reasons\": \"fine\"}}");
+    public static IResult Score(double score) =>
+        Reply($"{{\"score\": {score.ToString(System.Globalization.CultureInfo.InvariantCulture)}, \"reasons\": " +
+        $"\"fine\"}}");
 
     /// <summary>An OpenAI-style error body with the status, and Retry-After when given.</summary>
     public static IResult Error(int status, string? retryAfter = null) => new ErrorResult(status, retryAfter);
@@ -79,9 +88,11 @@ public sealed class FakeJudgeServer : IAsyncDisposable
         public Task ExecuteAsync(HttpContext http)
         {
             http.Response.StatusCode = status;
-            if (retryAfter is not null) http.Response.Headers.RetryAfter = retryAfter;
+            if (retryAfter is not null)
+                http.Response.Headers.RetryAfter = retryAfter;
             http.Response.ContentType = "application/json";
-            return http.Response.WriteAsync($"{{\"error\":{{\"message\":\"status {status}\",\"type\":\"test\",\"code\":null}}}}");
+            return http.Response.WriteAsync($"{{\"error\":{{\"message\":\"status " +
+                $"{status}\",\"type\":\"test\",\"code\":null}}}}");
         }
     }
 

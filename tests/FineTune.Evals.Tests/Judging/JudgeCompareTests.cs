@@ -8,7 +8,11 @@ public class JudgeCompareTests
 {
     static Judge NewJudge(FakeJudgeServer server)
     {
-        var options = new JudgeOptions { Endpoint = server.BaseUrl, Model = "judge-test", ApiKey = "k", RetryBaseDelay = TimeSpan.Zero };
+        var options = new JudgeOptions
+        {
+            Endpoint = server.BaseUrl, Model = "judge-test", ApiKey = "k",
+            RetryBaseDelay = TimeSpan.Zero
+        };
         return new Judge(JudgeClientFactory.Create(options), options);
     }
 
@@ -19,7 +23,8 @@ public class JudgeCompareTests
     {
         await using var server = await FakeJudgeServer.StartAsync((_, _) =>
             Task.FromResult(FakeJudgeServer.Reply("{\"winner\": \"1\", \"reasons\": \"the first is better\"}")));
-        var pairs = Enumerable.Range(0, 3).Select(i => new PairRequest($"p{i}", $"Q{i}", $"candidate {i} MARKER", $"baseline {i}")).ToArray();
+        var pairs = Enumerable.Range(0,
+            3).Select(i => new PairRequest($"p{i}", $"Q{i}", $"candidate {i} MARKER", $"baseline {i}")).ToArray();
         var report = await NewJudge(server).CompareAsync(pairs);
 
         Assert.All(report.Items, i => Assert.Equal(PairVerdict.Tie, i.Verdict));
@@ -37,7 +42,8 @@ public class JudgeCompareTests
         {
             var (first, second) = FakeJudgeServer.Responses(r.LastUser);
             var winner = first.Contains("MARKER") ? 1 : second.Contains("MARKER") ? 2 : 0;
-            return Task.FromResult(FakeJudgeServer.Reply(winner == 0 ? "{\"winner\": \"tie\"}" : $"```json\n{{\"winner\": {winner}}}\n```"));
+            return Task.FromResult(FakeJudgeServer.Reply(winner == 0 ? "{\"winner\": \"tie\"}"
+                : $"```json\n{{\"winner\": {winner}}}\n```"));
         });
         PairRequest[] pairs =
         [
@@ -48,7 +54,8 @@ public class JudgeCompareTests
         ];
         var report = await NewJudge(server).CompareAsync(pairs);
 
-        Assert.Equal([PairVerdict.Win, PairVerdict.Win, PairVerdict.Loss, PairVerdict.Tie], report.Items.Select(i => i.Verdict));
+        Assert.Equal([PairVerdict.Win, PairVerdict.Win, PairVerdict.Loss, PairVerdict.Tie],
+            report.Items.Select(i => i.Verdict));
         Assert.Equal(0.5, Metric(report, "judge/win_rate"));
         Assert.Equal(0.25, Metric(report, "judge/loss_rate"));
         Assert.Equal(0.25, Metric(report, "judge/tie_rate"));
@@ -59,7 +66,8 @@ public class JudgeCompareTests
     [Fact]
     public async Task UnparseableVerdictIsAFailureNotATie()
     {
-        await using var server = await FakeJudgeServer.StartAsync((_, _) => Task.FromResult(FakeJudgeServer.Reply("{\"winner\": \"both\"}")));
+        await using var server = await FakeJudgeServer.StartAsync((_,
+            _) => Task.FromResult(FakeJudgeServer.Reply("{\"winner\": \"both\"}")));
         var report = await NewJudge(server).CompareAsync([new PairRequest("p", "Q", "a", "b")]);
 
         Assert.Equal(PairVerdict.Failed, report.Items[0].Verdict);

@@ -17,7 +17,8 @@ public class JudgeGradeTests
         RetryBaseDelay = TimeSpan.FromMilliseconds(5),
     };
 
-    static Judge NewJudge(JudgeOptions options) => new(JudgeClientFactory.Create(options), options, new Rubric("Be correct.", 1, 10));
+    static Judge NewJudge(JudgeOptions options) =>
+        new(JudgeClientFactory.Create(options), options, new Rubric("Be correct.", 1, 10));
 
     static GradeRequest Item(string id, string answer) => new(id, $"Question {id}?", answer, "reference");
 
@@ -38,8 +39,10 @@ public class JudgeGradeTests
         Assert.Equal(8.0, score.Value, 9);
         Assert.Equal(2, score.Count);
         Assert.Equal(0, report.Result.Metrics.Single(m => m.Name == "judge/failures").Value);
-        Assert.Equal(new JudgeUsage(2 * FakeJudgeServer.PromptTokens, 2 * FakeJudgeServer.CompletionTokens, 2, 0), report.Usage);
-        Assert.Equal(2 * FakeJudgeServer.PromptTokens, report.Result.Metrics.Single(m => m.Name == "judge/input_tokens").Value);
+        Assert.Equal(new JudgeUsage(2 * FakeJudgeServer.PromptTokens, 2 * FakeJudgeServer.CompletionTokens, 2, 0),
+            report.Usage);
+        Assert.Equal(2 * FakeJudgeServer.PromptTokens,
+            report.Result.Metrics.Single(m => m.Name == "judge/input_tokens").Value);
         Assert.Equal(2, server.Requests);
     }
 
@@ -49,7 +52,8 @@ public class JudgeGradeTests
         var correctionsSeen = 0;
         await using var server = await FakeJudgeServer.StartAsync((r, _) =>
         {
-            if (r.MessageCount > 2 && r.LastUser.Contains("could not be used")) Interlocked.Increment(ref correctionsSeen);
+            if (r.MessageCount > 2 && r.LastUser.Contains("could not be used"))
+                Interlocked.Increment(ref correctionsSeen);
             // A retry's last message is the correction naming the error: keep making the same mistake.
             var outOfRange = r.LastUser.Contains("range") || r.LastUser.Contains("outside");
             var prose = r.LastUser.Contains("prose") || r.LastUser.Contains("no JSON object");
@@ -83,13 +87,15 @@ public class JudgeGradeTests
         Assert.Equal(6.0, report.Items[0].Score);
         Assert.Equal(2, report.Items[0].Attempts);
         Assert.Equal(2, server.Requests);
-        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(900), $"retried after {watch.Elapsed}, before Retry-After: 1");
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(900),
+            $"retried after {watch.Elapsed}, before Retry-After: 1");
     }
 
     [Fact]
     public async Task ServerErrorsExhaustRetriesAndCountAsFailure()
     {
-        await using var server = await FakeJudgeServer.StartAsync((_, _) => Task.FromResult(FakeJudgeServer.Error(503)));
+        await using var server = await FakeJudgeServer.StartAsync((_,
+            _) => Task.FromResult(FakeJudgeServer.Error(503)));
         var report = await NewJudge(Options(server) with { MaxRetries = 2 }).GradeAsync([Item("a", "x")]);
 
         Assert.Null(report.Items[0].Score);
@@ -103,11 +109,13 @@ public class JudgeGradeTests
     {
         await using var server = await FakeJudgeServer.StartAsync(async (r, ct) =>
         {
-            if (r.Number == 1) await Task.Delay(TimeSpan.FromSeconds(5), ct);
+            if (r.Number == 1)
+                await Task.Delay(TimeSpan.FromSeconds(5), ct);
             return FakeJudgeServer.Score(4);
         });
         var watch = Stopwatch.StartNew();
-        var report = await NewJudge(Options(server) with { Timeout = TimeSpan.FromMilliseconds(500) }).GradeAsync([Item("a", "x")]);
+        var report = await NewJudge(Options(server) with { Timeout = TimeSpan.FromMilliseconds(500) })
+            .GradeAsync([Item("a", "x")]);
 
         Assert.Equal(4.0, report.Items[0].Score);
         Assert.Equal(2, server.Requests);
@@ -159,6 +167,7 @@ public class JudgeGradeTests
             return FakeJudgeServer.Score(3);
         });
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => NewJudge(Options(server)).GradeAsync([Item("a", "x")], cts.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => NewJudge(Options(server)).GradeAsync([Item("a",
+            "x")], cts.Token));
     }
 }

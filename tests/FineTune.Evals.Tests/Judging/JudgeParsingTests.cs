@@ -42,7 +42,8 @@ public class JudgeParsingTests
     [InlineData("{\"winner\": 2}", "2")]
     [InlineData("```\n{\"winner\": \"TIE\"}\n```", "tie")]
     [InlineData("{\"winner\": \"A\"}", null)]
-    public void VerdictsParse(string reply, string? expected) => Assert.Equal(expected, JudgeReplyParser.ParseCompare(reply).Winner);
+    public void VerdictsParse(string reply, string? expected) =>
+        Assert.Equal(expected, JudgeReplyParser.ParseCompare(reply).Winner);
 
     [Fact]
     public void RetryAfterFormsAndBackOffBounds()
@@ -54,9 +55,11 @@ public class JudgeParsingTests
         Assert.Null(JudgeRetry.ParseRetryAfter(null, "soon", now));
 
         var max = TimeSpan.FromSeconds(5);
-        Assert.Equal(TimeSpan.FromSeconds(3), JudgeRetry.Delay(0, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), max));
+        Assert.Equal(TimeSpan.FromSeconds(3),
+            JudgeRetry.Delay(0, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), max));
         Assert.Equal(max, JudgeRetry.Delay(0, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), max));
-        Assert.InRange(JudgeRetry.Delay(2, null, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5));
+        Assert.InRange(JudgeRetry.Delay(2, null, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)),
+            TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5));
         Assert.Equal(max, JudgeRetry.Delay(20, null, TimeSpan.FromSeconds(1), max));
     }
 
@@ -86,8 +89,14 @@ public class JudgeParsingTests
         Assert.Equal(("qwen-judge", 8, 3, TimeSpan.FromSeconds(30), "/tmp/judge-cache"),
             (options.Model, options.MaxConcurrency, options.MaxRetries, options.Timeout, options.CacheDirectory));
         Environment.SetEnvironmentVariable("FINETUNE_JUDGE_TEST_KEY", "from-env");
-        try { Assert.Equal("from-env", options.ResolveApiKey()); }
-        finally { Environment.SetEnvironmentVariable("FINETUNE_JUDGE_TEST_KEY", null); }
+        try
+        {
+            Assert.Equal("from-env", options.ResolveApiKey());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("FINETUNE_JUDGE_TEST_KEY", null);
+        }
         Assert.Equal("direct", (options with { ApiKey = "direct" }).ResolveApiKey());
         Assert.Throws<ArgumentException>(() => (options with { Model = "" }).Validate());
         Assert.Throws<ArgumentException>(() => (options with { Endpoint = "not a url" }).Validate());

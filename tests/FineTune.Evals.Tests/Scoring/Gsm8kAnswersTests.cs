@@ -24,7 +24,8 @@ public class Gsm8kAnswersTests
     [Fact]
     public void Strict_takes_the_first_hashes_answer_and_flexible_the_last_number()
     {
-        var (strict, flexible) = Gsm8kAnswers.Extract("3 + 4 = 7\n#### -1,000\nThen 12 more and $15.", Gsm8kFormat.Gsm8k);
+        var (strict, flexible) = Gsm8kAnswers.Extract("3 + 4 = 7\n#### -1,000\nThen 12 more and $15.",
+            Gsm8kFormat.Gsm8k);
         Assert.Equal("-1,000", strict);
         Assert.Equal("$15.", flexible);
         Assert.True(Gsm8kAnswers.IsCorrect(flexible, "15"));

@@ -75,7 +75,8 @@ public class RougeTests
     public void Empty_prediction_scores_zero_everywhere()
     {
         var s = Rouge.Score("some reference text", "");
-        foreach (var v in new[] { s.Rouge1, s.Rouge2, s.RougeL, s.RougeLsum }) Assert.Equal(RougeScore.Zero, v);
+        foreach (var v in new[] { s.Rouge1, s.Rouge2, s.RougeL, s.RougeLsum })
+            Assert.Equal(RougeScore.Zero, v);
     }
 
     [Fact]
@@ -118,6 +119,7 @@ public class RougeTests
     public void Lsum_ignores_empty_lines()
     {
         // Empty lines are dropped before tokenizing; the result equals the same text without them.
-        Assert.Equal(Rouge.Score("a b\nc d", "c d\na b").RougeLsum, Rouge.Score("a b\n\n\nc d\n", "\nc d\n\na b").RougeLsum);
+        Assert.Equal(Rouge.Score("a b\nc d", "c d\na b").RougeLsum,
+            Rouge.Score("a b\n\n\nc d\n", "\nc d\n\na b").RougeLsum);
     }
 }

@@ -6,13 +6,23 @@ using FineTune.Models.Inference;
 
 namespace FineTune.Evals.Tests.Suites;
 
-/// <summary>Every position's logits are 0 except <c>favoured</c>, which gets 5; counts the rows it was prefilled with.</summary>
+/// <summary>Every position's logits are 0 except <c>favoured</c>, which gets 5; counts the rows it was prefilled
+/// with.</summary>
 sealed class PreferOneTokenModel(int vocab, int favoured) : ICausalLm
 {
-    public LlamaConfig Config { get; } = new() { VocabSize = vocab, MaxPositionEmbeddings = 1 << 20, HiddenSize = 8, NumAttentionHeads = 1, NumKeyValueHeads = 1 };
+    public LlamaConfig Config { get; } = new()
+    {
+        VocabSize = vocab, MaxPositionEmbeddings = 1 << 20, HiddenSize = 8,
+        NumAttentionHeads = 1, NumKeyValueHeads = 1
+    };
     public int PrefilledRows { get; private set; }
 
-    float[] Row() { var row = new float[vocab]; row[favoured] = 5f; return row; }
+    float[] Row()
+    {
+        var row = new float[vocab];
+        row[favoured] = 5f;
+        return row;
+    }
 
     public float[][] Forward(IReadOnlyList<int> tokens) => tokens.Select(_ => Row()).ToArray();
 
@@ -30,19 +40,32 @@ sealed class PreferOneTokenModel(int vocab, int favoured) : ICausalLm
             Length = prompts.Max(p => p.Count);
             return prompts.Select(_ => model.Row()).ToArray();
         }
-        public float[][] Step(IReadOnlyList<int> tokens) { Length++; return tokens.Select(_ => model.Row()).ToArray(); }
+        public float[][] Step(IReadOnlyList<int> tokens)
+        {
+            Length++;
+            return tokens.Select(_ => model.Row()).ToArray();
+        }
         public void Dispose() { }
     }
 }
 
-/// <summary>A model of <c>context</c> positions whose logits always favour <c>favoured</c>; records every prefilled row,
-/// so a test sees exactly what an evaluation fed the model.</summary>
+/// <summary>A model of <c>context</c> positions whose logits always favour <c>favoured</c>; records every prefilled
+/// row, so a test sees exactly what an evaluation fed the model.</summary>
 sealed class RecordingModel(int vocab, int context, int favoured) : ICausalLm
 {
-    public LlamaConfig Config { get; } = new() { VocabSize = vocab, MaxPositionEmbeddings = context, HiddenSize = 8, NumAttentionHeads = 1, NumKeyValueHeads = 1 };
+    public LlamaConfig Config { get; } = new()
+    {
+        VocabSize = vocab, MaxPositionEmbeddings = context, HiddenSize = 8,
+        NumAttentionHeads = 1, NumKeyValueHeads = 1
+    };
     public List<int[]> Prefilled { get; } = [];
 
-    float[] Row() { var row = new float[vocab]; row[favoured] = 5f; return row; }
+    float[] Row()
+    {
+        var row = new float[vocab];
+        row[favoured] = 5f;
+        return row;
+    }
 
     public float[][] Forward(IReadOnlyList<int> tokens) => tokens.Select(_ => Row()).ToArray();
 
@@ -64,7 +87,11 @@ sealed class RecordingModel(int vocab, int context, int favoured) : ICausalLm
             Length = prompts.Max(p => p.Count);
             return prompts.Select(_ => model.Row()).ToArray();
         }
-        public float[][] Step(IReadOnlyList<int> tokens) { Length++; return tokens.Select(_ => model.Row()).ToArray(); }
+        public float[][] Step(IReadOnlyList<int> tokens)
+        {
+            Length++;
+            return tokens.Select(_ => model.Row()).ToArray();
+        }
         public void Dispose() { }
     }
 }

@@ -22,10 +22,12 @@ public class LogLikelihoodBatchingTests
         LogLikelihoodRequest[] requests =
         [
             new(longContext, [7]),
-            new([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25], [3, 4, 5, 6]),
+            new([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25],
+                [3, 4, 5, 6]),
         ];
         var batched = LogLikelihood.Compute(model, requests, batchSize: 8);
         var alone = requests.Select(r => LogLikelihood.Compute(model, [r], batchSize: 1)[0]).ToArray();
-        for (int i = 0; i < requests.Length; i++) Assert.Equal(alone[i].LogProb, batched[i].LogProb, 4);
+        for (int i = 0; i < requests.Length; i++)
+            Assert.Equal(alone[i].LogProb, batched[i].LogProb, 4);
     }
 }

@@ -9,7 +9,8 @@ public class LogLikelihoodTests
     {
         var all = r.Context.Concat(r.Continuation).ToArray();
         var logits = model.Forward(all);
-        double sum = 0; bool greedy = true;
+        double sum = 0;
+        bool greedy = true;
         for (int j = 0; j < r.Continuation.Count; j++)
         {
             var row = logits[r.Context.Count - 1 + j];
@@ -36,7 +37,13 @@ public class LogLikelihoodTests
         // A continuation made of the model's own greedy tokens must come out greedy.
         var greedyCont = new List<int>();
         var seq = contexts[1].ToList();
-        for (int k = 0; k < 4; k++) { var l = model.Forward(seq)[^1]; int t = Array.IndexOf(l, l.Max()); greedyCont.Add(t); seq.Add(t); }
+        for (int k = 0; k < 4; k++)
+        {
+            var l = model.Forward(seq)[^1];
+            int t = Array.IndexOf(l, l.Max());
+            greedyCont.Add(t);
+            seq.Add(t);
+        }
         requests.Add(new LogLikelihoodRequest(contexts[1], greedyCont));
 
         foreach (int batch in new[] { 1, 3, 64 })
@@ -46,7 +53,8 @@ public class LogLikelihoodTests
             for (int i = 0; i < requests.Count; i++)
             {
                 var (expected, greedy) = Recompute(model, requests[i]);
-                Assert.True(Math.Abs(expected - got[i].LogProb) < 1e-4, $"batch {batch}, request {i}: {got[i].LogProb} vs {expected}");
+                Assert.True(Math.Abs(expected - got[i].LogProb) < 1e-4,
+                    $"batch {batch}, request {i}: {got[i].LogProb} vs {expected}");
                 Assert.Equal(greedy, got[i].IsGreedy);
             }
             Assert.True(got[^1].IsGreedy);

@@ -7,13 +7,21 @@ namespace FineTune.Evals.Tests.Suites;
 
 public class MmluTests
 {
-    const string Question0 = "Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\nA. 0\nB. 4\nC. 2\nD. 6\nAnswer:";
+    const string Question0 =
+        "Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\nA. 0\nB. 4\nC. 2\nD. " +
+        "6\nAnswer:";
     const string Description = "The following are multiple choice questions (with answers) about abstract algebra.\n\n";
     const string Shots =
         "Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3\nAnswer: B\n\n" +
-        "Statement 1 | If aH is an element of a factor group, then |aH| divides |a|. Statement 2 | If H and K are subgroups of G then HK is a subgroup of G.\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer: B\n\n" +
-        "Statement 1 | Every element of a group generates a cyclic subgroup of the group. Statement 2 | The symmetric group S_10 has 10 elements.\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer: C\n\n" +
-        "Statement 1| Every function from a finite set onto itself must be one to one. Statement 2 | Every subgroup of an abelian group is abelian.\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer: A\n\n" +
+        "Statement 1 | If aH is an element of a factor group, then |aH| divides |a|. Statement 2 | If H and K are " +
+            "subgroups of G then HK is a subgroup of G.\nA. True, True\nB. False, False\nC. True, False\nD. False, " +
+            "True\nAnswer: B\n\n" +
+        "Statement 1 | Every element of a group generates a cyclic subgroup of the group. Statement 2 | The " +
+            "symmetric group S_10 has 10 elements.\nA. True, True\nB. False, False\nC. True, False\nD. False, " +
+            "True\nAnswer: C\n\n" +
+        "Statement 1| Every function from a finite set onto itself must be one to one. Statement 2 | Every subgroup " +
+            "of an abelian group is abelian.\nA. True, True\nB. False, False\nC. True, False\nD. False, " +
+            "True\nAnswer: A\n\n" +
         "Find the characteristic of the ring 2Z.\nA. 0\nB. 3\nC. 12\nD. 30\nAnswer: A\n\n";
 
     static string Root => SharedData.File("mmlu/dev") is var dev ? Path.GetDirectoryName(dev)! : "";
@@ -25,7 +33,8 @@ public class MmluTests
         var item = Mmlu.Load(Root, "test")["abstract_algebra"][0];
         Assert.Equal(1, item.Answer);
         Assert.Equal(Description + Question0, MmluPrompts.Context(item, []));
-        Assert.Equal(Description + Shots + Question0, MmluPrompts.Context(item, dev["abstract_algebra"].Take(5).ToList()));
+        Assert.Equal(Description + Shots + Question0,
+            MmluPrompts.Context(item, dev["abstract_algebra"].Take(5).ToList()));
     }
 
     [SkippableFact]
@@ -42,7 +51,8 @@ public class MmluTests
         var test = Mmlu.Load(Root, "test");
         Assert.Equal(100, test["abstract_algebra"].Count);
         Assert.Equal(135, test["anatomy"].Count);
-        var letters = test.Values.SelectMany(v => v).GroupBy(i => i.AnswerLetter).ToDictionary(g => g.Key, g => g.Count());
+        var letters = test.Values.SelectMany(v => v).GroupBy(i => i.AnswerLetter).ToDictionary(g => g.Key,
+            g => g.Count());
         Assert.Equal([3222, 3462, 3582, 3776], "ABCD".Select(c => letters[c]));
     }
 
@@ -92,7 +102,8 @@ public class MmluTests
         // 5-shot on a subset: per subject accuracy is that subject's share of A.
         var test = Mmlu.Load(Root, "test");
         string[] subjects = ["anatomy", "global_facts", "world_religions"];
-        var few = Mmlu.Evaluate(model, tokenizer, Root, new MmluOptions { Shots = 5, BatchSize = 7, Subjects = subjects, LimitPerSubject = 40 });
+        var few = Mmlu.Evaluate(model, tokenizer, Root,
+            new MmluOptions { Shots = 5, BatchSize = 7, Subjects = subjects, LimitPerSubject = 40 });
         foreach (var s in subjects)
         {
             var share = test[s].Take(40).Count(i => i.Answer == 0) / 40.0;

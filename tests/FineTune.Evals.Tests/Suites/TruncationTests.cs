@@ -17,7 +17,8 @@ public class TruncationTests
     [InlineData(256, 96, 160, 96)]
     [InlineData(64, 256, 32, 32)]    // a budget that would leave no prompt is capped at half the context
     [InlineData(256, 128, 128, 128)]
-    public void Generation_budget_leaves_the_prompt_its_share_of_the_context(int context, int maxNew, int room, int generate) =>
+    public void Generation_budget_leaves_the_prompt_its_share_of_the_context(int context, int maxNew, int room,
+        int generate) =>
         Assert.Equal((room, generate), PromptFit.Budget(context, maxNew));
 
     [SkippableFact]
@@ -29,7 +30,8 @@ public class TruncationTests
         var model = new RecordingModel(tokenizer.VocabSize, context: 64, favoured: tokenizer.EosId!.Value);
         var options = new Gsm8kOptions { Shots = 1, MaxNewTokens = 16, BatchSize = 3 };
 
-        var result = await Gsm8k.EvaluateAsync(model, tokenizer, train, test, c => Gsm8kAnswers.Extract(c, Gsm8kFormat.Gsm8k), options);
+        var result = await Gsm8k.EvaluateAsync(model, tokenizer, train, test,
+            c => Gsm8kAnswers.Extract(c, Gsm8kFormat.Gsm8k), options);
 
         // Janet's ducks, 1-shot: far longer than 64 tokens, so the model saw exactly the prompt's last 64 - 16 tokens.
         var whole = tokenizer.Encode(Gsm8k.Prompt(test[0], train, options), addBos: false);
@@ -51,14 +53,20 @@ public class TruncationTests
         var dev = Mmlu.Load(root, "dev");
         var test = Mmlu.Load(root, "test");
         var model = new RecordingModel(tokenizer.VocabSize, context: 64, favoured: 0);
-        var options = new MmluOptions { Shots = 5, LimitPerSubject = 1, Subjects = ["abstract_algebra", "anatomy"], BatchSize = 8 };
+        var options = new MmluOptions
+        {
+            Shots = 5, LimitPerSubject = 1, Subjects = ["abstract_algebra", "anatomy"],
+            BatchSize = 8
+        };
 
         var result = Mmlu.Evaluate(model, tokenizer, dev, test, options);
 
         var item = test["abstract_algebra"][0];
-        var pair = HarnessEncoding.Pair(tokenizer, MmluPrompts.Context(item, dev["abstract_algebra"].Take(5).ToList()), MmluPrompts.Continuation(0), false);
+        var pair = HarnessEncoding.Pair(tokenizer, MmluPrompts.Context(item, dev["abstract_algebra"].Take(5).ToList()),
+            MmluPrompts.Continuation(0), false);
         // The harness feeds (context + continuation)[-(L + 1):][:-1]: the context's tail, then the continuation but its
-        // last token. Ours prefills that tail and steps through the continuation, so the two inputs are the same tokens.
+        // last token. Ours prefills that tail and steps through the continuation, so the two inputs are the same
+        // tokens.
         var harnessInput = pair.Context.Concat(pair.Continuation).TakeLast(65).SkipLast(1).ToArray();
         var tail = harnessInput.Take(64 - (pair.Continuation.Count - 1)).ToArray();
         Assert.Equal(pair.Continuation.SkipLast(1), harnessInput.Skip(tail.Length));
@@ -66,7 +74,8 @@ public class TruncationTests
         Assert.Equal(2, result.Items);
         Assert.Equal(2, result.Truncated);   // 5-shot prompts are hundreds of tokens
 
-        var zeroShot = Mmlu.Evaluate(new RecordingModel(tokenizer.VocabSize, context: 4096, favoured: 0), tokenizer, dev, test, options);
+        var zeroShot = Mmlu.Evaluate(new RecordingModel(tokenizer.VocabSize, context: 4096, favoured: 0), tokenizer,
+            dev, test, options);
         Assert.Equal(0, zeroShot.Truncated);   // the same items fit a long context
     }
 
@@ -77,7 +86,11 @@ public class TruncationTests
         var root = Path.GetDirectoryName(SharedData.File("mmlu/dev"))!;
         var (dev, test) = (Mmlu.Load(root, "dev"), Mmlu.Load(root, "test"));
         using var model = RandomLlama.Create(seed: 5, vocab: tokenizer.VocabSize, context: 512);
-        var options = new MmluOptions { Shots = 1, LimitPerSubject = 4, Subjects = ["anatomy", "astronomy", "virology"], BatchSize = 4 };
+        var options = new MmluOptions
+        {
+            Shots = 1, LimitPerSubject = 4,
+            Subjects = ["anatomy", "astronomy", "virology"], BatchSize = 4
+        };
         var whole = Mmlu.Evaluate(model, tokenizer, dev, test, options);
 
         using var dir = new TempDir();
@@ -86,8 +99,13 @@ public class TruncationTests
         using (var log = EvalItemLog.Open(logPath))
         {
             var items = log.Scope("mmlu", Mmlu.FormatVersion, "model", "shots=1");
-            var stopAfterFirstBatch = new Progress(p => { if (p.Done >= 4) cts.Cancel(); });
-            Assert.ThrowsAny<OperationCanceledException>(() => Mmlu.Evaluate(model, tokenizer, dev, test, options, cts.Token, stopAfterFirstBatch, items));
+            var stopAfterFirstBatch = new Progress(p =>
+            {
+                if (p.Done >= 4)
+                    cts.Cancel();
+            });
+            Assert.ThrowsAny<OperationCanceledException>(() => Mmlu.Evaluate(model, tokenizer, dev, test, options,
+                cts.Token, stopAfterFirstBatch, items));
             Assert.Equal(4, items.Count);
         }
         using (var log = EvalItemLog.Open(logPath))
@@ -98,7 +116,8 @@ public class TruncationTests
             Assert.Equal(12, items.Count);
             Assert.Equal(whole.Metrics, resumed.Metrics);
             var (a, b) = ((MmluDetails)whole.Details!, (MmluDetails)resumed.Details!);
-            Assert.Equal(a.Items.Select(i => (i.Subject, i.Index, i.Predicted)), b.Items.Select(i => (i.Subject, i.Index, i.Predicted)));
+            Assert.Equal(a.Items.Select(i => (i.Subject, i.Index, i.Predicted)),
+                b.Items.Select(i => (i.Subject, i.Index, i.Predicted)));
             Assert.Equal(a.Items.SelectMany(i => i.LogProbs), b.Items.SelectMany(i => i.LogProbs));
 
             // Another scope (other settings) shares nothing with this one.

@@ -13,7 +13,8 @@ static class CancelCommand
         var reason = new Option<string?>("--reason");
         var home = PipelineConnection.HomeOption();
         var command = new Command("cancel",
-            "Cancel a run; a running training job stops at its next lease renewal and frees its worker.") { run, reason, home };
+            "Cancel a run; a running training job stops at its next lease renewal and frees its worker.") { run,
+                reason, home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
@@ -21,7 +22,8 @@ static class CancelCommand
             if (!await RunCancellation.CancelAsync(c.Registry, id, parse.GetValue(reason), ct))
             {
                 var r = await c.Registry.ReadAsync(s => s.GetRunAsync(id, ct), ct);
-                throw new ArgumentException(r is null ? $"run {id} is not in the registry." : $"run {id} already ended ({r.Status}); nothing to cancel.");
+                throw new ArgumentException(r is null ? $"run {id} is not in the registry."
+                    : $"run {id} already ended ({r.Status}); nothing to cancel.");
             }
             await stdout.WriteLineAsync($"run {id} cancelled");
             return 0;

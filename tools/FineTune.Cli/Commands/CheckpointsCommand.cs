@@ -18,7 +18,8 @@ static class CheckpointsCommand
             var list = await c.Registry.ReadAsync(s => s.ListCheckpointsAsync(parse.GetValue(run), ct), ct);
             await stdout.WriteLineAsync($"{"step",6}  {"created",-20} {"artifact",-70} metrics");
             foreach (var cp in list.OrderBy(x => x.Step))
-                await stdout.WriteLineAsync($"{cp.Step,6}  {cp.CreatedAt:yyyy-MM-dd HH:mm:ss}  {cp.Artifact.Bucket + "/" + cp.Artifact.Key,-70} {cp.MetricsJson}");
+                await stdout.WriteLineAsync($"{cp.Step,6}  {cp.CreatedAt:yyyy-MM-dd HH:mm:ss}  " +
+                    $"{cp.Artifact.Bucket + "/" + cp.Artifact.Key,-70} {cp.MetricsJson}");
             return 0;
         });
         return command;

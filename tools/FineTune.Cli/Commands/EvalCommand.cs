@@ -1,6 +1,8 @@
 // finetune eval MODEL --suite mmlu,gsm8k,rouge,judge,perplexity [--limit N] [--shots K] [--out results.json]
 // Runs the suites and writes one results file (with each suite's prompt-format version) that `finetune gate` reads.
 using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using FineTune.Data;
 using FineTune.Data.Tokenization;
 using FineTune.Evals;
@@ -8,8 +10,6 @@ using FineTune.Evals.Judging;
 using FineTune.Evals.Scoring;
 using FineTune.Text;
 using FineTune.Torch;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace FineTune.Cli.Commands;
 
@@ -19,52 +19,112 @@ static class EvalCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Argument<string>("model") { Description = "Hugging Face model directory or llama2.c .bin file" };
-        var adapter = new Option<string?>("--adapter") { Description = "PEFT LoRA/DoRA adapter directory, merged into the weights at load" };
-        var suites = new Option<string>("--suite") { Description = $"Comma-separated: {string.Join(", ", Suites)}", Required = true };
+        var model = new Argument<string>("model")
+        {
+            Description =
+            "Hugging Face model directory or llama2.c .bin file"
+        };
+        var adapter = new Option<string?>("--adapter")
+        {
+            Description =
+            "PEFT LoRA/DoRA adapter directory, merged into the weights at load"
+        };
+        var suites = new Option<string>("--suite")
+        {
+            Description = $"Comma-separated: {string.Join(", ", Suites)}",
+            Required = true
+        };
         var limit = new Option<int?>("--limit") { Description = "At most N items (per subject for MMLU)" };
-        var shots = new Option<int?>("--shots") { Description = "Few-shot examples (MMLU default 5, gsm8k 5, gsm8k_cot 8)" };
+        var shots = new Option<int?>("--shots")
+        {
+            Description =
+            "Few-shot examples (MMLU default 5, gsm8k 5, gsm8k_cot 8)"
+        };
         var mmlu = new Option<string?>("--mmlu") { Description = "MMLU data directory (dev/, val/, test/ CSVs)" };
         var gsm8k = new Option<string?>("--gsm8k") { Description = "GSM8K directory (train.jsonl, test.jsonl)" };
-        var data = new Option<string?>("--data") { Description = "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity" };
-        var judgeConfig = new Option<string?>("--judge-config") { Description = "JSON with a \"Judge\" section: Endpoint, Model, ApiKeyVariable, …" };
-        var baseline = new Option<string?>("--baseline") { Description = "judge: compare pairwise (both orders) against this model's answers instead of grading on the rubric" };
-        var tokenizerPath = new Option<string?>("--tokenizer") { Description = "Tokenizer file or directory, when the model directory has none" };
-        var template = new Option<string?>("--chat-template") { Description = "Override the chat template: chatml, llama2, llama3, alpaca" };
-        var batch = new Option<int>("--batch-size") { Description = "Prompts per forward batch", DefaultValueFactory = _ => 8 };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Generation budget for gsm8k, rouge and judge (capped at half the model's context)", DefaultValueFactory = _ => 256 };
-        var output = new Option<string>("--out") { Description = "Results JSON path (written after each suite; scored items go to <name>.items.jsonl, so the same command run again resumes)", DefaultValueFactory = _ => "results.json" };
+        var data = new Option<string?>("--data")
+        {
+            Description =
+            "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity"
+        };
+        var judgeConfig = new Option<string?>("--judge-config")
+        {
+            Description =
+            "JSON with a \"Judge\" section: Endpoint, Model, ApiKeyVariable, …"
+        };
+        var baseline = new Option<string?>("--baseline")
+        {
+            Description =
+            "judge: compare pairwise (both orders) against this model's answers instead of grading on the rubric"
+        };
+        var tokenizerPath = new Option<string?>("--tokenizer")
+        {
+            Description =
+            "Tokenizer file or directory, when the model directory has none"
+        };
+        var template = new Option<string?>("--chat-template")
+        {
+            Description =
+            "Override the chat template: chatml, llama2, llama3, alpaca"
+        };
+        var batch = new Option<int>("--batch-size")
+        {
+            Description = "Prompts per forward batch",
+            DefaultValueFactory = _ => 8
+        };
+        var maxNew = new Option<int>("--max-new-tokens")
+        {
+            Description =
+            "Generation budget for gsm8k, rouge and judge (capped at half the model's context)",
+            DefaultValueFactory = _ => 256
+        };
+        var output = new Option<string>("--out")
+        {
+            Description =
+            "Results JSON path (written after each suite; scored items go to <name>.items.jsonl, so the same " +
+            "command run again resumes)", DefaultValueFactory = _ => "results.json"
+        };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)" };
 
-        var command = new Command("eval", "Evaluate a model on benchmark and task suites; write a results file for the gate.")
+        var command = new Command("eval",
+            "Evaluate a model on benchmark and task suites; write a results file for the gate.")
         {
-            model, adapter, suites, limit, shots, mmlu, gsm8k, data, judgeConfig, baseline, tokenizerPath, template, batch, maxNew, output, threads,
+            model, adapter, suites, limit, shots, mmlu, gsm8k, data, judgeConfig, baseline, tokenizerPath, template,
+                batch, maxNew, output, threads,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var chosen = parse.GetValue(suites)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var chosen = parse.GetValue(suites)!.Split(',',
+                StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             foreach (var s in chosen)
-                if (!Suites.Contains(s)) throw new ArgumentException($"--suite: '{s}' is not one of {string.Join(", ", Suites)}.");
-            // Every suite's data is checked before the model loads: a missing option is the user's, not a suite failure.
+                if (!Suites.Contains(s))
+                    throw new ArgumentException($"--suite: '{s}' is not one of {string.Join(", ", Suites)}.");
+            // Every suite's data is checked before the model loads: a missing option is the user's, not a suite
+            // failure.
             foreach (var s in chosen.Distinct())
                 _ = s switch
                 {
                     "mmlu" => Required(parse.GetValue(mmlu), "--mmlu", s),
                     "gsm8k" or "gsm8k_cot" => Required(parse.GetValue(gsm8k), "--gsm8k", s),
-                    "judge" => Required(parse.GetValue(judgeConfig), "--judge-config", s) + TestFile(parse.GetValue(data), s),
+                    "judge" => Required(parse.GetValue(judgeConfig), "--judge-config",
+                        s) + TestFile(parse.GetValue(data), s),
                     _ => TestFile(parse.GetValue(data), s),
                 };
 
             var modelPath = parse.GetValue(model)!;
             var outPath = parse.GetValue(output)!;
-            var tokenizer = parse.GetValue(tokenizerPath) is { } tp ? TokenizerLoader.Load(tp) : TokenizerLoader.Load(modelPath);
-            var chat = parse.GetValue(template) is { } name ? ChatTemplate.For(ChatTemplate.Parse(name)) : tokenizer.ChatTemplate ?? ChatTemplate.For(ChatTemplateKind.ChatMl);
+            var tokenizer = parse.GetValue(tokenizerPath) is { } tp ? TokenizerLoader.Load(tp)
+                : TokenizerLoader.Load(modelPath);
+            var chat = parse.GetValue(template) is { } name ? ChatTemplate.For(ChatTemplate.Parse(name))
+                : tokenizer.ChatTemplate ?? ChatTemplate.For(ChatTemplateKind.ChatMl);
             using var lm = Engines.Open(modelPath, EngineKind.Auto, parse.GetValue(threads), parse.GetValue(adapter));
             // Scored items go to a log beside the results file: the same command run again skips what it holds.
             using var log = EvalItemLog.Open(ItemsPath(outPath));
             var modelKey = EvalItemLog.Fingerprint(modelPath, parse.GetValue(adapter), parse.GetValue(tokenizerPath));
-            string Settings(string suite) => string.Join(';', $"shots={parse.GetValue(shots)}", $"max_new={parse.GetValue(maxNew)}",
-                $"template={chat.Kind}", $"data={(suite is "mmlu" or "gsm8k" or "gsm8k_cot" ? "" : EvalItemLog.Fingerprint(TestFile(parse.GetValue(data), suite)))}");
+            string Settings(string suite) =>
+                string.Join(';', $"shots={parse.GetValue(shots)}", $"max_new={parse.GetValue(maxNew)}",
+                $"template={chat.Kind}",
+                    $"data={(suite is "mmlu" or "gsm8k" or "gsm8k_cot" ? "" : EvalItemLog.Fingerprint(TestFile(parse.GetValue(data), suite)))}");
             SuiteItems Items(string suite) => log.Scope(suite, FormatVersion(suite), modelKey, Settings(suite));
 
             var results = new List<SuiteResult>();
@@ -77,47 +137,66 @@ static class EvalCommand
                     result = await SuiteProgress.RunAsync(stderr, suite, async progress => suite switch
                     {
                         "mmlu" => Mmlu.Evaluate(lm, tokenizer, parse.GetValue(mmlu)!,
-                            new MmluOptions { Shots = parse.GetValue(shots) ?? 5, LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch) },
+                            new MmluOptions
+                            {
+                                Shots = parse.GetValue(shots) ?? 5,
+                                LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch)
+                            },
                             ct, progress, Items(suite)),
                         "gsm8k" or "gsm8k_cot" => await Gsm8kAsync(lm, tokenizer, parse.GetValue(gsm8k)!, suite,
-                            parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch), parse.GetValue(maxNew), progress, Items(suite), ct),
-                        "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
-                            parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct, progress, Items(suite))),
-                        "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat, parse.GetValue(limit)),
+                            parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch),
+                                parse.GetValue(maxNew), progress, Items(suite), ct),
+                        "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat,
+                            TestSplit(parse.GetValue(data), suite),
+                            parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct, progress,
+                                Items(suite))),
+                        "perplexity" =>
+                            Perplexity.Evaluate(lm,
+                            TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat,
+                            parse.GetValue(limit)),
                             ct, Items(suite)),
                         "judge" => await JudgeAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
                             parse.GetValue(judgeConfig)!, parse.GetValue(baseline), parse.GetValue(threads),
-                            parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), progress, Items(suite), ct),
+                            parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), progress,
+                                Items(suite), ct),
                         _ => throw new InvalidOperationException(suite),
                     });
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
                     Save();
-                    await stderr.WriteLineAsync($"interrupted during {suite}: finished suites are in {outPath}, scored items in {ItemsPath(outPath)}; " +
+                    await stderr.WriteLineAsync($"interrupted during {suite}: finished suites are in {outPath}, " +
+                        $"scored items in {ItemsPath(outPath)}; " +
                                                 "run the same command again to continue.");
                     return 130;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    // One suite's failure (an unreachable judge, a broken data file) does not cost the others their results.
+                    // One suite's failure (an unreachable judge, a broken data file) does not cost the others their
+                    // results.
                     result = SuiteResult.Failed(suite, FormatVersion(suite), e.Message);
                     await stderr.WriteLineAsync($"error: suite {suite} failed: {e.Message}");
                 }
                 results.Add(result);
                 Save();
                 foreach (var m in result.Metrics)
-                    await stdout.WriteLineAsync($"{m.Name,-40} {m.Value,10:0.0000}  (n={m.Count}{(m.Low is { } lo ? $", 95% CI {lo:0.0000}–{m.High:0.0000}" : "")})");
+                    await stdout.WriteLineAsync($"{m.Name,-40} {m.Value,10:0.0000}  " +
+                        $"(n={m.Count}{(m.Low is { } lo ? $", 95% CI {lo:0.0000}–{m.High:0.0000}" : "")})");
                 if (result.Truncated > 0)
-                    await stdout.WriteLineAsync($"{suite}: {result.Truncated} of {result.Items} items were longer than the context of " +
-                                                $"{lm.Config.MaxPositionEmbeddings} tokens and lost tokens from the left");
+                    await stdout.WriteLineAsync($"{suite}: {result.Truncated} of {result.Items} items were longer " +
+                        $"than the context of " +
+                                                $"{lm.Config.MaxPositionEmbeddings} tokens and lost tokens from the " +
+                                                    $"left");
                 if (result.MostlyTruncated)
-                    await stderr.WriteLineAsync($"warning: most {suite} items did not fit the model's context; its numbers say little about the model.");
+                    await stderr.WriteLineAsync($"warning: most {suite} items did not fit the model's context; its " +
+                        $"numbers say little about the model.");
             }
             await stdout.WriteLineAsync($"wrote {outPath}");
             var failed = results.Where(r => r.Error is not null).Select(r => r.Suite).ToList();
-            if (failed.Count == 0) return 0;
-            await stderr.WriteLineAsync($"error: {failed.Count} of {results.Count} suites failed ({string.Join(", ", failed)}); " +
+            if (failed.Count == 0)
+                return 0;
+            await stderr.WriteLineAsync($"error: {failed.Count} of {results.Count} suites failed " +
+                $"({string.Join(", ", failed)}); " +
                                         $"the others' results are in {outPath}.");
             return 1;
         });
@@ -140,50 +219,72 @@ static class EvalCommand
     static string TestFile(string? dataDir, string suite)
     {
         var path = Path.Combine(Required(dataDir, "--data", suite), "test.jsonl");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"suite '{suite}': {path} not found (run finetune data prepare first).", path);
+        return File.Exists(path) ? path
+            : throw new FileNotFoundException($"suite '{suite}': {path} not found (run finetune data prepare first).",
+            path);
     }
 
     static string Required(string? value, string option, string suite) =>
         value ?? throw new ArgumentException($"suite '{suite}' needs {option} (where its data lives).");
 
-    static IEnumerable<DataRecord> TestSplit(string? dataDir, string suite) => NormalizedJsonl.Read(TestFile(dataDir, suite));
+    static IEnumerable<DataRecord> TestSplit(string? dataDir, string suite) =>
+        NormalizedJsonl.Read(TestFile(dataDir, suite));
 
-    static Task<SuiteResult> Gsm8kAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, string dir, string suite,
-        int? shots, int? limit, int batch, int maxNew, IProgress<EvalProgress> progress, SuiteItems items, CancellationToken ct)
+    static Task<SuiteResult> Gsm8kAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, string dir,
+        string suite,
+        int? shots, int? limit, int batch, int maxNew, IProgress<EvalProgress> progress, SuiteItems items,
+            CancellationToken ct)
     {
         var variant = suite == "gsm8k_cot" ? Gsm8kVariant.ChainOfThought : Gsm8kVariant.Standard;
         var format = variant == Gsm8kVariant.ChainOfThought ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k;
-        return Gsm8k.EvaluateAsync(lm, tokenizer, Gsm8k.Load(Path.Combine(dir, "train.jsonl")), Gsm8k.Load(Path.Combine(dir, "test.jsonl")),
+        return Gsm8k.EvaluateAsync(lm, tokenizer, Gsm8k.Load(Path.Combine(dir, "train.jsonl")),
+            Gsm8k.Load(Path.Combine(dir, "test.jsonl")),
             completion => Gsm8kAnswers.Extract(completion, format),
-            new Gsm8kOptions { Variant = variant, Shots = shots, Limit = limit, BatchSize = batch, MaxNewTokens = maxNew }, ct, progress, items);
+            new Gsm8kOptions
+            {
+                Variant = variant, Shots = shots, Limit = limit, BatchSize = batch,
+                MaxNewTokens = maxNew
+            }, ct, progress, items);
     }
 
-    static async Task<SuiteResult> JudgeAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, ChatTemplate chat,
-        IEnumerable<DataRecord> records, string configPath, string? baselinePath, int threads, int maxNew, int batch, int? limit,
+    static async Task<SuiteResult> JudgeAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer,
+        ChatTemplate chat,
+        IEnumerable<DataRecord> records, string configPath, string? baselinePath, int threads, int maxNew, int batch,
+            int? limit,
         IProgress<EvalProgress> progress, SuiteItems items, CancellationToken ct)
     {
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"judge config not found: '{configPath}'.", configPath);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"judge config not found: '{configPath}'.", configPath);
         var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))?["Judge"]
             ?? throw new ArgumentException($"{configPath}: no \"Judge\" section (Endpoint, Model, ApiKeyVariable, …).");
-        var options = section.Deserialize<JudgeOptions>(new JsonSerializerOptions { PropertyNameCaseInsensitive = true })
+        var options = section.Deserialize<JudgeOptions>(new JsonSerializerOptions
+        {
+            PropertyNameCaseInsensitive =
+            true
+        })
             ?? throw new ArgumentException($"{configPath}: the \"Judge\" section is empty.");
         options.Validate();
         var examples = records.ToList();
-        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, examples, maxNew, batch, limit, ct, progress, items);
+        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, examples, maxNew, batch, limit, ct, progress,
+            items);
         int truncated = outputs.Count(o => o.Truncated);
         using var client = JudgeClientFactory.Create(options);
         var judge = new Judge(client, options);
         static string Prompt(TaskOutput o) => string.Join("\n", o.Prompt.Select(m => $"{m.Role}: {m.Content}"));
         if (baselinePath is not null)
         {
-            // Pairwise: the candidate is A, the baseline B; the judge sees both orders, and only a consistent win counts.
+            // Pairwise: the candidate is A, the baseline B; the judge sees both orders, and only a consistent win
+            // counts.
             using var baselineModel = Engines.Open(baselinePath, EngineKind.Auto, threads);
-            var baselineOutputs = await TaskEval.GenerateAsync(baselineModel, tokenizer, chat, examples, maxNew, batch, limit, ct);
-            var pairs = outputs.Zip(baselineOutputs, (c, b) => new PairRequest(c.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            var baselineOutputs = await TaskEval.GenerateAsync(baselineModel, tokenizer, chat, examples, maxNew, batch,
+                limit, ct);
+            var pairs = outputs.Zip(baselineOutputs,
+                (c, b) => new PairRequest(c.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 Prompt(c), c.Prediction, b.Prediction, c.Reference)).ToList();
             return (await judge.CompareAsync(pairs, ct)).Result with { Items = outputs.Count, Truncated = truncated };
         }
-        var report = await judge.GradeAsync(outputs.Select(o => new GradeRequest(o.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        var report = await judge.GradeAsync(outputs.Select(o =>
+            new GradeRequest(o.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
             Prompt(o), o.Prediction, o.Reference)).ToList(), ct);
         return report.Result with { Items = outputs.Count, Truncated = truncated };
     }

@@ -23,11 +23,15 @@ static class EventsCommand
             {
                 var (record, events) = await c.Registry.ReadAsync(async s => (await s.GetRunAsync(id, ct),
                     await s.ListEventsAsync(id, seq, 1000, ct)), ct);
-                if (record is null) throw new ArgumentException($"run {id} is not in the registry.");
+                if (record is null)
+                    throw new ArgumentException($"run {id} is not in the registry.");
                 foreach (var e in events)
-                    await stdout.WriteLineAsync($"{e.CreatedAt:yyyy-MM-dd HH:mm:ss} {e.Level,-5} {e.Type,-7} {e.Message}{(e.DataJson is null ? "" : $"  {e.DataJson}")}");
-                if (events.Count > 0) seq = events[^1].Seq;
-                if (!parse.GetValue(follow) || RunStatus.IsTerminal(record.Status)) return 0;
+                    await stdout.WriteLineAsync($"{e.CreatedAt:yyyy-MM-dd HH:mm:ss} {e.Level,-5} {e.Type,-7} " +
+                        $"{e.Message}{(e.DataJson is null ? "" : $"  {e.DataJson}")}");
+                if (events.Count > 0)
+                    seq = events[^1].Seq;
+                if (!parse.GetValue(follow) || RunStatus.IsTerminal(record.Status))
+                    return 0;
                 await Task.Delay(1000, ct);
             }
         });

@@ -10,12 +10,25 @@ static class MergeCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Argument<string>("model") { Description = "Base model (Hugging Face directory or llama2.c .bin)" };
-        var adapter = new Argument<string>("adapter") { Description = "PEFT adapter directory (adapter_config.json, adapter_model.safetensors)" };
+        var model = new Argument<string>("model")
+        {
+            Description =
+            "Base model (Hugging Face directory or llama2.c .bin)"
+        };
+        var adapter = new Argument<string>("adapter")
+        {
+            Description =
+            "PEFT adapter directory (adapter_config.json, adapter_model.safetensors)"
+        };
         var output = new Argument<string>("out-dir") { Description = "Directory for the merged checkpoint" };
-        var dtype = new Option<string?>("--dtype") { Description = "float32, bfloat16 or float16 (default: the base model's)" };
+        var dtype = new Option<string?>("--dtype")
+        {
+            Description =
+            "float32, bfloat16 or float16 (default: the base model's)"
+        };
         dtype.AcceptOnlyFromAmong("float32", "bfloat16", "float16");
-        var command = new Command("merge", "Merge a LoRA/DoRA adapter into its base model.") { model, adapter, output, dtype };
+        var command = new Command("merge", "Merge a LoRA/DoRA adapter into its base model.") { model, adapter, output,
+            dtype };
         command.SetAction(async (parse, ct) =>
         {
             var basePath = parse.GetValue(model)!;
@@ -23,7 +36,8 @@ static class MergeCommand
             var requested = parse.GetValue(dtype) is { } name ? DTypes.FromTorchName(name) : (DType?)null;
             var config = ModelMerge.Save(basePath, parse.GetValue(adapter)!, outDir, requested);
             var target = requested ?? DTypes.FromTorchName(config.TorchDtype);
-            await stdout.WriteLineAsync($"wrote {outDir}: {config.ParameterCount():N0} parameters as {target.TorchName()}");
+            await stdout.WriteLineAsync($"wrote {outDir}: {config.ParameterCount():N0} parameters as " +
+                $"{target.TorchName()}");
             return 0;
         });
         return command;

@@ -23,7 +23,12 @@ sealed class PipelineConnection
 
     // Given: that local pipeline home. Not given: the services' servers when FINETUNE_POSTGRES is set, else .finetune.
     public static Option<string?> HomeOption()
-        => new("--home") { Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when FINETUNE_POSTGRES is set, else .finetune" };
+        => new("--home")
+        {
+            Description =
+            "A local pipeline home (as `finetune run --home`); default: the services' servers when " +
+            "FINETUNE_POSTGRES is set, else .finetune"
+        };
 
     public static PipelineConnection From(string? homeOption)
     {
@@ -59,8 +64,14 @@ sealed class PipelineConnection
         {
             var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(new Uri(uri)));
             await bus.StartAsync(ct);
-            try { await bus.Publish(message, ct); }
-            finally { await bus.StopAsync(CancellationToken.None); }
+            try
+            {
+                await bus.Publish(message, ct);
+            }
+            finally
+            {
+                await bus.StopAsync(CancellationToken.None);
+            }
             return;
         }
         await using var local = await LocalPipeline.StartAsync(Home, stages: p => p.AddDeploymentStage(), ct: ct);
@@ -73,7 +84,8 @@ sealed class PipelineConnection
         for (int i = 0; i < 60; i++)
         {
             var v = await Registry.ReadAsync(s => s.GetAliasAsync(project, alias, ct), ct);
-            if (done(v)) return v;
+            if (done(v))
+                return v;
             await Task.Delay(500, ct);
         }
         throw new TimeoutException($"{project}/{alias} did not change within 30 s: is the Deployment service running?");

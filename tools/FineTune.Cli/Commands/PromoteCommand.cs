@@ -14,7 +14,8 @@ static class PromoteCommand
         var alias = new Option<string>("--alias") { DefaultValueFactory = _ => "production" };
         var home = PipelineConnection.HomeOption();
         var command = new Command("promote",
-            "Point an alias at a version whose evaluation passed the gate (others are refused).") { project, version, alias, home };
+            "Point an alias at a version whose evaluation passed the gate (others are refused).") { project, version,
+                alias, home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
@@ -22,7 +23,9 @@ static class PromoteCommand
                 ResourceNames.Validate(parse.GetValue(alias), "--alias"));
             var evaluation = await c.Registry.ReadAsync(s => s.GetEvaluationAsync(p, v, ct), ct);
             if (evaluation is not { Promote: true })
-                throw new ArgumentException($"{p} version {v}: {(evaluation is null ? "not evaluated" : "its evaluation did not pass the gate")}; promotion goes through the gate.");
+                throw new ArgumentException($"{p} version {v}: " +
+                    $"{(evaluation is null ? "not evaluated" : "its evaluation did not pass the gate")}; promotion " +
+                    $"goes through the gate.");
             await c.SendAsync(new PromoteModel { RunId = Guid.NewGuid(), Project = p, ModelVersion = v, Alias = a },
                 ct);
             var now = await c.WaitForAliasAsync(p, a, x => x == v, ct);

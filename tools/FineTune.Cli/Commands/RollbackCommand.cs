@@ -23,8 +23,11 @@ static class RollbackCommand
             var history = await c.Registry.ReadAsync(s => s.ListDeploymentsAsync(p, a, ct), ct);
             if (history.Count == 0 || history[0].PreviousVersion is not { } previous)
                 throw new ArgumentException($"{p}/{a}: no earlier version to roll back to.");
-            await c.SendAsync(new RollBackDeployment { RunId = Guid.NewGuid(), Project = p, Alias = a,
-                Reason = parse.GetValue(reason) }, ct);
+            await c.SendAsync(new RollBackDeployment
+            {
+                RunId = Guid.NewGuid(), Project = p, Alias = a,
+                Reason = parse.GetValue(reason)
+            }, ct);
             var now = await c.WaitForAliasAsync(p, a, x => x == previous, ct);
             await stdout.WriteLineAsync($"{p}/{a}: version {history[0].Version} → {now}");
             return 0;

@@ -1,7 +1,8 @@
 // finetune run [DATA_FILE] [--base MODEL_DIR] [--config FILE] [--out DIR]: the whole pipeline in one process — the
 // services' consumers over MassTransit's in-memory transport, a local artifact folder and SQLite under --home — from a
 // dropped file to the gate's decision. Without DATA_FILE it runs the shipped sample; without --base it pre-trains the
-// tiny base model first (cached). Writes OUT/report.json and the run's files. Run it again after an interruption to go on.
+// tiny base model first (cached). Writes OUT/report.json and the run's files. Run it again after an interruption to go
+// on.
 using System.CommandLine;
 using FineTune.Contracts;
 using FineTune.Demo;
@@ -16,14 +17,44 @@ static class RunCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var data = new Argument<string?>("data-file") { Description = "Dataset file (JSONL, JSON, CSV, Parquet …); default: the shipped support-ticket sample", Arity = ArgumentArity.ZeroOrOne };
-        var baseModel = new Option<string?>("--base") { Description = "Base model: a Hugging Face directory; default: the tiny base model, pre-trained on first use" };
-        var config = new Option<string?>("--config") { Description = "Pipeline settings JSON (docs/pipeline.md): prepare, tokenize, training, evaluation, gate, retraining" };
-        var output = new Option<string?>("--out") { Description = "Output directory for report.json and the run's files (default runs/<project>-<time>)" };
-        var project = new Option<string?>("--project") { Description = "Project name (the ingestion prefix); default: the file's name" };
-        var home = new Option<string>("--home") { Description = "Where the registry, artifacts and caches live", DefaultValueFactory = _ => ".finetune" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads for training and evaluation (0 = all cores)" };
-        var command = new Command("run", "Run every stage in one process: clean, tokenize, train, evaluate, gate, promote.")
+        var data = new Argument<string?>("data-file")
+        {
+            Description =
+            "Dataset file (JSONL, JSON, CSV, Parquet …); default: the shipped support-ticket sample",
+            Arity = ArgumentArity.ZeroOrOne
+        };
+        var baseModel = new Option<string?>("--base")
+        {
+            Description =
+            "Base model: a Hugging Face directory; default: the tiny base model, pre-trained on first use"
+        };
+        var config = new Option<string?>("--config")
+        {
+            Description =
+            "Pipeline settings JSON (docs/pipeline.md): prepare, tokenize, training, evaluation, gate, retraining"
+        };
+        var output = new Option<string?>("--out")
+        {
+            Description =
+            "Output directory for report.json and the run's files (default runs/<project>-<time>)"
+        };
+        var project = new Option<string?>("--project")
+        {
+            Description =
+            "Project name (the ingestion prefix); default: the file's name"
+        };
+        var home = new Option<string>("--home")
+        {
+            Description = "Where the registry, artifacts and caches live",
+            DefaultValueFactory = _ => ".finetune"
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description =
+            "CPU threads for training and evaluation (0 = all cores)"
+        };
+        var command = new Command("run",
+            "Run every stage in one process: clean, tokenize, train, evaluate, gate, promote.")
         {
             data, baseModel, config, output, project, home, threads,
         };
@@ -35,14 +66,17 @@ static class RunCommand
             if (file is null)
             {
                 var sample = Path.Combine(homeDir, "sample");
-                if (!File.Exists(Path.Combine(sample, "train.jsonl"))) await SupportTickets.WriteAsync(sample, 400, 100, 7, ct);
+                if (!File.Exists(Path.Combine(sample, "train.jsonl")))
+                    await SupportTickets.WriteAsync(sample, 400, 100, 7, ct);
                 file = Path.Combine(sample, "train.jsonl");
                 // The sample's own settings: a gate on the task's metrics (category, priority, summary, valid JSON).
                 configFile ??= await SupportTickets.WriteSettingsAsync(sample, ct);
-                await stderr.WriteLineAsync($"no dataset given: running the shipped sample {file} with its settings {configFile}");
+                await stderr.WriteLineAsync($"no dataset given: running the shipped sample {file} with its settings " +
+                    $"{configFile}");
             }
             var settings = configFile is not null ? PipelineSettings.Load(configFile) : null;
-            var name = parse.GetValue(project) is { } given ? ResourceNames.Validate(given, "--project") : ProjectName(file);
+            var name = parse.GetValue(project) is { } given ? ResourceNames.Validate(given,
+                "--project") : ProjectName(file);
             var outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
             var baseDir = parse.GetValue(baseModel);
@@ -54,14 +88,18 @@ static class RunCommand
             {
                 // No model hub offline: the tiny base model, pre-trained here on the generated corpus the first time.
                 var cache = TinyBaseModel.DefaultCacheRoot();   // shared with `finetune pretrain` and every --home
-                await stderr.WriteLineAsync($"base model: the tiny base model (cached under {cache}; the first build pre-trains it, a few minutes)");
-                baseDir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(), new PretrainPrinter(stderr), ct);
+                await stderr.WriteLineAsync($"base model: the tiny base model (cached under {cache}; the first " +
+                    $"build pre-trains it, a few minutes)");
+                baseDir = await TinyBaseModel.EnsureAsync(cache, new TinyBaseModelOptions(),
+                    new PretrainPrinter(stderr), ct);
                 await stderr.WriteLineAsync($"base model: {baseDir}");
             }
-            else await stderr.WriteLineAsync($"base model: {baseDir}");
+            else
+                await stderr.WriteLineAsync($"base model: {baseDir}");
             await using var pipeline = await LocalPipeline.StartAsync(homeDir, new Dictionary<string, string?>
             {
-                ["Pipeline:Threads"] = parse.GetValue(threads).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Pipeline:Threads"] = parse.GetValue(threads)
+                    .ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["Pipeline:TrainingLeaseSeconds"] = "15",
                 ["Pipeline:TrainingPollSeconds"] = "0.5",
                 ["Pipeline:RetryIntervalsSeconds:0"] = "1",
@@ -71,20 +109,27 @@ static class RunCommand
             await stderr.WriteLineAsync($"run {runId} (project {name})");
             var printer = new ProgressPrinter(stderr);
             RunRecord run;
-            try { run = await pipeline.WaitAsync(runId, printer.Show, TimeSpan.FromMilliseconds(500), ct); }
+            try
+            {
+                run = await pipeline.WaitAsync(runId, printer.Show, TimeSpan.FromMilliseconds(500), ct);
+            }
             catch (OperationCanceledException)
             {
                 // The training worker keeps its newest checkpoint; the same command picks the run up where it stopped.
-                await stderr.WriteLineAsync($"interrupted: run {runId} is unfinished; run the same command again to continue it.");
+                await stderr.WriteLineAsync($"interrupted: run {runId} is unfinished; run the same command again to " +
+                    $"continue it.");
                 return 130;
             }
             var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId, outDir, ct);
 
-            foreach (var s in report.Stages) await stdout.WriteLineAsync($"{s.Name,-13} {s.Status,-10} {s.Seconds,8:0.0} s{(s.Attempts > 1 ? $"  ({s.Attempts} attempts)" : "")}");
+            foreach (var s in report.Stages)
+                await stdout.WriteLineAsync($"{s.Name,-13} {s.Status,-10} {s.Seconds,8:0.0} " +
+                    $"s{(s.Attempts > 1 ? $"  ({s.Attempts} attempts)" : "")}");
             await stdout.WriteLineAsync(run.Decision is { } d
                 ? $"decision: {d}{(report.ModelVersion is { } v ? $" (model version {v})" : "")}"
                 : $"run {run.Status}: {run.Error}");
-            foreach (var reason in report.Reasons) await stdout.WriteLineAsync($"  {reason}");
+            foreach (var reason in report.Reasons)
+                await stdout.WriteLineAsync($"  {reason}");
             await stdout.WriteLineAsync($"wrote {Path.Combine(outDir, "report.json")}");
             return run.Status == RunStatus.Succeeded ? 0 : 1;
         });
@@ -95,8 +140,10 @@ static class RunCommand
     static string ProjectName(string file)
     {
         var stem = Path.GetFileNameWithoutExtension(file).ToLowerInvariant();
-        var clean = new string(stem.Select(ch => char.IsAsciiLetterLower(ch) || char.IsAsciiDigit(ch) ? ch : '-').ToArray()).Trim('-');
-        if (clean.Length > ResourceNames.MaxLength) clean = clean[..ResourceNames.MaxLength].TrimEnd('-');
+        var clean = new string(stem.Select(ch => char.IsAsciiLetterLower(ch) || char.IsAsciiDigit(ch) ? ch
+            : '-').ToArray()).Trim('-');
+        if (clean.Length > ResourceNames.MaxLength)
+            clean = clean[..ResourceNames.MaxLength].TrimEnd('-');
         return clean.Length == 0 ? "project" : clean;
     }
 
@@ -108,15 +155,18 @@ static class RunCommand
             if (p.Training is { } t)
             {
                 if (t.Metrics is { } m && t.Step % 50 == 0)
-                    stderr.WriteLine($"[pretrain] step {t.Step}/{t.TotalSteps}: loss {m.TrainLoss:0.000}, {m.TokensPerSecond:N0} tokens/s");
-                else if (t.Eval is { } e) stderr.WriteLine($"[pretrain] step {t.Step}: validation loss {e.ValidLoss:0.000}");
+                    stderr.WriteLine($"[pretrain] step {t.Step}/{t.TotalSteps}: loss {m.TrainLoss:0.000}, " +
+                        $"{m.TokensPerSecond:N0} tokens/s");
+                else if (t.Eval is { } e)
+                    stderr.WriteLine($"[pretrain] step {t.Step}: validation loss {e.ValidLoss:0.000}");
                 return;
             }
             stderr.WriteLine($"[pretrain] {p.Stage}: {p.Message}");
         }
     }
 
-    // Plain lines (they read the same in a terminal, a log and CI): stage transitions, messages, every 10th metrics event.
+    // Plain lines (they read the same in a terminal, a log and CI): stage transitions, messages, every 10th metrics
+    // event.
     sealed class ProgressPrinter(TextWriter stderr)
     {
         readonly Dictionary<string, string> _stages = [];
@@ -127,16 +177,19 @@ static class RunCommand
                 if (_stages.GetValueOrDefault(s.Stage) != s.Status)
                 {
                     _stages[s.Stage] = s.Status;
-                    stderr.WriteLine($"[{s.Stage}] {s.Status}{(s.Seconds is { } sec ? $" after {sec:0.0} s" : "")}{(s.Error is null ? "" : $": {s.Error}")}");
+                    stderr.WriteLine($"[{s.Stage}] " +
+                        $"{s.Status}{(s.Seconds is { } sec ? $" after {sec:0.0} s" : "")}{(s.Error is null ? "" : $": {s.Error}")}");
                 }
             foreach (var e in events)
             {
-                if (e.Type == "metrics" && !e.Message.Contains("validation") && !IsTenth(e.Message)) continue;
+                if (e.Type == "metrics" && !e.Message.Contains("validation") && !IsTenth(e.Message))
+                    continue;
                 stderr.WriteLine($"  {e.Level,-5} {e.Message}");
             }
         }
 
         static bool IsTenth(string message) =>
-            message.StartsWith("step ", StringComparison.Ordinal) && int.TryParse(message[5..message.IndexOf('/')], out var step) && step % 10 == 0;
+            message.StartsWith("step ", StringComparison.Ordinal) && int.TryParse(message[5..message.IndexOf('/')],
+                out var step) && step % 10 == 0;
     }
 }

@@ -14,11 +14,22 @@ static class RunsCommand
     public static Command Create(TextWriter stdout)
     {
         var project = new Option<string?>("--project") { Description = "Only this project's runs" };
-        var watch = new Option<bool>("--watch") { Description = "Follow the runs until they end, starting with the run of the last `finetune upload` (Ctrl-C stops watching)" };
+        var watch = new Option<bool>("--watch")
+        {
+            Description =
+            "Follow the runs until they end, starting with the run of the last `finetune upload` (Ctrl-C stops " +
+            "watching)"
+        };
         var limit = new Option<int>("--limit") { DefaultValueFactory = _ => 20 };
-        var wait = new Option<int>("--wait-seconds") { Description = "With --watch: how long to wait for the uploaded file's run to start", DefaultValueFactory = _ => 300 };
+        var wait = new Option<int>("--wait-seconds")
+        {
+            Description =
+            "With --watch: how long to wait for the uploaded file's run to start", DefaultValueFactory = _ => 300
+        };
         var home = PipelineConnection.HomeOption();
-        var command = new Command("runs", "List pipeline runs: status, current stage, latest metrics, decision.") { project, watch, limit, wait, home };
+        var command = new Command("runs",
+            "List pipeline runs: status, current stage, latest metrics, decision.") { project, watch, limit, wait,
+            home };
         command.SetAction(async (parse, ct) =>
         {
             var c = PipelineConnection.From(parse.GetValue(home));
@@ -40,29 +51,37 @@ static class RunsCommand
 
     sealed record Row(RunRecord Run, string Stage, string Metric)
     {
-        public string Line => $"{Run.RunId,-36}  {Run.Project,-14} {Run.Status,-16} {Stage,-22} {Run.Decision ?? "",-9} " +
-                              $"{Run.ModelVersion?.ToString() ?? "",7}  {Metric}{(Run.Error is null ? "" : $" {Run.Error}")}";
+        public string Line =>
+            $"{Run.RunId,-36}  {Run.Project,-14} {Run.Status,-16} {Stage,-22} {Run.Decision ?? "",-9} " +
+                              $"{Run.ModelVersion?.ToString() ?? "",7}  " +
+                                  $"{Metric}{(Run.Error is null ? "" : $" {Run.Error}")}";
     }
 
-    const string Header = "run                                   project        status           stage                  decision  version  latest";
+    const string Header =
+        "run                                   project        status           stage                  decision  " +
+        "version  latest";
 
-    static async Task<IReadOnlyList<Row>> ReadRowsAsync(RunRegistry registry, string? project, int limit, CancellationToken ct) =>
+    static async Task<IReadOnlyList<Row>> ReadRowsAsync(RunRegistry registry, string? project, int limit,
+        CancellationToken ct) =>
         await registry.ReadAsync(async s =>
         {
             var list = new List<Row>();
             foreach (var r in await s.ListRunsAsync(project, limit, ct))
             {
                 var stage = (await s.ListStagesAsync(r.RunId, ct)).LastOrDefault();
-                var metric = (await s.ListEventsAsync(r.RunId, 0, 100000, ct)).LastOrDefault(e => e.Type == "metrics")?.Message ?? "";
+                var metric = (await s.ListEventsAsync(r.RunId, 0, 100000,
+                    ct)).LastOrDefault(e => e.Type == "metrics")?.Message ?? "";
                 list.Add(new Row(r, stage is null ? "" : $"{stage.Stage} {stage.Status}", metric));
             }
             return (IReadOnlyList<Row>)list;
         }, ct);
 
-    static string Table(IReadOnlyList<Row> rows) => string.Join("", new[] { Header }.Concat(rows.Select(r => r.Line)).Select(l => l + Environment.NewLine));
+    static string Table(IReadOnlyList<Row> rows) =>
+        string.Join("", new[] { Header }.Concat(rows.Select(r => r.Line)).Select(l => l + Environment.NewLine));
 
     // The uploaded object becomes a run when the Ingestion service's scan (or a bucket notification) claims it.
-    static async Task WaitForRunAsync(RunRegistry registry, LastUpload upload, TimeSpan patience, TextWriter stdout, CancellationToken ct)
+    static async Task WaitForRunAsync(RunRegistry registry, LastUpload upload, TimeSpan patience, TextWriter stdout,
+        CancellationToken ct)
     {
         bool said = false;
         var deadline = DateTimeOffset.UtcNow + patience;
@@ -72,12 +91,15 @@ static class RunsCommand
                 .FirstOrDefault(o => o.Key == upload.Key && o.Sha256 == upload.Sha256);
             if (claimed is not null)
             {
-                if (said) await stdout.WriteLineAsync($"run {claimed.RunId} started for {upload.Bucket}/{upload.Key}");
+                if (said)
+                    await stdout.WriteLineAsync($"run {claimed.RunId} started for {upload.Bucket}/{upload.Key}");
                 return;
             }
             if (DateTimeOffset.UtcNow > deadline)
-                throw new TimeoutException($"no run started for {upload.Bucket}/{upload.Key} within {patience.TotalSeconds:0} s of waiting: " +
-                                           "is the Ingestion service running (scripts/pipeline-start.sh) and pointed at the same servers?");
+                throw new TimeoutException($"no run started for {upload.Bucket}/{upload.Key} within " +
+                    $"{patience.TotalSeconds:0} s of waiting: " +
+                                           "is the Ingestion service running (scripts/pipeline-start.sh) and " +
+                                               "pointed at the same servers?");
             if (!said)
             {
                 await stdout.WriteLineAsync($"waiting for the pipeline to pick up {upload.Bucket}/{upload.Key} …");
@@ -128,13 +150,16 @@ static class RunsCommand
     {
         var table = new Table().AddColumns("run", "project", "status", "stage", "decision", "version", "latest");
         foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Run.RunId.ToString()), Markup.Escape(r.Run.Project), Markup.Escape(r.Run.Status), Markup.Escape(r.Stage),
-                Markup.Escape(r.Run.Decision ?? ""), r.Run.ModelVersion?.ToString() ?? "", Markup.Escape(r.Metric + (r.Run.Error is null ? "" : $" {r.Run.Error}")));
+            table.AddRow(Markup.Escape(r.Run.RunId.ToString()), Markup.Escape(r.Run.Project),
+                Markup.Escape(r.Run.Status), Markup.Escape(r.Stage),
+                Markup.Escape(r.Run.Decision ?? ""), r.Run.ModelVersion?.ToString() ?? "",
+                    Markup.Escape(r.Metric + (r.Run.Error is null ? "" : $" {r.Run.Error}")));
         return table;
     }
 }
 
-/// <summary>What `finetune upload` dropped last (HOME/last-upload.json), so `finetune runs --watch` can wait for its run.</summary>
+/// <summary>What `finetune upload` dropped last (HOME/last-upload.json), so `finetune runs --watch` can wait for its
+/// run.</summary>
 sealed record LastUpload(string Project, string Bucket, string Key, string Sha256, DateTimeOffset UploadedAt)
 {
     const string FileName = "last-upload.json";
@@ -142,9 +167,16 @@ sealed record LastUpload(string Project, string Bucket, string Key, string Sha25
     public static LastUpload? Read(string home)
     {
         var path = Path.Combine(home, FileName);
-        if (!File.Exists(path)) return null;
-        try { return System.Text.Json.JsonSerializer.Deserialize<LastUpload>(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException) { return null; }
+        if (!File.Exists(path))
+            return null;
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<LastUpload>(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     public void Write(string home)

@@ -13,25 +13,46 @@ static class ScoreCommand
     {
         var kind = new Argument<string>("kind") { Description = "rouge, gsm8k or task" };
         kind.AcceptOnlyFromAmong("rouge", "gsm8k", "task");
-        var file = new Argument<string>("file") { Description = "JSONL with prediction, reference and optional id per line" };
-        var stemmer = new Option<bool>("--stemmer") { Description = "ROUGE: Porter-stem tokens (as rouge_score's use_stemmer)" };
-        var cot = new Option<bool>("--cot") { Description = "GSM8K: strict rule of gsm8k_cot ('The answer is N.') instead of '#### N'" };
+        var file = new Argument<string>("file")
+        {
+            Description =
+            "JSONL with prediction, reference and optional id per line"
+        };
+        var stemmer = new Option<bool>("--stemmer")
+        {
+            Description =
+            "ROUGE: Porter-stem tokens (as rouge_score's use_stemmer)"
+        };
+        var cot = new Option<bool>("--cot")
+        {
+            Description =
+            "GSM8K: strict rule of gsm8k_cot ('The answer is N.') instead of '#### N'"
+        };
         var schema = new Option<string?>("--schema")
         {
-            Description = "task: a JSON Schema (properties, required; string/number/integer/boolean) the answers must follow; default: inferred from the references",
+            Description =
+                "task: a JSON Schema (properties, required; string/number/integer/boolean) the answers must follow; " +
+                "default: inferred from the references",
         };
         var command = new Command("score",
-            "Score existing predictions with ROUGE, GSM8K exact match or the task metrics (exact match; JSON validity, schema validity and per-field accuracy, macro-F1, ROUGE-L).")
+            "Score existing predictions with ROUGE, GSM8K exact match or the task metrics (exact match; JSON " +
+                "validity, schema validity and per-field accuracy, macro-F1, ROUGE-L).")
         {
             kind, file, stemmer, cot, schema,
         };
         command.SetAction(async (parse, ct) =>
         {
-            var scoreKind = parse.GetValue(kind) switch { "rouge" => ScoreKind.Rouge, "task" => ScoreKind.Task,
-                _ => ScoreKind.Gsm8k };
+            var scoreKind = parse.GetValue(kind) switch
+            {
+                "rouge" => ScoreKind.Rouge,
+                "task" => ScoreKind.Task,
+                _ => ScoreKind.Gsm8k
+            };
             var document = OutputScorer.Score(scoreKind, parse.GetValue(file)!, parse.GetValue(stemmer),
-                parse.GetValue(cot) ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k, parse.GetValue(schema) is { } s ? TaskSchema.Load(s) : null);
-            await stdout.WriteLineAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).AsMemory(), ct);
+                parse.GetValue(cot) ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k,
+                    parse.GetValue(schema) is { } s ? TaskSchema.Load(s) : null);
+            await stdout.WriteLineAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true })
+                .AsMemory(), ct);
             return 0;
         });
         return command;

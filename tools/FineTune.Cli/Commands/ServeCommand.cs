@@ -4,9 +4,9 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using FineTune.Contracts;
+using FineTune.ServiceDefaults;
 using FineTune.Serving;
 using FineTune.Serving.Api;
-using FineTune.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FineTune.Cli.Commands;
@@ -15,25 +15,73 @@ static class ServeCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Argument<string>("model") { Description = "Hugging Face model directory (config.json, *.safetensors, tokenizer files) or llama2.c .bin" };
-        var adapters = new Option<string[]>("--adapter") { Description = "Serve a PEFT LoRA adapter over the model as NAME=DIR (repeatable)" };
-        var name = new Option<string?>("--name") { Description = "The base model's name in the API (default: the directory name)" };
-        var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var model = new Argument<string>("model")
+        {
+            Description =
+            "Hugging Face model directory (config.json, *.safetensors, tokenizer files) or llama2.c .bin"
+        };
+        var adapters = new Option<string[]>("--adapter")
+        {
+            Description =
+            "Serve a PEFT LoRA adapter over the model as NAME=DIR (repeatable)"
+        };
+        var name = new Option<string?>("--name")
+        {
+            Description =
+            "The base model's name in the API (default: the directory name)"
+        };
+        var host = new Option<string>("--host")
+        {
+            Description = "Address to listen on",
+            DefaultValueFactory = _ => "127.0.0.1"
+        };
         var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 8000 };
-        var keys = new Option<string[]>("--api-key") { Description = "Accepted API key (repeatable; also Serving__ApiKeys__0 or FINETUNE_API_KEY). None given: one is generated and printed" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file or directory, when the model has none beside it" };
+        var keys = new Option<string[]>("--api-key")
+        {
+            Description =
+            "Accepted API key (repeatable; also Serving__ApiKeys__0 or FINETUNE_API_KEY). None given: one is " +
+            "generated and printed"
+        };
+        var tokenizer = new Option<string?>("--tokenizer")
+        {
+            Description =
+            "Tokenizer file or directory, when the model has none beside it"
+        };
         var int8 = new Option<bool>("--int8") { Description = "Weight-only int8 quantization (per-channel scales)" };
-        var int8Activations = new Option<bool>("--int8-activations") { Description = "int8 activations too (W8A8 on AVX-VNNI; implies --int8): faster products, activation rounding" };
-        var bf16Kv = new Option<bool>("--bf16-kv-cache") { Description = "Keep keys and values as bfloat16 (half the cache memory and traffic)" };
+        var int8Activations = new Option<bool>("--int8-activations")
+        {
+            Description =
+            "int8 activations too (W8A8 on AVX-VNNI; implies --int8): faster products, activation rounding"
+        };
+        var bf16Kv = new Option<bool>("--bf16-kv-cache")
+        {
+            Description =
+            "Keep keys and values as bfloat16 (half the cache memory and traffic)"
+        };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (0 = all cores)" };
         var batch = new Option<int?>("--max-batch") { Description = "Sequences decoded together (default 16)" };
         var queue = new Option<int?>("--max-queue") { Description = "Waiting requests before 429 (default 64)" };
-        var rpm = new Option<int?>("--requests-per-minute") { Description = "Per-key rate limit (default 600; 0 = none)" };
-        var adaptersRoot = new Option<string?>("--adapters-root") { Description = "Allow admin keys to load and unload adapters at run time (vLLM's /v1/load_lora_adapter), read only from inside DIR" };
-        var adminKeys = new Option<string[]>("--admin-key") { Description = "An API key that may also load and unload adapters (repeatable; needed with --adapters-root)" };
-        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")
+        var rpm = new Option<int?>("--requests-per-minute")
         {
-            model, adapters, name, host, port, keys, tokenizer, int8, int8Activations, bf16Kv, threads, batch, queue, rpm, adaptersRoot, adminKeys,
+            Description =
+            "Per-key rate limit (default 600; 0 = none)"
+        };
+        var adaptersRoot = new Option<string?>("--adapters-root")
+        {
+            Description =
+            "Allow admin keys to load and unload adapters at run time (vLLM's /v1/load_lora_adapter), read only " +
+            "from inside DIR"
+        };
+        var adminKeys = new Option<string[]>("--admin-key")
+        {
+            Description =
+            "An API key that may also load and unload adapters (repeatable; needed with --adapters-root)"
+        };
+        var command = new Command("serve",
+            "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")
+        {
+            model, adapters, name, host, port, keys, tokenizer, int8, int8Activations, bf16Kv, threads, batch, queue,
+                rpm, adaptersRoot, adminKeys,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -41,19 +89,26 @@ static class ServeCommand
             foreach (var entry in parse.GetValue(adapters) ?? [])
             {
                 var at = entry.IndexOf('=');
-                if (at <= 0 || at == entry.Length - 1) throw new ArgumentException($"--adapter '{entry}': expected NAME=DIR, e.g. --adapter support=runs/support/adapter.");
+                if (at <= 0 || at == entry.Length - 1)
+                    throw new ArgumentException($"--adapter '{entry}': expected NAME=DIR, e.g. --adapter " +
+                        $"support=runs/support/adapter.");
                 adapterMap[ResourceNames.Validate(entry[..at], "--adapter")] = entry[(at + 1)..];
             }
             var root = parse.GetValue(adaptersRoot);
             var admins = parse.GetValue(adminKeys) ?? [];
-            if (root is not null && admins.Length == 0) throw new ArgumentException("--adapters-root: give the keys that may load adapters with --admin-key KEY.");
-            if (root is not null && !Directory.Exists(root)) throw new DirectoryNotFoundException($"--adapters-root: '{root}' is not a directory.");
+            if (root is not null && admins.Length == 0)
+                throw new ArgumentException("--adapters-root: give the keys that may load adapters with --admin-key " +
+                    "KEY.");
+            if (root is not null && !Directory.Exists(root))
+                throw new DirectoryNotFoundException($"--adapters-root: '{root}' is not a directory.");
             CheckAddress(parse.GetValue(host)!, parse.GetValue(port));
             var given = (parse.GetValue(keys) ?? []).ToList();
             string? generated = null;
-            bool configured = given.Count > 0 || Environment.GetEnvironmentVariable("FINETUNE_API_KEY") is { Length: > 0 }
+            bool configured = given.Count > 0 || Environment.GetEnvironmentVariable("FINETUNE_API_KEY")
+                is { Length: > 0 }
                               || Environment.GetEnvironmentVariable("Serving__ApiKeys__0") is { Length: > 0 };
-            if (!configured) given.Add(generated = ApiKeys.Generate());
+            if (!configured)
+                given.Add(generated = ApiKeys.Generate());
             var url = $"http://{parse.GetValue(host)}:{parse.GetValue(port)}";
             var app = StandaloneServer.Build(new StandaloneSettings
             {
@@ -62,8 +117,8 @@ static class ServeCommand
                 Adapters = adapterMap,
                 TokenizerPath = parse.GetValue(tokenizer),
                 Url = url,
-                // OpenTelemetry (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set: the serving meter and a span per request),
-                // /health and /alive, as every service has.
+                // OpenTelemetry (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set: the serving meter and a span per
+                // request), /health and /alive, as every service has.
                 ConfigureHost = b => b.AddServiceDefaults(),
                 ConfigureApp = a => a.MapDefaultEndpoints(),
                 Configure = o => o with
@@ -81,13 +136,27 @@ static class ServeCommand
                     AdaptersRoot = root ?? o.AdaptersRoot,
                 },
             });
-            try { await app.StartAsync(ct); }
-            catch (IOException e) { throw new IOException($"could not listen on {url}: {e.Message}", e); }   // lost the port meanwhile
+            try
+            {
+                await app.StartAsync(ct);
+            }
+            // lost the port meanwhile
+            catch (IOException e)
+            {
+                throw new IOException($"could not listen on {url}: {e.Message}", e);
+            }
             var served = app.Services.GetRequiredService<FineTune.Serving.Engine.ModelCatalog>().All;
             await stdout.WriteLineAsync($"serving {string.Join(", ", served.Select(m => m.Parent is null ? m.Id : $"{m.Id} (adapter over {m.Parent})"))} at {url}/v1");
             await stdout.WriteLineAsync($"API reference: {url}/docs   readiness: {url}/health/ready");
-            if (generated is not null) await stdout.WriteLineAsync($"API key (generated; pass --api-key to choose one): {generated}");
-            try { await Task.Delay(Timeout.Infinite, ct); } catch (OperationCanceledException) { }
+            if (generated is not null)
+                await stdout.WriteLineAsync($"API key (generated; pass --api-key to choose one): {generated}");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
             await app.StopAsync(CancellationToken.None);
             return 0;
         });
@@ -97,7 +166,8 @@ static class ServeCommand
     // Before minutes of model loading: a port out of range, in use, or not ours to take is the user's to fix.
     static void CheckAddress(string host, int port)
     {
-        if (port is < 1 or > 65535) throw new ArgumentException($"--port {port}: a port is a number from 1 to 65535.");
+        if (port is < 1 or > 65535)
+            throw new ArgumentException($"--port {port}: a port is a number from 1 to 65535.");
         if (!IPAddress.TryParse(host == "localhost" ? "127.0.0.1" : host, out var address))
             throw new ArgumentException($"--host '{host}': expected an IP address such as 127.0.0.1 or 0.0.0.0.");
         try
@@ -107,11 +177,13 @@ static class ServeCommand
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse)
         {
-            throw new IOException($"--port {port}: {host}:{port} is already in use (another server?); choose a free port with --port.");
+            throw new IOException($"--port {port}: {host}:{port} is already in use (another server?); choose a free " +
+                $"port with --port.");
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
         {
-            throw new IOException($"--port {port}: this user may not listen on port {port} (ports below 1024 need privileges); choose one above 1023.");
+            throw new IOException($"--port {port}: this user may not listen on port {port} (ports below 1024 need " +
+                $"privileges); choose one above 1023.");
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressNotAvailable)
         {

@@ -12,13 +12,25 @@ static class TrainCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var config = new Argument<string>("config") { Description = "Training config (JSON; see docs/training-config.md)" };
-        var set = new Option<string[]>("--set") { Description = "Override a config key, e.g. --set lora.rank=16 (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var command = new Command("train", "Fine-tune a model (full, LoRA, DoRA, QLoRA, IA3, prompt or prefix tuning; SFT or DPO).") { config, set };
+        var config = new Argument<string>("config")
+        {
+            Description =
+            "Training config (JSON; see docs/training-config.md)"
+        };
+        var set = new Option<string[]>("--set")
+        {
+            Description =
+            "Override a config key, e.g. --set lora.rank=16 (repeatable)", AllowMultipleArgumentsPerToken = false
+        };
+        var command = new Command("train",
+            "Fine-tune a model (full, LoRA, DoRA, QLoRA, IA3, prompt or prefix tuning; SFT or DPO).") { config, set };
         command.SetAction(async (parse, ct) =>
         {
             TrainingConfig resolved;
-            try { resolved = TrainingConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []); }
+            try
+            {
+                resolved = TrainingConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
+            }
             catch (TrainingConfigException e)
             {
                 await stderr.WriteLineAsync($"error: {e.Message}");
@@ -26,8 +38,11 @@ static class TrainCommand
             }
             using var trainer = Trainer.Create(resolved);
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{ConfigNames.Of(resolved.Method)} {ConfigNames.Of(resolved.Objective)} on {resolved.BaseModel}: {trainer.TotalSteps} steps, {trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p => p.parameter.numel()):N0} trainable parameters{(trainer.State.Step > 0 ? $", resuming at step {trainer.State.Step}" : "")}"));
-            var report = await WithProgress(stderr, trainer.TotalSteps, progress => Task.Run(() => trainer.Train(progress, ct), CancellationToken.None));
+                $"{ConfigNames.Of(resolved.Method)} {ConfigNames.Of(resolved.Objective)} on {resolved.BaseModel}: " +
+                    $"{trainer.TotalSteps} steps, " +
+                    $"{trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p => p.parameter.numel()):N0} trainable parameters{(trainer.State.Step > 0 ? $", resuming at step {trainer.State.Step}" : "")}"));
+            var report = await WithProgress(stderr, trainer.TotalSteps,
+                progress => Task.Run(() => trainer.Train(progress, ct), CancellationToken.None));
             await stdout.WriteLineAsync(Summary(report));
             return report.StopReason == "cancelled" ? 130 : 0;
         });
@@ -43,14 +58,17 @@ static class TrainCommand
         """);
 
     // A live bar (step, loss, tokens/s, ETA) on a terminal; plain log lines elsewhere (CI, files, tests).
-    static async Task<TrainingReport> WithProgress(TextWriter stderr, int total, Func<IProgress<TrainingProgress>, Task<TrainingReport>> work)
+    static async Task<TrainingReport> WithProgress(TextWriter stderr, int total, Func<IProgress<TrainingProgress>,
+        Task<TrainingReport>> work)
     {
         bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
-        if (!terminal) return await work(new Reporter(p => stderr.WriteLine(Line(p, total))));
+        if (!terminal)
+            return await work(new Reporter(p => stderr.WriteLine(Line(p, total))));
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
         TrainingReport report = null!;
         await console.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
+                new PercentageColumn(), new RemainingTimeColumn())
             .StartAsync(async context =>
             {
                 var task = context.AddTask("training", autoStart: true, maxValue: Math.Max(1, total));
@@ -59,11 +77,15 @@ static class TrainCommand
                     if (p.Metrics is { } m)
                     {
                         task.Value = m.Step;
-                        task.Description = string.Create(CultureInfo.InvariantCulture, $"step {m.Step}/{total} loss {m.TrainLoss:F4} {m.TokensPerSecond:F0} tok/s");
+                        task.Description = string.Create(CultureInfo.InvariantCulture,
+                            $"step {m.Step}/{total} loss {m.TrainLoss:F4} {m.TokensPerSecond:F0} tok/s");
                     }
-                    else if (p.Eval is not null || p.Message is not null) console.MarkupLine(Markup.Escape(Line(p, total)));
+                    else if (p.Eval is not null || p.Message is not null)
+                        console.MarkupLine(Markup.Escape(Line(p, total)));
                 }));
-                if (report.StopReason != "cancelled") task.Value = task.MaxValue;   // an interrupted run keeps its bar where it stopped
+                // an interrupted run keeps its bar where it stopped
+                if (report.StopReason != "cancelled")
+                    task.Value = task.MaxValue;
             });
         return report;
     }
@@ -71,8 +93,12 @@ static class TrainCommand
     static string Line(TrainingProgress p, int total) => p switch
     {
         { Metrics: { } m } => string.Create(CultureInfo.InvariantCulture,
-            $"step {m.Step}/{total} epoch {m.Epoch:F2} loss {m.TrainLoss:F4} acc {m.TokenAccuracy:F3} lr {m.LearningRate:E2} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}{(p.Remaining is { } left ? $" ETA {TrainingProgress.Format(left)}" : "")}"),
-        { Eval: { } e } => string.Create(CultureInfo.InvariantCulture, $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}"),
+            $"step {m.Step}/{total} epoch {m.Epoch:F2} loss {m.TrainLoss:F4} acc {m.TokenAccuracy:F3} lr " +
+                $"{m.LearningRate:E2} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} " +
+                $"tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}{(p.Remaining is { } left ? $" ETA {TrainingProgress.Format(left)}" : "")}"),
+        { Eval: { } e } =>
+            string.Create(CultureInfo.InvariantCulture,
+            $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}"),
         _ => p.Message ?? "",
     };
 
