@@ -53,6 +53,11 @@ public class ReadmeCommandTests(FreshCheckout checkout)
         Assert.NotEqual("", command);
         var ci = File.ReadAllLines(Path.Combine(FreshCheckout.RepositoryRoot(), ".ci", "run"));
         Assert.Contains(command, ci);
+        // So is the style check the README shows.
+        var format = System.Text.RegularExpressions.Regex.Match(readme,
+            @"```\n(dotnet format FineTunePipeline\.ci\.slnf[^\n]*)\n```").Groups[1].Value;
+        Assert.NotEqual("", format);
+        Assert.Contains(format, ci);
     }
 
     [Fact]
