@@ -100,8 +100,7 @@ public static class TaskEval
 
     static readonly System.Text.Json.JsonSerializerOptions DetailsJson = new()
     {
-        PropertyNamingPolicy =
-        System.Text.Json.JsonNamingPolicy.SnakeCaseLower
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower
     };
 
     /// <summary>The split's examples as scored sequences: the template-formatted chat with its loss mask.</summary>

@@ -117,8 +117,7 @@ internal sealed partial class RegistrySession
         {
             // Locking the row makes a concurrent deployment of the same alias wait, so each history row names the true
             // previous.
-            previous =
-                await QueryOneAsync($"select version from aliases where project = @project and alias = " +
+            previous = await QueryOneAsync($"select version from aliases where project = @project and alias = " +
                 $"@alias{dialect.ForUpdate}",
                 args, r => (int?)r.Int("version"), ct);
             await ExecAsync("update aliases set version = @version, updated_at = @now where project = @project and " +

@@ -35,8 +35,7 @@ internal sealed class SentencePieceModel
                 switch (field, wire)
                 {
                     case (1, WireType.Len):
-                        where =
-                        $"ModelProto.pieces[{m.Pieces.Count}]";
+                        where = $"ModelProto.pieces[{m.Pieces.Count}]";
                         m.Pieces.Add(ParsePiece(r.ReadBytes()));
                         break;
                     case (2, WireType.Len):

@@ -34,8 +34,7 @@ public sealed class Nf4Tensor
         Count = count;
         _codes = codes;
         _scaleCodes = scaleCodes;
-        _scaleScales =
-            scaleScales;
+        _scaleScales = scaleScales;
         _scaleMean = scaleMean;
     }
 

@@ -243,8 +243,7 @@ public sealed class ServiceCluster : IAsyncDisposable
         {
             properties = new
             {
-                content_type =
-            "application/json"
+                content_type = "application/json"
             }, routing_key = "", payload = json, payload_encoding = "string"
         });
         var response = await http.PostAsync($"api/exchanges/{_vhost}/{exchange}/publish",

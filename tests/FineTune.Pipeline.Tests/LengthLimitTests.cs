@@ -124,8 +124,7 @@ public class LengthLimitTests
         {
             Tokenize = new TokenizeSettings
             {
-                ChatTemplate =
-            "chatml"
+                ChatTemplate = "chatml"
             }
         };
 

@@ -150,8 +150,7 @@ public sealed class RetrainingTests
         {
             Retraining = new RetrainingSettings
             {
-                StartFrom =
-            RetrainingStart.Production
+                StartFrom = RetrainingStart.Production
             }
         };
 

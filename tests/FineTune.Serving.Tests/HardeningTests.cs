@@ -182,8 +182,7 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
             {
                 Content = new ByteArrayContent(bytes)
                 {
-                    Headers = { ContentType =
-                MediaTypeHeaderValue.Parse(type) }
+                    Headers = { ContentType = MediaTypeHeaderValue.Parse(type) }
                 }
             };
 

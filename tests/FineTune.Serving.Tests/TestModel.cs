@@ -17,9 +17,8 @@ public sealed class TestModel : IDisposable
 
     public TestModel()
     {
-        var words =
-            "the a cat dog sat ran on mat park sun moon tree bird sang happy little big red blue green story time " +
-            "once upon day night".Split(' ');
+        var words = ("the a cat dog sat ran on mat park sun moon tree bird sang happy little big red blue green " +
+            "story time once upon day night").Split(' ');
         var rng = new Random(1);
         var documents = Enumerable.Range(0,
             300).Select(_ =>

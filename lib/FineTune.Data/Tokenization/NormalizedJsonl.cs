@@ -11,8 +11,7 @@ public static class NormalizedJsonl
 {
     private static readonly JsonWriterOptions WriterOptions = new()
     {
-        Encoder =
-        JavaScriptEncoder.UnsafeRelaxedJsonEscaping
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping
     };
 
     /// <summary>Records of a file in order; blank lines are skipped; a malformed line is an InvalidDatasetException

@@ -96,8 +96,7 @@ public sealed class ShardWriter : IDisposable
             }
             void Pad()
             {
-                Span<byte> zeros =
-                stackalloc byte[8];
+                Span<byte> zeros = stackalloc byte[8];
                 zeros.Clear();
                 Put(zeros[..(int)(ShardHeader.Align8(fs.Position) - fs.Position)]);
             }

@@ -63,8 +63,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         Dim = config.HiddenSize;
         Heads = config.NumAttentionHeads;
         KvHeads = config.NumKeyValueHeads;
-        HeadDim =
-            config.HeadDim;
+        HeadDim = config.HeadDim;
         Groups = config.KvGroups;
         QDim = Heads * HeadDim;
         KvDim = KvHeads * HeadDim;
@@ -454,8 +453,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             _rowBatch[r] = batch;
             _rowPos[r] = position;
             _rowRope[r] = ropePosition;
-            _rowLogits[r] =
-                logits;
+            _rowLogits[r] = logits;
             _rowAdapter[r] = adapter;
             _m._embed.CopyRow(token, _m.Dim, _x.Ptr + (long)r * _m.Kd);
         }
@@ -553,8 +551,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             job.Q = w.Quantized;
             job.Scales = w.ScalesPtr;
             job.RowSums = w.RowSums;
-            job.Xq =
-                (byte*)_xq.Ptr;
+            job.Xq = (byte*)_xq.Ptr;
             job.XScales = _xScales.Ptr;
             job.W = null;
             job.X = x.Ptr;
@@ -579,8 +576,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             job.K = k;
             job.Rows = rows;
             job.X = x;
-            job.XStride =
-                xStride;
+            job.XStride = xStride;
             job.Batch = batch;
             job.Y = y;
             job.YStride = yStride;

@@ -81,8 +81,7 @@ public static class PipelineServiceExtensions
             if (evaluation is not { Promote: true })
                 return Results.Conflict(new
                 {
-                    error =
-                    $"{project} version {version}: " +
+                    error = $"{project} version {version}: " +
                     $"{(evaluation is null ? "not evaluated" : "did not pass the gate")}; promotion goes through " +
                     $"the gate"
                 });

@@ -16,8 +16,7 @@ public sealed class GenerationJob
 {
     readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions
     {
-        SingleReader =
-        true, SingleWriter = true
+        SingleReader = true, SingleWriter = true
     });
 
     public GenerationJob(IReadOnlyList<int> prompt, GenerationOptions options, CpuLoraAdapter? adapter,

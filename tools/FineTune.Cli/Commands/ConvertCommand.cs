@@ -15,8 +15,7 @@ static class ConvertCommand
         var output = new Argument<string>("out-dir") { Description = "Directory to write the Hugging Face model into" };
         var tokenizer = new Option<string?>("--tokenizer")
         {
-            Description =
-            "llama2.c tokenizer file (e.g. tok512.bin) to convert alongside"
+            Description = "llama2.c tokenizer file (e.g. tok512.bin) to convert alongside"
         };
         var dtype = new Option<string>("--dtype")
         {

@@ -21,8 +21,7 @@ static class DataCommand
     static Option<SourceFormat> FormatOption() =>
         new("--format")
         {
-            Description =
-            "Source format: auto, alpaca, prompt_completion, chat, share_gpt, preference, text",
+            Description = "Source format: auto, alpaca, prompt_completion, chat, share_gpt, preference, text",
             DefaultValueFactory = _ => SourceFormat.Auto, CustomParser = r => ParseFormat(r.Tokens[0].Value)
         };
 
@@ -34,29 +33,25 @@ static class DataCommand
     static Option<string?> ModelOption() =>
         new("--model")
         {
-            Description =
-            "Model or tokenizer directory: adds token statistics and the over-length check"
+            Description = "Model or tokenizer directory: adds token statistics and the over-length check"
         };
 
     static Command Check(TextWriter stdout)
     {
         var file = new Argument<string>("file")
         {
-            Description =
-            "Dataset file (JSONL, JSON array, CSV, text; optionally gzipped)"
+            Description = "Dataset file (JSONL, JSON array, CSV, text; optionally gzipped)"
         };
         var format = FormatOption();
         var report = new Option<string?>("--report") { Description = "Also write the report as JSON to this path" };
         var maxRatio = new Option<double>("--max-reject-ratio")
         {
-            Description =
-            "Fail above this share of rejected records", DefaultValueFactory = _ => 0.2
+            Description = "Fail above this share of rejected records", DefaultValueFactory = _ => 0.2
         };
         var model = ModelOption();
         var maxTokens = new Option<int?>("--max-tokens")
         {
-            Description =
-            "Reject examples longer than this once tokenized (needs --model)"
+            Description = "Reject examples longer than this once tokenized (needs --model)"
         };
         var epochs = new Option<int>("--epochs")
         {
@@ -89,15 +84,13 @@ static class DataCommand
         var output = new Option<string>("--out") { Description = "Output directory", Required = true };
         var config = new Option<string?>("--config")
         {
-            Description =
-            "JSON config (see docs/data-format.md); unknown keys are errors"
+            Description = "JSON config (see docs/data-format.md); unknown keys are errors"
         };
         var format = FormatOption();
         var model = ModelOption();
         var maxTokens = new Option<int?>("--max-tokens")
         {
-            Description =
-            "Reject examples longer than this once tokenized (needs --model)"
+            Description = "Reject examples longer than this once tokenized (needs --model)"
         };
         var command = new Command("prepare",
             "Validate, clean, de-duplicate and split a dataset; write splits, rejects, duplicates and a data " +
@@ -125,15 +118,14 @@ static class DataCommand
     {
         var dir = new Argument<string>("dir")
         {
-            Description =
-            "A prepared dataset directory (train/validation/test.jsonl)"
+            Description = "A prepared dataset directory (train/validation/test.jsonl)"
         };
         var model = new Option<string>("--model") { Description = "Model or tokenizer directory", Required = true };
         var output = new Option<string>("--out") { Description = "Shards directory", Required = true };
         var maxLength = new Option<int?>("--max-length")
         {
             Description =
-            "Truncate or drop examples longer than this (default: the model's context, max_position_embeddings; " +
+                "Truncate or drop examples longer than this (default: the model's context, max_position_embeddings; " +
             "2048 for a bare tokenizer)"
         };
         var truncation = new Option<Truncation>("--truncation")
@@ -143,13 +135,11 @@ static class DataCommand
         };
         var trainOnInputs = new Option<bool>("--train-on-inputs")
         {
-            Description =
-            "Compute the loss on prompt tokens too"
+            Description = "Compute the loss on prompt tokens too"
         };
         var template = new Option<string?>("--chat-template")
         {
-            Description =
-            "Override the chat template: chatml, llama2, llama3, alpaca"
+            Description = "Override the chat template: chatml, llama2, llama3, alpaca"
         };
         var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores)" };
         var command = new Command("tokenize",

@@ -21,13 +21,11 @@ static class EvalCommand
     {
         var model = new Argument<string>("model")
         {
-            Description =
-            "Hugging Face model directory or llama2.c .bin file"
+            Description = "Hugging Face model directory or llama2.c .bin file"
         };
         var adapter = new Option<string?>("--adapter")
         {
-            Description =
-            "PEFT LoRA/DoRA adapter directory, merged into the weights at load"
+            Description = "PEFT LoRA/DoRA adapter directory, merged into the weights at load"
         };
         var suites = new Option<string>("--suite")
         {
@@ -37,35 +35,30 @@ static class EvalCommand
         var limit = new Option<int?>("--limit") { Description = "At most N items (per subject for MMLU)" };
         var shots = new Option<int?>("--shots")
         {
-            Description =
-            "Few-shot examples (MMLU default 5, gsm8k 5, gsm8k_cot 8)"
+            Description = "Few-shot examples (MMLU default 5, gsm8k 5, gsm8k_cot 8)"
         };
         var mmlu = new Option<string?>("--mmlu") { Description = "MMLU data directory (dev/, val/, test/ CSVs)" };
         var gsm8k = new Option<string?>("--gsm8k") { Description = "GSM8K directory (train.jsonl, test.jsonl)" };
         var data = new Option<string?>("--data")
         {
-            Description =
-            "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity"
+            Description = "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity"
         };
         var judgeConfig = new Option<string?>("--judge-config")
         {
-            Description =
-            "JSON with a \"Judge\" section: Endpoint, Model, ApiKeyVariable, …"
+            Description = "JSON with a \"Judge\" section: Endpoint, Model, ApiKeyVariable, …"
         };
         var baseline = new Option<string?>("--baseline")
         {
             Description =
-            "judge: compare pairwise (both orders) against this model's answers instead of grading on the rubric"
+                "judge: compare pairwise (both orders) against this model's answers instead of grading on the rubric"
         };
         var tokenizerPath = new Option<string?>("--tokenizer")
         {
-            Description =
-            "Tokenizer file or directory, when the model directory has none"
+            Description = "Tokenizer file or directory, when the model directory has none"
         };
         var template = new Option<string?>("--chat-template")
         {
-            Description =
-            "Override the chat template: chatml, llama2, llama3, alpaca"
+            Description = "Override the chat template: chatml, llama2, llama3, alpaca"
         };
         var batch = new Option<int>("--batch-size")
         {
@@ -74,14 +67,13 @@ static class EvalCommand
         };
         var maxNew = new Option<int>("--max-new-tokens")
         {
-            Description =
-            "Generation budget for gsm8k, rouge and judge (capped at half the model's context)",
+            Description = "Generation budget for gsm8k, rouge and judge (capped at half the model's context)",
             DefaultValueFactory = _ => 256
         };
         var output = new Option<string>("--out")
         {
             Description =
-            "Results JSON path (written after each suite; scored items go to <name>.items.jsonl, so the same " +
+                "Results JSON path (written after each suite; scored items go to <name>.items.jsonl, so the same " +
             "command run again resumes)", DefaultValueFactory = _ => "results.json"
         };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)" };
@@ -259,8 +251,7 @@ static class EvalCommand
             ?? throw new ArgumentException($"{configPath}: no \"Judge\" section (Endpoint, Model, ApiKeyVariable, …).");
         var options = section.Deserialize<JudgeOptions>(new JsonSerializerOptions
         {
-            PropertyNameCaseInsensitive =
-            true
+            PropertyNameCaseInsensitive = true
         })
             ?? throw new ArgumentException($"{configPath}: the \"Judge\" section is empty.");
         options.Validate();

@@ -12,14 +12,13 @@ static class GateCommand
     {
         var baseline = new Argument<string>("baseline")
         {
-            Description =
-            "Results JSON of the model in production (or the base model)"
+            Description = "Results JSON of the model in production (or the base model)"
         };
         var candidate = new Argument<string>("candidate") { Description = "Results JSON of the candidate" };
         var rules = new Option<string>("--rules")
         {
             Description =
-            "Gate rules JSON: [{\"metric\", \"kind\": improve|no_regression, \"threshold\"}]", Required = true
+                "Gate rules JSON: [{\"metric\", \"kind\": improve|no_regression, \"threshold\"}]", Required = true
         };
         var output = new Option<string?>("--out") { Description = "Directory for gate.json and gate.md" };
         var command = new Command("gate", "Decide whether a candidate model may replace the baseline.") { baseline,

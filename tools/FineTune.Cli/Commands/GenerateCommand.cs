@@ -15,8 +15,7 @@ static class GenerateCommand
     {
         var model = new Argument<string>("model")
         {
-            Description =
-            "Hugging Face model directory or llama2.c .bin file"
+            Description = "Hugging Face model directory or llama2.c .bin file"
         };
         var prompts = new Option<string[]>("--prompt", "-p")
         {
@@ -25,24 +24,20 @@ static class GenerateCommand
         };
         var promptIds = new Option<string[]>("--prompt-ids")
         {
-            Description =
-            "Prompt as comma-separated token ids, e.g. 1,300,301 (repeat for a batch)"
+            Description = "Prompt as comma-separated token ids, e.g. 1,300,301 (repeat for a batch)"
         };
         var chat = new Option<bool>("--chat")
         {
-            Description =
-            "Format the prompt as a user message with the model's chat template"
+            Description = "Format the prompt as a user message with the model's chat template"
         };
         var system = new Option<string?>("--system") { Description = "System message (with --chat)" };
         var template = new Option<string?>("--chat-template")
         {
-            Description =
-            "Override the chat template: chatml, llama2, llama3, alpaca"
+            Description = "Override the chat template: chatml, llama2, llama3, alpaca"
         };
         var tokenizerPath = new Option<string?>("--tokenizer")
         {
-            Description =
-            "Tokenizer file or directory, when the model directory has none"
+            Description = "Tokenizer file or directory, when the model directory has none"
         };
         var maxNew = new Option<int>("--max-new-tokens", "-n")
         {
@@ -62,8 +57,7 @@ static class GenerateCommand
         };
         var repetition = new Option<float>("--repetition-penalty")
         {
-            Description =
-            "Penalty > 1 for tokens already present", DefaultValueFactory = _ => 1f
+            Description = "Penalty > 1 for tokens already present", DefaultValueFactory = _ => 1f
         };
         var seed = new Option<int?>("--seed", "-s") { Description = "Random seed for sampling" };
         var stops = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable)" };
@@ -71,19 +65,17 @@ static class GenerateCommand
         var noBos = new Option<bool>("--no-bos") { Description = "Do not prepend the BOS token to text prompts" };
         var special = new Option<bool>("--special")
         {
-            Description =
-            "Read special-token text in a --prompt (not --chat content) as control tokens"
+            Description = "Read special-token text in a --prompt (not --chat content) as control tokens"
         };
         var engine = new Option<EngineKind>("--engine")
         {
             Description =
-            "Inference engine: auto, cpu (managed float32) or torch", DefaultValueFactory = _ => EngineKind.Auto
+                "Inference engine: auto, cpu (managed float32) or torch", DefaultValueFactory = _ => EngineKind.Auto
         };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)" };
         var adapter = new Option<string?>("--adapter")
         {
-            Description =
-            "PEFT LoRA/DoRA adapter directory, merged into the weights at load"
+            Description = "PEFT LoRA/DoRA adapter directory, merged into the weights at load"
         };
 
         var command = new Command("generate", "Generate text (or token ids) from a prompt.")

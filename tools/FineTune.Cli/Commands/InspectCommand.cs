@@ -11,8 +11,7 @@ static class InspectCommand
     {
         var model = new Argument<string>("model")
         {
-            Description =
-            "Hugging Face model directory or llama2.c .bin file"
+            Description = "Hugging Face model directory or llama2.c .bin file"
         };
         var command = new Command("inspect",
             "Show a model's architecture, parameter count, dtype and memory.") { model };

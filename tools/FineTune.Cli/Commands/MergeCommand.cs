@@ -12,19 +12,16 @@ static class MergeCommand
     {
         var model = new Argument<string>("model")
         {
-            Description =
-            "Base model (Hugging Face directory or llama2.c .bin)"
+            Description = "Base model (Hugging Face directory or llama2.c .bin)"
         };
         var adapter = new Argument<string>("adapter")
         {
-            Description =
-            "PEFT adapter directory (adapter_config.json, adapter_model.safetensors)"
+            Description = "PEFT adapter directory (adapter_config.json, adapter_model.safetensors)"
         };
         var output = new Argument<string>("out-dir") { Description = "Directory for the merged checkpoint" };
         var dtype = new Option<string?>("--dtype")
         {
-            Description =
-            "float32, bfloat16 or float16 (default: the base model's)"
+            Description = "float32, bfloat16 or float16 (default: the base model's)"
         };
         dtype.AcceptOnlyFromAmong("float32", "bfloat16", "float16");
         var command = new Command("merge", "Merge a LoRA/DoRA adapter into its base model.") { model, adapter, output,

@@ -25,8 +25,7 @@ sealed class PipelineConnection
     public static Option<string?> HomeOption()
         => new("--home")
         {
-            Description =
-            "A local pipeline home (as `finetune run --home`); default: the services' servers when " +
+            Description = "A local pipeline home (as `finetune run --home`); default: the services' servers when " +
             "FINETUNE_POSTGRES is set, else .finetune"
         };
 

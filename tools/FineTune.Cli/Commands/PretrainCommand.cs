@@ -15,18 +15,16 @@ static class PretrainCommand
     {
         var output = new Option<string?>("--out")
         {
-            Description =
-            $"Cache directory for base models (default {TinyBaseModel.DefaultCacheRoot()})"
+            Description = $"Cache directory for base models (default {TinyBaseModel.DefaultCacheRoot()})"
         };
         var config = new Option<string?>("--config")
         {
-            Description =
-            "Options as JSON (snake_case keys; every key optional)"
+            Description = "Options as JSON (snake_case keys; every key optional)"
         };
         var set = new Option<string[]>("--set")
         {
             Description =
-            "Override an option, e.g. --set steps=300 (repeatable)", AllowMultipleArgumentsPerToken = false
+                "Override an option, e.g. --set steps=300 (repeatable)", AllowMultipleArgumentsPerToken = false
         };
         var command = new Command("pretrain",
             "Build (or find in the cache) a tiny Llama base model pre-trained on generated text, for machines " +

@@ -19,29 +19,25 @@ static class RunCommand
     {
         var data = new Argument<string?>("data-file")
         {
-            Description =
-            "Dataset file (JSONL, JSON, CSV, Parquet …); default: the shipped support-ticket sample",
+            Description = "Dataset file (JSONL, JSON, CSV, Parquet …); default: the shipped support-ticket sample",
             Arity = ArgumentArity.ZeroOrOne
         };
         var baseModel = new Option<string?>("--base")
         {
-            Description =
-            "Base model: a Hugging Face directory; default: the tiny base model, pre-trained on first use"
+            Description = "Base model: a Hugging Face directory; default: the tiny base model, pre-trained on first use"
         };
         var config = new Option<string?>("--config")
         {
             Description =
-            "Pipeline settings JSON (docs/pipeline.md): prepare, tokenize, training, evaluation, gate, retraining"
+                "Pipeline settings JSON (docs/pipeline.md): prepare, tokenize, training, evaluation, gate, retraining"
         };
         var output = new Option<string?>("--out")
         {
-            Description =
-            "Output directory for report.json and the run's files (default runs/<project>-<time>)"
+            Description = "Output directory for report.json and the run's files (default runs/<project>-<time>)"
         };
         var project = new Option<string?>("--project")
         {
-            Description =
-            "Project name (the ingestion prefix); default: the file's name"
+            Description = "Project name (the ingestion prefix); default: the file's name"
         };
         var home = new Option<string>("--home")
         {
@@ -50,8 +46,7 @@ static class RunCommand
         };
         var threads = new Option<int>("--threads")
         {
-            Description =
-            "CPU threads for training and evaluation (0 = all cores)"
+            Description = "CPU threads for training and evaluation (0 = all cores)"
         };
         var command = new Command("run",
             "Run every stage in one process: clean, tokenize, train, evaluate, gate, promote.")

@@ -17,14 +17,14 @@ static class RunsCommand
         var watch = new Option<bool>("--watch")
         {
             Description =
-            "Follow the runs until they end, starting with the run of the last `finetune upload` (Ctrl-C stops " +
+                "Follow the runs until they end, starting with the run of the last `finetune upload` (Ctrl-C stops " +
             "watching)"
         };
         var limit = new Option<int>("--limit") { DefaultValueFactory = _ => 20 };
         var wait = new Option<int>("--wait-seconds")
         {
             Description =
-            "With --watch: how long to wait for the uploaded file's run to start", DefaultValueFactory = _ => 300
+                "With --watch: how long to wait for the uploaded file's run to start", DefaultValueFactory = _ => 300
         };
         var home = PipelineConnection.HomeOption();
         var command = new Command("runs",

@@ -17,18 +17,15 @@ static class ServeCommand
     {
         var model = new Argument<string>("model")
         {
-            Description =
-            "Hugging Face model directory (config.json, *.safetensors, tokenizer files) or llama2.c .bin"
+            Description = "Hugging Face model directory (config.json, *.safetensors, tokenizer files) or llama2.c .bin"
         };
         var adapters = new Option<string[]>("--adapter")
         {
-            Description =
-            "Serve a PEFT LoRA adapter over the model as NAME=DIR (repeatable)"
+            Description = "Serve a PEFT LoRA adapter over the model as NAME=DIR (repeatable)"
         };
         var name = new Option<string?>("--name")
         {
-            Description =
-            "The base model's name in the API (default: the directory name)"
+            Description = "The base model's name in the API (default: the directory name)"
         };
         var host = new Option<string>("--host")
         {
@@ -39,43 +36,39 @@ static class ServeCommand
         var keys = new Option<string[]>("--api-key")
         {
             Description =
-            "Accepted API key (repeatable; also Serving__ApiKeys__0 or FINETUNE_API_KEY). None given: one is " +
+                "Accepted API key (repeatable; also Serving__ApiKeys__0 or FINETUNE_API_KEY). None given: one is " +
             "generated and printed"
         };
         var tokenizer = new Option<string?>("--tokenizer")
         {
-            Description =
-            "Tokenizer file or directory, when the model has none beside it"
+            Description = "Tokenizer file or directory, when the model has none beside it"
         };
         var int8 = new Option<bool>("--int8") { Description = "Weight-only int8 quantization (per-channel scales)" };
         var int8Activations = new Option<bool>("--int8-activations")
         {
             Description =
-            "int8 activations too (W8A8 on AVX-VNNI; implies --int8): faster products, activation rounding"
+                "int8 activations too (W8A8 on AVX-VNNI; implies --int8): faster products, activation rounding"
         };
         var bf16Kv = new Option<bool>("--bf16-kv-cache")
         {
-            Description =
-            "Keep keys and values as bfloat16 (half the cache memory and traffic)"
+            Description = "Keep keys and values as bfloat16 (half the cache memory and traffic)"
         };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (0 = all cores)" };
         var batch = new Option<int?>("--max-batch") { Description = "Sequences decoded together (default 16)" };
         var queue = new Option<int?>("--max-queue") { Description = "Waiting requests before 429 (default 64)" };
         var rpm = new Option<int?>("--requests-per-minute")
         {
-            Description =
-            "Per-key rate limit (default 600; 0 = none)"
+            Description = "Per-key rate limit (default 600; 0 = none)"
         };
         var adaptersRoot = new Option<string?>("--adapters-root")
         {
             Description =
-            "Allow admin keys to load and unload adapters at run time (vLLM's /v1/load_lora_adapter), read only " +
+                "Allow admin keys to load and unload adapters at run time (vLLM's /v1/load_lora_adapter), read only " +
             "from inside DIR"
         };
         var adminKeys = new Option<string[]>("--admin-key")
         {
-            Description =
-            "An API key that may also load and unload adapters (repeatable; needed with --adapters-root)"
+            Description = "An API key that may also load and unload adapters (repeatable; needed with --adapters-root)"
         };
         var command = new Command("serve",
             "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")

@@ -12,16 +12,14 @@ static class TokenizeCommand
     {
         var source = new Argument<string>("tokenizer")
         {
-            Description =
-            "tokenizer.model, tokenizer.json, *.tiktoken, a llama2.c tokenizer .bin, or a model directory"
+            Description = "tokenizer.model, tokenizer.json, *.tiktoken, a llama2.c tokenizer .bin, or a model directory"
         };
         var text = new Option<string>("--text") { Description = "Text to encode", Required = true };
         var bos = new Option<bool>("--bos") { Description = "Prepend the BOS token" };
         var eos = new Option<bool>("--eos") { Description = "Append the EOS token" };
         var special = new Option<bool>("--special")
         {
-            Description =
-            "Read special-token text such as <|im_end|> as control tokens (default: as plain text)"
+            Description = "Read special-token text such as <|im_end|> as control tokens (default: as plain text)"
         };
         var command = new Command("tokenize", "Encode text to token ids (printed as a JSON array).") { source, text,
             bos, eos, special };

@@ -14,13 +14,12 @@ static class TrainCommand
     {
         var config = new Argument<string>("config")
         {
-            Description =
-            "Training config (JSON; see docs/training-config.md)"
+            Description = "Training config (JSON; see docs/training-config.md)"
         };
         var set = new Option<string[]>("--set")
         {
             Description =
-            "Override a config key, e.g. --set lora.rank=16 (repeatable)", AllowMultipleArgumentsPerToken = false
+                "Override a config key, e.g. --set lora.rank=16 (repeatable)", AllowMultipleArgumentsPerToken = false
         };
         var command = new Command("train",
             "Fine-tune a model (full, LoRA, DoRA, QLoRA, IA3, prompt or prefix tuning; SFT or DPO).") { config, set };

@@ -12,8 +12,7 @@ static class UploadCommand
         var file = new Argument<string>("file") { Description = "Dataset file to drop into the ingestion bucket" };
         var project = new Option<string>("--project")
         {
-            Description =
-            "Project (the bucket prefix); a new file for a project retrains it", Required = true
+            Description = "Project (the bucket prefix); a new file for a project retrains it", Required = true
         };
         var home = PipelineConnection.HomeOption();
         var command = new Command("upload",
