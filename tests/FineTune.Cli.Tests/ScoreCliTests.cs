@@ -25,6 +25,27 @@ public class ScoreCliTests
     }
 
     [Fact]
+    public async Task Bleu_and_chrf_print_sacrebleus_score_line_with_several_references()
+    {
+        using var dir = new TempDir();
+        var file = Path.Combine(dir.Path, "p.jsonl");
+        await File.WriteAllLinesAsync(file,
+        [
+            """{"prediction": "The dog bit the man.", "reference": ["The dog bit the man.", "The dog had bit the man."]}""",
+            """{"prediction": "It wasn't surprising.", "reference": ["It was not unexpected.", "No one was surprised."]}""",
+            """{"prediction": "The man had just bitten him.", "reference": ["The man bit him first.", "The man had bitten the dog."]}""",
+        ]);
+        var (exit, output, err) = await CliRunner.Run("score", "bleu", file);
+        Assert.True(exit == 0, err);
+        Assert.Equal(48.530827, JsonNode.Parse(output)!["aggregate"]!["bleu/score"]!["value"]!.GetValue<double>(), 5);
+        Assert.Contains("BLEU|nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0 = 48.53 82.4/50.0/45.5/37.5",
+            err);
+        (exit, output, err) = await CliRunner.Run("score", "chrf", file);
+        Assert.True(exit == 0, err);
+        Assert.Contains("chrF2|nrefs:2|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0 = 59.73", err);
+    }
+
+    [Fact]
     public async Task Gsm8k_reports_strict_and_flexible_correctness()
     {
         using var dir = new TempDir();

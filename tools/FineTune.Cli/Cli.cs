@@ -22,7 +22,7 @@ public static class Cli
             TokenizeCommand.Create(stdout),
             DataCommand.Create(stdout),
             EvalCommand.Create(stdout, stderr),
-            ScoreCommand.Create(stdout),
+            ScoreCommand.Create(stdout, stderr),
             GateCommand.Create(stdout),
             TrainCommand.Create(stdout, stderr),
             PretrainCommand.Create(stdout, stderr),

@@ -1,18 +1,23 @@
-// Scores saved model outputs (JSONL of prediction/reference[/id]) for `finetune score rouge|gsm8k|task FILE`:
-// per-item scores in input order plus corpus aggregates (means with bootstrap 95% intervals) as one JSON document.
+// Scores saved model outputs (JSONL of prediction/reference[/id]) for `finetune score rouge|bleu|chrf|gsm8k|task
+// FILE`: per-item scores in input order plus corpus aggregates (means, or BLEU/chrF on the whole corpus, with bootstrap
+// 95% intervals) as one JSON document. For rouge, bleu and chrf a reference may be a list of references.
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace FineTune.Evals.Scoring;
 
 /// <summary>Which scorer `finetune score` runs.</summary>
-public enum ScoreKind { Rouge, Gsm8k, Task }
+public enum ScoreKind { Rouge, Gsm8k, Task, Bleu, Chrf }
 
 public static class OutputScorer
 {
     /// <summary>One input line: its 1-based line number, the two texts, and the id node when the line has
     /// one.</summary>
-    public sealed record OutputLine(int Line, string Prediction, string Reference, JsonNode? Id);
+    public sealed record OutputLine(int Line, string Prediction, IReadOnlyList<string> References, JsonNode? Id)
+    {
+        /// <summary>The first (for gsm8k and task, the only) reference.</summary>
+        public string Reference => References[0];
+    }
 
     /// <summary>
     /// Scores <paramref name="path"/>. Result: {"kind", "count", "items": [...], "aggregate": {...}}; for rouge each
@@ -25,10 +30,16 @@ public static class OutputScorer
         TaskSchema? schema = null)
     {
         var lines = Read(path);
+        var many = lines.FirstOrDefault(l => l.References.Count > 1);
+        if (kind is ScoreKind.Gsm8k or ScoreKind.Task && many is not null)
+            throw new InvalidDataException($"{path}:{many.Line}: field \"reference\" is a list; several references " +
+                $"are for rouge, bleu and chrf, {kind.ToString().ToLowerInvariant()} takes one string.");
         return kind switch
         {
             ScoreKind.Rouge => ScoreRouge(lines, stemmer),
             ScoreKind.Task => ScoreTask(lines, schema),
+            ScoreKind.Bleu => ScoreBleu(lines),
+            ScoreKind.Chrf => ScoreChrf(lines),
             _ => ScoreGsm8k(lines, format),
         };
     }
@@ -61,8 +72,7 @@ public static class OutputScorer
                 throw new InvalidDataException($"{path}:{number}: not valid JSON ({e.Message}).", e);
             }
             result.Add(new OutputLine(number, Field(obj, "prediction", path, number),
-                Field(obj, "reference", path, number),
-                obj["id"]?.DeepClone()));
+                References(obj, path, number), obj["id"]?.DeepClone()));
         }
         if (result.Count == 0)
             throw new InvalidDataException($"{path}: no lines to score.");
@@ -78,6 +88,24 @@ public static class OutputScorer
         return text;
     }
 
+    /// <summary>"reference": a string, or a non-empty list of strings.</summary>
+    static IReadOnlyList<string> References(JsonObject obj, string path, int line)
+    {
+        if (obj["reference"] is not JsonArray list)
+            return [Field(obj, "reference", path, line)];
+        if (list.Count == 0)
+            throw new InvalidDataException($"{path}:{line}: field \"reference\" is an empty list; give at least one.");
+        var references = new List<string>(list.Count);
+        foreach (var item in list)
+        {
+            if (item is not JsonValue value || !value.TryGetValue<string>(out var text))
+                throw new InvalidDataException($"{path}:{line}: field \"reference\" must be a string or a list of " +
+                    "strings.");
+            references.Add(text);
+        }
+        return references;
+    }
+
     static readonly string[] RougeNames = ["rouge1", "rouge2", "rougeL", "rougeLsum"];
     static readonly string[] PartNames = ["precision", "recall", "fmeasure"];
 
@@ -88,7 +116,7 @@ public static class OutputScorer
         var values = RougeNames.Select(_ => PartNames.Select(_ => new List<double>()).ToArray()).ToArray();
         foreach (var line in lines)
         {
-            var s = Rouge.Score(line.Reference, line.Prediction, stemmer);
+            var s = BestRouge(line.References.Select(r => Rouge.Score(r, line.Prediction, stemmer)).ToList());
             RougeScore[] variants = [s.Rouge1, s.Rouge2, s.RougeL, s.RougeLsum];
             var item = NewItem(line);
             for (int v = 0; v < variants.Length; v++)
@@ -109,6 +137,70 @@ public static class OutputScorer
             for (int p = 0; p < PartNames.Length; p++)
                 Add(aggregate, Bootstrap.Mean($"{RougeNames[v]}/{PartNames[p]}", values[v][p]));
         return Document("rouge", lines.Count, items, aggregate, new JsonObject { ["stemmer"] = stemmer });
+    }
+
+    /// <summary>Several references: per variant the one with the best F-measure (rouge_score's
+    /// score_multi).</summary>
+    static RougeScores BestRouge(List<RougeScores> scores) => scores.Count == 1 ? scores[0] : new RougeScores(
+        scores.Select(s => s.Rouge1).MaxBy(s => s.FMeasure), scores.Select(s => s.Rouge2).MaxBy(s => s.FMeasure),
+        scores.Select(s => s.RougeL).MaxBy(s => s.FMeasure), scores.Select(s => s.RougeLsum).MaxBy(s => s.FMeasure));
+
+    /// <summary>BLEU: sentence BLEU per item (effective order, as sentence_bleu); the aggregate is corpus BLEU with a
+    /// bootstrap interval over lines, and sacrebleu's signature and score line.</summary>
+    static JsonObject ScoreBleu(List<OutputLine> lines)
+    {
+        var items = new JsonArray();
+        var stats = new BleuStatistics[lines.Count];
+        for (int i = 0; i < lines.Count; i++)
+        {
+            stats[i] = Bleu.Statistics(lines[i].Prediction, lines[i].References);
+            var item = NewItem(lines[i]);
+            item["bleu"] = Bleu.Compute(stats[i], effectiveOrder: true).Score;
+            items.Add(item);
+        }
+        BleuScore Corpus(IReadOnlyList<int> indices) =>
+            Bleu.Compute(indices.Aggregate(BleuStatistics.Zero, (sum, i) => sum.Add(stats[i])), effectiveOrder: false);
+        var corpus = Corpus(Enumerable.Range(0, lines.Count).ToArray());
+        var aggregate = new JsonObject();
+        Add(aggregate, Bootstrap.Statistic("bleu/score", lines.Count, indices => Corpus(indices).Score));
+        var signature = Bleu.Signature(lines.Select(l => l.References), effectiveOrder: false);
+        return Document("bleu", lines.Count, items, aggregate, new JsonObject
+        {
+            ["signature"] = signature, ["score_line"] = corpus.Format(signature),
+            ["precisions"] = new JsonArray(corpus.Precisions.Select(p => (JsonNode)p).ToArray()),
+            ["brevity_penalty"] = corpus.BrevityPenalty, ["hyp_len"] = corpus.Statistics.HypothesisLength,
+            ["ref_len"] = corpus.Statistics.ReferenceLength,
+        });
+    }
+
+    /// <summary>chrF: sentence chrF per item; the aggregate is corpus chrF with a bootstrap interval over
+    /// lines.</summary>
+    static JsonObject ScoreChrf(List<OutputLine> lines)
+    {
+        var items = new JsonArray();
+        var stats = new long[lines.Count][];
+        for (int i = 0; i < lines.Count; i++)
+        {
+            stats[i] = Chrf.Statistics(lines[i].Prediction, lines[i].References);
+            var item = NewItem(lines[i]);
+            item["chrf"] = Chrf.FScore(stats[i]);
+            items.Add(item);
+        }
+        double Corpus(IReadOnlyList<int> indices)
+        {
+            var sum = new long[stats[0].Length];
+            foreach (var i in indices)
+                Chrf.Add(sum, stats[i]);
+            return Chrf.FScore(sum);
+        }
+        var aggregate = new JsonObject();
+        var metric = Bootstrap.Statistic("chrf/score", lines.Count, Corpus);
+        Add(aggregate, metric);
+        var signature = Chrf.Signature(lines.Select(l => l.References));
+        return Document("chrf", lines.Count, items, aggregate, new JsonObject
+        {
+            ["signature"] = signature, ["score_line"] = new ChrfScore(metric.Value, []).Format(signature),
+        });
     }
 
     static JsonObject ScoreGsm8k(List<OutputLine> lines, Gsm8kFormat format)
