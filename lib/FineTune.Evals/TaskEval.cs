@@ -17,6 +17,8 @@ public sealed record TaskOutput(long Line, IReadOnlyList<ChatMessage> Prompt, st
 public static class TaskEval
 {
     public const string RougeFormatVersion = "rouge-task-v1";
+    public const string BleuFormatVersion = "bleu-sacrebleu-" + Scoring.SacreBleuText.Version;
+    public const string ChrfFormatVersion = "chrf-sacrebleu-" + Scoring.SacreBleuText.Version;
 
     /// <summary>Chat records of a prepared split that end with an assistant turn (the reference).</summary>
     public static IEnumerable<(long Line, IReadOnlyList<ChatMessage> Prompt,
@@ -80,6 +82,40 @@ public static class TaskEval
             Bootstrap.Mean("rouge/rougeL", scores.Select(s => s.RougeL.FMeasure).ToList()),
             Bootstrap.Mean("rouge/rougeLsum", scores.Select(s => s.RougeLsum.FMeasure).ToList()),
         ], new { outputs })
+        { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
+    }
+
+    /// <summary>Corpus BLEU of the answers (sacrebleu's corpus_bleu), with a bootstrap interval over examples and
+    /// sacrebleu's signature and score line in the details.</summary>
+    public static SuiteResult Bleu(IReadOnlyList<TaskOutput> outputs)
+    {
+        var stats = outputs.Select(o => Scoring.Bleu.Statistics(o.Prediction, [o.Reference])).ToArray();
+        BleuScore Corpus(IReadOnlyList<int> indices) => Scoring.Bleu.Compute(
+            indices.Aggregate(BleuStatistics.Zero, (sum, i) => sum.Add(stats[i])), effectiveOrder: false);
+        var signature = Scoring.Bleu.Signature(outputs.Select(_ => (IReadOnlyList<string>)[""]), false);
+        var line = Corpus(Enumerable.Range(0, stats.Length).ToArray()).Format(signature);
+        return new SuiteResult("bleu", BleuFormatVersion,
+            [Bootstrap.Statistic("bleu/score", stats.Length, indices => Corpus(indices).Score)],
+            new { signature, score_line = line, outputs })
+        { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
+    }
+
+    /// <summary>Corpus chrF2 of the answers (sacrebleu's corpus_chrf), with a bootstrap interval over
+    /// examples.</summary>
+    public static SuiteResult Chrf(IReadOnlyList<TaskOutput> outputs)
+    {
+        var stats = outputs.Select(o => Scoring.Chrf.Statistics(o.Prediction, [o.Reference])).ToArray();
+        double Corpus(IReadOnlyList<int> indices)
+        {
+            var sum = new long[3 * Scoring.Chrf.CharOrder];
+            foreach (var i in indices)
+                Scoring.Chrf.Add(sum, stats[i]);
+            return Scoring.Chrf.FScore(sum);
+        }
+        var metric = Bootstrap.Statistic("chrf/score", stats.Length, Corpus);
+        var signature = Scoring.Chrf.Signature(outputs.Select(_ => (IReadOnlyList<string>)[""]));
+        return new SuiteResult("chrf", ChrfFormatVersion, [metric],
+            new { signature, score_line = new ChrfScore(metric.Value, []).Format(signature), outputs })
         { Items = outputs.Count, Truncated = outputs.Count(o => o.Truncated) };
     }
 

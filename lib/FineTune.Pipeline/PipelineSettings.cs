@@ -154,9 +154,9 @@ public sealed record PipelineSettings
         if (Tokenize.MaxLength is < 8)
             throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
         foreach (var suite in Evaluation.Suites)
-            if (suite is not ("perplexity" or "rouge" or "task"))
+            if (suite is not ("perplexity" or "rouge" or "bleu" or "chrf" or "task"))
                 throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite,
-                    "perplexity, rouge or task (the suites that need no external data)"));
+                    "perplexity, rouge, bleu, chrf or task (the suites that need no external data)"));
         if (Evaluation.Limit < 1)
             throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
         if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))

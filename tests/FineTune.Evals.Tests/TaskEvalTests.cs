@@ -41,6 +41,25 @@ public class TaskEvalTests
         Assert.Equal(2, rouge1.Count);
     }
 
+    [Fact]
+    public void Bleu_and_chrf_suites_score_the_answers_as_one_corpus()
+    {
+        // sacrebleu's README sentences against their first references: corpus BLEU 45.0675, chrF2 50.0431.
+        var outputs = new[]
+        {
+            new TaskOutput(1, [], "The dog bit the man.", "The dog bit the man."),
+            new TaskOutput(2, [], "It was not unexpected.", "It wasn't surprising."),
+            new TaskOutput(3, [], "The man bit him first.", "The man had just bitten him."),
+        };
+        var bleu = TaskEval.Bleu(outputs).Metrics.Single();
+        Assert.Equal("bleu/score", bleu.Name);
+        Assert.Equal(45.06750632106114, bleu.Value, 1e-8);
+        Assert.True(bleu.Low <= bleu.Value && bleu.Value <= bleu.High);
+        var chrf = TaskEval.Chrf(outputs);
+        Assert.Equal(50.043063606582294, chrf.Metrics.Single().Value, 1e-8);
+        Assert.Equal(3, chrf.Items);
+    }
+
     [SkippableFact]
     public async Task A_model_answers_every_test_prompt_and_sequences_mask_only_answers()
     {

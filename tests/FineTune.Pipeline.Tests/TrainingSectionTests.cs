@@ -22,6 +22,16 @@ public class TrainingSectionTests
     }
 
     [Fact]
+    public void Bleu_and_chrf_are_evaluation_suites_and_an_unknown_suite_is_named()
+    {
+        var settings = PipelineSettings.Parse("""{ "evaluation": { "suites": ["task", "bleu", "chrf"] } }""", "p");
+        Assert.Equal(["task", "bleu", "chrf"], settings.Evaluation.Suites);
+        var e = Assert.Throws<InvalidPipelineSettingsException>(() =>
+            PipelineSettings.Parse("""{ "evaluation": { "suites": ["blue"] } }""", "pipeline.json"));
+        Assert.Contains("'evaluation.suites' is blue; expected perplexity, rouge, bleu, chrf or task", e.Message);
+    }
+
+    [Fact]
     public void The_default_training_section_and_a_valid_one_load_as_typed_configs()
     {
         var defaults = new PipelineSettings().TrainingConfig();

@@ -94,7 +94,8 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var e = settings.Evaluation;
         using ICausalLm lm = Engines.Open(paths.Model, EngineKind.Auto, options.Value.Threads, paths.Adapter);
         var results = new List<SuiteResult>();
-        IReadOnlyList<TaskOutput>? answers = null;   // rouge and task score the same greedy answers, generated once
+        // rouge, bleu, chrf and task score the same greedy answers, generated once
+        IReadOnlyList<TaskOutput>? answers = null;
         async Task<IReadOnlyList<TaskOutput>> Answers() =>
             answers ??= await TaskEval.GenerateAsync(lm, tokenizer, chat, records, e.MaxNewTokens, e.BatchSize,
                 e.Limit, ct);
@@ -103,6 +104,8 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             {
                 "perplexity" => Perplexity.Evaluate(lm, TaskEval.Sequences(records, tokenizer, chat, e.Limit), ct),
                 "rouge" => TaskEval.Rouge(await Answers()),
+                "bleu" => TaskEval.Bleu(await Answers()),
+                "chrf" => TaskEval.Chrf(await Answers()),
                 "task" => TaskEval.Task(await Answers(), schema),
                 _ => throw new InvalidPipelineSettingsException($"evaluation.suites: unknown suite '{suite}'"),
             });

@@ -1,4 +1,4 @@
-// finetune eval MODEL --suite mmlu,gsm8k,rouge,judge,perplexity [--limit N] [--shots K] [--out results.json]
+// finetune eval MODEL --suite mmlu,gsm8k,rouge,bleu,chrf,judge,perplexity [--limit N] [--shots K] [--out results.json]
 // Runs the suites and writes one results file (with each suite's prompt-format version) that `finetune gate` reads.
 using System.CommandLine;
 using System.Text.Json;
@@ -15,7 +15,7 @@ namespace FineTune.Cli.Commands;
 
 static class EvalCommand
 {
-    static readonly string[] Suites = ["mmlu", "gsm8k", "gsm8k_cot", "rouge", "judge", "perplexity"];
+    static readonly string[] Suites = ["mmlu", "gsm8k", "gsm8k_cot", "rouge", "bleu", "chrf", "judge", "perplexity"];
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -41,7 +41,7 @@ static class EvalCommand
         var gsm8k = new Option<string?>("--gsm8k") { Description = "GSM8K directory (train.jsonl, test.jsonl)" };
         var data = new Option<string?>("--data")
         {
-            Description = "Prepared dataset directory: its test.jsonl feeds rouge, judge and perplexity"
+            Description = "Prepared dataset directory: its test.jsonl feeds rouge, bleu, chrf, judge and perplexity"
         };
         var judgeConfig = new Option<string?>("--judge-config")
         {
@@ -67,7 +67,7 @@ static class EvalCommand
         };
         var maxNew = new Option<int>("--max-new-tokens")
         {
-            Description = "Generation budget for gsm8k, rouge and judge (capped at half the model's context)",
+            Description = "Generation budget for gsm8k, rouge, bleu, chrf and judge (capped at half the model's context)",
             DefaultValueFactory = _ => 256
         };
         var output = new Option<string>("--out")
@@ -119,6 +119,11 @@ static class EvalCommand
                     $"data={(suite is "mmlu" or "gsm8k" or "gsm8k_cot" ? "" : EvalItemLog.Fingerprint(TestFile(parse.GetValue(data), suite)))}");
             SuiteItems Items(string suite) => log.Scope(suite, FormatVersion(suite), modelKey, Settings(suite));
 
+            // rouge, bleu and chrf score the same greedy answers: generated (and resumable) under the first of them
+            IReadOnlyList<TaskOutput>? answers = null;
+            async Task<IReadOnlyList<TaskOutput>> Answers(string suite, IProgress<EvalProgress> progress) =>
+                answers ??= await TaskEval.GenerateAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
+                    parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct, progress, Items(suite));
             var results = new List<SuiteResult>();
             void Save() => new EvalReport(Path.GetFullPath(modelPath), DateTimeOffset.UtcNow, results).Write(outPath);
             foreach (var suite in chosen)
@@ -138,10 +143,9 @@ static class EvalCommand
                         "gsm8k" or "gsm8k_cot" => await Gsm8kAsync(lm, tokenizer, parse.GetValue(gsm8k)!, suite,
                             parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch),
                                 parse.GetValue(maxNew), progress, Items(suite), ct),
-                        "rouge" => TaskEval.Rouge(await TaskEval.GenerateAsync(lm, tokenizer, chat,
-                            TestSplit(parse.GetValue(data), suite),
-                            parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct, progress,
-                                Items(suite))),
+                        "rouge" => TaskEval.Rouge(await Answers(suite, progress)),
+                        "bleu" => TaskEval.Bleu(await Answers(suite, progress)),
+                        "chrf" => TaskEval.Chrf(await Answers(suite, progress)),
                         "perplexity" =>
                             Perplexity.Evaluate(lm,
                             TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat,
@@ -203,6 +207,8 @@ static class EvalCommand
         "mmlu" => Mmlu.FormatVersion,
         "gsm8k" or "gsm8k_cot" => Gsm8k.FormatVersion,
         "rouge" => TaskEval.RougeFormatVersion,
+        "bleu" => TaskEval.BleuFormatVersion,
+        "chrf" => TaskEval.ChrfFormatVersion,
         "perplexity" => Perplexity.FormatVersion,
         "judge" => JudgeStatistics.FormatVersion,
         _ => "",
