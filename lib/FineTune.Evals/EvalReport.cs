@@ -60,7 +60,8 @@ public sealed record EvalReport(string Model, DateTimeOffset Created, IReadOnlyL
                 s["format_version"]!.GetValue<string>(),
                 s["metrics"]!.AsArray().Select(m => new MetricValue(
                     m!["name"]!.GetValue<string>(), m["value"]!.GetValue<double>(), m["count"]!.GetValue<long>(),
-                    m["low"]?.GetValue<double>(), m["high"]?.GetValue<double>())).ToList())
+                    m["low"]?.GetValue<double>(), m["high"]?.GetValue<double>())).ToList(),
+                s["details"]?.DeepClone())
             {
                 Items = s["items"]?.GetValue<int>() ?? 0,
                 Truncated = s["truncated"]?.GetValue<int>() ?? 0,

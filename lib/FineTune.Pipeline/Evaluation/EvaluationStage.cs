@@ -1,5 +1,6 @@
 // The evaluation stage's work: the candidate and the baseline (the project's production model, or the base model when
-// it has none) on the same suites over the prepared test split, then the regression gate. Uploads both results files
+// it has none; its results come from BaselineCache when it was evaluated on the same inputs before) on the same suites
+// over the prepared test split, then the regression gate. Uploads both results files
 // and gate.json/gate.md to the evaluations bucket.
 using FineTune.Artifacts;
 using FineTune.Contracts;
@@ -21,19 +22,25 @@ public sealed record EvaluationOutcome(EvaluationCompleted Message, GateDecision
 public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunRegistry registry,
     IOptions<PipelineOptions> options)
 {
+    readonly BaselineCache cache = new(store);
+
     public async Task<EvaluationOutcome> RunAsync(ModelTrained trained, CancellationToken ct)
     {
         var settings = await inputs.SettingsAsync(trained.Settings, ct);
         var work = inputs.StageDirectory(trained.RunId, Stages.Evaluation);
         var prepared = await inputs.BundleAsync(trained.Prepared, ct);
-        var records = NormalizedJsonl.Read(Path.Combine(prepared, "test.jsonl")).ToList();
+        var recordsPath = Path.Combine(prepared, "test.jsonl");
+        var records = NormalizedJsonl.Read(recordsPath).ToList();
         // The task suite's schema: the fields and value kinds every training answer shares (null for free-text tasks).
         var schema = settings.Evaluation.Suites.Contains("task") && File.Exists(Path.Combine(prepared, "train.jsonl"))
             ? TaskSchema.Infer(TaskEval.Examples(NormalizedJsonl.Read(Path.Combine(prepared,
                 "train.jsonl"))).Select(e => e.Reference))
             : null;
         if (records.Count == 0)
-            records = NormalizedJsonl.Read(Path.Combine(prepared, "validation.jsonl")).ToList();
+        {
+            recordsPath = Path.Combine(prepared, "validation.jsonl");
+            records = NormalizedJsonl.Read(recordsPath).ToList();
+        }
         if (records.Count == 0)
             throw new InvalidDatasetException($"run {trained.RunId}: the prepared dataset has no test or validation " +
                 $"examples to evaluate on.");
@@ -44,11 +51,21 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
 
         var candidate = await EvaluateAsync(await ModelPathsAsync(trained.BaseModel, trained.Model, trained.Kind, ct),
             records, settings, schema, ct);
-        var baseline = production is null
+        // The baseline's results come from the cache when it was evaluated on exactly these inputs before.
+        var cacheKey = new BaselineCacheKey(
+            production?.BaseModel.Sha256 ?? trained.BaseModel.Sha256, production?.Model.Sha256,
+            production?.Kind ?? "base", Sha256(recordsPath),
+            [.. settings.Evaluation.Suites.Select(s => $"{s}@{FormatVersion(s)}")], settings.Evaluation.MaxNewTokens,
+            settings.Evaluation.Limit, settings.Evaluation.BatchSize, settings.Tokenize.ChatTemplate,
+            schema?.ToJson().ToJsonString());
+        var cached = await cache.TryGetAsync(cacheKey, work, ct);
+        var baseline = cached ?? (production is null
             ? await EvaluateAsync((await inputs.BundleAsync(trained.BaseModel, ct), null), records, settings, schema,
                 ct)
             : await EvaluateAsync(await ModelPathsAsync(production.BaseModel, production.Model, production.Kind, ct),
-                records, settings, schema, ct);
+                records, settings, schema, ct));
+        if (cached is null)
+            await cache.PutAsync(cacheKey, baseline, work, ct);
 
         var decision = RegressionGate.Decide(baseline, candidate, settings.Gate);
         var prefix = $"{trained.Project}/{trained.RunId:N}";
@@ -73,11 +90,31 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Report = reportRef,
             Promote = decision.Promote,
             Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"),
-                .. decision.Notes],
+                .. decision.Notes,
+                .. cached is null ? Array.Empty<string>() : [$"baseline: results of an earlier evaluation of the " +
+                    $"same model on the same test set, suites and settings (cache entry {cacheKey.Hash()[..12]})"]],
             CandidateMetrics = candidate.Metrics.ToDictionary(m => m.Name, m => m.Value),
             BaselineMetrics = baseline.Metrics.ToDictionary(m => m.Name, m => m.Value),
         }, decision);
     }
+
+    static string Sha256(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file));
+    }
+
+    /// <summary>The prompt and scoring format of a suite: results of different formats are never compared or
+    /// cached together.</summary>
+    public static string FormatVersion(string suite) => suite switch
+    {
+        "perplexity" => Perplexity.FormatVersion,
+        "rouge" => TaskEval.RougeFormatVersion,
+        "bleu" => TaskEval.BleuFormatVersion,
+        "chrf" => TaskEval.ChrfFormatVersion,
+        "task" => TaskMetrics.FormatVersion,
+        _ => throw new InvalidPipelineSettingsException($"evaluation.suites: unknown suite '{suite}'"),
+    };
 
     async Task<(string Model, string? Adapter)> ModelPathsAsync(ArtifactRef baseModel, ArtifactRef model, string kind,
         CancellationToken ct) =>
