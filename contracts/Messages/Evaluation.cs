@@ -21,7 +21,9 @@ public sealed record EvaluationCompleted
     public required IReadOnlyDictionary<string, double> CandidateMetrics { get; init; }
     public required IReadOnlyDictionary<string, double> BaselineMetrics { get; init; }
     /// <summary>report.md: every metric of both models with intervals and the rule that judged it, and the examples
-    /// where
-    /// the candidate got worse. Optional (added after version 1's first release).</summary>
+    /// where the candidate got worse. Optional (added after version 1's first release).</summary>
     public ArtifactRef? Report { get; init; }
+
+    /// <summary>report.json: the same report for programs. Optional (added after report.md).</summary>
+    public ArtifactRef? ReportJson { get; init; }
 }

@@ -45,6 +45,10 @@ public class RunCliTests
         var comparison = await File.ReadAllTextAsync(Path.Combine(output, "evaluation", "report.md"));
         Assert.Contains("| task/json_valid |", comparison);
         Assert.Contains("## Where the candidate got worse", comparison);
+        var comparisonJson = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "evaluation",
+            "report.json")))!;
+        Assert.Contains(comparisonJson["metrics"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "task/json_valid");
+        Assert.Contains(comparisonJson["metrics"]!.AsArray(), m => m!["gate"] is JsonObject);
         var tokenization = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output,
             "data_card.json")))!["tokenization"]!;
         Assert.Equal(256, tokenization["max_length"]!.GetValue<int>());

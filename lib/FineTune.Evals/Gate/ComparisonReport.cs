@@ -1,7 +1,7 @@
-// The evaluation report a person reads after a run (evaluation/report.md): the decision, every metric both models
-// have — baseline and candidate with their 95% intervals, the change, and the gate rule that judged it if one did —
-// then the test examples where the candidate got worse, the largest drops first (per-example ROUGE-L F1 of the
-// answer against the reference), each with its prompt, reference and both answers.
+// The evaluation report after a run (evaluation/report.md for a person, report.json for programs): the decision,
+// every metric both models have — baseline and candidate with their 95% intervals, the change, and the gate rule that
+// judged it if one did — then the test examples where the candidate got worse, the largest drops first (per-example
+// ROUGE-L F1 of the answer against the reference), each with its prompt, reference and both answers.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -61,6 +61,59 @@ public static class ComparisonReport
         return md.ToString();
     }
 
+    /// <summary>The report as JSON: title, promote, metrics (name, baseline and candidate {value, low, high, count},
+    /// change, gate {passed, reason}), gate checks on metrics the candidate lacks, notes, and the
+    /// regressions.</summary>
+    public static JsonObject ToJson(EvalReport baseline, EvalReport candidate, GateDecision decision, string title,
+        int worst = 5)
+    {
+        var rules = decision.Checks.ToDictionary(c => c.Metric);
+        var before = baseline.Metrics.ToDictionary(m => m.Name);
+        JsonNode? Metric(MetricValue? m) => m is null ? null : new JsonObject
+        {
+            ["value"] = m.Value, ["low"] = Finite(m.Low), ["high"] = Finite(m.High), ["count"] = m.Count,
+        };
+        JsonNode? Gate(string name) => rules.TryGetValue(name, out var check)
+            ? new JsonObject { ["passed"] = check.Passed, ["reason"] = check.Reason } : null;
+        var metrics = new JsonArray();
+        foreach (var after in candidate.Metrics)
+        {
+            var base_ = before.GetValueOrDefault(after.Name);
+            metrics.Add(new JsonObject
+            {
+                ["name"] = after.Name, ["baseline"] = Metric(base_), ["candidate"] = Metric(after),
+                ["change"] = base_ is null ? null : after.Value - base_.Value, ["gate"] = Gate(after.Name),
+            });
+        }
+        var missing = new JsonArray();
+        foreach (var check in decision.Checks.Where(c => !candidate.Metrics.Any(m => m.Name == c.Metric)))
+        {
+            missing.Add(new JsonObject
+            {
+                ["metric"] = check.Metric, ["passed"] = check.Passed, ["reason"] = check.Reason,
+            });
+        }
+        var regressions = new JsonArray();
+        foreach (var r in Regressions(baseline, candidate).Take(worst))
+        {
+            regressions.Add(new JsonObject
+            {
+                ["line"] = r.Line, ["prompt"] = r.Prompt, ["reference"] = r.Reference, ["baseline"] = r.Baseline,
+                ["candidate"] = r.Candidate, ["baseline_rougeL"] = r.BaselineScore,
+                ["candidate_rougeL"] = r.CandidateScore,
+            });
+        }
+        return new JsonObject
+        {
+            ["title"] = title, ["promote"] = decision.Promote, ["metrics"] = metrics,
+            ["checks_without_metric"] = missing,
+            ["notes"] = new JsonArray(decision.Notes.Select(n => (JsonNode?)n).ToArray()),
+            ["regressions"] = regressions,
+        };
+    }
+
+    static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
+
     /// <summary>The examples both models answered (the generated answers of the rouge or task suite), where the
     /// candidate's answer scores lower than the baseline's, largest drop first.</summary>
     public static IEnumerable<Regression> Regressions(EvalReport baseline, EvalReport candidate)
@@ -83,7 +136,8 @@ public static class ComparisonReport
     static Dictionary<long, Output> Outputs(EvalReport report)
     {
         var outputs = new Dictionary<long, Output>();
-        foreach (var suite in report.Suites.Where(s => s.Suite is "task" or "rouge" && s.Details is not null))
+        foreach (var suite in report.Suites.Where(s => s.Suite is "task" or "rouge" or "bleu" or "chrf"
+            && s.Details is not null))
         {
             var details = suite.Details is JsonNode node ? node : JsonSerializer.SerializeToNode(suite.Details, Json);
             if (details?["outputs"] is not JsonArray items)

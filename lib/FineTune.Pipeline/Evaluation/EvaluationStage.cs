@@ -79,15 +79,18 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var baselineRef = await Put("baseline_results.json", baseline.ToJson());
         var gateRef = await Put("gate.json", decision.ToJson());
         await Put("gate.md", decision.ToMarkdown());
-        var reportRef = await Put("report.md", ComparisonReport.Markdown(baseline, candidate, decision,
-            $"{trained.Project} version {trained.ModelVersion} against " +
-                $"{(production is null ? "the base model" : $"version {production.Version}")}"));
+        var title = $"{trained.Project} version {trained.ModelVersion} against " +
+            $"{(production is null ? "the base model" : $"version {production.Version}")}";
+        var reportRef = await Put("report.md", ComparisonReport.Markdown(baseline, candidate, decision, title));
+        var reportJsonRef = await Put("report.json", ComparisonReport.ToJson(baseline, candidate, decision, title)
+            .ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
 
         return new EvaluationOutcome(new EvaluationCompleted
         {
             RunId = trained.RunId, Project = trained.Project, ModelVersion = trained.ModelVersion,
             BaselineVersion = production?.Version,
             CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Report = reportRef,
+            ReportJson = reportJsonRef,
             Promote = decision.Promote,
             Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"),
                 .. decision.Notes,

@@ -90,6 +90,8 @@ public sealed record RunReport
             await Fetch(evaluated.Gate, "evaluation/gate.json");
             if (evaluated.Report is { } comparison)
                 await Fetch(comparison, "evaluation/report.md");
+            if (evaluated.ReportJson is { } comparisonJson)
+                await Fetch(comparisonJson, "evaluation/report.json");
             metrics["candidate"] = evaluated.CandidateMetrics;
             metrics["baseline"] = evaluated.BaselineMetrics;
             baselineVersion = evaluated.BaselineVersion;

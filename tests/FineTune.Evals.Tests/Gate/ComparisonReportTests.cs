@@ -49,6 +49,19 @@ public class ComparisonReportTests
             StringComparison.Ordinal));
         Assert.Contains("- candidate: `nothing at all`", md);
         Assert.DoesNotContain("### test line 3", md);
+
+        // The same report for programs.
+        var json = ComparisonReport.ToJson(baseline, candidate, decision, "t");
+        Assert.Equal(decision.Promote, json["promote"]!.GetValue<bool>());
+        var accuracy = json["metrics"]!.AsArray().Single(m => m!["name"]!.GetValue<string>()
+            == "perplexity/token_accuracy")!;
+        Assert.Equal(0.5, accuracy["baseline"]!["value"]!.GetValue<double>());
+        Assert.Equal(0.75, accuracy["candidate"]!["high"]!.GetValue<double>(), 1e-12);
+        Assert.Equal(0.2, accuracy["change"]!.GetValue<double>(), 1e-12);
+        Assert.True(accuracy["gate"]!["passed"]!.GetValue<bool>());
+        Assert.Equal([2L, 1L], json["regressions"]!.AsArray().Select(r => r!["line"]!.GetValue<long>()));
+        Assert.Equal("nothing at all", json["regressions"]![0]!["candidate"]!.GetValue<string>());
+        Assert.NotNull(System.Text.Json.Nodes.JsonNode.Parse(json.ToJsonString()));
     }
 
     [Fact]
