@@ -24,6 +24,6 @@ public sealed record EvaluationCompleted
     /// where the candidate got worse. Optional (added after version 1's first release).</summary>
     public ArtifactRef? Report { get; init; }
 
-    /// <summary>report.json: the same report for programs. Optional (added after report.md).</summary>
+    /// <summary>comparison.json: report.md's content for programs. Optional (added after report.md).</summary>
     public ArtifactRef? ReportJson { get; init; }
 }

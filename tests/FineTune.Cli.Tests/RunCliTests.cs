@@ -46,7 +46,7 @@ public class RunCliTests
         Assert.Contains("| task/json_valid |", comparison);
         Assert.Contains("## Where the candidate got worse", comparison);
         var comparisonJson = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "evaluation",
-            "report.json")))!;
+            "comparison.json")))!;
         Assert.Contains(comparisonJson["metrics"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "task/json_valid");
         Assert.Contains(comparisonJson["metrics"]!.AsArray(), m => m!["gate"] is JsonObject);
         var tokenization = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output,

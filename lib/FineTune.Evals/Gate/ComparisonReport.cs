@@ -1,4 +1,4 @@
-// The evaluation report after a run (evaluation/report.md for a person, report.json for programs): the decision,
+// The evaluation report after a run (evaluation/report.md for a person, comparison.json for programs): the decision,
 // every metric both models have — baseline and candidate with their 95% intervals, the change, and the gate rule that
 // judged it if one did — then the test examples where the candidate got worse, the largest drops first (per-example
 // ROUGE-L F1 of the answer against the reference), each with its prompt, reference and both answers.

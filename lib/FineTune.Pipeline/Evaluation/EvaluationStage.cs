@@ -82,7 +82,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var title = $"{trained.Project} version {trained.ModelVersion} against " +
             $"{(production is null ? "the base model" : $"version {production.Version}")}";
         var reportRef = await Put("report.md", ComparisonReport.Markdown(baseline, candidate, decision, title));
-        var reportJsonRef = await Put("report.json", ComparisonReport.ToJson(baseline, candidate, decision, title)
+        var reportJsonRef = await Put("comparison.json", ComparisonReport.ToJson(baseline, candidate, decision, title)
             .ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
 
         return new EvaluationOutcome(new EvaluationCompleted

@@ -91,7 +91,7 @@ public sealed record RunReport
             if (evaluated.Report is { } comparison)
                 await Fetch(comparison, "evaluation/report.md");
             if (evaluated.ReportJson is { } comparisonJson)
-                await Fetch(comparisonJson, "evaluation/report.json");
+                await Fetch(comparisonJson, "evaluation/comparison.json");
             metrics["candidate"] = evaluated.CandidateMetrics;
             metrics["baseline"] = evaluated.BaselineMetrics;
             baselineVersion = evaluated.BaselineVersion;
