@@ -90,8 +90,7 @@ public static class TaskEval
     public static SuiteResult Bleu(IReadOnlyList<TaskOutput> outputs)
     {
         var stats = outputs.Select(o => Scoring.Bleu.Statistics(o.Prediction, [o.Reference])).ToArray();
-        BleuScore Corpus(IReadOnlyList<int> indices) => Scoring.Bleu.Compute(
-            indices.Aggregate(BleuStatistics.Zero, (sum, i) => sum.Add(stats[i])), effectiveOrder: false);
+        BleuScore Corpus(IReadOnlyList<int> indices) => Scoring.Bleu.Corpus(stats, indices);
         var signature = Scoring.Bleu.Signature(outputs.Select(_ => (IReadOnlyList<string>)[""]), false);
         var line = Corpus(Enumerable.Range(0, stats.Length).ToArray()).Format(signature);
         return new SuiteResult("bleu", BleuFormatVersion,
@@ -105,14 +104,7 @@ public static class TaskEval
     public static SuiteResult Chrf(IReadOnlyList<TaskOutput> outputs)
     {
         var stats = outputs.Select(o => Scoring.Chrf.Statistics(o.Prediction, [o.Reference])).ToArray();
-        double Corpus(IReadOnlyList<int> indices)
-        {
-            var sum = new long[3 * Scoring.Chrf.CharOrder];
-            foreach (var i in indices)
-                Scoring.Chrf.Add(sum, stats[i]);
-            return Scoring.Chrf.FScore(sum);
-        }
-        var metric = Bootstrap.Statistic("chrf/score", stats.Length, Corpus);
+        var metric = Bootstrap.Statistic("chrf/score", stats.Length, indices => Scoring.Chrf.Corpus(stats, indices));
         var signature = Scoring.Chrf.Signature(outputs.Select(_ => (IReadOnlyList<string>)[""]));
         return new SuiteResult("chrf", ChrfFormatVersion, [metric],
             new { signature, score_line = new ChrfScore(metric.Value, []).Format(signature), outputs })

@@ -75,6 +75,10 @@ public static class Bleu
         return Compute(sum, effectiveOrder: false);
     }
 
+    /// <summary>Corpus BLEU of the segments <paramref name="indices"/> picks (a bootstrap resample, or all).</summary>
+    public static BleuScore Corpus(IReadOnlyList<BleuStatistics> segments, IReadOnlyList<int> indices) =>
+        Compute(indices.Aggregate(BleuStatistics.Zero, (sum, i) => sum.Add(segments[i])), effectiveOrder: false);
+
     /// <summary>sentence_bleu: one segment, averaging only the orders the hypothesis has n-grams of.</summary>
     public static BleuScore Sentence(string hypothesis, IReadOnlyList<string> references) =>
         Compute(Statistics(hypothesis, references), effectiveOrder: true);

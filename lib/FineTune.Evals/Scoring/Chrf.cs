@@ -54,6 +54,15 @@ public static class Chrf
         return new ChrfScore(FScore(stats, beta), stats);
     }
 
+    /// <summary>Corpus chrF of the segments <paramref name="indices"/> picks (a bootstrap resample, or all).</summary>
+    public static double Corpus(IReadOnlyList<long[]> segments, IReadOnlyList<int> indices)
+    {
+        var sum = new long[3 * CharOrder];
+        foreach (var i in indices)
+            Add(sum, segments[i]);
+        return FScore(sum);
+    }
+
     public static void Add(long[] sum, long[] stats)
     {
         for (int i = 0; i < sum.Length; i++)

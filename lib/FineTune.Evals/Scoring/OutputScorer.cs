@@ -158,8 +158,7 @@ public static class OutputScorer
             item["bleu"] = Bleu.Compute(stats[i], effectiveOrder: true).Score;
             items.Add(item);
         }
-        BleuScore Corpus(IReadOnlyList<int> indices) =>
-            Bleu.Compute(indices.Aggregate(BleuStatistics.Zero, (sum, i) => sum.Add(stats[i])), effectiveOrder: false);
+        BleuScore Corpus(IReadOnlyList<int> indices) => Bleu.Corpus(stats, indices);
         var corpus = Corpus(Enumerable.Range(0, lines.Count).ToArray());
         var aggregate = new JsonObject();
         Add(aggregate, Bootstrap.Statistic("bleu/score", lines.Count, indices => Corpus(indices).Score));
@@ -186,15 +185,8 @@ public static class OutputScorer
             item["chrf"] = Chrf.FScore(stats[i]);
             items.Add(item);
         }
-        double Corpus(IReadOnlyList<int> indices)
-        {
-            var sum = new long[stats[0].Length];
-            foreach (var i in indices)
-                Chrf.Add(sum, stats[i]);
-            return Chrf.FScore(sum);
-        }
         var aggregate = new JsonObject();
-        var metric = Bootstrap.Statistic("chrf/score", lines.Count, Corpus);
+        var metric = Bootstrap.Statistic("chrf/score", lines.Count, indices => Chrf.Corpus(stats, indices));
         Add(aggregate, metric);
         var signature = Chrf.Signature(lines.Select(l => l.References));
         return Document("chrf", lines.Count, items, aggregate, new JsonObject
