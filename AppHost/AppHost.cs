@@ -1,80 +1,79 @@
-// FineTune.AppHost: the whole local topology in one file, infrastructure first, then the stage services in order.
-// Run: dotnet run --project AppHost/FineTune.AppHost.csproj (needs nuget.org and a container runtime; see README.md).
+// FineTune.AppHost: the distributed pipeline under Aspire — the infrastructure (containers where a container runtime
+// answers, local executables where none does), then the five stage services in pipeline order, with the dashboard
+// showing their resources, logs, traces and metrics. Run: dotnet run --project AppHost (see README.md).
+using FineTune.AppHost;
+using FineTune.AppHost.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 var builder = DistributedApplication.CreateBuilder(args);
+var repository = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
 // ---- Infrastructure ----
-
-// Commands and events between the stages; the management UI shows queues, rates and the _error queues.
-var messaging = builder.AddRabbitMQ("messaging")
-    .WithManagementPlugin();
-
-// Datasets, tokenized shards, checkpoints and adapters, addressed by ArtifactRef. Plain container: only official
-// Aspire packages here. The password is generated once and kept in user secrets, so the data volume stays readable.
-var artifactsUser = builder.AddParameter("artifacts-user", "finetune");
-var artifactsPassword = builder.AddParameter("artifacts-password",
-    new GenerateParameterDefault { MinLength = 20, Special = false }, secret: true, persist: true);
-var artifacts = builder.AddContainer("artifacts", "minio/minio", "RELEASE.2025-09-07T16-13-09Z")
-    .WithArgs("server", "/data", "--console-address", ":9001")
-    .WithEnvironment("MINIO_ROOT_USER", artifactsUser)
-    .WithEnvironment("MINIO_ROOT_PASSWORD", artifactsPassword)
-    .WithHttpEndpoint(targetPort: 9000, name: "api")
-    .WithHttpEndpoint(targetPort: 9001, name: "console")
-    .WithHttpHealthCheck("/minio/health/live", endpointName: "api");
-var artifactsApi = artifacts.GetEndpoint("api");
-
-// Bucket-to-ingestion wiring: MinIO sends an event per created object to the fanout exchange "minio-events" (target
-// arn:minio:sqs::INGESTION:amqp); the Ingestion service subscribes the ingestion bucket to it at start and scans on
-// each event. Its reconciliation scan still runs, for anything dropped while it was down.
-artifacts
-    .WithEnvironment("MINIO_NOTIFY_AMQP_ENABLE_INGESTION", "on")
-    .WithEnvironment("MINIO_NOTIFY_AMQP_URL_INGESTION",
-        ReferenceExpression.Create($"amqp://guest:{messaging.Resource.PasswordParameter}@messaging:5672"))
-    .WithEnvironment("MINIO_NOTIFY_AMQP_EXCHANGE_INGESTION", "minio-events")
-    .WithEnvironment("MINIO_NOTIFY_AMQP_EXCHANGE_TYPE_INGESTION", "fanout")
-    .WithEnvironment("MINIO_NOTIFY_AMQP_DURABLE_INGESTION", "on")
-    .WaitFor(messaging);
-
-// Run and job state, the inbox table, training checkpoints' bookkeeping.
-var state = builder.AddPostgres("state");
-var finetuneDb = state.AddDatabase("finetune");
-
-if (builder.ExecutionContext.IsRunMode)
-{
-    // Locally, containers outlive the AppHost and keep their data: restarting a service loop must not re-pull images,
-    // re-create buckets or lose a half-finished run. A publish leaves both decisions to the deployment.
-    messaging.WithLifetime(ContainerLifetime.Persistent).WithDataVolume();
-    artifacts.WithLifetime(ContainerLifetime.Persistent).WithVolume("finetune-artifacts-data", "/data");
-    state.WithLifetime(ContainerLifetime.Persistent).WithDataVolume();
-}
+var options = builder.Configuration.GetSection(InfrastructureOptions.Section).Get<InfrastructureOptions>() ?? new();
+var mode = builder.Configuration[$"Parameters:{InfrastructureOptions.ModeParameter}"] is { Length: > 0 } named
+    ? Enum.Parse<InfrastructureMode>(named, ignoreCase: true)
+    : options.Mode;
+if (mode == InfrastructureMode.Auto)
+    mode = ContainerRuntime.Answers(builder.Configuration["ASPIRE_CONTAINER_RUNTIME"])
+        ? InfrastructureMode.Containers
+        : InfrastructureMode.Executables;
+// Shown in the dashboard's parameters, so a person sees which way was taken.
+builder.AddParameter(InfrastructureOptions.ModeParameter, mode.ToString().ToLowerInvariant());
+var data = Path.GetFullPath(options.DataDirectory ?? Path.Combine(repository, ".run", "aspire"));
+var servers = mode == InfrastructureMode.Containers
+    ? ContainerServers.Add(builder)
+    : ExecutableServers.Add(builder, repository, data, options);
 
 // ---- Services, in pipeline order ----
-// Each says what it uses; the configuration keys are the ones scripts/pipeline-start.sh sets without Aspire.
-var s3Endpoint = ReferenceExpression.Create($"{artifactsApi.Property(EndpointProperty.HostAndPort)}");
+// Every key under "Services" reaches every service as configuration (Services:Pipeline:Threads=1 →
+// Pipeline__Threads=1): how the end-to-end test gives them a small base model and fast settings.
+var shared = builder.Configuration.GetSection("Services").AsEnumerable(makePathsRelative: true)
+    .Where(kv => kv.Value is not null)
+    .ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
 
-IResourceBuilder<ProjectResource> Stage<TProject>(string name) where TProject : IProjectMetadata, new() =>
-    builder.AddProject<TProject>(name)
-        .WithReference(messaging).WaitFor(messaging)
-        .WithReference(finetuneDb).WaitFor(finetuneDb)
-        .WaitFor(artifacts)
-        .WithEnvironment("Messaging__RabbitMqUri", messaging)
-        .WithEnvironment("Registry__Provider", "postgres")
-        .WithEnvironment("Registry__ConnectionString", finetuneDb)
-        .WithEnvironment("Artifacts__S3Endpoint", s3Endpoint)
-        .WithEnvironment("Artifacts__S3AccessKey", artifactsUser)
-        .WithEnvironment("Artifacts__S3SecretKey", artifactsPassword)
-        .WithHttpHealthCheck("/health");
+IResourceBuilder<ProjectResource> Stage<TProject>(string name) where TProject : IProjectMetadata, new()
+{
+    var stage = servers.Configure(builder.AddProject<TProject>(name))
+        .WithHttpEndpoint(name: "http")
+        .WithHttpHealthCheck("/health")
+        .WithEnvironment("Pipeline__WorkDirectory", Path.Combine(data, "work", name))
+        .WithUrlForEndpoint("http", u => u.DisplayLocation = UrlDisplayLocation.DetailsOnly)
+        .WithUrls(c =>
+        {
+            var http = c.GetEndpoint("http")!;
+            c.Urls.Add(new() { Url = $"{http.Url}/runs", DisplayText = "Runs", Endpoint = http });
+            c.Urls.Add(new() { Url = $"{http.Url}/openapi/v1.json", DisplayText = "OpenAPI", Endpoint = http });
+        });
+    foreach (var (key, value) in shared)
+        stage.WithEnvironment(key, value);
+    return stage;
+}
 
-// Ingestion watches the ingestion bucket (its reconciliation scan lists it; MinIO's bucket notifications can be
-// pointed at RabbitMQ in production) and starts a run per new file.
+// Ingestion watches the ingestion bucket and starts a run per new file (MinIO also announces new objects).
 var ingestion = Stage<Projects.FineTune_IngestionService>("ingestion")
-    .WithEnvironment("Pipeline__BucketNotificationsExchange", "minio-events")
-    .WithEnvironment("Pipeline__BucketNotificationsTarget", "arn:minio:sqs::INGESTION:amqp");
-var tokenization = Stage<Projects.FineTune_TokenizationService>("tokenization");
-// Several replicas compete for training jobs (one job per replica); a crashed one's job resumes elsewhere.
-var training = Stage<Projects.FineTune_TrainingService>("training");
-var evaluation = Stage<Projects.FineTune_EvaluationService>("evaluation");
-var deployment = Stage<Projects.FineTune_DeploymentService>("deployment")
-    .WithHttpCommand("/models/default/rollback", "Roll back production");
+    .WithDropSampleCommand()
+    .WithCancelRunCommand();
+if (servers.BucketNotificationsExchange is { } exchange)
+    ingestion
+        .WithEnvironment("Pipeline__BucketNotificationsExchange", exchange)
+        .WithEnvironment("Pipeline__BucketNotificationsTarget", servers.BucketNotificationsTarget);
+Stage<Projects.FineTune_TokenizationService>("tokenization");
+// Replicas compete for training jobs (one job each); a stopped one's job resumes on another from its checkpoint.
+Stage<Projects.FineTune_TrainingService>("training")
+    .WithReplicas(builder.Configuration.GetValue("TrainingReplicas", 2));
+Stage<Projects.FineTune_EvaluationService>("evaluation");
+// The key for the Deployment service's OpenAI endpoint: generated once, kept in user secrets, shown (masked) under the
+// dashboard's parameters; `--Parameters:serving-api-key=KEY` sets it.
+var servingKey = builder.AddParameter("serving-api-key",
+    new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+Stage<Projects.FineTune_DeploymentService>("deployment")
+    .WithEnvironment("FINETUNE_API_KEY", servingKey)
+    .WithRollBackCommand()
+    .WithUrls(c =>
+    {
+        var http = c.GetEndpoint("http")!;
+        c.Urls.Add(new() { Url = $"{http.Url}/models", DisplayText = "Models", Endpoint = http });
+        c.Urls.Add(new() { Url = $"{http.Url}/v1/models", DisplayText = "OpenAI endpoint (/v1)", Endpoint = http });
+    });
 
 builder.Build().Run();

@@ -32,6 +32,10 @@ public static class Extensions
     // lib/FineTune.Serving's meter and ActivitySource (ServingMetrics.MeterName).
     public const string ServingTelemetryName = "FineTune.Serving";
 
+    /// <summary>The OTLP export timeout (OpenTelemetry's standard variable) and the default set when it is unset.</summary>
+    public const string OtlpTimeoutKey = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    public const string DefaultOtlpTimeoutMilliseconds = "2000";
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -85,6 +89,12 @@ public static class Extensions
         // The AppHost (or the deployment) sets the endpoint; without one there is nowhere to export to.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
+            // A stopping service flushes its last telemetry before it exits. With the SDK's 10 s per export (and the
+            // in-memory retries Aspire turns on) a service whose collector is gone took 17 s to stop, past the
+            // orchestrator's stop timeout (DCP reported "timed out waiting for process to stop"). Unless the
+            // deployment says otherwise, an export gives up after 2 s: a local collector answers in milliseconds.
+            if (string.IsNullOrWhiteSpace(builder.Configuration[OtlpTimeoutKey]))
+                builder.Configuration[OtlpTimeoutKey] = DefaultOtlpTimeoutMilliseconds;
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 

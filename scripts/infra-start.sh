@@ -20,7 +20,6 @@ DIST_PORT=${FINETUNE_RABBITMQ_DIST_PORT:-25679}
 NODE=${FINETUNE_RABBITMQ_NODE:-ftp@localhost}
 PG_PORT=${FINETUNE_POSTGRES_PORT:-5439}
 S3_PORT=${FINETUNE_S3_PORT:-9479}
-S3RVER_VERSION=3.7.1
 TIMEOUT=${FINETUNE_INFRA_TIMEOUT:-120}   # seconds each server may take to become ready
 
 mkdir -p "$RUN"
@@ -43,25 +42,8 @@ fail() {  # fail SERVER LOG [DETAIL]
 need_root() { [ "$(id -u)" = 0 ] || { echo "infra-start: $1 needs root" >&2; exit 1; }; }
 
 # --- install what is missing ------------------------------------------------------------------------------------------
-missing=()
-command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  need_root "apt-get install ${missing[*]}"
-  t=$(usec)
-  echo "infra-start: installing ${missing[*]} (log: .run/apt.log)"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y "${missing[@]}" >"$RUN/apt.log" 2>&1; then
-    # A fresh machine has no package lists yet: update once and retry.
-    { apt-get update && apt-get install -y "${missing[@]}"; } >>"$RUN/apt.log" 2>&1 \
-      || fail "apt-get install ${missing[*]}" "$RUN/apt.log"
-  fi
-  echo "infra-start: installed in $(since "$t")"
-fi
+bash scripts/infra-install.sh 9>&-
 export PATH=$PATH:/usr/sbin   # rabbitmq-server and rabbitmqctl live there
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-  || { echo "infra-start: Node.js and npm are required for s3rver (Node 20 is expected on the machine)" >&2; exit 1; }
 
 # --- RabbitMQ ---------------------------------------------------------------------------------------------------------
 # Launched first and awaited last: it takes the longest to boot, so PostgreSQL and s3rver start meanwhile.
@@ -160,24 +142,13 @@ postgres_start() {
 
 # --- s3rver -----------------------------------------------------------------------------------------------------------
 S3=$RUN/s3
-S3_BAD_NS='http://doc.s3.amazonaws.com/2006-03-01/'   # s3rver's listing namespace; the Minio client expects S3's
 s3_start() {
   local t
   t=$(usec)
   if http_answers "http://127.0.0.1:$S3_PORT/"; then
     echo "s3rver:     already running on port $S3_PORT ($(since "$t"))"; return
   fi
-  mkdir -p "$S3/data"
-  if [ "$(node -p "require('$S3/node_modules/s3rver/package.json').version" 2>/dev/null)" != "$S3RVER_VERSION" ]; then
-    echo "s3rver:     installing s3rver@$S3RVER_VERSION (log: .run/s3/npm.log)"
-    npm install --prefix "$S3" --no-audit --no-fund "s3rver@$S3RVER_VERSION" >"$S3/npm.log" 2>&1 9>&- \
-      || fail "s3rver (npm install)" "$S3/npm.log"
-  fi
-  # Listing answers in the wrong XML namespace, so the Minio client sees 0 objects; patch once (infra.md).
-  local c=$S3/node_modules/s3rver/lib/controllers
-  if grep -q -F "$S3_BAD_NS" "$c"/*.js; then
-    sed -i 's#http://doc.s3.amazonaws.com/2006-03-01/#http://s3.amazonaws.com/doc/2006-03-01/#g' "$c"/*.js
-  fi
+  mkdir -p "$S3/data"   # s3rver itself: scripts/infra-install.sh
   if ! pid_alive "$RUN/s3rver.pid" node; then
     setsid "$S3/node_modules/.bin/s3rver" --address 127.0.0.1 --port "$S3_PORT" --directory "$S3/data" --silent \
       </dev/null >"$S3/s3rver.log" 2>&1 9>&- &

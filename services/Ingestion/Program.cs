@@ -17,4 +17,5 @@ builder.Services.AddSingleton<BaseModelFallback>(_ =>
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapPipelineRuns();
+app.MapSampleDrop();
 app.Run();

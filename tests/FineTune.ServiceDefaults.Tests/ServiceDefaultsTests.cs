@@ -76,6 +76,23 @@ public sealed class ServiceDefaultsTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, alive.StatusCode);
     }
 
+    // A service that stops flushes its last telemetry; with the SDK's 10 s per export it outlived the orchestrator's
+    // stop timeout when its collector was gone. The deployment's own timeout wins.
+    [Theory]
+    [InlineData(null, "2000")]
+    [InlineData("15000", "15000")]
+    public void An_otlp_export_gives_up_after_two_seconds_unless_the_deployment_sets_a_timeout(string? configured,
+        string expected)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = ApplicationName });
+        builder.Configuration[OtlpEndpointKey] = "http://127.0.0.1:1";
+        builder.Configuration[Extensions.OtlpTimeoutKey] = configured;
+
+        builder.AddServiceDefaults();
+
+        Assert.Equal(expected, builder.Configuration[Extensions.OtlpTimeoutKey]);
+    }
+
     [Fact]
     public void Otlp_exporter_is_registered_when_the_endpoint_is_configured()
     {

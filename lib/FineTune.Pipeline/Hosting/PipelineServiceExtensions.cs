@@ -2,6 +2,7 @@
 // over RabbitMQ with this service's stage, health checks for the database and the store (MassTransit adds the bus's),
 // OpenAPI, and the read-only run endpoints every service answers.
 using FineTune.Contracts;
+using FineTune.Pipeline.Runs;
 using FineTune.Registry;
 using FineTune.Torch;
 using Microsoft.AspNetCore.Builder;
@@ -28,7 +29,8 @@ public static class PipelineServiceExtensions
         return builder;
     }
 
-    /// <summary>GET /runs, /runs/{id}, /runs/{id}/events, /runs/{id}/checkpoints, and /openapi/v1.json.</summary>
+    /// <summary>GET /runs, /runs/{id}, /runs/{id}/events, /runs/{id}/checkpoints, POST /runs/{id}/cancel, and
+    /// /openapi/v1.json.</summary>
     public static IEndpointRouteBuilder MapPipelineRuns(this IEndpointRouteBuilder app)
     {
         app.MapOpenApi();
@@ -47,6 +49,11 @@ public static class PipelineServiceExtensions
             registry.ReadAsync(s => s.ListEventsAsync(id, after ?? 0, 1000, ct), ct));
         runs.MapGet("/{id:guid}/checkpoints", (RunRegistry registry, Guid id, CancellationToken ct) =>
             registry.ReadAsync(s => s.ListCheckpointsAsync(id, ct), ct));
+        // As `finetune cancel`: the run ends cancelled; a running training job stops at its next lease renewal.
+        runs.MapPost("/{id:guid}/cancel", async (RunRegistry registry, Guid id, string? reason, CancellationToken ct) =>
+            await RunCancellation.CancelAsync(registry, id, reason, ct)
+                ? Results.Ok(new { run = id, status = "cancelled" })
+                : Results.Conflict(new { error = $"run {id} is not running (it ended, or it is not in the registry)" }));
         return app;
     }
 

@@ -1,0 +1,121 @@
+// The AppHost started once for the tests of this assembly, as a person would run it but hermetic: executables mode,
+// free ports, its servers' data in a temporary folder, and (through the "Services" section the AppHost passes on)
+// the small test base model and fast settings, so a run takes about a minute on two cores.
+using System.Net;
+using System.Net.Sockets;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using FineTune.Artifacts;
+using FineTune.Pipeline.Tests;
+using FineTune.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace FineTune.AppHost.Tests;
+
+public sealed class AppHostFixture : IAsyncLifetime
+{
+    public const string ServingKey = "sk-apphost-e2e";
+    public static readonly string[] Infrastructure = ["messaging", "state", "artifacts"];
+    public static readonly string[] Services = ["ingestion", "tokenization", "training", "evaluation", "deployment"];
+
+    readonly TempDir _tmp = new();
+    string? _skip;
+
+    public DistributedApplication App { get; private set; } = null!;
+    public RunRegistry Registry { get; private set; } = null!;
+    public IArtifactStore Store { get; private set; } = null!;
+    public string DataPath => _tmp.Path;
+    public TimeSpan StartedIn { get; private set; }
+
+    public void SkipWhenUnavailable() => Skip.If(_skip is not null, _skip);
+
+    public async Task InitializeAsync()
+    {
+        _skip = Unavailable();
+        if (_skip is not null)
+            return;
+        // The servers run as users rabbitmq and postgres, who must reach their folders.
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(_tmp.Path, (UnixFileMode)0b111_101_101);
+        var (amqp, management, distribution, postgres, s3) = (FreePort(), FreePort(), FreePort(), FreePort(),
+            FreePort());
+        var settings = Path.Combine(_tmp.Path, "settings.json");
+        await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs: 4).ToJson());
+        string[] args =
+        [
+            "--Parameters:infrastructure=executables",
+            $"--Parameters:serving-api-key={ServingKey}",
+            $"--Infrastructure:DataDirectory={_tmp.Path}",
+            $"--Infrastructure:RabbitMqPort={amqp}",
+            $"--Infrastructure:RabbitMqManagementPort={management}",
+            $"--Infrastructure:RabbitMqDistributionPort={distribution}",
+            $"--Infrastructure:RabbitMqNode=ftp-e2e-{Guid.NewGuid():N}@localhost",
+            $"--Infrastructure:PostgresPort={postgres}",
+            $"--Infrastructure:S3Port={s3}",
+            $"--Services:Pipeline:BaseModelDirectory={await PipelineFixture.BaseModelAsync()}",
+            $"--Services:Pipeline:SettingsFile={settings}",
+            "--Services:Pipeline:Threads=1",
+            "--Services:Pipeline:TrainingLeaseSeconds=8",
+            "--Services:Pipeline:TrainingPollSeconds=0.5",
+            "--Services:Pipeline:IngestionScanSeconds=1",
+            "--Services:Serving:RegistryPollSeconds=2",
+            "--Services:Serving:Threads=1",
+        ];
+        var started = DateTime.UtcNow;
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.FineTune_AppHost>(args);
+        var results = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults");
+        Directory.CreateDirectory(results);
+        builder.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(Path.Combine(results, "apphost.log"))));
+        App = await builder.BuildAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await App.StartAsync(timeout.Token);
+        foreach (var name in Infrastructure.Concat(Services))
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token);
+        StartedIn = DateTime.UtcNow - started;
+
+        Registry = RunRegistry.Create(new RegistryOptions("postgres",
+            $"Host=127.0.0.1;Port={postgres};Username=postgres;Database=finetune"));
+        Store = new S3ArtifactStore(new S3Options
+        {
+            Endpoint = $"127.0.0.1:{s3}", AccessKey = "S3RVER", SecretKey = "S3RVER"
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (App is not null)
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
+        _tmp.Dispose();
+    }
+
+    /// <summary>The URL of a service's http endpoint, as the AppHost allocated it.</summary>
+    public Uri Url(string service) => App.GetEndpoint(service, "http");
+
+    // The scripts install RabbitMQ and PostgreSQL when missing, which needs root.
+    static string? Unavailable()
+    {
+        var installed = File.Exists("/usr/sbin/rabbitmq-server") && Directory.Exists("/usr/lib/postgresql");
+        if (!installed && Environment.UserName != "root")
+            return "the AppHost's executables need rabbitmq-server and postgresql (apt), which only root can " +
+                "install: run scripts/setup-test-env.sh as root";
+        return OperatingSystem.IsLinux() ? null : "the AppHost's executables mode is run on Linux";
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "apphost";
+}

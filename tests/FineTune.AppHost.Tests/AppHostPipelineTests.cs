@@ -1,0 +1,123 @@
+// The pipeline under the real AppHost: every resource healthy (the fixture), a dataset put into the ingestion bucket
+// through the S3 endpoint reaches a gate decision, the Deployment service's /v1 answers with the model, and stopping
+// the training replica that holds the job (the dashboard's Stop, through the app model) leaves the other replica to
+// resume it from its checkpoint, with exactly one model version.
+using System.ClientModel;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using FineTune.Contracts;
+using FineTune.Pipeline.Tests;
+using FineTune.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace FineTune.AppHost.Tests;
+
+[Collection(AppHostCollection.Name)]
+public sealed class AppHostPipelineTests(AppHostFixture f)
+{
+    [SkippableFact]
+    public async Task A_drop_reaches_a_decision_served_on_v1_after_its_training_replica_is_stopped_mid_run()
+    {
+        f.SkipWhenUnavailable();
+        using var tmp = new TempDir();
+        var project = $"e2e-{Guid.NewGuid():N}"[..16];
+        var file = await PipelineFixture.TicketsAsync(tmp.Path, 160, 13);
+        await f.Store.EnsureBucketsAsync([Buckets.Ingestion]);
+        await f.Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file);
+
+        var running = await WaitForRunAsync(project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while ((await f.Registry.ReadAsync(s => s.ListCheckpointsAsync(running.RunId))).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no checkpoint was recorded");
+            await Task.Delay(200);
+        }
+        var holder = (await f.Registry.ReadAsync(s => s.GetTrainingJobAsync(running.RunId)))!.WorkerId!;
+        var replicas = await TrainingReplicasAsync();
+        Assert.Equal(2, replicas.Count);
+        var stopped = replicas.Single(r => IsProcessOrParent(r.Pid, WorkerPid(holder))).Id;
+        var stop = await f.App.Services.GetRequiredService<ResourceCommandService>()
+            .ExecuteCommandAsync(stopped, KnownResourceCommands.StopCommand);
+        Assert.True(stop.Success, stop.Message);
+
+        var run = await WaitForRunAsync(project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
+        Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
+        Assert.Equal(running.RunId, run.RunId);
+        Assert.NotNull(run.Decision);
+        var (versions, job, events) = await f.Registry.ReadAsync(async s =>
+            (await s.ListModelVersionsAsync(project), await s.GetTrainingJobAsync(run.RunId),
+                await s.ListEventsAsync(run.RunId)));
+        Assert.Single(versions);
+        Assert.True(job!.Attempts >= 2, $"attempts {job.Attempts}");
+        Assert.NotEqual(holder, job.WorkerId);
+        Assert.Contains(events, e => e.Message.StartsWith("resumed from", StringComparison.Ordinal));
+
+        // The Deployment service serves what the gate decided, through the AppHost's endpoint and serving key.
+        var served = run.Decision == "promoted" ? project : $"{project}:candidate";
+        var client = new ChatClient(served, new ApiKeyCredential(AppHostFixture.ServingKey),
+            new OpenAIClientOptions { Endpoint = new Uri(f.Url("deployment"), "/v1") });
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        ChatCompletion reply;
+        while (true)
+        {
+            try
+            {
+                reply = await client.CompleteChatAsync([new UserChatMessage("My order is late.")],
+                    new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0 });
+                break;
+            }
+            catch (ClientResultException e) when (e.Status == 404 && DateTime.UtcNow < until)
+            {
+                await Task.Delay(500);
+            }
+        }
+        Assert.True(reply.Usage.OutputTokenCount > 0);
+    }
+
+    async Task<RunRecord> WaitForRunAsync(string project, Func<RunRecord, bool> done, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var run = (await f.Registry.ReadAsync(s => s.ListRunsAsync(project, 10))).MinBy(r => r.CreatedAt);
+            if (run is not null && done(run))
+                return run;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"project {project}: not done within {timeout}: {run?.Status} {run?.Error}");
+            await Task.Delay(500);
+        }
+    }
+
+    // The training replicas as DCP runs them: resource id (what the dashboard's commands address) and process id.
+    async Task<List<(string Id, int Pid)>> TrainingReplicasAsync()
+    {
+        var found = new Dictionary<string, int>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var e in f.App.ResourceNotifications.WatchAsync(timeout.Token))
+        {
+            if (e.Resource.Name != "training")
+                continue;
+            var pid = e.Snapshot.Properties.FirstOrDefault(p => p.Name.EndsWith(".pid", StringComparison.Ordinal));
+            if (pid?.Value is { } value && int.TryParse(value.ToString(), out var id))
+                found[e.ResourceId] = id;
+            if (found.Count == 2)
+                break;
+        }
+        return found.Select(kv => (kv.Key, kv.Value)).ToList();
+    }
+
+    // Training workers are named host-pid; DCP's pid is the service's own or that of the `dotnet run` above it.
+    static int WorkerPid(string workerId) => int.Parse(workerId[(workerId.LastIndexOf('-') + 1)..],
+        System.Globalization.CultureInfo.InvariantCulture);
+
+    static bool IsProcessOrParent(int candidate, int pid)
+    {
+        if (candidate == pid)
+            return true;
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == candidate;
+    }
+}
