@@ -18,8 +18,10 @@ public static class PipelineCommands
         MaxLength = 64, Description = "Lowercase letters, digits and dashes (the ingestion prefix)",
     };
 
-    /// <summary>Drops the shipped support-ticket sample into ingestion/PROJECT/; the bucket scan starts its run.</summary>
-    public static IResourceBuilder<ProjectResource> WithDropSampleCommand(this IResourceBuilder<ProjectResource> ingestion)
+    /// <summary>Drops the shipped support-ticket sample into ingestion/PROJECT/; the bucket scan starts its
+    /// run.</summary>
+    public static IResourceBuilder<ProjectResource> WithDropSampleCommand(
+        this IResourceBuilder<ProjectResource> ingestion)
     {
         var http = ingestion.GetEndpoint("http");
         return ingestion.WithCommand(DropSample, "Drop the sample dataset", ctx =>
@@ -38,7 +40,8 @@ public static class PipelineCommands
     }
 
     /// <summary>Points PROJECT's production alias back at its previous version.</summary>
-    public static IResourceBuilder<ProjectResource> WithRollBackCommand(this IResourceBuilder<ProjectResource> deployment)
+    public static IResourceBuilder<ProjectResource> WithRollBackCommand(
+        this IResourceBuilder<ProjectResource> deployment)
     {
         var http = deployment.GetEndpoint("http");
         return deployment.WithCommand(RollBack, "Roll back production", ctx =>
@@ -77,8 +80,11 @@ public static class PipelineCommands
     static async Task<ExecuteCommandResult> PostAsync(EndpointReference endpoint, string path, string success,
         CancellationToken ct)
     {
-        using var http = new HttpClient { BaseAddress = new Uri(endpoint.Url.TrimEnd('/') + "/"),
-            Timeout = TimeSpan.FromSeconds(60) };
+        using var http = new HttpClient
+        {
+            BaseAddress = new Uri(endpoint.Url.TrimEnd('/') + "/"),
+            Timeout = TimeSpan.FromSeconds(60)
+        };
         try
         {
             using var response = await http.PostAsync(path, content: null, ct);

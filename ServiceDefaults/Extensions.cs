@@ -32,7 +32,8 @@ public static class Extensions
     // lib/FineTune.Serving's meter and ActivitySource (ServingMetrics.MeterName).
     public const string ServingTelemetryName = "FineTune.Serving";
 
-    /// <summary>The OTLP export timeout (OpenTelemetry's standard variable) and the default set when it is unset.</summary>
+    /// <summary>The OTLP export timeout (OpenTelemetry's standard variable) and the default set when it is
+    /// unset.</summary>
     public const string OtlpTimeoutKey = "OTEL_EXPORTER_OTLP_TIMEOUT";
     public const string DefaultOtlpTimeoutMilliseconds = "2000";
 

@@ -1,7 +1,7 @@
 // Whether a container runtime answers: `docker info` (or the runtime ASPIRE_CONTAINER_RUNTIME names, e.g. podman)
 // exits 0 within a few seconds. A client without an engine (this machine) answers no.
-using System.Diagnostics;
 using System.ComponentModel;
+using System.Diagnostics;
 
 namespace FineTune.AppHost.Infrastructure;
 

@@ -12,7 +12,8 @@ public sealed record PipelineServers(
     ReferenceExpression S3Endpoint,
     ReferenceExpression S3AccessKey,
     ReferenceExpression S3SecretKey,
-    // MinIO announces new objects on this exchange and target; s3rver cannot, so the Ingestion service's scan finds them.
+    // MinIO announces new objects on this exchange and target; s3rver cannot, so the Ingestion service's scan finds
+    // them.
     string? BucketNotificationsExchange = null,
     string? BucketNotificationsTarget = null)
 {

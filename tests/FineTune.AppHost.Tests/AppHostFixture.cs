@@ -93,6 +93,21 @@ public sealed class AppHostFixture : IAsyncLifetime
         _tmp.Dispose();
     }
 
+    /// <summary>The project's first run once <paramref name="done"/> holds for it.</summary>
+    public async Task<RunRecord> WaitForRunAsync(string project, Func<RunRecord, bool> done, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var run = (await Registry.ReadAsync(s => s.ListRunsAsync(project, 10))).MinBy(r => r.CreatedAt);
+            if (run is not null && done(run))
+                return run;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"project {project}: not done within {timeout}: {run?.Status} {run?.Error}");
+            await Task.Delay(300);
+        }
+    }
+
     /// <summary>The URL of a service's http endpoint, as the AppHost allocated it.</summary>
     public Uri Url(string service) => App.GetEndpoint(service, "http");
 

@@ -27,7 +27,7 @@ public sealed class AppHostPipelineTests(AppHostFixture f)
         await f.Store.EnsureBucketsAsync([Buckets.Ingestion]);
         await f.Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file);
 
-        var running = await WaitForRunAsync(project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
+        var running = await f.WaitForRunAsync(project, r => r.Status == RunStatus.Running, TimeSpan.FromMinutes(3));
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
         while ((await f.Registry.ReadAsync(s => s.ListCheckpointsAsync(running.RunId))).Count == 0)
         {
@@ -42,7 +42,7 @@ public sealed class AppHostPipelineTests(AppHostFixture f)
             .ExecuteCommandAsync(stopped, KnownResourceCommands.StopCommand);
         Assert.True(stop.Success, stop.Message);
 
-        var run = await WaitForRunAsync(project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
+        var run = await f.WaitForRunAsync(project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
         Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
         Assert.Equal(running.RunId, run.RunId);
         Assert.NotNull(run.Decision);
@@ -74,20 +74,6 @@ public sealed class AppHostPipelineTests(AppHostFixture f)
             }
         }
         Assert.True(reply.Usage.OutputTokenCount > 0);
-    }
-
-    async Task<RunRecord> WaitForRunAsync(string project, Func<RunRecord, bool> done, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var run = (await f.Registry.ReadAsync(s => s.ListRunsAsync(project, 10))).MinBy(r => r.CreatedAt);
-            if (run is not null && done(run))
-                return run;
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"project {project}: not done within {timeout}: {run?.Status} {run?.Error}");
-            await Task.Delay(500);
-        }
     }
 
     // The training replicas as DCP runs them: resource id (what the dashboard's commands address) and process id.

@@ -23,7 +23,8 @@ public sealed class FileLoggerProvider(string path) : ILoggerProvider
         {
             if (!IsEnabled(logLevel))
                 return;
-            writer.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel,-11} {category}: {formatter(state, exception)}");
+            writer.WriteLine(
+                $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel,-11} {category}: {formatter(state, exception)}");
             if (exception is not null)
                 writer.WriteLine(exception);
         }

@@ -152,7 +152,7 @@ public sealed class ServiceCluster : IAsyncDisposable
         var path = Path.Combine(repo, project, "bin", configuration, "net10.0", file);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path} not found: build the solution (dotnet build " +
-                $"FineTunePipeline.ci.slnf) first.", path);
+                $"FineTunePipeline.sln) first.", path);
         return path;
     }
 

@@ -45,19 +45,21 @@ public class ReadmeCommandTests(FreshCheckout checkout)
     [Fact]
     public void The_readmes_test_command_is_what_ci_runs()
     {
-        // The README's test command is the fenced line after the paragraph that introduces the tests; .ci/run runs it
-        // verbatim.
-        var readme = File.ReadAllText(Path.Combine(FreshCheckout.RepositoryRoot(), "README.md"));
-        var command = System.Text.RegularExpressions.Regex.Match(readme,
-            @"```\n(dotnet [^\n]*test FineTunePipeline\.ci\.slnf[^\n]*)\n```").Groups[1].Value;
-        Assert.NotEqual("", command);
-        var ci = File.ReadAllLines(Path.Combine(FreshCheckout.RepositoryRoot(), ".ci", "run"));
-        Assert.Contains(command, ci);
-        // So is the style check the README shows.
-        var format = System.Text.RegularExpressions.Regex.Match(readme,
-            @"```\n(dotnet format FineTunePipeline\.ci\.slnf[^\n]*)\n```").Groups[1].Value;
-        Assert.NotEqual("", format);
-        Assert.Contains(format, ci);
+        // The README's test command is the fenced line after the paragraph that introduces the tests; .ci/run runs it,
+        // and it runs the build-and-test line and the style check the README shows.
+        var root = FreshCheckout.RepositoryRoot();
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        string Fenced(string pattern)
+        {
+            var line = System.Text.RegularExpressions.Regex.Match(readme, $"```\n({pattern})\n```").Groups[1].Value;
+            Assert.NotEqual("", line);
+            return line;
+        }
+        var command = Fenced(@"scripts/[a-z-]+\.sh");
+        Assert.Contains($"exec bash {command}", File.ReadAllLines(Path.Combine(root, ".ci", "run")));
+        var script = File.ReadAllLines(Path.Combine(root, command));
+        Assert.Contains(Fenced(@"dotnet build FineTunePipeline\.sln && dotnet test [^\n]*"), script);
+        Assert.Contains(Fenced(@"dotnet format FineTunePipeline\.sln[^\n]*"), script);
     }
 
     [Fact]

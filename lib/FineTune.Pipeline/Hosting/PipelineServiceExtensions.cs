@@ -53,7 +53,10 @@ public static class PipelineServiceExtensions
         runs.MapPost("/{id:guid}/cancel", async (RunRegistry registry, Guid id, string? reason, CancellationToken ct) =>
             await RunCancellation.CancelAsync(registry, id, reason, ct)
                 ? Results.Ok(new { run = id, status = "cancelled" })
-                : Results.Conflict(new { error = $"run {id} is not running (it ended, or it is not in the registry)" }));
+                : Results.Conflict(new
+                {
+                    error = $"run {id} is not running (it ended, or it is not in the registry)"
+                }));
         return app;
     }
 
