@@ -26,9 +26,9 @@ find tests -type d -name TestResults -prune -exec rm -rf {} +
 dotnet build FineTunePipeline.sln && dotnet test FineTunePipeline.sln --no-build
 status=$?
 
-# The house style (.editorconfig): whitespace, using order and embedded statements, as the README says; line length is
-# FineTune.Style.Tests' part. Code that is not formatted counts as one failed test.
-dotnet format FineTunePipeline.sln --verify-no-changes --no-restore
+# The house style (.editorconfig): whitespace, as the README says (no build needed: --folder); line length, using order
+# and statement layout are FineTune.Style.Tests' part. Code that is not formatted counts as one failed test.
+dotnet format whitespace . --folder --verify-no-changes
 format_status=$?
 
 passed=0; failed=0; skipped=0; files=0
@@ -42,7 +42,7 @@ while IFS= read -r -d '' trx; do
 done < <(find tests -path '*/TestResults/*' -name '*.trx' -print0)
 
 if [ "$format_status" -ne 0 ]; then
-  echo "dotnet format: the code above is not formatted; run: dotnet format FineTunePipeline.sln"
+  echo "dotnet format: the code above is not formatted; run: dotnet format whitespace . --folder"
   failed=$((failed + 1))
 fi
 if [ "$files" -eq 0 ] || { [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; }; then

@@ -1,6 +1,7 @@
 // The AppHost started once for the tests of this assembly, as a person would run it but hermetic: executables mode,
 // free ports, its servers' data in a temporary folder, and (through the "Services" section the AppHost passes on)
 // the small test base model and fast settings, so a run takes about a minute on two cores.
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Aspire.Hosting;
@@ -28,6 +29,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     public IArtifactStore Store { get; private set; } = null!;
     public string DataPath => _tmp.Path;
     public TimeSpan StartedIn { get; private set; }
+    public Uri Dashboard { get; private set; } = null!;
 
     public void SkipWhenUnavailable() => Skip.If(_skip is not null, _skip);
 
@@ -41,6 +43,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             File.SetUnixFileMode(_tmp.Path, (UnixFileMode)0b111_101_101);
         var (amqp, management, distribution, postgres, s3) = (FreePort(), FreePort(), FreePort(), FreePort(),
             FreePort());
+        var (dashboard, otlp) = (FreePort(), FreePort());
         var settings = Path.Combine(_tmp.Path, "settings.json");
         await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs: 4).ToJson());
         string[] args =
@@ -62,9 +65,16 @@ public sealed class AppHostFixture : IAsyncLifetime
             "--Services:Pipeline:IngestionScanSeconds=1",
             "--Services:Serving:RegistryPollSeconds=2",
             "--Services:Serving:Threads=1",
+            // The dashboard, as `dotnet run --project AppHost` serves it (unsecured, on loopback), for the browser
+            // test; the services export their telemetry to it.
+            $"--ASPNETCORE_URLS=http://127.0.0.1:{dashboard}",
+            $"--ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{otlp}",
+            "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true",
+            "--ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS=true",
         ];
         var started = DateTime.UtcNow;
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.FineTune_AppHost>(args);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.FineTune_AppHost>(args,
+            (options, _) => options.DisableDashboard = false);
         var results = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults");
         Directory.CreateDirectory(results);
         builder.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(Path.Combine(results, "apphost.log"))));
@@ -74,6 +84,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         foreach (var name in Infrastructure.Concat(Services))
             await App.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token);
         StartedIn = DateTime.UtcNow - started;
+        // Aspire.Hosting.Testing moves the dashboard to a port of its own; its resource names where.
+        Dashboard = App.GetEndpoint("aspire-dashboard", "http");
 
         Registry = RunRegistry.Create(new RegistryOptions("postgres",
             $"Host=127.0.0.1;Port={postgres};Username=postgres;Database=finetune"));
@@ -106,6 +118,37 @@ public sealed class AppHostFixture : IAsyncLifetime
                 throw new TimeoutException($"project {project}: not done within {timeout}: {run?.Status} {run?.Error}");
             await Task.Delay(300);
         }
+    }
+
+    /// <summary>The training replicas as DCP runs them: resource id (what the dashboard names and its commands
+    /// address) and process id.</summary>
+    public async Task<List<(string Id, int Pid)>> TrainingReplicasAsync()
+    {
+        var found = new Dictionary<string, int>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var e in App.ResourceNotifications.WatchAsync(timeout.Token))
+        {
+            if (e.Resource.Name != "training")
+                continue;
+            var pid = e.Snapshot.Properties.FirstOrDefault(p => p.Name.EndsWith(".pid", StringComparison.Ordinal));
+            if (pid?.Value is { } value && int.TryParse(value.ToString(), out var id))
+                found[e.ResourceId] = id;
+            if (found.Count == 2)
+                break;
+        }
+        return found.Select(kv => (kv.Key, kv.Value)).ToList();
+    }
+
+    /// <summary>The replica whose process is the training worker <paramref name="workerId"/> (host-pid); DCP's pid is
+    /// the service's own or that of the `dotnet run` above it.</summary>
+    public async Task<string> ReplicaOfWorkerAsync(string workerId)
+    {
+        var pid = int.Parse(workerId[(workerId.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+        var replicas = await TrainingReplicasAsync();
+        Assert.Equal(2, replicas.Count);
+        return replicas.Single(r => r.Pid == pid || r.Pid == parent).Id;
     }
 
     /// <summary>The URL of a service's http endpoint, as the AppHost allocated it.</summary>

@@ -35,9 +35,7 @@ public sealed class AppHostPipelineTests(AppHostFixture f)
             await Task.Delay(200);
         }
         var holder = (await f.Registry.ReadAsync(s => s.GetTrainingJobAsync(running.RunId)))!.WorkerId!;
-        var replicas = await TrainingReplicasAsync();
-        Assert.Equal(2, replicas.Count);
-        var stopped = replicas.Single(r => IsProcessOrParent(r.Pid, WorkerPid(holder))).Id;
+        var stopped = await f.ReplicaOfWorkerAsync(holder);
         var stop = await f.App.Services.GetRequiredService<ResourceCommandService>()
             .ExecuteCommandAsync(stopped, KnownResourceCommands.StopCommand);
         Assert.True(stop.Success, stop.Message);
@@ -74,36 +72,5 @@ public sealed class AppHostPipelineTests(AppHostFixture f)
             }
         }
         Assert.True(reply.Usage.OutputTokenCount > 0);
-    }
-
-    // The training replicas as DCP runs them: resource id (what the dashboard's commands address) and process id.
-    async Task<List<(string Id, int Pid)>> TrainingReplicasAsync()
-    {
-        var found = new Dictionary<string, int>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await foreach (var e in f.App.ResourceNotifications.WatchAsync(timeout.Token))
-        {
-            if (e.Resource.Name != "training")
-                continue;
-            var pid = e.Snapshot.Properties.FirstOrDefault(p => p.Name.EndsWith(".pid", StringComparison.Ordinal));
-            if (pid?.Value is { } value && int.TryParse(value.ToString(), out var id))
-                found[e.ResourceId] = id;
-            if (found.Count == 2)
-                break;
-        }
-        return found.Select(kv => (kv.Key, kv.Value)).ToList();
-    }
-
-    // Training workers are named host-pid; DCP's pid is the service's own or that of the `dotnet run` above it.
-    static int WorkerPid(string workerId) => int.Parse(workerId[(workerId.LastIndexOf('-') + 1)..],
-        System.Globalization.CultureInfo.InvariantCulture);
-
-    static bool IsProcessOrParent(int candidate, int pid)
-    {
-        if (candidate == pid)
-            return true;
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == candidate;
     }
 }

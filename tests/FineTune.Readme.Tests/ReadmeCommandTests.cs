@@ -59,7 +59,7 @@ public class ReadmeCommandTests(FreshCheckout checkout)
         Assert.Contains($"exec bash {command}", File.ReadAllLines(Path.Combine(root, ".ci", "run")));
         var script = File.ReadAllLines(Path.Combine(root, command));
         Assert.Contains(Fenced(@"dotnet build FineTunePipeline\.sln && dotnet test [^\n]*"), script);
-        Assert.Contains(Fenced(@"dotnet format FineTunePipeline\.sln[^\n]*"), script);
+        Assert.Contains(Fenced(@"dotnet format whitespace [^\n]*"), script);
     }
 
     [Fact]

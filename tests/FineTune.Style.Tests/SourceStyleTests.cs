@@ -1,6 +1,7 @@
 // Readable lines, as in dotnet/runtime: at most 120 characters unless literal text (a string, a raw string, a
 // regular expression) crosses the limit; an embedded statement on its own line; no control block on one line.
-// dotnet format checks whitespace (.ci/run); these rules it cannot check.
+// Usings sorted as dotnet format sorts them (System first). scripts/test.sh checks whitespace with `dotnet format
+// whitespace --folder`, which needs no build; these rules it cannot check.
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -34,10 +35,20 @@ public class SourceStyleTests
     }
 
     [Fact]
+    public void Usings_are_sorted_with_System_first()
+    {
+        var violations = s_trees.Value.SelectMany(UnsortedUsings).ToList();
+        Assert.True(violations.Count == 0, Report(violations, "using directives out of order"));
+    }
+
+    [Fact]
     public void The_rules_find_what_they_forbid()
     {
         // Each rule against a sample that breaks it, so a rule that silently matches nothing is caught.
         var sample = CSharpSyntaxTree.ParseText($$"""
+            using System.Text;
+            using Microsoft.CodeAnalysis;
+            using System.IO;
             class C
             {
                 int M(int x)
@@ -50,9 +61,10 @@ public class SourceStyleTests
                 }
             }
             """, path: "sample.cs");
-        Assert.Equal([5], EmbeddedOnSameLine(sample).Select(Line));
-        Assert.Equal([6, 6], OneLineBlocks(sample).Select(Line));
-        Assert.Equal([8], LongLines(sample).Select(Line));
+        Assert.Equal([8], EmbeddedOnSameLine(sample).Select(Line));
+        Assert.Equal([9, 9], OneLineBlocks(sample).Select(Line));
+        Assert.Equal([11], LongLines(sample).Select(Line));
+        Assert.Equal([3], UnsortedUsings(sample).Select(Line));
     }
 
     static int Line(string violation) => int.Parse(violation.Split(':')[1]);
@@ -120,6 +132,43 @@ public class SourceStyleTests
             int open = LineOf(tree, block.OpenBraceToken.SpanStart);
             if (control && open == LineOf(tree, block.CloseBraceToken.SpanStart))
                 yield return $"{tree.FilePath}:{LineOf(tree, block.SpanStart) + 1}: {Head(block)}";
+        }
+    }
+
+    // Per block of usings (file or namespace): plain usings, then static, then aliases; within each, System and
+    // System.* first, then the rest, ordinal ignoring case.
+    static IEnumerable<string> UnsortedUsings(SyntaxTree tree)
+    {
+        var blocks = tree.GetRoot().DescendantNodesAndSelf()
+            .Select(n => n switch
+            {
+                CompilationUnitSyntax c => c.Usings,
+                BaseNamespaceDeclarationSyntax ns => ns.Usings,
+                _ => default(SyntaxList<UsingDirectiveSyntax>?),
+            })
+            .OfType<SyntaxList<UsingDirectiveSyntax>>();
+        foreach (var usings in blocks)
+        {
+            for (var i = 1; i < usings.Count; i++)
+            {
+                if (Compare(usings[i - 1], usings[i]) > 0)
+                    yield return $"{tree.FilePath}:{LineOf(tree, usings[i].SpanStart) + 1}: {Head(usings[i])}";
+            }
+        }
+
+        static int Compare(UsingDirectiveSyntax a, UsingDirectiveSyntax b)
+        {
+            static int Group(UsingDirectiveSyntax u) => u.Alias is not null ? 2 : u.StaticKeyword != default ? 1 : 0;
+            static bool IsSystem(string name) =>
+                name == "System" || name.StartsWith("System.", StringComparison.Ordinal);
+            var (na, nb) = (a.NamespaceOrType.ToString(), b.NamespaceOrType.ToString());
+            if (a.Alias is not null && b.Alias is not null)
+                (na, nb) = (a.Alias.Name.ToString(), b.Alias.Name.ToString());
+            var byGroup = Group(a).CompareTo(Group(b));
+            if (byGroup != 0)
+                return byGroup;
+            var bySystem = IsSystem(nb).CompareTo(IsSystem(na));
+            return bySystem != 0 ? bySystem : string.Compare(na, nb, StringComparison.OrdinalIgnoreCase);
         }
     }
 
