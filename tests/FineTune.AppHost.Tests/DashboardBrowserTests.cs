@@ -1,6 +1,7 @@
-// The Aspire dashboard in a real browser (Debian's chromium driven by Playwright): after a run, the Resources page
-// lists the infrastructure and the five services (two training replicas) as running and healthy, the run's trace holds
-// spans from all five services, and the Metrics page charts the training loss of the replica that trained it.
+// Two drops at once, one training job on each replica, each run once; then the Aspire dashboard in a real browser
+// (Debian's chromium driven by Playwright): the Resources page lists the infrastructure and the five services (two
+// training replicas) as running, a run's trace holds spans from all five services, and the Metrics page charts the
+// training loss of the replica that trained it.
 // Screenshots go to TestResults/ beside the .trx, where a person can open them.
 using System.Text.RegularExpressions;
 using FineTune.Contracts;
@@ -18,20 +19,34 @@ public sealed class DashboardBrowserTests(AppHostFixture f)
     static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults");
 
     [SkippableFact]
-    public async Task The_dashboard_shows_every_resource_healthy_the_runs_trace_across_five_services_and_its_loss()
+    public async Task Two_drops_train_on_both_replicas_and_the_dashboard_shows_resources_trace_and_loss()
     {
         f.SkipWhenUnavailable();
         Skip.IfNot(File.Exists(Chromium),
             $"{Chromium} not found: scripts/setup-test-env.sh installs Debian's chromium (apt-get install chromium), " +
             "which Playwright drives");
+        // Two drops at once: the two training replicas take one job each, and each job runs once.
         using var tmp = new TempDir();
-        var project = $"dash-{Guid.NewGuid():N}"[..14];
-        var file = await PipelineFixture.TicketsAsync(tmp.Path, 80, 21);
+        var projects = new[] { $"dash-{Guid.NewGuid():N}"[..14], $"dash-{Guid.NewGuid():N}"[..14] };
         await f.Store.EnsureBucketsAsync([Buckets.Ingestion]);
-        await f.Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file);
-        var run = await f.WaitForRunAsync(project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(5));
-        Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
-        var job = (await f.Registry.ReadAsync(s => s.GetTrainingJobAsync(run.RunId)))!;
+        for (var i = 0; i < projects.Length; i++)
+        {
+            var file = await PipelineFixture.TicketsAsync(tmp.Path, 60, 21 + i);
+            await f.Store.PutFileAsync(Buckets.Ingestion, $"{projects[i]}/{Path.GetFileName(file)}", file);
+        }
+        var runs = new List<RunRecord>();
+        foreach (var p in projects)
+            runs.Add(await f.WaitForRunAsync(p, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(5)));
+        Assert.All(runs, r => Assert.True(r.Status == RunStatus.Succeeded, $"{r.Status}: {r.Error}"));
+        var jobs = await f.Registry.ReadAsync(async s => new[]
+        {
+            (await s.GetTrainingJobAsync(runs[0].RunId))!, (await s.GetTrainingJobAsync(runs[1].RunId))!
+        });
+        Assert.All(jobs, j => Assert.Equal(1, j.Attempts));
+        Assert.NotEqual(jobs[0].WorkerId, jobs[1].WorkerId);
+        foreach (var p in projects)
+            Assert.Single(await f.Registry.ReadAsync(s => s.ListModelVersionsAsync(p)));
+        var job = jobs[0];
         var traceId = TrainingJobRequest.Parse(job.RequestJson).TraceParent!.Split('-')[1];
         var replica = await f.ReplicaOfWorkerAsync(job.WorkerId!);
 

@@ -158,31 +158,6 @@ public sealed class DistributedPipelineTests
     }
 
     [SkippableFact]
-    public async Task Two_training_services_compete_for_jobs_and_each_job_runs_once()
-    {
-        var (tmp, cluster) = await StartAsync(epochs: 2);
-        using var _ = tmp;
-        await using var __ = cluster;
-        await using var second = await cluster.StartDetachedAsync("Training", new Dictionary<string, string>());
-        var projects = new[] { $"compete-a-{Guid.NewGuid():N}"[..16], $"compete-b-{Guid.NewGuid():N}"[..16] };
-
-        for (int i = 0; i < projects.Length; i++)
-            await Drop(cluster, projects[i], await PipelineFixture.TicketsAsync(tmp.Path, 100, 40 + i));
-        var runs = new List<RunRecord>();
-        foreach (var p in projects)
-            runs.Add(await WaitForRunAsync(cluster, p, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6)));
-
-        Assert.All(runs, r => Assert.True(r.Status == RunStatus.Succeeded, $"{r.Status}: {r.Error}"));
-        var jobs = await cluster.Registry.ReadAsync(async s => new[] { await s.GetTrainingJobAsync(runs[0].RunId),
-            await s.GetTrainingJobAsync(runs[1].RunId) });
-        Assert.All(jobs, j => Assert.Equal(1, j!.Attempts));
-        // One job per worker at a time: with both queued together, the two workers took one each.
-        Assert.NotEqual(jobs[0]!.WorkerId, jobs[1]!.WorkerId);
-        foreach (var p in projects)
-            Assert.Single(await cluster.Registry.ReadAsync(s => s.ListModelVersionsAsync(p)));
-    }
-
-    [SkippableFact]
     public async Task A_service_whose_broker_is_unreachable_is_alive_but_not_healthy()
     {
         var (tmp, cluster) = await StartAsync(epochs: 1);
