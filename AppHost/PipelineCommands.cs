@@ -23,10 +23,9 @@ public static class PipelineCommands
     public static IResourceBuilder<ProjectResource> WithDropSampleCommand(
         this IResourceBuilder<ProjectResource> ingestion)
     {
-        var http = ingestion.GetEndpoint("http");
-        return ingestion.WithCommand(DropSample, "Drop the sample dataset", ctx =>
-            PostAsync(http, $"projects/{Escape(ctx, "project")}/sample?seed={Escape(ctx, "seed")}",
-                "the sample is in the ingestion bucket; its run starts at the next scan", ctx.CancellationToken),
+        return ingestion.WithPostCommand(DropSample, "Drop the sample dataset",
+            ctx => $"projects/{Escape(ctx, "project")}/sample?seed={Escape(ctx, "seed")}",
+            "the sample is in the ingestion bucket; its run starts at the next scan",
             new CommandOptions
             {
                 Description = "Generate the support-ticket sample (400 examples) and drop it into a project",
@@ -43,10 +42,9 @@ public static class PipelineCommands
     public static IResourceBuilder<ProjectResource> WithRollBackCommand(
         this IResourceBuilder<ProjectResource> deployment)
     {
-        var http = deployment.GetEndpoint("http");
-        return deployment.WithCommand(RollBack, "Roll back production", ctx =>
-            PostAsync(http, $"models/{Escape(ctx, "project")}/rollback?reason=dashboard",
-                "rollback requested; the registry and the OpenAI endpoint follow", ctx.CancellationToken),
+        return deployment.WithPostCommand(RollBack, "Roll back production",
+            ctx => $"models/{Escape(ctx, "project")}/rollback?reason=dashboard",
+            "rollback requested; the registry and the OpenAI endpoint follow",
             new CommandOptions
             {
                 Description = "Point a project's production alias back at its previous version",
@@ -59,10 +57,8 @@ public static class PipelineCommands
     /// <summary>Ends a run as cancelled; a running training job stops at its next lease renewal.</summary>
     public static IResourceBuilder<ProjectResource> WithCancelRunCommand(this IResourceBuilder<ProjectResource> service)
     {
-        var http = service.GetEndpoint("http");
-        return service.WithCommand(CancelRun, "Cancel a run", ctx =>
-            PostAsync(http, $"runs/{Escape(ctx, "run")}/cancel?reason=cancelled+from+the+dashboard",
-                "run cancelled", ctx.CancellationToken),
+        return service.WithPostCommand(CancelRun, "Cancel a run",
+            ctx => $"runs/{Escape(ctx, "run")}/cancel?reason=cancelled+from+the+dashboard", "run cancelled",
             new CommandOptions
             {
                 Description = "Cancel a run by its id (finetune runs, or the Runs URL, lists them)",
@@ -72,6 +68,16 @@ public static class PipelineCommands
                     Name = "run", Label = "Run id", InputType = InputType.Text, Required = true, MaxLength = 36,
                 }],
             });
+    }
+
+    // A command that POSTs to a path on the service's own http endpoint, built from the person's arguments.
+    static IResourceBuilder<ProjectResource> WithPostCommand(this IResourceBuilder<ProjectResource> service,
+        string name, string displayName, Func<ExecuteCommandContext, string> path, string success,
+        CommandOptions options)
+    {
+        var http = service.GetEndpoint("http");
+        return service.WithCommand(name, displayName, ctx => PostAsync(http, path(ctx), success, ctx.CancellationToken),
+            options);
     }
 
     static string Escape(ExecuteCommandContext ctx, string name) =>

@@ -59,12 +59,14 @@ public sealed class PostgresHealthCheck(string connectionString) : IHealthCheck
 /// document).</summary>
 public sealed class HttpAnswersHealthCheck(Uri uri) : IHealthCheck
 {
+    // One client for the check's lifetime: it runs every few seconds, and a client per call churns sockets.
+    readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            using var response = await http.GetAsync(uri, ct);
+            using var response = await _http.GetAsync(uri, ct);
             return (int)response.StatusCode < 500
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy($"{uri} answered {(int)response.StatusCode}");
