@@ -50,6 +50,11 @@ public static class ArtifactBundle
         return await store.PutStreamAsync(bucket, manifestKey, content, ct);
     }
 
+    /// <summary>The SHA-256 the manifest object of <paramref name="manifest"/> has once uploaded: a bundle's identity,
+    /// known before the upload.</summary>
+    public static string ManifestSha256(BundleManifest manifest) => Convert.ToHexStringLower(SHA256.HashData(
+        JsonSerializer.SerializeToUtf8Bytes(manifest, ArtifactJson.Default.BundleManifest)));
+
     /// <summary>The manifest <see cref="PutDirectoryAsync(IArtifactStore, string, string, string, CancellationToken)"/>
     /// would write for <paramref name="directory"/> (the same files, each hashed once), without touching a store: for a
     /// content-addressed prefix that must be known before the upload.</summary>

@@ -14,6 +14,11 @@ public sealed record MmluOptions
     public int BatchSize { get; init; } = 16;              // prompts per forward batch
     public int? LimitPerSubject { get; init; }             // the first N questions of each subject (harness --limit)
     public IReadOnlyList<string>? Subjects { get; init; }  // null = all 57
+    /// <summary>A fixed sample of this many questions instead of every question: a quarter from each of the four
+    /// categories (STEM, humanities, social sciences, other), drawn with <see cref="Seed"/>, so a gate that runs MMLU
+    /// on every candidate pays for N questions and always scores the same ones.</summary>
+    public int? Sample { get; init; }
+    public int Seed { get; init; }
     // The harness's HF backend encodes without special tokens unless add_bos_token=True; set true to prepend BOS.
     public bool AddBos { get; init; }
 }
@@ -79,6 +84,8 @@ public static class Mmlu
 
         var work = subjects.SelectMany(s => eval[s].Take(options.LimitPerSubject ?? int.MaxValue).Select((item,
             i) => (item, i))).ToList();
+        if (options.Sample is { } sample)
+            work = Sampled(work, sample, options.Seed);
         // Items an earlier, interrupted run already scored come from the log; the rest are scored in batches.
         var done = new Dictionary<(string, int), MmluItemResult>();
         foreach (var (item, i) in work)
@@ -122,6 +129,29 @@ public static class Mmlu
     }
 
     static string ItemKey(string subject, int index) => $"{subject}/{index}";
+
+    /// <summary>N questions, as evenly as the categories allow (a category with too few gives its share to the
+    /// others), each category's drawn by a seeded shuffle; returned in subject and file order. The same questions,
+    /// seed and N give the same sample on every machine (System.Random with a seed is a fixed sequence).</summary>
+    internal static List<(MmluItem item, int i)> Sampled(List<(MmluItem item, int i)> work, int n, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        var random = new Random(seed);
+        var pools = work.GroupBy(w => MmluPrompts.Categories.GetValueOrDefault(w.item.Subject, MmluPrompts.Other))
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var pool = g.ToArray();
+                random.Shuffle(pool);
+                return new Queue<(MmluItem item, int i)>(pool);
+            }).ToList();
+        var chosen = new List<(MmluItem item, int i)>();
+        while (chosen.Count < n && pools.Any(p => p.Count > 0))
+            foreach (var pool in pools)
+                if (chosen.Count < n && pool.TryDequeue(out var next))
+                    chosen.Add(next);
+        return [.. chosen.OrderBy(w => w.item.Subject, StringComparer.Ordinal).ThenBy(w => w.i)];
+    }
 
     /// <summary>Accuracy per subject ("mmlu_{subject}/acc"), per category ("mmlu_stem/acc" …), overall ("mmlu/acc",
     /// micro over questions) and "mmlu/acc_macro" (unweighted mean over subjects).</summary>

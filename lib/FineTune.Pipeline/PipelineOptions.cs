@@ -44,8 +44,17 @@ public sealed record PipelineOptions
     /// <summary>Scan the ingestion bucket (services: yes; `finetune run`, which announces its own file: no).</summary>
     public bool WatchIngestionBucket { get; set; } = true;
 
-    /// <summary>Redelivery intervals for a stage whose work threw (bad input is never retried).</summary>
-    public double[] RetryIntervalsSeconds { get; set; } = [1, 5, 15, 60];
+    /// <summary>Redelivery intervals for a stage whose work threw (bad input is never retried); empty: <see
+    /// cref="DefaultRetryIntervalsSeconds"/>. Not given a default itself: the configuration binder appends configured
+    /// elements to an array that has some, so configured intervals came after the defaults instead of replacing
+    /// them.</summary>
+    public double[] RetryIntervalsSeconds { get; set; } = [];
+
+    public static IReadOnlyList<double> DefaultRetryIntervalsSeconds { get; } = [1, 5, 15, 60];
+
+    /// <summary>The intervals in force: the configured ones, else the defaults.</summary>
+    public IReadOnlyList<double> RetryIntervals =>
+        RetryIntervalsSeconds.Length > 0 ? RetryIntervalsSeconds : DefaultRetryIntervalsSeconds;
     /// <summary>An attempt at a stage's work (cleaning, tokenization, evaluation) is cancelled after this long. Over
     /// RabbitMQ keep it under the broker's consumer_timeout (30 minutes by default) or raise that.</summary>
     [Range(1, 7 * 24 * 60)] public double StageTimeoutMinutes { get; set; } = 25;

@@ -3,8 +3,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using FineTune.Contracts;
 using FineTune.Data;
 using FineTune.Data.Tokenization;
+using FineTune.Evals;
 using FineTune.Evals.Gate;
 using FineTune.Training;
 
@@ -25,12 +27,55 @@ public sealed record TokenizeSettings
 
 public sealed record EvaluationSettings
 {
-    /// <summary>Suites run on the prepared test split for candidate and baseline: perplexity, rouge, task.</summary>
+    /// <summary>Suites run for candidate and baseline: perplexity, rouge, bleu, chrf and task on the prepared test
+    /// split; mmlu, gsm8k and gsm8k_cot on the evaluation sets named below; judge with the host's Judge
+    /// settings.</summary>
     public IReadOnlyList<string> Suites { get; init; } = ["perplexity", "rouge", "task"];
     /// <summary>At most this many test examples per suite.</summary>
     public int Limit { get; init; } = 64;
     public int MaxNewTokens { get; init; } = 96;
     public int BatchSize { get; init; } = 8;
+    /// <summary>The MMLU set and sample the mmlu suite scores (the forgetting guard).</summary>
+    public MmluSetSettings? Mmlu { get; init; }
+    /// <summary>The GSM8K set gsm8k and gsm8k_cot score.</summary>
+    public Gsm8kSetSettings? Gsm8k { get; init; }
+    /// <summary>The judge suite's rubric and mode; the endpoint, model and key are the host's (Judge
+    /// section).</summary>
+    public JudgeSettings? Judge { get; init; }
+}
+
+/// <summary>An evaluation set (`finetune evalsets add`) by name; version null: the newest.</summary>
+public sealed record MmluSetSettings
+{
+    public string Set { get; init; } = "";
+    public int? Version { get; init; }
+    public int Shots { get; init; } = 5;
+    /// <summary>A fixed sample of this many questions, a quarter per category, drawn with seed.</summary>
+    public int Sample { get; init; } = 200;
+    public int Seed { get; init; }
+}
+
+public sealed record Gsm8kSetSettings
+{
+    public string Set { get; init; } = "";
+    public int? Version { get; init; }
+    /// <summary>null: gsm8k's 5 (from the set's train.jsonl, 0 when it has none), gsm8k_cot's 8.</summary>
+    public int? Shots { get; init; }
+    /// <summary>The first N test problems.</summary>
+    public int Limit { get; init; } = 50;
+    /// <summary>Generation budget for a worked answer (evaluation.max_new_tokens is for the task's
+    /// answers).</summary>
+    public int MaxNewTokens { get; init; } = 256;
+}
+
+public sealed record JudgeSettings
+{
+    /// <summary>A rubric set (kind rubric); null: the judge's default rubric.</summary>
+    public string? Rubric { get; init; }
+    public int? RubricVersion { get; init; }
+    /// <summary>true: candidate against the baseline's answers, asked in both orders (judge/win_rate, …); false:
+    /// each model's answers graded on the rubric (judge/score).</summary>
+    public bool Pairwise { get; init; } = true;
 }
 
 public enum RetrainingStart { Base, Production }
@@ -154,9 +199,29 @@ public sealed record PipelineSettings
         if (Tokenize.MaxLength is < 8)
             throw new InvalidPipelineSettingsException(Bad("tokenize.max_length", Tokenize.MaxLength, "≥ 8"));
         foreach (var suite in Evaluation.Suites)
-            if (suite is not ("perplexity" or "rouge" or "bleu" or "chrf" or "task"))
+        {
+            if (!EvalSuites.Names.Contains(suite))
                 throw new InvalidPipelineSettingsException(Bad("evaluation.suites", suite,
-                    "perplexity, rouge, bleu, chrf or task (the suites that need no external data)"));
+                    string.Join(", ", EvalSuites.Names)));
+            if (suite == "mmlu" && Evaluation.Mmlu is not { Set.Length: > 0 })
+                throw new InvalidPipelineSettingsException($"{source}: suite mmlu needs 'evaluation.mmlu.set', the " +
+                    "name of an MMLU evaluation set (finetune evalsets add NAME DIR --kind mmlu).");
+            if (suite is "gsm8k" or "gsm8k_cot" && Evaluation.Gsm8k is not { Set.Length: > 0 })
+                throw new InvalidPipelineSettingsException($"{source}: suite {suite} needs 'evaluation.gsm8k.set', " +
+                    "the name of a GSM8K evaluation set (finetune evalsets add NAME DIR --kind gsm8k).");
+        }
+        if (Evaluation.Suites.Distinct().Count() != Evaluation.Suites.Count)
+            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.suites' names a suite twice.");
+        if (Evaluation.Mmlu is { } mmlu && (mmlu.Shots is < 0 or > 5 || mmlu.Sample < 1))
+            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.mmlu' needs shots 0–5 and sample ≥ 1 " +
+                $"(shots {mmlu.Shots}, sample {mmlu.Sample}).");
+        if (Evaluation.Gsm8k is { } gsm8k && (gsm8k.Shots is < 0 || gsm8k.Limit < 1 || gsm8k.MaxNewTokens < 1))
+            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.gsm8k' needs shots ≥ 0, limit ≥ 1 and " +
+                "max_new_tokens ≥ 1.");
+        foreach (var (key, name) in new[] { ("evaluation.mmlu.set", Evaluation.Mmlu?.Set),
+            ("evaluation.gsm8k.set", Evaluation.Gsm8k?.Set), ("evaluation.judge.rubric", Evaluation.Judge?.Rubric) })
+            if (name is { Length: > 0 } && ResourceNames.Problem(name) is { } problem)
+                throw new InvalidPipelineSettingsException(Bad(key, name, problem));
         if (Evaluation.Limit < 1)
             throw new InvalidPipelineSettingsException(Bad("evaluation.limit", Evaluation.Limit, "≥ 1"));
         if (Gate.Count == 0 || !Gate.Any(r => r.Kind == GateRuleKind.Improve))

@@ -1,6 +1,6 @@
-// The baseline's results are reused only for the same model, test set, suites, formats and decoding settings: every
-// change of a key part misses, the same inputs hit with the same metrics and the details the report quotes, and a
-// damaged entry is evaluated again rather than trusted.
+// A suite's results are reused only for the same model, suite, format, inputs (test split or evaluation set, sample)
+// and decoding settings: every change of a key part misses, the same inputs hit with the same metrics and the details
+// the report quotes, and a damaged entry is evaluated again rather than trusted.
 using FineTune.Artifacts;
 using FineTune.Contracts;
 using FineTune.Evals;
@@ -10,15 +10,13 @@ namespace FineTune.Pipeline.Tests;
 
 public class BaselineCacheTests
 {
-    static readonly BaselineCacheKey Key = new("base-sha", "adapter-sha", "adapter", "test-sha",
-        ["rouge@rouge-task-v1", "task@task-v1"], 96, 64, 8, null, """{"category":"string"}""");
+    static readonly BaselineCacheKey Key = new("base-sha", "adapter-sha", "adapter", "task", "task-v1",
+        """test=test-sha;template=;limit=64;max_new=96;batch=8;schema={"category":"string"}""");
 
-    static EvalReport Report() => new("production", DateTimeOffset.UnixEpoch,
-    [
+    static SuiteResult Result() =>
         new SuiteResult("task", "task-v1", [new MetricValue("task/exact_match", 0.75, 4, 0.3, 0.95)],
             System.Text.Json.Nodes.JsonNode.Parse("""{"outputs": [{"line": 3, "prediction": "p"}]}"""))
-        { Items = 4 },
-    ]);
+        { Items = 4 };
 
     static async Task<IArtifactStore> Store(string root)
     {
@@ -32,14 +30,15 @@ public class BaselineCacheTests
         Key with { BaseModelSha256 = "other" },
         Key with { ModelSha256 = null, Kind = "base" },
         Key with { ModelSha256 = "another-adapter" },
-        Key with { TestSetSha256 = "other-test" },
-        Key with { Suites = ["rouge@rouge-task-v1"] },
-        Key with { Suites = ["rouge@rouge-task-v2", "task@task-v1"] },
-        Key with { MaxNewTokens = 128 },
-        Key with { Limit = 32 },
-        Key with { BatchSize = 4 },
-        Key with { ChatTemplate = "llama3" },
-        Key with { Schema = null },
+        Key with { Inputs = Key.Inputs.Replace("test-sha", "other-test") },
+        Key with { Suite = "rouge" },
+        Key with { FormatVersion = "task-v2" },
+        Key with { Inputs = Key.Inputs.Replace("max_new=96", "max_new=128") },
+        Key with { Inputs = Key.Inputs.Replace("limit=64", "limit=32") },
+        Key with { Inputs = Key.Inputs.Replace("batch=8", "batch=4") },
+        Key with { Inputs = Key.Inputs.Replace("template=", "template=llama3") },
+        Key with { Inputs = Key.Inputs[..Key.Inputs.IndexOf(";schema", StringComparison.Ordinal)] },
+        Key with { Judge = "http://judge/v1 gpt" },
     ];
 
     [Theory]
@@ -48,7 +47,7 @@ public class BaselineCacheTests
     {
         using var dir = new TempDir();
         var cache = new BaselineCache(await Store(Path.Combine(dir.Path, "store")));
-        await cache.PutAsync(Key, Report(), dir.Path, CancellationToken.None);
+        await cache.PutAsync(Key, "production", Result(), dir.Path, CancellationToken.None);
         Assert.NotEqual(Key.Hash(), changed.Hash());
         Assert.Null(await cache.TryGetAsync(changed, dir.Path, CancellationToken.None));
         Assert.NotNull(await cache.TryGetAsync(Key, dir.Path, CancellationToken.None));
@@ -60,15 +59,20 @@ public class BaselineCacheTests
         using var dir = new TempDir();
         var cache = new BaselineCache(await Store(Path.Combine(dir.Path, "store")));
         Assert.Null(await cache.TryGetAsync(Key, dir.Path, CancellationToken.None));
-        await cache.PutAsync(Key, Report(), dir.Path, CancellationToken.None);
-        var equalKey = Key with { Suites = ["rouge@rouge-task-v1", "task@task-v1"] };
+        await cache.PutAsync(Key, "production", Result(), dir.Path, CancellationToken.None);
+        var equalKey = Key with { Inputs = new string(Key.Inputs.ToCharArray()) };
         var hit = await cache.TryGetAsync(equalKey, dir.Path, CancellationToken.None);
         Assert.NotNull(hit);
         var metric = Assert.Single(hit.Metrics);
         Assert.Equal(("task/exact_match", 0.75, 4L, 0.3, 0.95),
             (metric.Name, metric.Value, metric.Count, metric.Low!.Value, metric.High!.Value));
-        Assert.Equal(4, hit.Suites[0].Items);
-        Assert.Contains("\"prediction\":\"p\"", System.Text.Json.JsonSerializer.Serialize(hit.Suites[0].Details));
+        Assert.Equal(4, hit.Items);
+        Assert.Contains("\"prediction\":\"p\"", System.Text.Json.JsonSerializer.Serialize(hit.Details));
+        // A failed suite is never cached.
+        var failedKey = Key with { Suite = "mmlu", FormatVersion = "mmlu-harness-v1" };
+        await cache.PutAsync(failedKey, "production", SuiteResult.Failed("mmlu", "mmlu-harness-v1", "no set"),
+            dir.Path, CancellationToken.None);
+        Assert.Null(await cache.TryGetAsync(failedKey, dir.Path, CancellationToken.None));
     }
 
     [Fact]
@@ -77,7 +81,7 @@ public class BaselineCacheTests
         using var dir = new TempDir();
         var root = Path.Combine(dir.Path, "store");
         var cache = new BaselineCache(await Store(root));
-        await cache.PutAsync(Key, Report(), dir.Path, CancellationToken.None);
+        await cache.PutAsync(Key, "production", Result(), dir.Path, CancellationToken.None);
         var entry = Directory.GetFiles(Path.Combine(root, Buckets.Evaluations), $"{Key.Hash()}.json",
             SearchOption.AllDirectories).Single();
         await File.WriteAllTextAsync(entry, "{ not results");

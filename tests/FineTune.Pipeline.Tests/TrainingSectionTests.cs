@@ -28,7 +28,51 @@ public class TrainingSectionTests
         Assert.Equal(["task", "bleu", "chrf"], settings.Evaluation.Suites);
         var e = Assert.Throws<InvalidPipelineSettingsException>(() =>
             PipelineSettings.Parse("""{ "evaluation": { "suites": ["blue"] } }""", "pipeline.json"));
-        Assert.Contains("'evaluation.suites' is blue; expected perplexity, rouge, bleu, chrf or task", e.Message);
+        Assert.Contains("'evaluation.suites' is blue; expected mmlu, gsm8k, gsm8k_cot, rouge, bleu, chrf, task, " +
+            "judge, perplexity", e.Message);
+    }
+
+    [Theory]
+    [InlineData("""{ "evaluation": { "suites": ["mmlu"] } }""",
+        "suite mmlu needs 'evaluation.mmlu.set', the name of an MMLU evaluation set (finetune evalsets add")]
+    [InlineData("""{ "evaluation": { "suites": ["gsm8k_cot"], "mmlu": { "set": "mmlu" } } }""",
+        "suite gsm8k_cot needs 'evaluation.gsm8k.set'")]
+    [InlineData("""{ "evaluation": { "suites": ["mmlu"], "mmlu": { "set": "mmlu", "shots": 6 } } }""",
+        "'evaluation.mmlu' needs shots 0–5 and sample ≥ 1 (shots 6, sample 200)")]
+    [InlineData("""{ "evaluation": { "suites": ["gsm8k"], "gsm8k": { "set": "../gsm8k" } } }""",
+        "'evaluation.gsm8k.set' is ../gsm8k")]
+    [InlineData("""{ "evaluation": { "suites": ["task", "task"] } }""", "names a suite twice")]
+    [InlineData("""{ "evaluation": { "mmlu": { "set": "m", "sampel": 5 } } }""", "sampel")]
+    public void Benchmark_suites_need_their_evaluation_sets_named(string json, string expected)
+    {
+        var e = Assert.Throws<InvalidPipelineSettingsException>(() => PipelineSettings.Parse(json, "pipeline.json"));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_gate_on_every_suite_parses_with_its_sets()
+    {
+        var settings = PipelineSettings.Parse("""
+            {
+              "evaluation": {
+                "suites": ["task", "mmlu", "gsm8k", "judge"],
+                "mmlu": { "set": "mmlu", "version": 2, "shots": 5, "sample": 100, "seed": 1 },
+                "gsm8k": { "set": "gsm8k", "limit": 20 },
+                "judge": { "rubric": "support-rubric", "pairwise": true }
+              },
+              "gate": [
+                { "metric": "task/category_accuracy", "kind": "improve", "threshold": 0.02 },
+                { "metric": "mmlu/acc", "kind": "no_regression", "threshold": 0.02 },
+                { "metric": "gsm8k/exact_match,strict-match", "kind": "no_regression", "threshold": 0.05 },
+                { "metric": "judge/win_rate", "kind": "at_least", "threshold": 0.4 }
+              ]
+            }
+            """, "pipeline.json");
+        Assert.Equal((2, 100, 1), (settings.Evaluation.Mmlu!.Version, settings.Evaluation.Mmlu.Sample,
+            settings.Evaluation.Mmlu.Seed));
+        Assert.Equal((20, 256), (settings.Evaluation.Gsm8k!.Limit, settings.Evaluation.Gsm8k.MaxNewTokens));
+        Assert.Equal("support-rubric", settings.Evaluation.Judge!.Rubric);
+        Assert.Equal(4, settings.Gate.Count);
     }
 
     [Fact]

@@ -22,6 +22,7 @@ public static class Cli
             TokenizeCommand.Create(stdout),
             DataCommand.Create(stdout),
             EvalCommand.Create(stdout, stderr),
+            EvalSetsCommand.Create(stdout),
             ScoreCommand.Create(stdout, stderr),
             GateCommand.Create(stdout),
             TrainCommand.Create(stdout, stderr),
@@ -82,7 +83,7 @@ public static class CliErrors
         // our code passing nothing where it must pass something
         ArgumentNullException => false,
         ModelFormatException or TokenizerLoadException or InvalidDatasetException or Training.TrainingConfigException
-            or Pipeline.InvalidPipelineSettingsException => true,
+            or Pipeline.InvalidPipelineSettingsException or Pipeline.EvalSets.EvalSetNotFoundException => true,
         ArgumentException or FormatException or InvalidDataException or System.Text.Json.JsonException => true,
         FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or PathTooLongException
             or IOException => true,

@@ -44,6 +44,12 @@ public sealed record JudgeOptions
     /// <summary>Folder of cached judgments (one JSON file per SHA-256 key); null disables the cache.</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>Never the key itself: options end up in logs and error messages.</summary>
+    public override string ToString() =>
+        $"JudgeOptions {{ Endpoint = {Endpoint}, Model = {Model}, ApiKey = {(ApiKey is null ? "(none)" : "***")}, " +
+        $"ApiKeyVariable = {ApiKeyVariable}, MaxConcurrency = {MaxConcurrency}, MaxRetries = {MaxRetries}, " +
+        $"Timeout = {Timeout} }}";
+
     /// <summary>The key from <see cref="ApiKey"/>, else from the environment variable, else a placeholder
     /// (local servers usually need none, but the OpenAI client refuses an empty credential).</summary>
     public string ResolveApiKey()

@@ -1,6 +1,7 @@
 // The Evaluation stage in a host: the stage (candidate beside production, then the gate) and the consumers of
 // ModelTrained and of its faults.
 using FineTune.Contracts;
+using FineTune.Evals.Judging;
 using FineTune.Pipeline.Runs;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,6 +15,8 @@ public static class EvaluationRegistration
         if (!pipeline.FirstTime(Stages.Evaluation))
             return pipeline;
         pipeline.Services.AddScoped<EvaluationStage>();
+        // The judge's endpoint, model and key variable (the key itself stays in the environment): section "Judge".
+        pipeline.Services.AddOptions<JudgeOptions>().BindConfiguration("Judge");
         return pipeline.AddConsumers(x =>
         {
             x.AddConsumer<ModelTrainedConsumer, ComputeDefinition<ModelTrainedConsumer>>();

@@ -33,7 +33,7 @@ public class StageConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer> 
     {
         endpoint.UseMessageRetry(r =>
         {
-            r.Intervals(_options.RetryIntervalsSeconds.Select(s => TimeSpan.FromSeconds(s)).ToArray());
+            r.Intervals(_options.RetryIntervals.Select(s => TimeSpan.FromSeconds(s)).ToArray());
             r.Ignore<Exception>(StageErrors.IsPermanent);
         });
         endpoint.UseInMemoryOutbox(context);

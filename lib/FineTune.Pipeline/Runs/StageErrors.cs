@@ -18,6 +18,7 @@ public static class StageErrors
     {
         AggregateException { InnerExceptions.Count: > 0 } a => a.InnerExceptions.All(IsPermanent),
         InvalidDatasetException or InvalidPipelineSettingsException or TrainingConfigException
+            or EvalSets.EvalSetNotFoundException
             or ArtifactIntegrityException => true,
         ModelFormatException or TokenizerLoadException => true,
         ObjectDisposedException => false,                          // a host shutting down under the consumer

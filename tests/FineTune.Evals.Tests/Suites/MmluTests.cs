@@ -117,6 +117,27 @@ public class MmluTests
         Assert.Equal(120, few.Metrics.Single(m => m.Name == "mmlu/acc").Count);
     }
 
+    [SkippableFact]
+    public void A_seeded_sample_takes_a_quarter_from_each_category_and_the_same_questions_every_time()
+    {
+        var test = Mmlu.Load(Root, "test");
+        var all = test.Keys.SelectMany(s => test[s].Select((item, i) => (item, i))).ToList();
+        var first = Mmlu.Sampled(all, 200, seed: 7);
+        Assert.Equal(200, first.Count);
+        Assert.Equal(200, first.Select(w => (w.item.Subject, w.i)).Distinct().Count());
+        var perCategory = first.GroupBy(w => MmluPrompts.Categories[w.item.Subject]).ToDictionary(g => g.Key,
+            g => g.Count());
+        Assert.All(perCategory.Values, n => Assert.Equal(50, n));
+        Assert.Equal(first, Mmlu.Sampled(all, 200, seed: 7));
+        var other = Mmlu.Sampled(all, 200, seed: 8);
+        Assert.True(other.Intersect(first).Count() < 100, "another seed draws other questions");
+        // More than a category holds: the others make up the difference, and no question is taken twice.
+        var small = all.Where(w => w.item.Subject is "anatomy" or "astronomy" or "virology").ToList();
+        var most = Mmlu.Sampled(small, 400, seed: 1);
+        Assert.Equal(400, most.Select(w => (w.item.Subject, w.i)).Distinct().Count());
+        Assert.Equal(small.Count, Mmlu.Sampled(small, 10_000, seed: 1).Count);
+    }
+
     [Fact]
     public void Wilson_interval_of_half_of_100()
     {

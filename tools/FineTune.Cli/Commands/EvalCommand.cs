@@ -15,7 +15,7 @@ namespace FineTune.Cli.Commands;
 
 static class EvalCommand
 {
-    static readonly string[] Suites = ["mmlu", "gsm8k", "gsm8k_cot", "rouge", "bleu", "chrf", "judge", "perplexity"];
+    static readonly IReadOnlyList<string> Suites = EvalSuites.Names;
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -119,11 +119,28 @@ static class EvalCommand
                     $"data={(suite is "mmlu" or "gsm8k" or "gsm8k_cot" ? "" : EvalItemLog.Fingerprint(TestFile(parse.GetValue(data), suite)))}");
             SuiteItems Items(string suite) => log.Scope(suite, FormatVersion(suite), modelKey, Settings(suite));
 
-            // rouge, bleu and chrf score the same greedy answers: generated (and resumable) under the first of them
-            IReadOnlyList<TaskOutput>? answers = null;
-            async Task<IReadOnlyList<TaskOutput>> Answers(string suite, IProgress<EvalProgress> progress) =>
-                answers ??= await TaskEval.GenerateAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
-                    parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), ct, progress, Items(suite));
+            var judgeInputs = chosen.Contains("judge")
+                ? await JudgeInputsAsync(parse.GetValue(judgeConfig)!, parse.GetValue(baseline), tokenizer, chat,
+                    parse.GetValue(data), parse.GetValue(threads), parse.GetValue(maxNew), parse.GetValue(batch),
+                    parse.GetValue(limit), ct)
+                : null;
+            var runner = new EvalSuites(lm, tokenizer, chat, new SuiteInputs
+            {
+                MmluDirectory = parse.GetValue(mmlu),
+                Mmlu = new MmluOptions
+                {
+                    Shots = parse.GetValue(shots) ?? 5,
+                    LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch)
+                },
+                Gsm8kDirectory = parse.GetValue(gsm8k),
+                Gsm8kShots = parse.GetValue(shots),
+                Gsm8kLimit = parse.GetValue(limit),
+                TestSplit = parse.GetValue(data) is { } dataDir ? () => TestSplit(dataDir, "rouge") : null,
+                Limit = parse.GetValue(limit),
+                MaxNewTokens = parse.GetValue(maxNew),
+                BatchSize = parse.GetValue(batch),
+                Judge = judgeInputs,
+            });
             var results = new List<SuiteResult>();
             void Save() => new EvalReport(Path.GetFullPath(modelPath), DateTimeOffset.UtcNow, results).Write(outPath);
             foreach (var suite in chosen)
@@ -131,32 +148,8 @@ static class EvalCommand
                 SuiteResult result;
                 try
                 {
-                    result = await SuiteProgress.RunAsync(stderr, suite, async progress => suite switch
-                    {
-                        "mmlu" => Mmlu.Evaluate(lm, tokenizer, parse.GetValue(mmlu)!,
-                            new MmluOptions
-                            {
-                                Shots = parse.GetValue(shots) ?? 5,
-                                LimitPerSubject = parse.GetValue(limit), BatchSize = parse.GetValue(batch)
-                            },
-                            ct, progress, Items(suite)),
-                        "gsm8k" or "gsm8k_cot" => await Gsm8kAsync(lm, tokenizer, parse.GetValue(gsm8k)!, suite,
-                            parse.GetValue(shots), parse.GetValue(limit), parse.GetValue(batch),
-                                parse.GetValue(maxNew), progress, Items(suite), ct),
-                        "rouge" => TaskEval.Rouge(await Answers(suite, progress)),
-                        "bleu" => TaskEval.Bleu(await Answers(suite, progress)),
-                        "chrf" => TaskEval.Chrf(await Answers(suite, progress)),
-                        "perplexity" =>
-                            Perplexity.Evaluate(lm,
-                            TaskEval.Sequences(TestSplit(parse.GetValue(data), suite), tokenizer, chat,
-                            parse.GetValue(limit)),
-                            ct, Items(suite)),
-                        "judge" => await JudgeAsync(lm, tokenizer, chat, TestSplit(parse.GetValue(data), suite),
-                            parse.GetValue(judgeConfig)!, parse.GetValue(baseline), parse.GetValue(threads),
-                            parse.GetValue(maxNew), parse.GetValue(batch), parse.GetValue(limit), progress,
-                                Items(suite), ct),
-                        _ => throw new InvalidOperationException(suite),
-                    });
+                    result = await SuiteProgress.RunAsync(stderr, suite,
+                        progress => runner.RunAsync(suite, Items(suite), progress, ct));
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -202,17 +195,7 @@ static class EvalCommand
     /// <summary>results.json → results.items.jsonl: the scored items that let a rerun resume.</summary>
     internal static string ItemsPath(string outPath) => Path.ChangeExtension(outPath, ".items.jsonl");
 
-    static string FormatVersion(string suite) => suite switch
-    {
-        "mmlu" => Mmlu.FormatVersion,
-        "gsm8k" or "gsm8k_cot" => Gsm8k.FormatVersion,
-        "rouge" => TaskEval.RougeFormatVersion,
-        "bleu" => TaskEval.BleuFormatVersion,
-        "chrf" => TaskEval.ChrfFormatVersion,
-        "perplexity" => Perplexity.FormatVersion,
-        "judge" => JudgeStatistics.FormatVersion,
-        _ => "",
-    };
+    static string FormatVersion(string suite) => EvalSuites.FormatVersion(suite);
 
     static string TestFile(string? dataDir, string suite)
     {
@@ -228,28 +211,10 @@ static class EvalCommand
     static IEnumerable<DataRecord> TestSplit(string? dataDir, string suite) =>
         NormalizedJsonl.Read(TestFile(dataDir, suite));
 
-    static Task<SuiteResult> Gsm8kAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer, string dir,
-        string suite,
-        int? shots, int? limit, int batch, int maxNew, IProgress<EvalProgress> progress, SuiteItems items,
-            CancellationToken ct)
-    {
-        var variant = suite == "gsm8k_cot" ? Gsm8kVariant.ChainOfThought : Gsm8kVariant.Standard;
-        var format = variant == Gsm8kVariant.ChainOfThought ? Gsm8kFormat.Cot : Gsm8kFormat.Gsm8k;
-        return Gsm8k.EvaluateAsync(lm, tokenizer, Gsm8k.Load(Path.Combine(dir, "train.jsonl")),
-            Gsm8k.Load(Path.Combine(dir, "test.jsonl")),
-            completion => Gsm8kAnswers.Extract(completion, format),
-            new Gsm8kOptions
-            {
-                Variant = variant, Shots = shots, Limit = limit, BatchSize = batch,
-                MaxNewTokens = maxNew
-            }, ct, progress, items);
-    }
-
-    static async Task<SuiteResult> JudgeAsync(FineTune.Models.Generation.ICausalLm lm, TextTokenizer tokenizer,
-        ChatTemplate chat,
-        IEnumerable<DataRecord> records, string configPath, string? baselinePath, int threads, int maxNew, int batch,
-            int? limit,
-        IProgress<EvalProgress> progress, SuiteItems items, CancellationToken ct)
+    /// <summary>The judge's settings from the --judge-config file and, with --baseline, the baseline model's answers
+    /// to the same test split for a pairwise comparison.</summary>
+    static async Task<JudgeInputs> JudgeInputsAsync(string configPath, string? baselinePath, TextTokenizer tokenizer,
+        ChatTemplate chat, string? dataDir, int threads, int maxNew, int batch, int? limit, CancellationToken ct)
     {
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"judge config not found: '{configPath}'.", configPath);
@@ -261,28 +226,13 @@ static class EvalCommand
         })
             ?? throw new ArgumentException($"{configPath}: the \"Judge\" section is empty.");
         options.Validate();
-        var examples = records.ToList();
-        var outputs = await TaskEval.GenerateAsync(lm, tokenizer, chat, examples, maxNew, batch, limit, ct, progress,
-            items);
-        int truncated = outputs.Count(o => o.Truncated);
-        using var client = JudgeClientFactory.Create(options);
-        var judge = new Judge(client, options);
-        static string Prompt(TaskOutput o) => string.Join("\n", o.Prompt.Select(m => $"{m.Role}: {m.Content}"));
-        if (baselinePath is not null)
+        if (baselinePath is null)
+            return new JudgeInputs(options);
+        return new JudgeInputs(options, BaselineAnswers: async token =>
         {
-            // Pairwise: the candidate is A, the baseline B; the judge sees both orders, and only a consistent win
-            // counts.
             using var baselineModel = Engines.Open(baselinePath, EngineKind.Auto, threads);
-            var baselineOutputs = await TaskEval.GenerateAsync(baselineModel, tokenizer, chat, examples, maxNew, batch,
-                limit, ct);
-            var pairs = outputs.Zip(baselineOutputs,
-                (c, b) => new PairRequest(c.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                Prompt(c), c.Prediction, b.Prediction, c.Reference)).ToList();
-            return (await judge.CompareAsync(pairs, ct)).Result with { Items = outputs.Count, Truncated = truncated };
-        }
-        var report = await judge.GradeAsync(outputs.Select(o =>
-            new GradeRequest(o.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Prompt(o), o.Prediction, o.Reference)).ToList(), ct);
-        return report.Result with { Items = outputs.Count, Truncated = truncated };
+            return await TaskEval.GenerateAsync(baselineModel, tokenizer, chat, TestSplit(dataDir, "judge"), maxNew,
+                batch, limit, token);
+        });
     }
 }

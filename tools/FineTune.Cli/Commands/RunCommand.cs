@@ -48,10 +48,15 @@ static class RunCommand
         {
             Description = "CPU threads for training and evaluation (0 = all cores)"
         };
+        var judgeConfig = new Option<string?>("--judge-config")
+        {
+            Description = "JSON with a \"Judge\" section (Endpoint, Model, ApiKeyVariable, …) for the judge suite, " +
+                "as finetune eval reads it; the key stays in the environment variable it names"
+        };
         var command = new Command("run",
             "Run every stage in one process: clean, tokenize, train, evaluate, gate, promote.")
         {
-            data, baseModel, config, output, project, home, threads,
+            data, baseModel, config, output, project, home, threads, judgeConfig,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -91,7 +96,12 @@ static class RunCommand
             }
             else
                 await stderr.WriteLineAsync($"base model: {baseDir}");
-            await using var pipeline = await LocalPipeline.StartAsync(homeDir, new Dictionary<string, string?>
+            var hostSettings = JudgeSettings(parse.GetValue(judgeConfig));
+            if (settings?.Evaluation.Suites.Contains("judge") == true && !hostSettings.ContainsKey("Judge:Model"))
+                throw new ArgumentException($"{configFile}: the judge suite needs --judge-config (a JSON file with " +
+                    "a \"Judge\" section: Endpoint, Model, ApiKeyVariable).");
+            await using var pipeline = await LocalPipeline.StartAsync(homeDir, new Dictionary<string, string?>(
+                hostSettings)
             {
                 ["Pipeline:Threads"] = parse.GetValue(threads)
                     .ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -162,6 +172,24 @@ static class RunCommand
 
     // Plain lines (they read the same in a terminal, a log and CI): stage transitions, messages, every 10th metrics
     // event.
+    /// <summary>The --judge-config file's "Judge" section as configuration keys (Judge:Endpoint, …).</summary>
+    static Dictionary<string, string?> JudgeSettings(string? path)
+    {
+        var values = new Dictionary<string, string?>();
+        if (path is null)
+            return values;
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"judge config not found: '{path}'.", path);
+        if (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))?["Judge"] is not
+            System.Text.Json.Nodes.JsonObject judge)
+            throw new ArgumentException($"{path}: no \"Judge\" section (Endpoint, Model, ApiKeyVariable, …).");
+        foreach (var (key, value) in judge)
+            values[$"Judge:{key}"] = value is System.Text.Json.Nodes.JsonValue v
+                ? v.ToString()
+                : throw new ArgumentException($"{path}: Judge.{key} must be a single value.");
+        return values;
+    }
+
     sealed class ProgressPrinter(TextWriter stderr)
     {
         readonly Dictionary<string, string> _stages = [];

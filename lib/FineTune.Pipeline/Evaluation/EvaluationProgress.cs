@@ -1,0 +1,48 @@
+// A long suite's progress as the run's events ("evaluation: candidate mmlu 120/200"): at the start, each tenth of the
+// way and at the end, written in order in the background so scoring never waits on the registry. A failed write is
+// logged and costs only that event.
+using Microsoft.Extensions.Logging;
+
+namespace FineTune.Pipeline.Evaluation;
+
+public sealed class EvaluationProgress(RunLedger ledger, ILogger log, Guid runId, string role, string suite)
+    : IProgress<Evals.EvalProgress>
+{
+    Task pending = Task.CompletedTask;
+    int lastTenth = -1;
+    readonly Lock gate = new();
+
+    public void Report(Evals.EvalProgress value)
+    {
+        int tenth = value.Total == 0 ? 10 : value.Done * 10 / value.Total;
+        lock (gate)
+        {
+            if (tenth == lastTenth)
+                return;
+            lastTenth = tenth;
+            var text = $"evaluation: {role} {suite} {value.Done}/{value.Total}";
+            var data = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                role, suite, done = value.Done, total = value.Total
+            });
+            pending = pending.ContinueWith(async _ =>
+            {
+                try
+                {
+                    await ledger.EventAsync(runId, "info", text, data, "progress", CancellationToken.None);
+                }
+                catch (Exception e)
+                {
+                    log.LogWarning(e, "Run {RunId}: progress event not written", runId);
+                }
+            }, TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    /// <summary>Waits for the events written so far.</summary>
+    public Task FlushAsync()
+    {
+        lock (gate)
+            return pending;
+    }
+}
