@@ -61,7 +61,19 @@ Stage<Projects.FineTune_TokenizationService>("tokenization");
 // Replicas compete for training jobs (one job each); a stopped one's job resumes on another from its checkpoint.
 Stage<Projects.FineTune_TrainingService>("training")
     .WithReplicas(builder.Configuration.GetValue("TrainingReplicas", 2));
-Stage<Projects.FineTune_EvaluationService>("evaluation");
+var evaluation = Stage<Projects.FineTune_EvaluationService>("evaluation");
+// The judge suite's endpoint and model come from the "Judge" section (--Judge:Model=gpt-4o-mini, --Judge:Endpoint=…);
+// its key is a secret parameter (--Parameters:judge-api-key=KEY, or user secrets), handed to the service in an
+// environment variable that the options name, so it is never part of its configuration or logs.
+if (builder.Configuration["Judge:Model"] is { Length: > 0 } judgeModel)
+{
+    var judgeKey = builder.AddParameter("judge-api-key", secret: true);
+    evaluation
+        .WithEnvironment("Judge__Endpoint", builder.Configuration["Judge:Endpoint"] ?? "https://api.openai.com/v1")
+        .WithEnvironment("Judge__Model", judgeModel)
+        .WithEnvironment("Judge__ApiKeyVariable", "FINETUNE_JUDGE_API_KEY")
+        .WithEnvironment("FINETUNE_JUDGE_API_KEY", judgeKey);
+}
 // The key for the Deployment service's OpenAI endpoint: generated once, kept in user secrets, shown (masked) under the
 // dashboard's parameters; `--Parameters:serving-api-key=KEY` sets it.
 var servingKey = builder.AddParameter("serving-api-key",

@@ -66,6 +66,7 @@ public sealed record EvalReport(string Model, DateTimeOffset Created, IReadOnlyL
                 Items = s["items"]?.GetValue<int>() ?? 0,
                 Truncated = s["truncated"]?.GetValue<int>() ?? 0,
                 Error = s["error"]?.GetValue<string>(),
+                Inputs = s["inputs"]?.GetValue<string>(),
             }).ToList()
                 ?? throw new JsonException("field 'suites' is missing");
             return new EvalReport(node["model"]?.GetValue<string>() ?? "",

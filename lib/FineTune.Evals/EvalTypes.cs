@@ -20,6 +20,10 @@ public sealed record SuiteResult(string Suite, string FormatVersion, IReadOnlyLi
     /// cref="PromptFit"/>).</summary>
     public int Truncated { get; init; }
 
+    /// <summary>What was scored, for the record: the evaluation set's SHA-256 or the test split's, the sample and the
+    /// decoding settings (the pipeline's Evaluation stage fills it in).</summary>
+    public string? Inputs { get; init; }
+
     /// <summary>Set when the suite failed: why. A failed suite has no metrics.</summary>
     public string? Error { get; init; }
 

@@ -16,6 +16,7 @@ public sealed class PipelineTelemetry
     readonly Histogram<double> _queueLag;
     readonly Counter<long> _runsFinished;
     readonly Histogram<double> _evaluationScore;
+    readonly Counter<long> _evaluationItems;
 
     public PipelineTelemetry(IMeterFactory meters)
     {
@@ -28,6 +29,8 @@ public sealed class PipelineTelemetry
             description: "Runs that ended, by status and decision");
         _evaluationScore = meter.CreateHistogram<double>("finetune.pipeline.evaluation.score",
             description: "Evaluation metrics of candidates and baselines");
+        _evaluationItems = meter.CreateCounter<long>("finetune.pipeline.evaluation.items",
+            description: "Items (questions, problems, test examples) scored by the Evaluation stage, by suite and role");
     }
 
     public void StageCompleted(string stage, string outcome, TimeSpan elapsed) =>
@@ -38,6 +41,9 @@ public sealed class PipelineTelemetry
 
     public void RunFinished(string status, string? decision) =>
         _runsFinished.Add(1, new("status", status), new("decision", decision ?? ""));
+
+    public void EvaluationItems(string suite, string role, long items) =>
+        _evaluationItems.Add(items, new("suite", suite), new("role", role));
 
     public void Score(string metric, string role, double value) =>
         _evaluationScore.Record(value, new("metric", metric), new("role", role));

@@ -67,6 +67,16 @@ public sealed class BenchmarkGateTests
         }
         Assert.Contains(evaluation.Reasons, r => r.StartsWith("mmlu/acc: pass", StringComparison.Ordinal));
         Assert.DoesNotContain(evaluation.Reasons, r => r.Contains("(cache)", StringComparison.Ordinal));
+        // The results record what was scored: the set's hash and the sample, beside the prompt format.
+        var results = await pipeline.Store.ListAsync(Buckets.Evaluations, "guard/").Where(o =>
+            o.Key.EndsWith("/candidate_results.json", StringComparison.Ordinal)).SingleAsync();
+        var path = Path.Combine(tmp.Path, "candidate_results.json");
+        await pipeline.Store.GetFileAsync(new ArtifactRef(results.Bucket, results.Key, results.Sha256!, results.Bytes),
+            path);
+        var mmluResult = EvalReport.Load(path).Suites.Single(s => s.Suite == "mmlu");
+        var mmluSet = (await sets.ListAsync("mmlu")).Single();
+        Assert.Equal(("mmlu-harness-v1", $"set={mmluSet.Sha256};shots=0;sample=8;seed=3;batch=6"),
+            (mmluResult.FormatVersion, mmluResult.Inputs));
         var events = await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(first.RunId));
         Assert.Contains(events, e => e.Type == "progress" && e.Message == "evaluation: baseline mmlu 8/8");
         Assert.Contains(events, e => e.Type == "progress" && e.Message == "evaluation: candidate gsm8k 2/2");

@@ -48,6 +48,9 @@ public sealed class TelemetryTests
         Assert.Contains(seen,
             m => m.Instrument == "finetune.pipeline.evaluation.score"
             && m.Tags.Contains("metric=perplexity/token_accuracy") && m.Tags.Contains("role=candidate"));
+        // Items scored, as they are scored: the answers rouge and task share are generated under rouge.
+        Assert.Contains(seen, m => m.Instrument == "finetune.pipeline.evaluation.items" && m.Value > 0
+            && m.Tags.Contains("suite=rouge") && m.Tags.Contains("role=candidate"));
         // The training engine's meter, through the host's meter factory.
         Assert.Contains(seen, m => m.Instrument == "finetune.training.tokens" && m.Value > 0);
         Assert.Contains(seen, m => m.Instrument == "finetune.training.train_loss" && m.Value > 0);

@@ -25,7 +25,8 @@ namespace FineTune.Pipeline.Evaluation;
 public sealed record EvaluationOutcome(EvaluationCompleted Message, GateDecision Decision);
 
 public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunRegistry registry, RunLedger ledger,
-    IOptions<PipelineOptions> options, IOptions<JudgeOptions> judgeOptions, ILogger<EvaluationStage> log)
+    PipelineTelemetry telemetry, IOptions<PipelineOptions> options, IOptions<JudgeOptions> judgeOptions,
+    ILogger<EvaluationStage> log)
 {
     readonly BaselineCache cache = new(store);
     readonly EvalSetStore sets = new(store);
@@ -188,11 +189,14 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         {
             var runner = suite is "gsm8k" or "gsm8k_cot"
                 ? new EvalSuites(lm, tokenizer, chat, setup.For(suite, settings)) : shared;
-            var progress = new EvaluationProgress(ledger, log, runId, role, suite);
+            var progress = new EvaluationProgress(ledger, telemetry, log, runId, role, suite);
             var items = itemLog.Scope(suite, FormatVersion(suite), files.Key, setup.Keys.GetValueOrDefault(suite, ""));
             try
             {
-                results.Add(await runner.RunAsync(suite, items, progress, ct));
+                results.Add(await runner.RunAsync(suite, items, progress, ct) with
+                {
+                    Inputs = setup.Keys.GetValueOrDefault(suite)
+                });
             }
             finally
             {
@@ -211,7 +215,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
     {
         var (tokenizer, chat, model) = Open(files, settings);
         using var lm = model;
-        var progress = new EvaluationProgress(ledger, log, runId, "baseline", "answers");
+        var progress = new EvaluationProgress(ledger, telemetry, log, runId, "baseline", "answers");
         var items = itemLog.Scope("answers", TaskEval.RougeFormatVersion, files.Key, setup.Keys["judge"]);
         try
         {
