@@ -30,7 +30,8 @@ public sealed class PipelineTelemetry
         _evaluationScore = meter.CreateHistogram<double>("finetune.pipeline.evaluation.score",
             description: "Evaluation metrics of candidates and baselines");
         _evaluationItems = meter.CreateCounter<long>("finetune.pipeline.evaluation.items",
-            description: "Items (questions, problems, test examples) scored by the Evaluation stage, by suite and role");
+            description: "Items (questions, problems, test examples) scored by the Evaluation stage, by suite " +
+                "and role");
     }
 
     public void StageCompleted(string stage, string outcome, TimeSpan elapsed) =>

@@ -8,7 +8,7 @@ internal sealed partial class RegistrySession
     const string JobQueued = "queued", JobRunning = "running", JobCancelled = "cancelled";
     static readonly string[] JobEndings = ["succeeded", "failed", "cancelled"];
     static readonly string[] EventLevels = ["info", "warn", "error"];
-    static readonly string[] EventTypes = ["message", "metrics", "progress"];
+    static readonly string[] EventTypes = ["message", "metrics", "progress", "sample"];
 
     public async Task<bool> EnqueueTrainingJobAsync(Guid runId, string requestJson, CancellationToken ct = default)
     {

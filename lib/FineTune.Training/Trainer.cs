@@ -38,6 +38,7 @@ public sealed class Trainer : IDisposable
     readonly List<StepMetrics> _history;
     readonly List<EvalMetrics> _evals;
     readonly string? _resumedFrom;
+    readonly TrainingSamples? _samples;
 
     public Llama Model => _model;
     /// <summary>DPO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise
@@ -58,6 +59,7 @@ public sealed class Trainer : IDisposable
         _train = train;
         _validation = validation;
         _runId = runId;
+        _samples = TrainingSamples.Create(config, model, validation);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name,
             p.parameter));
         _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1,
@@ -346,6 +348,8 @@ public sealed class Trainer : IDisposable
     bool EvaluateAndKeepBest(int step, IProgress<TrainingProgress>? progress, TimeSpan elapsed)
     {
         var eval = Evaluate(step);
+        if (_samples is not null)
+            eval = eval with { Samples = _samples.Generate() };
         _evals.Add(eval);
         _telemetry.Record(eval);
         AppendMetrics(eval);

@@ -125,6 +125,11 @@ public sealed record EvalConfig
     /// <summary>Evaluate on the first this many validation examples (the same ones every time); null: all of
     /// them.</summary>
     public int? MaxExamples { get; init; }
+    /// <summary>At every evaluation, the model's greedy answers to the first this many validation prompts go into
+    /// metrics.jsonl, the training report and the run's events; 0: none.</summary>
+    public int SamplePrompts { get; init; } = 3;
+    /// <summary>The longest sample answer, in tokens.</summary>
+    public int SampleMaxNewTokens { get; init; } = 48;
 
     public const int DefaultEverySteps = 50;
 }

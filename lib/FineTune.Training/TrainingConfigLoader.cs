@@ -197,6 +197,10 @@ public static class TrainingConfigLoader
             "cannot be combined with eval.every_steps; set one");
         Require(c.Eval.MaxExamples is null or > 0, "eval.max_examples",
             $"must be a positive integer, got {c.Eval.MaxExamples}");
+        Require(c.Eval.SamplePrompts is >= 0 and <= 32, "eval.sample_prompts",
+            $"must be 0–32, got {c.Eval.SamplePrompts}");
+        Require(c.Eval.SampleMaxNewTokens > 0, "eval.sample_max_new_tokens",
+            $"must be a positive integer, got {c.Eval.SampleMaxNewTokens}");
         Require(c.Eval.EarlyStoppingPatience is null or > 0, "eval.early_stopping_patience",
             $"must be a positive integer, got {c.Eval.EarlyStoppingPatience}");
         Require(c.Eval.MaxBatches is null or > 0, "eval.max_batches",

@@ -24,6 +24,10 @@ public sealed record StepMetrics
 public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccuracy, long Tokens, double Seconds)
 {
     public double Perplexity => Math.Exp(ValidLoss);
+
+    /// <summary>The model's answers to a few fixed validation prompts at this evaluation
+    /// (eval.sample_prompts).</summary>
+    public IReadOnlyList<SampleAnswer>? Samples { get; init; }
 }
 
 public sealed record TrainingProgress(int Step, int TotalSteps, StepMetrics? Metrics, EvalMetrics? Eval,

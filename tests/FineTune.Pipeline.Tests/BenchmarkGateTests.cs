@@ -80,6 +80,11 @@ public sealed class BenchmarkGateTests
         var events = await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(first.RunId));
         Assert.Contains(events, e => e.Type == "progress" && e.Message == "evaluation: baseline mmlu 8/8");
         Assert.Contains(events, e => e.Type == "progress" && e.Message == "evaluation: candidate gsm8k 2/2");
+        // While training, each evaluation's answers to the same validation prompts.
+        var samples = events.Where(e => e.Type == "sample").ToList();
+        Assert.NotEmpty(samples);
+        Assert.All(samples, e => Assert.Matches(@"^step \d+ sample \d+: ", e.Message));
+        Assert.Contains("\"reference\":", samples[0].DataJson);
 
         // New data: the test split changes, so task is evaluated again; MMLU and GSM8K of the baseline (the base
         // model, or version 1 if it was promoted) come from the cache.

@@ -143,6 +143,14 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
                       (p.Remaining is { } left ? $", ETA {TrainingProgress.Format(left)}" : "");
                 await ledger.EventAsync(job.RunId, "info", line, JsonSerializer.Serialize(data), "metrics",
                     CancellationToken.None);
+                // The answers to a few fixed validation prompts, so a person sees them improve (eval.sample_prompts).
+                foreach (var sample in p.Eval?.Samples ?? [])
+                    await ledger.EventAsync(job.RunId, "info", $"step {p.Step} sample {sample.Example}: " +
+                        Shorten(sample.Answer), JsonSerializer.Serialize(new
+                        {
+                            step = p.Step, example = sample.Example, prompt = sample.Prompt,
+                            reference = sample.Reference, answer = sample.Answer,
+                        }), "sample", CancellationToken.None);
                 if (p.Metrics is { } s)
                     await publish.PublishForRun(new TrainingProgressed
                     {
@@ -183,5 +191,12 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
     sealed class ChannelProgress(ChannelWriter<TrainingProgress> writer) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => writer.TryWrite(value);
+    }
+
+    /// <summary>An answer on one event line: newlines shown as ⏎, at most 160 characters.</summary>
+    static string Shorten(string text)
+    {
+        var line = text.ReplaceLineEndings("⏎");
+        return line.Length <= 160 ? line : line[..159] + "…";
     }
 }

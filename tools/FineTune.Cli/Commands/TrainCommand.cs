@@ -97,7 +97,9 @@ static class TrainCommand
                 $"tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}{(p.Remaining is { } left ? $" ETA {TrainingProgress.Format(left)}" : "")}"),
         { Eval: { } e } =>
             string.Create(CultureInfo.InvariantCulture,
-            $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}"),
+            $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}") +
+            // the first sample answer, so the console shows the answers change
+            (e.Samples is [var first, ..] ? $"\n  sample {first.Example}: {first.Answer.ReplaceLineEndings("⏎")}" : ""),
         _ => p.Message ?? "",
     };
 
