@@ -66,18 +66,25 @@ public sealed class RunLedger(RunRegistry registry, PipelineTelemetry telemetry,
         registry.WriteAsync(s => s.AppendEventAsync(runId, level, type, message, dataJson, ct), ct);
 
     /// <summary>Ends the run as failed at <paramref name="stage"/>, with the reason a person reads
-    /// ("ExceptionType: message"), and announces it as StageFailed.</summary>
+    /// ("ExceptionType: message"), and announces it as StageFailed. Once: a fault delivered again (or once per
+    /// attempt, as the in-memory transport does after retries) finds the run failed and records nothing more.</summary>
     public async Task FailAsync(MassTransit.IPublishEndpoint publish, Guid runId, string project, string stage,
         string exceptionType,
         string message, int attempts, CancellationToken ct)
     {
         var error = $"{exceptionType.Split('.')[^1]}: {message}";
+        bool recorded = false;
         await registry.WriteAsync(async s =>
         {
+            if (await s.GetRunAsync(runId, ct) is { Status: RunStatus.Failed } run && run.Error == $"{stage}: {error}")
+                return;
+            recorded = true;
             await s.FailStageAsync(runId, stage, error, ct);
             await s.SetRunStatusAsync(runId, RunStatus.Failed, $"{stage}: {error}", ct);
             await s.AppendEventAsync(runId, "error", "message", $"{stage} failed: {error}", null, ct);
         }, ct);
+        if (!recorded)
+            return;
         telemetry.StageCompleted(stage, "failed", _clock.Elapsed);
         telemetry.RunFinished(RunStatus.Failed, null);
         log.LogError("Run {RunId}: {Stage} failed: {Error}", runId, stage, error);

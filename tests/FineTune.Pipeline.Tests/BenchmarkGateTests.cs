@@ -248,6 +248,12 @@ public sealed class BenchmarkGateTests
             Assert.Contains(host["Judge:Endpoint"]!, run.Error);
             Assert.DoesNotContain("sk-never-shown", run.Error);
             Assert.Null(await pipeline.Registry.ReadAsync(s => s.GetEvaluationAsync("judged", 1)));
+            // Each retry took the answers the first attempt had generated from the item log instead of generating
+            // them again.
+            var events = await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(run.RunId));
+            Assert.Single(events, e => e.Message.StartsWith("evaluation failed: ", StringComparison.Ordinal));
+            Assert.Contains(events, e => e.Message.StartsWith("evaluation: candidate task: ", StringComparison.Ordinal)
+                && e.Message.EndsWith("items scored by an earlier attempt were reused", StringComparison.Ordinal));
         }
     }
 }
