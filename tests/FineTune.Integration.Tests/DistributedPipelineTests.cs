@@ -14,11 +14,12 @@ namespace FineTune.Integration.Tests;
 public sealed class DistributedPipelineTests
 {
     static async Task<(TempDir Tmp, ServiceCluster Cluster)> StartAsync(int epochs, string? otlpEndpoint = null,
-        IReadOnlyDictionary<string, string>? overrides = null)
+        IReadOnlyDictionary<string, string>? overrides = null, Func<PipelineSettings, PipelineSettings>? adjust = null)
     {
         var tmp = new TempDir();
         var settings = Path.Combine(tmp.Path, "settings.json");
-        await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs).ToJson());
+        var fast = PipelineFixture.FastSettings(epochs);
+        await File.WriteAllTextAsync(settings, (adjust?.Invoke(fast) ?? fast).ToJson());
         try
         {
             return (tmp, await ServiceCluster.StartAsync(tmp.Path, await PipelineFixture.BaseModelAsync(), settings,
@@ -71,14 +72,35 @@ public sealed class DistributedPipelineTests
     static Task Drop(ServiceCluster cluster, string project, string file) =>
         cluster.Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file);
 
+    /// <summary>The forgetting guard: MMLU and GSM8K subsets from evaluation sets in the store, beside the task
+    /// suites, with a rule on MMLU that never decides (this test is about where they run, not about the verdict).</summary>
+    static PipelineSettings WithForgettingGuard(PipelineSettings s) => s with
+    {
+        Evaluation = s.Evaluation with
+        {
+            Suites = [.. s.Evaluation.Suites, "mmlu", "gsm8k"],
+            Mmlu = new MmluSetSettings { Set = "mmlu", Shots = 0, Sample = 8 },
+            Gsm8k = new Gsm8kSetSettings { Set = "gsm8k", Shots = 0, Limit = 2, MaxNewTokens = 8 },
+        },
+        Gate = [.. s.Gate, new("mmlu/acc", FineTune.Evals.Gate.GateRuleKind.NoRegression, 1.0)],
+    };
+
     [SkippableFact]
     public async Task A_drop_is_promoted_or_rejected_with_complete_lineage_and_a_second_drop_retrains()
     {
+        var (mmlu, gsm8k) = (SharedData.File("mmlu"), SharedData.File("gsm8k"));
         using var otlp = new OtlpTraceReceiver();
-        var (tmp, cluster) = await StartAsync(epochs: 2, otlp.Endpoint);
+        var (tmp, cluster) = await StartAsync(epochs: 2, otlp.Endpoint, adjust: WithForgettingGuard);
         using var _ = tmp;
         await using var __ = cluster;
         var project = $"tickets-{Guid.NewGuid():N}"[..16];
+        // The benchmark sets the settings name, added to the services' S3 store with the CLI.
+        foreach (var (name, path) in new[] { ("mmlu", mmlu), ("gsm8k", gsm8k) })
+        {
+            var (addExit, addOut, addErr) = await cluster.CliAsync("evalsets", "add", name, path, "--kind", name);
+            Assert.True(addExit == 0, addErr);
+            Assert.StartsWith($"added {name} version 1", addOut);
+        }
 
         await Drop(cluster, project, await PipelineFixture.TicketsAsync(tmp.Path, 160, 11));
         var run = await WaitForRunAsync(cluster, project, r => RunStatus.IsTerminal(r.Status), TimeSpan.FromMinutes(6));
@@ -98,6 +120,13 @@ public sealed class DistributedPipelineTests
         Assert.Equal(Buckets.Ingestion, raw.Bucket);
         Assert.NotNull(evaluation);
         Assert.Equal(run.Decision == "promoted", evaluation!.Promote);
+        // The Evaluation service scored the MMLU and GSM8K subsets for both models.
+        foreach (var metrics in new[] { evaluation.CandidateMetricsJson, evaluation.BaselineMetricsJson })
+        {
+            Assert.Contains("\"mmlu/acc\":", metrics);
+            Assert.Contains("\"gsm8k/exact_match,strict-match\":", metrics);
+        }
+        Assert.Contains(evaluation.Reasons, r => r.StartsWith("mmlu/acc: pass", StringComparison.Ordinal));
 
         // One trace follows the run through all five services (MassTransit propagation, and the training worker
         // continuing the trace it recorded with the job).
@@ -136,6 +165,10 @@ public sealed class DistributedPipelineTests
         Assert.Equal("retrain", second.Trigger);
         Assert.True(second.Status == RunStatus.Succeeded, $"{second.Status}: {second.Error}");
         Assert.Equal(2, second.ModelVersion);
+        // Its baseline (production, or the base model) was scored on MMLU and GSM8K by the first run: from the cache.
+        var secondEvaluation = await cluster.Registry.ReadAsync(s => s.GetEvaluationAsync(project, 2));
+        Assert.Contains(secondEvaluation!.Reasons, r => r.StartsWith("baseline: ", StringComparison.Ordinal)
+            && r.Contains("mmlu, gsm8k from an earlier evaluation", StringComparison.Ordinal));
         if (second.Decision == "promoted") // production moved to version 2: the project's name now answers with it
         {
             var models = new OpenAIClient(new ApiKeyCredential(ServiceCluster.ServingKey),

@@ -93,7 +93,7 @@ public sealed class BenchmarkGateTests
         Assert.True(second.Status == RunStatus.Succeeded, second.Error);
         var again = await pipeline.Registry.ReadAsync(s => s.GetEvaluationAsync("guard", 2));
         var cacheLine = Assert.Single(again!.Reasons, r => r.EndsWith("(cache)", StringComparison.Ordinal));
-        Assert.StartsWith("baseline: mmlu, gsm8k from an earlier evaluation", cacheLine);
+        Assert.Contains("mmlu, gsm8k from an earlier evaluation", cacheLine);
         var secondEvents = await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(second.RunId));
         Assert.DoesNotContain(secondEvents, e => e.Message.StartsWith("evaluation: baseline mmlu",
             StringComparison.Ordinal));

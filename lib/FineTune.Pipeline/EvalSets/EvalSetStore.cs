@@ -95,13 +95,17 @@ public sealed class EvalSetStore(IArtifactStore store)
         {
             await foreach (var o in store.ListAsync(Buckets.Evaluations, prefix, ct))
             {
-                if (!o.Key.EndsWith("/" + InfoName, StringComparison.Ordinal) || o.Sha256 is null
-                    || o.Key.Count(c => c == '/') != 3)
+                if (!o.Key.EndsWith("/" + InfoName, StringComparison.Ordinal) || o.Key.Count(c => c == '/') != 3)
+                    continue;
+                // An S3 listing carries no user metadata: the hash comes from the object's own stat.
+                if ((o.Sha256 is null ? await store.StatAsync(Buckets.Evaluations, o.Key, ct) : o) is not
+                    { Sha256: { } sha256 } info)
                     continue;
                 var path = Path.GetTempFileName();
                 try
                 {
-                    await store.GetFileAsync(new ArtifactRef(o.Bucket, o.Key, o.Sha256, o.Bytes), path, ct);
+                    await store.GetFileAsync(new ArtifactRef(Buckets.Evaluations, o.Key, sha256, info.Bytes), path,
+                        ct);
                     if (JsonSerializer.Deserialize<EvalSetInfo>(await File.ReadAllTextAsync(path, ct), Json) is { } s)
                         sets.Add(s);
                 }
