@@ -3,6 +3,7 @@
 // person sees the answers improve and not only the loss. Decoded with the base model's tokenizer; generated on the
 // training thread inside one dispose scope, with no gradient, through the same KV-cache session serving uses.
 using FineTune.Data.Tokenization;
+using FineTune.Models.Generation;
 using FineTune.Text;
 using FineTune.Torch;
 
@@ -81,7 +82,7 @@ sealed class TrainingSamples
             var next = new int[_examples.Count];
             for (int row = 0; row < next.Length; row++)
             {
-                next[row] = ArgMax(logits[row]);
+                next[row] = Sampler.ArgMax(logits[row]);
                 if (done[row])
                     continue;
                 if (_stops.Contains(next[row]))
@@ -101,13 +102,4 @@ sealed class TrainingSamples
     string DecodePrompt(IReadOnlyList<int> ids) => _tokenizer.Decode(ids, skipSpecialTokens: false);
 
     string Decode(IReadOnlyList<int> ids) => _tokenizer.Decode(ids.Where(id => !_stops.Contains(id)));
-
-    static int ArgMax(float[] row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++)
-            if (row[i] > row[best])
-                best = i;
-        return best;
-    }
 }

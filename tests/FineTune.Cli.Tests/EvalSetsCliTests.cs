@@ -41,7 +41,7 @@ public class EvalSetsCliTests
         {
             Evaluation = fast.Evaluation with
             {
-                Suites = ["task", "mmlu", "gsm8k"],
+                Suites = ["task", "mmlu", "gsm8k", "gsm8k_cot"],
                 Mmlu = new MmluSetSettings { Set = "mmlu", Shots = 0, Sample = 8 },
                 Gsm8k = new Gsm8kSetSettings { Set = "gsm8k", Shots = 0, Limit = 2, MaxNewTokens = 8 },
             },
@@ -57,7 +57,8 @@ public class EvalSetsCliTests
         Assert.True(run.Exit == 0, run.Err + run.Out);
         var report = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")))!;
         foreach (var role in new[] { "candidate", "baseline" })
-            foreach (var metric in new[] { "mmlu/acc", "gsm8k/exact_match,strict-match", "task/json_valid" })
+            foreach (var metric in new[] { "mmlu/acc", "gsm8k/exact_match,strict-match", "task/json_valid",
+                "gsm8k_cot/exact_match,strict-match" })
                 Assert.True(report["metrics"]![role]![metric] is not null, $"{role} {metric}");
         Assert.Contains(report["reasons"]!.AsArray(), r => r!.GetValue<string>().StartsWith("mmlu/acc: pass",
             StringComparison.Ordinal));
