@@ -73,7 +73,8 @@ public sealed class DistributedPipelineTests
         cluster.Store.PutFileAsync(Buckets.Ingestion, $"{project}/{Path.GetFileName(file)}", file);
 
     /// <summary>The forgetting guard: MMLU and GSM8K subsets from evaluation sets in the store, beside the task
-    /// suites, with a rule on MMLU that never decides (this test is about where they run, not about the verdict).</summary>
+    /// suites, with a rule on MMLU that never decides (this test is about where they run, not about the
+    /// verdict).</summary>
     static PipelineSettings WithForgettingGuard(PipelineSettings s) => s with
     {
         Evaluation = s.Evaluation with
