@@ -43,8 +43,16 @@ public sealed class DistributedPipelineTests
             if (runs.Count > index && done(runs[index]))
                 return runs[index];
             if (DateTime.UtcNow > deadline)
+            {
+                // What the Ingestion service's scan sees, for a run that never started (services.log is in
+                // TestResults).
+                var objects = new List<string>();
+                await foreach (var o in cluster.Store.ListAsync(Buckets.Ingestion, project + "/"))
+                    objects.Add($"{o.Key} sha256={(await cluster.Store.StatAsync(o.Bucket, o.Key))?.Sha256 ?? "none"}");
                 throw new TimeoutException($"project {project}: run {index} not done within {timeout}: " +
-                    $"{string.Join(", ", runs.Select(r => $"{r.RunId} {r.Status} {r.Error}"))}");
+                    $"{string.Join(", ", runs.Select(r => $"{r.RunId} {r.Status} {r.Error}"))}; ingestion objects: " +
+                    string.Join(", ", objects));
+            }
             await Task.Delay(500);
         }
     }

@@ -328,6 +328,16 @@ public sealed class ServiceCluster : IAsyncDisposable
             p.Dispose();
         }
         _log.Dispose();
+        // The services' output outlives the test's temporary folder: a failure in CI can be read afterwards.
+        try
+        {
+            var results = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults");
+            Directory.CreateDirectory(results);
+            File.Copy(Path.Combine(_work, "services.log"), Path.Combine(results, $"services-{_vhost}.log"), true);
+        }
+        catch (IOException)
+        {
+        }
         try
         {
             using var http = ManagementClient(Environment.GetEnvironmentVariable("FINETUNE_RABBITMQ_MANAGEMENT")

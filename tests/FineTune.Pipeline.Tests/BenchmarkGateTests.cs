@@ -255,5 +255,19 @@ public sealed class BenchmarkGateTests
             Assert.Contains(events, e => e.Message.StartsWith("evaluation: candidate task: ", StringComparison.Ordinal)
                 && e.Message.EndsWith("items scored by an earlier attempt were reused", StringComparison.Ordinal));
         }
+
+        // A host with no judge configured fails such a run at once, saying where the judge is set.
+        await using (var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home3"),
+            PipelineFixture.FastHost()))
+        {
+            await pipeline.Store.EnsureBucketsAsync(Buckets.All);
+            await new EvalSetStore(pipeline.Store).AddAsync("support-rubric", rubric, EvalSetKind.Rubric);
+            var run = await RunAsync(pipeline, await PipelineFixture.TicketsAsync(tmp.Path, 60, 24), "judged",
+                baseModel, settings, timeout.Token);
+            Assert.Equal(RunStatus.Failed, run.Status);
+            Assert.Contains("evaluation.suites names judge, but this host has no judge: set Judge:Model", run.Error);
+            var stages = await pipeline.Registry.ReadAsync(s => s.ListStagesAsync(run.RunId));
+            Assert.Equal(1, stages.Single(s => s.Stage == Stages.Evaluation).Attempts);
+        }
     }
 }

@@ -76,6 +76,10 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             ? new ModelFiles(await inputs.BundleAsync(trained.BaseModel, ct), null, trained.BaseModel.Sha256, null,
                 "base")
             : await ModelFilesAsync(production.BaseModel, production.Model, production.Kind, ct);
+        if (suites.Contains("judge") && string.IsNullOrWhiteSpace(judgeOptions.Value.Model))
+            throw new InvalidPipelineSettingsException("evaluation.suites names judge, but this host has no judge: " +
+                "set Judge:Model and Judge:Endpoint (the services' Judge__Model and Judge__Endpoint, the AppHost's " +
+                "--Judge:Model, or finetune run --judge-config FILE).");
         var judge = suites.Contains("judge") ? new JudgeInputs(judgeOptions.Value, setup.Rubric) : null;
 
         // Each baseline suite's results come from the cache when that model was evaluated on exactly these inputs
