@@ -215,14 +215,23 @@ public sealed class BenchmarkGateTests
             Gate = [new("task/json_valid", GateRuleKind.Improve, 0.0), new("judge/win_rate", GateRuleKind.AtLeast,
                 0.0)],
         };
-        await using (var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home"), host))
+        // A pipeline on this host configuration with the rubric added, and one judged run on it.
+        async Task<(LocalPipeline Pipeline, RunRecord Run)> JudgedRunAsync(string home,
+            Dictionary<string, string?> hostSettings)
         {
+            var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, home), hostSettings);
             await pipeline.Store.EnsureBucketsAsync(Buckets.All);
             await new EvalSetStore(pipeline.Store).AddAsync("support-rubric", rubric, EvalSetKind.Rubric);
             var run = await RunAsync(pipeline, await PipelineFixture.TicketsAsync(tmp.Path, 60, 24), "judged",
                 baseModel, settings, timeout.Token);
-            Assert.True(run.Status == RunStatus.Succeeded, run.Error);
-            var evaluation = await pipeline.Registry.ReadAsync(s => s.GetEvaluationAsync("judged", 1));
+            return (pipeline, run);
+        }
+
+        var (first, judged) = await JudgedRunAsync("home", host);
+        await using (first)
+        {
+            Assert.True(judged.Status == RunStatus.Succeeded, judged.Error);
+            var evaluation = await first.Registry.ReadAsync(s => s.GetEvaluationAsync("judged", 1));
             var candidate = Metrics(evaluation!.CandidateMetricsJson);
             Assert.Equal(1.0, candidate["judge/win_rate"] + candidate["judge/tie_rate"] + candidate["judge/loss_rate"],
                 9);
@@ -237,36 +246,30 @@ public sealed class BenchmarkGateTests
             host["Judge:Endpoint"] = $"http://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}/v1";
         }   // nothing listens there any more: every request is refused
         host["Judge:Timeout"] = "00:00:05";
-        await using (var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home2"), host))
+        var (unreachable, run) = await JudgedRunAsync("home2", host);
+        await using (unreachable)
         {
-            await pipeline.Store.EnsureBucketsAsync(Buckets.All);
-            await new EvalSetStore(pipeline.Store).AddAsync("support-rubric", rubric, EvalSetKind.Rubric);
-            var run = await RunAsync(pipeline, await PipelineFixture.TicketsAsync(tmp.Path, 60, 24), "judged",
-                baseModel, settings, timeout.Token);
             Assert.Equal(RunStatus.Failed, run.Status);
             Assert.StartsWith("evaluation: ", run.Error);
             Assert.Contains(host["Judge:Endpoint"]!, run.Error);
             Assert.DoesNotContain("sk-never-shown", run.Error);
-            Assert.Null(await pipeline.Registry.ReadAsync(s => s.GetEvaluationAsync("judged", 1)));
+            Assert.Null(await unreachable.Registry.ReadAsync(s => s.GetEvaluationAsync("judged", 1)));
             // Each retry took the answers the first attempt had generated from the item log instead of generating
             // them again.
-            var events = await pipeline.Registry.ReadAsync(s => s.ListEventsAsync(run.RunId));
+            var events = await unreachable.Registry.ReadAsync(s => s.ListEventsAsync(run.RunId));
             Assert.Single(events, e => e.Message.StartsWith("evaluation failed: ", StringComparison.Ordinal));
             Assert.Contains(events, e => e.Message.StartsWith("evaluation: candidate task: ", StringComparison.Ordinal)
                 && e.Message.EndsWith("items scored by an earlier attempt were reused", StringComparison.Ordinal));
         }
 
         // A host with no judge configured fails such a run at once, saying where the judge is set.
-        await using (var pipeline = await LocalPipeline.StartAsync(Path.Combine(tmp.Path, "home3"),
-            PipelineFixture.FastHost()))
+        var (noJudge, refused) = await JudgedRunAsync("home3", PipelineFixture.FastHost());
+        await using (noJudge)
         {
-            await pipeline.Store.EnsureBucketsAsync(Buckets.All);
-            await new EvalSetStore(pipeline.Store).AddAsync("support-rubric", rubric, EvalSetKind.Rubric);
-            var run = await RunAsync(pipeline, await PipelineFixture.TicketsAsync(tmp.Path, 60, 24), "judged",
-                baseModel, settings, timeout.Token);
-            Assert.Equal(RunStatus.Failed, run.Status);
-            Assert.Contains("evaluation.suites names judge, but this host has no judge: set Judge:Model", run.Error);
-            var stages = await pipeline.Registry.ReadAsync(s => s.ListStagesAsync(run.RunId));
+            Assert.Equal(RunStatus.Failed, refused.Status);
+            Assert.Contains("evaluation.suites names judge, but this host has no judge: set Judge:Model",
+                refused.Error);
+            var stages = await noJudge.Registry.ReadAsync(s => s.ListStagesAsync(refused.RunId));
             Assert.Equal(1, stages.Single(s => s.Stage == Stages.Evaluation).Attempts);
         }
     }
