@@ -213,11 +213,11 @@ public sealed record PipelineSettings
         if (Evaluation.Suites.Distinct().Count() != Evaluation.Suites.Count)
             throw new InvalidPipelineSettingsException($"{source}: 'evaluation.suites' names a suite twice.");
         if (Evaluation.Mmlu is { } mmlu && (mmlu.Shots is < 0 or > 5 || mmlu.Sample < 1))
-            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.mmlu' needs shots 0–5 and sample ≥ 1 " +
-                $"(shots {mmlu.Shots}, sample {mmlu.Sample}).");
+            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.mmlu' needs shots 0–5 and " +
+                $"sample ≥ 1 (shots {mmlu.Shots}, sample {mmlu.Sample}).");
         if (Evaluation.Gsm8k is { } gsm8k && (gsm8k.Shots is < 0 || gsm8k.Limit < 1 || gsm8k.MaxNewTokens < 1))
-            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.gsm8k' needs shots ≥ 0, limit ≥ 1 and " +
-                "max_new_tokens ≥ 1.");
+            throw new InvalidPipelineSettingsException($"{source}: 'evaluation.gsm8k' needs shots ≥ 0, " +
+                "limit ≥ 1 and max_new_tokens ≥ 1.");
         foreach (var (key, name) in new[] { ("evaluation.mmlu.set", Evaluation.Mmlu?.Set),
             ("evaluation.gsm8k.set", Evaluation.Gsm8k?.Set), ("evaluation.judge.rubric", Evaluation.Judge?.Rubric) })
             if (name is { Length: > 0 } && ResourceNames.Problem(name) is { } problem)

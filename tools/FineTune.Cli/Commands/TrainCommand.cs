@@ -99,7 +99,9 @@ static class TrainCommand
             string.Create(CultureInfo.InvariantCulture,
             $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}") +
             // the first sample answer, so the console shows the answers change
-            (e.Samples is [var first, ..] ? $"\n  sample {first.Example}: {first.Answer.ReplaceLineEndings("⏎")}" : ""),
+            (e.Samples is [var first, ..]
+                ? $"\n  sample {first.Example}: {first.Answer.ReplaceLineEndings("⏎")}"
+                : ""),
         _ => p.Message ?? "",
     };
 
