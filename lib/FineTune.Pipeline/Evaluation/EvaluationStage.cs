@@ -62,7 +62,8 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var production = await registry.ReadAsync(async s =>
             await s.GetAliasAsync(trained.Project, "production", ct) is { } v && v != trained.ModelVersion
                 ? await s.GetModelVersionAsync(trained.Project, v, ct) : null, ct);
-        var setup = await SuiteSetup.CreateAsync(settings, records, Sha256(recordsPath), schema, sets, inputs, ct);
+        var setup = await SuiteSetup.CreateAsync(settings, records, ArtifactKeys.Sha256OfFile(recordsPath), schema,
+            sets, inputs, ct);
         // Kept outside the stage's scratch directory (emptied on every attempt) until the run ends.
         using var itemLog = EvalItemLog.Open(Path.Combine(
             inputs.StageDirectory(trained.RunId, "evaluation-items", clean: false), "items.jsonl"));
@@ -86,7 +87,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         // before; the rest are evaluated now (one model load) and cached.
         string? gradingJudge = judge is null || pairwise ? null : $"{judge.Options.Endpoint} {judge.Options.Model}";
         BaselineCacheKey KeyFor(ModelFiles files, string suite) => new(files.BaseSha256, files.ModelSha256,
-            files.Kind, suite, FormatVersion(suite), setup.Keys.GetValueOrDefault(suite, ""),
+            files.Kind, suite, EvalSuites.FormatVersion(suite), setup.Keys.GetValueOrDefault(suite, ""),
             suite == "judge" ? gradingJudge : null);
         var cachedSuites = new Dictionary<string, SuiteResult>(StringComparer.Ordinal);
         foreach (var suite in baselineSuites)
@@ -147,22 +148,14 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             Promote = decision.Promote,
             Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"),
                 .. decision.Notes,
-                .. cachedSuites.Count == 0 ? Array.Empty<string>() : [$"baseline: {string.Join(", ", cachedSuites.Keys)}" +
-                    " from an earlier evaluation of the same model on the same inputs and settings (cache)"]],
+                .. cachedSuites.Count == 0 ? Array.Empty<string>()
+                    : [$"baseline: {string.Join(", ", cachedSuites.Keys)} from an earlier evaluation of the same " +
+                        "model on the same inputs and settings (cache)"]],
             CandidateMetrics = candidate.Metrics.ToDictionary(m => m.Name, m => m.Value),
             BaselineMetrics = baseline.Metrics.ToDictionary(m => m.Name, m => m.Value),
         }, decision);
     }
 
-    static string Sha256(string path)
-    {
-        using var file = File.OpenRead(path);
-        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file));
-    }
-
-    /// <summary>The prompt and scoring format of a suite: results of different formats are never compared or
-    /// cached together.</summary>
-    public static string FormatVersion(string suite) => EvalSuites.FormatVersion(suite);
 
     async Task<ModelFiles> ModelFilesAsync(ArtifactRef baseModel, ArtifactRef model, string kind,
         CancellationToken ct) =>
@@ -194,7 +187,8 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             var runner = suite is "gsm8k" or "gsm8k_cot"
                 ? new EvalSuites(lm, tokenizer, chat, setup.For(suite, settings)) : shared;
             var progress = new EvaluationProgress(ledger, telemetry, log, runId, role, suite);
-            var items = itemLog.Scope(suite, FormatVersion(suite), files.Key, setup.Keys.GetValueOrDefault(suite, ""));
+            var items = itemLog.Scope(suite, EvalSuites.FormatVersion(suite), files.Key,
+                setup.Keys.GetValueOrDefault(suite, ""));
             try
             {
                 results.Add(await runner.RunAsync(suite, items, progress, ct) with

@@ -117,7 +117,8 @@ static class EvalCommand
                 string.Join(';', $"shots={parse.GetValue(shots)}", $"max_new={parse.GetValue(maxNew)}",
                 $"template={chat.Kind}",
                     $"data={(suite is "mmlu" or "gsm8k" or "gsm8k_cot" ? "" : EvalItemLog.Fingerprint(TestFile(parse.GetValue(data), suite)))}");
-            SuiteItems Items(string suite) => log.Scope(suite, FormatVersion(suite), modelKey, Settings(suite));
+            SuiteItems Items(string suite) =>
+                log.Scope(suite, EvalSuites.FormatVersion(suite), modelKey, Settings(suite));
 
             var judgeInputs = chosen.Contains("judge")
                 ? await JudgeInputsAsync(parse.GetValue(judgeConfig)!, parse.GetValue(baseline), tokenizer, chat,
@@ -163,7 +164,7 @@ static class EvalCommand
                 {
                     // One suite's failure (an unreachable judge, a broken data file) does not cost the others their
                     // results.
-                    result = SuiteResult.Failed(suite, FormatVersion(suite), e.Message);
+                    result = SuiteResult.Failed(suite, EvalSuites.FormatVersion(suite), e.Message);
                     await stderr.WriteLineAsync($"error: suite {suite} failed: {e.Message}");
                 }
                 results.Add(result);
@@ -194,8 +195,6 @@ static class EvalCommand
 
     /// <summary>results.json → results.items.jsonl: the scored items that let a rerun resume.</summary>
     internal static string ItemsPath(string outPath) => Path.ChangeExtension(outPath, ".items.jsonl");
-
-    static string FormatVersion(string suite) => EvalSuites.FormatVersion(suite);
 
     static string TestFile(string? dataDir, string suite)
     {
