@@ -64,6 +64,35 @@ public static class ScalarOps
         return a.addcdiv_(t1, t2, scalar);
     }
 
+    /// <summary>min(max(a, lo), hi), elementwise</summary>
+    public static Tensor Clamp(this Tensor a, double lo, double hi)
+    {
+        using var min = lo.ToScalar();
+        using var max = hi.ToScalar();
+        return a.clamp(min, max);
+    }
+
+    /// <summary>max(a, lo), elementwise</summary>
+    public static Tensor ClampMin(this Tensor a, double lo)
+    {
+        using var min = lo.ToScalar();
+        return a.clamp_min(min);
+    }
+
+    /// <summary>a &lt; s, elementwise</summary>
+    public static Tensor Below(this Tensor a, double s)
+    {
+        using var scalar = s.ToScalar();
+        return a.lt(scalar);
+    }
+
+    /// <summary>a &gt; s, elementwise</summary>
+    public static Tensor Above(this Tensor a, double s)
+    {
+        using var scalar = s.ToScalar();
+        return a.gt(scalar);
+    }
+
     /// <summary>a ≠ s, elementwise</summary>
     public static Tensor NotEqual(this Tensor a, long s)
     {
