@@ -35,6 +35,12 @@ public sealed record LlamaConfig
     public string TorchDtype { get; init; } = "float32";
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+    public int? PadTokenId { get; init; }
+    // Sequence classification (…ForSequenceClassification, e.g. a reward model with 1 label): a `score` head (labels,
+    // hidden) read at the last token replaces the LM head. Null: a causal LM.
+    public int? NumLabels { get; init; }
+
+    public bool IsSequenceClassifier => NumLabels is not null;
 
     public int HeadDim => ExplicitHeadDim ?? HiddenSize / NumAttentionHeads;
     public int KvGroups => NumAttentionHeads / NumKeyValueHeads;
@@ -46,8 +52,9 @@ public sealed record LlamaConfig
         long attention = d * q + 2 * d * kv + q * d + (AttentionBias ? q + 2 * kv : 0);
         long mlp = 3 * d * IntermediateSize;
         long perLayer = attention + mlp + 2 * d;
-        long embeddings = (long)VocabSize * d * (TieWordEmbeddings ? 1 : 2);
-        return embeddings + NumHiddenLayers * perLayer + d;
+        long embeddings = (long)VocabSize * d;
+        long head = NumLabels is { } labels ? labels * d : TieWordEmbeddings ? 0 : (long)VocabSize * d;
+        return embeddings + head + NumHiddenLayers * perLayer + d;
     }
 
     public void Validate(string source)
@@ -79,6 +86,20 @@ public sealed record LlamaConfig
             throw new ModelFormatException($"{source}: rope_scaling type '{RopeScaling.Type}' is not supported " +
                 $"(supported: llama3, or none).");
     }
+
+    /// <summary>Generation needs an LM head: a sequence classifier (a reward model) is refused with what to use
+    /// instead.</summary>
+    public void RequireCausalLm(string source)
+    {
+        if (IsSequenceClassifier)
+            throw new ModelFormatException($"{source}: is a sequence classifier ({Architecture}, {NumLabels} " +
+                "label(s)), e.g. a reward model: it scores text and cannot generate. Score with `finetune reward " +
+                "score`, or give a causal LM.");
+    }
+
+    /// <summary>The Hugging Face class: LlamaForCausalLM, MistralForSequenceClassification, …</summary>
+    public string Architecture => (ModelType switch { "mistral" => "Mistral", "qwen2" => "Qwen2", _ => "Llama" })
+        + (IsSequenceClassifier ? "ForSequenceClassification" : "ForCausalLM");
 
     public static LlamaConfig Load(string path)
     {
@@ -153,6 +174,8 @@ public sealed record LlamaConfig
                 ? window.GetValue<int>() : null,
             TorchDtype = json["torch_dtype"]?.GetValue<string>() ?? json["dtype"]?.GetValue<string>() ?? "float32",
             BosTokenId = json["bos_token_id"] is JsonValue bos ? bos.GetValue<int>() : null,
+            PadTokenId = json["pad_token_id"] is JsonValue pad ? pad.GetValue<int>() : null,
+            NumLabels = SequenceClassifierLabels(json, source),
             EosTokenIds = json["eos_token_id"] switch
             {
                 JsonArray array => array.Select(x => x!.GetValue<int>()).ToArray(),
@@ -164,6 +187,21 @@ public sealed record LlamaConfig
             config = config with { ExplicitHeadDim = null };
         config.Validate(source);
         return config;
+    }
+
+    // …ForSequenceClassification: num_labels, else the size of id2label, else Hugging Face's default of 2.
+    static int? SequenceClassifierLabels(JsonObject json, string source)
+    {
+        bool classifier = json["architectures"] is JsonArray architectures && architectures.Any(a =>
+            a is JsonValue v && v.TryGetValue<string>(out var name)
+            && name.EndsWith("ForSequenceClassification", StringComparison.Ordinal));
+        if (!classifier)
+            return null;
+        int labels = json["num_labels"] is JsonValue n ? n.GetValue<int>()
+            : json["id2label"] is JsonObject id2label ? id2label.Count : 2;
+        if (labels <= 0)
+            throw new ModelFormatException($"{source}: a sequence classifier needs at least 1 label, got {labels}.");
+        return labels;
     }
 
     static RopeScaling? ParseRopeScaling(JsonNode? node, string source)
@@ -184,15 +222,9 @@ public sealed record LlamaConfig
 
     public JsonObject ToJson()
     {
-        var architecture = ModelType switch
-        {
-            "mistral" => "MistralForCausalLM",
-            "qwen2" => "Qwen2ForCausalLM",
-            _ => "LlamaForCausalLM"
-        };
         var json = new JsonObject
         {
-            ["architectures"] = new JsonArray(architecture),
+            ["architectures"] = new JsonArray(Architecture),
             ["model_type"] = ModelType,
             ["hidden_size"] = HiddenSize,
             ["intermediate_size"] = IntermediateSize,
@@ -223,6 +255,16 @@ public sealed record LlamaConfig
             json["eos_token_id"] = EosTokenIds[0];
         else if (EosTokenIds.Count > 1)
             json["eos_token_id"] = new JsonArray(EosTokenIds.Select(x => (JsonNode)x).ToArray());
+        if (PadTokenId is { } pad)
+            json["pad_token_id"] = pad;
+        if (NumLabels is { } labels)
+        {
+            json["num_labels"] = labels;
+            json["id2label"] = new JsonObject(Enumerable.Range(0, labels).Select(i =>
+                KeyValuePair.Create($"{i}", (JsonNode?)$"LABEL_{i}")));
+            json["label2id"] = new JsonObject(Enumerable.Range(0, labels).Select(i =>
+                KeyValuePair.Create($"LABEL_{i}", (JsonNode?)i)));
+        }
         if (RopeScaling is { } rs)
             json["rope_scaling"] = new JsonObject
             {

@@ -30,6 +30,7 @@ public static class Engines
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
+            checkpoint.Config.RequireCausalLm(path);
             if (adapter is null && kind == EngineKind.Torch)
                 return new TorchLlamaEngine(LlamaCheckpoints.Load(checkpoint));
             LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null,

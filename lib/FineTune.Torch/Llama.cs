@@ -2,6 +2,7 @@
 // embeddings -> N x [RMSNorm -> attention with RoPE and a KV cache -> residual -> RMSNorm -> SwiGLU MLP -> residual]
 // -> RMSNorm -> LM head. Submodules are named exactly like Hugging Face's state-dict keys, so a checkpoint loads as is.
 using FineTune.Models;
+using FineTune.Models.Checkpoints;
 
 namespace FineTune.Torch;
 
@@ -246,6 +247,7 @@ public sealed class Llama : nn.Module
 {
     readonly LlamaBackbone model;
     readonly AutocastLinear? lm_head;   // absent when tie_word_embeddings: the LM head is embed_tokens' weight
+    readonly AutocastLinear? score;     // a sequence classifier's head (labels, C) instead of the LM head
     readonly Parameter? prompt_embeddings; // prompt tuning (P, C) or prefix tuning (P, layers·2·kv_dim), PEFT's name
     readonly float[] _invFreq;          // (hd/2,) rotary inverse frequencies: a constant, kept out of the state dict
 
@@ -260,7 +262,9 @@ public sealed class Llama : nn.Module
         Config = config;
         Adapter = adapter;
         model = new LlamaBackbone(config, useSdpa, adapter);
-        if (!config.TieWordEmbeddings)
+        if (config.NumLabels is { } labels)
+            score = new AutocastLinear(config.HiddenSize, labels, hasBias: false);
+        else if (!config.TieWordEmbeddings)
             lm_head = new AutocastLinear(config.HiddenSize, config.VocabSize, hasBias: false);
         if (adapter is PromptSettings prompt)
         {
@@ -300,6 +304,8 @@ public sealed class Llama : nn.Module
     /// <returns>logits (B, T, vocab), in float32 (virtual tokens of prompt tuning are not included)</returns>
     public Tensor forward(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
     {
+        if (score is not null)
+            throw new InvalidOperationException("a sequence classifier (reward model) has no LM head: call Scores.");
         var x = HiddenStates(inputIds, positions, mask, cache, start);
         var w = OutputWeight;
         // (B, T, V)
@@ -309,7 +315,21 @@ public sealed class Llama : nn.Module
     }
 
     /// <summary>The LM head's weight (V, C): lm_head, or embed_tokens when tied.</summary>
-    public Parameter OutputWeight => lm_head?.Weight ?? model.embed_tokens.weight!;
+    public Parameter OutputWeight => score is null ? lm_head?.Weight ?? model.embed_tokens.weight!
+        : throw new InvalidOperationException("a sequence classifier (reward model) has no LM head.");
+
+    /// <summary>A sequence classifier's scores, read at each row's last token as Hugging Face's
+    /// …ForSequenceClassification does: (B, labels) float32.</summary>
+    /// <param name="lastIndex">(B,) int64: the position of each row's last real token</param>
+    public Tensor Scores(Tensor inputIds, Tensor positions, Tensor mask, Tensor lastIndex)
+    {
+        if (score is null)
+            throw new InvalidOperationException("a causal LM has no score head: load the model as a reward model.");
+        var hidden = HiddenStates(inputIds, positions, mask);                                // (B, T, C)
+        long width = hidden.shape[^1];
+        var last = hidden.gather(1, lastIndex.view(-1, 1, 1).expand(-1, 1, width)).squeeze(1);   // (B, C)
+        return score.forward(last).to(ScalarType.Float32);
+    }
 
     /// <summary>The final normed hidden states (B, T, C) that the LM head reads.</summary>
     public Tensor HiddenStates(Tensor inputIds, Tensor positions, Tensor mask, KvCache? cache = null, int start = 0)
@@ -340,11 +360,12 @@ public sealed class Llama : nn.Module
     }
 
     /// <summary>The trainable adapter parameters (PEFT names without the base_model.model. prefix), empty without an
-    /// adapter.</summary>
+    /// adapter. A sequence classifier's score head counts as one (PEFT's modules_to_save): new, trained with
+    /// them.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters() =>
-        named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal) || p.name.EndsWith(".ia3_l",
-            StringComparison.Ordinal)
-                                      || p.name == "prompt_embeddings");
+        Adapter is null ? [] : named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal)
+            || p.name.EndsWith(".ia3_l", StringComparison.Ordinal) || p.name == "prompt_embeddings"
+            || p.name == LlamaWeights.ScoreWeight);
 
     bool AdaptersEnabled { get; set; } = true;
 

@@ -9,17 +9,32 @@ public static class LlamaCheckpoints
 {
     /// <summary>A Hugging Face model directory or llama2.c .bin, with an adapter's modules (fresh) when
     /// given.</summary>
-    public static Llama Load(string path, ScalarType? dtype = null, PeftSettings? adapter = null)
+    public static Llama Load(string path, ScalarType? dtype = null, PeftSettings? adapter = null) =>
+        Load(path, dtype, adapter, rewardModel: false);
+
+    /// <summary>
+    /// A reward model (…ForSequenceClassification with 1 label): a saved one as it is, or a causal LM (an SFT model,
+    /// the usual start) with its LM head replaced by a fresh score head, N(0, 0.02) as Hugging Face initialises it.
+    /// With an adapter the score head trains with the adapter (PEFT's modules_to_save).
+    /// </summary>
+    public static Llama LoadRewardModel(string path, ScalarType? dtype = null, PeftSettings? adapter = null) =>
+        Load(path, dtype, adapter, rewardModel: true);
+
+    static Llama Load(string path, ScalarType? dtype, PeftSettings? adapter, bool rewardModel)
     {
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);
-            return Load(checkpoint, dtype, adapter: adapter);
+            return Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), true,
+                name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, adapter,
+                rewardModel);
         }
         if (File.Exists(path))
         {
             var (config, tensors) = Llama2cCheckpoint.Read(path);
-            return Load(config, tensors, dtype ?? ScalarType.Float32, adapter: adapter);
+            var byName = tensors.ToDictionary(t => t.Name);
+            return Load(config, name => byName[name], dtype ?? ScalarType.Float32, true,
+                name => byName.GetValueOrDefault(name)?.Info, path, adapter, rewardModel);
         }
         throw new FileNotFoundException($"model '{path}' not found: expected a Hugging Face model directory " +
             $"(config.json + *.safetensors) or a llama2.c .bin file.");
@@ -28,33 +43,46 @@ public static class LlamaCheckpoints
     public static Llama Load(HfCheckpoint checkpoint, ScalarType? dtype = null, bool useSdpa = true,
         PeftSettings? adapter = null) =>
         Load(checkpoint.Config, checkpoint.Read, dtype ?? ModelDtype(checkpoint.Config), useSdpa,
-             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, adapter);
+             name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null, checkpoint.Directory, adapter,
+             rewardModel: false);
 
     public static Llama Load(LlamaConfig config, IReadOnlyList<TensorData> tensors,
         ScalarType dtype = ScalarType.Float32, bool useSdpa = true,
-        PeftSettings? adapter = null)
+        PeftSettings? adapter = null, bool rewardModel = false)
     {
         var byName = tensors.ToDictionary(t => t.Name);
         return Load(config, name => byName[name], dtype, useSdpa, name => byName.GetValueOrDefault(name)?.Info,
-            "tensors", adapter);
+            "tensors", adapter, rewardModel);
     }
 
     // With an adapter, the base weights come from the checkpoint and are frozen; the adapters keep their fresh
     // initialisation (DoRA's magnitudes are then set from the loaded base).
     static Llama Load(LlamaConfig config, Func<string, TensorData> read, ScalarType dtype, bool useSdpa,
-        Func<string, TensorInfo?> describe, string source, PeftSettings? adapter)
+        Func<string, TensorInfo?> describe, string source, PeftSettings? adapter, bool rewardModel)
     {
         LlamaWeights.Check(config, describe, source);
-        var model = new Llama(config, useSdpa, adapter);
+        if (rewardModel && config.NumLabels is { } labels && labels != 1)
+            throw new ModelFormatException($"{source}: a reward model has 1 label (a scalar score); this " +
+                $"classifier has {labels}.");
+        if (!rewardModel)
+            config.RequireCausalLm(source);
+        var model = new Llama(rewardModel && config.NumLabels is null ? AsRewardModel(config) : config, useSdpa,
+            adapter);
         var adapterNames = model.AdapterParameters().Select(p => p.Name).ToHashSet();
         using (no_grad())
         {
             foreach (var (name, parameter) in model.named_parameters())
             {
-                if (adapterNames.Contains(name))
+                bool head = name == LlamaWeights.ScoreWeight;
+                if (adapterNames.Contains(name) && !head)
                     continue;
-                if (adapter is not null)
+                if (adapter is not null && !head)
                     parameter.requires_grad = false;
+                if (head && describe(name) is null)
+                {
+                    parameter.normal_(0, 0.02);
+                    continue;
+                }
                 var data = read(name);
                 using var values = tensor(data.ToFloat32(), data.Shape);
                 parameter.copy_(values);
@@ -70,6 +98,16 @@ public static class LlamaCheckpoints
         model.eval();
         return model;
     }
+
+    // Hugging Face reads a classifier's score at the rightmost token that is not pad_token_id, so the pad must be a
+    // token that never ends a sequence: the base's own pad unless it is an end-of-sequence token (ours end with one),
+    // else BOS, which only ever starts one.
+    static LlamaConfig AsRewardModel(LlamaConfig causal) => causal with
+    {
+        NumLabels = 1,
+        PadTokenId = causal.PadTokenId is { } pad && !causal.EosTokenIds.Contains(pad) ? pad
+            : causal.BosTokenId ?? causal.PadTokenId,
+    };
 
     public static ScalarType ModelDtype(LlamaConfig config) => config.TorchDtype switch
     {

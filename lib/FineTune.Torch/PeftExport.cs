@@ -79,13 +79,18 @@ public static class PeftExport
             modules[module] = (a.ToFloat32Array(), b.ToFloat32Array(), magnitude?.ToFloat32Array());
             shapes[module] = (b.shape[0], a.shape[1]);
         }
+        // A reward model's score head is new: PEFT saves it whole (modules_to_save) as base_model.model.score.weight.
+        bool classifier = model.Config.IsSequenceClassifier;
         var config = new PeftConfig
         {
             R = lora.Rank, LoraAlpha = lora.Alpha, LoraDropout = lora.Dropout, UseRslora = lora.UseRslora,
             UseDora = lora.UseDora,
             TargetModules = lora.Modules, BaseModelNameOrPath = baseModelNameOrPath,
+            TaskType = classifier ? "SEQ_CLS" : "CAUSAL_LM", ModulesToSave = classifier ? ["score"] : [],
         };
-        PeftAdapter.Save(directory, config, modules, shapes);
+        var saved = classifier ? [Data(Prefix + LlamaWeights.ScoreWeight, parameters[LlamaWeights.ScoreWeight])]
+            : new List<TensorData>();
+        PeftAdapter.Save(directory, config, modules, shapes, saved);
     }
 
     static void Write(string directory, IReadOnlyList<TensorData> tensors, JsonObject config)

@@ -1,4 +1,4 @@
-// The training loop: SFT or DPO over a tokenized dataset with any method (full, LoRA, DoRA, QLoRA, IA³, prompt or
+// The training loop: one recipe (SFT, DPO, a reward model; Recipes/) over a tokenized dataset with any method (full, LoRA, DoRA, QLoRA, IA³, prompt or
 // prefix tuning). Per optimizer step: the step's micro-batches (gradient accumulation, the loss normalised by the
 // trained tokens of the whole step), global-norm clipping, AdamW at the scheduled rate; validation every N steps with
 // early stopping and the best weights kept; atomic checkpoints that a restarted run continues from bit for bit.
@@ -11,6 +11,7 @@ using FineTune.Data.Tokenization;
 using FineTune.Models;
 using FineTune.Models.Checkpoints;
 using FineTune.Torch;
+using FineTune.Training.Recipes;
 
 namespace FineTune.Training;
 
@@ -23,7 +24,7 @@ public sealed class Trainer : IDisposable
     readonly TrainingConfig _config;
     readonly string _configJson;
     readonly Llama _model;
-    readonly Llama? _reference;              // DPO with full fine-tuning: a frozen copy of the base
+    readonly ITrainingRecipe _recipe;
     readonly AdamWOptimizer _optimizer;
     readonly TokenizedSplit _train;
     readonly TokenizedSplit? _validation;
@@ -43,18 +44,19 @@ public sealed class Trainer : IDisposable
     public Llama Model => _model;
     /// <summary>DPO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise
     /// null.</summary>
-    public Llama? ReferenceModel => _reference;
+    public Llama? ReferenceModel => (_recipe as DpoRecipe)?.Reference;
     public int TotalSteps => _totalSteps;
     public TrainerState State => _state;
 
-    Trainer(TrainingConfig config, Llama model, Llama? reference, TokenizedManifest manifest, TokenizedSplit train,
+    Trainer(TrainingConfig config, Llama model, ITrainingRecipe recipe, TokenizedManifest manifest,
+        TokenizedSplit train,
         TokenizedSplit? validation,
         string runId, System.Diagnostics.Metrics.IMeterFactory? meters)
     {
         _config = config;
         _configJson = TrainingConfigLoader.ToJson(config);
         _model = model;
-        _reference = reference;
+        _recipe = recipe;
         _manifest = manifest;
         _train = train;
         _validation = validation;
@@ -65,7 +67,7 @@ public sealed class Trainer : IDisposable
         _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1,
             config.Optimizer.Beta2, config.Optimizer.Eps);
         _rowLength = RowLength(config, train, validation);
-        bool packing = config.Data.Packing && config.Objective == TrainingObjective.Sft;
+        bool packing = config.Data.Packing && recipe.Packs;
         _plans = Enumerable.Range(0, config.Training.Epochs)
             .Select(e => BatchPlan.Create(train.Lengths, config.Training.MicroBatchSize, _rowLength, packing,
                 config.Training.Seed, e)).ToArray();
@@ -130,16 +132,11 @@ public sealed class Trainer : IDisposable
         var train = TokenizedSplit.Open(manifestDir, manifest, "train")
             ?? throw new InvalidDataException($"data.path '{manifestDir}' has no train split.");
         var validation = TokenizedSplit.Open(manifestDir, manifest, "validation");
-        var wantKind = config.Objective == TrainingObjective.Dpo ? ShardKind.Pairs : ShardKind.Sequences;
-        if (train.Kind != wantKind)
-            throw new InvalidDataException($"objective '{ConfigNames.Of(config.Objective)}' needs " +
-                $"{(wantKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but " +
-                $"'{manifestDir}' holds {train.Kind}.");
         if (train.Count == 0)
             throw new InvalidDataException($"the train split of '{manifestDir}' is empty.");
 
         var adapter = TrainingConfigLoader.Adapter(config);
-        var model = LoadBase(config.BaseModel, adapter);
+        var model = TrainingRecipes.LoadModel(config, adapter);
         int context = model.Config.MaxPositionEmbeddings;
         foreach (var split in new[] { train, validation })
             if (split is { Count: > 0 } && split.Lengths.Max() is var longest && longest > context)
@@ -153,27 +150,28 @@ public sealed class Trainer : IDisposable
         if (manifest.VocabSize > model.Config.VocabSize)
             throw new InvalidDataException($"the dataset was tokenized with a vocabulary of {manifest.VocabSize}, " +
                 $"the model has {model.Config.VocabSize} (tokenized for another model?).");
-        Llama? reference = null;
-        if (config.Objective == TrainingObjective.Dpo && adapter is null)
-        {
-            reference = LoadBase(config.BaseModel, null);
-            foreach (var p in reference.parameters())
-                p.requires_grad = false;
-        }
         model.GradientCheckpointing = config.Training.GradientCheckpointing;
         if (UseBf16(config.Training.Bf16))
-        {
             model.ComputeDtype = ScalarType.BFloat16;
-            if (reference is not null)
-                reference.ComputeDtype = ScalarType.BFloat16;
+        var recipe = TrainingRecipes.Create(config, model);
+        if (train.Kind != recipe.DataKind)
+        {
+            recipe.Dispose();
+            model.Dispose();
+            throw new InvalidDataException($"objective '{ConfigNames.Of(config.Objective)}' needs " +
+                $"{(recipe.DataKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but " +
+                $"'{manifestDir}' holds {train.Kind}.");
         }
-        return new Trainer(config, model, reference, manifest, train, validation,
+        return new Trainer(config, model, recipe, manifest, train, validation,
             runId ?? Guid.NewGuid().ToString("n"), meters);
     }
 
     public static Llama LoadBase(string path, PeftSettings? adapter) =>
+        CheckBase(path, () => LlamaCheckpoints.Load(path, ScalarType.Float32, adapter));   // float32 master weights
+
+    internal static Llama CheckBase(string path, Func<Llama> load) =>
         File.Exists(path) || HfCheckpoint.IsCheckpointDirectory(path)
-            ? LlamaCheckpoints.Load(path, ScalarType.Float32, adapter)   // float32 master weights
+            ? load()
             : throw new FileNotFoundException($"base_model '{path}' not found: expected a Hugging Face model " +
                 $"directory (config.json + *.safetensors) or a llama2.c .bin file.");
 
@@ -287,22 +285,22 @@ public sealed class Trainer : IDisposable
             }
             var stepClock = Stopwatch.StartNew();
             var micro = _plans[epoch].MicroBatchesOfStep(stepInEpoch, accumulation).ToList();
-            var (loss, accuracy, tokens, rewards) = ForwardBackward(micro);
+            var result = ForwardBackward(micro);
             double gradNorm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max
                 : double.PositiveInfinity);
             double lr = _schedule.At(step);
             _optimizer.Update(lr);
             step++;
             stepInEpoch++;
-            tokensSeen += tokens;
+            tokensSeen += result.Tokens;
             var metrics = new StepMetrics
             {
-                Step = step, Epoch = epoch + (double)stepInEpoch / _plans[epoch].Steps(accumulation), TrainLoss = loss,
-                TokenAccuracy = accuracy,
-                LearningRate = lr, GradNorm = gradNorm, Tokens = tokens,
-                TokensPerSecond = tokens / stepClock.Elapsed.TotalSeconds,
-                PeakMemoryBytes = PeakMemory(), RewardChosen = rewards?.Chosen, RewardRejected = rewards?.Rejected,
-                RewardMargin = rewards is { } r ? r.Chosen - r.Rejected : null,
+                Step = step, Epoch = epoch + (double)stepInEpoch / _plans[epoch].Steps(accumulation),
+                TrainLoss = result.Loss, TokenAccuracy = result.Accuracy,
+                LearningRate = lr, GradNorm = gradNorm, Tokens = result.Tokens,
+                TokensPerSecond = result.Tokens / stepClock.Elapsed.TotalSeconds,
+                PeakMemoryBytes = PeakMemory(), RewardChosen = result.RewardChosen,
+                RewardRejected = result.RewardRejected, RewardMargin = result.RewardChosen - result.RewardRejected,
             };
             _history.Add(metrics);
             _telemetry.Record(metrics);
@@ -365,48 +363,13 @@ public sealed class Trainer : IDisposable
         return _config.Eval.EarlyStoppingPatience is { } patience && _state.EvalsWithoutImprovement >= patience;
     }
 
-    (double Loss, double Accuracy, long Tokens,
-        (double Chosen, double Rejected)? Rewards) ForwardBackward(IReadOnlyList<int[][]> microBatches)
+    StepResult ForwardBackward(IReadOnlyList<int[][]> microBatches)
     {
         _model.train();
         _optimizer.ZeroGrad();
-        long inputTokens = 0;
         try
         {
-            if (_config.Objective == TrainingObjective.Dpo)
-            {
-                int pairs = microBatches.Sum(b => b.Length);
-                double lossSum = 0, chosen = 0, rejected = 0;
-                int correct = 0;
-                foreach (var batch in microBatches)
-                {
-                    using var scope = NewDisposeScope();
-                    var examples = batch.Select(row => Pair(_train.Read(row[0]))).ToList();
-                    inputTokens += examples.Sum(p => (long)p.ChosenIds.Length + p.RejectedIds.Length);
-                    var result = DpoLoss.Compute(_model, _reference, examples, _config.Dpo.Beta);
-                    result.Sum.Times(1.0 / pairs).backward();
-                    lossSum += result.Sum.item<float>();
-                    chosen += result.RewardChosenSum;
-                    rejected += result.RewardRejectedSum;
-                    correct += result.Correct;
-                }
-                return (lossSum / pairs, (double)correct / pairs, inputTokens, (chosen / pairs, rejected / pairs));
-            }
-            long trained = microBatches.Sum(b => b.Sum(row => row.Sum(i => (long)_train.TrainedTokens[i])));
-            double sum = 0;
-            long hits = 0;
-            foreach (var batch in microBatches)
-            {
-                using var scope = NewDisposeScope();
-                var rows = Rows(_train, batch);
-                inputTokens += rows.Sum(r => (long)r.Ids.Length);
-                var result = SftLoss.Compute(_model, rows, fused: ChunkedLoss(rows));
-                // the step's loss is the mean over all its trained tokens
-                result.Sum.Times(1.0 / Math.Max(1, trained)).backward();
-                sum += result.Sum.item<float>();
-                hits += result.Correct;
-            }
-            return (sum / Math.Max(1, trained), (double)hits / Math.Max(1, trained), inputTokens, null);
+            return _recipe.ForwardBackward(_train, microBatches);
         }
         finally
         {
@@ -418,61 +381,23 @@ public sealed class Trainer : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var split = _validation!;
-        bool packing = _config.Data.Packing && _config.Objective == TrainingObjective.Sft;
+        bool packing = _config.Data.Packing && _recipe.Packs;
         // The first max_examples examples: the same subset at every evaluation, so the numbers compare.
         var lengths = _config.Eval.MaxExamples is { } n && n < split.Count ? split.Lengths.Take(n).ToArray()
             : split.Lengths;
         var plan = BatchPlan.Create(lengths, _config.Training.MicroBatchSize, _rowLength, packing, 0, 0,
             shuffle: false);
         var batches = plan.MicroBatches.Take(_config.Eval.MaxBatches ?? int.MaxValue);
-        double sum = 0;
-        long tokens = 0, hits = 0;
         using var _ = no_grad();
         _model.eval();
-        foreach (var batch in batches)
+        var result = _recipe.Evaluate(split, batches);
+        long count = Math.Max(1, result.Count);
+        return new EvalMetrics(step, result.LossSum / count, (double)result.Hits / count, result.Count,
+            clock.Elapsed.TotalSeconds)
         {
-            using var scope = NewDisposeScope();
-            if (_config.Objective == TrainingObjective.Dpo)
-            {
-                var result = DpoLoss.Compute(_model, _reference,
-                    batch.Select(row => Pair(split.Read(row[0]))).ToList(), _config.Dpo.Beta);
-                sum += result.Sum.item<float>();
-                tokens += result.Pairs;
-                hits += result.Correct;
-            }
-            else
-            {
-                var rows = Rows(split, batch);
-                var result = SftLoss.Compute(_model, rows, fused: ChunkedLoss(rows));
-                sum += result.Sum.item<float>();
-                tokens += result.Tokens;
-                hits += result.Correct;
-            }
-        }
-        return new EvalMetrics(step, sum / Math.Max(1, tokens), (double)hits / Math.Max(1, tokens), tokens,
-            clock.Elapsed.TotalSeconds);
+            RewardMargin = result.MarginSum / count,
+        };
     }
-
-    // The full logits of these rows would be rows × T × V float32: chunk the loss when that passes 512 MiB (auto).
-    bool ChunkedLoss(IReadOnlyList<PackedRow> rows) => _config.Training.ChunkedLoss switch
-    {
-        "true" => true,
-        "false" => false,
-        _ => 4L * rows.Count * rows.Max(r => r.Ids.Length) * _model.Config.VocabSize > 512L << 20,
-    };
-
-    static IReadOnlyList<PackedRow> Rows(TokenizedSplit split, int[][] batch) =>
-        batch.Select(row =>
-        {
-            var examples = row.Select(i => split.Read(i).Sequences[0]).ToList();
-            var ids = examples.SelectMany(e => e.Ids).ToArray();
-            var mask = examples.SelectMany(e => e.Mask).ToArray();
-            var segments = examples.SelectMany((e, k) => Enumerable.Repeat(k, e.Length)).ToArray();
-            return new PackedRow(ids, mask, segments);
-        }).ToList();
-
-    static PreferencePair Pair(TokenizedExample e) =>
-        new(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Sequences[1].Ids, e.Sequences[1].Mask);
 
     static string RngState()
     {
@@ -547,7 +472,7 @@ public sealed class Trainer : IDisposable
         _telemetry.Dispose();
         _train.Dispose();
         _validation?.Dispose();
-        _reference?.Dispose();
+        _recipe.Dispose();
         _model.Dispose();
     }
 }

@@ -8,8 +8,9 @@ namespace FineTune.Training;
 
 public enum TrainingMethod { Full, Lora, Dora, Qlora, Ia3, PromptTuning, PrefixTuning }
 
-/// <summary>sft: cross-entropy on the masked tokens; dpo: preference pairs.</summary>
-public enum TrainingObjective { Sft, Dpo }
+/// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), reward_model (a scalar
+/// score head trained on preference pairs).</summary>
+public enum TrainingObjective { Sft, Dpo, RewardModel }
 
 /// <summary>The learning rate after warmup: cosine or linear decay to lr · min_lr_ratio, or constant.</summary>
 public enum ScheduleType { Cosine, Linear, Constant }
@@ -21,7 +22,7 @@ public sealed record TrainingConfig
     public DataConfig Data { get; init; } = new();
     /// <summary>full, lora, dora, qlora, ia3, prompt_tuning or prefix_tuning.</summary>
     public TrainingMethod Method { get; init; } = TrainingMethod.Lora;
-    /// <summary>sft (cross-entropy on the masked tokens) or dpo (preference pairs).</summary>
+    /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs) or reward_model.</summary>
     public TrainingObjective Objective { get; init; } = TrainingObjective.Sft;
     /// <summary>LoRA, DoRA and QLoRA (rank, alpha, dropout, target_modules, use_rslora).</summary>
     public LoraSettings Lora { get; init; } = new();
@@ -29,6 +30,7 @@ public sealed record TrainingConfig
     /// <summary>Prompt and prefix tuning (num_virtual_tokens).</summary>
     public PromptSettings Prompt { get; init; } = new();
     public DpoConfig Dpo { get; init; } = new();
+    public RewardModelConfig RewardModel { get; init; } = new();
     public OptimizerConfig Optimizer { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
     public LoopConfig Training { get; init; } = new();
@@ -57,6 +59,13 @@ public sealed record DataConfig
 public sealed record DpoConfig
 {
     public double Beta { get; init; } = 0.1;
+}
+
+public sealed record RewardModelConfig
+{
+    /// <summary>The Bradley–Terry loss is −log σ(r_chosen − r_rejected − margin): 0 is the plain loss; a margin
+    /// keeps pushing pairs until the chosen score leads by it.</summary>
+    public double Margin { get; init; }
 }
 
 public sealed record OptimizerConfig

@@ -214,6 +214,12 @@ public static class TrainingConfigLoader
         Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last",
             $"must be a positive integer, got {c.Checkpoint.KeepLast}");
         Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
+        Require(c.RewardModel.Margin >= 0 && double.IsFinite(c.RewardModel.Margin), "reward_model.margin",
+            $"must be >= 0, got {c.RewardModel.Margin}");
+        Require(c.Objective != TrainingObjective.RewardModel
+            || c.Method is TrainingMethod.Full or TrainingMethod.Lora or TrainingMethod.Dora or TrainingMethod.Qlora,
+            "method", $"'{ConfigNames.Of(c.Method)}' cannot train a reward model (its score head is a new layer): " +
+            "use full, lora, dora or qlora");
         Require(c.Method != TrainingMethod.PrefixTuning || !c.Training.GradientCheckpointing,
             "training.gradient_checkpointing",
             "cannot be combined with prefix_tuning (as in PEFT); switch one off");

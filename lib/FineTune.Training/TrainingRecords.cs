@@ -2,14 +2,15 @@
 // resumable state a checkpoint stores besides the weights and the optimizer.
 namespace FineTune.Training;
 
-/// <summary>One optimizer step. Loss is the mean over the step's trained tokens (SFT) or pairs (DPO).</summary>
+/// <summary>One optimizer step. Loss is the mean over the step's trained tokens (SFT) or pairs (DPO, reward
+/// model).</summary>
 public sealed record StepMetrics
 {
     public required int Step { get; init; }
     public required double Epoch { get; init; }
     public required double TrainLoss { get; init; }
-    /// <summary>SFT: argmax hits over trained tokens; DPO: the share of pairs whose chosen reward beats the rejected
-    /// one.</summary>
+    /// <summary>SFT: argmax hits over trained tokens; DPO and reward model: the share of pairs whose chosen reward
+    /// beats the rejected one.</summary>
     public required double TokenAccuracy { get; init; }
     public required double LearningRate { get; init; }
     public required double GradNorm { get; init; }
@@ -24,6 +25,10 @@ public sealed record StepMetrics
 public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccuracy, long Tokens, double Seconds)
 {
     public double Perplexity => Math.Exp(ValidLoss);
+
+    /// <summary>Preference recipes: the mean margin r_chosen − r_rejected over the validation pairs (DPO's implicit
+    /// rewards, a reward model's scores); null otherwise.</summary>
+    public double? RewardMargin { get; init; }
 
     /// <summary>The model's answers to a few fixed validation prompts at this evaluation
     /// (eval.sample_prompts).</summary>

@@ -154,14 +154,14 @@ public class AlignmentLossTests
     public void Grpo_loss_clips_by_the_sign_of_the_advantage_adds_k3_kl_and_normalises_as_asked()
     {
         var logp = tensor(new float[] { -1, -1, -1, -2, -2, 0 }, [2, 3]);
-        var old = tensor(new float[] { -1.2f, -1, -0.5f, -2, -1.5f, 0 }, [2, 3]);
+        var old = tensor(new float[] { -1.2f, -0.5f, -0.5f, -2, -1.5f, 0 }, [2, 3]);
         var reference = tensor(new float[] { -1.1f, -1, -1, -2, -2, 0 }, [2, 3]);
         var advantages = tensor(new float[] { 1, -1 });
         var mask = tensor(new float[] { 1, 1, 1, 1, 1, 0 }, [2, 3]);
         double r0 = Math.Exp(0.2), r2 = Math.Exp(-0.5);
         double kl0 = Math.Exp(-0.1) + 0.1 - 1;
         // row 0, A = 1: −min(r·A, clip(r, 0.8, 1.28)·A); row 1, A = −1
-        double[] row0 = [-Math.Min(r0, r0) + 0.1 * kl0, -1, -Math.Min(r2, 0.8)];
+        double[] row0 = [-Math.Min(r0, r0) + 0.1 * kl0, -Math.Min(r2, 0.8), -Math.Min(r2, 0.8)];
         double[] row1 = [1, -Math.Min(-r2, -0.8)];
         var token = GrpoLoss.Compute(logp, old, reference, advantages, mask, 0.2, 0.28, beta: 0.1,
             GrpoNormalization.Token);
@@ -169,7 +169,8 @@ public class AlignmentLossTests
         var sequence = GrpoLoss.Compute(logp, old, reference, advantages, mask, 0.2, 0.28, beta: 0.1,
             GrpoNormalization.Sequence);
         Near([(row0.Sum() / 3 + row1.Sum() / 2) / 2], sequence.Loss.reshape(1));
-        // only row 1's second token was clipped where it mattered (ratio 0.61 < 0.8 with A < 0)
+        // only row 1's second token was clipped where it mattered (ratio 0.61 < 0.8 with A < 0); row 0's ratios of
+        // 0.61 have A > 0, where the lower clip does not bind
         Assert.Equal(0.2, token.ClipFraction, 5);
         Assert.Equal(kl0 / 5, token.MeanKl, 5);
         var noKl = GrpoLoss.Compute(logp, old, null, advantages, mask, 0.2, 0.28, beta: 0,

@@ -130,7 +130,7 @@ public class ResumeTests
         Assert.Empty(TrainingCheckpoints.List(config.OutputDir));
     }
 
-    static void AssertSameFiles(string a, string b, params string[] extra)
+    internal static void AssertSameFiles(string a, string b, params string[] extra)
     {
         var names = new[] { "adapter_model.safetensors",
             "model.safetensors" }.Concat(extra).Where(n => File.Exists(Path.Combine(a, n))).ToList();

@@ -9,12 +9,13 @@ namespace FineTune.Training.Tests;
 
 static class TinyRun
 {
-    /// <summary>Every training method with SFT, and DPO over full weights and LoRA: the (method, objective) pairs that
-    /// tests of the loop's machinery run over.</summary>
+    /// <summary>Every training method with SFT, DPO over full weights and LoRA, and a LoRA reward model: the (method,
+    /// objective) pairs that tests of the loop's machinery run over.</summary>
     public static TheoryData<string, string> EveryMethod => new()
     {
         { "full", "sft" }, { "lora", "sft" }, { "dora", "sft" }, { "qlora", "sft" }, { "ia3", "sft" },
         { "prompt_tuning", "sft" }, { "prefix_tuning", "sft" }, { "lora", "dpo" }, { "full", "dpo" },
+        { "lora", "reward_model" },
     };
 
     /// <summary>A run of this method that evaluates and checkpoints every 2 steps (keeping one), with this
@@ -80,7 +81,7 @@ static class TinyRun
         int minLength = 6)
     {
         var c = Config(root, SaveBase(root, model),
-            WriteDataset(root, pairs: objective == "dpo", minLength: minLength), method);
+            WriteDataset(root, pairs: objective is "dpo" or "reward_model", minLength: minLength), method);
         return c with
         {
             Objective = ConfigNames.Parse<TrainingObjective>(objective),

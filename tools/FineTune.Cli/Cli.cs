@@ -24,6 +24,7 @@ public static class Cli
             EvalCommand.Create(stdout, stderr),
             EvalSetsCommand.Create(stdout),
             ScoreCommand.Create(stdout, stderr),
+            RewardCommand.Create(stdout),
             GateCommand.Create(stdout),
             TrainCommand.Create(stdout, stderr),
             PretrainCommand.Create(stdout, stderr),

@@ -21,6 +21,9 @@ public sealed record PeftConfig
     public string? BaseModelNameOrPath { get; init; }
     public bool UseDora { get; init; }
     public bool UseRslora { get; init; }
+    /// <summary>Modules trained whole beside the adapter and saved with it: ["score"] for a reward model
+    /// (task_type SEQ_CLS).</summary>
+    public IReadOnlyList<string> ModulesToSave { get; init; } = [];
     /// <summary>IA3: the targeted modules whose input (not output) is scaled.</summary>
     public IReadOnlyList<string> FeedforwardModules { get; init; } = [];
 
@@ -67,6 +70,7 @@ public sealed record PeftConfig
             BaseModelNameOrPath = json["base_model_name_or_path"]?.GetValue<string>(),
             UseDora = json["use_dora"]?.GetValue<bool>() ?? false,
             UseRslora = json["use_rslora"]?.GetValue<bool>() ?? false,
+            ModulesToSave = Modules(json["modules_to_save"]),
         };
         if (config.R <= 0)
             throw new ModelFormatException($"{path}: field 'r' must be positive, got {config.R}.");
@@ -88,6 +92,8 @@ public sealed record PeftConfig
         ["target_modules"] = new JsonArray(TargetModules.Select(m => (JsonNode)m).ToArray()),
         ["bias"] = Bias, ["task_type"] = TaskType, ["base_model_name_or_path"] = BaseModelNameOrPath,
         ["use_dora"] = UseDora, ["use_rslora"] = UseRslora, ["fan_in_fan_out"] = false, ["inference_mode"] = true,
+        ["modules_to_save"] = ModulesToSave.Count == 0 ? null
+            : new JsonArray(ModulesToSave.Select(m => (JsonNode)m).ToArray()),
     };
 }
 
@@ -115,6 +121,10 @@ public sealed class PeftAdapter
     public static PeftAdapter Load(string directory)
     {
         var config = PeftConfig.Load(Path.Combine(directory, ConfigFile));
+        if (config.TaskType == "SEQ_CLS")
+            throw new ModelFormatException($"{directory}: is a sequence-classification adapter (task_type SEQ_CLS, " +
+                "e.g. a reward model): it scores text and cannot generate or merge into a causal LM. Score with " +
+                "`finetune reward score BASE --adapter DIR`.");
         var weightsPath = Path.Combine(directory, WeightsFile);
         using var file = SafeTensorsFile.Open(weightsPath);
         var modules = new Dictionary<string, (float[], float[], float[]?)>();
@@ -171,12 +181,14 @@ public sealed class PeftAdapter
     }
 
     /// <summary>Writes adapter_config.json and adapter_model.safetensors with PEFT's names, float32.</summary>
+    /// <param name="savedModules">whole modules saved beside the adapter (modules_to_save), by their PEFT
+    /// names</param>
     public static void Save(string directory, PeftConfig config, IReadOnlyDictionary<string,
         (float[] A, float[] B, float[]? Magnitude)> modules,
-        IReadOnlyDictionary<string, (long Out, long In)> shapes)
+        IReadOnlyDictionary<string, (long Out, long In)> shapes, IReadOnlyList<TensorData>? savedModules = null)
     {
         Directory.CreateDirectory(directory);
-        var tensors = new List<TensorData>();
+        var tensors = new List<TensorData>(savedModules ?? []);
         foreach (var (module, (a, b, magnitude)) in modules.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             var (outFeatures, inFeatures) = shapes[module];

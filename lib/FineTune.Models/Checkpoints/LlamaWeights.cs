@@ -4,6 +4,9 @@ namespace FineTune.Models.Checkpoints;
 
 public static class LlamaWeights
 {
+    /// <summary>A sequence classifier's head (labels, hidden), Hugging Face's name.</summary>
+    public const string ScoreWeight = "score.weight";
+
     public static IReadOnlyList<(string Name, long[] Shape)> Expected(LlamaConfig c)
     {
         long d = c.HiddenSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
@@ -28,7 +31,9 @@ public static class LlamaWeights
             list.Add((p + "mlp.down_proj.weight", [d, c.IntermediateSize]));
         }
         list.Add(("model.norm.weight", [d]));
-        if (!c.TieWordEmbeddings)
+        if (c.NumLabels is { } labels)
+            list.Add((ScoreWeight, [labels, d]));
+        else if (!c.TieWordEmbeddings)
             list.Add(("lm_head.weight", [c.VocabSize, d]));
         return list;
     }

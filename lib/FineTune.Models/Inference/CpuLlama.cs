@@ -193,6 +193,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         config.Validate(source);
+        config.RequireCausalLm(source);
         LlamaWeights.Check(config, describe, source);
         return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads,
             options.Int8, options.Bf16KvCache, options.Int8Activations);

@@ -1,0 +1,73 @@
+// A recipe is one training objective: which data it reads, how a step's loss is computed, how the validation split is
+// scored. Everything else (batch plans, optimizer, schedule, checkpoints and exact resume, early stopping, metrics)
+// is the Trainer's and shared. Recipes: sft, dpo, reward_model.
+using FineTune.Data.Tokenization;
+using FineTune.Torch;
+
+namespace FineTune.Training.Recipes;
+
+/// <summary>One optimizer step's forward and backward: the mean loss over the step's units (trained tokens, pairs),
+/// the accuracy that objective reports, the input tokens, and the rewards of a preference objective.</summary>
+public sealed record StepResult(double Loss, double Accuracy, long Tokens, double? RewardChosen = null,
+    double? RewardRejected = null);
+
+/// <summary>A validation pass: the summed loss over Count units, the hits among them, and the summed margin
+/// (chosen − rejected) of a preference objective.</summary>
+public sealed record EvalResult(double LossSum, long Count, long Hits, double? MarginSum = null);
+
+public interface ITrainingRecipe : IDisposable
+{
+    /// <summary>What the tokenized splits must hold.</summary>
+    ShardKind DataKind { get; }
+
+    /// <summary>Whether rows may pack several examples (data.packing).</summary>
+    bool Packs { get; }
+
+    /// <summary>Forward and backward over the step's micro-batches (rows of example indices); gradients accumulate,
+    /// normalised so that they are those of the step's mean loss.</summary>
+    StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches);
+
+    /// <summary>The loss over these micro-batches of a split, without gradients.</summary>
+    EvalResult Evaluate(TokenizedSplit split, IEnumerable<int[][]> microBatches);
+}
+
+public static class TrainingRecipes
+{
+    /// <summary>The model a recipe trains: a causal LM, or a reward model (score head) for reward_model.</summary>
+    public static Llama LoadModel(TrainingConfig config, PeftSettings? adapter) =>
+        config.Objective == TrainingObjective.RewardModel
+            ? Trainer.CheckBase(config.BaseModel, () => LlamaCheckpoints.LoadRewardModel(config.BaseModel,
+                ScalarType.Float32, adapter))
+            : Trainer.LoadBase(config.BaseModel, adapter);
+
+    /// <summary>The recipe for the config's objective, around the model it trains (which it does not own).</summary>
+    public static ITrainingRecipe Create(TrainingConfig config, Llama model) => config.Objective switch
+    {
+        TrainingObjective.Sft => new SftRecipe(model, config.Training.ChunkedLoss),
+        TrainingObjective.Dpo => DpoRecipe.Create(config, model),
+        TrainingObjective.RewardModel => new RewardModelRecipe(model, config.RewardModel),
+        _ => throw new TrainingConfigException($"objective '{ConfigNames.Of(config.Objective)}' has no recipe."),
+    };
+}
+
+/// <summary>Reading examples of a split into what the losses take.</summary>
+static class Batches
+{
+    /// <summary>A row of packed sequence examples: ids, loss mask and which example each token belongs to.</summary>
+    public static IReadOnlyList<PackedRow> Rows(TokenizedSplit split, int[][] batch) =>
+        batch.Select(row =>
+        {
+            var examples = row.Select(i => split.Read(i).Sequences[0]).ToList();
+            var ids = examples.SelectMany(e => e.Ids).ToArray();
+            var mask = examples.SelectMany(e => e.Mask).ToArray();
+            var segments = examples.SelectMany((e, k) => Enumerable.Repeat(k, e.Length)).ToArray();
+            return new PackedRow(ids, mask, segments);
+        }).ToList();
+
+    /// <summary>Preference pairs: one example per row (pairs never pack).</summary>
+    public static IReadOnlyList<PreferencePair> Pairs(TokenizedSplit split, int[][] batch) =>
+        batch.Select(row => Pair(split.Read(row[0]))).ToList();
+
+    static PreferencePair Pair(TokenizedExample e) =>
+        new(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Sequences[1].Ids, e.Sequences[1].Mask);
+}
