@@ -73,7 +73,8 @@ public sealed class RewardScorer : IDisposable
             UseDora: config.UseDora);
     }
 
-    /// <summary>The token ids the model reads for one item: the prompt and the response as a chosen completion.</summary>
+    /// <summary>The token ids the model reads for one item: the prompt and the response as a chosen
+    /// completion.</summary>
     public int[] Tokenize(RewardItem item, long index)
     {
         if (item.Prompt.Count == 0 || item.Prompt[^1].Role != "user")

@@ -1,7 +1,8 @@
-// The training loop: one recipe (SFT, DPO, a reward model; Recipes/) over a tokenized dataset with any method (full, LoRA, DoRA, QLoRA, IA³, prompt or
-// prefix tuning). Per optimizer step: the step's micro-batches (gradient accumulation, the loss normalised by the
-// trained tokens of the whole step), global-norm clipping, AdamW at the scheduled rate; validation every N steps with
-// early stopping and the best weights kept; atomic checkpoints that a restarted run continues from bit for bit.
+// The training loop: one recipe (SFT, DPO, a reward model; see Recipes/) over a tokenized dataset with any method
+// (full, LoRA, DoRA, QLoRA, IA³, prompt or prefix tuning). Per optimizer step: the step's micro-batches (gradient
+// accumulation, the loss normalised by the step's units), global-norm clipping, AdamW at the scheduled rate;
+// validation every N steps with early stopping and the best weights kept; atomic checkpoints that a restarted run
+// continues from bit for bit.
 // Usage: using var t = Trainer.Create(config); var report = t.Train(progress, ct). One run per process at a time: a run
 // sets libtorch's process-wide thread count and owns its global generator (dropout), whose state checkpoints carry.
 using System.Diagnostics;

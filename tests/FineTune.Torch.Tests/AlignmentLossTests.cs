@@ -94,7 +94,7 @@ public class AlignmentLossTests
         Near([
             0.5 / (std1 + 1e-4), -0.5 / (std1 + 1e-4), -0.5 / (std1 + 1e-4), 0.5 / (std1 + 1e-4),
             -0.75 / (std2 + 1e-4), -0.75 / (std2 + 1e-4), -0.75 / (std2 + 1e-4), 2.25 / (std2 + 1e-4),
-            0, 0, 0, 0,                                      // a group whose completions all scored alike teaches nothing
+            0, 0, 0, 0,                           // a group whose completions all scored alike teaches nothing
         ], Advantages.Group(rewards, 4), 4);
         Near([0.5, -0.5, -0.5, 0.5, -0.75, -0.75, -0.75, 2.25, 0, 0, 0, 0],
             Advantages.Group(rewards, 4, scaleByStd: false));

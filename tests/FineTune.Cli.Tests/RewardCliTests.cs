@@ -1,0 +1,115 @@
+// A reward model the way a user makes one: the demo tickets become preference pairs (the right triage JSON preferred
+// to one with a wrong category), go through `data prepare` and `data tokenize` like any dataset, `finetune train`
+// with objective reward_model writes a SEQ_CLS adapter, and `finetune reward score` scores one answer or a JSONL file
+// — the same reward for the same text either way. What cannot be scored is refused with the reason.
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace FineTune.Cli.Tests;
+
+[Collection("training")]
+public class RewardCliTests
+{
+    static readonly string[] Categories = ["billing", "technical", "account", "shipping"];
+
+    // Each demo ticket as a pair: chosen = its answer, rejected = the same answer under another category.
+    static void WritePairs(string demo, string pairs)
+    {
+        var lines = File.ReadLines(demo).Select((line, i) =>
+        {
+            var messages = JsonNode.Parse(line)!["messages"]!.AsArray();
+            var answer = messages[^1]!["content"]!.GetValue<string>();
+            var category = (string)JsonNode.Parse(answer)!["category"]!;
+            var wrong = Categories[(Array.IndexOf(Categories, category) + 1 + i % 3) % Categories.Length];
+            var prompt = new JsonArray(messages.Take(messages.Count - 1).Select(m => m!.DeepClone()).ToArray());
+            return new JsonObject
+            {
+                ["prompt"] = prompt,
+                ["chosen"] = answer,
+                ["rejected"] = answer.Replace($"\"{category}\"", $"\"{wrong}\"", StringComparison.Ordinal),
+            }.ToJsonString();
+        });
+        File.WriteAllLines(pairs, lines);
+    }
+
+    [SkippableFact]
+    public async Task Reward_model_trains_from_preference_jsonl_and_scores_answers()
+    {
+        using var dir = new TempDir();
+        string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
+            pairs = Path.Combine(dir.Path, "pairs.jsonl"), prepared = Path.Combine(dir.Path, "prepared"),
+            shards = Path.Combine(dir.Path, "shards"), output = Path.Combine(dir.Path, "rm");
+        var checkpoint = SharedData.File("models/stories260K/stories260K.bin");
+        var tokenizer = SharedData.File("models/stories260K/tok512.bin");
+        async Task Ok(params string[] args)
+        {
+            var (exit, _, err) = await CliRunner.Run(args);
+            Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
+        }
+        await Ok("convert", "llama2c", checkpoint, baseDir, "--tokenizer", tokenizer);
+        await Ok("data", "demo", "--out", raw, "--train", "60", "--test", "4");
+        WritePairs(Path.Combine(raw, "train.jsonl"), pairs);
+        await Ok("data", "prepare", pairs, "--out", prepared);
+        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
+            "--chat-template", "chatml");
+        var config = Path.Combine(dir.Path, "rm.json");
+        File.WriteAllText(config, new JsonObject
+        {
+            ["base_model"] = baseDir, ["data"] = new JsonObject { ["path"] = shards },
+            ["objective"] = "reward_model", ["method"] = "lora",
+            ["lora"] = new JsonObject { ["rank"] = 4, ["alpha"] = 8, ["target_modules"] = new JsonArray("all-linear") },
+            ["optimizer"] = new JsonObject { ["lr"] = 3e-3 },
+            ["training"] = new JsonObject { ["max_steps"] = 4, ["micro_batch_size"] = 4, ["threads"] = 1 },
+            ["eval"] = new JsonObject { ["every_steps"] = 4, ["max_batches"] = 2 },
+            ["output_dir"] = output,
+        }.ToJsonString());
+        var (exit, stdout, stderr) = await CliRunner.Run("train", config);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("completed at step 4/4", stdout);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "training_report.json")))!;
+        Assert.Equal("reward_model", (string)report["objective"]!);
+        Assert.NotNull(report["evals"]![0]!["reward_margin"]);
+
+        var adapter = Path.Combine(output, "adapter");
+        string[] common = ["reward", "score", baseDir, "--adapter", adapter, "--chat-template", "chatml"];
+        const string Ticket = "My card was charged twice for the same order.";
+        const string Answer = "{\"category\":\"billing\",\"priority\":\"high\",\"summary\":\"Double charge.\"}";
+        (exit, stdout, stderr) = await CliRunner.Run([.. common, "--prompt", Ticket, "--response", Answer]);
+        Assert.True(exit == 0, stderr);
+        double single = double.Parse(stdout.Trim(), CultureInfo.InvariantCulture);
+        Assert.True(double.IsFinite(single));
+
+        var file = Path.Combine(dir.Path, "answers.jsonl");
+        File.WriteAllLines(file,
+        [
+            new JsonObject { ["prompt"] = Ticket, ["response"] = Answer }.ToJsonString(),
+            "",
+            new JsonObject
+            {
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = Ticket }),
+                ["response"] = Answer.Replace("billing", "shipping", StringComparison.Ordinal),
+            }.ToJsonString(),
+        ]);
+        (exit, stdout, stderr) = await CliRunner.Run([.. common, "--file", file]);
+        Assert.True(exit == 0, stderr);
+        var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal([1, 3], rows.Select(r => (int)r["line"]!));
+        Assert.Equal(single, (double)rows[0]["reward"]!, 5);
+        Assert.NotEqual((double)rows[0]["reward"]!, (double)rows[1]["reward"]!);
+
+        // what cannot be scored, and why
+        (exit, _, stderr) = await CliRunner.Run("reward", "score", baseDir, "--prompt", "p", "--response", "r");
+        Assert.Equal(1, exit);
+        Assert.Contains("not a reward model", stderr);
+        File.WriteAllText(file, "{\"prompt\": \"p\"}\n");
+        (exit, _, stderr) = await CliRunner.Run([.. common, "--file", file]);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{file}:1: field 'response' must be a string", stderr);
+        (exit, _, stderr) = await CliRunner.Run([.. common, "--prompt", "p"]);
+        Assert.Equal(1, exit);
+        Assert.Contains("give --prompt and --response, or --file", stderr);
+        (exit, _, stderr) = await CliRunner.Run("generate", baseDir, "--adapter", adapter, "--prompt", "Hi");
+        Assert.Equal(1, exit);
+        Assert.Contains("SEQ_CLS", stderr);
+    }
+}
