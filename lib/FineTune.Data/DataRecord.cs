@@ -2,7 +2,9 @@
 // carries. Written to train/validation/test.jsonl as documented in docs/data-format.md.
 namespace FineTune.Data;
 
-public enum RecordKind { Chat, Preference, Text }
+/// <summary>Chat: a conversation. Preference: a prompt with a chosen and a rejected answer. Feedback: a prompt with one
+/// answer rated desirable or not (KTO's unpaired thumbs up/down). Text: a document.</summary>
+public enum RecordKind { Chat, Preference, Text, Feedback }
 
 /// <summary>A chat turn. Role is system, user or assistant; Weight 0 excludes an assistant turn from the
 /// loss.</summary>
@@ -16,12 +18,16 @@ public sealed record DataRecord
     /// of the source.</summary>
     public required long Line { get; init; }
 
-    /// <summary>Chat: the conversation. Preference: the shared prompt (ending with a user turn).</summary>
+    /// <summary>Chat: the conversation. Preference and feedback: the prompt (ending with a user turn).</summary>
     public IReadOnlyList<Message> Messages { get; init; } = [];
 
-    /// <summary>Preference only: the preferred and the dispreferred continuation (assistant turns).</summary>
+    /// <summary>Preference: the preferred and the dispreferred continuation (assistant turns). Feedback: Chosen holds
+    /// the rated answer, whichever way it was rated (see Desirable).</summary>
     public IReadOnlyList<Message>? Chosen { get; init; }
     public IReadOnlyList<Message>? Rejected { get; init; }
+
+    /// <summary>Feedback only: true for a thumbs up (desirable), false for a thumbs down.</summary>
+    public bool? Desirable { get; init; }
 
     /// <summary>Text only: a document for continued pre-training.</summary>
     public string? Text { get; init; }
@@ -51,7 +57,7 @@ public sealed record Rejection(long Line, string Code, string Reason, string Raw
 public enum RawKept { AsRead, Redacted, Withheld, Unredacted }
 
 /// <summary>Source layouts; Auto detects from the first records.</summary>
-public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text }
+public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text, Feedback }
 
 /// <summary>Thrown when a whole input cannot be used (not one record): unreadable encoding, no records, too many
 /// rejects.</summary>

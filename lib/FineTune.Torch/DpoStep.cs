@@ -44,8 +44,9 @@ public static class DpoLoss
             (int)(chosenReward > rejectedReward).sum().item<long>());
     }
 
-    // Sum of log p(token) over each row's masked tokens: (rows,).
-    static Tensor SequenceLogProbs(Llama model, IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
+    /// <summary>Sum of log p(token) over each row's masked tokens (rows,): a completion's log-probability given its
+    /// prompt. Rows are right-padded under a causal mask.</summary>
+    public static Tensor SequenceLogProbs(Llama model, IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
     {
         int B = rows.Count, T = rows.Max(r => r.Ids.Length) - 1;
         var inputs = new long[B * T];

@@ -1,7 +1,8 @@
 // Which examples go into which row of which micro-batch, for one epoch: a pure function of the lengths, the seed and
 // the epoch, so a resumed run rebuilds exactly the plan it was following and continues at the same position.
 // Packing: shuffled examples fill rows of `rowLength` tokens in order (next fit). Padding: shuffled examples sorted by
-// length inside windows of 64 batches (length bucketing keeps padding low), then the batches themselves shuffled.
+// length inside windows of 64 batches (length bucketing keeps padding low), then the batches themselves shuffled;
+// without bucketing, shuffled examples in batches as drawn.
 namespace FineTune.Training;
 
 /// <summary>An epoch's micro-batches; each is a list of rows; each row lists the example indices packed into
@@ -11,7 +12,7 @@ public sealed record BatchPlan(IReadOnlyList<int[][]> MicroBatches)
     const int BucketWindow = 64;
 
     public static BatchPlan Create(IReadOnlyList<int> lengths, int microBatchSize, int rowLength, bool packing,
-        int seed, int epoch, bool shuffle = true)
+        int seed, int epoch, bool shuffle = true, bool bucketing = true)
     {
         var order = Enumerable.Range(0, lengths.Count).ToArray();
         // not HashCode: it is salted per process
@@ -42,7 +43,7 @@ public sealed record BatchPlan(IReadOnlyList<int[][]> MicroBatches)
         var batches = new List<int[][]>();
         foreach (var window in order.Chunk(microBatchSize * BucketWindow))
         {
-            var sorted = shuffle ? window.OrderByDescending(i => lengths[i]).ToArray() : window;
+            var sorted = shuffle && bucketing ? window.OrderByDescending(i => lengths[i]).ToArray() : window;
             batches.AddRange(sorted.Chunk(microBatchSize).Select(b => b.Select(i => new[] { i }).ToArray()));
         }
         if (shuffle)

@@ -43,9 +43,14 @@ public sealed class Trainer : IDisposable
     readonly TrainingSamples? _samples;
 
     public Llama Model => _model;
-    /// <summary>DPO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise
+    /// <summary>DPO and KTO with full fine-tuning: the frozen copy of the base the policy is compared with; otherwise
     /// null.</summary>
-    public Llama? ReferenceModel => (_recipe as DpoRecipe)?.Reference;
+    public Llama? ReferenceModel => _recipe switch
+    {
+        DpoRecipe dpo => dpo.Reference,
+        KtoRecipe kto => kto.Reference,
+        _ => null,
+    };
     public int TotalSteps => _totalSteps;
     public TrainerState State => _state;
 
@@ -68,10 +73,10 @@ public sealed class Trainer : IDisposable
         _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1,
             config.Optimizer.Beta2, config.Optimizer.Eps);
         _rowLength = RowLength(config, train, validation);
-        bool packing = config.Data.Packing && recipe.Packs;
+        bool packing = config.Data.Packing && recipe.Batching == Batching.Packed;
         _plans = Enumerable.Range(0, config.Training.Epochs)
             .Select(e => BatchPlan.Create(train.Lengths, config.Training.MicroBatchSize, _rowLength, packing,
-                config.Training.Seed, e)).ToArray();
+                config.Training.Seed, e, bucketing: recipe.Batching != Batching.Shuffled)).ToArray();
         int accumulation = config.Training.GradientAccumulationSteps;
         int all = _plans.Sum(p => p.Steps(accumulation));
         _totalSteps = Math.Min(all, config.Training.MaxSteps ?? int.MaxValue);
@@ -382,7 +387,7 @@ public sealed class Trainer : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var split = _validation!;
-        bool packing = _config.Data.Packing && _recipe.Packs;
+        bool packing = _config.Data.Packing && _recipe.Batching == Batching.Packed;
         // The first max_examples examples: the same subset at every evaluation, so the numbers compare.
         var lengths = _config.Eval.MaxExamples is { } n && n < split.Count ? split.Lengths.Take(n).ToArray()
             : split.Lengths;

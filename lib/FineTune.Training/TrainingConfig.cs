@@ -9,8 +9,8 @@ namespace FineTune.Training;
 public enum TrainingMethod { Full, Lora, Dora, Qlora, Ia3, PromptTuning, PrefixTuning }
 
 /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), reward_model (a scalar
-/// score head trained on preference pairs).</summary>
-public enum TrainingObjective { Sft, Dpo, RewardModel }
+/// score head trained on preference pairs), kto (answers rated up or down).</summary>
+public enum TrainingObjective { Sft, Dpo, RewardModel, Kto }
 
 /// <summary>The learning rate after warmup: cosine or linear decay to lr · min_lr_ratio, or constant.</summary>
 public enum ScheduleType { Cosine, Linear, Constant }
@@ -22,7 +22,8 @@ public sealed record TrainingConfig
     public DataConfig Data { get; init; } = new();
     /// <summary>full, lora, dora, qlora, ia3, prompt_tuning or prefix_tuning.</summary>
     public TrainingMethod Method { get; init; } = TrainingMethod.Lora;
-    /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs) or reward_model.</summary>
+    /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), kto (rated answers) or
+    /// reward_model.</summary>
     public TrainingObjective Objective { get; init; } = TrainingObjective.Sft;
     /// <summary>LoRA, DoRA and QLoRA (rank, alpha, dropout, target_modules, use_rslora).</summary>
     public LoraSettings Lora { get; init; } = new();
@@ -31,6 +32,7 @@ public sealed record TrainingConfig
     public PromptSettings Prompt { get; init; } = new();
     public DpoConfig Dpo { get; init; } = new();
     public RewardModelConfig RewardModel { get; init; } = new();
+    public KtoConfig Kto { get; init; } = new();
     public OptimizerConfig Optimizer { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
     public LoopConfig Training { get; init; } = new();
@@ -59,6 +61,16 @@ public sealed record DataConfig
 public sealed record DpoConfig
 {
     public double Beta { get; init; } = 0.1;
+}
+
+public sealed record KtoConfig
+{
+    /// <summary>How sharply the loss saturates in the log-ratio to the reference (as DPO's β).</summary>
+    public double Beta { get; init; } = 0.1;
+    /// <summary>λ_D and λ_U: weights of desirable and undesirable answers. With nD desirable and nU undesirable
+    /// examples, λ_D·nD / (λ_U·nU) in [1, 4/3] is the paper's advice.</summary>
+    public double DesirableWeight { get; init; } = 1.0;
+    public double UndesirableWeight { get; init; } = 1.0;
 }
 
 public sealed record RewardModelConfig

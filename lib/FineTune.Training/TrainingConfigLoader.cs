@@ -214,6 +214,12 @@ public static class TrainingConfigLoader
         Require(c.Checkpoint.KeepLast > 0, "checkpoint.keep_last",
             $"must be a positive integer, got {c.Checkpoint.KeepLast}");
         Require(c.Dpo.Beta > 0, "dpo.beta", $"must be positive, got {c.Dpo.Beta}");
+        Require(c.Kto.Beta > 0 && double.IsFinite(c.Kto.Beta), "kto.beta", $"must be positive, got {c.Kto.Beta}");
+        Require(c.Kto.DesirableWeight > 0, "kto.desirable_weight", $"must be positive, got {c.Kto.DesirableWeight}");
+        Require(c.Kto.UndesirableWeight > 0, "kto.undesirable_weight",
+            $"must be positive, got {c.Kto.UndesirableWeight}");
+        Require(c.Objective != TrainingObjective.Kto || c.Training.MicroBatchSize >= 2, "training.micro_batch_size",
+            "must be at least 2 for kto (its KL term pairs each prompt with another example's answer)");
         Require(c.RewardModel.Margin >= 0 && double.IsFinite(c.RewardModel.Margin), "reward_model.margin",
             $"must be >= 0, got {c.RewardModel.Margin}");
         Require(c.Objective != TrainingObjective.RewardModel

@@ -1,7 +1,9 @@
-// A reward model the way a user makes one: the demo tickets become preference pairs (the right triage JSON preferred
-// to one with a wrong category), go through `data prepare` and `data tokenize` like any dataset, `finetune train`
-// with objective reward_model writes a SEQ_CLS adapter, and `finetune reward score` scores one answer or a JSONL file
-// — the same reward for the same text either way. What cannot be scored is refused with the reason.
+// Preference recipes the way a user runs them. A reward model: the demo tickets become preference pairs (the right
+// triage JSON preferred to one with a wrong category), go through `data prepare` and `data tokenize` like any
+// dataset, `finetune train` with objective reward_model writes a SEQ_CLS adapter, and `finetune reward score` scores
+// one answer or a JSONL file — the same reward for the same text either way. What cannot be scored is refused with
+// the reason. KTO: the same tickets as thumbs up (the right answer) and down (a wrong category) in TRL's unpaired
+// format go through the data stages into feedback shards and train.
 using System.Globalization;
 using System.Text.Json.Nodes;
 
@@ -111,5 +113,60 @@ public class RewardCliTests
         (exit, _, stderr) = await CliRunner.Run("generate", baseDir, "--adapter", adapter, "--prompt", "Hi");
         Assert.Equal(1, exit);
         Assert.Contains("SEQ_CLS", stderr);
+    }
+
+    [SkippableFact]
+    public async Task Kto_trains_from_thumbs_up_and_down_jsonl_through_the_data_stages()
+    {
+        using var dir = new TempDir();
+        string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
+            rated = Path.Combine(dir.Path, "rated.jsonl"), prepared = Path.Combine(dir.Path, "prepared"),
+            shards = Path.Combine(dir.Path, "shards"), output = Path.Combine(dir.Path, "kto");
+        async Task Ok(params string[] args)
+        {
+            var (exit, _, err) = await CliRunner.Run(args);
+            Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
+        }
+        await Ok("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), baseDir, "--tokenizer",
+            SharedData.File("models/stories260K/tok512.bin"));
+        await Ok("data", "demo", "--out", raw, "--train", "60", "--test", "4");
+        var pairs = Path.Combine(dir.Path, "pairs.jsonl");
+        WritePairs(Path.Combine(raw, "train.jsonl"), pairs);
+        // alternate: a thumbs up on the right answer, a thumbs down on a wrong one
+        File.WriteAllLines(rated, File.ReadLines(pairs).Select((line, i) =>
+        {
+            var pair = JsonNode.Parse(line)!;
+            return new JsonObject
+            {
+                ["prompt"] = pair["prompt"]!.DeepClone(),
+                ["completion"] = (string)pair[i % 2 == 0 ? "chosen" : "rejected"]!,
+                ["label"] = i % 2 == 0,
+            }.ToJsonString();
+        }));
+        await Ok("data", "prepare", rated, "--out", prepared);
+        Assert.Contains("\"desirable\":", File.ReadLines(Path.Combine(prepared, "train.jsonl")).First());
+        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
+            "--chat-template", "chatml");
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(shards, "manifest.json")))!;
+        Assert.Equal("Feedback", (string)manifest["splits"]!["train"]!["kind"]!);
+        var config = Path.Combine(dir.Path, "kto.json");
+        File.WriteAllText(config, new JsonObject
+        {
+            ["base_model"] = baseDir, ["data"] = new JsonObject { ["path"] = shards },
+            ["objective"] = "kto", ["method"] = "lora",
+            ["kto"] = new JsonObject { ["beta"] = 0.1 },
+            ["lora"] = new JsonObject { ["rank"] = 4, ["alpha"] = 8, ["target_modules"] = new JsonArray("all-linear") },
+            ["training"] = new JsonObject { ["max_steps"] = 3, ["micro_batch_size"] = 4, ["threads"] = 1 },
+            ["eval"] = new JsonObject { ["every_steps"] = 3, ["max_batches"] = 2 },
+            ["output_dir"] = output,
+        }.ToJsonString());
+        var (exit, stdout, stderr) = await CliRunner.Run("train", config);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("completed at step 3/3", stdout);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "training_report.json")))!;
+        Assert.Equal("kto", (string)report["objective"]!);
+        // policy == reference at the start: every answer costs λ σ(0) = 0.5
+        Assert.Equal(0.5, (double)report["evals"]![0]!["valid_loss"]!, 5);
+        Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_model.safetensors")));
     }
 }

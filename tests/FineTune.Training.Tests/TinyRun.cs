@@ -9,13 +9,13 @@ namespace FineTune.Training.Tests;
 
 static class TinyRun
 {
-    /// <summary>Every training method with SFT, DPO over full weights and LoRA, and a LoRA reward model: the (method,
-    /// objective) pairs that tests of the loop's machinery run over.</summary>
+    /// <summary>Every training method with SFT, DPO over full weights and LoRA, a LoRA reward model and LoRA KTO: the
+    /// (method, objective) pairs that tests of the loop's machinery run over.</summary>
     public static TheoryData<string, string> EveryMethod => new()
     {
         { "full", "sft" }, { "lora", "sft" }, { "dora", "sft" }, { "qlora", "sft" }, { "ia3", "sft" },
         { "prompt_tuning", "sft" }, { "prefix_tuning", "sft" }, { "lora", "dpo" }, { "full", "dpo" },
-        { "lora", "reward_model" },
+        { "lora", "reward_model" }, { "lora", "kto" },
     };
 
     /// <summary>A run of this method that evaluates and checkpoints every 2 steps (keeping one), with this
@@ -63,12 +63,23 @@ static class TinyRun
             new TokenizedSequence(rejected, Mask(rejected))], prompt.Length, false, false);
     }
 
+    /// <summary>A rated answer: even examples answer as Pair's chosen (desirable), odd ones as its rejected.</summary>
+    public static TokenizedExample Feedback(int i)
+    {
+        var pair = Pair(i);
+        bool desirable = i % 2 == 0;
+        return new TokenizedExample([pair.Sequences[desirable ? 0 : 1]], pair.PromptLength, false, false)
+        {
+            Desirable = desirable,
+        };
+    }
+
     public static string WriteDataset(string root, int train = 24, int validation = 8, bool pairs = false,
-        int vocab = 64, int minLength = 6)
+        int vocab = 64, int minLength = 6, bool feedback = false)
     {
         var dir = Path.Combine(root, "data");
         IEnumerable<TokenizedExample> Examples(int count, int offset) => Enumerable.Range(offset, count)
-            .Select(i => pairs ? Pair(i) : Sequence(i, minLength + i % 7));
+            .Select(i => feedback ? Feedback(i) : pairs ? Pair(i) : Sequence(i, minLength + i % 7));
         TokenizedDatasetWriter.Write(dir, new Dictionary<string, IEnumerable<TokenizedExample>>
         {
             ["train"] = Examples(train, 0), ["validation"] = Examples(validation, 1000),
@@ -81,7 +92,8 @@ static class TinyRun
         int minLength = 6)
     {
         var c = Config(root, SaveBase(root, model),
-            WriteDataset(root, pairs: objective is "dpo" or "reward_model", minLength: minLength), method);
+            WriteDataset(root, pairs: objective is "dpo" or "reward_model", minLength: minLength,
+                feedback: objective == "kto"), method);
         return c with
         {
             Objective = ConfigNames.Parse<TrainingObjective>(objective),

@@ -25,7 +25,7 @@ internal static class RecordText
     {
         yield return ("messages", record.Messages);
         if (record.Chosen is not null)
-            yield return ("chosen", record.Chosen);
+            yield return (record.Kind == RecordKind.Feedback ? "completion" : "chosen", record.Chosen);
         if (record.Rejected is not null)
             yield return ("rejected", record.Rejected);
     }
@@ -35,7 +35,7 @@ internal static class RecordText
     public static string DedupText(DataRecord record)
     {
         var sb = new StringBuilder();
-        sb.Append(record.Kind).Append('\u001e');
+        sb.Append(record.Kind).Append(record.Desirable switch { true => "+", false => "-", _ => "" }).Append('\u001e');
         foreach (var (path, role, content) in Contents(record))
             sb.Append(path.AsSpan(0, path.IndexOf('[') is var b and >= 0 ? b : path.Length))
               .Append('\u001f').Append(role.ToLowerInvariant()).Append('\u001f')

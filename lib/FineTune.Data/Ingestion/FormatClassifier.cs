@@ -1,6 +1,6 @@
 // Which known format a JSON object's fields belong to, the names used in messages, and the optional label field.
-// Precedence when fields of several formats are present: preference > chat > sharegpt > alpaca > prompt/completion >
-// text.
+// Precedence when fields of several formats are present: preference > chat > sharegpt > alpaca > feedback (a
+// completion with a true/false label, TRL's unpaired preference format for KTO) > prompt/completion > text.
 using System.Text.Json;
 
 namespace FineTune.Data.Ingestion;
@@ -17,6 +17,9 @@ internal static class FormatClassifier
             return SourceFormat.ShareGpt;
         if (Has(record, "instruction") || Has(record, "output"))
             return SourceFormat.Alpaca;
+        if (Has(record, "completion") && record.TryGetProperty("label", out var label)
+            && label.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            return SourceFormat.Feedback;
         if (Has(record, "prompt") || Has(record, "completion") || Has(record, "question") || Has(record, "answer"))
             return SourceFormat.PromptCompletion;
         if (Has(record, "text"))
@@ -31,6 +34,7 @@ internal static class FormatClassifier
         SourceFormat.Chat => "chat",
         SourceFormat.ShareGpt => "sharegpt",
         SourceFormat.Preference => "preference",
+        SourceFormat.Feedback => "feedback",
         SourceFormat.Text => "text",
         _ => "auto",
     };
@@ -43,6 +47,7 @@ internal static class FormatClassifier
         SourceFormat.Chat => "messages",
         SourceFormat.ShareGpt => "conversations",
         SourceFormat.Preference => "prompt, chosen, rejected",
+        SourceFormat.Feedback => "prompt, completion, label (true or false)",
         SourceFormat.Text => "text",
         _ => "",
     };

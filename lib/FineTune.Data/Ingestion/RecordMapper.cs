@@ -32,6 +32,7 @@ internal static class RecordMapper
                 SourceFormat.Chat => Chat(root, raw.Line),
                 SourceFormat.ShareGpt => ShareGpt(root, raw.Line),
                 SourceFormat.Preference => Preference(root, raw.Line),
+                SourceFormat.Feedback => Feedback(root, raw.Line),
                 SourceFormat.Text => TextRecord(root, raw.Line),
                 _ => throw new ArgumentOutOfRangeException(nameof(file), file.Format,
                     "the format must be detected before mapping"),
@@ -115,6 +116,27 @@ internal static class RecordMapper
         {
             Kind = RecordKind.Preference, Line = line, Messages = prompt, Chosen = chosen,
             Rejected = rejected
+        };
+    }
+
+    // TRL's unpaired format: prompt (a string or messages ending with a user turn), completion (a string or assistant
+    // turns), label true (desirable, thumbs up) or false.
+    static DataRecord Feedback(JsonElement r, long line)
+    {
+        const string needs = "a feedback record needs prompt, completion and label (true or false)";
+        var prompt = Turns(r, "prompt", "user", needs);
+        if (prompt[^1].Role != "user")
+            throw new RecordError(RejectCodes.InvalidPrompt, "prompt",
+                $"prompt: the last message is {prompt[^1].Role}; a feedback prompt must end with a user turn");
+        var completion = Continuation(prompt, Turns(r, "completion", "assistant", needs), "completion");
+        var label = r.GetProperty("label");
+        if (label.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            throw new RecordError(RejectCodes.InvalidType, "label",
+                $"label: {FormatClassifier.Kind(label.ValueKind)}; {needs}");
+        return new DataRecord
+        {
+            Kind = RecordKind.Feedback, Line = line, Messages = prompt, Chosen = completion,
+            Desirable = label.ValueKind == JsonValueKind.True,
         };
     }
 

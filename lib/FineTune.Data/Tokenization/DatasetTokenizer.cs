@@ -68,12 +68,17 @@ public static class DatasetTokenizer
                 Parallel.For(0, batch.Count, parallel, i => results[i] = example.Tokenize(batch[i]));
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    var kind = batch[i].Kind == RecordKind.Preference ? ShardKind.Pairs : ShardKind.Sequences;
+                    var kind = batch[i].Kind switch
+                    {
+                        RecordKind.Preference => ShardKind.Pairs,
+                        RecordKind.Feedback => ShardKind.Feedback,
+                        _ => ShardKind.Sequences,
+                    };
                     writer ??= new ShardWriter(dir, tokenizer.VocabSize, kind, options.ShardTokens);
                     if (kind != writer.Kind)
                         throw new InvalidDatasetException($"{file}:{batch[i].Line}: a {batch[i].Kind} record among " +
                             $"records of another kind; " +
-                            "a split holds either preference records or chat/text records");
+                            "a split holds preference records, feedback records or chat/text records, one kind only");
                     Count(stats, results[i]);
                     writer.Add(results[i]);
                 }

@@ -40,6 +40,7 @@ public sealed class ExampleTokenizer
             RecordKind.Text => Finish(TokenizeText(record.Text ?? "")),
             RecordKind.Chat => Finish(TokenizeChat(record.Messages, firstTrainable: 0, _options.TrainOnInputs)),
             RecordKind.Preference => TokenizePair(record),
+            RecordKind.Feedback => TokenizeFeedback(record),
             _ => throw new ArgumentOutOfRangeException(nameof(record), record.Kind, "unknown record kind"),
         };
     }
@@ -139,6 +140,17 @@ public sealed class ExampleTokenizer
         if (i < prefix.Count)
             Interlocked.Increment(ref _inexactBoundaries);
         return i;
+    }
+
+    // The prompt and the rated answer as one sequence, the answer trained, the rating carried along.
+    private TokenizedExample TokenizeFeedback(DataRecord record)
+    {
+        if (record.Chosen is null || record.Desirable is not { } desirable)
+            throw new ArgumentException($"line {record.Line}: a feedback record needs a completion and its label",
+                nameof(record));
+        var example = Finish(TokenizeChat([.. record.Messages, .. record.Chosen], record.Messages.Count,
+            trainAll: false));
+        return example.Dropped ? example : example with { Desirable = desirable };
     }
 
     private TokenizedExample TokenizePair(DataRecord record)

@@ -1,6 +1,6 @@
 // Reads and writes the normalised JSONL of a prepared dataset (train/validation/test.jsonl), one record a line:
 // chat {"messages":[{"role","content","weight"?}],"label"?}, preference {"prompt":[…],"chosen":[…],"rejected":[…]},
-// text {"text":"…"}.
+// feedback {"prompt":[…],"completion":[…],"desirable":true|false}, text {"text":"…"}.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -62,13 +62,21 @@ public static class NormalizedJsonl
                 Messages = ReadMessages(root.GetProperty("prompt")), Chosen = ReadMessages(chosen),
                 Rejected = ReadMessages(root.GetProperty("rejected")),
             };
+        if (root.TryGetProperty("completion", out var completion))
+            return new DataRecord
+            {
+                Kind = RecordKind.Feedback, Line = line, Label = label,
+                Messages = ReadMessages(root.GetProperty("prompt")), Chosen = ReadMessages(completion),
+                Desirable = root.GetProperty("desirable").GetBoolean(),
+            };
         if (root.TryGetProperty("text", out var text))
             return new DataRecord
             {
                 Kind = RecordKind.Text, Line = line,
                 Text = text.GetString() ?? throw new FormatException("\"text\" is null"), Label = label
             };
-        throw new FormatException("expected \"messages\", \"prompt\"/\"chosen\"/\"rejected\" or \"text\"");
+        throw new FormatException("expected \"messages\", \"prompt\"/\"chosen\"/\"rejected\", " +
+            "\"prompt\"/\"completion\"/\"desirable\" or \"text\"");
     }
 
     private static List<Message> ReadMessages(JsonElement array)
@@ -107,6 +115,14 @@ public static class NormalizedJsonl
                     WriteMessages(w, "rejected",
                         record.Rejected
                         ?? throw new ArgumentException($"line {record.Line}: preference record without rejected"));
+                    break;
+                case RecordKind.Feedback:
+                    WriteMessages(w, "prompt", record.Messages);
+                    WriteMessages(w, "completion",
+                        record.Chosen
+                        ?? throw new ArgumentException($"line {record.Line}: feedback record without a completion"));
+                    w.WriteBoolean("desirable", record.Desirable
+                        ?? throw new ArgumentException($"line {record.Line}: feedback record without a label"));
                     break;
                 default:
                     w.WriteString("text", record.Text ?? "");

@@ -1,12 +1,13 @@
 // The binary layout of a token shard (docs/shard-format.md): a 64-byte header, ids, one mask byte per
-// token, an int64 (start, end) index per sequence and, in pair shards, an int64 prompt length per example.
+// token, an int64 (start, end) index per sequence and, per example, an int64 prompt length in pair shards or an int64
+// rating (1 desirable, 0 undesirable) in feedback shards.
 using System.Buffers.Binary;
 
 namespace FineTune.Data.Tokenization;
 
 /// <summary>Sequences: one sequence per example (chat, text). Pairs: (chosen, rejected) per example with a shared
-/// prompt length.</summary>
-public enum ShardKind { Sequences = 0, Pairs = 1 }
+/// prompt length. Feedback: one sequence per example with its rating (KTO).</summary>
+public enum ShardKind { Sequences = 0, Pairs = 1, Feedback = 2 }
 
 internal readonly record struct ShardHeader(int TokenBytes, ShardKind Kind, long Examples, long Sequences, long Tokens,
     int VocabSize)
@@ -20,7 +21,7 @@ internal readonly record struct ShardHeader(int TokenBytes, ShardKind Kind, long
     public long MaskOffset => Align8(TokensOffset + Tokens * TokenBytes);
     public long IndexOffset => Align8(MaskOffset + Tokens);
     public long PromptsOffset => IndexOffset + Sequences * 16;
-    public long FileLength => PromptsOffset + (Kind == ShardKind.Pairs ? Examples * 8 : 0);
+    public long FileLength => PromptsOffset + (Kind == ShardKind.Sequences ? 0 : Examples * 8);
 
     public static long Align8(long n) => (n + 7) & ~7L;
 
@@ -56,8 +57,8 @@ internal readonly record struct ShardHeader(int TokenBytes, ShardKind Kind, long
         if (tokenBytes is not (2 or 4))
             throw Bad(path, $"declares {tokenBytes}-byte token ids; expected 2 (uint16) or 4 (int32)");
         uint kind = BinaryPrimitives.ReadUInt32LittleEndian(h[16..]);
-        if (kind > 1)
-            throw Bad(path, $"declares shard kind {kind}; expected 0 (sequences) or 1 (pairs)");
+        if (kind > 2)
+            throw Bad(path, $"declares shard kind {kind}; expected 0 (sequences), 1 (pairs) or 2 (feedback)");
         uint mask = BinaryPrimitives.ReadUInt32LittleEndian(h[20..]);
         if (mask != MaskBytePerToken)
             throw Bad(path, $"declares mask encoding {mask}; expected 0 (one byte per token)");

@@ -61,6 +61,13 @@ public sealed unsafe class ShardReader : IDisposable
         CheckExample(i);
         if (Kind == ShardKind.Sequences)
             return new([ReadSequence(i)], 0, false, false);
+        if (Kind == ShardKind.Feedback)
+        {
+            long rating = *(long*)(Base + _header.PromptsOffset + i * 8);
+            if (rating is not (0 or 1))
+                throw ShardHeader.Bad(Path, $"example {i} has rating {rating}; expected 1 (desirable) or 0");
+            return new([ReadSequence(i)], 0, false, false) { Desirable = rating == 1 };
+        }
         long prompt = *(long*)(Base + _header.PromptsOffset + i * 8);
         var chosen = ReadSequence(2 * i);
         var rejected = ReadSequence(2 * i + 1);

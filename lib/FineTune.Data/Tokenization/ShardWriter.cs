@@ -44,10 +44,9 @@ public sealed class ShardWriter : IDisposable
         ObjectDisposedException.ThrowIf(_completed, this);
         if (example.Dropped)
             return;
-        int want = _kind == ShardKind.Pairs ? 2 : 1;
-        if (example.Sequences.Length != want)
-            throw new ArgumentException($"a {_kind} shard takes examples of {want} sequence(s); got " +
-                $"{example.Sequences.Length}", nameof(example));
+        if (example.Kind != _kind)
+            throw new ArgumentException($"a {_kind} shard takes {_kind} examples; got a {example.Kind} example",
+                nameof(example));
         long tokens = example.Sequences.Sum(s => (long)s.Length);
         if (_ids.Count > 0 && _ids.Count + tokens > _maxTokens)
             Flush();
@@ -67,6 +66,8 @@ public sealed class ShardWriter : IDisposable
         }
         if (_kind == ShardKind.Pairs)
             _prompts.Add(example.PromptLength);
+        else if (_kind == ShardKind.Feedback)
+            _prompts.Add(example.Desirable is true ? 1 : 0);
         _examples++;
     }
 

@@ -17,10 +17,11 @@ public static class TokenizedDatasetWriter
             ShardWriter? writer = null;
             foreach (var example in examples)
             {
-                var kind = example.IsPair ? ShardKind.Pairs : ShardKind.Sequences;
+                var kind = example.Kind;
                 writer ??= new ShardWriter(Path.Combine(outDir, name), vocabSize, kind);
                 if (kind != writer.Kind)
-                    throw new ArgumentException($"split '{name}' mixes pairs and sequences.", nameof(splits));
+                    throw new ArgumentException($"split '{name}' mixes {writer.Kind} and {kind} examples.",
+                        nameof(splits));
                 writer.Add(example);
                 stats.Examples++;
                 stats.Tokens += example.Sequences.Sum(s => s.Length);

@@ -17,4 +17,10 @@ public sealed record TokenizedExample(TokenizedSequence[] Sequences, int PromptL
     public static readonly TokenizedExample DroppedExample = new([], 0, Truncated: false, Dropped: true);
 
     public bool IsPair => Sequences.Length == 2;
+
+    /// <summary>Feedback (KTO) examples only: the rating of the one sequence's answer; null otherwise.</summary>
+    public bool? Desirable { get; init; }
+
+    /// <summary>The shard kind that holds this example.</summary>
+    public ShardKind Kind => IsPair ? ShardKind.Pairs : Desirable is null ? ShardKind.Sequences : ShardKind.Feedback;
 }

@@ -20,21 +20,11 @@ public sealed class DpoRecipe : ITrainingRecipe
     /// <summary>Full fine-tuning: the frozen copy of the base; with an adapter: null (adapters off).</summary>
     public Llama? Reference { get; }
 
-    public static DpoRecipe Create(TrainingConfig config, Llama policy)
-    {
-        Llama? reference = null;
-        if (policy.Adapter is null)
-        {
-            reference = Trainer.LoadBase(config.BaseModel, null);
-            foreach (var p in reference.parameters())
-                p.requires_grad = false;
-            reference.ComputeDtype = policy.ComputeDtype;
-        }
-        return new DpoRecipe(policy, reference, config.Dpo.Beta);
-    }
+    public static DpoRecipe Create(TrainingConfig config, Llama policy) =>
+        new(policy, TrainingRecipes.FrozenReference(config, policy), config.Dpo.Beta);
 
     public ShardKind DataKind => ShardKind.Pairs;
-    public bool Packs => false;
+    public Batching Batching => Batching.LengthBucketed;
 
     public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches)
     {

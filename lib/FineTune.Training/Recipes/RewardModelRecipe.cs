@@ -9,7 +9,7 @@ namespace FineTune.Training.Recipes;
 public sealed class RewardModelRecipe(Llama model, RewardModelConfig config) : ITrainingRecipe
 {
     public ShardKind DataKind => ShardKind.Pairs;
-    public bool Packs => false;
+    public Batching Batching => Batching.LengthBucketed;
 
     public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches)
     {

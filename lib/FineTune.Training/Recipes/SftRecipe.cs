@@ -8,7 +8,7 @@ namespace FineTune.Training.Recipes;
 public sealed class SftRecipe(Llama model, string chunkedLoss) : ITrainingRecipe
 {
     public ShardKind DataKind => ShardKind.Sequences;
-    public bool Packs => true;
+    public Batching Batching => Batching.Packed;
 
     public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches)
     {

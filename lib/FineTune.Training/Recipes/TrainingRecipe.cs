@@ -1,6 +1,6 @@
 // A recipe is one training objective: which data it reads, how a step's loss is computed, how the validation split is
 // scored. Everything else (batch plans, optimizer, schedule, checkpoints and exact resume, early stopping, metrics)
-// is the Trainer's and shared. Recipes: sft, dpo, reward_model.
+// is the Trainer's and shared. Recipes: sft, dpo, kto, reward_model.
 using FineTune.Data.Tokenization;
 using FineTune.Torch;
 
@@ -15,13 +15,18 @@ public sealed record StepResult(double Loss, double Accuracy, long Tokens, doubl
 /// (chosen − rejected) of a preference objective.</summary>
 public sealed record EvalResult(double LossSum, long Count, long Hits, double? MarginSum = null);
 
+/// <summary>Packed: rows may pack several examples (when data.packing is on; else length-bucketed). LengthBucketed:
+/// one example per row, batches of similar lengths. Shuffled: one example per row, batches as drawn, for a recipe
+/// whose batch must mix its examples (KTO's KL term; lengths can follow the rating).</summary>
+public enum Batching { Packed, LengthBucketed, Shuffled }
+
 public interface ITrainingRecipe : IDisposable
 {
     /// <summary>What the tokenized splits must hold.</summary>
     ShardKind DataKind { get; }
 
-    /// <summary>Whether rows may pack several examples (data.packing).</summary>
-    bool Packs { get; }
+    /// <summary>How examples may be grouped into micro-batches.</summary>
+    Batching Batching { get; }
 
     /// <summary>Forward and backward over the step's micro-batches (rows of example indices); gradients accumulate,
     /// normalised so that they are those of the step's mean loss.</summary>
@@ -40,12 +45,26 @@ public static class TrainingRecipes
                 ScalarType.Float32, adapter))
             : Trainer.LoadBase(config.BaseModel, adapter);
 
+    /// <summary>The reference of a preference recipe: null when the policy has adapters (they are switched off
+    /// instead), else a frozen copy of the base in the policy's compute dtype.</summary>
+    public static Llama? FrozenReference(TrainingConfig config, Llama policy)
+    {
+        if (policy.Adapter is not null)
+            return null;
+        var reference = Trainer.LoadBase(config.BaseModel, null);
+        foreach (var p in reference.parameters())
+            p.requires_grad = false;
+        reference.ComputeDtype = policy.ComputeDtype;
+        return reference;
+    }
+
     /// <summary>The recipe for the config's objective, around the model it trains (which it does not own).</summary>
     public static ITrainingRecipe Create(TrainingConfig config, Llama model) => config.Objective switch
     {
         TrainingObjective.Sft => new SftRecipe(model, config.Training.ChunkedLoss),
         TrainingObjective.Dpo => DpoRecipe.Create(config, model),
         TrainingObjective.RewardModel => new RewardModelRecipe(model, config.RewardModel),
+        TrainingObjective.Kto => new KtoRecipe(model, FrozenReference(config, model), config.Kto),
         _ => throw new TrainingConfigException($"objective '{ConfigNames.Of(config.Objective)}' has no recipe."),
     };
 }
@@ -67,6 +86,17 @@ static class Batches
     /// <summary>Preference pairs: one example per row (pairs never pack).</summary>
     public static IReadOnlyList<PreferencePair> Pairs(TokenizedSplit split, int[][] batch) =>
         batch.Select(row => Pair(split.Read(row[0]))).ToList();
+
+    /// <summary>Rated answers (KTO): one example per row.</summary>
+    public static IReadOnlyList<FeedbackExample> Feedback(TokenizedSplit split, int[][] batch) =>
+        batch.Select(row => Rated(split, row[0])).ToList();
+
+    static FeedbackExample Rated(TokenizedSplit split, int index)
+    {
+        var e = split.Read(index);
+        return new FeedbackExample(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Desirable
+            ?? throw new InvalidDataException($"{split.Name} example {index} has no rating (not a feedback shard?)."));
+    }
 
     static PreferencePair Pair(TokenizedExample e) =>
         new(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Sequences[1].Ids, e.Sequences[1].Mask);

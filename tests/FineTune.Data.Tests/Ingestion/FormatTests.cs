@@ -74,6 +74,32 @@ public sealed class FormatTests
     }
 
     [Fact]
+    public async Task Feedback_is_a_completion_with_a_true_or_false_label_as_TRL_writes_it()
+    {
+        var up = await OnlyRecord("""{"prompt": "p", "completion": "good", "label": true}""");
+        Assert.Equal(RecordKind.Feedback, up.Kind);
+        Assert.Equal([M("user", "p")], up.Messages);
+        Assert.Equal([M("assistant", "good")], up.Chosen);
+        Assert.True(up.Desirable);
+        Assert.Equal("true", up.Label);                   // the rating is the label the data card counts
+        var down = await OnlyRecord(
+            """{"prompt": [{"role": "user", "content": "p"}], "completion": [{"role": "assistant", "content": "bad"}], "label": false}""");
+        Assert.False(down.Desirable);
+        // a category label is not a rating: that record is prompt/completion
+        var category = await OnlyRecord("""{"prompt": "p", "completion": "c", "label": "billing"}""");
+        Assert.Equal(RecordKind.Chat, category.Kind);
+
+        using var dir = new TempDir();
+        var result = await ReadAsync(Write(dir, "f.jsonl", Jsonl(
+            """{"prompt": "p", "completion": "a", "label": true}""",
+            """{"prompt": "q", "completion": "b"}""",
+            """{"prompt": [{"role": "assistant", "content": "x"}], "completion": "b", "label": false}""")));
+        Assert.Equal(SourceFormat.Feedback, result.Summary.Detection.Format);
+        Assert.Single(result.Accepted);
+        Assert.Equal(["mixed_format", "invalid_prompt"], result.Rejected.Select(r => r.Rejection.Code));
+    }
+
+    [Fact]
     public async Task Text_records_come_from_a_text_field_or_one_per_non_empty_line_of_a_txt_file()
     {
         Assert.Equal("doc one", (await OnlyRecord("""{"text": "doc one"}""")).Text);
