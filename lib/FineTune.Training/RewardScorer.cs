@@ -108,5 +108,25 @@ public sealed class RewardScorer : IDisposable
         return rewards;
     }
 
+    /// <summary>The reward model's vocabulary (a policy it scores must share its tokenizer).</summary>
+    public int VocabSize => _model.Config.VocabSize;
+
+    /// <summary>Rewards for sequences that are already tokens (a prompt and its completion, as the policy produced
+    /// them).</summary>
+    public float[] ScoreIds(IReadOnlyList<int[]> sequences)
+    {
+        var rewards = new float[sequences.Count];
+        using var _ = no_grad();
+        for (int start = 0; start < sequences.Count; start += BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            int context = _model.Config.MaxPositionEmbeddings;
+            var batch = sequences.Skip(start).Take(BatchSize).Select(s => s.Length <= context ? s : s[^context..])
+                .ToList();
+            RewardScores.Compute(_model, batch).ToFloat32Array().CopyTo(rewards, start);
+        }
+        return rewards;
+    }
+
     public void Dispose() => _model.Dispose();
 }

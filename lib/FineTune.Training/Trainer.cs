@@ -49,6 +49,7 @@ public sealed class Trainer : IDisposable
     {
         DpoRecipe dpo => dpo.Reference,
         KtoRecipe kto => kto.Reference,
+        GrpoRecipe grpo => grpo.Reference,
         _ => null,
     };
     public int TotalSteps => _totalSteps;
@@ -123,8 +124,11 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Setup: loads the base with the configured method, the data, the optimizer; resumes when a checkpoint
     /// applies.</summary>
+    /// <param name="rewardFunctions">GRPO: reward functions written in C#, named in grpo.rewards as {"type":
+    /// "custom", "name": …}</param>
     public static Trainer Create(TrainingConfig config, string? runId = null,
-        System.Diagnostics.Metrics.IMeterFactory? meters = null)
+        System.Diagnostics.Metrics.IMeterFactory? meters = null,
+        IEnumerable<Rewards.IRewardFunction>? rewardFunctions = null)
     {
         set_num_threads(config.Training.Threads ?? Environment.ProcessorCount);
         // reuse the step's large buffers instead of faulting them in again (see NativeHeap)
@@ -159,7 +163,16 @@ public sealed class Trainer : IDisposable
         model.GradientCheckpointing = config.Training.GradientCheckpointing;
         if (UseBf16(config.Training.Bf16))
             model.ComputeDtype = ScalarType.BFloat16;
-        var recipe = TrainingRecipes.Create(config, model);
+        ITrainingRecipe recipe;
+        try
+        {
+            recipe = TrainingRecipes.Create(config, model, rewardFunctions);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         if (train.Kind != recipe.DataKind)
         {
             recipe.Dispose();
@@ -291,7 +304,7 @@ public sealed class Trainer : IDisposable
             }
             var stepClock = Stopwatch.StartNew();
             var micro = _plans[epoch].MicroBatchesOfStep(stepInEpoch, accumulation).ToList();
-            var result = ForwardBackward(micro);
+            var result = ForwardBackward(micro, step);
             double gradNorm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max
                 : double.PositiveInfinity);
             double lr = _schedule.At(step);
@@ -307,6 +320,7 @@ public sealed class Trainer : IDisposable
                 TokensPerSecond = result.Tokens / stepClock.Elapsed.TotalSeconds,
                 PeakMemoryBytes = PeakMemory(), RewardChosen = result.RewardChosen,
                 RewardRejected = result.RewardRejected, RewardMargin = result.RewardChosen - result.RewardRejected,
+                Rollout = result.Rollout,
             };
             _history.Add(metrics);
             _telemetry.Record(metrics);
@@ -369,13 +383,13 @@ public sealed class Trainer : IDisposable
         return _config.Eval.EarlyStoppingPatience is { } patience && _state.EvalsWithoutImprovement >= patience;
     }
 
-    StepResult ForwardBackward(IReadOnlyList<int[][]> microBatches)
+    StepResult ForwardBackward(IReadOnlyList<int[][]> microBatches, int step)
     {
         _model.train();
         _optimizer.ZeroGrad();
         try
         {
-            return _recipe.ForwardBackward(_train, microBatches);
+            return _recipe.ForwardBackward(_train, microBatches, step);
         }
         finally
         {
@@ -401,7 +415,7 @@ public sealed class Trainer : IDisposable
         return new EvalMetrics(step, result.LossSum / count, (double)result.Hits / count, result.Count,
             clock.Elapsed.TotalSeconds)
         {
-            RewardMargin = result.MarginSum / count,
+            RewardMargin = result.MarginSum / count, Rewards = result.Rewards,
         };
     }
 

@@ -9,8 +9,9 @@ namespace FineTune.Training;
 public enum TrainingMethod { Full, Lora, Dora, Qlora, Ia3, PromptTuning, PrefixTuning }
 
 /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), reward_model (a scalar
-/// score head trained on preference pairs), kto (answers rated up or down).</summary>
-public enum TrainingObjective { Sft, Dpo, RewardModel, Kto }
+/// score head trained on preference pairs), kto (answers rated up or down), grpo (sampled answers scored by reward
+/// functions).</summary>
+public enum TrainingObjective { Sft, Dpo, RewardModel, Kto, Grpo }
 
 /// <summary>The learning rate after warmup: cosine or linear decay to lr · min_lr_ratio, or constant.</summary>
 public enum ScheduleType { Cosine, Linear, Constant }
@@ -22,8 +23,8 @@ public sealed record TrainingConfig
     public DataConfig Data { get; init; } = new();
     /// <summary>full, lora, dora, qlora, ia3, prompt_tuning or prefix_tuning.</summary>
     public TrainingMethod Method { get; init; } = TrainingMethod.Lora;
-    /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), kto (rated answers) or
-    /// reward_model.</summary>
+    /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), kto (rated answers),
+    /// reward_model or grpo (sampled answers scored by reward functions).</summary>
     public TrainingObjective Objective { get; init; } = TrainingObjective.Sft;
     /// <summary>LoRA, DoRA and QLoRA (rank, alpha, dropout, target_modules, use_rslora).</summary>
     public LoraSettings Lora { get; init; } = new();
@@ -33,6 +34,7 @@ public sealed record TrainingConfig
     public DpoConfig Dpo { get; init; } = new();
     public RewardModelConfig RewardModel { get; init; } = new();
     public KtoConfig Kto { get; init; } = new();
+    public GrpoConfig Grpo { get; init; } = new();
     public OptimizerConfig Optimizer { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
     public LoopConfig Training { get; init; } = new();
@@ -61,6 +63,51 @@ public sealed record DataConfig
 public sealed record DpoConfig
 {
     public double Beta { get; init; } = 0.1;
+}
+
+public sealed record GrpoConfig
+{
+    /// <summary>G: completions sampled per prompt; advantages are normalised within each group.</summary>
+    public int NumGenerations { get; init; } = 4;
+    public int MaxNewTokens { get; init; } = 64;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    public int TopK { get; init; }
+    /// <summary>Weight of the k3 KL penalty to the reference; 0 (TRL's default) skips the reference.</summary>
+    public double Beta { get; init; }
+    /// <summary>The ratio clip: [1 − epsilon, 1 + epsilon_high]; epsilon_high null: epsilon (DAPO raises it).</summary>
+    public double Epsilon { get; init; } = 0.2;
+    public double? EpsilonHigh { get; init; }
+    /// <summary>token: Σ over the step's completion tokens / their count (DAPO); sequence: each completion's mean,
+    /// then the mean over completions (the paper).</summary>
+    public GrpoNormalization LossType { get; init; } = GrpoNormalization.Token;
+    /// <summary>Divide each group's advantages by its std; false: Dr. GRPO (the mean only).</summary>
+    public bool ScaleRewards { get; init; } = true;
+    /// <summary>The reward: a weighted sum of these functions.</summary>
+    public IReadOnlyList<RewardSpec> Rewards { get; init; } = [];
+}
+
+/// <summary>One reward function of GRPO and its weight. type: json_valid, schema_valid, field_match, gsm8k, regex,
+/// length, reward_model, or custom (a C# IRewardFunction given to Trainer.Create, by name).</summary>
+public sealed record RewardSpec
+{
+    public string Type { get; init; } = "";
+    public double Weight { get; init; } = 1.0;
+    /// <summary>custom: the IRewardFunction's Name.</summary>
+    public string? Name { get; init; }
+    /// <summary>field_match: the JSON fields compared with the reference's (null: all of the reference's).</summary>
+    public IReadOnlyList<string>? Fields { get; init; }
+    /// <summary>regex: 1 when the completion matches.</summary>
+    public string? Pattern { get; init; }
+    /// <summary>schema_valid: a JSON Schema file (properties, required); null: the reference's fields and
+    /// kinds.</summary>
+    public string? Schema { get; init; }
+    /// <summary>length: completions longer than this many tokens pay penalty per extra token.</summary>
+    public int? Target { get; init; }
+    public double Penalty { get; init; } = 0.01;
+    /// <summary>reward_model: a reward model directory (or its base, with adapter).</summary>
+    public string? Model { get; init; }
+    public string? Adapter { get; init; }
 }
 
 public sealed record KtoConfig

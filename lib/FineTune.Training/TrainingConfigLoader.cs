@@ -137,6 +137,15 @@ public static class TrainingConfigLoader
                 && !property.PropertyType.IsGenericType;
             if (isSection && value is JsonObject child)
                 CheckKeys(child, property.PropertyType, path + ".", source);
+            else if (property.PropertyType.IsGenericType
+                && property.PropertyType.GetGenericArguments() is [{ IsClass: true } item] && item != typeof(string)
+                && value is JsonArray list)
+                for (int i = 0; i < list.Count; i++)
+                    if (list[i] is JsonObject element)
+                        CheckKeys(element, item, $"{path}[{i}].", source);
+                    else
+                        throw new TrainingConfigException($"{source}: key '{path}[{i}]' must be an object with " +
+                            $"keys {string.Join(", ", Keys(item).Keys)}.");
             else if (isSection && value is not null)
                 throw new TrainingConfigException($"{source}: key '{path}' is a section: expected an object with " +
                     $"keys {string.Join(", ", Keys(property.PropertyType).Keys)}.");
@@ -220,6 +229,7 @@ public static class TrainingConfigLoader
             $"must be positive, got {c.Kto.UndesirableWeight}");
         Require(c.Objective != TrainingObjective.Kto || c.Training.MicroBatchSize >= 2, "training.micro_batch_size",
             "must be at least 2 for kto (its KL term pairs each prompt with another example's answer)");
+        ValidateGrpo(c.Grpo, c.Objective == TrainingObjective.Grpo, Require);
         Require(c.RewardModel.Margin >= 0 && double.IsFinite(c.RewardModel.Margin), "reward_model.margin",
             $"must be >= 0, got {c.RewardModel.Margin}");
         Require(c.Objective != TrainingObjective.RewardModel
@@ -236,6 +246,41 @@ public static class TrainingConfigLoader
         catch (ArgumentException e)
         {
             throw new TrainingConfigException($"{source}: {keyPrefix}{e.Message.Split(" (Parameter")[0]}");
+        }
+    }
+
+    static readonly string[] RewardTypes =
+        ["json_valid", "schema_valid", "field_match", "gsm8k", "regex", "length", "reward_model", "custom"];
+
+    static void ValidateGrpo(GrpoConfig g, bool used, Action<bool, string, string> require)
+    {
+        require(g.NumGenerations >= 2, "grpo.num_generations",
+            $"must be at least 2 (advantages compare completions of one prompt), got {g.NumGenerations}");
+        require(g.MaxNewTokens > 0, "grpo.max_new_tokens", $"must be a positive integer, got {g.MaxNewTokens}");
+        require(g.Temperature > 0 && double.IsFinite(g.Temperature), "grpo.temperature",
+            $"must be positive (a group needs different samples), got {g.Temperature}");
+        require(g.TopP is > 0 and <= 1, "grpo.top_p", $"must be in (0, 1], got {g.TopP}");
+        require(g.TopK >= 0, "grpo.top_k", $"must be >= 0, got {g.TopK}");
+        require(g.Beta >= 0 && double.IsFinite(g.Beta), "grpo.beta", $"must be >= 0, got {g.Beta}");
+        require(g.Epsilon is > 0 and < 1, "grpo.epsilon", $"must be in (0, 1), got {g.Epsilon}");
+        require(g.EpsilonHigh is null or > 0, "grpo.epsilon_high", $"must be positive, got {g.EpsilonHigh}");
+        require(!used || g.Rewards.Count > 0, "grpo.rewards",
+            "needs at least one reward function (e.g. [{\"type\": \"json_valid\"}])");
+        for (int i = 0; i < g.Rewards.Count; i++)
+        {
+            var r = g.Rewards[i];
+            var key = $"grpo.rewards[{i}]";
+            require(RewardTypes.Contains(r.Type), key + ".type",
+                $"must be one of {string.Join(", ", RewardTypes)}, got '{r.Type}'");
+            require(double.IsFinite(r.Weight), key + ".weight", $"must be a finite number, got {r.Weight}");
+            require(r.Type != "custom" || !string.IsNullOrWhiteSpace(r.Name), key + ".name",
+                "is required for a custom reward (the IRewardFunction's Name)");
+            require(r.Type != "regex" || Rewards.RegexReward.Check(r.Pattern) is null, key + ".pattern",
+                Rewards.RegexReward.Check(r.Pattern) ?? "");
+            require(r.Type != "length" || r.Target is > 0, key + ".target",
+                "is required for a length reward: the token count beyond which completions pay");
+            require(r.Type != "reward_model" || !string.IsNullOrWhiteSpace(r.Model), key + ".model",
+                "is required for a reward_model reward (a model trained with objective reward_model)");
         }
     }
 

@@ -20,6 +20,10 @@ public sealed record StepMetrics
     public double? RewardChosen { get; init; }
     public double? RewardRejected { get; init; }
     public double? RewardMargin { get; init; }
+    /// <summary>GRPO: the rollout's numbers — reward (mean total) and reward_std, reward/NAME and reward/NAME_std per
+    /// function, zero_std_groups, kl, completion_length, clip_fraction, rollout_seconds,
+    /// rollout_tokens_per_second.</summary>
+    public IReadOnlyDictionary<string, double>? Rollout { get; init; }
 }
 
 public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccuracy, long Tokens, double Seconds)
@@ -29,6 +33,10 @@ public sealed record EvalMetrics(int Step, double ValidLoss, double TokenAccurac
     /// <summary>Preference recipes: the mean margin r_chosen − r_rejected over the validation pairs (DPO's implicit
     /// rewards, a reward model's scores); null otherwise.</summary>
     public double? RewardMargin { get; init; }
+
+    /// <summary>GRPO: the mean reward per function (and "reward", the weighted total) of greedy answers to the
+    /// validation prompts; valid_loss is then minus that total.</summary>
+    public IReadOnlyDictionary<string, double>? Rewards { get; init; }
 
     /// <summary>The model's answers to a few fixed validation prompts at this evaluation
     /// (eval.sample_prompts).</summary>

@@ -37,7 +37,7 @@ sealed class TrainingSamples
     public static TrainingSamples? Create(TrainingConfig config, Llama model, TokenizedSplit? validation)
     {
         if (config.Eval.SamplePrompts <= 0 || validation is not { Count: > 0 }
-            || config.Objective != TrainingObjective.Sft
+            || config.Objective is not (TrainingObjective.Sft or TrainingObjective.Grpo)
             || config.Method is TrainingMethod.PromptTuning or TrainingMethod.PrefixTuning)
             return null;
         TextTokenizer tokenizer;

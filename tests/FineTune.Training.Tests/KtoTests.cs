@@ -65,7 +65,10 @@ public class KtoTests
     {
         using var dir = new TempDir();
         var data = TinyRun.WriteDataset(dir.Path, pairs: true);
-        var pairs = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), data) with { Objective = TrainingObjective.Kto };
+        var pairs = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), data) with
+        {
+            Objective = TrainingObjective.Kto,
+        };
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Create(pairs));
         Assert.Contains("objective 'kto' needs", e.Message);
         var root = new System.Text.Json.Nodes.JsonObject

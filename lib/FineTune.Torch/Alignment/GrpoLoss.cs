@@ -25,6 +25,20 @@ public static class GrpoLoss
         Tensor advantages, Tensor mask, double epsilonLow, double epsilonHigh, double beta,
         GrpoNormalization normalization)
     {
+        var (perToken, clipFraction, meanKl) = PerToken(logProbs, oldLogProbs, referenceLogProbs, advantages, mask,
+            epsilonLow, epsilonHigh, beta);
+        var loss = normalization == GrpoNormalization.Token
+            ? perToken.sum() / mask.sum().ClampMin(1)
+            : (perToken.sum(1) / mask.sum(1).ClampMin(1)).mean();
+        return new GrpoLosses(loss, clipFraction, meanKl);
+    }
+
+    /// <summary>loss_t on the masked tokens (0 elsewhere), attached to the graph, for a caller that normalises over
+    /// more than one batch; with the clip fraction and mean KL of these tokens.</summary>
+    public static (Tensor PerToken, double ClipFraction, double MeanKl) PerToken(Tensor logProbs, Tensor oldLogProbs,
+        Tensor? referenceLogProbs, Tensor advantages, Tensor mask, double epsilonLow, double epsilonHigh,
+        double beta)
+    {
         var ratio = exp(logProbs.Minus(oldLogProbs));
         var a = advantages.unsqueeze(1);
         var perToken = -minimum(ratio * a, ratio.Clamp(1 - epsilonLow, 1 + epsilonHigh) * a);
@@ -37,15 +51,12 @@ public static class GrpoLoss
             kl = exp(d).Minus(d).Plus(-1);
             perToken = perToken.Plus(kl.Times(beta));
         }
-        var loss = normalization == GrpoNormalization.Token
-            ? (perToken * mask).sum() / mask.sum().ClampMin(1)
-            : ((perToken * mask).sum(1) / mask.sum(1).ClampMin(1)).mean();
-
+        var masked = perToken * mask;
         using var _ = no_grad();
         var low = ratio.Below(1 - epsilonLow).logical_and(a.Below(0));
         var high = ratio.Above(1 + epsilonHigh).logical_and(a.Above(0));
         double clipFraction = PpoLoss.MaskedMean(low.logical_or(high).to(ScalarType.Float32), mask).item<float>();
         double meanKl = kl is null ? 0 : PpoLoss.MaskedMean(kl, mask).item<float>();
-        return new GrpoLosses(loss, clipFraction, meanKl);
+        return (masked, clipFraction, meanKl);
     }
 }

@@ -26,7 +26,7 @@ public sealed class DpoRecipe : ITrainingRecipe
     public ShardKind DataKind => ShardKind.Pairs;
     public Batching Batching => Batching.LengthBucketed;
 
-    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches)
+    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step)
     {
         int pairs = microBatches.Sum(b => b.Length);
         double lossSum = 0, chosen = 0, rejected = 0;

@@ -18,7 +18,7 @@ public sealed class KtoRecipe(Llama policy, Llama? reference, KtoConfig config) 
         KtoBatch.Compute(policy, reference, Batches.Feedback(split, batch), config.Beta, config.DesirableWeight,
             config.UndesirableWeight);
 
-    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches)
+    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step)
     {
         int count = microBatches.Sum(b => b.Length);
         var totals = new Totals();

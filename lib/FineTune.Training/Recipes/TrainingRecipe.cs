@@ -9,11 +9,19 @@ namespace FineTune.Training.Recipes;
 /// <summary>One optimizer step's forward and backward: the mean loss over the step's units (trained tokens, pairs),
 /// the accuracy that objective reports, the input tokens, and the rewards of a preference objective.</summary>
 public sealed record StepResult(double Loss, double Accuracy, long Tokens, double? RewardChosen = null,
-    double? RewardRejected = null);
+    double? RewardRejected = null)
+{
+    /// <summary>An RL recipe's rollout numbers (rewards, KL, completion length, …), by name.</summary>
+    public IReadOnlyDictionary<string, double>? Rollout { get; init; }
+}
 
 /// <summary>A validation pass: the summed loss over Count units, the hits among them, and the summed margin
 /// (chosen − rejected) of a preference objective.</summary>
-public sealed record EvalResult(double LossSum, long Count, long Hits, double? MarginSum = null);
+public sealed record EvalResult(double LossSum, long Count, long Hits, double? MarginSum = null)
+{
+    /// <summary>An RL recipe's mean reward per function on the validation prompts.</summary>
+    public IReadOnlyDictionary<string, double>? Rewards { get; init; }
+}
 
 /// <summary>Packed: rows may pack several examples (when data.packing is on; else length-bucketed). LengthBucketed:
 /// one example per row, batches of similar lengths. Shuffled: one example per row, batches as drawn, for a recipe
@@ -30,7 +38,9 @@ public interface ITrainingRecipe : IDisposable
 
     /// <summary>Forward and backward over the step's micro-batches (rows of example indices); gradients accumulate,
     /// normalised so that they are those of the step's mean loss.</summary>
-    StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches);
+    /// <param name="step">the optimizer step being taken, from 0: what a recipe that samples seeds its draws with,
+    /// so a resumed run draws the same</param>
+    StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step);
 
     /// <summary>The loss over these micro-batches of a split, without gradients.</summary>
     EvalResult Evaluate(TokenizedSplit split, IEnumerable<int[][]> microBatches);
@@ -44,6 +54,28 @@ public static class TrainingRecipes
             ? Trainer.CheckBase(config.BaseModel, () => LlamaCheckpoints.LoadRewardModel(config.BaseModel,
                 ScalarType.Float32, adapter))
             : Trainer.LoadBase(config.BaseModel, adapter);
+
+    static GrpoRecipe Grpo(TrainingConfig config, Llama model, IEnumerable<Rewards.IRewardFunction>? custom)
+    {
+        FineTune.Text.TextTokenizer? tokenizer = null;
+        try
+        {
+            tokenizer = FineTune.Text.TokenizerLoader.Load(config.BaseModel);
+        }
+        catch (Exception e) when (e is FineTune.Text.TokenizerLoadException or IOException)
+        {
+            // ids-only rewards (length, reward_model, custom ones) need no tokenizer
+        }
+        var rewards = Rewards.RewardSet.Create(config.Grpo.Rewards, custom, model.Config.VocabSize);
+        if (tokenizer is null && rewards.ReadsText)
+        {
+            rewards.Dispose();
+            throw new TrainingConfigException($"grpo.rewards read the completions' text, and base_model " +
+                $"'{config.BaseModel}' has no tokenizer files to decode them with.");
+        }
+        var reference = config.Grpo.Beta > 0 ? FrozenReference(config, model) : null;
+        return new GrpoRecipe(model, reference, config.Grpo, rewards, tokenizer, config.Training.Seed);
+    }
 
     /// <summary>The reference of a preference recipe: null when the policy has adapters (they are switched off
     /// instead), else a frozen copy of the base in the policy's compute dtype.</summary>
@@ -59,14 +91,16 @@ public static class TrainingRecipes
     }
 
     /// <summary>The recipe for the config's objective, around the model it trains (which it does not own).</summary>
-    public static ITrainingRecipe Create(TrainingConfig config, Llama model) => config.Objective switch
-    {
-        TrainingObjective.Sft => new SftRecipe(model, config.Training.ChunkedLoss),
-        TrainingObjective.Dpo => DpoRecipe.Create(config, model),
-        TrainingObjective.RewardModel => new RewardModelRecipe(model, config.RewardModel),
-        TrainingObjective.Kto => new KtoRecipe(model, FrozenReference(config, model), config.Kto),
-        _ => throw new TrainingConfigException($"objective '{ConfigNames.Of(config.Objective)}' has no recipe."),
-    };
+    public static ITrainingRecipe Create(TrainingConfig config, Llama model,
+        IEnumerable<Rewards.IRewardFunction>? customRewards = null) => config.Objective switch
+        {
+            TrainingObjective.Grpo => Grpo(config, model, customRewards),
+            TrainingObjective.Sft => new SftRecipe(model, config.Training.ChunkedLoss),
+            TrainingObjective.Dpo => DpoRecipe.Create(config, model),
+            TrainingObjective.RewardModel => new RewardModelRecipe(model, config.RewardModel),
+            TrainingObjective.Kto => new KtoRecipe(model, FrozenReference(config, model), config.Kto),
+            _ => throw new TrainingConfigException($"objective '{ConfigNames.Of(config.Objective)}' has no recipe."),
+        };
 }
 
 /// <summary>Reading examples of a split into what the losses take.</summary>
