@@ -93,7 +93,8 @@ public sealed record RewardSpec
 {
     public string Type { get; init; } = "";
     public double Weight { get; init; } = 1.0;
-    /// <summary>custom: the IRewardFunction's Name.</summary>
+    /// <summary>What metrics call it (reward/NAME); custom: the IRewardFunction's Name. Default: the type, or
+    /// field_match_FIELD… for a field_match with fields.</summary>
     public string? Name { get; init; }
     /// <summary>field_match: the JSON fields compared with the reference's (null: all of the reference's).</summary>
     public IReadOnlyList<string>? Fields { get; init; }

@@ -169,4 +169,59 @@ public class RewardCliTests
         Assert.Equal(0.5, (double)report["evals"]![0]!["valid_loss"]!, 5);
         Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_model.safetensors")));
     }
+
+    [SkippableFact]
+    public async Task Grpo_trains_on_chat_data_with_text_rewards_named_in_the_config()
+    {
+        using var dir = new TempDir();
+        string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
+            prepared = Path.Combine(dir.Path, "prepared"), shards = Path.Combine(dir.Path, "shards"),
+            output = Path.Combine(dir.Path, "grpo");
+        async Task Ok(params string[] args)
+        {
+            var (exit, _, err) = await CliRunner.Run(args);
+            Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
+        }
+        await Ok("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), baseDir, "--tokenizer",
+            SharedData.File("models/stories260K/tok512.bin"));
+        await Ok("data", "demo", "--out", raw, "--train", "40", "--test", "4");
+        await Ok("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared);
+        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
+            "--chat-template", "chatml");
+        var config = Path.Combine(dir.Path, "grpo.json");
+        File.WriteAllText(config, new JsonObject
+        {
+            ["base_model"] = baseDir, ["data"] = new JsonObject { ["path"] = shards },
+            ["objective"] = "grpo", ["method"] = "lora",
+            ["grpo"] = new JsonObject
+            {
+                ["num_generations"] = 2, ["max_new_tokens"] = 12, ["beta"] = 0.04,
+                ["rewards"] = new JsonArray(
+                    new JsonObject { ["type"] = "json_valid", ["weight"] = 0.5 },
+                    new JsonObject { ["type"] = "regex", ["pattern"] = "category", ["name"] = "mentions_category" },
+                    new JsonObject { ["type"] = "length", ["target"] = 8, ["penalty"] = 0.01 }),
+            },
+            ["training"] = new JsonObject { ["max_steps"] = 2, ["micro_batch_size"] = 2, ["threads"] = 1 },
+            ["eval"] = new JsonObject { ["every_steps"] = 2, ["max_examples"] = 2 },
+            ["output_dir"] = output,
+        }.ToJsonString());
+        var (exit, stdout, stderr) = await CliRunner.Run("train", config);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("completed at step 2/2", stdout);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "training_report.json")))!;
+        Assert.Equal("grpo", (string)report["objective"]!);
+        var rollout = report["history"]![0]!["rollout"]!.AsObject();
+        foreach (var key in new[] { "reward", "kl", "completion_length", "reward/json_valid",
+                     "reward/mentions_category", "reward/length_std", "zero_std_groups" })
+            Assert.True(rollout.ContainsKey(key), $"rollout metrics lack {key}: {rollout.ToJsonString()}");
+        Assert.InRange((double)rollout["completion_length"]!, 1, 12);
+        var lastEval = report["evals"]!.AsArray()[^1]!;
+        Assert.Equal(-(double)lastEval["rewards"]!["reward"]!, (double)lastEval["valid_loss"]!, 6);
+        // two rewards of one name are refused before anything loads
+        File.WriteAllText(config, File.ReadAllText(config).Replace("mentions_category", "length",
+            StringComparison.Ordinal));
+        (exit, _, stderr) = await CliRunner.Run("train", config);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("2 rewards are named 'length'", stderr);
+    }
 }

@@ -27,6 +27,9 @@ public class RewardFunctionTests
         Assert.Equal(0.5, One(fields, C("""{"category": "billing", "priority": "low"}""")));
         Assert.Equal(0, One(fields, C("not json")));
         Assert.Equal(1, One(new FieldMatchReward(["category"]), C("""{"category": "billing", "priority": "low"}""")));
+        var e = Assert.Throws<InvalidDataException>(() => One(fields, C("{}", reference: "billing")));
+        Assert.Contains("reference answers that are JSON objects", e.Message);
+        Assert.Contains("one is: billing", e.Message);
     }
 
     [Fact]
@@ -62,7 +65,7 @@ public class RewardFunctionTests
         Assert.Equal([1.0, 0.0, 0.0], per[1]);
         Assert.Equal([2.5, 0.5, 0.0], total);
         var noText = new RewardContext([1], [2], null, null, Reference);
-        var e = Assert.Throws<InvalidOperationException>(() => set.Score([noText]));
+        var e = Assert.Throws<InvalidDataException>(() => set.Score([noText]));
         Assert.Contains("no tokenizer", e.Message);
     }
 }

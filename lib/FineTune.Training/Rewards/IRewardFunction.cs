@@ -18,7 +18,8 @@ public interface IRewardFunction
     double[] Score(IReadOnlyList<RewardContext> completions);
 }
 
-/// <summary>A reward computed one completion at a time.</summary>
+/// <summary>A reward computed one completion at a time. What the data cannot give it (text without a tokenizer, a
+/// reference that is not what it compares with) is an InvalidDataException that says so.</summary>
 public abstract class PerCompletionReward : IRewardFunction
 {
     public abstract string Name { get; }
@@ -28,9 +29,9 @@ public abstract class PerCompletionReward : IRewardFunction
     protected abstract double Score(RewardContext completion);
 
     /// <summary>The completion's text; a clear error when the run has no tokenizer to decode with.</summary>
-    protected string Text(RewardContext c) => c.Completion ?? throw new InvalidOperationException(
+    protected string Text(RewardContext c) => c.Completion ?? throw new InvalidDataException(
         $"reward '{Name}' reads text, and the base model has no tokenizer files to decode completions with.");
 
-    protected string Reference(RewardContext c) => c.Reference ?? throw new InvalidOperationException(
+    protected string Reference(RewardContext c) => c.Reference ?? throw new InvalidDataException(
         $"reward '{Name}' compares with the example's reference answer, and this example has none.");
 }

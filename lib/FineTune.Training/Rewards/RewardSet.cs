@@ -6,9 +6,18 @@ public sealed class RewardSet : IDisposable
 {
     readonly IReadOnlyList<(IRewardFunction Function, double Weight)> _functions;
 
-    RewardSet(IReadOnlyList<(IRewardFunction, double)> functions) => _functions = functions;
+    RewardSet(IReadOnlyList<(IRewardFunction, double)> functions, IReadOnlyList<string> names)
+    {
+        _functions = functions;
+        Names = names;
+    }
 
-    public IReadOnlyList<string> Names => [.. _functions.Select(f => f.Function.Name)];
+    /// <summary>What each function is reported as: the spec's name, else its type (field_match with fields:
+    /// field_match_FIELD…).</summary>
+    public IReadOnlyList<string> Names { get; }
+
+    public static string NameOf(RewardSpec spec) => spec.Name ?? (spec.Type == "field_match" && spec.Fields is
+    { Count: > 0 } fields ? "field_match_" + string.Join("_", fields) : spec.Type);
 
     /// <summary>True when a built-in function reads text (the run then needs a tokenizer); a custom one that does
     /// says so when it is handed none.</summary>
@@ -19,6 +28,10 @@ public sealed class RewardSet : IDisposable
         int policyVocabulary)
     {
         var byName = (custom ?? []).ToDictionary(f => f.Name);
+        var names = specs.Select(NameOf).ToList();
+        if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new TrainingConfigException($"grpo.rewards: {twice.Count()} rewards are named '{twice.Key}'; give " +
+                "each a distinct \"name\" (metrics report them by name).");
         var functions = new List<(IRewardFunction, double)>();
         try
         {
@@ -44,7 +57,7 @@ public sealed class RewardSet : IDisposable
                 (function as IDisposable)?.Dispose();
             throw;
         }
-        return new RewardSet(functions);
+        return new RewardSet(functions, names);
     }
 
     static RewardModelReward RewardModel(RewardSpec spec, int policyVocabulary)
@@ -65,7 +78,7 @@ public sealed class RewardSet : IDisposable
         var per = _functions.Select(f => f.Function.Score(completions)).ToArray();
         for (int i = 0; i < per.Length; i++)
             if (per[i].Length != completions.Count || per[i].Any(v => !double.IsFinite(v)))
-                throw new InvalidOperationException($"reward '{_functions[i].Function.Name}' returned " +
+                throw new InvalidOperationException($"reward '{Names[i]}' returned " +
                     $"{per[i].Length} scores for {completions.Count} completions, or a score that is not finite.");
         var total = new double[completions.Count];
         for (int i = 0; i < per.Length; i++)

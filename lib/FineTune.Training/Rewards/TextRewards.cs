@@ -11,6 +11,11 @@ using FineTune.Evals.Scoring;
 
 namespace FineTune.Training.Rewards;
 
+static class Snippet
+{
+    public static string Clip(string text) => text.Length <= 80 ? text : text[..80] + "…";
+}
+
 public sealed class JsonValidReward : PerCompletionReward
 {
     public override string Name => "json_valid";
@@ -30,8 +35,8 @@ public sealed class SchemaValidReward(string? schemaPath) : PerCompletionReward
         if (answer is null)
             return 0;
         var schema = _schema ?? TaskSchema.Infer([Reference(c)])
-            ?? throw new InvalidOperationException("reward 'schema_valid' without a schema file needs references " +
-                "that are JSON objects.");
+            ?? throw new InvalidDataException("reward 'schema_valid' without a schema file needs reference answers " +
+                $"that are JSON objects; one is: {Snippet.Clip(Reference(c))}");
         return schema.Accepts(answer) ? 1 : 0;
     }
 }
@@ -43,7 +48,8 @@ public sealed class FieldMatchReward(IReadOnlyList<string>? fields) : PerComplet
     protected override double Score(RewardContext c)
     {
         var reference = TaskAnswers.ParseObject(Reference(c))
-            ?? throw new InvalidOperationException("reward 'field_match' needs references that are JSON objects.");
+            ?? throw new InvalidDataException("reward 'field_match' needs reference answers that are JSON objects " +
+                $"(the dataset's assistant answers, as the tokenizer decodes them); one is: {Snippet.Clip(Reference(c))}");
         var answer = TaskAnswers.ParseObject(Text(c));
         var compared = fields ?? reference.Select(p => p.Key).ToList();
         if (answer is null || compared.Count == 0)
