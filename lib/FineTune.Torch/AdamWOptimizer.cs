@@ -103,9 +103,13 @@ public sealed class AdamWOptimizer : IDisposable
             { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
 
+    /// <param name="step">the update count to continue from when the file does not record one (its "step"
+    /// metadata, which counts every update: several per trainer step in PPO)</param>
     public void Load(string path, long step)
     {
         using var file = SafeTensorsFile.Open(path);
+        if (file.Metadata.TryGetValue("step", out var saved))
+            step = long.Parse(saved, System.Globalization.CultureInfo.InvariantCulture);
         using var _ = no_grad();
         for (int i = 0; i < _parameters.Length; i++)
         {

@@ -18,15 +18,18 @@ public sealed class RewardScorer : IDisposable
 {
     const int BatchSize = 8;
     readonly Llama _model;
-    readonly ExampleTokenizer _tokenizer;
+    readonly ExampleTokenizer? _tokenizer;
+    readonly string _source;
 
-    RewardScorer(Llama model, ExampleTokenizer tokenizer)
+    RewardScorer(Llama model, ExampleTokenizer? tokenizer, string source)
     {
         _model = model;
         _tokenizer = tokenizer;
+        _source = source;
     }
 
-    public ChatTemplateKind Template => _tokenizer.Template.Kind;
+    ExampleTokenizer Tokenizer => _tokenizer ?? throw new TokenizerLoadException($"'{_source}' has no tokenizer " +
+        "files: it scores token ids (as a GRPO or PPO reward) but cannot render text.");
 
     /// <param name="model">a reward model directory, or with <paramref name="adapter"/> its base</param>
     /// <param name="adapter">a SEQ_CLS LoRA adapter directory (from `finetune train` with objective
@@ -39,17 +42,26 @@ public sealed class RewardScorer : IDisposable
         if (adapter is null && !HasScoreHead(model))
             throw new InvalidDataException($"'{model}' is not a reward model (no …ForSequenceClassification " +
                 "config.json): give a model trained with objective reward_model, or its base with --adapter.");
-        var tokenizer = TokenizerLoader.Load(model);
+        TextTokenizer? tokenizer = null;
+        try
+        {
+            tokenizer = TokenizerLoader.Load(model);
+        }
+        catch (Exception e) when (e is TokenizerLoadException or IOException)
+        {
+            // scoring token ids needs none; rendering text says so when asked
+        }
         var rewardModel = Trainer.CheckBase(model, () => LlamaCheckpoints.LoadRewardModel(model, ScalarType.Float32,
             settings));
         try
         {
             if (adapter is not null)
                 TrainingCheckpoints.RestoreWeights(rewardModel, adapter);
-            var chat = template is { } kind ? ChatTemplate.For(kind) : tokenizer.ChatTemplate
+            var chat = template is { } kind ? ChatTemplate.For(kind) : tokenizer?.ChatTemplate
                 ?? ChatTemplate.For(ChatTemplateKind.ChatMl);
             var options = new TokenizeOptions { MaxLength = null };
-            return new RewardScorer(rewardModel, new ExampleTokenizer(tokenizer, chat, options));
+            return new RewardScorer(rewardModel,
+                tokenizer is null ? null : new ExampleTokenizer(tokenizer, chat, options), model);
         }
         catch
         {
@@ -84,7 +96,7 @@ public sealed class RewardScorer : IDisposable
         {
             Kind = RecordKind.Preference, Line = index, Messages = item.Prompt, Chosen = answer, Rejected = answer,
         };
-        var ids = _tokenizer.Tokenize(record).Sequences[0].Ids;
+        var ids = Tokenizer.Tokenize(record).Sequences[0].Ids;
         int context = _model.Config.MaxPositionEmbeddings;
         if (ids.Length > context)
             throw new InvalidDataException($"item {index} has {ids.Length} tokens, more than the model's context of " +

@@ -50,9 +50,12 @@ public sealed class Trainer : IDisposable
         DpoRecipe dpo => dpo.Reference,
         KtoRecipe kto => kto.Reference,
         GrpoRecipe grpo => grpo.Reference,
+        PpoRecipe ppo => ppo.Reference,
         _ => null,
     };
     public int TotalSteps => _totalSteps;
+    /// <summary>Trainable parameters the recipe adds beside the model's (PPO's value head).</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> RecipeParameters => _recipe.ExtraParameters;
     public TrainerState State => _state;
 
     Trainer(TrainingConfig config, Llama model, ITrainingRecipe recipe, TokenizedManifest manifest,
@@ -70,7 +73,7 @@ public sealed class Trainer : IDisposable
         _runId = runId;
         _samples = TrainingSamples.Create(config, model, validation);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name,
-            p.parameter));
+            p.parameter)).Concat(recipe.ExtraParameters);
         _optimizer = new AdamWOptimizer(trainable, config.Optimizer.WeightDecay, config.Optimizer.Beta1,
             config.Optimizer.Beta2, config.Optimizer.Eps);
         _rowLength = RowLength(config, train, validation);
@@ -106,6 +109,7 @@ public sealed class Trainer : IDisposable
             using (NewDisposeScope())   // the copies' temporaries live until libtorch is done with them
             {
                 TrainingCheckpoints.RestoreWeights(model, checkpoint);
+                recipe.LoadState(checkpoint);
                 _optimizer.Load(Path.Combine(checkpoint, TrainingCheckpoints.OptimizerFile), state.Step);
                 set_rng_state(tensor(Convert.FromBase64String(state.RngState), dtype: ScalarType.Byte));
             }
@@ -178,7 +182,12 @@ public sealed class Trainer : IDisposable
             recipe.Dispose();
             model.Dispose();
             throw new InvalidDataException($"objective '{ConfigNames.Of(config.Objective)}' needs " +
-                $"{(recipe.DataKind == ShardKind.Pairs ? "preference pairs" : "sequences (chat or text)")}, but " +
+                $"{recipe.DataKind switch
+                {
+                    ShardKind.Pairs => "preference pairs",
+                    ShardKind.Feedback => "rated answers (feedback records)",
+                    _ => "sequences (chat or text)",
+                }}, but " +
                 $"'{manifestDir}' holds {train.Kind}.");
         }
         return new Trainer(config, model, recipe, manifest, train, validation,
@@ -304,11 +313,17 @@ public sealed class Trainer : IDisposable
             }
             var stepClock = Stopwatch.StartNew();
             var micro = _plans[epoch].MicroBatchesOfStep(stepInEpoch, accumulation).ToList();
-            var result = ForwardBackward(micro, step);
-            double gradNorm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max
-                : double.PositiveInfinity);
             double lr = _schedule.At(step);
-            _optimizer.Update(lr);
+            var updater = new StepUpdater(() =>
+            {
+                double norm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max
+                    : double.PositiveInfinity);
+                _optimizer.Update(lr);
+                _optimizer.ZeroGrad();
+                return norm;
+            });
+            var result = ForwardBackward(micro, step, updater);
+            double gradNorm = updater.Updates > 0 ? updater.LastGradNorm : updater.Update();
             step++;
             stepInEpoch++;
             tokensSeen += result.Tokens;
@@ -353,7 +368,8 @@ public sealed class Trainer : IDisposable
                     History = [.. _history],
                     Evals = [.. _evals],
                 };
-                TrainingCheckpoints.Save(_config.OutputDir, _model, _optimizer, _state, _config.BaseModel);
+                TrainingCheckpoints.Save(_config.OutputDir, _model, _optimizer, _state, _config.BaseModel,
+                    _recipe.SaveState);
                 TrainingCheckpoints.Rotate(_config.OutputDir, _config.Checkpoint.KeepLast, _state.BestStep);
             }
         }
@@ -383,13 +399,13 @@ public sealed class Trainer : IDisposable
         return _config.Eval.EarlyStoppingPatience is { } patience && _state.EvalsWithoutImprovement >= patience;
     }
 
-    StepResult ForwardBackward(IReadOnlyList<int[][]> microBatches, int step)
+    StepResult ForwardBackward(IReadOnlyList<int[][]> microBatches, int step, StepUpdater updater)
     {
         _model.train();
         _optimizer.ZeroGrad();
         try
         {
-            return _recipe.ForwardBackward(_train, microBatches, step);
+            return _recipe.ForwardBackward(_train, microBatches, step, updater);
         }
         finally
         {

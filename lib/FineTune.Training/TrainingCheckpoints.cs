@@ -38,8 +38,9 @@ public static partial class TrainingCheckpoints
             .OrderBy(x => x.Item1).ToList();
     }
 
+    /// <param name="recipeState">writes the recipe's own state into the checkpoint being written</param>
     public static void Save(string outputDir, Llama model, AdamWOptimizer optimizer, TrainerState state,
-        string baseModel)
+        string baseModel, Action<string>? recipeState = null)
     {
         var final = PathOf(outputDir, state.Step);
         var tmp = final + ".tmp";
@@ -47,6 +48,7 @@ public static partial class TrainingCheckpoints
             System.IO.Directory.Delete(tmp, recursive: true);
         WriteWeights(model, tmp, baseModel);
         optimizer.Save(Path.Combine(tmp, OptimizerFile));
+        recipeState?.Invoke(tmp);
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, Json));
         if (System.IO.Directory.Exists(final))
             System.IO.Directory.Delete(final, recursive: true);

@@ -10,8 +10,8 @@ public enum TrainingMethod { Full, Lora, Dora, Qlora, Ia3, PromptTuning, PrefixT
 
 /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), reward_model (a scalar
 /// score head trained on preference pairs), kto (answers rated up or down), grpo (sampled answers scored by reward
-/// functions).</summary>
-public enum TrainingObjective { Sft, Dpo, RewardModel, Kto, Grpo }
+/// functions), ppo (sampled answers, a value head, GAE; rewarded by a reward model or functions).</summary>
+public enum TrainingObjective { Sft, Dpo, RewardModel, Kto, Grpo, Ppo }
 
 /// <summary>The learning rate after warmup: cosine or linear decay to lr · min_lr_ratio, or constant.</summary>
 public enum ScheduleType { Cosine, Linear, Constant }
@@ -24,7 +24,7 @@ public sealed record TrainingConfig
     /// <summary>full, lora, dora, qlora, ia3, prompt_tuning or prefix_tuning.</summary>
     public TrainingMethod Method { get; init; } = TrainingMethod.Lora;
     /// <summary>The recipe: sft (cross-entropy on the masked tokens), dpo (preference pairs), kto (rated answers),
-    /// reward_model or grpo (sampled answers scored by reward functions).</summary>
+    /// reward_model, grpo (sampled answers scored by reward functions) or ppo.</summary>
     public TrainingObjective Objective { get; init; } = TrainingObjective.Sft;
     /// <summary>LoRA, DoRA and QLoRA (rank, alpha, dropout, target_modules, use_rslora).</summary>
     public LoraSettings Lora { get; init; } = new();
@@ -35,6 +35,7 @@ public sealed record TrainingConfig
     public RewardModelConfig RewardModel { get; init; } = new();
     public KtoConfig Kto { get; init; } = new();
     public GrpoConfig Grpo { get; init; } = new();
+    public PpoConfig Ppo { get; init; } = new();
     public OptimizerConfig Optimizer { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
     public LoopConfig Training { get; init; } = new();
@@ -87,8 +88,35 @@ public sealed record GrpoConfig
     public IReadOnlyList<RewardSpec> Rewards { get; init; } = [];
 }
 
-/// <summary>One reward function of GRPO and its weight. type: json_valid, schema_valid, field_match, gsm8k, regex,
-/// length, reward_model, or custom (a C# IRewardFunction given to Trainer.Create, by name).</summary>
+public sealed record PpoConfig
+{
+    public int MaxNewTokens { get; init; } = 64;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    public int TopK { get; init; }
+    /// <summary>β of the per-token KL penalty to the reference (adapters off, or a frozen copy for full).</summary>
+    public double KlCoef { get; init; } = 0.05;
+    /// <summary>Adapt β towards this KL per response (Ziegler et al.); null: β stays fixed.</summary>
+    public double? TargetKl { get; init; }
+    public double KlHorizon { get; init; } = 10000;
+    /// <summary>GAE's discount and λ.</summary>
+    public double Gamma { get; init; } = 1.0;
+    public double Lam { get; init; } = 0.95;
+    /// <summary>The ratio clip ε and the value clip around the rollout's values.</summary>
+    public double ClipRange { get; init; } = 0.2;
+    public double ClipRangeValue { get; init; } = 0.2;
+    /// <summary>Weight of the value loss beside the policy loss.</summary>
+    public double VfCoef { get; init; } = 0.1;
+    /// <summary>Optimisation passes over each step's rollouts, each in num_mini_batches updates.</summary>
+    public int PpoEpochs { get; init; } = 4;
+    public int NumMiniBatches { get; init; } = 1;
+    public bool WhitenAdvantages { get; init; } = true;
+    /// <summary>The score at the end of each response: a weighted sum, usually one reward_model.</summary>
+    public IReadOnlyList<RewardSpec> Rewards { get; init; } = [];
+}
+
+/// <summary>One reward function of GRPO or PPO and its weight. type: json_valid, schema_valid, field_match, gsm8k,
+/// regex, length, reward_model, or custom (a C# IRewardFunction given to Trainer.Create, by name).</summary>
 public sealed record RewardSpec
 {
     public string Type { get; init; } = "";

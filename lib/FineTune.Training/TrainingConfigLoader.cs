@@ -230,6 +230,8 @@ public static class TrainingConfigLoader
         Require(c.Objective != TrainingObjective.Kto || c.Training.MicroBatchSize >= 2, "training.micro_batch_size",
             "must be at least 2 for kto (its KL term pairs each prompt with another example's answer)");
         ValidateGrpo(c.Grpo, c.Objective == TrainingObjective.Grpo, Require);
+        ValidatePpo(c.Ppo, c.Objective == TrainingObjective.Ppo, c.Training.MicroBatchSize
+            * c.Training.GradientAccumulationSteps, Require);
         Require(c.RewardModel.Margin >= 0 && double.IsFinite(c.RewardModel.Margin), "reward_model.margin",
             $"must be >= 0, got {c.RewardModel.Margin}");
         Require(c.Objective != TrainingObjective.RewardModel
@@ -252,6 +254,30 @@ public static class TrainingConfigLoader
     static readonly string[] RewardTypes =
         ["json_valid", "schema_valid", "field_match", "gsm8k", "regex", "length", "reward_model", "custom"];
 
+    static void ValidatePpo(PpoConfig p, bool used, int rollouts, Action<bool, string, string> require)
+    {
+        require(p.MaxNewTokens > 0, "ppo.max_new_tokens", $"must be a positive integer, got {p.MaxNewTokens}");
+        require(p.Temperature > 0 && double.IsFinite(p.Temperature), "ppo.temperature",
+            $"must be positive, got {p.Temperature}");
+        require(p.TopP is > 0 and <= 1, "ppo.top_p", $"must be in (0, 1], got {p.TopP}");
+        require(p.TopK >= 0, "ppo.top_k", $"must be >= 0, got {p.TopK}");
+        require(p.KlCoef >= 0 && double.IsFinite(p.KlCoef), "ppo.kl_coef", $"must be >= 0, got {p.KlCoef}");
+        require(p.TargetKl is null or > 0, "ppo.target_kl", $"must be positive, got {p.TargetKl}");
+        require(p.KlHorizon > 0, "ppo.kl_horizon", $"must be positive, got {p.KlHorizon}");
+        require(p.Gamma is >= 0 and <= 1, "ppo.gamma", $"must be in [0, 1], got {p.Gamma}");
+        require(p.Lam is >= 0 and <= 1, "ppo.lam", $"must be in [0, 1], got {p.Lam}");
+        require(p.ClipRange is > 0 and < 1, "ppo.clip_range", $"must be in (0, 1), got {p.ClipRange}");
+        require(p.ClipRangeValue > 0, "ppo.clip_range_value", $"must be positive, got {p.ClipRangeValue}");
+        require(p.VfCoef >= 0, "ppo.vf_coef", $"must be >= 0, got {p.VfCoef}");
+        require(p.PpoEpochs > 0, "ppo.ppo_epochs", $"must be a positive integer, got {p.PpoEpochs}");
+        require(p.NumMiniBatches > 0 && (!used || p.NumMiniBatches <= rollouts), "ppo.num_mini_batches",
+            $"must be between 1 and the rollouts of a step (micro_batch_size × gradient_accumulation_steps = " +
+            $"{rollouts}), got {p.NumMiniBatches}");
+        require(!used || p.Rewards.Count > 0, "ppo.rewards",
+            "needs at least one reward (e.g. [{\"type\": \"reward_model\", \"model\": \"runs/rm/model\"}])");
+        ValidateRewards(p.Rewards, "ppo", require);
+    }
+
     static void ValidateGrpo(GrpoConfig g, bool used, Action<bool, string, string> require)
     {
         require(g.NumGenerations >= 2, "grpo.num_generations",
@@ -266,10 +292,16 @@ public static class TrainingConfigLoader
         require(g.EpsilonHigh is null or > 0, "grpo.epsilon_high", $"must be positive, got {g.EpsilonHigh}");
         require(!used || g.Rewards.Count > 0, "grpo.rewards",
             "needs at least one reward function (e.g. [{\"type\": \"json_valid\"}])");
-        for (int i = 0; i < g.Rewards.Count; i++)
+        ValidateRewards(g.Rewards, "grpo", require);
+    }
+
+    static void ValidateRewards(IReadOnlyList<RewardSpec> rewards, string section,
+        Action<bool, string, string> require)
+    {
+        for (int i = 0; i < rewards.Count; i++)
         {
-            var r = g.Rewards[i];
-            var key = $"grpo.rewards[{i}]";
+            var r = rewards[i];
+            var key = $"{section}.rewards[{i}]";
             require(RewardTypes.Contains(r.Type), key + ".type",
                 $"must be one of {string.Join(", ", RewardTypes)}, got '{r.Type}'");
             require(double.IsFinite(r.Weight), key + ".weight", $"must be a finite number, got {r.Weight}");

@@ -132,9 +132,9 @@ public class AlignmentLossTests
         var scores = tensor(new float[] { 2.0f, -1.0f });
         var old = tensor(new float[] { -1, -0.5f, -2, -3, -1, -1, 0, 0 }, [2, 4]);
         var reference = tensor(new float[] { -1.1f, -0.7f, -2, -9, -1, -1.5f, 0, 0 }, [2, 4]);
-        var mask = tensor(new float[] { 1, 1, 1, 0, 1, 1, 0, 0 }, [2, 4]);
+        var mask = tensor(new float[] { 1, 1, 1, 0, 0, 1, 1, 0 }, [2, 4]);     // row 2: a prompt token first
         var rewards = PpoLoss.ShapedRewards(scores, old, reference, mask, klCoefficient: 0.1);
-        Near([-0.01, -0.02, 2.0, 0, 0, -0.05 - 1.0, 0, 0], rewards);
+        Near([-0.01, -0.02, 2.0, 0, 0, -0.05, 0 - 1.0, 0], rewards);
     }
 
     [Fact]

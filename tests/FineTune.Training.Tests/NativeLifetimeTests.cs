@@ -36,8 +36,8 @@ public class NativeLifetimeTests
     }
 
     // Setup legitimately creates the tensors that outlive it: the model's parameters and buffers, the optimizer's two
-    // moments per trainable parameter, and DPO's frozen reference copy. Anything else made outside a scope is a
-    // temporary at the collector's mercy.
+    // moments per trainable parameter, the frozen reference copy of DPO, KTO, GRPO and PPO, and a recipe's own
+    // parameters (PPO's value head). Anything else made outside a scope is a temporary at the collector's mercy.
     static void AssertSetupKeepsOnlyWhatItOwns(TrainingConfig config, string what)
     {
         var statistics = DisposeScopeManager.Statistics;
@@ -45,7 +45,8 @@ public class NativeLifetimeTests
         using var trainer = Trainer.Create(config);
         long owned = trainer.Model.parameters().Count() + trainer.Model.buffers().Count()
                      + 2 * trainer.Model.parameters().Count(p => p.requires_grad)
-                         + (trainer.ReferenceModel?.parameters().Count() ?? 0);
+                         + (trainer.ReferenceModel?.parameters().Count() ?? 0)
+                         + 3 * trainer.RecipeParameters.Count();   // PPO's value head, with its two moments
         Assert.True(statistics.CreatedOutsideScopeCount - statistics.DisposedOutsideScopeCount == owned,
             $"{what}: {owned} owned; {statistics}");
     }

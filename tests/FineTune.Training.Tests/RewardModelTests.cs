@@ -15,7 +15,7 @@ namespace FineTune.Training.Tests;
 
 public class RewardModelTests
 {
-    static LlamaConfig Base => TinyRun.Config() with { BosTokenId = 1, EosTokenIds = [2] };
+    internal static LlamaConfig Base => TinyRun.Config() with { BosTokenId = 1, EosTokenIds = [2] };
 
     // prompt [1, p, q, 3]; chosen answer: three tokens from 10–29, rejected: three from 30–49, then EOS.
     static TokenizedExample Pair(Random random)
@@ -39,7 +39,7 @@ public class RewardModelTests
         return dir;
     }
 
-    static TrainingConfig Config(string root, string method, string output = "out")
+    internal static TrainingConfig Config(string root, string method, string output = "out")
     {
         var c = TinyRun.Config(root, TinyRun.SaveBase(root, Base), WritePairs(root), method);
         return c with

@@ -9,13 +9,14 @@ namespace FineTune.Training.Tests;
 
 static class TinyRun
 {
-    /// <summary>Every training method with SFT, DPO over full weights and LoRA, a LoRA reward model and LoRA KTO: the
-    /// (method, objective) pairs that tests of the loop's machinery run over.</summary>
+    /// <summary>Every training method with SFT, DPO over full weights and LoRA, a LoRA reward model, LoRA KTO and
+    /// GRPO, and PPO over LoRA and full weights: the (method, objective) pairs that tests of the loop's machinery run
+    /// over. GRPO and PPO are rewarded by a length penalty, which needs no tokenizer.</summary>
     public static TheoryData<string, string> EveryMethod => new()
     {
         { "full", "sft" }, { "lora", "sft" }, { "dora", "sft" }, { "qlora", "sft" }, { "ia3", "sft" },
         { "prompt_tuning", "sft" }, { "prefix_tuning", "sft" }, { "lora", "dpo" }, { "full", "dpo" },
-        { "lora", "reward_model" }, { "lora", "kto" },
+        { "lora", "reward_model" }, { "lora", "kto" }, { "lora", "grpo" }, { "lora", "ppo" }, { "full", "ppo" },
     };
 
     /// <summary>A run of this method that evaluates and checkpoints every 2 steps (keeping one), with this
@@ -97,12 +98,16 @@ static class TinyRun
         return c with
         {
             Objective = ConfigNames.Parse<TrainingObjective>(objective),
+            Grpo = new GrpoConfig { NumGenerations = 2, MaxNewTokens = 3, Beta = 0.05, Rewards = [LengthReward] },
+            Ppo = new PpoConfig { MaxNewTokens = 3, PpoEpochs = 2, NumMiniBatches = 2, Rewards = [LengthReward] },
             Lora = c.Lora with { Dropout = 0.1 },
             Data = c.Data with { MaxLength = Math.Max(32, 2 * minLength + 12) },
             Training = c.Training with { Epochs = 3 },
             Eval = new EvalConfig { EverySteps = 2 },
         };
     }
+
+    static readonly RewardSpec LengthReward = new() { Type = "length", Target = 1, Penalty = 0.5 };
 
     public static TrainingConfig Config(string root, string baseModel, string data, string method = "lora") => new()
     {

@@ -10,7 +10,7 @@ public static class Advantages
 {
     /// <param name="rewards">(B, T) per-token rewards, 0 on padding</param>
     /// <param name="values">(B, T) the value head's estimates</param>
-    /// <param name="mask">(B, T) 1 on response tokens (a prefix of each row), 0 on padding</param>
+    /// <param name="mask">(B, T) 1 on response tokens (one contiguous run per row), 0 on prompt and padding</param>
     public static (Tensor Advantages, Tensor Returns) Gae(Tensor rewards, Tensor values, Tensor mask, double gamma,
         double lambda)
     {

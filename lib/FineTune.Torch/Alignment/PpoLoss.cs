@@ -45,8 +45,9 @@ public static class PpoLoss
     {
         using var _ = no_grad();
         var rewards = oldLogProbs.Minus(referenceLogProbs).Times(-klCoefficient) * mask;
-        // the last response token of each row: mask is a prefix, so its index is count − 1
-        var last = mask.sum(1).Plus(-1).ClampMin(0).to(ScalarType.Int64).unsqueeze(1);
+        // the last response token of each row: the largest position the mask keeps
+        var positions = ScalarOps.Range(mask.shape[1], ScalarType.Float32).unsqueeze(0);
+        var last = (mask * positions).argmax(1).unsqueeze(1);
         return rewards.scatter_add(1, last, scores.unsqueeze(1).to(rewards.dtype));
     }
 
@@ -58,6 +59,9 @@ public static class PpoLoss
 public sealed class KlController(double initial, double? target = null, double horizon = 10000)
 {
     public double Value { get; private set; } = initial;
+
+    /// <summary>Sets β (a resumed run continues from the coefficient its checkpoint stored).</summary>
+    public void Reset(double value) => Value = value;
 
     public void Update(double currentKl, int rollouts)
     {

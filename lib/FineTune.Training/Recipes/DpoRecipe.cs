@@ -26,7 +26,8 @@ public sealed class DpoRecipe : ITrainingRecipe
     public ShardKind DataKind => ShardKind.Pairs;
     public Batching Batching => Batching.LengthBucketed;
 
-    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step)
+    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step,
+        StepUpdater updater)
     {
         int pairs = microBatches.Sum(b => b.Length);
         double lossSum = 0, chosen = 0, rejected = 0;

@@ -18,7 +18,8 @@ public sealed class KtoRecipe(Llama policy, Llama? reference, KtoConfig config) 
         KtoBatch.Compute(policy, reference, Batches.Feedback(split, batch), config.Beta, config.DesirableWeight,
             config.UndesirableWeight);
 
-    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step)
+    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step,
+        StepUpdater updater)
     {
         int count = microBatches.Sum(b => b.Length);
         var totals = new Totals();

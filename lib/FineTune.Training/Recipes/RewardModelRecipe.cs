@@ -11,7 +11,8 @@ public sealed class RewardModelRecipe(Llama model, RewardModelConfig config) : I
     public ShardKind DataKind => ShardKind.Pairs;
     public Batching Batching => Batching.LengthBucketed;
 
-    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step)
+    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step,
+        StepUpdater updater)
     {
         int pairs = microBatches.Sum(b => b.Length);
         double lossSum = 0, chosen = 0, rejected = 0;

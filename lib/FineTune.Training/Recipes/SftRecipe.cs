@@ -10,7 +10,8 @@ public sealed class SftRecipe(Llama model, string chunkedLoss) : ITrainingRecipe
     public ShardKind DataKind => ShardKind.Sequences;
     public Batching Batching => Batching.Packed;
 
-    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step)
+    public StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step,
+        StepUpdater updater)
     {
         long trained = microBatches.Sum(b => b.Sum(row => row.Sum(i => (long)train.TrainedTokens[i])));
         double sum = 0;

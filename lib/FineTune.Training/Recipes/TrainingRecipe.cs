@@ -38,12 +38,39 @@ public interface ITrainingRecipe : IDisposable
 
     /// <summary>Forward and backward over the step's micro-batches (rows of example indices); gradients accumulate,
     /// normalised so that they are those of the step's mean loss.</summary>
-    /// <param name="step">the optimizer step being taken, from 0: what a recipe that samples seeds its draws with,
-    /// so a resumed run draws the same</param>
-    StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step);
+    /// <param name="step">the step being taken, from 0: what a recipe that samples seeds its draws with, so a resumed
+    /// run draws the same</param>
+    /// <param name="updater">the optimizer update, for a recipe that takes several in one step (PPO's epochs over
+    /// minibatches of one rollout); when a recipe takes none, the trainer takes one after it</param>
+    StepResult ForwardBackward(TokenizedSplit train, IReadOnlyList<int[][]> microBatches, int step,
+        StepUpdater updater);
+
+    /// <summary>Trainable parameters the recipe adds beside the model's (PPO's value head), by name.</summary>
+    IEnumerable<(string Name, Parameter Parameter)> ExtraParameters => [];
+
+    /// <summary>Writes what an exact resume needs besides the model and the optimizer into a checkpoint being
+    /// written.</summary>
+    void SaveState(string checkpoint) { }
+
+    /// <summary>Reads back what SaveState wrote.</summary>
+    void LoadState(string checkpoint) { }
 
     /// <summary>The loss over these micro-batches of a split, without gradients.</summary>
     EvalResult Evaluate(TokenizedSplit split, IEnumerable<int[][]> microBatches);
+}
+
+/// <summary>One optimizer update: clip the accumulated gradients to optimizer.max_grad_norm, step at this step's
+/// learning rate, zero them. Counts the updates and keeps the last gradient norm (before clipping).</summary>
+public sealed class StepUpdater(Func<double> update)
+{
+    public int Updates { get; private set; }
+    public double LastGradNorm { get; private set; }
+
+    public double Update()
+    {
+        Updates++;
+        return LastGradNorm = update();
+    }
 }
 
 public static class TrainingRecipes
@@ -57,6 +84,23 @@ public static class TrainingRecipes
 
     static GrpoRecipe Grpo(TrainingConfig config, Llama model, IEnumerable<Rewards.IRewardFunction>? custom)
     {
+        var (rewards, tokenizer) = SamplingSetup(config, config.Grpo.Rewards, "grpo", model, custom);
+        var reference = config.Grpo.Beta > 0 ? FrozenReference(config, model) : null;
+        return new GrpoRecipe(model, reference, config.Grpo, rewards, tokenizer, config.Training.Seed);
+    }
+
+    static PpoRecipe Ppo(TrainingConfig config, Llama model, IEnumerable<Rewards.IRewardFunction>? custom)
+    {
+        var (rewards, tokenizer) = SamplingSetup(config, config.Ppo.Rewards, "ppo", model, custom);
+        return new PpoRecipe(model, FrozenReference(config, model), config.Ppo, rewards, tokenizer,
+            config.Training.Seed);
+    }
+
+    // The reward functions, and the base model's tokenizer when it has one (ids-only rewards — length,
+    // reward_model, custom ones — need none).
+    static (Rewards.RewardSet, FineTune.Text.TextTokenizer?) SamplingSetup(TrainingConfig config,
+        IReadOnlyList<RewardSpec> specs, string section, Llama model, IEnumerable<Rewards.IRewardFunction>? custom)
+    {
         FineTune.Text.TextTokenizer? tokenizer = null;
         try
         {
@@ -64,17 +108,15 @@ public static class TrainingRecipes
         }
         catch (Exception e) when (e is FineTune.Text.TokenizerLoadException or IOException)
         {
-            // ids-only rewards (length, reward_model, custom ones) need no tokenizer
         }
-        var rewards = Rewards.RewardSet.Create(config.Grpo.Rewards, custom, model.Config.VocabSize);
+        var rewards = Rewards.RewardSet.Create(specs, custom, model.Config.VocabSize, section);
         if (tokenizer is null && rewards.ReadsText)
         {
             rewards.Dispose();
-            throw new TrainingConfigException($"grpo.rewards read the completions' text, and base_model " +
+            throw new TrainingConfigException($"{section}.rewards read the completions' text, and base_model " +
                 $"'{config.BaseModel}' has no tokenizer files to decode them with.");
         }
-        var reference = config.Grpo.Beta > 0 ? FrozenReference(config, model) : null;
-        return new GrpoRecipe(model, reference, config.Grpo, rewards, tokenizer, config.Training.Seed);
+        return (rewards, tokenizer);
     }
 
     /// <summary>The reference of a preference recipe: null when the policy has adapters (they are switched off
@@ -95,6 +137,7 @@ public static class TrainingRecipes
         IEnumerable<Rewards.IRewardFunction>? customRewards = null) => config.Objective switch
         {
             TrainingObjective.Grpo => Grpo(config, model, customRewards),
+            TrainingObjective.Ppo => Ppo(config, model, customRewards),
             TrainingObjective.Sft => new SftRecipe(model, config.Training.ChunkedLoss),
             TrainingObjective.Dpo => DpoRecipe.Create(config, model),
             TrainingObjective.RewardModel => new RewardModelRecipe(model, config.RewardModel),

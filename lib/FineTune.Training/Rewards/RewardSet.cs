@@ -1,4 +1,4 @@
-// GRPO's reward: the weighted sum of its functions, built from the config's grpo.rewards (custom ones matched by
+// GRPO's and PPO's reward: the weighted sum of its functions, built from the config's rewards (custom ones matched by
 // name among those the caller passed). Keeps each function's scores so a step can report their means and spreads.
 namespace FineTune.Training.Rewards;
 
@@ -24,13 +24,14 @@ public sealed class RewardSet : IDisposable
     public bool ReadsText => _functions.Any(f =>
         f.Function is JsonValidReward or SchemaValidReward or FieldMatchReward or Gsm8kReward or RegexReward);
 
+    /// <param name="section">where the specs come from (grpo, ppo), for messages</param>
     public static RewardSet Create(IReadOnlyList<RewardSpec> specs, IEnumerable<IRewardFunction>? custom,
-        int policyVocabulary)
+        int policyVocabulary, string section = "grpo")
     {
         var byName = (custom ?? []).ToDictionary(f => f.Name);
         var names = specs.Select(NameOf).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
-            throw new TrainingConfigException($"grpo.rewards: {twice.Count()} rewards are named '{twice.Key}'; give " +
+            throw new TrainingConfigException($"{section}.rewards: {twice.Count()} rewards are named '{twice.Key}'; give " +
                 "each a distinct \"name\" (metrics report them by name).");
         var functions = new List<(IRewardFunction, double)>();
         try
@@ -46,9 +47,9 @@ public sealed class RewardSet : IDisposable
                     "length" => new LengthReward(spec.Target!.Value, spec.Penalty),
                     "reward_model" => RewardModel(spec, policyVocabulary),
                     "custom" => byName.GetValueOrDefault(spec.Name!) ?? throw new TrainingConfigException(
-                        $"grpo.rewards: no custom reward function named '{spec.Name}' was given (given: " +
+                        $"{section}.rewards: no custom reward function named '{spec.Name}' was given (given: " +
                         $"{(byName.Count == 0 ? "none" : string.Join(", ", byName.Keys))})."),
-                    _ => throw new TrainingConfigException($"grpo.rewards: unknown type '{spec.Type}'."),
+                    _ => throw new TrainingConfigException($"{section}.rewards: unknown type '{spec.Type}'."),
                 }, spec.Weight));
         }
         catch
@@ -66,7 +67,7 @@ public sealed class RewardSet : IDisposable
         if (scorer.VocabSize != policyVocabulary)
         {
             scorer.Dispose();
-            throw new TrainingConfigException($"grpo.rewards: the reward model '{spec.Model}' has a vocabulary of " +
+            throw new TrainingConfigException($"rewards: the reward model '{spec.Model}' has a vocabulary of " +
                 $"{scorer.VocabSize}, the policy {policyVocabulary}: it must share the policy's tokenizer.");
         }
         return new RewardModelReward(scorer);
