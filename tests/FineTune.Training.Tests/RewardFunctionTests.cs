@@ -60,7 +60,7 @@ public class RewardFunctionTests
             new RewardSpec { Type = "field_match", Weight = 2, Fields = ["category"] },
         ], null, policyVocabulary: 64);
         var (per, total) = set.Score([C("""{"category": "billing"}"""), C("""{"category": "shipping"}"""), C("no")]);
-        Assert.Equal(["json_valid", "field_match"], set.Names);
+        Assert.Equal(["json_valid", "field_match_category"], set.Names);
         Assert.Equal([1.0, 1.0, 0.0], per[0]);
         Assert.Equal([1.0, 0.0, 0.0], per[1]);
         Assert.Equal([2.5, 0.5, 0.0], total);
