@@ -4,6 +4,7 @@
 // PyTorch running the same model (bench/pytorch/train_bench.py) when python3 has torch. Each case runs in its own
 // process, so peak memory is that case's alone. Writes bench/results/train.json.
 // Run: dotnet run -c Release --project bench/FineTune.TrainBench -- [--threads 2] [--steps 6] [--out FILE]
+// With --rl: GRPO and PPO rollout and optimisation throughput instead (RlCase), into bench/results/rl.json.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -14,7 +15,30 @@ int threads = int.Parse(Arg("--threads", "2"));
 int steps = int.Parse(Arg("--steps", "6"));
 if (Arg("--case", "") is { Length: > 0 } single)
 {
-    Console.WriteLine(TrainingCase.Run(single, threads, steps).ToJsonString());
+    Console.WriteLine((single.StartsWith("rl:", StringComparison.Ordinal) ? RlCase.Run(single, threads, steps)
+        : TrainingCase.Run(single, threads, steps)).ToJsonString());
+    return 0;
+}
+if (args.Contains("--rl"))
+{
+    // GRPO and PPO: rollout and optimisation throughput; writes bench/results/rl.json
+    string rlOutput = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "rl.json"));
+    var cases = new JsonArray();
+    foreach (var name in new[] { "rl:grpo:tiny", "rl:ppo:tiny", "rl:grpo:stories15M", "rl:ppo:stories15M" })
+    {
+        var result = JsonNode.Parse(RunSelf(name, threads, Math.Min(steps, 3)))!.AsObject();
+        Console.Error.WriteLine($"{name}: rollout {result["rollout_tokens_per_second_median"]} tok/s, optimisation " +
+            $"{result["optimisation_tokens_per_second_median"]} tok/s, generation {result["generation_share_of_step_median"]}" +
+            " of a step");
+        cases.Add(result);
+    }
+    var rl = new JsonObject
+    {
+        ["benchmark"] = "GRPO and PPO throughput: rollout (sampling) and optimisation tokens/s, generation's share",
+        ["threads"] = threads, ["machine"] = Machine(), ["results"] = cases,
+    };
+    File.WriteAllText(rlOutput, rl.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    Console.Error.WriteLine($"wrote {rlOutput}");
     return 0;
 }
 string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "train.json"));
