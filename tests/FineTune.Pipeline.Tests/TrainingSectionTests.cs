@@ -93,8 +93,8 @@ public class TrainingSectionTests
     [InlineData("""{ "retraining": { "data": 1 } }""", "'retraining.data' is 1; expected cumulative, incremental")]
     [InlineData("""{ "training": { "schedule": { "type": "cosin" } } }""",
         "key 'training.schedule.type' must be one of cosine, linear, constant, got 'cosin'")]
-    [InlineData("""{ "training": { "objective": "ppo" } }""",
-        "key 'training.objective' must be one of sft, dpo, got 'ppo'")]
+    [InlineData("""{ "training": { "objective": "orpo" } }""",
+        "key 'training.objective' must be one of sft, dpo, reward_model, kto, grpo, ppo, got 'orpo'")]
     public void A_choice_outside_its_set_is_refused_naming_the_key_and_the_choices(string json, string expected)
     {
         var e = Assert.Throws<InvalidPipelineSettingsException>(() => PipelineSettings.Parse(json, "pipeline.json"));
