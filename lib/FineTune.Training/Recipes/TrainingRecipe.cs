@@ -1,6 +1,6 @@
 // A recipe is one training objective: which data it reads, how a step's loss is computed, how the validation split is
 // scored. Everything else (batch plans, optimizer, schedule, checkpoints and exact resume, early stopping, metrics)
-// is the Trainer's and shared. Recipes: sft, dpo, kto, reward_model.
+// is the Trainer's and shared. Recipes: sft, dpo, kto, reward_model, grpo, ppo.
 using FineTune.Data.Tokenization;
 using FineTune.Torch;
 
