@@ -8,7 +8,6 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
 using FineTune.Models;
-using FineTune.Models.Checkpoints;
 using FineTune.Torch;
 using FineTune.Training;
 
@@ -33,10 +32,7 @@ static class RlCase
         var root = Directory.CreateTempSubdirectory("finetune-rlbench-").FullName;
         try
         {
-            var baseDir = Path.Combine(root, "base");
-            var tensors = LlamaWeights.Random(shape, seed: 15, std: 0.02f);
-            var byName = tensors.ToDictionary(t => t.Name);
-            HfCheckpoint.Save(baseDir, shape, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
+            var baseDir = TrainingCase.SaveRandomBase(root, shape);
             var rng = new Random(1);
             var examples = Enumerable.Range(0, prompts * (Warmup + steps)).Select(_ =>
             {

@@ -28,10 +28,7 @@ static class TrainingCase
         var root = Directory.CreateTempSubdirectory("finetune-trainbench-").FullName;
         try
         {
-            var baseDir = Path.Combine(root, "base");
-            var tensors = LlamaWeights.Random(Shape, seed: 15, std: 0.02f);
-            var byName = tensors.ToDictionary(t => t.Name);
-            HfCheckpoint.Save(baseDir, Shape, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
+            var baseDir = SaveRandomBase(root, Shape);
             var rng = new Random(1);
             var examples = Enumerable.Range(0, Batch * (Warmup + steps)).Select(_ =>
             {
@@ -88,6 +85,16 @@ static class TrainingCase
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>A random base of this shape saved as a Hugging Face checkpoint under root/base.</summary>
+    public static string SaveRandomBase(string root, LlamaConfig shape)
+    {
+        var baseDir = Path.Combine(root, "base");
+        var tensors = LlamaWeights.Random(shape, seed: 15, std: 0.02f);
+        var byName = tensors.ToDictionary(t => t.Name);
+        HfCheckpoint.Save(baseDir, shape, tensors.Select(t => t.Info).ToList(), info => byName[info.Name].Bytes);
+        return baseDir;
     }
 
     // PaLM's count: 6N for the matmul weights (projections + LM head) + 12·L·T·d for attention; with a frozen base the

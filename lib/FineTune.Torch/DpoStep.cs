@@ -46,25 +46,8 @@ public static class DpoLoss
 
     /// <summary>Sum of log p(token) over each row's masked tokens (rows,): a completion's log-probability given its
     /// prompt. Rows are right-padded under a causal mask.</summary>
-    public static Tensor SequenceLogProbs(Llama model, IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
-    {
-        int B = rows.Count, T = rows.Max(r => r.Ids.Length) - 1;
-        var inputs = new long[B * T];
-        var targets = new long[B * T];
-        var weights = new float[B * T];
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++)
-            {
-                bool real = t + 1 < rows[b].Ids.Length;
-                inputs[b * T + t] = real ? rows[b].Ids[t] : 0;
-                targets[b * T + t] = real ? rows[b].Ids[t + 1] : 0;
-                weights[b * T + t] = real && rows[b].Mask[t + 1] != 0 ? 1f : 0f;
-            }
-        var positions = ScalarOps.Range(T).unsqueeze(0).expand(B, T);
-        var logits = model.forward(tensor(inputs, [B, T]), positions, Llama.CausalMask(T));   // (B, T, V)
-        var logp = nn.functional.log_softmax(logits, -1).gather(-1, tensor(targets, [B, T]).unsqueeze(-1)).squeeze(-1);
-        return (logp * tensor(weights, [B, T])).sum(1);
-    }
+    public static Tensor SequenceLogProbs(Llama model, IReadOnlyList<(int[] Ids, byte[] Mask)> rows) =>
+        TokenLogProbs.Compute(model, rows).LogProbs.sum(1);
 }
 
 public sealed class DpoStep : IDisposable

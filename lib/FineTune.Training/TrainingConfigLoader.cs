@@ -256,11 +256,7 @@ public static class TrainingConfigLoader
 
     static void ValidatePpo(PpoConfig p, bool used, int rollouts, Action<bool, string, string> require)
     {
-        require(p.MaxNewTokens > 0, "ppo.max_new_tokens", $"must be a positive integer, got {p.MaxNewTokens}");
-        require(p.Temperature > 0 && double.IsFinite(p.Temperature), "ppo.temperature",
-            $"must be positive, got {p.Temperature}");
-        require(p.TopP is > 0 and <= 1, "ppo.top_p", $"must be in (0, 1], got {p.TopP}");
-        require(p.TopK >= 0, "ppo.top_k", $"must be >= 0, got {p.TopK}");
+        ValidateSampling("ppo", p.MaxNewTokens, p.Temperature, p.TopP, p.TopK, require);
         require(p.KlCoef >= 0 && double.IsFinite(p.KlCoef), "ppo.kl_coef", $"must be >= 0, got {p.KlCoef}");
         require(p.TargetKl is null or > 0, "ppo.target_kl", $"must be positive, got {p.TargetKl}");
         require(p.KlHorizon > 0, "ppo.kl_horizon", $"must be positive, got {p.KlHorizon}");
@@ -282,17 +278,25 @@ public static class TrainingConfigLoader
     {
         require(g.NumGenerations >= 2, "grpo.num_generations",
             $"must be at least 2 (advantages compare completions of one prompt), got {g.NumGenerations}");
-        require(g.MaxNewTokens > 0, "grpo.max_new_tokens", $"must be a positive integer, got {g.MaxNewTokens}");
-        require(g.Temperature > 0 && double.IsFinite(g.Temperature), "grpo.temperature",
-            $"must be positive (a group needs different samples), got {g.Temperature}");
-        require(g.TopP is > 0 and <= 1, "grpo.top_p", $"must be in (0, 1], got {g.TopP}");
-        require(g.TopK >= 0, "grpo.top_k", $"must be >= 0, got {g.TopK}");
+        ValidateSampling("grpo", g.MaxNewTokens, g.Temperature, g.TopP, g.TopK, require);
         require(g.Beta >= 0 && double.IsFinite(g.Beta), "grpo.beta", $"must be >= 0, got {g.Beta}");
         require(g.Epsilon is > 0 and < 1, "grpo.epsilon", $"must be in (0, 1), got {g.Epsilon}");
         require(g.EpsilonHigh is null or > 0, "grpo.epsilon_high", $"must be positive, got {g.EpsilonHigh}");
         require(!used || g.Rewards.Count > 0, "grpo.rewards",
             "needs at least one reward function (e.g. [{\"type\": \"json_valid\"}])");
         ValidateRewards(g.Rewards, "grpo", require);
+    }
+
+    // The sampling of the recipes that learn from their own answers: temperature > 0, since a greedy policy samples
+    // one answer only.
+    static void ValidateSampling(string section, int maxNewTokens, double temperature, double topP, int topK,
+        Action<bool, string, string> require)
+    {
+        require(maxNewTokens > 0, section + ".max_new_tokens", $"must be a positive integer, got {maxNewTokens}");
+        require(temperature > 0 && double.IsFinite(temperature), section + ".temperature",
+            $"must be positive (the recipe learns from different samples), got {temperature}");
+        require(topP is > 0 and <= 1, section + ".top_p", $"must be in (0, 1], got {topP}");
+        require(topK >= 0, section + ".top_k", $"must be >= 0, got {topK}");
     }
 
     static void ValidateRewards(IReadOnlyList<RewardSpec> rewards, string section,

@@ -34,6 +34,16 @@ public class RewardCliTests
         File.WriteAllLines(pairs, lines);
     }
 
+    static async Task Ok(params string[] args)
+    {
+        var (exit, _, err) = await CliRunner.Run(args);
+        Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
+    }
+
+    static Task Stories260K(string baseDir) => Ok("convert", "llama2c",
+        SharedData.File("models/stories260K/stories260K.bin"), baseDir, "--tokenizer",
+        SharedData.File("models/stories260K/tok512.bin"));
+
     [SkippableFact]
     public async Task Reward_model_trains_from_preference_jsonl_and_scores_answers()
     {
@@ -41,14 +51,7 @@ public class RewardCliTests
         string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
             pairs = Path.Combine(dir.Path, "pairs.jsonl"), prepared = Path.Combine(dir.Path, "prepared"),
             shards = Path.Combine(dir.Path, "shards"), output = Path.Combine(dir.Path, "rm");
-        var checkpoint = SharedData.File("models/stories260K/stories260K.bin");
-        var tokenizer = SharedData.File("models/stories260K/tok512.bin");
-        async Task Ok(params string[] args)
-        {
-            var (exit, _, err) = await CliRunner.Run(args);
-            Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
-        }
-        await Ok("convert", "llama2c", checkpoint, baseDir, "--tokenizer", tokenizer);
+        await Stories260K(baseDir);
         await Ok("data", "demo", "--out", raw, "--train", "60", "--test", "4");
         WritePairs(Path.Combine(raw, "train.jsonl"), pairs);
         await Ok("data", "prepare", pairs, "--out", prepared);
@@ -122,13 +125,7 @@ public class RewardCliTests
         string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
             rated = Path.Combine(dir.Path, "rated.jsonl"), prepared = Path.Combine(dir.Path, "prepared"),
             shards = Path.Combine(dir.Path, "shards"), output = Path.Combine(dir.Path, "kto");
-        async Task Ok(params string[] args)
-        {
-            var (exit, _, err) = await CliRunner.Run(args);
-            Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
-        }
-        await Ok("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), baseDir, "--tokenizer",
-            SharedData.File("models/stories260K/tok512.bin"));
+        await Stories260K(baseDir);
         await Ok("data", "demo", "--out", raw, "--train", "60", "--test", "4");
         var pairs = Path.Combine(dir.Path, "pairs.jsonl");
         WritePairs(Path.Combine(raw, "train.jsonl"), pairs);
@@ -177,13 +174,7 @@ public class RewardCliTests
         string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
             prepared = Path.Combine(dir.Path, "prepared"), shards = Path.Combine(dir.Path, "shards"),
             output = Path.Combine(dir.Path, "grpo");
-        async Task Ok(params string[] args)
-        {
-            var (exit, _, err) = await CliRunner.Run(args);
-            Assert.True(exit == 0, $"{string.Join(' ', args)}: {err}");
-        }
-        await Ok("convert", "llama2c", SharedData.File("models/stories260K/stories260K.bin"), baseDir, "--tokenizer",
-            SharedData.File("models/stories260K/tok512.bin"));
+        await Stories260K(baseDir);
         await Ok("data", "demo", "--out", raw, "--train", "40", "--test", "4");
         await Ok("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared);
         await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",

@@ -60,15 +60,6 @@ public class GrpoTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal("grpo", report.Objective);
     }
 
-    sealed class StopAt(int step, CancellationTokenSource cts) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Metrics?.Step == step)
-                cts.Cancel();
-        }
-    }
-
     [Fact]
     public void A_grpo_run_stopped_and_resumed_draws_the_same_rollouts_and_ends_bit_identical()
     {
@@ -79,7 +70,7 @@ public class GrpoTests(Xunit.Abstractions.ITestOutputHelper output)
         var config = Config(dir.Path, "resumed");
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config, rewardFunctions: [new GoodTokens()]))
-            Assert.Equal("cancelled", first.Train(new StopAt(5, cts), cts.Token).StopReason);
+            Assert.Equal("cancelled", first.Train(new StopAtStep(5, cts), cts.Token).StopReason);
         TrainingReport resumed;
         using (var second = Trainer.Create(config, rewardFunctions: [new GoodTokens()]))
         {

@@ -94,15 +94,6 @@ public class KtoTests
         Assert.Equal(TinyRun.Feedback(3).Sequences[0].Ids, split.Read(3).Sequences[0].Ids);
     }
 
-    sealed class StopAt(int step, CancellationTokenSource cts) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Metrics?.Step == step)
-                cts.Cancel();
-        }
-    }
-
     [Fact]
     public void A_kto_run_stopped_and_resumed_ends_bit_identical()
     {
@@ -120,7 +111,7 @@ public class KtoTests
             straight = trainer.Train();
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(Run("resumed")))
-            Assert.Equal("cancelled", first.Train(new StopAt(7, cts), cts.Token).StopReason);
+            Assert.Equal("cancelled", first.Train(new StopAtStep(7, cts), cts.Token).StopReason);
         TrainingReport resumed;
         using (var second = Trainer.Create(Run("resumed")))
             resumed = second.Train();

@@ -80,15 +80,6 @@ public class PpoTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.False(File.Exists(Path.Combine(report.Output, "value_head.safetensors")));   // the adapter only
     }
 
-    sealed class StopAt(int step, CancellationTokenSource cts) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Metrics?.Step == step)
-                cts.Cancel();
-        }
-    }
-
     [Fact]
     public void A_ppo_run_stopped_and_resumed_ends_bit_identical()
     {
@@ -100,7 +91,7 @@ public class PpoTests(Xunit.Abstractions.ITestOutputHelper output)
         var config = Config(dir.Path, rewardModel, "resumed", targetKl: 0.5);
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config))
-            Assert.Equal("cancelled", first.Train(new StopAt(6, cts), cts.Token).StopReason);
+            Assert.Equal("cancelled", first.Train(new StopAtStep(6, cts), cts.Token).StopReason);
         TrainingReport resumed;
         using (var second = Trainer.Create(config))
         {

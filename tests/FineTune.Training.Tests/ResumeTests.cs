@@ -7,14 +7,6 @@ namespace FineTune.Training.Tests;
 
 public class ResumeTests
 {
-    sealed class StopAt(int step, CancellationTokenSource cts) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Metrics?.Step == step)
-                cts.Cancel();
-        }
-    }
 
     static TrainingConfig Config(string root, string method, string outName)
     {
@@ -46,7 +38,7 @@ public class ResumeTests
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(resumedConfig))
         {
-            var partial = first.Train(new StopAt(4, cts), cts.Token);
+            var partial = first.Train(new StopAtStep(4, cts), cts.Token);
             Assert.Equal("cancelled", partial.StopReason);
             Assert.Equal(4, partial.Steps);
         }
@@ -85,7 +77,7 @@ public class ResumeTests
         { Checkpoint = new CheckpointConfig { EverySteps = 3, KeepLast = 2 } };
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config))
-            first.Train(new StopAt(5, cts), cts.Token);
+            first.Train(new StopAtStep(5, cts), cts.Token);
         Directory.Delete(TrainingCheckpoints.PathOf(config.OutputDir, 5), recursive: true);
         Assert.Equal(3, TrainingCheckpoints.List(config.OutputDir)[^1].Step);
 
@@ -121,7 +113,7 @@ public class ResumeTests
         var config = Config(dir.Path, "lora", "run");
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config))
-            first.Train(new StopAt(2, cts), cts.Token);
+            first.Train(new StopAtStep(2, cts), cts.Token);
         var changed = config with { Lora = config.Lora with { Rank = 8 } };
         var e = Assert.Throws<TrainingConfigException>(() => Trainer.Create(changed));
         Assert.Contains("'lora.rank' was 4, now 8", e.Message);

@@ -140,7 +140,7 @@ public class RewardModelTests
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config))
         {
-            var progress = new Progress(5, cts);
+            var progress = new StopAtStep(5, cts);
             Assert.Equal("cancelled", first.Train(progress, cts.Token).StopReason);
         }
         TrainingReport resumed;
@@ -151,15 +151,6 @@ public class RewardModelTests
         }
         Assert.Equal(straight.History.Select(h => h.TrainLoss), resumed.History.Select(h => h.TrainLoss));
         ResumeTests.AssertSameFiles(straight.Output, resumed.Output);
-    }
-
-    sealed class Progress(int step, CancellationTokenSource cts) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Metrics?.Step == step)
-                cts.Cancel();
-        }
     }
 
     [Theory]
