@@ -3,8 +3,9 @@
 namespace FineTune.Data;
 
 /// <summary>Chat: a conversation. Preference: a prompt with a chosen and a rejected answer. Feedback: a prompt with one
-/// answer rated desirable or not (KTO's unpaired thumbs up/down). Text: a document.</summary>
-public enum RecordKind { Chat, Preference, Text, Feedback }
+/// answer rated desirable or not (KTO's unpaired thumbs up/down). Text: a document. Prompt: a prompt alone, for the
+/// recipes that answer it themselves (GRPO, PPO).</summary>
+public enum RecordKind { Chat, Preference, Text, Feedback, Prompt }
 
 /// <summary>A chat turn. Role is system, user or assistant; Weight 0 excludes an assistant turn from the
 /// loss.</summary>
@@ -18,7 +19,8 @@ public sealed record DataRecord
     /// of the source.</summary>
     public required long Line { get; init; }
 
-    /// <summary>Chat: the conversation. Preference and feedback: the prompt (ending with a user turn).</summary>
+    /// <summary>Chat: the conversation. Preference, feedback and prompt: the prompt (ending with a user
+    /// turn).</summary>
     public IReadOnlyList<Message> Messages { get; init; } = [];
 
     /// <summary>Preference: the preferred and the dispreferred continuation (assistant turns). Feedback: Chosen holds
@@ -57,7 +59,7 @@ public sealed record Rejection(long Line, string Code, string Reason, string Raw
 public enum RawKept { AsRead, Redacted, Withheld, Unredacted }
 
 /// <summary>Source layouts; Auto detects from the first records.</summary>
-public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text, Feedback }
+public enum SourceFormat { Auto, Alpaca, PromptCompletion, Chat, ShareGpt, Preference, Text, Feedback, Prompts }
 
 /// <summary>Thrown when a whole input cannot be used (not one record): unreadable encoding, no records, too many
 /// rejects.</summary>

@@ -148,6 +148,9 @@ public sealed class Trainer : IDisposable
         var validation = TokenizedSplit.Open(manifestDir, manifest, "validation");
         if (train.Count == 0)
             throw new InvalidDataException($"the train split of '{manifestDir}' is empty.");
+        if (config.Objective == TrainingObjective.Sft && train.TrainedTokens.All(t => t == 0))
+            throw new InvalidDataException($"the train split of '{manifestDir}' trains no token (prompts alone?): " +
+                "prompts are answered by objective grpo or ppo; sft needs answers to learn from.");
 
         var adapter = TrainingConfigLoader.Adapter(config);
         var model = TrainingRecipes.LoadModel(config, adapter);

@@ -215,4 +215,50 @@ public class RewardCliTests
         Assert.NotEqual(0, exit);
         Assert.Contains("2 rewards are named 'length'", stderr);
     }
+
+    [SkippableFact]
+    public async Task Prompts_alone_go_through_the_data_stages_for_grpo_and_sft_refuses_them()
+    {
+        using var dir = new TempDir();
+        string baseDir = Path.Combine(dir.Path, "base"), raw = Path.Combine(dir.Path, "raw"),
+            prompts = Path.Combine(dir.Path, "prompts.jsonl"), prepared = Path.Combine(dir.Path, "prepared"),
+            shards = Path.Combine(dir.Path, "shards");
+        await Stories260K(baseDir);
+        await Ok("data", "demo", "--out", raw, "--train", "30", "--test", "4");
+        File.WriteAllLines(prompts, File.ReadLines(Path.Combine(raw, "train.jsonl")).Select(line =>
+        {
+            var messages = JsonNode.Parse(line)!["messages"]!.AsArray();
+            return new JsonObject { ["prompt"] = (string)messages[^2]!["content"]! }.ToJsonString();
+        }));
+        await Ok("data", "prepare", prompts, "--out", prepared);
+        Assert.StartsWith("{\"prompt\":[", File.ReadLines(Path.Combine(prepared, "train.jsonl")).First());
+        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
+            "--chat-template", "chatml");
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(shards, "manifest.json")))!;
+        Assert.Equal(0, (long)manifest["splits"]!["train"]!["counts"]!["trainedTokens"]!);
+        Assert.True((long)manifest["splits"]!["train"]!["counts"]!["examples"]! > 10);
+
+        var config = Path.Combine(dir.Path, "grpo.json");
+        File.WriteAllText(config, new JsonObject
+        {
+            ["base_model"] = baseDir, ["data"] = new JsonObject { ["path"] = shards },
+            ["objective"] = "grpo", ["method"] = "lora",
+            ["grpo"] = new JsonObject
+            {
+                ["num_generations"] = 2, ["max_new_tokens"] = 8,
+                ["rewards"] = new JsonArray(new JsonObject { ["type"] = "length", ["target"] = 4 }),
+            },
+            ["training"] = new JsonObject { ["max_steps"] = 1, ["micro_batch_size"] = 2, ["threads"] = 1 },
+            ["eval"] = new JsonObject { ["every_steps"] = 1, ["max_examples"] = 2 },
+            ["output_dir"] = Path.Combine(dir.Path, "grpo"),
+        }.ToJsonString());
+        var (exit, stdout, stderr) = await CliRunner.Run("train", config);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("completed at step 1/1", stdout);
+        (exit, _, stderr) = await CliRunner.Run("train", config, "--set", "objective=sft", "--set",
+            $"output_dir={Path.Combine(dir.Path, "sft")}");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("prompts are answered by objective grpo or ppo", stderr);
+    }
 }
+

@@ -1,6 +1,7 @@
 // Which known format a JSON object's fields belong to, the names used in messages, and the optional label field.
 // Precedence when fields of several formats are present: preference > chat > sharegpt > alpaca > feedback (a
-// completion with a true/false label, TRL's unpaired preference format for KTO) > prompt/completion > text.
+// completion with a true/false label, TRL's unpaired preference format for KTO) > prompt/completion > prompts (a
+// prompt alone, for GRPO and PPO) > text.
 using System.Text.Json;
 
 namespace FineTune.Data.Ingestion;
@@ -20,8 +21,10 @@ internal static class FormatClassifier
         if (Has(record, "completion") && record.TryGetProperty("label", out var label)
             && label.ValueKind is JsonValueKind.True or JsonValueKind.False)
             return SourceFormat.Feedback;
-        if (Has(record, "prompt") || Has(record, "completion") || Has(record, "question") || Has(record, "answer"))
+        if (Has(record, "completion") || Has(record, "question") || Has(record, "answer"))
             return SourceFormat.PromptCompletion;
+        if (Has(record, "prompt"))
+            return SourceFormat.Prompts;
         if (Has(record, "text"))
             return SourceFormat.Text;
         return null;
@@ -35,6 +38,7 @@ internal static class FormatClassifier
         SourceFormat.ShareGpt => "sharegpt",
         SourceFormat.Preference => "preference",
         SourceFormat.Feedback => "feedback",
+        SourceFormat.Prompts => "prompts",
         SourceFormat.Text => "text",
         _ => "auto",
     };
@@ -48,6 +52,7 @@ internal static class FormatClassifier
         SourceFormat.ShareGpt => "conversations",
         SourceFormat.Preference => "prompt, chosen, rejected",
         SourceFormat.Feedback => "prompt, completion, label (true or false)",
+        SourceFormat.Prompts => "prompt (alone)",
         SourceFormat.Text => "text",
         _ => "",
     };

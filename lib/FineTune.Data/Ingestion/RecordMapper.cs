@@ -33,6 +33,7 @@ internal static class RecordMapper
                 SourceFormat.ShareGpt => ShareGpt(root, raw.Line),
                 SourceFormat.Preference => Preference(root, raw.Line),
                 SourceFormat.Feedback => Feedback(root, raw.Line),
+                SourceFormat.Prompts => PromptOnly(root, raw.Line),
                 SourceFormat.Text => TextRecord(root, raw.Line),
                 _ => throw new ArgumentOutOfRangeException(nameof(file), file.Format,
                     "the format must be detected before mapping"),
@@ -138,6 +139,16 @@ internal static class RecordMapper
             Kind = RecordKind.Feedback, Line = line, Messages = prompt, Chosen = completion,
             Desirable = label.ValueKind == JsonValueKind.True,
         };
+    }
+
+    // A prompt for GRPO or PPO to answer: a string (one user turn) or messages ending with a user turn.
+    static DataRecord PromptOnly(JsonElement r, long line)
+    {
+        var prompt = Turns(r, "prompt", "user", "a prompts record needs a prompt");
+        if (prompt[^1].Role != "user")
+            throw new RecordError(RejectCodes.InvalidPrompt, "prompt",
+                $"prompt: the last message is {prompt[^1].Role}; a prompt must end with a user turn");
+        return new DataRecord { Kind = RecordKind.Prompt, Line = line, Messages = prompt };
     }
 
     static List<Message> Turns(JsonElement r, string field, string role, string needs)

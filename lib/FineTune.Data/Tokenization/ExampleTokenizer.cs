@@ -41,6 +41,7 @@ public sealed class ExampleTokenizer
             RecordKind.Chat => Finish(TokenizeChat(record.Messages, firstTrainable: 0, _options.TrainOnInputs)),
             RecordKind.Preference => TokenizePair(record),
             RecordKind.Feedback => TokenizeFeedback(record),
+            RecordKind.Prompt => TokenizePrompt(record),
             _ => throw new ArgumentOutOfRangeException(nameof(record), record.Kind, "unknown record kind"),
         };
     }
@@ -140,6 +141,17 @@ public sealed class ExampleTokenizer
         if (i < prefix.Count)
             Interlocked.Increment(ref _inexactBoundaries);
         return i;
+    }
+
+    // A prompt alone, rendered as generation sees it (the assistant's turn opened) with nothing trained: GRPO and PPO
+    // answer it. One longer than max_length is dropped (cutting either end would change the question or the turn).
+    private TokenizedExample TokenizePrompt(DataRecord record)
+    {
+        var ids = ChatPrompt.Encode(_tokenizer, _template,
+            [.. record.Messages.Select(m => new ChatMessage(m.Role, m.Content))], _options.AddBos);
+        if (_options.MaxLength is { } max && ids.Count > max)
+            return TokenizedExample.DroppedExample;
+        return new TokenizedExample([new TokenizedSequence([.. ids], new byte[ids.Count])], ids.Count, false, false);
     }
 
     // The prompt and the rated answer as one sequence, the answer trained, the rating carried along.

@@ -1,6 +1,6 @@
 // Reads and writes the normalised JSONL of a prepared dataset (train/validation/test.jsonl), one record a line:
 // chat {"messages":[{"role","content","weight"?}],"label"?}, preference {"prompt":[…],"chosen":[…],"rejected":[…]},
-// feedback {"prompt":[…],"completion":[…],"desirable":true|false}, text {"text":"…"}.
+// feedback {"prompt":[…],"completion":[…],"desirable":true|false}, prompt {"prompt":[…]}, text {"text":"…"}.
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -69,6 +69,11 @@ public static class NormalizedJsonl
                 Messages = ReadMessages(root.GetProperty("prompt")), Chosen = ReadMessages(completion),
                 Desirable = root.GetProperty("desirable").GetBoolean(),
             };
+        if (root.TryGetProperty("prompt", out var prompt))
+            return new DataRecord
+            {
+                Kind = RecordKind.Prompt, Line = line, Label = label, Messages = ReadMessages(prompt),
+            };
         if (root.TryGetProperty("text", out var text))
             return new DataRecord
             {
@@ -123,6 +128,9 @@ public static class NormalizedJsonl
                         ?? throw new ArgumentException($"line {record.Line}: feedback record without a completion"));
                     w.WriteBoolean("desirable", record.Desirable
                         ?? throw new ArgumentException($"line {record.Line}: feedback record without a label"));
+                    break;
+                case RecordKind.Prompt:
+                    WriteMessages(w, "prompt", record.Messages);
                     break;
                 default:
                     w.WriteString("text", record.Text ?? "");

@@ -1,7 +1,7 @@
 // What the recipes that learn from their own samples (GRPO, PPO) share: prompts and reference answers read from
 // tokenized chat data (the prompt is an example's tokens before its first trained one, the reference its trained
-// tokens), completions decoded for the reward functions, and the evaluation — one greedy answer per validation
-// prompt, scored, valid_loss = minus the mean total reward.
+// tokens) or prompts alone (nothing trained: no reference), completions decoded for the reward functions, and the
+// evaluation — one greedy answer per validation prompt, scored, valid_loss = minus the mean total reward.
 using FineTune.Data.Tokenization;
 using FineTune.Models.Generation;
 using FineTune.Text;
@@ -25,7 +25,9 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
     {
         var sequence = split.Read(index).Sequences[0];
         int first = Array.IndexOf(sequence.Mask, (byte)1);
-        if (first < 1)
+        if (first < 0)
+            return new Prompt(index, sequence.Ids, []);   // a prompts record: the whole sequence, no reference
+        if (first == 0)
             throw new InvalidDataException($"{split.Name} example {index} has no prompt (its first token is " +
                 "trained, as in a text record): this recipe samples answers to prompts; give chat or " +
                 "prompt/completion data.");
@@ -46,7 +48,7 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
 
     protected RewardContext Context(Prompt prompt, int[] completion) =>
         new(prompt.Ids, completion, tokenizer?.Decode(prompt.Ids, skipSpecialTokens: false), Decode(completion),
-            Decode(prompt.Reference));
+            prompt.Reference.Length == 0 ? null : Decode(prompt.Reference));
 
     /// <summary>A prompt and its completion as a row whose mask marks the completion.</summary>
     protected static (int[] Ids, byte[] Mask) Row(Prompt prompt, int[] completion) =>

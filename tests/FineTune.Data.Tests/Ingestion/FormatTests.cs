@@ -100,6 +100,25 @@ public sealed class FormatTests
     }
 
     [Fact]
+    public async Task A_prompt_alone_is_a_prompts_record_for_the_recipes_that_answer_it()
+    {
+        var r = await OnlyRecord("""{"prompt": "Summarise the ticket."}""");
+        Assert.Equal(RecordKind.Prompt, r.Kind);
+        Assert.Equal([M("user", "Summarise the ticket.")], r.Messages);
+        var chat = await OnlyRecord("""{"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}""");
+        Assert.Equal([M("system", "s"), M("user", "u")], chat.Messages);
+
+        using var dir = new TempDir();
+        var result = await ReadAsync(Write(dir, "p.jsonl", Jsonl(
+            """{"prompt": "a"}""",
+            """{"prompt": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "x"}]}""",
+            """{"prompt": "q", "completion": "c"}""")));
+        Assert.Equal(SourceFormat.Prompts, result.Summary.Detection.Format);
+        Assert.Single(result.Accepted);
+        Assert.Equal(["invalid_prompt", "mixed_format"], result.Rejected.Select(x => x.Rejection.Code));
+    }
+
+    [Fact]
     public async Task Text_records_come_from_a_text_field_or_one_per_non_empty_line_of_a_txt_file()
     {
         Assert.Equal("doc one", (await OnlyRecord("""{"text": "doc one"}""")).Text);
