@@ -199,6 +199,8 @@ public class RewardCliTests
         var (exit, stdout, stderr) = await CliRunner.Run("train", config);
         Assert.True(exit == 0, stderr);
         Assert.Contains("completed at step 2/2", stdout);
+        Assert.Matches(@"eval step 2: reward -?\d+\.\d{4} \(json_valid \d\.\d{3}, mentions_category", stderr);
+        Assert.Matches(@"step 1/2 .* reward -?\d+\.\d{3} kl \d+\.\d{3}", stderr);
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "training_report.json")))!;
         Assert.Equal("grpo", (string)report["objective"]!);
         var rollout = report["history"]![0]!["rollout"]!.AsObject();

@@ -94,7 +94,14 @@ static class TrainCommand
         { Metrics: { } m } => string.Create(CultureInfo.InvariantCulture,
             $"step {m.Step}/{total} epoch {m.Epoch:F2} loss {m.TrainLoss:F4} acc {m.TokenAccuracy:F3} lr " +
                 $"{m.LearningRate:E2} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} " +
-                $"tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}{(p.Remaining is { } left ? $" ETA {TrainingProgress.Format(left)}" : "")}"),
+                $"tok/s{(m.RewardMargin is { } margin ? $" margin {margin:F3}" : "")}" +
+                $"{(m.Rollout is { } r ? $" reward {r["reward"]:F3} kl {r["kl"]:F3}" : "")}" +
+                $"{(p.Remaining is { } left ? $" ETA {TrainingProgress.Format(left)}" : "")}"),
+        // GRPO and PPO: the greedy answers' rewards (valid_loss is minus their total; a perplexity means nothing)
+        { Eval: { Rewards: { } rewards } e } => string.Create(CultureInfo.InvariantCulture,
+            $"eval step {e.Step}: reward {rewards["reward"]:F4} ({string.Join(", ", rewards
+                .Where(kv => kv.Key != "reward").Select(kv => string.Create(CultureInfo.InvariantCulture,
+                    $"{kv.Key} {kv.Value:F3}")))})"),
         { Eval: { } e } =>
             string.Create(CultureInfo.InvariantCulture,
             $"eval step {e.Step}: valid loss {e.ValidLoss:F4} (ppl {e.Perplexity:F2}) acc {e.TokenAccuracy:F3}") +
