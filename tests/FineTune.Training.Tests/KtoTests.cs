@@ -37,6 +37,37 @@ public class KtoTests
         Assert.Equal((2, 2), (result.Desirable, result.Undesirable));
     }
 
+    [Fact]
+    public void The_kl_estimate_pairs_each_prompt_with_the_next_examples_answer()
+    {
+        using var dir = new TempDir();
+        var c = Config(dir.Path, "lora") with { Training = new LoopConfig { MaxSteps = 6, MicroBatchSize = 4 } };
+        using var trainer = Trainer.Create(c);
+        trainer.Train();   // a trained adapter, so the log-ratios are no longer 0
+        var examples = new[] { 0, 1, 2, 3 }.Select(TinyRun.Feedback).Select(e =>
+            new FeedbackExample(e.Sequences[0].Ids, e.Sequences[0].Mask, e.Desirable!.Value)).ToList();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        double Ratio(IReadOnlyList<(int[] Ids, byte[] Mask)> rows)
+        {
+            var policy = DpoLoss.SequenceLogProbs(trainer.Model, rows);
+            using (trainer.Model.AdaptersDisabled())
+                return policy.Minus(DpoLoss.SequenceLogProbs(trainer.Model, rows)).mean().item<float>();
+        }
+        // prompt i with answer i + 1 (mod 4), built by hand
+        var mismatched = examples.Select((e, i) =>
+        {
+            var next = examples[(i + 1) % examples.Count];
+            return (e.Ids[..e.PromptLength].Concat(next.Ids[next.PromptLength..]).ToArray(),
+                new byte[e.PromptLength].Concat(next.Mask[next.PromptLength..]).ToArray());
+        }).ToList();
+        double expected = Math.Max(0, Ratio(mismatched));
+        double matched = Math.Max(0, Ratio([.. examples.Select(e => (e.Ids, e.Mask))]));
+        Assert.True(Math.Abs(expected - matched) > 1e-3, $"the test needs the two to differ: {expected} vs {matched}");
+        var result = KtoBatch.Compute(trainer.Model, null, examples, 0.5, 1, 1);
+        Assert.Equal(expected, result.Kl, 5);
+    }
+
     [Theory]
     [InlineData("lora")]
     [InlineData("full")]
