@@ -28,8 +28,8 @@ if (args.Contains("--rl"))
     {
         var result = JsonNode.Parse(RunSelf(name, threads, Math.Min(steps, 3)))!.AsObject();
         Console.Error.WriteLine($"{name}: rollout {result["rollout_tokens_per_second_median"]} tok/s, optimisation " +
-            $"{result["optimisation_tokens_per_second_median"]} tok/s, generation {result["generation_share_of_step_median"]}" +
-            " of a step");
+            $"{result["optimisation_tokens_per_second_median"]} tok/s, generation " +
+            $"{result["generation_share_of_step_median"]} of a step");
         cases.Add(result);
     }
     var rl = new JsonObject

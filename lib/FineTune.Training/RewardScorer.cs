@@ -1,7 +1,7 @@
-// Scores (prompt, response) pairs with a trained reward model: a full one (an HF …ForSequenceClassification directory,
-// tokenizer files beside it) or a base with a SEQ_CLS LoRA adapter (its score head saved in the adapter). The text is
-// rendered exactly as training rendered a preference pair — the same chat template, BOS and EOS — and the score is
-// read at the last token. Used by `finetune reward score`.
+// Scores (prompt, response) pairs with a trained reward model: a full one (an HF …ForSequenceClassification
+// directory, tokenizer files beside it) or a base with a SEQ_CLS LoRA adapter (its score head saved in the adapter).
+// The text is rendered exactly as training rendered a preference pair — the same chat template, BOS and EOS — and
+// the score is read at the last token. Used by `finetune reward score`.
 using FineTune.Data;
 using FineTune.Data.Tokenization;
 using FineTune.Models.Adapters;
@@ -108,16 +108,8 @@ public sealed class RewardScorer : IDisposable
     public float[] Score(IReadOnlyList<RewardItem> items, CancellationToken cancellationToken = default)
     {
         var sequences = items.Select((item, i) => Tokenize(item, i + 1)).ToList();
-        var rewards = new float[items.Count];
-        using var _ = no_grad();
-        for (int start = 0; start < sequences.Count; start += BatchSize)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            var batch = sequences.Skip(start).Take(BatchSize).ToList();
-            RewardScores.Compute(_model, batch).ToFloat32Array().CopyTo(rewards, start);
-        }
-        return rewards;
+        cancellationToken.ThrowIfCancellationRequested();
+        return ScoreIds(sequences);   // each fits the context (Tokenize checked), so none is cut
     }
 
     /// <summary>The reward model's vocabulary (a policy it scores must share its tokenizer).</summary>

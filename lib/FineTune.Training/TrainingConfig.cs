@@ -76,7 +76,8 @@ public sealed record GrpoConfig
     public int TopK { get; init; }
     /// <summary>Weight of the k3 KL penalty to the reference; 0 (TRL's default) skips the reference.</summary>
     public double Beta { get; init; }
-    /// <summary>The ratio clip: [1 − epsilon, 1 + epsilon_high]; epsilon_high null: epsilon (DAPO raises it).</summary>
+    /// <summary>The ratio clip: [1 − epsilon, 1 + epsilon_high]; epsilon_high null: epsilon (DAPO raises
+    /// it).</summary>
     public double Epsilon { get; init; } = 0.2;
     public double? EpsilonHigh { get; init; }
     /// <summary>token: Σ over the step's completion tokens / their count (DAPO); sequence: each completion's mean,
@@ -151,8 +152,8 @@ public sealed record KtoConfig
 
 public sealed record RewardModelConfig
 {
-    /// <summary>The Bradley–Terry loss is −log σ(r_chosen − r_rejected − margin): 0 is the plain loss; a margin
-    /// keeps pushing pairs until the chosen score leads by it.</summary>
+    /// <summary>The Bradley–Terry loss is −log σ(r_chosen − r_rejected − margin): 0 is the plain loss; a
+    /// margin keeps pushing pairs until the chosen score leads by it.</summary>
     public double Margin { get; init; }
 }
 

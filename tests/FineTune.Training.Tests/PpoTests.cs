@@ -1,7 +1,8 @@
 // The ppo recipe end to end on the tiny model: a reward model is trained first (RewardModelTests' preference set:
-// answers from tokens 10–29 beat answers from 30–49), then PPO with a LoRA policy, a value head and the adapters-off
-// reference raises that reward model's mean score on its own samples while the KL to the reference stays bounded; a
-// stopped run — value head, adaptive β and rollout draws included — resumes to the same adapter bit for bit.
+// answers from tokens 10–29 beat answers from 30–49), then PPO with a LoRA policy, a value head and the
+// adapters-off reference raises that reward model's mean score on its own samples while the KL to the reference stays
+// bounded; a stopped run — value head, adaptive β and rollout draws included — resumes to the same adapter bit for
+// bit.
 using FineTune.Data.Tokenization;
 using FineTune.Torch;
 

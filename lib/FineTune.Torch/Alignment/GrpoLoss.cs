@@ -2,7 +2,7 @@
 // group advantage:
 //   ratio = exp(log π − log π_old)
 //   loss_t = −min(ratio · A, clip(ratio, 1 − ε_low, 1 + ε_high) · A) + β · KL_t
-//   KL_t = exp(log π_ref − log π) − (log π_ref − log π) − 1      (the k3 estimator, ≥ 0; skipped when β = 0)
+//   KL_t = exp(log π_ref − log π) − (log π_ref − log π) − 1 (the k3 estimator, ≥ 0; skipped when β = 0)
 // normalised per token over the whole batch (DAPO: long completions weigh by their length) or per sequence (the
 // paper: each completion's mean, then the mean over completions). Clip fraction counts tokens where the clip changed
 // the objective: ratio < 1 − ε_low with A < 0, or ratio > 1 + ε_high with A > 0.

@@ -3,9 +3,9 @@
 //   ratio = exp(log π − log π_old)
 //   policy = mean(max(−A · ratio, −A · clip(ratio, 1 − ε, 1 + ε)))
 //   value  = ½ mean(max((V − R)², (V_old + clip(V − V_old, −ε_v, ε_v) − R)²))
-// plus the numbers a run watches: the share of tokens where clipping bit, approximate KL ½ mean((log π − log π_old)²),
-// and the share where the value clip bit. Rewards: each token pays −β_KL (log π_old − log π_ref), and the last response
-// token also gets the reward model's score.
+// plus the numbers a run watches: the share of tokens where clipping bit, approximate KL ½ mean((log π − log
+// π_old)²), and the share where the value clip bit. Rewards: each token pays −β_KL (log π_old − log π_ref),
+// and the last response token also gets the reward model's score.
 namespace FineTune.Torch;
 
 public sealed record PpoLosses(Tensor Policy, Tensor Value, double ClipFraction, double ApproxKl,
@@ -38,8 +38,8 @@ public static class PpoLoss
         return new PpoLosses(policy, value, clipFraction, approxKl, valueClipFraction);
     }
 
-    /// <summary>Per-token rewards (B, T): −klCoef · (log π_old − log π_ref) on each response token, plus the score
-    /// on the row's last one.</summary>
+    /// <summary>Per-token rewards (B, T): −klCoef · (log π_old − log π_ref) on each response token, plus the
+    /// score on the row's last one.</summary>
     public static Tensor ShapedRewards(Tensor scores, Tensor oldLogProbs, Tensor referenceLogProbs, Tensor mask,
         double klCoefficient)
     {
@@ -54,8 +54,8 @@ public static class PpoLoss
     public static Tensor MaskedMean(Tensor x, Tensor mask) => (x * mask).sum() / mask.sum().ClampMin(1);
 }
 
-/// <summary>The KL coefficient: fixed, or adapted towards a target KL (Ziegler et al. 2019): β ← β · (1 + e · n / H)
-/// with e = clip(KL / target − 1, −0.2, 0.2), n the rollouts of the step and H the horizon.</summary>
+/// <summary>The KL coefficient: fixed, or adapted towards a target KL (Ziegler et al. 2019): β ← β · (1 + e · n /
+/// H) with e = clip(KL / target − 1, −0.2, 0.2), n the rollouts of the step and H the horizon.</summary>
 public sealed class KlController(double initial, double? target = null, double horizon = 10000)
 {
     public double Value { get; private set; } = initial;

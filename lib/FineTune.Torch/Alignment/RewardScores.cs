@@ -32,7 +32,8 @@ public static class RewardScores
         return scores.select(1, 0);
     }
 
-    /// <summary>−log σ(r_chosen − r_rejected − margin) summed over the pairs, with the numbers a run reports.</summary>
+    /// <summary>−log σ(r_chosen − r_rejected − margin) summed over the pairs, with the numbers a run
+    /// reports.</summary>
     public static RewardBatchLoss PairLoss(Llama model, IReadOnlyList<PreferencePair> pairs, double margin)
     {
         var scores = Compute(model, [.. pairs.Select(p => p.ChosenIds), .. pairs.Select(p => p.RejectedIds)]);

@@ -2,8 +2,8 @@
 //   1. one completion each, sampled from the current policy (adapters applied, unmerged; draws seeded by step and
 //      example), scored at its end by the reward (usually a reward model);
 //   2. without gradients: the rollout policy's log-probs and values (value head on the policy's hidden states), the
-//      reference's log-probs (adapters off, or a frozen copy); per-token rewards −β(log π_old − log π_ref) plus the
-//      score on the last token; GAE advantages (γ, λ), whitened, and returns;
+//      reference's log-probs (adapters off, or a frozen copy); per-token rewards −β(log π_old − log π_ref) plus
+//      the score on the last token; GAE advantages (γ, λ), whitened, and returns;
 //   3. ppo_epochs passes over the rollouts in num_mini_batches shuffled minibatches, each an optimizer update of the
 //      clipped surrogate + vf_coef × the clipped value loss (PpoLoss);
 //   4. β adapts towards target_kl when one is set (KlController).

@@ -1,6 +1,6 @@
 // A reward model: the base with a scalar score head (Hugging Face's LlamaForSequenceClassification), trained on
-// preference pairs with the Bradley–Terry loss −log σ(r_chosen − r_rejected − margin). Reports pair accuracy (the
-// share of pairs scored the right way round) and the mean margin r_chosen − r_rejected.
+// preference pairs with the Bradley–Terry loss −log σ(r_chosen − r_rejected − margin). Reports pair accuracy
+// (the share of pairs scored the right way round) and the mean margin r_chosen − r_rejected.
 using FineTune.Torch;
 
 namespace FineTune.Training.Recipes;

@@ -31,7 +31,8 @@ public sealed class RewardSet : IDisposable
         var byName = (custom ?? []).ToDictionary(f => f.Name);
         var names = specs.Select(NameOf).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)
-            throw new TrainingConfigException($"{section}.rewards: {twice.Count()} rewards are named '{twice.Key}'; give " +
+            throw new TrainingConfigException($"{section}.rewards: {twice.Count()} rewards are named " +
+                $"'{twice.Key}'; give " +
                 "each a distinct \"name\" (metrics report them by name).");
         var functions = new List<(IRewardFunction, double)>();
         try

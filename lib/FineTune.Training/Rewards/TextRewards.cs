@@ -49,7 +49,8 @@ public sealed class FieldMatchReward(IReadOnlyList<string>? fields) : PerComplet
     {
         var reference = TaskAnswers.ParseObject(Reference(c))
             ?? throw new InvalidDataException("reward 'field_match' needs reference answers that are JSON objects " +
-                $"(the dataset's assistant answers, as the tokenizer decodes them); one is: {Snippet.Clip(Reference(c))}");
+                "(the dataset's assistant answers, as the tokenizer decodes them); one is: " +
+                Snippet.Clip(Reference(c)));
         var answer = TaskAnswers.ParseObject(Text(c));
         var compared = fields ?? reference.Select(p => p.Key).ToList();
         if (answer is null || compared.Count == 0)

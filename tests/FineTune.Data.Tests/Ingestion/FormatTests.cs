@@ -83,7 +83,8 @@ public sealed class FormatTests
         Assert.True(up.Desirable);
         Assert.Equal("true", up.Label);                   // the rating is the label the data card counts
         var down = await OnlyRecord(
-            """{"prompt": [{"role": "user", "content": "p"}], "completion": [{"role": "assistant", "content": "bad"}], "label": false}""");
+            """{"prompt": [{"role": "user", "content": "p"}],""" +
+            """ "completion": [{"role": "assistant", "content": "bad"}], "label": false}""");
         Assert.False(down.Desirable);
         // a category label is not a rating: that record is prompt/completion
         var category = await OnlyRecord("""{"prompt": "p", "completion": "c", "label": "billing"}""");
@@ -105,7 +106,8 @@ public sealed class FormatTests
         var r = await OnlyRecord("""{"prompt": "Summarise the ticket."}""");
         Assert.Equal(RecordKind.Prompt, r.Kind);
         Assert.Equal([M("user", "Summarise the ticket.")], r.Messages);
-        var chat = await OnlyRecord("""{"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}""");
+        var chat = await OnlyRecord(
+            """{"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}""");
         Assert.Equal([M("system", "s"), M("user", "u")], chat.Messages);
 
         using var dir = new TempDir();
