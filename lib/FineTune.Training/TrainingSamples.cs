@@ -69,31 +69,8 @@ sealed class TrainingSamples
     /// <summary>Each prompt's greedy answer, all prompts in one batch.</summary>
     public IReadOnlyList<SampleAnswer> Generate()
     {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var engine = new TorchLlamaEngine(_model);   // not disposed: the model is the trainer's
-        int longest = _examples.Max(e => e.Prompt.Length);
-        using var session = engine.StartSession(_examples.Count, longest + _maxNew);
-        var logits = session.Prefill([.. _examples.Select(e => (IReadOnlyList<int>)e.Prompt)]);
-        var answers = _examples.Select(_ => new List<int>()).ToArray();
-        var done = new bool[_examples.Count];
-        for (int step = 0; step < _maxNew; step++)
-        {
-            var next = new int[_examples.Count];
-            for (int row = 0; row < next.Length; row++)
-            {
-                next[row] = Sampler.ArgMax(logits[row]);
-                if (done[row])
-                    continue;
-                if (_stops.Contains(next[row]))
-                    done[row] = true;
-                else
-                    answers[row].Add(next[row]);
-            }
-            if (done.All(d => d) || step == _maxNew - 1)
-                break;
-            logits = session.Step(next);
-        }
+        var answers = Recipes.Rollouts.Sample(_model, [.. _examples.Select(e => e.Prompt)], 1,
+            new GenerationOptions { MaxNewTokens = _maxNew }, (_, _) => 0, _stops);
         return [.. _examples.Select((e, row) => new SampleAnswer(e.Example, DecodePrompt(e.Prompt), Decode(e.Reference),
             Decode(answers[row]).Trim()))];
     }
