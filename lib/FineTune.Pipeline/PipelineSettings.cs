@@ -236,12 +236,15 @@ public sealed record PipelineSettings
 
     /// <summary>The training section as a checked training config (stand-ins for what the training stage fills in):
     /// a bad value is refused when the settings load, naming its key (training.lora.rank), before any stage
-    /// runs.</summary>
-    public TrainingConfig TrainingConfig(string source = "settings")
+    /// runs. With training.stages, the last stage's: the one whose model becomes the model version.</summary>
+    public TrainingConfig TrainingConfig(string source = "settings") => TrainingStageConfigs(source)[^1];
+
+    /// <summary>Each training stage's checked config, in order (<see cref="TrainingStages"/>).</summary>
+    public IReadOnlyList<TrainingConfig> TrainingStageConfigs(string source = "settings")
     {
         try
         {
-            return TrainingConfigLoader.ParseSection(Training, source, "training.");
+            return TrainingStages.Check(Training, source);
         }
         catch (TrainingConfigException e)
         {

@@ -1,6 +1,7 @@
 // GRPO's built-in reward functions on texts whose right scores are plain: JSON validity, schema validity against the
-// reference's fields, per-field match, GSM8K's final answer, a regex (a catastrophic-backtracking completion scores 0
-// in bounded time), a length penalty, and the weighted sum with its per-function scores.
+// reference's fields, per-field match (and the error when truncation cut a reference), GSM8K's final answer, a regex
+// (a catastrophic-backtracking completion scores 0 in bounded time), a length penalty, and the weighted sum with its
+// per-function scores.
 using FineTune.Training.Rewards;
 
 namespace FineTune.Training.Tests;
@@ -30,6 +31,10 @@ public class RewardFunctionTests
         var e = Assert.Throws<InvalidDataException>(() => One(fields, C("{}", reference: "billing")));
         Assert.Contains("reference answers that are JSON objects", e.Message);
         Assert.Contains("one is: billing", e.Message);
+        // An example longer than the tokenized length had its answer cut: the error says so and what to change.
+        var cut = C("{}", reference: """{"category": "bil""") with { ReferenceCut = true };
+        e = Assert.Throws<InvalidDataException>(() => One(fields, cut));
+        Assert.Contains("was cut at the tokenized length: tokenize with truncation drop", e.Message);
     }
 
     [Fact]

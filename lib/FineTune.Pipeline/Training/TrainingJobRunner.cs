@@ -31,31 +31,73 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
         var work = inputs.StageDirectory(job.RunId, Stages.Training, clean: false);
         var shards = Path.Combine(await inputs.BundleAsync(job.Shards, ct),
             Tokenization.TokenizationStage.ShardsFolder);
-        var baseModel = await inputs.BundleAsync(job.BaseModel, ct);
+        var start = await inputs.BundleAsync(job.BaseModel, ct);
         if (job.InitialAdapter is { } adapter)
-            baseModel = ProductionStart.Merge(baseModel, await inputs.BundleAsync(adapter, ct),
-                Path.Combine(work, "start"));
-        var output = Path.Combine(work, "output");
-        await RestoreCheckpointAsync(job.RunId, output, ct);
+            start = ProductionStart.Merge(start, await inputs.BundleAsync(adapter, ct), Path.Combine(work, "start"));
 
         var configPath = Path.Combine(work, "training_config.json");
         await store.GetFileAsync(job.Config, configPath, ct);
-        // The run's training section (checked when the settings loaded), completed with what only this worker knows.
+        // The run's training section (checked when the settings loaded), one config per stage (training.stages).
         var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))!.AsObject();
-        var checkedSection = TrainingConfigLoader.ParseSection(section, $"{job.Config.Bucket}/{job.Config.Key}",
-            "training.");
-        var config = checkedSection with
-        {
-            BaseModel = baseModel,
-            OutputDir = output,
-            Data = checkedSection.Data with { Path = shards },
-            Training = options.Value.Threads > 0 ? checkedSection.Training with { Threads = options.Value.Threads }
-                : checkedSection.Training,
-        };
+        var configs = TrainingStages.Check(section, $"{job.Config.Bucket}/{job.Config.Key}");
+        var results = new TrainingStageResults(store, ledger, job);
+        var finished = await results.ListAsync(ct);
 
+        // Each stage starts from the one before, merged into its base; a stage finished before a restart is fetched,
+        // not trained again, and its steps keep the run's step numbers (and checkpoints) increasing.
+        int offset = 0;
+        var earlier = new List<(ArtifactRef Model, string Relation)>();
+        for (int i = 0; ; i++)
+        {
+            var stage = new StageInfo(i, configs.Count, ConfigNames.Of(configs[i].Objective), offset);
+            var output = configs.Count == 1 ? Path.Combine(work, "output") : Path.Combine(work, $"stage-{i + 1}");
+            bool last = i == configs.Count - 1;
+            TrainingStageResults.Result result;
+            if (!last && finished.TryGetValue(i, out var recorded))
+                result = await results.FetchAsync(i, recorded, output, ct);
+            else
+            {
+                await RestoreCheckpointAsync(job.RunId, output, offset, ct);
+                if (configs.Count > 1)
+                    await ledger.EventAsync(job.RunId, "info", $"{stage.Label}started", ct: ct);
+                var config = configs[i] with
+                {
+                    BaseModel = start,
+                    OutputDir = output,
+                    Data = configs[i].Data with { Path = shards },
+                    Training = options.Value.Threads > 0 ? configs[i].Training with { Threads = options.Value.Threads }
+                        : configs[i].Training,
+                };
+                var report = await TrainStageAsync(job, config, output, stage, ct);
+                if (last)
+                {
+                    await RegisterAsync(job, start, output, report, earlier, ct);
+                    return;
+                }
+                result = await results.RecordAsync(i, output, report, ct);
+                await ledger.EventAsync(job.RunId, "info", $"{stage.Label}done: {report.Steps} steps, stop reason " +
+                    $"{report.StopReason}, best valid loss {report.BestValidLoss:0.0000}", ct: ct);
+            }
+            earlier.Add((result.Model, $"stage {i + 1} ({stage.Objective})"));
+            offset += result.Steps;
+            start = result.Kind == "adapter"
+                ? ProductionStart.Merge(start, result.Directory, Path.Combine(work, $"stage-{i + 1}-merged"))
+                : result.Directory;
+        }
+    }
+
+    /// <summary>The run's step numbers within stage Index of Count (from Offset on), and how its lines begin.</summary>
+    sealed record StageInfo(int Index, int Count, string Objective, int Offset)
+    {
+        public string Label => Count == 1 ? "" : $"stage {Index + 1}/{Count} ({Objective}): ";
+    }
+
+    async Task<TrainingReport> TrainStageAsync(TrainingRequested job, TrainingConfig config, string output,
+        StageInfo stage, CancellationToken ct)
+    {
         using var trainer = Trainer.Create(config, job.RunId.ToString(), meters);
         var events = Channel.CreateUnbounded<TrainingProgress>(new UnboundedChannelOptions { SingleReader = true });
-        var pump = PumpAsync(job, output, events.Reader, ct);
+        var pump = PumpAsync(job, output, stage, events.Reader, ct);
         TrainingReport report;
         try
         {
@@ -68,14 +110,22 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
             await pump;
         }
         ct.ThrowIfCancellationRequested();
+        return report;
+    }
 
+    /// <summary>The last stage's model becomes the project's next model version, over the model it started from
+    /// (the base, or the earlier stages merged into it, published as a base of its own).</summary>
+    async Task RegisterAsync(TrainingRequested job, string start, string output, TrainingReport report,
+        List<(ArtifactRef Model, string Relation)> earlier, CancellationToken ct)
+    {
         var kind = Directory.Exists(Path.Combine(output, "adapter")) ? "adapter" : "model";
         var prefix = $"{job.Project}/{job.RunId:N}";
         var model = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"{prefix}/{kind}",
             Path.Combine(output, kind), ct);
         var reportRef = await store.PutFileAsync(Buckets.Models, $"{prefix}/{TrainingReport.FileName}",
             Path.Combine(output, TrainingReport.FileName), ct);
-        var startModel = job.InitialAdapter is null ? job.BaseModel : await inputs.PublishModelAsync(baseModel, ct);
+        var startModel = job.InitialAdapter is null && earlier.Count == 0 ? job.BaseModel
+            : await inputs.PublishModelAsync(start, ct);
 
         int version = 0;
         await ledger.Registry.WriteAsync(async s => version = await s.CreateModelVersionAsync(job.Project, job.RunId,
@@ -91,27 +141,33 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
             await s.RecordArtifactAsync(job.RunId, "training_report", reportRef, ct);
             await s.AddLineageAsync(job.RunId, job.Shards, model, "trained", ct);
             await s.AddLineageAsync(job.RunId, startModel, model, "base", ct);
+            // Each earlier stage's model went into the start of the next: the last of them into this one's base.
+            foreach (var (from, relation) in earlier)
+                await s.AddLineageAsync(job.RunId, from, startModel, relation, ct);
         }, $"model version {version} trained: {report.Steps} steps, stop reason {report.StopReason}, best valid " +
             $"loss {report.BestValidLoss:0.0000}", ct);
         await publish.PublishForRun(trained, job.RunId, ct);
     }
 
-    async Task RestoreCheckpointAsync(Guid runId, string output, CancellationToken ct)
+    /// <summary>The latest checkpoint of the stage that starts at step <paramref name="offset"/> of the run, from this
+    /// host's scratch space or the checkpoints bucket (where the run's step numbers name it).</summary>
+    async Task RestoreCheckpointAsync(Guid runId, string output, int offset, CancellationToken ct)
     {
         // this host's own copy, from before its restart
         if (TrainingCheckpoints.List(output).Count > 0)
             return;
-        var latest = (await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(runId, ct), ct)).MaxBy(c => c.Step);
+        var latest = (await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(runId, ct), ct))
+            .Where(c => c.Step > offset).MaxBy(c => c.Step);
         if (latest is null)
             return;
-        await ArtifactBundle.GetDirectoryAsync(store, latest.Artifact, TrainingCheckpoints.PathOf(output, latest.Step),
-            ct);
+        await ArtifactBundle.GetDirectoryAsync(store, latest.Artifact,
+            TrainingCheckpoints.PathOf(output, latest.Step - offset), ct);
         await ledger.EventAsync(runId, "info", $"resuming from checkpoint {latest.Step} (checkpoints bucket)", ct: ct);
     }
 
     // Drains the engine's progress on the host side: events and TrainingProgressed per logged step, checkpoints
     // uploaded as they appear. Runs beside the training thread, so a slow store never stalls a step.
-    async Task PumpAsync(TrainingRequested job, string output, ChannelReader<TrainingProgress> reader,
+    async Task PumpAsync(TrainingRequested job, string output, StageInfo stage, ChannelReader<TrainingProgress> reader,
         CancellationToken ct)
     {
         var uploaded = new HashSet<int>((await ledger.Registry.ReadAsync(s => s.ListCheckpointsAsync(job.RunId, ct),
@@ -123,46 +179,55 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
             await foreach (var p in reader.ReadAllAsync(CancellationToken.None))
             {
                 if (p.Message is { } text)
-                    await ledger.EventAsync(job.RunId, "info", text, ct: CancellationToken.None);
+                    await ledger.EventAsync(job.RunId, "info", stage.Label + text, ct: CancellationToken.None);
                 if (p.Eval is { } eval)
                     lastValid = eval.ValidLoss;
                 if (p.Metrics is not { } metrics && p.Eval is null)
                     continue;
+                // The run's step numbers: a later stage's steps follow the earlier stages'.
+                int step = stage.Offset + p.Step, total = stage.Offset + p.TotalSteps;
                 var data = new Dictionary<string, object?>
                 {
-                    ["step"] = p.Step, ["total_steps"] = p.TotalSteps, ["train_loss"] = p.Metrics?.TrainLoss,
+                    ["step"] = step, ["total_steps"] = total, ["train_loss"] = p.Metrics?.TrainLoss,
                     ["valid_loss"] = lastValid,
                     ["full_valid_loss"] = p.Eval?.ValidLoss, ["train_mean_token_accuracy"] = p.Metrics?.TokenAccuracy,
                     ["valid_mean_token_accuracy"] = p.Eval?.TokenAccuracy,
                     ["tokens_per_second"] = p.Metrics?.TokensPerSecond,
                     ["learning_rate"] = p.Metrics?.LearningRate,
                 };
-                var line = p.Eval is { } e ? $"step {p.Step}: validation loss {e.ValidLoss:0.0000} ({e.Seconds:0.0} s)"
-                    : $"step {p.Step}/{p.TotalSteps}: train loss {p.Metrics!.TrainLoss:0.0000}, " +
+                if (stage.Count > 1)
+                    (data["stage"], data["objective"]) = (stage.Index + 1, stage.Objective);
+                foreach (var key in (string[])["reward", "kl"])
+                    if (p.Metrics?.Rollout?.TryGetValue(key, out var value) == true)
+                        data[key] = value;
+                var line = stage.Label + (p.Eval is { } e
+                    ? $"step {step}: validation loss {e.ValidLoss:0.0000} ({e.Seconds:0.0} s)"
+                    : $"step {step}/{total}: train loss {p.Metrics!.TrainLoss:0.0000}, " +
                         $"{p.Metrics.TokensPerSecond:N0} tokens/s" +
-                      (p.Remaining is { } left ? $", ETA {TrainingProgress.Format(left)}" : "");
+                        (p.Remaining is { } left ? $", ETA {TrainingProgress.Format(left)}" : ""));
                 await ledger.EventAsync(job.RunId, "info", line, JsonSerializer.Serialize(data), "metrics",
                     CancellationToken.None);
                 // The answers to a few fixed validation prompts, so a person sees them improve (eval.sample_prompts).
                 foreach (var sample in p.Eval?.Samples ?? [])
-                    await ledger.EventAsync(job.RunId, "info", $"step {p.Step} sample {sample.Example}: " +
+                    await ledger.EventAsync(job.RunId, "info", $"{stage.Label}step {step} sample {sample.Example}: " +
                         Shorten(sample.Answer), JsonSerializer.Serialize(new
                         {
-                            step = p.Step, example = sample.Example, prompt = sample.Prompt,
+                            step, example = sample.Example, prompt = sample.Prompt,
                             reference = sample.Reference, answer = sample.Answer,
                         }), "sample", CancellationToken.None);
                 if (p.Metrics is { } s)
                     await publish.PublishForRun(new TrainingProgressed
                     {
-                        RunId = job.RunId, Step = p.Step, TotalSteps = p.TotalSteps, TrainLoss = s.TrainLoss,
+                        RunId = job.RunId, Step = step, TotalSteps = total, TrainLoss = s.TrainLoss,
                         ValidLoss = lastValid,
                         MeanTokenAccuracy = s.TokenAccuracy, TokensPerSecond = s.TokensPerSecond,
                         LearningRate = s.LearningRate,
                     }, job.RunId, CancellationToken.None,
-                        p.Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                foreach (var (step, path) in TrainingCheckpoints.List(output).Where(c => !uploaded.Contains(c.Step)))
-                    if (await UploadCheckpointAsync(job, step, path, data))
-                        uploaded.Add(step);
+                        step.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                foreach (var (local, path) in TrainingCheckpoints.List(output))
+                    if (!uploaded.Contains(stage.Offset + local)
+                        && await UploadCheckpointAsync(job, stage.Offset + local, path, data))
+                        uploaded.Add(stage.Offset + local);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)

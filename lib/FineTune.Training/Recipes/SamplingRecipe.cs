@@ -19,9 +19,11 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
     public ShardKind DataKind => ShardKind.Sequences;
     public Batching Batching => Batching.Shuffled;
 
-    protected sealed record Prompt(int Example, int[] Ids, int[] Reference);
+    /// <summary>A prompt and its reference answer (none for a prompts record); Cut: the answer runs to the end of the
+    /// tokenized example without the stop token that closes it, so truncation cut it short.</summary>
+    protected sealed record Prompt(int Example, int[] Ids, int[] Reference, bool Cut = false);
 
-    protected static Prompt PromptOf(TokenizedSplit split, int index)
+    protected Prompt PromptOf(TokenizedSplit split, int index)
     {
         var sequence = split.Read(index).Sequences[0];
         int first = Array.IndexOf(sequence.Mask, (byte)1);
@@ -34,7 +36,8 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
         int end = first;
         while (end < sequence.Length && sequence.Mask[end] != 0)
             end++;
-        return new Prompt(index, sequence.Ids[..first], sequence.Ids[first..end]);
+        bool cut = end == sequence.Length && !Stops.Contains(sequence.Ids[end - 1]);
+        return new Prompt(index, sequence.Ids[..first], sequence.Ids[first..end], cut);
     }
 
     protected static GenerationOptions Sampling(int maxNewTokens, double temperature, double topP, int topK) => new()
@@ -48,7 +51,10 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
 
     protected RewardContext Context(Prompt prompt, int[] completion) =>
         new(prompt.Ids, completion, tokenizer?.Decode(prompt.Ids, skipSpecialTokens: false), Decode(completion),
-            prompt.Reference.Length == 0 ? null : Decode(prompt.Reference));
+            prompt.Reference.Length == 0 ? null : Decode(prompt.Reference))
+        {
+            ReferenceCut = prompt.Cut
+        };
 
     /// <summary>A prompt and its completion as a row whose mask marks the completion.</summary>
     protected static (int[] Ids, byte[] Mask) Row(Prompt prompt, int[] completion) =>

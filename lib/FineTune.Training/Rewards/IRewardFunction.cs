@@ -7,7 +7,12 @@ namespace FineTune.Training.Rewards;
 /// as text (the completion without its stop token), with the example's reference answer (the trained tokens of the
 /// dataset's example).</summary>
 public sealed record RewardContext(int[] PromptIds, int[] CompletionIds, string? Prompt, string? Completion,
-    string? Reference);
+    string? Reference)
+{
+    /// <summary>The reference was cut short: the example was longer than the tokenized length (truncation
+    /// right).</summary>
+    public bool ReferenceCut { get; init; }
+}
 
 public interface IRewardFunction
 {
@@ -32,6 +37,10 @@ public abstract class PerCompletionReward : IRewardFunction
     protected string Text(RewardContext c) => c.Completion ?? throw new InvalidDataException(
         $"reward '{Name}' reads text, and the base model has no tokenizer files to decode completions with.");
 
-    protected string Reference(RewardContext c) => c.Reference ?? throw new InvalidDataException(
-        $"reward '{Name}' compares with the example's reference answer, and this example has none.");
+    protected string Reference(RewardContext c) => c.ReferenceCut
+        ? throw new InvalidDataException($"reward '{Name}' compares with the example's reference answer, and one " +
+            "was cut at the tokenized length: tokenize with truncation drop (or a longer max_length) so every " +
+            "reference is whole.")
+        : c.Reference ?? throw new InvalidDataException(
+            $"reward '{Name}' compares with the example's reference answer, and this example has none.");
 }
