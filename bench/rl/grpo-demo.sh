@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# GRPO on the shipped demo task, end to end through the CLI: the tiny base model (pre-trained on first use), the
-# generated support tickets prepared and tokenized, a short SFT (60 steps, so the model is partly right), merged,
-# then GRPO with LoRA rewarded for valid JSON and the right category and priority, sampled at temperature 0.7.
-# Writes bench/results/grpo-demo.json: the greedy answers' rewards on the held-out validation prompts at each
-# evaluation, the sampled ones per block of steps, KL to the SFT model, and the time taken.
-# Run from the repository root: bash bench/rl/grpo-demo.sh
+# GRPO on the shipped demo task, end to end through the CLI, once per seed: the tiny base model (pre-trained on first
+# use), the generated support tickets prepared and tokenized, a short SFT (60 steps: the model is partly right),
+# merged, then GRPO with LoRA rewarded for valid JSON and the right category and priority, sampled at temperature 0.7.
+# Each seed's SFT model and its GRPO adapter then answer the 200 held-out tickets (`data demo`'s test.jsonl: products
+# never seen in training) greedily, scored by the task suite (`finetune eval --suite task`), so the comparison is
+# paired: same start, same questions. Writes bench/results/grpo-demo.json (per seed: held-out json_valid and field
+# accuracies before and after, with their 95% intervals, answers that turned right and wrong, KL, time).
+# Run from the repository root: bash bench/rl/grpo-demo.sh   (SEEDS="1 2 3", STEPS=48 GRPO steps, SFT_STEPS=60,
+# OUT=bench/results/grpo-demo.json by default)
 set -euo pipefail
 root=$(pwd)
+seeds=${SEEDS:-1 2 3}
+steps=${STEPS:-48}
+sft_steps=${SFT_STEPS:-60}
+out=${OUT:-bench/results/grpo-demo.json}
 dotnet build -c Release tools/FineTune.Cli >/dev/null
 ft() { "$root/tools/FineTune.Cli/bin/Release/net10.0/finetune" "$@"; }
 work=$(mktemp -d)
@@ -16,45 +23,36 @@ base=$(ft pretrain | tail -1)
 ft data demo --out raw >/dev/null
 ft data prepare raw/train.jsonl --out prepared >/dev/null
 ft data tokenize prepared --model "$base" --out shards >/dev/null
-cat > sft.json <<JSON
+mkdir heldout && cp raw/test.jsonl heldout/test.jsonl
+for seed in $seeds; do
+  s="seed-$seed"
+  mkdir "$s"
+  cat > "$s/sft.json" <<JSON
 { "base_model": "$base", "data": { "path": "shards" }, "method": "lora",
   "lora": { "target_modules": ["all-linear"] }, "optimizer": { "lr": 3e-3 },
-  "schedule": { "type": "cosine", "warmup_ratio": 0.05 }, "training": { "max_steps": 60 },
-  "eval": { "every_steps": 30, "sample_prompts": 0 }, "checkpoint": { "every_steps": 30 }, "output_dir": "sft" }
+  "schedule": { "type": "cosine", "warmup_ratio": 0.05 }, "training": { "max_steps": $sft_steps, "seed": $seed },
+  "eval": { "every_steps": $sft_steps, "sample_prompts": 0 }, "checkpoint": { "every_steps": $sft_steps },
+  "output_dir": "$s/sft" }
 JSON
-ft train sft.json >/dev/null 2>&1
-ft merge "$base" sft/adapter merged >/dev/null
-cp "$base"/tokenizer* "$base"/special_tokens_map.json merged/
-cat > grpo.json <<JSON
-{ "base_model": "merged", "data": { "path": "shards" }, "objective": "grpo", "method": "lora",
+  ft train "$s/sft.json" >/dev/null 2>&1
+  ft merge "$base" "$s/sft/adapter" "$s/merged" >/dev/null
+  cat > "$s/grpo.json" <<JSON
+{ "base_model": "$s/merged", "data": { "path": "shards" }, "objective": "grpo", "method": "lora",
   "lora": { "rank": 16, "alpha": 32, "target_modules": ["all-linear"] },
   "grpo": { "num_generations": 8, "max_new_tokens": 64, "temperature": 0.7, "beta": 0.04,
     "rewards": [ { "type": "json_valid", "weight": 0.5 },
                  { "type": "field_match", "fields": ["category"], "weight": 1.0 },
                  { "type": "field_match", "fields": ["priority"], "weight": 0.5 } ] },
   "optimizer": { "lr": 1e-3 }, "schedule": { "type": "constant", "warmup_steps": 2 },
-  "training": { "max_steps": 48, "micro_batch_size": 8 },
+  "training": { "max_steps": $steps, "micro_batch_size": 8, "seed": $seed },
   "eval": { "every_steps": 16, "max_examples": 64, "sample_prompts": 0 },
-  "checkpoint": { "every_steps": 16, "keep_last": 1 }, "output_dir": "grpo" }
+  "checkpoint": { "every_steps": 16, "keep_last": 1 }, "output_dir": "$s/grpo" }
 JSON
-ft train grpo.json >/dev/null 2>&1
-mkdir -p "$root/bench/results"
-python3 - "$work/grpo/training_report.json" "$root/bench/results/grpo-demo.json" <<'PY'
-import json, statistics, sys
-report = json.load(open(sys.argv[1]))
-history = report["history"]
-blocks = [history[i:i + 8] for i in range(0, len(history), 8)]
-summary = {
-    "benchmark": "GRPO on the demo task: tiny base + 60-step SFT (merged), LoRA r16, G 8, T 0.7, 48 steps",
-    "seconds": round(report["seconds"], 1), "steps": report["steps"],
-    "greedy_validation_rewards": [{"step": e["step"], **{k: round(v, 3) for k, v in e["rewards"].items()}}
-                                  for e in report["evals"]],
-    "sampled_rewards_per_8_steps": [{
-        "steps": f'{b[0]["step"]}-{b[-1]["step"]}',
-        **{k: round(statistics.mean(h["rollout"][k] for h in b), 3)
-           for k in ("reward/json_valid", "reward/field_match_category", "reward/field_match_priority", "kl",
-                     "rollout_tokens_per_second")}} for b in blocks],
-}
-json.dump(summary, open(sys.argv[2], "w"), indent=2)
-print(json.dumps(summary["greedy_validation_rewards"]))
-PY
+  ft train "$s/grpo.json" >/dev/null 2>&1
+  ft eval "$s/merged" --suite task --data heldout --max-new-tokens 64 --out "$s/sft-heldout.json" >/dev/null
+  ft eval "$s/merged" --adapter "$s/grpo/adapter" --suite task --data heldout --max-new-tokens 64 \
+    --out "$s/grpo-heldout.json" >/dev/null
+done
+cd "$root"
+mkdir -p "$(dirname "$out")"
+SFT_STEPS=$sft_steps python3 bench/rl/grpo-demo-summary.py "$work" "$out" $seeds

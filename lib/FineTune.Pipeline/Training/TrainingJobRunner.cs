@@ -118,12 +118,8 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
     async Task RegisterAsync(TrainingRequested job, string start, string output, TrainingReport report,
         List<(ArtifactRef Model, string Relation)> earlier, CancellationToken ct)
     {
-        var kind = Directory.Exists(Path.Combine(output, "adapter")) ? "adapter" : "model";
-        var prefix = $"{job.Project}/{job.RunId:N}";
-        var model = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"{prefix}/{kind}",
-            Path.Combine(output, kind), ct);
-        var reportRef = await store.PutFileAsync(Buckets.Models, $"{prefix}/{TrainingReport.FileName}",
-            Path.Combine(output, TrainingReport.FileName), ct);
+        var (kind, model, reportRef) = await TrainingStageResults.UploadAsync(store, $"{job.Project}/{job.RunId:N}",
+            output, ct);
         var startModel = job.InitialAdapter is null && earlier.Count == 0 ? job.BaseModel
             : await inputs.PublishModelAsync(start, ct);
 

@@ -34,12 +34,8 @@ sealed class TrainingStageResults(IArtifactStore store, RunLedger ledger, Traini
     /// <summary>Uploads a finished stage's model and report, then records both in one write.</summary>
     public async Task<Result> RecordAsync(int index, string output, TrainingReport report, CancellationToken ct)
     {
-        var kind = Directory.Exists(Path.Combine(output, "adapter")) ? "adapter" : "model";
-        var prefix = $"{job.Project}/{job.RunId:N}/stage-{index + 1}";
-        var model = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"{prefix}/{kind}",
-            Path.Combine(output, kind), ct);
-        var reportRef = await store.PutFileAsync(Buckets.Models, $"{prefix}/{TrainingReport.FileName}",
-            Path.Combine(output, TrainingReport.FileName), ct);
+        var (kind, model, reportRef) = await UploadAsync(store, $"{job.Project}/{job.RunId:N}/stage-{index + 1}",
+            output, ct);
         await ledger.Registry.WriteAsync(async s =>
         {
             await s.RecordArtifactAsync(job.RunId, $"stage-{index + 1}-{kind}", model, ct);
@@ -47,6 +43,19 @@ sealed class TrainingStageResults(IArtifactStore store, RunLedger ledger, Traini
             await s.AddLineageAsync(job.RunId, job.Shards, model, "trained", ct);
         }, ct);
         return new Result(kind, model, Path.Combine(output, kind), report.Steps);
+    }
+
+    /// <summary>A training output's model (adapter/ or model/) and report, put under <paramref name="prefix"/> in
+    /// the models bucket.</summary>
+    public static async Task<(string Kind, ArtifactRef Model, ArtifactRef Report)> UploadAsync(IArtifactStore store,
+        string prefix, string output, CancellationToken ct)
+    {
+        var kind = Directory.Exists(Path.Combine(output, "adapter")) ? "adapter" : "model";
+        var model = await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, $"{prefix}/{kind}",
+            Path.Combine(output, kind), ct);
+        var report = await store.PutFileAsync(Buckets.Models, $"{prefix}/{TrainingReport.FileName}",
+            Path.Combine(output, TrainingReport.FileName), ct);
+        return (kind, model, report);
     }
 
     /// <summary>A stage recorded before a restart: its files (this host's copy when it still has them) and
