@@ -85,6 +85,10 @@ public sealed record GrpoConfig
     public GrpoNormalization LossType { get; init; } = GrpoNormalization.Token;
     /// <summary>Divide each group's advantages by its std; false: Dr. GRPO (the mean only).</summary>
     public bool ScaleRewards { get; init; } = true;
+    /// <summary>μ: optimisation passes over each step's completions, an optimizer update after each (TRL's
+    /// num_iterations). From the second pass on the policy has moved away from the one that sampled, and the ratio
+    /// clip bites.</summary>
+    public int NumIterations { get; init; } = 1;
     /// <summary>The reward: a weighted sum of these functions.</summary>
     public IReadOnlyList<RewardSpec> Rewards { get; init; } = [];
 }

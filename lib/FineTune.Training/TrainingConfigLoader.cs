@@ -282,6 +282,8 @@ public static class TrainingConfigLoader
         require(g.Beta >= 0 && double.IsFinite(g.Beta), "grpo.beta", $"must be >= 0, got {g.Beta}");
         require(g.Epsilon is > 0 and < 1, "grpo.epsilon", $"must be in (0, 1), got {g.Epsilon}");
         require(g.EpsilonHigh is null or > 0, "grpo.epsilon_high", $"must be positive, got {g.EpsilonHigh}");
+        require(g.NumIterations is >= 1 and <= 16, "grpo.num_iterations",
+            $"must be between 1 and 16 (optimisation passes over each step's completions), got {g.NumIterations}");
         require(!used || g.Rewards.Count > 0, "grpo.rewards",
             "needs at least one reward function (e.g. [{\"type\": \"json_valid\"}])");
         ValidateRewards(g.Rewards, "grpo", require);

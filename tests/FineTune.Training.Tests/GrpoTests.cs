@@ -100,6 +100,37 @@ public class GrpoTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void Several_passes_over_a_steps_completions_update_the_policy_after_each_and_the_clip_bites()
+    {
+        using var dir = new TempDir();
+        var once = Config(dir.Path, "once") with { Training = Config(dir.Path).Training with { MaxSteps = 8 } };
+        var thrice = once with { Grpo = once.Grpo with { NumIterations = 3 }, OutputDir = Path.Combine(dir.Path, "3") };
+        // stopped at step 4, so its checkpoint stays (a finished run removes its checkpoints)
+        TrainingReport Run(TrainingConfig config)
+        {
+            using var cts = new CancellationTokenSource();
+            using var trainer = Trainer.Create(config, rewardFunctions: [new GoodTokens()]);
+            return trainer.Train(new StopAtStep(4, cts), cts.Token);
+        }
+        TrainingReport one = Run(once), three = Run(thrice);
+
+        // One update per pass: the optimizer counted 3 a step (its "step" metadata is what a resume continues from).
+        long Updates(TrainingConfig config)
+        {
+            var checkpoint = TrainingCheckpoints.List(config.OutputDir).Single().Path;
+            using var file = FineTune.Models.Checkpoints.SafeTensorsFile.Open(Path.Combine(checkpoint,
+                TrainingCheckpoints.OptimizerFile));
+            return long.Parse(file.Metadata["step"], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal((4, 12), (Updates(once), Updates(thrice)));
+        // The first step sampled the same completions; its first pass has the ratio 1, the later ones do not.
+        Assert.Equal(one.History[0].Rollout!["reward"], three.History[0].Rollout!["reward"]);
+        Assert.All(one.History, h => Assert.Equal(0, h.Rollout!["clip_fraction"]));
+        Assert.Contains(three.History, h => h.Rollout!["clip_fraction"] > 0);
+        Assert.NotEqual(one.History[1].Rollout!["reward"], three.History[1].Rollout!["reward"]);
+    }
+
+    [Fact]
     public void Reward_settings_are_checked_when_the_config_loads_and_custom_ones_when_the_run_starts()
     {
         JsonObject Root(JsonNode rewards) => new()
