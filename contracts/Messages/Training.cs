@@ -51,4 +51,8 @@ public sealed record ModelTrained
     /// checkpoint).</summary>
     public required string Kind { get; init; }
     public required ArtifactRef Settings { get; init; }
+    /// <summary>The base model the run was given, when <see cref="BaseModel"/> is another one (earlier training
+    /// stages merged into it); null: the same. What the candidate is compared with when the project has no
+    /// production model.</summary>
+    public ArtifactRef? RunBaseModel { get; init; }
 }

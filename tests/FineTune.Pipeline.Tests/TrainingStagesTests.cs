@@ -1,6 +1,7 @@
 // Issue 19: training.stages — one run trains SFT, then GRPO from the SFT model merged into its base. Each stage is
-// checked when the settings load (naming its key), and a job stopped between stages resumes with the next stage: the
-// finished one is fetched from the models bucket, not trained again.
+// checked when the settings load (naming its key), a job stopped between stages resumes with the next stage (the
+// finished one is fetched from the models bucket, not trained again), and the candidate is compared with the base
+// model the run was given.
 using System.Text.Json.Nodes;
 using FineTune.Contracts;
 using FineTune.Training;
@@ -33,6 +34,19 @@ public sealed class TrainingStagesTests
         Assert.Equal((null, 7), (stages[0].Training.MaxSteps, stages[1].Training.MaxSteps));
         Assert.Equal(3, stages[0].Training.Epochs);
         Assert.Equal(TrainingObjective.Grpo, settings.TrainingConfig().Objective);
+    }
+
+    [Fact]
+    public void The_shipped_sft_then_grpo_settings_load_with_their_two_stages()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "global.json")))
+            root = root.Parent!;
+        var settings = PipelineSettings.Load(Path.Combine(root.FullName, "configs", "pipeline-sft-grpo.json"));
+        var stages = settings.TrainingStageConfigs();
+        Assert.Equal([TrainingObjective.Sft, TrainingObjective.Grpo], stages.Select(s => s.Objective));
+        Assert.Equal(Data.Tokenization.Truncation.Drop, settings.Tokenize.Truncation);
+        Assert.Equal(["json_valid", "field_match", "field_match"], stages[1].Grpo.Rewards.Select(r => r.Type));
     }
 
     [Theory]
@@ -118,9 +132,24 @@ public sealed class TrainingStagesTests
         Assert.Contains(lineage, e => e.Relation == "stage 1 (sft)" && e.From == sftAdapter
             && e.To == version.BaseModel);
         Assert.Contains(lineage, e => e.Relation == "base" && e.To == version.Model && e.From == version.BaseModel);
-        var reportPath = Path.Combine(tmp.Path, TrainingReport.FileName);
-        await second.Store.GetFileAsync(artifacts.Single(a => a.Kind == "training_report").Artifact, reportPath);
-        Assert.Equal("grpo", JsonNode.Parse(await File.ReadAllTextAsync(reportPath))!["objective"]!.GetValue<string>());
+        // Without production the candidate is compared with the base model the run was given, not the SFT stage.
+        var runBase = Pipeline.Training.TrainingJobRequest.Parse((await second.Registry.ReadAsync(s =>
+            s.GetTrainingJobAsync(runId)))!.RequestJson).Message.BaseModel;
+        Assert.NotEqual(runBase, version.BaseModel);
+        var baselineInfo = await second.Store.StatAsync(Buckets.Evaluations, $"staged/{runId:N}/baseline_results.json");
+        var baselinePath = Path.Combine(tmp.Path, "baseline_results.json");
+        await second.Store.GetFileAsync(new ArtifactRef(baselineInfo!.Bucket, baselineInfo.Key, baselineInfo.Sha256!,
+            baselineInfo.Bytes), baselinePath);
+        Assert.EndsWith(runBase.Sha256[..16], Evals.EvalReport.Load(baselinePath).Model);
+
+        // The run's files: the GRPO adapter's report, and the model it applies to beside it.
+        var outDir = Path.Combine(tmp.Path, "out");
+        var runReport = await Runs.RunReport.WriteAsync(second.Registry, second.Store, runId, outDir, timeout.Token);
+        Assert.Equal("grpo", JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(outDir,
+            TrainingReport.FileName)))!["objective"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(outDir, "adapter", "adapter_config.json")));
+        Assert.True(File.Exists(Path.Combine(outDir, "base_model", "config.json")));
+        Assert.Contains("base_model", runReport.Files.Keys);
     }
 
     static PipelineSettings Staged()

@@ -73,9 +73,11 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
         var baselineSuites = suites.Where(s => !(s == "judge" && pairwise)).ToList();
 
         var candidateFiles = await ModelFilesAsync(trained.BaseModel, trained.Model, trained.Kind, ct);
+        // Without production, the model the run was given (not earlier stages merged into it: they are the
+        // candidate's own training).
+        var runBase = trained.RunBaseModel ?? trained.BaseModel;
         var baselineFiles = production is null
-            ? new ModelFiles(await inputs.BundleAsync(trained.BaseModel, ct), null, trained.BaseModel.Sha256, null,
-                "base")
+            ? new ModelFiles(await inputs.BundleAsync(runBase, ct), null, runBase.Sha256, null, "base")
             : await ModelFilesAsync(production.BaseModel, production.Model, production.Kind, ct);
         if (suites.Contains("judge") && string.IsNullOrWhiteSpace(judgeOptions.Value.Model))
             throw new InvalidPipelineSettingsException("evaluation.suites names judge, but this host has no judge: " +

@@ -78,6 +78,9 @@ public sealed record RunReport
         {
             var trained = training.As<ModelTrained>();
             await FetchBundle(trained.Model, trained.Kind);
+            // An adapter trained over earlier stages merged into the base applies to that model: it comes beside it.
+            if (trained.RunBaseModel is not null && trained.Kind == "adapter")
+                await FetchBundle(trained.BaseModel, "base_model");
             await Fetch(trained.Report, "training_report.json");
         }
         var metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>();

@@ -130,6 +130,7 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
         {
             RunId = job.RunId, Project = job.Project, ModelVersion = version, Model = model, Report = reportRef,
             BaseModel = startModel, Prepared = job.Prepared, Kind = kind, Settings = job.Settings,
+            RunBaseModel = earlier.Count > 0 ? job.BaseModel : null,
         };
         await ledger.CompleteAsync(job.RunId, Stages.Training, nameof(TrainingJobRunner), job.RunId, trained, async s =>
         {
