@@ -87,6 +87,16 @@ public sealed record LlamaConfig
                 $"(supported: llama3, or none).");
     }
 
+    /// <summary>This causal LM as a reward model: one label, the score read where Hugging Face reads it.</summary>
+    // Hugging Face reads a classifier's score at the rightmost token that is not pad_token_id, so the pad must be a
+    // token that never ends a sequence: the base's own pad unless it is an end-of-sequence token (ours end with one),
+    // else BOS, which only ever starts one.
+    public LlamaConfig AsRewardModel() => this with
+    {
+        NumLabels = 1,
+        PadTokenId = PadTokenId is { } pad && !EosTokenIds.Contains(pad) ? pad : BosTokenId ?? PadTokenId,
+    };
+
     /// <summary>Generation needs an LM head: a sequence classifier (a reward model) is refused with what to use
     /// instead.</summary>
     public void RequireCausalLm(string source)

@@ -51,6 +51,8 @@ public static class Engines
     public static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMerged(string path,
         string? adapterDirectory)
     {
+        if (adapterDirectory is not null && PeftAdapter.IsClassifier(adapterDirectory))
+            return ReadMergedRewardModel(path, adapterDirectory);
         var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
@@ -64,6 +66,46 @@ public static class Engines
         var byName = tensors.ToDictionary(t => t.Name);
         var merged = Merged(name => byName[name], adapter, adapterDirectory);
         return (config, tensors.Select(t => merged(t.Name)).ToList());
+    }
+
+    /// <summary>A reward model's LoRA adapter (SEQ_CLS) merged into its base: the base as a sequence classifier
+    /// (one label, no LM head) with the adapter's score head.</summary>
+    static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMergedRewardModel(string path,
+        string adapterDirectory)
+    {
+        var adapter = PeftAdapter.Load(adapterDirectory, classifier: true);
+        if (!adapter.SavedModules.TryGetValue(LlamaWeights.ScoreWeight, out var score))
+            throw new ModelFormatException($"{adapterDirectory}: a reward model's adapter saves its score head " +
+                "(modules_to_save [\"score\"]); this one does not.");
+        LlamaConfig config;
+        Func<string, TensorData> read;
+        HfCheckpoint? checkpoint = null;
+        try
+        {
+            if (HfCheckpoint.IsCheckpointDirectory(path))
+            {
+                checkpoint = HfCheckpoint.Open(path);
+                (config, read) = (checkpoint.Config, checkpoint.Read);
+            }
+            else
+            {
+                var (c, tensors) = Llama2cCheckpoint.Read(path);
+                var byName = tensors.ToDictionary(t => t.Name);
+                (config, read) = (c, name => byName[name]);
+            }
+            var classifier = config.IsSequenceClassifier ? config : config.AsRewardModel();
+            var merged = adapter.MergeInto(read, adapterDirectory);
+            var expected = LlamaWeights.Expected(classifier);
+            if (score.Shape is not [1, var d] || d != classifier.HiddenSize)
+                throw new ModelFormatException($"{adapterDirectory}: the score head has shape " +
+                    $"{score.Info.ShapeText}; this base needs [1, {classifier.HiddenSize}].");
+            return (classifier, expected.Select(e => e.Name == LlamaWeights.ScoreWeight ? score : merged(e.Name))
+                .ToList());
+        }
+        finally
+        {
+            checkpoint?.Dispose();
+        }
     }
 
     static Func<string, TensorData> Merged(Func<string, TensorData> read, PeftAdapter? adapter,

@@ -66,7 +66,7 @@ public static class LlamaCheckpoints
                 $"classifier has {labels}.");
         if (!rewardModel)
             config.RequireCausalLm(source);
-        var model = new Llama(rewardModel && config.NumLabels is null ? AsRewardModel(config) : config, useSdpa,
+        var model = new Llama(rewardModel && config.NumLabels is null ? config.AsRewardModel() : config, useSdpa,
             adapter);
         var adapterNames = model.AdapterParameters().Select(p => p.Name).ToHashSet();
         using (no_grad())
@@ -98,16 +98,6 @@ public static class LlamaCheckpoints
         model.eval();
         return model;
     }
-
-    // Hugging Face reads a classifier's score at the rightmost token that is not pad_token_id, so the pad must be a
-    // token that never ends a sequence: the base's own pad unless it is an end-of-sequence token (ours end with one),
-    // else BOS, which only ever starts one.
-    static LlamaConfig AsRewardModel(LlamaConfig causal) => causal with
-    {
-        NumLabels = 1,
-        PadTokenId = causal.PadTokenId is { } pad && !causal.EosTokenIds.Contains(pad) ? pad
-            : causal.BosTokenId ?? causal.PadTokenId,
-    };
 
     public static ScalarType ModelDtype(LlamaConfig config) => config.TorchDtype switch
     {

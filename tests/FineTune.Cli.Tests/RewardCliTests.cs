@@ -83,6 +83,13 @@ public class RewardCliTests
         Assert.True(exit == 0, stderr);
         double single = double.Parse(stdout.Trim(), CultureInfo.InvariantCulture);
         Assert.True(double.IsFinite(single));
+        // merged into a full reward model, it scores the same without --adapter
+        var merged = Path.Combine(dir.Path, "rm-merged");
+        await Ok("merge", baseDir, adapter, merged);
+        (exit, stdout, stderr) = await CliRunner.Run("reward", "score", merged, "--chat-template", "chatml",
+            "--prompt", Ticket, "--response", Answer);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(single, double.Parse(stdout.Trim(), CultureInfo.InvariantCulture), 3e-4);
 
         var file = Path.Combine(dir.Path, "answers.jsonl");
         File.WriteAllLines(file,

@@ -2,7 +2,8 @@
 // On a synthetic preference set whose rule (answers drawn from a preferred set of tokens beat answers from another)
 // must generalise to unseen pairs, validation pair accuracy goes from chance to near 1. The outputs are Hugging Face's
 // layouts — LlamaForSequenceClassification with `score.weight`, or a PEFT SEQ_CLS adapter with the head in
-// modules_to_save — and load back to the same scores; a stopped run resumes bit for bit.
+// modules_to_save, which merges into a full classifier — and load back to the same scores; a stopped run resumes bit
+// for bit.
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
 using FineTune.Models;
@@ -118,9 +119,23 @@ public class RewardModelTests
         using var loaded = LlamaCheckpoints.LoadRewardModel(c.BaseModel, adapter: c.Lora with { Dropout = 0 });
         TrainingCheckpoints.RestoreWeights(loaded, adapterDir);
         Assert.Equal(expected, Scores(loaded, ValidationSequences()));
-        // generation and merging refuse it with what to do instead
+        // generation refuses it with what to do instead
         var e = Assert.Throws<ModelFormatException>(() => PeftAdapter.Load(adapterDir));
         Assert.Contains("SEQ_CLS", e.Message);
+
+        // merged into its base (`finetune merge`): a full reward model in the HF layout with the adapter's head,
+        // scoring as the base with the adapter does (up to float rounding of W + s·BA)
+        var merged = Path.Combine(dir.Path, "merged");
+        ModelMerge.Save(c.BaseModel, adapterDir, merged);
+        var mergedConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(merged, "config.json")))!;
+        Assert.Equal("LlamaForSequenceClassification", (string)mergedConfig["architectures"]![0]!);
+        Assert.Equal(1, (int)mergedConfig["num_labels"]!);
+        using (var checkpoint = HfCheckpoint.Open(merged))
+            Assert.False(checkpoint.Contains("lm_head.weight"));
+        using var full = LlamaCheckpoints.LoadRewardModel(merged);
+        var mergedScores = Scores(full, ValidationSequences());
+        for (int i = 0; i < expected.Length; i++)
+            Assert.Equal(expected[i], mergedScores[i], 3e-4f);
     }
 
     [Fact]

@@ -110,6 +110,11 @@ public sealed class PeftAdapter
     /// <summary>IA3 only: per module its scale vector and whether it scales inputs (feed-forward) or outputs.</summary>
     public IReadOnlyDictionary<string, (float[] Vector, bool Feedforward)> Ia3 { get; }
 
+    /// <summary>Whole modules saved beside the adapter (modules_to_save, a classifier's score head), by their names
+    /// in the model (score.weight).</summary>
+    public IReadOnlyDictionary<string, TensorData> SavedModules { get; private init; } =
+        new Dictionary<string, TensorData>();
+
     PeftAdapter(PeftConfig config, Dictionary<string, (float[], float[], float[]?)> modules, Dictionary<string,
         (float[], bool)>? ia3 = null)
     {
@@ -118,15 +123,36 @@ public sealed class PeftAdapter
         Ia3 = ia3 ?? [];
     }
 
-    public static PeftAdapter Load(string directory)
+    /// <summary>Whether the adapter in <paramref name="directory"/> is a sequence classifier's (task_type
+    /// SEQ_CLS).</summary>
+    public static bool IsClassifier(string directory) =>
+        PeftConfig.Load(Path.Combine(directory, ConfigFile)).TaskType == "SEQ_CLS";
+
+    /// <param name="classifier">load a sequence classifier's adapter (task_type SEQ_CLS, a reward model: its
+    /// modules_to_save in <see cref="SavedModules"/>); otherwise such an adapter is refused, for it cannot
+    /// generate</param>
+    public static PeftAdapter Load(string directory, bool classifier = false)
     {
         var config = PeftConfig.Load(Path.Combine(directory, ConfigFile));
-        if (config.TaskType == "SEQ_CLS")
+        if (config.TaskType == "SEQ_CLS" && !classifier)
             throw new ModelFormatException($"{directory}: is a sequence-classification adapter (task_type SEQ_CLS, " +
-                "e.g. a reward model): it scores text and cannot generate or merge into a causal LM. Score with " +
-                "`finetune reward score BASE --adapter DIR`.");
+                "e.g. a reward model): it scores text and cannot generate. Score with " +
+                "`finetune reward score BASE --adapter DIR`; `finetune merge` makes it a full reward model.");
+        if (classifier && (config.TaskType != "SEQ_CLS" || config.PeftType != "LORA"))
+            throw new ModelFormatException($"{directory}: expected a reward model's adapter (LORA, task_type " +
+                $"SEQ_CLS), found {config.PeftType} with task_type {config.TaskType}.");
         var weightsPath = Path.Combine(directory, WeightsFile);
         using var file = SafeTensorsFile.Open(weightsPath);
+        var saved = new Dictionary<string, TensorData>();
+        foreach (var module in classifier ? config.ModulesToSave : [])
+        {
+            var name = $"{Prefix}{module}.weight";
+            if (!file.Contains(name))
+                throw new ModelFormatException($"{weightsPath}: modules_to_save names '{module}', but '{name}' is " +
+                    "missing.");
+            var data = file.Read(name);
+            saved[$"{module}.weight"] = data with { Info = data.Info with { Name = $"{module}.weight" } };
+        }
         var modules = new Dictionary<string, (float[], float[], float[]?)>();
         if (config.PeftType == "IA3")
         {
@@ -177,7 +203,7 @@ public sealed class PeftAdapter
         }
         if (modules.Count == 0)
             throw new ModelFormatException($"{weightsPath}: no '*.lora_A.weight' tensors (is this a LoRA adapter?).");
-        return new PeftAdapter(config, modules);
+        return new PeftAdapter(config, modules) { SavedModules = saved };
     }
 
     /// <summary>Writes adapter_config.json and adapter_model.safetensors with PEFT's names, float32.</summary>

@@ -1,5 +1,6 @@
 // finetune merge MODEL ADAPTER_DIR OUT_DIR [--dtype D]: base + PEFT LoRA/DoRA adapter → a full Hugging Face checkpoint,
-// with the base's tokenizer and generation files copied alongside.
+// with the base's tokenizer and generation files copied alongside (a reward model's SEQ_CLS adapter → a full
+// LlamaForSequenceClassification).
 using System.CommandLine;
 using FineTune.Models.Checkpoints;
 using FineTune.Torch;
@@ -24,8 +25,8 @@ static class MergeCommand
             Description = "float32, bfloat16 or float16 (default: the base model's)"
         };
         dtype.AcceptOnlyFromAmong("float32", "bfloat16", "float16");
-        var command = new Command("merge", "Merge a LoRA/DoRA adapter into its base model.") { model, adapter, output,
-            dtype };
+        var command = new Command("merge", "Merge a LoRA/DoRA/IA³ adapter into its base model (a reward model's " +
+            "SEQ_CLS adapter: into a full reward model).") { model, adapter, output, dtype };
         command.SetAction(async (parse, ct) =>
         {
             var basePath = parse.GetValue(model)!;
