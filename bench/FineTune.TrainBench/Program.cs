@@ -24,7 +24,8 @@ if (args.Contains("--rl"))
     // GRPO and PPO: rollout and optimisation throughput; writes bench/results/rl.json
     string rlOutput = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "rl.json"));
     var cases = new JsonArray();
-    foreach (var name in new[] { "rl:grpo:tiny", "rl:ppo:tiny", "rl:grpo:stories15M", "rl:ppo:stories15M" })
+    foreach (var name in new[] { "grpo:tiny", "ppo:tiny", "grpo:stories15M", "ppo:stories15M" }
+        .SelectMany(c => new[] { $"rl:{c}:cpu", $"rl:{c}:torch" }))
     {
         var result = JsonNode.Parse(RunSelf(name, threads, Math.Min(steps, 3)))!.AsObject();
         Console.Error.WriteLine($"{name}: rollout {result["rollout_tokens_per_second_median"]} tok/s, optimisation " +

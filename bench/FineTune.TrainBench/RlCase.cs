@@ -3,7 +3,8 @@
 // 64 new tokens per step (GRPO: 4 prompts × G 4; PPO: 16 prompts, 4 epochs × 2 minibatches) to 32-token prompts, the
 // reward a length penalty (no tokenizer needed; what it scores does not change the cost). Per timed step: the
 // rollout's share (sampling with the KV cache) and the rest (log-probs, values and reference without gradients, the
-// loss forward and backward, the updates). Reports medians over the timed steps.
+// loss forward and backward, the updates). Rollouts on the managed CPU engine over a merged copy (cpu, the default) or
+// on the TorchSharp model with the adapter unmerged (torch). Reports medians over the timed steps.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
@@ -26,7 +27,7 @@ static class RlCase
     public static JsonObject Run(string name, int threads, int steps)
     {
         var parts = name.Split(':');
-        string recipe = parts[1], shapeName = parts[2];
+        string recipe = parts[1], shapeName = parts[2], engine = parts.Length > 3 ? parts[3] : "cpu";
         var shape = shapeName == "tiny" ? Tiny : TrainingCase.Shape;
         int prompts = recipe == "grpo" ? Completions / 4 : Completions;
         var root = Directory.CreateTempSubdirectory("finetune-rlbench-").FullName;
@@ -52,8 +53,16 @@ static class RlCase
                 Objective = ConfigNames.Parse<TrainingObjective>(recipe),
                 Data = new DataConfig { Path = data, Packing = false },
                 Lora = new LoraSettings(Rank: 16, Alpha: 32, TargetModules: ["all-linear"]),
-                Grpo = new GrpoConfig { NumGenerations = 4, MaxNewTokens = NewTokens, Beta = 0.04, Rewards = rewards },
-                Ppo = new PpoConfig { MaxNewTokens = NewTokens, PpoEpochs = 4, NumMiniBatches = 2, Rewards = rewards },
+                Grpo = new GrpoConfig
+                {
+                    NumGenerations = 4, MaxNewTokens = NewTokens, Beta = 0.04, Rewards = rewards,
+                    RolloutEngine = ConfigNames.Parse<RolloutEngine>(engine),
+                },
+                Ppo = new PpoConfig
+                {
+                    MaxNewTokens = NewTokens, PpoEpochs = 4, NumMiniBatches = 2, Rewards = rewards,
+                    RolloutEngine = ConfigNames.Parse<RolloutEngine>(engine),
+                },
                 Optimizer = new OptimizerConfig { Lr = 1e-4 },
                 Training = new LoopConfig { Epochs = 1, MicroBatchSize = prompts, Seed = 1, Threads = threads },
                 Eval = new EvalConfig { OnStart = false, SamplePrompts = 0 },
@@ -83,6 +92,7 @@ static class RlCase
             return new JsonObject
             {
                 ["implementation"] = "finetune (TorchSharp 0.107, libtorch 2.10)", ["recipe"] = recipe,
+                ["rollout_engine"] = engine,
                 ["shape"] = shapeName == "tiny" ? "tiny base (dim 128, 4 layers, vocab 1024)"
                     : "stories15M (dim 288, 6 layers, vocab 32000)",
                 ["threads"] = threads, ["timed_steps"] = stepSeconds.Count,

@@ -94,6 +94,22 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         return (w * w).sum(1).sqrt();
     }
 
+    /// <summary>The weight this layer applies, in float32 and detached: W + s·B·A (DoRA: m ⊙ (W + s·B·A) /
+    /// ‖W + s·B·A‖_row; QLoRA: the NF4 base dequantized). What a merged copy of the model holds.</summary>
+    public Tensor MergedWeight()
+    {
+        using var _ = no_grad();
+        var w = BaseWeight(ScalarType.Float32);
+        if (!AdaptersEnabled)
+            return w.clone();
+        var merged = w.Plus(matmul(lora_B.weight!, lora_A.weight!).to(ScalarType.Float32).Times(_scaling));
+        return lora_magnitude_vector is null ? merged
+            : merged * (lora_magnitude_vector.to(ScalarType.Float32) / DirectionNorm(w)).unsqueeze(1);
+    }
+
+    /// <summary>The bias, if the layer has one.</summary>
+    public Tensor? Bias => bias;
+
     public override Tensor forward(Tensor x)
     {
         var dtype = ComputeDtype ?? x.dtype;

@@ -66,8 +66,15 @@ public sealed record DpoConfig
     public double Beta { get; init; } = 0.1;
 }
 
+/// <summary>What GRPO and PPO sample their completions with: torch, the TorchSharp model with its adapters applied
+/// unmerged; cpu, the managed CPU engine over a copy of the policy with its adapter merged (LoRA, DoRA, QLoRA or full;
+/// other methods sample with torch).</summary>
+public enum RolloutEngine { Cpu, Torch }
+
 public sealed record GrpoConfig
 {
+    /// <summary>cpu (the managed engine over a merged copy, rebuilt each step) or torch.</summary>
+    public RolloutEngine RolloutEngine { get; init; }
     /// <summary>G: completions sampled per prompt; advantages are normalised within each group.</summary>
     public int NumGenerations { get; init; } = 4;
     public int MaxNewTokens { get; init; } = 64;
@@ -95,6 +102,8 @@ public sealed record GrpoConfig
 
 public sealed record PpoConfig
 {
+    /// <summary>As grpo.rollout_engine.</summary>
+    public RolloutEngine RolloutEngine { get; init; }
     public int MaxNewTokens { get; init; } = 64;
     public double Temperature { get; init; } = 1.0;
     public double TopP { get; init; } = 1.0;

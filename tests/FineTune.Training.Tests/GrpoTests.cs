@@ -130,6 +130,37 @@ public class GrpoTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.NotEqual(one.History[1].Rollout!["reward"], three.History[1].Rollout!["reward"]);
     }
 
+    [Theory]
+    [InlineData("lora")]
+    [InlineData("dora")]
+    [InlineData("qlora")]
+    [InlineData("full")]
+    public void The_cpu_engine_over_a_merged_copy_answers_as_the_policy_with_its_adapter_does(string method)
+    {
+        using var dir = new TempDir();
+        var config = Config(dir.Path) with
+        {
+            Method = ConfigNames.Parse<TrainingMethod>(method),
+            Training = Config(dir.Path).Training with { MaxSteps = 3 },
+            Lora = Config(dir.Path).Lora with { UseDora = method == "dora", QuantizeBase = method == "qlora" },
+        };
+        using var trainer = Trainer.Create(config, rewardFunctions: [new GoodTokens()]);
+        trainer.Train();   // the adapter (or the weights) moved away from the base
+        var policy = trainer.Model;
+        policy.eval();
+        var prompts = Enumerable.Range(0, 6).Select(i => Enumerable.Range(1, 5 + i).Select(t => (t * 7 + i) % 40)
+            .ToArray()).ToList();
+        var greedy = new Models.Generation.GenerationOptions { MaxNewTokens = 8, Temperature = 0 };
+        var torchAnswers = Recipes.Rollouts.Sample(policy, prompts, 1, greedy, (_, _) => 0, []);
+        using var cpu = Models.Inference.CpuLlama.Load(policy.Config, MergedCopy.Reader(policy)!, 1);
+        var cpuAnswers = Recipes.Rollouts.Sample(cpu, prompts, 1, greedy, (_, _) => 0, []);
+        Assert.Equal(torchAnswers, cpuAnswers);
+        // and the merged copy is not the base's: the answers differ from the adapters-off model's
+        using (policy.AdaptersDisabled())
+            if (method != "full")
+                Assert.NotEqual(torchAnswers, Recipes.Rollouts.Sample(policy, prompts, 1, greedy, (_, _) => 0, []));
+    }
+
     [Fact]
     public void Reward_settings_are_checked_when_the_config_loads_and_custom_ones_when_the_run_starts()
     {

@@ -34,14 +34,16 @@ public sealed class GrpoRecipe(Llama policy, Llama? reference, GrpoConfig config
         var clock = Stopwatch.StartNew();
         Policy.eval();
         var groups = new List<(Prompt[] Prompts, int[][] Completions, double[] Total, double[][] PerFunction)>();
-        foreach (var batch in microBatches)
-        {
-            var prompts = batch.Select(row => PromptOf(train, row[0])).ToArray();
-            var completions = Rollouts.Sample(Policy, [.. prompts.Select(p => p.Ids)], G, SamplingOptions,
-                (p, k) => Rollouts.Seed(seed, step, prompts[p].Example, k), Stops);
-            var (perFunction, total) = Rewards.Score([.. completions.Select((c, r) => Context(prompts[r / G], c))]);
-            groups.Add((prompts, completions, total, perFunction));
-        }
+        using (var engine = OpenRolloutEngine())
+            foreach (var batch in microBatches)
+            {
+                var prompts = batch.Select(row => PromptOf(train, row[0])).ToArray();
+                var completions = Sample(engine, [.. prompts.Select(p => p.Ids)], G, SamplingOptions,
+                    (p, k) => Rollouts.Seed(seed, step, prompts[p].Example, k));
+                var (perFunction, total) = Rewards.Score([.. completions.Select((c, r) =>
+                    Context(prompts[r / G], c))]);
+                groups.Add((prompts, completions, total, perFunction));
+            }
         double rolloutSeconds = clock.Elapsed.TotalSeconds;
         long sampledTokens = groups.Sum(g => g.Completions.Sum(c => (long)c.Length));
         Policy.train();

@@ -55,8 +55,10 @@ public sealed class PpoRecipe : SamplingRecipe, ITrainingRecipe
         // 1. rollouts and scores
         var clock = Stopwatch.StartNew();
         var prompts = microBatches.SelectMany(b => b).Select(row => PromptOf(train, row[0])).ToArray();
-        var completions = Rollouts.Sample(Policy, [.. prompts.Select(p => p.Ids)], 1, SamplingOptions,
-            (p, _) => Rollouts.Seed(_seed, step, prompts[p].Example), Stops);
+        int[][] completions;
+        using (var engine = OpenRolloutEngine())
+            completions = Sample(engine, [.. prompts.Select(p => p.Ids)], 1, SamplingOptions,
+                (p, _) => Rollouts.Seed(_seed, step, prompts[p].Example));
         double rolloutSeconds = clock.Elapsed.TotalSeconds;
         var (perFunction, scores) = Rewards.Score([.. completions.Select((c, i) => Context(prompts[i], c))]);
         var rows = completions.Select((c, i) => Row(prompts[i], c)).ToList();

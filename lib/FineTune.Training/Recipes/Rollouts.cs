@@ -1,5 +1,5 @@
-// Sampling completions from the policy as it is at this step — adapters applied, not merged — in one batched decode
-// with a KV cache (prompts × n rows). Each row draws from its own sampler seeded by the caller, so the same step of a
+// Sampling completions from the policy as it is at this step — on the TorchSharp model with its adapters applied, not
+// merged, or on the managed CPU engine over a merged copy — in one batched decode with a KV cache (prompts × n rows). Each row draws from its own sampler seeded by the caller, so the same step of a
 // resumed run draws the same tokens. A completion ends with (and keeps) a stop token, or at max_new_tokens.
 using FineTune.Models.Generation;
 using FineTune.Torch;
@@ -12,15 +12,22 @@ public static class Rollouts
     public static int[][] Sample(Llama model, IReadOnlyList<int[]> prompts, int n, GenerationOptions options,
         Func<int, int, int> seedOf, IReadOnlyCollection<int> stops)
     {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        // not disposed: the model is the trainer's
+        return Sample(new TorchLlamaEngine(model), prompts, n, options, seedOf, stops);
+    }
+
+    /// <summary>The same draws from any engine: the managed CPU engine over a merged copy of the policy.</summary>
+    public static int[][] Sample(ICausalLm engine, IReadOnlyList<int[]> prompts, int n, GenerationOptions options,
+        Func<int, int, int> seedOf, IReadOnlyCollection<int> stops)
+    {
         int rows = prompts.Count * n;
         int longest = prompts.Max(p => p.Length);
-        int budget = Math.Min(options.MaxNewTokens, model.Config.MaxPositionEmbeddings - longest);
+        int budget = Math.Min(options.MaxNewTokens, engine.Config.MaxPositionEmbeddings - longest);
         var completions = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
         if (budget <= 0)
             return [.. completions.Select(c => c.ToArray())];
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var engine = new TorchLlamaEngine(model);   // not disposed: the model is the trainer's
         using var session = engine.StartSession(rows, longest + budget);
         var samplers = Enumerable.Range(0, rows)
             .Select(r => new Sampler(options with { Seed = seedOf(r / n, r % n) })).ToArray();

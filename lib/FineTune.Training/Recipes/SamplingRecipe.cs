@@ -19,6 +19,26 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
     public ShardKind DataKind => ShardKind.Sequences;
     public Batching Batching => Batching.Shuffled;
 
+    /// <summary>What the completions are sampled with (the section's rollout_engine).</summary>
+    public RolloutEngine Engine { get; init; }
+
+    /// <summary>The CPU engine's threads (0: all cores).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>The engine a step's completions are sampled with, built from the policy as it is now: the managed
+    /// CPU engine over a merged copy when the engine is cpu and the method folds into the weights; null: the
+    /// TorchSharp model itself. Disposed once the step's completions are drawn.</summary>
+    protected ICausalLm? OpenRolloutEngine() =>
+        Engine == RolloutEngine.Cpu && MergedCopy.Reader(policy) is { } weights
+            ? FineTune.Models.Inference.CpuLlama.Load(policy.Config, weights, Threads)
+            : null;
+
+    /// <summary>n completions per prompt from <paramref name="engine"/>, or the TorchSharp model when null.</summary>
+    protected int[][] Sample(ICausalLm? engine, IReadOnlyList<int[]> prompts, int n, GenerationOptions options,
+        Func<int, int, int> seedOf) =>
+        engine is null ? Rollouts.Sample(policy, prompts, n, options, seedOf, Stops)
+            : Rollouts.Sample(engine, prompts, n, options, seedOf, Stops);
+
     /// <summary>A prompt and its reference answer (none for a prompts record); Cut: the answer runs to the end of the
     /// tokenized example without the stop token that closes it, so truncation cut it short.</summary>
     protected sealed record Prompt(int Example, int[] Ids, int[] Reference, bool Cut = false);
@@ -86,10 +106,11 @@ public abstract class SamplingRecipe(Llama policy, RewardSet rewards, TextTokeni
         var totals = new List<double>();
         var perFunction = rewards.Names.Select(_ => new List<double>()).ToArray();
         var greedy = SamplingOptions with { Temperature = 0 };
+        using var engine = OpenRolloutEngine();
         foreach (var batch in microBatches)
         {
             var prompts = batch.Select(row => PromptOf(split, row[0])).ToArray();
-            var completions = Rollouts.Sample(policy, [.. prompts.Select(p => p.Ids)], 1, greedy, (_, _) => 0, Stops);
+            var completions = Sample(engine, [.. prompts.Select(p => p.Ids)], 1, greedy, (_, _) => 0);
             var (per, total) = rewards.Score([.. completions.Select((c, r) => Context(prompts[r], c))]);
             totals.AddRange(total);
             for (int f = 0; f < per.Length; f++)

@@ -86,14 +86,20 @@ public static class TrainingRecipes
     {
         var (rewards, tokenizer) = SamplingSetup(config, config.Grpo.Rewards, "grpo", model, custom);
         var reference = config.Grpo.Beta > 0 ? FrozenReference(config, model) : null;
-        return new GrpoRecipe(model, reference, config.Grpo, rewards, tokenizer, config.Training.Seed);
+        return new GrpoRecipe(model, reference, config.Grpo, rewards, tokenizer, config.Training.Seed)
+        {
+            Engine = config.Grpo.RolloutEngine, Threads = config.Training.Threads ?? 0,
+        };
     }
 
     static PpoRecipe Ppo(TrainingConfig config, Llama model, IEnumerable<Rewards.IRewardFunction>? custom)
     {
         var (rewards, tokenizer) = SamplingSetup(config, config.Ppo.Rewards, "ppo", model, custom);
         return new PpoRecipe(model, FrozenReference(config, model), config.Ppo, rewards, tokenizer,
-            config.Training.Seed);
+            config.Training.Seed)
+        {
+            Engine = config.Ppo.RolloutEngine, Threads = config.Training.Threads ?? 0,
+        };
     }
 
     // The reward functions, and the base model's tokenizer when it has one (ids-only rewards — length,
