@@ -1,7 +1,7 @@
 // Sampling completions from the policy as it is at this step — on the TorchSharp model with its adapters applied,
 // not merged, or on the managed CPU engine over a merged copy — in one batched decode with a KV cache (prompts × n
-// rows). Each row draws from its own sampler seeded by the caller, so the same step of a resumed run draws the same tokens.
-// A completion ends with (and keeps) a stop token, or at max_new_tokens.
+// rows). Each row draws from its own sampler seeded by the caller, so the same step of a resumed run draws the same
+// tokens. A completion ends with (and keeps) a stop token, or at max_new_tokens.
 using FineTune.Models.Generation;
 using FineTune.Torch;
 
