@@ -83,14 +83,20 @@ public class GrpoTests(Xunit.Abstractions.ITestOutputHelper output)
         TrainingReport straight;
         using (var trainer = Trainer.Create(Config(dir.Path, "straight"), rewardFunctions: [new GoodTokens()]))
             straight = trainer.Train();
-        var config = Config(dir.Path, "resumed");
+        var config = Config(dir.Path, "resumed") with
+        {
+            Checkpoint = new CheckpointConfig { EverySteps = 4, KeepLast = 2 },
+        };
         using (var cts = new CancellationTokenSource())
         using (var first = Trainer.Create(config, rewardFunctions: [new GoodTokens()]))
             Assert.Equal("cancelled", first.Train(new StopAtStep(5, cts), cts.Token).StopReason);
+        // As after a kill in step 6's rollout: the newest checkpoint left is step 4's, so step 5's completions are
+        // drawn again — the same ones.
+        Directory.Delete(TrainingCheckpoints.PathOf(config.OutputDir, 5), recursive: true);
         TrainingReport resumed;
         using (var second = Trainer.Create(config, rewardFunctions: [new GoodTokens()]))
         {
-            Assert.Equal(5, second.State.Step);
+            Assert.Equal(4, second.State.Step);
             resumed = second.Train();
         }
         Assert.Equal(straight.History.Select(h => h.Rollout!["reward"]),
