@@ -6,6 +6,7 @@
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
 using FineTune.Training;
+using FineTune.Training.Recipes;
 
 namespace FineTune.Pipeline;
 
@@ -53,29 +54,23 @@ public static class TrainingStages
         }
         var configs = stages.Select((s, i) => TrainingConfigLoader.ParseSection(s, source, KeyPrefix(section, i)))
             .ToList();
+        var firstKind = TrainingRecipes.DataKindOf(configs[0].Objective);
         for (int i = 0; i < configs.Count; i++)
         {
             var name = ConfigNames.Of(configs[i].Objective);
+            var kind = TrainingRecipes.DataKindOf(configs[i].Objective);
             if (configs[i].Objective == TrainingObjective.RewardModel)
                 throw new TrainingConfigException($"{source}: '{KeyPrefix(section, i)}objective' is {name}: a run " +
                     "ends in a model that answers, which is evaluated and served. Train a reward model with " +
                     "`finetune train` and name it in a grpo or ppo reward ({\"type\": \"reward_model\", " +
                     "\"model\": …}).");
-            if (DataKind(configs[i].Objective) != DataKind(configs[0].Objective))
+            if (kind != firstKind)
                 throw new TrainingConfigException($"{source}: '{KeyPrefix(section, i)}objective' is {name}, which " +
-                    $"reads {Describe(DataKind(configs[i].Objective))}, but stage 0 ({ConfigNames.Of(
-                        configs[0].Objective)}) reads {Describe(DataKind(configs[0].Objective))}: the stages of a " +
-                    "run train on its one dataset.");
+                    $"reads {Describe(kind)}, but stage 0 ({ConfigNames.Of(configs[0].Objective)}) reads " +
+                    $"{Describe(firstKind)}: the stages of a run train on its one dataset.");
         }
         return configs;
     }
-
-    public static ShardKind DataKind(TrainingObjective objective) => objective switch
-    {
-        TrainingObjective.Dpo or TrainingObjective.RewardModel => ShardKind.Pairs,
-        TrainingObjective.Kto => ShardKind.Feedback,
-        _ => ShardKind.Sequences,
-    };
 
     static string Describe(ShardKind kind) => kind switch
     {

@@ -47,65 +47,49 @@ public static class Engines
             $"(config.json + *.safetensors) or a llama2.c .bin file.");
     }
 
-    /// <summary>The weights of a model path with an adapter merged in (or as they are), by Hugging Face name.</summary>
+    /// <summary>The weights of a model path with an adapter merged in (or as they are), by Hugging Face name. A
+    /// reward model's adapter (SEQ_CLS) makes the base a sequence classifier with the adapter's score head.</summary>
     public static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMerged(string path,
         string? adapterDirectory)
     {
-        if (adapterDirectory is not null && PeftAdapter.IsClassifier(adapterDirectory))
-            return ReadMergedRewardModel(path, adapterDirectory);
-        var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory);
-        if (HfCheckpoint.IsCheckpointDirectory(path))
+        bool classifier = adapterDirectory is not null && PeftAdapter.IsClassifier(adapterDirectory);
+        var adapter = adapterDirectory is null ? null : PeftAdapter.Load(adapterDirectory, classifier);
+        using var checkpoint = HfCheckpoint.IsCheckpointDirectory(path) ? HfCheckpoint.Open(path) : null;
+        LlamaConfig config;
+        Func<string, TensorData> read;
+        IEnumerable<string> names;
+        if (checkpoint is not null)
         {
-            using var checkpoint = HfCheckpoint.Open(path);
             LlamaWeights.Check(checkpoint.Config, name => checkpoint.Contains(name) ? checkpoint.Describe(name) : null,
                 path);
-            var read = Merged(checkpoint.Read, adapter, adapterDirectory);
-            return (checkpoint.Config, LlamaWeights.Expected(checkpoint.Config).Select(e => read(e.Name)).ToList());
+            (config, read) = (checkpoint.Config, checkpoint.Read);
+            names = LlamaWeights.Expected(config).Select(e => e.Name);
         }
-        var (config, tensors) = Llama2cCheckpoint.Read(path);
-        var byName = tensors.ToDictionary(t => t.Name);
-        var merged = Merged(name => byName[name], adapter, adapterDirectory);
-        return (config, tensors.Select(t => merged(t.Name)).ToList());
+        else
+        {
+            var (c, tensors) = Llama2cCheckpoint.Read(path);
+            var byName = tensors.ToDictionary(t => t.Name);
+            (config, read, names) = (c, name => byName[name], tensors.Select(t => t.Name));
+        }
+        var merged = Merged(read, adapter, adapterDirectory);
+        return classifier ? RewardModel(config, merged, adapter!, adapterDirectory!)
+            : (config, names.Select(merged).ToList());
     }
 
-    /// <summary>A reward model's LoRA adapter (SEQ_CLS) merged into its base: the base as a sequence classifier
-    /// (one label, no LM head) with the adapter's score head.</summary>
-    static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) ReadMergedRewardModel(string path,
-        string adapterDirectory)
+    /// <summary>A base with a reward model's LoRA merged in, as a sequence classifier (one label, no LM head) with
+    /// the adapter's score head.</summary>
+    static (LlamaConfig Config, IReadOnlyList<TensorData> Tensors) RewardModel(LlamaConfig config,
+        Func<string, TensorData> merged, PeftAdapter adapter, string adapterDirectory)
     {
-        var adapter = PeftAdapter.Load(adapterDirectory, classifier: true);
         if (!adapter.SavedModules.TryGetValue(LlamaWeights.ScoreWeight, out var score))
             throw new ModelFormatException($"{adapterDirectory}: a reward model's adapter saves its score head " +
                 "(modules_to_save [\"score\"]); this one does not.");
-        LlamaConfig config;
-        Func<string, TensorData> read;
-        HfCheckpoint? checkpoint = null;
-        try
-        {
-            if (HfCheckpoint.IsCheckpointDirectory(path))
-            {
-                checkpoint = HfCheckpoint.Open(path);
-                (config, read) = (checkpoint.Config, checkpoint.Read);
-            }
-            else
-            {
-                var (c, tensors) = Llama2cCheckpoint.Read(path);
-                var byName = tensors.ToDictionary(t => t.Name);
-                (config, read) = (c, name => byName[name]);
-            }
-            var classifier = config.IsSequenceClassifier ? config : config.AsRewardModel();
-            var merged = adapter.MergeInto(read, adapterDirectory);
-            var expected = LlamaWeights.Expected(classifier);
-            if (score.Shape is not [1, var d] || d != classifier.HiddenSize)
-                throw new ModelFormatException($"{adapterDirectory}: the score head has shape " +
-                    $"{score.Info.ShapeText}; this base needs [1, {classifier.HiddenSize}].");
-            return (classifier, expected.Select(e => e.Name == LlamaWeights.ScoreWeight ? score : merged(e.Name))
-                .ToList());
-        }
-        finally
-        {
-            checkpoint?.Dispose();
-        }
+        var classifier = config.IsSequenceClassifier ? config : config.AsRewardModel();
+        if (score.Shape is not [1, var d] || d != classifier.HiddenSize)
+            throw new ModelFormatException($"{adapterDirectory}: the score head has shape " +
+                $"{score.Info.ShapeText}; this base needs [1, {classifier.HiddenSize}].");
+        return (classifier, LlamaWeights.Expected(classifier)
+            .Select(e => e.Name == LlamaWeights.ScoreWeight ? score : merged(e.Name)).ToList());
     }
 
     static Func<string, TensorData> Merged(Func<string, TensorData> read, PeftAdapter? adapter,

@@ -77,10 +77,7 @@ public sealed class RewardScorer : IDisposable
 
     static LoraSettings AdapterSettings(string directory)
     {
-        var config = PeftConfig.Load(Path.Combine(directory, PeftAdapter.ConfigFile));
-        if (config.TaskType != "SEQ_CLS" || config.PeftType != "LORA")
-            throw new InvalidDataException($"'{directory}' is a {config.PeftType} adapter for {config.TaskType}; a " +
-                "reward model's adapter is LORA with task_type SEQ_CLS (from objective reward_model).");
+        var config = PeftAdapter.ClassifierConfig(directory);
         return new LoraSettings(config.R, config.LoraAlpha, config.TargetModules, 0, config.UseRslora,
             UseDora: config.UseDora);
     }

@@ -44,6 +44,10 @@ public class RewardCliTests
         SharedData.File("models/stories260K/stories260K.bin"), baseDir, "--tokenizer",
         SharedData.File("models/stories260K/tok512.bin"));
 
+    // What every test here trains on: the prepared data tokenized for stories260K with ChatML.
+    static Task Tokenize(string prepared, string baseDir, string shards) => Ok("data", "tokenize", prepared,
+        "--model", baseDir, "--out", shards, "--max-length", "512", "--chat-template", "chatml");
+
     [SkippableFact]
     public async Task Reward_model_trains_from_preference_jsonl_and_scores_answers()
     {
@@ -55,8 +59,7 @@ public class RewardCliTests
         await Ok("data", "demo", "--out", raw, "--train", "60", "--test", "4");
         WritePairs(Path.Combine(raw, "train.jsonl"), pairs);
         await Ok("data", "prepare", pairs, "--out", prepared);
-        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
-            "--chat-template", "chatml");
+        await Tokenize(prepared, baseDir, shards);
         var config = Path.Combine(dir.Path, "rm.json");
         File.WriteAllText(config, new JsonObject
         {
@@ -149,8 +152,7 @@ public class RewardCliTests
         }));
         await Ok("data", "prepare", rated, "--out", prepared);
         Assert.Contains("\"desirable\":", File.ReadLines(Path.Combine(prepared, "train.jsonl")).First());
-        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
-            "--chat-template", "chatml");
+        await Tokenize(prepared, baseDir, shards);
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(shards, "manifest.json")))!;
         Assert.Equal("Feedback", (string)manifest["splits"]!["train"]!["kind"]!);
         var config = Path.Combine(dir.Path, "kto.json");
@@ -184,8 +186,7 @@ public class RewardCliTests
         await Stories260K(baseDir);
         await Ok("data", "demo", "--out", raw, "--train", "40", "--test", "4");
         await Ok("data", "prepare", Path.Combine(raw, "train.jsonl"), "--out", prepared);
-        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
-            "--chat-template", "chatml");
+        await Tokenize(prepared, baseDir, shards);
         var config = Path.Combine(dir.Path, "grpo.json");
         File.WriteAllText(config, new JsonObject
         {
@@ -241,8 +242,7 @@ public class RewardCliTests
         }));
         await Ok("data", "prepare", prompts, "--out", prepared);
         Assert.StartsWith("{\"prompt\":[", File.ReadLines(Path.Combine(prepared, "train.jsonl")).First());
-        await Ok("data", "tokenize", prepared, "--model", baseDir, "--out", shards, "--max-length", "512",
-            "--chat-template", "chatml");
+        await Tokenize(prepared, baseDir, shards);
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(shards, "manifest.json")))!;
         Assert.Equal(0, (long)manifest["splits"]!["train"]!["counts"]!["trainedTokens"]!);
         Assert.True((long)manifest["splits"]!["train"]!["counts"]!["examples"]! > 10);

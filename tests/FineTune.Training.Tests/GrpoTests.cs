@@ -40,24 +40,12 @@ public class GrpoTests(Xunit.Abstractions.ITestOutputHelper output)
     public void Grpo_raises_a_verifiable_reward_on_held_out_prompts()
     {
         using var dir = new TempDir();
-        var gauges = new Dictionary<string, double>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == TrainingTelemetry.MeterName)
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
-        {
-            lock (gauges)
-                gauges[instrument.Name] = value;
-        });
-        listener.Start();
+        using var meter = new TrainingMeterReadings();
         using var trainer = Trainer.Create(Config(dir.Path), rewardFunctions: [new GoodTokens()]);
         var report = trainer.Train();
         // the dashboard's gauges carry the last step's reward and KL
-        Assert.Equal(report.History[^1].Rollout!["reward"], gauges["finetune.training.reward"]);
-        Assert.Equal(report.History[^1].Rollout!["kl"], gauges["finetune.training.kl"]);
+        Assert.Equal(report.History[^1].Rollout!["reward"], meter.Last("finetune.training.reward"));
+        Assert.Equal(report.History[^1].Rollout!["kl"], meter.Last("finetune.training.kl"));
         double before = report.Evals[0].Rewards!["reward"], after = report.Evals[^1].Rewards!["reward"];
         output.WriteLine($"greedy reward on validation prompts {before:0.###} -> {after:0.###}; steps " +
             $"{report.Steps}, kl {report.History[^1].Rollout!["kl"]:0.####}, {report.Seconds:0.#} s");

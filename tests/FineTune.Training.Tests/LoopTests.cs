@@ -1,6 +1,5 @@
 // Pieces of the loop: gradient accumulation is the same step as one big batch, the schedules have their shapes, batch
 // plans are deterministic and cover every example once, DPO raises the margin, and the metrics meter reports.
-using System.Diagnostics.Metrics;
 
 namespace FineTune.Training.Tests;
 
@@ -138,30 +137,12 @@ public class LoopTests
     {
         using var dir = new TempDir();
         var c = TinyRun.Config(dir.Path, TinyRun.SaveBase(dir.Path), TinyRun.WriteDataset(dir.Path));
-        var seen = new Dictionary<string, double>();
-        long tokens = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == TrainingTelemetry.MeterName)
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<double>((i, v, tags, _) =>
-        {
-            lock (seen)
-                seen[i.Name] = v;
-        });
-        listener.SetMeasurementEventCallback<long>((i, v, tags, _) =>
-        {
-            if (i.Name == "finetune.training.tokens")
-                Interlocked.Add(ref tokens, v);
-        });
-        listener.Start();
+        using var meter = new TrainingMeterReadings();
         using var trainer = Trainer.Create(c with { Training = c.Training with { Epochs = 1 } });
         var report = trainer.Train();
-        Assert.Equal(report.History[^1].TrainLoss, seen["finetune.training.train_loss"]);
-        Assert.Equal(report.Evals[^1].ValidLoss, seen["finetune.training.valid_loss"]);
-        Assert.True(seen["finetune.training.learning_rate"] > 0);
-        Assert.Equal(report.Tokens, tokens);
+        Assert.Equal(report.History[^1].TrainLoss, meter.Last("finetune.training.train_loss"));
+        Assert.Equal(report.Evals[^1].ValidLoss, meter.Last("finetune.training.valid_loss"));
+        Assert.True(meter.Last("finetune.training.learning_rate") > 0);
+        Assert.Equal(report.Tokens, meter.Sum("finetune.training.tokens"));
     }
 }

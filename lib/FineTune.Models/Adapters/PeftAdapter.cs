@@ -128,19 +128,27 @@ public sealed class PeftAdapter
     public static bool IsClassifier(string directory) =>
         PeftConfig.Load(Path.Combine(directory, ConfigFile)).TaskType == "SEQ_CLS";
 
+    /// <summary>The config of a reward model's adapter (LORA, task_type SEQ_CLS, from objective reward_model); any
+    /// other adapter is refused, saying what it is.</summary>
+    public static PeftConfig ClassifierConfig(string directory)
+    {
+        var config = PeftConfig.Load(Path.Combine(directory, ConfigFile));
+        if (config.TaskType != "SEQ_CLS" || config.PeftType != "LORA")
+            throw new ModelFormatException($"'{directory}' is a {config.PeftType} adapter for {config.TaskType}; a " +
+                "reward model's adapter is LORA with task_type SEQ_CLS (from objective reward_model).");
+        return config;
+    }
+
     /// <param name="classifier">load a sequence classifier's adapter (task_type SEQ_CLS, a reward model: its
     /// modules_to_save in <see cref="SavedModules"/>); otherwise such an adapter is refused, for it cannot
     /// generate</param>
     public static PeftAdapter Load(string directory, bool classifier = false)
     {
-        var config = PeftConfig.Load(Path.Combine(directory, ConfigFile));
+        var config = classifier ? ClassifierConfig(directory) : PeftConfig.Load(Path.Combine(directory, ConfigFile));
         if (config.TaskType == "SEQ_CLS" && !classifier)
             throw new ModelFormatException($"{directory}: is a sequence-classification adapter (task_type SEQ_CLS, " +
                 "e.g. a reward model): it scores text and cannot generate. Score with " +
                 "`finetune reward score BASE --adapter DIR`; `finetune merge` makes it a full reward model.");
-        if (classifier && (config.TaskType != "SEQ_CLS" || config.PeftType != "LORA"))
-            throw new ModelFormatException($"{directory}: expected a reward model's adapter (LORA, task_type " +
-                $"SEQ_CLS), found {config.PeftType} with task_type {config.TaskType}.");
         var weightsPath = Path.Combine(directory, WeightsFile);
         using var file = SafeTensorsFile.Open(weightsPath);
         var saved = new Dictionary<string, TensorData>();

@@ -40,7 +40,7 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
         // The run's training section (checked when the settings loaded), one config per stage (training.stages).
         var section = JsonNode.Parse(await File.ReadAllTextAsync(configPath, ct))!.AsObject();
         var configs = TrainingStages.Check(section, $"{job.Config.Bucket}/{job.Config.Key}");
-        var results = new TrainingStageResults(store, ledger, job);
+        var results = new TrainingStageResults(store, inputs, ledger, job);
         var finished = await results.ListAsync(ct);
 
         // Each stage starts from the one before, merged into its base; a stage finished before a restart is fetched,

@@ -8,7 +8,7 @@ using FineTune.Training;
 
 namespace FineTune.Pipeline.Training;
 
-sealed class TrainingStageResults(IArtifactStore store, RunLedger ledger, TrainingRequested job)
+sealed class TrainingStageResults(IArtifactStore store, RunInputs inputs, RunLedger ledger, TrainingRequested job)
 {
     /// <summary>A stage's model, where it lies on this host, and how many steps it took.</summary>
     public sealed record Result(string Kind, ArtifactRef Model, string Directory, int Steps);
@@ -58,21 +58,18 @@ sealed class TrainingStageResults(IArtifactStore store, RunLedger ledger, Traini
         return (kind, model, report);
     }
 
-    /// <summary>A stage recorded before a restart: its files (this host's copy when it still has them) and
-    /// steps.</summary>
+    /// <summary>A stage recorded before a restart: its model (a bundle this host fetches once, as any run input)
+    /// and steps.</summary>
     public async Task<Result> FetchAsync(int index, (string Kind, ArtifactRef Model, ArtifactRef Report) recorded,
         string output, CancellationToken ct)
     {
-        var directory = Path.Combine(output, recorded.Kind);
+        var directory = await inputs.BundleAsync(recorded.Model, ct);
         var reportPath = Path.Combine(output, TrainingReport.FileName);
         if (!File.Exists(reportPath))
         {
             Directory.CreateDirectory(output);
             await store.GetFileAsync(recorded.Report, reportPath, ct);
         }
-        if (Directory.Exists(directory))
-            Directory.Delete(directory, recursive: true);   // maybe half-written when the host stopped
-        await ArtifactBundle.GetDirectoryAsync(store, recorded.Model, directory, ct);
         var steps = JsonNode.Parse(await File.ReadAllTextAsync(reportPath, ct))?["steps"]?.GetValue<int>()
             ?? throw new InvalidDataException($"stage {index + 1}'s training report has no steps.");
         await ledger.EventAsync(job.RunId, "info", $"stage {index + 1} was trained before: its {recorded.Kind} " +

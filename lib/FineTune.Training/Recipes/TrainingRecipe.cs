@@ -75,6 +75,15 @@ public sealed class StepUpdater(Func<double> update)
 
 public static class TrainingRecipes
 {
+    /// <summary>What an objective's recipe reads (its <see cref="ITrainingRecipe.DataKind"/>), known before any
+    /// recipe is built: what a pipeline checks its training stages against.</summary>
+    public static ShardKind DataKindOf(TrainingObjective objective) => objective switch
+    {
+        TrainingObjective.Dpo or TrainingObjective.RewardModel => ShardKind.Pairs,
+        TrainingObjective.Kto => ShardKind.Feedback,
+        _ => ShardKind.Sequences,
+    };
+
     /// <summary>The model a recipe trains: a causal LM, or a reward model (score head) for reward_model.</summary>
     public static Llama LoadModel(TrainingConfig config, PeftSettings? adapter) =>
         config.Objective == TrainingObjective.RewardModel
