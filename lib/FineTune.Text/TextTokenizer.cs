@@ -73,6 +73,18 @@ public abstract class TextTokenizer
 
     public TokenStreamDecoder CreateStreamDecoder() => new(this);
 
+    /// <summary>The bytes <paramref name="id"/> adds to a sequence's text after its first token, or null for a special
+    /// (control) token, which adds none. Constrained decoding matches these against a grammar.</summary>
+    public byte[]? TokenBytes(int id)
+    {
+        CheckId(id);
+        if (IsSpecial(id))
+            return null;
+        var bytes = new List<byte>();
+        AppendBytes(id, first: false, bytes);
+        return [.. bytes];
+    }
+
     /// <summary>Whether <paramref name="id"/> is a special (control) token, dropped when decoding with
     /// skipSpecialTokens.</summary>
     internal abstract bool IsSpecial(int id);
