@@ -8,27 +8,9 @@ namespace FineTune.Pipeline.Tests;
 
 public static class PipelineFixture
 {
-    static readonly SemaphoreSlim Gate = new(1, 1);
+    public static TinyBaseModelOptions BaseOptions => TestBaseModel.Options;
 
-    public static readonly TinyBaseModelOptions BaseOptions = new()
-    {
-        Name = "test-base", Dim = 48, Layers = 2, Heads = 4, KvHeads = 2, Hidden = 128, Context = 256, Vocab = 384,
-        CorpusBytes = 300_000, Steps = 60, Batch = 8, Lr = 3e-3, Threads = 2,
-    };
-
-    public static async Task<string> BaseModelAsync()
-    {
-        await Gate.WaitAsync();
-        try
-        {
-            return await TinyBaseModel.EnsureAsync(Path.Combine(Path.GetTempPath(), "finetune-test-cache"),
-                BaseOptions, null, CancellationToken.None);
-        }
-        finally
-        {
-            Gate.Release();
-        }
-    }
+    public static Task<string> BaseModelAsync() => TestBaseModel.DirectoryAsync();
 
     public static PipelineSettings FastSettings(int epochs = 2) => new()
     {

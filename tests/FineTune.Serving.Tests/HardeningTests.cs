@@ -200,7 +200,6 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
 
     [Theory]
     [InlineData("tools", """[{"type": "function", "function": {"name": "f"}}]""")]
-    [InlineData("response_format", """{"type": "json_object"}""")]
     [InlineData("logit_bias", """{"50256": -100}""")]
     [InlineData("top_logprobs", "3")]
     [InlineData("tool_choice", "\"auto\"")]

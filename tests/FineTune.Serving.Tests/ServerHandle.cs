@@ -30,15 +30,19 @@ public sealed class ServerHandle : IAsyncDisposable
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
     }
 
-    public static async Task<ServerHandle> StartAsync(TestModel model,
-        Func<ServingOptions, ServingOptions>? configure = null, bool adapters = true)
+    public static Task<ServerHandle> StartAsync(TestModel model,
+        Func<ServingOptions, ServingOptions>? configure = null, bool adapters = true) =>
+        StartAsync(model.ModelDirectory, adapters ? new Dictionary<string, string> { ["support"] =
+            model.AdapterDirectory } : [], configure);
+
+    /// <summary>Serves the model at <paramref name="modelDirectory"/> (its folder is the adapters root).</summary>
+    public static async Task<ServerHandle> StartAsync(string modelDirectory, Dictionary<string, string> adapters,
+        Func<ServingOptions, ServingOptions>? configure = null)
     {
         var app = StandaloneServer.Build(new StandaloneSettings
         {
-            ModelPath = model.ModelDirectory,
-            Adapters = adapters ? new Dictionary<string,
-                string>
-            { ["support"] = model.AdapterDirectory } : new Dictionary<string, string>(),
+            ModelPath = modelDirectory,
+            Adapters = adapters,
             Url = "http://127.0.0.1:0",
             Configure = o =>
             {
@@ -51,14 +55,14 @@ public sealed class ServerHandle : IAsyncDisposable
                     // The test key is an admin key too, and the test model's folder is the adapters root.
                     AdminApiKeys = ["sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key)],
                     RuntimeAdapterLoading = true,
-                    AdaptersRoot = Path.GetDirectoryName(model.ModelDirectory),
+                    AdaptersRoot = Path.GetDirectoryName(modelDirectory),
                 };
                 return configure is null ? options : configure(options);
             },
             Logging = l => l.SetMinimumLevel(LogLevel.Warning),
         });
         await app.StartAsync();
-        return new ServerHandle(app, StandaloneServer.DefaultName(model.ModelDirectory));
+        return new ServerHandle(app, StandaloneServer.DefaultName(modelDirectory));
     }
 
     public async ValueTask DisposeAsync()

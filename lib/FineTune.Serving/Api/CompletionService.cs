@@ -10,6 +10,7 @@ using System.Threading.Channels;
 using FineTune.Models.Generation;
 using FineTune.Serving.Engine;
 using FineTune.Text;
+using FineTune.Text.Structured;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +28,12 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
     sealed record Plan(Kind Kind, string Name, ServedModel Model, IReadOnlyList<IReadOnlyList<int>> Prompts,
         IReadOnlyList<string> PromptTexts,
         int N, int MaxTokens, GenerationOptions Options, IReadOnlyList<string> Stops, bool Stream, bool IncludeUsage,
-            bool Echo);
+            bool Echo)
+    {
+        /// <summary>The response format every choice follows (null: text), and its key for the response cache.
+        /// </summary>
+        public (ConstrainedVocabulary Format, string Key)? Format { get; init; }
+    }
 
     public async Task ChatAsync(HttpContext http)
     {
@@ -58,7 +64,8 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             request.MaxCompletionTokens ?? request.MaxTokens,
             request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens", request.Temperature,
                 request.TopP, request.Seed,
-            request.Stop, request.Stream == true, request.StreamOptions?.IncludeUsage == true, echo: false);
+            request.Stop, request.Stream == true, request.StreamOptions?.IncludeUsage == true, echo: false)
+            with { Format = ResponseFormats.Read(request.ResponseFormat, model.Base.Structured) };
         await RunAsync(http, plan, started);
     }
 
@@ -78,7 +85,8 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         var plan = Build(Kind.Text, name, model, prompts, texts, request.N, request.MaxTokens, "max_tokens",
             request.Temperature, request.TopP,
             request.Seed, request.Stop, request.Stream == true, request.StreamOptions?.IncludeUsage == true,
-                request.Echo == true);
+                request.Echo == true) with { Format = ResponseFormats.Read(request.ResponseFormat,
+                    model.Base.Structured) };
         await RunAsync(http, plan, started);
     }
 
@@ -277,7 +285,8 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             for (int c = 0; c < plan.N; c++)
             {
                 var o = plan.Options.Seed is { } seed ? plan.Options with { Seed = seed + c } : plan.Options;
-                var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token);
+                var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token,
+                    plan.Format?.Format.Start());
                 jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, _screen), pi * plan.N + c));
             }
         var scheduler = plan.Model.Base.Scheduler;
@@ -328,7 +337,7 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         var key = new StringBuilder().Append(plan.Kind).Append('|').Append(plan.Model.Version).Append('|')
             .Append(plan.N).Append('|')
             .Append(plan.MaxTokens).Append('|').Append(plan.Echo).Append('|').Append(string.Join('\u0001',
-                plan.Stops)).Append('|');
+                plan.Stops)).Append('|').Append(plan.Format?.Key).Append('|');
         foreach (var prompt in plan.Prompts)
             key.Append(string.Join(',', prompt)).Append(';');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())));

@@ -31,6 +31,8 @@ public abstract class GenerationRequest
     public float? FrequencyPenalty { get; set; }
     public float? PresencePenalty { get; set; }
     public string? User { get; set; }
+    /// <summary>text, json_object or json_schema (read by ResponseFormats).</summary>
+    public JsonElement? ResponseFormat { get; set; }
 
     // Options this server does not implement: read only so that a request using them is refused, never silently served
     // as if they had been honoured (RequestChecks.RefuseUnsupported).
@@ -38,7 +40,6 @@ public abstract class GenerationRequest
     public JsonElement? ToolChoice { get; set; }
     public JsonElement? Functions { get; set; }
     public JsonElement? FunctionCall { get; set; }
-    public JsonElement? ResponseFormat { get; set; }
     public JsonElement? LogitBias { get; set; }
     public JsonElement? TopLogprobs { get; set; }
     public JsonElement? BestOf { get; set; }

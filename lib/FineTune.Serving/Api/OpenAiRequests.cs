@@ -106,8 +106,7 @@ internal static class OpenAiRequests
     }
 
     /// <summary>Refuses the OpenAI options this server does not implement (400 naming the field), unless they are sent
-    /// with the value that changes nothing (response_format text, an empty logit_bias, best_of 1, top_logprobs 0, no
-    /// tools).</summary>
+    /// with the value that changes nothing (an empty logit_bias, best_of 1, top_logprobs 0, no tools).</summary>
     public static void RefuseUnsupported(GenerationRequest r)
     {
         static bool Set(JsonElement? e) => e is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) };
@@ -123,13 +122,6 @@ internal static class OpenAiRequests
         if (Set(r.FunctionCall) && !(r.FunctionCall!.Value.ValueKind == JsonValueKind.String
             && r.FunctionCall.Value.GetString() == "none"))
             Refuse("function_call", "function calling is not implemented (only \"none\")");
-        if (Set(r.ResponseFormat) && !(r.ResponseFormat!.Value.ValueKind == JsonValueKind.Object
-                                        && r.ResponseFormat.Value.TryGetProperty("type",
-                                            out var t) && t.ValueKind == JsonValueKind.String
-                                        && t.GetString() == "text"))
-            Refuse("response_format",
-                "structured outputs (json_object, json_schema) are not implemented yet; leave it out or send " +
-                "{\"type\": \"text\"}");
         if (Set(r.LogitBias) && !(r.LogitBias!.Value.ValueKind == JsonValueKind.Object
             && !r.LogitBias.Value.EnumerateObject().Any()))
             Refuse("logit_bias", "biasing tokens is not implemented");

@@ -224,12 +224,25 @@ public sealed class BatchScheduler : IDisposable
         if (owners.Count < 4 || _samplingThreads < 2)
         {
             for (int i = 0; i < owners.Count; i++)
-                tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History);
+                tokens[i] = Draw(owners[i], logits[i]);
             return;
         }
         System.Threading.Tasks.Parallel.For(0, owners.Count,
             new ParallelOptions { MaxDegreeOfParallelism = _samplingThreads },
-            i => tokens[i] = owners[i].Sampler.Next(logits[i], owners[i].History));
+            i => tokens[i] = Draw(owners[i], logits[i]));
+    }
+
+    // A response format masks the tokens that cannot continue it first; -1 when none can (the document is complete
+    // and the model has no stop token): the sequence ends.
+    int Draw(Sequence s, float[] logits)
+    {
+        if (s.Job.Constraint is { } constraint)
+        {
+            int left = Math.Min(s.Job.Options.MaxNewTokens - s.Generated, MaxSequenceLength - s.Position + 1);
+            if (!constraint.Apply(logits, left))
+                return -1;
+        }
+        return s.Sampler.Next(logits, s.History);
     }
 
     // The vectorized helpers sampling uses are generic methods that start in tier-0 code; a few hundred draws at start
@@ -259,11 +272,12 @@ public sealed class BatchScheduler : IDisposable
             _metrics.RecordInterToken(Stopwatch.GetElapsedTime(s.LastTokenAt, now));
         s.LastTokenAt = now;
         s.Generated++;
-        if (s.StopIds.Contains(token))
+        if (token < 0 || s.StopIds.Contains(token))
         {
             Finish(s, JobEnd.Stop);
             return;
         }
+        s.Job.Constraint?.Accept(token);
         s.History.Add(token);
         s.Job.Emit(token);
         _metrics.RecordToken();

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using FineTune.Models.Generation;
 using FineTune.Models.Inference;
+using FineTune.Text.Structured;
 
 namespace FineTune.Serving.Engine;
 
@@ -20,18 +21,21 @@ public sealed class GenerationJob
     });
 
     public GenerationJob(IReadOnlyList<int> prompt, GenerationOptions options, CpuLoraAdapter? adapter,
-        CancellationToken cancellation)
+        CancellationToken cancellation, TokenConstraint? constraint = null)
     {
         Prompt = prompt;
         Options = options;
         Adapter = adapter;
         Cancellation = cancellation;
+        Constraint = constraint;
     }
 
     public IReadOnlyList<int> Prompt { get; }
     public GenerationOptions Options { get; }
     public CpuLoraAdapter? Adapter { get; }
     public CancellationToken Cancellation { get; }
+    /// <summary>The response format the tokens must follow (masked before each draw), or null.</summary>
+    public TokenConstraint? Constraint { get; }
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
 
     public ChannelReader<JobEvent> Events => _events.Reader;

@@ -19,6 +19,7 @@ public sealed class LoadedModel : IDisposable
         Scheduler = scheduler;
         StopIds = [.. model.Config.EosTokenIds.Concat(tokenizer.StopIds).Concat(tokenizer.EosId is { } eos ? [eos]
             : []).Distinct()];
+        Structured = new StructuredOutputs(tokenizer, StopIds);
     }
 
     public string Path { get; }
@@ -26,6 +27,8 @@ public sealed class LoadedModel : IDisposable
     public TextTokenizer Tokenizer { get; }
     public BatchScheduler Scheduler { get; }
     public IReadOnlyList<int> StopIds { get; }
+    /// <summary>The response formats (JSON, a schema) requests over this model have asked for.</summary>
+    public StructuredOutputs Structured { get; }
     public ChatTemplate? ChatTemplate => Tokenizer.ChatTemplate;
     public LlamaConfig Config => Model.Config;
 
