@@ -26,4 +26,8 @@ public sealed record EvaluationCompleted
 
     /// <summary>comparison.json: report.md's content for programs. Optional (added after report.md).</summary>
     public ArtifactRef? ReportJson { get; init; }
+
+    /// <summary>The run's settings (their release section says how a promotion reaches production). Optional (added
+    /// with progressive releases; without it a promotion is direct).</summary>
+    public ArtifactRef? Settings { get; init; }
 }

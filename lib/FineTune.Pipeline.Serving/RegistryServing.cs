@@ -4,17 +4,21 @@
 // per content hash); an adapter version runs unmerged over its base, so versions of one base share its weights and
 // its batch; a full-model version is a base of its own. Sync reads the aliases and swaps the names in one step each:
 // requests in flight keep the version they started on. It runs at start, on ModelPromoted / ModelRolledBack, and every
-// RegistryPollSeconds as a reconciliation.
+// RegistryPollSeconds as a reconciliation. Running canary and shadow releases route the project's name between
+// production and the release's alias (ReleaseRouter).
+using System.Text.Json;
 using FineTune.Registry;
 using FineTune.Serving;
 using FineTune.Serving.Engine;
+using FineTune.Serving.Releases;
+using FineTune.Text.Structured;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace FineTune.Pipeline.Serving;
 
 public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, ModelCatalog catalog,
-    ServingOptions options, ServingMetrics metrics,
+    ServingOptions options, ServingMetrics metrics, ReleaseRouter releases,
     ILogger<RegistryServing> log) : BackgroundService
 {
     readonly SemaphoreSlim _gate = new(1, 1);
@@ -62,11 +66,30 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
                     catalog.Remove(name);
                     _bases.Remove(hash);
                 }
+            await SyncReleasesAsync(project, ct);
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    // Running canary and shadow releases: the project's name is routed between production and the release's alias.
+    async Task SyncReleasesAsync(string? project, CancellationToken ct)
+    {
+        var running = await registry.ReadAsync(s => s.ListReleasesAsync(project, runningOnly: true, ct), ct);
+        var served = new List<ServedRelease>();
+        foreach (var r in running)
+        {
+            var candidate = ModelName(r.Project, r.Policy);
+            if (!catalog.TryResolve(candidate, out _))
+                continue;
+            var settings = JsonSerializer.Deserialize<ReleaseSettings>(r.SettingsJson, PipelineSettings.Json)!;
+            served.Add(new ServedRelease(ReleaseAnalysis.ReleaseId(r.Project, r.Version), r.Project, candidate,
+                r.Policy == "canary" ? ReleaseMode.Canary : ReleaseMode.Shadow, settings.CanaryWeight,
+                settings.OutputSchema is { } schema ? JsonSchemaCompiler.Compile(schema) : null));
+        }
+        releases.Replace(name => Owned(name, project), served);
     }
 
     ServedModel Resolve(string name) =>

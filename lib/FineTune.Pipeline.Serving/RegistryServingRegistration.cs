@@ -21,6 +21,8 @@ public static class RegistryServingRegistration
             pipeline.Configuration);
         services.AddSingleton<RegistryServing>();
         services.AddHostedService(sp => sp.GetRequiredService<RegistryServing>());
+        services.AddSingleton<ReleaseAnalysis>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReleaseAnalysis>());
         return pipeline.AddConsumers(x =>
         {
             x.AddConsumer<ModelPromotedServingConsumer, BookkeepingDefinition<ModelPromotedServingConsumer>>();

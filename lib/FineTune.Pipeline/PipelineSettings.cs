@@ -113,6 +113,7 @@ public sealed record PipelineSettings
         new("rouge/rougeL", GateRuleKind.NoRegression, 0.05),
     ];
     public RetrainingSettings Retraining { get; init; } = new();
+    public ReleaseSettings Release { get; init; } = new();
 
     /// <summary>What the pipeline sets where the training config's defaults (made for `finetune train` on a Hugging
     /// Face
@@ -230,6 +231,7 @@ public sealed record PipelineSettings
         if (Retraining.MinNewExamples < 0 || Retraining.CooldownMinutes < 0)
             throw new InvalidPipelineSettingsException($"{source}: retraining.min_new_examples and cooldown_minutes " +
                 $"must be ≥ 0.");
+        Release.Validate(source);
         _ = PrepareOptions(source);
         _ = TrainingConfig(source);
     }

@@ -79,6 +79,21 @@ public interface IRegistrySession : IAsyncDisposable
     Task<IReadOnlyList<DeploymentRecord>> ListDeploymentsAsync(string project, string alias,
         CancellationToken ct = default);
 
+    /// <summary>Deletes an alias (recorded in its history); returns the version it pointed at, null when
+    /// none.</summary>
+    Task<int?> RemoveAliasAsync(string project, string alias, Guid runId, string reason,
+        CancellationToken ct = default);
+
+    // ---- Progressive releases (canary, shadow) ----
+    /// <summary>Records a running release; false when this version already has one.</summary>
+    Task<bool> StartReleaseAsync(ReleaseRecord release, CancellationToken ct = default);
+    Task<IReadOnlyList<ReleaseRecord>> ListReleasesAsync(string? project = null, bool runningOnly = false,
+        CancellationToken ct = default);
+    /// <summary>Ends a running release (promoted or rolled_back) with its reasons and numbers; false when it had
+    /// ended already (another instance decided first).</summary>
+    Task<bool> DecideReleaseAsync(string project, int version, string status, IReadOnlyList<string> reasons,
+        string numbersJson, CancellationToken ct = default);
+
     // ---- Training jobs (one per run; workers compete with leases) ----
     /// <summary>Queues the run's job; false when it is already queued (or ran).</summary>
     Task<bool> EnqueueTrainingJobAsync(Guid runId, string requestJson, CancellationToken ct = default);

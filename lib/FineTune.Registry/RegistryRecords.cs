@@ -56,3 +56,10 @@ public sealed record RunEventRecord(long Seq, Guid RunId, DateTimeOffset Created
 
 public sealed record CheckpointRecord(Guid RunId, int Step, ArtifactRef Artifact, string MetricsJson,
     DateTimeOffset CreatedAt);
+
+/// <summary>A progressive release (policy canary or shadow) of Version beside BaselineVersion, production when it
+/// started. Status running, promoted or rolled_back; Reasons and NumbersJson (per-variant live metrics) once decided.
+/// </summary>
+public sealed record ReleaseRecord(string Project, int Version, int BaselineVersion, Guid RunId, string Policy,
+    string SettingsJson, string Status, DateTimeOffset StartedAt, DateTimeOffset? DecidedAt = null,
+    IReadOnlyList<string>? Reasons = null, string? NumbersJson = null);

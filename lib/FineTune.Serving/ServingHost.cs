@@ -52,6 +52,9 @@ public static class ServingHost
         services.TryAddSingleton<IOutputScreen>(new WordListScreen(options.BlockedWords));
         services.AddSingleton(new ApiKeys(options.ApiKeys, options.AdminApiKeys));
         services.AddSingleton<CompletionService>();
+        services.AddSingleton<Releases.ReleaseRouter>();
+        services.AddSingleton(sp => new Releases.ReleaseMonitor(
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddOpenApi("serving");
         services.AddRateLimiter(limiter =>
         {

@@ -60,6 +60,8 @@ public sealed record ServingOptions
     /// <summary>Behind the registry (Deployment service): seconds between reconciliations of served names with the
     /// aliases.</summary>
     public int RegistryPollSeconds { get; init; } = 30;
+    /// <summary>Behind the registry: seconds between analyses of the running canary and shadow releases.</summary>
+    public int ReleaseCheckSeconds { get; init; } = 15;
     /// <summary>Words (case-insensitive, whole words) that stop a response: finish_reason "content_filter".</summary>
     public IReadOnlyList<string> BlockedWords { get; init; } = [];
 }

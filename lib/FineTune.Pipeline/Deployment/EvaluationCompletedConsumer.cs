@@ -1,14 +1,18 @@
 // Deployment's consumer: the gate's verdict moves the aliases. Promote: production → the new version (ModelPromoted,
-// which the serving endpoint acts on); reject: the version stays the candidate (ModelRejected). Either way the run
-// succeeded.
+// which the serving endpoint acts on) — or, when the settings' release policy is canary or shadow and production
+// exists, the version is served under that alias beside production and a release is recorded, which the analysis of
+// live traffic (ReleaseAnalysis) later promotes or rolls back; reject: the version stays the candidate
+// (ModelRejected). Either way the run succeeded.
 using FineTune.Contracts;
 using FineTune.Pipeline.Runs;
 using FineTune.Registry;
+using System.Text.Json;
 using MassTransit;
 
 namespace FineTune.Pipeline.Deployment;
 
-public sealed class EvaluationCompletedConsumer(RunLedger ledger, StageSteps steps) : IConsumer<EvaluationCompleted>
+public sealed class EvaluationCompletedConsumer(RunLedger ledger, RunInputs inputs, StageSteps steps)
+    : IConsumer<EvaluationCompleted>
 {
     public Task Consume(ConsumeContext<EvaluationCompleted> context)
     {
@@ -20,11 +24,16 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, StageSteps ste
                 ct)
                 ?? throw new InvalidOperationException($"run {m.RunId}: model version {m.ModelVersion} of " +
                     $"'{m.Project}' is not registered.");
+            var release = m.Settings is { } settings ? (await inputs.SettingsAsync(settings, ct)).Release : null;
+            var production = await ledger.Registry.ReadAsync(s => s.GetAliasAsync(m.Project, "production", ct), ct);
+            // a release needs a production model to compare with; the first version goes straight to production
+            string? staged = m.Promote && release is { Policy: not ReleasePolicy.Direct } && production is not null
+                ? release.Policy == ReleasePolicy.Canary ? "canary" : "shadow" : null;
             object output = m.Promote
                 ? new ModelPromoted
                 {
-                    RunId = m.RunId, Project = m.Project, Alias = "production", ModelVersion = m.ModelVersion,
-                    PreviousVersion = m.BaselineVersion,
+                    RunId = m.RunId, Project = m.Project, Alias = staged ?? "production", ModelVersion = m.ModelVersion,
+                    PreviousVersion = staged is null ? m.BaselineVersion : null,
                     Model = version.Model, BaseModel = version.BaseModel, Kind = version.Kind,
                 }
                 : new ModelRejected
@@ -36,18 +45,31 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, StageSteps ste
             async Task Records(IRegistrySession s)
             {
                 await s.SetAliasAsync(m.Project, "candidate", m.ModelVersion, m.RunId, "trained", ct);
-                if (m.Promote)
+                if (staged is not null)
+                {
+                    await s.SetAliasAsync(m.Project, staged, m.ModelVersion, m.RunId,
+                        $"passed the evaluation gate; {staged} release beside production v{production}", ct);
+                    await s.StartReleaseAsync(new ReleaseRecord(m.Project, m.ModelVersion, production!.Value, m.RunId,
+                        staged, JsonSerializer.Serialize(release, PipelineSettings.Json), "running",
+                        DateTimeOffset.UtcNow), ct);
+                    await s.AddLineageAsync(m.RunId, m.Gate, Deployments.Ref(m.Project, staged, m.ModelVersion),
+                        "deployed", ct);
+                }
+                else if (m.Promote)
                 {
                     await s.SetAliasAsync(m.Project, "production", m.ModelVersion, m.RunId,
                         "promoted by the evaluation gate", ct);
                     await s.AddLineageAsync(m.RunId, m.Gate, Deployments.Ref(m.Project, "production", m.ModelVersion),
                         "deployed", ct);
                 }
-                await s.SetRunDecisionAsync(m.RunId, m.Promote ? "promoted" : "rejected", m.Reasons, m.ModelVersion,
-                    ct);
+                await s.SetRunDecisionAsync(m.RunId, staged ?? (m.Promote ? "promoted" : "rejected"), m.Reasons,
+                    m.ModelVersion, ct);
                 await s.SetRunStatusAsync(m.RunId, RunStatus.Succeeded, null, ct);
             }
-            return new StageResult(output, Records, m.Promote
+            return new StageResult(output, Records, staged is not null
+                ? $"model version {m.ModelVersion} passed the gate; served as {staged} beside production v{production} " +
+                    "until live traffic decides"
+                : m.Promote
                 ? $"model version {m.ModelVersion} promoted to production"
                 : $"model version {m.ModelVersion} rejected by the gate; production unchanged");
         });

@@ -146,7 +146,7 @@ public sealed class EvaluationStage(IArtifactStore store, RunInputs inputs, RunR
             RunId = trained.RunId, Project = trained.Project, ModelVersion = trained.ModelVersion,
             BaselineVersion = production?.Version,
             CandidateResults = candidateRef, BaselineResults = baselineRef, Gate = gateRef, Report = reportRef,
-            ReportJson = reportJsonRef,
+            ReportJson = reportJsonRef, Settings = trained.Settings,
             Promote = decision.Promote,
             Reasons = [.. decision.Checks.Select(c => $"{c.Metric}: {(c.Passed ? "pass" : "fail")}, {c.Reason}"),
                 .. decision.Notes,

@@ -9,6 +9,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using FineTune.Models.Generation;
 using FineTune.Serving.Engine;
+using FineTune.Serving.Releases;
 using FineTune.Text;
 using FineTune.Text.Structured;
 using Microsoft.AspNetCore.Http;
@@ -16,9 +17,9 @@ using Microsoft.Extensions.Logging;
 
 namespace FineTune.Serving.Api;
 
-public sealed class CompletionService(ModelCatalog catalog, ServingOptions options, ResponseCache cache,
-    IOutputScreen screen,
-    ServingMetrics metrics, ILogger<CompletionService> logger)
+public sealed partial class CompletionService(ModelCatalog catalog, ServingOptions options, ResponseCache cache,
+    IOutputScreen screen, ServingMetrics metrics, ReleaseRouter releases, ReleaseMonitor monitor,
+    ILogger<CompletionService> logger)
 {
     enum Kind { Chat, Text }
 
@@ -40,9 +41,6 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         var started = Stopwatch.GetTimestamp();
         var request = await ReadAsync<ChatCompletionRequest>(http);
         var (name, model) = Resolve(request.Model);
-        var template = model.Base.ChatTemplate
-            ?? throw OpenAiError.Invalid($"The model '{name}' has no chat template (its tokenizer has none); use " +
-                $"/v1/completions with a text prompt.", "messages");
         if (request.Messages is not { Count: > 0 })
             throw OpenAiError.Invalid("'messages' must be a non-empty array of {role, content}.", "messages");
         var messages = new List<ChatMessage>();
@@ -58,15 +56,21 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             throw OpenAiError.Invalid("logprobs are not supported by this server.", "logprobs");
         CheckPenalties(request.FrequencyPenalty, request.PresencePenalty);
         OpenAiRequests.RefuseUnsupported(request);
-        var prompt = ChatPrompt.Encode(model.Base.Tokenizer, template, messages,
-            addBos: model.Base.Tokenizer.BosId is not null);
-        var plan = Build(Kind.Chat, name, model, [prompt], [""], request.N,
-            request.MaxCompletionTokens ?? request.MaxTokens,
-            request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens", request.Temperature,
-                request.TopP, request.Seed,
-            request.Stop, request.Stream == true, request.StreamOptions?.IncludeUsage == true, echo: false)
-            with { Format = ResponseFormats.Read(request.ResponseFormat, model.Base.Structured) };
-        await RunAsync(http, plan, started);
+        Plan PlanFor(ServedModel served)
+        {
+            var chat = served.Base.ChatTemplate ?? throw OpenAiError.Invalid($"The model '{name}' has no chat " +
+                "template (its tokenizer has none); use /v1/completions with a text prompt.", "messages");
+            var prompt = ChatPrompt.Encode(served.Base.Tokenizer, chat, messages,
+                addBos: served.Base.Tokenizer.BosId is not null);
+            return Build(Kind.Chat, name, served, [prompt], [""], request.N,
+                request.MaxCompletionTokens ?? request.MaxTokens,
+                request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens", request.Temperature,
+                request.TopP, request.Seed, request.Stop, request.Stream == true,
+                request.StreamOptions?.IncludeUsage == true, echo: false)
+                with { Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured) };
+        }
+        var plan = PlanFor(model);
+        await ServeAsync(http, plan, PlanFor, request.User, started);
     }
 
     public async Task CompletionsAsync(HttpContext http)
@@ -80,14 +84,16 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             throw OpenAiError.Invalid("logprobs are not supported by this server.", "logprobs");
         CheckPenalties(request.FrequencyPenalty, request.PresencePenalty);
         OpenAiRequests.RefuseUnsupported(request);
-        var tokenizer = model.Base.Tokenizer;
-        var (prompts, texts) = Prompts(request.Prompt, tokenizer, model.Base.Config.VocabSize);
-        var plan = Build(Kind.Text, name, model, prompts, texts, request.N, request.MaxTokens, "max_tokens",
-            request.Temperature, request.TopP,
-            request.Seed, request.Stop, request.Stream == true, request.StreamOptions?.IncludeUsage == true,
-                request.Echo == true) with { Format = ResponseFormats.Read(request.ResponseFormat,
-                    model.Base.Structured) };
-        await RunAsync(http, plan, started);
+        Plan PlanFor(ServedModel served)
+        {
+            var (prompts, texts) = Prompts(request.Prompt, served.Base.Tokenizer, served.Base.Config.VocabSize);
+            return Build(Kind.Text, name, served, prompts, texts, request.N, request.MaxTokens, "max_tokens",
+                request.Temperature, request.TopP, request.Seed, request.Stop, request.Stream == true,
+                request.StreamOptions?.IncludeUsage == true, request.Echo == true)
+                with { Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured) };
+        }
+        var plan = PlanFor(model);
+        await ServeAsync(http, plan, PlanFor, request.User, started);
     }
 
     Task<T> ReadAsync<T>(HttpContext http) where T : class =>
@@ -248,7 +254,14 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
         throw OpenAiError.Invalid("stop must be a string or an array of up to 4 strings.", "stop");
     }
 
-    async Task RunAsync(HttpContext http, Plan plan, long started)
+    /// <summary>What a request's choices came to: their texts, whether any was screened, and whether the answer was
+    /// written (false: <c>accept</c> refused it and nothing was sent).</summary>
+    sealed record Outcome(IReadOnlyList<string> Texts, bool Screened, bool Written);
+
+    /// <param name="accept">Non-streamed answers only: checked before anything is written; false leaves the response
+    /// untouched for another version to answer (a canary's fallback).</param>
+    async Task<Outcome> RunAsync(HttpContext http, Plan plan, long started,
+        Func<IReadOnlyList<CachedChoice>, bool>? accept = null)
     {
         using var activity = ServingMetrics.ActivitySource.StartActivity(plan.Kind == Kind.Chat
             ? "chat.completions" : "completions");
@@ -272,40 +285,26 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             activity?.SetTag("finetune.cache_hit", hit);
             if (hit)
             {
+                if (accept is not null && !accept(cached.Choices))
+                    return new Outcome([.. cached.Choices.Select(c => c.Text)], false, Written: false);
                 http.Response.Headers["x-finetune-cache"] = "hit";
                 await WriteAsync(http, plan, id, created, fingerprint, cached.Choices, cached.PromptTokens);
                 metrics.RecordRequest(endpoint, "cache_hit", Stopwatch.GetElapsedTime(started));
-                return;
+                return new Outcome([.. cached.Choices.Select(c => c.Text)], false, Written: true);
             }
         }
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-        var jobs = new List<(GenerationJob Job, ChoiceText Text, int Index)>();
-        for (int pi = 0; pi < plan.Prompts.Count; pi++)
-            for (int c = 0; c < plan.N; c++)
-            {
-                var o = plan.Options.Seed is { } seed ? plan.Options with { Seed = seed + c } : plan.Options;
-                var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token,
-                    plan.Format?.Format.Start());
-                jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, _screen), pi * plan.N + c));
-            }
-        var scheduler = plan.Model.Base.Scheduler;
-        foreach (var (job, _, _) in jobs)
-            if (!scheduler.TryEnqueue(job))
-            {
-                cancel.Cancel();
-                throw OpenAiError.Overloaded(plan.Name);
-            }
-
+        var jobs = StartJobs(plan, cancel);
         try
         {
             if (plan.Stream)
                 await StreamAsync(http, plan, jobs, id, created, fingerprint, promptTokens, cancel);
             else
             {
-                await Task.WhenAll(jobs.Select(j => DrainAsync(j.Job, j.Text, cancel)));
-                var choices = jobs.Select(j => new CachedChoice(Shown(plan, j.Index, j.Text), j.Text.Finish!,
-                    j.Text.Tokens)).ToList();
+                var choices = await CollectAsync(plan, jobs, cancel);
+                if (accept is not null && !accept(choices))
+                    return new Outcome([.. choices.Select(c => c.Text)], jobs.Any(j => j.Text.Screened), false);
                 if (cacheKey is not null && choices.All(c => c.FinishReason != "content_filter"))
                     cache.Put(cacheKey, plan.Name, new CachedResponse(choices, promptTokens));
                 await WriteAsync(http, plan, id, created, fingerprint, choices, promptTokens);
@@ -326,6 +325,36 @@ public sealed class CompletionService(ModelCatalog catalog, ServingOptions optio
             // frees the slots of any job still running (a stop string, a screened choice, a gone client)
             cancel.Cancel();
         }
+        return new Outcome([.. jobs.Select(j => j.Text.Text)], jobs.Any(j => j.Text.Screened), Written: true);
+    }
+
+    /// <summary>One job per choice, queued on the model's scheduler (429 when its queue is full).</summary>
+    List<(GenerationJob Job, ChoiceText Text, int Index)> StartJobs(Plan plan, CancellationTokenSource cancel)
+    {
+        var jobs = new List<(GenerationJob Job, ChoiceText Text, int Index)>();
+        for (int pi = 0; pi < plan.Prompts.Count; pi++)
+            for (int c = 0; c < plan.N; c++)
+            {
+                var o = plan.Options.Seed is { } seed ? plan.Options with { Seed = seed + c } : plan.Options;
+                var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token,
+                    plan.Format?.Format.Start());
+                jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, _screen), pi * plan.N + c));
+            }
+        var scheduler = plan.Model.Base.Scheduler;
+        foreach (var (job, _, _) in jobs)
+            if (!scheduler.TryEnqueue(job))
+            {
+                cancel.Cancel();
+                throw OpenAiError.Overloaded(plan.Name);
+            }
+        return jobs;
+    }
+
+    static async Task<List<CachedChoice>> CollectAsync(Plan plan,
+        List<(GenerationJob Job, ChoiceText Text, int Index)> jobs, CancellationTokenSource cancel)
+    {
+        await Task.WhenAll(jobs.Select(j => DrainAsync(j.Job, j.Text, cancel)));
+        return [.. jobs.Select(j => new CachedChoice(Shown(plan, j.Index, j.Text), j.Text.Finish!, j.Text.Tokens))];
     }
 
     // Echo puts the prompt text before a text completion.

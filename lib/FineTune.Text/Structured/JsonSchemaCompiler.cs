@@ -21,7 +21,7 @@ public sealed class JsonSchemaCompiler
     public const int MaxEnumValues = 1_000;
     public const int MaxLiteralBytes = 1_024;
 
-    static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     static readonly HashSet<string> Annotations =
         ["title", "description", "$schema", "$id", "$comment", "examples", "default", "deprecated", "readOnly",
@@ -246,10 +246,11 @@ public sealed class JsonSchemaCompiler
                     "additionalProperties must be true, false or a schema.");
         }
         else
-            free = properties.Count == 0 ? AnyValue() : null;
+            free = AnyValue();
         // Declared properties only, when there are some: output with just those is valid whatever
         // additionalProperties says, and a model is not invited to invent keys.
-        return Add(new ObjectNode(properties, properties.Count == 0 ? free : null), path);
+        return Add(new ObjectNode(properties, properties.Count == 0 ? free : null, properties.Count == 0 ? null : free),
+            path);
     }
 
     static int? Count(JsonElement schema, string keyword, string path)

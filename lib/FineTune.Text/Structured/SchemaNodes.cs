@@ -36,10 +36,14 @@ public sealed record ObjectProperty(string Name, SchemaNode Value, bool Required
 /// <summary>An object. Declared properties come in schema order (as OpenAI's structured outputs write them), required
 /// ones always, optional ones when the model chooses; with no declared properties, <see cref="FreeValues"/> (when
 /// set) allows any keys with values of that schema.</summary>
-public sealed class ObjectNode(IReadOnlyList<ObjectProperty> properties, SchemaNode? freeValues) : SchemaNode
+public sealed class ObjectNode(IReadOnlyList<ObjectProperty> properties, SchemaNode? freeValues,
+    SchemaNode? extraValues = null) : SchemaNode
 {
     public IReadOnlyList<ObjectProperty> Properties { get; } = properties;
     public SchemaNode? FreeValues { get; } = freeValues;
+    /// <summary>What additionalProperties allows beside declared properties (null: nothing). The decoder never writes
+    /// such keys; a document checked against the schema may have them.</summary>
+    public SchemaNode? ExtraValues { get; } = extraValues;
     internal bool FreeKeys => Properties.Count == 0 && FreeValues is not null;
 
     internal override int ComputeMinBytes() => JsonGrammar.Add(2, RestMinBytes(0, first: true));

@@ -158,3 +158,29 @@ public sealed class JsonGrammarTests
         }
     }
 }
+
+public sealed class JsonSchemaCheckTests
+{
+    static readonly JsonGrammar Ticket = JsonSchemaCompiler.Compile(TicketSchema.Element);
+
+    [Fact]
+    public void A_document_is_checked_in_any_key_order_and_layout_and_against_additional_properties()
+    {
+        var valid = "{\"category\":\"billing\",\"priority\":2,\"summary\":\"x\",\"tags\":[],\"refund\":null," +
+            "\"customer\":{\"name\":\"A\",\"manager\":null}}";
+        Assert.True(Ticket.IsValid(valid));
+        var reordered = "{ \"customer\": {\"manager\": null, \"name\": \"A\"}, \"refund\": 3, \"tags\": [\"t\"], " +
+            "\"summary\": \"x\", \"priority\": -1, \"category\": \"other\" }";
+        Assert.True(Ticket.IsValid(reordered));
+        Assert.False(Ticket.Accepts(reordered));                            // not the order the decoder writes
+        Assert.False(Ticket.IsValid(valid.Replace("\"tags\":[]", "\"tags\":[],\"x\":1")));   // additional false
+        Assert.False(Ticket.IsValid(valid.Replace("\"priority\":2", "\"priority\":2.5")));
+        Assert.False(Ticket.IsValid(valid.Replace("billing", "refunds")));
+        Assert.False(Ticket.IsValid("the cat sat"));
+
+        var open = JsonSchemaCompiler.Compile(System.Text.Json.JsonDocument.Parse(
+            """{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}""").RootElement);
+        Assert.True(open.IsValid("""{"b": [1], "a": 3}"""));                 // additionalProperties defaults to true
+        Assert.False(open.IsValid("""{"b": 1}"""));
+    }
+}

@@ -1,0 +1,288 @@
+// Progressive releases over the real HTTP server and registry: a version that passed the gate under a canary policy
+// answers a sticky share of callers; under shadow it answers every request in the background and is never returned;
+// the live analysis rolls back a candidate that fails (its callers answered by production meanwhile) and promotes one
+// that is no worse, each decision in the registry with its numbers; a canary's answer that fails the project's output
+// schema is replaced by production's.
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Artifacts;
+using FineTune.Contracts;
+using FineTune.Pipeline.Serving;
+using FineTune.Registry;
+using FineTune.Serving;
+using FineTune.Serving.Engine;
+using FineTune.Serving.Releases;
+using FineTune.Serving.Tests;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using FineTune.Pipeline.Deployment;
+
+namespace FineTune.Pipeline.Tests;
+
+public sealed class ReleaseTests
+{
+    const string Key = "sk-release-test";
+
+    /// <summary>The Deployment service's shape in one process: the deployment stage, serving behind the registry, the
+    /// OpenAI endpoint on a loopback port; versions 1 and 2 are adapters of the test model, 3 a full model whose
+    /// context (10 positions) is too short for the test's prompts, so everything it is asked fails.</summary>
+    sealed class Deployment : IAsyncDisposable
+    {
+        readonly WebApplication _app;
+        readonly TempDir _tmp = new();
+        readonly TestModel _model = new();
+        public HttpClient Http { get; }
+        public RunRegistry Registry => _app.Services.GetRequiredService<RunRegistry>();
+        public ReleaseMonitor Monitor => _app.Services.GetRequiredService<ReleaseMonitor>();
+        public ReleaseRouter Router => _app.Services.GetRequiredService<ReleaseRouter>();
+        public ModelCatalog Catalog => _app.Services.GetRequiredService<ModelCatalog>();
+        public Guid[] Runs { get; } = [Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid()];
+        (ArtifactRef Model, ArtifactRef Base, string Kind)[] _versions = [];
+
+        Deployment(WebApplication app)
+        {
+            _app = app;
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
+                .Addresses.First();
+            Http = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/") };
+            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        }
+
+        public static async Task<Deployment> StartAsync()
+        {
+            var home = Path.Combine(Path.GetTempPath(), "release-test-" + Guid.NewGuid().ToString("N"));
+            var builder = WebApplication.CreateBuilder();
+            var settings = PipelineFixture.FastHost();
+            foreach (var (k, v) in new Dictionary<string, string?>
+            {
+                ["Pipeline:WorkDirectory"] = Path.Combine(home, "work"),
+                ["Pipeline:WatchIngestionBucket"] = "false",
+                ["Artifacts:LocalDirectory"] = Path.Combine(home, "artifacts"),
+                ["Registry:Provider"] = "sqlite",
+                ["Registry:ConnectionString"] = $"Data Source={Path.Combine(home, "registry.db")}",
+                ["Serving:ApiKeys:0"] = "sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key),
+                ["Serving:RegistryPollSeconds"] = "3600", ["Serving:ReleaseCheckSeconds"] = "1",
+                ["Serving:Threads"] = "2", ["Serving:RequestsPerMinute"] = "0", ["Serving:ResponseCacheEntries"] = "0",
+                ["Serving:MaxQueueLength"] = "256",
+            })
+                settings[k] = v;
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Logging.ClearProviders();
+            builder.Services.AddPipeline(builder.Configuration, p => p.AddDeploymentStage().AddRegistryServing());
+            var app = builder.Build();
+            app.MapServing(allowAdapterLoading: false);
+            await app.StartAsync();
+            var deployment = new Deployment(app);
+            await deployment.RegisterAsync(home);
+            return deployment;
+        }
+
+        async Task RegisterAsync(string home)
+        {
+            var inputs = _app.Services.GetRequiredService<RunInputs>();
+            var store = _app.Services.GetRequiredService<IArtifactStore>();
+            var baseRef = await inputs.PublishModelAsync(_model.ModelDirectory, default);
+            var shortContext = Path.Combine(_tmp.Path, "short");
+            Directory.CreateDirectory(shortContext);
+            foreach (var file in Directory.GetFiles(_model.ModelDirectory))
+                File.Copy(file, Path.Combine(shortContext, Path.GetFileName(file)));
+            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(shortContext, "config.json")))!;
+            config["max_position_embeddings"] = 10;
+            File.WriteAllText(Path.Combine(shortContext, "config.json"), config.ToJsonString());
+            _versions =
+            [
+                (await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, "p/v1", _model.AdapterDirectory),
+                    baseRef, "adapter"),
+                (await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, "p/v2", _model.OtherAdapterDirectory),
+                    baseRef, "adapter"),
+                (await inputs.PublishModelAsync(shortContext, default), baseRef, "full"),
+            ];
+            await Registry.WriteAsync(async s =>
+            {
+                for (int v = 1; v <= 3; v++)
+                {
+                    await s.ClaimRawObjectAsync("p", new ArtifactRef(Buckets.Ingestion, $"p/{v}.jsonl",
+                        new string((char)('a' + v), 64), 1), $"e{v}", Runs[v - 1], "drop");
+                    Assert.Equal(v, await s.CreateModelVersionAsync("p", Runs[v - 1], _versions[v - 1].Model,
+                        _versions[v - 1].Base, _versions[v - 1].Kind));
+                }
+                await s.SetAliasAsync("p", "production", 1, Runs[0], "test");
+            });
+            await _app.Services.GetRequiredService<RegistryServing>().SyncAsync("p", default);
+        }
+
+        /// <summary>Version <paramref name="version"/> passes the gate under <paramref name="release"/>.</summary>
+        public async Task ReleaseAsync(int version, ReleaseSettings release)
+        {
+            var inputs = _app.Services.GetRequiredService<RunInputs>();
+            var settings = await inputs.PublishSettingsAsync(new PipelineSettings { Release = release }, default);
+            var gate = new ArtifactRef(Buckets.Evaluations, $"p/gate{version}", new string('g', 64), 1);
+            await _app.Services.GetRequiredService<IBus>().PublishForRun(new EvaluationCompleted
+            {
+                RunId = Runs[version - 1], Project = "p", ModelVersion = version, BaselineVersion = 1,
+                CandidateResults = gate, BaselineResults = gate, Gate = gate, Promote = true, Reasons = ["task: pass"],
+                CandidateMetrics = new Dictionary<string, double>(), BaselineMetrics = new Dictionary<string, double>(),
+                Settings = settings,
+            }, Runs[version - 1], default);
+            await Until(() => Router.TryGet("p", out var r) && r.Id == $"p@v{version}");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _model.Dispose();
+            _tmp.Dispose();
+        }
+    }
+
+    static async Task Until(Func<bool> condition, int seconds = 60)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(seconds); !condition(); await Task.Delay(50))
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("condition not reached");
+    }
+
+    static async Task<(string Variant, bool Fallback, string Text)> AskAsync(Deployment d, string user,
+        string prompt = "the cat sat", int maxTokens = 1)
+    {
+        using var response = await d.Http.PostAsJsonAsync("v1/completions", new
+        {
+            model = "p", prompt, max_tokens = maxTokens, temperature = 0, user,
+        });
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var text = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement
+            .GetProperty("choices")[0].GetProperty("text").GetString()!;
+        return (response.Headers.GetValues("x-finetune-variant").Single(),
+            response.Headers.Contains("x-finetune-fallback"), text);
+    }
+
+    static async Task<ReleaseRecord> DecidedAsync(Deployment d, int version, Func<int, Task> traffic)
+    {
+        for (int round = 0; round < 200; round++)
+        {
+            var release = (await d.Registry.ReadAsync(s => s.ListReleasesAsync("p"))).Single(r =>
+                r.Version == version);
+            if (release.Status != "running")
+                return release;
+            await traffic(round);
+        }
+        throw new TimeoutException($"the release of v{version} was never decided");
+    }
+
+    [Fact]
+    public async Task A_canary_answers_a_sticky_fifth_of_callers()
+    {
+        await using var d = await Deployment.StartAsync();
+        await d.ReleaseAsync(2, new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.2,
+            MinRequests = 1_000_000 });
+
+        var variants = new List<(string Variant, bool Fallback, string Text)>();
+        for (int batch = 0; batch < 1000; batch += 50)   // 50 at a time: within the server's queue
+            variants.AddRange(await Task.WhenAll(Enumerable.Range(batch, 50).Select(i => AskAsync(d, $"caller-{i}"))));
+        int candidate = variants.Count(v => v.Variant == "candidate");
+        Assert.InRange(candidate, 150, 250);    // 200 ± 4σ of Binomial(1000, 0.2)
+        for (int user = 0; user < 20; user++)
+        {
+            var seen = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => AskAsync(d, $"caller-{user}")));
+            Assert.Single(seen.Select(s => s.Variant).Append(variants[user].Variant).Distinct());
+        }
+        Assert.Equal(candidate + variants.Take(20).Count(v => v.Variant == "candidate") * 5,
+            d.Monitor.Numbers("p@v2", Variant.Candidate).Requests);
+    }
+
+    [Fact]
+    public async Task A_failing_canary_is_rolled_back_and_a_sound_one_promoted_on_live_numbers()
+    {
+        await using var d = await Deployment.StartAsync();
+        var window = new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.5, MinRequests = 40 };
+        // v3 cannot take these prompts (10 positions): every request routed to it fails, and production answers
+        const string longPrompt = "the cat sat on the mat and the dog ran in the park under the sun";
+        await d.ReleaseAsync(3, window);
+        int fallbacks = 0;
+        var rolledBack = await DecidedAsync(d, 3, async round =>
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+                AskAsync(d, $"r{round}-{i}", longPrompt)));
+            Assert.All(answers.Where(a => a.Fallback), a => Assert.Equal("production", a.Variant));
+            fallbacks += answers.Count(a => a.Fallback);
+        });
+        Assert.Equal("rolled_back", rolledBack.Status);
+        Assert.Contains(rolledBack.Reasons!, r => r.StartsWith("error_rate: fail, candidate 100%"));
+        var numbers = JsonNode.Parse(rolledBack.NumbersJson!)!;
+        Assert.True(numbers["candidate"]!["errors"]!.GetValue<long>() >= 40);
+        Assert.Equal(0, numbers["production"]!["errors"]!.GetValue<long>());
+        Assert.True(fallbacks >= 40, $"{fallbacks} fallbacks");
+        Assert.Equal(1, await d.Registry.ReadAsync(s => s.GetAliasAsync("p", "production")));
+        Assert.Null(await d.Registry.ReadAsync(s => s.GetAliasAsync("p", "canary")));
+        Assert.Equal("rolled_back", (await d.Registry.ReadAsync(s => s.GetRunAsync(d.Runs[2])))!.Decision);
+        await Until(() => !d.Router.TryGet("p", out _) && !d.Catalog.TryResolve("p:canary", out _));
+
+        await d.ReleaseAsync(2, window);
+        var promoted = await DecidedAsync(d, 2, round => Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            AskAsync(d, $"s{round}-{i}", longPrompt))));
+        Assert.Equal("promoted", promoted.Status);
+        Assert.All(promoted.Reasons!, r => Assert.Contains(": pass,", r));
+        Assert.Equal(2, await d.Registry.ReadAsync(s => s.GetAliasAsync("p", "production")));
+        await Until(() => d.Catalog.TryResolve("p", out var m) && m.Version == "p@v2" && !d.Router.TryGet("p", out _));
+        var history = await d.Registry.ReadAsync(s => s.ListDeploymentsAsync("p", "production"));
+        Assert.Equal([2, 1], history.Select(h => h.Version).ToArray());
+        var events = await d.Registry.ReadAsync(s => s.ListEventsAsync(d.Runs[1]));
+        Assert.Contains(events, e => e.Message.StartsWith("canary release of v2 promoted on live traffic"));
+    }
+
+    [Fact]
+    public async Task A_shadow_answers_in_the_background_and_a_canary_failing_the_schema_falls_back()
+    {
+        await using var d = await Deployment.StartAsync();
+        await d.ReleaseAsync(2, new ReleaseSettings { Policy = ReleasePolicy.Shadow, MinRequests = 1_000_000 });
+        var production = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => AskAsync(d, $"u{i}",
+            maxTokens: 6)));
+        Assert.All(production, a => Assert.Equal("production", a.Variant));
+        var direct = await AskVersionAsync(d, "p:v1");
+        Assert.All(production, a => Assert.Equal(direct, a.Text));    // production's answer, never the shadow's
+        await Until(() => d.Monitor.Numbers("p@v2", Variant.Candidate).Requests == 30);
+        var shadow = d.Monitor.ShadowAnswers("p@v2");
+        Assert.Equal(30, shadow.Count);
+        Assert.Equal(await AskVersionAsync(d, "p:v2"), shadow[0]);    // the candidate's own answer, recorded
+        Assert.NotEqual(direct, shadow[0]);
+
+        // A canary under an output schema its plain-text answers do not meet (v3: the base model, no adapter):
+        // every caller routed to it is answered by production, and the answer is counted invalid.
+        await d.Registry.WriteAsync(s => s.DecideReleaseAsync("p", 2, "rolled_back", ["test"], "{}"));
+        await d.Registry.WriteAsync(s => s.RemoveAliasAsync("p", "shadow", d.Runs[1], "test"));
+        var schema = JsonDocument.Parse("""{"type": "object", "properties": {"a": {"type": "string"}}}""")
+            .RootElement;
+        await d.ReleaseAsync(3, new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.5,
+            MinRequests = 1_000_000, OutputSchema = schema });
+        var shortAnswer = await AskVersionAsync(d, "p:v1", maxTokens: 2);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => AskAsync(d, $"w{i}", maxTokens: 2)));
+        var fellBack = answers.Where(a => a.Fallback).ToList();
+        Assert.InRange(fellBack.Count, 10, 50);
+        Assert.All(fellBack, a => Assert.Equal(shortAnswer, a.Text));
+        var numbers = d.Monitor.Numbers("p@v3", Variant.Candidate);
+        Assert.Equal(fellBack.Count, numbers.Fallbacks);
+        Assert.Equal(numbers.Requests, numbers.Invalid);
+        Assert.Equal(0, numbers.Errors);
+    }
+
+    static async Task<string> AskVersionAsync(Deployment d, string model, int maxTokens = 6)
+    {
+        using var response = await d.Http.PostAsJsonAsync("v1/completions", new
+        {
+            model, prompt = "the cat sat", max_tokens = maxTokens, temperature = 0,
+        });
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement
+            .GetProperty("choices")[0].GetProperty("text").GetString()!;
+    }
+}
