@@ -3,6 +3,7 @@
 // temperature 0.8, 128 new tokens a request. Reports aggregate tokens/s and p50/p95 time to first token at 1, 4 and 16
 // clients, float32 and int8, and int8's perplexity delta on held-out text of the tiny base model when it is cached.
 // Run: dotnet run -c Release --project bench/FineTune.ServeBench -- [--out bench/results/serve.json] [--rounds 3]
+// [--json-schema] (each request constrained to a ticket schema)
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -27,6 +28,14 @@ int[] levels = BenchEnvironment.Arg(args, "--clients", "1,4,16").Split(',').Sele
 // w8a8: int8 activations as well (AVX-VNNI).
 var configurations = BenchEnvironment.Arg(args, "--weights", "float32,int8,int8+bf16kv,w8a8+bf16kv").Split(',');
 bool skipAccuracy = args.Contains("--no-accuracy");
+// --json-schema: every request asks for a JSON document of a ticket schema (constrained decoding on each token)
+JsonNode? responseFormat = args.Contains("--json-schema") ? JsonNode.Parse("""
+    {"type": "json_schema", "json_schema": {"name": "ticket", "schema": {"type": "object", "properties": {
+      "category": {"enum": ["billing", "shipping", "other"]}, "priority": {"type": "integer"},
+      "summary": {"type": "string", "maxLength": 200}, "tags": {"type": "array", "items": {"type": "string"}},
+      "refund": {"type": ["number", "null"]}}, "required": ["category", "priority", "summary", "tags", "refund"],
+      "additionalProperties": false}}}
+    """) : null;
 int threads = int.Parse(BenchEnvironment.Arg(args, "--threads", "2"));
 const int NewTokens = 128;
 var shared = Path.GetFullPath(Path.Combine(BenchEnvironment.RepoRoot(), "..", "shared", "data", "models",
@@ -219,6 +228,7 @@ var accuracy = skipAccuracy ? new JsonObject { ["skipped"] = "--no-accuracy" } :
 var report = new JsonObject
 {
     ["benchmark"] = "serving: concurrent streaming /v1/completions on loopback",
+    ["response_format"] = responseFormat?.DeepClone(),
     ["date"] = DateTime.UtcNow.ToString("O"),
     ["machine"] = new JsonObject
     {
@@ -243,13 +253,14 @@ File.WriteAllText(output, report.ToJsonString(new JsonSerializerOptions { WriteI
 Console.WriteLine($"wrote {output}");
 return 0;
 
-static async Task<(double Ttft, int Tokens)> RequestAsync(HttpClient http, int seed)
+async Task<(double Ttft, int Tokens)> RequestAsync(HttpClient http, int seed)
 {
     var body = new
     {
         model = "stories15M",
         prompt = "Once upon a time, there was a little girl named Lily who loved to play in the park with her dog.",
         max_tokens = NewTokens, temperature = 0.8, seed, stream = true, stream_options = new { include_usage = true },
+        response_format = responseFormat,
     };
     var start = Stopwatch.GetTimestamp();
     using var request = new HttpRequestMessage(HttpMethod.Post,

@@ -91,12 +91,13 @@ internal abstract class Frame
         }
     }
 
-    /// <summary>A count as a key: exact only within reach of a bound a token could cross.</summary>
+    /// <summary>A count as a key: exact only within reach of a bound a token could cross (below the low bound, and
+    /// below the high one).</summary>
     protected static string Window(int value, int low, int? high, int horizon)
     {
         if (value + horizon < low)
             return "<";
-        if (value >= low + horizon && (high is null || value + horizon < high))
+        if (value >= low && (high is null || value + horizon < high))
             return "=";
         return value.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }

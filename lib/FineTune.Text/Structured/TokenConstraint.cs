@@ -7,9 +7,12 @@ using System.Collections.Concurrent;
 
 namespace FineTune.Text.Structured;
 
-/// <summary>Which tokens may come next (a bit per token), and the most that one of them raises the bytes the document
-/// still needs.</summary>
-internal sealed record TokenMask(ulong[] Bits, int MaxRise);
+/// <summary>Which tokens may come next (a bit per token), and the tokens that raise the bytes the document still needs
+/// (<see cref="Rising"/>, by how much, largest first): near the budget only those can be the ones to drop.</summary>
+internal sealed record TokenMask(ulong[] Bits, (int Id, int Rise)[] Rising)
+{
+    public int MaxRise => Rising.Length == 0 ? 0 : Rising[0].Rise;
+}
 
 /// <summary>A grammar over one tokenizer's vocabulary, with its masks cache; safe to share between threads.</summary>
 public sealed class ConstrainedVocabulary(JsonGrammar grammar, TokenTrie trie, IReadOnlyList<int> stopIds)
@@ -44,13 +47,14 @@ public sealed class ConstrainedVocabulary(JsonGrammar grammar, TokenTrie trie, I
     {
         var bits = new ulong[(Trie.VocabSize + 63) / 64];
         var buffers = new List<List<Stack?>>();
-        int start = state.MinBytes, maxRise = int.MinValue, least = int.MaxValue;
+        int start = state.MinBytes, least = int.MaxValue;
         var closest = new List<int>();
+        var rising = new List<(int Id, int Rise)>();
         Walk(Trie.Root, state.Configurations, 0);
         if (budget is not null && bits.All(w => w == 0))
             foreach (var id in closest)
                 bits[id >> 6] |= 1UL << (id & 63);
-        return new TokenMask(bits, maxRise);
+        return new TokenMask(bits, [.. rising.OrderByDescending(r => r.Rise)]);
 
         void Walk(TokenTrie.Node node, IReadOnlyList<Stack?> from, int depth)
         {
@@ -67,7 +71,9 @@ public sealed class ConstrainedVocabulary(JsonGrammar grammar, TokenTrie trie, I
                 if (child.Ids.Length > 0)
                 {
                     int need = next.Min(JsonState.MinBytesAt);
-                    maxRise = Math.Max(maxRise, need - start);
+                    if (need > start)
+                        foreach (var id in child.Ids)
+                            rising.Add((id, need - start));
                     if (budget is null || need <= budget)
                         foreach (var id in child.Ids)
                             bits[id >> 6] |= 1UL << (id & 63);
@@ -113,9 +119,24 @@ public sealed class TokenConstraint
         // which the rest still fits, each later token writing a byte at least and the stop token needing one.
         var mask = _vocabulary.Mask(_state);
         int after = tokensLeft - 1 - (_vocabulary.StopIds.Count > 0 ? 1 : 0);
-        if (_state.MinBytes + mask.MaxRise > after)
-            mask = _vocabulary.Build(_state, budget: after);
         var bits = mask.Bits;
+        int needNow = _state.MinBytes;
+        if (needNow + mask.MaxRise > after)
+        {
+            if (needNow > after)
+                bits = _vocabulary.Build(_state, budget: after).Bits;   // over budget already: the shortest way out
+            else
+            {
+                // only a token that raises the need can leave more to write than the tokens left
+                bits = (ulong[])bits.Clone();
+                foreach (var (id, rise) in mask.Rising)
+                {
+                    if (needNow + rise <= after)
+                        break;
+                    bits[id >> 6] &= ~(1UL << (id & 63));
+                }
+            }
+        }
         var stops = _vocabulary.StopIds;
         Span<float> stopLogits = stackalloc float[Math.Min(stops.Count, 16)];
         for (int i = 0; i < stopLogits.Length; i++)
