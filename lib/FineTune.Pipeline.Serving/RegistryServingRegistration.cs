@@ -21,6 +21,15 @@ public static class RegistryServingRegistration
             pipeline.Configuration);
         services.AddSingleton<RegistryServing>();
         services.AddHostedService(sp => sp.GetRequiredService<RegistryServing>());
+        services.AddSingleton(RecordingOptions.From(pipeline.Configuration));
+        services.AddSingleton<RegistryRequestLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<RegistryRequestLog>());
+        services.AddSingleton<FineTune.Serving.Feedback.IRequestLog>(sp => sp.GetRequiredService<RegistryRequestLog>());
+        services.AddSingleton<FineTune.Serving.Feedback.IFeedbackStore>(sp =>
+            sp.GetRequiredService<RegistryRequestLog>());
+        services.AddSingleton(FeedbackExportOptions.From(pipeline.Configuration));
+        services.AddSingleton<FeedbackExporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<FeedbackExporter>());
         services.AddSingleton<ReleaseAnalysis>();
         services.AddHostedService(sp => sp.GetRequiredService<ReleaseAnalysis>());
         return pipeline.AddConsumers(x =>

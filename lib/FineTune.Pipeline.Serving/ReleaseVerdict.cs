@@ -1,6 +1,7 @@
 // The live gate of a canary or shadow release: once each variant has answered min_requests (or max_minutes have
 // passed), the candidate is promoted when no live metric is worse than production's beyond its margin — error rate,
-// p95 latency, screened answers, answers that are not documents of the output schema — and rolled back otherwise.
+// p95 latency, screened answers, answers that are not documents of the output schema, mean feedback rating once each
+// has min_ratings — and rolled back otherwise.
 // Pure: the numbers come from the release monitor, the decision goes to the registry with these reasons and numbers.
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -46,6 +47,11 @@ public static class ReleaseVerdict
             Check("invalid_rate", candidate.InvalidRate - production.InvalidRate <= settings.MaxInvalidRateIncrease,
                 $"candidate {Percent(candidate.InvalidRate)} vs production {Percent(production.InvalidRate)} of " +
                 $"answers not matching the output schema (allowed +{Percent(settings.MaxInvalidRateIncrease)})");
+        if (candidate.Feedback is { } cf && production.Feedback is { } pf
+            && Math.Min(candidate.Ratings, production.Ratings) >= settings.MinRatings)
+            Check("feedback", cf >= pf - settings.MaxFeedbackDecrease,
+                $"candidate {cf:0.###} vs production {pf:0.###} mean rating of {candidate.Ratings} and " +
+                $"{production.Ratings} ratings (allowed −{settings.MaxFeedbackDecrease:0.###})");
         return new(promote, reasons, numbers);
     }
 
@@ -58,7 +64,7 @@ public static class ReleaseVerdict
             ["requests"] = n.Requests, ["errors"] = n.Errors, ["error_rate"] = n.ErrorRate,
             ["latency_p95_ms"] = n.LatencyP95Ms, ["screened"] = n.Screened, ["screen_rate"] = n.ScreenRate,
             ["checked"] = n.Checked, ["invalid"] = n.Invalid, ["invalid_rate"] = n.InvalidRate,
-            ["fallbacks"] = n.Fallbacks,
+            ["fallbacks"] = n.Fallbacks, ["ratings"] = n.Ratings, ["feedback"] = n.Feedback,
         };
         return new JsonObject
         {

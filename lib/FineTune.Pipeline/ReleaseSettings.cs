@@ -29,6 +29,8 @@ public sealed record ReleaseSettings
     public double MaxScreenRateIncrease { get; init; } = 0.01;
     public double MaxInvalidRateIncrease { get; init; } = 0.02;
     public double MaxFeedbackDecrease { get; init; } = 0.1;
+    /// <summary>Feedback is judged once each variant has this many ratings.</summary>
+    public int MinRatings { get; init; } = 10;
     /// <summary>A JSON schema answers must meet (the subset response_format takes): an answer that is not a document
     /// of it counts as invalid, and a canary's invalid answer is replaced by production's.</summary>
     public JsonElement? OutputSchema { get; init; }
@@ -39,9 +41,9 @@ public sealed record ReleaseSettings
             $"{source}: 'release.{key}' is {value}; expected {expected}.";
         if (CanaryWeight is <= 0 or >= 1 || double.IsNaN(CanaryWeight))
             throw new InvalidPipelineSettingsException(Bad("canary_weight", CanaryWeight, "between 0 and 1"));
-        if (MinRequests < 1 || MinRequestsAtDeadline < 1)
+        if (MinRequests < 1 || MinRequestsAtDeadline < 1 || MinRatings < 1)
             throw new InvalidPipelineSettingsException(Bad("min_requests", MinRequests, "≥ 1 (and " +
-                "min_requests_at_deadline ≥ 1)"));
+                "min_requests_at_deadline, min_ratings ≥ 1)"));
         if (MaxMinutes <= 0 || double.IsNaN(MaxMinutes))
             throw new InvalidPipelineSettingsException(Bad("max_minutes", MaxMinutes, "> 0"));
         foreach (var (key, value) in new[] { ("max_error_rate_increase", MaxErrorRateIncrease),

@@ -94,6 +94,21 @@ public interface IRegistrySession : IAsyncDisposable
     Task<bool> DecideReleaseAsync(string project, int version, string status, IReadOnlyList<string> reasons,
         string numbersJson, CancellationToken ct = default);
 
+    // ---- Production feedback ----
+    /// <summary>Idempotent per (id, choice).</summary>
+    Task RecordServedRequestsAsync(IReadOnlyList<ServedRequestRecord> requests, CancellationToken ct = default);
+    Task<ServedRequestRecord?> GetServedRequestAsync(string id, int choice, CancellationToken ct = default);
+    Task<IReadOnlyList<ServedRequestRecord>> ListServedRequestsAsync(string project, CancellationToken ct = default);
+    Task<long> AddFeedbackAsync(FeedbackRecord feedback, CancellationToken ct = default);
+    Task<IReadOnlyList<FeedbackRecord>> ListFeedbackAsync(string project, bool unexportedOnly = false,
+        CancellationToken ct = default);
+    Task MarkFeedbackExportedAsync(IReadOnlyList<long> ids, string exportKey, CancellationToken ct = default);
+    /// <summary>Projects that have received feedback.</summary>
+    Task<IReadOnlyList<string>> ListFeedbackProjectsAsync(CancellationToken ct = default);
+    /// <summary>Deletes the requests answered before <paramref name="before"/> and their feedback (retention).
+    /// </summary>
+    Task<int> DeleteServedRequestsBeforeAsync(DateTimeOffset before, CancellationToken ct = default);
+
     // ---- Training jobs (one per run; workers compete with leases) ----
     /// <summary>Queues the run's job; false when it is already queued (or ran).</summary>
     Task<bool> EnqueueTrainingJobAsync(Guid runId, string requestJson, CancellationToken ct = default);

@@ -28,6 +28,7 @@ internal readonly struct Row(IDictionary<string, object?> values)
     public int? IntOrNull(string column) =>
         Raw(column) is { } v ? Convert.ToInt32(v, CultureInfo.InvariantCulture) : null;
     public long Long(string column) => Convert.ToInt64(Required(column), CultureInfo.InvariantCulture);
+    public double Double(string column) => Convert.ToDouble(Required(column), CultureInfo.InvariantCulture);
     public bool Bool(string column) => Convert.ToBoolean(Required(column), CultureInfo.InvariantCulture);
     public DateTimeOffset Time(string column) => ToTime(Required(column), column);
     public DateTimeOffset? TimeOrNull(string column) => Raw(column) is { } v ? ToTime(v, column) : null;

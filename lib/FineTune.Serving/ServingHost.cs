@@ -53,6 +53,7 @@ public static class ServingHost
         services.AddSingleton(new ApiKeys(options.ApiKeys, options.AdminApiKeys));
         services.AddSingleton<CompletionService>();
         services.AddSingleton<Releases.ReleaseRouter>();
+        services.TryAddSingleton<Feedback.IRequestLog, Feedback.NoRequestLog>();
         services.AddSingleton(sp => new Releases.ReleaseMonitor(
             sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddOpenApi("serving");
@@ -150,6 +151,12 @@ public static class ServingHost
         v1.MapPost("/completions", (HttpContext http, CompletionService service) => service.CompletionsAsync(http))
             .WithSummary("Text completion (OpenAI shape; stream: true for server-sent events)")
             .Accepts<CompletionRequest>("application/json").Produces<TextCompletion>().Produces<ErrorResponse>(400);
+        if (app.Services.GetService<Feedback.IFeedbackStore>() is not null)
+            v1.MapPost("/feedback", (HttpContext http, Feedback.IFeedbackStore store, Releases.ReleaseMonitor monitor) =>
+                    Feedback.FeedbackEndpoint.PostAsync(http, store, monitor, options))
+                .WithSummary("Feedback on a recorded answer: a rating (up/down or 1–5 stars), a correction, a comment")
+                .Accepts<Feedback.FeedbackRequest>("application/json").Produces<Feedback.FeedbackResponse>()
+                .Produces<ErrorResponse>(400).Produces<ErrorResponse>(404);
         if (allowAdapterLoading && options.RuntimeAdapterLoading)
         {
             v1.MapPost("/load_lora_adapter",

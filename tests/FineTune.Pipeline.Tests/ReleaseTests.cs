@@ -29,131 +29,14 @@ namespace FineTune.Pipeline.Tests;
 
 public sealed class ReleaseTests
 {
-    const string Key = "sk-release-test";
-
-    /// <summary>The Deployment service's shape in one process: the deployment stage, serving behind the registry, the
-    /// OpenAI endpoint on a loopback port; versions 1 and 2 are adapters of the test model, 3 a full model whose
-    /// context (10 positions) is too short for the test's prompts, so everything it is asked fails.</summary>
-    sealed class Deployment : IAsyncDisposable
-    {
-        readonly WebApplication _app;
-        readonly TempDir _tmp = new();
-        readonly TestModel _model = new();
-        public HttpClient Http { get; }
-        public RunRegistry Registry => _app.Services.GetRequiredService<RunRegistry>();
-        public ReleaseMonitor Monitor => _app.Services.GetRequiredService<ReleaseMonitor>();
-        public ReleaseRouter Router => _app.Services.GetRequiredService<ReleaseRouter>();
-        public ModelCatalog Catalog => _app.Services.GetRequiredService<ModelCatalog>();
-        public Guid[] Runs { get; } = [Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid()];
-        (ArtifactRef Model, ArtifactRef Base, string Kind)[] _versions = [];
-
-        Deployment(WebApplication app)
-        {
-            _app = app;
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
-                .Addresses.First();
-            Http = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/") };
-            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
-        }
-
-        public static async Task<Deployment> StartAsync()
-        {
-            var home = Path.Combine(Path.GetTempPath(), "release-test-" + Guid.NewGuid().ToString("N"));
-            var builder = WebApplication.CreateBuilder();
-            var settings = PipelineFixture.FastHost();
-            foreach (var (k, v) in new Dictionary<string, string?>
-            {
-                ["Pipeline:WorkDirectory"] = Path.Combine(home, "work"),
-                ["Pipeline:WatchIngestionBucket"] = "false",
-                ["Artifacts:LocalDirectory"] = Path.Combine(home, "artifacts"),
-                ["Registry:Provider"] = "sqlite",
-                ["Registry:ConnectionString"] = $"Data Source={Path.Combine(home, "registry.db")}",
-                ["Serving:ApiKeys:0"] = "sha256:" + FineTune.Serving.Api.ApiKeys.Hash(Key),
-                ["Serving:RegistryPollSeconds"] = "3600", ["Serving:ReleaseCheckSeconds"] = "1",
-                ["Serving:Threads"] = "2", ["Serving:RequestsPerMinute"] = "0", ["Serving:ResponseCacheEntries"] = "0",
-                ["Serving:MaxQueueLength"] = "256",
-            })
-                settings[k] = v;
-            builder.Configuration.AddInMemoryCollection(settings);
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            builder.Services.AddPipeline(builder.Configuration, p => p.AddDeploymentStage().AddRegistryServing());
-            var app = builder.Build();
-            app.MapServing(allowAdapterLoading: false);
-            await app.StartAsync();
-            var deployment = new Deployment(app);
-            await deployment.RegisterAsync(home);
-            return deployment;
-        }
-
-        async Task RegisterAsync(string home)
-        {
-            var inputs = _app.Services.GetRequiredService<RunInputs>();
-            var store = _app.Services.GetRequiredService<IArtifactStore>();
-            var baseRef = await inputs.PublishModelAsync(_model.ModelDirectory, default);
-            var shortContext = Path.Combine(_tmp.Path, "short");
-            Directory.CreateDirectory(shortContext);
-            foreach (var file in Directory.GetFiles(_model.ModelDirectory))
-                File.Copy(file, Path.Combine(shortContext, Path.GetFileName(file)));
-            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(shortContext, "config.json")))!;
-            config["max_position_embeddings"] = 10;
-            File.WriteAllText(Path.Combine(shortContext, "config.json"), config.ToJsonString());
-            _versions =
-            [
-                (await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, "p/v1", _model.AdapterDirectory),
-                    baseRef, "adapter"),
-                (await ArtifactBundle.PutDirectoryAsync(store, Buckets.Models, "p/v2", _model.OtherAdapterDirectory),
-                    baseRef, "adapter"),
-                (await inputs.PublishModelAsync(shortContext, default), baseRef, "full"),
-            ];
-            await Registry.WriteAsync(async s =>
-            {
-                for (int v = 1; v <= 3; v++)
-                {
-                    await s.ClaimRawObjectAsync("p", new ArtifactRef(Buckets.Ingestion, $"p/{v}.jsonl",
-                        new string((char)('a' + v), 64), 1), $"e{v}", Runs[v - 1], "drop");
-                    Assert.Equal(v, await s.CreateModelVersionAsync("p", Runs[v - 1], _versions[v - 1].Model,
-                        _versions[v - 1].Base, _versions[v - 1].Kind));
-                }
-                await s.SetAliasAsync("p", "production", 1, Runs[0], "test");
-            });
-            await _app.Services.GetRequiredService<RegistryServing>().SyncAsync("p", default);
-        }
-
-        /// <summary>Version <paramref name="version"/> passes the gate under <paramref name="release"/>.</summary>
-        public async Task ReleaseAsync(int version, ReleaseSettings release)
-        {
-            var inputs = _app.Services.GetRequiredService<RunInputs>();
-            var settings = await inputs.PublishSettingsAsync(new PipelineSettings { Release = release }, default);
-            var gate = new ArtifactRef(Buckets.Evaluations, $"p/gate{version}", new string('g', 64), 1);
-            await _app.Services.GetRequiredService<IBus>().PublishForRun(new EvaluationCompleted
-            {
-                RunId = Runs[version - 1], Project = "p", ModelVersion = version, BaselineVersion = 1,
-                CandidateResults = gate, BaselineResults = gate, Gate = gate, Promote = true, Reasons = ["task: pass"],
-                CandidateMetrics = new Dictionary<string, double>(), BaselineMetrics = new Dictionary<string, double>(),
-                Settings = settings,
-            }, Runs[version - 1], default);
-            await Until(() => Router.TryGet("p", out var r) && r.Id == $"p@v{version}");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Http.Dispose();
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-            _model.Dispose();
-            _tmp.Dispose();
-        }
-    }
-
-    static async Task Until(Func<bool> condition, int seconds = 60)
+    internal static async Task Until(Func<bool> condition, int seconds = 60)
     {
         for (var deadline = DateTime.UtcNow.AddSeconds(seconds); !condition(); await Task.Delay(50))
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException("condition not reached");
     }
 
-    static async Task<(string Variant, bool Fallback, string Text)> AskAsync(Deployment d, string user,
+    static async Task<(string Variant, bool Fallback, string Text)> AskAsync(DeploymentHost d, string user,
         string prompt = "the cat sat", int maxTokens = 1)
     {
         using var response = await d.Http.PostAsJsonAsync("v1/completions", new
@@ -167,7 +50,7 @@ public sealed class ReleaseTests
             response.Headers.Contains("x-finetune-fallback"), text);
     }
 
-    static async Task<ReleaseRecord> DecidedAsync(Deployment d, int version, Func<int, Task> traffic)
+    static async Task<ReleaseRecord> DecidedAsync(DeploymentHost d, int version, Func<int, Task> traffic)
     {
         for (int round = 0; round < 200; round++)
         {
@@ -183,7 +66,7 @@ public sealed class ReleaseTests
     [Fact]
     public async Task A_canary_answers_a_sticky_fifth_of_callers()
     {
-        await using var d = await Deployment.StartAsync();
+        await using var d = await DeploymentHost.StartAsync();
         await d.ReleaseAsync(2, new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.2,
             MinRequests = 1_000_000 });
 
@@ -204,7 +87,7 @@ public sealed class ReleaseTests
     [Fact]
     public async Task A_failing_canary_is_rolled_back_and_a_sound_one_promoted_on_live_numbers()
     {
-        await using var d = await Deployment.StartAsync();
+        await using var d = await DeploymentHost.StartAsync();
         var window = new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.5, MinRequests = 40 };
         // v3 cannot take these prompts (10 positions): every request routed to it fails, and production answers
         const string longPrompt = "the cat sat on the mat and the dog ran in the park under the sun";
@@ -244,7 +127,7 @@ public sealed class ReleaseTests
     [Fact]
     public async Task A_shadow_answers_in_the_background_and_a_canary_failing_the_schema_falls_back()
     {
-        await using var d = await Deployment.StartAsync();
+        await using var d = await DeploymentHost.StartAsync();
         await d.ReleaseAsync(2, new ReleaseSettings { Policy = ReleasePolicy.Shadow, MinRequests = 1_000_000 });
         var production = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => AskAsync(d, $"u{i}",
             maxTokens: 6)));
@@ -276,7 +159,7 @@ public sealed class ReleaseTests
         Assert.Equal(0, numbers.Errors);
     }
 
-    static async Task<string> AskVersionAsync(Deployment d, string model, int maxTokens = 6)
+    static async Task<string> AskVersionAsync(DeploymentHost d, string model, int maxTokens = 6)
     {
         using var response = await d.Http.PostAsJsonAsync("v1/completions", new
         {

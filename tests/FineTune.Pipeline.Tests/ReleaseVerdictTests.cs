@@ -37,6 +37,18 @@ public sealed class ReleaseVerdictTests
     }
 
     [Fact]
+    public void Feedback_counts_once_each_variant_has_enough_ratings()
+    {
+        var production = Numbers(100) with { Ratings = 10, RatingSum = 8 };     // 0.8
+        var few = Numbers(100) with { Ratings = 9, RatingSum = 0 };
+        Assert.True(ReleaseVerdict.Decide(Settings, production, few, TimeSpan.FromMinutes(1))!.Promote);
+        var worse = Numbers(100) with { Ratings = 10, RatingSum = 6 };          // 0.6: more than 0.1 below
+        var decision = ReleaseVerdict.Decide(Settings, production, worse, TimeSpan.FromMinutes(1))!;
+        Assert.False(decision.Promote);
+        Assert.Contains(decision.Reasons, r => r.StartsWith("feedback: fail, candidate 0.6 vs production 0.8"));
+    }
+
+    [Fact]
     public void At_the_deadline_too_little_traffic_rolls_back_and_enough_is_judged()
     {
         var starved = ReleaseVerdict.Decide(Settings, Numbers(500), Numbers(19), TimeSpan.FromMinutes(30))!;

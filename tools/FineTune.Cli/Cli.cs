@@ -36,6 +36,7 @@ public static class Cli
             CheckpointsCommand.Create(stdout),
             CancelCommand.Create(stdout),
             ModelsCommand.Create(stdout),
+            FeedbackCommand.Create(stdout),
             PromoteCommand.Create(stdout),
             RollbackCommand.Create(stdout),
         };

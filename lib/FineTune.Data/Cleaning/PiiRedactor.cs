@@ -9,7 +9,7 @@ namespace FineTune.Data.Cleaning;
 
 public enum PiiType { Email, Phone, CreditCard, IpAddress, Iban }
 
-internal static partial class PiiRedactor
+public static partial class PiiRedactor
 {
     public const string EmailPlaceholder = "[EMAIL]";
     public const string PhonePlaceholder = "[PHONE]";

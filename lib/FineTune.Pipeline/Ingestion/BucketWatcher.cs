@@ -1,7 +1,7 @@
 // Watches the ingestion bucket: a periodic reconciliation scan lists it and claims every object it has not seen
 // (key + ETag, once), starting a run per new file. A bucket notification (BucketNotificationConsumer) only makes the
 // next scan come at once; the scan runs always, so that nothing dropped while the service was down is missed. Keys are
-// {project}/{file}; a project that already has a dataset gets trigger "retrain".
+// {project}/{file}; a project that already has a dataset gets trigger "retrain" (a feedback export: "feedback").
 using FineTune.Artifacts;
 using FineTune.Contracts;
 using FineTune.Registry;
@@ -114,8 +114,14 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
         await registry.WriteAsync(async s =>
         {
             bool hasDataset = (await s.ListDatasetsAsync(project, ct)).Count > 0;
+            // a file the feedback exporter wrote (its feedback rows name the key): the run says so, and its lineage
+            // starts at the project's feedback
+            bool feedback = Path.GetFileName(info.Key).StartsWith("feedback-", StringComparison.Ordinal)
+                && (await s.ListFeedbackAsync(project, ct: ct)).Any(f => f.ExportKey == info.Key);
             claim = await s.ClaimRawObjectAsync(project, source, stat.ETag, Guid.NewGuid(),
-                hasDataset ? "retrain" : "drop", ct);
+                feedback ? "feedback" : hasDataset ? "retrain" : "drop", ct);
+            if (feedback && claim.IsNew)
+                await s.AddLineageAsync(claim.RunId, FeedbackRef(project), source, "exported feedback", ct);
         }, ct);
         var (run, started) = await registry.ReadAsync(async s =>
             (await s.GetRunAsync(claim.RunId, ct), (await s.ListStagesAsync(claim.RunId, ct)).Count > 0), ct);
@@ -153,4 +159,7 @@ public sealed class BucketWatcher(IArtifactStore store, RunRegistry registry, IS
                 claim.RunId, problem);
         }, ct);
     }
+
+    /// <summary>A project's production feedback as a node of the lineage graph.</summary>
+    public static ArtifactRef FeedbackRef(string project) => new("registry", $"feedback/{project}", "", 0);
 }

@@ -15,6 +15,8 @@ namespace FineTune.Serving.Api;
 public sealed partial class CompletionService
 {
     const string VariantHeader = "x-finetune-variant";
+    const string ReleaseItem = "finetune.release";
+    const string VariantItem = "finetune.variant";
 
     async Task ServeAsync(HttpContext http, Plan plan, Func<ServedModel, Plan> planFor, string? user, long started)
     {
@@ -26,6 +28,8 @@ public sealed partial class CompletionService
         var caller = user is { Length: > 0 } ? "user:" + user : "key:" + http.Request.Headers.Authorization;
         var variant = release.Mode == ReleaseMode.Canary ? ReleaseRouter.Choose(release, caller) : Variant.Production;
         http.Response.Headers[VariantHeader] = ReleaseMonitor.Name(variant);
+        http.Items[ReleaseItem] = release.Id;
+        http.Items[VariantItem] = ReleaseMonitor.Name(variant);
         if (variant == Variant.Production)
         {
             await ObservedAsync(release, Variant.Production, () => RunAsync(http, plan, started));
@@ -65,6 +69,7 @@ public sealed partial class CompletionService
         monitor.Record(release.Id, Variant.Candidate, error, elapsed, outcome?.Screened ?? false, valid,
             fallback: true);
         http.Response.Headers[VariantHeader] = ReleaseMonitor.Name(Variant.Production);
+        http.Items[VariantItem] = ReleaseMonitor.Name(Variant.Production);
         http.Response.Headers["x-finetune-fallback"] = "true";
         await RunAsync(http, planFor(catalog.TryResolve(plan.Name, out var production) ? production : plan.Model),
             started);
@@ -99,6 +104,7 @@ public sealed partial class CompletionService
             monitor.Record(release.Id, Variant.Candidate, false, Stopwatch.GetElapsedTime(began),
                 choices.Any(c => c.FinishReason == "content_filter"), Valid(release, texts));
             monitor.KeepShadowAnswers(release.Id, texts);
+            Log(plan, "shadow-" + Guid.NewGuid().ToString("N")[..24], jobs, release.Id, "shadow");
         }
         catch (OpenAiError e) when (e.Status == 429)
         {

@@ -9,6 +9,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using FineTune.Models.Generation;
 using FineTune.Serving.Engine;
+using FineTune.Serving.Feedback;
 using FineTune.Serving.Releases;
 using FineTune.Text;
 using FineTune.Text.Structured;
@@ -19,7 +20,7 @@ namespace FineTune.Serving.Api;
 
 public sealed partial class CompletionService(ModelCatalog catalog, ServingOptions options, ResponseCache cache,
     IOutputScreen screen, ServingMetrics metrics, ReleaseRouter releases, ReleaseMonitor monitor,
-    ILogger<CompletionService> logger)
+    IRequestLog requestLog, ILogger<CompletionService> logger)
 {
     enum Kind { Chat, Text }
 
@@ -34,6 +35,9 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
         /// <summary>The response format every choice follows (null: text), and its key for the response cache.
         /// </summary>
         public (ConstrainedVocabulary Format, string Key)? Format { get; init; }
+
+        /// <summary>The prompt as the request log keeps it (JSON): the messages, or the prompt text.</summary>
+        public Func<int, string> PromptJson { get; init; } = _ => "\"\"";
     }
 
     public async Task ChatAsync(HttpContext http)
@@ -67,7 +71,12 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
                 request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens", request.Temperature,
                 request.TopP, request.Seed, request.Stop, request.Stream == true,
                 request.StreamOptions?.IncludeUsage == true, echo: false)
-                with { Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured) };
+                with
+                {
+                    Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
+                    PromptJson = _ => JsonSerializer.Serialize(messages.Select(m => new { role = m.Role,
+                        content = m.Content })),
+                };
         }
         var plan = PlanFor(model);
         await ServeAsync(http, plan, PlanFor, request.User, started);
@@ -90,7 +99,11 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             return Build(Kind.Text, name, served, prompts, texts, request.N, request.MaxTokens, "max_tokens",
                 request.Temperature, request.TopP, request.Seed, request.Stop, request.Stream == true,
                 request.StreamOptions?.IncludeUsage == true, request.Echo == true)
-                with { Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured) };
+                with
+                {
+                    Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
+                    PromptJson = i => JsonSerializer.Serialize(texts[i]),
+                };
         }
         var plan = PlanFor(model);
         await ServeAsync(http, plan, PlanFor, request.User, started);
@@ -325,7 +338,21 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             // frees the slots of any job still running (a stop string, a screened choice, a gone client)
             cancel.Cancel();
         }
+        if (!http.RequestAborted.IsCancellationRequested)
+            Log(plan, id, jobs, http.Items[ReleaseItem] as string, http.Items[VariantItem] as string);
         return new Outcome([.. jobs.Select(j => j.Text.Text)], jobs.Any(j => j.Text.Screened), Written: true);
+    }
+
+    // The request log, for projects that opted in: one entry per choice, with the version (and variant) that answered.
+    void Log(Plan plan, string id, List<(GenerationJob Job, ChoiceText Text, int Index)> jobs, string? release,
+        string? variant)
+    {
+        if (!requestLog.Records(plan.Model))
+            return;
+        var at = DateTimeOffset.UtcNow;
+        foreach (var (_, text, index) in jobs)
+            requestLog.Record(new ServedExchange(id, index, plan.Model, release, variant,
+                plan.Kind == Kind.Chat ? "chat" : "text", plan.PromptJson(index / plan.N), text.Text, at));
     }
 
     /// <summary>One job per choice, queued on the model's scheduler (429 when its queue is full).</summary>

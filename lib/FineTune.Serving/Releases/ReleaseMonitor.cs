@@ -1,6 +1,7 @@
 // Live numbers per release and variant, for the analysis that promotes or rolls back a canary or shadow: requests,
 // errors, latency (the last 2,000 per variant, for the p95), answers stopped by the output screen, answers that are
-// not documents of the project's output schema, and answers a canary lost to production's (fallbacks). Each is also
+// not documents of the project's output schema, answers a canary lost to production's (fallbacks), and feedback
+// ratings. Each is also
 // an OpenTelemetry counter or histogram tagged with the release and the variant, so the dashboard charts them.
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -9,8 +10,10 @@ using System.Diagnostics.Metrics;
 namespace FineTune.Serving.Releases;
 
 public sealed record VariantNumbers(long Requests, long Errors, long Screened, long Invalid, long Fallbacks,
-    double? LatencyP95Ms, long Checked)
+    double? LatencyP95Ms, long Checked, long Ratings = 0, double RatingSum = 0)
 {
+    /// <summary>Mean feedback rating (0–1) of this variant's answers; null before any.</summary>
+    public double? Feedback => Ratings == 0 ? null : RatingSum / Ratings;
     public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
     public double ScreenRate => Requests == 0 ? 0 : (double)Screened / Requests;
     /// <summary>Of the answers checked against the output schema.</summary>
@@ -23,7 +26,8 @@ public sealed class ReleaseMonitor
 
     sealed class Counts
     {
-        public long Requests, Errors, Screened, Invalid, Fallbacks, Checked;
+        public long Requests, Errors, Screened, Invalid, Fallbacks, Checked, Ratings;
+        public double RatingSum;
         public readonly Queue<double> Latencies = new();
     }
 
@@ -31,6 +35,7 @@ public sealed class ReleaseMonitor
     readonly Counter<long> _requests;
     readonly Counter<long> _outcomes;
     readonly Histogram<double> _latency;
+    readonly Histogram<double> _feedback;
 
     public ReleaseMonitor(IMeterFactory? meters = null)
     {
@@ -41,6 +46,8 @@ public sealed class ReleaseMonitor
             "Errors, screened and invalid answers and fallbacks under a release, by release, variant and outcome");
         _latency = meter.CreateHistogram<double>("finetune.release.latency", "s",
             "Time to the whole answer under a release, by release and variant");
+        _feedback = meter.CreateHistogram<double>("finetune.release.feedback", "{rating}",
+            "Feedback ratings (0–1) of answers under a release, by release and variant");
     }
 
     /// <param name="valid">null when the answer was not checked (no output schema, or it failed first).</param>
@@ -84,6 +91,19 @@ public sealed class ReleaseMonitor
             }
     }
 
+    /// <summary>A feedback rating (0–1) of an answer this variant gave.</summary>
+    public void RecordFeedback(string release, Variant variant, double rating)
+    {
+        var c = _counts.GetOrAdd((release, variant), _ => new Counts());
+        lock (c)
+        {
+            c.Ratings++;
+            c.RatingSum += rating;
+        }
+        _feedback.Record(rating, new TagList { { "finetune.release", release },
+            { "finetune.variant", Name(variant) } });
+    }
+
     public VariantNumbers Numbers(string release, Variant variant)
     {
         if (!_counts.TryGetValue((release, variant), out var c))
@@ -96,7 +116,8 @@ public sealed class ReleaseMonitor
                 var sorted = c.Latencies.Order().ToArray();
                 p95 = sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(0.95 * sorted.Length) - 1)];
             }
-            return new VariantNumbers(c.Requests, c.Errors, c.Screened, c.Invalid, c.Fallbacks, p95, c.Checked);
+            return new VariantNumbers(c.Requests, c.Errors, c.Screened, c.Invalid, c.Fallbacks, p95, c.Checked,
+                c.Ratings, c.RatingSum);
         }
     }
 
