@@ -40,6 +40,7 @@ public static class FeedbackExport
         var used = new List<long>();
         // per prompt: every rated answer with its mean rating (a correction rates 1)
         var byPrompt = new Dictionary<string, (ServedRequestRecord First, Dictionary<string, List<double>> Ratings)>();
+        var corrections = new HashSet<string>(StringComparer.Ordinal);
         foreach (var f in feedback)
         {
             if (!answers.TryGetValue((f.CompletionId, f.Choice), out var answer))
@@ -52,14 +53,19 @@ public static class FeedbackExport
             var entry = byPrompt.TryGetValue(answer.Prompt, out var known) ? known : (answer, []);
             Add(entry.Ratings, answer.Answer, f.Rating);
             if (f.Correction is { } better)
+            {
                 Add(entry.Ratings, better, 1);
+                corrections.Add(better);
+            }
             byPrompt[answer.Prompt] = entry;
         }
         var preference = new List<string>();
         foreach (var (first, ratings) in byPrompt.Values)
         {
+            // best first; on a tie, what a person wrote beats what the model wrote
             var ranked = ratings.Select(r => (Text: r.Key, Mean: r.Value.Average())).OrderByDescending(r => r.Mean)
-                .ThenBy(r => r.Text, StringComparer.Ordinal).ToList();
+                .ThenByDescending(r => corrections.Contains(r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal)
+                .ToList();
             if (ranked.Count >= 2 && ranked[0].Mean > ranked[^1].Mean)
                 preference.Add(Line(first, ("chosen", ranked[0].Text), ("rejected", ranked[^1].Text)));
         }
