@@ -106,6 +106,7 @@ public static class DatasetPreparer
 
         // Pass 2: splits, decided by prompt hash and near-duplicate group, before any augmentation.
         var labels = new LabelDistribution();
+        var prompts = new PromptProfile();
         var train = options.Balance.Mode != BalanceMode.None || options.Replay.Fraction > 0
             ? new List<DataRecord>() : null;
         var tokenLengths = countTokens is null ? null : SplitFiles.Select(_ => new List<int>()).ToArray();
@@ -123,6 +124,7 @@ public static class DatasetPreparer
                 if (split == DataSplit.Train)
                 {
                     labels.Add(record);
+                    prompts.Add(PromptProfile.PromptOf(record));
                     train?.Add(record);
                 }
                 await writers[(int)split].WriteLineAsync(line[(tab + 1)..]);
@@ -159,6 +161,7 @@ public static class DatasetPreparer
             Cleaning = cleaner.Stats,
             Labels = labels.Total > 0 && labels.Total > labels.Unlabeled ? labels : null,
             LossWeights = lossWeights,
+            Prompts = prompts.Prompts > 0 ? prompts : null,
             Tokens = tokenLengths?.Select((lengths, i) => (Split: SplitFiles[i][..^".jsonl".Length], lengths))
                 .Where(x => x.lengths.Count > 0).ToDictionary(x => x.Split, x => TokenStatistics.From(x.lengths)),
         };

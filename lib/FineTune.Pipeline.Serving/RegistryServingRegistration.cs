@@ -30,6 +30,12 @@ public static class RegistryServingRegistration
         services.AddSingleton(FeedbackExportOptions.From(pipeline.Configuration));
         services.AddSingleton<FeedbackExporter>();
         services.AddHostedService(sp => sp.GetRequiredService<FeedbackExporter>());
+        services.AddSingleton(DriftOptions.From(pipeline.Configuration));
+        services.AddHttpClient(nameof(DriftMonitor));
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DriftMonitor>(sp,
+            AlertOptions.From(pipeline.Configuration)));
+        services.AddHostedService(sp => sp.GetRequiredService<DriftMonitor>());
+        services.AddSingleton<FineTune.Serving.Feedback.IRequestLog>(sp => sp.GetRequiredService<DriftMonitor>());
         services.AddSingleton<ReleaseAnalysis>();
         services.AddHostedService(sp => sp.GetRequiredService<ReleaseAnalysis>());
         return pipeline.AddConsumers(x =>

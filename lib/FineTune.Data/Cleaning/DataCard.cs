@@ -94,6 +94,9 @@ public sealed class DataCard
     public IReadOnlyDictionary<string, double>? LossWeights { get; init; }
     /// <summary>Per split name (train, validation, test), when tokenization has run.</summary>
     public IReadOnlyDictionary<string, TokenStatistics>? Tokens { get; init; }
+    /// <summary>The train split's prompts (lengths, words, scripts): the reference live traffic's drift is measured
+    /// against.</summary>
+    public PromptProfile? Prompts { get; init; }
     /// <summary>What rejects.jsonl keeps of a rejected record's text: "redacted" (PII redaction on: placeholders, or
     /// only length and hash), "as_read" (redaction off, or prepare.keep_raw_rejects).</summary>
     public string RejectsRaw { get; init; } = "as_read";
@@ -135,6 +138,11 @@ public sealed class DataCard
             {
                 w.WritePropertyName("cleaning");
                 Cleaning.WriteTo(w);
+            }
+            if (Prompts is not null)
+            {
+                w.WritePropertyName("prompt_profile");
+                Prompts.WriteTo(w);
             }
             if (Labels is not null)
             {

@@ -20,12 +20,14 @@ namespace FineTune.Serving.Api;
 
 public sealed partial class CompletionService(ModelCatalog catalog, ServingOptions options, ResponseCache cache,
     IOutputScreen screen, ServingMetrics metrics, ReleaseRouter releases, ReleaseMonitor monitor,
-    IRequestLog requestLog, ILogger<CompletionService> logger)
+    IEnumerable<IRequestLog> requestLogs, ILogger<CompletionService> logger)
 {
     enum Kind { Chat, Text }
 
     // An empty word list screens nothing: skip it rather than rebuild each response's text for it on every token.
     readonly IOutputScreen? _screen = screen is WordListScreen { IsEmpty: true } ? null : screen;
+    // the request log, the drift monitor: each takes the answers of the models it wants
+    readonly IRequestLog[] _requestLogs = [.. requestLogs.Where(l => l is not NoRequestLog)];
 
     sealed record Plan(Kind Kind, string Name, ServedModel Model, IReadOnlyList<IReadOnlyList<int>> Prompts,
         IReadOnlyList<string> PromptTexts,
@@ -347,13 +349,17 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
     void Log(Plan plan, string id, List<(GenerationJob Job, ChoiceText Text, int Index)> jobs, string? release,
         string? variant)
     {
-        if (!requestLog.Records(plan.Model))
-            return;
-        var at = DateTimeOffset.UtcNow;
-        foreach (var (_, text, index) in jobs)
-            requestLog.Record(new ServedExchange(id, index, plan.Model, release, variant,
-                plan.Kind == Kind.Chat ? "chat" : "text", plan.PromptJson(index / plan.N), text.Text, at));
+        foreach (var log in _requestLogs)
+        {
+            if (!log.Records(plan.Model))
+                continue;
+            var at = DateTimeOffset.UtcNow;
+            foreach (var (_, text, index) in jobs)
+                log.Record(new ServedExchange(id, index, plan.Model, release, variant,
+                    plan.Kind == Kind.Chat ? "chat" : "text", plan.PromptJson(index / plan.N), text.Text, at));
+        }
     }
+
 
     /// <summary>One job per choice, queued on the model's scheduler (429 when its queue is full).</summary>
     List<(GenerationJob Job, ChoiceText Text, int Index)> StartJobs(Plan plan, CancellationTokenSource cancel)

@@ -1,0 +1,129 @@
+// Input drift over the real HTTP server and registry: the production version's dataset carries a prompt profile in
+// its data card; prompts like the training data keep every drift score under its threshold, a stream of prompts from
+// another distribution (shorter, another script, other words) raises all three past their thresholds and fires each
+// alert once — a warning event on the production version's run and a POST to the rule's webhook.
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using FineTune.Contracts;
+using FineTune.Data;
+using FineTune.Pipeline.Serving;
+using FineTune.Registry;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FineTune.Pipeline.Tests;
+
+public sealed class DriftTests
+{
+    static readonly string[] Words = ("the a cat dog sat ran on mat park sun moon tree bird sang happy little big red " +
+        "blue green story time once upon day night").Split(' ');
+
+    static string Story(Random random) =>
+        string.Join(' ', Enumerable.Range(0, random.Next(4, 9)).Select(_ => Words[random.Next(Words.Length)]));
+
+    // shorter, another script, other words (within the test model's 96 positions)
+    static readonly string[] Russian = "где мой заказ посылка деньги возврат доставка неделя номер".Split(' ');
+
+    static string Other(Random random) =>
+        string.Join(' ', Enumerable.Range(0, random.Next(2, 4)).Select(_ => Russian[random.Next(Russian.Length)]));
+
+    [Fact]
+    public async Task Prompts_from_another_distribution_raise_drift_and_fire_the_alerts_once()
+    {
+        using var hook = new HttpListener();
+        int port = FreePort();
+        hook.Prefixes.Add($"http://127.0.0.1:{port}/hook/");
+        hook.Start();
+        var posts = new List<JsonElement>();
+        var listening = Task.Run(async () =>
+        {
+            while (hook.IsListening)
+            {
+                var context = await hook.GetContextAsync();
+                using var reader = new StreamReader(context.Request.InputStream);
+                var body = JsonDocument.Parse(await reader.ReadToEndAsync()).RootElement.Clone();
+                lock (posts)
+                    posts.Add(body);
+                context.Response.StatusCode = 204;
+                context.Response.Close();
+            }
+        });
+
+        await using var d = await DeploymentHost.StartAsync(new()
+        {
+            ["Drift:Window"] = "100", ["Drift:MinPrompts"] = "50", ["Drift:CheckSeconds"] = "3600",
+            ["Alerts:Rules:0:Metric"] = "drift.prompt_length_psi", ["Alerts:Rules:0:Threshold"] = "0.25",
+            ["Alerts:Rules:1:Metric"] = "drift.word_js", ["Alerts:Rules:1:Threshold"] = "0.3",
+            ["Alerts:Rules:2:Metric"] = "drift.script_shift", ["Alerts:Rules:2:Threshold"] = "0.2",
+            ["Alerts:Rules:2:Webhook"] = $"http://127.0.0.1:{port}/hook/",
+        });
+        await RecordTrainingDataAsync(d);
+        var monitor = d.Services.GetRequiredService<DriftMonitor>();
+        var random = new Random(4);
+
+        await AskAllAsync(d, Enumerable.Range(0, 100).Select(_ => Story(random)));
+        await monitor.CheckAsync(default);
+        var same = monitor.Scores("p")!;
+        Assert.True(same.LengthPsi < 0.25 && same.WordJs < 0.3 && same.ScriptShift < 0.2, same.ToString());
+        Assert.Empty(monitor.Alerts);
+
+        await AskAllAsync(d, Enumerable.Range(0, 100).Select(_ => Other(random)));
+        await monitor.CheckAsync(default);
+        var moved = monitor.Scores("p")!;
+        Assert.True(moved.LengthPsi > 0.25 && moved.WordJs > 0.3 && moved.ScriptShift > 0.2, moved.ToString());
+        Assert.Equal(["drift.prompt_length_psi", "drift.script_shift", "drift.word_js"], monitor.Alerts
+            .Where(a => a.Firing).Select(a => a.Metric).Order().ToArray());
+        await monitor.CheckAsync(default);                      // still drifted: no second alert
+        Assert.Equal(3, monitor.Alerts.Count);
+
+        var events = await d.Registry.ReadAsync(s => s.ListEventsAsync(d.Runs[0]));
+        Assert.Equal(3, events.Count(e => e.Level == "warn" && e.Message.StartsWith("drift alert: ")));
+        for (int i = 0; i < 100 && posts.Count == 0; i++)
+            await Task.Delay(50);
+        var post = Assert.Single(posts);
+        Assert.Equal("drift.script_shift", post.GetProperty("metric").GetString());
+        Assert.Equal("p", post.GetProperty("project").GetString());
+        hook.Stop();
+    }
+
+    static int FreePort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    static async Task AskAllAsync(DeploymentHost d, IEnumerable<string> prompts)
+    {
+        foreach (var chunk in prompts.Chunk(25))
+            await Task.WhenAll(chunk.Select(async prompt =>
+            {
+                using var response = await d.Http.PostAsJsonAsync("v1/completions",
+                    new { model = "p", prompt, max_tokens = 1, temperature = 0 });
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }));
+    }
+
+    // v1 (production) was trained on short English stories: its run's dataset and data card, as ingestion leaves them.
+    static async Task RecordTrainingDataAsync(DeploymentHost d)
+    {
+        using var tmp = new TempDir();
+        var random = new Random(3);
+        var input = Path.Combine(tmp.Path, "train.jsonl");
+        File.WriteAllLines(input, Enumerable.Range(0, 300).Select(_ => JsonSerializer.Serialize(new
+        {
+            prompt = Story(random), completion = Story(random),
+        })));
+        var prepared = Path.Combine(tmp.Path, "prepared");
+        await DatasetPreparer.PrepareAsync(input, prepared, new PrepareOptions());
+        var store = d.Services.GetRequiredService<FineTune.Artifacts.IArtifactStore>();
+        var card = await store.PutFileAsync(Buckets.Datasets, "p/v1/data_card.json",
+            Path.Combine(prepared, "data_card.json"));
+        var train = await store.PutFileAsync(Buckets.Datasets, "p/v1/train.jsonl",
+            Path.Combine(prepared, "train.jsonl"));
+        await d.Registry.WriteAsync(s => s.RecordDatasetAsync(new DatasetRecord(d.Runs[0], "p", train, card, 300, 0,
+            DateTimeOffset.UtcNow)));
+    }
+}
