@@ -3,7 +3,7 @@
 // temperature 0.8, 128 new tokens a request. Reports aggregate tokens/s and p50/p95 time to first token at 1, 4 and 16
 // clients, float32 and int8, and int8's perplexity delta on held-out text of the tiny base model when it is cached.
 // Run: dotnet run -c Release --project bench/FineTune.ServeBench -- [--out bench/results/serve.json] [--rounds 3]
-// [--json-schema] (each request constrained to a ticket schema)
+// [--json-schema] (each request constrained to a ticket schema) [--release canary|shadow] (a LoRA candidate beside it)
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -28,6 +28,14 @@ int[] levels = BenchEnvironment.Arg(args, "--clients", "1,4,16").Split(',').Sele
 // w8a8: int8 activations as well (AVX-VNNI).
 var configurations = BenchEnvironment.Arg(args, "--weights", "float32,int8,int8+bf16kv,w8a8+bf16kv").Split(',');
 bool skipAccuracy = args.Contains("--no-accuracy");
+// --release canary|shadow: a LoRA candidate released beside the base (canary: 20% of the callers; shadow: every request
+// answered again in the background by the candidate); tokens/s counts what the clients receive
+FineTune.Serving.Releases.ReleaseMode? release = BenchEnvironment.Arg(args, "--release", "") switch
+{
+    "canary" => FineTune.Serving.Releases.ReleaseMode.Canary,
+    "shadow" => FineTune.Serving.Releases.ReleaseMode.Shadow,
+    _ => null,
+};
 // --json-schema: every request asks for a JSON document of a ticket schema (constrained decoding on each token)
 JsonNode? responseFormat = args.Contains("--json-schema") ? JsonNode.Parse("""
     {"type": "json_schema", "json_schema": {"name": "ticket", "schema": {"type": "object", "properties": {
@@ -129,6 +137,8 @@ foreach (var configuration in configurations)
     var app = StandaloneServer.Build(new StandaloneSettings
     {
         ModelPath = dir, Name = "stories15M", Url = "http://127.0.0.1:0",
+        Adapters = release is null ? new Dictionary<string, string>()
+            : new Dictionary<string, string> { ["candidate"] = CandidateAdapter(dir, config) },
         Configure = o =>
             o with
             {
@@ -144,6 +154,9 @@ foreach (var configuration in configurations)
         Logging = l => l.SetMinimumLevel(LogLevel.Warning),
     });
     await app.StartAsync();
+    if (release is { } mode)
+        app.Services.GetRequiredService<FineTune.Serving.Releases.ReleaseRouter>().Replace(_ => true,
+            [new FineTune.Serving.Releases.ServedRelease("stories15M@v2", "stories15M", "candidate", mode, 0.2)]);
     var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
     using var http = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromMinutes(5) };
     http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-key");
@@ -229,6 +242,7 @@ var report = new JsonObject
 {
     ["benchmark"] = "serving: concurrent streaming /v1/completions on loopback",
     ["response_format"] = responseFormat?.DeepClone(),
+    ["release"] = release?.ToString().ToLowerInvariant(),
     ["date"] = DateTime.UtcNow.ToString("O"),
     ["machine"] = new JsonObject
     {
@@ -260,7 +274,7 @@ async Task<(double Ttft, int Tokens)> RequestAsync(HttpClient http, int seed)
         model = "stories15M",
         prompt = "Once upon a time, there was a little girl named Lily who loved to play in the park with her dog.",
         max_tokens = NewTokens, temperature = 0.8, seed, stream = true, stream_options = new { include_usage = true },
-        response_format = responseFormat,
+        response_format = responseFormat, user = $"client-{seed}",
     };
     var start = Stopwatch.GetTimestamp();
     using var request = new HttpRequestMessage(HttpMethod.Post,
@@ -284,6 +298,33 @@ async Task<(double Ttft, int Tokens)> RequestAsync(HttpClient http, int seed)
                 .GetInt32();
     }
     return (ttft, tokens);
+}
+
+// A random rank-16 LoRA on every attention and MLP projection of the stories15M shape: the released candidate.
+static string CandidateAdapter(string modelDir, LlamaConfig config)
+{
+    var dir = Path.Combine(modelDir, "candidate-adapter");
+    if (File.Exists(Path.Combine(dir, "adapter_config.json")))
+        return dir;
+    var rng = new Random(21);
+    float[] Values(long n) => [.. Enumerable.Range(0, (int)n).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.02f)];
+    var modules = new Dictionary<string, (float[], float[], float[]?)>();
+    var shapes = new Dictionary<string, (long, long)>();
+    const int Rank = 16;
+    for (int l = 0; l < config.NumHiddenLayers; l++)
+        foreach (var (name, outF, inF) in new[] { ("self_attn.q_proj", 288L, 288L), ("self_attn.k_proj", 288L, 288L),
+            ("self_attn.v_proj", 288L, 288L), ("self_attn.o_proj", 288L, 288L), ("mlp.gate_proj", 768L, 288L),
+            ("mlp.up_proj", 768L, 288L), ("mlp.down_proj", 288L, 768L) })
+        {
+            modules[$"model.layers.{l}.{name}"] = (Values(Rank * inF), Values(outF * Rank), null);
+            shapes[$"model.layers.{l}.{name}"] = (outF, inF);
+        }
+    FineTune.Models.Adapters.PeftAdapter.Save(dir, new FineTune.Models.Adapters.PeftConfig
+    {
+        R = Rank, LoraAlpha = 32, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+            "down_proj"],
+    }, modules, shapes);
+    return dir;
 }
 
 static double Percentile(List<double> sorted, double q) =>
