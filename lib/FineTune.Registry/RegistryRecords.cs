@@ -70,8 +70,8 @@ public sealed record ReleaseRecord(string Project, int Version, int BaselineVers
 public sealed record ServedRequestRecord(string Id, int Choice, string Project, int? Version, string? ReleaseId,
     string? Variant, string Kind, string Prompt, string Answer, DateTimeOffset CreatedAt);
 
-/// <summary>A rating of one answer: Rating on 0–1 (thumbs down 0, up 1; stars 1–5 as (n − 1) / 4), Scale thumbs or
-/// stars; a correction (the answer it should have been) and a comment are optional.</summary>
+/// <summary>A rating of one answer: Rating on 0–1 (thumbs down 0, up 1; stars 1–5 as (n − 1) / 4), Scale thumbs
+/// or stars; a correction (the answer it should have been) and a comment are optional.</summary>
 public sealed record FeedbackRecord(long Id, string CompletionId, int Choice, string Project, double Rating,
     string Scale, string? Correction, string? Comment, DateTimeOffset CreatedAt, DateTimeOffset? ExportedAt = null,
     string? ExportKey = null);

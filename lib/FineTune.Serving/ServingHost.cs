@@ -152,9 +152,11 @@ public static class ServingHost
             .WithSummary("Text completion (OpenAI shape; stream: true for server-sent events)")
             .Accepts<CompletionRequest>("application/json").Produces<TextCompletion>().Produces<ErrorResponse>(400);
         if (app.Services.GetService<Feedback.IFeedbackStore>() is not null)
-            v1.MapPost("/feedback", (HttpContext http, Feedback.IFeedbackStore store, Releases.ReleaseMonitor monitor) =>
+            v1.MapPost("/feedback", (HttpContext http, Feedback.IFeedbackStore store,
+                    Releases.ReleaseMonitor monitor) =>
                     Feedback.FeedbackEndpoint.PostAsync(http, store, monitor, options))
-                .WithSummary("Feedback on a recorded answer: a rating (up/down or 1–5 stars), a correction, a comment")
+                .WithSummary("Feedback on a recorded answer: a rating (up/down or 1–5 stars), a correction, a " +
+                    "comment")
                 .Accepts<Feedback.FeedbackRequest>("application/json").Produces<Feedback.FeedbackResponse>()
                 .Produces<ErrorResponse>(400).Produces<ErrorResponse>(404);
         if (allowAdapterLoading && options.RuntimeAdapterLoading)

@@ -15,14 +15,16 @@ namespace FineTune.Pipeline.Tests;
 
 public sealed class DriftTests
 {
-    static readonly string[] Words = ("the a cat dog sat ran on mat park sun moon tree bird sang happy little big red " +
-        "blue green story time once upon day night").Split(' ');
+    static readonly string[] Words = ("the a cat dog sat ran on mat park sun moon tree bird sang happy little big " +
+        "red blue green story time once upon day night").Split(' ');
 
     static string Story(Random random) =>
         string.Join(' ', Enumerable.Range(0, random.Next(4, 9)).Select(_ => Words[random.Next(Words.Length)]));
 
     // shorter, another script, other words (within the test model's 96 positions)
-    static readonly string[] Russian = "где мой заказ посылка деньги возврат доставка неделя номер".Split(' ');
+    static readonly string[] Russian =
+        ("где мой заказ посылка деньги " +
+            "возврат доставка неделя номер").Split(' ');
 
     static string Other(Random random) =>
         string.Join(' ', Enumerable.Range(0, random.Next(2, 4)).Select(_ => Russian[random.Next(Russian.Length)]));

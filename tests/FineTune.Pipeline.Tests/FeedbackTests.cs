@@ -83,7 +83,8 @@ public sealed class FeedbackTests
         foreach (var kind in Enum.GetValues<FeedbackKind>())
         {
             var result = await DatasetPreparer.PrepareAsync(Path.Combine(tmp.Path, FeedbackDatasets.FileName(kind)),
-                Path.Combine(tmp.Path, $"prepared-{kind}"), new PrepareOptions { ExactDuplicates = false, MinExamples = 1 });
+                Path.Combine(tmp.Path, $"prepared-{kind}"),
+                new PrepareOptions { ExactDuplicates = false, MinExamples = 1 });
             Assert.Equal(0, result.Counts.Rejected);
             Assert.Equal(data.Of(kind).Count, result.Counts.Input);
         }

@@ -67,8 +67,11 @@ public sealed class ReleaseTests
     public async Task A_canary_answers_a_sticky_fifth_of_callers()
     {
         await using var d = await DeploymentHost.StartAsync();
-        await d.ReleaseAsync(2, new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.2,
-            MinRequests = 1_000_000 });
+        await d.ReleaseAsync(2, new ReleaseSettings
+        {
+            Policy = ReleasePolicy.Canary, CanaryWeight = 0.2,
+            MinRequests = 1_000_000
+        });
 
         var variants = new List<(string Variant, bool Fallback, string Text)>();
         for (int batch = 0; batch < 1000; batch += 50)   // 50 at a time: within the server's queue
@@ -146,8 +149,11 @@ public sealed class ReleaseTests
         await d.Registry.WriteAsync(s => s.RemoveAliasAsync("p", "shadow", d.Runs[1], "test"));
         var schema = JsonDocument.Parse("""{"type": "object", "properties": {"a": {"type": "string"}}}""")
             .RootElement;
-        await d.ReleaseAsync(3, new ReleaseSettings { Policy = ReleasePolicy.Canary, CanaryWeight = 0.5,
-            MinRequests = 1_000_000, OutputSchema = schema });
+        await d.ReleaseAsync(3, new ReleaseSettings
+        {
+            Policy = ReleasePolicy.Canary, CanaryWeight = 0.5,
+            MinRequests = 1_000_000, OutputSchema = schema
+        });
         var shortAnswer = await AskVersionAsync(d, "p:v1", maxTokens: 2);
         var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => AskAsync(d, $"w{i}", maxTokens: 2)));
         var fellBack = answers.Where(a => a.Fallback).ToList();

@@ -7,8 +7,11 @@ namespace FineTune.Pipeline.Tests;
 
 public sealed class ReleaseVerdictTests
 {
-    static readonly ReleaseSettings Settings = new() { Policy = ReleasePolicy.Canary, MinRequests = 100,
-        MaxMinutes = 30, MinRequestsAtDeadline = 20 };
+    static readonly ReleaseSettings Settings = new()
+    {
+        Policy = ReleasePolicy.Canary, MinRequests = 100,
+        MaxMinutes = 30, MinRequestsAtDeadline = 20
+    };
 
     static VariantNumbers Numbers(long requests, long errors = 0, double p95 = 100, long invalid = 0,
         long screened = 0) => new(requests, errors, screened, invalid, 0, p95, requests);

@@ -32,8 +32,11 @@ public sealed class ServerHandle : IAsyncDisposable
 
     public static Task<ServerHandle> StartAsync(TestModel model,
         Func<ServingOptions, ServingOptions>? configure = null, bool adapters = true) =>
-        StartAsync(model.ModelDirectory, adapters ? new Dictionary<string, string> { ["support"] =
-            model.AdapterDirectory } : [], configure);
+        StartAsync(model.ModelDirectory, adapters ? new Dictionary<string, string>
+        {
+            ["support"] =
+            model.AdapterDirectory
+        } : [], configure);
 
     /// <summary>Serves the model at <paramref name="modelDirectory"/> (its folder is the adapters root).</summary>
     public static async Task<ServerHandle> StartAsync(string modelDirectory, Dictionary<string, string> adapters,

@@ -1,9 +1,9 @@
 // What the prompts of a dataset look like, kept in the data card (prompt_profile) so live traffic can be compared with
 // what a model was trained on: prompt length in characters (log-spaced buckets), word frequencies (lower-cased runs of
 // letters; the 1,000 most frequent kept), and the writing scripts of their letters (a language proxy that needs no
-// model). Compare gives the drift scores: PSI of the length buckets, Jensen–Shannon divergence of the words (bits, 0–1;
-// words outside the reference's 1,000 share one bin), the total variation of the script shares, and the share of live
-// words the reference never kept.
+// model). Compare gives the drift scores: PSI of the length buckets, the Jensen–Shannon divergence of the words
+// (bits, 0–1; words outside the reference's 1,000 share one bin), the total variation of the script shares, and the
+// share of live words the reference never kept.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -90,8 +90,11 @@ public sealed partial class PromptProfile
 
     public static PromptProfile Read(JsonElement e)
     {
-        var p = new PromptProfile { Prompts = e.GetProperty("prompts").GetInt64(),
-            WordTotal = e.GetProperty("word_total").GetInt64() };
+        var p = new PromptProfile
+        {
+            Prompts = e.GetProperty("prompts").GetInt64(),
+            WordTotal = e.GetProperty("word_total").GetInt64()
+        };
         int i = 0;
         foreach (var n in e.GetProperty("lengths").EnumerateArray().Take(p.Lengths.Length))
             p.Lengths[i++] = n.GetInt64();

@@ -67,8 +67,8 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, RunInputs inpu
                 await s.SetRunStatusAsync(m.RunId, RunStatus.Succeeded, null, ct);
             }
             return new StageResult(output, Records, staged is not null
-                ? $"model version {m.ModelVersion} passed the gate; served as {staged} beside production v{production} " +
-                    "until live traffic decides"
+                ? $"model version {m.ModelVersion} passed the gate; served as {staged} beside production " +
+                    $"v{production} until live traffic decides"
                 : m.Promote
                 ? $"model version {m.ModelVersion} promoted to production"
                 : $"model version {m.ModelVersion} rejected by the gate; production unchanged");

@@ -68,17 +68,17 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
                 "template (its tokenizer has none); use /v1/completions with a text prompt.", "messages");
             var prompt = ChatPrompt.Encode(served.Base.Tokenizer, chat, messages,
                 addBos: served.Base.Tokenizer.BosId is not null);
-            return Build(Kind.Chat, name, served, [prompt], [""], request.N,
+            var plan = Build(Kind.Chat, name, served, [prompt], [""], request.N,
                 request.MaxCompletionTokens ?? request.MaxTokens,
                 request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens", request.Temperature,
                 request.TopP, request.Seed, request.Stop, request.Stream == true,
-                request.StreamOptions?.IncludeUsage == true, echo: false)
-                with
-                {
-                    Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
-                    PromptJson = _ => JsonSerializer.Serialize(messages.Select(m => new { role = m.Role,
-                        content = m.Content })),
-                };
+                request.StreamOptions?.IncludeUsage == true, echo: false);
+            var log = JsonSerializer.Serialize(messages.Select(m => new { role = m.Role, content = m.Content }));
+            return plan with
+            {
+                Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
+                PromptJson = _ => log,
+            };
         }
         var plan = PlanFor(model);
         await ServeAsync(http, plan, PlanFor, request.User, started);
@@ -98,14 +98,14 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
         Plan PlanFor(ServedModel served)
         {
             var (prompts, texts) = Prompts(request.Prompt, served.Base.Tokenizer, served.Base.Config.VocabSize);
-            return Build(Kind.Text, name, served, prompts, texts, request.N, request.MaxTokens, "max_tokens",
+            var plan = Build(Kind.Text, name, served, prompts, texts, request.N, request.MaxTokens, "max_tokens",
                 request.Temperature, request.TopP, request.Seed, request.Stop, request.Stream == true,
-                request.StreamOptions?.IncludeUsage == true, request.Echo == true)
-                with
-                {
-                    Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
-                    PromptJson = i => JsonSerializer.Serialize(texts[i]),
-                };
+                request.StreamOptions?.IncludeUsage == true, request.Echo == true);
+            return plan with
+            {
+                Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
+                PromptJson = i => JsonSerializer.Serialize(texts[i]),
+            };
         }
         var plan = PlanFor(model);
         await ServeAsync(http, plan, PlanFor, request.User, started);

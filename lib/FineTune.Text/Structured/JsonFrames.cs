@@ -16,8 +16,9 @@ internal sealed class Stack(Frame head, Stack? tail)
 
 internal abstract class Frame
 {
-    /// <summary>Feeds <paramref name="b"/> to this frame (the top of a stack whose rest is <paramref name="tail"/>);
-    /// every configuration it leads to is added to <paramref name="output"/> (null: the document is complete).</summary>
+    /// <summary>Feeds <paramref name="b"/> to this frame (the top of a stack whose rest is
+    /// <paramref name="tail"/>); every configuration it leads to is added to <paramref name="output"/> (null: the
+    /// document is complete).</summary>
     public abstract void Step(byte b, Stack? tail, List<Stack?> output);
 
     /// <summary>This container once the child it waits for has ended (<paramref name="tag"/>: the property a key
@@ -275,8 +276,14 @@ internal sealed class StringFrame(StringNode node, int length, int escape, int h
     {
         if (utf8 > 0)
         {
-            var (low, high) = detail switch { 1 => (0xA0, 0xBF), 2 => (0x80, 0x9F), 3 => (0x90, 0xBF),
-                4 => (0x80, 0x8F), _ => (0x80, 0xBF) };
+            var (low, high) = detail switch
+            {
+                1 => (0xA0, 0xBF),
+                2 => (0x80, 0x9F),
+                3 => (0x90, 0xBF),
+                4 => (0x80, 0x8F),
+                _ => (0x80, 0xBF)
+            };
             if (b >= low && b <= high)
                 output.Add(new Stack(new StringFrame(node, length, 0, 0, utf8 - 1, 0), tail));
             return;

@@ -21,7 +21,8 @@ public sealed class JsonSchemaCompiler
     public const int MaxEnumValues = 1_000;
     public const int MaxLiteralBytes = 1_024;
 
-    internal static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonSerializerOptions Compact =
+        new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     static readonly HashSet<string> Annotations =
         ["title", "description", "$schema", "$id", "$comment", "examples", "default", "deprecated", "readOnly",

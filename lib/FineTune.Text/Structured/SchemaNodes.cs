@@ -16,7 +16,8 @@ public abstract class SchemaNode
     internal abstract int ComputeMinBytes();
 }
 
-/// <summary>One of several schemas (anyOf, a type list): the grammar follows every alternative that still fits.</summary>
+/// <summary>One of several schemas (anyOf, a type list): the grammar follows every alternative that still fits.
+/// </summary>
 public sealed class AnyOfNode(IReadOnlyList<SchemaNode> alternatives) : SchemaNode
 {
     public IReadOnlyList<SchemaNode> Alternatives { get; } = alternatives;

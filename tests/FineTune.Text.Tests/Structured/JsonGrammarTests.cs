@@ -47,7 +47,8 @@ public sealed class JsonGrammarTests
     [Fact]
     public void Properties_come_in_schema_order_as_structured_outputs_write_them()
     {
-        var swapped = Valid.Replace("\"category\":\"billing\",\"priority\":2", "\"priority\":2,\"category\":\"billing\"");
+        var swapped = Valid.Replace("\"category\":\"billing\",\"priority\":2",
+            "\"priority\":2,\"category\":\"billing\"");
         Assert.Null(TicketSchema.Problem(swapped));   // valid JSON for the schema ...
         Assert.False(Ticket.Accepts(swapped));        // ... but not the order this decoder writes
     }

@@ -12,8 +12,11 @@ static class FeedbackCommand
     public static Command Create(TextWriter stdout)
     {
         var project = new Argument<string>("PROJECT");
-        var export = new Option<string?>("--export") { Description = "write sft.jsonl, preference.jsonl and " +
-            "kto.jsonl into this folder" };
+        var export = new Option<string?>("--export")
+        {
+            Description = "write sft.jsonl, preference.jsonl and " +
+            "kto.jsonl into this folder"
+        };
         var home = PipelineConnection.HomeOption();
         var command = new Command("feedback",
             "Production feedback on a project's answers, and its export as SFT, preference and KTO data.")
