@@ -225,26 +225,8 @@ public sealed class DriftMonitor : BackgroundService, IRequestLog
             }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!_options.Enabled)
-            return;
-        var interval = TimeSpan.FromSeconds(Math.Max(1, _options.CheckSeconds));
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, _time, stoppingToken);
-                await CheckAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _log.LogError(e, "Measuring drift failed; trying again in {Seconds} s", interval.TotalSeconds);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _options.Enabled
+        ? Periodic.RunAsync(TimeSpan.FromSeconds(Math.Max(1, _options.CheckSeconds)), _time, CheckAsync, _log,
+            "Measuring drift", stoppingToken)
+        : Task.CompletedTask;
 }

@@ -65,26 +65,8 @@ public sealed class FeedbackExporter(RunRegistry registry, IArtifactStore store,
         return written;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!options.Enabled)
-            return;
-        var interval = TimeSpan.FromSeconds(Math.Max(1, options.CheckSeconds));
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, _time, stoppingToken);
-                await ExportDueAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                log.LogError(e, "Exporting feedback failed; trying again in {Seconds} s", interval.TotalSeconds);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => options.Enabled
+        ? Periodic.RunAsync(TimeSpan.FromSeconds(Math.Max(1, options.CheckSeconds)), _time, ExportDueAsync, log,
+            "Exporting feedback", stoppingToken)
+        : Task.CompletedTask;
 }

@@ -59,25 +59,7 @@ public sealed class ReleaseAnalysis(RunRegistry registry, ReleaseMonitor monitor
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var interval = TimeSpan.FromSeconds(Math.Max(1, options.ReleaseCheckSeconds));
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, _time, stoppingToken);
-                await CheckAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                log.LogError(e, "Analysing the running releases failed; trying again in {Seconds} s",
-                    interval.TotalSeconds);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Periodic.RunAsync(TimeSpan.FromSeconds(Math.Max(1, options.ReleaseCheckSeconds)), _time, CheckAsync, log,
+            "Analysing the running releases", stoppingToken);
 }

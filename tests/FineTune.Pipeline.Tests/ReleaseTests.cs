@@ -3,27 +3,11 @@
 // the live analysis rolls back a candidate that fails (its callers answered by production meanwhile) and promotes one
 // that is no worse, each decision in the registry with its numbers; a canary's answer that fails the project's output
 // schema is replaced by production's.
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FineTune.Artifacts;
-using FineTune.Contracts;
-using FineTune.Pipeline.Serving;
 using FineTune.Registry;
-using FineTune.Serving;
-using FineTune.Serving.Engine;
 using FineTune.Serving.Releases;
-using FineTune.Serving.Tests;
-using MassTransit;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using FineTune.Pipeline.Deployment;
 
 namespace FineTune.Pipeline.Tests;
 
