@@ -98,7 +98,7 @@ public sealed partial class CompletionService
         try
         {
             var plan = planFor() with { Stream = false };
-            var jobs = StartJobs(plan, cancel);
+            var jobs = StartJobs(plan, cancel, background: true);
             var choices = await CollectAsync(plan, jobs, cancel);
             var texts = choices.Select(c => c.Text).ToList();
             monitor.Record(release.Id, Variant.Candidate, false, Stopwatch.GetElapsedTime(began),

@@ -362,7 +362,8 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
 
 
     /// <summary>One job per choice, queued on the model's scheduler (429 when its queue is full).</summary>
-    List<(GenerationJob Job, ChoiceText Text, int Index)> StartJobs(Plan plan, CancellationTokenSource cancel)
+    List<(GenerationJob Job, ChoiceText Text, int Index)> StartJobs(Plan plan, CancellationTokenSource cancel,
+        bool background = false)
     {
         var jobs = new List<(GenerationJob Job, ChoiceText Text, int Index)>();
         for (int pi = 0; pi < plan.Prompts.Count; pi++)
@@ -370,7 +371,7 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             {
                 var o = plan.Options.Seed is { } seed ? plan.Options with { Seed = seed + c } : plan.Options;
                 var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token,
-                    plan.Format?.Format.Start());
+                    plan.Format?.Format.Start()) { Background = background };
                 jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, _screen), pi * plan.N + c));
             }
         var scheduler = plan.Model.Base.Scheduler;

@@ -34,6 +34,7 @@ public sealed class BatchScheduler : IDisposable
     readonly ServingMetrics _metrics;
     readonly ILogger _logger;
     readonly ConcurrentQueue<GenerationJob> _queue = new();
+    readonly ConcurrentQueue<GenerationJob> _background = new();
     readonly AutoResetEvent _wake = new(false);
     readonly Sequence?[] _slots;
     readonly List<Sequence> _active = [];
@@ -42,6 +43,7 @@ public sealed class BatchScheduler : IDisposable
     readonly int _vocab;
     readonly int _samplingThreads;
     int _queued;
+    int _backgroundQueued;
     volatile bool _accepting = true;
 
     public BatchScheduler(CpuLlama model, ServingOptions options, ServingMetrics metrics, ILogger logger, string name)
@@ -72,12 +74,13 @@ public sealed class BatchScheduler : IDisposable
     {
         if (!_accepting)
             return false;
-        if (Interlocked.Increment(ref _queued) > _options.MaxQueueLength)
+        ref int queued = ref job.Background ? ref _backgroundQueued : ref _queued;
+        if (Interlocked.Increment(ref queued) > _options.MaxQueueLength)
         {
-            Interlocked.Decrement(ref _queued);
+            Interlocked.Decrement(ref queued);
             return false;
         }
-        _queue.Enqueue(job);
+        (job.Background ? _background : _queue).Enqueue(job);
         _wake.Set();
         return true;
     }
@@ -104,7 +107,7 @@ public sealed class BatchScheduler : IDisposable
                 DropCancelled();
                 if (_active.Count == 0)
                 {
-                    if (!_accepting && _queue.IsEmpty)
+                    if (!_accepting && _queue.IsEmpty && _background.IsEmpty)
                         break;
                     _wake.WaitOne(TimeSpan.FromSeconds(1));
                     continue;
@@ -144,20 +147,31 @@ public sealed class BatchScheduler : IDisposable
                 Interlocked.Decrement(ref _queued);
                 job.End(JobEnd.Cancelled);
             }
+            while (_background.TryDequeue(out var job))
+            {
+                Interlocked.Decrement(ref _backgroundQueued);
+                job.End(JobEnd.Cancelled);
+            }
             _batch.Dispose();
             _stopped.TrySetResult();
         }
     }
 
+    // Waiting jobs fill free slots in arrival order; background jobs only while no other job waits, and into at most
+    // half of the batch, so the requests people wait for are never queued behind them.
     void Admit()
     {
-        for (int slot = 0; slot < _slots.Length && !_queue.IsEmpty; slot++)
+        for (int slot = 0; slot < _slots.Length; slot++)
         {
             if (_slots[slot] is not null)
                 continue;
-            if (!_queue.TryDequeue(out var job))
+            GenerationJob? job;
+            if (_queue.TryDequeue(out job))
+                Interlocked.Decrement(ref _queued);
+            else if (_active.Count(s => s.Job.Background) < _slots.Length / 2 && _background.TryDequeue(out job))
+                Interlocked.Decrement(ref _backgroundQueued);
+            else
                 break;
-            Interlocked.Decrement(ref _queued);
             if (job.Cancellation.IsCancellationRequested)
             {
                 job.End(JobEnd.Cancelled);

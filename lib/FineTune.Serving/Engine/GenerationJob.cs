@@ -36,6 +36,9 @@ public sealed class GenerationJob
     public CancellationToken Cancellation { get; }
     /// <summary>The response format the tokens must follow (masked before each draw), or null.</summary>
     public TokenConstraint? Constraint { get; }
+    /// <summary>Work nobody waits for (a shadow's answer): admitted only while no other job waits, into at most half
+    /// of the batch.</summary>
+    public bool Background { get; init; }
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
 
     public ChannelReader<JobEvent> Events => _events.Reader;
