@@ -7,10 +7,9 @@
 // rule's webhook when it has one.
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using System.Net.Http.Json;
 using System.Text.Json;
-using FineTune.Data.Cleaning;
 using FineTune.Artifacts;
+using FineTune.Data.Cleaning;
 using FineTune.Registry;
 using FineTune.Serving;
 using FineTune.Serving.Engine;

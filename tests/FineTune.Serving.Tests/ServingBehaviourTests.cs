@@ -233,6 +233,36 @@ public sealed class ServingBehaviourTests(ServingFixture fixture)
 public sealed class SchedulerTests
 {
     [Fact]
+    public async Task Background_jobs_take_at_most_half_the_batch_and_never_keep_a_request_waiting()
+    {
+        using var model = new TestModel();
+        var options = new ServingOptions { MaxBatchSize = 4, Threads = 1 };
+        using var metrics = new ServingMetrics();
+        using var loaded = Engine.LoadedModel.Load(model.ModelDirectory, options, metrics,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Engine.GenerationJob Job(bool background, int tokens) => new([1, 2, 3],
+            new FineTune.Models.Generation.GenerationOptions { MaxNewTokens = tokens }, null, CancellationToken.None)
+        { Background = background };
+        var shadows = Enumerable.Range(0, 6).Select(_ => Job(background: true, tokens: 80)).ToList();
+        foreach (var job in shadows)
+            Assert.True(loaded.Scheduler.TryEnqueue(job));
+        var request = Job(background: false, tokens: 5);
+        Assert.True(loaded.Scheduler.TryEnqueue(request));
+        var ended = (await request.Events.ReadAllAsync().ToListAsync())[^1];
+        Assert.Equal(Engine.JobEnd.Length, ended.End);
+        // the request ran beside two shadows (half of the 4 slots) and ended before the other four began
+        foreach (var job in shadows.Skip(2))
+        {
+            var first = await job.Events.ReadAsync();
+            Assert.True(first.At > ended.At, "a queued shadow started before the request ended");
+        }
+        foreach (var job in shadows)
+            await foreach (var e in job.Events.ReadAllAsync())
+                if (e.End is { } end)
+                    Assert.Equal(Engine.JobEnd.Length, end);
+    }
+
+    [Fact]
     public async Task A_job_cancelled_while_queued_never_runs_and_ends_cancelled()
     {
         using var model = new TestModel();

@@ -3,10 +3,10 @@
 // exists, the version is served under that alias beside production and a release is recorded, which the analysis of
 // live traffic (ReleaseAnalysis) later promotes or rolls back; reject: the version stays the candidate
 // (ModelRejected). Either way the run succeeded.
+using System.Text.Json;
 using FineTune.Contracts;
 using FineTune.Pipeline.Runs;
 using FineTune.Registry;
-using System.Text.Json;
 using MassTransit;
 
 namespace FineTune.Pipeline.Deployment;

@@ -371,7 +371,8 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             {
                 var o = plan.Options.Seed is { } seed ? plan.Options with { Seed = seed + c } : plan.Options;
                 var job = new GenerationJob(plan.Prompts[pi], o, plan.Model.Adapter, cancel.Token,
-                    plan.Format?.Format.Start()) { Background = background };
+                    plan.Format?.Format.Start())
+                { Background = background };
                 jobs.Add((job, new ChoiceText(plan.Model.Base.Tokenizer, plan.Stops, _screen), pi * plan.N + c));
             }
         var scheduler = plan.Model.Base.Scheduler;

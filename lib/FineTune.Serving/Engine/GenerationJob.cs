@@ -10,8 +10,9 @@ namespace FineTune.Serving.Engine;
 
 public enum JobEnd { Stop, Length, Cancelled, Failed }
 
-/// <summary>A token, or the end of the sequence (Token is -1 then).</summary>
-public readonly record struct JobEvent(int Token, JobEnd? End = null, Exception? Error = null);
+/// <summary>A token, or the end of the sequence (Token is -1 then). At: when the scheduler produced it
+/// (Stopwatch timestamp).</summary>
+public readonly record struct JobEvent(int Token, JobEnd? End = null, Exception? Error = null, long At = 0);
 
 public sealed class GenerationJob
 {
@@ -42,10 +43,10 @@ public sealed class GenerationJob
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
 
     public ChannelReader<JobEvent> Events => _events.Reader;
-    internal bool Emit(int token) => _events.Writer.TryWrite(new JobEvent(token));
+    internal bool Emit(int token) => _events.Writer.TryWrite(new JobEvent(token, At: Stopwatch.GetTimestamp()));
     internal void End(JobEnd end, Exception? error = null)
     {
-        _events.Writer.TryWrite(new JobEvent(-1, end, error));
+        _events.Writer.TryWrite(new JobEvent(-1, end, error, Stopwatch.GetTimestamp()));
         _events.Writer.TryComplete();
     }
 }
