@@ -1,10 +1,11 @@
-// Input drift per project: the prompts of the last Drift:Window requests each project's production name answered,
-// profiled as the data card profiles a training set (PromptProfile), compared every Drift:CheckSeconds with the
-// profile of the dataset the production version was trained on. The scores are OpenTelemetry gauges
-// (finetune.drift.prompt_length_psi, .word_js, .script_shift, .unseen_words, tagged finetune.project); alert rules
-// (Alerts:Rules: metric, threshold, optional project and webhook) fire once when a score crosses its threshold and
-// re-arm when it falls back: a warning in the log, an event on the production version's run, and a JSON POST to the
-// rule's webhook when it has one.
+// The live watch on each project's production name, over its last Drift:Window requests. Input drift: their prompts,
+// profiled as the data card profiles a training set (PromptProfile), against the profile of the dataset the
+// production version was trained on (finetune.drift.prompt_length_psi, .word_js, .script_shift, .unseen_words).
+// Service levels and output quality: the error rate (server errors and full queues), the p95 time to a whole answer,
+// the share of answers the output screen stopped (finetune.quality.error_rate, .latency_p95_ms, .screen_rate). All are
+// OpenTelemetry gauges tagged finetune.project, computed every Drift:CheckSeconds; alert rules (Alerts:Rules: metric,
+// threshold, optional project and webhook) fire once when a value crosses its threshold and re-arm when it falls
+// back: a warning in the log, an event on the production version's run, and a JSON POST to the rule's webhook.
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
@@ -34,25 +35,31 @@ public sealed record DriftOptions
         configuration.GetSection(Section).Get<DriftOptions>() ?? new DriftOptions();
 }
 
-/// <summary>Fires when <see cref="Metric"/> (drift.prompt_length_psi, drift.word_js, drift.script_shift,
-/// drift.unseen_words) exceeds <see cref="Threshold"/> for <see cref="Project"/> (null: every project).</summary>
+/// <summary>Fires when <see cref="Metric"/> (one of DriftMonitor.Metrics) exceeds <see cref="Threshold"/> for
+/// <see cref="Project"/> (null: every project).</summary>
 public sealed record AlertRule
 {
     public string Metric { get; init; } = "";
     public double Threshold { get; init; }
     public string? Project { get; init; }
     public string? Webhook { get; init; }
+    /// <summary>When it fires, start a retraining run from the project's new feedback (exported at once, whatever
+    /// Feedback:Export's minimum, if its cool-down allows).</summary>
+    public bool Retrain { get; init; }
 }
 
 public sealed record AlertOptions
 {
     public const string Section = "Alerts";
-    /// <summary>Without rules of its own a host uses these: PSI above 0.25 is the usual "significant shift".</summary>
+    /// <summary>Without rules of its own a host uses these: PSI above 0.25 is the usual "significant shift"; errors
+    /// over 0.1% and a p95 over 2 s are the service levels the guides set.</summary>
     public static readonly IReadOnlyList<AlertRule> Defaults =
     [
         new() { Metric = "drift.prompt_length_psi", Threshold = 0.25 },
         new() { Metric = "drift.word_js", Threshold = 0.3 },
         new() { Metric = "drift.script_shift", Threshold = 0.2 },
+        new() { Metric = "quality.error_rate", Threshold = 0.001 },
+        new() { Metric = "quality.latency_p95_ms", Threshold = 2_000 },
     ];
     public IReadOnlyList<AlertRule> Rules { get; init; } = [];
 
@@ -67,6 +74,19 @@ public sealed record AlertOptions
     }
 }
 
+/// <summary>A project's service levels and output quality over its last requests.</summary>
+public sealed record QualityNumbers(int Requests, double ErrorRate, double LatencyP95Ms, double ScreenRate)
+{
+    public static QualityNumbers Of(IReadOnlyList<(bool Error, double Ms, bool Screened)> outcomes)
+    {
+        var answered = outcomes.Where(o => !o.Error).Select(o => o.Ms).Order().ToArray();
+        double p95 = answered.Length == 0 ? 0
+            : answered[Math.Min(answered.Length - 1, (int)Math.Ceiling(0.95 * answered.Length) - 1)];
+        return new(outcomes.Count, (double)outcomes.Count(o => o.Error) / outcomes.Count, p95,
+            (double)outcomes.Count(o => o.Screened) / outcomes.Count);
+    }
+}
+
 /// <summary>An alert that fired (or resolved).</summary>
 public sealed record DriftAlert(string Project, string Metric, double Value, double Threshold, int Prompts,
     bool Firing, DateTimeOffset At);
@@ -74,44 +94,65 @@ public sealed record DriftAlert(string Project, string Metric, double Value, dou
 public sealed class DriftMonitor : BackgroundService, IRequestLog
 {
     public static readonly IReadOnlyList<string> Metrics =
-        ["drift.prompt_length_psi", "drift.word_js", "drift.script_shift", "drift.unseen_words"];
+        ["drift.prompt_length_psi", "drift.word_js", "drift.script_shift", "drift.unseen_words",
+            "quality.error_rate", "quality.latency_p95_ms", "quality.screen_rate"];
 
     readonly RunRegistry _registry;
     readonly IArtifactStore _store;
     readonly DriftOptions _options;
     readonly IReadOnlyList<AlertRule> _rules;
     readonly IHttpClientFactory? _http;
+    readonly FeedbackExporter? _exporter;
     readonly ILogger<DriftMonitor> _log;
     readonly TimeProvider _time;
     readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _windows = new();
     readonly ConcurrentDictionary<string, (int Version, PromptProfile? Profile)> _references = new();
     readonly ConcurrentDictionary<string, DriftScores> _scores = new();
+    readonly ConcurrentDictionary<string, ConcurrentQueue<(bool Error, double Ms, bool Screened)>> _outcomes = new();
+    readonly ConcurrentDictionary<string, QualityNumbers> _quality = new();
     readonly ConcurrentDictionary<(string Project, AlertRule Rule), bool> _firing = new();
     readonly ConcurrentQueue<DriftAlert> _alerts = new();
 
     public DriftMonitor(RunRegistry registry, IArtifactStore store, DriftOptions options,
         IReadOnlyList<AlertRule> rules, ILogger<DriftMonitor> log, IMeterFactory? meters = null,
-        IHttpClientFactory? http = null, TimeProvider? time = null)
+        IHttpClientFactory? http = null, FeedbackExporter? exporter = null, TimeProvider? time = null)
     {
         (_registry, _store, _options, _rules, _http, _log) = (registry, store, options, rules, http, log);
+        _exporter = exporter;
         _time = time ?? TimeProvider.System;
         var meter = meters?.Create(ServingMetrics.MeterName) ?? new Meter(ServingMetrics.MeterName);
         foreach (var metric in Metrics)
-            meter.CreateObservableGauge("finetune." + metric, () => _scores.Select(s =>
-                new Measurement<double>(Value(s.Value, metric), new KeyValuePair<string, object?>("finetune.project",
-                    s.Key))), description: $"Input drift of a project's live prompts from its training data: {metric}");
+            meter.CreateObservableGauge("finetune." + metric, () => _scores.Keys.Union(_quality.Keys)
+                .Select(p => (Project: p, Value: Value(p, metric))).Where(v => v.Value is not null)
+                .Select(v => new Measurement<double>(v.Value!.Value,
+                    new KeyValuePair<string, object?>("finetune.project", v.Project))),
+                description: $"A project's live {metric} over its last requests");
     }
 
     public IReadOnlyList<DriftAlert> Alerts => [.. _alerts];
     public DriftScores? Scores(string project) => _scores.TryGetValue(project, out var s) ? s : null;
+    public QualityNumbers? Quality(string project) => _quality.TryGetValue(project, out var q) ? q : null;
 
-    static double Value(DriftScores s, string metric) => metric switch
+    double? Value(string project, string metric)
     {
-        "drift.prompt_length_psi" => s.LengthPsi,
-        "drift.word_js" => s.WordJs,
-        "drift.script_shift" => s.ScriptShift,
-        _ => s.UnseenWords,
-    };
+        if (metric.StartsWith("quality.", StringComparison.Ordinal))
+            return Quality(project) is not { } q ? null : metric switch
+            {
+                "quality.error_rate" => q.ErrorRate,
+                "quality.latency_p95_ms" => q.LatencyP95Ms,
+                _ => q.ScreenRate,
+            };
+        return Scores(project) is not { } s ? null : metric switch
+        {
+            "drift.prompt_length_psi" => s.LengthPsi,
+            "drift.word_js" => s.WordJs,
+            "drift.script_shift" => s.ScriptShift,
+            _ => s.UnseenWords,
+        };
+    }
+
+    static string ProjectOf(ServedModel model) =>
+        model.Version[..model.Version.LastIndexOf("@v", StringComparison.Ordinal)];
 
     // The production name's answers only: a candidate or shadow sees the same prompts.
     public bool Records(ServedModel model) => _options.Enabled && model.Version.Contains("@v");
@@ -120,9 +161,18 @@ public sealed class DriftMonitor : BackgroundService, IRequestLog
     {
         if (exchange.Choice != 0 || exchange.Variant is "shadow" or "candidate")
             return;
-        var project = exchange.Model.Version[..exchange.Model.Version.LastIndexOf("@v", StringComparison.Ordinal)];
-        var window = _windows.GetOrAdd(project, _ => new ConcurrentQueue<string>());
-        window.Enqueue(PromptText(exchange));
+        var project = ProjectOf(exchange.Model);
+        Keep(_windows, project, PromptText(exchange));
+        Keep(_outcomes, project, (false, exchange.Latency.TotalMilliseconds, exchange.Screened));
+    }
+
+    public void Failed(ServedModel model, TimeSpan latency) =>
+        Keep(_outcomes, ProjectOf(model), (true, latency.TotalMilliseconds, false));
+
+    void Keep<T>(ConcurrentDictionary<string, ConcurrentQueue<T>> windows, string project, T item)
+    {
+        var window = windows.GetOrAdd(project, _ => new ConcurrentQueue<T>());
+        window.Enqueue(item);
         while (window.Count > _options.Window)
             window.TryDequeue(out _);
     }
@@ -140,29 +190,36 @@ public sealed class DriftMonitor : BackgroundService, IRequestLog
     /// <summary>Scores every project with enough prompts and fires (or re-arms) the alert rules.</summary>
     public async Task CheckAsync(CancellationToken ct)
     {
-        foreach (var (project, window) in _windows)
+        foreach (var project in _windows.Keys.Union(_outcomes.Keys).ToList())
         {
-            if (window.Count < _options.MinPrompts || await ReferenceAsync(project, ct) is not { } reference)
+            int requests = _outcomes.TryGetValue(project, out var outcomes) ? outcomes.Count : 0;
+            if (requests < _options.MinPrompts || await ReferenceAsync(project, ct) is not { } reference)
                 continue;
-            var live = new PromptProfile();
-            foreach (var prompt in window)
-                live.Add(prompt);
-            var scores = reference.Profile.Compare(live);
-            _scores[project] = scores;
+            _quality[project] = QualityNumbers.Of([.. outcomes!]);
+            if (reference.Profile is not null && _windows.TryGetValue(project, out var window)
+                && window.Count >= _options.MinPrompts)
+            {
+                var live = new PromptProfile();
+                foreach (var prompt in window)
+                    live.Add(prompt);
+                _scores[project] = reference.Profile.Compare(live);
+            }
             foreach (var rule in _rules.Where(r => r.Project is null || r.Project == project))
             {
-                double value = Value(scores, rule.Metric);
+                if (Value(project, rule.Metric) is not { } value)
+                    continue;
                 bool firing = value > rule.Threshold;
                 if (_firing.GetValueOrDefault((project, rule)) == firing)
                     continue;
                 _firing[(project, rule)] = firing;
-                await AlertAsync(new DriftAlert(project, rule.Metric, value, rule.Threshold, (int)live.Prompts,
-                    firing, _time.GetUtcNow()), rule, reference.Run, ct);
+                await AlertAsync(new DriftAlert(project, rule.Metric, value, rule.Threshold, requests, firing,
+                    _time.GetUtcNow()), rule, reference.Run, ct);
             }
         }
     }
 
-    async Task<(PromptProfile Profile, Guid Run)?> ReferenceAsync(string project, CancellationToken ct)
+    // The production version's run (alerts go to it) and its training data's prompt profile (null: none kept).
+    async Task<(PromptProfile? Profile, Guid Run)?> ReferenceAsync(string project, CancellationToken ct)
     {
         var (version, run, card) = await _registry.ReadAsync(async s =>
         {
@@ -173,8 +230,10 @@ public sealed class DriftMonitor : BackgroundService, IRequestLog
             var dataset = datasets.FirstOrDefault(d => d.RunId == record.RunId) ?? datasets.LastOrDefault();
             return (v, record.RunId, dataset?.DataCard);
         }, ct);
-        if (card is null)
+        if (version == 0)
             return null;
+        if (card is null)
+            return (null, run);
         if (!_references.TryGetValue(project, out var known) || known.Version != version)
         {
             var path = Path.Combine(Path.GetTempPath(), $"drift-card-{Guid.NewGuid():N}.json");
@@ -191,17 +250,23 @@ public sealed class DriftMonitor : BackgroundService, IRequestLog
                 File.Delete(path);
             }
         }
-        return known.Profile is null ? null : (known.Profile, run);
+        return (known.Profile, run);
     }
 
     async Task AlertAsync(DriftAlert alert, AlertRule rule, Guid run, CancellationToken ct)
     {
         _alerts.Enqueue(alert);
+        var kind = alert.Metric.StartsWith("drift.", StringComparison.Ordinal) ? "drift" : "quality";
         var text = alert.Firing
-            ? $"drift alert: {alert.Metric} is {alert.Value:0.###}, above {alert.Threshold} over the last " +
-                $"{alert.Prompts} prompts of {alert.Project} (against the production version's training data)"
-            : $"drift resolved: {alert.Metric} is {alert.Value:0.###}, back under {alert.Threshold} for " +
+            ? $"{kind} alert: {alert.Metric} is {alert.Value:0.###}, above {alert.Threshold} over the last " +
+                $"{alert.Prompts} requests of {alert.Project}" + (kind == "drift"
+                    ? " (against the production version's training data)" : "")
+            : $"{kind} resolved: {alert.Metric} is {alert.Value:0.###}, back under {alert.Threshold} for " +
                 $"{alert.Project}";
+        if (alert.Firing && rule.Retrain && _exporter is not null)
+            text += await _exporter.ExportAsync(alert.Project, 1, ct) is { } key
+                ? $"; retraining from the project's new feedback ({key})"
+                : "; no retraining: no new feedback to train on, or the export cool-down has not passed";
         if (alert.Firing)
             _log.LogWarning("{Alert}", text);
         else

@@ -40,29 +40,34 @@ public sealed class FeedbackExporter(RunRegistry registry, IArtifactStore store,
         var projects = await registry.ReadAsync(s => s.ListFeedbackProjectsAsync(ct), ct);
         foreach (var project in projects.Where(p => recording.Projects.Contains("*")
             || recording.Projects.Contains(p)))
-        {
-            var (all, requests) = await registry.ReadAsync(async s =>
-                (await s.ListFeedbackAsync(project, ct: ct), await s.ListServedRequestsAsync(project, ct)), ct);
-            if (all.Max(f => f.ExportedAt) is { } last && _time.GetUtcNow() - last <
-                TimeSpan.FromMinutes(options.CooldownMinutes))
-                continue;
-            var fresh = all.Where(f => f.ExportedAt is null).ToList();
-            var data = FeedbackExport.Build(fresh, requests);
-            var lines = data.Of(options.Kind);
-            if (lines.Count < options.MinCount)
-                continue;
-            var kind = options.Kind.ToString().ToLowerInvariant();
-            var key = $"{project}/feedback-{_time.GetUtcNow():yyyyMMdd-HHmmss}-{kind}.jsonl";
-            // marked first: a crash between the two leaves feedback marked with a key that never arrived (visible in
-            // `finetune feedback`), never the same feedback trained on twice
-            await registry.WriteAsync(s => s.MarkFeedbackExportedAsync(data.FeedbackIds, key, ct), ct);
-            using var content = new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
-            await store.PutStreamAsync(Buckets.Ingestion, key, content, ct);
-            log.LogInformation("Exported {Count} {Kind} examples of {Project}'s feedback to {Key}", lines.Count, kind,
-                project, key);
-            written.Add(key);
-        }
+            if (await ExportAsync(project, options.MinCount, ct) is { } key)
+                written.Add(key);
         return written;
+    }
+
+    /// <summary>Exports <paramref name="project"/>'s new feedback when it makes at least <paramref name="minCount"/>
+    /// examples and the cool-down allows (an alert asks with 1); returns the key written, or null.</summary>
+    public async Task<string?> ExportAsync(string project, int minCount, CancellationToken ct)
+    {
+        var (all, requests) = await registry.ReadAsync(async s =>
+            (await s.ListFeedbackAsync(project, ct: ct), await s.ListServedRequestsAsync(project, ct)), ct);
+        if (all.Count == 0 || all.Max(f => f.ExportedAt) is { } last && _time.GetUtcNow() - last <
+            TimeSpan.FromMinutes(options.CooldownMinutes))
+            return null;
+        var data = FeedbackExport.Build([.. all.Where(f => f.ExportedAt is null)], requests);
+        var lines = data.Of(options.Kind);
+        if (lines.Count < Math.Max(1, minCount))
+            return null;
+        var kind = options.Kind.ToString().ToLowerInvariant();
+        var key = $"{project}/feedback-{_time.GetUtcNow():yyyyMMdd-HHmmss}-{kind}.jsonl";
+        // marked first: a crash between the two leaves feedback marked with a key that never arrived (visible in
+        // `finetune feedback`), never the same feedback trained on twice
+        await registry.WriteAsync(s => s.MarkFeedbackExportedAsync(data.FeedbackIds, key, ct), ct);
+        using var content = new MemoryStream(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
+        await store.PutStreamAsync(Buckets.Ingestion, key, content, ct);
+        log.LogInformation("Exported {Count} {Kind} examples of {Project}'s feedback to {Key}", lines.Count, kind,
+            project, key);
+        return key;
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => options.Enabled

@@ -1,7 +1,8 @@
 // Input drift over the real HTTP server and registry: the production version's dataset carries a prompt profile in
 // its data card; prompts like the training data keep every drift score under its threshold, a stream of prompts from
 // another distribution (shorter, another script, other words) raises all three past their thresholds and fires each
-// alert once — a warning event on the production version's run and a POST to the rule's webhook.
+// alert once — a warning event on the production version's run and a POST to the rule's webhook; a failed answer
+// raises the error rate past the 0.1% service level and fires its alert.
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -58,6 +59,9 @@ public sealed class DriftTests
             ["Alerts:Rules:1:Metric"] = "drift.word_js", ["Alerts:Rules:1:Threshold"] = "0.3",
             ["Alerts:Rules:2:Metric"] = "drift.script_shift", ["Alerts:Rules:2:Threshold"] = "0.2",
             ["Alerts:Rules:2:Webhook"] = $"http://127.0.0.1:{port}/hook/",
+            ["Alerts:Rules:3:Metric"] = "quality.error_rate", ["Alerts:Rules:3:Threshold"] = "0.001",
+            ["Alerts:Rules:3:Project"] = "p", ["Alerts:Rules:3:Retrain"] = "true",
+            ["Recording:Projects:0"] = "p",
         });
         await RecordTrainingDataAsync(d);
         var monitor = d.Services.GetRequiredService<DriftMonitor>();
@@ -68,6 +72,9 @@ public sealed class DriftTests
         var same = monitor.Scores("p")!;
         Assert.True(same.LengthPsi < 0.25 && same.WordJs < 0.3 && same.ScriptShift < 0.2, same.ToString());
         Assert.Empty(monitor.Alerts);
+        var quality = monitor.Quality("p")!;                    // the service levels of the same requests
+        Assert.Equal((100, 0.0, 0.0), (quality.Requests, quality.ErrorRate, quality.ScreenRate));
+        Assert.InRange(quality.LatencyP95Ms, 0.01, 60_000);
 
         await AskAllAsync(d, Enumerable.Range(0, 100).Select(_ => Other(random)));
         await monitor.CheckAsync(default);
@@ -80,6 +87,29 @@ public sealed class DriftTests
 
         var events = await d.Registry.ReadAsync(s => s.ListEventsAsync(d.Runs[0]));
         Assert.Equal(3, events.Count(e => e.Level == "warn" && e.Message.StartsWith("drift alert: ")));
+
+        // failed answers (server errors, a full queue) raise the error rate past the 0.1% service level: one alert,
+        // and (the rule says retrain) the correction someone sent becomes a retraining run's data
+        using (var answer = await d.Http.PostAsJsonAsync("v1/completions",
+            new { model = "p", prompt = "the cat", max_tokens = 2, temperature = 0 }))
+        {
+            var id = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("id")
+                .GetString();
+            using var rated = await d.Http.PostAsJsonAsync("v1/feedback",
+                new { completion_id = id, rating = "down", correction = "the cat sat." });
+            Assert.Equal(HttpStatusCode.OK, rated.StatusCode);
+        }
+        Assert.True(d.Catalog.TryResolve("p", out var production));
+        monitor.Failed(production, TimeSpan.FromMilliseconds(5));
+        await monitor.CheckAsync(default);
+        Assert.Equal(0.01, monitor.Quality("p")!.ErrorRate, 6);          // 1 of the last 100
+        var alert = Assert.Single(monitor.Alerts, a => a.Metric == "quality.error_rate");
+        Assert.True(alert.Firing);
+        events = await d.Registry.ReadAsync(s => s.ListEventsAsync(d.Runs[0]));
+        Assert.Contains(events, e => e.Message.StartsWith("quality alert: quality.error_rate is 0.01, above 0.001")
+            && e.Message.Contains("; retraining from the project's new feedback (p/feedback-"));
+        var exported = await d.Registry.ReadAsync(s => s.ListFeedbackAsync("p"));
+        Assert.StartsWith("p/feedback-", Assert.Single(exported).ExportKey);
         for (int i = 0; i < 100 && posts.Count == 0; i++)
             await Task.Delay(50);
         var post = Assert.Single(posts);

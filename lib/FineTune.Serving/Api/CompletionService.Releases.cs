@@ -22,7 +22,7 @@ public sealed partial class CompletionService
     {
         if (!releases.TryGet(plan.Name, out var release) || !catalog.TryResolve(release.Candidate, out var candidate))
         {
-            await RunAsync(http, plan, started);
+            await LoggedAsync(plan, started, () => RunAsync(http, plan, started));
             return;
         }
         var caller = user is { Length: > 0 } ? "user:" + user : "key:" + http.Request.Headers.Authorization;
@@ -32,7 +32,8 @@ public sealed partial class CompletionService
         http.Items[VariantItem] = ReleaseMonitor.Name(variant);
         if (variant == Variant.Production)
         {
-            await ObservedAsync(release, Variant.Production, () => RunAsync(http, plan, started));
+            await ObservedAsync(release, Variant.Production,
+                () => LoggedAsync(plan, started, () => RunAsync(http, plan, started)));
             if (release.Mode == ReleaseMode.Shadow)
                 _ = Task.Run(() => ShadowAsync(release, () => planFor(candidate)));
             return;
@@ -71,8 +72,25 @@ public sealed partial class CompletionService
         http.Response.Headers[VariantHeader] = ReleaseMonitor.Name(Variant.Production);
         http.Items[VariantItem] = ReleaseMonitor.Name(Variant.Production);
         http.Response.Headers["x-finetune-fallback"] = "true";
-        await RunAsync(http, planFor(catalog.TryResolve(plan.Name, out var production) ? production : plan.Model),
-            started);
+        var fallback = planFor(catalog.TryResolve(plan.Name, out var production) ? production : plan.Model);
+        await LoggedAsync(fallback, started, () => RunAsync(http, fallback, started));
+    }
+
+    // A server-side failure (or a full queue) is told to the request logs too (the live monitor's error rate).
+    async Task<Outcome> LoggedAsync(Plan plan, long started, Func<Task<Outcome>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (Exception e) when (e is not OperationCanceledException
+            && !(e is OpenAiError { Status: < 500 and not 429 }))
+        {
+            foreach (var log in _requestLogs)
+                if (log.Records(plan.Model))
+                    log.Failed(plan.Model, Stopwatch.GetElapsedTime(started));
+            throw;
+        }
     }
 
     async Task ObservedAsync(ServedRelease release, Variant variant, Func<Task<Outcome>> run)
@@ -104,7 +122,7 @@ public sealed partial class CompletionService
             monitor.Record(release.Id, Variant.Candidate, false, Stopwatch.GetElapsedTime(began),
                 choices.Any(c => c.FinishReason == "content_filter"), Valid(release, texts));
             monitor.KeepShadowAnswers(release.Id, texts);
-            Log(plan, "shadow-" + Guid.NewGuid().ToString("N")[..24], jobs, release.Id, "shadow");
+            Log(plan, "shadow-" + Guid.NewGuid().ToString("N")[..24], jobs, release.Id, "shadow", began);
         }
         catch (OpenAiError e) when (e.Status == 429)
         {

@@ -341,13 +341,13 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             cancel.Cancel();
         }
         if (!http.RequestAborted.IsCancellationRequested)
-            Log(plan, id, jobs, http.Items[ReleaseItem] as string, http.Items[VariantItem] as string);
+            Log(plan, id, jobs, http.Items[ReleaseItem] as string, http.Items[VariantItem] as string, started);
         return new Outcome([.. jobs.Select(j => j.Text.Text)], jobs.Any(j => j.Text.Screened), Written: true);
     }
 
     // The request log, for projects that opted in: one entry per choice, with the version (and variant) that answered.
     void Log(Plan plan, string id, List<(GenerationJob Job, ChoiceText Text, int Index)> jobs, string? release,
-        string? variant)
+        string? variant, long started)
     {
         foreach (var log in _requestLogs)
         {
@@ -356,7 +356,8 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             var at = DateTimeOffset.UtcNow;
             foreach (var (_, text, index) in jobs)
                 log.Record(new ServedExchange(id, index, plan.Model, release, variant,
-                    plan.Kind == Kind.Chat ? "chat" : "text", plan.PromptJson(index / plan.N), text.Text, at));
+                    plan.Kind == Kind.Chat ? "chat" : "text", plan.PromptJson(index / plan.N), text.Text, at,
+                    Stopwatch.GetElapsedTime(started), text.Screened));
         }
     }
 

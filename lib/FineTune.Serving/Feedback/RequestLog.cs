@@ -7,9 +7,11 @@ using FineTune.Serving.Releases;
 namespace FineTune.Serving.Feedback;
 
 /// <summary>One choice of an answered request. Kind chat (PromptJson: the messages) or text (the prompt string).
-/// Variant: production, candidate or shadow under a release.</summary>
+/// Variant: production, candidate or shadow under a release. Latency: the request's time to its whole answer;
+/// Screened: the output screen stopped this choice.</summary>
 public sealed record ServedExchange(string CompletionId, int Choice, ServedModel Model, string? ReleaseId,
-    string? Variant, string Kind, string PromptJson, string Answer, DateTimeOffset At);
+    string? Variant, string Kind, string PromptJson, string Answer, DateTimeOffset At, TimeSpan Latency = default,
+    bool Screened = false);
 
 public interface IRequestLog
 {
@@ -18,6 +20,11 @@ public interface IRequestLog
 
     /// <summary>Queues an answer for recording; never blocks the request.</summary>
     void Record(ServedExchange exchange);
+
+    /// <summary>A request <paramref name="model"/> failed to answer (a server-side error, not a bad request).</summary>
+    void Failed(ServedModel model, TimeSpan latency)
+    {
+    }
 }
 
 public sealed class NoRequestLog : IRequestLog
