@@ -37,6 +37,7 @@ public sealed class RegistryRequestLog(RunRegistry registry, RecordingOptions op
     readonly Channel<ServedExchange> _queue = Channel.CreateBounded<ServedExchange>(
         new BoundedChannelOptions(Math.Max(1, options.QueueLength)) { FullMode = BoundedChannelFullMode.DropWrite });
     long _dropped;
+    static readonly PiiOptions Pii = new();
 
     /// <summary>"project@vN" as RegistryServing names versions.</summary>
     static (string Project, int? Version)? Owner(ServedModel model)
@@ -74,7 +75,7 @@ public sealed class RegistryRequestLog(RunRegistry registry, RecordingOptions op
     string Redact(string text, bool json)
     {
         if (!json)
-            return Clip(PiiRedactor.Redact(text, new PiiOptions(), new long[5]));
+            return Clip(PiiRedactor.Redact(text, Pii, new long[5]));
         var node = System.Text.Json.Nodes.JsonNode.Parse(text);
         return Clip(RedactNode(node)?.ToJsonString() ?? "null");
     }
@@ -84,7 +85,7 @@ public sealed class RegistryRequestLog(RunRegistry registry, RecordingOptions op
         switch (node)
         {
             case System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var s):
-                return System.Text.Json.Nodes.JsonValue.Create(PiiRedactor.Redact(s, new PiiOptions(), new long[5]));
+                return System.Text.Json.Nodes.JsonValue.Create(PiiRedactor.Redact(s, Pii, new long[5]));
             case System.Text.Json.Nodes.JsonArray a:
                 for (int i = 0; i < a.Count; i++)
                     a[i] = RedactNode(a[i]?.DeepClone());

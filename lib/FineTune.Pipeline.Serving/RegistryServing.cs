@@ -84,8 +84,15 @@ public sealed class RegistryServing(RunRegistry registry, RunInputs inputs, Mode
             var candidate = ModelName(r.Project, r.Policy);
             if (!catalog.TryResolve(candidate, out _))
                 continue;
+            var id = ReleaseAnalysis.ReleaseId(r.Project, r.Version);
+            // a release already routed keeps its compiled output schema: a release's settings never change
+            if (releases.TryGet(r.Project, out var routed) && routed.Id == id && routed.Candidate == candidate)
+            {
+                served.Add(routed);
+                continue;
+            }
             var settings = JsonSerializer.Deserialize<ReleaseSettings>(r.SettingsJson, PipelineSettings.Json)!;
-            served.Add(new ServedRelease(ReleaseAnalysis.ReleaseId(r.Project, r.Version), r.Project, candidate,
+            served.Add(new ServedRelease(id, r.Project, candidate,
                 r.Policy == "canary" ? ReleaseMode.Canary : ReleaseMode.Shadow, settings.CanaryWeight,
                 settings.OutputSchema is { } schema ? JsonSchemaCompiler.Compile(schema) : null));
         }
