@@ -102,6 +102,10 @@ public interface IRegistrySession : IAsyncDisposable
     Task<long> AddFeedbackAsync(FeedbackRecord feedback, CancellationToken ct = default);
     Task<IReadOnlyList<FeedbackRecord>> ListFeedbackAsync(string project, bool unexportedOnly = false,
         CancellationToken ct = default);
+    /// <summary>The ratings (0 to 1) of the newest <paramref name="limit"/> rated answers that
+    /// <paramref name="version"/> of <paramref name="project"/> gave, newest first.</summary>
+    Task<IReadOnlyList<double>> ListVersionRatingsAsync(string project, int version, int limit,
+        CancellationToken ct = default);
     Task MarkFeedbackExportedAsync(IReadOnlyList<long> ids, string exportKey, CancellationToken ct = default);
     /// <summary>Projects that have received feedback.</summary>
     Task<IReadOnlyList<string>> ListFeedbackProjectsAsync(CancellationToken ct = default);

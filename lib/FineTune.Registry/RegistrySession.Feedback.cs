@@ -54,6 +54,18 @@ internal sealed partial class RegistrySession
                 r.TextOrNull("correction"), r.TextOrNull("comment"), r.Time("created_at"),
                 r.TimeOrNull("exported_at"), r.TextOrNull("export_key")), ct);
 
+    public Task<IReadOnlyList<double>> ListVersionRatingsAsync(string project, int version, int limit,
+        CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return QueryAsync("""
+            select f.rating from feedback f
+            join served_requests r on r.id = f.completion_id and r.choice = f.choice
+            where f.project = @project and r.version = @version
+            order by f.id desc limit @limit
+            """, new { project, version, limit }, r => r.Double("rating"), ct);
+    }
+
     public Task<IReadOnlyList<string>> ListFeedbackProjectsAsync(CancellationToken ct = default) =>
         QueryAsync("select distinct project from feedback order by project", new { }, r => r.Text("project"), ct);
 

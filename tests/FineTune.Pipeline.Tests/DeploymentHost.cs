@@ -132,8 +132,23 @@ public sealed class DeploymentHost : IAsyncDisposable
         await _app.Services.GetRequiredService<RegistryServing>().SyncAsync("p", default);
     }
 
-    /// <summary>Version <paramref name="version"/> passes the gate under <paramref name="release"/>.</summary>
+    /// <summary>Version <paramref name="version"/> passes the gate under <paramref name="release"/> (canary or shadow):
+    /// returns once it is routed.</summary>
     public async Task ReleaseAsync(int version, ReleaseSettings release)
+    {
+        await PassGateAsync(version, release);
+        await ReleaseTests.Until(() => Router.TryGet("p", out var r) && r.Id == $"p@v{version}");
+    }
+
+    /// <summary>Version <paramref name="version"/> passes the gate under a direct release: returns once "p" serves it.
+    /// </summary>
+    public async Task PromoteAsync(int version, ReleaseSettings release)
+    {
+        await PassGateAsync(version, release);
+        await ReleaseTests.Until(() => Catalog.TryResolve("p", out var m) && m.Version == $"p@v{version}");
+    }
+
+    async Task PassGateAsync(int version, ReleaseSettings release)
     {
         var inputs = _app.Services.GetRequiredService<RunInputs>();
         var settings = await inputs.PublishSettingsAsync(new PipelineSettings { Release = release }, default);
@@ -145,7 +160,26 @@ public sealed class DeploymentHost : IAsyncDisposable
             CandidateMetrics = new Dictionary<string, double>(), BaselineMetrics = new Dictionary<string, double>(),
             Settings = settings,
         }, Runs[version - 1], default);
-        await ReleaseTests.Until(() => Router.TryGet("p", out var r) && r.Id == $"p@v{version}");
+    }
+
+    /// <summary>The dataset version <paramref name="version"/> was trained on, as ingestion leaves it: its records
+    /// prepared by the data stages, its train split and data card in the store, recorded for the version's run.
+    /// </summary>
+    public async Task RecordDatasetAsync(int version, IEnumerable<object> records)
+    {
+        using var tmp = new TempDir();
+        var input = Path.Combine(tmp.Path, "train.jsonl");
+        var lines = records.Select(r => System.Text.Json.JsonSerializer.Serialize(r)).ToList();
+        File.WriteAllLines(input, lines);
+        var prepared = Path.Combine(tmp.Path, "prepared");
+        await FineTune.Data.DatasetPreparer.PrepareAsync(input, prepared, new FineTune.Data.PrepareOptions());
+        var store = Services.GetRequiredService<IArtifactStore>();
+        var card = await store.PutFileAsync(Buckets.Datasets, $"p/v{version}/data_card.json",
+            Path.Combine(prepared, "data_card.json"));
+        var train = await store.PutFileAsync(Buckets.Datasets, $"p/v{version}/train.jsonl",
+            Path.Combine(prepared, "train.jsonl"));
+        await Registry.WriteAsync(s => s.RecordDatasetAsync(new DatasetRecord(Runs[version - 1], "p", train, card,
+            lines.Count, 0, DateTimeOffset.UtcNow)));
     }
 
     public async ValueTask DisposeAsync()

@@ -6,10 +6,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using FineTune.Contracts;
-using FineTune.Data;
 using FineTune.Pipeline.Serving;
-using FineTune.Registry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FineTune.Pipeline.Tests;
@@ -139,23 +136,12 @@ public sealed class DriftTests
     }
 
     // v1 (production) was trained on short English stories: its run's dataset and data card, as ingestion leaves them.
-    static async Task RecordTrainingDataAsync(DeploymentHost d)
+    static Task RecordTrainingDataAsync(DeploymentHost d)
     {
-        using var tmp = new TempDir();
         var random = new Random(3);
-        var input = Path.Combine(tmp.Path, "train.jsonl");
-        File.WriteAllLines(input, Enumerable.Range(0, 300).Select(_ => JsonSerializer.Serialize(new
+        return d.RecordDatasetAsync(1, Enumerable.Range(0, 300).Select(_ => (object)new
         {
             prompt = Story(random), completion = Story(random),
-        })));
-        var prepared = Path.Combine(tmp.Path, "prepared");
-        await DatasetPreparer.PrepareAsync(input, prepared, new PrepareOptions());
-        var store = d.Services.GetRequiredService<FineTune.Artifacts.IArtifactStore>();
-        var card = await store.PutFileAsync(Buckets.Datasets, "p/v1/data_card.json",
-            Path.Combine(prepared, "data_card.json"));
-        var train = await store.PutFileAsync(Buckets.Datasets, "p/v1/train.jsonl",
-            Path.Combine(prepared, "train.jsonl"));
-        await d.Registry.WriteAsync(s => s.RecordDatasetAsync(new DatasetRecord(d.Runs[0], "p", train, card, 300, 0,
-            DateTimeOffset.UtcNow)));
+        }));
     }
 }

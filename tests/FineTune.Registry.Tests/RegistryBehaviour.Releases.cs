@@ -67,6 +67,11 @@ public abstract partial class RegistryBehaviour
             await s.AddFeedbackAsync(new(0, "cmpl-2", 0, "b", 0, "thumbs", null, null, at)),
         });
         Assert.Equal(["a", "b"], await fx.Registry.ReadAsync(s => s.ListFeedbackProjectsAsync()));
+        // a version's ratings, newest first, as many as asked; another version's or project's are not among them
+        Assert.Equal([0.25, 1.0], await fx.Registry.ReadAsync(s => s.ListVersionRatingsAsync("a", 2, 10)));
+        Assert.Equal([0.25], await fx.Registry.ReadAsync(s => s.ListVersionRatingsAsync("a", 2, 1)));
+        Assert.Empty(await fx.Registry.ReadAsync(s => s.ListVersionRatingsAsync("a", 3, 10)));
+        Assert.Empty(await fx.Registry.ReadAsync(s => s.ListVersionRatingsAsync("b", 2, 10)));
         await fx.Registry.WriteAsync(s => s.MarkFeedbackExportedAsync([ids[0]], "a/feedback-1-sft.jsonl"));
         var unexported = await fx.Registry.ReadAsync(s => s.ListFeedbackAsync("a", unexportedOnly: true));
         Assert.Equal((ids[1], 0.25, "maybe", "meh"), (unexported.Single().Id, unexported[0].Rating,

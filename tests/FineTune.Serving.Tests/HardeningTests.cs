@@ -219,4 +219,30 @@ public sealed class HardeningTests(ServingFixture fixture) : IAsyncLifetime
             new StringContent(neutral, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
     }
+
+    [Theory]
+    [InlineData("\"gold\"", "metadata")]
+    [InlineData("{\"tier\": 3}", "metadata.tier")]
+    [InlineData("{\"note\": \"LONG\"}", "metadata.note")]
+    [InlineData("{\"KEY\": \"x\"}", "metadata")]
+    [InlineData("MANY", "metadata")]
+    public async Task Metadata_beyond_openai_s_limits_is_refused_and_within_them_accepted(string metadata, string param)
+    {
+        metadata = metadata.Replace("LONG", new string('x', 513)).Replace("KEY", new string('k', 65)).Replace("MANY",
+            "{" + string.Join(", ", Enumerable.Range(0, 17).Select(i => $"\"k{i}\": \"v\"")) + "}");
+        var body =
+            $$"""{"model": "{{_server.BaseName}}", "max_tokens": 2, "prompt": "hi", "metadata": {{metadata}}}""";
+        using var response = await _server.Http.PostAsync("v1/completions",
+            new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(param, JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("param").GetString());
+
+        using var ok = await _server.Http.PostAsJsonAsync("v1/chat/completions", new
+        {
+            model = _server.BaseName, max_tokens = 2, messages = new[] { new { role = "user", content = "hi" } },
+            metadata = new { category = "refund", note = new string('x', 512) },
+        });
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
 }

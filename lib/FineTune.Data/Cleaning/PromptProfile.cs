@@ -1,9 +1,10 @@
 // What the prompts of a dataset look like, kept in the data card (prompt_profile) so live traffic can be compared with
 // what a model was trained on: prompt length in characters (log-spaced buckets), word frequencies (lower-cased runs of
-// letters; the 1,000 most frequent kept), and the writing scripts of their letters (a language proxy that needs no
-// model). Compare gives the drift scores: PSI of the length buckets, the Jensen–Shannon divergence of the words
-// (bits, 0–1; words outside the reference's 1,000 share one bin), the total variation of the script shares, and the
-// share of live words the reference never kept.
+// letters; the 1,000 most frequent kept), the writing scripts of their letters, and each prompt's language
+// (PromptLanguage). Compare gives the drift scores: PSI of the length buckets, the Jensen–Shannon divergence of the
+// words (bits, 0–1; words outside the reference's 1,000 share one bin), the total variation of the script shares and
+// of the language shares (null against a card written before languages were kept), and the share of live words the
+// reference never kept.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -11,21 +12,24 @@ using System.Text.RegularExpressions;
 
 namespace FineTune.Data.Cleaning;
 
-public sealed record DriftScores(double LengthPsi, double WordJs, double ScriptShift, double UnseenWords);
+public sealed record DriftScores(double LengthPsi, double WordJs, double ScriptShift, double UnseenWords,
+    double? LanguageShift = null);
 
 public sealed partial class PromptProfile
 {
     /// <summary>Upper bounds (exclusive) of the length buckets in characters; the last bucket is open.</summary>
     public static readonly int[] LengthEdges = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
     public const int KeptWords = 1_000;
-    static readonly string[] ScriptNames = ["latin", "cyrillic", "greek", "arabic", "hebrew", "cjk", "other"];
+    static IReadOnlyList<string> ScriptNames => PromptLanguage.ScriptNames;
 
     public long Prompts { get; private set; }
     public long[] Lengths { get; } = new long[LengthEdges.Length + 1];
     public Dictionary<string, long> Words { get; } = new(StringComparer.Ordinal);
     /// <summary>All words counted, kept or not.</summary>
     public long WordTotal { get; private set; }
-    public long[] Scripts { get; } = new long[ScriptNames.Length];
+    public long[] Scripts { get; } = new long[ScriptNames.Count];
+    /// <summary>Prompts per language (PromptLanguage.Detect); empty in a profile read from an older card.</summary>
+    public Dictionary<string, long> Languages { get; } = new(StringComparer.Ordinal);
 
     public void Add(string prompt)
     {
@@ -40,19 +44,10 @@ public sealed partial class PromptProfile
         }
         foreach (var rune in prompt.EnumerateRunes())
             if (Rune.IsLetter(rune))
-                Scripts[Script(rune.Value)]++;
+                Scripts[PromptLanguage.ScriptIndex(rune.Value)]++;
+        var language = PromptLanguage.Detect(prompt);
+        Languages[language] = Languages.GetValueOrDefault(language) + 1;
     }
-
-    static int Script(int c) => c switch
-    {
-        < 0x250 => 0,
-        >= 0x400 and < 0x530 => 1,
-        >= 0x370 and < 0x400 => 2,
-        >= 0x600 and < 0x700 => 3,
-        >= 0x590 and < 0x600 => 4,
-        (>= 0x3040 and < 0x3100) or (>= 0x4E00 and < 0xA000) or (>= 0xAC00 and < 0xD7B0) => 5,
-        _ => 6,
-    };
 
     [GeneratedRegex(@"\p{L}+", RegexOptions.CultureInvariant)]
     private static partial Regex Word();
@@ -82,8 +77,12 @@ public sealed partial class PromptProfile
             w.WriteNumber(word, n);
         w.WriteEndObject();
         w.WriteStartObject("scripts");
-        for (int i = 0; i < ScriptNames.Length; i++)
+        for (int i = 0; i < ScriptNames.Count; i++)
             w.WriteNumber(ScriptNames[i], Scripts[i]);
+        w.WriteEndObject();
+        w.WriteStartObject("languages");
+        foreach (var (language, n) in Languages.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            w.WriteNumber(language, n);
         w.WriteEndObject();
         w.WriteEndObject();
     }
@@ -100,8 +99,11 @@ public sealed partial class PromptProfile
             p.Lengths[i++] = n.GetInt64();
         foreach (var word in e.GetProperty("words").EnumerateObject())
             p.Words[word.Name] = word.Value.GetInt64();
-        for (int s = 0; s < ScriptNames.Length; s++)
+        for (int s = 0; s < ScriptNames.Count; s++)
             p.Scripts[s] = e.GetProperty("scripts").TryGetProperty(ScriptNames[s], out var n) ? n.GetInt64() : 0;
+        if (e.TryGetProperty("languages", out var languages))
+            foreach (var language in languages.EnumerateObject())
+                p.Languages[language.Name] = language.Value.GetInt64();
         return p;
     }
 
@@ -129,7 +131,17 @@ public sealed partial class PromptProfile
         long refLetters = Scripts.Sum(), liveLetters = live.Scripts.Sum();
         for (int s = 0; s < Scripts.Length; s++)
             scripts += Math.Abs(Share(Scripts[s], refLetters) - Share(live.Scripts[s], liveLetters));
-        return new DriftScores(psi, js, scripts / 2, live.WordTotal == 0 ? 0 : unseen);
+        return new DriftScores(psi, js, scripts / 2, live.WordTotal == 0 ? 0 : unseen,
+            Languages.Count == 0 ? null : TotalVariation(Languages, live.Languages));
+    }
+
+    /// <summary>Half the summed difference of two count tables' shares (0: the same mix, 1: nothing shared).</summary>
+    public static double TotalVariation(IReadOnlyDictionary<string, long> reference,
+        IReadOnlyDictionary<string, long> live)
+    {
+        long r = reference.Values.Sum(), l = live.Values.Sum();
+        return reference.Keys.Union(live.Keys).Sum(k => Math.Abs(Share(reference.GetValueOrDefault(k), r)
+            - Share(live.GetValueOrDefault(k), l))) / 2;
     }
 
     static double Share(long n, long total) => total == 0 ? 0 : (double)n / total;

@@ -42,6 +42,13 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, RunInputs inpu
                     Reasons = m.Reasons
                 };
 
+            async Task ConfiguredAsync(IRegistrySession s, string alias)
+            {
+                if (m.Settings is { } used)
+                    await s.AddLineageAsync(m.RunId, used, Deployments.Ref(m.Project, alias, m.ModelVersion),
+                        Deployments.Configured, ct);
+            }
+
             async Task Records(IRegistrySession s)
             {
                 await s.SetAliasAsync(m.Project, "candidate", m.ModelVersion, m.RunId, "trained", ct);
@@ -54,6 +61,7 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, RunInputs inpu
                         DateTimeOffset.UtcNow), ct);
                     await s.AddLineageAsync(m.RunId, m.Gate, Deployments.Ref(m.Project, staged, m.ModelVersion),
                         "deployed", ct);
+                    await ConfiguredAsync(s, staged);
                 }
                 else if (m.Promote)
                 {
@@ -61,6 +69,7 @@ public sealed class EvaluationCompletedConsumer(RunLedger ledger, RunInputs inpu
                         "promoted by the evaluation gate", ct);
                     await s.AddLineageAsync(m.RunId, m.Gate, Deployments.Ref(m.Project, "production", m.ModelVersion),
                         "deployed", ct);
+                    await ConfiguredAsync(s, "production");
                 }
                 await s.SetRunDecisionAsync(m.RunId, staged ?? (m.Promote ? "promoted" : "rejected"), m.Reasons,
                     m.ModelVersion, ct);

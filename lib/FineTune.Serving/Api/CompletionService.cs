@@ -40,6 +40,9 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
 
         /// <summary>The prompt as the request log keeps it (JSON): the messages, or the prompt text.</summary>
         public Func<int, string> PromptJson { get; init; } = _ => "\"\"";
+
+        /// <summary>The label the caller gave in metadata (label, category or class), for drift monitoring.</summary>
+        public string? Label { get; init; }
     }
 
     public async Task ChatAsync(HttpContext http)
@@ -62,6 +65,7 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             throw OpenAiError.Invalid("logprobs are not supported by this server.", "logprobs");
         CheckPenalties(request.FrequencyPenalty, request.PresencePenalty);
         OpenAiRequests.RefuseUnsupported(request);
+        var label = OpenAiRequests.Label(request);
         Plan PlanFor(ServedModel served)
         {
             var chat = served.Base.ChatTemplate ?? throw OpenAiError.Invalid($"The model '{name}' has no chat " +
@@ -78,6 +82,7 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             {
                 Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
                 PromptJson = _ => log,
+                Label = label,
             };
         }
         var plan = PlanFor(model);
@@ -95,6 +100,7 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             throw OpenAiError.Invalid("logprobs are not supported by this server.", "logprobs");
         CheckPenalties(request.FrequencyPenalty, request.PresencePenalty);
         OpenAiRequests.RefuseUnsupported(request);
+        var label = OpenAiRequests.Label(request);
         Plan PlanFor(ServedModel served)
         {
             var (prompts, texts) = Prompts(request.Prompt, served.Base.Tokenizer, served.Base.Config.VocabSize);
@@ -105,6 +111,7 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             {
                 Format = ResponseFormats.Read(request.ResponseFormat, served.Base.Structured),
                 PromptJson = i => JsonSerializer.Serialize(texts[i]),
+                Label = label,
             };
         }
         var plan = PlanFor(model);
@@ -357,7 +364,7 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             foreach (var (_, text, index) in jobs)
                 log.Record(new ServedExchange(id, index, plan.Model, release, variant,
                     plan.Kind == Kind.Chat ? "chat" : "text", plan.PromptJson(index / plan.N), text.Text, at,
-                    Stopwatch.GetElapsedTime(started), text.Screened));
+                    Stopwatch.GetElapsedTime(started), text.Screened, plan.Label));
         }
     }
 

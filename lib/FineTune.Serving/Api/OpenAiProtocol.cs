@@ -31,6 +31,9 @@ public abstract class GenerationRequest
     public float? FrequencyPenalty { get; set; }
     public float? PresencePenalty { get; set; }
     public string? User { get; set; }
+    /// <summary>OpenAI's free key/value pairs (up to 16; keys up to 64 characters, string values up to 512); a label,
+    /// category or class among them is the request's label for drift monitoring.</summary>
+    public JsonElement? Metadata { get; set; }
     /// <summary>text, json_object or json_schema (read by ResponseFormats).</summary>
     public JsonElement? ResponseFormat { get; set; }
 

@@ -105,6 +105,31 @@ internal static class OpenAiRequests
             StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>Checks <c>metadata</c> (OpenAI's limits) and returns its label, category or class value, the names the
+    /// data stages read a record's label from (null: none).</summary>
+    public static string? Label(GenerationRequest r)
+    {
+        if (r.Metadata is not { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } metadata)
+            return null;
+        if (metadata.ValueKind != JsonValueKind.Object)
+            throw OpenAiError.Invalid("'metadata' must be an object of string values.", "metadata");
+        int count = 0;
+        string? label = null;
+        foreach (var pair in metadata.EnumerateObject())
+        {
+            if (++count > 16)
+                throw OpenAiError.Invalid("'metadata' holds at most 16 pairs.", "metadata");
+            if (pair.Name.Length is 0 or > 64)
+                throw OpenAiError.Invalid("a 'metadata' key has 1 to 64 characters.", "metadata");
+            if (pair.Value.ValueKind != JsonValueKind.String || pair.Value.GetString()!.Length > 512)
+                throw OpenAiError.Invalid($"metadata.{pair.Name} must be a string of at most 512 characters.",
+                    $"metadata.{pair.Name}");
+            if (pair.Name is "label" or "category" or "class")
+                label ??= pair.Value.GetString();
+        }
+        return label;
+    }
+
     /// <summary>Refuses the OpenAI options this server does not implement (400 naming the field), unless they are sent
     /// with the value that changes nothing (an empty logit_bias, best_of 1, top_logprobs 0, no tools).</summary>
     public static void RefuseUnsupported(GenerationRequest r)

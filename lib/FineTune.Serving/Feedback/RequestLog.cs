@@ -8,10 +8,11 @@ namespace FineTune.Serving.Feedback;
 
 /// <summary>One choice of an answered request. Kind chat (PromptJson: the messages) or text (the prompt string).
 /// Variant: production, candidate or shadow under a release. Latency: the request's time to its whole answer;
-/// Screened: the output screen stopped this choice.</summary>
+/// Screened: the output screen stopped this choice. Label: the caller's metadata label (label, category or class).
+/// </summary>
 public sealed record ServedExchange(string CompletionId, int Choice, ServedModel Model, string? ReleaseId,
     string? Variant, string Kind, string PromptJson, string Answer, DateTimeOffset At, TimeSpan Latency = default,
-    bool Screened = false);
+    bool Screened = false, string? Label = null);
 
 public interface IRequestLog
 {
