@@ -1,6 +1,7 @@
 // FineTune.AppHost: the distributed pipeline under Aspire — the infrastructure (containers where a container runtime
-// answers, local executables where none does), then the five stage services in pipeline order, with the dashboard
-// showing their resources, logs, traces and metrics. Run: dotnet run --project AppHost (see README.md).
+// answers, local executables where none does), then the five stage services in pipeline order and the web console,
+// with the dashboard showing their resources, logs, traces and metrics. Run: dotnet run --project AppHost (see
+// README.md).
 using FineTune.AppHost;
 using FineTune.AppHost.Infrastructure;
 using Microsoft.Extensions.Configuration;
@@ -87,5 +88,14 @@ Stage<Projects.FineTune_DeploymentService>("deployment")
         c.Urls.Add(new() { Url = $"{http.Url}/models", DisplayText = "Models", Endpoint = http });
         c.Urls.Add(new() { Url = $"{http.Url}/v1/models", DisplayText = "OpenAI endpoint (/v1)", Endpoint = http });
     });
+
+// The web console: runs with live training charts, evaluation side by side, the registry with promote and rollback.
+// It signs in with the serving key (as an admin key); its promote and rollback go to the Deployment service.
+servers.Configure(builder.AddProject<Projects.FineTune_ConsoleService>("console"))
+    .WithHttpEndpoint(name: "http")
+    .WithHttpHealthCheck("/health")
+    .WithEnvironment("Pipeline__WorkDirectory", Path.Combine(data, "work", "console"))
+    .WithEnvironment("Console__AdminKeys__0", servingKey)
+    .WithUrlForEndpoint("http", u => u.DisplayText = "Console");
 
 builder.Build().Run();

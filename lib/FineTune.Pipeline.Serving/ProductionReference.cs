@@ -60,17 +60,5 @@ public sealed class ProductionReferences(RunRegistry registry, IArtifactStore st
         return _known[project] = new ProductionReference(version, run, profile, labels, schema);
     }
 
-    async Task<string> ReadAsync(ArtifactRef artifact, CancellationToken ct)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"reference-{Guid.NewGuid():N}.json");
-        try
-        {
-            await store.GetFileAsync(artifact, path, ct);
-            return await File.ReadAllTextAsync(path, ct);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
+    Task<string> ReadAsync(ArtifactRef artifact, CancellationToken ct) => ArtifactText.ReadAsync(store, artifact, ct);
 }

@@ -17,7 +17,8 @@ public sealed class PipelineBuilder(IServiceCollection services, IConfiguration 
 
     /// <summary>amqp://… when messages travel over RabbitMQ; null in one process (the in-memory transport).</summary>
     public string? RabbitMqUri
-        => configuration.GetSection(MessagingOptions.Section)[nameof(MessagingOptions.RabbitMqUri)];
+        => configuration.GetSection(MessagingOptions.Section)[nameof(MessagingOptions.RabbitMqUri)]
+            is { Length: > 0 } uri ? uri : null;
 
     internal List<Action<IBusRegistrationConfigurator>> Consumers { get; } = [];
     internal List<Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>> RabbitMqEndpoints { get; } = [];

@@ -2,8 +2,6 @@
 // free ports, its servers' data in a temporary folder, and (through the "Services" section the AppHost passes on)
 // the small test base model and fast settings, so a run takes about a minute on two cores.
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -41,9 +39,9 @@ public sealed class AppHostFixture : IAsyncLifetime
         // The servers run as users rabbitmq and postgres, who must reach their folders.
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(_tmp.Path, (UnixFileMode)0b111_101_101);
-        var (amqp, management, distribution, postgres, s3) = (FreePort(), FreePort(), FreePort(), FreePort(),
-            FreePort());
-        var (dashboard, otlp) = (FreePort(), FreePort());
+        var (amqp, management, distribution, postgres, s3) = (FreePorts.Next(), FreePorts.Next(), FreePorts.Next(),
+            FreePorts.Next(), FreePorts.Next());
+        var (dashboard, otlp) = (FreePorts.Next(), FreePorts.Next());
         var settings = Path.Combine(_tmp.Path, "settings.json");
         await File.WriteAllTextAsync(settings, PipelineFixture.FastSettings(epochs: 4).ToJson());
         string[] args =
@@ -164,12 +162,6 @@ public sealed class AppHostFixture : IAsyncLifetime
         return OperatingSystem.IsLinux() ? null : "the AppHost's executables mode is run on Linux";
     }
 
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 [CollectionDefinition(Name)]

@@ -2,7 +2,6 @@
 // listed, a clean exit on Ctrl-C (cancellation), and a clear error for a malformed --adapter.
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text.Json;
 using FineTune.Serving.Tests;
 
@@ -51,18 +50,11 @@ public sealed class ServeCliTests
         }
     }
 
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Serve_prints_a_generated_key_serves_the_model_and_its_adapters_and_stops_on_cancel()
     {
         using var model = new TestModel();
-        int port = FreePort();
+        int port = FreePorts.Next();
         var stdout = new SyncWriter();
         var stderr = new SyncWriter();
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));

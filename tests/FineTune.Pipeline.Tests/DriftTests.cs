@@ -31,7 +31,7 @@ public sealed class DriftTests
     public async Task Prompts_from_another_distribution_raise_drift_and_fire_the_alerts_once()
     {
         using var hook = new HttpListener();
-        int port = FreePort();
+        int port = FreePorts.Next();
         hook.Prefixes.Add($"http://127.0.0.1:{port}/hook/");
         hook.Start();
         var posts = new List<JsonElement>();
@@ -113,15 +113,6 @@ public sealed class DriftTests
         Assert.Equal("drift.script_shift", post.GetProperty("metric").GetString());
         Assert.Equal("p", post.GetProperty("project").GetString());
         hook.Stop();
-    }
-
-    static int FreePort()
-    {
-        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
     }
 
     static async Task AskAllAsync(DeploymentHost d, IEnumerable<string> prompts)

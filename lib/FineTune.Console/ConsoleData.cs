@@ -1,0 +1,134 @@
+// What the console's pages show, read from the registry and the artifact store: the runs (with the stage each one is
+// in), one run's whole story (stages, events, checkpoints, lineage, the evaluation side by side with its intervals and
+// the gate's rules), and the model registry (versions with their verdicts, aliases, deployment history).
+using System.Text.Json;
+using FineTune.Artifacts;
+using FineTune.Contracts;
+using FineTune.Registry;
+
+namespace FineTune.Console;
+
+/// <summary>One row of the runs list; Stage: the stage running now (null when none is).</summary>
+public sealed record RunRow(RunRecord Run, string? Stage);
+
+/// <summary>One gate rule: its metric, kind (improve / no_regression), threshold, the change and its 95% interval.
+/// </summary>
+public sealed record GateCheck(string Metric, string Kind, double Threshold, double Baseline, double Candidate,
+    double Delta, double? DeltaLow, double? DeltaHigh, bool Passed, string Reason);
+
+/// <summary>One metric side by side: the candidate's value with its 95% interval (when the suite gives one) and the
+/// rule that judged it (null: not a gate metric).</summary>
+public sealed record MetricRow(string Metric, double? Baseline, double? Candidate, double? Low, double? High,
+    GateCheck? Rule);
+
+public sealed record EvaluationView(EvaluationRecord Record, IReadOnlyList<MetricRow> Metrics,
+    IReadOnlyList<string> Notes);
+
+public sealed record RunView(RunRecord Run, IReadOnlyList<StageRecord> Stages, IReadOnlyList<LineageEdge> Lineage,
+    IReadOnlyList<CheckpointRecord> Checkpoints, EvaluationView? Evaluation);
+
+public sealed record VersionRow(ModelVersionRecord Version, EvaluationRecord? Evaluation,
+    IReadOnlyList<string> Aliases);
+
+public sealed record RegistryView(IReadOnlyList<VersionRow> Versions, IReadOnlyList<DeploymentRecord> History);
+
+public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
+{
+    public Task<IReadOnlyList<RunRow>> RunsAsync(string? project, int limit, CancellationToken ct) =>
+        registry.ReadAsync<IReadOnlyList<RunRow>>(async s =>
+        {
+            var rows = new List<RunRow>();
+            foreach (var run in await s.ListRunsAsync(project, limit, ct))
+            {
+                string? stage = null;
+                if (!RunStatus.IsTerminal(run.Status))
+                    stage = (await s.ListStagesAsync(run.RunId, ct)).LastOrDefault(x => x.FinishedAt is null)?.Stage;
+                rows.Add(new RunRow(run, stage));
+            }
+            return rows;
+        }, ct);
+
+    public Task<IReadOnlyList<RunEventRecord>> EventsAsync(Guid run, long after, CancellationToken ct) =>
+        registry.ReadAsync(s => s.ListEventsAsync(run, after, 1000, ct), ct);
+
+    public async Task<RunView?> RunAsync(Guid id, CancellationToken ct)
+    {
+        var found = await registry.ReadAsync(async s =>
+        {
+            if (await s.GetRunAsync(id, ct) is not { } run)
+                return null;
+            var evaluation = run.ModelVersion is { } v ? await s.GetEvaluationAsync(run.Project, v, ct) : null;
+            return new
+            {
+                Run = run, Stages = await s.ListStagesAsync(id, ct), Lineage = await s.ListLineageAsync(id, ct),
+                Checkpoints = await s.ListCheckpointsAsync(id, ct), Artifacts = await s.ListArtifactsAsync(id, ct),
+                Evaluation = evaluation is not null && evaluation.RunId == id ? evaluation : null,
+            };
+        }, ct);
+        if (found is null)
+            return null;
+        EvaluationView? evaluation = null;
+        if (found.Evaluation is { } record)
+        {
+            var results = found.Artifacts.LastOrDefault(a => a.Kind == "evaluation")?.Artifact;
+            evaluation = await EvaluationAsync(record, results, ct);
+        }
+        return new RunView(found.Run, found.Stages, found.Lineage, found.Checkpoints, evaluation);
+    }
+
+    async Task<EvaluationView> EvaluationAsync(EvaluationRecord record, ArtifactRef? results, CancellationToken ct)
+    {
+        var candidate = Numbers(record.CandidateMetricsJson);
+        var baseline = Numbers(record.BaselineMetricsJson);
+        var checks = new Dictionary<string, GateCheck>(StringComparer.Ordinal);
+        var notes = new List<string>();
+        using (var gate = JsonDocument.Parse(await ReadAsync(record.Gate, ct)))
+        {
+            foreach (var c in gate.RootElement.GetProperty("checks").EnumerateArray())
+                checks[c.GetProperty("metric").GetString()!] = new GateCheck(c.GetProperty("metric").GetString()!,
+                    c.GetProperty("kind").GetString()!, c.GetProperty("threshold").GetDouble(),
+                    c.GetProperty("baseline").GetDouble(), c.GetProperty("candidate").GetDouble(),
+                    c.GetProperty("delta").GetDouble(), Nullable(c, "delta_low"), Nullable(c, "delta_high"),
+                    c.GetProperty("passed").GetBoolean(), c.GetProperty("reason").GetString()!);
+            if (gate.RootElement.TryGetProperty("notes", out var n))
+                notes.AddRange(n.EnumerateArray().Select(x => x.GetString()!));
+        }
+        var intervals = new Dictionary<string, (double? Low, double? High)>(StringComparer.Ordinal);
+        if (results is not null)
+        {
+            using var json = JsonDocument.Parse(await ReadAsync(results, ct));
+            foreach (var suite in json.RootElement.GetProperty("suites").EnumerateArray())
+                foreach (var m in suite.GetProperty("metrics").EnumerateArray())
+                    intervals[m.GetProperty("name").GetString()!] = (Nullable(m, "low"), Nullable(m, "high"));
+        }
+        var rows = candidate.Keys.Union(baseline.Keys).Order(StringComparer.Ordinal)
+            .Select(name => new MetricRow(name, baseline.TryGetValue(name, out var b) ? b : null,
+                candidate.TryGetValue(name, out var c) ? c : null, intervals.GetValueOrDefault(name).Low,
+                intervals.GetValueOrDefault(name).High, checks.GetValueOrDefault(name)))
+            .OrderBy(r => r.Rule is null).ToList();
+        return new EvaluationView(record, rows, notes);
+    }
+
+    static double? Nullable(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    static Dictionary<string, double> Numbers(string json) =>
+        JsonSerializer.Deserialize<Dictionary<string, double>>(json) ?? [];
+
+    public Task<RegistryView> RegistryAsync(string? project, CancellationToken ct) =>
+        registry.ReadAsync(async s =>
+        {
+            var aliases = await s.ListAliasesAsync(project, ct);
+            var rows = new List<VersionRow>();
+            var history = new List<DeploymentRecord>();
+            foreach (var v in (await s.ListModelVersionsAsync(project, ct)).OrderBy(v => v.Project, StringComparer
+                .Ordinal).ThenByDescending(v => v.Version))
+                rows.Add(new VersionRow(v, await s.GetEvaluationAsync(v.Project, v.Version, ct), [.. aliases
+                    .Where(a => a.Project == v.Project && a.Version == v.Version).Select(a => a.Alias)]));
+            foreach (var (p, alias) in aliases.Select(a => (a.Project, a.Alias)).Distinct())
+                history.AddRange(await s.ListDeploymentsAsync(p, alias, ct));
+            return new RegistryView(rows, [.. history.OrderByDescending(h => h.Id)]);
+        }, ct);
+
+    Task<string> ReadAsync(ArtifactRef artifact, CancellationToken ct) => ArtifactText.ReadAsync(store, artifact, ct);
+}

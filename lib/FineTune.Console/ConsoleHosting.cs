@@ -1,0 +1,138 @@
+// How a host carries the console: AddFineTuneConsole (Razor components with interactive server rendering, Fluent UI,
+// cookie sign-in with a console key, anti-forgery) and MapFineTuneConsole (the pages, and the form posts that sign in
+// and out, promote and roll back). Every page needs a signed-in key; the actions need an admin key and the form's
+// anti-forgery token, so a forged POST is refused (400) and a viewer's is forbidden (403). Promote and rollback are
+// the registry commands `finetune promote` / `rollback` send: a message the Deployment stage acts on.
+using System.Security.Claims;
+using FineTune.Console.Components;
+using FineTune.Contracts;
+using FineTune.Registry;
+using MassTransit;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.FluentUI.AspNetCore.Components;
+
+namespace FineTune.Console;
+
+public static class ConsoleHosting
+{
+    public const string AdminPolicy = "console-admin";
+
+    public static IHostApplicationBuilder AddFineTuneConsole(this IHostApplicationBuilder builder)
+    {
+        var options = ConsoleOptions.From(builder.Configuration);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new ConsoleKeys(options));
+        builder.Services.AddSingleton<ConsoleData>();
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddHttpClient();
+        builder.Services.AddFluentUIComponents();
+        builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(o =>
+            {
+                o.LoginPath = "/signin";
+                o.AccessDeniedPath = "/signin";
+                o.Cookie.Name = "finetune-console";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.ExpireTimeSpan = TimeSpan.FromHours(8);
+                // pages send a person to sign in; an action posted without the right key is refused outright
+                o.Events.OnRedirectToLogin = c => Refuse(c, StatusCodes.Status401Unauthorized);
+                o.Events.OnRedirectToAccessDenied = c => Refuse(c, StatusCodes.Status403Forbidden);
+            });
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicy, p => p.RequireRole(nameof(ConsoleRole.Admin)));
+        builder.Services.AddAntiforgery();
+        return builder;
+    }
+
+    public static WebApplication MapFineTuneConsole(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+
+        app.MapPost("/signin", async (HttpContext http, ConsoleKeys keys, [FromForm] string? key,
+            [FromForm] string? returnUrl) =>
+        {
+            if (keys.Check(key) is not { } found)
+                return Results.Redirect("/signin?failed=1");
+            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, found.Name),
+                new Claim(ClaimTypes.Role, found.Role.ToString())], CookieAuthenticationDefaults.AuthenticationScheme);
+            await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+            return Results.LocalRedirect(returnUrl is { Length: > 0 } url && IsLocal(url) ? url : "/");
+        });
+        app.MapPost("/signout", async (HttpContext http) =>
+        {
+            await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            return Results.LocalRedirect("/signin");
+        }).RequireAuthorization();
+
+        app.MapPost("/actions/promote", async (IPublishEndpoint bus, RunRegistry registry, [FromForm] string project,
+            [FromForm] int version, CancellationToken ct) =>
+        {
+            project = ResourceNames.Validate(project, "project");
+            var evaluation = await registry.ReadAsync(s => s.GetEvaluationAsync(project, version, ct), ct);
+            if (evaluation is not { Promote: true })
+                return Results.Conflict($"{project} version {version} " +
+                    $"{(evaluation is null ? "was not evaluated" : "did not pass the gate")}; promotion goes through " +
+                    "the gate.");
+            await bus.Publish(new PromoteModel
+            {
+                RunId = Guid.NewGuid(), Project = project, ModelVersion = version, Alias = "production",
+            }, ct);
+            await WaitForProductionAsync(registry, project, v => v == version, ct);
+            return Results.LocalRedirect($"/registry?project={Uri.EscapeDataString(project)}&promoted={version}");
+        }).RequireAuthorization(AdminPolicy);
+        app.MapPost("/actions/rollback", async (IPublishEndpoint bus, RunRegistry registry, [FromForm] string project,
+            CancellationToken ct) =>
+        {
+            project = ResourceNames.Validate(project, "project");
+            var before = await registry.ReadAsync(s => s.GetAliasAsync(project, "production", ct), ct);
+            if (before is null)
+                return Results.Conflict($"{project} has no production version to roll back.");
+            await bus.Publish(new RollBackDeployment
+            {
+                RunId = Guid.NewGuid(), Project = project, Alias = "production", Reason = "rolled back in the console",
+            }, ct);
+            var now = await WaitForProductionAsync(registry, project, v => v != before, ct);
+            return Results.LocalRedirect($"/registry?project={Uri.EscapeDataString(project)}&rolledback={now}");
+        }).RequireAuthorization(AdminPolicy);
+        return app;
+    }
+
+    static Task Refuse(RedirectContext<CookieAuthenticationOptions> context, int status)
+    {
+        if (context.Request.Path.StartsWithSegments("/actions"))
+            context.Response.StatusCode = status;
+        else
+            context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+
+    static bool IsLocal(string url) => url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal)
+        && !url.StartsWith("/\\", StringComparison.Ordinal);
+
+    static async Task<int?> WaitForProductionAsync(RunRegistry registry, string project, Func<int?, bool> done,
+        CancellationToken ct)
+    {
+        for (int i = 0; i < 120; i++)
+        {
+            var v = await registry.ReadAsync(s => s.GetAliasAsync(project, "production", ct), ct);
+            if (done(v))
+                return v;
+            await Task.Delay(250, ct);
+        }
+        throw new TimeoutException($"{project}/production did not change within 30 s: is the Deployment service " +
+            "running?");
+    }
+}

@@ -1,0 +1,18 @@
+// The console's configuration (section "Console"): who may sign in — viewer keys see everything, admin keys may also
+// promote and roll back — given as plain keys (hashed when read) or "sha256:<hex>", as the serving keys are.
+using Microsoft.Extensions.Configuration;
+
+namespace FineTune.Console;
+
+public sealed record ConsoleOptions
+{
+    public const string Section = "Console";
+    public IReadOnlyList<string> Keys { get; init; } = [];
+    public IReadOnlyList<string> AdminKeys { get; init; } = [];
+    /// <summary>How often an open page looks for news in the registry (server side; the browser is pushed the
+    /// change).</summary>
+    public double RefreshSeconds { get; init; } = 1;
+
+    public static ConsoleOptions From(IConfiguration configuration) =>
+        configuration.GetSection(Section).Get<ConsoleOptions>() ?? new ConsoleOptions();
+}

@@ -1,0 +1,202 @@
+// The console in a real browser (Debian's chromium driven by Playwright) over a local pipeline home that a pipeline in
+// this process fills: a dropped dataset's run page follows the run live (the loss chart gains points while it trains,
+// the decision appears without a reload) and then shows the evaluation table with the numbers report.json holds; an
+// admin promotes and rolls back from the registry page through a confirmation; a viewer sees no action and a forged
+// POST is refused; axe finds no serious or critical violation on any page. Screenshots go to TestResults/.
+using System.Text.RegularExpressions;
+using Deque.AxeCore.Playwright;
+using FineTune.Contracts;
+using FineTune.Pipeline;
+using FineTune.Pipeline.Runs;
+using FineTune.Pipeline.Tests;
+using FineTune.Registry;
+using Microsoft.Playwright;
+
+namespace FineTune.Console.Tests;
+
+public sealed class ConsoleBrowserTests
+{
+    const string Chromium = "/usr/bin/chromium";
+    const string ViewerKey = "viewer-key-for-the-console-test", AdminKey = "admin-key-for-the-console-test";
+    static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults");
+
+    [SkippableFact]
+    public async Task A_run_is_followed_live_its_evaluation_matches_the_report_and_the_registry_acts_for_admins_only()
+    {
+        Skip.IfNot(File.Exists(Chromium),
+            $"{Chromium} not found: scripts/setup-test-env.sh installs Debian's chromium (apt-get install chromium), " +
+            "which Playwright drives");
+        using var tmp = new TempDir();
+        var home = Path.Combine(tmp.Path, "home");
+        var baseModel = await PipelineFixture.BaseModelAsync();
+        await using var pipeline = await LocalPipeline.StartAsync(home, PipelineFixture.FastHost());
+        await using var console = await ConsoleProcess.StartAsync(home, ViewerKey, AdminKey);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        Directory.CreateDirectory(Screenshots);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = Chromium, Args = ["--no-sandbox"]
+        });
+        var admin = await SignInAsync(browser, console, AdminKey);
+        var browserLog = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        admin.Console += (_, m) => browserLog.Enqueue($"{m.Type}: {m.Text}");
+        await NoSeriousViolationsAsync(admin, "runs (empty)");
+
+        // A dataset arrives; its page is open before training starts and follows the run without a reload.
+        var file = await PipelineFixture.TicketsAsync(tmp.Path, 160, 1);
+        var runId = await pipeline.SubmitAsync(file, "tickets", baseModel, PipelineFixture.FastSettings(),
+            timeout.Token);
+        await admin.GotoAsync(new Uri(console.Address, $"runs/{runId}").ToString());
+        var caption = admin.Locator("#chart-loss-caption");
+        var seen = new List<int>();
+        while (!RunStatus.IsTerminal((await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!.Status))
+        {
+            timeout.Token.ThrowIfCancellationRequested();
+            if (await caption.CountAsync() > 0
+                && Regex.Match(await caption.InnerTextAsync(), @"train: (\d+) points") is { Success: true } m)
+                seen.Add(int.Parse(m.Groups[1].Value));
+            await Task.Delay(300, timeout.Token);
+        }
+        if (!(seen.Distinct().Count() >= 2 && seen[^1] > seen[0]))
+        {
+            await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-run-failed.png") });
+            Assert.Fail($"the loss chart did not gain points while the run trained: {string.Join(", ", seen)}\n" +
+                $"{await admin.InnerTextAsync("body")}\n{string.Join("\n", browserLog)}\n{console.Output}");
+        }
+        var run = (await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!;
+        Assert.Equal(RunStatus.Succeeded, run.Status);
+        await Expect(admin.Locator("#evaluation")).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        await Expect(admin.Locator("dl.console-facts")).ToContainTextAsync(run.Decision!);
+        var drawn = await admin.EvaluateAsync<int>("() => document.getElementById('chart-loss').data[0].x.length");
+        Assert.True(drawn >= seen[^1], $"plotly holds {drawn} points, the caption said {seen[^1]}");
+
+        // The evaluation table holds report.json's numbers (four decimals), and the gate's reasons.
+        var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId,
+            Path.Combine(tmp.Path, "out"), timeout.Token);
+        foreach (var side in new[] { "candidate", "baseline" })
+            foreach (var (metric, value) in report.Metrics[side])
+                Assert.Equal(value.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture),
+                    await admin.Locator($"#evaluation tr[data-metric='{metric}'] td[data-value='{side}']")
+                        .InnerTextAsync());
+        foreach (var reason in report.Reasons)
+            await Expect(admin.Locator("#reasons")).ToContainTextAsync(reason);
+        await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-run.png"), FullPage = true });
+        await NoSeriousViolationsAsync(admin, "run");
+        await admin.GotoAsync(console.Address.ToString());
+        await Expect(admin.Locator("table[aria-label='Runs']")).ToContainTextAsync(runId.ToString("N")[..8]);
+        await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-runs.png") });
+        await NoSeriousViolationsAsync(admin, "runs");
+
+        // Two more versions that passed the gate: promote 2, then 3, then roll back to 2 — each through the
+        // confirmation page, each recorded as the CLI's are.
+        await AddPassingVersionsAsync(pipeline.Registry, run, 2);
+        foreach (var version in new[] { 2, 3 })
+        {
+            await admin.GotoAsync(new Uri(console.Address, "registry?project=tickets").ToString());
+            await admin.ClickAsync($"#promote-tickets-{version}");
+            await Expect(admin.Locator("h1")).ToHaveTextAsync("Promote to production");
+            await NoSeriousViolationsAsync(admin, "confirm");
+            await admin.ClickAsync("#confirm");
+            await Expect(admin.Locator("[role=status]"))
+                .ToHaveTextAsync($"tickets version {version} is in production.");
+            Assert.Equal(version, await Production(pipeline.Registry));
+        }
+        await admin.ScreenshotAsync(new()
+        {
+            Path = Path.Combine(Screenshots, "console-registry.png"), FullPage = true
+        });
+        await NoSeriousViolationsAsync(admin, "registry");
+        await admin.ClickAsync("#rollback-tickets");
+        await admin.ClickAsync("#confirm");
+        await Expect(admin.Locator("[role=status]")).ToHaveTextAsync("tickets production rolled back to version 2.");
+        Assert.Equal(2, await Production(pipeline.Registry));
+        var history = await pipeline.Registry.ReadAsync(s => s.ListDeploymentsAsync("tickets", "production"));
+        Assert.Contains(history, h => h.Version == 2 && h.PreviousVersion == 3);
+
+        // A forged POST (no anti-forgery token) with the admin's own cookie is refused and changes nothing.
+        var forged = await admin.APIRequest.PostAsync(new Uri(console.Address, "actions/promote").ToString(),
+            new() { Form = FormOf(admin, ("project", "tickets"), ("version", "3")) });
+        Assert.Equal(400, forged.Status);
+        Assert.Equal(2, await Production(pipeline.Registry));
+
+        // A viewer sees the registry without any action, cannot open the confirmation, and its POST is forbidden.
+        var viewer = await SignInAsync(browser, console, ViewerKey);
+        await viewer.GotoAsync(new Uri(console.Address, "registry?project=tickets").ToString());
+        await Expect(viewer.Locator("#versions")).ToContainTextAsync("tickets");
+        Assert.Equal(0, await viewer.Locator("a.console-action").CountAsync());
+        await viewer.GotoAsync(new Uri(console.Address, "registry/confirm?action=promote&project=tickets&version=3")
+            .ToString());
+        Assert.Equal(0, await viewer.Locator("#confirm").CountAsync());
+        var refused = await viewer.APIRequest.PostAsync(new Uri(console.Address, "actions/rollback").ToString(),
+            new() { Form = FormOf(viewer, ("project", "tickets")) });
+        Assert.Equal(403, refused.Status);
+        Assert.Equal(2, await Production(pipeline.Registry));
+        Assert.DoesNotContain(AdminKey, await admin.ContentAsync());       // no key is ever rendered
+    }
+
+    static async Task<IPage> SignInAsync(IBrowser browser, ConsoleProcess console, string key)
+    {
+        var context = await browser.NewContextAsync(new()
+        {
+            BaseURL = console.Address.ToString(), ViewportSize = new() { Width = 1400, Height = 1000 },
+        });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(new Uri(console.Address, "registry").ToString());
+        Assert.EndsWith("/signin?ReturnUrl=%2Fregistry", page.Url);           // nothing without a key
+        await NoSeriousViolationsAsync(page, "sign-in");
+        if (key == AdminKey)
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-signin.png") });
+        await page.FillAsync("#key", key);
+        await page.ClickAsync("button[type=submit]");
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Model registry");
+        return page;
+    }
+
+    static IFormData FormOf(IPage page, params (string Name, string Value)[] fields)
+    {
+        var form = page.APIRequest.CreateFormData();
+        foreach (var (name, value) in fields)
+            form.Set(name, value);
+        return form;
+    }
+
+    static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
+
+    static Task<int?> Production(RunRegistry registry) =>
+        registry.ReadAsync(s => s.GetAliasAsync("tickets", "production"));
+
+    static async Task NoSeriousViolationsAsync(IPage page, string what)
+    {
+        var result = await page.RunAxe();
+        var serious = result.Violations.Where(v => v.Impact is "serious" or "critical").ToList();
+        Assert.True(serious.Count == 0, $"axe on the {what} page: " + string.Join("; ", serious.Select(v =>
+            $"{v.Id} ({v.Impact}): {v.Help} at {string.Join(", ", v.Nodes.Select(n => n.Html))}")));
+    }
+
+    // Versions after the run's own, from the same model, each with an evaluation that passed the gate.
+    static async Task AddPassingVersionsAsync(RunRegistry registry, RunRecord run, int count)
+    {
+        await registry.WriteAsync(async s =>
+        {
+            var first = (await s.GetModelVersionAsync(run.Project, run.ModelVersion!.Value))!;
+            var evaluation = (await s.GetEvaluationAsync(run.Project, first.Version))!;
+            for (int i = 0; i < count; i++)
+            {
+                var id = Guid.NewGuid();
+                await s.ClaimRawObjectAsync(run.Project, new ArtifactRef(Buckets.Ingestion,
+                    $"{run.Project}/extra{i}.jsonl", new string((char)('a' + i), 64), 1), $"extra{i}", id, "drop");
+                int version = await s.CreateModelVersionAsync(run.Project, id, first.Model, first.BaseModel,
+                    first.Kind);
+                await s.RecordEvaluationAsync(evaluation with
+                {
+                    Version = version,
+                    RunId = id,
+                    Promote = true,
+                    Reasons = ["test: passed"],
+                });
+            }
+        });
+    }
+}
