@@ -1,6 +1,6 @@
 // How a host carries the console: AddFineTuneConsole (Razor components with interactive server rendering, Fluent UI,
 // cookie sign-in with a console key, anti-forgery) and MapFineTuneConsole (the pages, and the form posts that sign in
-// and out, promote and roll back). Every page needs a signed-in key; the actions need an admin key and the form's
+// and out, promote, roll back and upload). Every page needs a signed-in key; the actions need an admin key and the form's
 // anti-forgery token, so a forged POST is refused (400) and a viewer's is forbidden (403). Promote and rollback are
 // the registry commands `finetune promote` / `rollback` send: a message the Deployment stage acts on.
 using System.Security.Claims;
@@ -30,6 +30,7 @@ public static class ConsoleHosting
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new ConsoleKeys(options));
         builder.Services.AddSingleton<ConsoleData>();
+        builder.Services.AddSingleton<Uploads>();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddHttpClient();
         builder.Services.AddFluentUIComponents();
@@ -106,6 +107,36 @@ public static class ConsoleHosting
             }, ct);
             var now = await WaitForProductionAsync(registry, project, v => v != before, ct);
             return Results.LocalRedirect($"/registry?project={Uri.EscapeDataString(project)}&rolledback={now}");
+        }).RequireAuthorization(AdminPolicy);
+        long uploadLimit = (long)(app.Services.GetRequiredService<ConsoleOptions>().MaxUploadMegabytes * 1024 * 1024)
+            + 64 * 1024;
+        app.MapPost("/actions/upload", async (Uploads uploads, [FromForm] string project, IFormFile file,
+            CancellationToken ct) =>
+        {
+            try
+            {
+                await using var content = file.OpenReadStream();
+                var check = await uploads.StageAsync(project, file.FileName, content, ct);
+                return Results.LocalRedirect($"/upload/{check.Id:N}");
+            }
+            catch (Exception e) when (e is ArgumentException or FineTune.Data.InvalidDatasetException
+                or InvalidDataException or System.Text.Json.JsonException)
+            {
+                return Results.LocalRedirect($"/upload?error={Uri.EscapeDataString(e.Message)}");
+            }
+        }).RequireAuthorization(AdminPolicy)
+            .WithMetadata(new RequestSizeLimitAttribute(uploadLimit),
+                new RequestFormLimitsAttribute { MultipartBodyLengthLimit = uploadLimit });
+        app.MapPost("/actions/upload/{id:guid}/submit", async (Uploads uploads, Guid id, CancellationToken ct) =>
+        {
+            var check = await uploads.ReadAsync(id, ct);
+            if (check is null)
+                return Results.NotFound("this upload is not staged (it was submitted, or it expired).");
+            if (!check.Ok)
+                return Results.Conflict($"{check.FileName} did not pass validation: {check.Verdict}");
+            var artifact = await uploads.SubmitAsync(id, ct);
+            return Results.LocalRedirect($"/?project={Uri.EscapeDataString(check.Project)}" +
+                $"&uploaded={Uri.EscapeDataString(artifact.Key)}");
         }).RequireAuthorization(AdminPolicy);
         return app;
     }

@@ -1,5 +1,5 @@
 // The console's configuration (section "Console"): who may sign in — viewer keys see everything, admin keys may also
-// promote and roll back — given as plain keys (hashed when read) or "sha256:<hex>", as the serving keys are.
+// promote, roll back and upload — given as plain keys (hashed when read) or "sha256:<hex>", as the serving keys are.
 using Microsoft.Extensions.Configuration;
 
 namespace FineTune.Console;
@@ -12,6 +12,8 @@ public sealed record ConsoleOptions
     /// <summary>How often an open page looks for news in the registry (server side; the browser is pushed the
     /// change).</summary>
     public double RefreshSeconds { get; init; } = 1;
+    /// <summary>The largest dataset file the upload page takes.</summary>
+    public double MaxUploadMegabytes { get; init; } = 256;
 
     public static ConsoleOptions From(IConfiguration configuration) =>
         configuration.GetSection(Section).Get<ConsoleOptions>() ?? new ConsoleOptions();

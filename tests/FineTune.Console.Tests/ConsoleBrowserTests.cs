@@ -1,6 +1,8 @@
 // The console in a real browser (Debian's chromium driven by Playwright) over a local pipeline home that a pipeline in
-// this process fills: a dropped dataset's run page follows the run live (the loss chart gains points while it trains,
-// the decision appears without a reload) and then shows the evaluation table with the numbers report.json holds; an
+// this process fills: a dataset dropped through the upload page shows its validation report (a malformed one its
+// problems, and no way in), enters the pipeline, its run appears on the runs page and its page follows the run live
+// (the loss chart gains points while it trains, the decision appears without a reload), then shows the evaluation
+// table with the numbers report.json holds; an
 // admin promotes and rolls back from the registry page through a confirmation; a viewer sees no action and a forged
 // POST is refused; axe finds no serious or critical violation on any page. Screenshots go to TestResults/.
 using System.Text.RegularExpressions;
@@ -29,7 +31,13 @@ public sealed class ConsoleBrowserTests
         using var tmp = new TempDir();
         var home = Path.Combine(tmp.Path, "home");
         var baseModel = await PipelineFixture.BaseModelAsync();
-        await using var pipeline = await LocalPipeline.StartAsync(home, PipelineFixture.FastHost());
+        // the pipeline watches its ingestion bucket, as the services do, with the test's base model and fast settings
+        var settingsFile = Path.Combine(tmp.Path, "settings.json");
+        await File.WriteAllTextAsync(settingsFile, PipelineFixture.FastSettings().ToJson());
+        var host = PipelineFixture.FastHost();
+        (host["Pipeline:WatchIngestionBucket"], host["Pipeline:IngestionScanSeconds"]) = ("true", "0.5");
+        (host["Pipeline:BaseModelDirectory"], host["Pipeline:SettingsFile"]) = (baseModel, settingsFile);
+        await using var pipeline = await LocalPipeline.StartAsync(home, host);
         await using var console = await ConsoleProcess.StartAsync(home, ViewerKey, AdminKey);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         Directory.CreateDirectory(Screenshots);
@@ -44,11 +52,32 @@ public sealed class ConsoleBrowserTests
         admin.Console += (_, m) => browserLog.Enqueue($"{m.Type}: {m.Text}");
         await NoSeriousViolationsAsync(admin, "runs (empty)");
 
-        // A dataset arrives; its page is open before training starts and follows the run without a reload.
-        var file = await PipelineFixture.TicketsAsync(tmp.Path, 160, 1);
-        var runId = await pipeline.SubmitAsync(file, "tickets", baseModel, PipelineFixture.FastSettings(),
-            timeout.Token);
-        await admin.GotoAsync(new Uri(console.Address, $"runs/{runId}").ToString());
+        // A malformed file is checked and refused: its problems by code, no way into the pipeline.
+        await admin.GotoAsync(new Uri(console.Address, "upload").ToString());
+        await NoSeriousViolationsAsync(admin, "upload");
+        await admin.FillAsync("#project", "tickets");
+        await admin.SetInputFilesAsync("#file", PipelineFixture.Malformed(tmp.Path));
+        await admin.ClickAsync("#check");
+        await Expect(admin.Locator("#verdict")).ToContainTextAsync("failed");
+        await Expect(admin.Locator("#problems")).ToContainTextAsync("line 1");
+        Assert.Equal(0, await admin.Locator("#submit").CountAsync());
+
+        // The tickets pass, go in on the person's word, and their run appears on the runs page by itself.
+        await admin.GotoAsync(new Uri(console.Address, "upload").ToString());
+        await admin.FillAsync("#project", "tickets");
+        await admin.SetInputFilesAsync("#file", await PipelineFixture.TicketsAsync(tmp.Path, 160, 1));
+        await admin.ClickAsync("#check");
+        await Expect(admin.Locator("#records")).ToHaveTextAsync("160");
+        Assert.Equal("0", await admin.Locator("#rejected").InnerTextAsync());
+        await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-upload-report.png") });
+        await NoSeriousViolationsAsync(admin, "validation report");
+        Assert.Empty(await pipeline.Registry.ReadAsync(s => s.ListRunsAsync("tickets")));   // not before submit
+        await admin.ClickAsync("#submit");
+        await Expect(admin.Locator("[role=status]")).ToContainTextAsync("Submitted tickets/tickets-1.jsonl");
+        await Expect(admin.Locator("table[aria-label='Runs']")).ToContainTextAsync("tickets",
+            new() { Timeout = 30_000 });
+        var runId = (await pipeline.Registry.ReadAsync(s => s.ListRunsAsync("tickets"))).Single().RunId;
+        await admin.ClickAsync($"a[href='/runs/{runId}']");
         var caption = admin.Locator("#chart-loss-caption");
         var seen = new List<int>();
         while (!RunStatus.IsTerminal((await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!.Status))
