@@ -1,8 +1,8 @@
 // How a host carries the console: AddFineTuneConsole (Razor components with interactive server rendering, Fluent UI,
 // cookie sign-in with a console key, anti-forgery) and MapFineTuneConsole (the pages, and the form posts that sign in
-// and out, promote, roll back and upload). Every page needs a signed-in key; the actions need an admin key and the form's
-// anti-forgery token, so a forged POST is refused (400) and a viewer's is forbidden (403). Promote and rollback are
-// the registry commands `finetune promote` / `rollback` send: a message the Deployment stage acts on.
+// and out, promote, roll back and upload). Every page needs a signed-in key; the actions need an admin key and the
+// form's anti-forgery token, so a forged POST is refused (400) and a viewer's is forbidden (403). Promote and rollback
+// are the registry commands `finetune promote` / `rollback` send: a message the Deployment stage acts on.
 using System.Security.Claims;
 using FineTune.Console.Components;
 using FineTune.Contracts;
