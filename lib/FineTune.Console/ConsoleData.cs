@@ -24,8 +24,14 @@ public sealed record MetricRow(string Metric, double? Baseline, double? Candidat
 public sealed record EvaluationView(EvaluationRecord Record, IReadOnlyList<MetricRow> Metrics,
     IReadOnlyList<string> Notes);
 
+/// <summary>The data card as the run page draws it: records at each step (read, valid, unique, then the splits),
+/// rejects by problem code, labels, and per split what tokenization kept (null: that stage has not run).</summary>
+public sealed record DataView(IReadOnlyList<(string Step, long Records)> Funnel,
+    IReadOnlyList<(string Code, long Records)> Rejects, IReadOnlyList<(string Label, long Records)> Labels,
+    IReadOnlyList<(string Split, long Examples, long Truncated, long Dropped, long Tokens)>? Tokens, int? MaxLength);
+
 public sealed record RunView(RunRecord Run, IReadOnlyList<StageRecord> Stages, IReadOnlyList<LineageEdge> Lineage,
-    IReadOnlyList<CheckpointRecord> Checkpoints, EvaluationView? Evaluation);
+    IReadOnlyList<CheckpointRecord> Checkpoints, EvaluationView? Evaluation, DataView? Data = null);
 
 public sealed record VersionRow(ModelVersionRecord Version, EvaluationRecord? Evaluation,
     IReadOnlyList<string> Aliases);
@@ -34,6 +40,8 @@ public sealed record RegistryView(IReadOnlyList<VersionRow> Versions, IReadOnlyL
 
 public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
 {
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Card, bool Tokenized), DataView> _data = new();
+
     public Task<IReadOnlyList<RunRow>> RunsAsync(string? project, int limit, CancellationToken ct) =>
         registry.ReadAsync<IReadOnlyList<RunRow>>(async s =>
         {
@@ -63,6 +71,8 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
                 Run = run, Stages = await s.ListStagesAsync(id, ct), Lineage = await s.ListLineageAsync(id, ct),
                 Checkpoints = await s.ListCheckpointsAsync(id, ct), Artifacts = await s.ListArtifactsAsync(id, ct),
                 Evaluation = evaluation is not null && evaluation.RunId == id ? evaluation : null,
+                Dataset = (await s.ListDatasetsAsync(run.Project, ct)).FirstOrDefault(d => d.RunId == id),
+                Tokenized = await s.GetStageOutputAsync(id, Stages.Tokenization, ct),
             };
         }, ct);
         if (found is null)
@@ -73,7 +83,46 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
             var results = found.Artifacts.LastOrDefault(a => a.Kind == "evaluation")?.Artifact;
             evaluation = await EvaluationAsync(record, results, ct);
         }
-        return new RunView(found.Run, found.Stages, found.Lineage, found.Checkpoints, evaluation);
+        DataView? data = null;
+        if (found.Dataset is { } dataset)
+        {
+            // a data card never changes, and tokenization adds to it once: read each pair once
+            var key = (dataset.DataCard.Sha256, found.Tokenized is not null);
+            if (!_data.TryGetValue(key, out data))
+            {
+                if (_data.Count >= 256)
+                    _data.Clear();
+                data = _data[key] = await DataAsync(dataset.DataCard, found.Tokenized, ct);
+            }
+        }
+        return new RunView(found.Run, found.Stages, found.Lineage, found.Checkpoints, evaluation, data);
+    }
+
+    async Task<DataView> DataAsync(ArtifactRef card, string? tokenizedOutput, CancellationToken ct)
+    {
+        using var json = JsonDocument.Parse(await ReadAsync(card, ct));
+        var counts = json.RootElement.GetProperty("counts");
+        long Count(string name) => counts.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
+        long input = Count("input"), valid = input - Count("rejected");
+        long unique = valid - Count("exact_duplicates") - Count("near_duplicates");
+        var funnel = new List<(string, long)> { ("read", input), ("valid", valid), ("unique", unique),
+            ("train", Count("train")), ("validation", Count("validation")), ("test", Count("test")) };
+        var rejects = counts.TryGetProperty("rejected_by_code", out var byCode)
+            ? byCode.EnumerateObject().Select(p => (p.Name, p.Value.GetInt64())).OrderByDescending(p => p.Item2)
+                .ToList() : [];
+        var labels = json.RootElement.TryGetProperty("labels", out var l)
+            ? l.GetProperty("counts").EnumerateObject().Select(p => (p.Name, p.Value.GetInt64()))
+                .OrderByDescending(p => p.Item2).ToList() : [];
+        List<(string, long, long, long, long)>? tokens = null;
+        int? maxLength = null;
+        if (tokenizedOutput is not null && FineTune.Pipeline.StageOutput.Parse(tokenizedOutput) is { } output
+            && output.Is<DatasetTokenized>() && output.As<DatasetTokenized>() is { Splits: { } splits } tokenized)
+        {
+            maxLength = tokenized.MaxLength;
+            tokens = [.. splits.Select(kv => (kv.Key, kv.Value.Examples, kv.Value.Truncated, kv.Value.Dropped,
+                kv.Value.Tokens))];
+        }
+        return new DataView(funnel, rejects, labels, tokens, maxLength);
     }
 
     async Task<EvaluationView> EvaluationAsync(EvaluationRecord record, ArtifactRef? results, CancellationToken ct)

@@ -101,9 +101,19 @@ public sealed class ConsoleBrowserTests
         var drawn = await admin.EvaluateAsync<int>("() => document.getElementById('chart-loss').data[0].x.length");
         Assert.True(drawn >= seen[^1], $"plotly holds {drawn} points, the caption said {seen[^1]}");
 
-        // The evaluation table holds report.json's numbers (four decimals), and the gate's reasons.
         var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId,
             Path.Combine(tmp.Path, "out"), timeout.Token);
+
+        // The data card as pictures with their numbers: 160 records read, none rejected, the splits it made.
+        var card = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(tmp.Path, "out",
+            "data_card.json"))).RootElement.GetProperty("counts");
+        foreach (var (step, count) in new[] { ("read", 160), ("valid", 160), ("train", card.GetProperty("train")
+            .GetInt32()), ("test", card.GetProperty("test").GetInt32()) })
+            Assert.Equal(count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                await admin.Locator($"#data-funnel tr[data-category='{step}'] td").InnerTextAsync());
+        await Expect(admin.Locator("#data-tokens")).ToContainTextAsync("train");
+
+        // The evaluation table holds report.json's numbers (four decimals), and the gate's reasons.
         foreach (var side in new[] { "candidate", "baseline" })
             foreach (var (metric, value) in report.Metrics[side])
                 Assert.Equal(value.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture),
