@@ -12,6 +12,7 @@ public sealed class ConsoleProcess : IAsyncDisposable
     readonly Process _process;
     readonly StringBuilder _output = new();
     public Uri Address { get; }
+    public int ProcessId => _process.Id;
 
     ConsoleProcess(Process process, Uri address) => (_process, Address) = (process, address);
 
@@ -24,13 +25,15 @@ public sealed class ConsoleProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ConsoleProcess> StartAsync(string home, string viewerKey, string adminKey)
+    public static async Task<ConsoleProcess> StartAsync(string home, string viewerKey, string adminKey,
+        string configuration = "")
     {
         var repository = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(repository, "FineTunePipeline.sln")))
             repository = Path.GetDirectoryName(repository.TrimEnd('/'))
                 ?? throw new InvalidOperationException("the repository root was not found above the test");
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;      // Debug or Release
+        if (configuration.Length == 0)
+            configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;      // Debug or Release
         var dll = Path.Combine(repository, "services", "Console", "bin", configuration, "net10.0",
             "FineTune.ConsoleService.dll");
         var port = FreePorts.Next();
