@@ -79,7 +79,7 @@ if (builder.Configuration["Judge:Model"] is { Length: > 0 } judgeModel)
 // dashboard's parameters; `--Parameters:serving-api-key=KEY` sets it.
 var servingKey = builder.AddParameter("serving-api-key",
     new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
-Stage<Projects.FineTune_DeploymentService>("deployment")
+var deployment = Stage<Projects.FineTune_DeploymentService>("deployment")
     .WithEnvironment("FINETUNE_API_KEY", servingKey)
     .WithRollBackCommand()
     .WithUrls(c =>
@@ -90,12 +90,15 @@ Stage<Projects.FineTune_DeploymentService>("deployment")
     });
 
 // The web console: runs with live training charts, evaluation side by side, the registry with promote and rollback.
-// It signs in with the serving key (as an admin key); its promote and rollback go to the Deployment service.
+// It signs in with the serving key (as an admin key); its promote and rollback go to the Deployment service, and its
+// playground asks the Deployment service's OpenAI endpoint with that key (held by the console, never sent out).
 servers.Configure(builder.AddProject<Projects.FineTune_ConsoleService>("console"))
     .WithHttpEndpoint(name: "http")
     .WithHttpHealthCheck("/health")
     .WithEnvironment("Pipeline__WorkDirectory", Path.Combine(data, "work", "console"))
     .WithEnvironment("Console__AdminKeys__0", servingKey)
+    .WithEnvironment("Console__ServingUrl", deployment.GetEndpoint("http"))
+    .WithEnvironment("Console__ServingKey", servingKey)
     .WithUrlForEndpoint("http", u => u.DisplayText = "Console");
 
 builder.Build().Run();

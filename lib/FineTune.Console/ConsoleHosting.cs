@@ -31,6 +31,7 @@ public static class ConsoleHosting
         builder.Services.AddSingleton(new ConsoleKeys(options));
         builder.Services.AddSingleton<ConsoleData>();
         builder.Services.AddSingleton<Uploads>();
+        builder.Services.AddSingleton<Playground>();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddHttpClient();
         builder.Services.AddFluentUIComponents();

@@ -1,10 +1,11 @@
 // The console in a real browser (Debian's chromium driven by Playwright) over a local pipeline home that a pipeline in
 // this process fills: a dataset dropped through the upload page shows its validation report (a malformed one its
 // problems, and no way in), enters the pipeline, its run appears on the runs page and its page follows the run live
-// (the loss chart gains points while it trains, the decision appears without a reload), then shows the evaluation
-// table with the numbers report.json holds; an
-// admin promotes and rolls back from the registry page through a confirmation; a viewer sees no action and a forged
-// POST is refused; axe finds no serious or critical violation on any page. Screenshots go to TestResults/.
+// (the loss chart gains points while it trains, the decision appears without a reload), then shows the data card and
+// the evaluation table with the numbers report.json holds; an admin promotes and rolls back from the registry page
+// through a confirmation and the playground, asking the Deployment service, shows the served version change; a viewer
+// sees no action and a forged POST is refused; axe finds no serious or critical violation on any page. Screenshots go
+// to TestResults/.
 using System.Text.RegularExpressions;
 using Deque.AxeCore.Playwright;
 using FineTune.Contracts;
@@ -38,7 +39,14 @@ public sealed class ConsoleBrowserTests
         (host["Pipeline:WatchIngestionBucket"], host["Pipeline:IngestionScanSeconds"]) = ("true", "0.5");
         (host["Pipeline:BaseModelDirectory"], host["Pipeline:SettingsFile"]) = (baseModel, settingsFile);
         await using var pipeline = await LocalPipeline.StartAsync(home, host);
-        await using var console = await ConsoleProcess.StartAsync(home, ViewerKey, AdminKey);
+        // the Deployment service serves the home's registry; the console's playground asks it
+        const string ServingKey = "serving-key-for-the-console-test";
+        await using var deployment = await ConsoleProcess.StartDeploymentAsync(home, ServingKey);
+        await using var console = await ConsoleProcess.StartAsync(home, ViewerKey, AdminKey,
+            extra: new Dictionary<string, string>
+            {
+                ["Console__ServingUrl"] = deployment.Address.ToString(), ["Console__ServingKey"] = ServingKey,
+            });
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         Directory.CreateDirectory(Screenshots);
 
@@ -147,10 +155,17 @@ public sealed class ConsoleBrowserTests
             Path = Path.Combine(Screenshots, "console-registry.png"), FullPage = true
         });
         await NoSeriousViolationsAsync(admin, "registry");
+        // The playground asks the Deployment service: "tickets" is answered by version 3, v1 beside it by version 1.
+        Assert.Equal(["tickets@v3", "tickets@v1"], await PlaygroundAsync(admin, "tickets@v3", "tickets:v1"));
+        await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-playground.png") });
+        await NoSeriousViolationsAsync(admin, "playground");
+
+        await admin.GotoAsync(new Uri(console.Address, "registry?project=tickets").ToString());
         await admin.ClickAsync("#rollback-tickets");
         await admin.ClickAsync("#confirm");
         await Expect(admin.Locator("[role=status]")).ToHaveTextAsync("tickets production rolled back to version 2.");
         Assert.Equal(2, await Production(pipeline.Registry));
+        Assert.Equal(["tickets@v2"], await PlaygroundAsync(admin, "tickets@v2"));     // the served version changed
         var history = await pipeline.Registry.ReadAsync(s => s.ListDeploymentsAsync("tickets", "production"));
         Assert.Contains(history, h => h.Version == 2 && h.PreviousVersion == 3);
 
@@ -173,6 +188,8 @@ public sealed class ConsoleBrowserTests
         Assert.Equal(403, refused.Status);
         Assert.Equal(2, await Production(pipeline.Registry));
         Assert.DoesNotContain(AdminKey, await admin.ContentAsync());       // no key is ever rendered
+        await admin.GotoAsync("/playground");
+        Assert.DoesNotContain(ServingKey, await admin.ContentAsync());
     }
 
     static async Task<IPage> SignInAsync(IBrowser browser, ConsoleProcess console, string key)
@@ -191,6 +208,28 @@ public sealed class ConsoleBrowserTests
         await page.ClickAsync("button[type=submit]");
         await Expect(page.Locator("h1")).ToHaveTextAsync("Model registry");
         return page;
+    }
+
+    // Asks "tickets" (and modelB beside it) in the playground until "tickets" is answered by expectedFirst (the
+    // Deployment service re-reads the registry every second); returns the versions shown, in order.
+    static async Task<string[]> PlaygroundAsync(IPage page, string expectedFirst, string? modelB = null)
+    {
+        string[] versions = [];
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline;)
+        {
+            await page.GotoAsync("/playground");
+            await page.SelectOptionAsync("#model-a", "tickets");
+            if (modelB is not null)
+                await page.SelectOptionAsync("#model-b", modelB);
+            await page.FillAsync("#prompt", "My invoice is wrong, please help.");
+            await page.ClickAsync("#send");
+            await page.WaitForSelectorAsync("section.console-answer [data-version]");
+            versions = [.. await page.Locator("section.console-answer [data-version]").AllInnerTextsAsync()];
+            if (versions[0] == expectedFirst)
+                return versions;
+            await Task.Delay(500);
+        }
+        return versions;
     }
 
     static IFormData FormOf(IPage page, params (string Name, string Value)[] fields)

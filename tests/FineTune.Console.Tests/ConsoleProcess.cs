@@ -1,6 +1,6 @@
-// The console as a person starts it (dotnet services/Console's build output, Development, so its static assets come
-// from the build) over a local pipeline home, on a free loopback port, with a viewer key and an admin key. Its output
-// is kept for failure messages.
+// A service as a person starts it (dotnet services/<Name>'s build output, Development, so the console's static assets
+// come from the build) on a free loopback port: the console over a local pipeline home with a viewer key and an admin
+// key, or the Deployment service serving that home's registry. Its output is kept for failure messages.
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -25,8 +25,35 @@ public sealed class ConsoleProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ConsoleProcess> StartAsync(string home, string viewerKey, string adminKey,
-        string configuration = "")
+    public static Task<ConsoleProcess> StartAsync(string home, string viewerKey, string adminKey,
+        string configuration = "", IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["Console__Home"] = home, ["Console__Keys__0"] = viewerKey, ["Console__AdminKeys__0"] = adminKey,
+            ["Console__RefreshSeconds"] = "0.5", ["Pipeline__Threads"] = "1",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>())
+            environment[k] = v;
+        return StartServiceAsync("Console", "FineTune.ConsoleService", environment, "signin", configuration);
+    }
+
+    /// <summary>The Deployment service over a local pipeline home: its OpenAI endpoint serves the registry's
+    /// aliases (re-read every second) with <paramref name="key"/>.</summary>
+    public static Task<ConsoleProcess> StartDeploymentAsync(string home, string key) =>
+        StartServiceAsync("Deployment", "FineTune.DeploymentService", new Dictionary<string, string>
+        {
+            ["Pipeline__WorkDirectory"] = Path.Combine(home, "work-deployment"),
+            ["Pipeline__WatchIngestionBucket"] = "false", ["Pipeline__Threads"] = "1",
+            ["Artifacts__LocalDirectory"] = Path.Combine(home, "artifacts"), ["Artifacts__S3Endpoint"] = "",
+            ["Registry__Provider"] = "sqlite",
+            ["Registry__ConnectionString"] = $"Data Source={Path.Combine(home, "registry.db")}",
+            ["Messaging__RabbitMqUri"] = "", ["Serving__RegistryPollSeconds"] = "1",
+            ["Serving__ResponseCacheEntries"] = "0", ["FINETUNE_API_KEY"] = key,
+        }, "health", "");
+
+    static async Task<ConsoleProcess> StartServiceAsync(string folder, string assembly,
+        IReadOnlyDictionary<string, string> environment, string readyPath, string configuration)
     {
         var repository = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(repository, "FineTunePipeline.sln")))
@@ -34,8 +61,7 @@ public sealed class ConsoleProcess : IAsyncDisposable
                 ?? throw new InvalidOperationException("the repository root was not found above the test");
         if (configuration.Length == 0)
             configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;      // Debug or Release
-        var dll = Path.Combine(repository, "services", "Console", "bin", configuration, "net10.0",
-            "FineTune.ConsoleService.dll");
+        var dll = Path.Combine(repository, "services", folder, "bin", configuration, "net10.0", assembly + ".dll");
         var port = FreePorts.Next();
         var start = new ProcessStartInfo("dotnet")
         {
@@ -44,11 +70,8 @@ public sealed class ConsoleProcess : IAsyncDisposable
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        start.Environment["Console__Home"] = home;
-        start.Environment["Console__Keys__0"] = viewerKey;
-        start.Environment["Console__AdminKeys__0"] = adminKey;
-        start.Environment["Console__RefreshSeconds"] = "0.5";
-        start.Environment["Pipeline__Threads"] = "1";
+        foreach (var (k, v) in environment)
+            start.Environment[k] = v;
         var process = Process.Start(start)!;
         var console = new ConsoleProcess(process, new Uri($"http://127.0.0.1:{port}/"));
         process.OutputDataReceived += (_, e) => console.Keep(e.Data);
@@ -59,12 +82,12 @@ public sealed class ConsoleProcess : IAsyncDisposable
         for (var deadline = DateTime.UtcNow.AddSeconds(60); ; await Task.Delay(250))
         {
             if (process.HasExited)
-                throw new InvalidOperationException($"the console exited ({process.ExitCode}):\n{console.Output}");
+                throw new InvalidOperationException($"{folder} exited ({process.ExitCode}):\n{console.Output}");
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the console did not answer within 60 s:\n{console.Output}");
+                throw new TimeoutException($"{folder} did not answer within 60 s:\n{console.Output}");
             try
             {
-                using var response = await http.GetAsync("signin");
+                using var response = await http.GetAsync(readyPath);
                 if (response.StatusCode == HttpStatusCode.OK)
                     return console;
             }

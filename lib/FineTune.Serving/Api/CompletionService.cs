@@ -289,6 +289,9 @@ public sealed partial class CompletionService(ModelCatalog catalog, ServingOptio
             ? "chat.completions" : "completions");
         activity?.SetTag("gen_ai.request.model", plan.Name);
         activity?.SetTag("gen_ai.response.model", plan.Model.Version);
+        // what answered under the name asked for (project@vN behind the registry): a playground shows it
+        if (!http.Response.HasStarted)
+            http.Response.Headers["x-finetune-version"] = plan.Model.Version;
         activity?.SetTag("gen_ai.request.max_tokens", plan.MaxTokens);
         activity?.SetTag("gen_ai.request.temperature", plan.Options.Temperature);
         var id = (plan.Kind == Kind.Chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
