@@ -21,8 +21,13 @@ public sealed record GateCheck(string Metric, string Kind, double Threshold, dou
 public sealed record MetricRow(string Metric, double? Baseline, double? Candidate, double? Low, double? High,
     GateCheck? Rule);
 
+/// <summary>One of the items the candidate did worst on against the baseline (the comparison's regressions): the
+/// scores are the suite's per-item metric (e.g. ROUGE-L) for each side.</summary>
+public sealed record Regression(long Line, string Prompt, string Reference, string Baseline, string Candidate,
+    string Metric, double? BaselineScore, double? CandidateScore);
+
 public sealed record EvaluationView(EvaluationRecord Record, IReadOnlyList<MetricRow> Metrics,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes, IReadOnlyList<Regression>? Regressions = null);
 
 /// <summary>The data card as the run page draws it: records at each step (read, valid, unique, then the splits),
 /// rejects by problem code, labels, and per split what tokenization kept (null: that stage has not run).</summary>
@@ -73,6 +78,7 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
                 Evaluation = evaluation is not null && evaluation.RunId == id ? evaluation : null,
                 Dataset = (await s.ListDatasetsAsync(run.Project, ct)).FirstOrDefault(d => d.RunId == id),
                 Tokenized = await s.GetStageOutputAsync(id, Stages.Tokenization, ct),
+                Evaluated = await s.GetStageOutputAsync(id, Stages.Evaluation, ct),
             };
         }, ct);
         if (found is null)
@@ -82,6 +88,9 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
         {
             var results = found.Artifacts.LastOrDefault(a => a.Kind == "evaluation")?.Artifact;
             evaluation = await EvaluationAsync(record, results, ct);
+            if (found.Evaluated is not null && FineTune.Pipeline.StageOutput.Parse(found.Evaluated) is { } output
+                && output.Is<EvaluationCompleted>() && output.As<EvaluationCompleted>().ReportJson is { } comparison)
+                evaluation = evaluation with { Regressions = await RegressionsAsync(comparison, ct) };
         }
         DataView? data = null;
         if (found.Dataset is { } dataset)
@@ -156,6 +165,26 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
                 intervals.GetValueOrDefault(name).High, checks.GetValueOrDefault(name)))
             .OrderBy(r => r.Rule is null).ToList();
         return new EvaluationView(record, rows, notes);
+    }
+
+    async Task<IReadOnlyList<Regression>> RegressionsAsync(ArtifactRef comparison, CancellationToken ct)
+    {
+        using var json = JsonDocument.Parse(await ReadAsync(comparison, ct));
+        if (!json.RootElement.TryGetProperty("regressions", out var items))
+            return [];
+        static string Text(JsonElement e, string name) => e.TryGetProperty(name, out var v)
+            ? v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText() : "";
+        return [.. items.EnumerateArray().Select(r =>
+        {
+            // the per-item score each side got: "baseline_<metric>" and "candidate_<metric>"
+            var score = r.EnumerateObject().FirstOrDefault(p => p.Name.StartsWith("baseline_", StringComparison
+                .Ordinal) && p.Value.ValueKind == JsonValueKind.Number);
+            var metric = score.Name is { } n ? n["baseline_".Length..] : "";
+            return new Regression(r.TryGetProperty("line", out var l) ? l.GetInt64() : 0, Text(r, "prompt"),
+                Text(r, "reference"), Text(r, "baseline"), Text(r, "candidate"), metric,
+                metric.Length > 0 ? score.Value.GetDouble() : null,
+                metric.Length > 0 ? Nullable(r, "candidate_" + metric) : null);
+        })];
     }
 
     static double? Nullable(JsonElement e, string name) =>

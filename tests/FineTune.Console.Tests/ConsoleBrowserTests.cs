@@ -129,6 +129,10 @@ public sealed class ConsoleBrowserTests
                         .InnerTextAsync());
         foreach (var reason in report.Reasons)
             await Expect(admin.Locator("#reasons")).ToContainTextAsync(reason);
+        // ... and the comparison's largest regressions, one row each
+        var regressions = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(tmp.Path,
+            "out", "evaluation", "comparison.json"))).RootElement.GetProperty("regressions").GetArrayLength();
+        Assert.Equal(regressions, await admin.Locator("#regressions tbody tr").CountAsync());
         await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-run.png"), FullPage = true });
         await NoSeriousViolationsAsync(admin, "run");
         await admin.GotoAsync(console.Address.ToString());
