@@ -27,6 +27,9 @@ public interface IRegistrySession : IAsyncDisposable
     /// <summary>Newest first.</summary>
     Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? project = null, int limit = 50,
         CancellationToken ct = default);
+    /// <summary>Every project that has runs, with how many, how many are still going and when the newest started;
+    /// most recently active first.</summary>
+    Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(int limit = 500, CancellationToken ct = default);
     /// <summary>Sets status (and error); a terminal status sets finished_at. A terminal run never changes status again
     /// (returns false), so a late message cannot revive a cancelled or failed run.</summary>
     Task<bool> SetRunStatusAsync(Guid runId, string status, string? error = null, CancellationToken ct = default);

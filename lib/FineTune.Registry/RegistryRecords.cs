@@ -15,6 +15,8 @@ public sealed record RunRecord(Guid RunId, string Project, string Status, string
     string? Error, string? Decision, IReadOnlyList<string> Reasons, int? ModelVersion, DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
 
+public sealed record ProjectRecord(string Project, int Runs, int Active, DateTimeOffset LastRunAt);
+
 public sealed record StageRecord(Guid RunId, string Stage, string Status, int Attempts, DateTimeOffset StartedAt,
     DateTimeOffset? FinishedAt, string? Error)
 {

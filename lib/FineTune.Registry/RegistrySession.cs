@@ -121,6 +121,20 @@ internal sealed partial class RegistrySession(DbConnection connection, DbTransac
             new { project, limit }, MapRun, ct);
     }
 
+    public Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(int limit = 500, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return QueryAsync("""
+            select project, count(*) as runs,
+                sum(case when status in (@succeeded, @failed, @cancelled) then 0 else 1 end) as active,
+                max(created_at) as last_run_at
+            from runs group by project order by max(created_at) desc, project limit @limit
+            """, new
+        {
+            limit, succeeded = RunStatus.Succeeded, failed = RunStatus.Failed, cancelled = RunStatus.Cancelled,
+        }, r => new ProjectRecord(r.Text("project"), r.Int("runs"), r.Int("active"), r.Time("last_run_at")), ct);
+    }
+
     public async Task<bool> SetRunStatusAsync(Guid runId, string status, string? error = null,
         CancellationToken ct = default)
     {

@@ -234,4 +234,22 @@ public abstract partial class RegistryBehaviour
         Assert.Equal([other, second],
             (await fx.Registry.ReadAsync(s => s.ListRunsAsync(limit: 2))).Select(r => r.RunId));
     }
+
+    [SkippableFact]
+    public async Task Projects_list_their_runs_active_runs_and_newest_start_most_recent_first()
+    {
+        await using var fx = await CreateFixtureAsync();
+        var first = await NewRunAsync(fx.Registry, "demo");
+        fx.Clock.Advance(TimeSpan.FromSeconds(1));
+        await NewRunAsync(fx.Registry, "other");
+        fx.Clock.Advance(TimeSpan.FromSeconds(1));
+        await NewRunAsync(fx.Registry, "demo");
+        await fx.Registry.WriteAsync(s => s.SetRunStatusAsync(first, RunStatus.Failed, "broken"));
+
+        var projects = await fx.Registry.ReadAsync(s => s.ListProjectsAsync());
+        Assert.Equal([("demo", 2, 1, RegistryFixture.Start.AddSeconds(2)), ("other", 1, 1, RegistryFixture.Start
+            .AddSeconds(1))], projects.Select(p => (p.Project, p.Runs, p.Active, p.LastRunAt)));
+        Assert.Equal(["demo"],
+            (await fx.Registry.ReadAsync(s => s.ListProjectsAsync(limit: 1))).Select(p => p.Project));
+    }
 }
