@@ -26,4 +26,9 @@ public sealed record DatasetTokenized
 
 /// <summary>What tokenization did to one split's lengths: examples kept (Truncated of them shortened) and
 /// dropped.</summary>
-public sealed record SplitLengthCounts(long Examples, long Truncated, long Dropped, long Tokens);
+public sealed record SplitLengthCounts(long Examples, long Truncated, long Dropped, long Tokens)
+{
+    /// <summary>Kept examples by token length: the lower bound of each length bucket (one per length below 16, then
+    /// eight per doubling: LengthBuckets) → examples. Added in v1.2; null from older senders.</summary>
+    public IReadOnlyDictionary<int, long>? Lengths { get; init; }
+}

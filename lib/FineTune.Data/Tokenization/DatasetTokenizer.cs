@@ -125,6 +125,7 @@ public static class DatasetTokenizer
         stats.Examples++;
         if (result.Truncated)
             stats.Truncated++;
+        stats.AddLength(result.Sequences.Select(s => s.Length).DefaultIfEmpty().Max());
         foreach (var s in result.Sequences)
         {
             stats.Tokens += s.Length;

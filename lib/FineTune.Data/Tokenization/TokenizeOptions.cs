@@ -51,7 +51,8 @@ public sealed record TokenizeOptions
 }
 
 /// <summary>Counts over a set of records. Truncated = kept but shortened; Dropped = left out (too long under Drop, or
-/// nothing left to train).</summary>
+/// nothing left to train). Lengths: kept examples by token length (the longest sequence of a pair), keyed by the
+/// lower bound of their LengthBuckets bucket.</summary>
 public sealed record TokenizeStats
 {
     public long Examples { get; set; }
@@ -59,6 +60,14 @@ public sealed record TokenizeStats
     public long TrainedTokens { get; set; }
     public long Truncated { get; set; }
     public long Dropped { get; set; }
+    public SortedDictionary<int, long> Lengths { get; set; } = [];
+
+    /// <summary>Counts one kept example of <paramref name="length"/> tokens in Lengths.</summary>
+    public void AddLength(int length)
+    {
+        int bucket = LengthBuckets.Lower(length);
+        Lengths[bucket] = Lengths.GetValueOrDefault(bucket) + 1;
+    }
 
     public void Add(TokenizeStats other)
     {
@@ -67,5 +76,35 @@ public sealed record TokenizeStats
         TrainedTokens += other.TrainedTokens;
         Truncated += other.Truncated;
         Dropped += other.Dropped;
+        foreach (var (bucket, count) in other.Lengths)
+            Lengths[bucket] = Lengths.GetValueOrDefault(bucket) + count;
     }
+
+    // equal counts, the histogram compared bucket by bucket (a manifest read back equals the one written)
+    public bool Equals(TokenizeStats? other) => other is not null && Examples == other.Examples
+        && Tokens == other.Tokens && TrainedTokens == other.TrainedTokens && Truncated == other.Truncated
+        && Dropped == other.Dropped && Lengths.SequenceEqual(other.Lengths);
+
+    public override int GetHashCode() => HashCode.Combine(Examples, Tokens, TrainedTokens, Truncated, Dropped,
+        Lengths.Count);
+}
+
+/// <summary>Token-length buckets a histogram of any length range can share: one per length below 16, then eight per
+/// doubling (16–17, 18–19, …, 30–31, 32–35, …, 256–287, …), so every bucket is within 12.5% of its lower bound and
+/// histograms of different runs add up bucket by bucket.</summary>
+public static class LengthBuckets
+{
+    public static int Lower(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (length < 16)
+            return length;
+        int width = Width(length);
+        return length / width * width;
+    }
+
+    /// <summary>The last length in the bucket that starts at <paramref name="lower"/>.</summary>
+    public static int Upper(int lower) => lower < 16 ? lower : lower + Width(lower) - 1;
+
+    static int Width(int length) => 1 << (System.Numerics.BitOperations.Log2((uint)length) - 3);
 }

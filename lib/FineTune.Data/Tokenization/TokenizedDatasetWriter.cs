@@ -26,6 +26,7 @@ public static class TokenizedDatasetWriter
                 stats.Examples++;
                 stats.Tokens += example.Sequences.Sum(s => s.Length);
                 stats.TrainedTokens += example.Sequences.Sum(s => s.TrainedCount);
+                stats.AddLength(example.Sequences.Select(s => s.Length).DefaultIfEmpty().Max());
             }
             writer ??= new ShardWriter(Path.Combine(outDir, name), vocabSize, ShardKind.Sequences);
             manifests[name] = new SplitManifest(writer.Kind, stats,

@@ -43,9 +43,10 @@ public sealed class TokenizationStage(IArtifactStore store, RunInputs inputs)
             BaseModel = cleaned.BaseModel, TrainExamples = train.Examples, TrainTokens = train.Tokens,
             Settings = cleaned.Settings,
             MaxLength = maxLength, Truncation = ConfigNames.Of(settings.Truncation),
-            Splits = manifest.Splits.ToDictionary(s => s.Key,
-                s => new SplitLengthCounts(s.Value.Counts.Examples, s.Value.Counts.Truncated,
-                s.Value.Counts.Dropped, s.Value.Counts.Tokens)),
+            Splits = manifest.Splits.ToDictionary(s => s.Key, s => Counts(s.Value.Counts)),
         };
     }
+
+    static SplitLengthCounts Counts(TokenizeStats c) =>
+        new(c.Examples, c.Truncated, c.Dropped, c.Tokens) { Lengths = c.Lengths };
 }

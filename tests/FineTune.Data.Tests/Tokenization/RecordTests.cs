@@ -100,6 +100,10 @@ public class RecordTests(ITestOutputHelper output)
         Assert.Equal(4, train.Counts.Examples);
         Assert.Equal(2, train.Counts.Truncated);
         Assert.Equal(0, train.Counts.Dropped);
+        // lengths by bucket: the two long texts cut to 64 tokens, the two short ones, adding up to the examples
+        Assert.Equal(2, train.Counts.Lengths[64]);
+        Assert.Equal(train.Counts.Examples, train.Counts.Lengths.Values.Sum());
+        Assert.Equal(2, train.Counts.Lengths.Where(b => b.Key < 64).Sum(b => b.Value));
         Assert.Equal(["train", "test"], m.Splits.Keys);
         Assert.Equal("int32", m.TokenDtype);   // 128,256 ids do not fit uint16
         Assert.Equal("llama3", m.Template);
@@ -119,5 +123,24 @@ public class RecordTests(ITestOutputHelper output)
         Assert.Equal(train.Counts.TrainedTokens, trained);
         Assert.Equal(train.Counts.Tokens, reader.TokenCount);
         Assert.Equal(TokenizedManifest.Read(Path.Combine(dir.Path, "out")).Totals, m.Totals);
+    }
+
+    [Theory]
+    [InlineData(0, 0, 0)]
+    [InlineData(15, 15, 15)]
+    [InlineData(16, 16, 17)]
+    [InlineData(17, 16, 17)]
+    [InlineData(31, 30, 31)]
+    [InlineData(32, 32, 35)]
+    [InlineData(100, 96, 103)]
+    [InlineData(300, 288, 319)]
+    [InlineData(1024, 1024, 1151)]
+    [InlineData(4095, 3840, 4095)]
+    public void Length_buckets_are_within_an_eighth_of_their_lower_bound(int length, int lower, int upper)
+    {
+        Assert.Equal(lower, LengthBuckets.Lower(length));
+        Assert.Equal(upper, LengthBuckets.Upper(lower));
+        Assert.Equal(lower, LengthBuckets.Lower(upper));
+        Assert.Equal(upper + 1, LengthBuckets.Lower(upper + 1));   // the next bucket starts after this one ends
     }
 }
