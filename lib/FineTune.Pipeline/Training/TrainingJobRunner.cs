@@ -87,9 +87,37 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
     }
 
     /// <summary>The run's step numbers within stage Index of Count (from Offset on), and how its lines begin.</summary>
-    sealed record StageInfo(int Index, int Count, string Objective, int Offset)
+    internal sealed record StageInfo(int Index, int Count, string Objective, int Offset)
     {
         public string Label => Count == 1 ? "" : $"stage {Index + 1}/{Count} ({Objective}): ";
+    }
+
+    /// <summary>A "metrics" event's data (what the console charts and `finetune events` shows): the step in the run's
+    /// numbering, the losses and accuracies, learning rate and throughput; for preference recipes GRPO's and PPO's
+    /// rollout reward and KL, DPO's implicit rewards of the chosen and rejected answers and their margin (at
+    /// evaluations, the validation pairs' margin).</summary>
+    internal static Dictionary<string, object?> MetricsData(TrainingProgress p, StageInfo stage, double? lastValid)
+    {
+        var data = new Dictionary<string, object?>
+        {
+            ["step"] = stage.Offset + p.Step, ["total_steps"] = stage.Offset + p.TotalSteps,
+            ["train_loss"] = p.Metrics?.TrainLoss, ["valid_loss"] = lastValid,
+            ["full_valid_loss"] = p.Eval?.ValidLoss, ["train_mean_token_accuracy"] = p.Metrics?.TokenAccuracy,
+            ["valid_mean_token_accuracy"] = p.Eval?.TokenAccuracy,
+            ["tokens_per_second"] = p.Metrics?.TokensPerSecond,
+            ["learning_rate"] = p.Metrics?.LearningRate,
+        };
+        if (stage.Count > 1)
+            (data["stage"], data["objective"]) = (stage.Index + 1, stage.Objective);
+        foreach (var key in (string[])["reward", "kl"])
+            if (p.Metrics?.Rollout?.TryGetValue(key, out var value) == true)
+                data[key] = value;
+        if (p.Metrics is { RewardChosen: { } chosen, RewardRejected: { } rejected })
+            (data["reward_chosen"], data["reward_rejected"], data["reward_margin"]) =
+                (chosen, rejected, chosen - rejected);
+        if (p.Eval?.RewardMargin is { } validMargin)
+            data["valid_reward_margin"] = validMargin;
+        return data;
     }
 
     async Task<TrainingReport> TrainStageAsync(TrainingRequested job, TrainingConfig config, string output,
@@ -183,20 +211,7 @@ public sealed class TrainingJobRunner(IArtifactStore store, RunInputs inputs, Ru
                     continue;
                 // The run's step numbers: a later stage's steps follow the earlier stages'.
                 int step = stage.Offset + p.Step, total = stage.Offset + p.TotalSteps;
-                var data = new Dictionary<string, object?>
-                {
-                    ["step"] = step, ["total_steps"] = total, ["train_loss"] = p.Metrics?.TrainLoss,
-                    ["valid_loss"] = lastValid,
-                    ["full_valid_loss"] = p.Eval?.ValidLoss, ["train_mean_token_accuracy"] = p.Metrics?.TokenAccuracy,
-                    ["valid_mean_token_accuracy"] = p.Eval?.TokenAccuracy,
-                    ["tokens_per_second"] = p.Metrics?.TokensPerSecond,
-                    ["learning_rate"] = p.Metrics?.LearningRate,
-                };
-                if (stage.Count > 1)
-                    (data["stage"], data["objective"]) = (stage.Index + 1, stage.Objective);
-                foreach (var key in (string[])["reward", "kl"])
-                    if (p.Metrics?.Rollout?.TryGetValue(key, out var value) == true)
-                        data[key] = value;
+                var data = MetricsData(p, stage, lastValid);
                 var line = stage.Label + (p.Eval is { } e
                     ? $"step {step}: validation loss {e.ValidLoss:0.0000} ({e.Seconds:0.0} s)"
                     : $"step {step}/{total}: train loss {p.Metrics!.TrainLoss:0.0000}, " +
