@@ -8,8 +8,9 @@ using FineTune.Registry;
 
 namespace FineTune.Console;
 
-/// <summary>One row of the runs list; Stage: the stage running now (null when none is).</summary>
-public sealed record RunRow(RunRecord Run, string? Stage);
+/// <summary>One row of the runs list; Stage: the stage running now (null when none is); Step and Steps: how far its
+/// training is (the newest logged step of a run that has not ended).</summary>
+public sealed record RunRow(RunRecord Run, string? Stage, int? Step = null, int? Steps = null);
 
 /// <summary>One gate rule: its metric, kind (improve / no_regression), threshold, the change and its 95% interval.
 /// </summary>
@@ -33,7 +34,12 @@ public sealed record EvaluationView(EvaluationRecord Record, IReadOnlyList<Metri
 /// rejects by problem code, labels, and per split what tokenization kept (null: that stage has not run).</summary>
 public sealed record DataView(IReadOnlyList<(string Step, long Records)> Funnel,
     IReadOnlyList<(string Code, long Records)> Rejects, IReadOnlyList<(string Label, long Records)> Labels,
-    IReadOnlyList<(string Split, long Examples, long Truncated, long Dropped, long Tokens)>? Tokens, int? MaxLength);
+    IReadOnlyList<TokenizedSplit>? Tokens, int? MaxLength);
+
+/// <summary>What tokenization kept of one split, and its examples by token length ("16–19" → examples; empty from a
+/// tokenization stage older than the histograms).</summary>
+public sealed record TokenizedSplit(string Split, long Examples, long Truncated, long Dropped, long Tokens,
+    IReadOnlyList<(string Lengths, long Records)> Histogram);
 
 public sealed record RunView(RunRecord Run, IReadOnlyList<StageRecord> Stages, IReadOnlyList<LineageEdge> Lineage,
     IReadOnlyList<CheckpointRecord> Checkpoints, EvaluationView? Evaluation, DataView? Data = null);
@@ -41,24 +47,87 @@ public sealed record RunView(RunRecord Run, IReadOnlyList<StageRecord> Stages, I
 public sealed record VersionRow(ModelVersionRecord Version, EvaluationRecord? Evaluation,
     IReadOnlyList<string> Aliases);
 
+/// <summary>One project on the projects page: its runs, its versions, the version in production, whether the
+/// signed-in key may act on it.</summary>
+public sealed record ProjectRow(ProjectRecord Project, int Versions, int? Production, bool Admin);
+
 public sealed record RegistryView(IReadOnlyList<VersionRow> Versions, IReadOnlyList<DeploymentRecord> History);
 
 public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
 {
     readonly System.Collections.Concurrent.ConcurrentDictionary<(string Card, bool Tokenized), DataView> _data = new();
+    // per run still going: the last event read and the newest training step seen, so each refresh reads only news
+    readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (long Seq, int? Step, int? Steps)> _progress =
+        new();
 
-    public Task<IReadOnlyList<RunRow>> RunsAsync(string? project, int limit, CancellationToken ct) =>
+    /// <summary>The newest runs <paramref name="access"/> may see, of one project or of all it may see.</summary>
+    public Task<IReadOnlyList<RunRow>> RunsAsync(string? project, int limit, ConsoleAccess access,
+        CancellationToken ct) =>
         registry.ReadAsync<IReadOnlyList<RunRow>>(async s =>
         {
+            if (project is not null && !access.CanView(project))
+                return [];
+            // one project, each project the key may see, or (null) every project
+            var projects = new List<string?>();
+            if (project is not null)
+                projects.Add(project);
+            else if (access.Visible is { } visible)
+                projects.AddRange(visible);
+            else
+                projects.Add(null);
+            var runs = new List<RunRecord>();
+            foreach (var p in projects)
+                runs.AddRange(await s.ListRunsAsync(p, limit, ct));
             var rows = new List<RunRow>();
-            foreach (var run in await s.ListRunsAsync(project, limit, ct))
+            foreach (var run in runs.OrderByDescending(r => r.CreatedAt).ThenBy(r => r.RunId).Take(limit))
             {
-                string? stage = null;
-                if (!RunStatus.IsTerminal(run.Status))
-                    stage = (await s.ListStagesAsync(run.RunId, ct)).LastOrDefault(x => x.FinishedAt is null)?.Stage;
-                rows.Add(new RunRow(run, stage));
+                if (RunStatus.IsTerminal(run.Status))
+                {
+                    _progress.TryRemove(run.RunId, out _);
+                    rows.Add(new RunRow(run, null));
+                    continue;
+                }
+                var stage = (await s.ListStagesAsync(run.RunId, ct)).LastOrDefault(x => x.FinishedAt is null)?.Stage;
+                var progress = await ProgressAsync(s, run.RunId, ct);
+                rows.Add(new RunRow(run, stage, progress.Step, progress.Steps));
             }
             return rows;
+        }, ct);
+
+    async Task<(long Seq, int? Step, int? Steps)> ProgressAsync(IRegistrySession s, Guid run, CancellationToken ct)
+    {
+        if (_progress.Count > 10_000)
+            _progress.Clear();
+        var known = _progress.GetValueOrDefault(run);
+        for (IReadOnlyList<RunEventRecord> page; (page = await s.ListEventsAsync(run, known.Seq, 1000, ct)).Count > 0;)
+        {
+            foreach (var e in page.Where(e => e.Type == "metrics" && e.DataJson is not null))
+            {
+                using var json = JsonDocument.Parse(e.DataJson!);
+                if (json.RootElement.TryGetProperty("step", out var step) && step.ValueKind == JsonValueKind.Number
+                    && json.RootElement.TryGetProperty("total_steps", out var total)
+                    && total.ValueKind == JsonValueKind.Number)
+                    (known.Step, known.Steps) = (step.GetInt32(), total.GetInt32());
+            }
+            known.Seq = page[^1].Seq;
+            if (page.Count < 1000)
+                break;
+        }
+        return _progress[run] = known;
+    }
+
+    /// <summary>The projects <paramref name="access"/> may see, most recently active first, each with its
+    /// production version and how many versions it has.</summary>
+    public Task<IReadOnlyList<ProjectRow>> ProjectsAsync(ConsoleAccess access, CancellationToken ct) =>
+        registry.ReadAsync<IReadOnlyList<ProjectRow>>(async s =>
+        {
+            var aliases = await s.ListAliasesAsync(null, ct);
+            var versions = (await s.ListModelVersionsAsync(null, ct)).CountBy(v => v.Project)
+                .ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal);
+            return [.. (await s.ListProjectsAsync(500, ct)).Where(p => access.CanView(p.Project))
+                .Select(p => new ProjectRow(p, versions.GetValueOrDefault(p.Project),
+                    aliases.FirstOrDefault(a => a.Project == p.Project && a.Alias == "production")?.Version,
+                    access.CanAdmin(p.Project)))];
         }, ct);
 
     public Task<IReadOnlyList<RunEventRecord>> EventsAsync(Guid run, long after, CancellationToken ct) =>
@@ -122,17 +191,23 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
         var labels = json.RootElement.TryGetProperty("labels", out var l)
             ? l.GetProperty("counts").EnumerateObject().Select(p => (p.Name, p.Value.GetInt64()))
                 .OrderByDescending(p => p.Item2).ToList() : [];
-        List<(string, long, long, long, long)>? tokens = null;
+        List<TokenizedSplit>? tokens = null;
         int? maxLength = null;
         if (tokenizedOutput is not null && FineTune.Pipeline.StageOutput.Parse(tokenizedOutput) is { } output
             && output.Is<DatasetTokenized>() && output.As<DatasetTokenized>() is { Splits: { } splits } tokenized)
         {
             maxLength = tokenized.MaxLength;
-            tokens = [.. splits.Select(kv => (kv.Key, kv.Value.Examples, kv.Value.Truncated, kv.Value.Dropped,
-                kv.Value.Tokens))];
+            tokens = [.. splits.Select(kv => new TokenizedSplit(kv.Key, kv.Value.Examples, kv.Value.Truncated,
+                kv.Value.Dropped, kv.Value.Tokens, Histogram(kv.Value.Lengths)))];
         }
         return new DataView(funnel, rejects, labels, tokens, maxLength);
     }
+
+    static List<(string, long)> Histogram(IReadOnlyDictionary<int, long>? lengths) =>
+        lengths is null ? [] : [.. lengths.OrderBy(b => b.Key).Select(b => (
+            FineTune.Data.Tokenization.LengthBuckets.Upper(b.Key) is var upper && upper == b.Key
+                ? b.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{b.Key}–{upper}"), b.Value))];
 
     async Task<EvaluationView> EvaluationAsync(EvaluationRecord record, ArtifactRef? results, CancellationToken ct)
     {
@@ -193,14 +268,18 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
     static Dictionary<string, double> Numbers(string json) =>
         JsonSerializer.Deserialize<Dictionary<string, double>>(json) ?? [];
 
-    public Task<RegistryView> RegistryAsync(string? project, CancellationToken ct) =>
+    /// <summary>The versions and deployments of one project, or of every project <paramref name="access"/> may see.
+    /// </summary>
+    public Task<RegistryView> RegistryAsync(string? project, ConsoleAccess access, CancellationToken ct) =>
         registry.ReadAsync(async s =>
         {
-            var aliases = await s.ListAliasesAsync(project, ct);
+            if (project is not null && !access.CanView(project))
+                return new RegistryView([], []);
+            var aliases = (await s.ListAliasesAsync(project, ct)).Where(a => access.CanView(a.Project)).ToList();
             var rows = new List<VersionRow>();
             var history = new List<DeploymentRecord>();
-            foreach (var v in (await s.ListModelVersionsAsync(project, ct)).OrderBy(v => v.Project, StringComparer
-                .Ordinal).ThenByDescending(v => v.Version))
+            foreach (var v in (await s.ListModelVersionsAsync(project, ct)).Where(v => access.CanView(v.Project))
+                .OrderBy(v => v.Project, StringComparer.Ordinal).ThenByDescending(v => v.Version))
                 rows.Add(new VersionRow(v, await s.GetEvaluationAsync(v.Project, v.Version, ct), [.. aliases
                     .Where(a => a.Project == v.Project && a.Version == v.Version).Select(a => a.Alias)]));
             foreach (var (p, alias) in aliases.Select(a => (a.Project, a.Alias)).Distinct())

@@ -66,11 +66,10 @@ public static class ConsoleHosting
         app.MapPost("/signin", async (HttpContext http, ConsoleKeys keys, [FromForm] string? key,
             [FromForm] string? returnUrl) =>
         {
-            if (keys.Check(key) is not { } found)
+            if (keys.Check(key) is not { } access)
                 return Results.Redirect("/signin?failed=1");
-            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, found.Name),
-                new Claim(ClaimTypes.Role, found.Role.ToString())], CookieAuthenticationDefaults.AuthenticationScheme);
-            await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+            await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
+                new ClaimsPrincipal(access.Identity(CookieAuthenticationDefaults.AuthenticationScheme)));
             return Results.LocalRedirect(returnUrl is { Length: > 0 } url && IsLocal(url) ? url : "/");
         });
         app.MapPost("/signout", async (HttpContext http) =>
@@ -79,10 +78,12 @@ public static class ConsoleHosting
             return Results.LocalRedirect("/signin");
         }).RequireAuthorization();
 
-        app.MapPost("/actions/promote", async (IPublishEndpoint bus, RunRegistry registry, [FromForm] string project,
-            [FromForm] int version, CancellationToken ct) =>
+        app.MapPost("/actions/promote", async (HttpContext http, IPublishEndpoint bus, RunRegistry registry,
+            [FromForm] string project, [FromForm] int version, CancellationToken ct) =>
         {
             project = ResourceNames.Validate(project, "project");
+            if (NotAdminOf(http, project) is { } refused)
+                return refused;
             var evaluation = await registry.ReadAsync(s => s.GetEvaluationAsync(project, version, ct), ct);
             if (evaluation is not { Promote: true })
                 return Results.Conflict($"{project} version {version} " +
@@ -95,10 +96,12 @@ public static class ConsoleHosting
             await WaitForProductionAsync(registry, project, v => v == version, ct);
             return Results.LocalRedirect($"/registry?project={Uri.EscapeDataString(project)}&promoted={version}");
         }).RequireAuthorization(AdminPolicy);
-        app.MapPost("/actions/rollback", async (IPublishEndpoint bus, RunRegistry registry, [FromForm] string project,
-            CancellationToken ct) =>
+        app.MapPost("/actions/rollback", async (HttpContext http, IPublishEndpoint bus, RunRegistry registry,
+            [FromForm] string project, CancellationToken ct) =>
         {
             project = ResourceNames.Validate(project, "project");
+            if (NotAdminOf(http, project) is { } refused)
+                return refused;
             var before = await registry.ReadAsync(s => s.GetAliasAsync(project, "production", ct), ct);
             if (before is null)
                 return Results.Conflict($"{project} has no production version to roll back.");
@@ -111,11 +114,13 @@ public static class ConsoleHosting
         }).RequireAuthorization(AdminPolicy);
         long uploadLimit = (long)(app.Services.GetRequiredService<ConsoleOptions>().MaxUploadMegabytes * 1024 * 1024)
             + 64 * 1024;
-        app.MapPost("/actions/upload", async (Uploads uploads, [FromForm] string project, IFormFile file,
-            CancellationToken ct) =>
+        app.MapPost("/actions/upload", async (HttpContext http, Uploads uploads, [FromForm] string project,
+            IFormFile file, CancellationToken ct) =>
         {
             try
             {
+                if (NotAdminOf(http, ResourceNames.Validate(project, "project")) is { } refused)
+                    return refused;
                 await using var content = file.OpenReadStream();
                 var check = await uploads.StageAsync(project, file.FileName, content, ct);
                 return Results.LocalRedirect($"/upload/{check.Id:N}");
@@ -128,11 +133,14 @@ public static class ConsoleHosting
         }).RequireAuthorization(AdminPolicy)
             .WithMetadata(new RequestSizeLimitAttribute(uploadLimit),
                 new RequestFormLimitsAttribute { MultipartBodyLengthLimit = uploadLimit });
-        app.MapPost("/actions/upload/{id:guid}/submit", async (Uploads uploads, Guid id, CancellationToken ct) =>
+        app.MapPost("/actions/upload/{id:guid}/submit", async (HttpContext http, Uploads uploads, Guid id,
+            CancellationToken ct) =>
         {
             var check = await uploads.ReadAsync(id, ct);
-            if (check is null)
+            if (check is null || !ConsoleAccess.From(http.User).CanView(check.Project))
                 return Results.NotFound("this upload is not staged (it was submitted, or it expired).");
+            if (NotAdminOf(http, check.Project) is { } refused)
+                return refused;
             if (!check.Ok)
                 return Results.Conflict($"{check.FileName} did not pass validation: {check.Verdict}");
             var artifact = await uploads.SubmitAsync(id, ct);
@@ -150,6 +158,12 @@ public static class ConsoleHosting
             context.Response.Redirect(context.RedirectUri);
         return Task.CompletedTask;
     }
+
+    // The admin policy lets in a key that is an admin somewhere; the project acted on must be one of its own.
+    static IResult? NotAdminOf(HttpContext http, string project) =>
+        ConsoleAccess.From(http.User).CanAdmin(project) ? null
+            : Results.Text($"this key may not change project {ResourceNames.Shown(project)}.",
+                statusCode: StatusCodes.Status403Forbidden);
 
     static bool IsLocal(string url) => url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal)
         && !url.StartsWith("/\\", StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 // The training curves of a run, from its "metrics" events (one per logged step; the data the trainer writes: step,
-// train_loss, full_valid_loss at evaluation steps, token accuracies, learning_rate, tokens_per_second, and reward and
-// kl for preference recipes): each chart's series as (step, value) points, kept in step order as events arrive.
+// train_loss, full_valid_loss at evaluation steps, token accuracies, learning_rate, tokens_per_second; for preference
+// recipes GRPO's and PPO's reward and kl, DPO's reward_chosen, reward_rejected, reward_margin and
+// valid_reward_margin): each chart's series as (step, value) points, kept in step order as events arrive.
 using System.Text.Json;
 using FineTune.Registry;
 
@@ -16,7 +17,9 @@ public sealed class TrainingSeries
             ("validation", "valid_mean_token_accuracy")]),
         ("learning-rate", "Learning rate", [("learning rate", "learning_rate")]),
         ("throughput", "Tokens per second", [("tokens/s", "tokens_per_second")]),
-        ("preference", "Reward and KL", [("reward", "reward"), ("kl", "kl")]),
+        ("reward", "Reward", [("reward", "reward"), ("chosen", "reward_chosen"), ("rejected", "reward_rejected"),
+            ("margin", "reward_margin"), ("validation margin", "valid_reward_margin")]),
+        ("kl", "KL to the reference", [("kl", "kl")]),
     ];
 
     readonly Dictionary<string, List<(int Step, double Value)>> _points = new(StringComparer.Ordinal);
