@@ -62,6 +62,29 @@ public class CliErrorTests
     }
 
     [Fact]
+    public async Task Console_names_a_missing_home_a_taken_port_and_a_bad_serving_address_in_one_line()
+    {
+        using var dir = new TempDir();
+        var (exit, _, err) = await CliRunner.Run("console", "--home", Path.Combine(dir.Path, "nowhere"));
+        Assert.Equal(1, exit);
+        OneLine(err);
+        Assert.Contains("no pipeline home at", err);
+        Assert.Contains("finetune run", err);
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        (exit, _, err) = await CliRunner.Run("console", "--home", dir.Path, "--port",
+            ((IPEndPoint)taken.LocalEndpoint).Port.ToString());
+        Assert.Equal(1, exit);
+        OneLine(err);
+        Assert.Contains("already in use", err);
+        (exit, _, err) = await CliRunner.Run("console", "--home", dir.Path, "--port", "0", "--serving-url",
+            "file:///etc/passwd");
+        Assert.Equal(1, exit);
+        OneLine(err);
+        Assert.Contains("--serving-url", err);
+    }
+
+    [Fact]
     public void Errors_the_user_can_fix_exit_1_and_our_bugs_say_so_with_exit_70()
     {
         Assert.Equal(CliErrors.UserError, CliErrors.Describe(new FileNotFoundException("no such file")).Exit);

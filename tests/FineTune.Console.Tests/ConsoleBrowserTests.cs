@@ -1,11 +1,13 @@
-// The console in a real browser (Debian's chromium driven by Playwright) over a local pipeline home that a pipeline in
-// this process fills: a dataset dropped through the upload page shows its validation report (a malformed one its
-// problems, and no way in), enters the pipeline, its run appears on the runs page and its page follows the run live
-// (the loss chart gains points while it trains, the decision appears without a reload), then shows the data card and
-// the evaluation table with the numbers report.json holds; an admin promotes and rolls back from the registry page
-// through a confirmation and the playground, asking the Deployment service, shows the served version change; a viewer
-// sees no action and a forged POST is refused; axe finds no serious or critical violation on any page. Screenshots go
-// to TestResults/.
+// The console in a real browser (Debian's chromium driven by Playwright), started as `finetune console` over a local
+// pipeline home that a pipeline in this process fills: a dataset dropped through the upload page shows its validation
+// report (a malformed one its problems, and no way in), enters the pipeline, its run appears on the runs page and its
+// page follows the run live (the loss chart gains points while it trains, the decision appears without a reload),
+// then shows the data card (records at each step, examples by length per split), sample answers of every evaluation
+// step and the evaluation table with the numbers report.json holds; the projects page counts the run; an admin
+// promotes and rolls back from the registry page through a confirmation and the playground, asking the Deployment
+// service, shows the served version change; a viewer sees no action and a forged POST is refused; a key of another
+// project sees nothing of this one; axe finds no serious or critical violation on any page. Screenshots go to
+// TestResults/.
 using System.Text.RegularExpressions;
 using Deque.AxeCore.Playwright;
 using FineTune.Contracts;
@@ -21,6 +23,8 @@ public sealed class ConsoleBrowserTests
 {
     const string Chromium = "/usr/bin/chromium";
     const string ViewerKey = "viewer-key-for-the-console-test", AdminKey = "admin-key-for-the-console-test";
+    // a key that sees one other project only
+    const string OtherProjectKey = "faq-viewer-key-for-the-console-test";
     static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "TestResults");
 
     [SkippableFact]
@@ -45,8 +49,8 @@ public sealed class ConsoleBrowserTests
         await using var console = await ConsoleProcess.StartAsync(home, ViewerKey, AdminKey,
             extra: new Dictionary<string, string>
             {
-                ["Console__ServingUrl"] = deployment.Address.ToString(), ["Console__ServingKey"] = ServingKey,
-            });
+                ["FINETUNE_API_KEY"] = ServingKey, ["Console__Projects__faq__Keys__0"] = OtherProjectKey,
+            }, arguments: ["--serving-url", deployment.Address.ToString()]);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         Directory.CreateDirectory(Screenshots);
 
@@ -120,6 +124,23 @@ public sealed class ConsoleBrowserTests
             Assert.Equal(count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 await admin.Locator($"#data-funnel tr[data-category='{step}'] td").InnerTextAsync());
         await Expect(admin.Locator("#data-tokens")).ToContainTextAsync("train");
+        // ... and each split's examples by length in tokens, adding up to what tokenization kept
+        var trainExamples = long.Parse(await admin.Locator("#data-tokens tr:has(th:text-is('train')) td").First
+            .InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        var lengths = await admin.Locator("#data-lengths-train tr[data-category] td").AllInnerTextsAsync();
+        Assert.True(lengths.Count >= 2, $"{lengths.Count} length buckets");
+        Assert.Equal(trainExamples, lengths.Sum(n => long.Parse(n, System.Globalization.NumberStyles.AllowThousands,
+            System.Globalization.CultureInfo.InvariantCulture)));
+
+        // Sample answers at every evaluation step: the newest shown, an earlier one on request.
+        var newest = await admin.Locator("#samples").GetAttributeAsync("data-step");
+        var steps = await admin.Locator("#sample-step option").EvaluateAllAsync<string[]>(
+            "options => options.map(o => o.value).filter(v => v !== '')");
+        Assert.True(steps.Length >= 2 && steps[^1] == newest,
+            $"sample steps {string.Join(", ", steps)}, shown {newest}");
+        await admin.SelectOptionAsync("#sample-step", steps[0]);
+        await Expect(admin.Locator("#samples")).ToHaveAttributeAsync("data-step", steps[0]);
+        await Expect(admin.Locator("#samples-title")).ToHaveTextAsync($"Sample answers at step {steps[0]}");
 
         // The evaluation table holds report.json's numbers (four decimals), and the gate's reasons.
         foreach (var side in new[] { "candidate", "baseline" })
@@ -139,6 +160,10 @@ public sealed class ConsoleBrowserTests
         await Expect(admin.Locator("table[aria-label='Runs']")).ToContainTextAsync(runId.ToString("N")[..8]);
         await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-runs.png") });
         await NoSeriousViolationsAsync(admin, "runs");
+        await admin.GotoAsync(new Uri(console.Address, "projects").ToString());
+        await Expect(admin.Locator("#projects tr[data-project='tickets'] td").First).ToHaveTextAsync("1");
+        await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-projects.png") });
+        await NoSeriousViolationsAsync(admin, "projects");
 
         // Two more versions that passed the gate: promote 2, then 3, then roll back to 2 — each through the
         // confirmation page, each recorded as the CLI's are.
@@ -191,6 +216,20 @@ public sealed class ConsoleBrowserTests
             new() { Form = FormOf(viewer, ("project", "tickets")) });
         Assert.Equal(403, refused.Status);
         Assert.Equal(2, await Production(pipeline.Registry));
+
+        // A key of another project sees nothing of tickets: no run, no project, no version, no served model.
+        var other = await SignInAsync(browser, console, OtherProjectKey);
+        Assert.Equal(0, await other.Locator("#versions").CountAsync());
+        await other.GotoAsync("/");
+        await Expect(other.Locator("main")).ToContainTextAsync("No runs yet");
+        await other.GotoAsync($"/runs/{runId}");
+        await Expect(other.Locator("main")).ToContainTextAsync("This run is not in the registry.");
+        await other.GotoAsync("/projects");
+        await Expect(other.Locator("main")).ToContainTextAsync("No projects this key may see");
+        await other.GotoAsync("/playground");
+        await Expect(other.Locator("#model-a")).ToBeVisibleAsync();
+        Assert.DoesNotContain(await other.Locator("#model-a option").AllInnerTextsAsync(),
+            m => m.StartsWith("tickets", StringComparison.Ordinal));
         Assert.DoesNotContain(AdminKey, await admin.ContentAsync());       // no key is ever rendered
         await admin.GotoAsync("/playground");
         Assert.DoesNotContain(ServingKey, await admin.ContentAsync());

@@ -1,6 +1,6 @@
-// A service as a person starts it (dotnet services/<Name>'s build output, Development, so the console's static assets
-// come from the build) on a free loopback port: the console over a local pipeline home with a viewer key and an admin
-// key, or the Deployment service serving that home's registry. Its output is kept for failure messages.
+// A program as a person starts it, on a free loopback port: `finetune console` over a local pipeline home with a viewer
+// key and an admin key (from the repository root, as the README shows), or the Deployment service (its build output)
+// serving that home's registry. Its output is kept for failure messages.
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -25,17 +25,35 @@ public sealed class ConsoleProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>`finetune console --home HOME --port P` from the repository root, as the README shows it: the admin
+    /// key from FINETUNE_CONSOLE_ADMIN_KEY, the viewer key (and <paramref name="extra"/> settings) from the
+    /// environment, so no key is on a command line.</summary>
     public static Task<ConsoleProcess> StartAsync(string home, string viewerKey, string adminKey,
-        string configuration = "", IReadOnlyDictionary<string, string>? extra = null)
+        string configuration = "", IReadOnlyDictionary<string, string>? extra = null,
+        IReadOnlyList<string>? arguments = null)
     {
         var environment = new Dictionary<string, string>
         {
-            ["Console__Home"] = home, ["Console__Keys__0"] = viewerKey, ["Console__AdminKeys__0"] = adminKey,
+            ["FINETUNE_CONSOLE_ADMIN_KEY"] = adminKey, ["Console__Keys__0"] = viewerKey,
             ["Console__RefreshSeconds"] = "0.5", ["Pipeline__Threads"] = "1",
         };
         foreach (var (k, v) in extra ?? new Dictionary<string, string>())
             environment[k] = v;
-        return StartServiceAsync("Console", "FineTune.ConsoleService", environment, "signin", configuration);
+        var repository = Repository();
+        configuration = Configuration(configuration);
+        var port = FreePorts.Next();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList =
+            {
+                Path.Combine(repository, "tools", "FineTune.Cli", "bin", configuration, "net10.0", "finetune.dll"),
+                "console", "--home", home, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            },
+            WorkingDirectory = repository,
+        };
+        foreach (var a in arguments ?? [])
+            start.ArgumentList.Add(a);
+        return StartProcessAsync("finetune console", start, port, environment, "signin");
     }
 
     /// <summary>The Deployment service over a local pipeline home: its OpenAI endpoint serves the registry's
@@ -52,24 +70,38 @@ public sealed class ConsoleProcess : IAsyncDisposable
             ["Serving__ResponseCacheEntries"] = "0", ["FINETUNE_API_KEY"] = key,
         }, "health", "");
 
-    static async Task<ConsoleProcess> StartServiceAsync(string folder, string assembly,
+    static Task<ConsoleProcess> StartServiceAsync(string folder, string assembly,
         IReadOnlyDictionary<string, string> environment, string readyPath, string configuration)
     {
-        var repository = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repository, "FineTunePipeline.sln")))
-            repository = Path.GetDirectoryName(repository.TrimEnd('/'))
-                ?? throw new InvalidOperationException("the repository root was not found above the test");
-        if (configuration.Length == 0)
-            configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;      // Debug or Release
-        var dll = Path.Combine(repository, "services", folder, "bin", configuration, "net10.0", assembly + ".dll");
+        var dll = Path.Combine(Repository(), "services", folder, "bin", Configuration(configuration), "net10.0",
+            assembly + ".dll");
         var port = FreePorts.Next();
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { dll, "--urls", $"http://127.0.0.1:{port}" },
             WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        return StartProcessAsync(folder, start, port, environment, readyPath);
+    }
+
+    static string Repository()
+    {
+        var repository = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(repository, "FineTunePipeline.sln")))
+            repository = Path.GetDirectoryName(repository.TrimEnd('/'))
+                ?? throw new InvalidOperationException("the repository root was not found above the test");
+        return repository;
+    }
+
+    // Debug or Release: the test's own, unless named
+    static string Configuration(string configuration) => configuration.Length > 0 ? configuration
+        : new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+
+    static async Task<ConsoleProcess> StartProcessAsync(string folder, ProcessStartInfo start, int port,
+        IReadOnlyDictionary<string, string> environment, string readyPath)
+    {
+        (start.RedirectStandardOutput, start.RedirectStandardError, start.UseShellExecute) = (true, true, false);
         foreach (var (k, v) in environment)
             start.Environment[k] = v;
         var process = Process.Start(start)!;

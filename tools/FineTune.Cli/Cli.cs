@@ -30,6 +30,7 @@ public static class Cli
             PretrainCommand.Create(stdout, stderr),
             RunCommand.Create(stdout, stderr),
             ServeCommand.Create(stdout),
+            ConsoleCommand.Create(stdout),
             UploadCommand.Create(stdout),
             RunsCommand.Create(stdout),
             EventsCommand.Create(stdout),

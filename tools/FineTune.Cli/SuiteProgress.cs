@@ -10,7 +10,7 @@ static class SuiteProgress
     public static async Task<T> RunAsync<T>(TextWriter stderr, string suite, Func<IProgress<EvalProgress>,
         Task<T>> work)
     {
-        bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+        bool terminal = ReferenceEquals(stderr, System.Console.Error) && !System.Console.IsErrorRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(stderr),

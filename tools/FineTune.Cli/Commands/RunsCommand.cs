@@ -43,7 +43,7 @@ static class RunsCommand
             }
             if (c.Distributed && LastUpload.Read(c.Home) is { } upload && (only is null || only == upload.Project))
                 await WaitForRunAsync(c.Registry, upload, TimeSpan.FromSeconds(parse.GetValue(wait)), stdout, ct);
-            bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            bool terminal = ReferenceEquals(stdout, System.Console.Out) && !System.Console.IsOutputRedirected;
             return terminal ? await LiveAsync(Read, ct) : await LinesAsync(Read, stdout, ct);
         });
         return command;

@@ -157,7 +157,7 @@ static class ServeCommand
     }
 
     // Before minutes of model loading: a port out of range, in use, or not ours to take is the user's to fix.
-    static void CheckAddress(string host, int port)
+    internal static void CheckAddress(string host, int port)
     {
         if (port is < 1 or > 65535)
             throw new ArgumentException($"--port {port}: a port is a number from 1 to 65535.");

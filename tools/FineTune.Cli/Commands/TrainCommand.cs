@@ -60,7 +60,7 @@ static class TrainCommand
     static async Task<TrainingReport> WithProgress(TextWriter stderr, int total, Func<IProgress<TrainingProgress>,
         Task<TrainingReport>> work)
     {
-        bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+        bool terminal = ReferenceEquals(stderr, System.Console.Error) && !System.Console.IsErrorRedirected;
         if (!terminal)
             return await work(new Reporter(p => stderr.WriteLine(Line(p, total))));
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
