@@ -118,15 +118,7 @@ static class ConsoleCommand
             if (generated is not null)
                 await stdout.WriteLineAsync($"admin key (generated for this session; pass --admin-key or set " +
                     $"{AdminKeyVariable} to choose one): {generated}");
-            try
-            {
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            await app.StopAsync(CancellationToken.None);
-            return 0;
+            return await ServeCommand.UntilCancelledAsync(app, ct);
         });
         return command;
     }

@@ -143,17 +143,23 @@ static class ServeCommand
             await stdout.WriteLineAsync($"API reference: {url}/docs   readiness: {url}/health/ready");
             if (generated is not null)
                 await stdout.WriteLineAsync($"API key (generated; pass --api-key to choose one): {generated}");
-            try
-            {
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            await app.StopAsync(CancellationToken.None);
-            return 0;
+            return await UntilCancelledAsync(app, ct);
         });
         return command;
+    }
+
+    /// <summary>Serves until Ctrl-C (the command's cancellation), then stops the host; exit 0.</summary>
+    internal static async Task<int> UntilCancelledAsync(Microsoft.Extensions.Hosting.IHost app, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await app.StopAsync(CancellationToken.None);
+        return 0;
     }
 
     // Before minutes of model loading: a port out of range, in use, or not ours to take is the user's to fix.
