@@ -34,7 +34,15 @@ public sealed record EvaluationView(EvaluationRecord Record, IReadOnlyList<Metri
 /// rejects by problem code, labels, and per split what tokenization kept (null: that stage has not run).</summary>
 public sealed record DataView(IReadOnlyList<(string Step, long Records)> Funnel,
     IReadOnlyList<(string Code, long Records)> Rejects, IReadOnlyList<(string Label, long Records)> Labels,
-    IReadOnlyList<TokenizedSplit>? Tokens, int? MaxLength);
+    IReadOnlyList<TokenizedSplit>? Tokens, int? MaxLength)
+{
+    /// <summary>A few rejected records per problem code, from the run's rejects.jsonl: line, field and reason (never
+    /// the record's text).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<RejectExample>> RejectExamples { get; init; } =
+        new Dictionary<string, IReadOnlyList<RejectExample>>();
+}
+
+public sealed record RejectExample(long Line, string? Field, string Reason);
 
 /// <summary>What tokenization kept of one split, and its examples by token length ("16–19" → examples; empty from a
 /// tokenization stage older than the histograms).</summary>
@@ -200,7 +208,49 @@ public sealed class ConsoleData(RunRegistry registry, IArtifactStore store)
             tokens = [.. splits.Select(kv => new TokenizedSplit(kv.Key, kv.Value.Examples, kv.Value.Truncated,
                 kv.Value.Dropped, kv.Value.Tokens, Histogram(kv.Value.Lengths)))];
         }
-        return new DataView(funnel, rejects, labels, tokens, maxLength);
+        return new DataView(funnel, rejects, labels, tokens, maxLength)
+        {
+            RejectExamples = rejects.Count == 0 ? new Dictionary<string, IReadOnlyList<RejectExample>>()
+                : await RejectExamplesAsync(card, ct),
+        };
+    }
+
+    // The ingestion stage writes rejects.jsonl beside the data card; the first few lines of each code are read (at
+    // most 10,000 lines, so a file of millions of rejects costs no more).
+    async Task<Dictionary<string, IReadOnlyList<RejectExample>>> RejectExamplesAsync(ArtifactRef card,
+        CancellationToken ct)
+    {
+        const int PerCode = 3, MaxLines = 10_000;
+        var examples = new Dictionary<string, List<RejectExample>>(StringComparer.Ordinal);
+        int slash = card.Key.LastIndexOf('/');
+        var key = (slash < 0 ? "" : card.Key[..(slash + 1)]) + "rejects.jsonl";
+        if (await store.StatAsync(card.Bucket, key, ct) is not { Sha256: { } sha } info)
+            return [];
+        var path = Path.Combine(Path.GetTempPath(), $"rejects-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            await store.GetFileAsync(new ArtifactRef(card.Bucket, key, sha, info.Bytes), path, ct);
+            int read = 0;
+            foreach (var line in File.ReadLines(path))
+            {
+                if (++read > MaxLines)
+                    break;
+                using var json = JsonDocument.Parse(line);
+                var r = json.RootElement;
+                if (r.TryGetProperty("code", out var c) && c.GetString() is { } code
+                    && (examples.TryGetValue(code, out var list) ? list : examples[code] = []) is { Count: < PerCode }
+                    and var some)
+                    some.Add(new RejectExample(r.TryGetProperty("line", out var l) ? l.GetInt64() : 0,
+                        r.TryGetProperty("field", out var f) ? f.GetString() : null,
+                        r.TryGetProperty("reason", out var why) ? why.GetString() ?? "" : ""));
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        return examples.ToDictionary(e => e.Key, e => (IReadOnlyList<RejectExample>)e.Value,
+            StringComparer.Ordinal);
     }
 
     static List<(string, long)> Histogram(IReadOnlyDictionary<int, long>? lengths) =>

@@ -74,13 +74,16 @@ public sealed class ConsoleBrowserTests
         await Expect(admin.Locator("#problems")).ToContainTextAsync("line 1");
         Assert.Equal(0, await admin.Locator("#submit").CountAsync());
 
-        // The tickets pass, go in on the person's word, and their run appears on the runs page by itself.
+        // The tickets (and two broken lines, few enough to pass) go in on the person's word, and their run appears on
+        // the runs page by itself.
+        var tickets = await PipelineFixture.TicketsAsync(tmp.Path, 160, 1);
+        await File.AppendAllLinesAsync(tickets, ["not json at all", "{\"messages\": 7}"]);
         await admin.GotoAsync(new Uri(console.Address, "upload").ToString());
         await admin.FillAsync("#project", "tickets");
-        await admin.SetInputFilesAsync("#file", await PipelineFixture.TicketsAsync(tmp.Path, 160, 1));
+        await admin.SetInputFilesAsync("#file", tickets);
         await admin.ClickAsync("#check");
-        await Expect(admin.Locator("#records")).ToHaveTextAsync("160");
-        Assert.Equal("0", await admin.Locator("#rejected").InnerTextAsync());
+        await Expect(admin.Locator("#records")).ToHaveTextAsync("162");
+        Assert.Equal("2", await admin.Locator("#rejected").InnerTextAsync());
         await admin.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-upload-report.png") });
         await NoSeriousViolationsAsync(admin, "validation report");
         Assert.Empty(await pipeline.Registry.ReadAsync(s => s.ListRunsAsync("tickets")));   // not before submit
@@ -116,13 +119,16 @@ public sealed class ConsoleBrowserTests
         var report = await RunReport.WriteAsync(pipeline.Registry, pipeline.Store, runId,
             Path.Combine(tmp.Path, "out"), timeout.Token);
 
-        // The data card as pictures with their numbers: 160 records read, none rejected, the splits it made.
+        // The data card as pictures with their numbers: 162 records read, 160 valid, the splits it made; the two
+        // rejected lines by problem, with their line numbers.
         var card = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(tmp.Path, "out",
             "data_card.json"))).RootElement.GetProperty("counts");
-        foreach (var (step, count) in new[] { ("read", 160), ("valid", 160), ("train", card.GetProperty("train")
+        foreach (var (step, count) in new[] { ("read", 162), ("valid", 160), ("train", card.GetProperty("train")
             .GetInt32()), ("test", card.GetProperty("test").GetInt32()) })
             Assert.Equal(count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 await admin.Locator($"#data-funnel tr[data-category='{step}'] td").InnerTextAsync());
+        await Expect(admin.Locator("#data-rejects-examples")).ToContainTextAsync("line 161");
+        await Expect(admin.Locator("#data-rejects-examples")).ToContainTextAsync("line 162");
         await Expect(admin.Locator("#data-tokens")).ToContainTextAsync("train");
         // ... and each split's examples by length in tokens, adding up to what tokenization kept
         var trainExamples = long.Parse(await admin.Locator("#data-tokens tr:has(th:text-is('train')) td").First
