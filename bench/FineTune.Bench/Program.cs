@@ -1,7 +1,8 @@
-// Decode and prefill throughput of the inference engines, float32, on a fixed number of threads; writes JSON.
+// Decode and prefill throughput of the inference engines on a fixed number of threads; writes JSON. Engines: cpu
+// (CpuLlama, float32 weights), cpu-bf16 (CpuLlama, bfloat16 weights), torch (the reference engine, float32).
 // Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json]
-// [--engines cpu,torch] Models: stories260K from ../shared/data (skipped if absent) and a random-weight model of the
-// stories15M shape.
+// [--engines cpu,cpu-bf16,torch] Models: stories260K from ../shared/data (skipped if absent) and a random-weight model
+// of the stories15M shape.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -14,7 +15,7 @@ using FineTune.Torch;
 
 int threads = Arg("--threads", "2") is var t ? int.Parse(t) : 2;
 string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "decode.json"));
-string[] engines = Arg("--engines", "cpu,torch").Split(',');
+string[] engines = Arg("--engines", "cpu,cpu-bf16,torch").Split(',');
 int repeats = int.Parse(Arg("--repeats", "3"));
 TorchSharp.torch.set_num_threads(threads);
 if (args.Contains("--eval"))
@@ -49,9 +50,10 @@ foreach (var (name, config, tensors) in models)
     {
         using ICausalLm engine = engineName switch
         {
-            "cpu" => CpuLlama.Load(config, n => byName[n], threads),
+            "cpu" => CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Threads = threads, Bf16 = false }),
+            "cpu-bf16" => CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Threads = threads, Bf16 = true }),
             "torch" => new TorchLlamaEngine(LlamaCheckpoints.Load(config, tensors)),
-            _ => throw new ArgumentException($"unknown engine '{engineName}' (cpu, torch)"),
+            _ => throw new ArgumentException($"unknown engine '{engineName}' (cpu, cpu-bf16, torch)"),
         };
         int context = config.MaxPositionEmbeddings;
         int promptLength = Math.Min(128, context / 2);

@@ -39,6 +39,8 @@ public static class ServingHost
                 "directory adapters are read from) " +
                                                 "and at least one Serving:AdminApiKeys entry (the keys that may " +
                                                     "load them).");
+        // a misspelt weight format stops the server at start, naming the choices, not at the first model load
+        _ = new FineTune.Models.Inference.CpuLlamaOptions().WithDtype(options.Dtype);
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ServingMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));

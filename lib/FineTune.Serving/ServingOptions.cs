@@ -17,7 +17,12 @@ public sealed record ServingOptions
     public int MaxSequenceLength { get; init; }
     /// <summary>Kernel threads (0 = all cores).</summary>
     public int Threads { get; init; }
-    /// <summary>Weight-only int8 quantization of the base model (per-output-channel scales).</summary>
+    /// <summary>How the base model's weights are held: auto (the checkpoint's own: a bfloat16 checkpoint is served in
+    /// bfloat16, others in float32), float32, bfloat16, int8 (weight-only) or w8a8 (int8 weights and activations).
+    /// Null: auto, or what the older Int8 / Int8Activations switches say.</summary>
+    public string? Dtype { get; init; }
+    /// <summary>Weight-only int8 quantization of the base model (per-output-channel scales); the same as Dtype
+    /// int8.</summary>
     public bool Int8 { get; init; }
     /// <summary>int8 activations too (W8A8 on AVX-VNNI): activation rows quantized per row on the fly; implies
     /// Int8.</summary>

@@ -59,6 +59,14 @@ public class CliErrorTests
         Assert.Equal(1, exit);
         OneLine(err);
         Assert.Contains("1 to 65535", err);
+        // --int8 is the older name of --dtype int8: asking for two formats at once is refused before anything loads
+        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--dtype", "bfloat16", "--int8");
+        Assert.Equal(1, exit);
+        OneLine(err);
+        Assert.Contains("--dtype bfloat16 and --int8", err);
+        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--dtype", "fp8");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("fp8", err);
     }
 
     [Fact]

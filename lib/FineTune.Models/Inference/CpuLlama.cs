@@ -46,6 +46,9 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// quantization).</summary>
     public bool Int8 { get; }
 
+    /// <summary>Whether the matrices are held as bfloat16.</summary>
+    public bool Bf16 { get; }
+
     /// <summary>Whether sessions keep keys and values as bfloat16 (half the cache memory and traffic).</summary>
     public bool Bf16KvCache { get; }
 
@@ -53,11 +56,12 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     public bool Int8Activations { get; }
 
     CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache,
-        bool int8Activations)
+        bool int8Activations, bool bf16)
     {
         Config = config;
         Threads = threads;
         Int8 = int8 || int8Activations;
+        Bf16 = bf16 && !Int8;
         Bf16KvCache = bf16KvCache;
         Int8Activations = int8Activations;
         Dim = config.HiddenSize;
@@ -119,8 +123,9 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                     values.AsSpan(r * cols, cols).CopyTo(rowMajor.AsSpan((int)(row * stride), cols));
             }
             return int8Activations ? PanelMatrix.QuantizeVnni(rowMajor, paddedRows, stride)
-                : int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride) : PanelMatrix.Float(rowMajor, paddedRows,
-                    stride);
+                : int8 ? PanelMatrix.Quantize(rowMajor, paddedRows, stride)
+                : Bf16 ? PanelMatrix.BFloat16(rowMajor, paddedRows, stride)
+                : PanelMatrix.Float(rowMajor, paddedRows, stride);
         }
         FloatBuffer Vector(int padded, string name)
         {
@@ -195,8 +200,10 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         config.Validate(source);
         config.RequireCausalLm(source);
         LlamaWeights.Check(config, describe, source);
+        // bf16 by default when the checkpoint keeps its matrices so (its first layer's projections say)
+        bool bf16 = options.Bf16 ?? describe("model.layers.0.self_attn.q_proj.weight")?.DType == DType.BF16;
         return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads,
-            options.Int8, options.Bf16KvCache, options.Int8Activations);
+            options.Int8, options.Bf16KvCache, options.Int8Activations, bf16);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)
@@ -258,6 +265,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     {
         public float* W, X, Y, Bias, Scales, XScales;
         public sbyte* Q;
+        public ushort* B;      // non-null: bfloat16 weights
         public int* RowSums;   // non-null: Q is in VNNI panels and Xq holds the quantized activation rows
         public byte* Xq;
         public int K, Rows, XStride, YStride, Batch;
@@ -276,6 +284,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             int start = (int)((long)blocks * part / parts) * 4, end = (int)((long)blocks * (part + 1) / parts) * 4;
             if (Q != null)
                 Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+            else if (B != null)
+                Bf16Kernels.MatMul(B, K, start, end, X, XStride, Batch, Y, YStride, Bias);
             else
                 CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
         }
@@ -541,7 +551,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             if (!w.IsVnni)
             {
                 MatMul(w.Values, k, rows, x.Ptr, xStride, batch, y.Ptr, yStride, bias is null ? null : bias.Ptr,
-                    w.Quantized, w.ScalesPtr);
+                    w.Quantized, w.ScalesPtr, w.Bf16Values);
                 return;
             }
             // W8A8: the activation rows are quantized once here, then the panels are shared out.
@@ -552,6 +562,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             job.Q = w.Quantized;
             job.Scales = w.ScalesPtr;
             job.RowSums = w.RowSums;
+            job.B = null;
             job.Xq = (byte*)_xq.Ptr;
             job.XScales = _xScales.Ptr;
             job.W = null;
@@ -567,10 +578,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         }
 
         void MatMul(float* w, int k, int rows, float* x, int xStride, int batch, float* y, int yStride, float* bias,
-            sbyte* quantized = null, float* scales = null)
+            sbyte* quantized = null, float* scales = null, ushort* bf16 = null)
         {
             var job = _matmul;
             job.RowSums = null;
+            job.B = bf16;
             job.W = w;
             job.Q = quantized;
             job.Scales = scales;

@@ -24,26 +24,68 @@ public sealed record CpuLlamaOptions
     /// AVX-VNNI: about twice the int8-weights speed on the products, at the cost of activation rounding. Implies Int8.
     /// </summary>
     public bool Int8Activations { get; init; }
+    /// <summary>Hold the matrices as bfloat16: half the bytes of float32 to stream per token, the same products over
+    /// bf16 values (exactly the float32 engine's when the checkpoint is bf16). Null: when the checkpoint stores its
+    /// matrices as bf16. Int8 and Int8Activations take precedence.</summary>
+    public bool? Bf16 { get; init; }
+
+    /// <summary>The weight formats by name, as `--dtype` and Serving:Dtype give them.</summary>
+    public static readonly IReadOnlyList<string> Dtypes = ["auto", "float32", "bfloat16", "int8", "w8a8"];
+
+    /// <summary>These options with the weights held as <paramref name="dtype"/>: auto (the checkpoint's: bf16 stays
+    /// bf16, anything else float32), float32, bfloat16, int8 (weight-only) or w8a8 (int8 weights and activations);
+    /// null leaves them as they are.</summary>
+    public CpuLlamaOptions WithDtype(string? dtype) => dtype?.Trim().ToLowerInvariant() switch
+    {
+        null or "" => this,
+        "auto" => this with { Bf16 = null, Int8 = false, Int8Activations = false },
+        "float32" or "fp32" or "f32" => this with { Bf16 = false, Int8 = false, Int8Activations = false },
+        "bfloat16" or "bf16" => this with { Bf16 = true, Int8 = false, Int8Activations = false },
+        "int8" => this with { Int8 = true, Int8Activations = false },
+        "w8a8" => this with { Int8 = true, Int8Activations = true },
+        _ => throw new ArgumentException($"dtype '{dtype}' is not one of {string.Join(", ", Dtypes)}."),
+    };
 }
 
-/// <summary>A panel-layout matrix: float32, or int8 values with one float32 scale per row (4-row panels for the
-/// widening kernels, or 8-row VNNI panels with the rows' sums for the int8-activation kernels).</summary>
+/// <summary>A panel-layout matrix: float32, bfloat16, or int8 values with one float32 scale per row (4-row panels for
+/// the widening kernels, or 8-row VNNI panels with the rows' sums for the int8-activation kernels).</summary>
 internal sealed unsafe class PanelMatrix
 {
     readonly FloatBuffer? _float;
+    readonly ushort[]? _bf16;     // pinned
     readonly sbyte[]? _quantized; // pinned
     readonly FloatBuffer? _scales;
     readonly int[]? _rowSums;     // pinned; VNNI layout only
     readonly int _k;
 
-    PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales, int[]? rowSums = null)
+    PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales, int[]? rowSums = null,
+        ushort[]? bf16 = null)
     {
         _k = k;
         _float = values;
         _quantized = quantized;
         _scales = scales;
         _rowSums = rowSums;
+        _bf16 = bf16;
     }
+
+    /// <summary>Row-major (rows, k) values rounded to bfloat16 (exact for values a bf16 checkpoint held), in 4-row
+    /// panels.</summary>
+    public static PanelMatrix BFloat16(float[] rowMajor, int rows, int k)
+    {
+        var values = GC.AllocateArray<ushort>(rows * k, pinned: true);
+        for (int r = 0; r < rows; r++)
+            for (int g = 0; g < k; g += 8)
+            {
+                long at = PanelIndex(k, r, g);
+                for (int i = 0; i < 8; i++)
+                    values[at + i] = Bf16Kernels.FromFloat(rowMajor[r * k + g + i]);
+            }
+        return new PanelMatrix(k, null, null, null, bf16: values);
+    }
+
+    public ushort* Bf16Values =>
+        _bf16 is null ? null : (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bf16));
 
     public bool IsVnni => _rowSums is not null;
     public int* RowSums =>
@@ -118,6 +160,16 @@ internal sealed unsafe class PanelMatrix
         if (_float is not null)
         {
             CpuKernels.CopyPanelRow(_float.Ptr, _k, r, n, dst);
+            return;
+        }
+        if (_bf16 is not null)
+        {
+            for (int g = 0; g < n; g += 8)
+            {
+                long at = PanelIndex(_k, r, g);
+                for (int i = 0; i < 8 && g + i < n; i++)
+                    dst[g + i] = Bf16Kernels.ToFloat(_bf16[at + i]);
+            }
             return;
         }
         float scale = _scales!.Ptr[r];

@@ -46,7 +46,7 @@ public sealed class LoadedModel : IDisposable
         {
             Threads = options.Threads, Int8 = options.Int8,
             Bf16KvCache = options.Bf16KvCache, Int8Activations = options.Int8Activations
-        };
+        }.WithDtype(options.Dtype);
         if (HfCheckpoint.IsCheckpointDirectory(path))
         {
             using var checkpoint = HfCheckpoint.Open(path);

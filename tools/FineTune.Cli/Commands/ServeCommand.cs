@@ -43,12 +43,15 @@ static class ServeCommand
         {
             Description = "Tokenizer file or directory, when the model has none beside it"
         };
-        var int8 = new Option<bool>("--int8") { Description = "Weight-only int8 quantization (per-channel scales)" };
-        var int8Activations = new Option<bool>("--int8-activations")
+        var dtype = new Option<string?>("--dtype")
         {
-            Description =
-                "int8 activations too (W8A8 on AVX-VNNI; implies --int8): faster products, activation rounding"
+            Description = "How the weights are held: auto (default: a bfloat16 checkpoint stays bfloat16, others " +
+                "float32), float32, bfloat16, int8 (weight-only, per-channel scales) or w8a8 (int8 activations too, " +
+                "AVX-VNNI)",
         };
+        dtype.AcceptOnlyFromAmong([.. FineTune.Models.Inference.CpuLlamaOptions.Dtypes]);
+        var int8 = new Option<bool>("--int8") { Description = "The same as --dtype int8" };
+        var int8Activations = new Option<bool>("--int8-activations") { Description = "The same as --dtype w8a8" };
         var bf16Kv = new Option<bool>("--bf16-kv-cache")
         {
             Description = "Keep keys and values as bfloat16 (half the cache memory and traffic)"
@@ -73,8 +76,8 @@ static class ServeCommand
         var command = new Command("serve",
             "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")
         {
-            model, adapters, name, host, port, keys, tokenizer, int8, int8Activations, bf16Kv, threads, batch, queue,
-                rpm, adaptersRoot, adminKeys,
+            model, adapters, name, host, port, keys, tokenizer, dtype, int8, int8Activations, bf16Kv, threads, batch,
+                queue, rpm, adaptersRoot, adminKeys,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -94,6 +97,13 @@ static class ServeCommand
                     "KEY.");
             if (root is not null && !Directory.Exists(root))
                 throw new DirectoryNotFoundException($"--adapters-root: '{root}' is not a directory.");
+            // --int8 and --int8-activations are the older names of two weight formats
+            var format = parse.GetValue(dtype);
+            var alias = parse.GetValue(int8Activations) ? "w8a8" : parse.GetValue(int8) ? "int8" : null;
+            if (format is not null && alias is not null && format != alias)
+                throw new ArgumentException($"--dtype {format} and " +
+                    $"--{(alias == "w8a8" ? "int8-activations" : "int8")} ask for different weight formats; give one.");
+            format ??= alias;
             CheckAddress(parse.GetValue(host)!, parse.GetValue(port));
             var given = (parse.GetValue(keys) ?? []).ToList();
             string? generated = null;
@@ -117,9 +127,8 @@ static class ServeCommand
                 Configure = o => o with
                 {
                     ApiKeys = [.. o.ApiKeys, .. given],
-                    Int8 = parse.GetValue(int8) || o.Int8,
+                    Dtype = format ?? o.Dtype,
                     Bf16KvCache = parse.GetValue(bf16Kv) || o.Bf16KvCache,
-                    Int8Activations = parse.GetValue(int8Activations) || o.Int8Activations,
                     Threads = parse.GetValue(threads) is var t and > 0 ? t : o.Threads,
                     MaxBatchSize = parse.GetValue(batch) ?? o.MaxBatchSize,
                     MaxQueueLength = parse.GetValue(queue) ?? o.MaxQueueLength,
