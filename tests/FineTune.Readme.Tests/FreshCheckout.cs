@@ -160,12 +160,8 @@ public sealed class FreshCheckout : IDisposable
         return text;
     }
 
-    static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    // below the ephemeral range, as FreePorts does: the servers bind these minutes later, after a build
+    static int Free() => FreeRange(1);
 
     // Five consecutive free ports for the services (pipeline-start.sh gives them FINETUNE_SERVICES_PORT and the next
     // four).
@@ -173,7 +169,7 @@ public sealed class FreshCheckout : IDisposable
     {
         for (int attempt = 0; attempt < 200; attempt++)
         {
-            int first = Random.Shared.Next(20000, 60000);
+            int first = Random.Shared.Next(20000, 32768 - count);
             var listeners = new List<TcpListener>();
             try
             {
@@ -194,6 +190,6 @@ public sealed class FreshCheckout : IDisposable
                     l.Stop();
             }
         }
-        throw new InvalidOperationException("no five consecutive free ports found.");
+        throw new InvalidOperationException($"no {count} consecutive free ports found.");
     }
 }
