@@ -25,7 +25,7 @@ string output = BenchEnvironment.Arg(args, "--out",
 int rounds = int.Parse(BenchEnvironment.Arg(args, "--rounds", "3"));
 int[] levels = BenchEnvironment.Arg(args, "--clients", "1,4,16").Split(',').Select(int.Parse).ToArray();
 // Configurations: float32; int8 weights; int8 weights with a bfloat16 KV cache.
-// w8a8: int8 activations as well (AVX-VNNI).
+// w8a8: int8 activations as well (AVX-VNNI). bfloat16 (and bfloat16+bf16kv): the weights held as bfloat16.
 var configurations = BenchEnvironment.Arg(args, "--weights", "float32,int8,int8+bf16kv,w8a8+bf16kv").Split(',');
 bool skipAccuracy = args.Contains("--no-accuracy");
 // --release canary|shadow: a LoRA candidate released beside the base (canary: 20% of the callers; shadow: every request
@@ -133,7 +133,7 @@ var results = new JsonArray();
 foreach (var configuration in configurations)
 {
     bool w8a8 = configuration.StartsWith("w8a8"), int8 = w8a8 || configuration.StartsWith("int8"),
-        bf16Kv = configuration.EndsWith("bf16kv");
+        bf16Kv = configuration.EndsWith("bf16kv"), bf16 = configuration.StartsWith("bfloat16");
     var app = StandaloneServer.Build(new StandaloneSettings
     {
         ModelPath = dir, Name = "stories15M", Url = "http://127.0.0.1:0",
@@ -145,6 +145,7 @@ foreach (var configuration in configurations)
                 Threads = threads,
                 Int8 = int8,
                 Int8Activations = w8a8,
+                Dtype = bf16 ? "bfloat16" : int8 ? null : "float32",
                 Bf16KvCache = bf16Kv,
                 MaxBatchSize = 16,
                 RequestsPerMinute = 0,
