@@ -1,6 +1,6 @@
 // A loopback port nobody listens on right now, for a server a test starts: drawn below Linux's ephemeral range
-// (32768-60999), where the OS never hands out the source ports of outgoing connections — a port the OS picked from that
-// range could be taken by some client's connection in the minutes before the server binds it.
+// (32768-60999), where the OS never hands out the source ports of outgoing connections; a port the OS picked from
+// that range could be taken by some client's connection in the minutes before the server binds it.
 using System.Net;
 using System.Net.Sockets;
 

@@ -89,9 +89,9 @@ public sealed record TokenizeStats
         Lengths.Count);
 }
 
-/// <summary>Token-length buckets a histogram of any length range can share: one per length below 16, then eight per
-/// doubling (16–17, 18–19, …, 30–31, 32–35, …, 256–287, …), so every bucket is within 12.5% of its lower bound and
-/// histograms of different runs add up bucket by bucket.</summary>
+/// <summary>Token-length buckets a histogram of any length range can share: one per length below 16, then eight
+/// per doubling (16-17, 18-19, ..., 30-31, 32-35, ..., 256-287, ...), so every bucket is within 12.5% of its lower
+/// bound and histograms of different runs add up bucket by bucket.</summary>
 public static class LengthBuckets
 {
     public static int Lower(int length)

@@ -101,8 +101,8 @@ public static class DTypes
         }
     }
 
-    // Round to nearest even, as torch does; NaN stays NaN.
-    static ushort ToBFloat16(float value)
+    /// <summary>float32 rounded to bfloat16: nearest, ties to even, as torch does; NaN stays NaN.</summary>
+    public static ushort ToBFloat16(float value)
     {
         uint bits = BitConverter.SingleToUInt32Bits(value);
         if (float.IsNaN(value))

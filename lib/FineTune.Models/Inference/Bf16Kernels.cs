@@ -68,13 +68,8 @@ internal static unsafe class Bf16Kernels
     /// <summary>A bfloat16 value as float32 (exact).</summary>
     public static float ToFloat(ushort value) => BitConverter.Int32BitsToSingle(value << 16);
 
-    /// <summary>float32 rounded to bfloat16: nearest, ties to even, as torch does; NaN stays NaN.</summary>
-    public static ushort FromFloat(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        return float.IsNaN(value) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF + ((bits >> 16) & 1))
-            >> 16);
-    }
+    /// <summary>float32 rounded to bfloat16 as checkpoints are written (nearest, ties to even).</summary>
+    public static ushort FromFloat(float value) => FineTune.Models.Checkpoints.DTypes.ToBFloat16(value);
 
     // Rows 0-1 (16 values) or rows 2-3 of one group of 8 inputs, widened to float32 lanes.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

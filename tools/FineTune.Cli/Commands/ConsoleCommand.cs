@@ -1,7 +1,8 @@
-// finetune console [--home DIR] [--host H] [--port N] [--admin-key KEY …] [--key KEY …] [--serving-url URL]: the web
-// console (lib/FineTune.Console, what services/Console hosts) over a local pipeline home, beside `finetune run`: the
-// runs live, a run's page with its charts, the registry with promote and rollback (the deployment stage runs here),
-// upload, and a playground when --serving-url names an OpenAI endpoint (`finetune serve`, the Deployment service).
+// finetune console [--home DIR] [--host H] [--port N] [--admin-key KEY ...] [--key KEY ...] [--serving-url URL]:
+// the web console (lib/FineTune.Console, what services/Console hosts) over a local pipeline home, beside
+// `finetune run`: the runs live, a run's page with its charts, the registry with promote and rollback (the deployment
+// stage runs here), upload, and a playground when --serving-url names an OpenAI endpoint (`finetune serve`, the
+// Deployment service).
 using System.CommandLine;
 using System.Security.Cryptography;
 using FineTune.Console;
