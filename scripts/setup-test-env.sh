@@ -26,3 +26,16 @@ if ! [ -x /usr/bin/chromium ]; then
     echo "setup-test-env: chromium is missing and only root can install it; the browser test will skip" >&2
   fi
 fi
+
+# gcc compiles the AVX512_BF16 kernel at build time (lib/FineTune.Models/Native); without it the build goes on with the
+# managed bf16 kernels (the same bits, slower) and the tests compare those paths only.
+if ! command -v gcc >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup-test-env: installing gcc (log: .run/apt-gcc.log)"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y gcc \
+      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gcc; }; } >.run/apt-gcc.log 2>&1 \
+      || echo "setup-test-env: gcc could not be installed (see .run/apt-gcc.log); bf16 runs on managed kernels" >&2
+  else
+    echo "setup-test-env: gcc is missing and only root can install it; bf16 runs on managed kernels" >&2
+  fi
+fi

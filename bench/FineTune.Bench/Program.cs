@@ -1,8 +1,8 @@
 // Decode and prefill throughput of the inference engines on a fixed number of threads; writes JSON. Engines: cpu
 // (CpuLlama, float32 weights), cpu-bf16 (CpuLlama, bfloat16 weights), torch (the reference engine, float32).
 // Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json]
-// [--engines cpu,cpu-bf16,torch] Models: stories260K from ../shared/data (skipped if absent) and a random-weight model
-// of the stories15M shape.
+// [--engines cpu,cpu-bf16,torch]; --kernels: the matrix kernels alone (KernelBench.cs). Models: stories260K from
+// ../shared/data (skipped if absent) and a random-weight model of the stories15M shape.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -18,6 +18,14 @@ string output = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "decod
 string[] engines = Arg("--engines", "cpu,cpu-bf16,torch").Split(',');
 int repeats = int.Parse(Arg("--repeats", "3"));
 TorchSharp.torch.set_num_threads(threads);
+if (args.Contains("--kernels"))
+{
+    var kernels = FineTune.Bench.KernelBench.Run();
+    var kernelsOut = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "kernels.json"));
+    File.WriteAllText(kernelsOut, kernels.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    Console.WriteLine($"wrote {kernelsOut}");
+    return 0;
+}
 if (args.Contains("--eval"))
 {
     await FineTune.Bench.EvalBench.RunAsync(Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "data")), threads,

@@ -63,11 +63,13 @@ public class Stories260KParityTests(ITestOutputHelper output)
         await AssertMatchesReference(engine);
     }
 
-    // A bf16 checkpoint (stories260K rounded to bf16): CpuLlama serves it in bf16 by default, with float32 activations.
-    // Against the torch model over the same bf16 values in float32 it matches as tightly as the float32 engines do,
-    // 64 greedy tokens included. The torch model computing in bf16 throughout (activations rounded at every op) stays
-    // within bf16's rounding of those logits, and its greedy decode leaves ours exactly where it leaves torch's own
-    // float32 one: the difference is its activation rounding, not our weights.
+    // A bf16 checkpoint (stories260K rounded to bf16): CpuLlama serves it in bf16 by default — bf16 weights times
+    // activations rounded to bf16, float32 accumulation, the residual stream, norms and attention in float32. Against
+    // the torch model over the same bf16 values in float32 it stays within bf16's rounding (3% of the logit scale; 2%
+    // measured) and decodes the same 64 greedy tokens. The torch model computing in bf16 throughout (its residual
+    // stream and every op's output rounded too) stays within 10%, and its greedy decode leaves ours exactly where it
+    // leaves torch's own float32 one (26 tokens in, measured): the difference is torch's rounding of every
+    // intermediate, not our weights or products.
     [SkippableFact]
     public async Task A_bf16_conversion_served_in_bf16_decodes_as_the_torch_engine_does_in_bf16()
     {
@@ -94,7 +96,7 @@ public class Stories260KParityTests(ITestOutputHelper output)
             double loose = ours[t].Zip(rounded[t], (x, y) => Math.Abs(x - y)).Max();
             output.WriteLine($"position {t}: |cpu - torch f32| {tight:E2}, |cpu - torch bf16| {loose:E2} " +
                 $"(logit scale {scale:F2})");
-            Assert.True(tight < 1e-4, $"position {t}: {tight} from torch over the same values in float32");
+            Assert.True(tight < 0.03 * scale, $"position {t}: {tight} from torch over the same values in float32");
             Assert.True(loose < 0.1 * scale, $"position {t}: {loose} from torch in bf16 (logit scale {scale})");
         }
         var options = new GenerationOptions { MaxNewTokens = 64 };

@@ -597,13 +597,5 @@ internal readonly unsafe struct BFloat16Kv : IKvElements
     public static float Get(void* p, long index) => BitConverter.Int32BitsToSingle(((ushort*)p)[index] << 16);
 
     /// <summary>Rounds n float32 values to bfloat16 (nearest, ties to even; NaN stays NaN).</summary>
-    public static void Store(float* source, ushort* destination, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            uint bits = BitConverter.SingleToUInt32Bits(source[i]);
-            destination[i] = float.IsNaN(source[i]) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFF
-                + ((bits >> 16) & 1)) >> 16);
-        }
-    }
+    public static void Store(float* source, ushort* destination, int n) => Bf16Kernels.Round(source, destination, n);
 }

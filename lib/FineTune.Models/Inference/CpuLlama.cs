@@ -265,7 +265,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     {
         public float* W, X, Y, Bias, Scales, XScales;
         public sbyte* Q;
-        public ushort* B;      // non-null: bfloat16 weights
+        public ushort* B;      // non-null: bfloat16 weights, and XB the activation rows rounded to bf16
+        public ushort* XB;
         public int* RowSums;   // non-null: Q is in VNNI panels and Xq holds the quantized activation rows
         public byte* Xq;
         public int K, Rows, XStride, YStride, Batch;
@@ -285,7 +286,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             if (Q != null)
                 Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
             else if (B != null)
-                Bf16Kernels.MatMul(B, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+                Bf16Kernels.MatMul(B, K, start, end, XB, XStride, Batch, Y, YStride, Bias);
             else
                 CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
         }
@@ -303,6 +304,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         readonly CpuLoraAdapter?[] _rowAdapter;
         FloatBuffer? _loraIn, _loraOut; // LoRA scratch: (rows, rank) and (rows, output width), allocated on first use
         FloatBuffer? _xq, _xScales;     // W8A8 scratch: activation rows as bytes, and their scales
+        FloatBuffer? _xb;               // bf16 scratch: activation rows rounded to bfloat16
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
         float[][]? _stepLogits;
@@ -329,6 +331,10 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 long floats = model.Bf16KvCache ? (elements + 1) / 2 : elements;
                 _keys[l] = new FloatBuffer(floats);
                 _values[l] = new FloatBuffer(floats);
+                // Written through now, so its pages are faulted in here rather than by the decode steps that first
+                // reach them (a tenth of a batch-16 step, measured).
+                _keys[l].Span.Clear();
+                _values[l].Span.Clear();
             }
             _x = new FloatBuffer((long)_capacity * model.Kd);
             _h = new FloatBuffer((long)_capacity * model.Kd);
@@ -583,6 +589,14 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             var job = _matmul;
             job.RowSums = null;
             job.B = bf16;
+            job.XB = null;
+            if (bf16 != null)
+            {
+                // bf16 products take bf16 activations: rounded once here, then the panels are shared out.
+                _xb ??= new FloatBuffer(((long)_capacity * Math.Max(Math.Max(_m.Kd, _m.Kq), _m.Kh) + 1) / 2);
+                Bf16Kernels.RoundRows(x, xStride, batch, k, (ushort*)_xb.Ptr);
+                job.XB = (ushort*)_xb.Ptr;
+            }
             job.W = w;
             job.Q = quantized;
             job.Scales = scales;
