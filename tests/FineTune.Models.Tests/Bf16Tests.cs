@@ -193,3 +193,32 @@ public sealed class DtypeOptionTests
         Assert.Contains("float32, bfloat16, int8, w8a8", e.Message);
     }
 }
+
+public sealed class StepLogitsTests
+{
+    // A vocabulary wide enough that the classifier is shared out between the two threads, each copying its columns of
+    // every row's logits out: a decode step's rows equal each row decoded alone, in every weight format.
+    [Theory]
+    [InlineData("float32")]
+    [InlineData("bfloat16")]
+    [InlineData("int8")]
+    [InlineData("w8a8")]
+    public void Each_rows_step_logits_equal_the_row_decoded_alone(string dtype)
+    {
+        var config = SmallModels.Config(bias: false) with { VocabSize = 3001 };
+        var byName = LlamaWeights.Random(config, seed: 12).ToDictionary(t => t.Name);
+        using var model = CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Threads = 2 }.WithDtype(dtype));
+        int[][] prompts = [[1, 5], [2, 9], [3, 14], [4, 20], [6, 11]];
+        int[][] steps = [[7, 8, 9, 10, 11], [40, 41, 42, 43, 44]];
+        using var batch = model.StartSession(prompts.Length, 4);
+        batch.Prefill(prompts);
+        var rows = steps.Select(step => batch.Step(step).Select(r => (float[])r.Clone()).ToArray()).ToArray();
+        for (int b = 0; b < prompts.Length; b++)
+        {
+            int[] sequence = [.. prompts[b], .. steps.Select(step => step[b])];
+            var forward = model.Forward(sequence);
+            for (int s = 0; s < steps.Length; s++)
+                Assert.Equal(forward[prompts[b].Length + s], rows[s][b]);
+        }
+    }
+}

@@ -270,6 +270,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         public int* RowSums;   // non-null: Q is in VNNI panels and Xq holds the quantized activation rows
         public byte* Xq;
         public int K, Rows, XStride, YStride, Batch;
+        public float[][]? CopyTo;   // non-null: copy rows b < Batch, columns < Vocab of Y into CopyTo[b] too
+        public int Vocab;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part, int parts)
@@ -279,6 +281,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 int panels = (Rows + 7) / 8;
                 int first = (int)((long)panels * part / parts) * 8, last = (int)((long)panels * (part + 1) / parts) * 8;
                 VnniKernels.MatMul(Q, Scales, RowSums, K, first, last, Xq, XScales, Batch, Y, YStride, Bias);
+                CopyOut(first, Math.Min(last, Rows));
                 return;
             }
             int blocks = Rows / 4;
@@ -289,6 +292,15 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 Bf16Kernels.MatMul(B, K, start, end, XB, XStride, Batch, Y, YStride, Bias);
             else
                 CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
+            CopyOut(start, end);
+        }
+
+        void CopyOut(int start, int end)
+        {
+            end = Math.Min(end, Vocab);
+            if (CopyTo is not null && start < end)
+                for (int b = 0; b < Batch; b++)
+                    new ReadOnlySpan<float>(Y + (long)b * YStride + start, end - start).CopyTo(CopyTo[b].AsSpan(start));
         }
     }
 
@@ -308,6 +320,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
         float[][]? _stepLogits;
+        float[][]? _copyLogitsTo;       // Step's result rows, filled by the classifier's parts
         int _rows, _layer, _steps;
         bool _disposed;
 
@@ -448,9 +461,16 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 ObjectDisposedException.ThrowIf(_m._disposed, _m);
                 for (int b = 0; b < BatchSize; b++)
                     AddRow(b, b, Length, Length - _pad[b], tokens[b], logits: true);
-                Compute(BatchSize);
-                for (int b = 0; b < BatchSize; b++)
-                    _logits.Slice((long)b * _m.Sv, _m.Vocab).CopyTo(results[b]);
+                // The classifier's threads copy each row's logits out as they finish their columns.
+                _copyLogitsTo = results;
+                try
+                {
+                    Compute(BatchSize);
+                }
+                finally
+                {
+                    _copyLogitsTo = null;
+                }
             }
             Length++;
             _steps++;
@@ -547,7 +567,18 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 if (_rowLogits[r])
                     CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, m._finalNorm.Ptr, _h.Ptr + (long)n++ * kd, dim, m.Eps);
             if (n > 0)
-                MatMul(m._classifier, kd, m.VocabRows, _h, kd, n, _logits, m.Sv, null);
+            {
+                _matmul.CopyTo = _copyLogitsTo;
+                _matmul.Vocab = m.Vocab;
+                try
+                {
+                    MatMul(m._classifier, kd, m.VocabRows, _h, kd, n, _logits, m.Sv, null);
+                }
+                finally
+                {
+                    _matmul.CopyTo = null;
+                }
+            }
             return n;
         }
 
