@@ -1,8 +1,10 @@
 // Decode and prefill throughput of the inference engines on a fixed number of threads; writes JSON. Engines: cpu
 // (CpuLlama, float32 weights), cpu-bf16 (CpuLlama, bfloat16 weights), torch (the reference engine, float32).
 // Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json]
-// [--engines cpu,cpu-bf16,torch]; --kernels: the matrix kernels alone (KernelBench.cs). Models: stories260K from
-// ../shared/data (skipped if absent) and a random-weight model of the stories15M shape.
+// [--engines cpu,cpu-bf16,torch] [--llama2c DIR] [--no-anchors]; --kernels: the matrix kernels alone (KernelBench.cs).
+// Models: stories260K from ../shared/data (skipped if absent) and a random-weight model of the stories15M shape. After
+// ours, the anchors on the stories15M shape in the same window (bench/Anchors.cs): llama2.c from a checkout given by
+// --llama2c, and llama.cpp (1 thread: its 2-thread mode busy-waits here, see ../shared/anchors/llamacpp/README.md).
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -51,11 +53,13 @@ var shape15M = new LlamaConfig
 models.Add(("stories15M-shape (random weights)", shape15M, LlamaWeights.Random(shape15M, seed: 15)));
 
 var results = new JsonArray();
-foreach (var (name, config, tensors) in models)
+// Engines outer, models inner: libtorch's threads keep spinning a while after its calls, so the torch engine (last by
+// default) must not run between two of ours.
+foreach (var engineName in engines)
 {
-    var byName = tensors.ToDictionary(x => x.Name);
-    foreach (var engineName in engines)
+    foreach (var (name, config, tensors) in models)
     {
+        var byName = tensors.ToDictionary(x => x.Name);
         using ICausalLm engine = engineName switch
         {
             "cpu" => CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Threads = threads, Bf16 = false }),
@@ -87,9 +91,20 @@ foreach (var (name, config, tensors) in models)
     }
 }
 
+var anchors = new JsonArray();
+if (!args.Contains("--no-anchors"))
+{
+    foreach (var entry in Anchors.Llama2c(Arg("--llama2c", null!), shape15M, repeats).ToList())
+        anchors.Add(entry!.DeepClone());
+    foreach (var entry in Anchors.LlamaCpp(RepoRoot(), threads: 1, runs: repeats).ToList())
+        anchors.Add(entry!.DeepClone());
+    foreach (var entry in anchors)
+        Console.WriteLine(entry!.ToJsonString());
+}
+
 var report = new JsonObject
 {
-    ["benchmark"] = "decode and prefill throughput, float32",
+    ["benchmark"] = "decode and prefill throughput, float32 and bfloat16 weights, beside llama2.c and llama.cpp",
     ["date"] = DateTime.UtcNow.ToString("O"),
     ["machine"] = new JsonObject
     {
@@ -101,6 +116,7 @@ var report = new JsonObject
         $"median of {repeats} runs after one warm-up; decode: 1 BOS token prefilled, then greedy-free steps feeding " +
         $"fixed ids; prefill: one prompt, batch 1",
     ["results"] = results,
+    ["anchors"] = anchors,
 };
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
 File.WriteAllText(output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

@@ -469,6 +469,57 @@ internal static unsafe class CpuKernels
         float* scores, float* output) => AttendHead<Float32Kv>(q, keys, values, stride, n, headDim, scale, scores,
             output);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void WeightedValues64<TKv>(float* scores, void* values, long v, int stride, int n, float* output,
+        Vector256<float> scale) where TKv : struct, IKvElements
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int t = 0; t < n; t++, v += stride)
+        {
+            var p = Vector256.Create(scores[t]);
+            a0 = Fma.MultiplyAdd(p, TKv.Load8(values, v), a0);
+            a1 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 8), a1);
+            a2 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 16), a2);
+            a3 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 24), a3);
+            a4 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 32), a4);
+            a5 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 40), a5);
+            a6 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 48), a6);
+            a7 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 56), a7);
+        }
+        Avx.Store(output, Avx.Multiply(a0, scale));
+        Avx.Store(output + 8, Avx.Multiply(a1, scale));
+        Avx.Store(output + 16, Avx.Multiply(a2, scale));
+        Avx.Store(output + 24, Avx.Multiply(a3, scale));
+        Avx.Store(output + 32, Avx.Multiply(a4, scale));
+        Avx.Store(output + 40, Avx.Multiply(a5, scale));
+        Avx.Store(output + 48, Avx.Multiply(a6, scale));
+        Avx.Store(output + 56, Avx.Multiply(a7, scale));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void WeightedValues48<TKv>(float* scores, void* values, long v, int stride, int n, float* output,
+        Vector256<float> scale) where TKv : struct, IKvElements
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+        for (int t = 0; t < n; t++, v += stride)
+        {
+            var p = Vector256.Create(scores[t]);
+            a0 = Fma.MultiplyAdd(p, TKv.Load8(values, v), a0);
+            a1 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 8), a1);
+            a2 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 16), a2);
+            a3 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 24), a3);
+            a4 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 32), a4);
+            a5 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 40), a5);
+        }
+        Avx.Store(output, Avx.Multiply(a0, scale));
+        Avx.Store(output + 8, Avx.Multiply(a1, scale));
+        Avx.Store(output + 16, Avx.Multiply(a2, scale));
+        Avx.Store(output + 24, Avx.Multiply(a3, scale));
+        Avx.Store(output + 32, Avx.Multiply(a4, scale));
+        Avx.Store(output + 40, Avx.Multiply(a5, scale));
+    }
+
     /// <summary>The same over a cache of any element type (float32, bfloat16): stride and offsets count
     /// elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -478,8 +529,17 @@ internal static unsafe class CpuKernels
         if (Simd && headDim % 8 == 0)
         {
             int t = 0;
-            for (; t + 4 <= n; t += 4)
+            // Every row's keys and values are its own (stream from memory at batch 16): fetch the keys two blocks of
+            // 4 positions ahead and this block's values (read next), a cache line at a time.
+            long blockBytes = 4L * stride * TKv.Bytes;
+            byte* aheadKeys = (byte*)keys + 2 * blockBytes, aheadValues = (byte*)values;
+            for (; t + 4 <= n; t += 4, aheadKeys += blockBytes, aheadValues += blockBytes)
             {
+                for (long line = 0; line < blockBytes; line += 64)
+                {
+                    Sse.Prefetch0(aheadKeys + line);
+                    Sse.Prefetch0(aheadValues + line);
+                }
                 long k0 = (long)t * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int i = 0; i < headDim; i += 8)
@@ -520,6 +580,15 @@ internal static unsafe class CpuKernels
             // 32 dimensions and each weight broadcast once per slice group.
             var vinv = Vector256.Create(inv);
             int i = 0;
+            // 64 or 48 dimensions in one pass over the positions (8 or 6 independent chains): each value row is read
+            // once; the order of every output's FMAs is the same as in narrower slices.
+            for (; i + 64 <= headDim; i += 64)
+                WeightedValues64<TKv>(scores, values, i, stride, n, output + i, vinv);
+            if (i + 48 == headDim)
+            {
+                WeightedValues48<TKv>(scores, values, i, stride, n, output + i, vinv);
+                i += 48;
+            }
             for (; i + 32 <= headDim; i += 32)
             {
                 long v = i;
@@ -578,6 +647,7 @@ internal unsafe interface IKvElements
 {
     static abstract Vector256<float> Load8(void* p, long index);
     static abstract float Get(void* p, long index);
+    static abstract int Bytes { get; }
 }
 
 internal readonly unsafe struct Float32Kv : IKvElements
@@ -585,6 +655,7 @@ internal readonly unsafe struct Float32Kv : IKvElements
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load8(void* p, long index) => Avx.LoadVector256((float*)p + index);
     public static float Get(void* p, long index) => ((float*)p)[index];
+    public static int Bytes => 4;
 }
 
 /// <summary>bfloat16: the high half of a float32, so widening is a shift; half the bytes of a float32 cache to
@@ -595,6 +666,7 @@ internal readonly unsafe struct BFloat16Kv : IKvElements
     public static Vector256<float> Load8(void* p, long index) =>
         Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)p + index), 16).AsSingle();
     public static float Get(void* p, long index) => BitConverter.Int32BitsToSingle(((ushort*)p)[index] << 16);
+    public static int Bytes => 2;
 
     /// <summary>Rounds n float32 values to bfloat16 (nearest, ties to even; NaN stays NaN).</summary>
     public static void Store(float* source, ushort* destination, int n) => Bf16Kernels.Round(source, destination, n);
