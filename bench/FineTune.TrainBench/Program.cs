@@ -1,7 +1,9 @@
 // Training benchmark: tokens/s, peak memory and model-FLOPs utilisation of the training loop (the real Trainer over
 // real shards) for full fine-tuning, LoRA r=8 on q,v and QLoRA r=8 on q,v, float32 and bf16 autocast, on the
-// stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000, untied head), batch 8 × 256 tokens; beside
-// PyTorch running the same model (bench/pytorch/train_bench.py) when python3 has torch. Each case runs in its own
+// stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000, untied head), batch 8 × 256 tokens, and the
+// 110M shape (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000, tied head), batch 4 × 512 (full and LoRA); beside
+// PyTorch running the same models (bench/pytorch/train_bench.py, float32 and bf16 autocast) when python3 has torch.
+// MFU against the measured float32 matmul peak, and for bf16 runs against the bf16 peak too. Each case runs in its own
 // process, so peak memory is that case's alone. Writes bench/results/train.json.
 // Run: dotnet run -c Release --project bench/FineTune.TrainBench -- [--threads 2] [--steps 6] [--out FILE]
 // With --rl: GRPO and PPO rollout and optimisation throughput instead (RlCase), into bench/results/rl.json.
@@ -47,26 +49,49 @@ var peak = MatmulPeak.Measure(threads);
 Console.Error.WriteLine($"float32 matmul peak {peak["float32_gflops"]} GFLOP/s, bfloat16 {peak["bfloat16_gflops"]} " +
     $"GFLOP/s ({threads} threads)");
 var results = new JsonArray();
-foreach (var name in new[] { "full:float32", "lora:float32", "qlora:float32", "full:bf16", "lora:bf16", "qlora:bf16" })
+string[] shapes = Arg("--shapes", "15M,110M").Split(',');
+foreach (var shape in shapes)
 {
-    var result = JsonNode.Parse(RunSelf(name, threads, steps))!.AsObject();
-    double flops = result["model_flops_per_token"]!.GetValue<double>()
-        * result["tokens_per_second_median"]!.GetValue<double>();
-    result["achieved_gflops"] = Math.Round(flops / 1e9, 1);
-    result["mfu_vs_float32_peak"] = Math.Round(flops / 1e9 / peak["float32_gflops"]!.GetValue<double>(), 3);
-    Console.Error.WriteLine($"{name}: {result["tokens_per_second_median"]} tokens/s, MFU " +
-        $"{result["mfu_vs_float32_peak"]}, peak {result["peak_rss_mib"]} MiB");
-    results.Add(result);
-}
-foreach (var method in new[] { "full", "lora" })
-    if (PyTorch(method, threads, steps) is { } torchResult)
+    string[] cases = shape == "15M"
+        ? ["full:float32", "lora:float32", "qlora:float32", "full:bf16", "lora:bf16", "qlora:bf16"]
+        : ["full:float32", "full:bf16", "lora:bf16"];
+    // the 110M shape's steps are 8 times the work: fewer of them
+    int shapeSteps = shape == "15M" ? steps : Math.Max(3, steps / 2);
+    foreach (var name in cases)
     {
-        Console.Error.WriteLine($"pytorch {method}: {torchResult["tokens_per_second_median"]} tokens/s");
+        var result = JsonNode.Parse(RunSelf($"{name}:{shape}", threads, shapeSteps))!.AsObject();
+        AddUtilisation(result, result["model_flops_per_token"]!.GetValue<double>());
+        results.Add(result);
+    }
+    foreach (var name in new[] { "full:float32", "full:bf16", "lora:float32", "lora:bf16" })
+    {
+        var (method, precision) = (name.Split(':')[0], name.Split(':')[1]);
+        if (shape != "15M" && name == "lora:float32")
+            continue;
+        if (PyTorch(method, precision, shape, threads, shapeSteps) is not { } torchResult)
+            continue;
+        var (config, _, tokens) = TrainingCase.ShapeOf(shape);
+        AddUtilisation(torchResult, TrainingCase.FlopsPerToken(config, tokens, method == "full",
+            torchResult["trainable_parameters"]!.GetValue<long>()));
         results.Add(torchResult);
     }
+}
+
+void AddUtilisation(JsonObject result, double flopsPerToken)
+{
+    double flops = flopsPerToken * result["tokens_per_second_median"]!.GetValue<double>();
+    result["model_flops_per_token"] = flopsPerToken;
+    result["achieved_gflops"] = Math.Round(flops / 1e9, 1);
+    result["mfu_vs_float32_peak"] = Math.Round(flops / 1e9 / peak["float32_gflops"]!.GetValue<double>(), 3);
+    if (result["precision"]?.GetValue<string>() == "bf16")
+        result["mfu_vs_bfloat16_peak"] = Math.Round(flops / 1e9 / peak["bfloat16_gflops"]!.GetValue<double>(), 3);
+    Console.Error.WriteLine($"{result["implementation"]} {result["method"]} {result["precision"]} {result["shape"]}: " +
+        $"{result["tokens_per_second_median"]} tokens/s, {result["achieved_gflops"]} GFLOP/s, MFU " +
+        $"{result["mfu_vs_bfloat16_peak"] ?? result["mfu_vs_float32_peak"]}, peak {result["peak_rss_mib"]} MiB");
+}
 var document = new JsonObject
 {
-    ["benchmark"] = "training throughput, stories15M shape, batch 8 x 256 tokens",
+    ["benchmark"] = "training throughput: stories15M shape, batch 8 x 256 tokens; 110M shape, batch 4 x 512",
     ["threads"] = threads, ["timed_steps"] = steps, ["machine"] = Machine(), ["matmul_peak"] = peak,
     ["results"] = results,
     ["flops_note"] =
@@ -96,14 +121,14 @@ string RunSelf(string name, int threads, int steps)
     return text.Trim().Split('\n')[^1];
 }
 
-JsonObject? PyTorch(string method, int threads, int steps)
+JsonObject? PyTorch(string method, string precision, string shape, int threads, int steps)
 {
     var script = Path.Combine(RepoRoot(), "bench", "pytorch", "train_bench.py");
     // Debian's python3-torch lives under /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may lack it.
     var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var a in new[] { script, "--method", method, "--threads", threads.ToString(), "--steps",
-        steps.ToString() })
+    foreach (var a in new[] { script, "--method", method, "--precision", precision, "--shape", shape, "--threads",
+        threads.ToString(), "--steps", steps.ToString() })
         start.ArgumentList.Add(a);
     try
     {

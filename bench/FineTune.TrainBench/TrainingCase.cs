@@ -1,6 +1,6 @@
-// One benchmark case in its own process: a random stories15M-shape base written as a Hugging Face checkpoint, 8 × 257
-// token rows per step as FTSHARD1 shards (every target trained), the real Trainer for warm-up + timed steps, each step
-// timed from the progress callback. Reports the median, min and max tokens/s and the process's peak resident memory.
+// One benchmark case in its own process: a random base of the stories15M shape (8 × 257 token rows per step) or the
+// 110M shape (4 × 513) written as a Hugging Face checkpoint, the rows as FTSHARD1 shards (every target trained), the
+// real Trainer for warm-up + timed steps, each step timed from the progress callback. Reports the median, min and max tokens/s and the process's peak resident memory.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
@@ -13,7 +13,7 @@ namespace FineTune.TrainBench;
 
 static class TrainingCase
 {
-    const int Batch = 8, Tokens = 256, Warmup = 2;
+    const int Warmup = 2;
 
     public static readonly LlamaConfig Shape = new()
     {
@@ -21,35 +21,53 @@ static class TrainingCase
         VocabSize = 32000, MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, TieWordEmbeddings = false,
     };
 
+    // stories110M's shape (tied head, 110M parameters, context 1024), trained on rows of 512 as the issue asks.
+    public static readonly LlamaConfig Shape110M = new()
+    {
+        HiddenSize = 768, IntermediateSize = 2048, NumHiddenLayers = 12, NumAttentionHeads = 12,
+        NumKeyValueHeads = 12, VocabSize = 32000, MaxPositionEmbeddings = 1024, RmsNormEps = 1e-5,
+        TieWordEmbeddings = true,
+    };
+
+    /// <summary>The shape, rows per step and tokens per row of a case's shape name.</summary>
+    public static (LlamaConfig Shape, int Batch, int Tokens) ShapeOf(string name) => name switch
+    {
+        "15M" => (Shape, 8, 256),
+        "110M" => (Shape110M, 4, 512),
+        _ => throw new ArgumentException($"unknown shape '{name}' (15M, 110M)"),
+    };
+
+    /// <summary>name: method:precision[:shape], e.g. full:bf16:110M.</summary>
     public static JsonObject Run(string name, int threads, int steps)
     {
         var parts = name.Split(':');
-        string method = parts[0], precision = parts[1];
+        string method = parts[0], precision = parts[1], shapeName = parts.Length > 2 ? parts[2] : "15M";
+        var (shape, batch, tokens) = ShapeOf(shapeName);
         var root = Directory.CreateTempSubdirectory("finetune-trainbench-").FullName;
         try
         {
-            var baseDir = SaveRandomBase(root, Shape);
+            var baseDir = SaveRandomBase(root, shape);
             var rng = new Random(1);
-            var examples = Enumerable.Range(0, Batch * (Warmup + steps)).Select(_ =>
+            var examples = Enumerable.Range(0, batch * (Warmup + steps)).Select(_ =>
             {
-                var ids = Enumerable.Range(0, Tokens + 1).Select(_ => rng.Next(Shape.VocabSize)).ToArray();
+                var ids = Enumerable.Range(0, tokens + 1).Select(_ => rng.Next(shape.VocabSize)).ToArray();
                 var mask = ids.Select((_, t) => (byte)(t == 0 ? 0 : 1)).ToArray();
                 return new TokenizedExample([new TokenizedSequence(ids, mask)], 0, false, false);
             }).ToList();
             var data = Path.Combine(root, "data");
             TokenizedDatasetWriter.Write(data, new Dictionary<string,
                 IEnumerable<TokenizedExample>>
-            { ["train"] = examples }, Shape.VocabSize);
+            { ["train"] = examples }, shape.VocabSize);
             var config = new TrainingConfig
             {
                 BaseModel = baseDir, Method = ConfigNames.Parse<TrainingMethod>(method), OutputDir = Path.Combine(root,
                     "out"),
-                Data = new DataConfig { Path = data, Packing = false, MaxLength = Tokens + 1 },
+                Data = new DataConfig { Path = data, Packing = false, MaxLength = tokens + 1 },
                 Lora = new LoraSettings(Rank: 8, Alpha: 16, TargetModules: ["q_proj", "v_proj"]),
                 Optimizer = new OptimizerConfig { Lr = 1e-4 },
                 Training = new LoopConfig
                 {
-                    Epochs = 1, MicroBatchSize = Batch, Seed = 1, Threads = threads,
+                    Epochs = 1, MicroBatchSize = batch, Seed = 1, Threads = threads,
                     Bf16 = precision == "bf16" ? "true" : "false"
                 },
                 Checkpoint = new CheckpointConfig { EverySteps = 0 },
@@ -72,13 +90,14 @@ static class TrainingCase
             return new JsonObject
             {
                 ["implementation"] = "finetune (TorchSharp 0.107, libtorch 2.10)", ["method"] = method,
-                ["precision"] = precision, ["threads"] = threads,
-                ["tokens_per_second_median"] = Math.Round(Batch * Tokens / times[times.Count / 2], 1),
-                ["tokens_per_second_min"] = Math.Round(Batch * Tokens / times[^1], 1),
-                ["tokens_per_second_max"] = Math.Round(Batch * Tokens / times[0], 1),
+                ["precision"] = precision, ["shape"] = shapeName, ["batch"] = $"{batch} x {tokens}",
+                ["threads"] = threads,
+                ["tokens_per_second_median"] = Math.Round(batch * tokens / times[times.Count / 2], 1),
+                ["tokens_per_second_min"] = Math.Round(batch * tokens / times[^1], 1),
+                ["tokens_per_second_max"] = Math.Round(batch * tokens / times[0], 1),
                 ["peak_rss_mib"] = Math.Round(process.PeakWorkingSet64 / 1048576.0, 0),
                 ["trainable_parameters"] = trainable,
-                ["model_flops_per_token"] = FlopsPerToken(method == "full", trainable),
+                ["model_flops_per_token"] = FlopsPerToken(shape, tokens, method == "full", trainable),
             };
         }
         finally
@@ -99,11 +118,11 @@ static class TrainingCase
 
     // PaLM's count: 6N for the matmul weights (projections + LM head) + 12·L·T·d for attention; with a frozen base the
     // weight gradients are not computed: 4N, plus 6 per adapter weight.
-    static double FlopsPerToken(bool full, long trainable)
+    public static double FlopsPerToken(LlamaConfig shape, int tokens, bool full, long trainable)
     {
-        long d = Shape.HiddenSize, perLayer = 4 * d * d + 3 * d * Shape.IntermediateSize;
-        double n = Shape.NumHiddenLayers * perLayer + d * Shape.VocabSize;
-        double attention = 12.0 * Shape.NumHiddenLayers * Tokens * d;
+        long d = shape.HiddenSize, perLayer = 4 * d * d + 3 * d * shape.IntermediateSize;
+        double n = shape.NumHiddenLayers * perLayer + d * shape.VocabSize;
+        double attention = 12.0 * shape.NumHiddenLayers * tokens * d;
         return (full ? 6 * n : 4 * n + 6 * trainable) + attention;
     }
 

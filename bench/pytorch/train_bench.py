@@ -1,6 +1,9 @@
-# The PyTorch side of bench/FineTune.TrainBench: the same Llama (stories15M shape, untied head), batch 8 x 256,
-# AdamW, full fine-tuning or LoRA r=8 on q,v, in plain PyTorch (Debian's python3-torch). Prints one JSON line.
-# Run: python3 bench/pytorch/train_bench.py --method full|lora --threads 2 [--steps 6] [--warmup 2]
+# The PyTorch side of bench/FineTune.TrainBench: the same Llama — stories15M shape (untied head), batch 8 x 256, or
+# the 110M shape (dim 768, hidden 2048, 12 layers, 12 heads, tied head), batch 4 x 512 — AdamW, full fine-tuning or
+# LoRA r=8 on q,v, in plain PyTorch (Debian's python3-torch), float32 or under bf16 autocast (torch.autocast("cpu",
+# torch.bfloat16): matmuls in bf16, weights and optimizer in float32). Prints one JSON line.
+# Run: python3 bench/pytorch/train_bench.py --method full|lora [--precision float32|bf16] [--shape 15M|110M]
+#      --threads 2 [--steps 6] [--warmup 2]
 import argparse, json, math, resource, time
 import torch
 import torch.nn as nn
@@ -11,10 +14,15 @@ p.add_argument("--method", default="full")
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--steps", type=int, default=6)
 p.add_argument("--warmup", type=int, default=2)
+p.add_argument("--precision", default="float32", choices=["float32", "bf16"])
+p.add_argument("--shape", default="15M", choices=["15M", "110M"])
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-D, H, L, HEADS, V, B, T = 288, 768, 6, 6, 32000, 8, 256
+if a.shape == "15M":
+    D, H, L, HEADS, V, B, T, TIED = 288, 768, 6, 6, 32000, 8, 256, False
+else:
+    D, H, L, HEADS, V, B, T, TIED = 768, 2048, 12, 12, 32000, 4, 512, True
 
 
 class LoraLinear(nn.Module):
@@ -75,6 +83,8 @@ class Llama(nn.Module):
         self.blocks = nn.ModuleList(Block() for _ in range(L))
         self.norm = RMSNorm(D)
         self.head = nn.Linear(D, V, bias=False)
+        if TIED:
+            self.head.weight = self.emb.weight
         inv = 1.0 / (10000 ** (torch.arange(0, D // HEADS, 2).float() / (D // HEADS)))
         ang = torch.arange(T).float()[:, None] * inv[None]
         self.cos, self.sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
@@ -98,8 +108,9 @@ ids = torch.randint(0, V, (B, T + 1))
 times = []
 for step in range(a.warmup + a.steps):
     t0 = time.perf_counter()
-    logits = model(ids[:, :-1])
-    loss = F.cross_entropy(logits.reshape(-1, V), ids[:, 1:].reshape(-1))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        logits = model(ids[:, :-1])
+    loss = F.cross_entropy(logits.float().reshape(-1, V), ids[:, 1:].reshape(-1))
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -108,9 +119,11 @@ for step in range(a.warmup + a.steps):
         times.append(time.perf_counter() - t0)
 times.sort()
 print(json.dumps({
-    "implementation": f"pytorch {torch.__version__}", "method": a.method, "threads": a.threads,
+    "implementation": f"pytorch {torch.__version__}", "method": a.method, "precision": a.precision,
+    "shape": a.shape, "batch": f"{B} x {T}", "threads": a.threads,
     "tokens_per_second_median": B * T / times[len(times) // 2], "tokens_per_second_max": B * T / times[0],
     "tokens_per_second_min": B * T / times[-1],
     "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     "trainable_parameters": sum(q.numel() for q in trainable),
+    "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
 }))
