@@ -320,7 +320,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
         float[][]? _stepLogits;
-        float[][]? _copyLogitsTo;       // Step's result rows, filled by the classifier's parts
+        float[][]? _copyLogitsTo;       // the rows' logits arrays, filled by the classifier's parts
+        float[][]? _passLogits;         // RunRows' arrays for one pass
         int _rows, _layer, _steps;
         bool _disposed;
 
@@ -703,12 +704,29 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 for (int offset = 0; offset < rows.Length; offset += _capacity)
                 {
                     var pass = rows.Slice(offset, Math.Min(_capacity, rows.Length - offset));
+                    // the rows that want logits get theirs copied out by the classifier's threads, in order
+                    var targets = _passLogits ??= new float[_capacity][];
+                    int wantedHere = 0;
                     for (int r = 0; r < pass.Length; r++)
+                    {
                         AddRow(r, pass[r].Slot, pass[r].Position, pass[r].Position, pass[r].Token, pass[r].Logits,
                             pass[r].Adapter);
-                    int n = Compute(pass.Length);
-                    for (int j = 0; j < n; j++)
-                        _logits.Slice((long)j * _m.Sv, _m.Vocab).CopyTo(logits[next++]);
+                        if (pass[r].Logits)
+                        {
+                            targets[wantedHere] = logits[next + wantedHere];
+                            wantedHere++;
+                        }
+                    }
+                    _copyLogitsTo = targets;
+                    try
+                    {
+                        next += Compute(pass.Length);
+                    }
+                    finally
+                    {
+                        _copyLogitsTo = null;
+                        Array.Clear(targets);
+                    }
                 }
             }
         }
