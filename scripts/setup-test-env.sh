@@ -14,28 +14,24 @@ dotnet --version
 
 bash scripts/infra-start.sh
 
+# install_optional PACKAGE WHAT-HAPPENS-WITHOUT-IT: installs a Debian package the tests use but can do without (root
+# only; a fresh machine has no package lists yet: update once and retry); on failure says what is missing, goes on.
+install_optional() {
+  local package=$1 without=$2
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup-test-env: $package is missing and only root can install it; $without" >&2
+    return
+  fi
+  echo "setup-test-env: installing $package (log: .run/apt-$package.log)"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y "$package" \
+    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$package"; }; } >".run/apt-$package.log" 2>&1 \
+    || echo "setup-test-env: $package could not be installed (see .run/apt-$package.log); $without" >&2
+}
+
 # The dashboard browser test drives Debian's chromium (Playwright's own browser download cannot work offline); without
 # it that one test skips with a message.
-if ! [ -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "setup-test-env: installing chromium (log: .run/apt-chromium.log)"
-    { DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
-      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; } >.run/apt-chromium.log 2>&1 \
-      || echo "setup-test-env: chromium could not be installed (see .run/apt-chromium.log); the browser test will skip" >&2
-  else
-    echo "setup-test-env: chromium is missing and only root can install it; the browser test will skip" >&2
-  fi
-fi
+[ -x /usr/bin/chromium ] || install_optional chromium "the browser test will skip"
 
 # gcc compiles the AVX512_BF16 kernel at build time (lib/FineTune.Models/Native); without it the build goes on with the
 # managed bf16 kernels (the same bits, slower) and the tests compare those paths only.
-if ! command -v gcc >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "setup-test-env: installing gcc (log: .run/apt-gcc.log)"
-    { DEBIAN_FRONTEND=noninteractive apt-get install -y gcc \
-      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gcc; }; } >.run/apt-gcc.log 2>&1 \
-      || echo "setup-test-env: gcc could not be installed (see .run/apt-gcc.log); bf16 runs on managed kernels" >&2
-  else
-    echo "setup-test-env: gcc is missing and only root can install it; bf16 runs on managed kernels" >&2
-  fi
-fi
+command -v gcc >/dev/null 2>&1 || install_optional gcc "bf16 runs on the managed kernels"
