@@ -1,6 +1,7 @@
 // One benchmark case in its own process: a random base of the stories15M shape (8 × 257 token rows per step) or the
 // 110M shape (4 × 513) written as a Hugging Face checkpoint, the rows as FTSHARD1 shards (every target trained), the
-// real Trainer for warm-up + timed steps, each step timed from the progress callback. Reports the median, min and max tokens/s and the process's peak resident memory.
+// real Trainer for warm-up + timed steps, each step timed from the progress callback. Reports the median, min and max
+// tokens/s and the process's peak resident memory.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
