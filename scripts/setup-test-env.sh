@@ -24,7 +24,8 @@ install_optional() {
   fi
   echo "setup-test-env: installing $package (log: .run/apt-$package.log)"
   { DEBIAN_FRONTEND=noninteractive apt-get install -y "$package" \
-    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$package"; }; } >".run/apt-$package.log" 2>&1 \
+    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$package"; }; } \
+    >".run/apt-$package.log" 2>&1 \
     || echo "setup-test-env: $package could not be installed (see .run/apt-$package.log); $without" >&2
 }
 

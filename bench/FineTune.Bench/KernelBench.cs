@@ -1,5 +1,5 @@
-// Single-thread GFLOP/s of the CpuLlama matrix kernels at the stories15M shapes and batches 1-16 — float32 weights, and
-// bfloat16 through each path this machine has (AVX512_BF16 native, AVX-512 and AVX2 emulation: the same bits) —
+// Single-thread GFLOP/s of the CpuLlama matrix kernels at the stories15M shapes and batches 1-16 — float32 weights,
+// and bfloat16 through each path this machine has (AVX512_BF16 native, AVX-512 and AVX2 emulation: the same bits) —
 // beside an FMA-only loop (the float32 ceiling of one core).
 // Run: dotnet run -c Release --project bench/FineTune.Bench -- --kernels [--out bench/results/kernels.json]
 using System.Diagnostics;

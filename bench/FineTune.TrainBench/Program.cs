@@ -1,11 +1,12 @@
 // Training benchmark: tokens/s, peak memory and model-FLOPs utilisation of the training loop (the real Trainer over
 // real shards) for full fine-tuning, LoRA r=8 on q,v and QLoRA r=8 on q,v, float32 and bf16 autocast, on the
 // stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000, untied head), batch 8 × 256 tokens, and the
-// 110M shape (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000, tied head), batch 4 × 512 (full and LoRA); beside
-// PyTorch running the same models (bench/pytorch/train_bench.py, float32 and bf16 autocast) when python3 has torch.
-// MFU against the measured float32 matmul peak, and for bf16 runs against the bf16 peak too. Each case runs in its own
-// process, so peak memory is that case's alone. Writes bench/results/train.json.
-// Run: dotnet run -c Release --project bench/FineTune.TrainBench -- [--threads 2] [--steps 6] [--out FILE]
+// 110M shape (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000, tied head), batch 4 × 512 (full and LoRA);
+// beside PyTorch running the same models (bench/pytorch/train_bench.py, float32 and bf16 autocast) when python3 has
+// torch. MFU against the measured float32 matmul peak, and for bf16 runs against the bf16 peak too. Each case runs in
+// its own process, so peak memory is that case's alone. Writes bench/results/train.json.
+// Run: dotnet run -c Release --project bench/FineTune.TrainBench -- [--threads 2] [--steps 6] [--shapes 15M,110M]
+// [--out FILE]
 // With --rl: GRPO and PPO rollout and optimisation throughput instead (RlCase), into bench/results/rl.json.
 using System.Diagnostics;
 using System.Text.Json;

@@ -1,6 +1,7 @@
-// bfloat16 weights (issue 22): a bf16 checkpoint is served in bf16 by default — bf16 weights times activations rounded
-// to bf16, float32 accumulation, as vdpbf16ps computes — and the AVX512_BF16, AVX-512, AVX2 and reference paths agree
-// bit for bit, batched rows equal rows alone, and the result stays within bf16's rounding of the float32 engine.
+// bfloat16 weights (issue 22): a bf16 checkpoint is served in bf16 by default — bf16 weights times activations
+// rounded to bf16, float32 accumulation, as vdpbf16ps computes — and the AVX512_BF16, AVX-512, AVX2 and reference
+// paths agree bit for bit, batched rows equal rows alone, and the result stays within bf16's rounding of the float32
+// engine.
 using FineTune.Models.Checkpoints;
 using FineTune.Models.Inference;
 using Xunit.Abstractions;
