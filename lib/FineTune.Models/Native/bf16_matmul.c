@@ -4,9 +4,9 @@
 //
 // Layout (PanelMatrix): rows in panels of 4, a panel's values in groups of 8 inputs, row after row: 32 bf16, one
 // 512-bit vector whose float32 lane j holds row j / 4's input pair j % 4. The activations are bf16 too (rounded once
-// per product). For each (panel, activation row) one accumulator runs vdpbf16ps over the groups in input order — lane j
-// += w[2j+1] x[2j+1], then += w[2j] x[2j], each rounded — and a row's output is (l0 + l1) + (l2 + l3) over its four
-// lanes, plus the bias. Register blocking only changes which accumulators share a loop, never an accumulator's
+// per product). For each (panel, activation row) one accumulator runs vdpbf16ps over the groups in input order —
+// lane j += w[2j+1] x[2j+1], then += w[2j] x[2j], each rounded — and a row's output is (l0 + l1) + (l2 + l3) over its
+// four lanes, plus the bias. Register blocking only changes which accumulators share a loop, never an accumulator's
 // sequence, so every batch gives every row the same bits.
 #include <immintrin.h>
 #include <stddef.h>
