@@ -420,11 +420,11 @@ internal static unsafe class CpuKernels
         float* scores, float* output) => AttendHead<Float32Kv>(q, keys, values, stride, n, headDim, scale, scores,
             output);
 
-    // output[0..64) (wide) or output[0..48) = scale · Σ_t scores[t] · values[t, v..]: 8 or 6 independent chains in
-    // one pass over the positions. Inlined with a constant `wide`, so the unused chains vanish.
+    // output[0..8·vectors) = scale · Σ_t scores[t] · values[t, v..], vectors 4, 6 or 8: that many independent chains
+    // in one pass over the positions. Inlined with a constant `vectors`, so the unused chains vanish.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void WeightedValues<TKv>(float* scores, void* values, long v, int stride, int n, float* output,
-        Vector256<float> scale, bool wide) where TKv : struct, IKvElements
+        Vector256<float> scale, int vectors) where TKv : struct, IKvElements
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> a4 = default, a5 = default, a6 = default, a7 = default;
@@ -435,9 +435,12 @@ internal static unsafe class CpuKernels
             a1 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 8), a1);
             a2 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 16), a2);
             a3 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 24), a3);
-            a4 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 32), a4);
-            a5 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 40), a5);
-            if (wide)
+            if (vectors > 4)
+            {
+                a4 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 32), a4);
+                a5 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 40), a5);
+            }
+            if (vectors > 6)
             {
                 a6 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 48), a6);
                 a7 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 56), a7);
@@ -447,9 +450,12 @@ internal static unsafe class CpuKernels
         Avx.Store(output + 8, Avx.Multiply(a1, scale));
         Avx.Store(output + 16, Avx.Multiply(a2, scale));
         Avx.Store(output + 24, Avx.Multiply(a3, scale));
-        Avx.Store(output + 32, Avx.Multiply(a4, scale));
-        Avx.Store(output + 40, Avx.Multiply(a5, scale));
-        if (wide)
+        if (vectors > 4)
+        {
+            Avx.Store(output + 32, Avx.Multiply(a4, scale));
+            Avx.Store(output + 40, Avx.Multiply(a5, scale));
+        }
+        if (vectors > 6)
         {
             Avx.Store(output + 48, Avx.Multiply(a6, scale));
             Avx.Store(output + 56, Avx.Multiply(a7, scale));
@@ -512,36 +518,20 @@ internal static unsafe class CpuKernels
 
         if (Simd && headDim % 8 == 0)
         {
-            // Four 8-wide slices of the head at a time, positions in the inner loop: each value row is read once per
-            // 32 dimensions and each weight broadcast once per slice group.
+            // Slices of 64, 48 or 32 dimensions (8, 6 or 4 independent chains), positions in the inner loop: each
+            // value row is read once per slice and each weight broadcast once; every output's FMAs run in position
+            // order whatever the slicing.
             var vinv = Vector256.Create(inv);
             int i = 0;
-            // 64 or 48 dimensions in one pass over the positions (8 or 6 independent chains): each value row is read
-            // once; the order of every output's FMAs is the same as in narrower slices.
             for (; i + 64 <= headDim; i += 64)
-                WeightedValues<TKv>(scores, values, i, stride, n, output + i, vinv, wide: true);
+                WeightedValues<TKv>(scores, values, i, stride, n, output + i, vinv, vectors: 8);
             if (i + 48 == headDim)
             {
-                WeightedValues<TKv>(scores, values, i, stride, n, output + i, vinv, wide: false);
+                WeightedValues<TKv>(scores, values, i, stride, n, output + i, vinv, vectors: 6);
                 i += 48;
             }
             for (; i + 32 <= headDim; i += 32)
-            {
-                long v = i;
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int t = 0; t < n; t++, v += stride)
-                {
-                    var p = Vector256.Create(scores[t]);
-                    a0 = Fma.MultiplyAdd(p, TKv.Load8(values, v), a0);
-                    a1 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 8), a1);
-                    a2 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 16), a2);
-                    a3 = Fma.MultiplyAdd(p, TKv.Load8(values, v + 24), a3);
-                }
-                Avx.Store(output + i, Avx.Multiply(a0, vinv));
-                Avx.Store(output + i + 8, Avx.Multiply(a1, vinv));
-                Avx.Store(output + i + 16, Avx.Multiply(a2, vinv));
-                Avx.Store(output + i + 24, Avx.Multiply(a3, vinv));
-            }
+                WeightedValues<TKv>(scores, values, i, stride, n, output + i, vinv, vectors: 4);
             for (; i + 16 <= headDim; i += 16)
             {
                 long v = i;
