@@ -273,26 +273,33 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         public float[][]? CopyTo;   // non-null: copy rows b < Batch, columns < Vocab of Y into CopyTo[b] too
         public int Vocab;
 
+        public ClaimCounter Next;   // the next unclaimed row; reset before each run
+
+        // Rows are claimed a chunk at a time from Next rather than split in fixed halves: on a shared VM one thread is
+        // often held back for a while, and with fixed halves the other then waited (up to a fifth of a batch-16
+        // step, measured). Chunks are whole 8-row panels, at most 256 rows so that logits copied out per chunk are
+        // still in cache. Which thread computes a row never changes its bits.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part, int parts)
         {
-            if (RowSums != null)
+            int chunk = Math.Clamp((Rows / (parts * 8) + 7) & ~7, 8, 256);
+            while (true)
             {
-                int panels = (Rows + 7) / 8;
-                int first = (int)((long)panels * part / parts) * 8, last = (int)((long)panels * (part + 1) / parts) * 8;
-                VnniKernels.MatMul(Q, Scales, RowSums, K, first, last, Xq, XScales, Batch, Y, YStride, Bias);
-                CopyOut(first, Math.Min(last, Rows));
-                return;
+                int first = Next.Claim(chunk);
+                if (first >= Rows)
+                    return;
+                int last = Math.Min(Rows, first + chunk);
+                if (RowSums != null)
+                    VnniKernels.MatMul(Q, Scales, RowSums, K, first, (last + 7) & ~7, Xq, XScales, Batch, Y, YStride,
+                        Bias);
+                else if (Q != null)
+                    Int8Kernels.MatMul(Q, Scales, K, first, last, X, XStride, Batch, Y, YStride, Bias);
+                else if (B != null)
+                    Bf16Kernels.MatMul(B, K, first, last, XB, XStride, Batch, Y, YStride, Bias);
+                else
+                    CpuKernels.MatMul(W, K, first, last, X, XStride, Batch, Y, YStride, Bias);
+                CopyOut(first, last);
             }
-            int blocks = Rows / 4;
-            int start = (int)((long)blocks * part / parts) * 4, end = (int)((long)blocks * (part + 1) / parts) * 4;
-            if (Q != null)
-                Int8Kernels.MatMul(Q, Scales, K, start, end, X, XStride, Batch, Y, YStride, Bias);
-            else if (B != null)
-                Bf16Kernels.MatMul(B, K, start, end, XB, XStride, Batch, Y, YStride, Bias);
-            else
-                CpuKernels.MatMul(W, K, start, end, X, XStride, Batch, Y, YStride, Bias);
-            CopyOut(start, end);
         }
 
         void CopyOut(int start, int end)
@@ -323,6 +330,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         float[][]? _copyLogitsTo;       // the rows' logits arrays, filled by the classifier's parts
         float[][]? _passLogits;         // RunRows' arrays for one pass
         int _rows, _layer, _steps;
+        ClaimCounter _nextItem;         // attention's next unclaimed (row, head) item
         bool _disposed;
 
         public int BatchSize { get; }
@@ -541,6 +549,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 long attentionMacs = 0;
                 for (int r = 0; r < rows; r++)
                     attentionMacs += (long)(_rowPos[r] - _pad[_rowBatch[r]] + 1) * 2 * m.QDim;
+                _nextItem.Reset();
                 m.Parallel(this, attentionMacs, rows * m.Heads);
 
                 MatMul(layer.Out, m.Kq, m.DimRows, _att, m.Kq, rows, _tmp, kd, null);
@@ -612,6 +621,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             job.Y = y.Ptr;
             job.YStride = yStride;
             job.Bias = bias is null ? null : bias.Ptr;
+            job.Next.Reset();
             _m.Parallel(job, (long)rows * k * batch, (rows + 7) / 8);
         }
 
@@ -640,6 +650,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             job.Y = y;
             job.YStride = yStride;
             job.Bias = bias;
+            job.Next.Reset();
             _m.Parallel(job, (long)rows * k * batch, rows / 4);
         }
 
@@ -737,11 +748,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         {
             var m = _m;
             int items = _rows * m.Heads, hd = m.HeadDim;
-            int start = (int)((long)items * part / parts), end = (int)((long)items * (part + 1) / parts);
             float scale = 1f / MathF.Sqrt(hd);
             float* scores = _scores.Ptr + (long)part * MaxLength;
             float* keys = _keys[_layer].Ptr, values = _values[_layer].Ptr;
-            for (int item = start; item < end; item++)
+            // (row, head) items claimed one at a time, as MatMulJob claims rows
+            for (int item; (item = _nextItem.Claim(1)) < items;)
             {
                 int r = item / m.Heads, h = item % m.Heads, b = _rowBatch[r];
                 // Keys from the row's first real token (or the sliding window's start) to the query position.

@@ -1,6 +1,7 @@
 // A fixed set of worker threads for CpuLlama's kernels. Dispatch is a counter bump the workers spin on (briefly, then
 // they sleep), so a parallel matmul costs about a microsecond to start instead of a thread-pool round trip.
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace FineTune.Models.Inference;
 
@@ -8,6 +9,19 @@ namespace FineTune.Models.Inference;
 internal interface IParallelWork
 {
     void Run(int part, int parts);
+}
+
+/// <summary>A work counter alone on its cache line: the threads claiming work through it do not also keep evicting
+/// the job's other fields from each other's caches.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 192)]
+internal struct ClaimCounter
+{
+    [FieldOffset(64)] int _value;
+
+    public void Reset() => Volatile.Write(ref _value, 0);
+
+    /// <summary>Claims the next n units; returns the first.</summary>
+    public int Claim(int n) => Interlocked.Add(ref _value, n) - n;
 }
 
 internal sealed class WorkerPool : IDisposable

@@ -26,6 +26,25 @@ INLINE void store4(float* y, __m512 acc, const float* bias)
     _mm_storeu_ps(y, sums);
 }
 
+// Two panels' (8 rows') sums for two activation rows at once: a row's (l0 + l1) + (l2 + l3) as store4 adds them, four
+// accumulators reduced together, then y[0..7] = rows of a, b and y[yStride..+7] = rows of c, d.
+INLINE void store8x2(float* y, ptrdiff_t yStride, __m512 a, __m512 b, __m512 c, __m512 d, const float* bias)
+{
+    // per 128-bit lane (row r): [a01 a23 b01 b23] and [c01 c23 d01 d23], lXY = lX + lY
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xDD));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_ps(c, d, 0x88), _mm512_shuffle_ps(c, d, 0xDD));
+    // lane r: [a b c d] row r
+    __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x88), _mm512_shuffle_ps(ab, cd, 0xDD));
+    __m512 out = _mm512_permutexvar_ps(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), sums);
+    if (bias)
+    {
+        __m256 bv = _mm256_loadu_ps(bias);
+        out = _mm512_add_ps(out, _mm512_insertf32x8(_mm512_castps256_ps512(bv), bv, 1));
+    }
+    _mm256_storeu_ps(y, _mm512_castps512_ps256(out));
+    _mm256_storeu_ps(y + yStride, _mm512_extractf32x8_ps(out, 1));
+}
+
 // P panels (4P rows) times B activation rows, all P*B accumulators in registers. The next panels are prefetched: the
 // classifier's weights stream from memory.
 INLINE void block(const uint16_t* w, int k, const uint16_t* x, ptrdiff_t xStride, float* y, ptrdiff_t yStride,
@@ -50,6 +69,12 @@ INLINE void block(const uint16_t* w, int k, const uint16_t* x, ptrdiff_t xStride
             for (int p = 0; p < P; p++)
                 acc[p][b] = _mm512_dpbf16_ps(acc[p][b], wv[p], xv);
         }
+    }
+    if (P == 2 && B % 2 == 0)
+    {
+        for (int b = 0; b < B; b += 2)
+            store8x2(y + b * yStride, yStride, acc[0][b], acc[1][b], acc[0][b + 1], acc[1][b + 1], bias);
+        return;
     }
     for (int p = 0; p < P; p++)
         for (int b = 0; b < B; b++)
