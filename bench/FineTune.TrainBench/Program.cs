@@ -7,7 +7,8 @@
 // its own process, so peak memory is that case's alone. Writes bench/results/train.json.
 // Run: dotnet run -c Release --project bench/FineTune.TrainBench -- [--threads 2] [--steps 6] [--shapes 15M,110M]
 // [--out FILE]
-// With --rl: GRPO and PPO rollout and optimisation throughput instead (RlCase), into bench/results/rl.json.
+// With --rl: GRPO and PPO rollout and optimisation throughput instead (RlCase), into bench/results/rl.json. With
+// --gemms [--shapes 15M|110M]: the step's matrix products alone (GemmProfile), into bench/results/train-gemms.json.
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -20,6 +21,16 @@ if (Arg("--case", "") is { Length: > 0 } single)
 {
     Console.WriteLine((single.StartsWith("rl:", StringComparison.Ordinal) ? RlCase.Run(single, threads, steps)
         : TrainingCase.Run(single, threads, steps)).ToJsonString());
+    return 0;
+}
+if (args.Contains("--gemms"))
+{
+    // The step's matrix products one by one (GemmProfile): the ceiling libtorch's GEMMs put on MFU
+    var (gemmShape, gemmBatch, gemmTokens) = TrainingCase.ShapeOf(Arg("--shapes", "15M").Split(',')[0]);
+    var gemms = GemmProfile.Measure(gemmShape, gemmBatch * gemmTokens, threads);
+    string gemmOutput = Arg("--out", Path.Combine(RepoRoot(), "bench", "results", "train-gemms.json"));
+    File.WriteAllText(gemmOutput, gemms.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    Console.Error.WriteLine($"wrote {gemmOutput}");
     return 0;
 }
 if (args.Contains("--rl"))
