@@ -3,6 +3,7 @@
 // and without decay (norms, biases and adapter scale vectors never decay). The state is plain tensors by parameter
 // name, so a checkpoint stores it exactly and a resumed run continues bit for bit.
 using FineTune.Models.Checkpoints;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace FineTune.Torch;
 
@@ -50,11 +51,20 @@ public sealed class AdamWOptimizer : IDisposable
         double correction1 = 1 - Math.Pow(_beta1, Step), correction2 = 1 - Math.Pow(_beta2, Step);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        var fused = new List<(Tensor, Tensor, Tensor, Tensor, FusedAdamW.Step)>();
         for (int i = 0; i < _parameters.Length; i++)
         {
             var (_, p, decay) = _parameters[i];
             if (p.grad is not { } g)
                 continue;
+            // float32 parameters (all of them in float32 and bf16-autocast training): one pass each, FusedAdamW
+            if (TensorMemory.IsPlainFloat32(p) && TensorMemory.IsPlainFloat32(g))
+            {
+                fused.Add((p, g, _m[i], _v[i], new FusedAdamW.Step((float)(1 - lr * _weightDecay), (float)_beta1,
+                    (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2), (float)(1 / Math.Sqrt(correction2)),
+                    (float)_eps, (float)(-lr / correction1), decay)));
+                continue;
+            }
             if (decay)
                 p.Times_(1 - lr * _weightDecay);
             _m[i].Times_(_beta1).AddScaled_(g, 1 - _beta1);
@@ -62,6 +72,7 @@ public sealed class AdamWOptimizer : IDisposable
             var denominator = _v[i].sqrt().Times_(1 / Math.Sqrt(correction2)).Plus_(_eps);
             p.AddQuotient_(_m[i], denominator, -lr / correction1);
         }
+        FusedAdamW.Run(fused, get_num_threads());
     }
 
     /// <summary>
@@ -75,12 +86,17 @@ public sealed class AdamWOptimizer : IDisposable
         var grads = _parameters.Select(p => p.Parameter.grad).OfType<Tensor>().ToList();
         if (grads.Count == 0)
             return 0;
-        double norm = stack(grads.Select(g =>
-        {
-            var g32 = g.to(ScalarType.Float32);
-            return (g32
-            * g32).sum();
-        }).ToArray()).sum().sqrt().item<float>();
+        // float32 gradients summed in place (no squared copy); others through libtorch
+        double squares = grads.Where(TensorMemory.IsPlainFloat32)
+            .Sum(g => (double)TensorPrimitives.SumOfSquares<float>(TensorMemory.Floats(g)));
+        var others = grads.Where(g => !TensorMemory.IsPlainFloat32(g)).ToArray();
+        if (others.Length > 0)
+            squares += stack(others.Select(g =>
+            {
+                var g32 = g.to(ScalarType.Float32);
+                return (g32 * g32).sum();
+            }).ToArray()).sum().item<float>();
+        double norm = Math.Sqrt(squares);
         double coefficient = maxNorm / (norm + 1e-6);
         if (coefficient < 1)
             foreach (var g in grads)

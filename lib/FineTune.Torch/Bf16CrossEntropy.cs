@@ -5,7 +5,6 @@
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace FineTune.Torch;
@@ -166,8 +165,5 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         }
     }
 
-    static void* Data(Tensor t) => (void*)THSTensor_data(t.Handle);
-
-    [DllImport("LibTorchSharp")]
-    static extern IntPtr THSTensor_data(IntPtr handle);
+    static void* Data(Tensor t) => TensorMemory.Pointer(t);
 }
