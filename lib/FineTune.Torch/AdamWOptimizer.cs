@@ -37,12 +37,16 @@ public sealed class AdamWOptimizer : IDisposable
         p.dim() >= 2 && !name.Contains("norm", StringComparison.Ordinal) && !name.EndsWith(".ia3_l",
             StringComparison.Ordinal);
 
+    /// <summary>Drops the gradients (PyTorch's zero_grad(set_to_none=True)): the next backward writes fresh ones
+    /// instead of adding into zeroed ones, a pass less over every gradient, and a step without gradients is
+    /// skipped.</summary>
     public void ZeroGrad()
     {
-        // p.grad and zero_() each return a new managed wrapper: the scope holds them until libtorch is done with them.
+        // p.grad returns a new managed wrapper: the scope holds it until libtorch is done with it.
         using var scope = NewDisposeScope();
         foreach (var (_, p, _) in _parameters)
-            p.grad?.zero_();
+            if (p.grad is not null)
+                p.grad = null;
     }
 
     public void Update(double lr)
