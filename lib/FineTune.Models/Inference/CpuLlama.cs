@@ -2,6 +2,7 @@
 // decoding on CPU because our SIMD kernels beat libtorch's CPU gemv several times over on small batches.
 // Weights live as 4-row panels (see CpuKernels), q/k/v and gate/up fused, rows and inputs padded for the kernels.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using FineTune.Models.Checkpoints;
 using FineTune.Models.Generation;
 
@@ -518,6 +519,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 _layer = l;
                 for (int r = 0; r < rows; r++)
                     CpuKernels.RmsNorm(_x.Ptr + (long)r * kd, layer.InputNorm.Ptr, _h.Ptr + (long)r * kd, dim, m.Eps);
+                PrefetchCacheSlots(l, rows);
                 MatMul(layer.Qkv, kd, m.QkvRows, _h, kd, rows, _qkv, m.Sqkv, layer.QkvBias);
                 ApplyLora(l, LoraModule.Qkv, _h, kd, rows, _qkv, m.Sqkv);
 
@@ -590,6 +592,27 @@ public sealed unsafe partial class CpuLlama : ICausalLm
                 }
             }
             return n;
+        }
+
+        // The cache lines this pass's rows will write their keys and values to, fetched while the QKV product runs:
+        // each row's slots are somewhere else in a cache that does not fit in L2 at batch 16.
+        void PrefetchCacheSlots(int layer, int rows)
+        {
+            if (!Sse.IsSupported)
+                return;
+            var m = _m;
+            int hd = m.HeadDim, bytes = hd * (m.Bf16KvCache ? 2 : 4);
+            byte* keys = (byte*)_keys[layer].Ptr, values = (byte*)_values[layer].Ptr;
+            for (int r = 0; r < rows; r++)
+                for (int g = 0; g < m.KvHeads; g++)
+                {
+                    long offset = (((long)_rowBatch[r] * m.KvHeads + g) * MaxLength + _rowPos[r]) * bytes;
+                    for (int line = 0; line < bytes; line += 64)
+                    {
+                        Sse.Prefetch0(keys + offset + line);
+                        Sse.Prefetch0(values + offset + line);
+                    }
+                }
         }
 
         void MatMul(PanelMatrix w, int k, int rows, FloatBuffer x, int xStride, int batch, FloatBuffer y, int yStride,
