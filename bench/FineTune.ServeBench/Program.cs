@@ -230,10 +230,11 @@ foreach (var configuration in configurations)
             ["mean_step_ms"] = Math.Round(stepSeconds / Math.Max(1, steps) * 1000, 2),
             ["mean_batch_size"] = Math.Round((double)sequences / Math.Max(1, steps), 2),
         });
-        Console.WriteLine($"      engine busy {stepSeconds / seconds:P0}, {steps} steps of " +
-            $"{stepSeconds / Math.Max(1, steps) * 1000:F2} ms, mean batch {(double)sequences / Math.Max(1, steps):F1}");
+        // the level's line, then its engine figures under it
         Console.WriteLine($"{configuration,-12} {clients,2} clients: {tps,8:N0} tok/s  TTFT p50 " +
             $"{Percentile(ttft, 0.5) * 1000,6:N0} ms  p95 {Percentile(ttft, 0.95) * 1000,6:N0} ms");
+        Console.WriteLine($"      engine busy {stepSeconds / seconds:P0}, {steps} steps of " +
+            $"{stepSeconds / Math.Max(1, steps) * 1000:F2} ms, mean batch {(double)sequences / Math.Max(1, steps):F1}");
     }
     await app.StopAsync();
     await app.DisposeAsync();
