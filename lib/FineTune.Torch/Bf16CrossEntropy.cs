@@ -4,8 +4,8 @@
 // libtorch the same loss was a float32 copy of the logits, log_softmax, its backward, the cast back and an argmax for
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.Intrinsics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace FineTune.Torch;
 

@@ -71,7 +71,8 @@ public sealed class Attention : nn.Module
     readonly int _heads, _kvHeads, _headDim;
     readonly bool _useSdpa;
 
-    // Score elements up to which bf16 autocast computes attention explicitly (4 float32 bytes each: 256 MB)
+    // Score elements up to which bf16 autocast computes attention explicitly (bf16 scores and probabilities, kept for
+    // backward: 4 bytes an element, 256 MB)
     const long LowPrecisionScoresLimit = 64L << 20;
 
     /// <summary>bf16 autocast: attention's two products in this dtype (set with the model's ComputeDtype).</summary>
