@@ -38,7 +38,10 @@ public sealed class ConsoleBrowserTests
         var baseModel = await PipelineFixture.BaseModelAsync();
         // the pipeline watches its ingestion bucket, as the services do, with the test's base model and fast settings
         var settingsFile = Path.Combine(tmp.Path, "settings.json");
-        await File.WriteAllTextAsync(settingsFile, PipelineFixture.FastSettings().ToJson());
+        // six epochs, not the fixture's two: training long enough for the page, opened once the run is listed, to watch
+        // its loss chart grow; with two, the trainer (faster since the fused AdamW step) finished before the page
+        // loaded in one CI run
+        await File.WriteAllTextAsync(settingsFile, PipelineFixture.FastSettings(epochs: 6).ToJson());
         var host = PipelineFixture.FastHost();
         (host["Pipeline:WatchIngestionBucket"], host["Pipeline:IngestionScanSeconds"]) = ("true", "0.5");
         (host["Pipeline:BaseModelDirectory"], host["Pipeline:SettingsFile"]) = (baseModel, settingsFile);
