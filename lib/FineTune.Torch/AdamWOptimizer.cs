@@ -91,10 +91,14 @@ public sealed class AdamWOptimizer : IDisposable
         if (grads.Count == 0)
             return 0;
         // float32 gradients summed in place (no squared copy); others through libtorch
-        double squares = grads.Where(TensorMemory.IsPlainFloat32)
-            .Sum(g => (double)TensorPrimitives.SumOfSquares<float>(TensorMemory.Floats(g)));
-        var others = grads.Where(g => !TensorMemory.IsPlainFloat32(g)).ToArray();
-        if (others.Length > 0)
+        double squares = 0;
+        var others = new List<Tensor>();
+        foreach (var g in grads)
+            if (TensorMemory.IsPlainFloat32(g))
+                squares += TensorPrimitives.SumOfSquares<float>(TensorMemory.Floats(g));
+            else
+                others.Add(g);
+        if (others.Count > 0)
             squares += stack(others.Select(g =>
             {
                 var g32 = g.to(ScalarType.Float32);

@@ -4,7 +4,7 @@
 // libtorch the same loss was a float32 copy of the logits, log_softmax, its backward, the cast back and an argmax for
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
-using System.Runtime.Intrinsics;
+using FineTune.Models.Checkpoints;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace FineTune.Torch;
@@ -59,12 +59,12 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
                     continue;
                 }
                 // g · exp(x − lse), then − g at the target
-                Widen(x + (long)r * v, row);
+                DTypes.FromBFloat16(new ReadOnlySpan<ushort>(x + (long)r * v, v), row);
                 TensorPrimitives.Subtract(row, l[r], row);
                 TensorPrimitives.Exp(row, row);
                 TensorPrimitives.Multiply(row, g, row);
                 row[(int)t[r]] -= g;
-                Narrow(row, gradRow);
+                DTypes.ToBFloat16(row, gradRow);
             }
         });
         // One gradient per argument of apply: the logits, then the targets and stats (none).
@@ -94,7 +94,7 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
             {
                 if (t[r] < 0)
                     continue;
-                Widen(x + (long)r * v, row);
+                DTypes.FromBFloat16(new ReadOnlySpan<ushort>(x + (long)r * v, v), row);
                 float max = TensorPrimitives.Max(row);
                 hits[r] = TensorPrimitives.IndexOfMax(row) == t[r];
                 float target = row[(int)t[r]];
@@ -121,48 +121,6 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         int parts = Math.Max(1, Math.Min(get_num_threads(), n));
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
             run((int)((long)n * part / parts), (int)((long)n * (part + 1) / parts), new float[v]));
-    }
-
-    // bf16 → float32: the bf16 bits are a float32's high half.
-    static void Widen(ushort* source, Span<float> destination)
-    {
-        int i = 0, n = destination.Length;
-        fixed (float* d = destination)
-        {
-            for (; i + 16 <= n; i += 16)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Load(source + i));
-                Vector256.ShiftLeft(lo, 16).AsSingle().Store(d + i);
-                Vector256.ShiftLeft(hi, 16).AsSingle().Store(d + i + 8);
-            }
-            for (; i < n; i++)
-                d[i] = BitConverter.Int32BitsToSingle(source[i] << 16);
-        }
-    }
-
-    // float32 → bf16, rounded to nearest, ties to even (the values here are finite: probabilities times g).
-    static void Narrow(ReadOnlySpan<float> source, Span<ushort> destination)
-    {
-        int i = 0, n = source.Length;
-        fixed (float* s = source)
-        fixed (ushort* d = destination)
-        {
-            var half = Vector256.Create(0x7FFFu);
-            var one = Vector256.Create(1u);
-            for (; i + 16 <= n; i += 16)
-            {
-                var a = Vector256.Load((uint*)s + i);
-                var b = Vector256.Load((uint*)s + i + 8);
-                a = Vector256.ShiftRightLogical(a + half + (Vector256.ShiftRightLogical(a, 16) & one), 16);
-                b = Vector256.ShiftRightLogical(b + half + (Vector256.ShiftRightLogical(b, 16) & one), 16);
-                Vector256.Narrow(a, b).Store(d + i);
-            }
-            for (; i < n; i++)
-            {
-                uint bits = ((uint*)s)[i];
-                d[i] = (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
-            }
-        }
     }
 
     static void* Data(Tensor t) => TensorMemory.Pointer(t);

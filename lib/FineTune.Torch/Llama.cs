@@ -325,12 +325,16 @@ public sealed class Llama : nn.Module
     {
         if (score is not null)
             throw new InvalidOperationException("a sequence classifier (reward model) has no LM head: call Scores.");
-        var x = HiddenStates(inputIds, positions, mask, cache, start);
+        return Logits(HiddenStates(inputIds, positions, mask, cache, start)).to(ScalarType.Float32);
+    }
+
+    /// <summary>The LM head over final hidden states (…, C): logits (…, V) in the compute dtype under autocast
+    /// (bf16), else in the weights' own.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
         var w = OutputWeight;
-        // (B, T, V)
-        var logits = ComputeDtype is { } d && d != x.dtype ? nn.functional.linear(x.to(d),
-            w.to(d)) : nn.functional.linear(x, w);
-        return logits.to(ScalarType.Float32);
+        return ComputeDtype is { } d && d != hidden.dtype ? nn.functional.linear(hidden.to(d), w.to(d))
+            : nn.functional.linear(hidden, w);
     }
 
     /// <summary>The LM head's weight (V, C): lm_head, or embed_tokens when tied.</summary>

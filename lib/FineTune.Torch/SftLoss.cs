@@ -65,9 +65,7 @@ public static class SftLoss
         {
             // bf16 autocast: the LM head's bf16 logits go to the loss as they are (Bf16CrossEntropy: two passes over
             // them instead of six over a float32 copy)
-            var hidden = model.HiddenStates(inputs, positions, mask);                          // (B, T, C)
-            var lowLogits = nn.functional.linear(hidden.to(ScalarType.BFloat16),
-                model.OutputWeight.to(ScalarType.BFloat16));                                   // (B, T, V)
+            var lowLogits = model.Logits(model.HiddenStates(inputs, positions, mask));          // (B, T, V)
             var result = Bf16CrossEntropy.Compute(lowLogits.reshape(-1, lowLogits.shape[^1]), targets);
             return new SftBatchLoss(result.Sum, result.Tokens, result.Correct);
         }

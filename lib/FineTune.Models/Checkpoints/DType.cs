@@ -1,5 +1,6 @@
 // Element types of safetensors tensors, with their byte sizes and float32 conversions.
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace FineTune.Models.Checkpoints;
 
@@ -57,8 +58,7 @@ public static class DTypes
                 {
                     var halves = MemoryMarshal.Cast<byte, ushort>(bytes);
                     var result = new float[halves.Length];
-                    for (int i = 0; i < halves.Length; i++)
-                        result[i] = BitConverter.Int32BitsToSingle(halves[i] << 16);
+                    FromBFloat16(halves, result);
                     return result;
                 }
             case DType.F16:
@@ -85,8 +85,7 @@ public static class DTypes
             case DType.BF16:
                 {
                     var result = new ushort[values.Length];
-                    for (int i = 0; i < values.Length; i++)
-                        result[i] = ToBFloat16(values[i]);
+                    ToBFloat16(values, result);
                     return MemoryMarshal.AsBytes(result.AsSpan()).ToArray();
                 }
             case DType.F16:
@@ -98,6 +97,35 @@ public static class DTypes
                 }
             default:
                 throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "weights are written as F32, BF16 or F16");
+        }
+    }
+
+    /// <summary>float32 values rounded to bfloat16 as <see cref="ToBFloat16(float)"/> rounds each, vectorized (the
+    /// CPU engine's activation rounding).</summary>
+    public static unsafe void ToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, source.Length, nameof(destination));
+        fixed (float* s = source)
+        fixed (ushort* d = destination)
+            Inference.Bf16Kernels.Round(s, d, source.Length);
+    }
+
+    /// <summary>bfloat16 values widened to float32 (exact: a bfloat16 is a float32's high half), vectorized.</summary>
+    public static unsafe void FromBFloat16(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, source.Length, nameof(destination));
+        int i = 0, n = source.Length;
+        fixed (ushort* s = source)
+        fixed (float* d = destination)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
+                Vector256.ShiftLeft(lo, 16).AsSingle().Store(d + i);
+                Vector256.ShiftLeft(hi, 16).AsSingle().Store(d + i + 8);
+            }
+            for (; i < n; i++)
+                d[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
         }
     }
 

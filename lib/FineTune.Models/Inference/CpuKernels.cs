@@ -420,8 +420,8 @@ internal static unsafe class CpuKernels
         float* scores, float* output) => AttendHead<Float32Kv>(q, keys, values, stride, n, headDim, scale, scores,
             output);
 
-    // output[0..8·vectors) = scale · Σ_t scores[t] · values[t, v..], vectors 4, 6 or 8: that many independent chains
-    // in one pass over the positions. Inlined with a constant `vectors`, so the unused chains vanish.
+    // output[0..8·vectors) = scale · Σ_t scores[t] · values[t, v..], vectors 4, 6 or 8: that many independent
+    // chains in one pass over the positions. Inlined with a constant `vectors`, so the unused chains vanish.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void WeightedValues<TKv>(float* scores, void* values, long v, int stride, int n, float* output,
         Vector256<float> scale, int vectors) where TKv : struct, IKvElements
