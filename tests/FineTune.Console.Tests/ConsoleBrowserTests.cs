@@ -10,11 +10,14 @@
 // TestResults/.
 using System.Text.RegularExpressions;
 using Deque.AxeCore.Playwright;
+using FineTune.Artifacts;
 using FineTune.Contracts;
 using FineTune.Pipeline;
 using FineTune.Pipeline.Runs;
 using FineTune.Pipeline.Tests;
 using FineTune.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Playwright;
 
 namespace FineTune.Console.Tests;
@@ -38,14 +41,22 @@ public sealed class ConsoleBrowserTests
         var baseModel = await PipelineFixture.BaseModelAsync();
         // the pipeline watches its ingestion bucket, as the services do, with the test's base model and fast settings
         var settingsFile = Path.Combine(tmp.Path, "settings.json");
-        // six epochs, not the fixture's two: training long enough for the page, opened once the run is listed, to watch
-        // its loss chart grow; with two, the trainer (faster since the fused AdamW step) finished before the page
-        // loaded in one CI run
-        await File.WriteAllTextAsync(settingsFile, PipelineFixture.FastSettings(epochs: 6).ToJson());
+        // four epochs, not the fixture's two: training lasts several of the page's refreshes
+        await File.WriteAllTextAsync(settingsFile, PipelineFixture.FastSettings(epochs: 4).ToJson());
         var host = PipelineFixture.FastHost();
         (host["Pipeline:WatchIngestionBucket"], host["Pipeline:IngestionScanSeconds"]) = ("true", "0.5");
         (host["Pipeline:BaseModelDirectory"], host["Pipeline:SettingsFile"]) = (baseModel, settingsFile);
-        await using var pipeline = await LocalPipeline.StartAsync(home, host);
+        // The training stage waits at its config download until the run page is open: the page then sees every step
+        // arrive, however fast the trainer is (with a race instead, one CI run trained all its steps before the page
+        // loaded).
+        var pageOpen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pipeline = await LocalPipeline.StartAsync(home, host, p =>
+        {
+            p.AddAllStages();
+            p.Services.AddSingleton<IArtifactStore>(sp => new HeldStore(
+                sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value.Create(), "/training_config.json",
+                pageOpen.Task));
+        });
         // the Deployment service serves the home's registry; the console's playground asks it
         const string ServingKey = "serving-key-for-the-console-test";
         await using var deployment = await ConsoleProcess.StartDeploymentAsync(home, ServingKey);
@@ -96,6 +107,9 @@ public sealed class ConsoleBrowserTests
             new() { Timeout = 30_000 });
         var runId = (await pipeline.Registry.ReadAsync(s => s.ListRunsAsync("tickets"))).Single().RunId;
         await admin.ClickAsync($"a[href='/runs/{runId}']");
+        await Expect(admin.Locator("#stages")).ToContainTextAsync("training", new() { Timeout = 30_000 });
+        Assert.Equal(RunStatus.Running, (await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!.Status);
+        pageOpen.SetResult();
         var caption = admin.Locator("#chart-loss-caption");
         var seen = new List<int>();
         while (!RunStatus.IsTerminal((await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!.Status))
