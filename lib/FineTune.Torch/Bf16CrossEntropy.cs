@@ -1,11 +1,10 @@
-// Cross-entropy over bfloat16 logits, the loss of bf16 autocast training: each (V,) row is read once in the forward
-// (max, argmax, log-sum-exp in float32) and once more in the backward, which writes its gradient
+// Cross-entropy over bfloat16 logits, the loss of bf16 autocast training: each (V,) row is read twice in the forward
+// (max and argmax, then log-sum-exp, in float32: Bf16SoftmaxRows) and once in the backward, which writes its gradient
 // g · (softmax − onehot(target)) straight in bf16 — the dtype the LM head's backward products take it in. Through
 // libtorch the same loss was a float32 copy of the logits, log_softmax, its backward, the cast back and an argmax for
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
 using FineTune.Models.Checkpoints;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace FineTune.Torch;
 
@@ -48,23 +47,21 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         ushort* x = (ushort*)Data(logits), dx = (ushort*)Data(grad);
         float* l = (float*)Data(lse);
         long* t = (long*)Data(targets);
-        Rows(n, v, (first, last, row) =>
+        Rows(n, (first, last) =>
         {
+            Span<float> scratch = stackalloc float[ScratchFloats];
             for (int r = first; r < last; r++)
             {
-                var gradRow = new Span<ushort>(dx + (long)r * v, v);
+                ushort* xr = x + (long)r * v, dxr = dx + (long)r * v;
                 if (t[r] < 0)
                 {
-                    gradRow.Clear();
+                    new Span<ushort>(dxr, v).Clear();
                     continue;
                 }
                 // g · exp(x − lse), then − g at the target
-                DTypes.FromBFloat16(new ReadOnlySpan<ushort>(x + (long)r * v, v), row);
-                TensorPrimitives.Subtract(row, l[r], row);
-                TensorPrimitives.Exp(row, row);
-                TensorPrimitives.Multiply(row, g, row);
-                row[(int)t[r]] -= g;
-                DTypes.ToBFloat16(row, gradRow);
+                Bf16SoftmaxRows.ScaledExp(xr, v, l[r], g, dxr, scratch);
+                int target = (int)t[r];
+                dxr[target] = DTypes.ToBFloat16(g * MathF.Exp(Bf16SoftmaxRows.Widen(xr[target]) - l[r]) - g);
             }
         });
         // One gradient per argument of apply: the logits, then the targets and stats (none).
@@ -88,20 +85,17 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
                     nameof(targets));
         var losses = new double[n];
         var hits = new bool[n];
-        Rows(n, v, (first, last, row) =>
+        Rows(n, (first, last) =>
         {
             for (int r = first; r < last; r++)
             {
                 if (t[r] < 0)
                     continue;
-                DTypes.FromBFloat16(new ReadOnlySpan<ushort>(x + (long)r * v, v), row);
-                float max = TensorPrimitives.Max(row);
-                hits[r] = TensorPrimitives.IndexOfMax(row) == t[r];
-                float target = row[(int)t[r]];
-                TensorPrimitives.Subtract(row, max, row);
-                TensorPrimitives.Exp(row, row);
-                l[r] = max + MathF.Log(TensorPrimitives.Sum(row));
-                losses[r] = l[r] - target;
+                ushort* xr = x + (long)r * v;
+                int target = (int)t[r];
+                (float max, hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
+                l[r] = max + MathF.Log(Bf16SoftmaxRows.SumExp(xr, v, max));
+                losses[r] = l[r] - Bf16SoftmaxRows.Widen(xr[target]);
             }
         });
         double sum = 0;
@@ -115,12 +109,15 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         return (tensor((float)sum), lse, ids);
     }
 
-    // Rows [0, n) in one block per libtorch thread, each with a float32 row of scratch.
-    static void Rows(int n, int v, Action<int, int, float[]> run)
+    // float32 values between the backward's exp and its rounding to bf16 (8 KB, in L1)
+    const int ScratchFloats = 2048;
+
+    // Rows [0, n) in one block per libtorch thread.
+    static void Rows(int n, Action<int, int> run)
     {
         int parts = Math.Max(1, Math.Min(get_num_threads(), n));
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
-            run((int)((long)n * part / parts), (int)((long)n * (part + 1) / parts), new float[v]));
+            run((int)((long)n * part / parts), (int)((long)n * (part + 1) / parts)));
     }
 
     static void* Data(Tensor t) => TensorMemory.Pointer(t);
