@@ -65,6 +65,7 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
             }
         });
         // One gradient per argument of apply: the logits, then the targets and stats (none).
+        GC.KeepAlive(saved);
         return [grad, null!, null!];
     }
 
@@ -106,6 +107,8 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
                 stats[0]++;
                 stats[1] += hits[r] ? 1 : 0;
             }
+        // the logits behind the pointer live until here (a temporary's finalizer would free them mid-loop)
+        GC.KeepAlive(logits);
         return (tensor((float)sum), lse, ids);
     }
 

@@ -40,9 +40,12 @@ public sealed class RmsNorm : nn.Module
         RegisterComponents();
     }
 
-    // x * rsqrt(mean(x^2) + eps) * weight, computed in float32 whatever the model dtype (as Hugging Face does).
+    // x * rsqrt(mean(x^2) + eps) * weight, computed in float32 whatever the model dtype (as Hugging Face does);
+    // float32 on the CPU as one function forward and backward (FusedRmsNorm).
     public Tensor forward(Tensor x)
     {
+        if (FusedRmsNorm.Supports(x, weight))
+            return FusedRmsNorm.Compute(x, weight, _eps);
         var x32 = x.to(ScalarType.Float32);
         // not square(): it is pow(2), an implicit Scalar
         var normed = x32 * rsqrt((x32 * x32).mean([-1], keepdim: true).Plus(_eps));
@@ -62,6 +65,12 @@ public static class RotaryEmbedding
         var rotated = cat([-x2, x1], -1);
         return (x * cos).Plus(rotated * sin);
     }
+
+    /// <summary>x (B, T, heads, hd) as the projection left it: rotated and returned as (B, heads, T, hd); float32 on
+    /// the CPU in one function forward and backward (FusedRope).</summary>
+    public static Tensor ApplyToHeads(Tensor x, Tensor cos, Tensor sin) => FusedRope.Supports(x, cos)
+        ? FusedRope.Compute(x, cos, sin).transpose(1, 2)
+        : Apply(x.transpose(1, 2), cos, sin);
 }
 
 // ---- Attention ----
@@ -101,11 +110,9 @@ public sealed class Attention : nn.Module
     {
         long B = x.shape[0], T = x.shape[1];
         // (B, T, C) -> (B, T, nh, hd) -> (B, nh, T, hd)
-        var q = q_proj.forward(x).view(B, T, _heads, _headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(B, T, _kvHeads, _headDim).transpose(1, 2);
+        var q = RotaryEmbedding.ApplyToHeads(q_proj.forward(x).view(B, T, _heads, _headDim), cos, sin);
+        var k = RotaryEmbedding.ApplyToHeads(k_proj.forward(x).view(B, T, _kvHeads, _headDim), cos, sin);
         var v = v_proj.forward(x).view(B, T, _kvHeads, _headDim).transpose(1, 2);
-        q = RotaryEmbedding.Apply(q, cos, sin);
-        k = RotaryEmbedding.Apply(k, cos, sin);
 
         if (cache is var (keys, values))
         {

@@ -14,8 +14,8 @@ sealed class HeldStore(IArtifactStore inner, string keySuffix, Task released) : 
     public Task<ArtifactRef> PutFileAsync(string bucket, string key, string path, CancellationToken ct = default) =>
         inner.PutFileAsync(bucket, key, path, ct);
 
-    public Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content, CancellationToken ct = default) =>
-        inner.PutStreamAsync(bucket, key, content, ct);
+    public Task<ArtifactRef> PutStreamAsync(string bucket, string key, Stream content,
+        CancellationToken ct = default) => inner.PutStreamAsync(bucket, key, content, ct);
 
     public async Task GetFileAsync(ArtifactRef artifact, string path, CancellationToken ct = default)
     {
@@ -27,8 +27,8 @@ sealed class HeldStore(IArtifactStore inner, string keySuffix, Task released) : 
     public Task<ArtifactInfo?> StatAsync(string bucket, string key, CancellationToken ct = default) =>
         inner.StatAsync(bucket, key, ct);
 
-    public IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "", CancellationToken ct = default) =>
-        inner.ListAsync(bucket, prefix, ct);
+    public IAsyncEnumerable<ArtifactInfo> ListAsync(string bucket, string prefix = "",
+        CancellationToken ct = default) => inner.ListAsync(bucket, prefix, ct);
 
     public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) =>
         inner.DeleteAsync(bucket, key, ct);
