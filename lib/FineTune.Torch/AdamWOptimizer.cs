@@ -49,7 +49,10 @@ public sealed class AdamWOptimizer : IDisposable
                 p.grad = null;
     }
 
-    public void Update(double lr)
+    /// <param name="gradScale">every gradient is multiplied by this first: clipping's coefficient
+    /// (<see cref="ClipCoefficient"/>) folded into the step, one pass over the gradients less than scaling them in
+    /// place, with the same float32 products</param>
+    public void Update(double lr, double gradScale = 1)
     {
         Step++;
         double correction1 = 1 - Math.Pow(_beta1, Step), correction2 = 1 - Math.Pow(_beta2, Step);
@@ -66,9 +69,11 @@ public sealed class AdamWOptimizer : IDisposable
             {
                 fused.Add((p, g, _m[i], _v[i], new FusedAdamW.Step((float)(1 - lr * _weightDecay), (float)_beta1,
                     (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2), (float)(1 / Math.Sqrt(correction2)),
-                    (float)_eps, (float)(-lr / correction1), decay)));
+                    (float)_eps, (float)(-lr / correction1), decay, (float)gradScale)));
                 continue;
             }
+            if (gradScale != 1)
+                g.Times_(gradScale);
             if (decay)
                 p.Times_(1 - lr * _weightDecay);
             _m[i].Times_(_beta1).AddScaled_(g, 1 - _beta1);
@@ -85,15 +90,31 @@ public sealed class AdamWOptimizer : IDisposable
     /// </summary>
     public double ClipGradNorm(double maxNorm)
     {
+        double norm = GradNorm();
+        double coefficient = ClipCoefficient(norm, maxNorm);
+        if (coefficient < 1)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            foreach (var g in _parameters.Select(p => p.Parameter.grad).OfType<Tensor>())
+                g.Times_(coefficient);
+        }
+        return norm;
+    }
+
+    /// <summary>What clipping to <paramref name="maxNorm"/> multiplies gradients of this norm by (1: none).</summary>
+    public static double ClipCoefficient(double norm, double maxNorm) =>
+        maxNorm / (norm + 1e-6) is var c && c < 1 ? c : 1;
+
+    /// <summary>The global L2 norm of the gradients (0 without any).</summary>
+    public double GradNorm()
+    {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var grads = _parameters.Select(p => p.Parameter.grad).OfType<Tensor>().ToList();
-        if (grads.Count == 0)
-            return 0;
         // float32 gradients summed in place (no squared copy); others through libtorch
         double squares = 0;
         var others = new List<Tensor>();
-        foreach (var g in grads)
+        foreach (var g in _parameters.Select(p => p.Parameter.grad).OfType<Tensor>())
             if (TensorMemory.IsPlainFloat32(g))
                 squares += TensorPrimitives.SumOfSquares<float>(TensorMemory.Floats(g));
             else
@@ -104,12 +125,7 @@ public sealed class AdamWOptimizer : IDisposable
                 var g32 = g.to(ScalarType.Float32);
                 return (g32 * g32).sum();
             }).ToArray()).sum().item<float>();
-        double norm = Math.Sqrt(squares);
-        double coefficient = maxNorm / (norm + 1e-6);
-        if (coefficient < 1)
-            foreach (var g in grads)
-                g.Times_(coefficient);
-        return norm;
+        return Math.Sqrt(squares);
     }
 
     public void Save(string path)

@@ -3,7 +3,8 @@
 // 0.6 s training step on 2 cores. The arithmetic is the composed step's, op for op in float32:
 //   p ← p·(1 − lr·λ)   m ← m·β1 + (1 − β1)·g   v ← v·β2 + (1 − β2)·g·g
 //   p ← p + (−lr/(1 − β1^t))·m / (√v·c2 + ε)   with c2 = 1/√(1 − β2^t)
-// libtorch's own fused multiply-adds may round a few elements differently (one float32 ulp).
+// libtorch's own fused multiply-adds may round a few elements differently (one float32 ulp). Gradient clipping's
+// coefficient is applied here (g·scale, the float32 product clipping in place computed) rather than in a pass of its own.
 using System.Runtime.Intrinsics;
 
 namespace FineTune.Torch;
@@ -11,7 +12,7 @@ namespace FineTune.Torch;
 internal static unsafe class FusedAdamW
 {
     public readonly record struct Step(float Decay, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2,
-        float C2, float Eps, float StepSize, bool Decays);
+        float C2, float Eps, float StepSize, bool Decays, float GradScale = 1);
 
     // Elements per work item: parallel chunks small enough to balance, large enough to stream.
     const int Chunk = 1 << 16;
@@ -50,9 +51,10 @@ internal static unsafe class FusedAdamW
             var c2 = Vector256.Create(s.C2);
             var eps = Vector256.Create(s.Eps);
             var size = Vector256.Create(s.StepSize);
+            var scale = Vector256.Create(s.GradScale);
             for (; i + 8 <= n; i += 8)
             {
-                var gi = Vector256.Load(g + i);
+                var gi = Vector256.Load(g + i) * scale;
                 var pi = Vector256.Load(p + i);
                 if (s.Decays)
                     pi *= decay;
@@ -66,9 +68,9 @@ internal static unsafe class FusedAdamW
         }
         for (; i < n; i++)
         {
-            float pi = s.Decays ? p[i] * s.Decay : p[i];
-            m[i] = MathF.FusedMultiplyAdd(g[i], s.OneMinusBeta1, m[i] * s.Beta1);
-            v[i] = v[i] * s.Beta2 + s.OneMinusBeta2 * g[i] * g[i];
+            float pi = s.Decays ? p[i] * s.Decay : p[i], gi = g[i] * s.GradScale;
+            m[i] = MathF.FusedMultiplyAdd(gi, s.OneMinusBeta1, m[i] * s.Beta1);
+            v[i] = v[i] * s.Beta2 + s.OneMinusBeta2 * gi * gi;
             p[i] = pi + s.StepSize * m[i] / (MathF.Sqrt(v[i]) * s.C2 + s.Eps);
         }
     }

@@ -319,9 +319,10 @@ public sealed class Trainer : IDisposable
             double lr = _schedule.At(step);
             var updater = new StepUpdater(() =>
             {
-                double norm = _optimizer.ClipGradNorm(_config.Optimizer.MaxGradNorm is > 0 and var max ? max
-                    : double.PositiveInfinity);
-                _optimizer.Update(lr);
+                // clipping's coefficient goes into the step: the gradients are read once more, not twice
+                double norm = _optimizer.GradNorm();
+                _optimizer.Update(lr, AdamWOptimizer.ClipCoefficient(norm, _config.Optimizer.MaxGradNorm is > 0 and
+                    var max ? max : double.PositiveInfinity));
                 _optimizer.ZeroGrad();
                 return norm;
             });

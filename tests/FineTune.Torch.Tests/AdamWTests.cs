@@ -62,4 +62,38 @@ public class AdamWTests
         double after = Math.Sqrt(a.grad.square().sum().item<float>() + b.grad.square().sum().item<float>());
         Assert.Equal(1.0, after, 1e-4);
     }
+
+    [Fact]
+    public void Clipping_folded_into_the_step_updates_exactly_as_clipping_in_place_then_stepping()
+    {
+        manual_seed(6);
+        using var scope = NewDisposeScope();
+        (Parameter A, Parameter B, AdamWOptimizer Optimizer) Make()
+        {
+            manual_seed(6);
+            var a = new Parameter(randn(68_700));   // a ragged length: vectors and a scalar tail
+            var b = new Parameter(randn(5, 3));
+            return (a, b, new AdamWOptimizer([("a.weight", a), ("b.weight", b)], 0.1, 0.9, 0.999, 1e-8));
+        }
+        var (a1, b1, inPlace) = Make();
+        var (a2, b2, folded) = Make();
+        for (int step = 0; step < 3; step++)
+        {
+            manual_seed(100 + step);
+            var (ga, gb) = (randn(68_700) * 4, randn(5, 3) * 4);
+            (a1.grad, b1.grad, a2.grad, b2.grad) = (ga.clone(), gb.clone(), ga.clone(), gb.clone());
+            double norm = inPlace.ClipGradNorm(1.0);
+            inPlace.Update(1e-2);
+            double coefficient = AdamWOptimizer.ClipCoefficient(folded.GradNorm(), 1.0);
+            Assert.Equal(norm, folded.GradNorm());
+            Assert.InRange(coefficient, 0.0, 0.5);   // the clip is active
+            folded.Update(1e-2, coefficient);
+            Assert.True(a1.detach().eq(a2.detach()).all().item<bool>(), $"step {step}: a differs");
+            Assert.True(b1.detach().eq(b2.detach()).all().item<bool>(), $"step {step}: b differs");
+            inPlace.ZeroGrad();
+            folded.ZeroGrad();
+        }
+        Assert.Equal(1.0, AdamWOptimizer.ClipCoefficient(0.5, 1.0));
+        Assert.Equal(1.0, AdamWOptimizer.ClipCoefficient(double.NaN, 1.0));
+    }
 }
