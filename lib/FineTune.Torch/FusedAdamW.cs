@@ -4,7 +4,7 @@
 //   p ← p·(1 − lr·λ)   m ← m·β1 + (1 − β1)·g   v ← v·β2 + (1 − β2)·g·g
 //   p ← p + (−lr/(1 − β1^t))·m / (√v·c2 + ε)   with c2 = 1/√(1 − β2^t)
 // libtorch's own fused multiply-adds may round a few elements differently (one float32 ulp). Gradient clipping's
-// coefficient is applied here (g·scale, the float32 product clipping in place computed) rather than in a pass of its own.
+// coefficient is applied here (g·scale, the float32 product clipping in place computed), not in a pass of its own.
 using System.Runtime.Intrinsics;
 
 namespace FineTune.Torch;

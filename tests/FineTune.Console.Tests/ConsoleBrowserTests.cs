@@ -57,6 +57,7 @@ public sealed class ConsoleBrowserTests
                 sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value.Create(), "/training_config.json",
                 pageOpen.Task));
         });
+        using var releaseOnExit = new ReleaseOnExit(pageOpen);
         // the Deployment service serves the home's registry; the console's playground asks it
         const string ServingKey = "serving-key-for-the-console-test";
         await using var deployment = await ConsoleProcess.StartDeploymentAsync(home, ServingKey);
@@ -109,7 +110,7 @@ public sealed class ConsoleBrowserTests
         await admin.ClickAsync($"a[href='/runs/{runId}']");
         await Expect(admin.Locator("#stages")).ToContainTextAsync("training", new() { Timeout = 30_000 });
         Assert.Equal(RunStatus.Running, (await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!.Status);
-        pageOpen.SetResult();
+        pageOpen.TrySetResult();
         var caption = admin.Locator("#chart-loss-caption");
         var seen = new List<int>();
         while (!RunStatus.IsTerminal((await pipeline.Registry.ReadAsync(s => s.GetRunAsync(runId)))!.Status))

@@ -33,3 +33,10 @@ sealed class HeldStore(IArtifactStore inner, string keySuffix, Task released) : 
     public Task DeleteAsync(string bucket, string key, CancellationToken ct = default) =>
         inner.DeleteAsync(bucket, key, ct);
 }
+
+/// <summary>Releases the held downloads when disposed: a test that fails while they are held must not leave a stage
+/// waiting while its pipeline stops.</summary>
+sealed class ReleaseOnExit(TaskCompletionSource released) : IDisposable
+{
+    public void Dispose() => released.TrySetResult();
+}
