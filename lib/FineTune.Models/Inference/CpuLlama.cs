@@ -271,44 +271,56 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         public int* RowSums;   // non-null: Q is in VNNI panels and Xq holds the quantized activation rows
         public byte* Xq;
         public int K, Rows, XStride, YStride, Batch;
-        public float[][]? CopyTo;   // non-null: copy rows b < Batch, columns < Vocab of Y into CopyTo[b] too
+        public float[][]? CopyTo;   // non-null: rows b < Batch, columns < Vocab go to CopyTo[b] instead of Y
         public int Vocab;
+        public float* Scratch;      // with CopyTo: each part's block of Batch × ScratchStride floats
+        public const int ScratchStride = MaxChunk + 8;
+        public const int MaxChunk = 256;
 
         public ClaimCounter Next;   // the next unclaimed row; reset before each run
 
         // Rows are claimed a chunk at a time from Next rather than split in fixed halves: on a shared VM one thread is
         // often held back for a while, and with fixed halves the other then waited (up to a fifth of a batch-16
-        // step, measured). Chunks are whole 8-row panels, at most 256 rows so that logits copied out per chunk are
-        // still in cache. Which thread computes a row never changes its bits.
+        // step, measured). Chunks are whole 8-row panels, at most 256 rows. Which thread computes a row never changes
+        // its bits.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part, int parts)
         {
-            int chunk = Math.Clamp((Rows / (parts * 8) + 7) & ~7, 8, 256);
+            int chunk = Math.Clamp((Rows / (parts * 8) + 7) & ~7, 8, MaxChunk);
             while (true)
             {
                 int first = Next.Claim(chunk);
                 if (first >= Rows)
                     return;
                 int last = Math.Min(Rows, first + chunk);
+                // Logits wanted in arrays are computed into this part's scratch (in L1/L2) and copied from there: at
+                // batch 16 and 32k columns, a detour through Y is 2 MB more written and read back each step.
+                float* y = Y;
+                int yStride = YStride;
+                if (CopyTo is not null)
+                {
+                    y = Scratch + (long)part * Batch * ScratchStride - first;
+                    yStride = ScratchStride;
+                }
                 if (RowSums != null)
-                    VnniKernels.MatMul(Q, Scales, RowSums, K, first, (last + 7) & ~7, Xq, XScales, Batch, Y, YStride,
+                    VnniKernels.MatMul(Q, Scales, RowSums, K, first, (last + 7) & ~7, Xq, XScales, Batch, y, yStride,
                         Bias);
                 else if (Q != null)
-                    Int8Kernels.MatMul(Q, Scales, K, first, last, X, XStride, Batch, Y, YStride, Bias);
+                    Int8Kernels.MatMul(Q, Scales, K, first, last, X, XStride, Batch, y, yStride, Bias);
                 else if (B != null)
-                    Bf16Kernels.MatMul(B, K, first, last, XB, XStride, Batch, Y, YStride, Bias);
+                    Bf16Kernels.MatMul(B, K, first, last, XB, XStride, Batch, y, yStride, Bias);
                 else
-                    CpuKernels.MatMul(W, K, first, last, X, XStride, Batch, Y, YStride, Bias);
-                CopyOut(first, last);
+                    CpuKernels.MatMul(W, K, first, last, X, XStride, Batch, y, yStride, Bias);
+                CopyOut(first, last, y, yStride);
             }
         }
 
-        void CopyOut(int start, int end)
+        void CopyOut(int start, int end, float* y, int yStride)
         {
             end = Math.Min(end, Vocab);
             if (CopyTo is not null && start < end)
                 for (int b = 0; b < Batch; b++)
-                    new ReadOnlySpan<float>(Y + (long)b * YStride + start, end - start).CopyTo(CopyTo[b].AsSpan(start));
+                    new ReadOnlySpan<float>(y + (long)b * yStride + start, end - start).CopyTo(CopyTo[b].AsSpan(start));
         }
     }
 
@@ -325,6 +337,7 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         FloatBuffer? _loraIn, _loraOut; // LoRA scratch: (rows, rank) and (rows, output width), allocated on first use
         FloatBuffer? _xq, _xScales;     // W8A8 scratch: activation rows as bytes, and their scales
         FloatBuffer? _xb;               // bf16 scratch: activation rows rounded to bfloat16
+        FloatBuffer? _logitScratch;     // the classifier's parts' blocks when logits go straight to arrays
         readonly int[] _pad, _promptLength;
         readonly MatMulJob _matmul = new();
         float[][]? _stepLogits;
@@ -506,7 +519,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         }
 
         // Runs the activation rows [0, rows) (embeddings already in _x) through the model; logits of the rows flagged
-        // in _rowLogits land in _logits, packed in row order. Returns how many.
+        // in _rowLogits land in _copyLogitsTo's arrays where it is set, else in _logits, packed in row order. Returns
+        // how many.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         int Compute(int rows)
         {
@@ -582,6 +596,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
             {
                 _matmul.CopyTo = _copyLogitsTo;
                 _matmul.Vocab = m.Vocab;
+                if (_copyLogitsTo is not null)
+                {
+                    _logitScratch ??= new FloatBuffer((long)m.Threads * _capacity * MatMulJob.ScratchStride);
+                    _matmul.Scratch = _logitScratch.Ptr;
+                }
                 try
                 {
                     MatMul(m._classifier, kd, m.VocabRows, _h, kd, n, _logits, m.Sv, null);
