@@ -128,7 +128,7 @@ static unsafe class Bf16SoftmaxRows
         Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(x).ToVector256Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Load512(ushort* x) =>
+    internal static Vector512<float> Load512(ushort* x) =>
         Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(x).ToVector512Unsafe()), 16).AsSingle();
 
     // exp(x) = 2^k · exp(r), k = round(x / ln 2), r = x − k ln 2 (ln 2 in two parts, so r is exact) in

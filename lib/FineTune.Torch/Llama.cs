@@ -143,7 +143,7 @@ public sealed class Attention : nn.Module
             // 7-10 ms a layer against SDPA's 22-39 (stories15M shape, batch 8, 2 cores). Only where the (B, nh, T, S)
             // scores are small: SDPA never holds them.
             var scores = matmul(q.Times(1 / Math.Sqrt(_headDim)).to(d), k.to(d).transpose(-2, -1)).Plus(mask.to(d));
-            y = matmul(softmax(scores, -1), v.to(d)).to(q.dtype);                               // (B, nh, T, hd)
+            y = matmul(softmax(scores, -1), v.to(d));                                 // (B, nh, T, hd), in bf16
         }
         else if (_useSdpa)
         {
@@ -157,7 +157,12 @@ public sealed class Attention : nn.Module
             y = matmul(softmax(scores.to(ScalarType.Float32), -1).to(q.dtype), v);                  // (B, nh, T, hd)
         }
         // (B, nh, T, hd) -> (B, T, nh*hd)
-        return o_proj.forward(y.transpose(1, 2).reshape(B, T, _heads * _headDim));
+        var merged = y.transpose(1, 2).reshape(B, T, _heads * _headDim);
+        // bf16 autocast: a plain projection takes the bf16 heads as they are (a round trip through float32 was exact,
+        // so the numbers are the ones it gave)
+        return o_proj is AutocastLinear plain && plain.ComputeDtype == merged.dtype && merged.dtype != x.dtype
+            ? plain.ForwardInComputeDtype(merged).to(x.dtype)
+            : o_proj.forward(merged.to(x.dtype));
     }
 }
 
@@ -207,6 +212,12 @@ public sealed class AutocastLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     public override Tensor forward(Tensor x) => ComputeDtype is { } d && d != x.dtype
         ? nn.functional.linear(x.to(d), weight.to(d), bias?.to(d)).to(x.dtype)
         : nn.functional.linear(x, weight, bias);
+
+    /// <summary>Autocast without the cast back: the product in ComputeDtype (x cast to it unless already in it), for
+    /// a caller whose next step takes that dtype too.</summary>
+    public Tensor ForwardInComputeDtype(Tensor x) => ComputeDtype is { } d
+        ? nn.functional.linear(x.to(d), weight.to(d), bias?.to(d))
+        : forward(x);
 }
 
 // ---- MLP ----
@@ -223,7 +234,21 @@ public sealed class Mlp : nn.Module
     }
 
     // SwiGLU: down(silu(gate(x)) * up(x))
-    public Tensor forward(Tensor x) => down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x));
+    public Tensor forward(Tensor x)
+    {
+        // bf16 autocast over plain gate and up projections: their bf16 outputs go through one fused gating pass, whose
+        // bf16 result a plain down projection takes as it is
+        if (gate_proj is AutocastLinear gate && up_proj is AutocastLinear up && gate.ComputeDtype is { } d
+            && up.ComputeDtype == d && d == ScalarType.BFloat16 && FusedSwiGlu.Enabled
+            && x.device_type == DeviceType.CPU)
+        {
+            var h = FusedSwiGlu.Compute(gate.ForwardInComputeDtype(x), up.ForwardInComputeDtype(x));
+            return (down_proj is AutocastLinear down && down.ComputeDtype == d
+                ? down.ForwardInComputeDtype(h)
+                : down_proj.forward(h.to(x.dtype))).to(x.dtype);
+        }
+        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x));
+    }
 }
 
 // ---- Decoder block ----
