@@ -2,9 +2,10 @@
 // projections, computed in float32 from their exact widened values and rounded once to bf16:
 //   h = silu(g) · u = g · σ(g) · u,
 //   dg = dh · u · σ(g) · (1 + g · (1 − σ(g))),   du = dh · g · σ(g).
-// The same numbers the composed ops gave (both casts to float32, silu, the product, the cast back; their backwards the
-// same in reverse), but one pass over the (B·T, hidden) tensors each way instead of about eleven, and bf16 tensors
-// saved for the backward instead of float32 ones. σ's exp is Bf16SoftmaxRows' polynomial, its input clamped to
+// What the composed ops computed (both casts to float32, silu, the product, the cast back; their backwards the same in
+// reverse), up to exp's last bits (about one output in 100,000 lands one bf16 step away), but one pass over the
+// (B·T, hidden) tensors each way instead of about eleven, and bf16 tensors saved for the backward instead of float32
+// ones. σ's exp is Bf16SoftmaxRows' polynomial, its input clamped to
 // [−87, 88], where σ saturates (silu(−88) is −5e−37).
 using System.Runtime.Intrinsics;
 using FineTune.Models.Checkpoints;
