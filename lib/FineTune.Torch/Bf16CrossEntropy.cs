@@ -47,7 +47,7 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         ushort* x = (ushort*)Data(logits), dx = (ushort*)Data(grad);
         float* l = (float*)Data(lse);
         long* t = (long*)Data(targets);
-        Rows(n, (first, last) =>
+        ThreadBlocks.Run(n, (first, last) =>
         {
             Span<float> scratch = stackalloc float[ScratchFloats];
             for (int r = first; r < last; r++)
@@ -86,7 +86,7 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
                     nameof(targets));
         var losses = new double[n];
         var hits = new bool[n];
-        Rows(n, (first, last) =>
+        ThreadBlocks.Run(n, (first, last) =>
         {
             for (int r = first; r < last; r++)
             {
@@ -114,14 +114,6 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
 
     // float32 values between the backward's exp and its rounding to bf16 (8 KB, in L1)
     const int ScratchFloats = 2048;
-
-    // Rows [0, n) in one block per libtorch thread.
-    static void Rows(int n, Action<int, int> run)
-    {
-        int parts = Math.Max(1, Math.Min(get_num_threads(), n));
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
-            run((int)((long)n * part / parts), (int)((long)n * (part + 1) / parts)));
-    }
 
     static void* Data(Tensor t) => TensorMemory.Pointer(t);
 }

@@ -5,8 +5,8 @@
 // What the composed ops computed (both casts to float32, silu, the product, the cast back; their backwards the same in
 // reverse), up to exp's last bits (about one output in 100,000 lands one bf16 step away), but one pass over the
 // (B·T, hidden) tensors each way instead of about eleven, and bf16 tensors saved for the backward instead of float32
-// ones. σ's exp is Bf16SoftmaxRows' polynomial, its input clamped to
-// [−87, 88], where σ saturates (silu(−88) is −5e−37).
+// ones. σ's exp is Bf16SoftmaxRows' polynomial, its input clamped to [−87, 88], where σ saturates (silu(−88) is
+// −5e−37).
 using System.Runtime.Intrinsics;
 using FineTune.Models.Checkpoints;
 
@@ -106,22 +106,15 @@ public sealed unsafe class FusedSwiGlu : autograd.SingleTensorFunction<FusedSwiG
 
     delegate void ChunkWork(long start, int n, float* a, float* b);
 
-    // Elements [0, count) in chunks of ChunkFloats, the chunks split in one contiguous block per libtorch thread; each
+    // Elements [0, count) in chunks of ChunkFloats, the chunks in one block per libtorch thread (ThreadBlocks); each
     // block has its own two float32 scratch chunks.
-    static void Chunks(long count, ChunkWork work)
-    {
-        long chunks = (count + ChunkFloats - 1) / ChunkFloats;
-        int parts = (int)Math.Max(1, Math.Min(get_num_threads(), chunks));
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+    static void Chunks(long count, ChunkWork work) =>
+        ThreadBlocks.Run(checked((int)((count + ChunkFloats - 1) / ChunkFloats)), (first, last) =>
         {
             float* a = stackalloc float[ChunkFloats], b = stackalloc float[ChunkFloats];
-            for (long c = chunks * part / parts, end = chunks * (part + 1) / parts; c < end; c++)
-            {
-                long start = c * ChunkFloats;
+            for (long start = (long)first * ChunkFloats; start < (long)last * ChunkFloats; start += ChunkFloats)
                 work(start, (int)Math.Min(ChunkFloats, count - start), a, b);
-            }
         });
-    }
 
     static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One
         / (Vector512<float>.One + Bf16SoftmaxRows.Exp(Vector512.Min(-x, Vector512.Create(ExpHighest))));
