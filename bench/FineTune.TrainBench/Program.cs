@@ -13,8 +13,13 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineTune.Benchmarks;
+using FineTune.Torch;
 using FineTune.TrainBench;
 
+// Measure what `finetune train` runs: the CLI sets OpenMP's passive wait policy before libtorch loads
+// (TorchProcess.Configure), and the cases, child processes, inherit it. PyTorch runs with what the user had.
+string? userWaitPolicy = Environment.GetEnvironmentVariable(TorchProcess.WaitPolicy);
+TorchProcess.Configure();
 int threads = int.Parse(Arg("--threads", "2"));
 int steps = int.Parse(Arg("--steps", "6"));
 if (Arg("--case", "") is { Length: > 0 } single)
@@ -139,6 +144,8 @@ JsonObject? PyTorch(string method, string precision, string shape, int threads, 
     // Debian's python3-torch lives under /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may lack it.
     var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+    if (userWaitPolicy is null)
+        start.Environment.Remove(TorchProcess.WaitPolicy);
     foreach (var a in new[] { script, "--method", method, "--precision", precision, "--shape", shape, "--threads",
         threads.ToString(), "--steps", steps.ToString() })
         start.ArgumentList.Add(a);
@@ -167,7 +174,8 @@ static JsonObject Machine()
     return new JsonObject
     {
         ["cpu"] = cpu, ["logical_cores"] = Environment.ProcessorCount,
-        ["dotnet"] = Environment.Version.ToString()
+        ["dotnet"] = Environment.Version.ToString(),
+        ["omp_wait_policy"] = TorchProcess.NativeValue(TorchProcess.WaitPolicy),
     };
 }
 
