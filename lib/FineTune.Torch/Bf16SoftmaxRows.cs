@@ -124,7 +124,7 @@ static unsafe class Bf16SoftmaxRows
 
     // bf16 values widened to float32 (exact: a bf16 is a float32's high half)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Load256(ushort* x) =>
+    internal static Vector256<float> Load256(ushort* x) =>
         Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(x).ToVector256Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

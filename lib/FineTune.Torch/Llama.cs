@@ -109,10 +109,18 @@ public sealed class Attention : nn.Module
         (Tensor Keys, Tensor Values)? prefix = null)
     {
         long B = x.shape[0], T = x.shape[1];
-        // (B, T, C) -> (B, T, nh, hd) -> (B, nh, T, hd)
-        var q = RotaryEmbedding.ApplyToHeads(q_proj.forward(x).view(B, T, _heads, _headDim), cos, sin);
-        var k = RotaryEmbedding.ApplyToHeads(k_proj.forward(x).view(B, T, _kvHeads, _headDim), cos, sin);
-        var v = v_proj.forward(x).view(B, T, _kvHeads, _headDim).transpose(1, 2);
+        Tensor q, k, v;
+        var heads = FusedHeads(x, cos, sin, cache, prefix);
+        bool fused = heads is not null;
+        if (heads is { } h)
+            (q, k, v) = h;   // bf16, q scaled
+        else
+        {
+            // (B, T, C) -> (B, T, nh, hd) -> (B, nh, T, hd)
+            q = RotaryEmbedding.ApplyToHeads(q_proj.forward(x).view(B, T, _heads, _headDim), cos, sin);
+            k = RotaryEmbedding.ApplyToHeads(k_proj.forward(x).view(B, T, _kvHeads, _headDim), cos, sin);
+            v = v_proj.forward(x).view(B, T, _kvHeads, _headDim).transpose(1, 2);
+        }
 
         if (cache is var (keys, values))
         {
@@ -135,14 +143,15 @@ public sealed class Attention : nn.Module
         }
 
         Tensor y;
-        if (ComputeDtype is { } d && d != q.dtype && B * _heads * T * k.shape[2] <= LowPrecisionScoresLimit)
+        if (ComputeDtype is { } d && d != x.dtype && B * _heads * T * k.shape[2] <= LowPrecisionScoresLimit)
         {
             // bf16 autocast, as torch.autocast runs attention on CPU: both products in bf16 with float32
             // accumulation, q scaled before its cast, the softmax accumulated in float32 (libtorch's bf16 softmax
             // does). Explicit products rather than SDPA: at head size 48 and 256 positions, forward and backward take
             // 7-10 ms a layer against SDPA's 22-39 (stories15M shape, batch 8, 2 cores). Only where the (B, nh, T, S)
             // scores are small: SDPA never holds them.
-            var scores = matmul(q.Times(1 / Math.Sqrt(_headDim)).to(d), k.to(d).transpose(-2, -1)).Plus(mask.to(d));
+            var scaled = fused ? q : q.Times(1 / Math.Sqrt(_headDim)).to(d);
+            var scores = matmul(scaled, k.to(d).transpose(-2, -1)).Plus(mask.to(d));
             y = matmul(softmax(scores, -1), v.to(d));                                 // (B, nh, T, hd), in bf16
         }
         else if (_useSdpa)
@@ -163,6 +172,22 @@ public sealed class Attention : nn.Module
         return o_proj is AutocastLinear plain && plain.ComputeDtype == merged.dtype && merged.dtype != x.dtype
             ? plain.ForwardInComputeDtype(merged).to(x.dtype)
             : o_proj.forward(merged.to(x.dtype));
+    }
+
+    // bf16 autocast over plain q, k and v projections without a cache or prefix, where the explicit bf16 attention
+    // above runs: one product for the three (their bf16 weights stacked), whose bf16 output FusedQkvRope splits into
+    // heads, rotates and scales in one pass. Otherwise null: the projections one by one.
+    (Tensor Q, Tensor K, Tensor V)? FusedHeads(Tensor x, Tensor cos, Tensor sin, (Tensor, Tensor)? cache,
+        (Tensor, Tensor)? prefix)
+    {
+        if (cache is not null || prefix is not null || ComputeDtype != ScalarType.BFloat16 || x.dtype == ComputeDtype
+            || x.device_type != DeviceType.CPU || x.dim() != 3
+            || x.shape[0] * _heads * x.shape[1] * x.shape[1] > LowPrecisionScoresLimit
+            || !FusedQkvRope.SupportsAngles(cos, sin, x.shape[0], x.shape[1], _headDim)
+            || AutocastLinear.Stackable([q_proj, k_proj, v_proj], ScalarType.BFloat16) is not { } projections)
+            return null;
+        return FusedQkvRope.Compute(AutocastLinear.ForwardStacked(x, projections), cos, sin, _heads, _kvHeads,
+            _headDim);
     }
 }
 
@@ -212,6 +237,26 @@ public sealed class AutocastLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     public override Tensor forward(Tensor x) => ComputeDtype is { } d && d != x.dtype
         ? nn.functional.linear(x.to(d), weight.to(d), bias?.to(d)).to(x.dtype)
         : nn.functional.linear(x, weight, bias);
+
+    /// <summary>The layers as plain projections that all multiply in dtype and all have a bias or none (what
+    /// ForwardStacked takes), else null.</summary>
+    public static AutocastLinear[]? Stackable(IEnumerable<nn.Module<Tensor, Tensor>> layers, ScalarType dtype)
+    {
+        var plain = layers.OfType<AutocastLinear>().ToArray();
+        return plain.Length == layers.Count() && plain.All(l => l.ComputeDtype == dtype)
+            && plain.All(l => (l.bias is null) == (plain[0].bias is null)) ? plain : null;
+    }
+
+    /// <summary>Several projections of one input as one product in their ComputeDtype: x cast once, the weights (and
+    /// biases) cast and stacked, the outputs side by side (…, Σ out) in that dtype. The input's gradient is then one
+    /// product over all of them, accumulated in float32 (not one bf16 gradient per layer, summed).</summary>
+    public static Tensor ForwardStacked(Tensor x, IReadOnlyList<AutocastLinear> layers)
+    {
+        var d = layers[0].ComputeDtype ?? x.dtype;
+        var weight = cat(layers.Select(l => l.weight.to(d)).ToArray(), 0);
+        var bias = layers[0].bias is null ? null : cat(layers.Select(l => l.bias!.to(d)).ToArray(), 0);
+        return nn.functional.linear(x.to(d), weight, bias);
+    }
 
     /// <summary>Autocast without the cast back: the product in ComputeDtype (x cast to it unless already in it), for
     /// a caller whose next step takes that dtype too.</summary>
