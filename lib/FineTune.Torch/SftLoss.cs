@@ -64,9 +64,9 @@ public static class SftLoss
         if (model.ComputeDtype == ScalarType.BFloat16 && targets.device_type == DeviceType.CPU)
         {
             // bf16 autocast: the LM head's bf16 logits go to the loss as they are (Bf16CrossEntropy: two passes over
-            // them instead of six over a float32 copy)
+            // them instead of six over a float32 copy), and its backward writes their gradient over them
             var lowLogits = model.Logits(model.HiddenStates(inputs, positions, mask));          // (B, T, V)
-            var result = Bf16CrossEntropy.Compute(lowLogits.reshape(-1, lowLogits.shape[^1]), targets);
+            var result = Bf16CrossEntropy.ComputeOverwriting(lowLogits.reshape(-1, lowLogits.shape[^1]), targets);
             return new SftBatchLoss(result.Sum, result.Tokens, result.Correct);
         }
         var logits = model.forward(inputs, positions, mask);                                   // (B, T, V)

@@ -47,6 +47,34 @@ public class Bf16CrossEntropyTests
     }
 
     [Fact]
+    public void The_gradient_written_over_the_logits_has_the_same_bits()
+    {
+        manual_seed(4);
+        using var scope = NewDisposeScope();
+        var logits = (randn(9, 300) * 3).to(ScalarType.BFloat16);
+        var targets = randint(300, [9]);
+        targets[2] = tensor(-100L);
+        targets[5] = logits[5].argmax();
+        var separate = logits.detach().requires_grad_(true);
+        var expected = Bf16CrossEntropy.Compute(separate, targets);
+        (expected.Sum * 0.25).backward();
+
+        // logits of their own, as the LM head's output is: the loss may write over them
+        var source = logits.detach().clone().requires_grad_(true);
+        var own = source.mul(ScalarOps.Filled([], 1.0).to(ScalarType.BFloat16));
+        var result = Bf16CrossEntropy.ComputeOverwriting(own, targets);
+        (result.Sum * 0.25).backward();
+
+        Assert.Equal(expected.Sum.item<float>(), result.Sum.item<float>());
+        Assert.Equal((expected.Tokens, expected.Correct), (result.Tokens, result.Correct));
+        var gradient = separate.grad!.to(ScalarType.Float32);
+        Assert.True(gradient.abs().sum().item<float>() > 0);
+        Assert.Equal(0, source.grad!.to(ScalarType.Float32).ne(gradient).sum().item<long>());
+        // the gradient is where the logits were
+        Assert.Equal(0, own.detach().to(ScalarType.Float32).ne(gradient).sum().item<long>());
+    }
+
+    [Fact]
     public void A_target_outside_the_vocabulary_is_refused_with_its_row()
     {
         using var scope = NewDisposeScope();
