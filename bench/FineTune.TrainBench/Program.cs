@@ -102,9 +102,13 @@ void AddUtilisation(JsonObject result, double flopsPerToken)
     result["mfu_vs_float32_peak"] = Math.Round(flops / 1e9 / peak["float32_gflops"]!.GetValue<double>(), 3);
     if (result["precision"]?.GetValue<string>() == "bf16")
         result["mfu_vs_bfloat16_peak"] = Math.Round(flops / 1e9 / peak["bfloat16_gflops"]!.GetValue<double>(), 3);
+    if (result["bfloat16_peak_gflops_in_case"]?.GetValue<double>() is { } casePeak)
+        result["mfu_vs_bfloat16_peak_in_case"] = Math.Round(flops / 1e9 / casePeak, 3);
     Console.Error.WriteLine($"{result["implementation"]} {result["method"]} {result["precision"]} {result["shape"]}: " +
         $"{result["tokens_per_second_median"]} tokens/s, {result["achieved_gflops"]} GFLOP/s, MFU " +
-        $"{result["mfu_vs_bfloat16_peak"] ?? result["mfu_vs_float32_peak"]}, peak {result["peak_rss_mib"]} MiB");
+        $"{result["mfu_vs_bfloat16_peak"] ?? result["mfu_vs_float32_peak"]}" +
+        (result["mfu_vs_bfloat16_peak_in_case"] is { } inCase ? $" ({inCase} against the case's own peak)" : "") +
+        $", peak {result["peak_rss_mib"]} MiB");
 }
 var document = new JsonObject
 {

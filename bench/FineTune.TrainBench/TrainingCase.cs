@@ -1,7 +1,8 @@
 // One benchmark case in its own process: a random base of the stories15M shape (8 × 257 token rows per step) or the
 // 110M shape (4 × 513) written as a Hugging Face checkpoint, the rows as FTSHARD1 shards (every target trained), the
 // real Trainer for warm-up + timed steps, each step timed from the progress callback. Reports the median, min and max
-// tokens/s and the process's peak resident memory.
+// tokens/s and the process's peak resident memory; bf16 cases also the bf16 matmul peak measured in the process just
+// before and after their timed steps (the higher of the two).
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FineTune.Data.Tokenization;
@@ -75,6 +76,9 @@ static class TrainingCase
                 },
                 Checkpoint = new CheckpointConfig { EverySteps = 0 },
             };
+            // bf16: the matmul peak in this process just before and after the timed steps too, so MFU can be read
+            // against the peak of the case's own window (a shared VM drifts by 10-20% within a run)
+            double? peakBefore = precision == "bf16" ? MatmulPeak.Best(TorchSharp.torch.ScalarType.BFloat16, threads) : null;
             using var trainer = Trainer.Create(config);
             var times = new List<double>();
             var clock = Stopwatch.StartNew();
@@ -87,6 +91,7 @@ static class TrainingCase
                 last = now;
             }));
             times.Sort();
+            double? peakAfter = peakBefore is null ? null : MatmulPeak.Best(TorchSharp.torch.ScalarType.BFloat16, threads);
             long trainable = trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p =>
                 p.parameter.numel());
             using var process = Process.GetCurrentProcess();
@@ -101,6 +106,8 @@ static class TrainingCase
                 ["peak_rss_mib"] = Math.Round(process.PeakWorkingSet64 / 1048576.0, 0),
                 ["trainable_parameters"] = trainable,
                 ["model_flops_per_token"] = FlopsPerToken(shape, tokens, method == "full", trainable),
+                ["bfloat16_peak_gflops_in_case"] = peakBefore is { } before
+                    ? Math.Round(Math.Max(before, peakAfter!.Value), 1) : null,
             };
         }
         finally
