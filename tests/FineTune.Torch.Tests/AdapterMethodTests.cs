@@ -257,6 +257,35 @@ public class AdapterMethodTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Gradient_checkpointing_under_bf16_autocast_gives_the_same_bits_in_full_fine_tuning()
+    {
+        // the fused bf16 paths (stacked q/k/v with FusedQkvRope, FusedSwiGlu, the loss writing over its logits) inside
+        // recomputed layers: q/k/v biases and grouped-query heads
+        var (config, weights) = Base(bias: true);
+        var rows = Packing.Unpacked(Data());
+        Dictionary<string, float[]> Gradients(bool recompute, out float loss)
+        {
+            using var model = LlamaCheckpoints.Load(config, weights);
+            model.ComputeDtype = ScalarType.BFloat16;
+            model.GradientCheckpointing = recompute;
+            model.train();
+            using var scope = NewDisposeScope();
+            var result = SftLoss.Compute(model, rows);
+            var mean = result.Sum / result.Tokens;
+            mean.backward();
+            loss = mean.item<float>();
+            return model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.data<float>().ToArray());
+        }
+        var plain = Gradients(false, out var plainLoss);
+        var recomputed = Gradients(true, out var recomputedLoss);
+        Assert.Equal(plainLoss, recomputedLoss);
+        Assert.Contains("model.layers.0.self_attn.q_proj.bias", plain.Keys);
+        foreach (var (name, gradient) in plain)
+            Assert.True(gradient.SequenceEqual(recomputed[name]), $"{name}: gradients differ with recompute");
+        Assert.Contains(plain.Values, g => g.Any(v => v != 0));
+    }
+
+    [Fact]
     public void Bf16_autocast_keeps_float32_weights_and_logits_and_stays_close_to_float32()
     {
         var (config, weights) = Base();
