@@ -10,6 +10,7 @@ using FineTune.Models;
 using FineTune.Models.Checkpoints;
 using FineTune.Torch;
 using FineTune.Training;
+using static TorchSharp.torch.ScalarType;
 
 namespace FineTune.TrainBench;
 
@@ -78,7 +79,7 @@ static class TrainingCase
             };
             // bf16: the matmul peak in this process just before and after the timed steps too, so MFU can be read
             // against the peak of the case's own window (a shared VM drifts by 10-20% within a run)
-            double? peakBefore = precision == "bf16" ? MatmulPeak.Best(TorchSharp.torch.ScalarType.BFloat16, threads) : null;
+            double? peakBefore = precision == "bf16" ? MatmulPeak.Best(BFloat16, threads) : null;
             using var trainer = Trainer.Create(config);
             var times = new List<double>();
             var clock = Stopwatch.StartNew();
@@ -91,7 +92,7 @@ static class TrainingCase
                 last = now;
             }));
             times.Sort();
-            double? peakAfter = peakBefore is null ? null : MatmulPeak.Best(TorchSharp.torch.ScalarType.BFloat16, threads);
+            double? peakAfter = peakBefore is null ? null : MatmulPeak.Best(BFloat16, threads);
             long trainable = trainer.Model.named_parameters().Where(p => p.parameter.requires_grad).Sum(p =>
                 p.parameter.numel());
             using var process = Process.GetCurrentProcess();
