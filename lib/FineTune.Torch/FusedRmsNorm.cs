@@ -1,6 +1,6 @@
 // RMSNorm over float32 rows on the CPU as one autograd function: y = w · x · r with r = 1 / sqrt(mean(x²) + eps) per
 // row, and its backward in one pass a row,
-//   dx = r · (w ⊙ dy) − x · r³ · ⟨w ⊙ dy, x⟩ / C,   dw = Σ_rows dy ⊙ x · r.
+//   dx = r · (w ⊙ dy) − x · r³ · ⟨w ⊙ dy, x⟩ / C,   dw = Σ_rows dy ⊙ x · r   (not for a frozen weight).
 // Composed from libtorch ops the same norm was about nine kernels forward and backward over (B·T, C), 2.1 ms for the
 // 15M shape's 2,048 × 288 rows, this 0.5 (13 norms a step). On one thread: a second, from .NET's pool, waited for
 // the core libtorch's spinning worker held and made it slower.
@@ -30,6 +30,8 @@ public sealed unsafe class FusedRmsNorm : autograd.SingleTensorFunction<FusedRms
         var (x, weight) = (((Tensor)vars[0]).detach().contiguous(), ((Tensor)vars[1]).detach().contiguous());
         var (y, rstd) = Forward(x, weight, (float)(double)vars[2]);
         ctx.save_for_backward([x, weight, rstd]);
+        // a frozen weight (LoRA, IA³) gets no gradient: its pass is skipped
+        ctx.save_data("weight_grad", ((Tensor)vars[1]).requires_grad);
         return y;
     }
 
@@ -41,7 +43,8 @@ public sealed unsafe class FusedRmsNorm : autograd.SingleTensorFunction<FusedRms
         var dx = empty_like(x);
         int c = (int)weight.shape[0], n = (int)(x.numel() / c);
         float* px = Data(x), pw = Data(weight), pr = Data(rstd), pdy = Data(dy), pdx = Data(dx);
-        var dw = new float[c];
+        bool weightGrad = (bool)ctx.get_data("weight_grad");
+        var dw = new float[weightGrad ? c : 0];
         Span<float> gw = stackalloc float[c];
         var w = new ReadOnlySpan<float>(pw, c);
         for (int row = 0; row < n; row++)
@@ -55,6 +58,8 @@ public sealed unsafe class FusedRmsNorm : autograd.SingleTensorFunction<FusedRms
             // dx = r · gw − x · (r³ · dot / C)
             TensorPrimitives.Multiply(gw, r, dxr);
             TensorPrimitives.MultiplyAdd(xr, -r * r * r * dot / c, dxr, dxr);
+            if (!weightGrad)
+                continue;
             // dw += dy ⊙ x · r
             TensorPrimitives.Multiply(dyr, xr, gw);
             TensorPrimitives.MultiplyAdd(gw, r, dw, dw);
@@ -62,7 +67,7 @@ public sealed unsafe class FusedRmsNorm : autograd.SingleTensorFunction<FusedRms
         // the tensors behind the pointers live until here (a temporary's finalizer would free them mid-loop)
         GC.KeepAlive(dy);
         GC.KeepAlive(saved);
-        return [dx, tensor(dw), null!];
+        return [dx, weightGrad ? tensor(dw) : null!, null!];
     }
 
     // y (x's shape) and each row's r (N,)
