@@ -223,13 +223,24 @@ public class AdapterMethodTests(ITestOutputHelper output)
             loaded.AdapterParameters().Single().Parameter.data<float>().ToArray());
     }
 
+    // The training step's loss (the mean over trained tokens) in training mode, backpropagated: its value.
+    static float MeanLossBackward(Llama model, IReadOnlyList<PackedRow> rows)
+    {
+        model.train();
+        using var scope = NewDisposeScope();
+        var result = SftLoss.Compute(model, rows);
+        var mean = result.Sum / result.Tokens;
+        mean.backward();
+        return mean.item<float>();
+    }
+
     [Fact]
     public void Gradient_checkpointing_gives_the_same_loss_and_gradients_with_dropout_on()
     {
         var (config, weights) = Base();
         var lora = new LoraSettings(4, 8, ["all-linear"], Dropout: 0.2);
         var rows = Packing.Unpacked(Data());
-        Dictionary<string, float[]> Gradients(bool recompute, out double loss)
+        Dictionary<string, float[]> Gradients(bool recompute, out float loss)
         {
             manual_seed(41);   // the same adapter initialisation in both runs
             using var model = LlamaCheckpoints.Load(config, weights, adapter: lora);
@@ -238,13 +249,8 @@ public class AdapterMethodTests(ITestOutputHelper output)
                 foreach (var (_, p) in model.AdapterParameters())
                     p.normal_(0, 0.1);
             model.GradientCheckpointing = recompute;
-            model.train();
             manual_seed(42);   // the same dropout masks in both runs
-            using var scope = NewDisposeScope();
-            var result = SftLoss.Compute(model, rows);
-            var mean = result.Sum / result.Tokens;
-            mean.backward();
-            loss = mean.item<float>();
+            loss = MeanLossBackward(model, rows);
             return model.AdapterParameters().ToDictionary(p => p.Name, p => p.Parameter.grad!.data<float>().ToArray());
         }
         var plain = Gradients(false, out var plainLoss);
@@ -268,12 +274,7 @@ public class AdapterMethodTests(ITestOutputHelper output)
             using var model = LlamaCheckpoints.Load(config, weights);
             model.ComputeDtype = ScalarType.BFloat16;
             model.GradientCheckpointing = recompute;
-            model.train();
-            using var scope = NewDisposeScope();
-            var result = SftLoss.Compute(model, rows);
-            var mean = result.Sum / result.Tokens;
-            mean.backward();
-            loss = mean.item<float>();
+            loss = MeanLossBackward(model, rows);
             return model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.data<float>().ToArray());
         }
         var plain = Gradients(false, out var plainLoss);
