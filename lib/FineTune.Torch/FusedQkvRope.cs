@@ -1,11 +1,12 @@
 // bf16 autocast attention's inputs on the CPU as one autograd function: the stacked q, k, v projection's bfloat16
-// output (B, T, (heads + 2·kv_heads)·hd) split into heads (B, heads, T, hd), q and k rotated (RoPE, as FusedRope: with
-// h = hd/2, y[i] = x[i]·cos[i] − x[i+h]·sin[i], y[i+h] = x[i+h]·cos[i+h] + x[i]·sin[i+h]) in float32 from the exact
-// widened values, q then scaled by 1/√hd, each rounded once to bf16; v moved as it is. The backward is the inverse
-// rotation of the incoming bf16 gradients (q's scaled first), rounded once into the stacked layout the projection's
-// backward takes. The same float operations in the same order as the composed path (a cast to float32, FusedRope, the
-// scale, the cast back to bf16; their backwards in reverse), so the same bits, in one pass each way instead of about
-// eight libtorch kernels and float32 copies of the three projections.
+// output (B, T, (heads + 2·kv_heads)·hd) split into heads (B, heads, T, hd), q and k rotated (RoPE, as
+// FusedRope: with h = hd/2,
+//   y[i] = x[i]·cos[i] − x[i+h]·sin[i],   y[i+h] = x[i+h]·cos[i+h] + x[i]·sin[i+h])
+// in float32 from the exact widened values, q then scaled by 1/√hd, each rounded once to bf16; v moved as it is. The
+// backward is the inverse rotation of the incoming bf16 gradients (q's scaled first), rounded once into the stacked
+// layout the projection's backward takes. The same float operations in the same order as the composed path (a cast to
+// float32, FusedRope, the scale, the cast back to bf16; their backwards in reverse), so the same bits, in one pass
+// each way instead of about eight libtorch kernels and float32 copies of the three projections.
 using System.Runtime.Intrinsics;
 using FineTune.Models.Checkpoints;
 
@@ -86,9 +87,9 @@ public sealed unsafe class FusedQkvRope : autograd.MultiTensorFunction<FusedQkvR
         public long Width => (long)(Heads + 2 * KvHeads) * HeadDim;
     }
 
-    // Forward: stacked → heads (q, k, v). Backward (inverse): heads' gradients → stacked. One work item is a part (q,
-    // k or v), a batch row, a head and a block of positions: contiguous in the heads layout, hd-sized pieces of T rows
-    // in the stacked one.
+    // Forward: stacked → heads (q, k, v). Backward (inverse): heads' gradients → stacked. One work item is a
+    // part (q, k or v), a batch row, a head and a block of positions: contiguous in the heads layout, hd-sized pieces
+    // of T rows in the stacked one.
     static void Run(Layout layout, Tensor stacked, Tensor?[] heads, Tensor cos, Tensor sin, bool inverse)
     {
         int hd = layout.HeadDim, half = hd / 2;

@@ -1,6 +1,7 @@
 // RMSNorm over float32 rows on the CPU as one autograd function: y = w · x · r with r = 1 / sqrt(mean(x²) + eps) per
 // row, and its backward in one pass a row,
-//   dx = r · (w ⊙ dy) − x · r³ · ⟨w ⊙ dy, x⟩ / C,   dw = Σ_rows dy ⊙ x · r   (not for a frozen weight).
+//   dx = r · (w ⊙ dy) − x · r³ · ⟨w ⊙ dy, x⟩ / C,
+//   dw = Σ_rows dy ⊙ x · r   (not for a frozen weight).
 // Composed from libtorch ops the same norm was about nine kernels forward and backward over (B·T, C), 2.1 ms for the
 // 15M shape's 2,048 × 288 rows, this 0.5 (13 norms a step). On one thread: a second, from .NET's pool, waited for
 // the core libtorch's spinning worker held and made it slower.

@@ -111,9 +111,9 @@ public sealed class Attention : nn.Module
         long B = x.shape[0], T = x.shape[1];
         Tensor q, k, v;
         var heads = FusedHeads(x, cos, sin, cache, prefix);
-        bool fused = heads is not null;
-        if (heads is { } h)
-            (q, k, v) = h;   // bf16, q scaled
+        bool fused = heads is { };
+        if (fused)
+            (q, k, v) = heads!.Value;   // bf16, q scaled
         else
         {
             // (B, T, C) -> (B, T, nh, hd) -> (B, nh, T, hd)
@@ -240,10 +240,10 @@ public sealed class AutocastLinear : nn.Module<Tensor, Tensor>, ILinearLayer
 
     /// <summary>The layers as plain projections that all multiply in dtype and all have a bias or none (what
     /// ForwardStacked takes), else null.</summary>
-    public static AutocastLinear[]? Stackable(IEnumerable<nn.Module<Tensor, Tensor>> layers, ScalarType dtype)
+    public static AutocastLinear[]? Stackable(IReadOnlyList<nn.Module<Tensor, Tensor>> layers, ScalarType dtype)
     {
         var plain = layers.OfType<AutocastLinear>().ToArray();
-        return plain.Length == layers.Count() && plain.All(l => l.ComputeDtype == dtype)
+        return plain.Length == layers.Count && plain.All(l => l.ComputeDtype == dtype)
             && plain.All(l => (l.bias is null) == (plain[0].bias is null)) ? plain : null;
     }
 
