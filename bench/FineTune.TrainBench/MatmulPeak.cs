@@ -18,12 +18,13 @@ static class MatmulPeak
     }
 
     /// <summary>The best GFLOP/s of one dtype's square GEMMs (about 6 s).</summary>
-    public static double Best(ScalarType dtype, int threads)
+    public static double Best(ScalarType dtype, int threads, Action<int, double>? perSize = null)
     {
         set_num_threads(threads);
         double best = 0;
         foreach (int n in new[] { 1024, 2048, 3072, 4096 })
         {
+            double bestOfSize = 0;
             using var scope = NewDisposeScope();
             var a = randn(n, n).to(dtype);
             var b = randn(n, n).to(dtype);
@@ -37,8 +38,10 @@ static class MatmulPeak
                     matmul(a, b).Dispose();
                     count++;
                 }
-                best = Math.Max(best, 2.0 * n * n * n * count / clock.Elapsed.TotalSeconds / 1e9);
+                bestOfSize = Math.Max(bestOfSize, 2.0 * n * n * n * count / clock.Elapsed.TotalSeconds / 1e9);
             }
+            perSize?.Invoke(n, bestOfSize);
+            best = Math.Max(best, bestOfSize);
         }
         return best;
     }

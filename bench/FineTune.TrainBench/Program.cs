@@ -9,6 +9,7 @@
 // [--out FILE]
 // With --rl: GRPO and PPO rollout and optimisation throughput instead (RlCase), into bench/results/rl.json. With
 // --gemms [--shapes 15M|110M]: the step's matrix products alone (GemmProfile), into bench/results/train-gemms.json.
+// With --peak: the matmul peak alone, size by size (how steady it is on a shared machine).
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -26,6 +27,13 @@ if (Arg("--case", "") is { Length: > 0 } single)
 {
     Console.WriteLine((single.StartsWith("rl:", StringComparison.Ordinal) ? RlCase.Run(single, threads, steps)
         : TrainingCase.Run(single, threads, steps)).ToJsonString());
+    return 0;
+}
+if (args.Contains("--peak"))
+{
+    // The matmul peak alone, size by size: how steady this machine's peak is between calls
+    foreach (var dtype in new[] { TorchSharp.torch.ScalarType.BFloat16, TorchSharp.torch.ScalarType.Float32 })
+        MatmulPeak.Best(dtype, threads, (n, gflops) => Console.WriteLine($"{dtype} {n}: {gflops:F1} GFLOP/s"));
     return 0;
 }
 if (args.Contains("--gemms"))
