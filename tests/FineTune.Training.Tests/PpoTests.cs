@@ -59,20 +59,24 @@ public class PpoTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var rewardModel = TrainRewardModel(dir.Path);
-        using var trainer = Trainer.Create(Config(dir.Path, rewardModel));
+        // 80 steps: the clipped value loss moves the critic at most clip_range_value a step, and each rollout's value
+        // loss is noisy (one rollout's returns), so its fall is read over the first and last eight rollouts
+        var config = Config(dir.Path, rewardModel);
+        using var trainer = Trainer.Create(config with { Training = config.Training with { Epochs = 40 } });
         var report = trainer.Train();
         var first = report.History[0].Rollout!;
         var last = report.History[^1].Rollout!;
         double early = report.History.Take(4).Average(h => h.Rollout!["reward"]);
         double late = report.History.TakeLast(4).Average(h => h.Rollout!["reward"]);
+        double valueEarly = report.History.Take(8).Average(h => h.Rollout!["value_loss"]);
+        double valueLate = report.History.TakeLast(8).Average(h => h.Rollout!["value_loss"]);
         output.WriteLine($"mean reward-model score {early:0.###} -> {late:0.###} over {report.Steps} steps, kl " +
-            $"{last["kl"]:0.###}, value loss {first["value_loss"]:0.###} -> {last["value_loss"]:0.###}, " +
+            $"{last["kl"]:0.###}, value loss {valueEarly:0.###} -> {valueLate:0.###} (first and last eight), " +
             $"{report.Seconds:0.#} s");
         Assert.True(late > early + 1, $"reward-model score {early} -> {late}");
         Assert.Equal(0, first["kl"], 5);                 // the first rollout's policy is the reference
         Assert.True(report.History.Max(h => h.Rollout!["kl"]) < 15, "kl to the reference stays bounded");
-        Assert.True(last["value_loss"] < first["value_loss"], $"value loss {first["value_loss"]} -> " +
-            $"{last["value_loss"]}");
+        Assert.True(valueLate < 0.8 * valueEarly, $"value loss {valueEarly} -> {valueLate}");
         Assert.True(report.Evals[^1].Rewards!["reward_model"] > report.Evals[0].Rewards!["reward_model"]);
         foreach (var key in new[] { "entropy", "approx_kl", "value_loss", "policy_loss", "completion_length",
                      "kl_coef", "reward/reward_model" })
