@@ -1,6 +1,7 @@
 // Cross-entropy over bfloat16 logits, the loss of bf16 autocast training: each (V,) row is read twice in the forward
 // (max and argmax, then log-sum-exp, in float32: Bf16SoftmaxRows) and once in the backward, which writes its gradient
-// g · (softmax − onehot(target)) straight in bf16 — the dtype the LM head's backward products take it in. Through
+// g · (softmax − onehot(target)) straight in bf16 — the dtype the LM head's backward products take it in (or the
+// forward does, right after the row's loss, where the caller says what g will be: ComputeWithGradient). Through
 // libtorch the same loss was a float32 copy of the logits, log_softmax, its backward, the cast back and an argmax for
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
@@ -24,7 +25,16 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
     internal static LinearCrossEntropyResult ComputeOverwriting(Tensor logits, Tensor targets) =>
         Compute(logits, targets, true);
 
-    static LinearCrossEntropyResult Compute(Tensor logits, Tensor targets, bool gradientInPlace)
+    /// <summary>As ComputeOverwriting, for a caller that knows the upstream gradient its backward will get (the
+    /// training loss: 1 / the step's trained tokens): the forward writes g · (softmax − onehot) over each row while
+    /// the row is still in cache from its two forward passes, and the backward hands that on — one pass over the
+    /// (N, V) logits from memory fewer a step. Same bits as ComputeOverwriting when the upstream gradient is the one
+    /// given; another one rescales the written gradient (one more rounding).</summary>
+    internal static LinearCrossEntropyResult ComputeWithGradient(Tensor logits, Tensor targets, float gradient) =>
+        Compute(logits, targets, true, gradient);
+
+    static LinearCrossEntropyResult Compute(Tensor logits, Tensor targets, bool gradientInPlace,
+        float? gradient = null)
     {
         if (logits.dtype != ScalarType.BFloat16 || logits.dim() != 2 || logits.device_type != DeviceType.CPU)
             throw new ArgumentException($"expected (N, V) bfloat16 logits on the CPU, got {logits.dtype} " +
@@ -34,24 +44,27 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
                 $"expected {logits.shape[0]} targets, got [{string.Join(", ", targets.shape)}].", nameof(targets));
         var stats = new long[2];
         var sum = is_grad_enabled() && logits.requires_grad
-            ? apply(logits, targets, stats, new Overwrite(gradientInPlace))
-            : Forward(logits.contiguous(), targets, stats).Sum;
+            ? apply(logits, targets, stats, new Overwrite(gradientInPlace, gradient))
+            : Forward(logits.contiguous(), targets, stats, null).Sum;
         return new LinearCrossEntropyResult(sum, stats[0], stats[1]);
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var logits = ((Tensor)vars[0]).detach().contiguous();
-        var (sum, lse, targets) = Forward(logits, (Tensor)vars[1], (long[])vars[2]);
+        var overwrite = (Overwrite)vars[3];
+        var (sum, lse, targets) = Forward(logits, (Tensor)vars[1], (long[])vars[2], overwrite.Gradient);
         ctx.save_for_backward([logits, lse, targets]);
-        ctx.save_data("overwrite", vars[3]);
+        ctx.save_data("overwrite", overwrite);
         return sum;
     }
 
-    // Whether the backward writes the gradient over the saved logits, and whether one already has.
-    sealed class Overwrite(bool inPlace)
+    // Whether the backward writes the gradient over the saved logits (or the forward already has, for this upstream
+    // gradient), and whether a backward has run.
+    sealed class Overwrite(bool inPlace, float? gradient)
     {
         public bool InPlace { get; } = inPlace;
+        public float? Gradient { get; } = gradient;
         public bool Done { get; set; }
     }
 
@@ -63,9 +76,17 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         if (overwrite.Done)
             Environment.FailFast("Bf16CrossEntropy: a second backward through a loss computed with " +
                 "ComputeOverwriting, whose first backward wrote the gradient over the logits.");
+        float g = gradOutput.to(ScalarType.Float32).item<float>();
+        overwrite.Done = overwrite.InPlace;
+        if (overwrite.Gradient is { } written)
+        {
+            // the forward wrote the gradient for `written`
+            if (g != written)
+                logits.mul_(ScalarOps.Filled([], g / written));
+            return [logits, null!, null!, null!];
+        }
         var grad = overwrite.InPlace ? logits : empty_like(logits);
         int n = (int)logits.shape[0], v = (int)logits.shape[1];
-        float g = gradOutput.to(ScalarType.Float32).item<float>();
         ushort* x = (ushort*)Data(logits), dx = (ushort*)Data(grad);
         float* l = (float*)Data(lse);
         long* t = (long*)Data(targets);
@@ -73,29 +94,32 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         {
             Span<float> scratch = stackalloc float[ScratchFloats];
             for (int r = first; r < last; r++)
-            {
-                ushort* xr = x + (long)r * v, dxr = dx + (long)r * v;
-                if (t[r] < 0)
-                {
-                    new Span<ushort>(dxr, v).Clear();
-                    continue;
-                }
-                // g · exp(x − lse), then − g at the target (its logit read first: dx may be x)
-                int target = (int)t[r];
-                float atTarget = Bf16SoftmaxRows.Widen(xr[target]);
-                Bf16SoftmaxRows.ScaledExp(xr, v, l[r], g, dxr, scratch);
-                dxr[target] = DTypes.ToBFloat16(g * MathF.Exp(atTarget - l[r]) - g);
-            }
+                RowGradient(x + (long)r * v, dx + (long)r * v, v, t[r], l[r], g, scratch);
         });
-        overwrite.Done = overwrite.InPlace;
         // One gradient per argument of apply: the logits, then the targets, stats and overwrite marker (none).
         GC.KeepAlive(saved);
         return [grad, null!, null!, null!];
     }
 
+    // One row's gradient g · (softmax − onehot(target)) in bf16, zero for an untrained row: g · exp(x − lse),
+    // then − g at the target (its logit read first: dx may be x).
+    static void RowGradient(ushort* xr, ushort* dxr, int v, long target, float lse, float g, Span<float> scratch)
+    {
+        if (target < 0)
+        {
+            new Span<ushort>(dxr, v).Clear();
+            return;
+        }
+        float atTarget = Bf16SoftmaxRows.Widen(xr[target]);
+        Bf16SoftmaxRows.ScaledExp(xr, v, lse, g, dxr, scratch);
+        dxr[target] = DTypes.ToBFloat16(g * MathF.Exp(atTarget - lse) - g);
+    }
+
     // The loss sum (a 0-d float32 tensor), each row's log-sum-exp (N,) and the targets as a contiguous int64 tensor;
-    // stats[0] += trained rows, stats[1] += trained rows whose argmax is the target.
-    static (Tensor Sum, Tensor Lse, Tensor Targets) Forward(Tensor logits, Tensor targets, long[] stats)
+    // stats[0] += trained rows, stats[1] += trained rows whose argmax is the target. With a gradient: each row's
+    // gradient for it is written over the row once its loss is taken.
+    static (Tensor Sum, Tensor Lse, Tensor Targets) Forward(Tensor logits, Tensor targets, long[] stats,
+        float? gradient)
     {
         using var _ = no_grad();
         int n = (int)logits.shape[0], v = (int)logits.shape[1];
@@ -112,15 +136,19 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         var hits = new bool[n];
         ThreadBlocks.Run(n, (first, last) =>
         {
+            Span<float> scratch = gradient is null ? default : stackalloc float[ScratchFloats];
             for (int r = first; r < last; r++)
             {
-                if (t[r] < 0)
-                    continue;
                 ushort* xr = x + (long)r * v;
-                int target = (int)t[r];
-                (float max, hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
-                l[r] = max + MathF.Log(Bf16SoftmaxRows.SumExp(xr, v, max));
-                losses[r] = l[r] - Bf16SoftmaxRows.Widen(xr[target]);
+                if (t[r] >= 0)
+                {
+                    int target = (int)t[r];
+                    (float max, hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
+                    l[r] = max + MathF.Log(Bf16SoftmaxRows.SumExp(xr, v, max));
+                    losses[r] = l[r] - Bf16SoftmaxRows.Widen(xr[target]);
+                }
+                if (gradient is { } g)
+                    RowGradient(xr, xr, v, t[r], l[r], g, scratch);
             }
         });
         double sum = 0;

@@ -50,8 +50,11 @@ public static class SftLoss
 
     /// <param name="fused">the LM head and loss in row chunks (LinearCrossEntropy: far less memory); false: full logits
     /// and cross_entropy</param>
+    /// <param name="gradient">the gradient the caller's backward will bring to the sum (1 / the step's trained tokens),
+    /// where it knows it: bf16 autocast then writes the logits' gradient in the loss's forward, while each row is in
+    /// cache (Bf16CrossEntropy.ComputeWithGradient)</param>
     public static SftBatchLoss Compute(Llama model, IReadOnlyList<PackedRow> rows, Device? device = null,
-        bool fused = false)
+        bool fused = false, float? gradient = null)
     {
         var (inputs, positions, mask, targets) = Build(rows, device);
         if (fused)
@@ -64,9 +67,12 @@ public static class SftLoss
         if (model.ComputeDtype == ScalarType.BFloat16 && targets.device_type == DeviceType.CPU)
         {
             // bf16 autocast: the LM head's bf16 logits go to the loss as they are (Bf16CrossEntropy: two passes over
-            // them instead of six over a float32 copy), and its backward writes their gradient over them
+            // them instead of six over a float32 copy), and their gradient is written over them: in the loss's
+            // forward where the caller said what its backward will bring, else in its backward
             var lowLogits = model.Logits(model.HiddenStates(inputs, positions, mask));          // (B, T, V)
-            var result = Bf16CrossEntropy.ComputeOverwriting(lowLogits.reshape(-1, lowLogits.shape[^1]), targets);
+            var flatLogits = lowLogits.reshape(-1, lowLogits.shape[^1]);
+            var result = gradient is { } g ? Bf16CrossEntropy.ComputeWithGradient(flatLogits, targets, g)
+                : Bf16CrossEntropy.ComputeOverwriting(flatLogits, targets);
             return new SftBatchLoss(result.Sum, result.Tokens, result.Correct);
         }
         var logits = model.forward(inputs, positions, mask);                                   // (B, T, V)

@@ -74,6 +74,37 @@ public class Bf16CrossEntropyTests
         Assert.Equal(0, own.detach().to(ScalarType.Float32).ne(gradient).sum().item<long>());
     }
 
+    [Theory]
+    [InlineData(1.0 / 3, 1.0 / 3)]   // the upstream gradient the forward was told: its gradient handed on as written
+    [InlineData(0.25, 0.5)]          // another one: rescaled (by a power of two here, so exactly)
+    public void The_gradient_written_in_the_forward_has_the_same_bits(double told, double upstream)
+    {
+        manual_seed(5);
+        using var scope = NewDisposeScope();
+        var logits = (randn(11, 333) * 3).to(ScalarType.BFloat16);
+        var targets = randint(333, [11]);
+        targets[3] = tensor(-100L);
+        targets[6] = logits[6].argmax();
+        var separate = logits.detach().requires_grad_(true);
+        var expected = Bf16CrossEntropy.Compute(separate, targets);
+        expected.Sum.Times(upstream).backward();
+
+        var source = logits.detach().clone().requires_grad_(true);
+        var own = source.mul(ScalarOps.Filled([], 1.0).to(ScalarType.BFloat16));
+        var result = Bf16CrossEntropy.ComputeWithGradient(own, targets, (float)told);
+        // the forward has already written the gradient for what it was told over the logits
+        var written = own.detach().to(ScalarType.Float32);
+        Assert.Equal(0f, written[3].abs().sum().item<float>());
+        result.Sum.Times(upstream).backward();
+
+        Assert.Equal(expected.Sum.item<float>(), result.Sum.item<float>());
+        Assert.Equal((expected.Tokens, expected.Correct), (result.Tokens, result.Correct));
+        var gradient = separate.grad!.to(ScalarType.Float32);
+        Assert.True(gradient.abs().sum().item<float>() > 0);
+        Assert.Equal(0, source.grad!.to(ScalarType.Float32).ne(gradient).sum().item<long>());
+        Assert.Equal(told == upstream, written.ne(gradient).sum().item<long>() == 0);
+    }
+
     [Fact]
     public void A_target_outside_the_vocabulary_is_refused_with_its_row()
     {

@@ -21,8 +21,9 @@ public sealed class SftRecipe(Llama model, string chunkedLoss) : ITrainingRecipe
             using var scope = NewDisposeScope();
             var rows = Batches.Rows(train, batch);
             inputTokens += rows.Sum(r => (long)r.Ids.Length);
-            var result = SftLoss.Compute(model, rows, fused: Chunked(rows));
-            result.Sum.Times(1.0 / Math.Max(1, trained)).backward();
+            double scale = 1.0 / Math.Max(1, trained);
+            var result = SftLoss.Compute(model, rows, fused: Chunked(rows), gradient: (float)scale);
+            result.Sum.Times(scale).backward();
             sum += result.Sum.item<float>();
             hits += result.Correct;
         }
