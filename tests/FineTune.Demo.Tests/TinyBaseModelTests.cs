@@ -202,6 +202,13 @@ public class TinyBaseModelTests
         Assert.StartsWith("test-base-", name);
         Assert.Equal(name, TinyBaseModel.DirectoryName(Small with { Threads = 8 }));
         Assert.NotEqual(name, TinyBaseModel.DirectoryName(Small with { Steps = 41 }));
+        // bf16 is part of the key as this CPU resolves it: a base pre-trained in bf16 is another model
+        Assert.NotEqual(TinyBaseModel.DirectoryName(Small with { Bf16 = true }),
+            TinyBaseModel.DirectoryName(Small with { Bf16 = false }));
+        Assert.Equal(name, TinyBaseModel.DirectoryName(Small with { Bf16 = Trainer.UseBf16("auto") }));
+        Assert.False(TinyBaseModel.LoadOptions(null, ["bf16=false"]).Bf16);
+        Assert.Contains("'bf16'",
+            Assert.Throws<TrainingConfigException>(() => TinyBaseModel.LoadOptions(null, ["bf16=often"])).Message);
     }
 
     [Fact]
