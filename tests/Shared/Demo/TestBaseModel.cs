@@ -13,7 +13,6 @@ public static class TestBaseModel
     {
         Name = "test-base", Dim = 48, Layers = 2, Heads = 4, KvHeads = 2, Hidden = 128, Context = 256, Vocab = 384,
         CorpusBytes = 300_000, Steps = 60, Batch = 8, Lr = 3e-3, Threads = 2,
-        Bf16 = false,   // the same float32 model on every CPU, whatever it multiplies natively
     };
 
     /// <summary>The model's directory (Hugging Face layout with its tokenizer).</summary>
