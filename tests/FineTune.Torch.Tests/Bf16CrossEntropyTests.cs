@@ -46,40 +46,13 @@ public class Bf16CrossEntropyTests
         Assert.Equal(0f, actual[1].abs().sum().item<float>());
     }
 
-    [Fact]
-    public void The_gradient_written_over_the_logits_has_the_same_bits()
+    [Theory]
+    [InlineData(null, 0.25)]         // ComputeOverwriting: the backward writes the gradient over the logits
+    [InlineData(1.0 / 3, 1.0 / 3)]   // ComputeWithGradient told the upstream gradient: the forward wrote it, handed on
+    [InlineData(0.25, 0.5)]          // told another one: rescaled (by a power of two here, so exactly)
+    public void The_gradient_written_over_the_logits_has_the_same_bits(double? told, double upstream)
     {
         manual_seed(4);
-        using var scope = NewDisposeScope();
-        var logits = (randn(9, 300) * 3).to(ScalarType.BFloat16);
-        var targets = randint(300, [9]);
-        targets[2] = tensor(-100L);
-        targets[5] = logits[5].argmax();
-        var separate = logits.detach().requires_grad_(true);
-        var expected = Bf16CrossEntropy.Compute(separate, targets);
-        (expected.Sum * 0.25).backward();
-
-        // logits of their own, as the LM head's output is: the loss may write over them
-        var source = logits.detach().clone().requires_grad_(true);
-        var own = source.mul(ScalarOps.Filled([], 1.0).to(ScalarType.BFloat16));
-        var result = Bf16CrossEntropy.ComputeOverwriting(own, targets);
-        (result.Sum * 0.25).backward();
-
-        Assert.Equal(expected.Sum.item<float>(), result.Sum.item<float>());
-        Assert.Equal((expected.Tokens, expected.Correct), (result.Tokens, result.Correct));
-        var gradient = separate.grad!.to(ScalarType.Float32);
-        Assert.True(gradient.abs().sum().item<float>() > 0);
-        Assert.Equal(0, source.grad!.to(ScalarType.Float32).ne(gradient).sum().item<long>());
-        // the gradient is where the logits were
-        Assert.Equal(0, own.detach().to(ScalarType.Float32).ne(gradient).sum().item<long>());
-    }
-
-    [Theory]
-    [InlineData(1.0 / 3, 1.0 / 3)]   // the upstream gradient the forward was told: its gradient handed on as written
-    [InlineData(0.25, 0.5)]          // another one: rescaled (by a power of two here, so exactly)
-    public void The_gradient_written_in_the_forward_has_the_same_bits(double told, double upstream)
-    {
-        manual_seed(5);
         using var scope = NewDisposeScope();
         var logits = (randn(11, 333) * 3).to(ScalarType.BFloat16);
         var targets = randint(333, [11]);
@@ -89,12 +62,13 @@ public class Bf16CrossEntropyTests
         var expected = Bf16CrossEntropy.Compute(separate, targets);
         expected.Sum.Times(upstream).backward();
 
+        // logits of their own, as the LM head's output is: the loss may write over them
         var source = logits.detach().clone().requires_grad_(true);
         var own = source.mul(ScalarOps.Filled([], 1.0).to(ScalarType.BFloat16));
-        var result = Bf16CrossEntropy.ComputeWithGradient(own, targets, (float)told);
-        // the forward has already written the gradient for what it was told over the logits
-        var written = own.detach().to(ScalarType.Float32);
-        Assert.Equal(0f, written[3].abs().sum().item<float>());
+        var result = told is { } g ? Bf16CrossEntropy.ComputeWithGradient(own, targets, (float)g)
+            : Bf16CrossEntropy.ComputeOverwriting(own, targets);
+        // what the forward left where the logits were: the gradient for what it was told, or the logits
+        var afterForward = own.detach().to(ScalarType.Float32);
         result.Sum.Times(upstream).backward();
 
         Assert.Equal(expected.Sum.item<float>(), result.Sum.item<float>());
@@ -102,7 +76,10 @@ public class Bf16CrossEntropyTests
         var gradient = separate.grad!.to(ScalarType.Float32);
         Assert.True(gradient.abs().sum().item<float>() > 0);
         Assert.Equal(0, source.grad!.to(ScalarType.Float32).ne(gradient).sum().item<long>());
-        Assert.Equal(told == upstream, written.ne(gradient).sum().item<long>() == 0);
+        // the gradient is where the logits were
+        Assert.Equal(0, own.detach().to(ScalarType.Float32).ne(gradient).sum().item<long>());
+        Assert.Equal(told == upstream, afterForward.ne(gradient).sum().item<long>() == 0);
+        Assert.Equal(told is null, afterForward.ne(logits.to(ScalarType.Float32)).sum().item<long>() == 0);
     }
 
     [Fact]
