@@ -156,7 +156,9 @@ s3_start() {
   fi
   local deadline=$((SECONDS + TIMEOUT))
   until http_answers "http://127.0.0.1:$S3_PORT/"; do
-    pid_alive "$RUN/s3rver.pid" node || fail s3rver "$S3/s3rver.log" "the process exited"
+    # alive, not "node": the process just started may still be on its way there (setsid, then the s3rver script's
+    # shebang, then node), and a loaded machine can hold it there past the first check
+    kill -0 "$(cat "$RUN/s3rver.pid")" 2>/dev/null || fail s3rver "$S3/s3rver.log" "the process exited"
     [ $SECONDS -lt $deadline ] || fail s3rver "$S3/s3rver.log" "no HTTP answer on port $S3_PORT"
     sleep 0.1
   done
