@@ -5,6 +5,7 @@
 // libtorch the same loss was a float32 copy of the logits, log_softmax, its backward, the cast back and an argmax for
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
+using System.Runtime.InteropServices;
 using FineTune.Models.Checkpoints;
 
 namespace FineTune.Torch;
@@ -53,8 +54,8 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
     {
         var logits = ((Tensor)vars[0]).detach().contiguous();
         var overwrite = (Overwrite)vars[3];
-        var (sum, lse, targets) = Forward(logits, (Tensor)vars[1], (long[])vars[2], overwrite.Gradient);
-        ctx.save_for_backward([logits, lse, targets]);
+        var (sum, max, targets) = Forward(logits, (Tensor)vars[1], (long[])vars[2], overwrite.Gradient);
+        ctx.save_for_backward([logits, max, targets]);
         ctx.save_data("overwrite", overwrite);
         return sum;
     }
@@ -71,7 +72,7 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         var saved = ctx.get_saved_variables();
-        var (logits, lse, targets) = (saved[0], saved[1], saved[2]);
+        var (logits, max, targets) = (saved[0], saved[1], saved[2]);
         var overwrite = (Overwrite)ctx.get_data("overwrite");
         if (overwrite.Done)
             Environment.FailFast("Bf16CrossEntropy: a second backward through a loss computed with " +
@@ -88,45 +89,52 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         var grad = overwrite.InPlace ? logits : empty_like(logits);
         int n = (int)logits.shape[0], v = (int)logits.shape[1];
         ushort* x = (ushort*)Data(logits), dx = (ushort*)Data(grad);
-        float* l = (float*)Data(lse);
+        float* m = (float*)Data(max);
         long* t = (long*)Data(targets);
         ThreadBlocks.Run(n, (first, last) =>
         {
-            Span<float> scratch = stackalloc float[ScratchFloats];
-            for (int r = first; r < last; r++)
-                RowGradient(x + (long)r * v, dx + (long)r * v, v, t[r], l[r], g, scratch);
+            float* e = (float*)NativeMemory.AlignedAlloc((nuint)v * sizeof(float), 64);
+            try
+            {
+                for (int r = first; r < last; r++)
+                {
+                    ushort* xr = x + (long)r * v, dxr = dx + (long)r * v;
+                    if (t[r] < 0)
+                        new Span<ushort>(dxr, v).Clear();
+                    else
+                        RowGradient(e, Bf16SoftmaxRows.SumExp(xr, v, m[r], e), dxr, v, t[r], g);
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(e);
+            }
         });
         // One gradient per argument of apply: the logits, then the targets, stats and overwrite marker (none).
         GC.KeepAlive(saved);
         return [grad, null!, null!, null!];
     }
 
-    // One row's gradient g · (softmax − onehot(target)) in bf16, zero for an untrained row: g · exp(x − lse),
-    // then − g at the target (its logit read first: dx may be x).
-    static void RowGradient(ushort* xr, ushort* dxr, int v, long target, float lse, float g, Span<float> scratch)
+    // A trained row's gradient g · (softmax − onehot(target)) in bf16 from its exps e = exp(x − max) and their
+    // sum: e · (g / sum), then − g at the target. The forward's and the backward's, so both give the same bits.
+    static void RowGradient(float* e, float sum, ushort* dxr, int v, long target, float g)
     {
-        if (target < 0)
-        {
-            new Span<ushort>(dxr, v).Clear();
-            return;
-        }
-        float atTarget = Bf16SoftmaxRows.Widen(xr[target]);
-        Bf16SoftmaxRows.ScaledExp(xr, v, lse, g, dxr, scratch);
-        dxr[target] = DTypes.ToBFloat16(g * MathF.Exp(atTarget - lse) - g);
+        Bf16SoftmaxRows.Scale(e, v, g / sum, dxr);
+        dxr[target] = DTypes.ToBFloat16(e[target] - g);
     }
 
-    // The loss sum (a 0-d float32 tensor), each row's log-sum-exp (N,) and the targets as a contiguous int64 tensor;
+    // The loss sum (a 0-d float32 tensor), each row's max (N,) and the targets as a contiguous int64 tensor;
     // stats[0] += trained rows, stats[1] += trained rows whose argmax is the target. With a gradient: each row's
     // gradient for it is written over the row once its loss is taken.
-    static (Tensor Sum, Tensor Lse, Tensor Targets) Forward(Tensor logits, Tensor targets, long[] stats,
+    static (Tensor Sum, Tensor Max, Tensor Targets) Forward(Tensor logits, Tensor targets, long[] stats,
         float? gradient)
     {
         using var _ = no_grad();
         int n = (int)logits.shape[0], v = (int)logits.shape[1];
         var ids = targets.to(ScalarType.Int64).contiguous();
-        var lse = empty(n, dtype: ScalarType.Float32);
+        var max = empty(n, dtype: ScalarType.Float32);
         ushort* x = (ushort*)Data(logits);
-        float* l = (float*)Data(lse);
+        float* m = (float*)Data(max);
         long* t = (long*)Data(ids);
         for (int r = 0; r < n; r++)
             if (t[r] >= v || t[r] < 0 && t[r] != -100)
@@ -136,19 +144,33 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         var hits = new bool[n];
         ThreadBlocks.Run(n, (first, last) =>
         {
-            Span<float> scratch = gradient is null ? default : stackalloc float[ScratchFloats];
-            for (int r = first; r < last; r++)
+            // the row's exps, kept for its gradient
+            float* e = gradient is null ? null : (float*)NativeMemory.AlignedAlloc((nuint)v * sizeof(float), 64);
+            try
             {
-                ushort* xr = x + (long)r * v;
-                if (t[r] >= 0)
+                for (int r = first; r < last; r++)
                 {
+                    ushort* xr = x + (long)r * v;
+                    if (t[r] < 0)
+                    {
+                        if (gradient is not null)
+                            new Span<ushort>(xr, v).Clear();
+                        continue;
+                    }
                     int target = (int)t[r];
-                    (float max, hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
-                    l[r] = max + MathF.Log(Bf16SoftmaxRows.SumExp(xr, v, max));
-                    losses[r] = l[r] - Bf16SoftmaxRows.Widen(xr[target]);
+                    (m[r], hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
+                    float sum = e is null
+                        ? Bf16SoftmaxRows.SumExp(xr, v, m[r])
+                        : Bf16SoftmaxRows.SumExp(xr, v, m[r], e);
+                    losses[r] = m[r] + MathF.Log(sum) - Bf16SoftmaxRows.Widen(xr[target]);
+                    if (gradient is { } g)
+                        RowGradient(e, sum, xr, v, target, g);
                 }
-                if (gradient is { } g)
-                    RowGradient(xr, xr, v, t[r], l[r], g, scratch);
+            }
+            finally
+            {
+                if (e is not null)
+                    NativeMemory.AlignedFree(e);
             }
         });
         double sum = 0;
@@ -161,11 +183,8 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
             }
         // the logits behind the pointer live until here (a temporary's finalizer would free them mid-loop)
         GC.KeepAlive(logits);
-        return (tensor((float)sum), lse, ids);
+        return (tensor((float)sum), max, ids);
     }
-
-    // float32 values between the backward's exp and its rounding to bf16 (8 KB, in L1)
-    const int ScratchFloats = 2048;
 
     static void* Data(Tensor t) => TensorMemory.Pointer(t);
 }

@@ -1,8 +1,8 @@
 // The row passes of Bf16CrossEntropy over one (V,) row of bfloat16 logits, in float32 vectors read straight from the
 // bf16 halves: the max and whether the target is the first index of it (torch.argmax's rule for ties), the sum of
-// exp(x − shift), and g · exp(x − shift) rounded to bf16. exp is a degree-6 polynomial after range reduction
-// (within 2 ulp of float32 exp over the softmax range): TensorPrimitives.Exp widens float32 to double and took most
-// of the loss's time, about 0.36 ns an element against 0.17 here.
+// exp(x − shift) (each exp kept for the gradient, or not), and kept exps scaled and rounded to bf16. exp is a
+// degree-6 polynomial after range reduction (within 2 ulp of float32 exp over the softmax range): TensorPrimitives.Exp
+// widens float32 to double and took most of the loss's time, about 0.36 ns an element against 0.17 here.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FineTune.Models.Checkpoints;
@@ -21,7 +21,20 @@ static unsafe class Bf16SoftmaxRows
         int i = 0;
         float max = float.NegativeInfinity;
         bool nan = false;
-        if (Vector256.IsHardwareAccelerated && v >= Lanes)
+        if (Vector512.IsHardwareAccelerated && v >= Wide)
+        {
+            var m = Vector512.Create(float.NegativeInfinity);
+            var unordered = Vector512<float>.Zero;
+            for (; i + Wide <= v; i += Wide)
+            {
+                var f = Load512(x + i);
+                m = Vector512.Max(m, f);
+                unordered |= ~Vector512.Equals(f, f);
+            }
+            max = MaxLanes(Vector256.Max(m.GetLower(), m.GetUpper()));
+            nan = unordered != Vector512<float>.Zero;
+        }
+        else if (Vector256.IsHardwareAccelerated && v >= Lanes)
         {
             var m = Vector256.Create(float.NegativeInfinity);
             var unordered = Vector256<float>.Zero;
@@ -31,8 +44,7 @@ static unsafe class Bf16SoftmaxRows
                 m = Vector256.Max(m, f);
                 unordered |= ~Vector256.Equals(f, f);
             }
-            for (int lane = 0; lane < Lanes; lane++)
-                max = MathF.Max(max, m[lane]);
+            max = MaxLanes(m);
             nan = unordered != Vector256<float>.Zero;
         }
         for (; i < v; i++)
@@ -49,6 +61,14 @@ static unsafe class Bf16SoftmaxRows
             if (Widen(x[j]) == max)
                 return (max, false);
         return (max, true);
+    }
+
+    static float MaxLanes(Vector256<float> m)
+    {
+        float max = float.NegativeInfinity;
+        for (int lane = 0; lane < Lanes; lane++)
+            max = MathF.Max(max, m[lane]);
+        return max;
     }
 
     /// <summary>Σ exp(x − shift) over the row.</summary>
@@ -89,34 +109,65 @@ static unsafe class Bf16SoftmaxRows
         return sum;
     }
 
-    /// <summary>dst = bf16(g · exp(x − shift)), rounded as DTypes.ToBFloat16 rounds; scratch holds a chunk of
-    /// float32 values between the two.</summary>
-    public static void ScaledExp(ushort* x, int v, float shift, float g, ushort* dst, Span<float> scratch) =>
-        ScaledExp(x, v, shift, g, dst, scratch, Vector512.IsHardwareAccelerated);
+    /// <summary>Σ exp(x − shift) over the row as <see cref="SumExp(ushort*, int, float)"/> sums it (the same
+    /// bits), each exp kept in e (v floats): the gradient's pass scales them (<see cref="Scale"/>) rather than taking
+    /// every exp a second time.</summary>
+    public static float SumExp(ushort* x, int v, float shift, float* e) =>
+        SumExp(x, v, shift, e, Vector512.IsHardwareAccelerated);
 
-    internal static void ScaledExp(ushort* x, int v, float shift, float g, ushort* dst, Span<float> scratch, bool wide)
+    internal static float SumExp(ushort* x, int v, float shift, float* e, bool wide)
     {
-        fixed (float* y = scratch)
-            for (int start = 0; start < v; start += scratch.Length)
+        int i = 0;
+        float sum = 0;
+        if (wide)
+        {
+            var s = Vector512.Create(shift);
+            Vector512<float> a = default, b = default;
+            for (; i + 2 * Wide <= v; i += 2 * Wide)
             {
-                int n = Math.Min(scratch.Length, v - start), i = 0;
-                ushort* from = x + start;
-                if (wide)
-                {
-                    var (s, scale) = (Vector512.Create(shift), Vector512.Create(g));
-                    for (; i + Wide <= n; i += Wide)
-                        (Exp(Load512(from + i) - s) * scale).Store(y + i);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    var (s, scale) = (Vector256.Create(shift), Vector256.Create(g));
-                    for (; i + Lanes <= n; i += Lanes)
-                        (Exp(Load256(from + i) - s) * scale).Store(y + i);
-                }
-                for (; i < n; i++)
-                    y[i] = g * MathF.Exp(Widen(from[i]) - shift);
-                DTypes.ToBFloat16(new ReadOnlySpan<float>(y, n), new Span<ushort>(dst + start, n));
+                var (ea, eb) = (Exp(Load512(x + i) - s), Exp(Load512(x + i + Wide) - s));
+                (a, b) = (a + ea, b + eb);
+                ea.Store(e + i);
+                eb.Store(e + i + Wide);
             }
+            sum = Vector512.Sum(a + b);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var s = Vector256.Create(shift);
+            Vector256<float> a = default, b = default;
+            for (; i + 2 * Lanes <= v; i += 2 * Lanes)
+            {
+                var (ea, eb) = (Exp(Load256(x + i) - s), Exp(Load256(x + i + Lanes) - s));
+                (a, b) = (a + ea, b + eb);
+                ea.Store(e + i);
+                eb.Store(e + i + Lanes);
+            }
+            sum = Vector256.Sum(a + b);
+        }
+        float tail = 0;
+        for (; i < v; i++)
+            tail += e[i] = MathF.Exp(Widen(x[i]) - shift);
+        return sum + tail;
+    }
+
+    /// <summary>dst = bf16(c · e), rounded as DTypes.ToBFloat16 rounds (e is overwritten with c · e); dst may be
+    /// the row the exps were taken from.</summary>
+    public static void Scale(float* e, int v, float c, ushort* dst)
+    {
+        // a chunk multiplied then rounded while it is in L1
+        const int Chunk = 2048;
+        var scale = Vector512.Create(c);
+        for (int start = 0; start < v; start += Chunk)
+        {
+            int n = Math.Min(Chunk, v - start), i = 0;
+            float* y = e + start;
+            for (; Vector512.IsHardwareAccelerated && i + Wide <= n; i += Wide)
+                (Vector512.Load(y + i) * scale).Store(y + i);
+            for (; i < n; i++)
+                y[i] *= c;
+            DTypes.ToBFloat16(new ReadOnlySpan<float>(y, n), new Span<ushort>(dst + start, n));
+        }
     }
 
     /// <summary>A bfloat16 value as float32 (exact).</summary>
