@@ -54,7 +54,8 @@ public sealed class LocalPipeline : IAsyncDisposable
     }
 
     /// <summary>Drops <paramref name="file"/> into ingestion/{project}/ and announces it (the bucket watcher's job in
-    /// the services). Returns the run id; the same file dropped again returns the run it started.</summary>
+    /// the services). Returns the run id; the same file dropped again returns the run it started, and is refused
+    /// (ArgumentException) when it names another base model or other settings than that run took.</summary>
     public async Task<Guid> SubmitAsync(string file, string project, string? baseModelDirectory,
         PipelineSettings? settings, CancellationToken ct)
     {
@@ -76,12 +77,15 @@ public sealed class LocalPipeline : IAsyncDisposable
                 retrain ? "retrain" : "drop", ct);
         }, ct);
         var run = await Registry.ReadAsync(s => s.GetRunAsync(claim.RunId, ct), ct);
+        var outputs = await Registry.ReadAsync(s => StageOutput.ReadAllAsync(s, claim.RunId, ct), ct);
+        if (run is not null && outputs.TryGetValue(Stages.Ingestion, out var ingested)
+            && ingested.Is<DatasetCleaned>())
+            RefuseOtherInputs(file, run, ingested.As<DatasetCleaned>(), baseModel, settingsRef);
         if (run is null || RunStatus.IsTerminal(run.Status))
             return claim.RunId;
         // New, or interrupted (this process's in-memory queues died with the last one): announce the input of the
         // first stage that has not completed; the completed ones are not redone.
         var bus = _host.Services.GetRequiredService<IBus>();
-        var outputs = await Registry.ReadAsync(s => StageOutput.ReadAllAsync(s, claim.RunId, ct), ct);
         if (outputs.TryGetValue(Stages.Evaluation, out var evaluated))
             await bus.PublishForRun(evaluated.As<EvaluationCompleted>(), claim.RunId, ct);
         else if (outputs.TryGetValue(Stages.Training, out var trained))
@@ -98,6 +102,24 @@ public sealed class LocalPipeline : IAsyncDisposable
             }, claim.RunId, ct);
         return claim.RunId;
     }
+
+    // A file already taken by a run is that run's (its claim is per object and ETag): a submission naming another
+    // base model or other settings would otherwise get the earlier run back, trained on the earlier ones, silently.
+    static void RefuseOtherInputs(string file, RunRecord run, DatasetCleaned ran, ArtifactRef baseModel,
+        ArtifactRef settings)
+    {
+        string? changed = !SameObject(ran.BaseModel, baseModel)
+            ? $"base model {Name(ran.BaseModel)}, not {Name(baseModel)}"
+            : !SameObject(ran.Settings, settings) ? $"settings {Name(ran.Settings)}, not {Name(settings)}" : null;
+        if (changed is not null)
+            throw new ArgumentException($"'{file}' already ran in project '{run.Project}' (run {run.RunId}, " +
+                $"{run.Status}) with {changed}: the same file runs once in a project. To train on it with these " +
+                "inputs, give it another project (finetune run --project) or another home (--home).");
+    }
+
+    static bool SameObject(ArtifactRef a, ArtifactRef b) => a.Bucket == b.Bucket && a.Key == b.Key;
+
+    static string Name(ArtifactRef a) => $"{a.Bucket}/{a.Key}";
 
     /// <summary>Waits until the run ends, calling <paramref name="onChange"/> with its stages and new events as they
     /// come.</summary>

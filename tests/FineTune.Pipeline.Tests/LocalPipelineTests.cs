@@ -79,7 +79,7 @@ public sealed class LocalPipelineTests
     }
 
     [Fact]
-    public async Task The_same_message_delivered_twice_does_no_duplicate_work_or_rows()
+    public async Task Redelivered_messages_and_a_resubmitted_file_do_no_duplicate_work_and_other_inputs_are_refused()
     {
         using var tmp = new TempDir();
         var baseModel = await PipelineFixture.BaseModelAsync();
@@ -103,6 +103,25 @@ public sealed class LocalPipelineTests
 
         var after = await Counts(pipeline, runId);
         Assert.Equal(before, after);
+
+        // The same file submitted again is the same run; with another base model or other settings it is refused,
+        // not answered with the run trained on the first ones.
+        Assert.Equal(runId, await pipeline.SubmitAsync(file, "dup", baseModel, PipelineFixture.FastSettings(epochs: 1),
+            timeout.Token));
+        Assert.Equal(before, await Counts(pipeline, runId));
+        var otherSettings = await Assert.ThrowsAsync<ArgumentException>(() => pipeline.SubmitAsync(file, "dup",
+            baseModel, PipelineFixture.FastSettings(epochs: 2), timeout.Token));
+        Assert.Contains($"already ran in project 'dup' (run {runId}", otherSettings.Message);
+        Assert.Contains("with settings models/settings/", otherSettings.Message);
+        var otherBase = Path.Combine(tmp.Path, "other-base");
+        Directory.CreateDirectory(otherBase);
+        foreach (var f in Directory.GetFiles(baseModel))
+            File.Copy(f, Path.Combine(otherBase, Path.GetFileName(f)));
+        var otherModel = await Assert.ThrowsAsync<ArgumentException>(() => pipeline.SubmitAsync(file, "dup",
+            otherBase, PipelineFixture.FastSettings(epochs: 1), timeout.Token));
+        Assert.Contains("with base model models/base/", otherModel.Message);
+        Assert.Contains(", not models/base/other-base-", otherModel.Message);
+        Assert.Equal(before, await Counts(pipeline, runId));
     }
 
     static Task<(int Versions, int Stages, int Attempts, int Datasets, int Deployments)> Counts(LocalPipeline pipeline,
