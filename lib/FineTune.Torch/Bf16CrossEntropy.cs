@@ -76,7 +76,7 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         var overwrite = (Overwrite)ctx.get_data("overwrite");
         if (overwrite.Done)
             Environment.FailFast("Bf16CrossEntropy: a second backward through a loss computed with " +
-                "ComputeOverwriting, whose first backward wrote the gradient over the logits.");
+                "ComputeOverwriting or ComputeWithGradient, whose gradient was written over the logits.");
         float g = gradOutput.to(ScalarType.Float32).item<float>();
         overwrite.Done = overwrite.InPlace;
         if (overwrite.Gradient is { } written)
