@@ -28,7 +28,8 @@ public sealed unsafe class FusedMaskedSoftmax : autograd.SingleTensorFunction<Fu
         Enabled && scores.dtype == ScalarType.BFloat16 && mask.dtype == ScalarType.Float32
         && scores.device_type == DeviceType.CPU && mask.device_type == DeviceType.CPU && !mask.requires_grad
         && scores.dim() == 4 && mask.dim() == 4 && scores.shape[3] > 0
-        && (mask.shape[0] == scores.shape[0] || mask.shape[0] == 1) && mask.shape[1] == 1 && mask.shape[2] == scores.shape[2] && mask.shape[3] == scores.shape[3];
+        && (mask.shape[0] == scores.shape[0] || mask.shape[0] == 1) && mask.shape[1] == 1
+        && mask.shape[2] == scores.shape[2] && mask.shape[3] == scores.shape[3];
 
     /// <summary>softmax(scores + mask, −1) in bfloat16.</summary>
     public static Tensor Compute(Tensor scores, Tensor mask)
