@@ -5,7 +5,6 @@
 // libtorch the same loss was a float32 copy of the logits, log_softmax, its backward, the cast back and an argmax for
 // the accuracy: about six passes over a 262 MB (2,048 × 32k) float32 tensor a step. Summed over targets ≠ -100, like
 // cross_entropy(sum); the logits are (N, V) and contiguous.
-using System.Runtime.InteropServices;
 using FineTune.Models.Checkpoints;
 
 namespace FineTune.Torch;
@@ -91,23 +90,16 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
         ushort* x = (ushort*)Data(logits), dx = (ushort*)Data(grad);
         float* m = (float*)Data(max);
         long* t = (long*)Data(targets);
-        ThreadBlocks.Run(n, (first, last) =>
+        // each block's scratch: a row's exps
+        ThreadBlocks.Run(n, v, (first, last, e) =>
         {
-            float* e = (float*)NativeMemory.AlignedAlloc((nuint)v * sizeof(float), 64);
-            try
+            for (int r = first; r < last; r++)
             {
-                for (int r = first; r < last; r++)
-                {
-                    ushort* xr = x + (long)r * v, dxr = dx + (long)r * v;
-                    if (t[r] < 0)
-                        new Span<ushort>(dxr, v).Clear();
-                    else
-                        RowGradient(e, Bf16SoftmaxRows.SumExp(xr, v, m[r], e), dxr, v, t[r], g);
-                }
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(e);
+                ushort* xr = x + (long)r * v, dxr = dx + (long)r * v;
+                if (t[r] < 0)
+                    new Span<ushort>(dxr, v).Clear();
+                else
+                    RowGradient(e, Bf16SoftmaxRows.SumExp(xr, v, m[r], e), dxr, v, t[r], g);
             }
         });
         // One gradient per argument of apply: the logits, then the targets, stats and overwrite marker (none).
@@ -142,35 +134,24 @@ public sealed unsafe class Bf16CrossEntropy : autograd.SingleTensorFunction<Bf16
                     nameof(targets));
         var losses = new double[n];
         var hits = new bool[n];
-        ThreadBlocks.Run(n, (first, last) =>
+        // each block's scratch: the row's exps, kept for its gradient (none without one)
+        ThreadBlocks.Run(n, gradient is null ? 0 : v, (first, last, e) =>
         {
-            // the row's exps, kept for its gradient
-            float* e = gradient is null ? null : (float*)NativeMemory.AlignedAlloc((nuint)v * sizeof(float), 64);
-            try
+            for (int r = first; r < last; r++)
             {
-                for (int r = first; r < last; r++)
+                ushort* xr = x + (long)r * v;
+                if (t[r] < 0)
                 {
-                    ushort* xr = x + (long)r * v;
-                    if (t[r] < 0)
-                    {
-                        if (gradient is not null)
-                            new Span<ushort>(xr, v).Clear();
-                        continue;
-                    }
-                    int target = (int)t[r];
-                    (m[r], hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
-                    float sum = e is null
-                        ? Bf16SoftmaxRows.SumExp(xr, v, m[r])
-                        : Bf16SoftmaxRows.SumExp(xr, v, m[r], e);
-                    losses[r] = m[r] + MathF.Log(sum) - Bf16SoftmaxRows.Widen(xr[target]);
-                    if (gradient is { } g)
-                        RowGradient(e, sum, xr, v, target, g);
+                    if (gradient is not null)
+                        new Span<ushort>(xr, v).Clear();
+                    continue;
                 }
-            }
-            finally
-            {
-                if (e is not null)
-                    NativeMemory.AlignedFree(e);
+                int target = (int)t[r];
+                (m[r], hits[r]) = Bf16SoftmaxRows.MaxAndHit(xr, v, target);
+                float sum = Bf16SoftmaxRows.SumExp(xr, v, m[r], e);
+                losses[r] = m[r] + MathF.Log(sum) - Bf16SoftmaxRows.Widen(xr[target]);
+                if (gradient is { } g)
+                    RowGradient(e, sum, xr, v, target, g);
             }
         });
         double sum = 0;

@@ -63,7 +63,7 @@ static unsafe class Bf16SoftmaxRows
         return (max, true);
     }
 
-    static float MaxLanes(Vector256<float> m)
+    internal static float MaxLanes(Vector256<float> m)
     {
         float max = float.NegativeInfinity;
         for (int lane = 0; lane < Lanes; lane++)
@@ -73,48 +73,18 @@ static unsafe class Bf16SoftmaxRows
 
     /// <summary>Σ exp(x − shift) over the row.</summary>
     public static float SumExp(ushort* x, int v, float shift) =>
-        Vector512.IsHardwareAccelerated ? SumExp512(x, v, shift) : SumExp256(x, v, shift);
+        SumExp(x, v, shift, null, Vector512.IsHardwareAccelerated);
 
-    internal static float SumExp512(ushort* x, int v, float shift)
-    {
-        int i = 0;
-        var s = Vector512.Create(shift);
-        Vector512<float> a = default, b = default;
-        for (; i + 2 * Wide <= v; i += 2 * Wide)
-        {
-            a += Exp(Load512(x + i) - s);
-            b += Exp(Load512(x + i + Wide) - s);
-        }
-        return Vector512.Sum(a + b) + SumExpScalar(x, i, v, shift);
-    }
-
-    internal static float SumExp256(ushort* x, int v, float shift)
-    {
-        int i = 0;
-        var s = Vector256.Create(shift);
-        Vector256<float> a = default, b = default;
-        for (; Vector256.IsHardwareAccelerated && i + 2 * Lanes <= v; i += 2 * Lanes)
-        {
-            a += Exp(Load256(x + i) - s);
-            b += Exp(Load256(x + i + Lanes) - s);
-        }
-        return Vector256.Sum(a + b) + SumExpScalar(x, i, v, shift);
-    }
-
-    static float SumExpScalar(ushort* x, int from, int v, float shift)
-    {
-        float sum = 0;
-        for (int i = from; i < v; i++)
-            sum += MathF.Exp(Widen(x[i]) - shift);
-        return sum;
-    }
-
-    /// <summary>Σ exp(x − shift) over the row as <see cref="SumExp(ushort*, int, float)"/> sums it (the same
-    /// bits), each exp kept in e (v floats): the gradient's pass scales them (<see cref="Scale"/>) rather than taking
-    /// every exp a second time.</summary>
+    /// <summary>Σ exp(x − shift) over the row, the same bits, each exp kept in e (v floats; null: none kept): the
+    /// gradient's pass scales them (<see cref="Scale"/>) rather than taking every exp a second time.</summary>
     public static float SumExp(ushort* x, int v, float shift, float* e) =>
         SumExp(x, v, shift, e, Vector512.IsHardwareAccelerated);
 
+    internal static float SumExp512(ushort* x, int v, float shift) => SumExp(x, v, shift, null, wide: true);
+
+    internal static float SumExp256(ushort* x, int v, float shift) => SumExp(x, v, shift, null, wide: false);
+
+    // e null: the exps are only summed
     internal static float SumExp(ushort* x, int v, float shift, float* e, bool wide)
     {
         int i = 0;
@@ -127,8 +97,11 @@ static unsafe class Bf16SoftmaxRows
             {
                 var (ea, eb) = (Exp(Load512(x + i) - s), Exp(Load512(x + i + Wide) - s));
                 (a, b) = (a + ea, b + eb);
-                ea.Store(e + i);
-                eb.Store(e + i + Wide);
+                if (e != null)
+                {
+                    ea.Store(e + i);
+                    eb.Store(e + i + Wide);
+                }
             }
             sum = Vector512.Sum(a + b);
         }
@@ -140,14 +113,22 @@ static unsafe class Bf16SoftmaxRows
             {
                 var (ea, eb) = (Exp(Load256(x + i) - s), Exp(Load256(x + i + Lanes) - s));
                 (a, b) = (a + ea, b + eb);
-                ea.Store(e + i);
-                eb.Store(e + i + Lanes);
+                if (e != null)
+                {
+                    ea.Store(e + i);
+                    eb.Store(e + i + Lanes);
+                }
             }
             sum = Vector256.Sum(a + b);
         }
         float tail = 0;
         for (; i < v; i++)
-            tail += e[i] = MathF.Exp(Widen(x[i]) - shift);
+        {
+            float exp = MathF.Exp(Widen(x[i]) - shift);
+            tail += exp;
+            if (e != null)
+                e[i] = exp;
+        }
         return sum + tail;
     }
 

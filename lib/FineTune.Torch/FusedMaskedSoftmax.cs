@@ -2,13 +2,11 @@
 // additive mask, in float32 from the exact widened scores and rounded once to bf16, row by row over the last dim:
 //   x = s + mask,  p = exp(x − max x) / Σ exp(x − max x),   ds = p · (dp − Σ p · dp).
 // What the composed ops computed (the mask cast to bf16, the bf16 add, libtorch's bf16 softmax, and their backwards),
-// up to exp's last bits and the division, for a mask of 0 and −inf (any other value is added unrounded): one pass over
-// the (B, H, T, S) scores each way instead of three, and a block of 16 positions the mask closes wholly (half of a
+// up to exp's last bits and the division, for a mask of 0 and −inf (any other value is added unrounded): one pass
+// over the (B, H, T, S) scores each way instead of three, and a block of 16 positions the mask closes wholly (half of a
 // causal mask) written as zeros without its exps. A row the mask closes wholly is NaN, as libtorch's softmax makes it.
 // exp is Bf16SoftmaxRows' polynomial.
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using FineTune.Models.Checkpoints;
 
 namespace FineTune.Torch;
@@ -20,7 +18,7 @@ public sealed unsafe class FusedMaskedSoftmax : autograd.SingleTensorFunction<Fu
     const int Wide = 16;
 
     /// <summary>Whether the CPU has the 512-bit vectors it is written for (elsewhere the composed ops run).</summary>
-    public static bool Enabled => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    public static bool Enabled => Vector512.IsHardwareAccelerated;
 
     /// <summary>(B, H, T, S) bfloat16 scores and a (B or 1, 1, T, S) float32 mask without a gradient, on the CPU:
     /// what this function computes.</summary>
@@ -58,18 +56,10 @@ public sealed unsafe class FusedMaskedSoftmax : autograd.SingleTensorFunction<Fu
         var ds = empty_like(probabilities);
         int s = (int)probabilities.shape[3];
         ushort* p = Data(probabilities), d = Data(dp), o = Data(ds);
-        ThreadBlocks.Run(checked((int)(probabilities.numel() / s)), (first, last) =>
+        ThreadBlocks.Run(checked((int)(probabilities.numel() / s)), s, (first, last, f) =>
         {
-            float* f = (float*)NativeMemory.AlignedAlloc((nuint)s * sizeof(float), 64);
-            try
-            {
-                for (long r = first; r < last; r++)
-                    RowBackward(p + r * s, d + r * s, o + r * s, s, f);
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(f);
-            }
+            for (long r = first; r < last; r++)
+                RowBackward(p + r * s, d + r * s, o + r * s, s, f);
         });
         // the tensors behind the pointers live until here (a temporary's finalizer would free them mid-loop)
         GC.KeepAlive(dp);
@@ -86,21 +76,13 @@ public sealed unsafe class FusedMaskedSoftmax : autograd.SingleTensorFunction<Fu
         bool perBatch = mask.shape[0] != 1;
         ushort* x = Data(scores), o = Data(probabilities);
         float* m = (float*)TensorMemory.Pointer(mask);
-        ThreadBlocks.Run(checked((int)(scores.numel() / s)), (first, last) =>
+        // each block's scratch: the row's exps, between the sum and the rounding
+        ThreadBlocks.Run(checked((int)(scores.numel() / s)), s, (first, last, e) =>
         {
-            // the row's exps, between the sum and the rounding
-            float* e = (float*)NativeMemory.AlignedAlloc((nuint)s * sizeof(float), 64);
-            try
+            for (long r = first; r < last; r++)
             {
-                for (long r = first; r < last; r++)
-                {
-                    long batch = r / (heads * t), query = r % t;
-                    RowForward(x + r * s, m + ((perBatch ? batch : 0) * t + query) * s, o + r * s, s, e);
-                }
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(e);
+                long batch = r / (heads * t), query = r % t;
+                RowForward(x + r * s, m + ((perBatch ? batch : 0) * t + query) * s, o + r * s, s, e);
             }
         });
         GC.KeepAlive(scores);
@@ -121,7 +103,7 @@ public sealed unsafe class FusedMaskedSoftmax : autograd.SingleTensorFunction<Fu
             vmax = Vector512.Max(vmax, xi);
             xi.Store(e + i);
         }
-        float max = Max(vmax);
+        float max = Bf16SoftmaxRows.MaxLanes(Vector256.Max(vmax.GetLower(), vmax.GetUpper()));
         for (int j = i; j < s; j++)
             max = MathF.Max(max, e[j] = Bf16SoftmaxRows.Widen(x[j]) + mask[j]);
         if (float.IsNegativeInfinity(max))
@@ -143,30 +125,7 @@ public sealed unsafe class FusedMaskedSoftmax : autograd.SingleTensorFunction<Fu
         float sum = Vector512.Sum(vsum);
         for (int j = i; j < s; j++)
             sum += e[j] = float.IsNegativeInfinity(e[j]) ? 0 : MathF.Exp(e[j] - max);
-        var scale = Vector512.Create(1 / sum);
-        for (i = 0; i + Wide <= s; i += Wide)
-            Round(Vector512.Load(e + i) * scale).Store(o + i);
-        for (int j = i; j < s; j++)
-            o[j] = DTypes.ToBFloat16(e[j] * (1 / sum));
-    }
-
-    // 16 floats rounded to bf16 as DTypes.ToBFloat16 rounds them (nearest, ties to even; NaN stays NaN)
-    static Vector256<ushort> Round(Vector512<float> value)
-    {
-        var bits = value.AsUInt32();
-        var high = Vector512.ShiftRightLogical(bits, 16);
-        var rounded = Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (high & Vector512<uint>.One), 16);
-        var nan = ~Vector512.Equals(value, value).AsUInt32();
-        return Avx512F.ConvertToVector256UInt16(Vector512.ConditionalSelect(nan, high | Vector512.Create(0x40u),
-            rounded));
-    }
-
-    static float Max(Vector512<float> v)
-    {
-        float max = float.NegativeInfinity;
-        for (int lane = 0; lane < Wide; lane++)
-            max = MathF.Max(max, v[lane]);
-        return max;
+        Bf16SoftmaxRows.Scale(e, s, 1 / sum, o);
     }
 
     // ds = p · (dp − Σ p · dp), a block of 16 zero probabilities giving zeros; f holds the row in float32
