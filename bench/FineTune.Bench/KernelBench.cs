@@ -1,5 +1,5 @@
 // Single-thread GFLOP/s of the CpuLlama matrix kernels at the stories15M shapes and batches 1-16 — float32 weights,
-// and bfloat16 through each path this machine has (AVX512_BF16 native, AVX-512 and AVX2 emulation: the same bits) —
+// and bfloat16 through each path this machine has (AMX tiles; AVX512_BF16 native and AVX2 emulation: the same bits) —
 // beside an FMA-only loop (the float32 ceiling of one core).
 // Run: dotnet run -c Release --project bench/FineTune.Bench -- --kernels [--out bench/results/kernels.json]
 using System.Diagnostics;
@@ -29,17 +29,16 @@ static unsafe class KernelBench
             var bf16 = PanelMatrix.BFloat16(values, rows, k);
             foreach (int batch in new[] { 1, 4, 8, 16 })
             {
-                var x = new float[batch * k];
-                var xb = new ushort[batch * k];
-                var y = new float[batch * rows];
+                // aligned as CpuLlama's buffers are (an AMX tile row is one cache line)
+                var x = new FloatBuffer(batch * k);
+                var xb = new FloatBuffer(batch * k / 2);
+                var y = new FloatBuffer(batch * rows);
                 for (int i = 0; i < x.Length; i++)
-                    x[i] = (float)(random.NextDouble() - 0.5);
+                    x.Ptr[i] = (float)(random.NextDouble() - 0.5);
                 double flops = 2.0 * rows * k * batch;
-                fixed (float* xp = x, yp = y)
-                fixed (ushort* xbp = xb)
                 {
-                    float* xx = xp, yy = yp;
-                    ushort* xxb = xbp;
+                    float* xx = x.Ptr, yy = y.Ptr;
+                    ushort* xxb = (ushort*)xb.Ptr;
                     Bf16Kernels.RoundRows(xx, k, batch, k, xxb);
                     var row = new JsonObject
                     {
@@ -62,6 +61,7 @@ static unsafe class KernelBench
             ["benchmark"] = "matrix kernels, one thread, GFLOP/s (best of 5 x 0.2 s)",
             ["date"] = DateTime.UtcNow.ToString("O"),
             ["bf16_native"] = Bf16Native.Unavailable ?? "AVX512_BF16 kernel loaded",
+            ["bf16_amx"] = Bf16Native.AmxUnavailable ?? "AMX kernel loaded",
             ["fma_loop_gflops"] = Math.Round(peak, 1),
             ["kernels"] = results,
         };

@@ -219,7 +219,8 @@ foreach (var configuration in configurations)
         double tps = all.Sum(x => x.Tokens) / seconds;
         results.Add(new JsonObject
         {
-            ["model"] = "stories15M-shape (random weights)", ["weights"] = int8 ? "int8" : "float32",
+            ["model"] = "stories15M-shape (random weights)",
+            ["weights"] = int8 ? "int8" : bf16 ? "bfloat16" : "float32",
             ["activations"] = w8a8 ? "int8" : "float32", ["kv_cache"] = bf16Kv ? "bfloat16" : "float32",
             ["clients"] = clients,
             ["requests"] = all.Count, ["new_tokens_per_request"] = NewTokens, ["seconds"] = Math.Round(seconds, 2),

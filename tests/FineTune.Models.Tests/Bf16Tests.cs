@@ -1,5 +1,5 @@
 // bfloat16 weights (issue 22): a bf16 checkpoint is served in bf16 by default — bf16 weights times activations
-// rounded to bf16, float32 accumulation, as vdpbf16ps computes — and the AVX512_BF16, AVX-512, AVX2 and reference
+// rounded to bf16, float32 accumulation, as vdpbf16ps and AMX compute — and the AMX, AVX512_BF16, AVX2 and reference
 // paths agree bit for bit, batched rows equal rows alone, and the result stays within bf16's rounding of the float32
 // engine.
 using FineTune.Models.Checkpoints;
@@ -10,10 +10,11 @@ namespace FineTune.Models.Tests;
 
 public sealed unsafe class Bf16KernelTests(ITestOutputHelper output)
 {
-    // 36 rows: two 16-row blocks and a lone panel; 11 activation rows: a block of 8, then single rows.
-    const int Rows = 36, K = 40, Batch = 11;
+    // 144 rows: a group of 8 blocks (or two of 4) and a lone block; 64 inputs: two AMX tile rows; 19 activation rows:
+    // a full tile and 3 rows, blocks of 4 and single rows.
+    const int Rows = 144, K = 64, Batch = 19;
 
-    static (PanelMatrix Weights, FloatBuffer X, ushort[] Xb, FloatBuffer Bias, float[] W) Case(int seed, double scale)
+    static (float[] W, FloatBuffer X, ushort[] Xb, FloatBuffer Bias) Case(int seed, double scale)
     {
         var rng = new Random(seed);
         float Value() => (float)((rng.NextDouble() - 0.5) * Math.Pow(2, scale * (rng.NextDouble() - 0.5)));
@@ -27,11 +28,13 @@ public sealed unsafe class Bf16KernelTests(ITestOutputHelper output)
         var bias = new FloatBuffer(Rows);
         for (int r = 0; r < Rows; r++)
             bias.Ptr[r] = r * 0.01f;
-        return (PanelMatrix.BFloat16(w, Rows, K), x, xb, bias, w);
+        return (w, x, xb, bias);
     }
 
-    static float[] Product(PanelMatrix w, ushort[] xb, int offset, int batch, FloatBuffer? bias, Bf16Path path)
+    // The weights times activation rows [offset, offset + batch).
+    static float[] Product(float[] weights, ushort[] xb, int offset, int batch, FloatBuffer? bias, Bf16Path path)
     {
+        var w = PanelMatrix.BFloat16(weights, Rows, K);
         var y = new float[batch * Rows];
         fixed (ushort* x = xb)
         fixed (float* yp = y)
@@ -43,44 +46,74 @@ public sealed unsafe class Bf16KernelTests(ITestOutputHelper output)
     [Theory]
     [InlineData(1, 4.0)]        // weights and activations of ordinary sizes
     [InlineData(2, 120.0)]      // magnitudes from 2^-60 to 2^60: cancellation, no subnormals
-    public void Every_path_computes_the_same_bits_and_is_batch_invariant(int seed, double scale)
+    public void Every_path_but_amx_computes_the_same_bits_and_every_path_is_batch_invariant(int seed, double scale)
     {
-        var (w, _, xb, bias, _) = Case(seed, scale);
+        var (w, _, xb, bias) = Case(seed, scale);
         output.WriteLine($"paths here: {string.Join(", ", Bf16Kernels.Paths)}" +
-            (Bf16Native.Unavailable is { } why ? $" (no native kernel: {why})" : ""));
-        var expected = Product(w, xb, 0, Batch, bias, Bf16Path.Reference);
+            (Bf16Native.Unavailable is { } why ? $" (no native kernel: {why})" : "") +
+            (Bf16Native.AmxUnavailable is { } noAmx ? $" (no AMX kernel: {noAmx})" : ""));
+        var reference = Product(w, xb, 0, Batch, bias, Bf16Path.Reference);
         foreach (var path in Bf16Kernels.Paths)
         {
-            Assert.Equal(expected, Product(w, xb, 0, Batch, bias, path));
-            Assert.Equal(Product(w, xb, 0, Batch, null, Bf16Path.Reference), Product(w, xb, 0, Batch, null, path));
+            var expected = Product(w, xb, 0, Batch, bias, path);
+            if (path != Bf16Path.Amx)
+            {
+                Assert.Equal(reference, expected);
+                Assert.Equal(Product(w, xb, 0, Batch, null, Bf16Path.Reference), Product(w, xb, 0, Batch, null, path));
+            }
             for (int b = 0; b < Batch; b++)
                 Assert.Equal(expected.AsSpan(b * Rows, Rows).ToArray(), Product(w, xb, b, 1, bias, path));
-            for (int b = 0; b + 4 <= Batch; b++)    // a block of 4 starting anywhere
-                Assert.Equal(expected.AsSpan(b * Rows, 4 * Rows).ToArray(), Product(w, xb, b, 4, bias, path));
+            foreach (int n in new[] { 2, 4, 17 })   // blocks of n rows starting anywhere
+                for (int b = 0; b + n <= Batch; b += 3)
+                    Assert.Equal(expected.AsSpan(b * Rows, n * Rows).ToArray(), Product(w, xb, b, n, bias, path));
         }
     }
 
     [Fact]
-    public void The_product_is_the_float32_product_of_the_rounded_values_to_float32_accumulation()
+    public void The_reference_adds_each_pairs_odd_product_then_its_even_one_and_rows_read_back_from_the_blocks()
     {
-        var (w, x, xb, bias, values) = Case(3, 4.0);
-        var y = Product(w, xb, 0, Batch, bias, Bf16Kernels.Best);
-        for (int b = 0; b < Batch; b++)
-            for (int r = 0; r < Rows; r++)
-            {
-                double exact = bias.Ptr[r], magnitude = Math.Abs(bias.Ptr[r]);
-                for (int i = 0; i < K; i++)
+        var (w, _, xb, _) = Case(4, 8.0);
+        var y = Product(w, xb, 0, 1, null, Bf16Path.Reference);
+        for (int r = 0; r < Rows; r++)
+        {
+            float acc = 0;
+            float Term(int i) => Bf16Kernels.ToFloat(Bf16Kernels.FromFloat(w[r * K + i])) * Bf16Kernels.ToFloat(xb[i]);
+            for (int i = 0; i < K; i += 2)
+                acc = acc + Term(i + 1) + Term(i);   // each product exact in float32, each sum rounded
+            Assert.Equal(acc, y[r]);
+        }
+        var matrix = PanelMatrix.BFloat16(w, Rows, K);
+        float* row = stackalloc float[K];
+        matrix.CopyRow(37, K, row);
+        for (int i = 0; i < K; i++)
+            Assert.Equal(Bf16Kernels.ToFloat(Bf16Kernels.FromFloat(w[37 * K + i])), row[i]);
+        Assert.Throws<ArgumentException>(() => PanelMatrix.BFloat16(new float[20 * 64], 20, 64));
+    }
+
+    [Fact]
+    public void The_product_is_the_float32_product_of_the_rounded_values_to_float32_accumulation_on_every_path()
+    {
+        var (values, x, xb, bias) = Case(3, 4.0);
+        foreach (var path in Bf16Kernels.Paths)
+        {
+            var y = Product(values, xb, 0, Batch, bias, path);
+            for (int b = 0; b < Batch; b++)
+                for (int r = 0; r < Rows; r++)
                 {
-                    double term = (double)Bf16Kernels.ToFloat(Bf16Kernels.FromFloat(values[r * K + i]))
-                        * Bf16Kernels.ToFloat(xb[b * K + i]);
-                    exact += term;
-                    magnitude += Math.Abs(term);
+                    double exact = bias.Ptr[r], magnitude = Math.Abs(bias.Ptr[r]);
+                    for (int i = 0; i < K; i++)
+                    {
+                        double term = (double)Bf16Kernels.ToFloat(Bf16Kernels.FromFloat(values[r * K + i]))
+                            * Bf16Kernels.ToFloat(xb[b * K + i]);
+                        exact += term;
+                        magnitude += Math.Abs(term);
+                    }
+                    Assert.True(Math.Abs(y[b * Rows + r] - exact) <= 1e-6 * magnitude,
+                        $"{path}: row {r} batch {b}: {y[b * Rows + r]} vs {exact}");
+                    // and the activations really were rounded: not the float32 activations' product
+                    Assert.Equal(Bf16Kernels.FromFloat(x.Ptr[b * K + 1]), xb[b * K + 1]);
                 }
-                Assert.True(Math.Abs(y[b * Rows + r] - exact) <= 1e-6 * magnitude,
-                    $"row {r} batch {b}: {y[b * Rows + r]} vs {exact}");
-                // and the activations really were rounded: not the float32 activations' product
-                Assert.Equal(Bf16Kernels.FromFloat(x.Ptr[b * K + 1]), xb[b * K + 1]);
-            }
+        }
     }
 
     [Fact]

@@ -75,15 +75,18 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         Hidden = config.IntermediateSize;
         Vocab = config.VocabSize;
         Eps = (float)config.RmsNormEps;
-        Kd = CpuKernels.RoundUp(Dim, 8);
-        Kq = CpuKernels.RoundUp(QDim, 8);
-        Kh = CpuKernels.RoundUp(Hidden, 8);
-        QkvRows = CpuKernels.RoundUp(QDim + 2 * KvDim, 4);
+        // Inputs padded with zeros to the kernels' groups (8 values; bf16: 32, an AMX tile's row), outputs to their
+        // panels (4 rows; bf16: 16-row blocks), output strides to whole 8-row panels.
+        int inputs = Bf16 ? 32 : 8, outputs = Bf16 ? 16 : 4;
+        Kd = CpuKernels.RoundUp(Dim, inputs);
+        Kq = CpuKernels.RoundUp(QDim, inputs);
+        Kh = CpuKernels.RoundUp(Hidden, inputs);
+        QkvRows = CpuKernels.RoundUp(QDim + 2 * KvDim, outputs);
         Sqkv = CpuKernels.RoundUp(QkvRows, 8);
-        DimRows = CpuKernels.RoundUp(Dim, 4);
-        GateUpRows = CpuKernels.RoundUp(2 * Hidden, 4);
+        DimRows = CpuKernels.RoundUp(Dim, outputs);
+        GateUpRows = CpuKernels.RoundUp(2 * Hidden, outputs);
         Sgu = CpuKernels.RoundUp(GateUpRows, 8);
-        VocabRows = CpuKernels.RoundUp(Vocab, 4);
+        VocabRows = CpuKernels.RoundUp(Vocab, outputs);
         Sv = CpuKernels.RoundUp(VocabRows, 8);
 
         _embed = Matrix(VocabRows, Kd, ("model.embed_tokens.weight", Vocab, Dim));
@@ -281,12 +284,13 @@ public sealed unsafe partial class CpuLlama : ICausalLm
 
         // Rows are claimed a chunk at a time from Next rather than split in fixed halves: on a shared VM one thread is
         // often held back for a while, and with fixed halves the other then waited (up to a fifth of a batch-16
-        // step, measured). Chunks are whole 8-row panels, at most 256 rows. Which thread computes a row never changes
-        // its bits.
+        // step, measured). Chunks are whole 8-row panels (bf16: 16-row blocks), at most 256 rows. Which thread
+        // computes a row never changes its bits.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part, int parts)
         {
-            int chunk = Math.Clamp((Rows / (parts * 8) + 7) & ~7, 8, MaxChunk);
+            int panel = B != null ? 16 : 8;
+            int chunk = Math.Clamp((Rows / (parts * 8) + panel - 1) & -panel, panel, MaxChunk);
             while (true)
             {
                 int first = Next.Claim(chunk);

@@ -48,18 +48,19 @@ public sealed record CpuLlamaOptions
 }
 
 /// <summary>A panel-layout matrix: float32, bfloat16, or int8 values with one float32 scale per row (4-row panels for
-/// the widening kernels, or 8-row VNNI panels with the rows' sums for the int8-activation kernels).</summary>
+/// the widening kernels, 16-row blocks for bf16, or 8-row VNNI panels with the rows' sums for the int8-activation
+/// kernels).</summary>
 internal sealed unsafe class PanelMatrix
 {
     readonly FloatBuffer? _float;
-    readonly ushort[]? _bf16;     // pinned
+    readonly FloatBuffer? _bf16;  // bf16 pairs, 64-byte aligned: an AMX tile row is one cache line
     readonly sbyte[]? _quantized; // pinned
     readonly FloatBuffer? _scales;
     readonly int[]? _rowSums;     // pinned; VNNI layout only
     readonly int _k;
 
     PanelMatrix(int k, FloatBuffer? values, sbyte[]? quantized, FloatBuffer? scales, int[]? rowSums = null,
-        ushort[]? bf16 = null)
+        FloatBuffer? bf16 = null)
     {
         _k = k;
         _float = values;
@@ -69,23 +70,26 @@ internal sealed unsafe class PanelMatrix
         _bf16 = bf16;
     }
 
-    /// <summary>Row-major (rows, k) values rounded to bfloat16 (exact for values a bf16 checkpoint held), in 4-row
-    /// panels.</summary>
+    /// <summary>Row-major (rows, k) values rounded to bfloat16 (exact for values a bf16 checkpoint held), in 16-row
+    /// blocks (rows a multiple of 16, k of 32: see Bf16Kernels).</summary>
     public static PanelMatrix BFloat16(float[] rowMajor, int rows, int k)
     {
-        var values = GC.AllocateArray<ushort>(rows * k, pinned: true);
+        if (rows % 16 != 0 || k % 32 != 0)
+            throw new ArgumentException($"bf16 blocks take rows in 16s and inputs in 32s, not ({rows}, {k}).");
+        var buffer = new FloatBuffer((long)rows * k / 2);
+        var values = (ushort*)buffer.Ptr;
         for (int r = 0; r < rows; r++)
-            for (int g = 0; g < k; g += 8)
-            {
-                long at = PanelIndex(k, r, g);
-                for (int i = 0; i < 8; i++)
-                    values[at + i] = Bf16Kernels.FromFloat(rowMajor[r * k + g + i]);
-            }
-        return new PanelMatrix(k, null, null, null, bf16: values);
+            for (int i = 0; i < k; i++)
+                values[Bf16Index(k, r, i)] = Bf16Kernels.FromFloat(rowMajor[r * k + i]);
+        return new PanelMatrix(k, null, null, null, bf16: buffer);
     }
 
+    /// <summary>Where bf16 row r's input i lies: its block, its pair's 64-byte line, its dword, its half.</summary>
+    internal static long Bf16Index(int k, int r, int i) =>
+        (long)(r / 16) * 16 * k + (long)(i / 2) * 32 + (r % 16) * 2 + i % 2;
+
     public ushort* Bf16Values =>
-        _bf16 is null ? null : (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bf16));
+        _bf16 is null ? null : (ushort*)_bf16.Ptr;
 
     public bool IsVnni => _rowSums is not null;
     public int* RowSums =>
@@ -164,12 +168,8 @@ internal sealed unsafe class PanelMatrix
         }
         if (_bf16 is not null)
         {
-            for (int g = 0; g < n; g += 8)
-            {
-                long at = PanelIndex(_k, r, g);
-                for (int i = 0; i < 8 && g + i < n; i++)
-                    dst[g + i] = Bf16Kernels.ToFloat(_bf16[at + i]);
-            }
+            for (int i = 0; i < n; i++)
+                dst[i] = Bf16Kernels.ToFloat(Bf16Values[Bf16Index(_k, r, i)]);
             return;
         }
         float scale = _scales!.Ptr[r];
