@@ -1,6 +1,6 @@
 // Decode and prefill throughput of the inference engines on a fixed number of threads; writes JSON. Engines: cpu
-// (CpuLlama, float32 weights), cpu-bf16 (CpuLlama, bfloat16 weights), cpu-bf16kv (bfloat16 weights and KV cache),
-// torch (the reference engine, float32).
+// (CpuLlama, float32 weights), cpu-bf16 (CpuLlama, bfloat16 weights, float32 KV cache), cpu-bf16kv (bfloat16 weights
+// and KV cache), torch (the reference engine, float32).
 // Run: dotnet run -c Release --project bench/FineTune.Bench -- [--threads 2] [--out bench/results/decode.json]
 // [--engines cpu,cpu-bf16,torch] [--llama2c DIR] [--no-anchors]; --kernels: the matrix kernels alone (KernelBench.cs).
 // Models: stories260K from ../shared/data (skipped if absent) and a random-weight model of the stories15M shape. After
@@ -64,7 +64,8 @@ foreach (var engineName in engines)
         using ICausalLm engine = engineName switch
         {
             "cpu" => CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Threads = threads, Bf16 = false }),
-            "cpu-bf16" => CpuLlama.Load(config, n => byName[n], new CpuLlamaOptions { Threads = threads, Bf16 = true }),
+            "cpu-bf16" => CpuLlama.Load(config, n => byName[n],
+                new CpuLlamaOptions { Threads = threads, Bf16 = true, Bf16KvCache = false }),
             "cpu-bf16kv" => CpuLlama.Load(config, n => byName[n],
                 new CpuLlamaOptions { Threads = threads, Bf16 = true, Bf16KvCache = true }),
             "torch" => new TorchLlamaEngine(LlamaCheckpoints.Load(config, tensors)),

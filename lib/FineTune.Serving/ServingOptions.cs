@@ -27,9 +27,10 @@ public sealed record ServingOptions
     /// <summary>int8 activations too (W8A8 on AVX-VNNI): activation rows quantized per row on the fly; implies
     /// Int8.</summary>
     public bool Int8Activations { get; init; }
-    /// <summary>Keys and values cached as bfloat16: half the cache memory and of what attention reads per
-    /// step.</summary>
-    public bool Bf16KvCache { get; init; }
+    /// <summary>Keys and values cached as bfloat16 (true) or float32 (false): bfloat16 halves the cache memory and
+    /// what attention reads per step. Null: as the weights are held (bfloat16 weights, bfloat16 cache; float32 and
+    /// int8 weights, float32), as `--kv-cache-dtype auto`.</summary>
+    public bool? Bf16KvCache { get; init; }
 
     /// <summary>Largest request body accepted, in bytes (413 above).</summary>
     public long MaxRequestBytes { get; init; } = 1 << 20;

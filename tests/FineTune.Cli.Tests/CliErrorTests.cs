@@ -67,6 +67,15 @@ public class CliErrorTests
         (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--dtype", "fp8");
         Assert.NotEqual(0, exit);
         Assert.Contains("fp8", err);
+        // --bf16-kv-cache is the older name of --kv-cache-dtype bfloat16: the same for the cache
+        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--kv-cache-dtype", "float32",
+            "--bf16-kv-cache");
+        Assert.Equal(1, exit);
+        OneLine(err);
+        Assert.Contains("--kv-cache-dtype float32 and --bf16-kv-cache", err);
+        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--kv-cache-dtype", "int4");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("int4", err);
     }
 
     [Fact]

@@ -179,6 +179,26 @@ public sealed class Bf16WeightsTests
     }
 
     [Fact]
+    public void The_kv_cache_keeps_the_weights_precision_unless_asked_otherwise()
+    {
+        var config = SmallModels.Config(false);
+        var bf16 = Checkpoint(config, DType.BF16);
+        var f32 = Checkpoint(config, DType.F32);
+        bool Bf16Cache(Dictionary<string, TensorData> weights, CpuLlamaOptions options)
+        {
+            using var model = CpuLlama.Load(config, n => weights[n], options);
+            return model.Bf16KvCache;
+        }
+        Assert.True(Bf16Cache(bf16, new CpuLlamaOptions()));
+        Assert.False(Bf16Cache(f32, new CpuLlamaOptions()));
+        Assert.True(Bf16Cache(f32, new CpuLlamaOptions().WithDtype("bfloat16")));
+        Assert.False(Bf16Cache(bf16, new CpuLlamaOptions().WithDtype("float32")));
+        Assert.False(Bf16Cache(bf16, new CpuLlamaOptions().WithDtype("int8")));
+        Assert.False(Bf16Cache(bf16, new CpuLlamaOptions { Bf16KvCache = false }));
+        Assert.True(Bf16Cache(f32, new CpuLlamaOptions { Bf16KvCache = true }));
+    }
+
+    [Fact]
     public void A_float32_checkpoint_stays_float32_unless_asked_and_in_bf16_keeps_close_to_its_logits()
     {
         var config = SmallModels.Config(bias: true);
@@ -214,7 +234,7 @@ public sealed class DtypeOptionTests
     {
         var options = new CpuLlamaOptions { Threads = 3, Bf16KvCache = true }.WithDtype(dtype);
         Assert.Equal((bf16, int8, activations), (options.Bf16, options.Int8, options.Int8Activations));
-        Assert.Equal((3, true), (options.Threads, options.Bf16KvCache));
+        Assert.Equal((3, (bool?)true), (options.Threads, options.Bf16KvCache));
     }
 
     [Fact]

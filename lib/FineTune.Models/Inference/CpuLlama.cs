@@ -206,8 +206,11 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         LlamaWeights.Check(config, describe, source);
         // bf16 by default when the checkpoint keeps its matrices so (its first layer's projections say)
         bool bf16 = options.Bf16 ?? describe("model.layers.0.self_attn.q_proj.weight")?.DType == DType.BF16;
+        bool int8 = options.Int8 || options.Int8Activations;
+        // the cache in the weights' precision unless asked otherwise
+        bool bf16Cache = options.Bf16KvCache ?? (bf16 && !int8);
         return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads,
-            options.Int8, options.Bf16KvCache, options.Int8Activations, bf16);
+            options.Int8, bf16Cache, options.Int8Activations, bf16);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)

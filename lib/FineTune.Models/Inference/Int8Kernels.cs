@@ -17,8 +17,9 @@ public sealed record CpuLlamaOptions
     /// <summary>Hold every matrix (embedding and classifier included) as int8 with per-output-channel scales.</summary>
     public bool Int8 { get; init; }
     /// <summary>Keep the KV cache as bfloat16: half its memory and of what attention streams per step, at ~3
-    /// significant digits.</summary>
-    public bool Bf16KvCache { get; init; }
+    /// significant digits. Null: as the weights are held — bfloat16 weights get a bfloat16 cache (what Hugging Face
+    /// and vLLM's "auto" keep for a bf16 model), float32 and int8 ones a float32 cache.</summary>
+    public bool? Bf16KvCache { get; init; }
     /// <summary>
     /// int8 weights times int8 activations (each activation row quantized on the fly with its own scale), products on
     /// AVX-VNNI: about twice the int8-weights speed on the products, at the cost of activation rounding. Implies Int8.

@@ -52,10 +52,14 @@ static class ServeCommand
         dtype.AcceptOnlyFromAmong([.. FineTune.Models.Inference.CpuLlamaOptions.Dtypes]);
         var int8 = new Option<bool>("--int8") { Description = "The same as --dtype int8" };
         var int8Activations = new Option<bool>("--int8-activations") { Description = "The same as --dtype w8a8" };
-        var bf16Kv = new Option<bool>("--bf16-kv-cache")
+        var kvDtype = new Option<string?>("--kv-cache-dtype")
         {
-            Description = "Keep keys and values as bfloat16 (half the cache memory and traffic)"
+            Description = "How keys and values are cached: auto (default: as the weights, so a bfloat16 model " +
+                "keeps a bfloat16 cache and float32 and int8 ones a float32 cache), float32 or bfloat16 (half the " +
+                "cache memory and traffic)",
         };
+        kvDtype.AcceptOnlyFromAmong("auto", "float32", "bfloat16");
+        var bf16Kv = new Option<bool>("--bf16-kv-cache") { Description = "The same as --kv-cache-dtype bfloat16" };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (0 = all cores)" };
         var batch = new Option<int?>("--max-batch") { Description = "Sequences decoded together (default 16)" };
         var queue = new Option<int?>("--max-queue") { Description = "Waiting requests before 429 (default 64)" };
@@ -76,8 +80,8 @@ static class ServeCommand
         var command = new Command("serve",
             "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models; SSE streaming).")
         {
-            model, adapters, name, host, port, keys, tokenizer, dtype, int8, int8Activations, bf16Kv, threads, batch,
-                queue, rpm, adaptersRoot, adminKeys,
+            model, adapters, name, host, port, keys, tokenizer, dtype, int8, int8Activations, kvDtype, bf16Kv, threads,
+            batch, queue, rpm, adaptersRoot, adminKeys,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -104,6 +108,17 @@ static class ServeCommand
                 throw new ArgumentException($"--dtype {format} and " +
                     $"--{(alias == "w8a8" ? "int8-activations" : "int8")} ask for different weight formats; give one.");
             format ??= alias;
+            // --bf16-kv-cache is the older name of --kv-cache-dtype bfloat16
+            var cache = parse.GetValue(kvDtype);
+            if (cache is not null && cache != "bfloat16" && parse.GetValue(bf16Kv))
+                throw new ArgumentException($"--kv-cache-dtype {cache} and --bf16-kv-cache ask for different caches; " +
+                    "give one.");
+            bool? bf16Cache = cache switch
+            {
+                "bfloat16" => true,
+                "float32" => false,
+                _ => parse.GetValue(bf16Kv) ? true : null,
+            };
             CheckAddress(parse.GetValue(host)!, parse.GetValue(port));
             var given = (parse.GetValue(keys) ?? []).ToList();
             string? generated = null;
@@ -128,7 +143,7 @@ static class ServeCommand
                 {
                     ApiKeys = [.. o.ApiKeys, .. given],
                     Dtype = format ?? o.Dtype,
-                    Bf16KvCache = parse.GetValue(bf16Kv) || o.Bf16KvCache,
+                    Bf16KvCache = cache == "auto" ? null : bf16Cache ?? o.Bf16KvCache,
                     Threads = parse.GetValue(threads) is var t and > 0 ? t : o.Threads,
                     MaxBatchSize = parse.GetValue(batch) ?? o.MaxBatchSize,
                     MaxQueueLength = parse.GetValue(queue) ?? o.MaxQueueLength,
