@@ -36,24 +36,22 @@ static unsafe class KernelBench
                 for (int i = 0; i < x.Length; i++)
                     x.Ptr[i] = (float)(random.NextDouble() - 0.5);
                 double flops = 2.0 * rows * k * batch;
+                float* xx = x.Ptr, yy = y.Ptr;
+                ushort* xxb = (ushort*)xb.Ptr;
+                Bf16Kernels.RoundRows(xx, k, batch, k, xxb);
+                var row = new JsonObject
                 {
-                    float* xx = x.Ptr, yy = y.Ptr;
-                    ushort* xxb = (ushort*)xb.Ptr;
-                    Bf16Kernels.RoundRows(xx, k, batch, k, xxb);
-                    var row = new JsonObject
-                    {
-                        ["matrix"] = name, ["batch"] = batch,
-                        ["float32_gflops"] = Math.Round(Gflops(flops, () => CpuKernels.MatMul(f32.Values, k, 0, rows,
-                            xx, k, batch, yy, rows, null)), 1),
-                    };
-                    foreach (var path in Bf16Kernels.Paths.Where(p => p != Bf16Path.Reference))
-                        row[$"bfloat16_{path.ToString().ToLowerInvariant()}_gflops"] = Math.Round(Gflops(flops,
-                            () => Bf16Kernels.MatMul(bf16.Bf16Values, k, 0, rows, xxb, k, batch, yy, rows, null,
-                                path)), 1);
-                    Console.WriteLine($"{name,-22} batch {batch,2}: " + string.Join("  ",
-                        row.Where(p => p.Key.EndsWith("gflops")).Select(p => $"{p.Key[..^7]} {p.Value}")));
-                    results.Add(row);
-                }
+                    ["matrix"] = name, ["batch"] = batch,
+                    ["float32_gflops"] = Math.Round(Gflops(flops, () => CpuKernels.MatMul(f32.Values, k, 0, rows,
+                        xx, k, batch, yy, rows, null)), 1),
+                };
+                foreach (var path in Bf16Kernels.Paths.Where(p => p != Bf16Path.Reference))
+                    row[$"bfloat16_{path.ToString().ToLowerInvariant()}_gflops"] = Math.Round(Gflops(flops,
+                        () => Bf16Kernels.MatMul(bf16.Bf16Values, k, 0, rows, xxb, k, batch, yy, rows, null,
+                            path)), 1);
+                Console.WriteLine($"{name,-22} batch {batch,2}: " + string.Join("  ",
+                    row.Where(p => p.Key.EndsWith("gflops")).Select(p => $"{p.Key[..^7]} {p.Value}")));
+                results.Add(row);
             }
         }
         return new JsonObject

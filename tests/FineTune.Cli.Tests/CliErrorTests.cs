@@ -49,30 +49,25 @@ public class CliErrorTests
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        // Each refused in one line that names the problem, before anything loads.
+        static async Task RefusedInOneLine(string problem, params string[] args)
+        {
+            var (exit, _, err) = await CliRunner.Run(["serve", "/nonexistent-model", .. args]);
+            Assert.Equal(1, exit);
+            OneLine(err);
+            Assert.Contains(problem, err);
+        }
         // The model does not even exist: the port is what is reported, because it is checked first.
-        var (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--port", port.ToString(), "--api-key",
-            "k");
-        Assert.Equal(1, exit);
-        OneLine(err);
-        Assert.Contains("already in use", err);
-        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--port", "70000", "--api-key", "k");
-        Assert.Equal(1, exit);
-        OneLine(err);
-        Assert.Contains("1 to 65535", err);
+        await RefusedInOneLine("already in use", "--port", port.ToString(), "--api-key", "k");
+        await RefusedInOneLine("1 to 65535", "--port", "70000", "--api-key", "k");
         // --int8 is the older name of --dtype int8: asking for two formats at once is refused before anything loads
-        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--dtype", "bfloat16", "--int8");
-        Assert.Equal(1, exit);
-        OneLine(err);
-        Assert.Contains("--dtype bfloat16 and --int8", err);
-        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--dtype", "fp8");
+        await RefusedInOneLine("--dtype bfloat16 and --int8", "--dtype", "bfloat16", "--int8");
+        var (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--dtype", "fp8");
         Assert.NotEqual(0, exit);
         Assert.Contains("fp8", err);
         // --bf16-kv-cache is the older name of --kv-cache-dtype bfloat16: the same for the cache
-        (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--kv-cache-dtype", "float32",
+        await RefusedInOneLine("--kv-cache-dtype float32 and --bf16-kv-cache", "--kv-cache-dtype", "float32",
             "--bf16-kv-cache");
-        Assert.Equal(1, exit);
-        OneLine(err);
-        Assert.Contains("--kv-cache-dtype float32 and --bf16-kv-cache", err);
         (exit, _, err) = await CliRunner.Run("serve", "/nonexistent-model", "--kv-cache-dtype", "int4");
         Assert.NotEqual(0, exit);
         Assert.Contains("int4", err);

@@ -56,14 +56,14 @@ public sealed unsafe partial class CpuLlama : ICausalLm
     /// <summary>Whether products quantize their activation rows to int8 too (W8A8 on AVX-VNNI).</summary>
     public bool Int8Activations { get; }
 
-    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool bf16KvCache,
+    CpuLlama(LlamaConfig config, Func<string, TensorData> read, int threads, bool int8, bool? bf16KvCache,
         bool int8Activations, bool bf16)
     {
         Config = config;
         Threads = threads;
         Int8 = int8 || int8Activations;
         Bf16 = bf16 && !Int8;
-        Bf16KvCache = bf16KvCache;
+        Bf16KvCache = bf16KvCache ?? Bf16;   // the cache in the weights' precision unless asked otherwise
         Int8Activations = int8Activations;
         Dim = config.HiddenSize;
         Heads = config.NumAttentionHeads;
@@ -206,11 +206,8 @@ public sealed unsafe partial class CpuLlama : ICausalLm
         LlamaWeights.Check(config, describe, source);
         // bf16 by default when the checkpoint keeps its matrices so (its first layer's projections say)
         bool bf16 = options.Bf16 ?? describe("model.layers.0.self_attn.q_proj.weight")?.DType == DType.BF16;
-        bool int8 = options.Int8 || options.Int8Activations;
-        // the cache in the weights' precision unless asked otherwise
-        bool bf16Cache = options.Bf16KvCache ?? (bf16 && !int8);
         return new CpuLlama(config, read, options.Threads == 0 ? Environment.ProcessorCount : options.Threads,
-            options.Int8, bf16Cache, options.Int8Activations, bf16);
+            options.Int8, options.Bf16KvCache, options.Int8Activations, bf16);
     }
 
     public float[][] Forward(IReadOnlyList<int> tokens)

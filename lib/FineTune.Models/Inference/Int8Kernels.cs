@@ -169,8 +169,9 @@ internal sealed unsafe class PanelMatrix
         }
         if (_bf16 is not null)
         {
+            ushort* row = Bf16Values + Bf16Index(_k, r, 0);
             for (int i = 0; i < n; i++)
-                dst[i] = Bf16Kernels.ToFloat(Bf16Values[Bf16Index(_k, r, i)]);
+                dst[i] = Bf16Kernels.ToFloat(row[i / 2 * 32 + i % 2]);
             return;
         }
         float scale = _scales!.Ptr[r];

@@ -53,6 +53,14 @@ INLINE void block(const uint16_t* w, int k, const uint16_t* x, ptrdiff_t xStride
     }
 }
 
+// block() for the O blocks from row r and the R activation rows from b.
+INLINE void blockAt(const uint16_t* w, int k, int r, const uint16_t* x, int xStride, int b, float* y, int yStride,
+    const float* bias, int O, int R)
+{
+    block(w + (ptrdiff_t)r * k, k, x + (ptrdiff_t)b * xStride, xStride, y + (ptrdiff_t)b * yStride + r, yStride,
+        bias ? bias + r : NULL, O, R);
+}
+
 // y[b, r] = dot(w[r], x[b]) (+ bias[r]) for rows [rowStart, rowEnd) (multiples of 16) and activation rows [0, batch);
 // k even; strides in elements. Groups of 8 blocks (few activation rows: independent chains) or 4 blocks times 4 rows,
 // then single blocks.
@@ -62,27 +70,22 @@ EXPORT void finetune_bf16_matmul(const uint16_t* w, int k, int rowStart, int row
     int r = rowStart;
     for (; batch < 4 && r + 128 <= rowEnd; r += 128)
         for (int b = 0; b < batch; b++)
-            block(w + (ptrdiff_t)r * k, k, x + (ptrdiff_t)b * xStride, xStride, y + (ptrdiff_t)b * yStride + r,
-                yStride, bias ? bias + r : NULL, 8, 1);
+            blockAt(w, k, r, x, xStride, b, y, yStride, bias, 8, 1);
     for (; r + 64 <= rowEnd; r += 64)
     {
         int b = 0;
         for (; b + 4 <= batch; b += 4)
-            block(w + (ptrdiff_t)r * k, k, x + (ptrdiff_t)b * xStride, xStride, y + (ptrdiff_t)b * yStride + r,
-                yStride, bias ? bias + r : NULL, 4, 4);
+            blockAt(w, k, r, x, xStride, b, y, yStride, bias, 4, 4);
         for (; b < batch; b++)
-            block(w + (ptrdiff_t)r * k, k, x + (ptrdiff_t)b * xStride, xStride, y + (ptrdiff_t)b * yStride + r,
-                yStride, bias ? bias + r : NULL, 4, 1);
+            blockAt(w, k, r, x, xStride, b, y, yStride, bias, 4, 1);
     }
     for (; r < rowEnd; r += 16)
     {
         int b = 0;
         for (; b + 8 <= batch; b += 8)
-            block(w + (ptrdiff_t)r * k, k, x + (ptrdiff_t)b * xStride, xStride, y + (ptrdiff_t)b * yStride + r,
-                yStride, bias ? bias + r : NULL, 1, 8);
+            blockAt(w, k, r, x, xStride, b, y, yStride, bias, 1, 8);
         for (; b < batch; b++)
-            block(w + (ptrdiff_t)r * k, k, x + (ptrdiff_t)b * xStride, xStride, y + (ptrdiff_t)b * yStride + r,
-                yStride, bias ? bias + r : NULL, 1, 1);
+            blockAt(w, k, r, x, xStride, b, y, yStride, bias, 1, 1);
     }
 }
 

@@ -113,12 +113,6 @@ static class ServeCommand
             if (cache is not null && cache != "bfloat16" && parse.GetValue(bf16Kv))
                 throw new ArgumentException($"--kv-cache-dtype {cache} and --bf16-kv-cache ask for different caches; " +
                     "give one.");
-            bool? bf16Cache = cache switch
-            {
-                "bfloat16" => true,
-                "float32" => false,
-                _ => parse.GetValue(bf16Kv) ? true : null,
-            };
             CheckAddress(parse.GetValue(host)!, parse.GetValue(port));
             var given = (parse.GetValue(keys) ?? []).ToList();
             string? generated = null;
@@ -143,7 +137,13 @@ static class ServeCommand
                 {
                     ApiKeys = [.. o.ApiKeys, .. given],
                     Dtype = format ?? o.Dtype,
-                    Bf16KvCache = cache == "auto" ? null : bf16Cache ?? o.Bf16KvCache,
+                    Bf16KvCache = cache switch
+                    {
+                        "auto" => null,
+                        "bfloat16" => true,
+                        "float32" => false,
+                        _ => parse.GetValue(bf16Kv) ? true : o.Bf16KvCache,
+                    },
                     Threads = parse.GetValue(threads) is var t and > 0 ? t : o.Threads,
                     MaxBatchSize = parse.GetValue(batch) ?? o.MaxBatchSize,
                     MaxQueueLength = parse.GetValue(queue) ?? o.MaxQueueLength,
